@@ -1,0 +1,482 @@
+//! The command line: clap arguments, then one function per command. Commands return
+//! text for stdout and an exit code; this module is the only place that prints.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{CommandFactory, Parser, Subcommand};
+
+use crate::diag::Diagnostic;
+use crate::plan::{self, file as planfile};
+use crate::project::{self, Failed, Workspace};
+use crate::state::{LockInfo, StateStore};
+use crate::view::{self, Format, Style};
+
+/// Exit codes, defined once.
+pub mod exit {
+    /// Success; with `--detailed-exitcode`, also "no changes".
+    pub const OK: u8 = 0;
+    /// An error.
+    pub const ERROR: u8 = 1;
+    /// `--detailed-exitcode`: the plan has changes.
+    pub const CHANGES: u8 = 2;
+}
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "flinkform",
+    version,
+    about = "Pipelines as code for Kafka → Flink SQL → Hologres on Alibaba Cloud VVP",
+    after_help = "Examples:\n  flinkform plan\n  flinkform plan --format markdown --out plan.json\n  flinkform -C infra/streaming render orders"
+)]
+struct Cli {
+    /// Run as if started in DIR (the project root, holding flinkform.toml).
+    #[arg(short = 'C', long = "chdir", global = true, value_name = "DIR")]
+    chdir: Option<PathBuf>,
+    /// More log output on stderr (-v info, -vv debug); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    /// Never colour the output (NO_COLOR is honoured too).
+    #[arg(long, global = true)]
+    no_color: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Create a project: flinkform.toml, an example pipeline with a sample file, templates/.
+    #[command(after_help = "Example:\n  flinkform -C my-pipelines init")]
+    Init,
+    /// Check the specs and every pipeline's schema without planning.
+    #[command(after_help = "Example:\n  flinkform validate")]
+    Validate,
+    /// Print a pipeline's Flink SQL (or its Hologres DDL, or deployment config).
+    #[command(after_help = "Examples:\n  flinkform render orders\n  flinkform render orders --ddl")]
+    Render {
+        /// Pipeline name.
+        name: String,
+        /// Print the Hologres DDL instead.
+        #[arg(long, conflicts_with = "deployment")]
+        ddl: bool,
+        /// Print the deployment config instead.
+        #[arg(long)]
+        deployment: bool,
+    },
+    /// Show a pipeline's inferred columns with the evidence behind each type.
+    #[command(after_help = "Example:\n  flinkform schema orders")]
+    Schema {
+        /// Pipeline name.
+        name: String,
+    },
+    /// Compare the specs and samples with the recorded state and show what would change.
+    #[command(
+        after_help = "Examples:\n  flinkform plan\n  flinkform plan --detailed-exitcode\n  flinkform plan --format markdown > comment.md\n  flinkform plan -out plan.json"
+    )]
+    Plan {
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+        /// Save the plan to FILE (also `-out FILE`), for apply to carry out exactly.
+        #[arg(short = 'o', long = "out", value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Exit 0 when there are no changes, 2 when there are, 1 on error.
+        #[arg(long)]
+        detailed_exitcode: bool,
+        /// Do not take the state lock.
+        #[arg(long = "lock", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+        lock: bool,
+        /// How long to wait for the state lock (e.g. "30s").
+        #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
+        lock_timeout: Duration,
+    },
+    /// Inspect the recorded state.
+    #[command(subcommand)]
+    State(StateCommand),
+    /// Break a stuck state lock by its ID (shown in the lock error).
+    #[command(
+        name = "force-unlock",
+        after_help = "Example:\n  flinkform force-unlock 3f2a..."
+    )]
+    ForceUnlock {
+        /// The lock ID.
+        id: String,
+    },
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Example:\n  flinkform completions bash > /etc/bash_completion.d/flinkform"
+    )]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum StateCommand {
+    /// List recorded pipelines.
+    List,
+    /// Show one recorded pipeline: columns, SQL, DDL, ids, history.
+    Show {
+        /// Pipeline name.
+        name: String,
+    },
+}
+
+/// What a command produced.
+struct Output {
+    stdout: String,
+    code: u8,
+}
+
+enum Error {
+    Diagnostics(Vec<Diagnostic>),
+    Other(anyhow::Error),
+}
+
+impl From<Failed> for Error {
+    fn from(f: Failed) -> Self {
+        Error::Diagnostics(f.0)
+    }
+}
+
+impl From<anyhow::Error> for Error {
+    fn from(e: anyhow::Error) -> Self {
+        Error::Other(e)
+    }
+}
+
+impl From<crate::state::StateError> for Error {
+    fn from(e: crate::state::StateError) -> Self {
+        Error::Other(e.into())
+    }
+}
+
+/// Terraform spells it `-out FILE` / `-out=FILE`; clap would read `-o ut`.
+fn normalize_args(args: impl Iterator<Item = String>) -> Vec<String> {
+    args.map(|a| match a.strip_prefix("-out") {
+        Some("") => "--out".to_string(),
+        Some(rest) if rest.starts_with('=') => format!("--out{rest}"),
+        _ => a,
+    })
+    .collect()
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse_from(normalize_args(std::env::args()));
+    init_tracing(cli.verbose);
+    let color_ok = !cli.no_color && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let style_out = Style {
+        color: color_ok && std::io::stdout().is_terminal(),
+    };
+    let style_err = Style {
+        color: color_ok && std::io::stderr().is_terminal(),
+    };
+    let root = cli.chdir.clone().unwrap_or_else(|| PathBuf::from("."));
+    match run(cli.command, &root, style_out) {
+        Ok(out) => {
+            let mut stdout = std::io::stdout().lock();
+            let _ = stdout.write_all(out.stdout.as_bytes());
+            ExitCode::from(out.code)
+        }
+        Err(Error::Diagnostics(diags)) => {
+            eprintln!("{}", view::diagnostics(&diags, style_err));
+            let n = diags.iter().filter(|d| d.is_error()).count();
+            if n > 1 {
+                eprintln!("{n} errors");
+            }
+            ExitCode::from(exit::ERROR)
+        }
+        Err(Error::Other(e)) => {
+            let err = Style {
+                color: style_err.color,
+            };
+            let label = if err.color {
+                "\x1b[1;31merror\x1b[0m"
+            } else {
+                "error"
+            };
+            eprintln!("{label}: {e:#}");
+            ExitCode::from(exit::ERROR)
+        }
+    }
+}
+
+fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn ok(stdout: String) -> Result<Output, Error> {
+    Ok(Output {
+        stdout,
+        code: exit::OK,
+    })
+}
+
+fn run(command: Command, root: &Path, style: Style) -> Result<Output, Error> {
+    match command {
+        Command::Init => init(root),
+        Command::Completions { shell } => {
+            let mut buf = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "flinkform", &mut buf);
+            ok(String::from_utf8_lossy(&buf).into_owned())
+        }
+        Command::Validate => {
+            let ws = Workspace::load(root)?;
+            let state = ws.store().load()?;
+            let (desired, _) = project::desired_all(&ws, state.as_ref())?;
+            let mut out = view::diagnostics(&ws.warnings, style);
+            for d in &desired {
+                for w in &d.warnings {
+                    out.push_str(&format!("warning: {w}\n"));
+                }
+            }
+            out.push_str(&format!(
+                "Success! {} pipelines are valid.\n",
+                desired.len()
+            ));
+            ok(out)
+        }
+        Command::Render {
+            name,
+            ddl,
+            deployment,
+        } => {
+            let (ws, resolved) = resolve_one(root, &name)?;
+            let r = &resolved.desired.record;
+            let _ = ws;
+            ok(if ddl {
+                r.ddl.clone()
+            } else if deployment {
+                r.deployment.clone()
+            } else {
+                r.sql.clone()
+            })
+        }
+        Command::Schema { name } => {
+            let (_, resolved) = resolve_one(root, &name)?;
+            let d = &resolved.desired;
+            let mut out = format!(
+                "{}: {} columns, json.timestamp-format.standard = {}\nsample: {}: {} records",
+                d.name,
+                d.record.columns.len(),
+                d.record.timestamp_standard.as_str(),
+                d.sample.origin,
+                d.sample.records
+            );
+            if d.sample.skipped_count > 0 {
+                out.push_str(&format!(
+                    ", {} skipped ({})",
+                    d.sample.skipped_count, d.sample.skipped
+                ));
+            }
+            out.push_str("\n\n");
+            out.push_str(&view::columns_table(&d.record.columns, ""));
+            for w in &d.warnings {
+                out.push_str(&format!("warning: {w}\n"));
+            }
+            ok(out)
+        }
+        Command::Plan {
+            format,
+            out,
+            detailed_exitcode,
+            lock,
+            lock_timeout,
+        } => {
+            let ws = Workspace::load(root)?;
+            let store = ws.store();
+            let _guard = if lock {
+                Some(store.lock(&lock_info("plan"), lock_timeout)?)
+            } else {
+                None
+            };
+            let state = store.load()?;
+            let (desired, inputs) = project::desired_all(&ws, state.as_ref())?;
+            let plan = plan::compute(desired, state.as_ref(), inputs);
+            if let Some(path) = &out {
+                write_new(path, &planfile::to_text(&plan))?;
+            }
+            let mut text = view::plan(&plan, format, style);
+            if let (Some(path), Format::Text) = (&out, format) {
+                text.push_str(&format!(
+                    "\nSaved the plan to {}. Apply exactly it with `flinkform apply {}`.\n",
+                    path.display(),
+                    path.display()
+                ));
+            }
+            let code = if !plan.errors.is_empty() {
+                exit::ERROR
+            } else if detailed_exitcode && plan.has_changes() {
+                exit::CHANGES
+            } else {
+                exit::OK
+            };
+            Ok(Output { stdout: text, code })
+        }
+        Command::State(StateCommand::List) => {
+            let ws = Workspace::load(root)?;
+            let state = ws.store().load()?;
+            let mut out = String::new();
+            if let Some(s) = &state {
+                for (name, p) in &s.pipelines {
+                    out.push_str(&format!("{name}\t{}\t{}\n", p.status, p.file));
+                }
+            }
+            ok(out)
+        }
+        Command::State(StateCommand::Show { name }) => {
+            let ws = Workspace::load(root)?;
+            let state = ws.store().load()?;
+            let p = state
+                .as_ref()
+                .and_then(|s| s.pipelines.get(&name))
+                .ok_or_else(|| anyhow::anyhow!("no pipeline `{name}` in the state (`flinkform state list` shows what is recorded)"))?;
+            let mut out = format!(
+                "# {name}\nfile: {}\nstatus: {}\ntopic: {}\n",
+                p.file, p.status, p.topic
+            );
+            out.push_str(&format!(
+                "deployment id: {}\njob id: {}\n\ncolumns:\n",
+                p.remote.deployment_id.as_deref().unwrap_or("-"),
+                p.remote.job_id.as_deref().unwrap_or("-")
+            ));
+            out.push_str(&view::columns_table(&p.columns, "  "));
+            out.push_str("\nhistory:\n");
+            for h in &p.history {
+                out.push_str(&format!(
+                    "  serial {}  {}  {}  sql {}\n",
+                    h.serial,
+                    h.at,
+                    h.action,
+                    &h.sql_digest[..12]
+                ));
+            }
+            out.push_str(&format!("\n{}\n{}\n{}", p.sql, p.ddl, p.deployment));
+            ok(out)
+        }
+        Command::ForceUnlock { id } => {
+            let ws = Workspace::load(root)?;
+            ws.store().force_unlock(&id)?;
+            ok(format!("The state lock {id} was released.\n"))
+        }
+    }
+}
+
+fn resolve_one(root: &Path, name: &str) -> Result<(Workspace, project::Resolved), Error> {
+    let ws = Workspace::load(root)?;
+    let p = ws.pipeline(name)?.clone();
+    let state = ws.store().load()?;
+    let mut inputs = Default::default();
+    let renderer = ws.renderer(&mut inputs)?;
+    let sample = ws.sample(&p).map_err(Failed::from)?;
+    let recorded = state.as_ref().and_then(|s| s.pipelines.get(name));
+    let (resolved, _) = project::resolve(&p, &sample, recorded, &renderer)?;
+    Ok((ws, resolved))
+}
+
+fn write_new(path: &Path, text: &str) -> Result<(), Error> {
+    std::fs::write(path, text)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    Ok(())
+}
+
+/// Who is asking for the lock, for the holder info a loser sees.
+pub fn lock_info(operation: &str) -> LockInfo {
+    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    let ci = match (
+        std::env::var("GITHUB_SERVER_URL"),
+        std::env::var("GITHUB_REPOSITORY"),
+        std::env::var("GITHUB_RUN_ID"),
+    ) {
+        (Ok(s), Ok(r), Ok(id)) => format!(" ({s}/{r}/actions/runs/{id})"),
+        _ => String::new(),
+    };
+    LockInfo {
+        id: uuid::Uuid::new_v4().to_string(),
+        who: format!("{user}{ci}"),
+        pid: std::process::id(),
+        host: std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map_or_else(|_| "unknown".into(), |h| h.trim().to_string()),
+        operation: operation.into(),
+        created: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+    }
+}
+
+const INIT_CONFIG: &str = include_str!("../flinkform.toml");
+const INIT_PIPELINE: &str = include_str!("../pipelines/orders.toml");
+const INIT_SAMPLE: &str = include_str!("../samples/orders.jsonl");
+const INIT_TEMPLATES: &str = "Templates placed here override flinkform's built-ins by file name:\n\
+source.sql.j2, sink.sql.j2, insert.sql.j2, ddl.sql.j2, deployment.yaml.j2.\n\
+Print a built-in with `flinkform render NAME` to see what it produces.\n";
+
+fn init(root: &Path) -> Result<Output, Error> {
+    if root.join("flinkform.toml").exists() {
+        return Err(anyhow::anyhow!(
+            "{} already holds a flinkform.toml; init leaves existing projects alone",
+            root.display()
+        )
+        .into());
+    }
+    let files = [
+        ("flinkform.toml", INIT_CONFIG),
+        ("pipelines/orders.toml", INIT_PIPELINE),
+        ("samples/orders.jsonl", INIT_SAMPLE),
+        ("templates/README.md", INIT_TEMPLATES),
+    ];
+    for (rel, text) in files {
+        let path = root.join(rel);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+        }
+        std::fs::write(&path, text)
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    }
+    ok(format!(
+        "Created a flinkform project in {}:\n  flinkform.toml\n  pipelines/orders.toml\n  samples/orders.jsonl\n  templates/\nNext: edit flinkform.toml for your VVP workspace, then run `flinkform plan`.\n",
+        root.display()
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn terraform_style_out_flag() {
+        let args = [
+            "flinkform",
+            "plan",
+            "-out",
+            "p.json",
+            "-out=q.json",
+            "-o",
+            "r",
+        ]
+        .map(String::from);
+        assert_eq!(
+            super::normalize_args(args.into_iter()),
+            [
+                "flinkform",
+                "plan",
+                "--out",
+                "p.json",
+                "--out=q.json",
+                "-o",
+                "r"
+            ]
+        );
+    }
+}

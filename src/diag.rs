@@ -1,0 +1,188 @@
+//! Diagnostics: problems found in user input, with a file position, the offending
+//! line and a caret, what was expected, and a suggestion. Pure data plus rendering;
+//! collected in bulk so one run reports every problem.
+
+use std::fmt;
+use std::ops::Range;
+use std::sync::Arc;
+
+/// How bad a diagnostic is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Severity {
+    /// Stops the command.
+    Error,
+    /// Reported, the command goes on.
+    Warning,
+}
+
+/// A file's name (as shown to the user) and text, shared by its diagnostics.
+#[derive(Clone, Debug)]
+pub struct Source {
+    /// Path relative to the project root, as printed.
+    pub name: Arc<str>,
+    /// Full text.
+    pub text: Arc<str>,
+}
+
+impl Source {
+    /// Wraps a file's name and text.
+    pub fn new(name: impl Into<Arc<str>>, text: impl Into<Arc<str>>) -> Source {
+        Source {
+            name: name.into(),
+            text: text.into(),
+        }
+    }
+
+    /// An error at a byte span of this file.
+    pub fn error(&self, span: Range<usize>, message: impl Into<String>) -> Diagnostic {
+        let mut d = Diagnostic::error(message);
+        d.at = Some(self.locate(span));
+        d
+    }
+
+    fn locate(&self, span: Range<usize>) -> Location {
+        let start = span.start.min(self.text.len());
+        let line_start = self.text[..start].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = self.text[start..]
+            .find('\n')
+            .map_or(self.text.len(), |i| start + i);
+        let line = self.text[..start].matches('\n').count() + 1;
+        let column = self.text[line_start..start].chars().count() + 1;
+        let width = self.text[start..span.end.clamp(start, line_end)]
+            .chars()
+            .count()
+            .max(1);
+        Location {
+            file: self.name.clone(),
+            line,
+            column,
+            text: self.text[line_start..line_end]
+                .trim_end_matches('\r')
+                .to_string(),
+            width,
+        }
+    }
+}
+
+/// Where a diagnostic points.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Location {
+    /// File name as shown.
+    pub file: Arc<str>,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column (in characters).
+    pub column: usize,
+    /// The whole line.
+    pub text: String,
+    /// Caret width in characters.
+    pub width: usize,
+}
+
+/// One problem in user input.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// Error or warning.
+    pub severity: Severity,
+    /// What is wrong, and what was expected.
+    pub message: String,
+    /// Where, when known.
+    pub at: Option<Location>,
+    /// A hint: the nearest valid key, how to fix.
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    /// An error with no position.
+    pub fn error(message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            severity: Severity::Error,
+            message: message.into(),
+            at: None,
+            help: None,
+        }
+    }
+
+    /// A warning with no position.
+    pub fn warning(message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(message)
+        }
+    }
+
+    /// Adds a help line.
+    pub fn with_help(mut self, help: impl Into<String>) -> Diagnostic {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// True for errors.
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let label = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        writeln!(f, "{label}: {}", self.message)?;
+        if let Some(at) = &self.at {
+            let gutter = " ".repeat(at.line.to_string().len());
+            writeln!(f, "{gutter}--> {}:{}:{}", at.file, at.line, at.column)?;
+            writeln!(f, "{gutter} |")?;
+            writeln!(f, "{} | {}", at.line, at.text)?;
+            let pad: String = at
+                .text
+                .chars()
+                .take(at.column - 1)
+                .map(|c| if c == '\t' { '\t' } else { ' ' })
+                .collect();
+            writeln!(f, "{gutter} | {pad}{}", "^".repeat(at.width))?;
+        }
+        if let Some(help) = &self.help {
+            writeln!(f, "  = help: {help}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The known word closest to `word`, if it is close enough to be a likely typo.
+pub fn suggest<'a>(word: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    known
+        .into_iter()
+        .map(|k| (strsim::damerau_levenshtein(word, k), k))
+        .filter(|(d, k)| *d <= 2.max(k.len() / 3))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_line_and_caret() {
+        let src = Source::new("pipelines/a.toml", "[source]\ntopik = \"x\"\n");
+        let d = src
+            .error(9..14, "unknown key `topik` in [source]")
+            .with_help("did you mean `topic`?");
+        insta::assert_snapshot!(d.to_string(), @r#"
+        error: unknown key `topik` in [source]
+         --> pipelines/a.toml:2:1
+          |
+        2 | topik = "x"
+          | ^^^^^
+          = help: did you mean `topic`?
+        "#);
+    }
+
+    #[test]
+    fn suggestions() {
+        assert_eq!(suggest("topik", ["topic", "group_id"]), Some("topic"));
+        assert_eq!(suggest("zzzzzz", ["topic", "group_id"]), None);
+    }
+}

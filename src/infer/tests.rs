@@ -1,0 +1,267 @@
+use proptest::prelude::*;
+use serde_json::{Value, json};
+
+use super::*;
+
+fn infer_values(records: &[Value]) -> Shape {
+    let texts: Vec<String> = records.iter().map(|r| r.to_string()).collect();
+    infer(texts.iter().map(|t| t.as_bytes()), &InferConfig::default()).unwrap()
+}
+
+fn infer_texts(lines: &[&str]) -> Shape {
+    infer(lines.iter().map(|t| t.as_bytes()), &InferConfig::default()).unwrap()
+}
+
+fn column(shape: &Shape, name: &str) -> FlinkType {
+    let std = shape.choose_standard();
+    shape.object.as_ref().unwrap().fields[name].flink_type(std)
+}
+
+/// Data-driven check: each line is a record `{"v": <value>}`; the column type of `v`.
+fn check(values: &[&str], expect: &str) {
+    let lines: Vec<String> = values.iter().map(|v| format!("{{\"v\":{v}}}")).collect();
+    let shape = infer(lines.iter().map(|l| l.as_bytes()), &InferConfig::default()).unwrap();
+    assert_eq!(column(&shape, "v").to_string(), expect, "values {values:?}");
+}
+
+#[test]
+fn lattice_of_numbers() {
+    check(&["1", "2"], "INT");
+    check(&["1", "3000000000"], "BIGINT");
+    check(&["1", "9223372036854775808"], "DECIMAL(38, 0)");
+    check(&[&"9".repeat(39)], "STRING");
+    check(&["1", "2.5"], "DOUBLE");
+    check(&["9007199254740993", "2.5"], "STRING");
+    check(&["9223372036854775808", "2.5"], "STRING");
+    check(&["1e400"], "STRING");
+    check(&["0.1000000000000000000001"], "STRING");
+    check(&["1e3"], "DOUBLE");
+}
+
+#[test]
+fn conflicts_and_nulls() {
+    check(&["true", "false", "null"], "BOOLEAN");
+    check(&["true", "1"], "STRING");
+    check(&["1", "\"1\""], "STRING");
+    check(&["{\"a\":1}", "[1]"], "STRING");
+    check(&["null"], "STRING");
+    check(&["{}"], "STRING");
+    check(&["[]"], "ARRAY<STRING>");
+    check(&["[1, null, 2]", "[3000000000]"], "ARRAY<BIGINT>");
+    check(&["[1, \"x\"]"], "ARRAY<STRING>");
+    check(&["{\"a\":1}", "{\"b\":\"x\"}"], "ROW<`a` INT, `b` STRING>");
+    check(&["{\"\":1, \"a\":2}"], "ROW<`a` INT>");
+    check(&["[{\"a\":[1.5]}]"], "ARRAY<ROW<`a` ARRAY<DOUBLE>>>");
+}
+
+#[test]
+fn temporal_strings() {
+    check(&["\"2024-01-01\""], "DATE");
+    check(
+        &["\"2024-01-01 10:00:00\"", "\"2024-01-01 10:00:00.5\""],
+        "TIMESTAMP(3)",
+    );
+    check(&["\"2024-01-01T10:00:00.123456\""], "TIMESTAMP(6)");
+    check(&["\"2024-01-01T10:00:00Z\""], "TIMESTAMP_LTZ(3)");
+    check(
+        &["\"2024-01-01 10:00:00\"", "\"2024-01-01T10:00:00\""],
+        "STRING",
+    );
+    check(&["\"2024-01-01\"", "\"2024-01-01 10:00:00\""], "STRING");
+    check(&["\"2024-01-01T10:00:00+08:00\""], "STRING");
+    check(&["\"2024-01-01 10:00:00\"", "\"n/a\""], "STRING");
+}
+
+#[test]
+fn one_standard_per_table_covers_most_columns() {
+    let s = infer_texts(&[
+        r#"{"a":"2024-01-01T10:00:00","b":"2024-01-01T10:00:00Z","c":"2024-01-01 10:00:00"}"#,
+    ]);
+    assert_eq!(s.choose_standard(), TsStandard::Iso);
+    assert_eq!(column(&s, "a"), FlinkType::Timestamp(3));
+    assert_eq!(column(&s, "b"), FlinkType::TimestampLtz(3));
+    assert_eq!(
+        column(&s, "c"),
+        FlinkType::String,
+        "the other standard stays STRING"
+    );
+}
+
+#[test]
+fn maps_for_many_or_sparse_keys() {
+    let wide: Value = (0..201)
+        .map(|i| (format!("k{i}"), json!(i)))
+        .collect::<serde_json::Map<_, _>>()
+        .into();
+    let s = infer_values(&[json!({ "m": wide })]);
+    assert_eq!(column(&s, "m").to_string(), "MAP<STRING, INT>");
+    let sparse: Vec<Value> = (0..20)
+        .map(|i| json!({ "m": { format!("id{i}"): "x" } }))
+        .collect();
+    let s = infer_values(&sparse);
+    assert_eq!(column(&s, "m").to_string(), "MAP<STRING, STRING>");
+}
+
+#[test]
+fn depth_cap_keeps_json_text() {
+    let cfg = InferConfig {
+        max_depth: 2,
+        ..InferConfig::default()
+    };
+    let rec = br#"{"a":{"b":{"c":{"d":1}}}}"#;
+    let s = infer([&rec[..]], &cfg).unwrap();
+    assert_eq!(column(&s, "a").to_string(), "ROW<`b` ROW<`c` STRING>>");
+}
+
+#[test]
+fn keys_of_any_shape_and_order_of_first_sight() {
+    let s = infer_texts(&[
+        r#"{"value":1,"a-b":2,"x y":3,"c`d":4,"é":5,"A":6,"a":7}"#,
+        r#"{"new":1,"value":2}"#,
+    ]);
+    let keys: Vec<&str> = s
+        .object
+        .as_ref()
+        .unwrap()
+        .fields
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(keys, ["value", "a-b", "x y", "c`d", "é", "A", "a", "new"]);
+    assert_eq!(column(&s, "c`d").to_string(), "INT");
+}
+
+#[test]
+fn escaped_strings_are_classified_decoded() {
+    let s = infer_texts(&[r#"{"t":"\u0032024-01-01", "k\"ey": 1}"#]);
+    assert_eq!(column(&s, "t"), FlinkType::Date);
+    assert_eq!(column(&s, "k\"ey"), FlinkType::Int);
+}
+
+#[test]
+fn evidence_notes() {
+    let s = infer_texts(&[r#"{"price":1}"#, r#"{"price":2.5}"#, r#"{"other":1}"#]);
+    let f = &s.object.as_ref().unwrap().fields["price"];
+    assert_eq!(f.stats.present, 2);
+    assert_eq!(
+        f.notes(&FlinkType::Double, TsStandard::Sql),
+        ["widened from INT: 1 fractional"]
+    );
+}
+
+// ---- properties -------------------------------------------------------------
+
+/// Whether Flink's JSON reader reads `v` into `t` with its value intact (the facts in
+/// flink_sql_check.md, restricted to the types inference produces).
+fn accepts(t: &FlinkType, v: &Value, std: TsStandard) -> bool {
+    let temporal = |s: &str, bit: u8| strings::classify(s).0 & bit != 0;
+    let (ts, ltz) = std.masks();
+    match (t, v) {
+        (_, Value::Null) | (FlinkType::String, _) => true,
+        (FlinkType::Boolean, Value::Bool(_)) => true,
+        (FlinkType::Int, Value::Number(n)) => n.as_i64().is_some_and(|i| i32::try_from(i).is_ok()),
+        (FlinkType::BigInt, Value::Number(n)) => n.is_i64(),
+        (FlinkType::Decimal(38, 0), Value::Number(n)) => n.is_i64() || n.is_u64(),
+        (FlinkType::Double, Value::Number(n)) => n
+            .as_f64()
+            .is_some_and(|f| f.is_finite() && (n.is_f64() || f.abs() <= 9007199254740992.0)),
+        (FlinkType::Date, Value::String(s)) => temporal(s, strings::DATE),
+        (FlinkType::Timestamp(_), Value::String(s)) => temporal(s, ts),
+        (FlinkType::TimestampLtz(_), Value::String(s)) => temporal(s, ltz),
+        (FlinkType::Array(e), Value::Array(a)) => a.iter().all(|x| accepts(e, x, std)),
+        (FlinkType::Map(e), Value::Object(o)) => o.values().all(|x| accepts(e, x, std)),
+        (FlinkType::Row(fields), Value::Object(o)) => fields
+            .iter()
+            .all(|(k, ft)| o.get(k).is_none_or(|x| accepts(ft, x, std))),
+        _ => false,
+    }
+}
+
+fn json_leaf() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i32>().prop_map(|i| json!(i)),
+        any::<i64>().prop_map(|i| json!(i)),
+        any::<u64>().prop_map(|i| json!(i)),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(|f| json!(f)),
+        "[a-z ]{0,6}".prop_map(Value::String),
+        prop_oneof![
+            Just("2024-02-29"),
+            Just("2024-01-01 10:00:00.123"),
+            Just("2024-01-01T10:00:00"),
+            Just("2024-01-01T10:00:00.1234Z"),
+            Just("2024-01-01 10:00:00Z"),
+            Just("2024-01-01T10:00:00+08:00"),
+        ]
+        .prop_map(|s| Value::String(s.into())),
+    ]
+}
+
+fn json_value() -> impl Strategy<Value = Value> {
+    json_leaf().prop_recursive(4, 32, 5, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::btree_map("[abAB_ .-]{0,3}", inner, 0..5)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+fn json_record() -> impl Strategy<Value = Value> {
+    prop::collection::btree_map("[a-dA-D]{1,2}", json_value(), 0..6)
+        .prop_map(|m| Value::Object(m.into_iter().collect()))
+}
+
+fn accepts_all(shape: &Shape, records: &[Value]) -> Result<(), TestCaseError> {
+    let std = shape.choose_standard();
+    let t = shape.flink_type(std);
+    for r in records {
+        prop_assert!(accepts(&t, r, std), "{t} does not read {r}");
+    }
+    Ok(())
+}
+
+proptest! {
+    #[test]
+    fn inferred_schema_reads_every_record(records in prop::collection::vec(json_record(), 1..12)) {
+        let shape = infer_values(&records);
+        accepts_all(&shape, &records)?;
+    }
+
+    #[test]
+    fn merge_is_commutative_monotone_and_idempotent(
+        a in prop::collection::vec(json_record(), 1..8),
+        b in prop::collection::vec(json_record(), 1..8),
+    ) {
+        let (sa, sb) = (infer_values(&a).without_stats(), infer_values(&b).without_stats());
+        let mut ab = sa.clone();
+        ab.join(&sb);
+        let mut ba = sb.clone();
+        ba.join(&sa);
+        prop_assert_eq!(&ab, &ba);
+        let mut again = ab.clone();
+        again.join(&sa);
+        prop_assert_eq!(&again, &ab, "joining a part again changes nothing");
+        let all: Vec<Value> = a.iter().chain(&b).cloned().collect();
+        accepts_all(&ab, &all)?;
+    }
+
+    #[test]
+    fn inference_is_deterministic(records in prop::collection::vec(json_record(), 1..8)) {
+        let (x, y) = (infer_values(&records), infer_values(&records));
+        let keys = |s: &Shape| s.object.as_ref().map(|o| o.fields.keys().cloned().collect::<Vec<_>>());
+        prop_assert_eq!(keys(&x), keys(&y));
+        prop_assert_eq!(x.flink_type(TsStandard::Sql).to_string(), y.flink_type(TsStandard::Sql).to_string());
+    }
+
+    #[test]
+    fn scanner_agrees_with_serde_json_on_arbitrary_text(text in "\\{[\"a-c:,0-9.eE{}\\[\\] -]{0,30}") {
+        let mut shape = Shape::default();
+        let mine = observe(&mut shape, text.as_bytes(), 10).is_ok();
+        let theirs = serde_json::from_str::<serde_json::Map<String, Value>>(&text).is_ok();
+        if theirs { prop_assert!(mine, "scanner rejected valid {text}"); }
+    }
+}

@@ -1,0 +1,14 @@
+//! flinkform: pipelines-as-code for Kafka → Flink SQL → Hologres on Alibaba Cloud VVP.
+
+pub mod cli;
+pub mod diag;
+pub mod infer;
+pub mod plan;
+pub mod project;
+pub mod render;
+pub mod sample;
+pub mod schema;
+pub mod spec;
+pub mod state;
+pub mod types;
+pub mod view;

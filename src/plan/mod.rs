@@ -1,0 +1,410 @@
+//! Planning: desired pipelines (specs + inference + rendering) against the recorded
+//! state give a [`Plan`], an inert value with one [`Change`] per pipeline. Pure: no IO,
+//! no clock, no environment; the time of an outcome is passed in.
+
+pub mod file;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::state::{PipelineState, Revision, State};
+use crate::types::FlinkType;
+
+/// Version of the plan formats (saved plan file and `--format json`).
+pub const FORMAT_VERSION: u32 = 1;
+
+/// What happens to one pipeline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Nothing to do.
+    NoOp,
+    /// New pipeline.
+    Create,
+    /// Changed in place, state-compatible.
+    Update,
+    /// Destroyed and created again (topic, primary key or a narrowing changed).
+    Replace,
+    /// Spec removed: destroy.
+    Delete,
+}
+
+impl Action {
+    /// The Terraform-style symbol.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Action::NoOp => " ",
+            Action::Create => "+",
+            Action::Update => "~",
+            Action::Replace => "-/+",
+            Action::Delete => "-",
+        }
+    }
+
+    /// The verb, as in "will be created".
+    pub fn verb(self) -> &'static str {
+        match self {
+            Action::NoOp => "unchanged",
+            Action::Create => "created",
+            Action::Update => "updated in place",
+            Action::Replace => "replaced",
+            Action::Delete => "destroyed",
+        }
+    }
+
+    /// Short name (`create`, `update`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::NoOp => "no-op",
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Replace => "replace",
+            Action::Delete => "delete",
+        }
+    }
+}
+
+/// How the sample behind a desired pipeline looked.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SampleSummary {
+    /// Where it came from.
+    pub origin: String,
+    /// Usable records.
+    pub records: u64,
+    /// Records skipped, with reasons (`"2 invalid JSON"`), empty if none.
+    pub skipped: String,
+    /// Number skipped.
+    pub skipped_count: u64,
+}
+
+/// A pipeline as the specs, samples and templates want it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Desired {
+    /// The pipeline name.
+    pub name: String,
+    /// The record that applying it would write.
+    pub record: PipelineState,
+    /// Sample summary.
+    pub sample: SampleSummary,
+    /// Warnings about this pipeline (case folding, empty keys, ...).
+    pub warnings: Vec<String>,
+}
+
+/// One pipeline's change.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    /// Pipeline name.
+    pub name: String,
+    /// What happens.
+    pub action: Action,
+    /// Why: which spec key, column or template changed.
+    pub reasons: Vec<String>,
+    /// The recorded pipeline, if any.
+    pub before: Option<PipelineState>,
+    /// The desired pipeline, unless deleted.
+    pub after: Option<PipelineState>,
+    /// The sample behind `after`.
+    pub sample: Option<SampleSummary>,
+    /// Warnings.
+    pub warnings: Vec<String>,
+}
+
+/// The whole plan: an inert value that apply executes exactly.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    /// Lineage of the state planned against (`None`: no state yet).
+    pub lineage: Option<String>,
+    /// Serial of the state planned against.
+    pub serial: Option<u64>,
+    /// One change per pipeline, sorted by name.
+    pub changes: Vec<Change>,
+    /// Problems that forbid applying this plan (protected pipelines...).
+    pub errors: Vec<String>,
+    /// Digest of every input: file → digest.
+    pub inputs: BTreeMap<String, String>,
+}
+
+/// Counts of each action, for the summary line.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Creates.
+    pub add: usize,
+    /// Updates.
+    pub change: usize,
+    /// Replaces.
+    pub replace: usize,
+    /// Deletes.
+    pub destroy: usize,
+}
+
+impl Plan {
+    /// Counts of each action.
+    pub fn summary(&self) -> Summary {
+        let mut s = Summary::default();
+        for c in &self.changes {
+            match c.action {
+                Action::Create => s.add += 1,
+                Action::Update => s.change += 1,
+                Action::Replace => s.replace += 1,
+                Action::Delete => s.destroy += 1,
+                Action::NoOp => {}
+            }
+        }
+        s
+    }
+
+    /// True when some pipeline changes.
+    pub fn has_changes(&self) -> bool {
+        self.changes.iter().any(|c| c.action != Action::NoOp)
+    }
+
+    /// The state this plan leads to when every change is carried out, made from
+    /// `prev` (or a new state of `new_lineage`), with `at` as the time of each revision.
+    /// The serial is left for [`crate::state::commit`] to set.
+    pub fn outcome(&self, prev: Option<&State>, new_lineage: &str, at: &str) -> State {
+        let mut next = prev
+            .cloned()
+            .unwrap_or_else(|| State::new(new_lineage.to_string()));
+        let serial = prev.map_or(1, |p| p.serial + 1);
+        for c in &self.changes {
+            match (c.action, &c.after) {
+                (Action::Delete, _) => {
+                    next.pipelines.remove(&c.name);
+                }
+                (Action::Create | Action::Update | Action::Replace, Some(after)) => {
+                    let mut rec = after.clone();
+                    if let Some(before) = &c.before {
+                        rec.history.clone_from(&before.history);
+                        if c.action == Action::Update {
+                            rec.remote = before.remote.clone();
+                        }
+                    }
+                    rec.history.push(Revision {
+                        serial,
+                        action: c.action.name().to_string(),
+                        sql_digest: crate::spec::digest(&[rec.sql.as_bytes()]),
+                        ddl_digest: crate::spec::digest(&[rec.ddl.as_bytes()]),
+                        at: at.to_string(),
+                    });
+                    rec.status = "recorded".into();
+                    next.pipelines.insert(c.name.clone(), rec);
+                }
+                _ => {}
+            }
+        }
+        next
+    }
+}
+
+/// Computes the plan: `desired` against `recorded`. Pure.
+pub fn compute(
+    desired: Vec<Desired>,
+    recorded: Option<&State>,
+    inputs: BTreeMap<String, String>,
+) -> Plan {
+    let empty = BTreeMap::new();
+    let before_all = recorded.map_or(&empty, |s| &s.pipelines);
+    let mut changes = Vec::new();
+    let mut errors = Vec::new();
+    let mut names: Vec<&String> = Vec::new();
+    for d in desired {
+        let before = before_all.get(&d.name);
+        let (action, reasons) = match before {
+            None => (Action::Create, vec!["new pipeline".to_string()]),
+            Some(b) => classify(b, &d.record),
+        };
+        if action == Action::Replace && (d.record.protect || before.is_some_and(|b| b.protect)) {
+            errors.push(format!(
+                "pipeline `{}` is protected (protect = true) but the plan must replace it: {}",
+                d.name,
+                reasons.join("; ")
+            ));
+        }
+        changes.push(Change {
+            name: d.name.clone(),
+            action,
+            reasons,
+            before: before.cloned(),
+            after: Some(d.record),
+            sample: Some(d.sample),
+            warnings: d.warnings,
+        });
+    }
+    for c in &changes {
+        names.push(&c.name);
+    }
+    let mut deletes = Vec::new();
+    for (name, b) in before_all {
+        if names.contains(&name) {
+            continue;
+        }
+        if b.protect {
+            errors.push(format!(
+                "pipeline `{name}` is protected (protect = true) but its spec {} is gone; restore the spec, or set protect = false and apply before removing it",
+                b.file
+            ));
+        }
+        deletes.push(Change {
+            name: name.clone(),
+            action: Action::Delete,
+            reasons: vec![format!("spec {} removed", b.file)],
+            before: Some(b.clone()),
+            after: None,
+            sample: None,
+            warnings: Vec::new(),
+        });
+    }
+    changes.extend(deletes);
+    changes.sort_by(|a, b| a.name.cmp(&b.name));
+    Plan {
+        lineage: recorded.map(|s| s.lineage.clone()),
+        serial: recorded.map(|s| s.serial),
+        changes,
+        errors,
+        inputs,
+    }
+}
+
+/// Classifies a change of a recorded pipeline and explains it.
+fn classify(before: &PipelineState, after: &PipelineState) -> (Action, Vec<String>) {
+    let mut replace = Vec::new();
+    let mut update = Vec::new();
+    if before.topic != after.topic {
+        replace.push(format!(
+            "source topic changed: {} → {}",
+            before.topic, after.topic
+        ));
+    }
+    if before.primary_key != after.primary_key {
+        replace.push(format!(
+            "primary key changed: ({}) → ({})",
+            before.primary_key.join(", "),
+            after.primary_key.join(", ")
+        ));
+    }
+    for b in &before.columns {
+        match after.columns.iter().find(|a| a.sink_name == b.sink_name) {
+            None => update.push(format!(
+                "column `{}` is no longer written (the Hologres column stays)",
+                b.sink_name
+            )),
+            Some(a) if a.ty != b.ty => {
+                if widens(&b.ty, &a.ty) {
+                    update.push(format!(
+                        "column `{}` widened: {} → {}",
+                        a.sink_name, b.ty, a.ty
+                    ));
+                } else {
+                    replace.push(format!(
+                        "column `{}` would narrow: {} → {}",
+                        a.sink_name, b.ty, a.ty
+                    ));
+                }
+            }
+            Some(_) => {}
+        }
+    }
+    for a in &after.columns {
+        if !before.columns.iter().any(|b| b.sink_name == a.sink_name) {
+            let e = &a.evidence;
+            update.push(format!(
+                "column `{}` added ({}, {}/{} present)",
+                a.sink_name, a.ty, e.present, e.total
+            ));
+        }
+    }
+    if before.timestamp_standard != after.timestamp_standard {
+        update.push(format!(
+            "json.timestamp-format.standard: {} → {}",
+            before.timestamp_standard.as_str(),
+            after.timestamp_standard.as_str()
+        ));
+    }
+    for (k, v) in &after.settings {
+        match before.settings.get(k) {
+            Some(old) if old != v => update.push(format!("{k}: {old} → {v}")),
+            None => update.push(format!("{k}: set to {v}")),
+            _ => {}
+        }
+    }
+    for k in before
+        .settings
+        .keys()
+        .filter(|k| !after.settings.contains_key(*k))
+    {
+        update.push(format!("{k}: removed"));
+    }
+    for (kind, t) in &after.templates {
+        if before.templates.get(kind) != Some(t) {
+            update.push(format!("template {kind} changed ({t})"));
+        }
+    }
+    if before.protect != after.protect {
+        update.push(format!(
+            "protect: {} → {} (recorded in the state only)",
+            before.protect, after.protect
+        ));
+    }
+    let artifacts = before.sql != after.sql
+        || before.ddl != after.ddl
+        || before.deployment != after.deployment
+        || before.protect != after.protect;
+    if !replace.is_empty() {
+        replace.extend(update);
+        return (Action::Replace, replace);
+    }
+    if artifacts {
+        if update.is_empty() {
+            update.push(
+                "rendered output changed (a new flinkform version renders differently)".into(),
+            );
+        }
+        return (Action::Update, update);
+    }
+    (Action::NoOp, Vec::new())
+}
+
+/// True when a column of type `old` can take every value of `new` written by Flink
+/// without a replace: equal, or a widening (INT → BIGINT → DECIMAL/DOUBLE, anything →
+/// STRING, a higher timestamp precision, nested types widening field by field).
+pub fn widens(old: &str, new: &str) -> bool {
+    match (FlinkType::parse(old), FlinkType::parse(new)) {
+        (Ok(o), Ok(n)) => widens_type(&o, &n),
+        _ => old == new,
+    }
+}
+
+fn widens_type(o: &FlinkType, n: &FlinkType) -> bool {
+    use FlinkType::*;
+    match (o, n) {
+        _ if o == n => true,
+        (_, String) => true,
+        (Int, BigInt | Decimal(..) | Double) | (BigInt, Decimal(..) | Double) => true,
+        (Timestamp(p), Timestamp(q)) | (TimestampLtz(p), TimestampLtz(q)) => q >= p,
+        (Array(a), Array(b)) | (Map(a), Map(b)) => widens_type(a, b),
+        (Row(a), Row(b)) => a
+            .iter()
+            .all(|(k, t)| b.iter().any(|(k2, t2)| k == k2 && widens_type(t, t2))),
+        (Row(a), Map(v)) => a.iter().all(|(_, t)| widens_type(t, v)),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::widens;
+
+    #[test]
+    fn widening_order() {
+        assert!(widens("INT", "BIGINT"));
+        assert!(widens("BIGINT", "DOUBLE"));
+        assert!(widens("DATE", "STRING"));
+        assert!(widens("TIMESTAMP(3)", "TIMESTAMP(6)"));
+        assert!(widens("ROW<`a` INT>", "ROW<`a` BIGINT, `b` STRING>"));
+        assert!(!widens("BIGINT", "INT"));
+        assert!(!widens("STRING", "INT"));
+        assert!(!widens("TIMESTAMP(3)", "TIMESTAMP_LTZ(3)"));
+        assert!(!widens("ROW<`a` INT, `b` INT>", "ROW<`a` INT>"));
+    }
+}

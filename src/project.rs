@@ -1,0 +1,322 @@
+//! The project on disk: reads `flinkform.toml`, the pipeline specs and template
+//! overrides, samples every pipeline and runs the pure core (infer → resolve →
+//! render) to get the desired pipelines. This is the IO edge of `plan`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::diag::{Diagnostic, Source};
+use crate::infer::{self, Shape};
+use crate::plan::{Desired, SampleSummary};
+use crate::render::Renderer;
+use crate::sample::{FileSampler, Sample, Sampler};
+use crate::schema::{self, Schema};
+use crate::spec::{self, Pipeline, Project, StateConfig, digest};
+use crate::state::{ColumnRecord, LocalStore, PipelineState, State};
+
+/// A loaded project.
+pub struct Workspace {
+    /// The project root.
+    pub root: PathBuf,
+    /// The specs.
+    pub project: Project,
+    /// Warnings from reading the specs.
+    pub warnings: Vec<Diagnostic>,
+    /// Digest of every spec file: name → digest.
+    pub inputs: BTreeMap<String, String>,
+}
+
+/// Loading or planning failed with diagnostics (all of them, not just the first).
+#[derive(Debug)]
+pub struct Failed(pub Vec<Diagnostic>);
+
+impl From<Diagnostic> for Failed {
+    fn from(d: Diagnostic) -> Self {
+        Failed(vec![d])
+    }
+}
+
+fn read_source(root: &Path, rel: &str) -> Result<Source, Diagnostic> {
+    let text = std::fs::read_to_string(root.join(rel))
+        .map_err(|e| Diagnostic::error(format!("cannot read {rel}: {e}")))?;
+    Ok(Source::new(rel, text))
+}
+
+impl Workspace {
+    /// Reads the project at `root`.
+    pub fn load(root: &Path) -> Result<Workspace, Failed> {
+        if !root.join("flinkform.toml").is_file() {
+            return Err(
+                Diagnostic::error(format!("no flinkform.toml in {}", root.display()))
+                    .with_help("run `flinkform init` to create a project, or point -C at one")
+                    .into(),
+            );
+        }
+        let config = read_source(root, "flinkform.toml")?;
+        let mut files = Vec::new();
+        let dir = root.join("pipelines");
+        if dir.is_dir() {
+            let entries = std::fs::read_dir(&dir)
+                .map_err(|e| Diagnostic::error(format!("cannot list pipelines/: {e}")))?;
+            for e in entries {
+                let e = e.map_err(|e| Diagnostic::error(format!("cannot list pipelines/: {e}")))?;
+                let name = e.file_name().to_string_lossy().into_owned();
+                if name.ends_with(".toml") {
+                    files.push(format!("pipelines/{name}"));
+                }
+            }
+        }
+        files.sort();
+        let mut diags = Vec::new();
+        let mut sources = Vec::new();
+        for f in &files {
+            match read_source(root, f) {
+                Ok(s) => sources.push(s),
+                Err(d) => diags.push(d),
+            }
+        }
+        let (project, more) = spec::load(&config, &sources);
+        diags.extend(more);
+        let Some(project) = project.filter(|_| !diags.iter().any(Diagnostic::is_error)) else {
+            return Err(Failed(diags));
+        };
+        let mut inputs = BTreeMap::new();
+        for s in std::iter::once(&config).chain(&sources) {
+            inputs.insert(s.name.to_string(), digest(&[s.text.as_bytes()]));
+        }
+        Ok(Workspace {
+            root: root.to_path_buf(),
+            project,
+            warnings: diags,
+            inputs,
+        })
+    }
+
+    /// The configured state store.
+    pub fn store(&self) -> LocalStore {
+        match &self.project.config.state {
+            StateConfig::Local { path } => LocalStore::new(self.root.join(path), path.clone()),
+        }
+    }
+
+    /// The pipeline called `name`, or an error listing the closest one.
+    pub fn pipeline(&self, name: &str) -> Result<&Pipeline, Failed> {
+        self.project
+            .pipelines
+            .iter()
+            .find(|p| p.name == name)
+            .ok_or_else(|| {
+                let mut d = Diagnostic::error(format!("no pipeline named `{name}`"));
+                if let Some(near) = crate::diag::suggest(
+                    name,
+                    self.project.pipelines.iter().map(|p| p.name.as_str()),
+                ) {
+                    d = d.with_help(format!("did you mean `{near}`?"));
+                }
+                Failed(vec![d])
+            })
+    }
+
+    /// Compiles the templates: built-ins, the project's `templates/*.j2` by file name,
+    /// and every file a pipeline names in `[template]`. Adds their digests to `inputs`.
+    pub fn renderer(&self, inputs: &mut BTreeMap<String, String>) -> Result<Renderer, Failed> {
+        let mut overrides = BTreeMap::new();
+        let dir = self.root.join("templates");
+        if dir.is_dir() {
+            let entries = std::fs::read_dir(&dir)
+                .map_err(|e| Diagnostic::error(format!("cannot list templates/: {e}")))?;
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if name.ends_with(".j2") {
+                    let s = read_source(&self.root, &format!("templates/{name}"))?;
+                    overrides.insert(name, s.text.to_string());
+                }
+            }
+        }
+        for p in &self.project.pipelines {
+            for path in p.templates.values() {
+                if !overrides.contains_key(path) {
+                    let s = read_source(&self.root, path)
+                        .map_err(|d| d.with_help(format!("named in [template] of {}", p.file)))?;
+                    overrides.insert(path.clone(), s.text.to_string());
+                }
+            }
+        }
+        for (name, text) in &overrides {
+            inputs.insert(format!("templates/{name}"), digest(&[text.as_bytes()]));
+        }
+        Renderer::new(overrides).map_err(|e| Failed(vec![Diagnostic::error(e)]))
+    }
+
+    /// Samples one pipeline.
+    pub fn sample(&self, p: &Pipeline) -> Result<Sample, Diagnostic> {
+        if p.source.sample.file.is_none() {
+            return Err(Diagnostic::error(format!(
+                "{}: no sample file, and this flinkform cannot sample Kafka yet",
+                p.file
+            ))
+            .with_help("set `sample = { file = \"samples/NAME.jsonl\" }` in [source]"));
+        }
+        FileSampler { root: &self.root }
+            .sample(&p.source.sample)
+            .map_err(|e| Diagnostic::error(format!("{}: {e}", p.file)))
+    }
+}
+
+/// One pipeline, desired: what inference, resolution and rendering made of it.
+pub struct Resolved {
+    /// The resolved columns.
+    pub schema: Schema,
+    /// What plan compares and apply records.
+    pub desired: Desired,
+}
+
+/// Runs the pure core for one pipeline over its sample and its recorded state.
+pub fn resolve(
+    p: &Pipeline,
+    sample: &Sample,
+    recorded: Option<&PipelineState>,
+    renderer: &Renderer,
+) -> Result<(Resolved, Vec<Diagnostic>), Failed> {
+    let pinned = p
+        .schema
+        .columns
+        .iter()
+        .any(|c| c.ty.is_some() && !c.exclude);
+    if sample.is_empty() && recorded.is_none() && !pinned {
+        let skipped = match sample.skipped.total() {
+            0 => "it holds no records".to_string(),
+            _ => format!(
+                "all {} records were skipped ({})",
+                sample.skipped.total(),
+                sample.skipped.describe()
+            ),
+        };
+        return Err(Diagnostic::error(format!("{}: no usable JSON record in {}: {skipped}", p.file, sample.origin))
+            .with_help("pin the schema in [schema] with `columns.NAME = { type = \"...\" }`, or give a sample file")
+            .into());
+    }
+    let today = infer::infer(sample.records(), &p.schema.infer)
+        .map_err(|e| Diagnostic::error(format!("{}: sample {}: {e}", p.file, sample.origin)))?;
+    let mut merged = recorded.map_or_else(Shape::default, |r| r.shape.clone());
+    merged.join(&today);
+    let recorded_std = recorded
+        .filter(|r| r.columns.iter().any(|c| c.ty.contains("TIMESTAMP")))
+        .map(|r| r.timestamp_standard);
+    let standard = p
+        .schema
+        .timestamp_standard
+        .or(recorded_std)
+        .unwrap_or_else(|| merged.choose_standard());
+    let (schema, diags) = schema::resolve(p, &merged, standard);
+    let Some(schema) = schema else {
+        return Err(Failed(diags));
+    };
+    let rendered = renderer
+        .render(p, &schema)
+        .map_err(|e| Diagnostic::error(format!("{}: {e}", p.file)))?;
+    let settings_text: String = p
+        .settings
+        .iter()
+        .map(|(k, v)| format!("{k}={v}\n"))
+        .collect();
+    let record = PipelineState {
+        file: p.file.clone(),
+        spec_digest: digest(&[settings_text.as_bytes()]),
+        settings: p.settings.clone(),
+        topic: p.source.topic.clone(),
+        primary_key: schema.primary_key.clone(),
+        protect: p.protect,
+        shape: merged.without_stats(),
+        timestamp_standard: standard,
+        columns: schema
+            .columns
+            .iter()
+            .map(|c| ColumnRecord {
+                name: c.name.clone(),
+                sink_name: c.sink_name.clone(),
+                ty: c.ty.to_string(),
+                hologres: c.holo.sql.clone(),
+                nullable: c.nullable,
+                evidence: (&c.evidence).into(),
+            })
+            .collect(),
+        sql: rendered.sql,
+        ddl: rendered.ddl,
+        deployment: rendered.deployment,
+        templates: rendered.templates,
+        remote: Default::default(),
+        status: "planned".into(),
+        history: Vec::new(),
+    };
+    let warnings = diags
+        .iter()
+        .filter(|d| !d.is_error())
+        .map(|d| d.message.clone())
+        .collect();
+    let desired = Desired {
+        name: p.name.clone(),
+        record,
+        sample: SampleSummary {
+            origin: sample.origin.clone(),
+            records: sample.len() as u64,
+            skipped: sample.skipped.describe(),
+            skipped_count: sample.skipped.total(),
+        },
+        warnings,
+    };
+    Ok((Resolved { schema, desired }, diags))
+}
+
+/// Samples and resolves every pipeline (in parallel), collecting every diagnostic.
+/// Returns the desired pipelines and the digests of every input.
+pub fn desired_all(
+    ws: &Workspace,
+    recorded: Option<&State>,
+) -> Result<(Vec<Desired>, BTreeMap<String, String>), Failed> {
+    let mut inputs = ws.inputs.clone();
+    let renderer = ws.renderer(&mut inputs)?;
+    let pipelines = &ws.project.pipelines;
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(pipelines.len().max(1));
+    let chunk = pipelines.len().div_ceil(threads).max(1);
+    type One = Result<(Desired, String, String), Failed>;
+    let results: Vec<One> = std::thread::scope(|s| {
+        let handles: Vec<_> = pipelines
+            .chunks(chunk)
+            .map(|part| {
+                let renderer = &renderer;
+                s.spawn(move || {
+                    part.iter()
+                        .map(|p| {
+                            let sample = ws.sample(p)?;
+                            let rec = recorded.and_then(|r| r.pipelines.get(&p.name));
+                            let (r, _) = resolve(p, &sample, rec, renderer)?;
+                            Ok((r.desired, sample.origin.clone(), sample.digest.clone()))
+                        })
+                        .collect::<Vec<One>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("a planning thread panicked"))
+            .collect()
+    });
+    let mut desired = Vec::new();
+    let mut diags = Vec::new();
+    for r in results {
+        match r {
+            Ok((d, origin, dig)) => {
+                inputs.insert(origin, dig);
+                desired.push(d);
+            }
+            Err(Failed(ds)) => diags.extend(ds),
+        }
+    }
+    if diags.iter().any(Diagnostic::is_error) {
+        return Err(Failed(diags));
+    }
+    Ok((desired, inputs))
+}

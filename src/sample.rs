@@ -1,0 +1,279 @@
+//! Sampling: bounded reads of JSON messages for inference, behind the [`Sampler`]
+//! trait. This module owns the record filter (what counts as a usable record) and the
+//! file sampler; a Kafka sampler plugs in beside it.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+
+use serde::de::IgnoredAny;
+
+use crate::spec::SampleSpec;
+
+/// Records that were read but not used, by reason.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Skipped {
+    /// Not valid JSON.
+    pub invalid_json: u64,
+    /// Valid JSON, but not an object (scalar, array, null).
+    pub not_object: u64,
+    /// Not valid UTF-8.
+    pub bad_utf8: u64,
+    /// Longer than the per-message byte cap.
+    pub too_large: u64,
+    /// Kafka tombstones (null values).
+    pub tombstones: u64,
+}
+
+impl Skipped {
+    /// All skipped records.
+    pub fn total(&self) -> u64 {
+        self.invalid_json + self.not_object + self.bad_utf8 + self.too_large + self.tombstones
+    }
+
+    /// "3 invalid JSON, 1 not an object", or empty when nothing was skipped.
+    pub fn describe(&self) -> String {
+        [
+            (self.invalid_json, "invalid JSON"),
+            (self.not_object, "not an object"),
+            (self.bad_utf8, "not UTF-8"),
+            (self.too_large, "over the byte cap"),
+            (self.tombstones, "tombstones"),
+        ]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+    }
+}
+
+/// A bounded sample of JSON object records, stored back to back in one buffer.
+#[derive(Clone, Debug, Default)]
+pub struct Sample {
+    data: Vec<u8>,
+    ends: Vec<usize>,
+    /// What was skipped and why.
+    pub skipped: Skipped,
+    /// Where the sample came from (a file path or `topic@servers`), for messages.
+    pub origin: String,
+    /// Digest of the records used, for saved plans.
+    pub digest: String,
+}
+
+impl Sample {
+    /// An empty sample from `origin`.
+    pub fn new(origin: impl Into<String>) -> Sample {
+        Sample {
+            origin: origin.into(),
+            ..Sample::default()
+        }
+    }
+
+    /// Number of usable records.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// True when no record is usable.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// The usable records, each a JSON object's bytes.
+    pub fn records(&self) -> impl Iterator<Item = &[u8]> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts
+            .zip(self.ends.iter().copied())
+            .map(|(s, e)| &self.data[s..e])
+    }
+
+    /// Offers one raw message; keeps it if it is a JSON object within `max_bytes`,
+    /// otherwise counts why not. `None` is a tombstone.
+    pub fn offer(&mut self, message: Option<&[u8]>, max_bytes: u64) {
+        let Some(mut m) = message else {
+            self.skipped.tombstones += 1;
+            return;
+        };
+        if let Some(rest) = m.strip_prefix(b"\xEF\xBB\xBF") {
+            m = rest;
+        }
+        if m.len() as u64 > max_bytes {
+            self.skipped.too_large += 1;
+        } else if std::str::from_utf8(m).is_err() {
+            self.skipped.bad_utf8 += 1;
+        } else if serde_json::from_slice::<IgnoredAny>(m).is_err() {
+            self.skipped.invalid_json += 1;
+        } else if m.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            self.skipped.not_object += 1;
+        } else {
+            self.data.extend_from_slice(m);
+            self.ends.push(self.data.len());
+        }
+    }
+
+    /// Seals the sample: computes its digest.
+    pub fn finish(mut self) -> Sample {
+        self.digest = crate::spec::digest(&[&self.data, &self.ends.len().to_le_bytes()]);
+        self
+    }
+}
+
+/// Why sampling failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SampleError {
+    /// The sample file could not be read.
+    #[error("cannot read sample file {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The source cannot be sampled as configured.
+    #[error("{0}")]
+    Source(String),
+}
+
+/// Something that yields a bounded sample of a pipeline's messages.
+pub trait Sampler: Send + Sync {
+    /// Reads at most `spec.messages` usable records.
+    fn sample(&self, spec: &SampleSpec) -> Result<Sample, SampleError>;
+}
+
+/// Samples from files (`sample = { file = "..." }`): JSON Lines, or one JSON array.
+pub struct FileSampler<'a> {
+    /// Project root that `file` is relative to.
+    pub root: &'a Path,
+}
+
+impl Sampler for FileSampler<'_> {
+    fn sample(&self, spec: &SampleSpec) -> Result<Sample, SampleError> {
+        let rel = spec
+            .file
+            .as_deref()
+            .ok_or_else(|| SampleError::Source("no sample file configured".into()))?;
+        let path = self.root.join(rel);
+        let io = |source| SampleError::Io {
+            path: rel.to_string(),
+            source,
+        };
+        let file = std::fs::File::open(&path).map_err(io)?;
+        let mut reader = BufReader::new(file);
+        let head = reader.fill_buf().map_err(io)?;
+        let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
+        let is_array = head.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
+        let mut sample = Sample::new(rel);
+        if is_array {
+            let mut text = Vec::new();
+            reader.read_to_end(&mut text).map_err(io)?;
+            let text = text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&text);
+            let items: Vec<&serde_json::value::RawValue> =
+                serde_json::from_slice(text).map_err(|e| {
+                    SampleError::Source(format!("{rel}: not a JSON array of records: {e}"))
+                })?;
+            for item in items
+                .iter()
+                .take(usize::try_from(spec.messages).unwrap_or(usize::MAX))
+            {
+                sample.offer(Some(item.get().as_bytes()), spec.max_bytes);
+            }
+            return Ok(sample.finish());
+        }
+        let mut line = Vec::new();
+        while (sample.len() as u64) < spec.messages {
+            line.clear();
+            if reader.read_until(b'\n', &mut line).map_err(io)? == 0 {
+                break;
+            }
+            let trimmed = line.strip_suffix(b"\n").unwrap_or(&line);
+            let trimmed = trimmed.strip_suffix(b"\r").unwrap_or(trimmed);
+            if trimmed.iter().all(u8::is_ascii_whitespace) {
+                continue; // empty lines are not messages
+            }
+            sample.offer(Some(trimmed), spec.max_bytes);
+        }
+        Ok(sample.finish())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(file: &str, messages: u64) -> SampleSpec {
+        SampleSpec {
+            file: Some(file.into()),
+            messages,
+            max_bytes: 40,
+            timeout: std::time::Duration::from_secs(1),
+        }
+    }
+
+    #[test]
+    fn jsonl_skips_and_counts_what_is_not_an_object() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut text = b"\xEF\xBB\xBF{\"a\":1}\r\n\n[1]\n42\nnot json\n{\"a\":\"\xff\"}\n".to_vec();
+        text.extend_from_slice(
+            format!(
+                "{{\"long\":\"{}\"}}\n{{\"b\":2}}\n{{\"c\":3}}\n",
+                "x".repeat(50)
+            )
+            .as_bytes(),
+        );
+        std::fs::write(dir.path().join("s.jsonl"), &text).unwrap();
+        let s = FileSampler { root: dir.path() }
+            .sample(&spec("s.jsonl", 2))
+            .unwrap();
+        let recs: Vec<_> = s
+            .records()
+            .map(|r| String::from_utf8_lossy(r).into_owned())
+            .collect();
+        assert_eq!(
+            recs,
+            ["{\"a\":1}", "{\"b\":2}"],
+            "bounded to 2 records, BOM and CRLF handled"
+        );
+        assert_eq!(
+            s.skipped,
+            Skipped {
+                invalid_json: 1,
+                not_object: 2,
+                bad_utf8: 1,
+                too_large: 1,
+                tombstones: 0
+            }
+        );
+        assert_eq!(
+            s.skipped.describe(),
+            "1 invalid JSON, 2 not an object, 1 not UTF-8, 1 over the byte cap"
+        );
+    }
+
+    #[test]
+    fn json_array_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("a.json"),
+            "  [{\"a\":1}, 2, {\"b\":[true]}]",
+        )
+        .unwrap();
+        let s = FileSampler { root: dir.path() }
+            .sample(&spec("a.json", 10))
+            .unwrap();
+        assert_eq!(s.len(), 2);
+        assert_eq!(s.skipped.not_object, 1);
+    }
+
+    #[test]
+    fn missing_file_names_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = FileSampler { root: dir.path() }
+            .sample(&spec("nope.jsonl", 1))
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("cannot read sample file nope.jsonl:"),
+            "{e}"
+        );
+    }
+}

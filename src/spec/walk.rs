@@ -1,0 +1,340 @@
+//! A typed walk over parsed TOML that keeps spans and collects every problem: unknown
+//! keys (with the nearest valid one), wrong types, missing keys. A section may be
+//! layered (a pipeline's table over the `[defaults]` of flinkform.toml): a key is read
+//! from the first layer that has it, and errors point into the file it came from.
+
+use std::cell::RefCell;
+use std::ops::Range;
+
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use crate::diag::{Diagnostic, Source, suggest};
+
+/// One table of one file.
+#[derive(Clone)]
+pub struct Layer<'a> {
+    src: &'a Source,
+    table: &'a DeTable<'a>,
+    span: Range<usize>,
+}
+
+impl<'a> Layer<'a> {
+    /// A table and the span that stands for it (its header or inline braces).
+    pub fn new(src: &'a Source, table: &'a DeTable<'a>, span: Range<usize>) -> Layer<'a> {
+        Layer { src, table, span }
+    }
+}
+
+/// A value read from a layer, with where it came from.
+pub struct Found<'a> {
+    /// The file it is in.
+    pub src: &'a Source,
+    /// The value and its span.
+    pub value: &'a Spanned<DeValue<'a>>,
+}
+
+impl Found<'_> {
+    /// An error pointing at this value.
+    pub fn error(&self, message: impl Into<String>) -> Diagnostic {
+        self.src.error(self.value.span(), message)
+    }
+}
+
+/// A (possibly layered) TOML table being read.
+pub struct Section<'a, 'd> {
+    path: String,
+    layers: Vec<Layer<'a>>,
+    known: RefCell<Vec<&'static str>>,
+    diags: &'d RefCell<Vec<Diagnostic>>,
+}
+
+/// A short name of a TOML value's type for messages.
+fn kind(v: &DeValue<'_>) -> &'static str {
+    match v {
+        DeValue::String(_) => "a string",
+        DeValue::Integer(_) => "an integer",
+        DeValue::Float(_) => "a float",
+        DeValue::Boolean(_) => "a boolean",
+        DeValue::Datetime(_) => "a datetime",
+        DeValue::Array(_) => "an array",
+        DeValue::Table(_) => "a table",
+    }
+}
+
+impl<'a, 'd> Section<'a, 'd> {
+    /// A section named `path` (for messages) over `layers`, highest priority first.
+    pub fn new(
+        path: impl Into<String>,
+        layers: Vec<Layer<'a>>,
+        diags: &'d RefCell<Vec<Diagnostic>>,
+    ) -> Self {
+        Section {
+            path: path.into(),
+            layers,
+            known: RefCell::new(Vec::new()),
+            diags,
+        }
+    }
+
+    /// Records a diagnostic.
+    pub fn report(&self, d: Diagnostic) {
+        self.diags.borrow_mut().push(d);
+    }
+
+    /// An error pointing at the section itself (its first layer).
+    pub fn error_here(&self, message: impl Into<String>) -> Diagnostic {
+        match self.layers.first() {
+            Some(l) => l.src.error(l.span.clone(), message),
+            None => Diagnostic::error(message),
+        }
+    }
+
+    /// The section's name as written in messages (`[source]`).
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The raw value of `key` from the first layer that has it; marks `key` known.
+    pub fn get(&self, key: &'static str) -> Option<Found<'a>> {
+        self.known.borrow_mut().push(key);
+        self.layers
+            .iter()
+            .find_map(|l| l.table.get(key).map(|value| Found { src: l.src, value }))
+    }
+
+    fn typed<T>(
+        &self,
+        key: &'static str,
+        want: &str,
+        conv: impl Fn(&DeValue<'a>) -> Option<T>,
+    ) -> Option<T> {
+        let f = self.get(key)?;
+        let got = conv(f.value.get_ref());
+        if got.is_none() {
+            self.report(f.error(format!(
+                "`{key}` in {} must be {want}, found {}",
+                self.path,
+                kind(f.value.get_ref())
+            )));
+        }
+        got
+    }
+
+    /// A string value.
+    pub fn string(&self, key: &'static str) -> Option<String> {
+        self.typed(key, "a string", |v| v.as_str().map(str::to_string))
+    }
+
+    /// A string value that must be present.
+    pub fn required_string(&self, key: &'static str) -> Option<String> {
+        if self.layers.iter().all(|l| l.table.get(key).is_none()) {
+            self.known.borrow_mut().push(key);
+            self.report(self.error_here(format!("missing `{key}` in {}", self.path)));
+            return None;
+        }
+        self.string(key)
+    }
+
+    /// A boolean value.
+    pub fn bool(&self, key: &'static str) -> Option<bool> {
+        self.typed(key, "a boolean (true or false)", DeValue::as_bool)
+    }
+
+    /// A non-negative integer.
+    pub fn uint(&self, key: &'static str) -> Option<u64> {
+        self.typed(key, "a non-negative integer", |v| {
+            v.as_integer().and_then(|i| i.as_str().parse::<u64>().ok())
+        })
+    }
+
+    /// A number (integer or float).
+    pub fn number(&self, key: &'static str) -> Option<f64> {
+        self.typed(key, "a number", |v| match v {
+            DeValue::Integer(i) => i.as_str().parse().ok(),
+            DeValue::Float(f) => f.as_str().parse().ok(),
+            _ => None,
+        })
+    }
+
+    /// A duration written like `"10s"` or `"500ms"`.
+    pub fn duration(&self, key: &'static str) -> Option<std::time::Duration> {
+        let f = self.get(key)?;
+        match f.value.get_ref().as_str().map(humantime::parse_duration) {
+            Some(Ok(d)) => Some(d),
+            _ => {
+                self.report(f.error(format!(
+                    "`{key}` in {} must be a duration such as \"10s\" or \"500ms\"",
+                    self.path
+                )));
+                None
+            }
+        }
+    }
+
+    /// An array of strings.
+    pub fn string_list(&self, key: &'static str) -> Option<Vec<String>> {
+        self.typed(key, "an array of strings", |v| {
+            v.as_array()?
+                .iter()
+                .map(|x| x.get_ref().as_str().map(str::to_string))
+                .collect()
+        })
+    }
+
+    /// A table of scalar values, each rendered as a string (e.g. Flink configuration).
+    pub fn string_map(&self, key: &'static str) -> Option<Vec<(String, String)>> {
+        self.typed(key, "a table of strings, numbers or booleans", |v| {
+            v.as_table()?
+                .iter()
+                .map(|(k, x)| {
+                    let s = match x.get_ref() {
+                        DeValue::String(s) => s.to_string(),
+                        DeValue::Integer(i) => i.as_str().to_string(),
+                        DeValue::Float(f) => f.as_str().to_string(),
+                        DeValue::Boolean(b) => b.to_string(),
+                        _ => return None,
+                    };
+                    Some((k.get_ref().to_string(), s))
+                })
+                .collect()
+        })
+    }
+
+    /// A string that must be one of `allowed`.
+    pub fn choice(&self, key: &'static str, allowed: &[&'static str]) -> Option<&'static str> {
+        let f = self.get(key)?;
+        let s = f.value.get_ref().as_str();
+        match s.and_then(|s| allowed.iter().find(|a| a.eq_ignore_ascii_case(s))) {
+            Some(a) => Some(a),
+            None => {
+                let mut d = f.error(format!(
+                    "`{key}` in {} must be one of: {}",
+                    self.path,
+                    allowed.join(", ")
+                ));
+                if let Some(near) = s.and_then(|s| suggest(s, allowed.iter().copied())) {
+                    d = d.with_help(format!("did you mean `{near}`?"));
+                }
+                self.report(d);
+                None
+            }
+        }
+    }
+
+    /// A sub-table (`[a.b]` or `b = { ... }`) as a section, layered like this one.
+    pub fn section(&self, key: &'static str) -> Section<'a, 'd> {
+        self.known.borrow_mut().push(key);
+        let mut layers = Vec::new();
+        for l in &self.layers {
+            if let Some(v) = l.table.get(key) {
+                match v.get_ref().as_table() {
+                    Some(t) => layers.push(Layer::new(l.src, t, v.span())),
+                    None => self.report(l.src.error(
+                        v.span(),
+                        format!(
+                            "`{key}` in {} must be a table, found {}",
+                            self.path,
+                            kind(v.get_ref())
+                        ),
+                    )),
+                }
+            }
+        }
+        Section::new(self.child_path(key), layers, self.diags)
+    }
+
+    fn child_path(&self, key: &str) -> String {
+        match self.path.strip_suffix(']') {
+            Some(p) => format!("{p}.{key}]"),
+            None => format!("[{key}]"),
+        }
+    }
+
+    /// The section's layers, to stack under another section's.
+    pub fn into_layers(self) -> Vec<Layer<'a>> {
+        self.layers
+    }
+
+    /// The shared diagnostics sink.
+    pub fn diags(&self) -> &'d RefCell<Vec<Diagnostic>> {
+        self.diags
+    }
+
+    /// The keys of a table-valued entry of the first layer that has it, each as a section
+    /// (`columns.ts = { ... }`): returns (name, section, span of the key).
+    pub fn entries(&self, key: &'static str) -> Vec<(String, Section<'a, 'd>)> {
+        let sub = self.section(key);
+        let mut out = Vec::new();
+        let mut seen = Vec::new();
+        for l in &sub.layers {
+            for (k, v) in l.table.iter() {
+                let name = k.get_ref().to_string();
+                if seen.contains(&name) {
+                    continue;
+                }
+                seen.push(name.clone());
+                match v.get_ref().as_table() {
+                    Some(t) => out.push((
+                        name.clone(),
+                        Section::new(
+                            sub.child_path(&name),
+                            vec![Layer::new(l.src, t, k.span())],
+                            self.diags,
+                        ),
+                    )),
+                    None => self.report(l.src.error(
+                        v.span(),
+                        format!(
+                            "`{name}` in {} must be a table, found {}",
+                            sub.path,
+                            kind(v.get_ref())
+                        ),
+                    )),
+                }
+            }
+        }
+        out
+    }
+
+    /// Whether any layer has `key` (does not mark it known).
+    pub fn has(&self, key: &str) -> bool {
+        self.layers.iter().any(|l| l.table.get(key).is_some())
+    }
+
+    /// Reports every key no accessor asked for, suggesting the nearest known one.
+    pub fn finish(&self) {
+        let known = self.known.borrow();
+        for l in &self.layers {
+            for (k, _) in l.table.iter() {
+                let name = k.get_ref().as_ref();
+                if known.contains(&name) {
+                    continue;
+                }
+                let mut d = l
+                    .src
+                    .error(k.span(), format!("unknown key `{name}` in {}", self.path));
+                d = match suggest(name, known.iter().copied()) {
+                    Some(near) => d.with_help(format!("did you mean `{near}`?")),
+                    None => d.with_help(format!("known keys here: {}", known.join(", "))),
+                };
+                self.report(d);
+            }
+        }
+    }
+}
+
+/// Parses a TOML file into a spanned table, reporting every syntax error.
+pub fn parse<'a>(
+    src: &'a Source,
+    diags: &RefCell<Vec<Diagnostic>>,
+) -> Option<Spanned<DeTable<'a>>> {
+    let (table, errors) = DeTable::parse_recoverable(&src.text);
+    for e in &errors {
+        let span = e.span().unwrap_or(0..0);
+        diags
+            .borrow_mut()
+            .push(src.error(span, format!("invalid TOML: {}", e.message())));
+    }
+    errors.is_empty().then_some(table)
+}

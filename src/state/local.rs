@@ -1,0 +1,203 @@
+//! The local backend: one JSON file, written atomically (temp file, fsync, rename),
+//! locked with an OS file lock on `<file>.lock` that holds the holder's info. The OS
+//! releases the lock when its process dies, even on `kill -9`.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::{FORMAT_VERSION, LockGuard, LockInfo, State, StateError, StateStore};
+
+/// State in a local JSON file.
+pub struct LocalStore {
+    path: PathBuf,
+    shown: String,
+}
+
+impl LocalStore {
+    /// A store at `path`, called `shown` in messages.
+    pub fn new(path: PathBuf, shown: impl Into<String>) -> LocalStore {
+        LocalStore {
+            path,
+            shown: shown.into(),
+        }
+    }
+
+    fn io(&self, source: std::io::Error) -> StateError {
+        StateError::Io {
+            path: self.shown.clone(),
+            source,
+        }
+    }
+
+    fn lock_path(&self) -> PathBuf {
+        let mut p = self.path.clone().into_os_string();
+        p.push(".lock");
+        PathBuf::from(p)
+    }
+
+    fn open_lock(&self) -> Result<File, StateError> {
+        let path = self.lock_path();
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| self.io(e))?;
+        }
+        OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(|e| self.io(e))
+    }
+
+    fn current_serial(&self) -> Result<Option<u64>, StateError> {
+        Ok(self.load()?.map(|s| s.serial))
+    }
+}
+
+fn read_info(f: &mut File) -> Option<LockInfo> {
+    let mut s = String::new();
+    f.rewind().ok()?;
+    f.read_to_string(&mut s).ok()?;
+    serde_json::from_str(&s).ok()
+}
+
+/// Parses a state file's text, refusing unknown versions and corrupt content.
+pub(super) fn parse(text: &str, shown: &str) -> Result<State, StateError> {
+    let corrupt = |reason: String| StateError::Corrupt {
+        path: shown.to_string(),
+        reason,
+    };
+    let v: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| corrupt(format!("not JSON: {e}")))?;
+    match v.get("format_version").and_then(serde_json::Value::as_u64) {
+        Some(n) if n == u64::from(FORMAT_VERSION) => {}
+        Some(n) => {
+            return Err(corrupt(format!(
+                "format_version {n} is not supported (this flinkform reads {FORMAT_VERSION}); use a matching flinkform"
+            )));
+        }
+        None => return Err(corrupt("no format_version: not a flinkform state".into())),
+    }
+    serde_json::from_value(v).map_err(|e| corrupt(format!("invalid content: {e}")))
+}
+
+struct LocalGuard(File);
+
+impl LockGuard for LocalGuard {}
+
+impl Drop for LocalGuard {
+    fn drop(&mut self) {
+        // Clear the holder info, then release (closing the file releases the lock too).
+        let _ = self.0.set_len(0);
+        let _ = self.0.unlock();
+    }
+}
+
+impl StateStore for LocalStore {
+    fn load(&self) -> Result<Option<State>, StateError> {
+        match std::fs::read_to_string(&self.path) {
+            Ok(text) => parse(&text, &self.shown).map(Some),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(self.io(e)),
+        }
+    }
+
+    fn save(&self, state: &State, expected: Option<u64>) -> Result<(), StateError> {
+        let found = self.current_serial()?;
+        if found != expected {
+            return Err(StateError::Conflict { expected, found });
+        }
+        let dir = self
+            .path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(|e| self.io(e))?;
+        let mut text = serde_json::to_string_pretty(state).map_err(|e| self.io(e.into()))?;
+        text.push('\n');
+        let tmp = dir.join(format!(
+            ".{}.tmp.{}",
+            self.path.file_name().unwrap_or_default().to_string_lossy(),
+            std::process::id()
+        ));
+        let write = || -> std::io::Result<()> {
+            let mut f = File::create(&tmp)?;
+            f.write_all(text.as_bytes())?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, &self.path)?;
+            File::open(dir)?.sync_all()
+        };
+        write().map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            self.io(e)
+        })
+    }
+
+    fn lock(&self, info: &LockInfo, timeout: Duration) -> Result<Box<dyn LockGuard>, StateError> {
+        let mut f = self.open_lock()?;
+        let start = Instant::now();
+        let mut wait = Duration::from_millis(20);
+        loop {
+            match f.try_lock() {
+                Ok(()) => {
+                    let text = serde_json::to_string(info).map_err(|e| self.io(e.into()))?;
+                    f.set_len(0).map_err(|e| self.io(e))?;
+                    f.rewind().map_err(|e| self.io(e))?;
+                    f.write_all(text.as_bytes()).map_err(|e| self.io(e))?;
+                    f.sync_all().map_err(|e| self.io(e))?;
+                    return Ok(Box::new(LocalGuard(f)));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    if start.elapsed() >= timeout {
+                        let holder = read_info(&mut f).unwrap_or_else(|| LockInfo {
+                            id: "?".into(),
+                            who: "another process".into(),
+                            pid: 0,
+                            host: "?".into(),
+                            operation: "?".into(),
+                            created: "?".into(),
+                        });
+                        return Err(StateError::Locked(holder));
+                    }
+                    std::thread::sleep(wait.min(timeout.saturating_sub(start.elapsed())));
+                    wait = (wait * 2).min(Duration::from_secs(1));
+                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(self.io(e)),
+            }
+        }
+    }
+
+    fn force_unlock(&self, id: &str) -> Result<(), StateError> {
+        let mut f = self.open_lock()?;
+        match f.try_lock() {
+            Ok(()) => {
+                let stale = read_info(&mut f);
+                f.set_len(0).map_err(|e| self.io(e))?;
+                match stale {
+                    Some(i) if i.id == id => Ok(()),
+                    _ => Err(StateError::Unlock(format!(
+                        "no lock with ID {id} is held on {}",
+                        self.shown
+                    ))),
+                }
+            }
+            Err(std::fs::TryLockError::WouldBlock) => match read_info(&mut f) {
+                Some(i) if i.id == id => Err(StateError::Unlock(format!(
+                    "lock {id} is held by the live process {} on {}; a local lock is released when its process exits: stop that process",
+                    i.pid, i.host
+                ))),
+                Some(i) => Err(StateError::Unlock(format!(
+                    "the lock held has ID {}, not {id}",
+                    i.id
+                ))),
+                None => Err(StateError::Unlock(format!(
+                    "the lock on {} is held by a process that left no info",
+                    self.shown
+                ))),
+            },
+            Err(std::fs::TryLockError::Error(e)) => Err(self.io(e)),
+        }
+    }
+}

@@ -1,0 +1,271 @@
+//! State: what flinkform recorded about each pipeline (schema, rendered SQL and DDL,
+//! remote ids, history), and the [`StateStore`] trait its backends implement. The
+//! serial/lineage rules live here, once; backends only load, compare-and-set and lock.
+//!
+//! The types here are the state file format, version [`FORMAT_VERSION`]: their serde
+//! form is pinned by a snapshot test, and a change to it needs a new version.
+
+mod local;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::infer::{Shape, TsStandard};
+use crate::schema::Evidence;
+
+pub use local::LocalStore;
+
+/// Version of the state format this build reads and writes.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The recorded state of one (workspace, namespace).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    /// Format version.
+    pub format_version: u32,
+    /// Fixed at creation: a plan or state from another lineage is never mixed in.
+    pub lineage: String,
+    /// Bumped on every write.
+    pub serial: u64,
+    /// Pipelines by name.
+    pub pipelines: BTreeMap<String, PipelineState>,
+}
+
+/// A recorded column: what the sink table holds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ColumnRecord {
+    /// Name as `[schema]` refers to it.
+    pub name: String,
+    /// Sink (Hologres) name.
+    pub sink_name: String,
+    /// Flink type written.
+    #[serde(rename = "type")]
+    pub ty: String,
+    /// Hologres type.
+    pub hologres: String,
+    /// Nullable in the sink.
+    pub nullable: bool,
+    /// Records present / total / null, and the notes.
+    pub evidence: EvidenceRecord,
+}
+
+/// Serialized [`Evidence`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct EvidenceRecord {
+    /// Records with the key present.
+    pub present: u64,
+    /// Records sampled.
+    pub total: u64,
+    /// Null values.
+    pub nulls: u64,
+    /// Why the type is what it is.
+    pub notes: Vec<String>,
+}
+
+impl From<&Evidence> for EvidenceRecord {
+    fn from(e: &Evidence) -> Self {
+        EvidenceRecord {
+            present: e.present,
+            total: e.total,
+            nulls: e.nulls,
+            notes: e.notes.clone(),
+        }
+    }
+}
+
+/// Ids of the pipeline's objects on VVP (empty until apply).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Remote {
+    /// Deployment draft id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub draft_id: Option<String>,
+    /// Deployment id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deployment_id: Option<String>,
+    /// Job id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<String>,
+}
+
+/// One applied revision of a pipeline.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revision {
+    /// State serial the revision was written at.
+    pub serial: u64,
+    /// `create`, `update` or `replace`.
+    pub action: String,
+    /// Digest of the SQL.
+    pub sql_digest: String,
+    /// Digest of the DDL.
+    pub ddl_digest: String,
+    /// When (RFC 3339), passed in by the caller.
+    pub at: String,
+}
+
+/// Everything recorded about one pipeline.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PipelineState {
+    /// The spec file.
+    pub file: String,
+    /// Digest of the spec's settings.
+    pub spec_digest: String,
+    /// Every setting, as `section.key` → text (see [`crate::spec::Pipeline::settings`]).
+    pub settings: BTreeMap<String, String>,
+    /// Kafka topic.
+    pub topic: String,
+    /// Primary key (sink names).
+    pub primary_key: Vec<String>,
+    /// `protect = true` in the spec when recorded.
+    pub protect: bool,
+    /// The inferred shape (lattice only), merged with every earlier one.
+    pub shape: Shape,
+    /// Timestamp standard of the source table.
+    pub timestamp_standard: TsStandard,
+    /// Sink columns.
+    pub columns: Vec<ColumnRecord>,
+    /// Rendered Flink SQL.
+    pub sql: String,
+    /// Rendered Hologres DDL.
+    pub ddl: String,
+    /// Rendered deployment config.
+    pub deployment: String,
+    /// Template kind → `name@digest`.
+    pub templates: BTreeMap<String, String>,
+    /// VVP ids.
+    #[serde(default)]
+    pub remote: Remote,
+    /// `recorded` (planned outcome written), later `deployed`, `running`, `failed`...
+    pub status: String,
+    /// Applied revisions, oldest first.
+    #[serde(default)]
+    pub history: Vec<Revision>,
+}
+
+impl State {
+    /// A new, empty state with a fresh lineage.
+    pub fn new(lineage: String) -> State {
+        State {
+            format_version: FORMAT_VERSION,
+            lineage,
+            serial: 0,
+            pipelines: BTreeMap::new(),
+        }
+    }
+}
+
+/// Who holds (or asks for) the state lock.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockInfo {
+    /// Lock id, for `force-unlock`.
+    pub id: String,
+    /// User (and CI run, when known).
+    pub who: String,
+    /// Process id.
+    pub pid: u32,
+    /// Host name.
+    pub host: String,
+    /// `plan`, `apply`, ...
+    pub operation: String,
+    /// When the lock was taken (RFC 3339).
+    pub created: String,
+}
+
+impl std::fmt::Display for LockInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "ID {}, held by {} for `{}` (pid {} on {}) since {}",
+            self.id, self.who, self.operation, self.pid, self.host, self.created
+        )
+    }
+}
+
+/// State backend failures.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// Reading or writing failed.
+    #[error("state {path}: {source}")]
+    Io {
+        /// The file or resource.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The stored state cannot be read; it is left untouched.
+    #[error("state {path} is unreadable and was left untouched: {reason}")]
+    Corrupt {
+        /// The file or resource.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Someone else wrote since we read.
+    #[error(
+        "state changed since it was read (expected serial {expected:?}, found {found:?}); run the command again"
+    )]
+    Conflict {
+        /// The serial we read.
+        expected: Option<u64>,
+        /// The serial stored now.
+        found: Option<u64>,
+    },
+    /// A write from another lineage.
+    #[error(
+        "state lineage {found} does not match {expected}: this state belongs to another project or was recreated"
+    )]
+    Lineage {
+        /// Ours.
+        expected: String,
+        /// Theirs.
+        found: String,
+    },
+    /// The lock is held by someone else.
+    #[error("state is locked ({0}); wait for it to finish, or if it is dead, run `flinkform force-unlock {id}`", id = .0.id)]
+    Locked(LockInfo),
+    /// force-unlock could not do what was asked.
+    #[error("{0}")]
+    Unlock(String),
+}
+
+/// A held lock; dropping it releases the lock.
+pub trait LockGuard: Send {}
+
+/// A place where the state lives. Backends stay dumb: serial and lineage rules are
+/// in [`commit`].
+pub trait StateStore: Send + Sync {
+    /// The stored state, or `None` when there is none yet.
+    fn load(&self) -> Result<Option<State>, StateError>;
+    /// Writes `state` if the stored serial is still `expected` (compare-and-set).
+    fn save(&self, state: &State, expected: Option<u64>) -> Result<(), StateError>;
+    /// Takes the exclusive lock, waiting up to `timeout` with backoff.
+    fn lock(&self, info: &LockInfo, timeout: Duration) -> Result<Box<dyn LockGuard>, StateError>;
+    /// Breaks the lock with this id.
+    fn force_unlock(&self, id: &str) -> Result<(), StateError>;
+}
+
+/// Writes `next` as the successor of `prev` (`None`: no state yet): same lineage,
+/// serial + 1, compare-and-set on `prev`'s serial. Returns the written state.
+pub fn commit(
+    store: &dyn StateStore,
+    prev: Option<&State>,
+    mut next: State,
+) -> Result<State, StateError> {
+    if let Some(p) = prev {
+        if p.lineage != next.lineage {
+            return Err(StateError::Lineage {
+                expected: p.lineage.clone(),
+                found: next.lineage,
+            });
+        }
+    }
+    let expected = prev.map(|p| p.serial);
+    next.serial = expected.map_or(1, |s| s + 1);
+    next.format_version = FORMAT_VERSION;
+    store.save(&next, expected)?;
+    Ok(next)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,397 @@
+//! Flink SQL column types, their text form, and the one table that maps them to
+//! Hologres. Owns nothing else: it does not know JSON, specs or templates.
+
+use std::fmt;
+
+/// A Flink SQL logical type, restricted to what flinkform infers or accepts as a pin.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum FlinkType {
+    /// `BOOLEAN`
+    Boolean,
+    /// `INT` (32-bit)
+    Int,
+    /// `BIGINT` (64-bit)
+    BigInt,
+    /// `DECIMAL(precision, scale)`
+    Decimal(u8, u8),
+    /// `DOUBLE`
+    Double,
+    /// `STRING` (`VARCHAR(2147483647)`)
+    String,
+    /// `DATE`
+    Date,
+    /// `TIMESTAMP(p)`, without time zone
+    Timestamp(u8),
+    /// `TIMESTAMP_LTZ(p)`, an instant
+    TimestampLtz(u8),
+    /// `ARRAY<elem>`
+    Array(Box<FlinkType>),
+    /// `MAP<STRING, value>`
+    Map(Box<FlinkType>),
+    /// `ROW<name type, ...>`
+    Row(Vec<(String, FlinkType)>),
+}
+
+/// How a Flink type lands in Hologres.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HoloType {
+    /// The Hologres (PostgreSQL) type name as written in DDL.
+    pub sql: String,
+    /// True when the Hologres column is `jsonb` and Flink feeds it a JSON text STRING.
+    pub json: bool,
+}
+
+impl FlinkType {
+    /// True for ROW, MAP and ARRAY.
+    pub fn is_nested(&self) -> bool {
+        matches!(self, Self::Array(_) | Self::Map(_) | Self::Row(_))
+    }
+
+    /// The Hologres column type for this Flink type: the single mapping table.
+    /// Arrays map to one-dimensional Hologres arrays of the supported element types;
+    /// everything nested beyond that becomes `jsonb`.
+    pub fn hologres(&self) -> HoloType {
+        let plain = |s: &str| HoloType {
+            sql: s.to_string(),
+            json: false,
+        };
+        match self {
+            Self::Boolean => plain("bool"),
+            Self::Int => plain("int4"),
+            Self::BigInt => plain("int8"),
+            Self::Decimal(p, s) => plain(&format!("numeric({p},{s})")),
+            Self::Double => plain("float8"),
+            Self::String => plain("text"),
+            Self::Date => plain("date"),
+            Self::Timestamp(_) => plain("timestamp"),
+            Self::TimestampLtz(_) => plain("timestamptz"),
+            Self::Array(elem) => match elem.as_ref() {
+                Self::Boolean | Self::Int | Self::BigInt | Self::Double | Self::String => {
+                    plain(&format!("{}[]", elem.hologres().sql))
+                }
+                _ => HoloType {
+                    sql: "jsonb".into(),
+                    json: true,
+                },
+            },
+            Self::Map(_) | Self::Row(_) => HoloType {
+                sql: "jsonb".into(),
+                json: true,
+            },
+        }
+    }
+
+    /// Whether a value of this type may be (part of) a Hologres primary key.
+    pub fn can_be_primary_key(&self) -> bool {
+        matches!(
+            self,
+            Self::Boolean
+                | Self::Int
+                | Self::BigInt
+                | Self::String
+                | Self::Date
+                | Self::Timestamp(_)
+                | Self::TimestampLtz(_)
+        )
+    }
+
+    /// Parses a type as written in a spec (`"TIMESTAMP_LTZ(3)"`, `"ARRAY<INT>"`, ...).
+    pub fn parse(text: &str) -> Result<FlinkType, String> {
+        let mut p = TypeParser {
+            s: text.as_bytes(),
+            i: 0,
+        };
+        let t = p.ty()?;
+        p.ws();
+        if p.i != p.s.len() {
+            return Err(format!("unexpected `{}` after the type", &text[p.i..]));
+        }
+        Ok(t)
+    }
+}
+
+/// Quotes an identifier for Flink SQL: backticks, with inner backticks doubled.
+pub fn quote_ident(name: &str) -> String {
+    format!("`{}`", name.replace('`', "``"))
+}
+
+impl fmt::Display for FlinkType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Boolean => f.write_str("BOOLEAN"),
+            Self::Int => f.write_str("INT"),
+            Self::BigInt => f.write_str("BIGINT"),
+            Self::Decimal(p, s) => write!(f, "DECIMAL({p}, {s})"),
+            Self::Double => f.write_str("DOUBLE"),
+            Self::String => f.write_str("STRING"),
+            Self::Date => f.write_str("DATE"),
+            Self::Timestamp(p) => write!(f, "TIMESTAMP({p})"),
+            Self::TimestampLtz(p) => write!(f, "TIMESTAMP_LTZ({p})"),
+            Self::Array(e) => write!(f, "ARRAY<{e}>"),
+            Self::Map(v) => write!(f, "MAP<STRING, {v}>"),
+            Self::Row(fields) => {
+                f.write_str("ROW<")?;
+                for (i, (name, t)) in fields.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{} {t}", quote_ident(name))?;
+                }
+                f.write_str(">")
+            }
+        }
+    }
+}
+
+/// Names accepted by [`FlinkType::parse`], for error messages.
+pub const TYPE_NAMES: &str = "BOOLEAN, INT, BIGINT, DECIMAL(p, s), DOUBLE, STRING, DATE, \
+TIMESTAMP(p), TIMESTAMP_LTZ(p), ARRAY<T>, MAP<STRING, T>, ROW<name T, ...>";
+
+struct TypeParser<'a> {
+    s: &'a [u8],
+    i: usize,
+}
+
+impl TypeParser<'_> {
+    fn ws(&mut self) {
+        while self.i < self.s.len() && self.s[self.i].is_ascii_whitespace() {
+            self.i += 1;
+        }
+    }
+
+    fn eat(&mut self, c: u8) -> bool {
+        self.ws();
+        if self.s.get(self.i) == Some(&c) {
+            self.i += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn expect(&mut self, c: u8) -> Result<(), String> {
+        if self.eat(c) {
+            Ok(())
+        } else {
+            Err(format!("expected `{}` at offset {}", c as char, self.i))
+        }
+    }
+
+    fn word(&mut self) -> String {
+        self.ws();
+        let start = self.i;
+        while self.i < self.s.len()
+            && (self.s[self.i].is_ascii_alphanumeric() || self.s[self.i] == b'_')
+        {
+            self.i += 1;
+        }
+        String::from_utf8_lossy(&self.s[start..self.i]).to_ascii_uppercase()
+    }
+
+    fn number(&mut self) -> Result<u8, String> {
+        let w = self.word();
+        w.parse::<u8>()
+            .map_err(|_| format!("expected a number, found `{w}`"))
+    }
+
+    fn ident(&mut self) -> Result<String, String> {
+        self.ws();
+        if self.s.get(self.i) != Some(&b'`') {
+            let start = self.i;
+            let w = self.word();
+            if w.is_empty() {
+                return Err("expected a field name".into());
+            }
+            return Ok(String::from_utf8_lossy(&self.s[start..self.i]).into_owned());
+        }
+        self.i += 1;
+        let mut out = Vec::new();
+        loop {
+            match self.s.get(self.i) {
+                None => return Err("unterminated `quoted` field name".into()),
+                Some(b'`') if self.s.get(self.i + 1) == Some(&b'`') => {
+                    out.push(b'`');
+                    self.i += 2;
+                }
+                Some(b'`') => {
+                    self.i += 1;
+                    return Ok(String::from_utf8_lossy(&out).into_owned());
+                }
+                Some(&c) => {
+                    out.push(c);
+                    self.i += 1;
+                }
+            }
+        }
+    }
+
+    fn precision(&mut self, default: u8, max: u8) -> Result<u8, String> {
+        if !self.eat(b'(') {
+            return Ok(default);
+        }
+        let p = self.number()?;
+        self.expect(b')')?;
+        if p > max {
+            return Err(format!("precision {p} is above the maximum {max}"));
+        }
+        Ok(p)
+    }
+
+    fn ty(&mut self) -> Result<FlinkType, String> {
+        let name = self.word();
+        Ok(match name.as_str() {
+            "BOOLEAN" | "BOOL" => FlinkType::Boolean,
+            "INT" | "INTEGER" => FlinkType::Int,
+            "BIGINT" => FlinkType::BigInt,
+            "DOUBLE" => FlinkType::Double,
+            "STRING" => FlinkType::String,
+            "VARCHAR" => {
+                if self.eat(b'(') {
+                    self.word();
+                    self.expect(b')')?;
+                }
+                FlinkType::String
+            }
+            "DATE" => FlinkType::Date,
+            "DECIMAL" | "NUMERIC" => {
+                let (mut p, mut s) = (10, 0);
+                if self.eat(b'(') {
+                    p = self.number()?;
+                    if self.eat(b',') {
+                        s = self.number()?;
+                    }
+                    self.expect(b')')?;
+                }
+                if !(1..=38).contains(&p) || s > p {
+                    return Err(format!(
+                        "DECIMAL({p}, {s}) needs 1 <= precision <= 38 and scale <= precision"
+                    ));
+                }
+                FlinkType::Decimal(p, s)
+            }
+            "TIMESTAMP" => FlinkType::Timestamp(self.precision(6, 9)?),
+            "TIMESTAMP_LTZ" => FlinkType::TimestampLtz(self.precision(6, 9)?),
+            "ARRAY" => {
+                self.expect(b'<')?;
+                let e = self.ty()?;
+                self.expect(b'>')?;
+                FlinkType::Array(Box::new(e))
+            }
+            "MAP" => {
+                self.expect(b'<')?;
+                let k = self.ty()?;
+                if k != FlinkType::String {
+                    return Err(
+                        "only MAP<STRING, T> is supported (JSON object keys are strings)".into(),
+                    );
+                }
+                self.expect(b',')?;
+                let v = self.ty()?;
+                self.expect(b'>')?;
+                FlinkType::Map(Box::new(v))
+            }
+            "ROW" => {
+                self.expect(b'<')?;
+                let mut fields = Vec::new();
+                loop {
+                    let n = self.ident()?;
+                    let t = self.ty()?;
+                    fields.push((n, t));
+                    if !self.eat(b',') {
+                        break;
+                    }
+                }
+                self.expect(b'>')?;
+                FlinkType::Row(fields)
+            }
+            "" => return Err(format!("expected a type name; known types: {TYPE_NAMES}")),
+            other => return Err(format!("unknown type `{other}`; known types: {TYPE_NAMES}")),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FlinkType::{self, *};
+
+    /// The Flink → Hologres mapping, one entry per row: the table the docs promise.
+    const MAPPING: &[(&str, &str, bool)] = &[
+        ("BOOLEAN", "bool", false),
+        ("INT", "int4", false),
+        ("BIGINT", "int8", false),
+        ("DECIMAL(38, 0)", "numeric(38,0)", false),
+        ("DOUBLE", "float8", false),
+        ("STRING", "text", false),
+        ("DATE", "date", false),
+        ("TIMESTAMP(3)", "timestamp", false),
+        ("TIMESTAMP_LTZ(3)", "timestamptz", false),
+        ("ARRAY<INT>", "int4[]", false),
+        ("ARRAY<BIGINT>", "int8[]", false),
+        ("ARRAY<DOUBLE>", "float8[]", false),
+        ("ARRAY<BOOLEAN>", "bool[]", false),
+        ("ARRAY<STRING>", "text[]", false),
+        ("ARRAY<TIMESTAMP(3)>", "jsonb", true),
+        ("ARRAY<ARRAY<INT>>", "jsonb", true),
+        ("ARRAY<ROW<`a` INT>>", "jsonb", true),
+        ("MAP<STRING, INT>", "jsonb", true),
+        ("ROW<`a` INT, `b c` STRING>", "jsonb", true),
+    ];
+
+    #[test]
+    fn each_mapping_entry() {
+        for (flink, holo, json) in MAPPING {
+            let t = FlinkType::parse(flink).unwrap();
+            assert_eq!(t.to_string(), *flink, "display round-trips");
+            let h = t.hologres();
+            assert_eq!((h.sql.as_str(), h.json), (*holo, *json), "{flink}");
+        }
+    }
+
+    /// Meta-test: every variant of the enum has at least one row in the table.
+    #[test]
+    fn mapping_covers_every_variant() {
+        let variant = |t: &FlinkType| std::mem::discriminant(t);
+        let covered: Vec<_> = MAPPING
+            .iter()
+            .map(|(f, _, _)| variant(&FlinkType::parse(f).unwrap()))
+            .collect();
+        for t in [
+            Boolean,
+            Int,
+            BigInt,
+            Decimal(1, 0),
+            Double,
+            String,
+            Date,
+            Timestamp(3),
+            TimestampLtz(3),
+            Array(Box::new(Int)),
+            Map(Box::new(Int)),
+            Row(vec![]),
+        ] {
+            assert!(covered.contains(&variant(&t)), "{t} has no mapping row");
+        }
+    }
+
+    #[test]
+    fn parse_aliases_and_errors() {
+        assert_eq!(FlinkType::parse("integer").unwrap(), Int);
+        assert_eq!(FlinkType::parse("VARCHAR(20)").unwrap(), String);
+        assert_eq!(
+            FlinkType::parse("ROW<`a``b` INT>").unwrap(),
+            Row(vec![("a`b".into(), Int)])
+        );
+        assert!(
+            FlinkType::parse("DECIMAL(40, 0)")
+                .unwrap_err()
+                .contains("38")
+        );
+        assert!(FlinkType::parse("MAP<INT, INT>").is_err());
+        assert!(
+            FlinkType::parse("TEXT")
+                .unwrap_err()
+                .contains("unknown type `TEXT`")
+        );
+        assert!(FlinkType::parse("INT x").is_err());
+    }
+}

@@ -1,0 +1,345 @@
+//! Output views: the plan, columns and diagnostics as human text (colour optional),
+//! versioned JSON (docs/plan-json.md) and Markdown for pull-request comments.
+//! Views return strings; only the CLI writes them out.
+
+use std::fmt::Write as _;
+
+use serde_json::json;
+use similar::TextDiff;
+
+use crate::diag::Diagnostic;
+use crate::plan::{Action, Change, FORMAT_VERSION, Plan};
+use crate::state::ColumnRecord;
+
+/// Output format of `plan`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Human-readable text.
+    Text,
+    /// Versioned JSON (docs/plan-json.md).
+    Json,
+    /// Markdown for a pull-request comment.
+    Markdown,
+}
+
+/// ANSI styling, on or off.
+#[derive(Clone, Copy, Debug)]
+pub struct Style {
+    /// Emit colour codes.
+    pub color: bool,
+}
+
+impl Style {
+    fn paint(self, code: &str, s: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+
+    fn action(self, a: Action, s: &str) -> String {
+        let code = match a {
+            Action::Create => "32",
+            Action::Update => "33",
+            Action::Replace => "35",
+            Action::Delete => "31",
+            Action::NoOp => "0",
+        };
+        self.paint(code, s)
+    }
+
+    fn diff_line(self, line: &str) -> String {
+        match line.as_bytes().first() {
+            Some(b'+') if !line.starts_with("+++") => self.paint("32", line),
+            Some(b'-') if !line.starts_with("---") => self.paint("31", line),
+            Some(b'@') => self.paint("36", line),
+            _ => line.to_string(),
+        }
+    }
+}
+
+/// Renders a plan in `format`.
+pub fn plan(plan: &Plan, format: Format, style: Style) -> String {
+    match format {
+        Format::Text => plan_text(plan, style),
+        Format::Json => plan_json(plan),
+        Format::Markdown => plan_markdown(plan),
+    }
+}
+
+/// The summary line, as Terraform users expect it.
+pub fn summary_line(plan: &Plan) -> String {
+    if !plan.has_changes() {
+        return "No changes. The pipelines match the recorded state.".into();
+    }
+    let s = plan.summary();
+    format!(
+        "Plan: {} to add, {} to change, {} to replace, {} to destroy.",
+        s.add, s.change, s.replace, s.destroy
+    )
+}
+
+/// A unified diff between two texts, empty when equal.
+pub fn unified(old: &str, new: &str, label: &str) -> String {
+    if old == new {
+        return String::new();
+    }
+    TextDiff::from_lines(old, new)
+        .unified_diff()
+        .context_radius(3)
+        .header(&format!("a/{label}"), &format!("b/{label}"))
+        .to_string()
+}
+
+fn artifacts(c: &Change) -> Vec<(&'static str, String)> {
+    let get = |s: Option<&crate::state::PipelineState>,
+               f: fn(&crate::state::PipelineState) -> &str| {
+        s.map_or(String::new(), |p| f(p).to_string())
+    };
+    let (b, a) = (c.before.as_ref(), c.after.as_ref());
+    [
+        ("flink.sql", get(b, |p| &p.sql), get(a, |p| &p.sql)),
+        ("hologres.sql", get(b, |p| &p.ddl), get(a, |p| &p.ddl)),
+        (
+            "deployment.yaml",
+            get(b, |p| &p.deployment),
+            get(a, |p| &p.deployment),
+        ),
+    ]
+    .into_iter()
+    .map(|(label, old, new)| (label, unified(&old, &new, &format!("{}/{label}", c.name))))
+    .filter(|(_, d)| !d.is_empty())
+    .collect()
+}
+
+fn sample_line(c: &Change) -> Option<String> {
+    let s = c.sample.as_ref()?;
+    let mut line = format!("{}: {} records", s.origin, s.records);
+    if s.skipped_count > 0 {
+        let _ = write!(line, ", {} skipped ({})", s.skipped_count, s.skipped);
+    }
+    Some(line)
+}
+
+/// The columns of a pipeline as an aligned table with evidence.
+pub fn columns_table(cols: &[ColumnRecord], indent: &str) -> String {
+    let rows: Vec<[String; 4]> = cols
+        .iter()
+        .map(|c| {
+            let e = &c.evidence;
+            let mut ev = format!("{}/{} present", e.present, e.total);
+            if e.nulls > 0 {
+                let _ = write!(ev, ", {} null", e.nulls);
+            }
+            for n in &e.notes {
+                let _ = write!(ev, "; {n}");
+            }
+            let name = if c.name == c.sink_name {
+                c.name.clone()
+            } else {
+                format!("{} → {}", c.name, c.sink_name)
+            };
+            let ty = if c.nullable {
+                c.ty.clone()
+            } else {
+                format!("{} NOT NULL", c.ty)
+            };
+            [name, ty, c.hologres.clone(), ev]
+        })
+        .collect();
+    let width = |i: usize| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0);
+    let (w0, w1, w2) = (width(0), width(1), width(2));
+    let mut out = String::new();
+    for r in &rows {
+        let _ = writeln!(
+            out,
+            "{indent}{:<w0$}  {:<w1$}  {:<w2$}  {}",
+            r[0], r[1], r[2], r[3]
+        );
+    }
+    out
+}
+
+fn plan_text(plan: &Plan, style: Style) -> String {
+    let mut out = String::new();
+    let changed: Vec<&Change> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action != Action::NoOp)
+        .collect();
+    if !changed.is_empty() {
+        out.push_str("flinkform will perform the following actions:\n");
+    }
+    for c in changed {
+        let file = c
+            .after
+            .as_ref()
+            .or(c.before.as_ref())
+            .map_or("", |p| p.file.as_str());
+        let _ = writeln!(
+            out,
+            "\n  # {} will be {}",
+            style.paint("1", &c.name),
+            c.action.verb()
+        );
+        let _ = writeln!(
+            out,
+            "  {}",
+            style.action(
+                c.action,
+                &format!("{} pipeline \"{}\" ({file})", c.action.symbol(), c.name)
+            )
+        );
+        for r in &c.reasons {
+            let _ = writeln!(out, "      because: {r}");
+        }
+        if let Some(s) = sample_line(c) {
+            let _ = writeln!(out, "      sample: {s}");
+        }
+        for w in &c.warnings {
+            let _ = writeln!(out, "      {}: {w}", style.paint("33", "warning"));
+        }
+        if let Some(a) = c.after.as_ref().filter(|_| c.action != Action::Delete) {
+            out.push_str("      columns:\n");
+            out.push_str(&columns_table(&a.columns, "        "));
+        }
+        for (_, d) in artifacts(c) {
+            for line in d.lines() {
+                let _ = writeln!(out, "      {}", style.diff_line(line));
+            }
+        }
+    }
+    for e in &plan.errors {
+        let _ = writeln!(out, "\n{}: {e}", style.paint("31", "error"));
+    }
+    let _ = writeln!(out, "\n{}", style.paint("1", &summary_line(plan)));
+    out
+}
+
+fn plan_json(plan: &Plan) -> String {
+    let s = plan.summary();
+    let pipelines: Vec<_> = plan
+        .changes
+        .iter()
+        .map(|c| {
+            let after = c.after.as_ref();
+            json!({
+                "name": c.name,
+                "action": c.action.name(),
+                "reasons": c.reasons,
+                "file": after.or(c.before.as_ref()).map(|p| p.file.clone()),
+                "sample": c.sample,
+                "warnings": c.warnings,
+                "columns": after.map(|a| a.columns.iter().map(|col| json!({
+                    "name": col.name,
+                    "sink_name": col.sink_name,
+                    "type": col.ty,
+                    "hologres_type": col.hologres,
+                    "nullable": col.nullable,
+                    "evidence": col.evidence,
+                })).collect::<Vec<_>>()),
+                "diff": artifacts(c).into_iter().map(|(k, d)| (k.to_string(), json!(d))).collect::<serde_json::Map<_, _>>(),
+            })
+        })
+        .collect();
+    let v = json!({
+        "format_version": FORMAT_VERSION,
+        "state": { "lineage": plan.lineage, "serial": plan.serial },
+        "summary": { "add": s.add, "change": s.change, "replace": s.replace, "destroy": s.destroy },
+        "has_changes": plan.has_changes(),
+        "errors": plan.errors,
+        "pipelines": pipelines,
+    });
+    serde_json::to_string_pretty(&v).expect("plan JSON serializes") + "\n"
+}
+
+fn md_cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+fn plan_markdown(plan: &Plan) -> String {
+    let mut out = String::from("### flinkform plan\n\n");
+    let _ = writeln!(out, "**{}**\n", summary_line(plan));
+    for e in &plan.errors {
+        let _ = writeln!(out, "> [!CAUTION]\n> {}\n", md_cell(e));
+    }
+    let changed: Vec<&Change> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action != Action::NoOp)
+        .collect();
+    if changed.is_empty() {
+        return out;
+    }
+    out.push_str("| | Pipeline | Action | Why |\n|---|---|---|---|\n");
+    for c in &changed {
+        let _ = writeln!(
+            out,
+            "| `{}` | `{}` | {} | {} |",
+            c.action.symbol(),
+            md_cell(&c.name),
+            c.action.name(),
+            md_cell(&c.reasons.join("; "))
+        );
+    }
+    for c in changed {
+        let _ = writeln!(
+            out,
+            "\n<details><summary><code>{}</code> {}</summary>\n",
+            md_cell(&c.name),
+            c.action.verb()
+        );
+        if let Some(s) = sample_line(c) {
+            let _ = writeln!(out, "Sample: {}\n", md_cell(&s));
+        }
+        for w in &c.warnings {
+            let _ = writeln!(out, "> [!WARNING]\n> {}\n", md_cell(w));
+        }
+        if let Some(a) = c.after.as_ref().filter(|_| c.action != Action::Delete) {
+            out.push_str("| Column | Flink | Hologres | Evidence |\n|---|---|---|---|\n");
+            for col in &a.columns {
+                let e = &col.evidence;
+                let mut ev = format!("{}/{} present", e.present, e.total);
+                for n in &e.notes {
+                    let _ = write!(ev, "; {n}");
+                }
+                let _ = writeln!(
+                    out,
+                    "| `{}` | `{}` | `{}` | {} |",
+                    md_cell(&col.sink_name),
+                    md_cell(&col.ty),
+                    md_cell(&col.hologres),
+                    md_cell(&ev)
+                );
+            }
+            out.push('\n');
+        }
+        for (_, d) in artifacts(c) {
+            let fence = if d.contains("```") { "~~~~" } else { "```" };
+            let _ = writeln!(out, "{fence}diff\n{}{fence}\n", d);
+        }
+        out.push_str("</details>\n");
+    }
+    out
+}
+
+/// Renders diagnostics, each with its position and caret.
+pub fn diagnostics(diags: &[Diagnostic], style: Style) -> String {
+    diags
+        .iter()
+        .map(|d| {
+            let text = d.to_string();
+            let (label, code) = if d.is_error() {
+                ("error", "31")
+            } else {
+                ("warning", "33")
+            };
+            match text.strip_prefix(label) {
+                Some(rest) => format!("{}{rest}", style.paint(&format!("1;{code}"), label)),
+                None => text,
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}

@@ -96,18 +96,13 @@ enum Command {
     #[command(subcommand)]
     State(StateCommand),
     /// Break a stuck state lock by its ID (shown in the lock error).
-    #[command(
-        name = "force-unlock",
-        after_help = "Example:\n  flinkform force-unlock 3f2a..."
-    )]
+    #[command(name = "force-unlock", after_help = "Example:\n  flinkform force-unlock 3f2a...")]
     ForceUnlock {
         /// The lock ID.
         id: String,
     },
     /// Print a shell completion script.
-    #[command(
-        after_help = "Example:\n  flinkform completions bash > /etc/bash_completion.d/flinkform"
-    )]
+    #[command(after_help = "Example:\n  flinkform completions bash > /etc/bash_completion.d/flinkform")]
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
@@ -169,12 +164,8 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse_from(normalize_args(std::env::args()));
     init_tracing(cli.verbose);
     let color_ok = !cli.no_color && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    let style_out = Style {
-        color: color_ok && std::io::stdout().is_terminal(),
-    };
-    let style_err = Style {
-        color: color_ok && std::io::stderr().is_terminal(),
-    };
+    let style_out = Style { color: color_ok && std::io::stdout().is_terminal() };
+    let style_err = Style { color: color_ok && std::io::stderr().is_terminal() };
     let root = cli.chdir.clone().unwrap_or_else(|| PathBuf::from("."));
     match run(cli.command, &root, style_out) {
         Ok(out) => {
@@ -191,14 +182,8 @@ pub fn main() -> ExitCode {
             ExitCode::from(exit::ERROR)
         }
         Err(Error::Other(e)) => {
-            let err = Style {
-                color: style_err.color,
-            };
-            let label = if err.color {
-                "\x1b[1;31merror\x1b[0m"
-            } else {
-                "error"
-            };
+            let err = Style { color: style_err.color };
+            let label = if err.color { "\x1b[1;31merror\x1b[0m" } else { "error" };
             eprintln!("{label}: {e:#}");
             ExitCode::from(exit::ERROR)
         }
@@ -213,17 +198,11 @@ fn init_tracing(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 
 fn ok(stdout: String) -> Result<Output, Error> {
-    Ok(Output {
-        stdout,
-        code: exit::OK,
-    })
+    Ok(Output { stdout, code: exit::OK })
 }
 
 fn run(command: Command, root: &Path, style: Style) -> Result<Output, Error> {
@@ -244,17 +223,10 @@ fn run(command: Command, root: &Path, style: Style) -> Result<Output, Error> {
                     out.push_str(&format!("warning: {w}\n"));
                 }
             }
-            out.push_str(&format!(
-                "Success! {} pipelines are valid.\n",
-                desired.len()
-            ));
+            out.push_str(&format!("Success! {} pipelines are valid.\n", desired.len()));
             ok(out)
         }
-        Command::Render {
-            name,
-            ddl,
-            deployment,
-        } => {
+        Command::Render { name, ddl, deployment } => {
             let (ws, resolved) = resolve_one(root, &name)?;
             let r = &resolved.desired.record;
             let _ = ws;
@@ -278,10 +250,7 @@ fn run(command: Command, root: &Path, style: Style) -> Result<Output, Error> {
                 d.sample.records
             );
             if d.sample.skipped_count > 0 {
-                out.push_str(&format!(
-                    ", {} skipped ({})",
-                    d.sample.skipped_count, d.sample.skipped
-                ));
+                out.push_str(&format!(", {} skipped ({})", d.sample.skipped_count, d.sample.skipped));
             }
             out.push_str("\n\n");
             out.push_str(&view::columns_table(&d.record.columns, ""));
@@ -290,20 +259,10 @@ fn run(command: Command, root: &Path, style: Style) -> Result<Output, Error> {
             }
             ok(out)
         }
-        Command::Plan {
-            format,
-            out,
-            detailed_exitcode,
-            lock,
-            lock_timeout,
-        } => {
+        Command::Plan { format, out, detailed_exitcode, lock, lock_timeout } => {
             let ws = Workspace::load(root)?;
             let store = ws.store();
-            let _guard = if lock {
-                Some(store.lock(&lock_info("plan"), lock_timeout)?)
-            } else {
-                None
-            };
+            let _guard = if lock { Some(store.lock(&lock_info("plan"), lock_timeout)?) } else { None };
             let state = store.load()?;
             let (desired, inputs) = project::desired_all(&ws, state.as_ref())?;
             let plan = plan::compute(desired, state.as_ref(), inputs);
@@ -341,14 +300,10 @@ fn run(command: Command, root: &Path, style: Style) -> Result<Output, Error> {
         Command::State(StateCommand::Show { name }) => {
             let ws = Workspace::load(root)?;
             let state = ws.store().load()?;
-            let p = state
-                .as_ref()
-                .and_then(|s| s.pipelines.get(&name))
-                .ok_or_else(|| anyhow::anyhow!("no pipeline `{name}` in the state (`flinkform state list` shows what is recorded)"))?;
-            let mut out = format!(
-                "# {name}\nfile: {}\nstatus: {}\ntopic: {}\n",
-                p.file, p.status, p.topic
-            );
+            let p = state.as_ref().and_then(|s| s.pipelines.get(&name)).ok_or_else(|| {
+                anyhow::anyhow!("no pipeline `{name}` in the state (`flinkform state list` shows what is recorded)")
+            })?;
+            let mut out = format!("# {name}\nfile: {}\nstatus: {}\ntopic: {}\n", p.file, p.status, p.topic);
             out.push_str(&format!(
                 "deployment id: {}\njob id: {}\n\ncolumns:\n",
                 p.remote.deployment_id.as_deref().unwrap_or("-"),
@@ -357,13 +312,7 @@ fn run(command: Command, root: &Path, style: Style) -> Result<Output, Error> {
             out.push_str(&view::columns_table(&p.columns, "  "));
             out.push_str("\nhistory:\n");
             for h in &p.history {
-                out.push_str(&format!(
-                    "  serial {}  {}  {}  sql {}\n",
-                    h.serial,
-                    h.at,
-                    h.action,
-                    &h.sql_digest[..12]
-                ));
+                out.push_str(&format!("  serial {}  {}  {}  sql {}\n", h.serial, h.at, h.action, &h.sql_digest[..12]));
             }
             out.push_str(&format!("\n{}\n{}\n{}", p.sql, p.ddl, p.deployment));
             ok(out)
@@ -389,8 +338,7 @@ fn resolve_one(root: &Path, name: &str) -> Result<(Workspace, project::Resolved)
 }
 
 fn write_new(path: &Path, text: &str) -> Result<(), Error> {
-    std::fs::write(path, text)
-        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    std::fs::write(path, text).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
     Ok(())
 }
 
@@ -440,11 +388,9 @@ fn init(root: &Path) -> Result<Output, Error> {
     for (rel, text) in files {
         let path = root.join(rel);
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+            std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
         }
-        std::fs::write(&path, text)
-            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+        std::fs::write(&path, text).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
     }
     ok(format!(
         "Created a flinkform project in {}:\n  flinkform.toml\n  pipelines/orders.toml\n  samples/orders.jsonl\n  templates/\nNext: edit flinkform.toml for your VVP workspace, then run `flinkform plan`.\n",
@@ -456,27 +402,10 @@ fn init(root: &Path) -> Result<Output, Error> {
 mod tests {
     #[test]
     fn terraform_style_out_flag() {
-        let args = [
-            "flinkform",
-            "plan",
-            "-out",
-            "p.json",
-            "-out=q.json",
-            "-o",
-            "r",
-        ]
-        .map(String::from);
+        let args = ["flinkform", "plan", "-out", "p.json", "-out=q.json", "-o", "r"].map(String::from);
         assert_eq!(
             super::normalize_args(args.into_iter()),
-            [
-                "flinkform",
-                "plan",
-                "--out",
-                "p.json",
-                "--out=q.json",
-                "-o",
-                "r"
-            ]
+            ["flinkform", "plan", "--out", "p.json", "--out=q.json", "-o", "r"]
         );
     }
 }

@@ -27,10 +27,7 @@ pub struct Source {
 impl Source {
     /// Wraps a file's name and text.
     pub fn new(name: impl Into<Arc<str>>, text: impl Into<Arc<str>>) -> Source {
-        Source {
-            name: name.into(),
-            text: text.into(),
-        }
+        Source { name: name.into(), text: text.into() }
     }
 
     /// An error at a byte span of this file.
@@ -40,25 +37,31 @@ impl Source {
         d
     }
 
+    /// An error at a span that holds a secret: the line is shown with the value masked.
+    pub fn secret_error(&self, span: Range<usize>, message: impl Into<String>) -> Diagnostic {
+        let mut d = self.error(span.clone(), message);
+        if let Some(at) = &mut d.at {
+            let line_start = self.text[..span.start.min(self.text.len())].rfind('\n').map_or(0, |i| i + 1);
+            let end = span.end.min(line_start + at.text.len());
+            let (from, to) = (span.start - line_start, end - line_start);
+            at.text = format!("{}\"***\"{}", &at.text[..from], &at.text[to..]);
+            at.width = 5;
+        }
+        d
+    }
+
     fn locate(&self, span: Range<usize>) -> Location {
         let start = span.start.min(self.text.len());
         let line_start = self.text[..start].rfind('\n').map_or(0, |i| i + 1);
-        let line_end = self.text[start..]
-            .find('\n')
-            .map_or(self.text.len(), |i| start + i);
+        let line_end = self.text[start..].find('\n').map_or(self.text.len(), |i| start + i);
         let line = self.text[..start].matches('\n').count() + 1;
         let column = self.text[line_start..start].chars().count() + 1;
-        let width = self.text[start..span.end.clamp(start, line_end)]
-            .chars()
-            .count()
-            .max(1);
+        let width = self.text[start..span.end.clamp(start, line_end)].chars().count().max(1);
         Location {
             file: self.name.clone(),
             line,
             column,
-            text: self.text[line_start..line_end]
-                .trim_end_matches('\r')
-                .to_string(),
+            text: self.text[line_start..line_end].trim_end_matches('\r').to_string(),
             width,
         }
     }
@@ -95,20 +98,12 @@ pub struct Diagnostic {
 impl Diagnostic {
     /// An error with no position.
     pub fn error(message: impl Into<String>) -> Diagnostic {
-        Diagnostic {
-            severity: Severity::Error,
-            message: message.into(),
-            at: None,
-            help: None,
-        }
+        Diagnostic { severity: Severity::Error, message: message.into(), at: None, help: None }
     }
 
     /// A warning with no position.
     pub fn warning(message: impl Into<String>) -> Diagnostic {
-        Diagnostic {
-            severity: Severity::Warning,
-            ..Diagnostic::error(message)
-        }
+        Diagnostic { severity: Severity::Warning, ..Diagnostic::error(message) }
     }
 
     /// Adds a help line.
@@ -135,12 +130,7 @@ impl fmt::Display for Diagnostic {
             writeln!(f, "{gutter}--> {}:{}:{}", at.file, at.line, at.column)?;
             writeln!(f, "{gutter} |")?;
             writeln!(f, "{} | {}", at.line, at.text)?;
-            let pad: String = at
-                .text
-                .chars()
-                .take(at.column - 1)
-                .map(|c| if c == '\t' { '\t' } else { ' ' })
-                .collect();
+            let pad: String = at.text.chars().take(at.column - 1).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
             writeln!(f, "{gutter} | {pad}{}", "^".repeat(at.width))?;
         }
         if let Some(help) = &self.help {
@@ -167,9 +157,7 @@ mod tests {
     #[test]
     fn renders_line_and_caret() {
         let src = Source::new("pipelines/a.toml", "[source]\ntopik = \"x\"\n");
-        let d = src
-            .error(9..14, "unknown key `topik` in [source]")
-            .with_help("did you mean `topic`?");
+        let d = src.error(9..14, "unknown key `topik` in [source]").with_help("did you mean `topic`?");
         insta::assert_snapshot!(d.to_string(), @r#"
         error: unknown key `topik` in [source]
          --> pipelines/a.toml:2:1

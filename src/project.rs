@@ -37,8 +37,8 @@ impl From<Diagnostic> for Failed {
 }
 
 fn read_source(root: &Path, rel: &str) -> Result<Source, Diagnostic> {
-    let text = std::fs::read_to_string(root.join(rel))
-        .map_err(|e| Diagnostic::error(format!("cannot read {rel}: {e}")))?;
+    let text =
+        std::fs::read_to_string(root.join(rel)).map_err(|e| Diagnostic::error(format!("cannot read {rel}: {e}")))?;
     Ok(Source::new(rel, text))
 }
 
@@ -46,18 +46,16 @@ impl Workspace {
     /// Reads the project at `root`.
     pub fn load(root: &Path) -> Result<Workspace, Failed> {
         if !root.join("flinkform.toml").is_file() {
-            return Err(
-                Diagnostic::error(format!("no flinkform.toml in {}", root.display()))
-                    .with_help("run `flinkform init` to create a project, or point -C at one")
-                    .into(),
-            );
+            return Err(Diagnostic::error(format!("no flinkform.toml in {}", root.display()))
+                .with_help("run `flinkform init` to create a project, or point -C at one")
+                .into());
         }
         let config = read_source(root, "flinkform.toml")?;
         let mut files = Vec::new();
         let dir = root.join("pipelines");
         if dir.is_dir() {
-            let entries = std::fs::read_dir(&dir)
-                .map_err(|e| Diagnostic::error(format!("cannot list pipelines/: {e}")))?;
+            let entries =
+                std::fs::read_dir(&dir).map_err(|e| Diagnostic::error(format!("cannot list pipelines/: {e}")))?;
             for e in entries {
                 let e = e.map_err(|e| Diagnostic::error(format!("cannot list pipelines/: {e}")))?;
                 let name = e.file_name().to_string_lossy().into_owned();
@@ -84,12 +82,7 @@ impl Workspace {
         for s in std::iter::once(&config).chain(&sources) {
             inputs.insert(s.name.to_string(), digest(&[s.text.as_bytes()]));
         }
-        Ok(Workspace {
-            root: root.to_path_buf(),
-            project,
-            warnings: diags,
-            inputs,
-        })
+        Ok(Workspace { root: root.to_path_buf(), project, warnings: diags, inputs })
     }
 
     /// The configured state store.
@@ -101,20 +94,13 @@ impl Workspace {
 
     /// The pipeline called `name`, or an error listing the closest one.
     pub fn pipeline(&self, name: &str) -> Result<&Pipeline, Failed> {
-        self.project
-            .pipelines
-            .iter()
-            .find(|p| p.name == name)
-            .ok_or_else(|| {
-                let mut d = Diagnostic::error(format!("no pipeline named `{name}`"));
-                if let Some(near) = crate::diag::suggest(
-                    name,
-                    self.project.pipelines.iter().map(|p| p.name.as_str()),
-                ) {
-                    d = d.with_help(format!("did you mean `{near}`?"));
-                }
-                Failed(vec![d])
-            })
+        self.project.pipelines.iter().find(|p| p.name == name).ok_or_else(|| {
+            let mut d = Diagnostic::error(format!("no pipeline named `{name}`"));
+            if let Some(near) = crate::diag::suggest(name, self.project.pipelines.iter().map(|p| p.name.as_str())) {
+                d = d.with_help(format!("did you mean `{near}`?"));
+            }
+            Failed(vec![d])
+        })
     }
 
     /// Compiles the templates: built-ins, the project's `templates/*.j2` by file name,
@@ -123,8 +109,8 @@ impl Workspace {
         let mut overrides = BTreeMap::new();
         let dir = self.root.join("templates");
         if dir.is_dir() {
-            let entries = std::fs::read_dir(&dir)
-                .map_err(|e| Diagnostic::error(format!("cannot list templates/: {e}")))?;
+            let entries =
+                std::fs::read_dir(&dir).map_err(|e| Diagnostic::error(format!("cannot list templates/: {e}")))?;
             for e in entries.flatten() {
                 let name = e.file_name().to_string_lossy().into_owned();
                 if name.ends_with(".j2") {
@@ -178,19 +164,11 @@ pub fn resolve(
     recorded: Option<&PipelineState>,
     renderer: &Renderer,
 ) -> Result<(Resolved, Vec<Diagnostic>), Failed> {
-    let pinned = p
-        .schema
-        .columns
-        .iter()
-        .any(|c| c.ty.is_some() && !c.exclude);
+    let pinned = p.schema.columns.iter().any(|c| c.ty.is_some() && !c.exclude);
     if sample.is_empty() && recorded.is_none() && !pinned {
         let skipped = match sample.skipped.total() {
             0 => "it holds no records".to_string(),
-            _ => format!(
-                "all {} records were skipped ({})",
-                sample.skipped.total(),
-                sample.skipped.describe()
-            ),
+            _ => format!("all {} records were skipped ({})", sample.skipped.total(), sample.skipped.describe()),
         };
         return Err(Diagnostic::error(format!("{}: no usable JSON record in {}: {skipped}", p.file, sample.origin))
             .with_help("pin the schema in [schema] with `columns.NAME = { type = \"...\" }`, or give a sample file")
@@ -200,26 +178,15 @@ pub fn resolve(
         .map_err(|e| Diagnostic::error(format!("{}: sample {}: {e}", p.file, sample.origin)))?;
     let mut merged = recorded.map_or_else(Shape::default, |r| r.shape.clone());
     merged.join(&today);
-    let recorded_std = recorded
-        .filter(|r| r.columns.iter().any(|c| c.ty.contains("TIMESTAMP")))
-        .map(|r| r.timestamp_standard);
-    let standard = p
-        .schema
-        .timestamp_standard
-        .or(recorded_std)
-        .unwrap_or_else(|| merged.choose_standard());
+    let recorded_std =
+        recorded.filter(|r| r.columns.iter().any(|c| c.ty.contains("TIMESTAMP"))).map(|r| r.timestamp_standard);
+    let standard = p.schema.timestamp_standard.or(recorded_std).unwrap_or_else(|| merged.choose_standard());
     let (schema, diags) = schema::resolve(p, &merged, standard);
     let Some(schema) = schema else {
         return Err(Failed(diags));
     };
-    let rendered = renderer
-        .render(p, &schema)
-        .map_err(|e| Diagnostic::error(format!("{}: {e}", p.file)))?;
-    let settings_text: String = p
-        .settings
-        .iter()
-        .map(|(k, v)| format!("{k}={v}\n"))
-        .collect();
+    let rendered = renderer.render(p, &schema).map_err(|e| Diagnostic::error(format!("{}: {e}", p.file)))?;
+    let settings_text: String = p.settings.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
     let record = PipelineState {
         file: p.file.clone(),
         spec_digest: digest(&[settings_text.as_bytes()]),
@@ -249,11 +216,7 @@ pub fn resolve(
         status: "planned".into(),
         history: Vec::new(),
     };
-    let warnings = diags
-        .iter()
-        .filter(|d| !d.is_error())
-        .map(|d| d.message.clone())
-        .collect();
+    let warnings = diags.iter().filter(|d| !d.is_error()).map(|d| d.message.clone()).collect();
     let desired = Desired {
         name: p.name.clone(),
         record,
@@ -277,9 +240,7 @@ pub fn desired_all(
     let mut inputs = ws.inputs.clone();
     let renderer = ws.renderer(&mut inputs)?;
     let pipelines = &ws.project.pipelines;
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(pipelines.len().max(1));
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(pipelines.len().max(1));
     let chunk = pipelines.len().div_ceil(threads).max(1);
     type One = Result<(Desired, String, String), Failed>;
     let results: Vec<One> = std::thread::scope(|s| {
@@ -299,10 +260,7 @@ pub fn desired_all(
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("a planning thread panicked"))
-            .collect()
+        handles.into_iter().flat_map(|h| h.join().expect("a planning thread panicked")).collect()
     });
     let mut desired = Vec::new();
     let mut diags = Vec::new();

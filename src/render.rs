@@ -27,10 +27,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("sink.sql.j2", include_str!("../templates/sink.sql.j2")),
     ("insert.sql.j2", include_str!("../templates/insert.sql.j2")),
     ("ddl.sql.j2", include_str!("../templates/ddl.sql.j2")),
-    (
-        "deployment.yaml.j2",
-        include_str!("../templates/deployment.yaml.j2"),
-    ),
+    ("deployment.yaml.j2", include_str!("../templates/deployment.yaml.j2")),
 ];
 
 /// What rendering a pipeline produces.
@@ -57,29 +54,18 @@ impl Renderer {
     /// Compiles the built-ins with `overrides` (template name → text) on top.
     /// A template error names the template and line.
     pub fn new(overrides: impl IntoIterator<Item = (String, String)>) -> Result<Renderer, String> {
-        let mut texts: BTreeMap<String, String> = BUILTIN
-            .iter()
-            .map(|(n, t)| (n.to_string(), t.to_string()))
-            .collect();
+        let mut texts: BTreeMap<String, String> = BUILTIN.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect();
         texts.extend(overrides);
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.add_filter("ident", |s: String| quote_ident(&s));
-        env.add_filter("pgident", |s: String| {
-            format!("\"{}\"", s.replace('"', "\"\""))
-        });
+        env.add_filter("pgident", |s: String| format!("\"{}\"", s.replace('"', "\"\"")));
         env.add_filter("literal", literal_filter);
-        env.add_filter("secret", |v: Value| {
-            secret_literal(&secret_name(&v).unwrap_or_default())
-        });
+        env.add_filter("secret", |v: Value| secret_literal(&secret_name(&v).unwrap_or_default()));
         let mut digests = BTreeMap::new();
         for (name, text) in texts {
-            digests.insert(
-                name.clone(),
-                crate::spec::digest(&[text.as_bytes()])[..12].to_string(),
-            );
-            env.add_template_owned(name.clone(), text)
-                .map_err(|e| template_error(&name, &e))?;
+            digests.insert(name.clone(), crate::spec::digest(&[text.as_bytes()])[..12].to_string());
+            env.add_template_owned(name.clone(), text).map_err(|e| template_error(&name, &e))?;
         }
         Ok(Renderer { env, digests })
     }
@@ -91,19 +77,10 @@ impl Renderer {
         let mut used = BTreeMap::new();
         for (kind, builtin) in KINDS {
             let name = p.templates.get(*kind).map_or(*builtin, String::as_str);
-            let tpl = self
-                .env
-                .get_template(name)
-                .map_err(|e| template_error(name, &e))?;
+            let tpl = self.env.get_template(name).map_err(|e| template_error(name, &e))?;
             let text = tpl.render(&ctx).map_err(|e| template_error(name, &e))?;
             out.insert(*kind, text.trim_end().to_string() + "\n");
-            used.insert(
-                kind.to_string(),
-                format!(
-                    "{name}@{}",
-                    self.digests.get(name).map_or("", String::as_str)
-                ),
-            );
+            used.insert(kind.to_string(), format!("{name}@{}", self.digests.get(name).map_or("", String::as_str)));
         }
         Ok(Rendered {
             sql: format!(
@@ -132,10 +109,7 @@ fn template_error(name: &str, e: &minijinja::Error) -> String {
 fn secret_name(v: &Value) -> Option<String> {
     match v.kind() {
         ValueKind::String => v.as_str().map(str::to_string),
-        ValueKind::Map => v
-            .get_attr("secret")
-            .ok()
-            .and_then(|s| s.as_str().map(str::to_string)),
+        ValueKind::Map => v.get_attr("secret").ok().and_then(|s| s.as_str().map(str::to_string)),
         _ => None,
     }
 }
@@ -175,9 +149,7 @@ fn credential_text(c: &Credential) -> String {
 }
 
 fn options(map: BTreeMap<&str, serde_json::Value>) -> Vec<serde_json::Value> {
-    map.into_iter()
-        .map(|(k, v)| json!({ "key": k, "value": v }))
-        .collect()
+    map.into_iter().map(|(k, v)| json!({ "key": k, "value": v })).collect()
 }
 
 /// The template context: everything a template may use, in a documented shape.
@@ -198,8 +170,7 @@ fn context(p: &Pipeline, s: &Schema) -> serde_json::Value {
     so.insert("json.timestamp-format.standard", json!(s.standard.as_str()));
     if let Some(sec) = &src.security {
         so.insert("properties.security.protocol", json!(sec.protocol));
-        if let (Some(mech), Some(user), Some(pass)) = (sec.mechanism, &sec.username, &sec.password)
-        {
+        if let (Some(mech), Some(user), Some(pass)) = (sec.mechanism, &sec.username, &sec.password) {
             so.insert("properties.sasl.mechanism", json!(mech));
             let module = if mech == "PLAIN" {
                 "org.apache.kafka.common.security.plain.PlainLoginModule"
@@ -220,10 +191,7 @@ fn context(p: &Pipeline, s: &Schema) -> serde_json::Value {
     ko.insert("connector", json!("hologres"));
     ko.insert("endpoint", json!(sink.endpoint));
     ko.insert("dbname", json!(sink.database));
-    ko.insert(
-        "tablename",
-        json!(format!("{}.{}", sink.schema, sink.table)),
-    );
+    ko.insert("tablename", json!(format!("{}.{}", sink.schema, sink.table)));
     ko.insert("username", option_value(&sink.username));
     if let Some(pw) = &sink.password {
         ko.insert("password", json!({ "secret": pw.name }));
@@ -255,11 +223,7 @@ fn context(p: &Pipeline, s: &Schema) -> serde_json::Value {
         let names = |cols: &[String], suffix: &str| {
             cols.iter()
                 .map(|c| {
-                    let n = s
-                        .columns
-                        .iter()
-                        .find(|x| &x.name == c)
-                        .map_or(c.as_str(), |x| x.sink_name.as_str());
+                    let n = s.columns.iter().find(|x| &x.name == c).map_or(c.as_str(), |x| x.sink_name.as_str());
                     format!("\"{}\"{suffix}", n.replace('"', "\"\""))
                 })
                 .collect::<Vec<_>>()
@@ -278,9 +242,7 @@ fn context(p: &Pipeline, s: &Schema) -> serde_json::Value {
         if let Some(t) = sink.ttl_seconds {
             m.insert("time_to_live_in_seconds", t.to_string());
         }
-        m.into_iter()
-            .map(|(k, v)| json!({ "key": k, "value": v }))
-            .collect::<Vec<_>>()
+        m.into_iter().map(|(k, v)| json!({ "key": k, "value": v })).collect::<Vec<_>>()
     };
 
     let d = &p.deployment;

@@ -63,10 +63,7 @@ pub struct Sample {
 impl Sample {
     /// An empty sample from `origin`.
     pub fn new(origin: impl Into<String>) -> Sample {
-        Sample {
-            origin: origin.into(),
-            ..Sample::default()
-        }
+        Sample { origin: origin.into(), ..Sample::default() }
     }
 
     /// Number of usable records.
@@ -82,9 +79,7 @@ impl Sample {
     /// The usable records, each a JSON object's bytes.
     pub fn records(&self) -> impl Iterator<Item = &[u8]> {
         let starts = std::iter::once(0).chain(self.ends.iter().copied());
-        starts
-            .zip(self.ends.iter().copied())
-            .map(|(s, e)| &self.data[s..e])
+        starts.zip(self.ends.iter().copied()).map(|(s, e)| &self.data[s..e])
     }
 
     /// Offers one raw message; keeps it if it is a JSON object within `max_bytes`,
@@ -148,15 +143,9 @@ pub struct FileSampler<'a> {
 
 impl Sampler for FileSampler<'_> {
     fn sample(&self, spec: &SampleSpec) -> Result<Sample, SampleError> {
-        let rel = spec
-            .file
-            .as_deref()
-            .ok_or_else(|| SampleError::Source("no sample file configured".into()))?;
+        let rel = spec.file.as_deref().ok_or_else(|| SampleError::Source("no sample file configured".into()))?;
         let path = self.root.join(rel);
-        let io = |source| SampleError::Io {
-            path: rel.to_string(),
-            source,
-        };
+        let io = |source| SampleError::Io { path: rel.to_string(), source };
         let file = std::fs::File::open(&path).map_err(io)?;
         let mut reader = BufReader::new(file);
         let head = reader.fill_buf().map_err(io)?;
@@ -167,14 +156,9 @@ impl Sampler for FileSampler<'_> {
             let mut text = Vec::new();
             reader.read_to_end(&mut text).map_err(io)?;
             let text = text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&text);
-            let items: Vec<&serde_json::value::RawValue> =
-                serde_json::from_slice(text).map_err(|e| {
-                    SampleError::Source(format!("{rel}: not a JSON array of records: {e}"))
-                })?;
-            for item in items
-                .iter()
-                .take(usize::try_from(spec.messages).unwrap_or(usize::MAX))
-            {
+            let items: Vec<&serde_json::value::RawValue> = serde_json::from_slice(text)
+                .map_err(|e| SampleError::Source(format!("{rel}: not a JSON array of records: {e}")))?;
+            for item in items.iter().take(usize::try_from(spec.messages).unwrap_or(usize::MAX)) {
                 sample.offer(Some(item.get().as_bytes()), spec.max_bytes);
             }
             return Ok(sample.finish());
@@ -201,65 +185,27 @@ mod tests {
     use super::*;
 
     fn spec(file: &str, messages: u64) -> SampleSpec {
-        SampleSpec {
-            file: Some(file.into()),
-            messages,
-            max_bytes: 40,
-            timeout: std::time::Duration::from_secs(1),
-        }
+        SampleSpec { file: Some(file.into()), messages, max_bytes: 40, timeout: std::time::Duration::from_secs(1) }
     }
 
     #[test]
     fn jsonl_skips_and_counts_what_is_not_an_object() {
         let dir = tempfile::tempdir().unwrap();
         let mut text = b"\xEF\xBB\xBF{\"a\":1}\r\n\n[1]\n42\nnot json\n{\"a\":\"\xff\"}\n".to_vec();
-        text.extend_from_slice(
-            format!(
-                "{{\"long\":\"{}\"}}\n{{\"b\":2}}\n{{\"c\":3}}\n",
-                "x".repeat(50)
-            )
-            .as_bytes(),
-        );
+        text.extend_from_slice(format!("{{\"long\":\"{}\"}}\n{{\"b\":2}}\n{{\"c\":3}}\n", "x".repeat(50)).as_bytes());
         std::fs::write(dir.path().join("s.jsonl"), &text).unwrap();
-        let s = FileSampler { root: dir.path() }
-            .sample(&spec("s.jsonl", 2))
-            .unwrap();
-        let recs: Vec<_> = s
-            .records()
-            .map(|r| String::from_utf8_lossy(r).into_owned())
-            .collect();
-        assert_eq!(
-            recs,
-            ["{\"a\":1}", "{\"b\":2}"],
-            "bounded to 2 records, BOM and CRLF handled"
-        );
-        assert_eq!(
-            s.skipped,
-            Skipped {
-                invalid_json: 1,
-                not_object: 2,
-                bad_utf8: 1,
-                too_large: 1,
-                tombstones: 0
-            }
-        );
-        assert_eq!(
-            s.skipped.describe(),
-            "1 invalid JSON, 2 not an object, 1 not UTF-8, 1 over the byte cap"
-        );
+        let s = FileSampler { root: dir.path() }.sample(&spec("s.jsonl", 2)).unwrap();
+        let recs: Vec<_> = s.records().map(|r| String::from_utf8_lossy(r).into_owned()).collect();
+        assert_eq!(recs, ["{\"a\":1}", "{\"b\":2}"], "bounded to 2 records, BOM and CRLF handled");
+        assert_eq!(s.skipped, Skipped { invalid_json: 1, not_object: 2, bad_utf8: 1, too_large: 1, tombstones: 0 });
+        assert_eq!(s.skipped.describe(), "1 invalid JSON, 2 not an object, 1 not UTF-8, 1 over the byte cap");
     }
 
     #[test]
     fn json_array_file() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join("a.json"),
-            "  [{\"a\":1}, 2, {\"b\":[true]}]",
-        )
-        .unwrap();
-        let s = FileSampler { root: dir.path() }
-            .sample(&spec("a.json", 10))
-            .unwrap();
+        std::fs::write(dir.path().join("a.json"), "  [{\"a\":1}, 2, {\"b\":[true]}]").unwrap();
+        let s = FileSampler { root: dir.path() }.sample(&spec("a.json", 10)).unwrap();
         assert_eq!(s.len(), 2);
         assert_eq!(s.skipped.not_object, 1);
     }
@@ -267,13 +213,7 @@ mod tests {
     #[test]
     fn missing_file_names_it() {
         let dir = tempfile::tempdir().unwrap();
-        let e = FileSampler { root: dir.path() }
-            .sample(&spec("nope.jsonl", 1))
-            .unwrap_err();
-        assert!(
-            e.to_string()
-                .starts_with("cannot read sample file nope.jsonl:"),
-            "{e}"
-        );
+        let e = FileSampler { root: dir.path() }.sample(&spec("nope.jsonl", 1)).unwrap_err();
+        assert!(e.to_string().starts_with("cannot read sample file nope.jsonl:"), "{e}");
     }
 }

@@ -105,11 +105,7 @@ struct Candidate<'s> {
 
 /// Resolves the columns of `pipeline` from `root` (today's sample merged with the
 /// recorded shape). Returns the schema when there is no error, and all diagnostics.
-pub fn resolve(
-    pipeline: &Pipeline,
-    root: &Shape,
-    standard: TsStandard,
-) -> (Option<Schema>, Vec<Diagnostic>) {
+pub fn resolve(pipeline: &Pipeline, root: &Shape, standard: TsStandard) -> (Option<Schema>, Vec<Diagnostic>) {
     let spec = &pipeline.schema;
     let file = &pipeline.file;
     let mut diags = Vec::new();
@@ -121,26 +117,15 @@ pub fn resolve(
     let mut physical: Vec<Physical> = Vec::new();
     let mut candidates = Vec::new();
     for (key, shape) in fields {
-        if key.is_empty() {
+        if !crate::types::nameable(key) {
             diags.push(Diagnostic::warning(format!(
-                "{file}: the sample has an empty JSON key \"\", which Flink SQL cannot name; it is left out"
+                "{file}: the sample has the JSON key {key:?}, which Flink SQL cannot name (empty or with a line break); it is left out"
             )));
             continue;
         }
         let logical = shape.flink_type(standard);
-        physical.push(Physical {
-            key: key.clone(),
-            ty: storage_type(&logical, spec.flatten),
-        });
-        expand(
-            key.clone(),
-            vec![key.clone()],
-            shape,
-            &logical,
-            spec.flatten,
-            standard,
-            &mut candidates,
-        );
+        physical.push(Physical { key: key.clone(), ty: storage_type(&logical, spec.flatten) });
+        expand(key.clone(), vec![key.clone()], shape, &logical, spec.flatten, standard, &mut candidates);
     }
 
     // Overrides.
@@ -149,10 +134,7 @@ pub fn resolve(
     let mut excluded = Vec::new();
     for c in &spec.columns {
         if !c.exclude && c.ty.is_none() && c.from.is_none() && c.rename.is_none() {
-            diags.push(Diagnostic::warning(format!(
-                "{file}: [schema] columns.{} changes nothing",
-                c.name
-            )));
+            diags.push(Diagnostic::warning(format!("{file}: [schema] columns.{} changes nothing", c.name)));
         }
         let known = candidates.iter().any(|k: &Candidate| k.name == c.name);
         if !known && c.ty.is_none() {
@@ -162,9 +144,7 @@ pub fn resolve(
             ));
             d = match suggest(&c.name, candidates.iter().map(|k| k.name.as_str())) {
                 Some(near) => d.with_help(format!("did you mean `{near}`?")),
-                None => {
-                    d.with_help("give it a `type` to declare a column the sample does not show")
-                }
+                None => d.with_help("give it a `type` to declare a column the sample does not show"),
             };
             diags.push(d);
         }
@@ -195,24 +175,12 @@ pub fn resolve(
             evidence,
         };
         if let Some(o) = ov {
-            apply_override(
-                o,
-                &mut col,
-                cand,
-                &mut physical,
-                &mut computed,
-                &mut diags,
-                file,
-            );
+            apply_override(o, &mut col, cand, &mut physical, &mut computed, &mut diags, file);
         }
         columns.push(col);
     }
     // Pinned columns the sample does not show.
-    for o in spec
-        .columns
-        .iter()
-        .filter(|o| !o.exclude && !candidates.iter().any(|k| k.name == o.name))
-    {
+    for o in spec.columns.iter().filter(|o| !o.exclude && !candidates.iter().any(|k| k.name == o.name)) {
         let Some(ty) = &o.ty else { continue };
         let mut col = Column {
             name: o.name.clone(),
@@ -230,26 +198,11 @@ pub fn resolve(
             },
         };
         let shape = Shape::default();
-        let cand = Candidate {
-            name: o.name.clone(),
-            path: vec![o.name.clone()],
-            shape: &shape,
-        };
+        let cand = Candidate { name: o.name.clone(), path: vec![o.name.clone()], shape: &shape };
         if o.from.is_none() {
-            physical.push(Physical {
-                key: o.name.clone(),
-                ty: storage_type(ty, false),
-            });
+            physical.push(Physical { key: o.name.clone(), ty: storage_type(ty, false) });
         }
-        apply_override(
-            o,
-            &mut col,
-            &cand,
-            &mut physical,
-            &mut computed,
-            &mut diags,
-            file,
-        );
+        apply_override(o, &mut col, &cand, &mut physical, &mut computed, &mut diags, file);
         columns.push(col);
     }
     // An excluded top-level key leaves the source table too, unless something still reads it.
@@ -264,10 +217,8 @@ pub fn resolve(
 
     if columns.is_empty() {
         diags.push(
-            Diagnostic::error(format!(
-                "{file}: no columns: the sample holds no usable field"
-            ))
-            .with_help("declare the columns in [schema] with `columns.NAME = { type = \"...\" }`"),
+            Diagnostic::error(format!("{file}: no columns: the sample holds no usable field"))
+                .with_help("declare the columns in [schema] with `columns.NAME = { type = \"...\" }`"),
         );
     }
 
@@ -297,14 +248,8 @@ pub fn resolve(
                     .iter()
                     .find(|k| quote_ident(&k.name) == c.expr)
                     .map(|k| k.name.clone())
-                    .or_else(|| {
-                        physical
-                            .iter()
-                            .find(|p| quote_ident(&p.key) == c.expr)
-                            .map(|p| p.key.clone())
-                    });
-                let ok_type =
-                    matches!(c.ty, FlinkType::Timestamp(p) | FlinkType::TimestampLtz(p) if p <= 3);
+                    .or_else(|| physical.iter().find(|p| quote_ident(&p.key) == c.expr).map(|p| p.key.clone()));
+                let ok_type = matches!(c.ty, FlinkType::Timestamp(p) | FlinkType::TimestampLtz(p) if p <= 3);
                 match source_col {
                     Some(s) if ok_type => watermark = Some((s, et.delay_secs)),
                     Some(_) => diags.push(
@@ -329,32 +274,15 @@ pub fn resolve(
     check_sink_keys(pipeline, &columns, &primary_key, &mut diags);
 
     let ok = !diags.iter().any(Diagnostic::is_error);
-    let schema = Schema {
-        standard,
-        physical,
-        computed,
-        watermark,
-        columns,
-        primary_key,
-    };
+    let schema = Schema { standard, physical, computed, watermark, columns, primary_key };
     (ok.then_some(schema), diags)
 }
 
-fn missing(
-    file: &str,
-    what: &str,
-    name: &str,
-    columns: &[Column],
-    excluded: &[String],
-) -> Diagnostic {
+fn missing(file: &str, what: &str, name: &str, columns: &[Column], excluded: &[String]) -> Diagnostic {
     if excluded.iter().any(|e| e == name) {
-        return Diagnostic::error(format!(
-            "{file}: [schema] {what} names `{name}`, which is excluded"
-        ));
+        return Diagnostic::error(format!("{file}: [schema] {what} names `{name}`, which is excluded"));
     }
-    let d = Diagnostic::error(format!(
-        "{file}: [schema] {what} names `{name}`, which is not a column"
-    ));
+    let d = Diagnostic::error(format!("{file}: [schema] {what} names `{name}`, which is not a column"));
     match suggest(name, columns.iter().map(|c| c.name.as_str())) {
         Some(near) => d.with_help(format!("did you mean `{near}`?")),
         None => d.with_help("`flinkform schema NAME` lists the columns"),
@@ -372,18 +300,10 @@ fn expand<'s>(
     out: &mut Vec<Candidate<'s>>,
 ) {
     if let (true, FlinkType::Row(_), Some(obj)) = (flatten, logical, &shape.object) {
-        for (k, child) in obj.fields.iter().filter(|(k, _)| !k.is_empty()) {
+        for (k, child) in obj.fields.iter().filter(|(k, _)| crate::types::nameable(k)) {
             let mut p = path.clone();
             p.push(k.clone());
-            expand(
-                format!("{name}_{k}"),
-                p,
-                child,
-                &child.flink_type(std),
-                flatten,
-                std,
-                out,
-            );
+            expand(format!("{name}_{k}"), p, child, &child.flink_type(std), flatten, std, out);
         }
         return;
     }
@@ -394,22 +314,16 @@ fn expand<'s>(
 /// column are read as JSON text; with `flatten`, ROWs keep their structure.
 fn storage_type(logical: &FlinkType, flatten: bool) -> FlinkType {
     match logical {
-        FlinkType::Row(fields) if flatten => FlinkType::Row(
-            fields
-                .iter()
-                .map(|(k, t)| (k.clone(), storage_type(t, flatten)))
-                .collect(),
-        ),
+        FlinkType::Row(fields) if flatten => {
+            FlinkType::Row(fields.iter().map(|(k, t)| (k.clone(), storage_type(t, flatten))).collect())
+        }
         t if t.hologres().json => FlinkType::String,
         t => t.clone(),
     }
 }
 
 fn access_expr(path: &[String]) -> String {
-    path.iter()
-        .map(|p| quote_ident(p))
-        .collect::<Vec<_>>()
-        .join(".")
+    path.iter().map(|p| quote_ident(p)).collect::<Vec<_>>().join(".")
 }
 
 /// Sets the type at `path` inside a physical column's (possibly nested ROW) type.
@@ -447,28 +361,19 @@ fn apply_override(
             col.ty = storage_type(ty, false);
             col.holo = ty.hologres();
             col.origin = Origin::Pinned;
-            col.evidence
-                .notes
-                .push(format!("pinned to {ty} in [schema]"));
+            col.evidence.notes.push(format!("pinned to {ty} in [schema]"));
         }
         Some(conv) => {
             let call = match conv {
                 Conversion::EpochMillis | Conversion::EpochSeconds => {
-                    let p = if *conv == Conversion::EpochMillis {
-                        3
-                    } else {
-                        0
-                    };
+                    let p = if *conv == Conversion::EpochMillis { 3 } else { 0 };
                     if !matches!(ty, FlinkType::TimestampLtz(_)) {
                         diags.push(Diagnostic::error(format!(
                             "{file}: column `{}` converted from epoch needs type TIMESTAMP_LTZ(3), not {ty}",
                             o.name
                         )));
                     }
-                    if !matches!(
-                        col.inferred,
-                        None | Some(FlinkType::Int | FlinkType::BigInt)
-                    ) {
+                    if !matches!(col.inferred, None | Some(FlinkType::Int | FlinkType::BigInt)) {
                         diags.push(Diagnostic::error(format!(
                             "{file}: column `{}` is converted from epoch numbers, but the sample holds {}",
                             o.name,
@@ -489,33 +394,19 @@ fn apply_override(
                 Conversion::Expr(e) => e.clone(),
             };
             let base = col.sink_name.clone();
-            let base = if base.is_empty() {
-                o.name.clone()
-            } else {
-                base
-            };
+            let base = if base.is_empty() { o.name.clone() } else { base };
             let mut name = base.clone();
             let mut n = 1;
-            while physical.iter().any(|p| p.key == name) || computed.iter().any(|c| c.name == name)
-            {
-                name = if n == 1 {
-                    format!("{base}_converted")
-                } else {
-                    format!("{base}_converted_{n}")
-                };
+            while physical.iter().any(|p| p.key == name) || computed.iter().any(|c| c.name == name) {
+                name = if n == 1 { format!("{base}_converted") } else { format!("{base}_converted_{n}") };
                 n += 1;
             }
-            computed.push(Computed {
-                name: name.clone(),
-                expr: call,
-            });
+            computed.push(Computed { name: name.clone(), expr: call });
             col.expr = quote_ident(&name);
             col.ty = ty.clone();
             col.holo = ty.hologres();
             col.origin = Origin::Converted;
-            col.evidence
-                .notes
-                .push(format!("converted to {ty} in [schema]"));
+            col.evidence.notes.push(format!("converted to {ty} in [schema]"));
         }
     }
 }
@@ -525,11 +416,7 @@ fn apply_override(
 fn assign_sink_names(columns: &mut [Column], diags: &mut Vec<Diagnostic>, file: &str) {
     let mut used: Vec<(String, String)> = Vec::new();
     for c in columns.iter_mut() {
-        let wanted = if c.sink_name.is_empty() {
-            c.name.clone()
-        } else {
-            c.sink_name.clone()
-        };
+        let wanted = if c.sink_name.is_empty() { c.name.clone() } else { c.sink_name.clone() };
         let base = fit63(&wanted.to_lowercase(), &wanted);
         let mut name = base.clone();
         let mut n = 2;
@@ -557,40 +444,23 @@ fn fit63(name: &str, original: &str) -> String {
     while !name.is_char_boundary(cut) {
         cut -= 1;
     }
-    format!(
-        "{}_{}",
-        &name[..cut],
-        &crate::spec::digest(&[original.as_bytes()])[..8]
-    )
+    format!("{}_{}", &name[..cut], &crate::spec::digest(&[original.as_bytes()])[..8])
 }
 
 fn check_sink_keys(p: &Pipeline, columns: &[Column], pk: &[String], diags: &mut Vec<Diagnostic>) {
     let file = &p.file;
-    let sink_of = |name: &str| {
-        columns
-            .iter()
-            .find(|c| c.name == name || c.sink_name == name)
-            .map(|c| c.sink_name.clone())
-    };
-    for (what, names) in [
-        ("distribution_key", &p.sink.distribution_key),
-        ("clustering_key", &p.sink.clustering_key),
-    ] {
+    let sink_of =
+        |name: &str| columns.iter().find(|c| c.name == name || c.sink_name == name).map(|c| c.sink_name.clone());
+    for (what, names) in [("distribution_key", &p.sink.distribution_key), ("clustering_key", &p.sink.clustering_key)] {
         for n in names {
             match sink_of(n) {
-                None => diags.push(Diagnostic::error(format!(
-                    "{file}: [sink] {what} names `{n}`, which is not a column"
-                ))),
-                Some(s) if what == "distribution_key" && !pk.is_empty() && !pk.contains(&s) => {
-                    diags.push(
-                        Diagnostic::error(format!(
-                            "{file}: [sink] distribution_key `{n}` is not part of the primary key"
-                        ))
-                        .with_help(
-                            "Hologres needs the distribution key to be a subset of the primary key",
-                        ),
-                    )
+                None => {
+                    diags.push(Diagnostic::error(format!("{file}: [sink] {what} names `{n}`, which is not a column")))
                 }
+                Some(s) if what == "distribution_key" && !pk.is_empty() && !pk.contains(&s) => diags.push(
+                    Diagnostic::error(format!("{file}: [sink] distribution_key `{n}` is not part of the primary key"))
+                        .with_help("Hologres needs the distribution key to be a subset of the primary key"),
+                ),
                 Some(_) => {}
             }
         }

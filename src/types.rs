@@ -51,10 +51,7 @@ impl FlinkType {
     /// Arrays map to one-dimensional Hologres arrays of the supported element types;
     /// everything nested beyond that becomes `jsonb`.
     pub fn hologres(&self) -> HoloType {
-        let plain = |s: &str| HoloType {
-            sql: s.to_string(),
-            json: false,
-        };
+        let plain = |s: &str| HoloType { sql: s.to_string(), json: false };
         match self {
             Self::Boolean => plain("bool"),
             Self::Int => plain("int4"),
@@ -69,15 +66,9 @@ impl FlinkType {
                 Self::Boolean | Self::Int | Self::BigInt | Self::Double | Self::String => {
                     plain(&format!("{}[]", elem.hologres().sql))
                 }
-                _ => HoloType {
-                    sql: "jsonb".into(),
-                    json: true,
-                },
+                _ => HoloType { sql: "jsonb".into(), json: true },
             },
-            Self::Map(_) | Self::Row(_) => HoloType {
-                sql: "jsonb".into(),
-                json: true,
-            },
+            Self::Map(_) | Self::Row(_) => HoloType { sql: "jsonb".into(), json: true },
         }
     }
 
@@ -97,10 +88,7 @@ impl FlinkType {
 
     /// Parses a type as written in a spec (`"TIMESTAMP_LTZ(3)"`, `"ARRAY<INT>"`, ...).
     pub fn parse(text: &str) -> Result<FlinkType, String> {
-        let mut p = TypeParser {
-            s: text.as_bytes(),
-            i: 0,
-        };
+        let mut p = TypeParser { s: text.as_bytes(), i: 0 };
         let t = p.ty()?;
         p.ws();
         if p.i != p.s.len() {
@@ -108,6 +96,12 @@ impl FlinkType {
         }
         Ok(t)
     }
+}
+
+/// Whether Flink SQL can name a JSON key as a column or ROW field: a backtick-quoted
+/// identifier cannot be empty or hold a line break.
+pub fn nameable(key: &str) -> bool {
+    !key.is_empty() && !key.contains(['\n', '\r'])
 }
 
 /// Quotes an identifier for Flink SQL: backticks, with inner backticks doubled.
@@ -170,19 +164,13 @@ impl TypeParser<'_> {
     }
 
     fn expect(&mut self, c: u8) -> Result<(), String> {
-        if self.eat(c) {
-            Ok(())
-        } else {
-            Err(format!("expected `{}` at offset {}", c as char, self.i))
-        }
+        if self.eat(c) { Ok(()) } else { Err(format!("expected `{}` at offset {}", c as char, self.i)) }
     }
 
     fn word(&mut self) -> String {
         self.ws();
         let start = self.i;
-        while self.i < self.s.len()
-            && (self.s[self.i].is_ascii_alphanumeric() || self.s[self.i] == b'_')
-        {
+        while self.i < self.s.len() && (self.s[self.i].is_ascii_alphanumeric() || self.s[self.i] == b'_') {
             self.i += 1;
         }
         String::from_utf8_lossy(&self.s[start..self.i]).to_ascii_uppercase()
@@ -190,8 +178,7 @@ impl TypeParser<'_> {
 
     fn number(&mut self) -> Result<u8, String> {
         let w = self.word();
-        w.parse::<u8>()
-            .map_err(|_| format!("expected a number, found `{w}`"))
+        w.parse::<u8>().map_err(|_| format!("expected a number, found `{w}`"))
     }
 
     fn ident(&mut self) -> Result<String, String> {
@@ -263,9 +250,7 @@ impl TypeParser<'_> {
                     self.expect(b')')?;
                 }
                 if !(1..=38).contains(&p) || s > p {
-                    return Err(format!(
-                        "DECIMAL({p}, {s}) needs 1 <= precision <= 38 and scale <= precision"
-                    ));
+                    return Err(format!("DECIMAL({p}, {s}) needs 1 <= precision <= 38 and scale <= precision"));
                 }
                 FlinkType::Decimal(p, s)
             }
@@ -281,9 +266,7 @@ impl TypeParser<'_> {
                 self.expect(b'<')?;
                 let k = self.ty()?;
                 if k != FlinkType::String {
-                    return Err(
-                        "only MAP<STRING, T> is supported (JSON object keys are strings)".into(),
-                    );
+                    return Err("only MAP<STRING, T> is supported (JSON object keys are strings)".into());
                 }
                 self.expect(b',')?;
                 let v = self.ty()?;
@@ -351,10 +334,7 @@ mod tests {
     #[test]
     fn mapping_covers_every_variant() {
         let variant = |t: &FlinkType| std::mem::discriminant(t);
-        let covered: Vec<_> = MAPPING
-            .iter()
-            .map(|(f, _, _)| variant(&FlinkType::parse(f).unwrap()))
-            .collect();
+        let covered: Vec<_> = MAPPING.iter().map(|(f, _, _)| variant(&FlinkType::parse(f).unwrap())).collect();
         for t in [
             Boolean,
             Int,
@@ -377,21 +357,10 @@ mod tests {
     fn parse_aliases_and_errors() {
         assert_eq!(FlinkType::parse("integer").unwrap(), Int);
         assert_eq!(FlinkType::parse("VARCHAR(20)").unwrap(), String);
-        assert_eq!(
-            FlinkType::parse("ROW<`a``b` INT>").unwrap(),
-            Row(vec![("a`b".into(), Int)])
-        );
-        assert!(
-            FlinkType::parse("DECIMAL(40, 0)")
-                .unwrap_err()
-                .contains("38")
-        );
+        assert_eq!(FlinkType::parse("ROW<`a``b` INT>").unwrap(), Row(vec![("a`b".into(), Int)]));
+        assert!(FlinkType::parse("DECIMAL(40, 0)").unwrap_err().contains("38"));
         assert!(FlinkType::parse("MAP<INT, INT>").is_err());
-        assert!(
-            FlinkType::parse("TEXT")
-                .unwrap_err()
-                .contains("unknown type `TEXT`")
-        );
+        assert!(FlinkType::parse("TEXT").unwrap_err().contains("unknown type `TEXT`"));
         assert!(FlinkType::parse("INT x").is_err());
     }
 }

@@ -31,11 +31,7 @@ pub struct Style {
 
 impl Style {
     fn paint(self, code: &str, s: &str) -> String {
-        if self.color {
-            format!("\x1b[{code}m{s}\x1b[0m")
-        } else {
-            s.to_string()
-        }
+        if self.color { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_string() }
     }
 
     fn action(self, a: Action, s: &str) -> String {
@@ -74,10 +70,7 @@ pub fn summary_line(plan: &Plan) -> String {
         return "No changes. The pipelines match the recorded state.".into();
     }
     let s = plan.summary();
-    format!(
-        "Plan: {} to add, {} to change, {} to replace, {} to destroy.",
-        s.add, s.change, s.replace, s.destroy
-    )
+    format!("Plan: {} to add, {} to change, {} to replace, {} to destroy.", s.add, s.change, s.replace, s.destroy)
 }
 
 /// A unified diff between two texts, empty when equal.
@@ -93,19 +86,14 @@ pub fn unified(old: &str, new: &str, label: &str) -> String {
 }
 
 fn artifacts(c: &Change) -> Vec<(&'static str, String)> {
-    let get = |s: Option<&crate::state::PipelineState>,
-               f: fn(&crate::state::PipelineState) -> &str| {
+    let get = |s: Option<&crate::state::PipelineState>, f: fn(&crate::state::PipelineState) -> &str| {
         s.map_or(String::new(), |p| f(p).to_string())
     };
     let (b, a) = (c.before.as_ref(), c.after.as_ref());
     [
         ("flink.sql", get(b, |p| &p.sql), get(a, |p| &p.sql)),
         ("hologres.sql", get(b, |p| &p.ddl), get(a, |p| &p.ddl)),
-        (
-            "deployment.yaml",
-            get(b, |p| &p.deployment),
-            get(a, |p| &p.deployment),
-        ),
+        ("deployment.yaml", get(b, |p| &p.deployment), get(a, |p| &p.deployment)),
     ]
     .into_iter()
     .map(|(label, old, new)| (label, unified(&old, &new, &format!("{}/{label}", c.name))))
@@ -135,16 +123,8 @@ pub fn columns_table(cols: &[ColumnRecord], indent: &str) -> String {
             for n in &e.notes {
                 let _ = write!(ev, "; {n}");
             }
-            let name = if c.name == c.sink_name {
-                c.name.clone()
-            } else {
-                format!("{} → {}", c.name, c.sink_name)
-            };
-            let ty = if c.nullable {
-                c.ty.clone()
-            } else {
-                format!("{} NOT NULL", c.ty)
-            };
+            let name = if c.name == c.sink_name { c.name.clone() } else { format!("{} → {}", c.name, c.sink_name) };
+            let ty = if c.nullable { c.ty.clone() } else { format!("{} NOT NULL", c.ty) };
             [name, ty, c.hologres.clone(), ev]
         })
         .collect();
@@ -152,44 +132,24 @@ pub fn columns_table(cols: &[ColumnRecord], indent: &str) -> String {
     let (w0, w1, w2) = (width(0), width(1), width(2));
     let mut out = String::new();
     for r in &rows {
-        let _ = writeln!(
-            out,
-            "{indent}{:<w0$}  {:<w1$}  {:<w2$}  {}",
-            r[0], r[1], r[2], r[3]
-        );
+        let _ = writeln!(out, "{indent}{:<w0$}  {:<w1$}  {:<w2$}  {}", r[0], r[1], r[2], r[3]);
     }
     out
 }
 
 fn plan_text(plan: &Plan, style: Style) -> String {
     let mut out = String::new();
-    let changed: Vec<&Change> = plan
-        .changes
-        .iter()
-        .filter(|c| c.action != Action::NoOp)
-        .collect();
+    let changed: Vec<&Change> = plan.changes.iter().filter(|c| c.action != Action::NoOp).collect();
     if !changed.is_empty() {
         out.push_str("flinkform will perform the following actions:\n");
     }
     for c in changed {
-        let file = c
-            .after
-            .as_ref()
-            .or(c.before.as_ref())
-            .map_or("", |p| p.file.as_str());
-        let _ = writeln!(
-            out,
-            "\n  # {} will be {}",
-            style.paint("1", &c.name),
-            c.action.verb()
-        );
+        let file = c.after.as_ref().or(c.before.as_ref()).map_or("", |p| p.file.as_str());
+        let _ = writeln!(out, "\n  # {} will be {}", style.paint("1", &c.name), c.action.verb());
         let _ = writeln!(
             out,
             "  {}",
-            style.action(
-                c.action,
-                &format!("{} pipeline \"{}\" ({file})", c.action.symbol(), c.name)
-            )
+            style.action(c.action, &format!("{} pipeline \"{}\" ({file})", c.action.symbol(), c.name))
         );
         for r in &c.reasons {
             let _ = writeln!(out, "      because: {r}");
@@ -264,11 +224,7 @@ fn plan_markdown(plan: &Plan) -> String {
     for e in &plan.errors {
         let _ = writeln!(out, "> [!CAUTION]\n> {}\n", md_cell(e));
     }
-    let changed: Vec<&Change> = plan
-        .changes
-        .iter()
-        .filter(|c| c.action != Action::NoOp)
-        .collect();
+    let changed: Vec<&Change> = plan.changes.iter().filter(|c| c.action != Action::NoOp).collect();
     if changed.is_empty() {
         return out;
     }
@@ -284,12 +240,7 @@ fn plan_markdown(plan: &Plan) -> String {
         );
     }
     for c in changed {
-        let _ = writeln!(
-            out,
-            "\n<details><summary><code>{}</code> {}</summary>\n",
-            md_cell(&c.name),
-            c.action.verb()
-        );
+        let _ = writeln!(out, "\n<details><summary><code>{}</code> {}</summary>\n", md_cell(&c.name), c.action.verb());
         if let Some(s) = sample_line(c) {
             let _ = writeln!(out, "Sample: {}\n", md_cell(&s));
         }
@@ -330,11 +281,7 @@ pub fn diagnostics(diags: &[Diagnostic], style: Style) -> String {
         .iter()
         .map(|d| {
             let text = d.to_string();
-            let (label, code) = if d.is_error() {
-                ("error", "31")
-            } else {
-                ("warning", "33")
-            };
+            let (label, code) = if d.is_error() { ("error", "31") } else { ("warning", "33") };
             match text.strip_prefix(label) {
                 Some(rest) => format!("{}{rest}", style.paint(&format!("1;{code}"), label)),
                 None => text,

@@ -30,11 +30,7 @@ pub struct InferConfig {
 
 impl Default for InferConfig {
     fn default() -> Self {
-        InferConfig {
-            max_depth: 10,
-            map_max_keys: 200,
-            map_min_presence: 0.1,
-        }
+        InferConfig { max_depth: 10, map_max_keys: 200, map_min_presence: 0.1 }
     }
 }
 
@@ -64,10 +60,7 @@ pub struct StrCaps {
 
 impl StrCaps {
     fn join(self, o: StrCaps) -> StrCaps {
-        StrCaps {
-            mask: self.mask & o.mask,
-            digits: self.digits.max(o.digits),
-        }
+        StrCaps { mask: self.mask & o.mask, digits: self.digits.max(o.digits) }
     }
 }
 
@@ -247,15 +240,8 @@ impl Shape {
         if let Some(o) = &mut self.object {
             let n = o.fields.len();
             let occurrences = self.stats.objects.max(1) as f64;
-            let avg = o
-                .fields
-                .values()
-                .map(|f| f.stats.present as f64 / occurrences)
-                .sum::<f64>()
-                / n.max(1) as f64;
-            if n > cfg.map_max_keys
-                || (n > 0 && avg < cfg.map_min_presence && self.stats.objects > 0)
-            {
+            let avg = o.fields.values().map(|f| f.stats.present as f64 / occurrences).sum::<f64>() / n.max(1) as f64;
+            if n > cfg.map_max_keys || (n > 0 && avg < cfg.map_min_presence && self.stats.objects > 0) {
                 o.map = true;
             }
             o.fields.values_mut().for_each(|f| f.decide_maps(cfg));
@@ -288,14 +274,8 @@ impl Shape {
             return FlinkType::Boolean;
         }
         if self.fraction {
-            let exact = !self.fraction_inexact
-                && !self.int_beyond_double
-                && self.int <= Some(IntClass::BigInt);
-            return if exact {
-                FlinkType::Double
-            } else {
-                FlinkType::String
-            };
+            let exact = !self.fraction_inexact && !self.int_beyond_double && self.int <= Some(IntClass::BigInt);
+            return if exact { FlinkType::Double } else { FlinkType::String };
         }
         if let Some(class) = self.int {
             return match class {
@@ -319,7 +299,7 @@ impl Shape {
             };
         }
         if let Some(o) = &self.object {
-            let readable = || o.fields.iter().filter(|(k, _)| !k.is_empty());
+            let readable = || o.fields.iter().filter(|(k, _)| crate::types::nameable(k));
             if o.map {
                 let mut v = Shape::default();
                 o.fields.values().for_each(|f| v.join(f));
@@ -328,11 +308,7 @@ impl Shape {
             if readable().next().is_none() {
                 return FlinkType::String;
             }
-            return FlinkType::Row(
-                readable()
-                    .map(|(k, f)| (k.clone(), f.flink_type(std)))
-                    .collect(),
-            );
+            return FlinkType::Row(readable().map(|(k, f)| (k.clone(), f.flink_type(std))).collect());
         }
         match &self.array {
             Some(e) => FlinkType::Array(Box::new(e.flink_type(std))),
@@ -360,11 +336,7 @@ impl Shape {
     pub fn choose_standard(&self) -> TsStandard {
         let (mut sql, mut iso) = (0, 0);
         self.count_temporal(&mut sql, &mut iso);
-        if iso > sql {
-            TsStandard::Iso
-        } else {
-            TsStandard::Sql
-        }
+        if iso > sql { TsStandard::Iso } else { TsStandard::Sql }
     }
 
     /// Human notes on why this path got `ty`, from the evidence counters.
@@ -391,18 +363,11 @@ impl Shape {
             .filter(|(_, n)| *n > 0)
             .map(|(k, n)| format!("{k} {n}"))
             .collect();
-            notes.push(format!(
-                "mixed kinds ({}): read as JSON text",
-                parts.join(", ")
-            ));
+            notes.push(format!("mixed kinds ({}): read as JSON text", parts.join(", ")));
         }
         match ty {
             FlinkType::Double if s.ints > 0 => {
-                let from = if self.int == Some(IntClass::Int) {
-                    "INT"
-                } else {
-                    "BIGINT"
-                };
+                let from = if self.int == Some(IntClass::Int) { "INT" } else { "BIGINT" };
                 notes.push(format!("widened from {from}: {} fractional", s.fractions))
             }
             FlinkType::BigInt => notes.push("integers beyond INT".into()),
@@ -410,20 +375,18 @@ impl Shape {
             FlinkType::String if self.kinds() == 1 && (self.int.is_some() || self.fraction) => {
                 notes.push("numbers no Flink number type holds exactly: kept as text".into())
             }
+            FlinkType::String if self.kinds() == 1 && self.string.is_some_and(|c| c.mask != 0) => notes.push(format!(
+                "timestamps in the other standard than this table's {} (one per table): kept as text",
+                std.as_str()
+            )),
             FlinkType::String if self.kinds() == 1 && s.temporal > 0 => notes.push(format!(
-                "{} of {} strings look temporal, but not all in one shape Flink reads ({})",
-                s.temporal,
-                s.strings,
-                std.as_str()
+                "{} of {} strings look temporal, but not all in one shape Flink reads",
+                s.temporal, s.strings
             )),
-            FlinkType::Timestamp(_) | FlinkType::TimestampLtz(_) => notes.push(format!(
-                "all {} strings parse under the {} standard",
-                s.strings,
-                std.as_str()
-            )),
-            FlinkType::Map(_) => {
-                notes.push("object with many or sparse keys: read as a map".into())
+            FlinkType::Timestamp(_) | FlinkType::TimestampLtz(_) => {
+                notes.push(format!("all {} strings parse under the {} standard", s.strings, std.as_str()))
             }
+            FlinkType::Map(_) => notes.push("object with many or sparse keys: read as a map".into()),
             _ => {}
         }
         notes
@@ -439,10 +402,7 @@ fn precision(digits: u8) -> u8 {
 }
 
 /// Infers the root shape of a sample: observes every record, then decides maps.
-pub fn infer<'a>(
-    records: impl IntoIterator<Item = &'a [u8]>,
-    cfg: &InferConfig,
-) -> Result<Shape, String> {
+pub fn infer<'a>(records: impl IntoIterator<Item = &'a [u8]>, cfg: &InferConfig) -> Result<Shape, String> {
     let mut root = Shape::default();
     for (i, r) in records.into_iter().enumerate() {
         observe(&mut root, r, cfg.max_depth).map_err(|e| format!("record {}: {e}", i + 1))?;

@@ -7,12 +7,7 @@ use super::{IntClass, Object, Shape, StrCaps, strings};
 
 /// Observes one JSON record (an object) into `root`.
 pub fn observe(root: &mut Shape, record: &[u8], max_depth: usize) -> Result<(), String> {
-    let mut s = Scanner {
-        b: record,
-        i: 0,
-        max_depth,
-        buf: String::new(),
-    };
+    let mut s = Scanner { b: record, i: 0, max_depth, buf: String::new() };
     s.ws();
     if s.peek() == Some(0xEF) {
         s.i += 3; // UTF-8 byte order mark, which Flink's reader skips
@@ -184,8 +179,7 @@ impl Scanner<'_> {
         }
         let raw = self.b.get(start..self.i).ok_or("unterminated string")?;
         self.i += 1;
-        let raw =
-            std::str::from_utf8(raw).map_err(|e| format!("invalid UTF-8 in a string: {e}"))?;
+        let raw = std::str::from_utf8(raw).map_err(|e| format!("invalid UTF-8 in a string: {e}"))?;
         if !escaped {
             return Ok(raw);
         }
@@ -311,9 +305,7 @@ fn beyond_double(text: &str) -> bool {
 /// True when a JSON number with a fraction or exponent reads into a DOUBLE with its
 /// value unchanged: finite, and the same decimal digits as the shortest round-trip form.
 fn exact_in_double(text: &str) -> Result<bool, String> {
-    let v: f64 = text
-        .parse()
-        .map_err(|_| format!("invalid number `{text}`"))?;
+    let v: f64 = text.parse().map_err(|_| format!("invalid number `{text}`"))?;
     if !v.is_finite() {
         return Ok(false);
     }
@@ -334,10 +326,7 @@ fn decimal_digits(text: &str) -> (String, i64) {
     let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
     let all: String = int.chars().chain(frac.chars()).collect();
     let lead = all.len() - all.trim_start_matches('0').len();
-    let digits = all
-        .trim_start_matches('0')
-        .trim_end_matches('0')
-        .to_string();
+    let digits = all.trim_start_matches('0').trim_end_matches('0').to_string();
     (digits, exp + int.len() as i64 - lead as i64)
 }
 

@@ -52,9 +52,7 @@ pub fn classify(s: &str) -> (u8, u8) {
 }
 
 fn num(b: &[u8]) -> Option<u32> {
-    b.iter().try_fold(0u32, |acc, c| {
-        c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
-    })
+    b.iter().try_fold(0u32, |acc, c| c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0')))
 }
 
 fn valid_date(b: &[u8]) -> bool {

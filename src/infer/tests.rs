@@ -57,16 +57,10 @@ fn conflicts_and_nulls() {
 #[test]
 fn temporal_strings() {
     check(&["\"2024-01-01\""], "DATE");
-    check(
-        &["\"2024-01-01 10:00:00\"", "\"2024-01-01 10:00:00.5\""],
-        "TIMESTAMP(3)",
-    );
+    check(&["\"2024-01-01 10:00:00\"", "\"2024-01-01 10:00:00.5\""], "TIMESTAMP(3)");
     check(&["\"2024-01-01T10:00:00.123456\""], "TIMESTAMP(6)");
     check(&["\"2024-01-01T10:00:00Z\""], "TIMESTAMP_LTZ(3)");
-    check(
-        &["\"2024-01-01 10:00:00\"", "\"2024-01-01T10:00:00\""],
-        "STRING",
-    );
+    check(&["\"2024-01-01 10:00:00\"", "\"2024-01-01T10:00:00\""], "STRING");
     check(&["\"2024-01-01\"", "\"2024-01-01 10:00:00\""], "STRING");
     check(&["\"2024-01-01T10:00:00+08:00\""], "STRING");
     check(&["\"2024-01-01 10:00:00\"", "\"n/a\""], "STRING");
@@ -74,40 +68,26 @@ fn temporal_strings() {
 
 #[test]
 fn one_standard_per_table_covers_most_columns() {
-    let s = infer_texts(&[
-        r#"{"a":"2024-01-01T10:00:00","b":"2024-01-01T10:00:00Z","c":"2024-01-01 10:00:00"}"#,
-    ]);
+    let s = infer_texts(&[r#"{"a":"2024-01-01T10:00:00","b":"2024-01-01T10:00:00Z","c":"2024-01-01 10:00:00"}"#]);
     assert_eq!(s.choose_standard(), TsStandard::Iso);
     assert_eq!(column(&s, "a"), FlinkType::Timestamp(3));
     assert_eq!(column(&s, "b"), FlinkType::TimestampLtz(3));
-    assert_eq!(
-        column(&s, "c"),
-        FlinkType::String,
-        "the other standard stays STRING"
-    );
+    assert_eq!(column(&s, "c"), FlinkType::String, "the other standard stays STRING");
 }
 
 #[test]
 fn maps_for_many_or_sparse_keys() {
-    let wide: Value = (0..201)
-        .map(|i| (format!("k{i}"), json!(i)))
-        .collect::<serde_json::Map<_, _>>()
-        .into();
+    let wide: Value = (0..201).map(|i| (format!("k{i}"), json!(i))).collect::<serde_json::Map<_, _>>().into();
     let s = infer_values(&[json!({ "m": wide })]);
     assert_eq!(column(&s, "m").to_string(), "MAP<STRING, INT>");
-    let sparse: Vec<Value> = (0..20)
-        .map(|i| json!({ "m": { format!("id{i}"): "x" } }))
-        .collect();
+    let sparse: Vec<Value> = (0..20).map(|i| json!({ "m": { format!("id{i}"): "x" } })).collect();
     let s = infer_values(&sparse);
     assert_eq!(column(&s, "m").to_string(), "MAP<STRING, STRING>");
 }
 
 #[test]
 fn depth_cap_keeps_json_text() {
-    let cfg = InferConfig {
-        max_depth: 2,
-        ..InferConfig::default()
-    };
+    let cfg = InferConfig { max_depth: 2, ..InferConfig::default() };
     let rec = br#"{"a":{"b":{"c":{"d":1}}}}"#;
     let s = infer([&rec[..]], &cfg).unwrap();
     assert_eq!(column(&s, "a").to_string(), "ROW<`b` ROW<`c` STRING>>");
@@ -115,18 +95,8 @@ fn depth_cap_keeps_json_text() {
 
 #[test]
 fn keys_of_any_shape_and_order_of_first_sight() {
-    let s = infer_texts(&[
-        r#"{"value":1,"a-b":2,"x y":3,"c`d":4,"é":5,"A":6,"a":7}"#,
-        r#"{"new":1,"value":2}"#,
-    ]);
-    let keys: Vec<&str> = s
-        .object
-        .as_ref()
-        .unwrap()
-        .fields
-        .keys()
-        .map(String::as_str)
-        .collect();
+    let s = infer_texts(&[r#"{"value":1,"a-b":2,"x y":3,"c`d":4,"é":5,"A":6,"a":7}"#, r#"{"new":1,"value":2}"#]);
+    let keys: Vec<&str> = s.object.as_ref().unwrap().fields.keys().map(String::as_str).collect();
     assert_eq!(keys, ["value", "a-b", "x y", "c`d", "é", "A", "a", "new"]);
     assert_eq!(column(&s, "c`d").to_string(), "INT");
 }
@@ -143,10 +113,7 @@ fn evidence_notes() {
     let s = infer_texts(&[r#"{"price":1}"#, r#"{"price":2.5}"#, r#"{"other":1}"#]);
     let f = &s.object.as_ref().unwrap().fields["price"];
     assert_eq!(f.stats.present, 2);
-    assert_eq!(
-        f.notes(&FlinkType::Double, TsStandard::Sql),
-        ["widened from INT: 1 fractional"]
-    );
+    assert_eq!(f.notes(&FlinkType::Double, TsStandard::Sql), ["widened from INT: 1 fractional"]);
 }
 
 // ---- properties -------------------------------------------------------------
@@ -162,17 +129,17 @@ fn accepts(t: &FlinkType, v: &Value, std: TsStandard) -> bool {
         (FlinkType::Int, Value::Number(n)) => n.as_i64().is_some_and(|i| i32::try_from(i).is_ok()),
         (FlinkType::BigInt, Value::Number(n)) => n.is_i64(),
         (FlinkType::Decimal(38, 0), Value::Number(n)) => n.is_i64() || n.is_u64(),
-        (FlinkType::Double, Value::Number(n)) => n
-            .as_f64()
-            .is_some_and(|f| f.is_finite() && (n.is_f64() || f.abs() <= 9007199254740992.0)),
+        (FlinkType::Double, Value::Number(n)) => {
+            n.as_f64().is_some_and(|f| f.is_finite() && (n.is_f64() || f.abs() <= 9007199254740992.0))
+        }
         (FlinkType::Date, Value::String(s)) => temporal(s, strings::DATE),
         (FlinkType::Timestamp(_), Value::String(s)) => temporal(s, ts),
         (FlinkType::TimestampLtz(_), Value::String(s)) => temporal(s, ltz),
         (FlinkType::Array(e), Value::Array(a)) => a.iter().all(|x| accepts(e, x, std)),
         (FlinkType::Map(e), Value::Object(o)) => o.values().all(|x| accepts(e, x, std)),
-        (FlinkType::Row(fields), Value::Object(o)) => fields
-            .iter()
-            .all(|(k, ft)| o.get(k).is_none_or(|x| accepts(ft, x, std))),
+        (FlinkType::Row(fields), Value::Object(o)) => {
+            fields.iter().all(|(k, ft)| o.get(k).is_none_or(|x| accepts(ft, x, std)))
+        }
         _ => false,
     }
 }
@@ -184,9 +151,7 @@ fn json_leaf() -> impl Strategy<Value = Value> {
         any::<i32>().prop_map(|i| json!(i)),
         any::<i64>().prop_map(|i| json!(i)),
         any::<u64>().prop_map(|i| json!(i)),
-        any::<f64>()
-            .prop_filter("finite", |f| f.is_finite())
-            .prop_map(|f| json!(f)),
+        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(|f| json!(f)),
         "[a-z ]{0,6}".prop_map(Value::String),
         prop_oneof![
             Just("2024-02-29"),

@@ -35,18 +35,13 @@ pub enum PlanFileError {
 
 /// Serializes a plan for `-out`.
 pub fn to_text(plan: &Plan) -> String {
-    let f = PlanFile {
-        format_version: FORMAT_VERSION,
-        kind: KIND.into(),
-        plan: plan.clone(),
-    };
+    let f = PlanFile { format_version: FORMAT_VERSION, kind: KIND.into(), plan: plan.clone() };
     serde_json::to_string_pretty(&f).expect("a plan always serializes") + "\n"
 }
 
 /// Reads a saved plan.
 pub fn from_text(text: &str) -> Result<Plan, PlanFileError> {
-    let v: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| PlanFileError::Invalid(e.to_string()))?;
+    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| PlanFileError::Invalid(e.to_string()))?;
     if v.get("kind").and_then(|k| k.as_str()) != Some(KIND) {
         return Err(PlanFileError::Invalid("no `kind: flinkform-plan`".into()));
     }
@@ -56,9 +51,7 @@ pub fn from_text(text: &str) -> Result<Plan, PlanFileError> {
             "format_version {version:?} (this flinkform reads {FORMAT_VERSION})"
         )));
     }
-    serde_json::from_value::<PlanFile>(v)
-        .map(|f| f.plan)
-        .map_err(|e| PlanFileError::Invalid(e.to_string()))
+    serde_json::from_value::<PlanFile>(v).map(|f| f.plan).map_err(|e| PlanFileError::Invalid(e.to_string()))
 }
 
 fn describe(lineage: Option<&str>, serial: Option<u64>) -> String {
@@ -70,10 +63,7 @@ fn describe(lineage: Option<&str>, serial: Option<u64>) -> String {
 
 /// Refuses a plan made against another state than `current`.
 pub fn check_fresh(plan: &Plan, current: Option<&State>) -> Result<(), PlanFileError> {
-    let now = (
-        current.map(|s| s.lineage.as_str()),
-        current.map(|s| s.serial),
-    );
+    let now = (current.map(|s| s.lineage.as_str()), current.map(|s| s.serial));
     if (plan.lineage.as_deref(), plan.serial) == now {
         return Ok(());
     }

@@ -163,9 +163,7 @@ impl Plan {
     /// `prev` (or a new state of `new_lineage`), with `at` as the time of each revision.
     /// The serial is left for [`crate::state::commit`] to set.
     pub fn outcome(&self, prev: Option<&State>, new_lineage: &str, at: &str) -> State {
-        let mut next = prev
-            .cloned()
-            .unwrap_or_else(|| State::new(new_lineage.to_string()));
+        let mut next = prev.cloned().unwrap_or_else(|| State::new(new_lineage.to_string()));
         let serial = prev.map_or(1, |p| p.serial + 1);
         for c in &self.changes {
             match (c.action, &c.after) {
@@ -198,11 +196,7 @@ impl Plan {
 }
 
 /// Computes the plan: `desired` against `recorded`. Pure.
-pub fn compute(
-    desired: Vec<Desired>,
-    recorded: Option<&State>,
-    inputs: BTreeMap<String, String>,
-) -> Plan {
+pub fn compute(desired: Vec<Desired>, recorded: Option<&State>, inputs: BTreeMap<String, String>) -> Plan {
     let empty = BTreeMap::new();
     let before_all = recorded.map_or(&empty, |s| &s.pipelines);
     let mut changes = Vec::new();
@@ -257,13 +251,7 @@ pub fn compute(
     }
     changes.extend(deletes);
     changes.sort_by(|a, b| a.name.cmp(&b.name));
-    Plan {
-        lineage: recorded.map(|s| s.lineage.clone()),
-        serial: recorded.map(|s| s.serial),
-        changes,
-        errors,
-        inputs,
-    }
+    Plan { lineage: recorded.map(|s| s.lineage.clone()), serial: recorded.map(|s| s.serial), changes, errors, inputs }
 }
 
 /// Classifies a change of a recorded pipeline and explains it.
@@ -271,10 +259,7 @@ fn classify(before: &PipelineState, after: &PipelineState) -> (Action, Vec<Strin
     let mut replace = Vec::new();
     let mut update = Vec::new();
     if before.topic != after.topic {
-        replace.push(format!(
-            "source topic changed: {} → {}",
-            before.topic, after.topic
-        ));
+        replace.push(format!("source topic changed: {} → {}", before.topic, after.topic));
     }
     if before.primary_key != after.primary_key {
         replace.push(format!(
@@ -285,21 +270,12 @@ fn classify(before: &PipelineState, after: &PipelineState) -> (Action, Vec<Strin
     }
     for b in &before.columns {
         match after.columns.iter().find(|a| a.sink_name == b.sink_name) {
-            None => update.push(format!(
-                "column `{}` is no longer written (the Hologres column stays)",
-                b.sink_name
-            )),
+            None => update.push(format!("column `{}` is no longer written (the Hologres column stays)", b.sink_name)),
             Some(a) if a.ty != b.ty => {
                 if widens(&b.ty, &a.ty) {
-                    update.push(format!(
-                        "column `{}` widened: {} → {}",
-                        a.sink_name, b.ty, a.ty
-                    ));
+                    update.push(format!("column `{}` widened: {} → {}", a.sink_name, b.ty, a.ty));
                 } else {
-                    replace.push(format!(
-                        "column `{}` would narrow: {} → {}",
-                        a.sink_name, b.ty, a.ty
-                    ));
+                    replace.push(format!("column `{}` would narrow: {} → {}", a.sink_name, b.ty, a.ty));
                 }
             }
             Some(_) => {}
@@ -308,10 +284,7 @@ fn classify(before: &PipelineState, after: &PipelineState) -> (Action, Vec<Strin
     for a in &after.columns {
         if !before.columns.iter().any(|b| b.sink_name == a.sink_name) {
             let e = &a.evidence;
-            update.push(format!(
-                "column `{}` added ({}, {}/{} present)",
-                a.sink_name, a.ty, e.present, e.total
-            ));
+            update.push(format!("column `{}` added ({}, {}/{} present)", a.sink_name, a.ty, e.present, e.total));
         }
     }
     if before.timestamp_standard != after.timestamp_standard {
@@ -328,11 +301,7 @@ fn classify(before: &PipelineState, after: &PipelineState) -> (Action, Vec<Strin
             _ => {}
         }
     }
-    for k in before
-        .settings
-        .keys()
-        .filter(|k| !after.settings.contains_key(*k))
-    {
+    for k in before.settings.keys().filter(|k| !after.settings.contains_key(*k)) {
         update.push(format!("{k}: removed"));
     }
     for (kind, t) in &after.templates {
@@ -341,10 +310,7 @@ fn classify(before: &PipelineState, after: &PipelineState) -> (Action, Vec<Strin
         }
     }
     if before.protect != after.protect {
-        update.push(format!(
-            "protect: {} → {} (recorded in the state only)",
-            before.protect, after.protect
-        ));
+        update.push(format!("protect: {} → {} (recorded in the state only)", before.protect, after.protect));
     }
     let artifacts = before.sql != after.sql
         || before.ddl != after.ddl
@@ -356,9 +322,7 @@ fn classify(before: &PipelineState, after: &PipelineState) -> (Action, Vec<Strin
     }
     if artifacts {
         if update.is_empty() {
-            update.push(
-                "rendered output changed (a new flinkform version renders differently)".into(),
-            );
+            update.push("rendered output changed (a new flinkform version renders differently)".into());
         }
         return (Action::Update, update);
     }
@@ -383,9 +347,7 @@ fn widens_type(o: &FlinkType, n: &FlinkType) -> bool {
         (Int, BigInt | Decimal(..) | Double) | (BigInt, Decimal(..) | Double) => true,
         (Timestamp(p), Timestamp(q)) | (TimestampLtz(p), TimestampLtz(q)) => q >= p,
         (Array(a), Array(b)) | (Map(a), Map(b)) => widens_type(a, b),
-        (Row(a), Row(b)) => a
-            .iter()
-            .all(|(k, t)| b.iter().any(|(k2, t2)| k == k2 && widens_type(t, t2))),
+        (Row(a), Row(b)) => a.iter().all(|(k, t)| b.iter().any(|(k2, t2)| k == k2 && widens_type(t, t2))),
         (Row(a), Map(v)) => a.iter().all(|(_, t)| widens_type(t, v)),
         _ => false,
     }

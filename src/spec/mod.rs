@@ -278,28 +278,17 @@ pub const TEMPLATE_NAMES: &[&str] = &["source", "sink", "insert", "ddl", "deploy
 pub fn load(config: &Source, pipelines: &[Source]) -> (Option<Project>, Vec<Diagnostic>) {
     let diags = RefCell::new(Vec::new());
     let config_table = walk::parse(config, &diags);
-    let parsed: Vec<_> = pipelines
-        .iter()
-        .map(|p| (p, walk::parse(p, &diags)))
-        .collect();
+    let parsed: Vec<_> = pipelines.iter().map(|p| (p, walk::parse(p, &diags))).collect();
 
     let mut project = None;
     if let Some(ct) = &config_table {
-        let root = Section::new(
-            "flinkform.toml",
-            vec![Layer::new(config, ct.get_ref(), 0..0)],
-            &diags,
-        );
+        let root = Section::new("flinkform.toml", vec![Layer::new(config, ct.get_ref(), 0..0)], &diags);
         let cfg = read_config(&root);
         let defaults = root.section("defaults");
         let mut out = Vec::new();
         for (src, table) in &parsed {
             let Some(t) = table else { continue };
-            let top = Section::new(
-                src.name.to_string(),
-                vec![Layer::new(src, t.get_ref(), 0..0)],
-                &diags,
-            );
+            let top = Section::new(src.name.to_string(), vec![Layer::new(src, t.get_ref(), 0..0)], &diags);
             if let Some(p) = read_pipeline(&top, &defaults, src) {
                 out.push(p);
             }
@@ -309,10 +298,7 @@ pub fn load(config: &Source, pipelines: &[Source]) -> (Option<Project>, Vec<Diag
         defaults.finish_defaults();
         root.finish();
         out.sort_by(|a, b| a.name.cmp(&b.name));
-        project = cfg.map(|config| Project {
-            config,
-            pipelines: out,
-        });
+        project = cfg.map(|config| Project { config, pipelines: out });
     }
     let mut diags = diags.into_inner();
     // A bad key in [defaults] is found once per pipeline that reads it: report it once.
@@ -352,15 +338,9 @@ fn read_config(root: &Section<'_, '_>) -> Option<Config> {
     let st = root.section("state");
     let backend = st.choice("backend", &["local"]).unwrap_or("local");
     debug_assert_eq!(backend, "local");
-    let path = st
-        .string("path")
-        .unwrap_or_else(|| ".flinkform/state.json".into());
+    let path = st.string("path").unwrap_or_else(|| ".flinkform/state.json".into());
     st.finish();
-    Some(Config {
-        version: version.unwrap_or(CONFIG_VERSION),
-        vvp: target,
-        state: StateConfig::Local { path },
-    })
+    Some(Config { version: version.unwrap_or(CONFIG_VERSION), vvp: target, state: StateConfig::Local { path } })
 }
 
 impl Section<'_, '_> {
@@ -379,7 +359,7 @@ impl Section<'_, '_> {
         let f = self.get(key)?;
         if f.value.get_ref().as_str().is_some() {
             self.report(
-                f.error(format!("`{key}` in {} is a literal secret; secrets must be references", self.path()))
+                f.secret_error(format!("`{key}` in {} is a literal secret; secrets must be references", self.path()))
                     .with_help(format!(
                         "write `{key} = {{ secret = \"NAME\" }}` and create the variable NAME in the VVP namespace \
                          (add `env = \"VAR\"` to read it from an environment variable locally)"
@@ -396,14 +376,10 @@ impl Section<'_, '_> {
         let env = t.string("env");
         t.finish();
         let name = name?;
-        if !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-            || name.is_empty()
-        {
-            self.report(self.get(key)?.error(format!(
-                "secret name `{name}` may only hold letters, digits, `_` and `-`"
-            )));
+        if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') || name.is_empty() {
+            self.report(
+                self.get(key)?.error(format!("secret name `{name}` may only hold letters, digits, `_` and `-`")),
+            );
             return None;
         }
         Some(SecretRef { name, env })
@@ -419,11 +395,7 @@ impl Section<'_, '_> {
     }
 }
 
-fn read_pipeline(
-    top: &Section<'_, '_>,
-    defaults: &Section<'_, '_>,
-    src: &Source,
-) -> Option<Pipeline> {
+fn read_pipeline(top: &Section<'_, '_>, defaults: &Section<'_, '_>, src: &Source) -> Option<Pipeline> {
     let settings = RefCell::new(BTreeMap::new());
     let layered = |name: &'static str| {
         let mine = top.section(name);
@@ -439,8 +411,7 @@ fn read_pipeline(
     if let Some(n) = &name {
         let valid = !n.is_empty()
             && n.len() <= 64
-            && n.chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
             && n.starts_with(|c: char| c.is_ascii_alphabetic());
         if !valid {
             top.report(top.section("pipeline").get("name")?.error(format!(
@@ -449,11 +420,7 @@ fn read_pipeline(
         }
     }
 
-    let source = read_source(
-        &layered("source"),
-        name.as_deref().unwrap_or_default(),
-        &settings,
-    );
+    let source = read_source(&layered("source"), name.as_deref().unwrap_or_default(), &settings);
     let schema = read_schema(&layered("schema"), &settings);
     let sink = read_sink(&layered("sink"), &settings);
     let deployment = read_deployment(&layered("deployment"), &settings);
@@ -485,51 +452,32 @@ fn read_pipeline(
 type Settings = RefCell<BTreeMap<String, String>>;
 
 fn note(settings: &Settings, key: &str, value: impl std::fmt::Debug) {
-    settings
-        .borrow_mut()
-        .insert(key.to_string(), format!("{value:?}"));
+    settings.borrow_mut().insert(key.to_string(), format!("{value:?}"));
 }
 
 fn read_source(s: &Section<'_, '_>, name: &str, settings: &Settings) -> Option<SourceSpec> {
     let topic = s.required_string("topic");
     let bootstrap_servers = s.required_string("bootstrap_servers");
     let sample_bootstrap_servers = s.string("sample_bootstrap_servers");
-    let group_id = s
-        .string("group_id")
-        .unwrap_or_else(|| format!("flinkform_{name}"));
-    let startup_mode = s
-        .choice(
-            "startup_mode",
-            &["group-offsets", "earliest-offset", "latest-offset"],
-        )
-        .unwrap_or("group-offsets");
-    let offset_reset = s
-        .choice("offset_reset", &["earliest", "latest"])
-        .unwrap_or("earliest");
-    let protocol = s.choice(
-        "security_protocol",
-        &["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"],
-    );
-    let mechanism = s.choice(
-        "sasl_mechanism",
-        &["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"],
-    );
+    let group_id = s.string("group_id").unwrap_or_else(|| format!("flinkform_{name}"));
+    let startup_mode =
+        s.choice("startup_mode", &["group-offsets", "earliest-offset", "latest-offset"]).unwrap_or("group-offsets");
+    let offset_reset = s.choice("offset_reset", &["earliest", "latest"]).unwrap_or("earliest");
+    let protocol = s.choice("security_protocol", &["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]);
+    let mechanism = s.choice("sasl_mechanism", &["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]);
     let username = s.credential("username");
     let password = s.secret("password");
-    let security = protocol
-        .filter(|p| *p != "PLAINTEXT")
-        .map(|protocol| Security {
-            protocol,
-            mechanism: mechanism.or(protocol.starts_with("SASL").then_some("PLAIN")),
-            username: username.clone(),
-            password: password.clone(),
-        });
+    let security = protocol.filter(|p| *p != "PLAINTEXT").map(|protocol| Security {
+        protocol,
+        mechanism: mechanism.or(protocol.starts_with("SASL").then_some("PLAIN")),
+        username: username.clone(),
+        password: password.clone(),
+    });
     if let Some(sec) = &security {
         if sec.protocol.starts_with("SASL") && (sec.username.is_none() || sec.password.is_none()) {
-            s.report(s.error_here(format!(
-                "security_protocol {} needs `username` and `password` in [source]",
-                sec.protocol
-            )));
+            s.report(
+                s.error_here(format!("security_protocol {} needs `username` and `password` in [source]", sec.protocol)),
+            );
         }
     }
     let sm = s.section("sample");
@@ -572,44 +520,31 @@ fn read_schema(s: &Section<'_, '_>, settings: &Settings) -> Option<SchemaSpec> {
     let flatten = s.bool("flatten").unwrap_or(false);
     let d = InferConfig::default();
     let max_depth = s.uint("max_depth").map_or(d.max_depth, |v| v as usize);
-    let map_max_keys = s
-        .uint("map_max_keys")
-        .map_or(d.map_max_keys, |v| v as usize);
+    let map_max_keys = s.uint("map_max_keys").map_or(d.map_max_keys, |v| v as usize);
     let map_min_presence = s.number("map_min_presence").unwrap_or(d.map_min_presence);
-    let timestamp_standard =
-        s.choice("timestamp_standard", &["SQL", "ISO-8601"])
-            .map(|v| match v {
-                "SQL" => TsStandard::Sql,
-                _ => TsStandard::Iso,
-            });
+    let timestamp_standard = s.choice("timestamp_standard", &["SQL", "ISO-8601"]).map(|v| match v {
+        "SQL" => TsStandard::Sql,
+        _ => TsStandard::Iso,
+    });
     let mut columns = Vec::new();
     let mut ok = true;
     for (name, c) in s.entries("columns") {
-        let ty =
-            c.get("type")
-                .and_then(|f| match f.value.get_ref().as_str().map(FlinkType::parse) {
-                    Some(Ok(t)) => Some(t),
-                    Some(Err(e)) => {
-                        c.report(f.error(format!("invalid type for column `{name}`: {e}")));
-                        ok = false;
-                        None
-                    }
-                    None => {
-                        c.report(f.error(format!(
-                            "`type` of column `{name}` must be a string such as \"BIGINT\""
-                        )));
-                        ok = false;
-                        None
-                    }
-                });
-        let from = match (
-            c.choice("from", &["epoch_millis", "epoch_seconds"]),
-            c.string("expr"),
-        ) {
+        let ty = c.get("type").and_then(|f| match f.value.get_ref().as_str().map(FlinkType::parse) {
+            Some(Ok(t)) => Some(t),
+            Some(Err(e)) => {
+                c.report(f.error(format!("invalid type for column `{name}`: {e}")));
+                ok = false;
+                None
+            }
+            None => {
+                c.report(f.error(format!("`type` of column `{name}` must be a string such as \"BIGINT\"")));
+                ok = false;
+                None
+            }
+        });
+        let from = match (c.choice("from", &["epoch_millis", "epoch_seconds"]), c.string("expr")) {
             (Some(_), Some(_)) => {
-                c.report(c.error_here(format!(
-                    "column `{name}`: give either `from` or `expr`, not both"
-                )));
+                c.report(c.error_here(format!("column `{name}`: give either `from` or `expr`, not both")));
                 None
             }
             (Some("epoch_millis"), None) => Some(Conversion::EpochMillis),
@@ -618,9 +553,9 @@ fn read_schema(s: &Section<'_, '_>, settings: &Settings) -> Option<SchemaSpec> {
             (None, None) => None,
         };
         if from.is_some() && ty.is_none() {
-            c.report(c.error_here(format!(
-                "column `{name}`: a converted column needs `type` (e.g. \"TIMESTAMP_LTZ(3)\")"
-            )));
+            c.report(
+                c.error_here(format!("column `{name}`: a converted column needs `type` (e.g. \"TIMESTAMP_LTZ(3)\")")),
+            );
         }
         let spec = ColumnSpec {
             name: name.clone(),
@@ -633,12 +568,7 @@ fn read_schema(s: &Section<'_, '_>, settings: &Settings) -> Option<SchemaSpec> {
         note(
             settings,
             &format!("schema.columns.{name}"),
-            (
-                &spec.ty.as_ref().map(ToString::to_string),
-                &spec.from,
-                &spec.rename,
-                spec.exclude,
-            ),
+            (&spec.ty.as_ref().map(ToString::to_string), &spec.from, &spec.rename, spec.exclude),
         );
         columns.push(spec);
     }
@@ -647,15 +577,9 @@ fn read_schema(s: &Section<'_, '_>, settings: &Settings) -> Option<SchemaSpec> {
         let column = et.required_string("column");
         let delay = et.duration("watermark_delay").unwrap_or(Duration::ZERO);
         if delay.subsec_nanos() != 0 {
-            et.report(
-                et.get("watermark_delay")?
-                    .error("`watermark_delay` must be whole seconds"),
-            );
+            et.report(et.get("watermark_delay")?.error("`watermark_delay` must be whole seconds"));
         }
-        column.map(|column| EventTime {
-            column,
-            delay_secs: delay.as_secs(),
-        })
+        column.map(|column| EventTime { column, delay_secs: delay.as_secs() })
     } else {
         None
     };
@@ -666,22 +590,14 @@ fn read_schema(s: &Section<'_, '_>, settings: &Settings) -> Option<SchemaSpec> {
         columns,
         event_time,
         flatten,
-        infer: InferConfig {
-            max_depth,
-            map_max_keys,
-            map_min_presence,
-        },
+        infer: InferConfig { max_depth, map_max_keys, map_min_presence },
         timestamp_standard,
     };
     note(settings, "schema.primary_key", &spec.primary_key);
     note(settings, "schema.event_time", &spec.event_time);
     note(settings, "schema.flatten", spec.flatten);
     note(settings, "schema.infer", &spec.infer);
-    note(
-        settings,
-        "schema.timestamp_standard",
-        spec.timestamp_standard,
-    );
+    note(settings, "schema.timestamp_standard", spec.timestamp_standard);
     ok.then_some(spec)
 }
 
@@ -692,30 +608,18 @@ fn read_sink(s: &Section<'_, '_>, settings: &Settings) -> Option<SinkSpec> {
     let username = s.credential("username");
     if !s.has("username") {
         s.report(
-            s.error_here("missing `username` in [sink]")
-                .with_help("write `username = { secret = \"holo_user\" }`"),
+            s.error_here("missing `username` in [sink]").with_help("write `username = { secret = \"holo_user\" }`"),
         );
     }
     let password = s.secret("password");
-    let on_conflict = match s.choice(
-        "on_conflict",
-        &[
-            "update",
-            "replace",
-            "ignore",
-            "insertorupdate",
-            "insertorreplace",
-            "insertorignore",
-        ],
-    ) {
+    let on_conflict = match s
+        .choice("on_conflict", &["update", "replace", "ignore", "insertorupdate", "insertorreplace", "insertorignore"])
+    {
         Some("replace" | "insertorreplace") => OnConflict::Replace,
         Some("ignore" | "insertorignore") => OnConflict::Ignore,
         _ => OnConflict::Update,
     };
-    let orientation = s
-        .choice("orientation", &["column", "row", "row,column"])
-        .unwrap_or("column")
-        .to_string();
+    let orientation = s.choice("orientation", &["column", "row", "row,column"]).unwrap_or("column").to_string();
     let distribution_key = s.string_list("distribution_key").unwrap_or_default();
     let clustering_key = s.string_list("clustering_key").unwrap_or_default();
     let event_time_column = s.string("event_time_column");
@@ -749,13 +653,7 @@ fn read_sink(s: &Section<'_, '_>, settings: &Settings) -> Option<SinkSpec> {
     note(
         settings,
         "sink.properties",
-        (
-            &spec.orientation,
-            &spec.distribution_key,
-            &spec.clustering_key,
-            &spec.event_time_column,
-            spec.ttl_seconds,
-        ),
+        (&spec.orientation, &spec.distribution_key, &spec.clustering_key, &spec.event_time_column, spec.ttl_seconds),
     );
     Some(spec)
 }
@@ -764,31 +662,20 @@ fn read_deployment(s: &Section<'_, '_>, settings: &Settings) -> Option<Deploymen
     let engine_version = s.required_string("engine_version");
     let parallelism = s.uint("parallelism").unwrap_or(1);
     if parallelism == 0 {
-        s.report(
-            s.get("parallelism")?
-                .error("`parallelism` must be at least 1"),
-        );
+        s.report(s.get("parallelism")?.error("`parallelism` must be at least 1"));
     }
     let upgrade = match s.choice("upgrade", &["stateful", "stateless"]) {
         Some("stateless") => Upgrade::Stateless,
         _ => Upgrade::Stateful,
     };
-    let resource_queue = s
-        .string("resource_queue")
-        .unwrap_or_else(|| "default-queue".into());
-    let flink_conf: BTreeMap<String, String> = s
-        .string_map("flink_conf")
-        .unwrap_or_default()
-        .into_iter()
-        .collect();
+    let resource_queue = s.string("resource_queue").unwrap_or_else(|| "default-queue".into());
+    let flink_conf: BTreeMap<String, String> = s.string_map("flink_conf").unwrap_or_default().into_iter().collect();
     for k in flink_conf.keys() {
         let lower = k.to_ascii_lowercase();
-        if (lower.contains("password") || lower.contains("secret"))
-            && !flink_conf[k].contains("${secret_values.")
-        {
+        if (lower.contains("password") || lower.contains("secret")) && !flink_conf[k].contains("${secret_values.") {
             s.report(
                 s.get("flink_conf")?
-                    .error(format!("flink_conf `{k}` holds a literal secret"))
+                    .secret_error(format!("flink_conf `{k}` holds a literal secret"))
                     .with_help("use `${secret_values.NAME}` and create the variable NAME in the VVP namespace"),
             );
         }
@@ -796,23 +683,15 @@ fn read_deployment(s: &Section<'_, '_>, settings: &Settings) -> Option<Deploymen
     let vvr = engine_version.as_deref().and_then(|v| {
         let version = parse_vvr(v);
         if version.is_none() {
-            s.report(
-                s.get("engine_version")?
-                    .error(format!("engine_version `{v}` is not a VVR version"))
-                    .with_help("write it as VVP lists it, e.g. \"vvr-8.0.11-flink-1.17\" or \"vvr-11.1-jdk11-flink-1.20\""),
-            );
+            s.report(s.get("engine_version")?.error(format!("engine_version `{v}` is not a VVR version")).with_help(
+                "write it as VVP lists it, e.g. \"vvr-8.0.11-flink-1.17\" or \"vvr-11.1-jdk11-flink-1.20\"",
+            ));
         }
         version
     });
     s.finish();
-    let spec = DeploymentSpec {
-        engine_version: engine_version?,
-        vvr: vvr?,
-        parallelism,
-        upgrade,
-        resource_queue,
-        flink_conf,
-    };
+    let spec =
+        DeploymentSpec { engine_version: engine_version?, vvr: vvr?, parallelism, upgrade, resource_queue, flink_conf };
     note(settings, "deployment.engine_version", &spec.engine_version);
     note(settings, "deployment.parallelism", spec.parallelism);
     note(settings, "deployment.upgrade", spec.upgrade);
@@ -838,11 +717,8 @@ fn check_unique_names(pipelines: &[Pipeline], diags: &RefCell<Vec<Diagnostic>>) 
     for p in pipelines {
         if let Some(first) = seen.insert(&p.name, &p.file) {
             diags.borrow_mut().push(
-                Diagnostic::error(format!(
-                    "pipeline name `{}` is used by both {first} and {}",
-                    p.name, p.file
-                ))
-                .with_help("pipeline names are VVP deployment names and must be unique"),
+                Diagnostic::error(format!("pipeline name `{}` is used by both {first} and {}", p.name, p.file))
+                    .with_help("pipeline names are VVP deployment names and must be unique"),
             );
         }
     }

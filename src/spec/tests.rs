@@ -1,1 +1,160 @@
+use super::*;
 
+const CONFIG: &str = r#"version = 1
+[vvp]
+region = "cn-hangzhou"
+workspace = "ws"
+namespace = "ns"
+[defaults.sink]
+endpoint = "holo:80"
+database = "db"
+username = { secret = "holo_user" }
+password = { secret = "holo_password" }
+[defaults.deployment]
+engine_version = "vvr-8.0.11-flink-1.17"
+"#;
+
+const PIPELINE: &str = r#"[pipeline]
+name = "orders"
+[source]
+topic = "orders"
+bootstrap_servers = "k:9092"
+sample = { file = "s.jsonl" }
+[sink]
+table = "public.orders"
+"#;
+
+fn load_texts(config: &str, pipelines: &[(&str, &str)]) -> (Option<Project>, Vec<Diagnostic>) {
+    let c = Source::new("flinkform.toml", config);
+    let ps: Vec<Source> = pipelines.iter().map(|(n, t)| Source::new(*n, *t)).collect();
+    load(&c, &ps)
+}
+
+fn errors(config: &str, pipelines: &[(&str, &str)]) -> String {
+    let (p, diags) = load_texts(config, pipelines);
+    assert!(p.is_none(), "expected errors");
+    diags.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
+}
+
+#[test]
+fn defaults_are_merged_and_pipeline_keys_win() {
+    let (p, diags) =
+        load_texts(CONFIG, &[("pipelines/orders.toml", &format!("{PIPELINE}[deployment]\nparallelism = 3\n"))]);
+    assert!(diags.is_empty(), "{diags:?}");
+    let p = &p.unwrap().pipelines[0];
+    assert_eq!(p.sink.database, "db");
+    assert_eq!((p.sink.schema.as_str(), p.sink.table.as_str()), ("public", "orders"));
+    assert_eq!(p.deployment.parallelism, 3);
+    assert_eq!(p.deployment.vvr, (8, 0, 11));
+    assert_eq!(p.source.group_id, "flinkform_orders");
+    assert_eq!(p.sink.password, Some(SecretRef { name: "holo_password".into(), env: None }));
+}
+
+#[test]
+fn typo_wrong_type_and_literal_password_all_reported_with_positions() {
+    let bad = r#"[pipeline]
+name = "orders"
+[source]
+topik = "orders"
+bootstrap_servers = "k:9092"
+sample = { file = "s.jsonl" }
+[sink]
+table = "public.orders"
+password = "hunter2"
+[deployment]
+parallelism = "two"
+"#;
+    insta::assert_snapshot!(errors(CONFIG, &[("pipelines/orders.toml", bad)]), @r#"
+    error: missing `topic` in [source]
+     --> pipelines/orders.toml:3:1
+      |
+    3 | [source]
+      | ^^^^^^^^
+
+    error: unknown key `topik` in [source]
+     --> pipelines/orders.toml:4:1
+      |
+    4 | topik = "orders"
+      | ^^^^^
+      = help: did you mean `topic`?
+
+    error: `password` in [sink] is a literal secret; secrets must be references
+     --> pipelines/orders.toml:9:12
+      |
+    9 | password = "***"
+      |            ^^^^^
+      = help: write `password = { secret = "NAME" }` and create the variable NAME in the VVP namespace (add `env = "VAR"` to read it from an environment variable locally)
+
+    error: `parallelism` in [deployment] must be a non-negative integer, found a string
+      --> pipelines/orders.toml:11:15
+       |
+    11 | parallelism = "two"
+       |               ^^^^^
+    "#);
+}
+
+#[test]
+fn secret_values_never_appear_in_errors() {
+    let bad = PIPELINE.replace("[sink]\n", "[sink]\npassword = \"s3cr3t-value\"\n");
+    let text = errors(CONFIG, &[("pipelines/orders.toml", &bad)]);
+    assert!(text.contains("literal secret"));
+    assert!(!text.contains("s3cr3t-value"), "{text}");
+    assert!(text.contains("password = \"***\""), "{text}");
+}
+
+#[test]
+fn errors_across_files_in_one_run() {
+    let a = PIPELINE.replace("name = \"orders\"", "name = \"dup\"");
+    let b =
+        PIPELINE.replace("name = \"orders\"", "name = \"dup\"").replace("[sink]", "[sink]\norientation = \"colum\"");
+    let cfg = CONFIG.replace("region", "regoin");
+    let text = errors(&cfg, &[("pipelines/a.toml", &a), ("pipelines/b.toml", &b)]);
+    assert!(text.contains("unknown key `regoin` in [vvp]"), "{text}");
+    assert!(text.contains("did you mean `region`?"), "{text}");
+    assert!(text.contains("--> pipelines/b.toml:8:15"), "{text}");
+    assert!(text.contains("did you mean `column`?"), "{text}");
+    assert!(text.contains("pipeline name `dup` is used by both pipelines/a.toml and pipelines/b.toml"), "{text}");
+}
+
+#[test]
+fn syntax_errors_point_into_the_file() {
+    let text = errors(CONFIG, &[("pipelines/x.toml", "[pipeline\nname = 1\n")]);
+    assert!(text.contains("invalid TOML"), "{text}");
+    assert!(text.contains("--> pipelines/x.toml:1:"), "{text}");
+}
+
+#[test]
+fn version_is_required_and_checked() {
+    let text = errors(&CONFIG.replace("version = 1", "version = 7"), &[]);
+    assert!(text.contains("flinkform.toml version 7 is not supported"), "{text}");
+    let text = errors(&CONFIG.replace("version = 1\n", ""), &[]);
+    assert!(text.contains("missing `version`"), "{text}");
+}
+
+#[test]
+fn schema_overrides_and_event_time() {
+    let extra = r#"[schema]
+primary_key = ["id"]
+flatten = true
+columns.ts = { type = "TIMESTAMP_LTZ(3)", from = "epoch_millis" }
+columns.junk = { exclude = true }
+columns.bad = { type = "TEXT" }
+event_time = { column = "ts", watermark_delay = "5s" }
+"#;
+    let text = errors(CONFIG, &[("pipelines/o.toml", &format!("{PIPELINE}{extra}"))]);
+    assert!(text.contains("invalid type for column `bad`: unknown type `TEXT`"), "{text}");
+    let good = extra.replace("columns.bad = { type = \"TEXT\" }\n", "");
+    let (p, d) = load_texts(CONFIG, &[("pipelines/o.toml", &format!("{PIPELINE}{good}"))]);
+    assert!(d.is_empty(), "{d:?}");
+    let s = &p.unwrap().pipelines[0].schema;
+    assert_eq!(s.event_time, Some(EventTime { column: "ts".into(), delay_secs: 5 }));
+    assert_eq!(s.columns[0].from, Some(Conversion::EpochMillis));
+    assert!(s.columns[1].exclude);
+}
+
+#[test]
+fn vvr_versions() {
+    assert_eq!(parse_vvr("vvr-11.1-jdk11-flink-1.20"), Some((11, 1, 0)));
+    assert_eq!(parse_vvr("vvr-8.0.11-flink-1.17"), Some((8, 0, 11)));
+    assert_eq!(parse_vvr("flink-1.17"), None);
+}

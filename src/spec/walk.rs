@@ -39,6 +39,11 @@ impl Found<'_> {
     pub fn error(&self, message: impl Into<String>) -> Diagnostic {
         self.src.error(self.value.span(), message)
     }
+
+    /// An error pointing at this value, which is a secret: the line is shown masked.
+    pub fn secret_error(&self, message: impl Into<String>) -> Diagnostic {
+        self.src.secret_error(self.value.span(), message)
+    }
 }
 
 /// A (possibly layered) TOML table being read.
@@ -64,17 +69,8 @@ fn kind(v: &DeValue<'_>) -> &'static str {
 
 impl<'a, 'd> Section<'a, 'd> {
     /// A section named `path` (for messages) over `layers`, highest priority first.
-    pub fn new(
-        path: impl Into<String>,
-        layers: Vec<Layer<'a>>,
-        diags: &'d RefCell<Vec<Diagnostic>>,
-    ) -> Self {
-        Section {
-            path: path.into(),
-            layers,
-            known: RefCell::new(Vec::new()),
-            diags,
-        }
+    pub fn new(path: impl Into<String>, layers: Vec<Layer<'a>>, diags: &'d RefCell<Vec<Diagnostic>>) -> Self {
+        Section { path: path.into(), layers, known: RefCell::new(Vec::new()), diags }
     }
 
     /// Records a diagnostic.
@@ -98,25 +94,14 @@ impl<'a, 'd> Section<'a, 'd> {
     /// The raw value of `key` from the first layer that has it; marks `key` known.
     pub fn get(&self, key: &'static str) -> Option<Found<'a>> {
         self.known.borrow_mut().push(key);
-        self.layers
-            .iter()
-            .find_map(|l| l.table.get(key).map(|value| Found { src: l.src, value }))
+        self.layers.iter().find_map(|l| l.table.get(key).map(|value| Found { src: l.src, value }))
     }
 
-    fn typed<T>(
-        &self,
-        key: &'static str,
-        want: &str,
-        conv: impl Fn(&DeValue<'a>) -> Option<T>,
-    ) -> Option<T> {
+    fn typed<T>(&self, key: &'static str, want: &str, conv: impl Fn(&DeValue<'a>) -> Option<T>) -> Option<T> {
         let f = self.get(key)?;
         let got = conv(f.value.get_ref());
         if got.is_none() {
-            self.report(f.error(format!(
-                "`{key}` in {} must be {want}, found {}",
-                self.path,
-                kind(f.value.get_ref())
-            )));
+            self.report(f.error(format!("`{key}` in {} must be {want}, found {}", self.path, kind(f.value.get_ref()))));
         }
         got
     }
@@ -143,9 +128,7 @@ impl<'a, 'd> Section<'a, 'd> {
 
     /// A non-negative integer.
     pub fn uint(&self, key: &'static str) -> Option<u64> {
-        self.typed(key, "a non-negative integer", |v| {
-            v.as_integer().and_then(|i| i.as_str().parse::<u64>().ok())
-        })
+        self.typed(key, "a non-negative integer", |v| v.as_integer().and_then(|i| i.as_str().parse::<u64>().ok()))
     }
 
     /// A number (integer or float).
@@ -163,10 +146,9 @@ impl<'a, 'd> Section<'a, 'd> {
         match f.value.get_ref().as_str().map(humantime::parse_duration) {
             Some(Ok(d)) => Some(d),
             _ => {
-                self.report(f.error(format!(
-                    "`{key}` in {} must be a duration such as \"10s\" or \"500ms\"",
-                    self.path
-                )));
+                self.report(
+                    f.error(format!("`{key}` in {} must be a duration such as \"10s\" or \"500ms\"", self.path)),
+                );
                 None
             }
         }
@@ -175,10 +157,7 @@ impl<'a, 'd> Section<'a, 'd> {
     /// An array of strings.
     pub fn string_list(&self, key: &'static str) -> Option<Vec<String>> {
         self.typed(key, "an array of strings", |v| {
-            v.as_array()?
-                .iter()
-                .map(|x| x.get_ref().as_str().map(str::to_string))
-                .collect()
+            v.as_array()?.iter().map(|x| x.get_ref().as_str().map(str::to_string)).collect()
         })
     }
 
@@ -208,11 +187,7 @@ impl<'a, 'd> Section<'a, 'd> {
         match s.and_then(|s| allowed.iter().find(|a| a.eq_ignore_ascii_case(s))) {
             Some(a) => Some(a),
             None => {
-                let mut d = f.error(format!(
-                    "`{key}` in {} must be one of: {}",
-                    self.path,
-                    allowed.join(", ")
-                ));
+                let mut d = f.error(format!("`{key}` in {} must be one of: {}", self.path, allowed.join(", ")));
                 if let Some(near) = s.and_then(|s| suggest(s, allowed.iter().copied())) {
                     d = d.with_help(format!("did you mean `{near}`?"));
                 }
@@ -232,11 +207,7 @@ impl<'a, 'd> Section<'a, 'd> {
                     Some(t) => layers.push(Layer::new(l.src, t, v.span())),
                     None => self.report(l.src.error(
                         v.span(),
-                        format!(
-                            "`{key}` in {} must be a table, found {}",
-                            self.path,
-                            kind(v.get_ref())
-                        ),
+                        format!("`{key}` in {} must be a table, found {}", self.path, kind(v.get_ref())),
                     )),
                 }
             }
@@ -277,19 +248,11 @@ impl<'a, 'd> Section<'a, 'd> {
                 match v.get_ref().as_table() {
                     Some(t) => out.push((
                         name.clone(),
-                        Section::new(
-                            sub.child_path(&name),
-                            vec![Layer::new(l.src, t, k.span())],
-                            self.diags,
-                        ),
+                        Section::new(sub.child_path(&name), vec![Layer::new(l.src, t, k.span())], self.diags),
                     )),
                     None => self.report(l.src.error(
                         v.span(),
-                        format!(
-                            "`{name}` in {} must be a table, found {}",
-                            sub.path,
-                            kind(v.get_ref())
-                        ),
+                        format!("`{name}` in {} must be a table, found {}", sub.path, kind(v.get_ref())),
                     )),
                 }
             }
@@ -311,9 +274,7 @@ impl<'a, 'd> Section<'a, 'd> {
                 if known.contains(&name) {
                     continue;
                 }
-                let mut d = l
-                    .src
-                    .error(k.span(), format!("unknown key `{name}` in {}", self.path));
+                let mut d = l.src.error(k.span(), format!("unknown key `{name}` in {}", self.path));
                 d = match suggest(name, known.iter().copied()) {
                     Some(near) => d.with_help(format!("did you mean `{near}`?")),
                     None => d.with_help(format!("known keys here: {}", known.join(", "))),
@@ -325,16 +286,11 @@ impl<'a, 'd> Section<'a, 'd> {
 }
 
 /// Parses a TOML file into a spanned table, reporting every syntax error.
-pub fn parse<'a>(
-    src: &'a Source,
-    diags: &RefCell<Vec<Diagnostic>>,
-) -> Option<Spanned<DeTable<'a>>> {
+pub fn parse<'a>(src: &'a Source, diags: &RefCell<Vec<Diagnostic>>) -> Option<Spanned<DeTable<'a>>> {
     let (table, errors) = DeTable::parse_recoverable(&src.text);
     for e in &errors {
         let span = e.span().unwrap_or(0..0);
-        diags
-            .borrow_mut()
-            .push(src.error(span, format!("invalid TOML: {}", e.message())));
+        diags.borrow_mut().push(src.error(span, format!("invalid TOML: {}", e.message())));
     }
     errors.is_empty().then_some(table)
 }

@@ -18,17 +18,11 @@ pub struct LocalStore {
 impl LocalStore {
     /// A store at `path`, called `shown` in messages.
     pub fn new(path: PathBuf, shown: impl Into<String>) -> LocalStore {
-        LocalStore {
-            path,
-            shown: shown.into(),
-        }
+        LocalStore { path, shown: shown.into() }
     }
 
     fn io(&self, source: std::io::Error) -> StateError {
-        StateError::Io {
-            path: self.shown.clone(),
-            source,
-        }
+        StateError::Io { path: self.shown.clone(), source }
     }
 
     fn lock_path(&self) -> PathBuf {
@@ -42,13 +36,7 @@ impl LocalStore {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| self.io(e))?;
         }
-        OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .read(true)
-            .write(true)
-            .open(&path)
-            .map_err(|e| self.io(e))
+        OpenOptions::new().create(true).truncate(false).read(true).write(true).open(&path).map_err(|e| self.io(e))
     }
 
     fn current_serial(&self) -> Result<Option<u64>, StateError> {
@@ -65,12 +53,8 @@ fn read_info(f: &mut File) -> Option<LockInfo> {
 
 /// Parses a state file's text, refusing unknown versions and corrupt content.
 pub(super) fn parse(text: &str, shown: &str) -> Result<State, StateError> {
-    let corrupt = |reason: String| StateError::Corrupt {
-        path: shown.to_string(),
-        reason,
-    };
-    let v: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| corrupt(format!("not JSON: {e}")))?;
+    let corrupt = |reason: String| StateError::Corrupt { path: shown.to_string(), reason };
+    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| corrupt(format!("not JSON: {e}")))?;
     match v.get("format_version").and_then(serde_json::Value::as_u64) {
         Some(n) if n == u64::from(FORMAT_VERSION) => {}
         Some(n) => {
@@ -109,11 +93,7 @@ impl StateStore for LocalStore {
         if found != expected {
             return Err(StateError::Conflict { expected, found });
         }
-        let dir = self
-            .path
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
+        let dir = self.path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir).map_err(|e| self.io(e))?;
         let mut text = serde_json::to_string_pretty(state).map_err(|e| self.io(e.into()))?;
         text.push('\n');
@@ -177,10 +157,7 @@ impl StateStore for LocalStore {
                 f.set_len(0).map_err(|e| self.io(e))?;
                 match stale {
                     Some(i) if i.id == id => Ok(()),
-                    _ => Err(StateError::Unlock(format!(
-                        "no lock with ID {id} is held on {}",
-                        self.shown
-                    ))),
+                    _ => Err(StateError::Unlock(format!("no lock with ID {id} is held on {}", self.shown))),
                 }
             }
             Err(std::fs::TryLockError::WouldBlock) => match read_info(&mut f) {
@@ -188,10 +165,7 @@ impl StateStore for LocalStore {
                     "lock {id} is held by the live process {} on {}; a local lock is released when its process exits: stop that process",
                     i.pid, i.host
                 ))),
-                Some(i) => Err(StateError::Unlock(format!(
-                    "the lock held has ID {}, not {id}",
-                    i.id
-                ))),
+                Some(i) => Err(StateError::Unlock(format!("the lock held has ID {}, not {id}", i.id))),
                 None => Err(StateError::Unlock(format!(
                     "the lock on {} is held by a process that left no info",
                     self.shown

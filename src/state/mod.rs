@@ -66,12 +66,7 @@ pub struct EvidenceRecord {
 
 impl From<&Evidence> for EvidenceRecord {
     fn from(e: &Evidence) -> Self {
-        EvidenceRecord {
-            present: e.present,
-            total: e.total,
-            nulls: e.nulls,
-            notes: e.notes.clone(),
-        }
+        EvidenceRecord { present: e.present, total: e.total, nulls: e.nulls, notes: e.notes.clone() }
     }
 }
 
@@ -146,12 +141,7 @@ pub struct PipelineState {
 impl State {
     /// A new, empty state with a fresh lineage.
     pub fn new(lineage: String) -> State {
-        State {
-            format_version: FORMAT_VERSION,
-            lineage,
-            serial: 0,
-            pipelines: BTreeMap::new(),
-        }
+        State { format_version: FORMAT_VERSION, lineage, serial: 0, pipelines: BTreeMap::new() }
     }
 }
 
@@ -202,9 +192,7 @@ pub enum StateError {
         reason: String,
     },
     /// Someone else wrote since we read.
-    #[error(
-        "state changed since it was read (expected serial {expected:?}, found {found:?}); run the command again"
-    )]
+    #[error("state changed since it was read (expected serial {expected:?}, found {found:?}); run the command again")]
     Conflict {
         /// The serial we read.
         expected: Option<u64>,
@@ -212,9 +200,7 @@ pub enum StateError {
         found: Option<u64>,
     },
     /// A write from another lineage.
-    #[error(
-        "state lineage {found} does not match {expected}: this state belongs to another project or was recreated"
-    )]
+    #[error("state lineage {found} does not match {expected}: this state belongs to another project or was recreated")]
     Lineage {
         /// Ours.
         expected: String,
@@ -247,17 +233,10 @@ pub trait StateStore: Send + Sync {
 
 /// Writes `next` as the successor of `prev` (`None`: no state yet): same lineage,
 /// serial + 1, compare-and-set on `prev`'s serial. Returns the written state.
-pub fn commit(
-    store: &dyn StateStore,
-    prev: Option<&State>,
-    mut next: State,
-) -> Result<State, StateError> {
+pub fn commit(store: &dyn StateStore, prev: Option<&State>, mut next: State) -> Result<State, StateError> {
     if let Some(p) = prev {
         if p.lineage != next.lineage {
-            return Err(StateError::Lineage {
-                expected: p.lineage.clone(),
-                found: next.lineage,
-            });
+            return Err(StateError::Lineage { expected: p.lineage.clone(), found: next.lineage });
         }
     }
     let expected = prev.map(|p| p.serial);

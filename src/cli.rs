@@ -166,8 +166,14 @@ pub fn main() -> ExitCode {
     let color_ok = !cli.no_color && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let style_out = Style { color: color_ok && std::io::stdout().is_terminal() };
     let style_err = Style { color: color_ok && std::io::stderr().is_terminal() };
-    let root = cli.chdir.clone().unwrap_or_else(|| PathBuf::from("."));
-    match run(cli.command, &root, style_out) {
+    // Like `git -C` and `terraform -chdir`: every relative path is then relative to DIR.
+    if let Some(dir) = &cli.chdir
+        && let Err(e) = std::env::set_current_dir(dir)
+    {
+        eprintln!("error: cannot change to {}: {e}", dir.display());
+        return ExitCode::from(exit::ERROR);
+    }
+    match run(cli.command, Path::new("."), style_out) {
         Ok(out) => {
             let mut stdout = std::io::stdout().lock();
             let _ = stdout.write_all(out.stdout.as_bytes());

@@ -46,7 +46,8 @@ impl Workspace {
     /// Reads the project at `root`.
     pub fn load(root: &Path) -> Result<Workspace, Failed> {
         if !root.join("flinkform.toml").is_file() {
-            return Err(Diagnostic::error(format!("no flinkform.toml in {}", root.display()))
+            let shown = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
+            return Err(Diagnostic::error(format!("no flinkform.toml in {}", shown.display()))
                 .with_help("run `flinkform init` to create a project, or point -C at one")
                 .into());
         }
@@ -164,7 +165,7 @@ pub fn resolve(
     recorded: Option<&PipelineState>,
     renderer: &Renderer,
 ) -> Result<(Resolved, Vec<Diagnostic>), Failed> {
-    let pinned = p.schema.columns.iter().any(|c| c.ty.is_some() && !c.exclude);
+    let pinned = p.schema.columns.iter().any(|c| c.ty.is_some() && c.from.is_none() && !c.exclude);
     if sample.is_empty() && recorded.is_none() && !pinned {
         let skipped = match sample.skipped.total() {
             0 => "it holds no records".to_string(),
@@ -192,6 +193,7 @@ pub fn resolve(
         spec_digest: digest(&[settings_text.as_bytes()]),
         settings: p.settings.clone(),
         topic: p.source.topic.clone(),
+        sink_table: format!("{}.{}", p.sink.schema, p.sink.table),
         primary_key: schema.primary_key.clone(),
         protect: p.protect,
         shape: merged.without_stats(),

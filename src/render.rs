@@ -120,10 +120,10 @@ fn secret_literal(name: &str) -> String {
 
 /// A string as a SQL literal; a `{secret: NAME}` object as a secret reference literal.
 fn literal_filter(v: Value) -> String {
-    if v.kind() == ValueKind::Map {
-        if let Some(n) = secret_name(&v) {
-            return secret_literal(&n);
-        }
+    if v.kind() == ValueKind::Map
+        && let Some(n) = secret_name(&v)
+    {
+        return secret_literal(&n);
     }
     let s = v.as_str().map_or_else(|| v.to_string(), str::to_string);
     format!("'{}'", s.replace('\'', "''"))

@@ -465,11 +465,9 @@ fn check_sink_keys(p: &Pipeline, columns: &[Column], pk: &[String], diags: &mut 
             }
         }
     }
-    if let Some(n) = &p.sink.event_time_column {
-        if sink_of(n).is_none() {
-            diags.push(Diagnostic::error(format!(
-                "{file}: [sink] event_time_column names `{n}`, which is not a column"
-            )));
-        }
+    if let Some(n) = &p.sink.event_time_column
+        && sink_of(n).is_none()
+    {
+        diags.push(Diagnostic::error(format!("{file}: [sink] event_time_column names `{n}`, which is not a column")));
     }
 }

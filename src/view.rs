@@ -9,7 +9,7 @@ use similar::TextDiff;
 
 use crate::diag::Diagnostic;
 use crate::plan::{Action, Change, FORMAT_VERSION, Plan};
-use crate::state::ColumnRecord;
+use crate::state::{ColumnRecord, EvidenceRecord};
 
 /// Output format of `plan`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -96,6 +96,8 @@ fn artifacts(c: &Change) -> Vec<(&'static str, String)> {
         ("deployment.yaml", get(b, |p| &p.deployment), get(a, |p| &p.deployment)),
     ]
     .into_iter()
+    // A destroyed pipeline keeps its Hologres table: no DDL diff for it.
+    .filter(|(label, _, _)| !(c.action == Action::Delete && *label == "hologres.sql"))
     .map(|(label, old, new)| (label, unified(&old, &new, &format!("{}/{label}", c.name))))
     .filter(|(_, d)| !d.is_empty())
     .collect()
@@ -110,19 +112,24 @@ fn sample_line(c: &Change) -> Option<String> {
     Some(line)
 }
 
+/// "38/40 present, 2 null; widened from INT: 3 fractional".
+fn evidence_text(e: &EvidenceRecord) -> String {
+    let mut ev = format!("{}/{} present", e.present, e.total);
+    if e.nulls > 0 {
+        let _ = write!(ev, ", {} null", e.nulls);
+    }
+    for n in &e.notes {
+        let _ = write!(ev, "; {n}");
+    }
+    ev
+}
+
 /// The columns of a pipeline as an aligned table with evidence.
 pub fn columns_table(cols: &[ColumnRecord], indent: &str) -> String {
     let rows: Vec<[String; 4]> = cols
         .iter()
         .map(|c| {
-            let e = &c.evidence;
-            let mut ev = format!("{}/{} present", e.present, e.total);
-            if e.nulls > 0 {
-                let _ = write!(ev, ", {} null", e.nulls);
-            }
-            for n in &e.notes {
-                let _ = write!(ev, "; {n}");
-            }
+            let ev = evidence_text(&c.evidence);
             let name = if c.name == c.sink_name { c.name.clone() } else { format!("{} → {}", c.name, c.sink_name) };
             let ty = if c.nullable { c.ty.clone() } else { format!("{} NOT NULL", c.ty) };
             [name, ty, c.hologres.clone(), ev]
@@ -218,6 +225,9 @@ fn md_cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
+/// Details stop once a comment is this long (GitHub refuses comments over 65,536 characters).
+const MARKDOWN_BUDGET: usize = 50_000;
+
 fn plan_markdown(plan: &Plan) -> String {
     let mut out = String::from("### flinkform plan\n\n");
     let _ = writeln!(out, "**{}**\n", summary_line(plan));
@@ -239,7 +249,15 @@ fn plan_markdown(plan: &Plan) -> String {
             md_cell(&c.reasons.join("; "))
         );
     }
-    for c in changed {
+    for (i, c) in changed.iter().enumerate() {
+        if out.len() > MARKDOWN_BUDGET {
+            let _ = writeln!(
+                out,
+                "\n_{} more pipelines not shown to keep this comment within GitHub's size limit: run `flinkform plan` for every diff._",
+                changed.len() - i
+            );
+            break;
+        }
         let _ = writeln!(out, "\n<details><summary><code>{}</code> {}</summary>\n", md_cell(&c.name), c.action.verb());
         if let Some(s) = sample_line(c) {
             let _ = writeln!(out, "Sample: {}\n", md_cell(&s));
@@ -250,11 +268,7 @@ fn plan_markdown(plan: &Plan) -> String {
         if let Some(a) = c.after.as_ref().filter(|_| c.action != Action::Delete) {
             out.push_str("| Column | Flink | Hologres | Evidence |\n|---|---|---|---|\n");
             for col in &a.columns {
-                let e = &col.evidence;
-                let mut ev = format!("{}/{} present", e.present, e.total);
-                for n in &e.notes {
-                    let _ = write!(ev, "; {n}");
-                }
+                let ev = evidence_text(&col.evidence);
                 let _ = writeln!(
                     out,
                     "| `{}` | `{}` | `{}` | {} |",

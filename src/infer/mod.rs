@@ -318,11 +318,12 @@ impl Shape {
 
     /// Counts the temporal leaves each standard would type, for choosing one.
     fn count_temporal(&self, sql: &mut usize, iso: &mut usize) {
-        if self.kinds() == 1 && !self.too_deep {
-            if let Some(c) = self.string {
-                *sql += usize::from(c.mask & (strings::TS_SQL | strings::LTZ_SQL) != 0);
-                *iso += usize::from(c.mask & (strings::TS_ISO | strings::LTZ_ISO) != 0);
-            }
+        if self.kinds() == 1
+            && !self.too_deep
+            && let Some(c) = self.string
+        {
+            *sql += usize::from(c.mask & (strings::TS_SQL | strings::LTZ_SQL) != 0);
+            *iso += usize::from(c.mask & (strings::TS_ISO | strings::LTZ_ISO) != 0);
         }
         if let Some(o) = &self.object {
             o.fields.values().for_each(|f| f.count_temporal(sql, iso));

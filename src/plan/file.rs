@@ -41,17 +41,23 @@ pub fn to_text(plan: &Plan) -> String {
 
 /// Reads a saved plan.
 pub fn from_text(text: &str) -> Result<Plan, PlanFileError> {
-    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| PlanFileError::Invalid(e.to_string()))?;
-    if v.get("kind").and_then(|k| k.as_str()) != Some(KIND) {
+    #[derive(Deserialize)]
+    struct Header {
+        format_version: Option<u64>,
+        kind: Option<String>,
+    }
+    let h: Header = serde_json::from_str(text).map_err(|e| PlanFileError::Invalid(e.to_string()))?;
+    if h.kind.as_deref() != Some(KIND) {
         return Err(PlanFileError::Invalid("no `kind: flinkform-plan`".into()));
     }
-    let version = v.get("format_version").and_then(serde_json::Value::as_u64);
-    if version != Some(u64::from(FORMAT_VERSION)) {
+    if h.format_version != Some(u64::from(FORMAT_VERSION)) {
         return Err(PlanFileError::Invalid(format!(
-            "format_version {version:?} (this flinkform reads {FORMAT_VERSION})"
+            "format_version {:?} (this flinkform reads {FORMAT_VERSION})",
+            h.format_version
         )));
     }
-    serde_json::from_value::<PlanFile>(v).map(|f| f.plan).map_err(|e| PlanFileError::Invalid(e.to_string()))
+    // Parsed straight into the model (not through a JSON value) to keep column order.
+    serde_json::from_str::<PlanFile>(text).map(|f| f.plan).map_err(|e| PlanFileError::Invalid(e.to_string()))
 }
 
 fn describe(lineage: Option<&str>, serial: Option<u64>) -> String {

@@ -242,7 +242,10 @@ pub fn compute(desired: Vec<Desired>, recorded: Option<&State>, inputs: BTreeMap
         deletes.push(Change {
             name: name.clone(),
             action: Action::Delete,
-            reasons: vec![format!("spec {} removed", b.file)],
+            reasons: vec![format!(
+                "spec {} removed: the job stops and its deployment is deleted; the Hologres table {} is kept",
+                b.file, b.sink_table
+            )],
             before: Some(b.clone()),
             after: None,
             sample: None,

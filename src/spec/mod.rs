@@ -473,12 +473,13 @@ fn read_source(s: &Section<'_, '_>, name: &str, settings: &Settings) -> Option<S
         username: username.clone(),
         password: password.clone(),
     });
-    if let Some(sec) = &security {
-        if sec.protocol.starts_with("SASL") && (sec.username.is_none() || sec.password.is_none()) {
-            s.report(
-                s.error_here(format!("security_protocol {} needs `username` and `password` in [source]", sec.protocol)),
-            );
-        }
+    if let Some(sec) = &security
+        && sec.protocol.starts_with("SASL")
+        && (sec.username.is_none() || sec.password.is_none())
+    {
+        s.report(
+            s.error_here(format!("security_protocol {} needs `username` and `password` in [source]", sec.protocol)),
+        );
     }
     let sm = s.section("sample");
     let sample = SampleSpec {

@@ -53,9 +53,13 @@ fn read_info(f: &mut File) -> Option<LockInfo> {
 
 /// Parses a state file's text, refusing unknown versions and corrupt content.
 pub(super) fn parse(text: &str, shown: &str) -> Result<State, StateError> {
+    #[derive(serde::Deserialize)]
+    struct Header {
+        format_version: Option<u64>,
+    }
     let corrupt = |reason: String| StateError::Corrupt { path: shown.to_string(), reason };
-    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| corrupt(format!("not JSON: {e}")))?;
-    match v.get("format_version").and_then(serde_json::Value::as_u64) {
+    let header: Header = serde_json::from_str(text).map_err(|e| corrupt(format!("not JSON: {e}")))?;
+    match header.format_version {
         Some(n) if n == u64::from(FORMAT_VERSION) => {}
         Some(n) => {
             return Err(corrupt(format!(
@@ -64,7 +68,8 @@ pub(super) fn parse(text: &str, shown: &str) -> Result<State, StateError> {
         }
         None => return Err(corrupt("no format_version: not a flinkform state".into())),
     }
-    serde_json::from_value(v).map_err(|e| corrupt(format!("invalid content: {e}")))
+    // Parsed straight into the model (not through a JSON value) to keep column order.
+    serde_json::from_str(text).map_err(|e| corrupt(format!("invalid content: {e}")))
 }
 
 struct LocalGuard(File);
@@ -139,7 +144,7 @@ impl StateStore for LocalStore {
                             operation: "?".into(),
                             created: "?".into(),
                         });
-                        return Err(StateError::Locked(holder));
+                        return Err(StateError::Locked(Box::new(holder)));
                     }
                     std::thread::sleep(wait.min(timeout.saturating_sub(start.elapsed())));
                     wait = (wait * 2).min(Duration::from_secs(1));

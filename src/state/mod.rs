@@ -110,6 +110,8 @@ pub struct PipelineState {
     pub settings: BTreeMap<String, String>,
     /// Kafka topic.
     pub topic: String,
+    /// The Hologres table, `schema.table`.
+    pub sink_table: String,
     /// Primary key (sink names).
     pub primary_key: Vec<String>,
     /// `protect = true` in the spec when recorded.
@@ -209,7 +211,7 @@ pub enum StateError {
     },
     /// The lock is held by someone else.
     #[error("state is locked ({0}); wait for it to finish, or if it is dead, run `flinkform force-unlock {id}`", id = .0.id)]
-    Locked(LockInfo),
+    Locked(Box<LockInfo>),
     /// force-unlock could not do what was asked.
     #[error("{0}")]
     Unlock(String),
@@ -234,10 +236,10 @@ pub trait StateStore: Send + Sync {
 /// Writes `next` as the successor of `prev` (`None`: no state yet): same lineage,
 /// serial + 1, compare-and-set on `prev`'s serial. Returns the written state.
 pub fn commit(store: &dyn StateStore, prev: Option<&State>, mut next: State) -> Result<State, StateError> {
-    if let Some(p) = prev {
-        if p.lineage != next.lineage {
-            return Err(StateError::Lineage { expected: p.lineage.clone(), found: next.lineage });
-        }
+    if let Some(p) = prev
+        && p.lineage != next.lineage
+    {
+        return Err(StateError::Lineage { expected: p.lineage.clone(), found: next.lineage });
     }
     let expected = prev.map(|p| p.serial);
     next.serial = expected.map_or(1, |s| s + 1);

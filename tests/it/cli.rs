@@ -1,0 +1,99 @@
+//! The command line end to end: errors, init, validate, schema, state, completions.
+
+use crate::common::TestProject;
+
+#[test]
+fn typo_wrong_type_and_literal_password_in_one_run_exit_1() {
+    let p = TestProject::example();
+    let spec = p
+        .read("pipelines/orders.toml")
+        .replace("topic = \"orders\"", "topik = \"orders\"")
+        .replace("parallelism = 2", "parallelism = \"2\"")
+        .replace("on_conflict = \"update\"", "on_conflict = \"update\"\npassword = \"hunter2\"");
+    p.write("pipelines/orders.toml", &spec);
+    let r = p.run(&["plan"]).code(1);
+    let e = &r.stderr;
+    assert!(e.contains("error: unknown key `topik` in [source]\n --> pipelines/orders.toml:6:1"), "{e}");
+    assert!(e.contains("= help: did you mean `topic`?"), "{e}");
+    assert!(e.contains("error: `parallelism` in [deployment] must be a non-negative integer, found a string\n  --> pipelines/orders.toml:22:15"), "{e}");
+    assert!(e.contains("error: `password` in [sink] is a literal secret"), "{e}");
+    assert!(e.contains("--> pipelines/orders.toml:19:12"), "{e}");
+    assert!(!e.contains("hunter2"), "the secret is masked: {e}");
+    assert!(e.contains("4 errors"), "{e}");
+    assert!(r.stdout.is_empty());
+}
+
+#[test]
+fn init_scaffolds_a_project_that_plans() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = TestProject { dir };
+    let r = p.run(&["init"]).code(0);
+    assert!(r.stdout.contains("pipelines/orders.toml"), "{}", r.stdout);
+    assert!(p.path().join("templates/README.md").is_file());
+    p.run(&["validate"]).code(0);
+    p.run(&["plan", "--detailed-exitcode"]).code(2);
+    let again = p.run(&["init"]).code(1);
+    assert!(again.stderr.contains("already holds a flinkform.toml"), "{}", again.stderr);
+}
+
+#[test]
+fn missing_project_and_unknown_pipeline() {
+    let empty = TestProject { dir: tempfile::tempdir().unwrap() };
+    let r = empty.run(&["plan"]).code(1);
+    assert!(r.stderr.contains("no flinkform.toml in"), "{}", r.stderr);
+    assert!(r.stderr.contains("flinkform init"), "{}", r.stderr);
+    let p = TestProject::example();
+    let r = p.run(&["render", "order"]).code(1);
+    assert!(r.stderr.contains("no pipeline named `order`"), "{}", r.stderr);
+    assert!(r.stderr.contains("did you mean `orders`?"), "{}", r.stderr);
+}
+
+#[test]
+fn schema_shows_evidence() {
+    let p = TestProject::example();
+    let out = p.run(&["schema", "orders"]).code(0).stdout;
+    assert!(out.contains("sample: samples/orders.jsonl: 40 records, 1 skipped (1 invalid JSON)"), "{out}");
+    assert!(out.contains("widened from INT: 24 fractional"), "{out}");
+    assert!(out.contains("updated_ms → updated_at"), "{out}");
+}
+
+#[test]
+fn state_list_and_show_after_recording() {
+    let p = TestProject::example();
+    assert_eq!(p.run(&["state", "list"]).code(0).stdout, "");
+    p.record();
+    let list = p.run(&["state", "list"]).code(0).stdout;
+    assert_eq!(list, "clickstream\trecorded\tpipelines/clickstream.toml\norders\trecorded\tpipelines/orders.toml\n");
+    let show = p.run(&["state", "show", "orders"]).code(0).stdout;
+    assert!(show.contains("serial 1  2026-01-01T00:00:00Z  create"), "{show}");
+    assert!(show.contains("CREATE TEMPORARY TABLE `orders_source`"), "{show}");
+    p.run(&["state", "show", "nope"]).code(1);
+}
+
+#[test]
+fn corrupt_or_future_state_is_refused_and_left_untouched() {
+    let p = TestProject::example();
+    p.write(".flinkform/state.json", "{\"format_version\": 99}");
+    let r = p.run(&["plan"]).code(1);
+    assert!(r.stderr.contains("format_version 99 is not supported"), "{}", r.stderr);
+    p.write(".flinkform/state.json", "{ truncated");
+    let r = p.run(&["plan"]).code(1);
+    assert!(r.stderr.contains("unreadable and was left untouched"), "{}", r.stderr);
+    assert_eq!(p.read(".flinkform/state.json"), "{ truncated");
+}
+
+#[test]
+fn completions_and_help() {
+    let p = TestProject::example();
+    assert!(p.run(&["completions", "bash"]).code(0).stdout.contains("flinkform"));
+    let help = p.run(&["plan", "--help"]).code(0).stdout;
+    assert!(help.contains("--detailed-exitcode"), "{help}");
+    assert!(help.contains("Examples:"), "{help}");
+}
+
+#[test]
+fn force_unlock_of_a_lock_nobody_holds() {
+    let p = TestProject::example();
+    let r = p.run(&["force-unlock", "1234"]).code(1);
+    assert!(r.stderr.contains("no lock with ID 1234 is held"), "{}", r.stderr);
+}

@@ -1,0 +1,113 @@
+//! Test helpers: a throwaway copy of a project and a fluent runner for the binary.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use flinkform::project::{self, Workspace};
+use flinkform::state::{self, State, StateStore};
+
+/// The repository root (holding the bundled example project).
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A temporary project directory, deleted on drop.
+pub struct TestProject {
+    pub dir: tempfile::TempDir,
+}
+
+impl TestProject {
+    /// A copy of the bundled example (flinkform.toml, pipelines/, samples/).
+    pub fn example() -> TestProject {
+        let p = TestProject { dir: tempfile::tempdir().unwrap() };
+        std::fs::copy(repo().join("flinkform.toml"), p.path().join("flinkform.toml")).unwrap();
+        for sub in ["pipelines", "samples"] {
+            std::fs::create_dir_all(p.path().join(sub)).unwrap();
+            for e in std::fs::read_dir(repo().join(sub)).unwrap() {
+                let e = e.unwrap();
+                std::fs::copy(e.path(), p.path().join(sub).join(e.file_name())).unwrap();
+            }
+        }
+        p
+    }
+
+    /// A copy of a fixture project under tests/fixtures.
+    pub fn fixture(name: &str) -> TestProject {
+        let p = TestProject { dir: tempfile::tempdir().unwrap() };
+        copy_tree(&repo().join("tests/fixtures").join(name), p.path());
+        p
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn write(&self, rel: &str, text: &str) {
+        let path = self.path().join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    pub fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.path().join(rel)).unwrap()
+    }
+
+    /// Runs `flinkform -C <project> args...`.
+    pub fn run(&self, args: &[&str]) -> Run {
+        let out = Command::new(env!("CARGO_BIN_EXE_flinkform"))
+            .arg("-C")
+            .arg(self.path())
+            .args(args)
+            .env_remove("RUST_LOG")
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Plans and records the plan's outcome into the project's state store, as a
+    /// successful apply would. Returns the written state.
+    pub fn record(&self) -> State {
+        let ws = Workspace::load(self.path()).unwrap_or_else(|f| panic!("{:?}", f.0));
+        let store = ws.store();
+        let prev = store.load().unwrap();
+        let (desired, inputs) = project::desired_all(&ws, prev.as_ref()).unwrap_or_else(|f| panic!("{:?}", f.0));
+        let plan = flinkform::plan::compute(desired, prev.as_ref(), inputs);
+        assert!(plan.errors.is_empty(), "{:?}", plan.errors);
+        let next = plan.outcome(prev.as_ref(), "00000000-0000-4000-8000-000000000000", "2026-01-01T00:00:00Z");
+        state::commit(&store, prev.as_ref(), next).unwrap()
+    }
+}
+
+/// What a run of the binary printed.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    #[track_caller]
+    pub fn code(self, expected: i32) -> Run {
+        assert_eq!(self.code, expected, "exit code; stdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        self
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}

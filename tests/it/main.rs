@@ -1,0 +1,8 @@
+//! One integration test binary: the CLI end to end, planning against recorded state,
+//! snapshots of rendered SQL and plans, and the state store conformance suite.
+
+mod cli;
+mod common;
+mod plan;
+mod render;
+mod state;

@@ -64,11 +64,15 @@ impl StrCaps {
     }
 }
 
+/// Field maps with a fast, randomly seeded hasher (keys come from the data; order is
+/// insertion order, so output does not depend on the seed).
+pub type Fields = IndexMap<String, Shape, foldhash::fast::RandomState>;
+
 /// The fields seen under an object path, in first-seen order.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Object {
     /// Child shapes by key.
-    pub fields: IndexMap<String, Shape>,
+    pub fields: Fields,
     /// Decided to be a `MAP<STRING, V>` (sticky once set).
     #[serde(default, skip_serializing_if = "is_false")]
     pub map: bool,

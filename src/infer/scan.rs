@@ -7,7 +7,9 @@ use super::{IntClass, Object, Shape, StrCaps, strings};
 
 /// Observes one JSON record (an object) into `root`.
 pub fn observe(root: &mut Shape, record: &[u8], max_depth: usize) -> Result<(), String> {
-    let mut s = Scanner { b: record, i: 0, max_depth, buf: String::new() };
+    // One UTF-8 check for the whole record; slices below are cut at ASCII delimiters.
+    let text = std::str::from_utf8(record).map_err(|e| format!("invalid UTF-8: {e}"))?;
+    let mut s = Scanner { t: text, b: record, i: 0, max_depth, buf: String::new() };
     s.ws();
     if s.peek() == Some(0xEF) {
         s.i += 3; // UTF-8 byte order mark, which Flink's reader skips
@@ -25,6 +27,7 @@ pub fn observe(root: &mut Shape, record: &[u8], max_depth: usize) -> Result<(), 
 }
 
 struct Scanner<'a> {
+    t: &'a str,
     b: &'a [u8],
     i: usize,
     max_depth: usize,
@@ -177,9 +180,8 @@ impl Scanner<'_> {
                 Some(_) => self.i += 1,
             }
         }
-        let raw = self.b.get(start..self.i).ok_or("unterminated string")?;
+        let raw = self.t.get(start..self.i).ok_or("unterminated string")?;
         self.i += 1;
-        let raw = std::str::from_utf8(raw).map_err(|e| format!("invalid UTF-8 in a string: {e}"))?;
         if !escaped {
             return Ok(raw);
         }
@@ -199,7 +201,7 @@ impl Scanner<'_> {
             }
             self.i += 1;
         }
-        let text = std::str::from_utf8(&self.b[start..self.i]).map_err(|e| e.to_string())?;
+        let text = &self.t[start..self.i];
         if fractional {
             shape.fraction = true;
             shape.stats.fractions += 1;
@@ -305,15 +307,33 @@ fn beyond_double(text: &str) -> bool {
 /// True when a JSON number with a fraction or exponent reads into a DOUBLE with its
 /// value unchanged: finite, and the same decimal digits as the shortest round-trip form.
 fn exact_in_double(text: &str) -> Result<bool, String> {
+    // Fast path: no exponent, short, at most 15 significant digits: always exact.
+    if text.len() <= 300 && !text.contains(['e', 'E']) && significant_digits(text) <= 15 {
+        return Ok(true);
+    }
     let v: f64 = text.parse().map_err(|_| format!("invalid number `{text}`"))?;
     if !v.is_finite() {
         return Ok(false);
     }
+    // Otherwise the value must print back (shortest round-trip form) with the same digits.
     let written = decimal_digits(text);
-    if written.0.len() <= 15 {
-        return Ok(true);
+    if v == 0.0 {
+        return Ok(written.0.is_empty());
     }
     Ok(written == decimal_digits(&format!("{v:e}")))
+}
+
+/// The number of significant digits of a plain decimal (no exponent).
+fn significant_digits(text: &str) -> usize {
+    let (mut n, mut first, mut last) = (0, None, 0);
+    for b in text.bytes().filter(u8::is_ascii_digit) {
+        if b != b'0' {
+            first.get_or_insert(n);
+            last = n;
+        }
+        n += 1;
+    }
+    first.map_or(0, |f| last - f + 1)
 }
 
 /// A number's significant digits and the decimal exponent of its first digit.
@@ -353,6 +373,12 @@ mod tests {
         assert!(!exact_in_double("1e400").unwrap());
         assert!(!exact_in_double("0.1000000000000000000001").unwrap());
         assert!(exact_in_double("-12.500000000000000000").unwrap());
+        assert!(exact_in_double("0.0").unwrap());
+        assert!(exact_in_double("0e10").unwrap());
+        assert!(!exact_in_double("1e-400").unwrap(), "underflows to zero");
+        assert!(!exact_in_double(&format!("1{}.0", "0".repeat(400))).unwrap(), "overflows");
+        assert!(!exact_in_double(&format!("0.{}1", "0".repeat(400))).unwrap(), "underflows");
+        assert!(!exact_in_double("1.2345678901234567e-320").unwrap(), "subnormal loses digits");
         assert!(beyond_double("9007199254740993"));
         assert!(!beyond_double("9007199254740992"));
     }

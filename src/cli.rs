@@ -162,10 +162,10 @@ fn normalize_args(args: impl Iterator<Item = String>) -> Vec<String> {
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse_from(normalize_args(std::env::args()));
-    init_tracing(cli.verbose);
     let color_ok = !cli.no_color && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let style_out = Style { color: color_ok && std::io::stdout().is_terminal() };
     let style_err = Style { color: color_ok && std::io::stderr().is_terminal() };
+    init_tracing(cli.verbose, style_err.color);
     // Like `git -C` and `terraform -chdir`: every relative path is then relative to DIR.
     if let Some(dir) = &cli.chdir
         && let Err(e) = std::env::set_current_dir(dir)
@@ -188,15 +188,14 @@ pub fn main() -> ExitCode {
             ExitCode::from(exit::ERROR)
         }
         Err(Error::Other(e)) => {
-            let err = Style { color: style_err.color };
-            let label = if err.color { "\x1b[1;31merror\x1b[0m" } else { "error" };
+            let label = if style_err.color { "\x1b[1;31merror\x1b[0m" } else { "error" };
             eprintln!("{label}: {e:#}");
             ExitCode::from(exit::ERROR)
         }
     }
 }
 
-fn init_tracing(verbose: u8) {
+fn init_tracing(verbose: u8, color: bool) {
     let default = match verbose {
         0 => "warn",
         1 => "info",
@@ -204,7 +203,7 @@ fn init_tracing(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(color).with_writer(std::io::stderr).try_init();
 }
 
 fn ok(stdout: String) -> Result<Output, Error> {
@@ -233,9 +232,8 @@ fn run(command: Command, root: &Path, style: Style) -> Result<Output, Error> {
             ok(out)
         }
         Command::Render { name, ddl, deployment } => {
-            let (ws, resolved) = resolve_one(root, &name)?;
+            let resolved = resolve_one(root, &name)?;
             let r = &resolved.desired.record;
-            let _ = ws;
             ok(if ddl {
                 r.ddl.clone()
             } else if deployment {
@@ -245,7 +243,7 @@ fn run(command: Command, root: &Path, style: Style) -> Result<Output, Error> {
             })
         }
         Command::Schema { name } => {
-            let (_, resolved) = resolve_one(root, &name)?;
+            let resolved = resolve_one(root, &name)?;
             let d = &resolved.desired;
             let mut out = format!(
                 "{}: {} columns, json.timestamp-format.standard = {}\nsample: {}: {} records",
@@ -272,6 +270,7 @@ fn run(command: Command, root: &Path, style: Style) -> Result<Output, Error> {
             let state = store.load()?;
             let (desired, inputs) = project::desired_all(&ws, state.as_ref())?;
             let plan = plan::compute(desired, state.as_ref(), inputs);
+            tracing::info!(changes = plan.changes.len(), has_changes = plan.has_changes(), "plan computed");
             if let Some(path) = &out {
                 write_new(path, &planfile::to_text(&plan))?;
             }
@@ -331,7 +330,7 @@ fn run(command: Command, root: &Path, style: Style) -> Result<Output, Error> {
     }
 }
 
-fn resolve_one(root: &Path, name: &str) -> Result<(Workspace, project::Resolved), Error> {
+fn resolve_one(root: &Path, name: &str) -> Result<project::Resolved, Error> {
     let ws = Workspace::load(root)?;
     let p = ws.pipeline(name)?.clone();
     let state = ws.store().load()?;
@@ -340,7 +339,7 @@ fn resolve_one(root: &Path, name: &str) -> Result<(Workspace, project::Resolved)
     let sample = ws.sample(&p).map_err(Failed::from)?;
     let recorded = state.as_ref().and_then(|s| s.pipelines.get(name));
     let (resolved, _) = project::resolve(&p, &sample, recorded, &renderer)?;
-    Ok((ws, resolved))
+    Ok(resolved)
 }
 
 fn write_new(path: &Path, text: &str) -> Result<(), Error> {

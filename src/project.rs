@@ -83,6 +83,7 @@ impl Workspace {
         for s in std::iter::once(&config).chain(&sources) {
             inputs.insert(s.name.to_string(), digest(&[s.text.as_bytes()]));
         }
+        tracing::info!(pipelines = project.pipelines.len(), "project loaded");
         Ok(Workspace { root: root.to_path_buf(), project, warnings: diags, inputs })
     }
 
@@ -253,7 +254,15 @@ pub fn desired_all(
                 s.spawn(move || {
                     part.iter()
                         .map(|p| {
+                            let started = std::time::Instant::now();
                             let sample = ws.sample(p)?;
+                            tracing::debug!(
+                                pipeline = %p.name,
+                                records = sample.len(),
+                                skipped = sample.skipped.total(),
+                                elapsed = ?started.elapsed(),
+                                "sampled"
+                            );
                             let rec = recorded.and_then(|r| r.pipelines.get(&p.name));
                             let (r, _) = resolve(p, &sample, rec, renderer)?;
                             Ok((r.desired, sample.origin.clone(), sample.digest.clone()))

@@ -114,6 +114,7 @@ impl StateStore for LocalStore {
             std::fs::rename(&tmp, &self.path)?;
             File::open(dir)?.sync_all()
         };
+        tracing::info!(serial = state.serial, path = %self.shown, "state written");
         write().map_err(|e| {
             let _ = std::fs::remove_file(&tmp);
             self.io(e)
@@ -127,6 +128,7 @@ impl StateStore for LocalStore {
         loop {
             match f.try_lock() {
                 Ok(()) => {
+                    tracing::debug!(lock = %info.id, operation = %info.operation, "state lock taken");
                     let text = serde_json::to_string(info).map_err(|e| self.io(e.into()))?;
                     f.set_len(0).map_err(|e| self.io(e))?;
                     f.rewind().map_err(|e| self.io(e))?;

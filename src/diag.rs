@@ -50,7 +50,8 @@ impl Source {
         d
     }
 
-    fn locate(&self, span: Range<usize>) -> Location {
+    /// The position of a byte span, with its line.
+    pub fn locate(&self, span: Range<usize>) -> Location {
         let start = span.start.min(self.text.len());
         let line_start = self.text[..start].rfind('\n').map_or(0, |i| i + 1);
         let line_end = self.text[start..].find('\n').map_or(self.text.len(), |i| start + i);
@@ -104,6 +105,12 @@ impl Diagnostic {
     /// A warning with no position.
     pub fn warning(message: impl Into<String>) -> Diagnostic {
         Diagnostic { severity: Severity::Warning, ..Diagnostic::error(message) }
+    }
+
+    /// Points the diagnostic at `at`, when known.
+    pub fn at(mut self, at: Option<&Location>) -> Diagnostic {
+        self.at = at.cloned();
+        self
     }
 
     /// Adds a help line.

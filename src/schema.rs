@@ -138,10 +138,11 @@ pub fn resolve(pipeline: &Pipeline, root: &Shape, standard: TsStandard) -> (Opti
         }
         let known = candidates.iter().any(|k: &Candidate| k.name == c.name);
         if !known && c.ty.is_none() {
-            let mut d = Diagnostic::error(format!(
-                "{file}: [schema] columns.{} names a column that is not in the sample or the recorded schema",
-                c.name
-            ));
+            let mut d = spec_error(
+                pipeline,
+                &format!("schema.columns.{}", c.name),
+                format!("[schema] columns.{} names a column that is not in the sample or the recorded schema", c.name),
+            );
             d = match suggest(&c.name, candidates.iter().map(|k| k.name.as_str())) {
                 Some(near) => d.with_help(format!("did you mean `{near}`?")),
                 None => d.with_help("give it a `type` to declare a column the sample does not show"),
@@ -175,7 +176,7 @@ pub fn resolve(pipeline: &Pipeline, root: &Shape, standard: TsStandard) -> (Opti
             evidence,
         };
         if let Some(o) = ov {
-            apply_override(o, &mut col, cand, &mut physical, &mut computed, &mut diags, file);
+            apply_override(pipeline, o, &mut col, cand, &mut physical, &mut computed, &mut diags);
         }
         columns.push(col);
     }
@@ -202,7 +203,7 @@ pub fn resolve(pipeline: &Pipeline, root: &Shape, standard: TsStandard) -> (Opti
         if o.from.is_none() {
             physical.push(Physical { key: o.name.clone(), ty: storage_type(ty, false) });
         }
-        apply_override(o, &mut col, &cand, &mut physical, &mut computed, &mut diags, file);
+        apply_override(pipeline, o, &mut col, &cand, &mut physical, &mut computed, &mut diags);
         columns.push(col);
     }
     // An excluded top-level key leaves the source table too, unless something still reads it.
@@ -226,15 +227,22 @@ pub fn resolve(pipeline: &Pipeline, root: &Shape, standard: TsStandard) -> (Opti
     let mut primary_key = Vec::new();
     for k in &spec.primary_key {
         match columns.iter_mut().find(|c| &c.name == k) {
-            Some(c) if !c.ty.can_be_primary_key() => diags.push(Diagnostic::error(format!(
-                "{file}: primary key column `{k}` is {}; Hologres keys cannot be FLOAT, DOUBLE, DECIMAL, ARRAY or JSON",
-                c.ty
-            )).with_help(format!("pin its type, e.g. `columns.{k} = {{ type = \"STRING\" }}`"))),
+            Some(c) if !c.ty.can_be_primary_key() => diags.push(
+                spec_error(
+                    pipeline,
+                    "schema.primary_key",
+                    format!(
+                        "primary key column `{k}` is {}; Hologres keys cannot be FLOAT, DOUBLE, DECIMAL, ARRAY or JSON",
+                        c.ty
+                    ),
+                )
+                .with_help(format!("pin its type, e.g. `columns.{k} = {{ type = \"STRING\" }}`")),
+            ),
             Some(c) => {
                 c.nullable = false;
                 primary_key.push(c.sink_name.clone());
             }
-            None => diags.push(missing(file, "primary_key", k, &columns, &excluded)),
+            None => diags.push(missing(pipeline, "primary_key", k, &columns, &excluded)),
         }
     }
 
@@ -242,7 +250,7 @@ pub fn resolve(pipeline: &Pipeline, root: &Shape, standard: TsStandard) -> (Opti
     let mut watermark = None;
     if let Some(et) = &spec.event_time {
         match columns.iter().find(|c| c.name == et.column) {
-            None => diags.push(missing(file, "event_time", &et.column, &columns, &excluded)),
+            None => diags.push(missing(pipeline, "event_time.column", &et.column, &columns, &excluded)),
             Some(c) => {
                 let source_col = computed
                     .iter()
@@ -253,8 +261,8 @@ pub fn resolve(pipeline: &Pipeline, root: &Shape, standard: TsStandard) -> (Opti
                 match source_col {
                     Some(s) if ok_type => watermark = Some((s, et.delay_secs)),
                     Some(_) => diags.push(
-                        Diagnostic::error(format!(
-                            "{file}: event_time column `{}` is {}; a watermark needs TIMESTAMP(3) or TIMESTAMP_LTZ(3)",
+                        spec_error(pipeline, "schema.event_time.column", format!(
+                            "event_time column `{}` is {}; a watermark needs TIMESTAMP(3) or TIMESTAMP_LTZ(3)",
                             c.name, c.ty
                         ))
                         .with_help(format!(
@@ -262,8 +270,8 @@ pub fn resolve(pipeline: &Pipeline, root: &Shape, standard: TsStandard) -> (Opti
                             c.name
                         )),
                     ),
-                    None => diags.push(Diagnostic::error(format!(
-                        "{file}: event_time column `{}` is a nested field; a watermark needs a top-level or converted column",
+                    None => diags.push(spec_error(pipeline, "schema.event_time.column", format!(
+                        "event_time column `{}` is a nested field; a watermark needs a top-level or converted column",
                         c.name
                     ))),
                 }
@@ -278,11 +286,21 @@ pub fn resolve(pipeline: &Pipeline, root: &Shape, standard: TsStandard) -> (Opti
     (ok.then_some(schema), diags)
 }
 
-fn missing(file: &str, what: &str, name: &str, columns: &[Column], excluded: &[String]) -> Diagnostic {
-    if excluded.iter().any(|e| e == name) {
-        return Diagnostic::error(format!("{file}: [schema] {what} names `{name}`, which is excluded"));
+/// An error about the spec key `key` of `p`: pointing at where it is written (in the
+/// pipeline file or in flinkform.toml's defaults), or naming the file.
+fn spec_error(p: &Pipeline, key: &str, message: String) -> Diagnostic {
+    match p.locations.get(key) {
+        Some(at) => Diagnostic::error(message).at(Some(at)),
+        None => Diagnostic::error(format!("{}: {message}", p.file)),
     }
-    let d = Diagnostic::error(format!("{file}: [schema] {what} names `{name}`, which is not a column"));
+}
+
+fn missing(p: &Pipeline, what: &str, name: &str, columns: &[Column], excluded: &[String]) -> Diagnostic {
+    let key = format!("schema.{what}");
+    if excluded.iter().any(|e| e == name) {
+        return spec_error(p, &key, format!("[schema] {what} names `{name}`, which is excluded"));
+    }
+    let d = spec_error(p, &key, format!("[schema] {what} names `{name}`, which is not a column"));
     match suggest(name, columns.iter().map(|c| c.name.as_str())) {
         Some(near) => d.with_help(format!("did you mean `{near}`?")),
         None => d.with_help("`flinkform schema NAME` lists the columns"),
@@ -343,14 +361,15 @@ fn set_type_at(physical: &mut [Physical], path: &[String], ty: FlinkType) {
 }
 
 fn apply_override(
+    p: &Pipeline,
     o: &crate::spec::ColumnSpec,
     col: &mut Column,
     cand: &Candidate<'_>,
     physical: &mut [Physical],
     computed: &mut Vec<Computed>,
     diags: &mut Vec<Diagnostic>,
-    file: &str,
 ) {
+    let key = format!("schema.columns.{}", o.name);
     if let Some(r) = &o.rename {
         col.sink_name.clone_from(r);
     }
@@ -366,30 +385,35 @@ fn apply_override(
         Some(conv) => {
             let call = match conv {
                 Conversion::EpochMillis | Conversion::EpochSeconds => {
-                    let p = if *conv == Conversion::EpochMillis { 3 } else { 0 };
+                    let digits = if *conv == Conversion::EpochMillis { 3 } else { 0 };
                     if !matches!(ty, FlinkType::TimestampLtz(_)) {
-                        diags.push(Diagnostic::error(format!(
-                            "{file}: column `{}` converted from epoch needs type TIMESTAMP_LTZ(3), not {ty}",
-                            o.name
-                        )));
+                        diags.push(spec_error(
+                            p,
+                            &key,
+                            format!("column `{}` converted from epoch needs type TIMESTAMP_LTZ(3), not {ty}", o.name),
+                        ));
                     }
                     if !matches!(col.inferred, None | Some(FlinkType::Int | FlinkType::BigInt)) {
-                        diags.push(Diagnostic::error(format!(
-                            "{file}: column `{}` is converted from epoch numbers, but the sample holds {}",
-                            o.name,
-                            col.inferred.as_ref().map_or(String::new(), ToString::to_string)
-                        )));
+                        diags.push(spec_error(
+                            p,
+                            &key,
+                            format!(
+                                "column `{}` is converted from epoch numbers, but the sample holds {}",
+                                o.name,
+                                col.inferred.as_ref().map_or(String::new(), ToString::to_string)
+                            ),
+                        ));
                     }
                     match physical.iter().any(|p| p.key == cand.path[0]) {
                         true => set_type_at(physical, &cand.path, FlinkType::BigInt),
                         false => {
-                            diags.push(Diagnostic::error(format!(
-                                "{file}: column `{}` converted from epoch is not in the sample; declare it with a plain `type` first",
+                            diags.push(spec_error(p, &key, format!(
+                                "column `{}` converted from epoch is not in the sample; declare it with a plain `type` first",
                                 o.name
                             )));
                         }
                     }
-                    format!("TO_TIMESTAMP_LTZ({}, {p})", access_expr(&cand.path))
+                    format!("TO_TIMESTAMP_LTZ({}, {digits})", access_expr(&cand.path))
                 }
                 Conversion::Expr(e) => e.clone(),
             };
@@ -448,18 +472,23 @@ fn fit63(name: &str, original: &str) -> String {
 }
 
 fn check_sink_keys(p: &Pipeline, columns: &[Column], pk: &[String], diags: &mut Vec<Diagnostic>) {
-    let file = &p.file;
     let sink_of =
         |name: &str| columns.iter().find(|c| c.name == name || c.sink_name == name).map(|c| c.sink_name.clone());
     for (what, names) in [("distribution_key", &p.sink.distribution_key), ("clustering_key", &p.sink.clustering_key)] {
         for n in names {
             match sink_of(n) {
-                None => {
-                    diags.push(Diagnostic::error(format!("{file}: [sink] {what} names `{n}`, which is not a column")))
-                }
+                None => diags.push(spec_error(
+                    p,
+                    &format!("sink.{what}"),
+                    format!("[sink] {what} names `{n}`, which is not a column"),
+                )),
                 Some(s) if what == "distribution_key" && !pk.is_empty() && !pk.contains(&s) => diags.push(
-                    Diagnostic::error(format!("{file}: [sink] distribution_key `{n}` is not part of the primary key"))
-                        .with_help("Hologres needs the distribution key to be a subset of the primary key"),
+                    spec_error(
+                        p,
+                        "sink.distribution_key",
+                        format!("[sink] distribution_key `{n}` is not part of the primary key"),
+                    )
+                    .with_help("Hologres needs the distribution key to be a subset of the primary key"),
                 ),
                 Some(_) => {}
             }
@@ -468,7 +497,11 @@ fn check_sink_keys(p: &Pipeline, columns: &[Column], pk: &[String], diags: &mut 
     if let Some(n) = &p.sink.event_time_column
         && sink_of(n).is_none()
     {
-        diags.push(Diagnostic::error(format!("{file}: [sink] event_time_column names `{n}`, which is not a column")));
+        diags.push(spec_error(
+            p,
+            "sink.event_time_column",
+            format!("[sink] event_time_column names `{n}`, which is not a column"),
+        ));
     }
 }
 

@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use crate::diag::{Diagnostic, Source};
+use crate::diag::{Diagnostic, Location, Source};
 use crate::infer::{InferConfig, TsStandard};
 use crate::types::FlinkType;
-use walk::{Layer, Section};
+use walk::{Ctx, Layer, Section};
 
 /// The current version of the flinkform.toml format.
 pub const CONFIG_VERSION: u64 = 1;
@@ -91,6 +91,9 @@ pub struct Pipeline {
     pub deployment: DeploymentSpec,
     /// Template overrides: template name → file relative to the project root.
     pub templates: BTreeMap<String, String>,
+    /// Where each key read was written (`schema.primary_key` → file:line:column), for
+    /// errors found after inference.
+    pub locations: BTreeMap<String, Location>,
     /// Every setting read, as `section.key` → canonical text (secret values never appear:
     /// specs cannot hold them). Recorded in the state to say which key changed.
     pub settings: BTreeMap<String, String>,
@@ -276,31 +279,31 @@ pub const TEMPLATE_NAMES: &[&str] = &["source", "sink", "insert", "ddl", "deploy
 /// Reads the project from `flinkform.toml` and the pipeline files. Returns the project
 /// when there is no error, and every diagnostic (errors and warnings) in any case.
 pub fn load(config: &Source, pipelines: &[Source]) -> (Option<Project>, Vec<Diagnostic>) {
-    let diags = RefCell::new(Vec::new());
-    let config_table = walk::parse(config, &diags);
-    let parsed: Vec<_> = pipelines.iter().map(|p| (p, walk::parse(p, &diags))).collect();
+    let ctx = Ctx::default();
+    let config_table = walk::parse(config, &ctx);
+    let parsed: Vec<_> = pipelines.iter().map(|p| (p, walk::parse(p, &ctx))).collect();
 
     let mut project = None;
     if let Some(ct) = &config_table {
-        let root = Section::new("flinkform.toml", vec![Layer::new(config, ct.get_ref(), 0..0)], &diags);
+        let root = Section::new("flinkform.toml", vec![Layer::new(config, ct.get_ref(), 0..0)], &ctx);
         let cfg = read_config(&root);
         let defaults = root.section("defaults");
         let mut out = Vec::new();
         for (src, table) in &parsed {
             let Some(t) = table else { continue };
-            let top = Section::new(src.name.to_string(), vec![Layer::new(src, t.get_ref(), 0..0)], &diags);
+            let top = Section::new(src.name.to_string(), vec![Layer::new(src, t.get_ref(), 0..0)], &ctx);
             if let Some(p) = read_pipeline(&top, &defaults, src) {
                 out.push(p);
             }
             top.finish();
         }
-        check_unique_names(&out, &diags);
+        check_unique_names(&out, &ctx.diags);
         defaults.finish_defaults();
         root.finish();
         out.sort_by(|a, b| a.name.cmp(&b.name));
         project = cfg.map(|config| Project { config, pipelines: out });
     }
-    let mut diags = diags.into_inner();
+    let mut diags = ctx.diags.into_inner();
     // A bad key in [defaults] is found once per pipeline that reads it: report it once.
     let mut seen = Vec::new();
     diags.retain(|d| {
@@ -396,13 +399,14 @@ impl Section<'_, '_> {
 }
 
 fn read_pipeline(top: &Section<'_, '_>, defaults: &Section<'_, '_>, src: &Source) -> Option<Pipeline> {
+    top.ctx().take_locations();
     let settings = RefCell::new(BTreeMap::new());
     let layered = |name: &'static str| {
         let mine = top.section(name);
         let d = defaults.section(name);
         let mut layers = mine.into_layers();
         layers.extend(d.into_layers());
-        Section::new(format!("[{name}]"), layers, top.diags())
+        Section::new(format!("[{name}]"), layers, top.ctx())
     };
     let p = top.section("pipeline");
     let name = p.required_string("name");
@@ -432,6 +436,7 @@ fn read_pipeline(top: &Section<'_, '_>, defaults: &Section<'_, '_>, src: &Source
         }
     }
     tpl.finish();
+    let locations = top.ctx().take_locations();
     let mut settings = settings.into_inner();
     for (k, v) in &templates {
         settings.insert(format!("template.{k}"), v.clone());
@@ -445,6 +450,7 @@ fn read_pipeline(top: &Section<'_, '_>, defaults: &Section<'_, '_>, src: &Source
         sink: sink?,
         deployment: deployment?,
         templates,
+        locations,
         settings,
     })
 }

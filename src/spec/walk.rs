@@ -4,12 +4,30 @@
 //! from the first layer that has it, and errors point into the file it came from.
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::ops::Range;
 
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use crate::diag::{Diagnostic, Source, suggest};
+use crate::diag::{Diagnostic, Location, Source, suggest};
+
+/// What a walk collects: every diagnostic, and where each key read was written
+/// (`schema.primary_key` → position), so later checks can point at the spec.
+#[derive(Default)]
+pub struct Ctx {
+    /// Problems found.
+    pub diags: RefCell<Vec<Diagnostic>>,
+    /// Positions of the keys read since the last [`Ctx::take_locations`].
+    locations: RefCell<BTreeMap<String, Location>>,
+}
+
+impl Ctx {
+    /// The positions recorded so far, leaving none.
+    pub fn take_locations(&self) -> BTreeMap<String, Location> {
+        std::mem::take(&mut *self.locations.borrow_mut())
+    }
+}
 
 /// One table of one file.
 #[derive(Clone)]
@@ -51,7 +69,7 @@ pub struct Section<'a, 'd> {
     path: String,
     layers: Vec<Layer<'a>>,
     known: RefCell<Vec<&'static str>>,
-    diags: &'d RefCell<Vec<Diagnostic>>,
+    ctx: &'d Ctx,
 }
 
 /// A short name of a TOML value's type for messages.
@@ -69,13 +87,13 @@ fn kind(v: &DeValue<'_>) -> &'static str {
 
 impl<'a, 'd> Section<'a, 'd> {
     /// A section named `path` (for messages) over `layers`, highest priority first.
-    pub fn new(path: impl Into<String>, layers: Vec<Layer<'a>>, diags: &'d RefCell<Vec<Diagnostic>>) -> Self {
-        Section { path: path.into(), layers, known: RefCell::new(Vec::new()), diags }
+    pub fn new(path: impl Into<String>, layers: Vec<Layer<'a>>, ctx: &'d Ctx) -> Self {
+        Section { path: path.into(), layers, known: RefCell::new(Vec::new()), ctx }
     }
 
     /// Records a diagnostic.
     pub fn report(&self, d: Diagnostic) {
-        self.diags.borrow_mut().push(d);
+        self.ctx.diags.borrow_mut().push(d);
     }
 
     /// An error pointing at the section itself (its first layer).
@@ -94,7 +112,10 @@ impl<'a, 'd> Section<'a, 'd> {
     /// The raw value of `key` from the first layer that has it; marks `key` known.
     pub fn get(&self, key: &'static str) -> Option<Found<'a>> {
         self.known.borrow_mut().push(key);
-        self.layers.iter().find_map(|l| l.table.get(key).map(|value| Found { src: l.src, value }))
+        let found = self.layers.iter().find_map(|l| l.table.get(key).map(|value| Found { src: l.src, value }))?;
+        let dotted = format!("{}.{key}", self.path.trim_start_matches('[').trim_end_matches(']'));
+        self.ctx.locations.borrow_mut().entry(dotted).or_insert_with(|| found.src.locate(found.value.span()));
+        Some(found)
     }
 
     fn typed<T>(&self, key: &'static str, want: &str, conv: impl Fn(&DeValue<'a>) -> Option<T>) -> Option<T> {
@@ -212,7 +233,7 @@ impl<'a, 'd> Section<'a, 'd> {
                 }
             }
         }
-        Section::new(self.child_path(key), layers, self.diags)
+        Section::new(self.child_path(key), layers, self.ctx)
     }
 
     fn child_path(&self, key: &str) -> String {
@@ -227,9 +248,9 @@ impl<'a, 'd> Section<'a, 'd> {
         self.layers
     }
 
-    /// The shared diagnostics sink.
-    pub fn diags(&self) -> &'d RefCell<Vec<Diagnostic>> {
-        self.diags
+    /// The shared collector.
+    pub fn ctx(&self) -> &'d Ctx {
+        self.ctx
     }
 
     /// The keys of a table-valued entry of the first layer that has it, each as a section
@@ -245,10 +266,12 @@ impl<'a, 'd> Section<'a, 'd> {
                     continue;
                 }
                 seen.push(name.clone());
+                let dotted = format!("{}.{name}", sub.path.trim_start_matches('[').trim_end_matches(']'));
+                self.ctx.locations.borrow_mut().entry(dotted).or_insert_with(|| l.src.locate(k.span()));
                 match v.get_ref().as_table() {
                     Some(t) => out.push((
                         name.clone(),
-                        Section::new(sub.child_path(&name), vec![Layer::new(l.src, t, k.span())], self.diags),
+                        Section::new(sub.child_path(&name), vec![Layer::new(l.src, t, k.span())], self.ctx),
                     )),
                     None => self.report(l.src.error(
                         v.span(),
@@ -286,11 +309,11 @@ impl<'a, 'd> Section<'a, 'd> {
 }
 
 /// Parses a TOML file into a spanned table, reporting every syntax error.
-pub fn parse<'a>(src: &'a Source, diags: &RefCell<Vec<Diagnostic>>) -> Option<Spanned<DeTable<'a>>> {
+pub fn parse<'a>(src: &'a Source, ctx: &Ctx) -> Option<Spanned<DeTable<'a>>> {
     let (table, errors) = DeTable::parse_recoverable(&src.text);
     for e in &errors {
         let span = e.span().unwrap_or(0..0);
-        diags.borrow_mut().push(src.error(span, format!("invalid TOML: {}", e.message())));
+        ctx.diags.borrow_mut().push(src.error(span, format!("invalid TOML: {}", e.message())));
     }
     errors.is_empty().then_some(table)
 }

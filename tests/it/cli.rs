@@ -97,3 +97,18 @@ fn force_unlock_of_a_lock_nobody_holds() {
     let r = p.run(&["force-unlock", "1234"]).code(1);
     assert!(r.stderr.contains("no lock with ID 1234 is held"), "{}", r.stderr);
 }
+
+#[test]
+fn errors_found_after_inference_point_into_the_spec() {
+    let p = TestProject::example();
+    let spec = p.read("pipelines/orders.toml").replace("primary_key = [\"order_id\"]", "primary_key = [\"order_idd\"]");
+    p.write("pipelines/orders.toml", &spec);
+    let e = p.run(&["plan"]).code(1).stderr;
+    assert!(
+        e.contains(
+            "error: [schema] primary_key names `order_idd`, which is not a column\n  --> pipelines/orders.toml:11:15"
+        ),
+        "{e}"
+    );
+    assert!(e.contains("did you mean `order_id`?"), "{e}");
+}

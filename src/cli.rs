@@ -10,7 +10,8 @@ use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::diag::Diagnostic;
 use crate::plan::{self, file as planfile};
-use crate::project::{self, Failed, Workspace};
+use crate::project::{self, Failed, Progress, Workspace};
+use crate::sample::{KafkaSampler, Sampler};
 use crate::state::{LockInfo, StateStore};
 use crate::view::{self, Format, Style};
 
@@ -91,6 +92,32 @@ enum Command {
         /// How long to wait for the state lock (e.g. "30s").
         #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
         lock_timeout: Duration,
+    },
+    /// Print the newest messages of a pipeline's topic (or any topic) as JSON lines, or
+    /// with --schema the columns inferred from them. Never joins a consumer group or
+    /// commits offsets.
+    #[command(
+        after_help = "Examples:\n  flinkform sample orders -n 5\n  flinkform sample orders --schema\n  flinkform sample --topic clicks --bootstrap-servers 127.0.0.1:9092 --schema"
+    )]
+    Sample {
+        /// Pipeline name (or give --topic and --bootstrap-servers).
+        #[arg(required_unless_present = "topic")]
+        name: Option<String>,
+        /// How many of the newest messages.
+        #[arg(short = 'n', long = "messages", default_value_t = 20)]
+        messages: u64,
+        /// Show the inferred columns instead of the messages.
+        #[arg(long)]
+        schema: bool,
+        /// Sample this topic without a spec.
+        #[arg(long, requires = "bootstrap_servers", conflicts_with = "name")]
+        topic: Option<String>,
+        /// Brokers of --topic.
+        #[arg(long)]
+        bootstrap_servers: Option<String>,
+        /// Give up after this long (with --topic).
+        #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+        timeout: Duration,
     },
     /// Inspect the recorded state.
     #[command(subcommand)]
@@ -173,7 +200,17 @@ pub fn main() -> ExitCode {
         eprintln!("error: cannot change to {}: {e}", dir.display());
         return ExitCode::from(exit::ERROR);
     }
-    match run(cli.command, Path::new("."), style_out) {
+    let progress = move |done: usize, total: usize| {
+        if std::io::stderr().is_terminal() {
+            let mut e = std::io::stderr().lock();
+            let _ = write!(e, "\r\x1b[2Ksampling Kafka topics: {done}/{total}");
+            if done >= total {
+                let _ = write!(e, "\r\x1b[2K");
+            }
+            let _ = e.flush();
+        }
+    };
+    match run(cli.command, Path::new("."), style_out, &progress) {
         Ok(out) => {
             let mut stdout = std::io::stdout().lock();
             let _ = stdout.write_all(out.stdout.as_bytes());
@@ -210,7 +247,7 @@ fn ok(stdout: String) -> Result<Output, Error> {
     Ok(Output { stdout, code: exit::OK })
 }
 
-fn run(command: Command, root: &Path, style: Style) -> Result<Output, Error> {
+fn run(command: Command, root: &Path, style: Style, progress: Progress<'_>) -> Result<Output, Error> {
     match command {
         Command::Init => init(root),
         Command::Completions { shell } => {
@@ -221,7 +258,7 @@ fn run(command: Command, root: &Path, style: Style) -> Result<Output, Error> {
         Command::Validate => {
             let ws = Workspace::load(root)?;
             let state = ws.store().load()?;
-            let (desired, _) = project::desired_all(&ws, state.as_ref())?;
+            let (desired, _) = project::desired_all(&ws, state.as_ref(), progress)?;
             let mut out = view::diagnostics(&ws.warnings, style);
             for d in &desired {
                 for w in &d.warnings {
@@ -232,7 +269,7 @@ fn run(command: Command, root: &Path, style: Style) -> Result<Output, Error> {
             ok(out)
         }
         Command::Render { name, ddl, deployment } => {
-            let resolved = resolve_one(root, &name)?;
+            let resolved = resolve_one(root, &name, None, progress)?;
             let r = &resolved.desired.record;
             ok(if ddl {
                 r.ddl.clone()
@@ -242,33 +279,38 @@ fn run(command: Command, root: &Path, style: Style) -> Result<Output, Error> {
                 r.sql.clone()
             })
         }
-        Command::Schema { name } => {
-            let resolved = resolve_one(root, &name)?;
-            let d = &resolved.desired;
-            let mut out = format!(
-                "{}: {} columns, json.timestamp-format.standard = {}\nsample: {}: {} records",
-                d.name,
-                d.record.columns.len(),
-                d.record.timestamp_standard.as_str(),
-                d.sample.origin,
-                d.sample.records
+        Command::Schema { name } => ok(schema_text(&resolve_one(root, &name, None, progress)?)),
+        Command::Sample { name: Some(name), messages, schema, .. } => {
+            if schema {
+                return ok(schema_text(&resolve_one(root, &name, Some(messages), progress)?));
+            }
+            let ws = Workspace::load(root)?;
+            let mut p = ws.pipeline(&name)?.clone();
+            p.source.sample.messages = messages;
+            ok(view::json_lines(&ws.sample_one(&p, progress).map_err(Failed::from)?))
+        }
+        Command::Sample { name: None, messages, schema, topic, bootstrap_servers, timeout } => {
+            let source = crate::spec::SourceSpec::adhoc(
+                topic.unwrap_or_default(),
+                bootstrap_servers.unwrap_or_default(),
+                messages,
+                timeout,
             );
-            if d.sample.skipped_count > 0 {
-                out.push_str(&format!(", {} skipped ({})", d.sample.skipped_count, d.sample.skipped));
+            let mut r = KafkaSampler::default().sample(&[&source]);
+            let sample = r.pop().expect("one result").map_err(|e| anyhow::anyhow!("{e}"))?;
+            if !schema {
+                return ok(view::json_lines(&sample));
             }
-            out.push_str("\n\n");
-            out.push_str(&view::columns_table(&d.record.columns, ""));
-            for w in &d.warnings {
-                out.push_str(&format!("warning: {w}\n"));
-            }
-            ok(out)
+            let shape =
+                crate::infer::infer(sample.records(), &Default::default()).map_err(|e| anyhow::anyhow!("{e}"))?;
+            ok(format!("{}: {} records\n\n{}", sample.origin, sample.len(), view::shape_table(&shape)))
         }
         Command::Plan { format, out, detailed_exitcode, lock, lock_timeout } => {
             let ws = Workspace::load(root)?;
             let store = ws.store();
             let _guard = if lock { Some(store.lock(&lock_info("plan"), lock_timeout)?) } else { None };
             let state = store.load()?;
-            let (desired, inputs) = project::desired_all(&ws, state.as_ref())?;
+            let (desired, inputs) = project::desired_all(&ws, state.as_ref(), progress)?;
             let plan = plan::compute(desired, state.as_ref(), inputs);
             tracing::info!(changes = plan.changes.len(), has_changes = plan.has_changes(), "plan computed");
             if let Some(path) = &out {
@@ -330,13 +372,43 @@ fn run(command: Command, root: &Path, style: Style) -> Result<Output, Error> {
     }
 }
 
-fn resolve_one(root: &Path, name: &str) -> Result<project::Resolved, Error> {
+fn schema_text(resolved: &project::Resolved) -> String {
+    let d = &resolved.desired;
+    let mut out = format!(
+        "{}: {} columns, json.timestamp-format.standard = {}\nsample: {}: {} records",
+        d.name,
+        d.record.columns.len(),
+        d.record.timestamp_standard.as_str(),
+        d.sample.origin,
+        d.sample.records
+    );
+    if d.sample.skipped_count > 0 {
+        out.push_str(&format!(", {} skipped ({})", d.sample.skipped_count, d.sample.skipped));
+    }
+    out.push_str("\n\n");
+    out.push_str(&view::columns_table(&d.record.columns, ""));
+    for w in &d.warnings {
+        out.push_str(&format!("warning: {w}\n"));
+    }
+    out
+}
+
+/// Samples and resolves one pipeline (`messages` overrides the spec's sample size).
+fn resolve_one(
+    root: &Path,
+    name: &str,
+    messages: Option<u64>,
+    progress: Progress<'_>,
+) -> Result<project::Resolved, Error> {
     let ws = Workspace::load(root)?;
-    let p = ws.pipeline(name)?.clone();
+    let mut p = ws.pipeline(name)?.clone();
+    if let Some(n) = messages {
+        p.source.sample.messages = n;
+    }
     let state = ws.store().load()?;
     let mut inputs = Default::default();
     let renderer = ws.renderer(&mut inputs)?;
-    let sample = ws.sample(&p).map_err(Failed::from)?;
+    let sample = ws.sample_one(&p, progress).map_err(Failed::from)?;
     let recorded = state.as_ref().and_then(|s| s.pipelines.get(name));
     let (resolved, _) = project::resolve(&p, &sample, recorded, &renderer)?;
     Ok(resolved)

@@ -9,9 +9,11 @@ use crate::diag::{Diagnostic, Source};
 use crate::infer::{self, Shape};
 use crate::plan::{Desired, SampleSummary};
 use crate::render::Renderer;
-use crate::sample::{FileSampler, Sample, Sampler};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::sample::{FileSampler, KafkaSampler, Sample, Sampler};
 use crate::schema::{self, Schema};
-use crate::spec::{self, Pipeline, Project, StateConfig, digest};
+use crate::spec::{self, Pipeline, Project, SourceSpec, StateConfig, digest};
 use crate::state::{ColumnRecord, LocalStore, PipelineState, State};
 
 /// A loaded project.
@@ -136,20 +138,51 @@ impl Workspace {
         Renderer::new(overrides).map_err(|e| Failed(vec![Diagnostic::error(e)]))
     }
 
-    /// Samples one pipeline.
-    pub fn sample(&self, p: &Pipeline) -> Result<Sample, Diagnostic> {
-        if p.source.sample.file.is_none() {
-            return Err(Diagnostic::error(format!(
-                "{}: no sample file, and this flinkform cannot sample Kafka yet",
-                p.file
-            ))
-            .with_help("set `sample = { file = \"samples/NAME.jsonl\" }` in [source]"));
+    /// Samples a pipeline whose source is a sample file.
+    pub fn sample_file(&self, p: &Pipeline) -> Result<Sample, Diagnostic> {
+        let mut r = FileSampler { root: &self.root }.sample(&[&p.source]);
+        r.pop().expect("one result per source").map_err(|e| Diagnostic::error(format!("{}: {e}", p.file)))
+    }
+
+    /// Samples the Kafka topics of `pipelines` in one batch (one connection per
+    /// cluster); `progress(done, total)` is called while topics are read.
+    pub fn sample_topics(&self, pipelines: &[&Pipeline], progress: Progress<'_>) -> Vec<Result<Sample, Diagnostic>> {
+        if pipelines.is_empty() {
+            return Vec::new();
         }
-        FileSampler { root: &self.root }
-            .sample(&p.source.sample)
-            .map_err(|e| Diagnostic::error(format!("{}: {e}", p.file)))
+        let kafka = KafkaSampler::default();
+        let sources: Vec<&SourceSpec> = pipelines.iter().map(|p| &p.source).collect();
+        let finished = AtomicBool::new(false);
+        let results = std::thread::scope(|s| {
+            s.spawn(|| {
+                while !finished.load(Ordering::Relaxed) {
+                    progress(kafka.done.load(Ordering::Relaxed), sources.len());
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+            });
+            let r = kafka.sample(&sources);
+            finished.store(true, Ordering::Relaxed);
+            r
+        });
+        progress(sources.len(), sources.len());
+        results
+            .into_iter()
+            .zip(pipelines)
+            .map(|(r, p)| r.map_err(|e| Diagnostic::error(format!("{}: {e}", p.file))))
+            .collect()
+    }
+
+    /// Samples one pipeline, from its file or its topic.
+    pub fn sample_one(&self, p: &Pipeline, progress: Progress<'_>) -> Result<Sample, Diagnostic> {
+        match p.source.sample.file {
+            Some(_) => self.sample_file(p),
+            None => self.sample_topics(&[p], progress).pop().expect("one result per pipeline"),
+        }
     }
 }
+
+/// A progress callback: `(done, total)` topics sampled.
+pub type Progress<'a> = &'a (dyn Fn(usize, usize) + Sync);
 
 /// One pipeline, desired: what inference, resolution and rendering made of it.
 pub struct Resolved {
@@ -234,28 +267,39 @@ pub fn resolve(
     Ok((Resolved { schema, desired }, diags))
 }
 
-/// Samples and resolves every pipeline (in parallel), collecting every diagnostic.
+/// Samples and resolves every pipeline, collecting every diagnostic: Kafka topics
+/// first (one batch), then files, inference and rendering in parallel.
 /// Returns the desired pipelines and the digests of every input.
 pub fn desired_all(
     ws: &Workspace,
     recorded: Option<&State>,
+    progress: Progress<'_>,
 ) -> Result<(Vec<Desired>, BTreeMap<String, String>), Failed> {
     let mut inputs = ws.inputs.clone();
     let renderer = ws.renderer(&mut inputs)?;
     let pipelines = &ws.project.pipelines;
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(pipelines.len().max(1));
-    let chunk = pipelines.len().div_ceil(threads).max(1);
+    let from_kafka: Vec<&Pipeline> = pipelines.iter().filter(|p| p.source.sample.file.is_none()).collect();
+    let mut topic_samples = ws.sample_topics(&from_kafka, progress).into_iter();
+    let mut work: Vec<(&Pipeline, Option<Result<Sample, Diagnostic>>)> = pipelines
+        .iter()
+        .map(|p| (p, if p.source.sample.file.is_none() { topic_samples.next() } else { None }))
+        .collect();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(work.len().max(1));
+    let chunk = work.len().div_ceil(threads).max(1);
     type One = Result<(Desired, String, String), Failed>;
     let results: Vec<One> = std::thread::scope(|s| {
-        let handles: Vec<_> = pipelines
-            .chunks(chunk)
+        let handles: Vec<_> = work
+            .chunks_mut(chunk)
             .map(|part| {
                 let renderer = &renderer;
                 s.spawn(move || {
-                    part.iter()
-                        .map(|p| {
+                    part.iter_mut()
+                        .map(|(p, pre)| {
                             let started = std::time::Instant::now();
-                            let sample = ws.sample(p)?;
+                            let sample = match pre.take() {
+                                Some(r) => r?,
+                                None => ws.sample_file(p)?,
+                            };
                             tracing::debug!(
                                 pipeline = %p.name,
                                 records = sample.len(),

@@ -8,7 +8,9 @@ use serde_json::json;
 use similar::TextDiff;
 
 use crate::diag::Diagnostic;
+use crate::infer::Shape;
 use crate::plan::{Action, Change, FORMAT_VERSION, Plan};
+use crate::sample::Sample;
 use crate::state::{ColumnRecord, EvidenceRecord};
 
 /// Output format of `plan`.
@@ -287,6 +289,71 @@ fn plan_markdown(plan: &Plan) -> String {
         out.push_str("</details>\n");
     }
     out
+}
+
+/// A sample's records as JSON Lines (records spread over several lines are compacted).
+pub fn json_lines(sample: &Sample) -> String {
+    let mut out = String::new();
+    for r in sample.records() {
+        let text = String::from_utf8_lossy(r);
+        if text.contains(['\n', '\r']) {
+            out.push_str(&compact_json(&text));
+        } else {
+            out.push_str(text.trim());
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Removes insignificant whitespace from valid JSON text.
+fn compact_json(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for c in text.chars() {
+        if in_string {
+            out.push(c);
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => {}
+            }
+        } else if !c.is_whitespace() {
+            in_string = c == '"';
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Top-level fields of an inferred shape with their types and evidence (for
+/// `sample --topic ... --schema`, where there is no spec).
+pub fn shape_table(shape: &Shape) -> String {
+    let std = shape.choose_standard();
+    let total = shape.stats.objects;
+    let cols: Vec<ColumnRecord> = shape
+        .object
+        .iter()
+        .flat_map(|o| o.fields.iter())
+        .map(|(k, f)| {
+            let ty = f.flink_type(std);
+            ColumnRecord {
+                name: k.clone(),
+                sink_name: k.clone(),
+                ty: ty.to_string(),
+                hologres: ty.hologres().sql,
+                nullable: true,
+                evidence: EvidenceRecord {
+                    present: f.stats.present,
+                    total,
+                    nulls: f.stats.nulls,
+                    notes: f.notes(&ty, std),
+                },
+            }
+        })
+        .collect();
+    columns_table(&cols, "")
 }
 
 /// Renders diagnostics, each with its position and caret.

@@ -120,6 +120,22 @@ pub struct SourceSpec {
     pub sample: SampleSpec,
 }
 
+impl SourceSpec {
+    /// A source given on the command line (`sample --topic T --bootstrap-servers S`).
+    pub fn adhoc(topic: String, bootstrap_servers: String, messages: u64, timeout: Duration) -> SourceSpec {
+        SourceSpec {
+            topic,
+            bootstrap_servers,
+            sample_bootstrap_servers: None,
+            group_id: String::new(),
+            startup_mode: "latest-offset",
+            offset_reset: "latest",
+            security: None,
+            sample: SampleSpec { file: None, messages, max_bytes: 1 << 20, timeout },
+        }
+    }
+}
+
 /// Kafka security settings.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Security {

@@ -75,7 +75,8 @@ impl TestProject {
         let ws = Workspace::load(self.path()).unwrap_or_else(|f| panic!("{:?}", f.0));
         let store = ws.store();
         let prev = store.load().unwrap();
-        let (desired, inputs) = project::desired_all(&ws, prev.as_ref()).unwrap_or_else(|f| panic!("{:?}", f.0));
+        let (desired, inputs) =
+            project::desired_all(&ws, prev.as_ref(), &|_, _| {}).unwrap_or_else(|f| panic!("{:?}", f.0));
         let plan = flinkform::plan::compute(desired, prev.as_ref(), inputs);
         assert!(plan.errors.is_empty(), "{:?}", plan.errors);
         let next = plan.outcome(prev.as_ref(), "00000000-0000-4000-8000-000000000000", "2026-01-01T00:00:00Z");

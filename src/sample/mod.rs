@@ -1,13 +1,17 @@
 //! Sampling: bounded reads of JSON messages for inference, behind the [`Sampler`]
 //! trait. This module owns the record filter (what counts as a usable record) and the
-//! file sampler; a Kafka sampler plugs in beside it.
+//! file sampler; `kafka` samples live topics.
+
+mod kafka;
+
+pub use kafka::{KafkaSampler, resolve_secret};
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
 use serde::de::IgnoredAny;
 
-use crate::spec::SampleSpec;
+use crate::spec::SourceSpec;
 
 /// Records that were read but not used, by reason.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -129,10 +133,11 @@ pub enum SampleError {
     Source(String),
 }
 
-/// Something that yields a bounded sample of a pipeline's messages.
+/// Something that yields bounded samples of pipelines' messages.
 pub trait Sampler: Send + Sync {
-    /// Reads at most `spec.messages` usable records.
-    fn sample(&self, spec: &SampleSpec) -> Result<Sample, SampleError>;
+    /// Samples each source (at most `sample.messages` usable records each); one result
+    /// per source, in order. Batched, so that a sampler can share connections.
+    fn sample(&self, sources: &[&SourceSpec]) -> Vec<Result<Sample, SampleError>>;
 }
 
 /// Samples from files (`sample = { file = "..." }`): JSON Lines, or one JSON array.
@@ -142,7 +147,13 @@ pub struct FileSampler<'a> {
 }
 
 impl Sampler for FileSampler<'_> {
-    fn sample(&self, spec: &SampleSpec) -> Result<Sample, SampleError> {
+    fn sample(&self, sources: &[&SourceSpec]) -> Vec<Result<Sample, SampleError>> {
+        sources.iter().map(|s| self.sample_file(&s.sample)).collect()
+    }
+}
+
+impl FileSampler<'_> {
+    fn sample_file(&self, spec: &crate::spec::SampleSpec) -> Result<Sample, SampleError> {
         let rel = spec.file.as_deref().ok_or_else(|| SampleError::Source("no sample file configured".into()))?;
         let path = self.root.join(rel);
         let io = |source| SampleError::Io { path: rel.to_string(), source };
@@ -184,8 +195,13 @@ impl Sampler for FileSampler<'_> {
 mod tests {
     use super::*;
 
-    fn spec(file: &str, messages: u64) -> SampleSpec {
-        SampleSpec { file: Some(file.into()), messages, max_bytes: 40, timeout: std::time::Duration::from_secs(1) }
+    fn spec(file: &str, messages: u64) -> crate::spec::SampleSpec {
+        crate::spec::SampleSpec {
+            file: Some(file.into()),
+            messages,
+            max_bytes: 40,
+            timeout: std::time::Duration::from_secs(1),
+        }
     }
 
     #[test]
@@ -194,7 +210,7 @@ mod tests {
         let mut text = b"\xEF\xBB\xBF{\"a\":1}\r\n\n[1]\n42\nnot json\n{\"a\":\"\xff\"}\n".to_vec();
         text.extend_from_slice(format!("{{\"long\":\"{}\"}}\n{{\"b\":2}}\n{{\"c\":3}}\n", "x".repeat(50)).as_bytes());
         std::fs::write(dir.path().join("s.jsonl"), &text).unwrap();
-        let s = FileSampler { root: dir.path() }.sample(&spec("s.jsonl", 2)).unwrap();
+        let s = FileSampler { root: dir.path() }.sample_file(&spec("s.jsonl", 2)).unwrap();
         let recs: Vec<_> = s.records().map(|r| String::from_utf8_lossy(r).into_owned()).collect();
         assert_eq!(recs, ["{\"a\":1}", "{\"b\":2}"], "bounded to 2 records, BOM and CRLF handled");
         assert_eq!(s.skipped, Skipped { invalid_json: 1, not_object: 2, bad_utf8: 1, too_large: 1, tombstones: 0 });
@@ -205,7 +221,7 @@ mod tests {
     fn json_array_file() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("a.json"), "  [{\"a\":1}, 2, {\"b\":[true]}]").unwrap();
-        let s = FileSampler { root: dir.path() }.sample(&spec("a.json", 10)).unwrap();
+        let s = FileSampler { root: dir.path() }.sample_file(&spec("a.json", 10)).unwrap();
         assert_eq!(s.len(), 2);
         assert_eq!(s.skipped.not_object, 1);
     }
@@ -213,7 +229,7 @@ mod tests {
     #[test]
     fn missing_file_names_it() {
         let dir = tempfile::tempdir().unwrap();
-        let e = FileSampler { root: dir.path() }.sample(&spec("nope.jsonl", 1)).unwrap_err();
+        let e = FileSampler { root: dir.path() }.sample_file(&spec("nope.jsonl", 1)).unwrap_err();
         assert!(e.to_string().starts_with("cannot read sample file nope.jsonl:"), "{e}");
     }
 }

@@ -1,0 +1,402 @@
+//! The Kafka sampler: reads the newest messages of topics without disturbing their
+//! consumers. No consumer group, no subscribe, no offset commit: partitions are
+//! assigned directly at `max(low, high - share)` and read up to the high watermark.
+//! One consumer per cluster samples all of that cluster's topics at once.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::Message;
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+
+use super::{Sample, SampleError, Sampler};
+use crate::spec::{Credential, SecretRef, Security, SourceSpec};
+
+/// Most clusters sampled at the same time.
+const MAX_CLUSTERS_AT_ONCE: usize = 8;
+/// A topic stops being read once this many bytes were collected from it.
+const MAX_TOPIC_BYTES: usize = 64 << 20;
+
+/// Samples Kafka topics with rdkafka.
+#[derive(Default)]
+pub struct KafkaSampler {
+    /// Topics finished so far (for a progress display).
+    pub done: AtomicUsize,
+}
+
+/// The value of a secret for local use: from the environment variable the reference
+/// names. The value is never printed; only the variable's name is.
+pub fn resolve_secret(s: &SecretRef) -> Result<String, SampleError> {
+    let var = s.env.as_deref().ok_or_else(|| {
+        SampleError::Source(format!(
+            "secret `{}` is needed to sample, but says no environment variable: write `{{ secret = \"{}\", env = \"VAR\" }}`",
+            s.name, s.name
+        ))
+    })?;
+    std::env::var(var).map_err(|_| {
+        SampleError::Source(format!("set the environment variable {var} (secret `{}`) to sample this topic", s.name))
+    })
+}
+
+/// The servers and security settings that identify one cluster connection.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Cluster {
+    servers: String,
+    security: String,
+}
+
+fn cluster_of(s: &SourceSpec) -> Cluster {
+    Cluster {
+        servers: s.sample_bootstrap_servers.clone().unwrap_or_else(|| s.bootstrap_servers.clone()),
+        security: format!("{:?}", s.security),
+    }
+}
+
+fn client_config(servers: &str, security: Option<&Security>, timeout: Duration) -> Result<ClientConfig, SampleError> {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", servers)
+        .set("client.id", "flinkform-sampler")
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("enable.partition.eof", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("socket.timeout.ms", timeout.as_millis().clamp(10, 300_000).to_string())
+        .set("log_level", "3");
+    if let Some(sec) = security {
+        c.set("security.protocol", sec.protocol);
+        if let Some(m) = sec.mechanism {
+            c.set("sasl.mechanism", m);
+        }
+        if let Some(u) = &sec.username {
+            let user = match u {
+                Credential::Literal(s) => s.clone(),
+                Credential::Secret(s) => resolve_secret(s)?,
+            };
+            c.set("sasl.username", user);
+        }
+        if let Some(p) = &sec.password {
+            c.set("sasl.password", resolve_secret(p)?);
+        }
+    }
+    Ok(c)
+}
+
+/// Splits `want` records over partitions with `available[i]` records each, as evenly
+/// as possible; a partition with fewer records leaves its share to the others.
+pub fn allocate(available: &[u64], want: u64) -> Vec<u64> {
+    let mut got = vec![0u64; available.len()];
+    let mut left = want;
+    loop {
+        let open: Vec<usize> = (0..available.len()).filter(|&i| got[i] < available[i]).collect();
+        if left == 0 || open.is_empty() {
+            return got;
+        }
+        let share = (left / open.len() as u64).max(1);
+        for i in open {
+            let take = share.min(available[i] - got[i]).min(left);
+            got[i] += take;
+            left -= take;
+        }
+    }
+}
+
+fn describe(e: &KafkaError, servers: &str, timeout: Duration) -> String {
+    match e.rdkafka_error_code() {
+        Some(
+            RDKafkaErrorCode::Authentication
+            | RDKafkaErrorCode::SaslAuthenticationFailed
+            | RDKafkaErrorCode::TopicAuthorizationFailed
+            | RDKafkaErrorCode::ClusterAuthorizationFailed,
+        ) => format!(
+            "authentication with {servers} failed ({e}): check security_protocol, sasl_mechanism and the credentials"
+        ),
+        Some(
+            RDKafkaErrorCode::OperationTimedOut
+            | RDKafkaErrorCode::AllBrokersDown
+            | RDKafkaErrorCode::BrokerTransportFailure
+            | RDKafkaErrorCode::Resolve,
+        ) => format!(
+            "no Kafka broker answered within {} (tried {servers}); check the address and the network, \
+             or set sample_bootstrap_servers to an endpoint reachable from here",
+            humantime::format_duration(timeout)
+        ),
+        _ => format!("sampling from {servers} failed: {e}"),
+    }
+}
+
+/// One message read (`None` payload: a tombstone).
+struct Fetched {
+    partition: i32,
+    offset: i64,
+    payload: Option<Vec<u8>>,
+}
+
+/// What is being read from one partition.
+struct Reading {
+    /// Index of the source (topic) in the batch.
+    source: usize,
+    high: i64,
+    done: bool,
+}
+
+impl Sampler for KafkaSampler {
+    fn sample(&self, sources: &[&SourceSpec]) -> Vec<Result<Sample, SampleError>> {
+        let mut by_cluster: BTreeMap<Cluster, Vec<usize>> = BTreeMap::new();
+        for (i, s) in sources.iter().enumerate() {
+            by_cluster.entry(cluster_of(s)).or_default().push(i);
+        }
+        let mut results: Vec<Option<Result<Sample, SampleError>>> = sources.iter().map(|_| None).collect();
+        let clusters: Vec<Vec<usize>> = by_cluster.into_values().collect();
+        for batch in clusters.chunks(MAX_CLUSTERS_AT_ONCE) {
+            let done: Vec<Vec<(usize, Result<Sample, SampleError>)>> = std::thread::scope(|s| {
+                let handles: Vec<_> = batch
+                    .iter()
+                    .map(|idx| {
+                        s.spawn(move || self.sample_cluster(&idx.iter().map(|&i| (i, sources[i])).collect::<Vec<_>>()))
+                    })
+                    .collect();
+                handles.into_iter().map(|h| h.join().expect("a sampling thread panicked")).collect()
+            });
+            for (i, r) in done.into_iter().flatten() {
+                results[i] = Some(r);
+            }
+        }
+        results.into_iter().map(|r| r.expect("every source is sampled")).collect()
+    }
+}
+
+impl KafkaSampler {
+    /// Samples the topics of one cluster with one consumer.
+    fn sample_cluster(&self, sources: &[(usize, &SourceSpec)]) -> Vec<(usize, Result<Sample, SampleError>)> {
+        let first = sources[0].1;
+        let servers = cluster_of(first).servers;
+        let timeout = sources.iter().map(|(_, s)| s.sample.timeout).max().unwrap_or(Duration::from_secs(10));
+        let fail_all = |msg: String| sources.iter().map(|(i, _)| (*i, Err(SampleError::Source(msg.clone())))).collect();
+        let consumer: BaseConsumer = match client_config(&servers, first.security.as_ref(), timeout)
+            .and_then(|c| c.create().map_err(|e| SampleError::Source(format!("cannot create a Kafka client: {e}"))))
+        {
+            Ok(c) => c,
+            Err(e) => return fail_all(e.to_string()),
+        };
+        let metadata = match consumer.fetch_metadata(None, timeout) {
+            Ok(m) => m,
+            Err(e) => return fail_all(describe(&e, &servers, timeout)),
+        };
+        let known: BTreeMap<&str, usize> = metadata.topics().iter().map(|t| (t.name(), t.partitions().len())).collect();
+
+        // Watermarks of every partition of every topic, in two batched requests.
+        let mut out = Vec::new();
+        let mut wanted = Vec::new();
+        let mut tpl = TopicPartitionList::new();
+        for (k, (i, s)) in sources.iter().enumerate() {
+            match known.get(s.topic.as_str()) {
+                Some(&n) if n > 0 => {
+                    for p in 0..n as i32 {
+                        let _ = tpl.add_partition_offset(&s.topic, p, Offset::End);
+                    }
+                    wanted.push(k);
+                }
+                _ => out.push((*i, Err(SampleError::Source(unknown_topic(&s.topic, &servers, known.keys()))))),
+            }
+        }
+        if wanted.is_empty() {
+            return out;
+        }
+        let (lows, highs) = match watermarks(&consumer, &tpl, timeout) {
+            Ok(w) => w,
+            Err(e) => {
+                out.extend(
+                    wanted.iter().map(|&k| (sources[k].0, Err(SampleError::Source(describe(&e, &servers, timeout))))),
+                );
+                return out;
+            }
+        };
+
+        // Where to start in each partition: the newest records, spread evenly.
+        let mut assign = TopicPartitionList::new();
+        let mut reading: BTreeMap<(String, i32), Reading> = BTreeMap::new();
+        let mut samples: Vec<Option<Sample>> = sources.iter().map(|_| None).collect();
+        for &k in &wanted {
+            let s = sources[k].1;
+            let n = known[s.topic.as_str()];
+            let parts: Vec<(i64, i64)> =
+                (0..n as i32).map(|p| (lows[&(s.topic.clone(), p)], highs[&(s.topic.clone(), p)])).collect();
+            let available: Vec<u64> = parts.iter().map(|(l, h)| (h - l).max(0) as u64).collect();
+            if available.iter().sum::<u64>() == 0 {
+                out.push((
+                    sources[k].0,
+                    Err(SampleError::Source(format!(
+                        "topic `{}` on {servers} is empty: pin the schema in [schema], or sample a file with `sample = {{ file = \"...\" }}`",
+                        s.topic
+                    ))),
+                ));
+                continue;
+            }
+            for (p, (take, (_, high))) in allocate(&available, s.sample.messages).into_iter().zip(&parts).enumerate() {
+                if take > 0 {
+                    let _ = assign.add_partition_offset(&s.topic, p as i32, Offset::Offset(high - take as i64));
+                    reading.insert((s.topic.clone(), p as i32), Reading { source: k, high: *high, done: false });
+                }
+            }
+            samples[k] = Some(Sample::new(format!("{}@{servers}", s.topic)));
+        }
+        if let Err(e) = consumer.assign(&assign) {
+            out.extend(
+                samples
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, s)| s.is_some())
+                    .map(|(k, _)| (sources[k].0, Err(SampleError::Source(describe(&e, &servers, timeout))))),
+            );
+            return out;
+        }
+
+        // Read until every partition reaches its high watermark, the timeout, or the byte cap.
+        let mut messages: Vec<Vec<Fetched>> = sources.iter().map(|_| Vec::new()).collect();
+        let mut bytes = vec![0usize; sources.len()];
+        let deadline = Instant::now() + timeout;
+        let mut open = reading.len();
+        let mut failure = None;
+        while open > 0 && Instant::now() < deadline {
+            match consumer.poll(Duration::from_millis(100)) {
+                None => {}
+                Some(Err(e)) => {
+                    if matches!(e.rdkafka_error_code(), Some(c) if describe_is_fatal(c)) {
+                        failure = Some(describe(&e, &servers, timeout));
+                        break;
+                    }
+                    tracing::debug!(error = %e, "kafka poll");
+                }
+                Some(Ok(m)) => {
+                    let key = (m.topic().to_string(), m.partition());
+                    let Some(r) = reading.get_mut(&key) else { continue };
+                    if r.done {
+                        continue;
+                    }
+                    let k = r.source;
+                    if m.offset() < r.high {
+                        bytes[k] += m.payload().map_or(0, <[u8]>::len);
+                        messages[k].push(Fetched {
+                            partition: m.partition(),
+                            offset: m.offset(),
+                            payload: m.payload().map(<[u8]>::to_vec),
+                        });
+                    }
+                    if m.offset() + 1 >= r.high || bytes[k] >= MAX_TOPIC_BYTES {
+                        r.done = true;
+                        open -= 1;
+                        if bytes[k] >= MAX_TOPIC_BYTES {
+                            for r in reading.values_mut().filter(|r| r.source == k && !r.done) {
+                                r.done = true;
+                                open -= 1;
+                            }
+                        }
+                        if !reading.values().any(|r| r.source == k && !r.done) {
+                            self.done.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+            }
+        }
+        for (k, sample) in samples.into_iter().enumerate() {
+            let Some(mut sample) = sample else { continue };
+            let s = sources[k].1;
+            if let Some(f) = &failure {
+                out.push((sources[k].0, Err(SampleError::Source(f.clone()))));
+                continue;
+            }
+            // Deterministic order, whatever order the partitions arrived in.
+            let mut msgs = std::mem::take(&mut messages[k]);
+            msgs.sort_by_key(|m| (m.partition, m.offset));
+            for m in &msgs {
+                sample.offer(m.payload.as_deref(), s.sample.max_bytes);
+            }
+            let unfinished = reading.values().any(|r| r.source == k && !r.done);
+            if unfinished && msgs.is_empty() {
+                out.push((
+                    sources[k].0,
+                    Err(SampleError::Source(format!(
+                        "no message of topic `{}` arrived from {servers} within {}",
+                        s.topic,
+                        humantime::format_duration(timeout)
+                    ))),
+                ));
+                continue;
+            }
+            if unfinished {
+                tracing::warn!(topic = %s.topic, records = msgs.len(), "sampling stopped at the timeout");
+            }
+            out.push((sources[k].0, Ok(sample.finish())));
+        }
+        out
+    }
+}
+
+fn describe_is_fatal(c: RDKafkaErrorCode) -> bool {
+    matches!(
+        c,
+        RDKafkaErrorCode::Authentication
+            | RDKafkaErrorCode::SaslAuthenticationFailed
+            | RDKafkaErrorCode::TopicAuthorizationFailed
+            | RDKafkaErrorCode::ClusterAuthorizationFailed
+    )
+}
+
+type Watermarks = BTreeMap<(String, i32), i64>;
+
+/// Low and high watermarks of every partition in `tpl`, in two batched requests.
+fn watermarks(
+    c: &BaseConsumer,
+    tpl: &TopicPartitionList,
+    timeout: Duration,
+) -> Result<(Watermarks, Watermarks), KafkaError> {
+    let read = |at: Offset| -> Result<Watermarks, KafkaError> {
+        let mut q = tpl.clone();
+        q.set_all_offsets(at)?;
+        let r = c.offsets_for_times(q, timeout)?;
+        r.elements()
+            .iter()
+            .map(|e| {
+                e.error()?;
+                let o = match e.offset() {
+                    Offset::Offset(o) => o,
+                    _ => 0,
+                };
+                Ok(((e.topic().to_string(), e.partition()), o))
+            })
+            .collect()
+    };
+    Ok((read(Offset::Beginning)?, read(Offset::End)?))
+}
+
+fn unknown_topic<'a>(topic: &str, servers: &str, known: impl Iterator<Item = &'a &'a str>) -> String {
+    let mut close: Vec<(usize, &str)> = known
+        .filter(|k| !k.starts_with("__"))
+        .map(|k| (strsim::damerau_levenshtein(topic, k), *k))
+        .filter(|(d, k)| *d <= 3.max(k.len() / 3))
+        .collect();
+    close.sort();
+    let mut msg = format!("topic `{topic}` does not exist on {servers}");
+    if !close.is_empty() {
+        let names: Vec<String> = close.iter().take(3).map(|(_, k)| format!("`{k}`")).collect();
+        msg.push_str(&format!("; closest: {}", names.join(", ")));
+    }
+    msg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::allocate;
+
+    #[test]
+    fn allocation_is_even_and_refills_from_fuller_partitions() {
+        assert_eq!(allocate(&[50, 50, 50], 30), [10, 10, 10]);
+        assert_eq!(allocate(&[2, 50, 50], 30), [2, 14, 14]);
+        assert_eq!(allocate(&[0, 0, 5], 30), [0, 0, 5]);
+        assert_eq!(allocate(&[10, 10], 3), [2, 1]);
+        assert_eq!(allocate(&[], 3), Vec::<u64>::new());
+    }
+}

@@ -3,6 +3,7 @@
 
 mod cli;
 mod common;
+mod kafka;
 mod plan;
 mod render;
 mod state;

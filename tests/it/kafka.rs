@@ -1,0 +1,193 @@
+//! Sampling a real Kafka-protocol broker (started by ./scripts/test, or the one
+//! FLINKFORM_TEST_KAFKA points at). Fixtures are produced here with rdkafka.
+
+use std::time::{Duration, Instant};
+
+use flinkform::sample::{KafkaSampler, Sample, Sampler};
+use flinkform::spec::SourceSpec;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::ClientConfig;
+
+use crate::common::TestProject;
+
+/// The broker under test; the README's test command always sets it.
+fn broker() -> String {
+    std::env::var("FLINKFORM_TEST_KAFKA")
+        .expect("FLINKFORM_TEST_KAFKA is not set: run the tests with ./scripts/test, which starts a Kafka broker")
+}
+
+/// A topic name no other test uses.
+fn unique(name: &str) -> String {
+    format!("{name}_{}", uuid::Uuid::new_v4().simple())
+}
+
+fn create_topic(name: &str, partitions: i32) {
+    let admin: AdminClient<DefaultClientContext> =
+        ClientConfig::new().set("bootstrap.servers", broker()).create().expect("admin client");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
+    let r = rt.block_on(admin.create_topics([&topic], &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)))));
+    for t in r.expect("create_topics") {
+        t.unwrap_or_else(|(n, e)| panic!("creating topic {n}: {e}"));
+    }
+}
+
+/// Produces `(partition, key, payload)` messages with one compression codec.
+fn produce(topic: &str, compression: &str, messages: &[(i32, Option<&str>, Option<&[u8]>)]) {
+    let p: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", broker())
+        .set("compression.type", compression)
+        .set("linger.ms", "5")
+        .create()
+        .expect("producer");
+    for (part, key, payload) in messages {
+        let mut rec: BaseRecord<'_, str, [u8]> = BaseRecord::to(topic).partition(*part);
+        if let Some(k) = key {
+            rec = rec.key(*k);
+        }
+        if let Some(v) = payload {
+            rec = rec.payload(*v);
+        }
+        p.send(rec).map_err(|(e, _)| e).expect("send");
+        p.poll(Duration::ZERO);
+    }
+    p.flush(Duration::from_secs(30)).expect("flush");
+}
+
+fn source(topic: &str, messages: u64, timeout: Duration) -> SourceSpec {
+    SourceSpec::adhoc(topic.to_string(), broker(), messages, timeout)
+}
+
+fn sample(topic: &str, messages: u64) -> Sample {
+    let mut r = KafkaSampler::default().sample(&[&source(topic, messages, Duration::from_secs(20))]);
+    r.pop().unwrap().unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn groups() -> Vec<String> {
+    let c: BaseConsumer = ClientConfig::new().set("bootstrap.servers", broker()).create().unwrap();
+    let list = c.fetch_group_list(None, Duration::from_secs(10)).expect("list groups");
+    let mut names: Vec<String> = list.groups().iter().map(|g| g.name().to_string()).collect();
+    names.sort();
+    names
+}
+
+fn values(s: &Sample) -> Vec<serde_json::Value> {
+    s.records().map(|r| serde_json::from_slice(r).unwrap()).collect()
+}
+
+#[test]
+fn reads_exactly_the_newest_n_spread_over_partitions_without_a_group() {
+    let topic = unique("newest");
+    create_topic(&topic, 3);
+    let msgs: Vec<(i32, String)> =
+        (0..3).flat_map(|p| (0..50).map(move |i| (p, format!(r#"{{"p":{p},"i":{i},"v":"x{i}"}}"#)))).collect();
+    let batch: Vec<(i32, Option<&str>, Option<&[u8]>)> =
+        msgs.iter().map(|(p, m)| (*p, Some("k"), Some(m.as_bytes()))).collect();
+    produce(&topic, "none", &batch);
+    let before = groups();
+    let s = sample(&topic, 30);
+    let got: Vec<(u64, u64)> =
+        values(&s).iter().map(|v| (v["p"].as_u64().unwrap(), v["i"].as_u64().unwrap())).collect();
+    let want: Vec<(u64, u64)> = (0..3).flat_map(|p| (40..50).map(move |i| (p, i))).collect();
+    assert_eq!(got, want, "the 10 newest of each partition, in partition/offset order");
+    assert_eq!(groups(), before, "sampling created no consumer group and committed nothing");
+    // Fewer messages than asked for: everything there is.
+    assert_eq!(sample(&topic, 1000).len(), 150);
+}
+
+#[test]
+fn compressed_batches_tombstones_and_garbage_are_counted() {
+    let topic = unique("codecs");
+    create_topic(&topic, 4);
+    for (p, codec) in ["gzip", "snappy", "lz4", "zstd"].iter().enumerate() {
+        let good = format!(r#"{{"codec":"{codec}","n":{p}}}"#);
+        let msgs: Vec<(i32, Option<&str>, Option<&[u8]>)> = vec![
+            (p as i32, Some("a"), Some(good.as_bytes())),
+            (p as i32, Some("tomb"), None),
+            (p as i32, None, Some(b"not json")),
+            (p as i32, None, Some(b"[1,2]")),
+            (p as i32, None, Some(good.as_bytes())),
+        ];
+        produce(&topic, codec, &msgs);
+    }
+    let s = sample(&topic, 100);
+    assert_eq!(s.len(), 8);
+    let k = s.skipped;
+    assert_eq!((k.tombstones, k.invalid_json, k.not_object), (4, 4, 4), "{k:?}");
+    let codecs: Vec<String> = values(&s).iter().map(|v| v["codec"].as_str().unwrap().to_string()).collect();
+    assert_eq!(codecs, ["gzip", "gzip", "snappy", "snappy", "lz4", "lz4", "zstd", "zstd"]);
+}
+
+#[test]
+fn unknown_topic_lists_the_closest_names() {
+    let topic = unique("orders");
+    create_topic(&topic, 1);
+    let typo = format!("{}x", &topic[..topic.len() - 1]);
+    let mut r = KafkaSampler::default().sample(&[&source(&typo, 10, Duration::from_secs(10))]);
+    let e = r.pop().unwrap().unwrap_err().to_string();
+    assert!(e.contains(&format!("topic `{typo}` does not exist on {}", broker())), "{e}");
+    assert!(e.contains(&format!("closest: `{topic}`")), "{e}");
+}
+
+#[test]
+fn empty_topic_asks_to_pin_the_schema() {
+    let topic = unique("empty");
+    create_topic(&topic, 2);
+    let mut r = KafkaSampler::default().sample(&[&source(&topic, 10, Duration::from_secs(10))]);
+    let e = r.pop().unwrap().unwrap_err().to_string();
+    assert!(e.contains("is empty: pin the schema in [schema]"), "{e}");
+}
+
+#[test]
+fn unreachable_broker_is_named_within_the_timeout() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().to_string();
+    let mut s = SourceSpec::adhoc("t".into(), closed.clone(), 10, Duration::from_secs(2));
+    s.bootstrap_servers = closed.clone();
+    let started = Instant::now();
+    let e = KafkaSampler::default().sample(&[&s]).pop().unwrap().unwrap_err().to_string();
+    assert!(e.contains(&format!("no Kafka broker answered within 2s (tried {closed})")), "{e}");
+    assert!(started.elapsed() < Duration::from_secs(10), "gave up in time: {:?}", started.elapsed());
+}
+
+/// A copy of the example whose orders pipeline reads `topic` on the test broker.
+fn example_on_kafka(topic: &str) -> TestProject {
+    let p = TestProject::example();
+    let spec = p
+        .read("pipelines/orders.toml")
+        .replace("topic = \"orders\"", &format!("topic = \"{topic}\""))
+        .replace("sample = { file = \"samples/orders.jsonl\", messages = 1000 }", &format!(
+            "sample_bootstrap_servers = \"{}\"\nsample = {{ messages = 1000, timeout = \"20s\" }}",
+            broker()
+        ));
+    p.write("pipelines/orders.toml", &spec);
+    p
+}
+
+#[test]
+fn plan_and_sample_with_a_kafka_source_match_the_sample_file() {
+    let topic = unique("orders");
+    create_topic(&topic, 1);
+    let file = std::fs::read_to_string(crate::common::repo().join("samples/orders.jsonl")).unwrap();
+    let msgs: Vec<(i32, Option<&str>, Option<&[u8]>)> = file.lines().map(|l| (0, None, Some(l.as_bytes()))).collect();
+    produce(&topic, "zstd", &msgs);
+
+    let from_file = TestProject::example().run(&["schema", "orders"]).code(0).stdout;
+    let p = example_on_kafka(&topic);
+    let from_kafka = p.run(&["schema", "orders"]).code(0).stdout;
+    let columns = |s: &str| s.lines().skip(3).map(str::to_string).collect::<Vec<_>>();
+    assert_eq!(columns(&from_kafka), columns(&from_file), "{from_kafka}");
+    assert!(from_kafka.contains(&format!("sample: {topic}@{}: 40 records, 1 skipped (1 invalid JSON)", broker())), "{from_kafka}");
+
+    let plan = p.run(&["plan", "--detailed-exitcode"]).code(2).stdout;
+    assert!(plan.contains("+ pipeline \"orders\""), "{plan}");
+
+    let lines = p.run(&["sample", "orders", "-n", "3"]).code(0).stdout;
+    let newest: Vec<&str> = file.lines().rev().take(3).collect::<Vec<_>>().into_iter().rev().collect();
+    assert_eq!(lines.lines().collect::<Vec<_>>(), newest);
+    let adhoc = p.run(&["sample", "--topic", &topic, "--bootstrap-servers", &broker(), "--schema"]).code(0).stdout;
+    assert!(adhoc.contains("total"), "{adhoc}");
+    assert!(adhoc.contains("DOUBLE"), "{adhoc}");
+}

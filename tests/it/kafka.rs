@@ -5,11 +5,11 @@ use std::time::{Duration, Instant};
 
 use flinkform::sample::{KafkaSampler, Sample, Sampler};
 use flinkform::spec::SourceSpec;
+use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-use rdkafka::ClientConfig;
 
 use crate::common::TestProject;
 
@@ -29,7 +29,8 @@ fn create_topic(name: &str, partitions: i32) {
         ClientConfig::new().set("bootstrap.servers", broker()).create().expect("admin client");
     let rt = tokio::runtime::Runtime::new().unwrap();
     let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
-    let r = rt.block_on(admin.create_topics([&topic], &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)))));
+    let r = rt
+        .block_on(admin.create_topics([&topic], &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)))));
     for t in r.expect("create_topics") {
         t.unwrap_or_else(|(n, e)| panic!("creating topic {n}: {e}"));
     }
@@ -155,13 +156,10 @@ fn unreachable_broker_is_named_within_the_timeout() {
 /// A copy of the example whose orders pipeline reads `topic` on the test broker.
 fn example_on_kafka(topic: &str) -> TestProject {
     let p = TestProject::example();
-    let spec = p
-        .read("pipelines/orders.toml")
-        .replace("topic = \"orders\"", &format!("topic = \"{topic}\""))
-        .replace("sample = { file = \"samples/orders.jsonl\", messages = 1000 }", &format!(
-            "sample_bootstrap_servers = \"{}\"\nsample = {{ messages = 1000, timeout = \"20s\" }}",
-            broker()
-        ));
+    let spec = p.read("pipelines/orders.toml").replace("topic = \"orders\"", &format!("topic = \"{topic}\"")).replace(
+        "sample = { file = \"samples/orders.jsonl\", messages = 1000 }",
+        &format!("sample_bootstrap_servers = \"{}\"\nsample = {{ messages = 1000, timeout = \"20s\" }}", broker()),
+    );
     p.write("pipelines/orders.toml", &spec);
     p
 }
@@ -179,7 +177,10 @@ fn plan_and_sample_with_a_kafka_source_match_the_sample_file() {
     let from_kafka = p.run(&["schema", "orders"]).code(0).stdout;
     let columns = |s: &str| s.lines().skip(3).map(str::to_string).collect::<Vec<_>>();
     assert_eq!(columns(&from_kafka), columns(&from_file), "{from_kafka}");
-    assert!(from_kafka.contains(&format!("sample: {topic}@{}: 40 records, 1 skipped (1 invalid JSON)", broker())), "{from_kafka}");
+    assert!(
+        from_kafka.contains(&format!("sample: {topic}@{}: 40 records, 1 skipped (1 invalid JSON)", broker())),
+        "{from_kafka}"
+    );
 
     let plan = p.run(&["plan", "--detailed-exitcode"]).code(2).stdout;
     assert!(plan.contains("+ pipeline \"orders\""), "{plan}");

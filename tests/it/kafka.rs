@@ -36,8 +36,11 @@ fn create_topic(name: &str, partitions: i32) {
     }
 }
 
-/// Produces `(partition, key, payload)` messages with one compression codec.
-fn produce(topic: &str, compression: &str, messages: &[(i32, Option<&str>, Option<&[u8]>)]) {
+/// A message to produce: partition, key, payload (`None`: a tombstone).
+type Msg<'a> = (i32, Option<&'a str>, Option<&'a [u8]>);
+
+/// Produces messages with one compression codec.
+fn produce(topic: &str, compression: &str, messages: &[Msg<'_>]) {
     let p: BaseProducer = ClientConfig::new()
         .set("bootstrap.servers", broker())
         .set("compression.type", compression)
@@ -85,8 +88,7 @@ fn reads_exactly_the_newest_n_spread_over_partitions_without_a_group() {
     create_topic(&topic, 3);
     let msgs: Vec<(i32, String)> =
         (0..3).flat_map(|p| (0..50).map(move |i| (p, format!(r#"{{"p":{p},"i":{i},"v":"x{i}"}}"#)))).collect();
-    let batch: Vec<(i32, Option<&str>, Option<&[u8]>)> =
-        msgs.iter().map(|(p, m)| (*p, Some("k"), Some(m.as_bytes()))).collect();
+    let batch: Vec<Msg<'_>> = msgs.iter().map(|(p, m)| (*p, Some("k"), Some(m.as_bytes()))).collect();
     produce(&topic, "none", &batch);
     let before = groups();
     let s = sample(&topic, 30);
@@ -105,7 +107,7 @@ fn compressed_batches_tombstones_and_garbage_are_counted() {
     create_topic(&topic, 4);
     for (p, codec) in ["gzip", "snappy", "lz4", "zstd"].iter().enumerate() {
         let good = format!(r#"{{"codec":"{codec}","n":{p}}}"#);
-        let msgs: Vec<(i32, Option<&str>, Option<&[u8]>)> = vec![
+        let msgs: Vec<Msg<'_>> = vec![
             (p as i32, Some("a"), Some(good.as_bytes())),
             (p as i32, Some("tomb"), None),
             (p as i32, None, Some(b"not json")),
@@ -169,7 +171,7 @@ fn plan_and_sample_with_a_kafka_source_match_the_sample_file() {
     let topic = unique("orders");
     create_topic(&topic, 1);
     let file = std::fs::read_to_string(crate::common::repo().join("samples/orders.jsonl")).unwrap();
-    let msgs: Vec<(i32, Option<&str>, Option<&[u8]>)> = file.lines().map(|l| (0, None, Some(l.as_bytes()))).collect();
+    let msgs: Vec<Msg<'_>> = file.lines().map(|l| (0, None, Some(l.as_bytes()))).collect();
     produce(&topic, "zstd", &msgs);
 
     let from_file = TestProject::example().run(&["schema", "orders"]).code(0).stdout;

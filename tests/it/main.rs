@@ -7,3 +7,4 @@ mod kafka;
 mod plan;
 mod render;
 mod state;
+mod vvp;

@@ -1,0 +1,842 @@
+//! A local VVP OpenAPI server for tests and dry runs (`vvp-emulator`). It verifies every
+//! ACS3-HMAC-SHA256 signature as the gateway does (over the raw path and the received
+//! SignedHeaders, with the body hash, clock skew and nonce checks), answers in the real
+//! envelopes, and runs the real state machine: drafts, async deploy tickets,
+//! deployments with unique names, jobs STARTING → RUNNING, stop → CANCELLING →
+//! CANCELLED with savepoints. Faults are injected deterministically from a seed.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use axum::Router;
+use axum::body::{Body, to_bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode};
+use axum::response::Response;
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::sign;
+use super::wire::{
+    AsyncDraftDeployResult, AsyncDraftValidateResult, Deployment, DeploymentDraft, DraftDeployParams,
+    DraftValidateParams, GatewayError, Job, JobFailure, JobStartParameters, JobStatus, JobSummary, RestoreStrategy,
+    StopJobRequest, Ticket, Variable,
+};
+
+/// Emulator settings (all faults off by default).
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Accepted access key id.
+    pub access_key_id: String,
+    /// Its secret.
+    pub access_key_secret: String,
+    /// Seed of the fault injection.
+    pub seed: u64,
+    /// Added to every call.
+    pub latency: Duration,
+    /// Share of calls answered with a 5xx (half of them after the call took effect).
+    pub fail_rate: f64,
+    /// Share of calls throttled (HTTP 400 `Throttling.User` with `x-acs-retry-after`).
+    pub throttle_rate: f64,
+    /// Share of started jobs that go FAILED instead of RUNNING.
+    pub job_fail_rate: f64,
+    /// Share of deploy tickets that finish without success.
+    pub ticket_fail_rate: f64,
+    /// How long a deploy or validate ticket runs.
+    pub deploy_delay: Duration,
+    /// How long a job is STARTING.
+    pub start_delay: Duration,
+    /// How long a job is CANCELLING.
+    pub stop_delay: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            access_key_id: String::new(),
+            access_key_secret: String::new(),
+            seed: 0,
+            latency: Duration::ZERO,
+            fail_rate: 0.0,
+            throttle_rate: 0.0,
+            job_fail_rate: 0.0,
+            ticket_fail_rate: 0.0,
+            deploy_delay: Duration::from_millis(200),
+            start_delay: Duration::from_millis(300),
+            stop_delay: Duration::from_millis(200),
+        }
+    }
+}
+
+/// Where the namespace and workspace of an object are.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct Scope {
+    workspace: String,
+    namespace: String,
+}
+
+struct TicketRec {
+    scope: Scope,
+    draft_id: String,
+    validate: bool,
+    ready_at: Instant,
+    fails: bool,
+    result: Option<Value>,
+}
+
+struct JobRec {
+    scope: Scope,
+    job: Job,
+    running_at: Instant,
+    fails: bool,
+    stop: Option<(Instant, String)>,
+}
+
+/// Everything the emulator holds.
+struct World {
+    cfg: Config,
+    rng: StdRng,
+    seq: u64,
+    drafts: BTreeMap<String, (Scope, DeploymentDraft)>,
+    deployments: BTreeMap<String, (Scope, Deployment)>,
+    tickets: HashMap<String, TicketRec>,
+    jobs: BTreeMap<String, JobRec>,
+    savepoints: HashMap<String, Vec<String>>,
+    variables: BTreeMap<Scope, BTreeMap<String, Variable>>,
+    nonces: HashMap<String, Instant>,
+}
+
+/// An answer: HTTP status, JSON body, extra headers.
+struct Answer {
+    status: StatusCode,
+    body: Value,
+    retry_after_ms: Option<u64>,
+}
+
+fn request_id() -> String {
+    uuid::Uuid::new_v4().to_string().to_uppercase()
+}
+
+fn gateway(status: StatusCode, code: &str, message: &str) -> Answer {
+    let body = GatewayError {
+        request_id: request_id(),
+        host_id: "ververica.emulator".into(),
+        code: code.into(),
+        message: message.into(),
+    };
+    Answer { status, body: serde_json::to_value(body).expect("serializes"), retry_after_ms: None }
+}
+
+fn ok<T: Serialize>(data: T) -> Answer {
+    Answer {
+        status: StatusCode::OK,
+        body: json!({ "requestId": request_id(), "success": true, "httpCode": 200, "data": data }),
+        retry_after_ms: None,
+    }
+}
+
+fn page<T: Serialize>(items: Vec<T>, index: usize, size: usize) -> Answer {
+    let total = items.len();
+    let data: Vec<T> = items.into_iter().skip((index.max(1) - 1) * size).take(size).collect();
+    Answer {
+        status: StatusCode::OK,
+        body: json!({ "requestId": request_id(), "success": true, "httpCode": 200, "data": data,
+                      "pageIndex": index, "pageSize": size, "totalSize": total }),
+        retry_after_ms: None,
+    }
+}
+
+/// A business error: HTTP 200, `success: false`, as the real API answers.
+fn fail(http: u16, code: &str, message: impl Into<String>) -> Answer {
+    Answer {
+        status: StatusCode::OK,
+        body: json!({ "requestId": request_id(), "success": false, "httpCode": http,
+                      "errorCode": code, "errorMessage": message.into() }),
+        retry_after_ms: None,
+    }
+}
+
+fn epoch_secs() -> i64 {
+    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Parses `x-acs-date` (`YYYY-MM-DDTHH:MM:SSZ`) into epoch seconds.
+fn parse_acs_date(s: &str) -> Option<i64> {
+    humantime::parse_rfc3339(s).ok()?.duration_since(SystemTime::UNIX_EPOCH).ok().map(|d| d.as_secs() as i64)
+}
+
+/// Percent-decodes a path segment or query part (`+` is a space in queries).
+fn decode(s: &str, plus_is_space: bool) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 3;
+                        continue;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b'+' if plus_is_space => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn parse_query(q: Option<&str>) -> Vec<(String, String)> {
+    q.unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode(k, true), decode(v, true))
+        })
+        .collect()
+}
+
+impl World {
+    fn new(cfg: Config) -> World {
+        World {
+            rng: StdRng::seed_from_u64(cfg.seed),
+            cfg,
+            seq: 0,
+            drafts: BTreeMap::new(),
+            deployments: BTreeMap::new(),
+            tickets: HashMap::new(),
+            jobs: BTreeMap::new(),
+            savepoints: HashMap::new(),
+            variables: BTreeMap::new(),
+            nonces: HashMap::new(),
+        }
+    }
+
+    fn id(&mut self, prefix: &str) -> String {
+        self.seq += 1;
+        format!("{prefix}-{:08x}-{:04x}", self.rng.random::<u32>(), self.seq)
+    }
+
+    /// Checks the signature and the freshness of a request, as the gateway does.
+    fn verify(
+        &mut self,
+        method: &str,
+        raw_path: &str,
+        query: &[(String, String)],
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> Result<(), Answer> {
+        let header = |n: &str| headers.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
+        let Some(auth) = header("authorization") else {
+            return Err(gateway(
+                StatusCode::BAD_REQUEST,
+                "IncompleteSignature",
+                "The request signature does not conform to Aliyun standards: no Authorization header.",
+            ));
+        };
+        let Some(auth) = sign::parse_authorization(auth) else {
+            return Err(gateway(
+                StatusCode::BAD_REQUEST,
+                "IncompleteSignature",
+                "The request signature does not conform to Aliyun standards.",
+            ));
+        };
+        if auth.access_key_id != self.cfg.access_key_id {
+            return Err(gateway(
+                StatusCode::NOT_FOUND,
+                "InvalidAccessKeyId.NotFound",
+                "Specified access key is not found.",
+            ));
+        }
+        let Some(date) = header("x-acs-date").and_then(parse_acs_date) else {
+            return Err(gateway(
+                StatusCode::BAD_REQUEST,
+                "InvalidTimeStamp.Format",
+                "Specified time stamp or date value is not well formatted.",
+            ));
+        };
+        if (epoch_secs() - date).abs() > 15 * 60 {
+            return Err(gateway(
+                StatusCode::BAD_REQUEST,
+                "InvalidTimeStamp.Expired",
+                "Specified time stamp or date value is expired.",
+            ));
+        }
+        let hashed = sign::sha256_hex(body);
+        if header("x-acs-content-sha256") != Some(hashed.as_str()) {
+            return Err(gateway(
+                StatusCode::BAD_REQUEST,
+                "SignatureDoesNotMatch",
+                "The x-acs-content-sha256 header does not match the body.",
+            ));
+        }
+        if auth.signed_headers.iter().any(|h| h != &h.to_lowercase())
+            || !auth.signed_headers.iter().any(|h| h == "host")
+        {
+            return Err(gateway(
+                StatusCode::BAD_REQUEST,
+                "IncompleteSignature",
+                "SignedHeaders must be lowercase and include host.",
+            ));
+        }
+        let creq = sign::canonical_request(method, raw_path, query, headers, &auth.signed_headers, &hashed);
+        let expected = sign::signature(&self.cfg.access_key_secret, &creq);
+        if !sign::constant_time_eq(&expected, &auth.signature) {
+            return Err(gateway(
+                StatusCode::BAD_REQUEST,
+                "SignatureDoesNotMatch",
+                "Specified signature is not matched with our calculation.",
+            ));
+        }
+        let Some(nonce) = header("x-acs-signature-nonce") else {
+            return Err(gateway(
+                StatusCode::BAD_REQUEST,
+                "MissingSignatureNonce",
+                "SignatureNonce is mandatory for this action.",
+            ));
+        };
+        let now = Instant::now();
+        self.nonces.retain(|_, at| now.duration_since(*at) < Duration::from_secs(15 * 60));
+        if self.nonces.insert(nonce.to_string(), now).is_some() {
+            return Err(gateway(
+                StatusCode::BAD_REQUEST,
+                "SignatureNonceUsed",
+                "Specified signature nonce was used already.",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Applies every timed transition that is due: tickets finish, jobs start and stop.
+    fn advance(&mut self) {
+        let now = Instant::now();
+        let mut due: Vec<String> = self
+            .tickets
+            .iter()
+            .filter(|(_, t)| t.result.is_none() && t.ready_at <= now)
+            .map(|(k, _)| k.clone())
+            .collect();
+        due.sort_by_key(|k| self.tickets[k].ready_at);
+        for k in due {
+            let result = self.finish_ticket(&k);
+            self.tickets.get_mut(&k).expect("due ticket").result = Some(result);
+        }
+        let mut new_savepoints = Vec::new();
+        for j in self.jobs.values_mut() {
+            let s = &mut j.job.status;
+            if s.current_job_status == "STARTING" && now >= j.running_at {
+                if j.fails {
+                    s.current_job_status = "FAILED".into();
+                    s.failure = Some(JobFailure {
+                        reason: "JobFailed".into(),
+                        message:
+                            "org.apache.flink.runtime.JobException: Recovery is suppressed (injected by vvp-emulator)"
+                                .into(),
+                    });
+                    j.job.end_time = Some(epoch_secs());
+                } else {
+                    s.current_job_status = "RUNNING".into();
+                }
+            }
+            if let Some((at, strategy)) = &j.stop
+                && s.current_job_status == "CANCELLING"
+                && now >= *at
+            {
+                s.current_job_status = "CANCELLED".into();
+                j.job.end_time = Some(epoch_secs());
+                if strategy == "STOP_WITH_SAVEPOINT" {
+                    new_savepoints.push((j.job.deployment_id.clone(), format!("sp-{}", j.job.job_id)));
+                }
+            }
+        }
+        for (d, sp) in new_savepoints {
+            self.savepoints.entry(d).or_default().push(sp);
+        }
+    }
+
+    fn finish_ticket(&mut self, ticket: &str) -> Value {
+        let t = &self.tickets[ticket];
+        let (scope, draft_id, validate, fails) = (t.scope.clone(), t.draft_id.clone(), t.validate, t.fails);
+        let Some((_, draft)) = self.drafts.get(&draft_id).filter(|(s, _)| *s == scope).cloned() else {
+            return json!({ "ticketStatus": "FAILED", "success": false, "message": format!("deployment draft {draft_id} not found") });
+        };
+        let sql_ok = draft
+            .artifact
+            .as_ref()
+            .and_then(|a| a.sql_artifact.as_ref())
+            .is_some_and(|s| !s.sql_script.trim().is_empty());
+        if fails || !sql_ok {
+            let message = if sql_ok {
+                "Validation error: SQL validate failed (injected by vvp-emulator)"
+            } else {
+                "Validation error: the SQL script is empty"
+            };
+            let r = AsyncDraftDeployResult {
+                ticket_status: "FINISHED".into(),
+                success: false,
+                message: Some(message.into()),
+                ..Default::default()
+            };
+            return serde_json::to_value(r).expect("serializes");
+        }
+        if validate {
+            let r = AsyncDraftValidateResult {
+                ticket_status: "FINISHED".into(),
+                success: true,
+                message: Some(String::new()),
+            };
+            return serde_json::to_value(r).expect("serializes");
+        }
+        let name = draft.name.clone().unwrap_or_default();
+        let existing = draft
+            .referenced_deployment_id
+            .clone()
+            .filter(|id| self.deployments.get(id).is_some_and(|(s, _)| *s == scope));
+        let id = match existing {
+            Some(id) => id,
+            None => {
+                if self.deployments.values().any(|(s, d)| *s == scope && d.name.as_deref() == Some(&name)) {
+                    let r = AsyncDraftDeployResult {
+                        ticket_status: "FINISHED".into(),
+                        success: false,
+                        message: Some(format!(
+                            "a deployment named {name} already exists in namespace {}",
+                            scope.namespace
+                        )),
+                        ..Default::default()
+                    };
+                    return serde_json::to_value(r).expect("serializes");
+                }
+                let id = self.id("dep");
+                let fresh = Deployment {
+                    deployment_id: Some(id.clone()),
+                    name: Some(name.clone()),
+                    execution_mode: Some("STREAMING".into()),
+                    namespace: Some(scope.namespace.clone()),
+                    workspace: Some(scope.workspace.clone()),
+                    ..Default::default()
+                };
+                self.deployments.insert(id.clone(), (scope.clone(), fresh));
+                id
+            }
+        };
+        let dep = &mut self.deployments.get_mut(&id).expect("deployment").1;
+        dep.artifact = draft.artifact.clone();
+        dep.engine_version = draft.engine_version.clone();
+        dep.execution_mode = draft.execution_mode.clone().or(dep.execution_mode.take());
+        dep.labels = draft.labels.clone().or(dep.labels.take());
+        dep.referenced_deployment_draft_id = Some(draft_id.clone());
+        if let Some((_, d)) = self.drafts.get_mut(&draft_id) {
+            d.referenced_deployment_id = Some(id.clone());
+        }
+        let r = AsyncDraftDeployResult {
+            ticket_status: "FINISHED".into(),
+            success: true,
+            deployment_id: Some(id),
+            message: Some(String::new()),
+            ..Default::default()
+        };
+        serde_json::to_value(r).expect("serializes")
+    }
+
+    fn deployment_view(&self, id: &str) -> Deployment {
+        let mut d = self.deployments[id].1.clone();
+        let mut s = JobSummary::default();
+        for j in self.jobs.values().filter(|j| j.job.deployment_id == id) {
+            match j.job.status.current_job_status.as_str() {
+                "STARTING" => s.starting += 1,
+                "RUNNING" => s.running += 1,
+                "CANCELLING" => s.cancelling += 1,
+                "CANCELLED" => s.cancelled += 1,
+                "FINISHED" => s.finished += 1,
+                _ => s.failed += 1,
+            }
+        }
+        d.job_summary = Some(s);
+        d
+    }
+
+    fn route(
+        &mut self,
+        method: &Method,
+        scope: Scope,
+        rest: &[&str],
+        query: &[(String, String)],
+        body: &[u8],
+    ) -> Answer {
+        let q = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        let paging = || {
+            let i = q("pageIndex").and_then(|v| v.parse().ok()).unwrap_or(1usize);
+            let s = q("pageSize").and_then(|v| v.parse().ok()).unwrap_or(10usize).clamp(1, 100);
+            (i, s)
+        };
+        macro_rules! parse {
+            ($t:ty) => {
+                match serde_json::from_slice::<$t>(body) {
+                    Ok(v) => v,
+                    Err(e) => return fail(400, "InvalidParameter", format!("the request body is invalid: {e}")),
+                }
+            };
+        }
+        let seg: Vec<String> = rest.iter().map(|s| decode(s, false)).collect();
+        let seg: Vec<&str> = seg.iter().map(String::as_str).collect();
+        match (method.as_str(), rest, seg.as_slice()) {
+            ("POST", ["deployment-drafts"], _) => {
+                let mut d = parse!(DeploymentDraft);
+                if d.name.as_deref().unwrap_or_default().is_empty() {
+                    return fail(400, "InvalidParameter", "name is required");
+                }
+                let id = self.id("draft");
+                d.deployment_draft_id = Some(id.clone());
+                d.namespace = Some(scope.namespace.clone());
+                d.workspace = Some(scope.workspace.clone());
+                self.drafts.insert(id, (scope, d.clone()));
+                ok(d)
+            }
+            ("POST", ["deployment-drafts", "async-deploy"], _)
+            | ("POST", ["deployment-drafts", "async-validate"], _) => {
+                let validate = rest[1] == "async-validate";
+                let draft_id = if validate {
+                    parse!(DraftValidateParams).deployment_draft_id
+                } else {
+                    parse!(DraftDeployParams).deployment_draft_id
+                };
+                if self.drafts.get(&draft_id).is_none_or(|(s, _)| *s != scope) {
+                    return fail(404, "DraftNotFound", format!("deployment draft {draft_id} not found"));
+                }
+                let fails = !validate && self.rng.random_bool(self.cfg.ticket_fail_rate);
+                let ticket = self.id("ticket");
+                let ready_at = Instant::now() + self.cfg.deploy_delay;
+                self.tickets
+                    .insert(ticket.clone(), TicketRec { scope, draft_id, validate, ready_at, fails, result: None });
+                ok(Ticket { ticket_id: ticket })
+            }
+            ("GET", ["deployment-drafts", "tickets", _, kind], [_, _, t, _])
+                if *kind == "async-deploy" || *kind == "async-validate" =>
+            {
+                match self.tickets.get(*t).filter(|r| r.scope == scope && r.validate == (*kind == "async-validate")) {
+                    None => fail(404, "TicketNotFound", format!("ticket {t} not found")),
+                    Some(r) => match &r.result {
+                        Some(v) => ok(v.clone()),
+                        None => ok(json!({ "ticketStatus": "EXECUTING", "success": false })),
+                    },
+                }
+            }
+            (m, ["deployment-drafts", _], [_, id]) => {
+                let Some((_, d)) = self.drafts.get(*id).filter(|(s, _)| *s == scope) else {
+                    return fail(404, "DraftNotFound", format!("deployment draft {id} not found"));
+                };
+                match m {
+                    "GET" => ok(d.clone()),
+                    "DELETE" => {
+                        self.drafts.remove(*id);
+                        ok(Value::Null)
+                    }
+                    "PATCH" => {
+                        let patch = parse!(DeploymentDraft);
+                        let d = &mut self.drafts.get_mut(*id).expect("draft").1;
+                        if patch.name.is_some() {
+                            d.name = patch.name;
+                        }
+                        if patch.artifact.is_some() {
+                            d.artifact = patch.artifact;
+                        }
+                        if patch.engine_version.is_some() {
+                            d.engine_version = patch.engine_version;
+                        }
+                        if patch.labels.is_some() {
+                            d.labels = patch.labels;
+                        }
+                        if patch.referenced_deployment_id.is_some() {
+                            d.referenced_deployment_id = patch.referenced_deployment_id;
+                        }
+                        ok(d.clone())
+                    }
+                    _ => fail(405, "MethodNotAllowed", "method not allowed"),
+                }
+            }
+            ("GET", ["deployments"], _) => {
+                let label = q("labelKey");
+                let values: Option<Vec<String>> =
+                    q("labelValueArray").map(|v| v.split(';').map(str::to_string).collect());
+                let name = q("name");
+                let items: Vec<Deployment> = self
+                    .deployments
+                    .iter()
+                    .filter(|(_, (s, d))| {
+                        *s == scope
+                            && name.as_ref().is_none_or(|n| d.name.as_ref() == Some(n))
+                            && label.as_ref().is_none_or(|k| {
+                                d.labels
+                                    .as_ref()
+                                    .and_then(|l| l.get(k))
+                                    .is_some_and(|v| values.as_ref().is_none_or(|vs| vs.contains(v)))
+                            })
+                    })
+                    .map(|(id, _)| self.deployment_view(id))
+                    .collect();
+                let (i, s) = paging();
+                page(items, i, s)
+            }
+            ("GET", ["deployments", "name", _], [_, _, name]) => {
+                let items: Vec<Deployment> = self
+                    .deployments
+                    .iter()
+                    .filter(|(_, (s, d))| *s == scope && d.name.as_deref() == Some(*name))
+                    .map(|(id, _)| self.deployment_view(id))
+                    .collect();
+                ok(items)
+            }
+            (m, ["deployments", _], [_, id]) => {
+                if self.deployments.get(*id).is_none_or(|(s, _)| *s != scope) {
+                    return fail(404, "DeploymentNotFound", format!("deployment {id} not found"));
+                }
+                match m {
+                    "GET" => ok(self.deployment_view(id)),
+                    "PUT" => {
+                        let patch = parse!(Deployment);
+                        let d = &mut self.deployments.get_mut(*id).expect("deployment").1;
+                        if patch.name.is_some_and(|n| Some(&n) != d.name.as_ref()) {
+                            return fail(400, "InvalidParameter", "a deployment cannot be renamed");
+                        }
+                        macro_rules! set {
+                            ($($f:ident),*) => { $( if patch.$f.is_some() { d.$f = patch.$f; } )* };
+                        }
+                        set!(
+                            artifact,
+                            engine_version,
+                            deployment_target,
+                            streaming_resource_setting,
+                            flink_conf,
+                            labels
+                        );
+                        ok(self.deployment_view(id))
+                    }
+                    "DELETE" => {
+                        let live = self.jobs.values().any(|j| {
+                            j.job.deployment_id == *id
+                                && matches!(
+                                    j.job.status.current_job_status.as_str(),
+                                    "STARTING" | "RUNNING" | "CANCELLING"
+                                )
+                        });
+                        if live {
+                            return fail(
+                                400,
+                                "DeploymentHasRunningJob",
+                                format!("deployment {id} has a job that is not stopped; stop it first"),
+                            );
+                        }
+                        self.deployments.remove(*id);
+                        self.jobs.retain(|_, j| j.job.deployment_id != *id);
+                        ok(Value::Null)
+                    }
+                    _ => fail(405, "MethodNotAllowed", "method not allowed"),
+                }
+            }
+            ("POST", ["jobs%3Astart"], _) => {
+                let p = parse!(JobStartParameters);
+                let Some((_, dep)) = self.deployments.get(&p.deployment_id).filter(|(s, _)| *s == scope) else {
+                    return fail(404, "DeploymentNotFound", format!("deployment {} not found", p.deployment_id));
+                };
+                let name = dep.name.clone().unwrap_or_default();
+                let live = self.jobs.values().any(|j| {
+                    j.job.deployment_id == p.deployment_id
+                        && matches!(j.job.status.current_job_status.as_str(), "STARTING" | "RUNNING" | "CANCELLING")
+                });
+                if live {
+                    return fail(
+                        400,
+                        "JobAlreadyRunning",
+                        format!("deployment {name} already has a job that is not stopped"),
+                    );
+                }
+                let mut restore =
+                    p.restore_strategy.unwrap_or(RestoreStrategy { kind: "NONE".into(), ..Default::default() });
+                if restore.kind == "LATEST_SAVEPOINT" {
+                    restore.savepoint_id = self.savepoints.get(&p.deployment_id).and_then(|v| v.last().cloned());
+                }
+                let job_id = self.id("job");
+                let fails = self.rng.random_bool(self.cfg.job_fail_rate);
+                let job = Job {
+                    job_id: job_id.clone(),
+                    deployment_id: p.deployment_id.clone(),
+                    deployment_name: name,
+                    status: JobStatus { current_job_status: "STARTING".into(), failure: None },
+                    restore_strategy: Some(restore),
+                    start_time: Some(epoch_secs()),
+                    end_time: None,
+                };
+                let running_at = Instant::now() + self.cfg.start_delay;
+                self.jobs.insert(job_id, JobRec { scope, job: job.clone(), running_at, fails, stop: None });
+                ok(job)
+            }
+            ("GET", ["jobs"], _) => {
+                let Some(dep) = q("deploymentId") else {
+                    return fail(400, "MissingParameter", "deploymentId is required");
+                };
+                let items: Vec<Job> = self
+                    .jobs
+                    .values()
+                    .filter(|j| j.scope == scope && j.job.deployment_id == dep)
+                    .map(|j| j.job.clone())
+                    .collect();
+                let (i, s) = paging();
+                page(items, i, s)
+            }
+            ("GET", ["jobs", _], [_, id]) => match self.jobs.get(*id).filter(|j| j.scope == scope) {
+                Some(j) => ok(j.job.clone()),
+                None => fail(404, "JobNotFound", format!("job {id} not found")),
+            },
+            ("POST", ["jobs", raw], _) if raw.ends_with("%3Astop") => {
+                let id = decode(raw.trim_end_matches("%3Astop"), false);
+                let req = parse!(StopJobRequest);
+                if !matches!(req.stop_strategy.as_str(), "NONE" | "STOP_WITH_SAVEPOINT" | "STOP_WITH_DRAIN") {
+                    return fail(400, "InvalidParameter", format!("unknown stopStrategy {}", req.stop_strategy));
+                }
+                let stop_delay = self.cfg.stop_delay;
+                let Some(j) = self.jobs.get_mut(&id).filter(|j| j.scope == scope) else {
+                    return fail(404, "JobNotFound", format!("job {id} not found"));
+                };
+                if matches!(j.job.status.current_job_status.as_str(), "STARTING" | "RUNNING") {
+                    j.job.status.current_job_status = "CANCELLING".into();
+                    j.stop = Some((Instant::now() + stop_delay, req.stop_strategy));
+                }
+                ok(j.job.clone())
+            }
+            ("GET", ["variables"], _) => {
+                let items: Vec<Variable> = self
+                    .variables
+                    .get(&scope)
+                    .map(|m| {
+                        m.values()
+                            .map(|v| Variable {
+                                value: (v.kind.as_deref() == Some("Clear")).then(|| v.value.clone()).flatten(),
+                                ..v.clone()
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let (i, s) = paging();
+                page(items, i, s)
+            }
+            ("POST", ["variables"], _) => {
+                let v = parse!(Variable);
+                if v.name.is_empty() || v.value.is_none() || !matches!(v.kind.as_deref(), Some("Clear" | "Encrypted")) {
+                    return fail(400, "InvalidParameter", "name, value and kind (Clear or Encrypted) are required");
+                }
+                self.variables.entry(scope).or_default().insert(v.name.clone(), v.clone());
+                ok(Variable { value: None, ..v })
+            }
+            ("DELETE", ["variables", _], [_, name]) => {
+                self.variables.entry(scope).or_default().remove(*name);
+                ok(Value::Null)
+            }
+            _ => gateway(
+                StatusCode::NOT_FOUND,
+                "InvalidApi.NotFound",
+                "Specified api is not found, please check your url and method.",
+            ),
+        }
+    }
+}
+
+type App = Arc<Mutex<World>>;
+
+async fn handle(State(app): State<App>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let raw_path = parts.uri.path().to_string();
+    let query = parse_query(parts.uri.query());
+    let headers: Vec<(String, String)> = parts
+        .headers
+        .iter()
+        .map(|(k, v)| (k.as_str().to_lowercase(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .collect();
+    let body = to_bytes(body, 16 << 20).await.unwrap_or_default();
+    let latency = app.lock().expect("emulator state").cfg.latency;
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    let answer = {
+        let mut w = app.lock().expect("emulator state");
+        answer(&mut w, &parts.method, &raw_path, &query, &headers, &body)
+    };
+    let mut resp = Response::new(Body::from(answer.body.to_string()));
+    *resp.status_mut() = answer.status;
+    resp.headers_mut().insert("content-type", HeaderValue::from_static("application/json;charset=utf-8"));
+    if let Some(ms) = answer.retry_after_ms {
+        resp.headers_mut().insert("x-acs-retry-after", HeaderValue::from(ms));
+    }
+    resp
+}
+
+fn answer(
+    w: &mut World,
+    method: &Method,
+    raw_path: &str,
+    query: &[(String, String)],
+    headers: &[(String, String)],
+    body: &[u8],
+) -> Answer {
+    if let Err(a) = w.verify(method.as_str(), raw_path, query, headers, body) {
+        return a;
+    }
+    if headers.iter().any(|(k, v)| k == "x-acs-version" && v != "2022-07-18") {
+        return gateway(StatusCode::BAD_REQUEST, "InvalidVersion", "Specified api version is not valid.");
+    }
+    let roll: f64 = w.rng.random();
+    if roll < w.cfg.throttle_rate {
+        let mut a = gateway(StatusCode::BAD_REQUEST, "Throttling.User", "Request was denied due to user flow control.");
+        a.retry_after_ms = Some(50);
+        return a;
+    }
+    let roll = roll - w.cfg.throttle_rate;
+    let (fail_before, fail_after) =
+        (roll < w.cfg.fail_rate / 2.0, roll >= w.cfg.fail_rate / 2.0 && roll < w.cfg.fail_rate);
+    if fail_before {
+        return gateway(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ServiceUnavailable",
+            "The request has failed due to a temporary failure of the server.",
+        );
+    }
+    let Some(rest) = raw_path.strip_prefix("/api/v2/namespaces/") else {
+        return gateway(
+            StatusCode::NOT_FOUND,
+            "InvalidApi.NotFound",
+            "Specified api is not found, please check your url and method.",
+        );
+    };
+    let mut segs: Vec<&str> = rest.split('/').collect();
+    let namespace = decode(segs.remove(0), false);
+    let Some(workspace) = headers.iter().find(|(k, _)| k == "workspace").map(|(_, v)| v.clone()) else {
+        return gateway(StatusCode::BAD_REQUEST, "MissingParameter.Workspace", "The workspace header is required.");
+    };
+    w.advance();
+    let a = w.route(method, Scope { workspace, namespace }, &segs, query, body);
+    if fail_after {
+        // The call took effect, but its answer is lost: the client must converge anyway.
+        return gateway(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalError",
+            "The request processing has failed due to some unknown error.",
+        );
+    }
+    a
+}
+
+/// Serves the emulator on `listener` until the process ends.
+pub async fn serve(cfg: Config, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+    let app: App = Arc::new(Mutex::new(World::new(cfg)));
+    let router = Router::new().fallback(handle).with_state(app);
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await
+}

@@ -59,6 +59,9 @@ fn client_config(servers: &str, security: Option<&Security>, timeout: Duration) 
     let mut c = ClientConfig::new();
     c.set("bootstrap.servers", servers)
         .set("client.id", "flinkform-sampler")
+        // librdkafka's assign() needs a group id; the group is never joined (no subscribe)
+        // and never written to (no commits), so the broker never creates it.
+        .set("group.id", "flinkform-sampler")
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("enable.partition.eof", "false")

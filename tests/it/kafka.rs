@@ -101,11 +101,14 @@ fn reads_exactly_the_newest_n_spread_over_partitions_without_a_group() {
     assert_eq!(sample(&topic, 1000).len(), 150);
 }
 
+/// Snappy is not in the list: Tansu 0.6.0 stores snappy batches but fails every fetch
+/// of them (`SansIo(UnexpectedType("Snappy"))` in its log), so no client can read them
+/// back from it. librdkafka decodes snappy itself; only this broker cannot serve it.
 #[test]
 fn compressed_batches_tombstones_and_garbage_are_counted() {
     let topic = unique("codecs");
     create_topic(&topic, 4);
-    for (p, codec) in ["gzip", "snappy", "lz4", "zstd"].iter().enumerate() {
+    for (p, codec) in ["none", "gzip", "lz4", "zstd"].iter().enumerate() {
         let good = format!(r#"{{"codec":"{codec}","n":{p}}}"#);
         let msgs: Vec<Msg<'_>> = vec![
             (p as i32, Some("a"), Some(good.as_bytes())),
@@ -121,7 +124,7 @@ fn compressed_batches_tombstones_and_garbage_are_counted() {
     let k = s.skipped;
     assert_eq!((k.tombstones, k.invalid_json, k.not_object), (4, 4, 4), "{k:?}");
     let codecs: Vec<String> = values(&s).iter().map(|v| v["codec"].as_str().unwrap().to_string()).collect();
-    assert_eq!(codecs, ["gzip", "gzip", "snappy", "snappy", "lz4", "lz4", "zstd", "zstd"]);
+    assert_eq!(codecs, ["none", "none", "gzip", "gzip", "lz4", "lz4", "zstd", "zstd"]);
 }
 
 #[test]

@@ -8,12 +8,15 @@ use std::time::Duration;
 
 use clap::{CommandFactory, Parser, Subcommand};
 
+use crate::apply::{Executor, Timeouts};
 use crate::diag::Diagnostic;
 use crate::plan::{self, file as planfile};
 use crate::project::{self, Failed, Progress, Workspace};
 use crate::sample::{KafkaSampler, Sampler};
 use crate::state::{LockInfo, StateStore};
 use crate::view::{self, Format, Style};
+use crate::vvp::{Client, Credentials, RetryPolicy};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Exit codes, defined once.
 pub mod exit {
@@ -89,6 +92,24 @@ enum Command {
         /// Do not take the state lock.
         #[arg(long = "lock", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
         lock: bool,
+        /// How long to wait for the state lock (e.g. "30s").
+        #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
+        lock_timeout: Duration,
+    },
+    /// Carry out a plan on VVP: create, update, replace or destroy deployments and jobs,
+    /// journaling every step in the state. Holds the state lock for the whole run.
+    #[command(
+        after_help = "Examples:\n  flinkform apply\n  flinkform apply --auto-approve --parallelism 20\n  flinkform apply plan.json"
+    )]
+    Apply {
+        /// A plan saved with `plan -out FILE`: apply exactly it (refused if the state changed since).
+        plan: Option<PathBuf>,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        auto_approve: bool,
+        /// Pipelines carried out at the same time.
+        #[arg(long, default_value_t = 10)]
+        parallelism: usize,
         /// How long to wait for the state lock (e.g. "30s").
         #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
         lock_timeout: Duration,
@@ -333,6 +354,9 @@ fn run(command: Command, root: &Path, style: Style, progress: Progress<'_>) -> R
             };
             Ok(Output { stdout: text, code })
         }
+        Command::Apply { plan, auto_approve, parallelism, lock_timeout } => {
+            apply(root, plan.as_deref(), auto_approve, parallelism, lock_timeout, style, progress)
+        }
         Command::State(StateCommand::List) => {
             let ws = Workspace::load(root)?;
             let state = ws.store().load()?;
@@ -370,6 +394,109 @@ fn run(command: Command, root: &Path, style: Style, progress: Progress<'_>) -> R
             ok(format!("The state lock {id} was released.\n"))
         }
     }
+}
+
+/// Set by ctrl-c during apply: in-flight steps finish and are recorded, then apply stops.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Exit code after ctrl-c.
+const INTERRUPTED_EXIT: u8 = 130;
+
+fn print_now(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+}
+
+fn apply(
+    root: &Path,
+    plan_file: Option<&Path>,
+    auto_approve: bool,
+    parallelism: usize,
+    lock_timeout: Duration,
+    style: Style,
+    progress: Progress<'_>,
+) -> Result<Output, Error> {
+    let ws = Workspace::load(root)?;
+    let store = ws.store();
+    let _guard = store.lock(&lock_info("apply"), lock_timeout)?;
+    let state = store.load()?;
+    let plan = match plan_file {
+        Some(f) => {
+            let text = std::fs::read_to_string(f).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", f.display()))?;
+            let p = planfile::from_text(&text).map_err(anyhow::Error::from)?;
+            planfile::check_fresh(&p, state.as_ref()).map_err(anyhow::Error::from)?;
+            p
+        }
+        None => {
+            let (desired, inputs) = project::desired_all(&ws, state.as_ref(), progress)?;
+            let p = plan::compute(desired, state.as_ref(), inputs);
+            print_now(&view::plan(&p, Format::Text, style));
+            if p.has_changes() && p.errors.is_empty() && !auto_approve {
+                if !std::io::stdin().is_terminal() {
+                    return Err(anyhow::anyhow!("apply asks for confirmation, and there is no terminal: pass --auto-approve, or apply a saved plan").into());
+                }
+                print_now("\nDo you want to perform these actions? Only 'yes' will be accepted.\n  Enter a value: ");
+                let mut answer = String::new();
+                std::io::stdin().read_line(&mut answer).map_err(|e| anyhow::anyhow!("reading the answer: {e}"))?;
+                if answer.trim() != "yes" {
+                    return Ok(Output { stdout: "\nApply cancelled.\n".into(), code: exit::ERROR });
+                }
+            }
+            p
+        }
+    };
+    if !plan.errors.is_empty() {
+        return Err(anyhow::anyhow!("the plan cannot be applied:\n  {}", plan.errors.join("\n  ")).into());
+    }
+    if !plan.has_changes() {
+        return ok("No changes. Nothing to apply.\n".into());
+    }
+    let creds = Credentials::from_env().ok_or_else(|| {
+        anyhow::anyhow!(
+            "no VVP credentials: set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET (and ALIBABA_CLOUD_SECURITY_TOKEN for STS)"
+        )
+    })?;
+    let client = Client::new(ws.vvp_target().map_err(Failed::from)?, creds, RetryPolicy::default())
+        .map_err(anyhow::Error::from)?;
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))?;
+    runtime.spawn(async {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            INTERRUPTED.store(true, Ordering::Relaxed);
+        }
+    });
+    let lineage = uuid::Uuid::new_v4().to_string();
+    let start = state.unwrap_or_else(|| crate::state::State::new(lineage));
+    let events = |name: &str, msg: &str| print_now(&format!("{name}: {msg}\n"));
+    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    let executor = Executor::new(&client, &store, start, Timeouts::default(), now, &INTERRUPTED, &events);
+    let outcome = runtime.block_on(executor.apply(&plan, parallelism));
+    let mut text = String::new();
+    for (name, why) in &outcome.failed {
+        text.push_str(&format!("\nerror: {name}: {why}\n"));
+    }
+    let counts = format!(
+        "{} created, {} updated, {} replaced, {} destroyed{}",
+        outcome.created,
+        outcome.updated,
+        outcome.replaced,
+        outcome.destroyed,
+        if outcome.repaired > 0 { format!(", {} repaired", outcome.repaired) } else { String::new() }
+    );
+    let code = if outcome.interrupted {
+        text.push_str(&format!("\nApply interrupted: {counts}. Run apply again to resume.\n"));
+        INTERRUPTED_EXIT
+    } else if outcome.failed.is_empty() {
+        text.push_str(&format!("\nApply complete! {counts}.\n"));
+        exit::OK
+    } else {
+        text.push_str(&format!(
+            "\nApply failed for {} pipelines: {counts}. The state records every step taken; fix the cause and run apply again.\n",
+            outcome.failed.len()
+        ));
+        exit::ERROR
+    };
+    Ok(Output { stdout: text, code })
 }
 
 fn schema_text(resolved: &project::Resolved) -> String {

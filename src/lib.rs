@@ -1,5 +1,6 @@
 //! flinkform: pipelines-as-code for Kafka → Flink SQL → Hologres on Alibaba Cloud VVP.
 
+pub mod apply;
 pub mod cli;
 pub mod diag;
 pub mod infer;

@@ -13,8 +13,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::sample::{FileSampler, KafkaSampler, Sample, Sampler};
 use crate::schema::{self, Schema};
-use crate::spec::{self, Pipeline, Project, SourceSpec, StateConfig, digest};
-use crate::state::{ColumnRecord, LocalStore, PipelineState, State};
+use crate::spec::{self, Pipeline, Project, SourceSpec, StateConfig, Upgrade, digest};
+use crate::state::{ColumnRecord, DeployParams, LocalStore, PipelineState, State};
 
 /// A loaded project.
 pub struct Workspace {
@@ -94,6 +94,21 @@ impl Workspace {
         match &self.project.config.state {
             StateConfig::Local { path } => LocalStore::new(self.root.join(path), path.clone()),
         }
+    }
+
+    /// The VVP endpoint, protocol, workspace and namespace: from flinkform.toml, with
+    /// FLINKFORM_VVP_ENDPOINT and FLINKFORM_VVP_PROTOCOL overriding it.
+    pub fn vvp_target(&self) -> Result<crate::vvp::Target, Diagnostic> {
+        let v = &self.project.config.vvp;
+        let env = |k: &str| std::env::var(k).ok().filter(|s| !s.is_empty());
+        let endpoint = env("FLINKFORM_VVP_ENDPOINT")
+            .or_else(|| v.endpoint.clone())
+            .unwrap_or_else(|| format!("ververica.{}.aliyuncs.com", v.region));
+        let protocol = env("FLINKFORM_VVP_PROTOCOL").or_else(|| v.protocol.clone()).unwrap_or_else(|| "https".into());
+        if protocol != "https" && protocol != "http" {
+            return Err(Diagnostic::error(format!("FLINKFORM_VVP_PROTOCOL is `{protocol}`; it must be https or http")));
+        }
+        Ok(crate::vvp::Target { endpoint, protocol, workspace: v.workspace.clone(), namespace: v.namespace.clone() })
     }
 
     /// The pipeline called `name`, or an error listing the closest one.
@@ -248,8 +263,20 @@ pub fn resolve(
         ddl: rendered.ddl,
         deployment: rendered.deployment,
         templates: rendered.templates,
+        deploy: DeployParams {
+            engine_version: p.deployment.engine_version.clone(),
+            parallelism: p.deployment.parallelism,
+            resource_queue: p.deployment.resource_queue.clone(),
+            upgrade: match p.deployment.upgrade {
+                Upgrade::Stateful => "stateful".into(),
+                Upgrade::Stateless => "stateless".into(),
+            },
+            flink_conf: p.deployment.flink_conf.clone(),
+        },
         remote: Default::default(),
         status: "planned".into(),
+        pending: None,
+        error: None,
         history: Vec::new(),
     };
     let warnings = diags.iter().filter(|d| !d.is_error()).map(|d| d.message.clone()).collect();

@@ -42,6 +42,7 @@ impl Style {
             Action::Update => "33",
             Action::Replace => "35",
             Action::Delete => "31",
+            Action::Repair => "36",
             Action::NoOp => "0",
         };
         self.paint(code, s)
@@ -72,7 +73,11 @@ pub fn summary_line(plan: &Plan) -> String {
         return "No changes. The pipelines match the recorded state.".into();
     }
     let s = plan.summary();
-    format!("Plan: {} to add, {} to change, {} to replace, {} to destroy.", s.add, s.change, s.replace, s.destroy)
+    let repair = if s.repair > 0 { format!(", {} to repair", s.repair) } else { String::new() };
+    format!(
+        "Plan: {} to add, {} to change, {} to replace, {} to destroy{repair}.",
+        s.add, s.change, s.replace, s.destroy
+    )
 }
 
 /// A unified diff between two texts, empty when equal.
@@ -215,7 +220,7 @@ fn plan_json(plan: &Plan) -> String {
     let v = json!({
         "format_version": FORMAT_VERSION,
         "state": { "lineage": plan.lineage, "serial": plan.serial },
-        "summary": { "add": s.add, "change": s.change, "replace": s.replace, "destroy": s.destroy },
+        "summary": { "add": s.add, "change": s.change, "replace": s.replace, "destroy": s.destroy, "repair": s.repair },
         "has_changes": plan.has_changes(),
         "errors": plan.errors,
         "pipelines": pipelines,

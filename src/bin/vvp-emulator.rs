@@ -32,7 +32,7 @@ struct Args {
     /// Share of calls throttled.
     #[arg(long, default_value_t = 0.0)]
     throttle_rate: f64,
-    /// Share of started jobs that fail.
+    /// Share of deployments whose first job fails (a repair's restart succeeds).
     #[arg(long, default_value_t = 0.0)]
     job_fail_rate: f64,
     /// Share of deploy tickets that finish without success.

@@ -28,6 +28,8 @@ pub enum Action {
     Replace,
     /// Spec removed: destroy.
     Delete,
+    /// Recorded as failed (or interrupted): bring the job back to RUNNING.
+    Repair,
 }
 
 impl Action {
@@ -39,6 +41,7 @@ impl Action {
             Action::Update => "~",
             Action::Replace => "-/+",
             Action::Delete => "-",
+            Action::Repair => "!",
         }
     }
 
@@ -50,6 +53,7 @@ impl Action {
             Action::Update => "updated in place",
             Action::Replace => "replaced",
             Action::Delete => "destroyed",
+            Action::Repair => "repaired",
         }
     }
 
@@ -61,6 +65,7 @@ impl Action {
             Action::Update => "update",
             Action::Replace => "replace",
             Action::Delete => "delete",
+            Action::Repair => "repair",
         }
     }
 }
@@ -136,6 +141,8 @@ pub struct Summary {
     pub replace: usize,
     /// Deletes.
     pub destroy: usize,
+    /// Repairs.
+    pub repair: usize,
 }
 
 impl Plan {
@@ -148,6 +155,7 @@ impl Plan {
                 Action::Update => s.change += 1,
                 Action::Replace => s.replace += 1,
                 Action::Delete => s.destroy += 1,
+                Action::Repair => s.repair += 1,
                 Action::NoOp => {}
             }
         }
@@ -170,11 +178,11 @@ impl Plan {
                 (Action::Delete, _) => {
                     next.pipelines.remove(&c.name);
                 }
-                (Action::Create | Action::Update | Action::Replace, Some(after)) => {
+                (Action::Create | Action::Update | Action::Replace | Action::Repair, Some(after)) => {
                     let mut rec = after.clone();
                     if let Some(before) = &c.before {
                         rec.history.clone_from(&before.history);
-                        if c.action == Action::Update {
+                        if matches!(c.action, Action::Update | Action::Repair) {
                             rec.remote = before.remote.clone();
                         }
                     }
@@ -312,6 +320,20 @@ fn classify(before: &PipelineState, after: &PipelineState) -> (Action, Vec<Strin
             update.push(format!("template {kind} changed ({t})"));
         }
     }
+    if let Some(p) = &before.pending {
+        let action = match p.action.as_str() {
+            "create" => Action::Create,
+            "replace" => Action::Replace,
+            "delete" => Action::Replace,
+            _ => Action::Update,
+        };
+        update.insert(0, format!("an interrupted apply ({}) resumes at step `{}`", p.action, p.step));
+        if action == Action::Replace || !replace.is_empty() {
+            replace.extend(update);
+            return (Action::Replace, replace);
+        }
+        return (action, update);
+    }
     if before.protect != after.protect {
         update.push(format!("protect: {} → {} (recorded in the state only)", before.protect, after.protect));
     }
@@ -327,9 +349,24 @@ fn classify(before: &PipelineState, after: &PipelineState) -> (Action, Vec<Strin
         if update.is_empty() {
             update.push("rendered output changed (a new flinkform version renders differently)".into());
         }
+        update.push(restart_note(after));
         return (Action::Update, update);
     }
+    if before.status == "failed" {
+        let why = before.error.as_deref().unwrap_or("no message");
+        return (Action::Repair, vec![format!("the job failed: {why}")]);
+    }
     (Action::NoOp, Vec::new())
+}
+
+/// How an update restarts the job, and what that means for the data.
+fn restart_note(after: &PipelineState) -> String {
+    if after.deploy.upgrade == "stateful" {
+        "restart: stop with a savepoint, start from LATEST_SAVEPOINT (state kept: reading resumes where the job stopped)".into()
+    } else {
+        let mode = after.settings.get("source.startup_mode").map_or("\"group-offsets\"", String::as_str);
+        format!("restart without state: start NONE (the source reads again from scan.startup.mode {mode})")
+    }
 }
 
 /// True when a column of type `old` can take every value of `new` written by Flink

@@ -37,6 +37,8 @@ pub struct VvpTarget {
     pub region: String,
     /// Explicit API endpoint; defaults to `ververica.<region>.aliyuncs.com`.
     pub endpoint: Option<String>,
+    /// `https` (default), or `http` when set explicitly (for the emulator).
+    pub protocol: Option<String>,
     /// Workspace id.
     pub workspace: String,
     /// Namespace.
@@ -350,6 +352,7 @@ fn read_config(root: &Section<'_, '_>) -> Option<Config> {
     let target = VvpTarget {
         region: vvp.required_string("region").unwrap_or_default(),
         endpoint: vvp.string("endpoint"),
+        protocol: vvp.choice("protocol", &["https", "http"]).map(str::to_string),
         workspace: vvp.required_string("workspace").unwrap_or_default(),
         namespace: vvp.required_string("namespace").unwrap_or_default(),
     };

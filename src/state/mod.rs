@@ -84,6 +84,34 @@ pub struct Remote {
     pub job_id: Option<String>,
 }
 
+/// How the job is deployed: what apply sends to VVP besides the SQL (from `[deployment]`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeployParams {
+    /// VVR engine version.
+    pub engine_version: String,
+    /// Job parallelism.
+    pub parallelism: u64,
+    /// Resource queue (deployment target).
+    pub resource_queue: String,
+    /// `stateful` or `stateless`: how an update restarts the job.
+    pub upgrade: String,
+    /// Flink configuration.
+    pub flink_conf: BTreeMap<String, String>,
+}
+
+/// The journal entry of an apply in progress on a pipeline: what it is doing, and at
+/// which step, so that a re-run resumes instead of starting over.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pending {
+    /// `create`, `update`, `replace`, `delete` or `repair`.
+    pub action: String,
+    /// The step about to run or running (`lookup`, `create_draft`, `deploy`, ...).
+    pub step: String,
+    /// The deploy ticket, once known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket_id: Option<String>,
+}
+
 /// One applied revision of a pipeline.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Revision {
@@ -130,11 +158,19 @@ pub struct PipelineState {
     pub deployment: String,
     /// Template kind → `name@digest`.
     pub templates: BTreeMap<String, String>,
+    /// What apply sends to VVP besides the SQL.
+    pub deploy: DeployParams,
     /// VVP ids.
     #[serde(default)]
     pub remote: Remote,
-    /// `recorded` (planned outcome written), later `deployed`, `running`, `failed`...
+    /// `planned`, `recorded` (an outcome written without VVP), `applying`, `running`, `failed`.
     pub status: String,
+    /// The apply in progress, if one was interrupted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<Pending>,
+    /// The last error VVP reported (a failed job's message).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
     /// Applied revisions, oldest first.
     #[serde(default)]
     pub history: Vec<Revision>,
@@ -241,11 +277,18 @@ pub fn commit(store: &dyn StateStore, prev: Option<&State>, mut next: State) -> 
     {
         return Err(StateError::Lineage { expected: p.lineage.clone(), found: next.lineage });
     }
-    let expected = prev.map(|p| p.serial);
-    next.serial = expected.map_or(1, |s| s + 1);
-    next.format_version = FORMAT_VERSION;
-    store.save(&next, expected)?;
+    next.serial = prev.map_or(0, |p| p.serial);
+    write_next(store, &mut next)?;
     Ok(next)
+}
+
+/// Writes `state` as its own successor: serial + 1, compare-and-set on the serial it
+/// had (a state of serial 0 was never written: it must not exist yet).
+pub fn write_next(store: &dyn StateStore, state: &mut State) -> Result<(), StateError> {
+    let expected = (state.serial > 0).then_some(state.serial);
+    state.serial += 1;
+    state.format_version = FORMAT_VERSION;
+    store.save(state, expected).inspect_err(|_| state.serial -= 1)
 }
 
 #[cfg(test)]

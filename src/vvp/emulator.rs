@@ -42,7 +42,7 @@ pub struct Config {
     pub fail_rate: f64,
     /// Share of calls throttled (HTTP 400 `Throttling.User` with `x-acs-retry-after`).
     pub throttle_rate: f64,
-    /// Share of started jobs that go FAILED instead of RUNNING.
+    /// Share of deployments whose first job goes FAILED instead of RUNNING.
     pub job_fail_rate: f64,
     /// Share of deploy tickets that finish without success.
     pub ticket_fail_rate: f64,
@@ -666,7 +666,10 @@ impl World {
                     restore.savepoint_id = self.savepoints.get(&p.deployment_id).and_then(|v| v.last().cloned());
                 }
                 let job_id = self.id("job");
-                let fails = self.rng.random_bool(self.cfg.job_fail_rate);
+                // Injected start failures hit a deployment's first job only, like a bad
+                // first rollout: a repair (a second start) then succeeds.
+                let first = !self.jobs.values().any(|j| j.job.deployment_id == p.deployment_id);
+                let fails = first && self.rng.random_bool(self.cfg.job_fail_rate);
                 let job = Job {
                     job_id: job_id.clone(),
                     deployment_id: p.deployment_id.clone(),

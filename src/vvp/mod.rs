@@ -1,6 +1,245 @@
-//! The VVP OpenAPI (2022-07-18): request signing now; the client, wire types and the
-//! emulator build on it. Only this module knows the HTTP JSON shapes.
+//! The VVP OpenAPI (2022-07-18): signing, wire types, the client, the emulator, and
+//! the domain-level operations apply uses. Only this module knows the HTTP JSON shapes.
 
+mod client;
 pub mod emulator;
 pub mod sign;
 pub mod wire;
+
+use std::collections::BTreeMap;
+
+pub use client::{Client, Credentials, RetryPolicy, Target, VvpError};
+
+use crate::state::DeployParams;
+use wire::{
+    Artifact, BasicResourceSetting, Deployment, DeploymentDraft, DeploymentTarget, DraftDeployParams,
+    JobStartParameters, RestoreStrategy, SqlArtifact, StreamingResourceSetting,
+};
+
+/// Label every deployment flinkform makes carries.
+pub const MANAGED_BY: (&str, &str) = ("managed-by", "flinkform");
+/// Label naming the pipeline a deployment belongs to.
+pub const PIPELINE_LABEL: &str = "flinkform-pipeline";
+
+/// A deployment as apply sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RemoteDeployment {
+    /// Deployment id.
+    pub id: String,
+    /// Made by flinkform for this pipeline (labels say so).
+    pub ours: bool,
+    /// Its SQL, when it is a SQL deployment.
+    pub sql: Option<String>,
+}
+
+/// A job's state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum JobState {
+    /// Being started.
+    Starting,
+    /// Running.
+    Running,
+    /// Being stopped.
+    Cancelling,
+    /// Stopped.
+    Cancelled,
+    /// Finished (batch).
+    Finished,
+    /// Failed, with VVP's message.
+    Failed(String),
+}
+
+impl JobState {
+    /// STARTING, RUNNING or CANCELLING: the deployment has a job that is not stopped.
+    pub fn live(&self) -> bool {
+        matches!(self, JobState::Starting | JobState::Running | JobState::Cancelling)
+    }
+}
+
+/// A job as apply sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RemoteJob {
+    /// Job id.
+    pub id: String,
+    /// State.
+    pub state: JobState,
+    /// The restore strategy it started with.
+    pub restore: Option<String>,
+    /// The savepoint it restored from, if any.
+    pub savepoint: Option<String>,
+}
+
+/// Where a deploy ticket is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TicketState {
+    /// Still running.
+    Running,
+    /// Deployed: the deployment id.
+    Deployed(String),
+    /// Failed, with VVP's message.
+    Failed(String),
+}
+
+fn job_of(j: wire::Job) -> RemoteJob {
+    let state = match j.status.current_job_status.as_str() {
+        "STARTING" => JobState::Starting,
+        "RUNNING" => JobState::Running,
+        "CANCELLING" => JobState::Cancelling,
+        "CANCELLED" => JobState::Cancelled,
+        "FINISHED" => JobState::Finished,
+        other => JobState::Failed(
+            j.status
+                .failure
+                .map(|f| format!("{}: {}", f.reason, f.message))
+                .unwrap_or_else(|| format!("job is {other}")),
+        ),
+    };
+    RemoteJob {
+        id: j.job_id,
+        state,
+        restore: j.restore_strategy.as_ref().map(|r| r.kind.clone()),
+        savepoint: j.restore_strategy.and_then(|r| r.savepoint_id),
+    }
+}
+
+impl Client {
+    /// The deployment called `name`, if any, and whether flinkform made it for `name`.
+    pub async fn find_deployment(&self, name: &str) -> Result<Option<RemoteDeployment>, VvpError> {
+        let found = self.deployments_by_name(name).await?;
+        Ok(found.into_iter().next().map(|d| {
+            let labels = d.labels.unwrap_or_default();
+            RemoteDeployment {
+                id: d.deployment_id.unwrap_or_default(),
+                ours: labels.get(MANAGED_BY.0).map(String::as_str) == Some(MANAGED_BY.1)
+                    && labels.get(PIPELINE_LABEL).map(String::as_str) == Some(name),
+                sql: d.artifact.and_then(|a| a.sql_artifact).map(|s| s.sql_script),
+            }
+        }))
+    }
+
+    /// Creates a SQL draft for pipeline `name` (linked to `deployment`, to update it).
+    pub async fn create_sql_draft(
+        &self,
+        name: &str,
+        sql: &str,
+        p: &DeployParams,
+        deployment: Option<&str>,
+    ) -> Result<String, VvpError> {
+        let labels = BTreeMap::from([
+            (MANAGED_BY.0.to_string(), MANAGED_BY.1.to_string()),
+            (PIPELINE_LABEL.to_string(), name.to_string()),
+        ]);
+        let draft = DeploymentDraft {
+            name: Some(name.into()),
+            artifact: Some(Artifact {
+                kind: "SQLSCRIPT".into(),
+                sql_artifact: Some(SqlArtifact { sql_script: sql.into(), additional_dependencies: Vec::new() }),
+            }),
+            engine_version: Some(p.engine_version.clone()),
+            execution_mode: Some("STREAMING".into()),
+            referenced_deployment_id: deployment.map(str::to_string),
+            labels: Some(labels),
+            ..Default::default()
+        };
+        let d = self.create_draft(&draft).await?;
+        d.deployment_draft_id.ok_or_else(|| VvpError::Decode {
+            action: "CreateDeploymentDraft".into(),
+            message: "no deploymentDraftId".into(),
+        })
+    }
+
+    /// The deployment a draft was deployed to, if it was (`None` also when the draft is gone).
+    pub async fn draft_deployment(&self, draft_id: &str) -> Result<Option<String>, VvpError> {
+        match self.get_draft(draft_id).await {
+            Ok(d) => Ok(d.referenced_deployment_id.filter(|s| !s.is_empty())),
+            Err(e) if e.code().is_some_and(|c| c.contains("NotFound")) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Starts deploying a draft; returns the ticket.
+    pub async fn deploy(&self, draft_id: &str, queue: &str) -> Result<String, VvpError> {
+        self.deploy_draft(&DraftDeployParams {
+            deployment_draft_id: draft_id.into(),
+            deployment_target: Some(DeploymentTarget { mode: Some("PER_JOB".into()), name: queue.into() }),
+            skip_validate: false,
+        })
+        .await
+    }
+
+    /// Where a deploy ticket is.
+    pub async fn ticket(&self, ticket: &str) -> Result<TicketState, VvpError> {
+        let r = self.deploy_result(ticket).await?;
+        Ok(match r.ticket_status.as_str() {
+            "FINISHED" | "FAILED" => match (r.success, r.deployment_id) {
+                (true, Some(id)) if !id.is_empty() => TicketState::Deployed(id),
+                _ => {
+                    let mut m = r.message.unwrap_or_default();
+                    if let Some(d) = r.artifact_validation_detail.and_then(|v| v.error_details) {
+                        m.push_str(&format!(
+                            " (line {}, column {}: {})",
+                            d.line_number.unwrap_or_default(),
+                            d.column_number.unwrap_or_default(),
+                            d.message.unwrap_or_default()
+                        ));
+                    }
+                    TicketState::Failed(m)
+                }
+            },
+            _ => TicketState::Running,
+        })
+    }
+
+    /// Sets the deployment's resources, Flink configuration and queue (idempotent PUT).
+    pub async fn configure(&self, deployment: &str, p: &DeployParams) -> Result<(), VvpError> {
+        let d = Deployment {
+            deployment_target: Some(DeploymentTarget { mode: Some("PER_JOB".into()), name: p.resource_queue.clone() }),
+            streaming_resource_setting: Some(StreamingResourceSetting {
+                resource_setting_mode: "BASIC".into(),
+                basic_resource_setting: Some(BasicResourceSetting {
+                    parallelism: Some(p.parallelism as i64),
+                    ..Default::default()
+                }),
+            }),
+            flink_conf: Some(
+                p.flink_conf.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect(),
+            ),
+            ..Default::default()
+        };
+        self.update_deployment(deployment, &d).await.map(drop)
+    }
+
+    /// The deployment's job that is not stopped, if any.
+    pub async fn live_job(&self, deployment: &str) -> Result<Option<RemoteJob>, VvpError> {
+        Ok(self.jobs(deployment).await?.into_iter().map(job_of).find(|j| j.state.live()))
+    }
+
+    /// Starts a job with a restore strategy (`NONE`, `LATEST_SAVEPOINT`, `LATEST_STATE`).
+    pub async fn start(&self, deployment: &str, restore: &str, queue: &str) -> Result<RemoteJob, VvpError> {
+        let p = JobStartParameters {
+            deployment_id: deployment.into(),
+            local_variables: Vec::new(),
+            restore_strategy: Some(RestoreStrategy { kind: restore.into(), ..Default::default() }),
+            resource_queue_name: Some(queue.into()),
+        };
+        Ok(job_of(self.start_job(&p).await?))
+    }
+
+    /// A job.
+    pub async fn job(&self, id: &str) -> Result<RemoteJob, VvpError> {
+        Ok(job_of(self.get_job(id).await?))
+    }
+
+    /// Asks a job to stop (`NONE` or `STOP_WITH_SAVEPOINT`).
+    pub async fn stop(&self, id: &str, strategy: &str) -> Result<(), VvpError> {
+        self.stop_job(id, strategy).await.map(drop)
+    }
+
+    /// Deletes a deployment; one that is already gone counts as deleted.
+    pub async fn delete(&self, deployment: &str) -> Result<(), VvpError> {
+        match self.delete_deployment(deployment).await {
+            Err(e) if e.code().is_some_and(|c| c.contains("NotFound")) => Ok(()),
+            r => r,
+        }
+    }
+}

@@ -54,14 +54,22 @@ impl TestProject {
 
     /// Runs `flinkform -C <project> args...`.
     pub fn run(&self, args: &[&str]) -> Run {
-        let out = Command::new(env!("CARGO_BIN_EXE_flinkform"))
-            .arg("-C")
-            .arg(self.path())
-            .args(args)
-            .env_remove("RUST_LOG")
-            .env("NO_COLOR", "1")
-            .output()
-            .unwrap();
+        self.run_with(args, &[])
+    }
+
+    /// The command `flinkform -C <project> args...` with extra environment variables.
+    pub fn command(&self, args: &[&str], env: &[(&str, &str)]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_flinkform"));
+        c.arg("-C").arg(self.path()).args(args).env_remove("RUST_LOG").env("NO_COLOR", "1");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c
+    }
+
+    /// Runs `flinkform -C <project> args...` with extra environment variables.
+    pub fn run_with(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let out = self.command(args, env).output().unwrap();
         Run {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),

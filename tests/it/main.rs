@@ -1,6 +1,7 @@
 //! One integration test binary: the CLI end to end, planning against recorded state,
 //! snapshots of rendered SQL and plans, and the state store conformance suite.
 
+mod apply;
 mod cli;
 mod common;
 mod kafka;

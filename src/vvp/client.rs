@@ -1,0 +1,469 @@
+//! The VVP OpenAPI client: signed HTTPS (or HTTP for the emulator, when asked for
+//! explicitly), the response envelope turned into one error type, retries with
+//! exponential backoff and full jitter on transient failures only.
+
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use reqwest::Method;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::sign;
+use super::wire::{
+    AsyncDraftDeployResult, AsyncDraftValidateResult, Deployment, DeploymentDraft, DraftDeployParams,
+    DraftValidateParams, Envelope, GatewayError, Job, JobStartParameters, StopJobRequest, Ticket, Variable,
+};
+
+/// The API version every request names.
+pub const API_VERSION: &str = "2022-07-18";
+
+/// Access key credentials, from the environment as Alibaba's tools name them.
+#[derive(Clone)]
+pub struct Credentials {
+    /// `ALIBABA_CLOUD_ACCESS_KEY_ID`.
+    pub access_key_id: String,
+    access_key_secret: String,
+    security_token: Option<String>,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials").field("access_key_id", &self.access_key_id).finish_non_exhaustive()
+    }
+}
+
+impl Credentials {
+    /// Credentials given directly.
+    pub fn new(access_key_id: String, access_key_secret: String, security_token: Option<String>) -> Credentials {
+        Credentials { access_key_id, access_key_secret, security_token }
+    }
+
+    /// Reads ALIBABA_CLOUD_ACCESS_KEY_ID, ALIBABA_CLOUD_ACCESS_KEY_SECRET and the optional
+    /// ALIBABA_CLOUD_SECURITY_TOKEN. `None` when the key id or secret is missing.
+    pub fn from_env() -> Option<Credentials> {
+        let get = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        Some(Credentials {
+            access_key_id: get("ALIBABA_CLOUD_ACCESS_KEY_ID")?,
+            access_key_secret: get("ALIBABA_CLOUD_ACCESS_KEY_SECRET")?,
+            security_token: get("ALIBABA_CLOUD_SECURITY_TOKEN"),
+        })
+    }
+}
+
+/// Where requests go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    /// `host[:port]`, signed as the `host` header.
+    pub endpoint: String,
+    /// `https`, or `http` for an emulator.
+    pub protocol: String,
+    /// Workspace id (the `workspace` header).
+    pub workspace: String,
+    /// Namespace (a path segment).
+    pub namespace: String,
+}
+
+/// Retry and timeout settings.
+#[derive(Clone, Copy, Debug)]
+pub struct RetryPolicy {
+    /// Attempts in all (first try included).
+    pub attempts: u32,
+    /// First backoff ceiling; doubles per attempt.
+    pub base: Duration,
+    /// Largest backoff.
+    pub max: Duration,
+    /// Timeout of one HTTP request.
+    pub request_timeout: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            attempts: 8,
+            base: Duration::from_millis(100),
+            max: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A failed call.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum VvpError {
+    /// The API answered with an error (a gateway error, or `success: false`).
+    #[error("VVP {action} failed: {code}: {message} (request id {request_id})")]
+    Api {
+        /// The operation.
+        action: String,
+        /// HTTP status of the answer.
+        status: u16,
+        /// `errorCode` / `Code`.
+        code: String,
+        /// `errorMessage` / `Message`.
+        message: String,
+        /// Request id, for Alibaba support.
+        request_id: String,
+    },
+    /// The request did not get an answer.
+    #[error("VVP {action}: no answer from {endpoint}: {message}")]
+    Transport {
+        /// The operation.
+        action: String,
+        /// Where.
+        endpoint: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The answer was not what the API documents.
+    #[error("VVP {action}: unexpected answer: {message}")]
+    Decode {
+        /// The operation.
+        action: String,
+        /// What was wrong.
+        message: String,
+    },
+}
+
+impl VvpError {
+    /// Whether trying again may help: transport failures, 5xx, throttling.
+    pub fn transient(&self) -> bool {
+        match self {
+            VvpError::Transport { .. } => true,
+            VvpError::Api { status, code, .. } => {
+                *status >= 500
+                    || code.starts_with("Throttling")
+                    || code == "ServiceUnavailable"
+                    || code == "InternalError"
+            }
+            VvpError::Decode { .. } => false,
+        }
+    }
+
+    /// The API error code, if the API answered.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            VvpError::Api { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+}
+
+/// A signed VVP OpenAPI client.
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    target: Target,
+    creds: Credentials,
+    retry: RetryPolicy,
+}
+
+/// A path segment, percent-encoded as the API expects (RFC 3986).
+fn seg(s: &str) -> String {
+    sign::rfc3986(s)
+}
+
+/// Form encoding for the query on the wire (space as `+`), as the SDK sends it.
+fn form(s: &str) -> String {
+    sign::rfc3986(s).replace("%20", "+")
+}
+
+impl Client {
+    /// A client for `target` with `creds`.
+    pub fn new(target: Target, creds: Credentials, retry: RetryPolicy) -> Result<Client, VvpError> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .timeout(retry.request_timeout)
+            .user_agent(concat!("flinkform/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| VvpError::Transport {
+                action: "connect".into(),
+                endpoint: target.endpoint.clone(),
+                message: e.to_string(),
+            })?;
+        Ok(Client { http, target, creds, retry })
+    }
+
+    /// The target this client talks to.
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// One operation: `path` is after `/api/v2/namespaces/{namespace}` and already encoded.
+    async fn call<T: DeserializeOwned>(
+        &self,
+        action: &str,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&impl Serialize>,
+    ) -> Result<Envelope<T>, VvpError> {
+        let body = match body {
+            Some(b) => Some(
+                serde_json::to_vec(b)
+                    .map_err(|e| VvpError::Decode { action: action.into(), message: e.to_string() })?,
+            ),
+            None => None,
+        };
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.once(action, &method, path, query, body.as_deref()).await {
+                Ok(v) => return Ok(v),
+                Err((e, retry_after)) if e.transient() && attempt < self.retry.attempts => {
+                    let ceiling = self.retry.base.saturating_mul(1 << attempt.min(16)).min(self.retry.max);
+                    let wait = retry_after.unwrap_or_else(|| ceiling.mul_f64(rand::random::<f64>()));
+                    tracing::debug!(action, attempt, error = %e, wait = ?wait, "retrying VVP call");
+                    tokio::time::sleep(wait).await;
+                }
+                Err((e, _)) => return Err(e),
+            }
+        }
+    }
+
+    async fn once<T: DeserializeOwned>(
+        &self,
+        action: &str,
+        method: &Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&[u8]>,
+    ) -> Result<Envelope<T>, (VvpError, Option<Duration>)> {
+        let raw_path = format!("/api/v2/namespaces/{}{path}", seg(&self.target.namespace));
+        let payload_hash = sign::sha256_hex(body.unwrap_or_default());
+        let mut headers: Vec<(String, String)> = vec![
+            ("host".into(), self.target.endpoint.clone()),
+            ("x-acs-version".into(), API_VERSION.into()),
+            ("x-acs-action".into(), action.into()),
+            ("x-acs-date".into(), humantime::format_rfc3339_seconds(SystemTime::now()).to_string()),
+            ("x-acs-signature-nonce".into(), uuid::Uuid::new_v4().simple().to_string()),
+            ("accept".into(), "application/json".into()),
+            ("workspace".into(), self.target.workspace.clone()),
+            ("x-acs-content-sha256".into(), payload_hash.clone()),
+        ];
+        if body.is_some() {
+            headers.push(("content-type".into(), "application/json; charset=utf-8".into()));
+        }
+        match &self.creds.security_token {
+            Some(t) => {
+                headers.push(("x-acs-credentials-provider".into(), "static_sts".into()));
+                headers.push(("x-acs-accesskey-id".into(), self.creds.access_key_id.clone()));
+                headers.push(("x-acs-security-token".into(), t.clone()));
+            }
+            None => headers.push(("x-acs-credentials-provider".into(), "static_ak".into())),
+        }
+        headers.sort();
+        let signed: Vec<String> = headers.iter().map(|(k, _)| k.clone()).collect();
+        let q: Vec<(String, String)> = query.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+        let creq = sign::canonical_request(method.as_str(), &raw_path, &q, &headers, &signed, &payload_hash);
+        let auth = sign::authorization(
+            &self.creds.access_key_id,
+            &signed,
+            &sign::signature(&self.creds.access_key_secret, &creq),
+        );
+        let mut url = format!("{}://{}{raw_path}", self.target.protocol, self.target.endpoint);
+        if !q.is_empty() {
+            let wire: Vec<String> = q.iter().map(|(k, v)| format!("{}={}", form(k), form(v))).collect();
+            url = format!("{url}?{}", wire.join("&"));
+        }
+        let mut req = self.http.request(method.clone(), &url).header("authorization", auth);
+        for (k, v) in headers.iter().filter(|(k, _)| k != "host") {
+            req = req.header(k.as_str(), v.as_str());
+        }
+        if let Some(b) = body {
+            req = req.body(b.to_vec());
+        }
+        let transport = |m: String| {
+            (VvpError::Transport { action: action.into(), endpoint: self.target.endpoint.clone(), message: m }, None)
+        };
+        let resp = req.send().await.map_err(|e| transport(e.to_string()))?;
+        let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get("x-acs-retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .map(Duration::from_millis);
+        let bytes = resp.bytes().await.map_err(|e| transport(e.to_string()))?;
+        let decode = |m: String| (VvpError::Decode { action: action.into(), message: m }, None);
+        if !(200..300).contains(&status) {
+            let (code, message, request_id) = match serde_json::from_slice::<GatewayError>(&bytes) {
+                Ok(g) => (g.code, g.message, g.request_id),
+                Err(_) => match serde_json::from_slice::<Envelope<serde_json::Value>>(&bytes) {
+                    Ok(e) => (e.error_code.unwrap_or_default(), e.error_message.unwrap_or_default(), e.request_id),
+                    Err(_) => (
+                        format!("HTTP{status}"),
+                        String::from_utf8_lossy(&bytes).chars().take(200).collect(),
+                        String::new(),
+                    ),
+                },
+            };
+            return Err((VvpError::Api { action: action.into(), status, code, message, request_id }, retry_after));
+        }
+        let env: Envelope<T> = serde_json::from_slice(&bytes).map_err(|e| decode(format!("{e}")))?;
+        if !env.success {
+            return Err((
+                VvpError::Api {
+                    action: action.into(),
+                    status: env.http_code.map_or(status, |c| c as u16),
+                    code: env.error_code.clone().unwrap_or_default(),
+                    message: env.error_message.clone().unwrap_or_default(),
+                    request_id: env.request_id.clone(),
+                },
+                retry_after,
+            ));
+        }
+        Ok(env)
+    }
+
+    async fn data<T: DeserializeOwned>(
+        &self,
+        action: &str,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&impl Serialize>,
+    ) -> Result<T, VvpError> {
+        self.call::<T>(action, method, path, query, body)
+            .await?
+            .data
+            .ok_or_else(|| VvpError::Decode { action: action.into(), message: "no data in the answer".into() })
+    }
+
+    /// CreateDeploymentDraft.
+    pub async fn create_draft(&self, draft: &DeploymentDraft) -> Result<DeploymentDraft, VvpError> {
+        self.data("CreateDeploymentDraft", Method::POST, "/deployment-drafts", &[], Some(draft)).await
+    }
+
+    /// GetDeploymentDraft.
+    pub async fn get_draft(&self, id: &str) -> Result<DeploymentDraft, VvpError> {
+        self.data("GetDeploymentDraft", Method::GET, &format!("/deployment-drafts/{}", seg(id)), &[], None::<&()>).await
+    }
+
+    /// UpdateDeploymentDraft (PATCH).
+    pub async fn update_draft(&self, id: &str, draft: &DeploymentDraft) -> Result<DeploymentDraft, VvpError> {
+        self.data("UpdateDeploymentDraft", Method::PATCH, &format!("/deployment-drafts/{}", seg(id)), &[], Some(draft))
+            .await
+    }
+
+    /// DeleteDeploymentDraft.
+    pub async fn delete_draft(&self, id: &str) -> Result<(), VvpError> {
+        let path = format!("/deployment-drafts/{}", seg(id));
+        self.call::<serde_json::Value>("DeleteDeploymentDraft", Method::DELETE, &path, &[], None::<&()>).await.map(drop)
+    }
+
+    /// DeployDeploymentDraftAsync: returns the ticket id.
+    pub async fn deploy_draft(&self, params: &DraftDeployParams) -> Result<String, VvpError> {
+        let t: Ticket = self
+            .data("DeployDeploymentDraftAsync", Method::POST, "/deployment-drafts/async-deploy", &[], Some(params))
+            .await?;
+        Ok(t.ticket_id)
+    }
+
+    /// GetDeployDeploymentDraftResult.
+    pub async fn deploy_result(&self, ticket: &str) -> Result<AsyncDraftDeployResult, VvpError> {
+        let path = format!("/deployment-drafts/tickets/{}/async-deploy", seg(ticket));
+        self.data("GetDeployDeploymentDraftResult", Method::GET, &path, &[], None::<&()>).await
+    }
+
+    /// ValidateDeploymentDraftAsync: returns the ticket id.
+    pub async fn validate_draft(&self, params: &DraftValidateParams) -> Result<String, VvpError> {
+        let t: Ticket = self
+            .data("ValidateDeploymentDraftAsync", Method::POST, "/deployment-drafts/async-validate", &[], Some(params))
+            .await?;
+        Ok(t.ticket_id)
+    }
+
+    /// GetValidateDeploymentDraftResult.
+    pub async fn validate_result(&self, ticket: &str) -> Result<AsyncDraftValidateResult, VvpError> {
+        let path = format!("/deployment-drafts/tickets/{}/async-validate", seg(ticket));
+        self.data("GetValidateDeploymentDraftResult", Method::GET, &path, &[], None::<&()>).await
+    }
+
+    /// GetDeployment.
+    pub async fn get_deployment(&self, id: &str) -> Result<Deployment, VvpError> {
+        self.data("GetDeployment", Method::GET, &format!("/deployments/{}", seg(id)), &[], None::<&()>).await
+    }
+
+    /// GetDeploymentsByName.
+    pub async fn deployments_by_name(&self, name: &str) -> Result<Vec<Deployment>, VvpError> {
+        let path = format!("/deployments/name/{}", seg(name));
+        self.data("GetDeploymentsByName", Method::GET, &path, &[], None::<&()>).await
+    }
+
+    /// ListDeployments with a label filter, every page.
+    pub async fn deployments_with_label(&self, key: &str, value: &str) -> Result<Vec<Deployment>, VvpError> {
+        let mut all = Vec::new();
+        for page in 1.. {
+            let q = [
+                ("labelKey", key.to_string()),
+                ("labelValueArray", value.to_string()),
+                ("pageIndex", page.to_string()),
+                ("pageSize", "100".to_string()),
+            ];
+            let env: Envelope<Vec<Deployment>> =
+                self.call("ListDeployments", Method::GET, "/deployments", &q, None::<&()>).await?;
+            let items = env.data.unwrap_or_default();
+            let n = items.len();
+            all.extend(items);
+            if n < 100 || env.total_size.is_some_and(|t| all.len() as i64 >= t) {
+                break;
+            }
+        }
+        Ok(all)
+    }
+
+    /// UpdateDeployment (PUT).
+    pub async fn update_deployment(&self, id: &str, d: &Deployment) -> Result<Deployment, VvpError> {
+        self.data("UpdateDeployment", Method::PUT, &format!("/deployments/{}", seg(id)), &[], Some(d)).await
+    }
+
+    /// DeleteDeployment.
+    pub async fn delete_deployment(&self, id: &str) -> Result<(), VvpError> {
+        let path = format!("/deployments/{}", seg(id));
+        self.call::<serde_json::Value>("DeleteDeployment", Method::DELETE, &path, &[], None::<&()>).await.map(drop)
+    }
+
+    /// StartJobWithParams.
+    pub async fn start_job(&self, p: &JobStartParameters) -> Result<Job, VvpError> {
+        self.data("StartJobWithParams", Method::POST, "/jobs%3Astart", &[], Some(p)).await
+    }
+
+    /// GetJob.
+    pub async fn get_job(&self, id: &str) -> Result<Job, VvpError> {
+        self.data("GetJob", Method::GET, &format!("/jobs/{}", seg(id)), &[], None::<&()>).await
+    }
+
+    /// ListJobs of a deployment (first 100, newest last as the API orders them).
+    pub async fn jobs(&self, deployment_id: &str) -> Result<Vec<Job>, VvpError> {
+        let q = [
+            ("deploymentId", deployment_id.to_string()),
+            ("pageIndex", "1".to_string()),
+            ("pageSize", "100".to_string()),
+        ];
+        Ok(self.call::<Vec<Job>>("ListJobs", Method::GET, "/jobs", &q, None::<&()>).await?.data.unwrap_or_default())
+    }
+
+    /// StopJob (`NONE`, `STOP_WITH_SAVEPOINT` or `STOP_WITH_DRAIN`).
+    pub async fn stop_job(&self, id: &str, strategy: &str) -> Result<Job, VvpError> {
+        let body = StopJobRequest { stop_strategy: strategy.into() };
+        self.data("StopJob", Method::POST, &format!("/jobs/{}%3Astop", seg(id)), &[], Some(&body)).await
+    }
+
+    /// ListVariables: names only are used (values are never read).
+    pub async fn variable_names(&self) -> Result<Vec<String>, VvpError> {
+        let mut names = Vec::new();
+        for page in 1.. {
+            let q = [("pageIndex", page.to_string()), ("pageSize", "100".to_string())];
+            let env: Envelope<Vec<Variable>> =
+                self.call("ListVariables", Method::GET, "/variables", &q, None::<&()>).await?;
+            let items = env.data.unwrap_or_default();
+            let n = items.len();
+            names.extend(items.into_iter().map(|v| v.name));
+            if n < 100 {
+                break;
+            }
+        }
+        Ok(names)
+    }
+}

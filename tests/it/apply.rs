@@ -1,0 +1,219 @@
+//! `apply` end to end against `vvp-emulator`: the lifecycle, injected faults, kill -9
+//! at several points, and a canary for secrets.
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+
+use flinkform::vvp::{Client, Credentials, JobState, RetryPolicy, Target};
+
+use crate::common::{Run, TestProject};
+use crate::vvp::{AK, Emulator, SK};
+
+/// Environment that points flinkform at the emulator.
+fn env(emu: &Emulator) -> Vec<(&'static str, String)> {
+    vec![
+        ("FLINKFORM_VVP_ENDPOINT", emu.addr.clone()),
+        ("FLINKFORM_VVP_PROTOCOL", "http".into()),
+        ("ALIBABA_CLOUD_ACCESS_KEY_ID", AK.into()),
+        ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SK.into()),
+    ]
+}
+
+fn run(p: &TestProject, emu: &Emulator, args: &[&str]) -> Run {
+    let e = env(emu);
+    let pairs: Vec<(&str, &str)> = e.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = p.run_with(args, &pairs);
+    assert!(!r.stdout.contains(SK) && !r.stderr.contains(SK), "the access key secret leaked into the output");
+    r
+}
+
+/// A client on the example's workspace and namespace, to look at the emulator.
+fn client(emu: &Emulator) -> Client {
+    let target = Target {
+        endpoint: emu.addr.clone(),
+        protocol: "http".into(),
+        workspace: "your-workspace-id".into(),
+        namespace: "your-namespace".into(),
+    };
+    Client::new(target, Credentials::new(AK.into(), SK.into(), None), RetryPolicy::default()).unwrap()
+}
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
+}
+
+/// Names of the deployments flinkform made, sorted (duplicates kept, to be caught).
+fn managed_deployments(emu: &Emulator) -> Vec<String> {
+    let c = client(emu);
+    let mut names: Vec<String> = block_on(c.deployments_with_label("managed-by", "flinkform"))
+        .unwrap()
+        .into_iter()
+        .map(|d| d.name.unwrap_or_default())
+        .collect();
+    names.sort();
+    names
+}
+
+fn state_job(p: &TestProject, name: &str) -> String {
+    let state: serde_json::Value = serde_json::from_str(&p.read(".flinkform/state.json")).unwrap();
+    state["pipelines"][name]["remote"]["job_id"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn lifecycle_plan_apply_update_from_savepoint_destroy() {
+    let emu = Emulator::start(&[]);
+    let p = TestProject::example();
+    run(&p, &emu, &["plan", "-out", "plan.json"]).code(0);
+    let r = run(&p, &emu, &["apply", "plan.json"]).code(0);
+    assert!(r.stdout.contains("Apply complete! 2 created, 0 updated, 0 replaced, 0 destroyed."), "{}", r.stdout);
+    assert_eq!(managed_deployments(&emu), ["clickstream", "orders"]);
+    let r = run(&p, &emu, &["plan", "--detailed-exitcode"]).code(0);
+    assert!(r.stdout.contains("No changes."), "{}", r.stdout);
+    // The saved plan was used up: applying it again is refused as stale.
+    let r = run(&p, &emu, &["apply", "plan.json"]).code(1);
+    assert!(r.stderr.contains("saved plan is stale"), "{}", r.stderr);
+
+    // An edit is an update that restarts the job from its savepoint.
+    let spec = p.read("pipelines/orders.toml").replace("parallelism = 2", "parallelism = 4");
+    p.write("pipelines/orders.toml", &spec);
+    let r = run(&p, &emu, &["plan"]).code(0);
+    assert!(r.stdout.contains("~ pipeline \"orders\""), "{}", r.stdout);
+    assert!(r.stdout.contains("because: deployment.parallelism: 2 → 4"), "{}", r.stdout);
+    assert!(r.stdout.contains("start from LATEST_SAVEPOINT (state kept"), "{}", r.stdout);
+    let old_job = state_job(&p, "orders");
+    let r = run(&p, &emu, &["apply", "--auto-approve"]).code(0);
+    assert!(r.stdout.contains(&format!("orders: stopping job {old_job} (STOP_WITH_SAVEPOINT)")), "{}", r.stdout);
+    assert!(r.stdout.contains("Apply complete! 0 created, 1 updated"), "{}", r.stdout);
+    let job = block_on(client(&emu).job(&state_job(&p, "orders"))).unwrap();
+    assert_eq!(job.state, JobState::Running);
+    assert_eq!(job.restore.as_deref(), Some("LATEST_SAVEPOINT"));
+    assert_eq!(job.savepoint, Some(format!("sp-{old_job}")), "restored from the savepoint of the stopped job");
+    run(&p, &emu, &["plan", "--detailed-exitcode"]).code(0);
+
+    // A protected pipeline is not destroyed.
+    let spec = p
+        .read("pipelines/clickstream.toml")
+        .replace("name = \"clickstream\"", "name = \"clickstream\"\nprotect = true");
+    p.write("pipelines/clickstream.toml", &spec);
+    run(&p, &emu, &["apply", "--auto-approve"]).code(0);
+    std::fs::rename(p.path().join("pipelines/clickstream.toml"), p.path().join("clickstream.toml.off")).unwrap();
+    let r = run(&p, &emu, &["apply", "--auto-approve"]).code(1);
+    assert!(r.stderr.contains("the plan cannot be applied") && r.stderr.contains("is protected"), "{}", r.stderr);
+    assert_eq!(managed_deployments(&emu), ["clickstream", "orders"]);
+
+    // Removing a spec destroys its pipeline.
+    std::fs::rename(p.path().join("clickstream.toml.off"), p.path().join("pipelines/clickstream.toml")).unwrap();
+    std::fs::remove_file(p.path().join("pipelines/orders.toml")).unwrap();
+    let r = run(&p, &emu, &["apply", "--auto-approve"]).code(0);
+    assert!(r.stdout.contains("Apply complete! 0 created, 0 updated, 0 replaced, 1 destroyed."), "{}", r.stdout);
+    assert_eq!(managed_deployments(&emu), ["clickstream"]);
+    assert_eq!(p.run(&["state", "list"]).code(0).stdout, "clickstream\trunning\tpipelines/clickstream.toml\n");
+    assert!(!p.read(".flinkform/state.json").contains(SK));
+}
+
+/// A copy of the example with `n` copies of the orders pipeline.
+fn many(n: usize) -> TestProject {
+    let p = TestProject::example();
+    let spec = p.read("pipelines/orders.toml");
+    for i in 0..n {
+        p.write(
+            &format!("pipelines/orders_{i:02}.toml"),
+            &spec.replace("name = \"orders\"", &format!("name = \"orders_{i:02}\"")),
+        );
+    }
+    p
+}
+
+#[test]
+fn faults_converge_after_one_rerun_with_one_deployment_per_pipeline() {
+    let emu = Emulator::start(&[
+        "--seed",
+        "11",
+        "--fail-rate",
+        "0.2",
+        "--throttle-rate",
+        "0.1",
+        "--job-fail-rate",
+        "0.2",
+        "--deploy-delay",
+        "50ms",
+        "--start-delay",
+        "50ms",
+        "--stop-delay",
+        "50ms",
+    ]);
+    let p = many(18); // 20 pipelines with the example's two
+    let first = run(&p, &emu, &["apply", "--auto-approve", "--parallelism", "8"]);
+    assert!(first.code == 0 || first.stdout.contains("Apply failed for"), "{}\n{}", first.stdout, first.stderr);
+    if first.code != 0 {
+        let second = run(&p, &emu, &["apply", "--auto-approve", "--parallelism", "8"]).code(0);
+        assert!(second.stdout.contains("Apply complete!"), "{}", second.stdout);
+        assert!(second.stdout.contains("repaired") || second.stdout.contains("created"), "{}", second.stdout);
+    }
+    let r = run(&p, &emu, &["plan", "--detailed-exitcode"]).code(0);
+    assert!(r.stdout.contains("No changes."), "{}", r.stdout);
+    let names = managed_deployments(&emu);
+    let mut want: Vec<String> = (0..18).map(|i| format!("orders_{i:02}")).collect();
+    want.extend(["clickstream".to_string(), "orders".to_string()]);
+    want.sort();
+    assert_eq!(names, want, "exactly one deployment per pipeline");
+    let list = p.run(&["state", "list"]).code(0).stdout;
+    assert_eq!(list.lines().filter(|l| l.contains("\trunning\t")).count(), 20, "{list}");
+}
+
+/// Kills `apply` with SIGKILL when it prints `trigger`, then applies again.
+fn kill_at(trigger: &str) {
+    let emu = Emulator::start(&["--deploy-delay", "600ms", "--start-delay", "600ms"]);
+    let p = TestProject::example();
+    let e = env(&emu);
+    let pairs: Vec<(&str, &str)> = e.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut child =
+        p.command(&["apply", "--auto-approve", "--parallelism", "1"], &pairs).stdout(Stdio::piped()).spawn().unwrap();
+    let mut seen = String::new();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.contains(trigger) {
+            child.kill().unwrap(); // SIGKILL
+            break;
+        }
+    }
+    child.wait().unwrap();
+    assert!(seen.contains(trigger), "never reached `{trigger}`:\n{seen}");
+    let r = run(&p, &emu, &["apply", "--auto-approve"]).code(0);
+    assert!(r.stdout.contains("Apply complete!"), "{}", r.stdout);
+    assert!(r.stdout.contains("resumes at step") || r.stdout.contains("created"), "{}", r.stdout);
+    assert_eq!(managed_deployments(&emu), ["clickstream", "orders"], "after a kill at `{trigger}`");
+    let r = run(&p, &emu, &["plan", "--detailed-exitcode"]).code(0);
+    assert!(r.stdout.contains("No changes."), "{}", r.stdout);
+}
+
+#[test]
+fn kill_after_draft() {
+    kill_at("deploying draft");
+}
+
+#[test]
+fn kill_after_deploy_ticket() {
+    kill_at("deployed to");
+}
+
+#[test]
+fn kill_after_start() {
+    kill_at("starting the job");
+}
+
+#[test]
+fn apply_without_credentials_names_the_variables() {
+    let p = TestProject::example();
+    let r = p
+        .run_with(
+            &["apply", "--auto-approve"],
+            &[("ALIBABA_CLOUD_ACCESS_KEY_ID", ""), ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "")],
+        )
+        .code(1);
+    assert!(r.stderr.contains("set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET"), "{}", r.stderr);
+    let r = p.run(&["apply"]).code(1);
+    assert!(r.stderr.contains("pass --auto-approve"), "{}", r.stderr);
+}

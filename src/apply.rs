@@ -215,7 +215,10 @@ impl<'a> Executor<'a> {
             let mut rec = after.clone();
             if let Some(p) = &prior {
                 rec.history.clone_from(&p.history);
-                rec.remote = p.remote.clone();
+                // Ids of an interrupted create are resumed; others are of a deployment that is gone.
+                if p.pending.is_some() {
+                    rec.remote = p.remote.clone();
+                }
             }
             rec.status = "applying".into();
             rec.pending = Some(Pending {
@@ -384,18 +387,14 @@ impl<'a> Executor<'a> {
         Ok(id)
     }
 
+    /// Whether the deployment exists and runs exactly `sql`.
     async fn deployed_sql_is(&self, deployment: &str, sql: &str) -> Step<bool> {
-        Ok(self
-            .client
-            .get_deployment(deployment)
-            .await?
-            .artifact
-            .and_then(|a| a.sql_artifact)
-            .map(|s| s.sql_script)
-            .as_deref()
-            == Some(sql))
+        match self.client.get_deployment(deployment).await {
+            Ok(d) => Ok(d.artifact.and_then(|a| a.sql_artifact).map(|s| s.sql_script).as_deref() == Some(sql)),
+            Err(e) if e.code().is_some_and(|c| c.contains("NotFound")) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
     }
-
     /// Starts the deployment's job (adopting one that is already live) and waits for RUNNING.
     async fn start(&self, name: &str, dep: &str, restore: &str, queue: &str) -> Step<()> {
         self.step(name, &format!("starting the job (restore {restore})")).await?;

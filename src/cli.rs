@@ -92,6 +92,9 @@ enum Command {
         /// Do not take the state lock.
         #[arg(long = "lock", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
         lock: bool,
+        /// Look at VVP (when credentials are set): drift, failed jobs, missing variables.
+        #[arg(long = "refresh", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+        refresh: bool,
         /// How long to wait for the state lock (e.g. "30s").
         #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
         lock_timeout: Duration,
@@ -326,13 +329,14 @@ fn run(command: Command, root: &Path, style: Style, progress: Progress<'_>) -> R
                 crate::infer::infer(sample.records(), &Default::default()).map_err(|e| anyhow::anyhow!("{e}"))?;
             ok(format!("{}: {} records\n\n{}", sample.origin, sample.len(), view::shape_table(&shape)))
         }
-        Command::Plan { format, out, detailed_exitcode, lock, lock_timeout } => {
+        Command::Plan { format, out, detailed_exitcode, lock, lock_timeout, refresh } => {
             let ws = Workspace::load(root)?;
             let store = ws.store();
             let _guard = if lock { Some(store.lock(&lock_info("plan"), lock_timeout)?) } else { None };
             let state = store.load()?;
             let (desired, inputs) = project::desired_all(&ws, state.as_ref(), progress)?;
-            let plan = plan::compute(desired, state.as_ref(), inputs);
+            let observed = if refresh { observe(&ws, state.as_ref())? } else { None };
+            let plan = plan::compute(desired, state.as_ref(), observed.as_ref(), inputs);
             tracing::info!(changes = plan.changes.len(), has_changes = plan.has_changes(), "plan computed");
             if let Some(path) = &out {
                 write_new(path, &planfile::to_text(&plan))?;
@@ -396,6 +400,24 @@ fn run(command: Command, root: &Path, style: Style, progress: Progress<'_>) -> R
     }
 }
 
+/// Refreshes from VVP when credentials are set; `None` without them.
+fn observe(ws: &Workspace, state: Option<&crate::state::State>) -> Result<Option<crate::plan::Observed>, Error> {
+    let Some(creds) = Credentials::from_env() else {
+        tracing::info!("no VVP credentials: planning from the recorded state only");
+        return Ok(None);
+    };
+    let client = Client::new(ws.vvp_target().map_err(Failed::from)?, creds, RetryPolicy::default())
+        .map_err(anyhow::Error::from)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))?;
+    let observed = runtime.block_on(crate::refresh::observe(&client, state)).map_err(|e| {
+        anyhow::anyhow!("refreshing from VVP failed: {e}; use --refresh=false to plan from the recorded state only")
+    })?;
+    Ok(Some(observed))
+}
+
 /// Set by ctrl-c during apply: in-flight steps finish and are recorded, then apply stops.
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
@@ -430,7 +452,8 @@ fn apply(
         }
         None => {
             let (desired, inputs) = project::desired_all(&ws, state.as_ref(), progress)?;
-            let p = plan::compute(desired, state.as_ref(), inputs);
+            let observed = observe(&ws, state.as_ref())?;
+            let p = plan::compute(desired, state.as_ref(), observed.as_ref(), inputs);
             print_now(&view::plan(&p, Format::Text, style));
             if p.has_changes() && p.errors.is_empty() && !auto_approve {
                 if !std::io::stdin().is_terminal() {

@@ -6,6 +6,7 @@ pub mod diag;
 pub mod infer;
 pub mod plan;
 pub mod project;
+pub mod refresh;
 pub mod render;
 pub mod sample;
 pub mod schema;

@@ -58,6 +58,9 @@ impl Style {
     }
 }
 
+/// Said when the plan did not look at VVP.
+const NOT_REFRESHED: &str = "Note: VVP was not refreshed (no credentials, or --refresh=false): this plan compares the specs with the recorded state only.";
+
 /// Renders a plan in `format`.
 pub fn plan(plan: &Plan, format: Format, style: Style) -> String {
     match format {
@@ -187,6 +190,9 @@ fn plan_text(plan: &Plan, style: Style) -> String {
     for e in &plan.errors {
         let _ = writeln!(out, "\n{}: {e}", style.paint("31", "error"));
     }
+    if !plan.refreshed {
+        let _ = writeln!(out, "\n{NOT_REFRESHED}");
+    }
     let _ = writeln!(out, "\n{}", style.paint("1", &summary_line(plan)));
     out
 }
@@ -222,6 +228,7 @@ fn plan_json(plan: &Plan) -> String {
         "state": { "lineage": plan.lineage, "serial": plan.serial },
         "summary": { "add": s.add, "change": s.change, "replace": s.replace, "destroy": s.destroy, "repair": s.repair },
         "has_changes": plan.has_changes(),
+        "refreshed": plan.refreshed,
         "errors": plan.errors,
         "pipelines": pipelines,
     });
@@ -238,6 +245,9 @@ const MARKDOWN_BUDGET: usize = 50_000;
 fn plan_markdown(plan: &Plan) -> String {
     let mut out = String::from("### flinkform plan\n\n");
     let _ = writeln!(out, "**{}**\n", summary_line(plan));
+    if !plan.refreshed {
+        let _ = writeln!(out, "_{NOT_REFRESHED}_\n");
+    }
     for e in &plan.errors {
         let _ = writeln!(out, "> [!CAUTION]\n> {}\n", md_cell(e));
     }

@@ -47,6 +47,9 @@ struct Args {
     /// How long a job is CANCELLING.
     #[arg(long, default_value = "200ms", value_parser = humantime::parse_duration)]
     stop_delay: Duration,
+    /// Variables every namespace has from the start (comma-separated names).
+    #[arg(long, value_delimiter = ',')]
+    variables: Vec<String>,
 }
 
 #[tokio::main]
@@ -77,6 +80,7 @@ async fn main() -> std::io::Result<()> {
         deploy_delay: a.deploy_delay,
         start_delay: a.start_delay,
         stop_delay: a.stop_delay,
+        variables: a.variables,
     };
     tokio::select! {
         r = serve(cfg, listener) => r,

@@ -96,6 +96,30 @@ pub struct Desired {
     pub warnings: Vec<String>,
 }
 
+/// What VVP showed of a recorded pipeline when the plan refreshed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Live {
+    /// The recorded deployment no longer exists.
+    Gone,
+    /// The deployment exists.
+    Found {
+        /// Its SQL is the recorded SQL (false: edited outside flinkform).
+        sql_matches: bool,
+        /// Its job's state (`None`: no job, or not RUNNING: say which).
+        job: Option<String>,
+    },
+}
+
+/// What a refresh from VVP observed; the plan is computed without it when there are
+/// no credentials (or with `--refresh=false`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Observed {
+    /// Recorded pipelines that have a deployment id, by name.
+    pub pipelines: BTreeMap<String, Live>,
+    /// Names of the namespace's variables (values are never read).
+    pub variables: Option<Vec<String>>,
+}
+
 /// One pipeline's change.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Change {
@@ -128,6 +152,9 @@ pub struct Plan {
     pub errors: Vec<String>,
     /// Digest of every input: file → digest.
     pub inputs: BTreeMap<String, String>,
+    /// Whether the plan saw VVP (a refresh), or only the recorded state.
+    #[serde(default)]
+    pub refreshed: bool,
 }
 
 /// Counts of each action, for the summary line.
@@ -203,8 +230,14 @@ impl Plan {
     }
 }
 
-/// Computes the plan: `desired` against `recorded`. Pure.
-pub fn compute(desired: Vec<Desired>, recorded: Option<&State>, inputs: BTreeMap<String, String>) -> Plan {
+/// Computes the plan: `desired` against `recorded`, and against what a refresh
+/// `observed` on VVP when there was one. Pure.
+pub fn compute(
+    desired: Vec<Desired>,
+    recorded: Option<&State>,
+    observed: Option<&Observed>,
+    inputs: BTreeMap<String, String>,
+) -> Plan {
     let empty = BTreeMap::new();
     let before_all = recorded.map_or(&empty, |s| &s.pipelines);
     let mut changes = Vec::new();
@@ -212,10 +245,23 @@ pub fn compute(desired: Vec<Desired>, recorded: Option<&State>, inputs: BTreeMap
     let mut names: Vec<&String> = Vec::new();
     for d in desired {
         let before = before_all.get(&d.name);
-        let (action, reasons) = match before {
+        let (mut action, mut reasons) = match before {
             None => (Action::Create, vec!["new pipeline".to_string()]),
             Some(b) => classify(b, &d.record),
         };
+        if let (Some(b), Some(live)) = (before, observed.and_then(|o| o.pipelines.get(&d.name))) {
+            drift(b, &d.record, live, &mut action, &mut reasons);
+        }
+        if let Some(vars) = observed.and_then(|o| o.variables.as_ref()) {
+            for name in secret_names(&d.record.sql) {
+                if !vars.contains(&name) {
+                    errors.push(format!(
+                        "pipeline `{}` references ${{secret_values.{name}}}, but the namespace has no variable `{name}`: create it in VVP",
+                        d.name
+                    ));
+                }
+            }
+        }
         if action == Action::Replace && (d.record.protect || before.is_some_and(|b| b.protect)) {
             errors.push(format!(
                 "pipeline `{}` is protected (protect = true) but the plan must replace it: {}",
@@ -262,7 +308,52 @@ pub fn compute(desired: Vec<Desired>, recorded: Option<&State>, inputs: BTreeMap
     }
     changes.extend(deletes);
     changes.sort_by(|a, b| a.name.cmp(&b.name));
-    Plan { lineage: recorded.map(|s| s.lineage.clone()), serial: recorded.map(|s| s.serial), changes, errors, inputs }
+    Plan {
+        lineage: recorded.map(|s| s.lineage.clone()),
+        serial: recorded.map(|s| s.serial),
+        changes,
+        errors,
+        inputs,
+        refreshed: observed.is_some(),
+    }
+}
+
+/// Folds what VVP showed into the action: a deleted deployment is created again, an
+/// edited one is updated back to the spec, a job that is not running is repaired.
+fn drift(before: &PipelineState, after: &PipelineState, live: &Live, action: &mut Action, reasons: &mut Vec<String>) {
+    let id = before.remote.deployment_id.as_deref().unwrap_or("?");
+    match live {
+        Live::Gone => {
+            *action = Action::Create;
+            reasons.insert(0, format!("deployment {id} is gone from VVP (deleted outside flinkform)"));
+        }
+        Live::Found { sql_matches: false, .. } if matches!(action, Action::NoOp | Action::Repair) => {
+            *action = Action::Update;
+            reasons.insert(
+                0,
+                format!("deployment {id} was edited outside flinkform: its SQL differs from the recorded revision"),
+            );
+            reasons.push(restart_note(after));
+        }
+        Live::Found { job, .. } if *action == Action::NoOp && job.as_deref() != Some("RUNNING") => {
+            *action = Action::Repair;
+            let what = job.as_deref().map_or("has no job".to_string(), |s| format!("job is {s}"));
+            reasons.push(format!("recorded as running, but on VVP the {what}"));
+        }
+        Live::Found { .. } => {}
+    }
+}
+
+/// The names in every `${secret_values.NAME}` of a SQL text.
+pub fn secret_names(sql: &str) -> Vec<String> {
+    let mut names: Vec<String> = sql
+        .split("${secret_values.")
+        .skip(1)
+        .filter_map(|rest| rest.split_once('}').map(|(n, _)| n.to_string()))
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// Classifies a change of a recorded pipeline and explains it.

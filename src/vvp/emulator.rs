@@ -52,6 +52,8 @@ pub struct Config {
     pub start_delay: Duration,
     /// How long a job is CANCELLING.
     pub stop_delay: Duration,
+    /// Variables (names) every namespace has from the start, as `Encrypted`.
+    pub variables: Vec<String>,
 }
 
 impl Default for Config {
@@ -68,6 +70,7 @@ impl Default for Config {
             deploy_delay: Duration::from_millis(200),
             start_delay: Duration::from_millis(300),
             stop_delay: Duration::from_millis(200),
+            variables: Vec::new(),
         }
     }
 }
@@ -717,18 +720,16 @@ impl World {
                 ok(j.job.clone())
             }
             ("GET", ["variables"], _) => {
-                let items: Vec<Variable> = self
-                    .variables
-                    .get(&scope)
-                    .map(|m| {
-                        m.values()
-                            .map(|v| Variable {
-                                value: (v.kind.as_deref() == Some("Clear")).then(|| v.value.clone()).flatten(),
-                                ..v.clone()
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default();
+                let preset = self.cfg.variables.iter().map(|n| Variable {
+                    name: n.clone(),
+                    kind: Some("Encrypted".into()),
+                    ..Default::default()
+                });
+                let own = self.variables.get(&scope).into_iter().flat_map(|m| m.values()).map(|v| Variable {
+                    value: (v.kind.as_deref() == Some("Clear")).then(|| v.value.clone()).flatten(),
+                    ..v.clone()
+                });
+                let items: Vec<Variable> = preset.chain(own).collect();
                 let (i, s) = paging();
                 page(items, i, s)
             }

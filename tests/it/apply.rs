@@ -217,3 +217,42 @@ fn apply_without_credentials_names_the_variables() {
     let r = p.run(&["apply"]).code(1);
     assert!(r.stderr.contains("pass --auto-approve"), "{}", r.stderr);
 }
+
+#[test]
+fn refresh_reports_missing_variables_drift_and_stopped_jobs() {
+    let emu = Emulator::bare(&["--variables", "holo_user"]);
+    let p = TestProject::example();
+    let r = run(&p, &emu, &["plan"]).code(1);
+    assert!(
+        r.stdout
+            .contains("references ${secret_values.holo_password}, but the namespace has no variable `holo_password`"),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("VVP was not refreshed"), "{}", r.stdout);
+    let offline = p.run_with(&["plan"], &[("ALIBABA_CLOUD_ACCESS_KEY_ID", "")]).code(0);
+    assert!(offline.stdout.contains("VVP was not refreshed"), "{}", offline.stdout);
+
+    let emu = Emulator::start(&[]);
+    run(&p, &emu, &["apply", "--auto-approve"]).code(0);
+    let c = client(&emu);
+    // A job stopped outside flinkform is repaired.
+    block_on(c.stop(&state_job(&p, "orders"), "NONE")).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let r = run(&p, &emu, &["plan", "--detailed-exitcode"]).code(2);
+    assert!(r.stdout.contains("! pipeline \"orders\""), "{}", r.stdout);
+    assert!(r.stdout.contains("on VVP the job is CANCELLED"), "{}", r.stdout);
+    let r = run(&p, &emu, &["apply", "--auto-approve"]).code(0);
+    assert!(r.stdout.contains("1 repaired"), "{}", r.stdout);
+    // A deployment deleted outside flinkform is created again.
+    let state: serde_json::Value = serde_json::from_str(&p.read(".flinkform/state.json")).unwrap();
+    let dep = state["pipelines"]["orders"]["remote"]["deployment_id"].as_str().unwrap().to_string();
+    block_on(c.stop(&state_job(&p, "orders"), "NONE")).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    block_on(c.delete(&dep)).unwrap();
+    let r = run(&p, &emu, &["plan"]).code(0);
+    assert!(r.stdout.contains(&format!("deployment {dep} is gone from VVP")), "{}", r.stdout);
+    run(&p, &emu, &["apply", "--auto-approve"]).code(0);
+    assert_eq!(managed_deployments(&emu), ["clickstream", "orders"]);
+    run(&p, &emu, &["plan", "--detailed-exitcode"]).code(0);
+}

@@ -13,7 +13,15 @@ pub const AK: &str = "test-access-key-id";
 pub const SK: &str = "test-access-key-secret-canary-7f3a";
 
 impl Emulator {
+    /// An emulator whose namespaces have the variables the example's SQL references.
     pub fn start(extra: &[&str]) -> Emulator {
+        let mut args = vec!["--variables", "holo_user,holo_password"];
+        args.extend(extra);
+        Emulator::bare(&args)
+    }
+
+    /// An emulator with exactly these arguments.
+    pub fn bare(extra: &[&str]) -> Emulator {
         let mut child = Command::new(env!("CARGO_BIN_EXE_vvp-emulator"))
             .args(["--listen", "127.0.0.1:0"])
             .args(extra)

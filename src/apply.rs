@@ -142,6 +142,39 @@ impl<'a> Executor<'a> {
         self.state.lock().await.clone()
     }
 
+    /// `flinkform start NAME`: starts the recorded pipeline's job with a restore strategy
+    /// (`NONE`, `LATEST_STATE`, `LATEST_SAVEPOINT`) and waits for RUNNING.
+    pub async fn start_pipeline(&self, name: &str, restore: &str) -> Result<(), String> {
+        let rec = self.recorded(name).await.ok_or_else(|| format!("no pipeline `{name}` in the state"))?;
+        let dep =
+            rec.remote.deployment_id.clone().ok_or_else(|| format!("`{name}` has no deployment yet: run apply"))?;
+        if let Some(j) = self.client.live_job(&dep).await.map_err(|e| e.to_string())? {
+            return Err(format!("`{name}` already has a job that is not stopped ({}, {:?})", j.id, j.state));
+        }
+        self.update(name, |p| {
+            p.pending = Some(Pending { action: "start".into(), step: "start".into(), ticket_id: None })
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+        self.start(name, &dep, restore, &rec.deploy.resource_queue).await.map_err(|e| e.to_string())?;
+        self.update(name, |p| {
+            p.status = "running".into();
+            p.pending = None;
+            p.error = None;
+        })
+        .await
+        .map_err(|e| e.to_string())
+    }
+
+    /// `flinkform stop NAME`: stops the recorded pipeline's job (with a savepoint if asked).
+    pub async fn stop_pipeline(&self, name: &str, savepoint: bool) -> Result<(), String> {
+        let rec = self.recorded(name).await.ok_or_else(|| format!("no pipeline `{name}` in the state"))?;
+        let dep = rec.remote.deployment_id.clone().ok_or_else(|| format!("`{name}` has no deployment yet"))?;
+        let strategy = if savepoint { "STOP_WITH_SAVEPOINT" } else { "NONE" };
+        self.stop_all(name, &dep, strategy).await.map_err(|e| e.to_string())?;
+        self.update(name, |p| p.status = "stopped".into()).await.map_err(|e| e.to_string())
+    }
+
     fn event(&self, name: &str, msg: &str) {
         (self.events)(name, msg);
     }

@@ -117,6 +117,48 @@ enum Command {
         #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
         lock_timeout: Duration,
     },
+    /// Show the live state of the recorded pipelines on VVP.
+    #[command(after_help = "Examples:\n  flinkform status\n  flinkform status orders")]
+    Status {
+        /// Only this pipeline.
+        name: Option<String>,
+    },
+    /// Start a recorded pipeline's job.
+    #[command(after_help = "Example:\n  flinkform start orders --restore latest-savepoint")]
+    Start {
+        /// Pipeline name.
+        name: String,
+        /// Where the job resumes from.
+        #[arg(long, value_enum, default_value = "latest-state")]
+        restore: Restore,
+    },
+    /// Stop a recorded pipeline's job (it stays stopped until `start`).
+    #[command(after_help = "Example:\n  flinkform stop orders --savepoint")]
+    Stop {
+        /// Pipeline name.
+        name: String,
+        /// Take a savepoint while stopping.
+        #[arg(long)]
+        savepoint: bool,
+    },
+    /// Destroy every pipeline in the state (protected ones refuse): stop jobs, delete deployments.
+    #[command(after_help = "Example:\n  flinkform destroy --auto-approve")]
+    Destroy {
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        auto_approve: bool,
+        /// Pipelines carried out at the same time.
+        #[arg(long, default_value_t = 10)]
+        parallelism: usize,
+    },
+    /// Adopt an existing VVP deployment as pipeline NAME (whose spec must exist).
+    #[command(after_help = "Example:\n  flinkform import orders 7468776d-d5d7-4079-a8a2-af4b66668084")]
+    Import {
+        /// Pipeline name (a spec in pipelines/).
+        name: String,
+        /// The VVP deployment id.
+        deployment_id: String,
+    },
     /// Print the newest messages of a pipeline's topic (or any topic) as JSON lines, or
     /// with --schema the columns inferred from them. Never joins a consumer group or
     /// commits offsets.
@@ -158,6 +200,17 @@ enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
+}
+
+/// `start --restore`.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum Restore {
+    /// From the latest checkpoint or savepoint.
+    LatestState,
+    /// From the latest savepoint.
+    LatestSavepoint,
+    /// Without state: the source starts from its startup mode.
+    None,
 }
 
 #[derive(Subcommand, Debug)]
@@ -359,8 +412,24 @@ fn run(command: Command, root: &Path, style: Style, progress: Progress<'_>) -> R
             Ok(Output { stdout: text, code })
         }
         Command::Apply { plan, auto_approve, parallelism, lock_timeout } => {
-            apply(root, plan.as_deref(), auto_approve, parallelism, lock_timeout, style, progress)
+            apply(root, plan.as_deref(), Mode::Apply, auto_approve, parallelism, lock_timeout, style, progress)
         }
+        Command::Destroy { auto_approve, parallelism } => {
+            apply(root, None, Mode::Destroy, auto_approve, parallelism, Duration::ZERO, style, progress)
+        }
+        Command::Status { name } => status(root, name.as_deref()),
+        Command::Start { name, restore } => {
+            let kind = match restore {
+                Restore::LatestState => "LATEST_STATE",
+                Restore::LatestSavepoint => "LATEST_SAVEPOINT",
+                Restore::None => "NONE",
+            };
+            operate(root, &name, "start", |ex, n| Box::pin(async move { ex.start_pipeline(n, kind).await }))
+        }
+        Command::Stop { name, savepoint } => {
+            operate(root, &name, "stop", |ex, n| Box::pin(async move { ex.stop_pipeline(n, savepoint).await }))
+        }
+        Command::Import { name, deployment_id } => import(root, &name, &deployment_id, progress),
         Command::State(StateCommand::List) => {
             let ws = Workspace::load(root)?;
             let state = ws.store().load()?;
@@ -430,9 +499,18 @@ fn print_now(text: &str) {
     let _ = out.flush();
 }
 
+/// Whether `apply` carries out the plan of the specs, or destroys everything.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Apply,
+    Destroy,
+}
+
+#[allow(clippy::too_many_arguments)]
 fn apply(
     root: &Path,
     plan_file: Option<&Path>,
+    mode: Mode,
     auto_approve: bool,
     parallelism: usize,
     lock_timeout: Duration,
@@ -451,7 +529,10 @@ fn apply(
             p
         }
         None => {
-            let (desired, inputs) = project::desired_all(&ws, state.as_ref(), progress)?;
+            let (desired, inputs) = match mode {
+                Mode::Apply => project::desired_all(&ws, state.as_ref(), progress)?,
+                Mode::Destroy => (Vec::new(), ws.inputs.clone()),
+            };
             let observed = observe(&ws, state.as_ref())?;
             let p = plan::compute(desired, state.as_ref(), observed.as_ref(), inputs);
             print_now(&view::plan(&p, Format::Text, style));
@@ -520,6 +601,99 @@ fn apply(
         exit::ERROR
     };
     Ok(Output { stdout: text, code })
+}
+
+/// The VVP client from flinkform.toml and the environment.
+fn vvp_client(ws: &Workspace) -> Result<Client, Error> {
+    let creds = Credentials::from_env().ok_or_else(|| {
+        anyhow::anyhow!(
+            "no VVP credentials: set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET (and ALIBABA_CLOUD_SECURITY_TOKEN for STS)"
+        )
+    })?;
+    Ok(Client::new(ws.vvp_target().map_err(Failed::from)?, creds, RetryPolicy::default())
+        .map_err(anyhow::Error::from)?)
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    Ok(tokio::runtime::Runtime::new().map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))?)
+}
+
+type Op<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + 'a>>;
+
+/// `start` / `stop`: one pipeline, under the state lock, journaled.
+fn operate(
+    root: &Path,
+    name: &str,
+    what: &str,
+    op: impl for<'e> FnOnce(&'e Executor<'e>, &'e str) -> Op<'e>,
+) -> Result<Output, Error> {
+    let ws = Workspace::load(root)?;
+    let store = ws.store();
+    let _guard = store.lock(&lock_info(what), Duration::ZERO)?;
+    let state = store.load()?.ok_or_else(|| anyhow::anyhow!("there is no state yet: run apply first"))?;
+    let client = vvp_client(&ws)?;
+    let events = |n: &str, msg: &str| print_now(&format!("{n}: {msg}\n"));
+    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    let ex = Executor::new(&client, &store, state, Timeouts::default(), now, &INTERRUPTED, &events);
+    runtime()?.block_on(op(&ex, name)).map_err(|e| anyhow::anyhow!("{what} {name}: {e}"))?;
+    ok(format!("{name}: {what} done.\n"))
+}
+
+/// `status`: each recorded pipeline's deployment and job as VVP shows them.
+fn status(root: &Path, only: Option<&str>) -> Result<Output, Error> {
+    let ws = Workspace::load(root)?;
+    let state = ws.store().load()?;
+    let client = vvp_client(&ws)?;
+    let observed =
+        runtime()?.block_on(crate::refresh::observe(&client, state.as_ref())).map_err(anyhow::Error::from)?;
+    let mut out = String::from("PIPELINE\tDEPLOYMENT\tJOB\tLIVE STATUS\tRECORDED\n");
+    for (name, p) in state.iter().flat_map(|s| s.pipelines.iter()).filter(|(n, _)| only.is_none_or(|o| o == n.as_str()))
+    {
+        let live = match observed.pipelines.get(name) {
+            Some(crate::plan::Live::Gone) => "deployment gone".to_string(),
+            Some(crate::plan::Live::Found { job, .. }) => job.clone().unwrap_or_else(|| "no job".into()),
+            None => "not deployed".into(),
+        };
+        out.push_str(&format!(
+            "{name}\t{}\t{}\t{live}\t{}\n",
+            p.remote.deployment_id.as_deref().unwrap_or("-"),
+            p.remote.job_id.as_deref().unwrap_or("-"),
+            p.status
+        ));
+    }
+    ok(out)
+}
+
+/// `import NAME DEPLOYMENT_ID`: records an existing deployment as pipeline NAME, with the
+/// SQL it runs now, so that the next plan shows how to bring it to the spec.
+fn import(root: &Path, name: &str, deployment_id: &str, progress: Progress<'_>) -> Result<Output, Error> {
+    let ws = Workspace::load(root)?;
+    let p = ws.pipeline(name)?.clone();
+    let store = ws.store();
+    let _guard = store.lock(&lock_info("import"), Duration::ZERO)?;
+    let state = store.load()?;
+    if state.as_ref().is_some_and(|s| s.pipelines.contains_key(name)) {
+        return Err(anyhow::anyhow!("`{name}` is already in the state").into());
+    }
+    let client = vvp_client(&ws)?;
+    let rt = runtime()?;
+    let live = rt.block_on(client.get_deployment(deployment_id)).map_err(anyhow::Error::from)?;
+    let job = rt.block_on(client.live_job(deployment_id)).map_err(anyhow::Error::from)?;
+    let mut inputs = Default::default();
+    let renderer = ws.renderer(&mut inputs)?;
+    let sample = ws.sample_one(&p, progress).map_err(Failed::from)?;
+    let (resolved, _) = project::resolve(&p, &sample, None, &renderer)?;
+    let mut rec = resolved.desired.record;
+    rec.sql = live.artifact.and_then(|a| a.sql_artifact).map(|s| s.sql_script).unwrap_or_default();
+    rec.remote.deployment_id = Some(deployment_id.to_string());
+    rec.remote.job_id = job.map(|j| j.id);
+    rec.status = "imported".into();
+    let mut next = state.clone().unwrap_or_else(|| crate::state::State::new(uuid::Uuid::new_v4().to_string()));
+    next.pipelines.insert(name.to_string(), rec);
+    crate::state::commit(&store, state.as_ref(), next)?;
+    ok(format!(
+        "Imported deployment {deployment_id} as `{name}`. Run `flinkform plan` to see how it differs from the spec.\n"
+    ))
 }
 
 fn schema_text(resolved: &project::Resolved) -> String {

@@ -335,7 +335,10 @@ fn drift(before: &PipelineState, after: &PipelineState, live: &Live, action: &mu
             );
             reasons.push(restart_note(after));
         }
-        Live::Found { job, .. } if *action == Action::NoOp && job.as_deref() != Some("RUNNING") => {
+        // A job stopped with `flinkform stop` stays stopped until `flinkform start`.
+        Live::Found { job, .. }
+            if *action == Action::NoOp && job.as_deref() != Some("RUNNING") && before.status != "stopped" =>
+        {
             *action = Action::Repair;
             let what = job.as_deref().map_or("has no job".to_string(), |s| format!("job is {s}"));
             reasons.push(format!("recorded as running, but on VVP the {what}"));

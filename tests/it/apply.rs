@@ -256,3 +256,74 @@ fn refresh_reports_missing_variables_drift_and_stopped_jobs() {
     assert_eq!(managed_deployments(&emu), ["clickstream", "orders"]);
     run(&p, &emu, &["plan", "--detailed-exitcode"]).code(0);
 }
+
+#[test]
+fn status_stop_start_destroy_and_import() {
+    let emu = Emulator::start(&[]);
+    let p = TestProject::example();
+    run(&p, &emu, &["apply", "--auto-approve"]).code(0);
+    let s = run(&p, &emu, &["status"]).code(0).stdout;
+    assert_eq!(s.lines().filter(|l| l.contains("\tRUNNING\trunning")).count(), 2, "{s}");
+
+    let old_job = state_job(&p, "orders");
+    run(&p, &emu, &["stop", "orders", "--savepoint"]).code(0);
+    let s = run(&p, &emu, &["status", "orders"]).code(0).stdout;
+    assert!(s.contains("\tCANCELLED\tstopped"), "{s}");
+    let r = run(&p, &emu, &["plan", "--detailed-exitcode"]).code(0);
+    assert!(r.stdout.contains("No changes."), "a stopped pipeline stays stopped: {}", r.stdout);
+    run(&p, &emu, &["start", "orders", "--restore", "latest-savepoint"]).code(0);
+    let job = block_on(client(&emu).job(&state_job(&p, "orders"))).unwrap();
+    assert_eq!((job.state, job.savepoint), (JobState::Running, Some(format!("sp-{old_job}"))));
+    let r = run(&p, &emu, &["start", "orders"]).code(1);
+    assert!(r.stderr.contains("already has a job that is not stopped"), "{}", r.stderr);
+
+    let r = run(&p, &emu, &["destroy", "--auto-approve"]).code(0);
+    assert!(r.stdout.contains("Apply complete! 0 created, 0 updated, 0 replaced, 2 destroyed."), "{}", r.stdout);
+    assert!(managed_deployments(&emu).is_empty());
+    assert_eq!(p.run(&["state", "list"]).code(0).stdout, "");
+
+    // A deployment made outside flinkform is adopted with import, then brought to the spec.
+    let c = client(&emu);
+    let params = flinkform::state::DeployParams {
+        engine_version: "vvr-8.0.11-flink-1.17".into(),
+        parallelism: 1,
+        resource_queue: "default-queue".into(),
+        upgrade: "stateful".into(),
+        flink_conf: Default::default(),
+    };
+    let draft = block_on(c.create_sql_draft("orders", "INSERT INTO x SELECT 1;", &params, None)).unwrap();
+    let ticket = block_on(c.deploy(&draft, "default-queue")).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    let flinkform::vvp::TicketState::Deployed(dep) = block_on(c.ticket(&ticket)).unwrap() else {
+        panic!("not deployed")
+    };
+    run(&p, &emu, &["import", "orders", &dep]).code(0);
+    let r = run(&p, &emu, &["plan"]).code(0);
+    assert!(r.stdout.contains("~ pipeline \"orders\""), "{}", r.stdout);
+    assert!(r.stdout.contains("-INSERT INTO x SELECT 1;"), "{}", r.stdout);
+    run(&p, &emu, &["apply", "--auto-approve"]).code(0);
+    assert_eq!(managed_deployments(&emu), ["clickstream", "orders"]);
+    let s = run(&p, &emu, &["status", "orders"]).code(0).stdout;
+    assert!(s.contains(&format!("orders\t{dep}\t")) && s.contains("\tRUNNING\trunning"), "{s}");
+}
+
+#[test]
+fn ctrl_c_finishes_the_step_records_it_and_exits_130() {
+    let emu = Emulator::start(&["--deploy-delay", "800ms", "--start-delay", "800ms"]);
+    let p = TestProject::example();
+    let e = env(&emu);
+    let pairs: Vec<(&str, &str)> = e.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut child = p.command(&["apply", "--auto-approve"], &pairs).stdout(Stdio::piped()).spawn().unwrap();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        if line.unwrap().contains("deploying draft") {
+            std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+            break;
+        }
+    }
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    let state = p.read(".flinkform/state.json");
+    assert!(state.contains("\"pending\""), "the interrupted step is journaled");
+    let r = run(&p, &emu, &["apply", "--auto-approve"]).code(0);
+    assert!(r.stdout.contains("resumes at step"), "{}", r.stdout);
+    assert_eq!(managed_deployments(&emu), ["clickstream", "orders"]);
+}

@@ -95,6 +95,9 @@ enum Command {
         /// Look at VVP (when credentials are set): drift, failed jobs, missing variables.
         #[arg(long = "refresh", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
         refresh: bool,
+        /// Have VVP validate the SQL of every changed pipeline (needs credentials).
+        #[arg(long)]
+        validate: bool,
         /// How long to wait for the state lock (e.g. "30s").
         #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
         lock_timeout: Duration,
@@ -382,13 +385,23 @@ fn run(command: Command, root: &Path, style: Style, progress: Progress<'_>) -> R
                 crate::infer::infer(sample.records(), &Default::default()).map_err(|e| anyhow::anyhow!("{e}"))?;
             ok(format!("{}: {} records\n\n{}", sample.origin, sample.len(), view::shape_table(&shape)))
         }
-        Command::Plan { format, out, detailed_exitcode, lock, lock_timeout, refresh } => {
+        Command::Plan { format, out, detailed_exitcode, lock, lock_timeout, refresh, validate } => {
             let ws = Workspace::load(root)?;
             let store = ws.store();
             let _guard = if lock { Some(store.lock(&lock_info("plan"), lock_timeout)?) } else { None };
             let state = store.load()?;
             let (desired, inputs) = project::desired_all(&ws, state.as_ref(), progress)?;
-            let observed = if refresh { observe(&ws, state.as_ref())? } else { None };
+            let mut observed = if refresh || validate { observe(&ws, state.as_ref())? } else { None };
+            if validate {
+                let o = observed.as_mut().ok_or_else(|| {
+                    anyhow::anyhow!("--validate needs VVP credentials (ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET)")
+                })?;
+                let client = vvp_client(&ws)?;
+                let timeout = ws.project.config.vvp.timeouts.validate;
+                o.validations = runtime()?
+                    .block_on(crate::refresh::validate(&client, &desired, state.as_ref(), timeout))
+                    .map_err(anyhow::Error::from)?;
+            }
             let plan = plan::compute(desired, state.as_ref(), observed.as_ref(), inputs);
             tracing::info!(changes = plan.changes.len(), has_changes = plan.has_changes(), "plan computed");
             if let Some(path) = &out {
@@ -573,7 +586,7 @@ fn apply(
     let start = state.unwrap_or_else(|| crate::state::State::new(lineage));
     let events = |name: &str, msg: &str| print_now(&format!("{name}: {msg}\n"));
     let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
-    let executor = Executor::new(&client, &store, start, Timeouts::default(), now, &INTERRUPTED, &events);
+    let executor = Executor::new(&client, &store, start, timeouts(&ws), now, &INTERRUPTED, &events);
     let outcome = runtime.block_on(executor.apply(&plan, parallelism));
     let mut text = String::new();
     for (name, why) in &outcome.failed {
@@ -601,6 +614,11 @@ fn apply(
         exit::ERROR
     };
     Ok(Output { stdout: text, code })
+}
+
+fn timeouts(ws: &Workspace) -> Timeouts {
+    let t = ws.project.config.vvp.timeouts;
+    Timeouts { deploy: t.deploy, start: t.start, stop: t.stop }
 }
 
 /// The VVP client from flinkform.toml and the environment.
@@ -634,7 +652,7 @@ fn operate(
     let client = vvp_client(&ws)?;
     let events = |n: &str, msg: &str| print_now(&format!("{n}: {msg}\n"));
     let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
-    let ex = Executor::new(&client, &store, state, Timeouts::default(), now, &INTERRUPTED, &events);
+    let ex = Executor::new(&client, &store, state, timeouts(&ws), now, &INTERRUPTED, &events);
     runtime()?.block_on(op(&ex, name)).map_err(|e| anyhow::anyhow!("{what} {name}: {e}"))?;
     ok(format!("{name}: {what} done.\n"))
 }

@@ -4,7 +4,10 @@
 
 use futures::StreamExt;
 
-use crate::plan::{Live, Observed};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use crate::plan::{Desired, Live, Observed};
 use crate::state::State;
 use crate::vvp::{Client, JobState, VvpError};
 
@@ -64,4 +67,49 @@ pub async fn observe(client: &Client, recorded: Option<&State>) -> Result<Observ
     }
     observed.variables = Some(client.variable_names().await?);
     Ok(observed)
+}
+
+/// Asks VVP to validate the SQL of every desired pipeline whose SQL differs from the
+/// recorded one, through a draft that is deleted afterwards. `Err` holds VVP's message.
+pub async fn validate(
+    client: &Client,
+    desired: &[Desired],
+    recorded: Option<&State>,
+    timeout: Duration,
+) -> Result<BTreeMap<String, Result<(), String>>, VvpError> {
+    let changed = desired
+        .iter()
+        .filter(|d| recorded.and_then(|s| s.pipelines.get(&d.name)).is_none_or(|r| r.sql != d.record.sql));
+    let verdicts = futures::stream::iter(changed)
+        .map(|d| async move {
+            let draft = client.create_sql_draft(&d.name, &d.record.sql, &d.record.deploy, None).await?;
+            let verdict = verdict(client, &draft, &d.record.deploy.resource_queue, timeout).await;
+            client.delete_draft(&draft).await?;
+            Ok::<_, VvpError>((d.name.clone(), verdict?))
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect::<Vec<_>>()
+        .await;
+    verdicts.into_iter().collect()
+}
+
+async fn verdict(client: &Client, draft: &str, queue: &str, timeout: Duration) -> Result<Result<(), String>, VvpError> {
+    let ticket = client
+        .validate_draft(&crate::vvp::wire::DraftValidateParams {
+            deployment_draft_id: draft.to_string(),
+            deployment_target_name: Some(queue.to_string()),
+        })
+        .await?;
+    let deadline = Instant::now() + timeout;
+    loop {
+        let r = client.validate_result(&ticket).await?;
+        match r.ticket_status.as_str() {
+            "FINISHED" | "FAILED" if r.success => return Ok(Ok(())),
+            "FINISHED" | "FAILED" => return Ok(Err(r.message.unwrap_or_else(|| "validation failed".into()))),
+            _ if Instant::now() >= deadline => {
+                return Ok(Err(format!("validation did not finish within {}", humantime::format_duration(timeout))));
+            }
+            _ => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
 }

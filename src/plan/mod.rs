@@ -118,6 +118,8 @@ pub struct Observed {
     pub pipelines: BTreeMap<String, Live>,
     /// Names of the namespace's variables (values are never read).
     pub variables: Option<Vec<String>>,
+    /// VVP's verdict on the SQL of changed pipelines (`plan --validate`).
+    pub validations: BTreeMap<String, Result<(), String>>,
 }
 
 /// One pipeline's change.
@@ -251,6 +253,11 @@ pub fn compute(
         };
         if let (Some(b), Some(live)) = (before, observed.and_then(|o| o.pipelines.get(&d.name))) {
             drift(b, &d.record, live, &mut action, &mut reasons);
+        }
+        match observed.and_then(|o| o.validations.get(&d.name)) {
+            Some(Ok(())) => reasons.push("VVP validated the SQL".into()),
+            Some(Err(m)) => errors.push(format!("pipeline `{}`: VVP rejected the SQL: {m}", d.name)),
+            None => {}
         }
         if let Some(vars) = observed.and_then(|o| o.variables.as_ref()) {
             for name in secret_names(&d.record.sql) {

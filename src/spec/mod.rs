@@ -43,6 +43,21 @@ pub struct VvpTarget {
     pub workspace: String,
     /// Namespace.
     pub namespace: String,
+    /// How long apply waits for each step.
+    pub timeouts: VvpTimeouts,
+}
+
+/// `[vvp] timeouts = { ... }`: how long apply waits for each step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VvpTimeouts {
+    /// A draft validation ticket (`plan --validate`).
+    pub validate: Duration,
+    /// A deploy ticket.
+    pub deploy: Duration,
+    /// A job from STARTING to RUNNING.
+    pub start: Duration,
+    /// A job from CANCELLING to stopped.
+    pub stop: Duration,
 }
 
 /// State backend settings.
@@ -355,6 +370,18 @@ fn read_config(root: &Section<'_, '_>) -> Option<Config> {
         protocol: vvp.choice("protocol", &["https", "http"]).map(str::to_string),
         workspace: vvp.required_string("workspace").unwrap_or_default(),
         namespace: vvp.required_string("namespace").unwrap_or_default(),
+        timeouts: {
+            let t = vvp.section("timeouts");
+            let secs = |k: &'static str, d: u64| t.duration(k).unwrap_or(Duration::from_secs(d));
+            let v = VvpTimeouts {
+                validate: secs("validate", 60),
+                deploy: secs("deploy", 300),
+                start: secs("start", 300),
+                stop: secs("stop", 300),
+            };
+            t.finish();
+            v
+        },
     };
     vvp.finish();
     let st = root.section("state");

@@ -158,3 +158,21 @@ fn vvr_versions() {
     assert_eq!(parse_vvr("vvr-8.0.11-flink-1.17"), Some((8, 0, 11)));
     assert_eq!(parse_vvr("flink-1.17"), None);
 }
+
+#[test]
+fn vvp_timeouts_and_protocol() {
+    let cfg = CONFIG.replace(
+        "namespace = \"ns\"",
+        "namespace = \"ns\"\nprotocol = \"http\"\ntimeouts = { deploy = \"10s\", start = \"2m\" }",
+    );
+    let (p, d) = load_texts(&cfg, &[]);
+    assert!(d.is_empty(), "{d:?}");
+    let v = p.unwrap().config.vvp;
+    assert_eq!(v.protocol.as_deref(), Some("http"));
+    assert_eq!((v.timeouts.deploy.as_secs(), v.timeouts.start.as_secs(), v.timeouts.stop.as_secs()), (10, 120, 300));
+    let text = errors(&CONFIG.replace("namespace = \"ns\"", "namespace = \"ns\"\ntimeouts = { deploi = \"1s\" }"), &[]);
+    assert!(
+        text.contains("unknown key `deploi` in [vvp.timeouts]") && text.contains("did you mean `deploy`?"),
+        "{text}"
+    );
+}

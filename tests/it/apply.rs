@@ -63,6 +63,8 @@ fn state_job(p: &TestProject, name: &str) -> String {
 fn lifecycle_plan_apply_update_from_savepoint_destroy() {
     let emu = Emulator::start(&[]);
     let p = TestProject::example();
+    let r = run(&p, &emu, &["plan", "--validate"]).code(0);
+    assert_eq!(r.stdout.matches("because: VVP validated the SQL").count(), 2, "{}", r.stdout);
     run(&p, &emu, &["plan", "-out", "plan.json"]).code(0);
     let r = run(&p, &emu, &["apply", "plan.json"]).code(0);
     assert!(r.stdout.contains("Apply complete! 2 created, 0 updated, 0 replaced, 0 destroyed."), "{}", r.stdout);

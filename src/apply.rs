@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{Mutex, Semaphore};
 
-use crate::plan::{Action, Change, Plan};
+use crate::plan::{Action, Change, Plan, Summary};
 use crate::state::{self, Pending, PipelineState, Revision, State, StateError, StateStore};
 use crate::vvp::{Client, JobState, TicketState, VvpError};
 
@@ -34,16 +34,8 @@ impl Default for Timeouts {
 /// What an apply did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Outcome {
-    /// Pipelines created.
-    pub created: usize,
-    /// Updated in place.
-    pub updated: usize,
-    /// Replaced.
-    pub replaced: usize,
-    /// Destroyed.
-    pub destroyed: usize,
-    /// Repaired.
-    pub repaired: usize,
+    /// The actions carried out, counted.
+    pub done: Summary,
     /// Pipelines that failed, with why.
     pub failed: Vec<(String, String)>,
     /// Stopped by an interrupt before finishing.
@@ -122,14 +114,7 @@ impl<'a> Executor<'a> {
         let mut out = Outcome::default();
         for (c, r) in futures::future::join_all(runs).await {
             match r {
-                Ok(()) => match c.action {
-                    Action::Create => out.created += 1,
-                    Action::Update => out.updated += 1,
-                    Action::Replace => out.replaced += 1,
-                    Action::Delete => out.destroyed += 1,
-                    Action::Repair => out.repaired += 1,
-                    Action::NoOp => {}
-                },
+                Ok(()) => out.done.count(c.action),
                 Err(StepError::Interrupted) => out.interrupted = true,
                 Err(e) => out.failed.push((c.name.clone(), e.to_string())),
             }

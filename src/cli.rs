@@ -594,11 +594,11 @@ fn apply(
     }
     let counts = format!(
         "{} created, {} updated, {} replaced, {} destroyed{}",
-        outcome.created,
-        outcome.updated,
-        outcome.replaced,
-        outcome.destroyed,
-        if outcome.repaired > 0 { format!(", {} repaired", outcome.repaired) } else { String::new() }
+        outcome.done.add,
+        outcome.done.change,
+        outcome.done.replace,
+        outcome.done.destroy,
+        if outcome.done.repair > 0 { format!(", {} repaired", outcome.done.repair) } else { String::new() }
     );
     let code = if outcome.interrupted {
         text.push_str(&format!("\nApply interrupted: {counts}. Run apply again to resume.\n"));

@@ -174,20 +174,25 @@ pub struct Summary {
     pub repair: usize,
 }
 
+impl Summary {
+    /// Counts one more `action`.
+    pub fn count(&mut self, action: Action) {
+        match action {
+            Action::Create => self.add += 1,
+            Action::Update => self.change += 1,
+            Action::Replace => self.replace += 1,
+            Action::Delete => self.destroy += 1,
+            Action::Repair => self.repair += 1,
+            Action::NoOp => {}
+        }
+    }
+}
+
 impl Plan {
     /// Counts of each action.
     pub fn summary(&self) -> Summary {
         let mut s = Summary::default();
-        for c in &self.changes {
-            match c.action {
-                Action::Create => s.add += 1,
-                Action::Update => s.change += 1,
-                Action::Replace => s.replace += 1,
-                Action::Delete => s.destroy += 1,
-                Action::Repair => s.repair += 1,
-                Action::NoOp => {}
-            }
-        }
+        self.changes.iter().for_each(|c| s.count(c.action));
         s
     }
 

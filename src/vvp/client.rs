@@ -391,26 +391,32 @@ impl Client {
         self.data("GetDeploymentsByName", Method::GET, &path, &[], None::<&()>).await
     }
 
-    /// ListDeployments with a label filter, every page.
-    pub async fn deployments_with_label(&self, key: &str, value: &str) -> Result<Vec<Deployment>, VvpError> {
+    /// Every page of a list operation (pages of 100).
+    async fn all_pages<T: DeserializeOwned>(
+        &self,
+        action: &str,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<Vec<T>, VvpError> {
         let mut all = Vec::new();
         for page in 1.. {
-            let q = [
-                ("labelKey", key.to_string()),
-                ("labelValueArray", value.to_string()),
-                ("pageIndex", page.to_string()),
-                ("pageSize", "100".to_string()),
-            ];
-            let env: Envelope<Vec<Deployment>> =
-                self.call("ListDeployments", Method::GET, "/deployments", &q, None::<&()>).await?;
+            let mut q = query.to_vec();
+            q.extend([("pageIndex", page.to_string()), ("pageSize", "100".to_string())]);
+            let env: Envelope<Vec<T>> = self.call(action, Method::GET, path, &q, None::<&()>).await?;
             let items = env.data.unwrap_or_default();
             let n = items.len();
             all.extend(items);
             if n < 100 || env.total_size.is_some_and(|t| all.len() as i64 >= t) {
-                break;
+                return Ok(all);
             }
         }
-        Ok(all)
+        unreachable!("the page loop only ends by returning")
+    }
+
+    /// ListDeployments with a label filter, every page.
+    pub async fn deployments_with_label(&self, key: &str, value: &str) -> Result<Vec<Deployment>, VvpError> {
+        let q = [("labelKey", key.to_string()), ("labelValueArray", value.to_string())];
+        self.all_pages("ListDeployments", "/deployments", &q).await
     }
 
     /// UpdateDeployment (PUT).
@@ -452,18 +458,7 @@ impl Client {
 
     /// ListVariables: names only are used (values are never read).
     pub async fn variable_names(&self) -> Result<Vec<String>, VvpError> {
-        let mut names = Vec::new();
-        for page in 1.. {
-            let q = [("pageIndex", page.to_string()), ("pageSize", "100".to_string())];
-            let env: Envelope<Vec<Variable>> =
-                self.call("ListVariables", Method::GET, "/variables", &q, None::<&()>).await?;
-            let items = env.data.unwrap_or_default();
-            let n = items.len();
-            names.extend(items.into_iter().map(|v| v.name));
-            if n < 100 {
-                break;
-            }
-        }
-        Ok(names)
+        let vars: Vec<Variable> = self.all_pages("ListVariables", "/variables", &[]).await?;
+        Ok(vars.into_iter().map(|v| v.name).collect())
     }
 }

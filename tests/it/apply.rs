@@ -66,6 +66,7 @@ fn lifecycle_plan_apply_update_from_savepoint_destroy() {
     let r = run(&p, &emu, &["plan", "--validate"]).code(0);
     assert_eq!(r.stdout.matches("because: VVP validated the SQL").count(), 2, "{}", r.stdout);
     run(&p, &emu, &["plan", "-out", "plan.json"]).code(0);
+    assert!(!p.read("plan.json").contains(SK), "no secret in the plan file");
     let r = run(&p, &emu, &["apply", "plan.json"]).code(0);
     assert!(r.stdout.contains("Apply complete! 2 created, 0 updated, 0 replaced, 0 destroyed."), "{}", r.stdout);
     assert_eq!(managed_deployments(&emu), ["clickstream", "orders"]);

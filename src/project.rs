@@ -271,6 +271,8 @@ pub fn resolve(
                 Upgrade::Stateful => "stateful".into(),
                 Upgrade::Stateless => "stateless".into(),
             },
+            jobmanager: p.deployment.jobmanager.as_ref().map(|r| (r.cpu, r.memory.clone())),
+            taskmanager: p.deployment.taskmanager.as_ref().map(|r| (r.cpu, r.memory.clone())),
             flink_conf: p.deployment.flink_conf.clone(),
         },
         remote: Default::default(),

@@ -276,6 +276,8 @@ fn context(p: &Pipeline, s: &Schema) -> serde_json::Value {
             "parallelism": d.parallelism,
             "upgrade": match d.upgrade { Upgrade::Stateful => "stateful", Upgrade::Stateless => "stateless" },
             "resource_queue": d.resource_queue,
+            "jobmanager": d.jobmanager.as_ref().map(|r| json!({ "cpu": r.cpu, "memory": r.memory })),
+            "taskmanager": d.taskmanager.as_ref().map(|r| json!({ "cpu": r.cpu, "memory": r.memory })),
             "flink_conf": d.flink_conf.iter().map(|(k, v)| json!({ "key": k, "value": v })).collect::<Vec<_>>(),
         },
     })

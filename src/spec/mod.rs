@@ -293,8 +293,21 @@ pub struct DeploymentSpec {
     pub upgrade: Upgrade,
     /// Resource queue (deployment target).
     pub resource_queue: String,
+    /// Job manager resources.
+    pub jobmanager: Option<Resources>,
+    /// Task manager resources.
+    pub taskmanager: Option<Resources>,
     /// Flink configuration, sorted by key.
     pub flink_conf: BTreeMap<String, String>,
+}
+
+/// `{ cpu = 1, memory = "4Gi" }` of a job or task manager.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Resources {
+    /// Cores.
+    pub cpu: f64,
+    /// Memory, e.g. `4Gi`.
+    pub memory: String,
 }
 
 /// The project: config plus every pipeline.
@@ -722,6 +735,23 @@ fn read_deployment(s: &Section<'_, '_>, settings: &Settings) -> Option<Deploymen
         _ => Upgrade::Stateful,
     };
     let resource_queue = s.string("resource_queue").unwrap_or_else(|| "default-queue".into());
+    let resources = |key: &'static str| {
+        let r = s.section(key);
+        let out = if s.has(key) {
+            let cpu = r.number("cpu");
+            let memory = r.string("memory");
+            if cpu.is_none() || memory.is_none() {
+                r.report(r.error_here(format!("`{key}` needs both `cpu` (cores) and `memory` (e.g. \"4Gi\")")));
+            }
+            cpu.zip(memory).map(|(cpu, memory)| Resources { cpu, memory })
+        } else {
+            None
+        };
+        r.finish();
+        out
+    };
+    let jobmanager = resources("jobmanager");
+    let taskmanager = resources("taskmanager");
     let flink_conf: BTreeMap<String, String> = s.string_map("flink_conf").unwrap_or_default().into_iter().collect();
     for k in flink_conf.keys() {
         let lower = k.to_ascii_lowercase();
@@ -743,12 +773,22 @@ fn read_deployment(s: &Section<'_, '_>, settings: &Settings) -> Option<Deploymen
         version
     });
     s.finish();
-    let spec =
-        DeploymentSpec { engine_version: engine_version?, vvr: vvr?, parallelism, upgrade, resource_queue, flink_conf };
+    let spec = DeploymentSpec {
+        engine_version: engine_version?,
+        vvr: vvr?,
+        parallelism,
+        upgrade,
+        resource_queue,
+        jobmanager,
+        taskmanager,
+        flink_conf,
+    };
     note(settings, "deployment.engine_version", &spec.engine_version);
     note(settings, "deployment.parallelism", spec.parallelism);
     note(settings, "deployment.upgrade", spec.upgrade);
     note(settings, "deployment.resource_queue", &spec.resource_queue);
+    note(settings, "deployment.jobmanager", &spec.jobmanager);
+    note(settings, "deployment.taskmanager", &spec.taskmanager);
     for (k, v) in &spec.flink_conf {
         note(settings, &format!("deployment.flink_conf.{k}"), v);
     }

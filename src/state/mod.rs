@@ -85,7 +85,7 @@ pub struct Remote {
 }
 
 /// How the job is deployed: what apply sends to VVP besides the SQL (from `[deployment]`).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct DeployParams {
     /// VVR engine version.
     pub engine_version: String,
@@ -95,6 +95,12 @@ pub struct DeployParams {
     pub resource_queue: String,
     /// `stateful` or `stateless`: how an update restarts the job.
     pub upgrade: String,
+    /// Job manager (cores, memory), when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jobmanager: Option<(f64, String)>,
+    /// Task manager (cores, memory), when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub taskmanager: Option<(f64, String)>,
     /// Flink configuration.
     pub flink_conf: BTreeMap<String, String>,
 }

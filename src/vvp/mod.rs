@@ -13,7 +13,7 @@ pub use client::{Client, Credentials, RetryPolicy, Target, VvpError};
 use crate::state::DeployParams;
 use wire::{
     Artifact, BasicResourceSetting, Deployment, DeploymentDraft, DeploymentTarget, DraftDeployParams,
-    JobStartParameters, RestoreStrategy, SqlArtifact, StreamingResourceSetting,
+    JobStartParameters, ResourceSpec, RestoreStrategy, SqlArtifact, StreamingResourceSetting,
 };
 
 /// Label every deployment flinkform makes carries.
@@ -78,6 +78,10 @@ pub enum TicketState {
     Deployed(String),
     /// Failed, with VVP's message.
     Failed(String),
+}
+
+fn spec((cpu, memory): &(f64, String)) -> ResourceSpec {
+    ResourceSpec { cpu: Some(*cpu), memory: Some(memory.clone()) }
 }
 
 fn job_of(j: wire::Job) -> RemoteJob {
@@ -198,7 +202,8 @@ impl Client {
                 resource_setting_mode: "BASIC".into(),
                 basic_resource_setting: Some(BasicResourceSetting {
                     parallelism: Some(p.parallelism as i64),
-                    ..Default::default()
+                    jobmanager_resource_setting_spec: p.jobmanager.as_ref().map(spec),
+                    taskmanager_resource_setting_spec: p.taskmanager.as_ref().map(spec),
                 }),
             }),
             flink_conf: Some(

@@ -70,6 +70,14 @@ fn lifecycle_plan_apply_update_from_savepoint_destroy() {
     let r = run(&p, &emu, &["apply", "plan.json"]).code(0);
     assert!(r.stdout.contains("Apply complete! 2 created, 0 updated, 0 replaced, 0 destroyed."), "{}", r.stdout);
     assert_eq!(managed_deployments(&emu), ["clickstream", "orders"]);
+    let state: serde_json::Value = serde_json::from_str(&p.read(".flinkform/state.json")).unwrap();
+    let dep = state["pipelines"]["clickstream"]["remote"]["deployment_id"].as_str().unwrap();
+    let d = serde_json::to_value(block_on(client(&emu).get_deployment(dep)).unwrap()).unwrap();
+    let basic = &d["streamingResourceSetting"]["basicResourceSetting"];
+    assert_eq!(basic["parallelism"], 4, "{d}");
+    assert_eq!(basic["taskmanagerResourceSettingSpec"], serde_json::json!({"cpu": 2.0, "memory": "8Gi"}), "{d}");
+    assert_eq!(d["flinkConf"]["execution.checkpointing.interval"], "60s", "{d}");
+    assert_eq!(d["labels"]["managed-by"], "flinkform", "{d}");
     let r = run(&p, &emu, &["plan", "--detailed-exitcode"]).code(0);
     assert!(r.stdout.contains("No changes."), "{}", r.stdout);
     // The saved plan was used up: applying it again is refused as stale.
@@ -292,7 +300,7 @@ fn status_stop_start_destroy_and_import() {
         parallelism: 1,
         resource_queue: "default-queue".into(),
         upgrade: "stateful".into(),
-        flink_conf: Default::default(),
+        ..Default::default()
     };
     let draft = block_on(c.create_sql_draft("orders", "INSERT INTO x SELECT 1;", &params, None)).unwrap();
     let ticket = block_on(c.deploy(&draft, "default-queue")).unwrap();

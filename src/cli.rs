@@ -13,7 +13,7 @@ use crate::diag::Diagnostic;
 use crate::plan::{self, file as planfile};
 use crate::project::{self, Failed, Progress, Workspace};
 use crate::sample::{KafkaSampler, Sampler};
-use crate::state::{LockInfo, StateStore};
+use crate::state::LockInfo;
 use crate::view::{self, Format, Style};
 use crate::vvp::{Client, Credentials, RetryPolicy};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -191,6 +191,12 @@ enum Command {
     /// Inspect the recorded state.
     #[command(subcommand)]
     State(StateCommand),
+    /// A pipeline's applied revisions (SQL digests, when, which action) and its job.
+    #[command(after_help = "Example:\n  flinkform history orders")]
+    History {
+        /// Pipeline name.
+        name: String,
+    },
     /// Break a stuck state lock by its ID (shown in the lock error).
     #[command(name = "force-unlock", after_help = "Example:\n  flinkform force-unlock 3f2a...")]
     ForceUnlock {
@@ -225,6 +231,27 @@ enum StateCommand {
         /// Pipeline name.
         name: String,
     },
+    /// Move the state from one backend to the other, without loss (lineage and serial kept).
+    #[command(
+        after_help = "Example:\n  FLINKFORM_STATE_DSN=postgres://... flinkform state migrate --from local --to postgres"
+    )]
+    Migrate {
+        /// Where the state is now.
+        #[arg(long, value_enum)]
+        from: Backend,
+        /// Where it goes (must hold no state yet).
+        #[arg(long, value_enum)]
+        to: Backend,
+    },
+}
+
+/// A state backend, for `state migrate`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Backend {
+    /// The JSON file.
+    Local,
+    /// PostgreSQL (or Hologres) tables.
+    Postgres,
 }
 
 /// What a command produced.
@@ -337,7 +364,7 @@ fn run(command: Command, root: &Path, style: Style, progress: Progress<'_>) -> R
         }
         Command::Validate => {
             let ws = Workspace::load(root)?;
-            let state = ws.store().load()?;
+            let state = ws.store()?.load()?;
             let (desired, _) = project::desired_all(&ws, state.as_ref(), progress)?;
             let mut out = view::diagnostics(&ws.warnings, style);
             for d in &desired {
@@ -387,7 +414,7 @@ fn run(command: Command, root: &Path, style: Style, progress: Progress<'_>) -> R
         }
         Command::Plan { format, out, detailed_exitcode, lock, lock_timeout, refresh, validate } => {
             let ws = Workspace::load(root)?;
-            let store = ws.store();
+            let store = ws.store()?;
             let _guard = if lock { Some(store.lock(&lock_info("plan"), lock_timeout)?) } else { None };
             let state = store.load()?;
             let (desired, inputs) = project::desired_all(&ws, state.as_ref(), progress)?;
@@ -445,7 +472,7 @@ fn run(command: Command, root: &Path, style: Style, progress: Progress<'_>) -> R
         Command::Import { name, deployment_id } => import(root, &name, &deployment_id, progress),
         Command::State(StateCommand::List) => {
             let ws = Workspace::load(root)?;
-            let state = ws.store().load()?;
+            let state = ws.store()?.load()?;
             let mut out = String::new();
             if let Some(s) = &state {
                 for (name, p) in &s.pipelines {
@@ -456,7 +483,7 @@ fn run(command: Command, root: &Path, style: Style, progress: Progress<'_>) -> R
         }
         Command::State(StateCommand::Show { name }) => {
             let ws = Workspace::load(root)?;
-            let state = ws.store().load()?;
+            let state = ws.store()?.load()?;
             let p = state.as_ref().and_then(|s| s.pipelines.get(&name)).ok_or_else(|| {
                 anyhow::anyhow!("no pipeline `{name}` in the state (`flinkform state list` shows what is recorded)")
             })?;
@@ -474,9 +501,63 @@ fn run(command: Command, root: &Path, style: Style, progress: Progress<'_>) -> R
             out.push_str(&format!("\n{}\n{}\n{}", p.sql, p.ddl, p.deployment));
             ok(out)
         }
+        Command::State(StateCommand::Migrate { from, to }) => {
+            if from == to {
+                return Err(anyhow::anyhow!("--from and --to are the same backend").into());
+            }
+            let ws = Workspace::load(root)?;
+            let (source, target) = (ws.store_of(from == Backend::Postgres)?, ws.store_of(to == Backend::Postgres)?);
+            let _a = source.lock(&lock_info("state migrate"), Duration::ZERO)?;
+            let _b = target.lock(&lock_info("state migrate"), Duration::ZERO)?;
+            let state = source
+                .load()?
+                .ok_or_else(|| anyhow::anyhow!("the {from:?} backend holds no state: nothing to migrate"))?;
+            if let Some(t) = target.load()? {
+                return Err(anyhow::anyhow!(
+                    "the {to:?} backend already holds a state (lineage {}, serial {}); it is left untouched",
+                    t.lineage,
+                    t.serial
+                )
+                .into());
+            }
+            target.save(&state, None)?;
+            ok(format!(
+                "Moved the state (lineage {}, serial {}, {} pipelines) from {from:?} to {to:?}. Set [state] backend in flinkform.toml to use it.\n",
+                state.lineage,
+                state.serial,
+                state.pipelines.len()
+            ))
+        }
+        Command::History { name } => {
+            let ws = Workspace::load(root)?;
+            let state = ws.store()?.load()?;
+            let p = state
+                .as_ref()
+                .and_then(|s| s.pipelines.get(&name))
+                .ok_or_else(|| anyhow::anyhow!("no pipeline `{name}` in the state"))?;
+            let mut out = String::from("SERIAL\tAPPLIED\tACTION\tSQL\tDDL\n");
+            for h in &p.history {
+                out.push_str(&format!(
+                    "{}\t{}\t{}\t{}\t{}\n",
+                    h.serial,
+                    h.at,
+                    h.action,
+                    &h.sql_digest[..12],
+                    &h.ddl_digest[..12]
+                ));
+            }
+            out.push_str(&format!(
+                "\ndeployment {}, job {}, status {}{}\n",
+                p.remote.deployment_id.as_deref().unwrap_or("-"),
+                p.remote.job_id.as_deref().unwrap_or("-"),
+                p.status,
+                p.error.as_deref().map_or(String::new(), |e| format!(": {e}"))
+            ));
+            ok(out)
+        }
         Command::ForceUnlock { id } => {
             let ws = Workspace::load(root)?;
-            ws.store().force_unlock(&id)?;
+            ws.store()?.force_unlock(&id)?;
             ok(format!("The state lock {id} was released.\n"))
         }
     }
@@ -531,7 +612,7 @@ fn apply(
     progress: Progress<'_>,
 ) -> Result<Output, Error> {
     let ws = Workspace::load(root)?;
-    let store = ws.store();
+    let store = ws.store()?;
     let _guard = store.lock(&lock_info("apply"), lock_timeout)?;
     let state = store.load()?;
     let plan = match plan_file {
@@ -586,7 +667,7 @@ fn apply(
     let start = state.unwrap_or_else(|| crate::state::State::new(lineage));
     let events = |name: &str, msg: &str| print_now(&format!("{name}: {msg}\n"));
     let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
-    let executor = Executor::new(&client, &store, start, timeouts(&ws), now, &INTERRUPTED, &events);
+    let executor = Executor::new(&client, &*store, start, timeouts(&ws), now, &INTERRUPTED, &events);
     let outcome = runtime.block_on(executor.apply(&plan, parallelism));
     let mut text = String::new();
     for (name, why) in &outcome.failed {
@@ -646,13 +727,13 @@ fn operate(
     op: impl for<'e> FnOnce(&'e Executor<'e>, &'e str) -> Op<'e>,
 ) -> Result<Output, Error> {
     let ws = Workspace::load(root)?;
-    let store = ws.store();
+    let store = ws.store()?;
     let _guard = store.lock(&lock_info(what), Duration::ZERO)?;
     let state = store.load()?.ok_or_else(|| anyhow::anyhow!("there is no state yet: run apply first"))?;
     let client = vvp_client(&ws)?;
     let events = |n: &str, msg: &str| print_now(&format!("{n}: {msg}\n"));
     let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
-    let ex = Executor::new(&client, &store, state, timeouts(&ws), now, &INTERRUPTED, &events);
+    let ex = Executor::new(&client, &*store, state, timeouts(&ws), now, &INTERRUPTED, &events);
     runtime()?.block_on(op(&ex, name)).map_err(|e| anyhow::anyhow!("{what} {name}: {e}"))?;
     ok(format!("{name}: {what} done.\n"))
 }
@@ -660,7 +741,7 @@ fn operate(
 /// `status`: each recorded pipeline's deployment and job as VVP shows them.
 fn status(root: &Path, only: Option<&str>) -> Result<Output, Error> {
     let ws = Workspace::load(root)?;
-    let state = ws.store().load()?;
+    let state = ws.store()?.load()?;
     let client = vvp_client(&ws)?;
     let observed =
         runtime()?.block_on(crate::refresh::observe(&client, state.as_ref())).map_err(anyhow::Error::from)?;
@@ -687,7 +768,7 @@ fn status(root: &Path, only: Option<&str>) -> Result<Output, Error> {
 fn import(root: &Path, name: &str, deployment_id: &str, progress: Progress<'_>) -> Result<Output, Error> {
     let ws = Workspace::load(root)?;
     let p = ws.pipeline(name)?.clone();
-    let store = ws.store();
+    let store = ws.store()?;
     let _guard = store.lock(&lock_info("import"), Duration::ZERO)?;
     let state = store.load()?;
     if state.as_ref().is_some_and(|s| s.pipelines.contains_key(name)) {
@@ -708,7 +789,7 @@ fn import(root: &Path, name: &str, deployment_id: &str, progress: Progress<'_>) 
     rec.status = "imported".into();
     let mut next = state.clone().unwrap_or_else(|| crate::state::State::new(uuid::Uuid::new_v4().to_string()));
     next.pipelines.insert(name.to_string(), rec);
-    crate::state::commit(&store, state.as_ref(), next)?;
+    crate::state::commit(&*store, state.as_ref(), next)?;
     ok(format!(
         "Imported deployment {deployment_id} as `{name}`. Run `flinkform plan` to see how it differs from the spec.\n"
     ))
@@ -747,7 +828,7 @@ fn resolve_one(
     if let Some(n) = messages {
         p.source.sample.messages = n;
     }
-    let state = ws.store().load()?;
+    let state = ws.store()?.load()?;
     let mut inputs = Default::default();
     let renderer = ws.renderer(&mut inputs)?;
     let sample = ws.sample_one(&p, progress).map_err(Failed::from)?;

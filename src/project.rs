@@ -14,7 +14,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use crate::sample::{FileSampler, KafkaSampler, Sample, Sampler};
 use crate::schema::{self, Schema};
 use crate::spec::{self, Pipeline, Project, SourceSpec, StateConfig, Upgrade, digest};
-use crate::state::{ColumnRecord, DeployParams, LocalStore, PipelineState, State};
+use crate::state::{
+    ColumnRecord, DeployParams, Flavor, LocalStore, PgConfig, PgStore, PipelineState, State, StateStore,
+};
 
 /// A loaded project.
 pub struct Workspace {
@@ -89,10 +91,47 @@ impl Workspace {
         Ok(Workspace { root: root.to_path_buf(), project, warnings: diags, inputs })
     }
 
-    /// The configured state store.
-    pub fn store(&self) -> LocalStore {
-        match &self.project.config.state {
-            StateConfig::Local { path } => LocalStore::new(self.root.join(path), path.clone()),
+    /// The configured state store (the postgres backend connects and migrates).
+    pub fn store(&self) -> Result<Box<dyn StateStore>, Failed> {
+        self.open_store(&self.project.config.state)
+    }
+
+    /// The local or postgres store: as configured when that is the configured backend,
+    /// with the defaults otherwise (for `state migrate`).
+    pub fn store_of(&self, postgres: bool) -> Result<Box<dyn StateStore>, Failed> {
+        let configured = &self.project.config.state;
+        let cfg = match (postgres, configured) {
+            (false, StateConfig::Local { .. }) | (true, StateConfig::Postgres { .. }) => configured.clone(),
+            (false, _) => StateConfig::Local { path: ".flinkform/state.json".into() },
+            (true, _) => StateConfig::Postgres {
+                dsn_env: "FLINKFORM_STATE_DSN".into(),
+                schema: "flinkform".into(),
+                hologres: false,
+                lease_ttl: std::time::Duration::from_secs(30),
+            },
+        };
+        self.open_store(&cfg)
+    }
+
+    fn open_store(&self, cfg: &StateConfig) -> Result<Box<dyn StateStore>, Failed> {
+        match cfg {
+            StateConfig::Local { path } => Ok(Box::new(LocalStore::new(self.root.join(path), path.clone()))),
+            StateConfig::Postgres { dsn_env, schema, hologres, lease_ttl } => {
+                let dsn = std::env::var(dsn_env).ok().filter(|v| !v.is_empty()).ok_or_else(|| {
+                    Diagnostic::error(format!("the postgres state backend needs a connection string in {dsn_env}"))
+                        .with_help("e.g. postgres://user@host:5432/db?sslmode=require (the password is never printed)")
+                })?;
+                let v = &self.project.config.vvp;
+                let cfg = PgConfig {
+                    dsn,
+                    dsn_source: dsn_env.clone(),
+                    schema: schema.clone(),
+                    flavor: if *hologres { Flavor::Hologres } else { Flavor::Postgres },
+                    state_key: format!("{}/{}", v.workspace, v.namespace),
+                    lease_ttl: *lease_ttl,
+                };
+                Ok(Box::new(PgStore::open(cfg).map_err(|e| Diagnostic::error(e.to_string()))?))
+            }
         }
     }
 

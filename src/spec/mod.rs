@@ -68,6 +68,17 @@ pub enum StateConfig {
         /// Path relative to the project root.
         path: String,
     },
+    /// Tables in a PostgreSQL-protocol database (PostgreSQL or Hologres).
+    Postgres {
+        /// The environment variable holding the connection string.
+        dsn_env: String,
+        /// Schema of the tables.
+        schema: String,
+        /// The database is Hologres: lease-row lock, autocommit writes.
+        hologres: bool,
+        /// Lease duration of the Hologres lock.
+        lease_ttl: Duration,
+    },
 }
 
 /// A reference to a secret: rendered as `${secret_values.NAME}` for VVP, read from the
@@ -398,11 +409,24 @@ fn read_config(root: &Section<'_, '_>) -> Option<Config> {
     };
     vvp.finish();
     let st = root.section("state");
-    let backend = st.choice("backend", &["local"]).unwrap_or("local");
-    debug_assert_eq!(backend, "local");
-    let path = st.string("path").unwrap_or_else(|| ".flinkform/state.json".into());
+    let state = match st.choice("backend", &["local", "postgres"]).unwrap_or("local") {
+        "postgres" => {
+            if st.has("path") {
+                st.report(
+                    st.get("path")?.error("`path` is for the local backend; the postgres backend takes `dsn_env`"),
+                );
+            }
+            StateConfig::Postgres {
+                dsn_env: st.string("dsn_env").unwrap_or_else(|| "FLINKFORM_STATE_DSN".into()),
+                schema: st.string("schema").unwrap_or_else(|| "flinkform".into()),
+                hologres: st.choice("flavor", &["postgres", "hologres"]) == Some("hologres"),
+                lease_ttl: st.duration("lease_ttl").unwrap_or(Duration::from_secs(30)),
+            }
+        }
+        _ => StateConfig::Local { path: st.string("path").unwrap_or_else(|| ".flinkform/state.json".into()) },
+    };
     st.finish();
-    Some(Config { version: version.unwrap_or(CONFIG_VERSION), vvp: target, state: StateConfig::Local { path } })
+    Some(Config { version: version.unwrap_or(CONFIG_VERSION), vvp: target, state })
 }
 
 impl Section<'_, '_> {

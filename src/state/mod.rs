@@ -6,6 +6,7 @@
 //! form is pinned by a snapshot test, and a change to it needs a new version.
 
 mod local;
+mod postgres;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -16,6 +17,7 @@ use crate::infer::{Shape, TsStandard};
 use crate::schema::Evidence;
 
 pub use local::LocalStore;
+pub use postgres::{Flavor, MIGRATIONS, PgConfig, PgStore};
 
 /// Version of the state format this build reads and writes.
 pub const FORMAT_VERSION: u32 = 1;

@@ -338,3 +338,65 @@ fn ctrl_c_finishes_the_step_records_it_and_exits_130() {
     assert!(r.stdout.contains("resumes at step"), "{}", r.stdout);
     assert_eq!(managed_deployments(&emu), ["clickstream", "orders"]);
 }
+
+/// The example with its state in a fresh PostgreSQL schema.
+fn on_postgres(schema: &crate::state::TempSchema) -> TestProject {
+    let p = TestProject::example();
+    let cfg = p.read("flinkform.toml").replace(
+        "backend = \"local\"\npath = \".flinkform/state.json\"",
+        &format!("backend = \"postgres\"\ndsn_env = \"TEST_STATE_DSN\"\nschema = \"{}\"", schema.0),
+    );
+    p.write("flinkform.toml", &cfg);
+    p
+}
+
+fn run_pg(p: &TestProject, emu: &Emulator, args: &[&str]) -> Run {
+    let mut e = env(emu);
+    e.push(("TEST_STATE_DSN", crate::state::pg_dsn()));
+    let pairs: Vec<(&str, &str)> = e.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    p.run_with(args, &pairs)
+}
+
+#[test]
+fn postgres_state_backend_runs_the_whole_flow_and_a_killed_apply_releases_the_lock() {
+    let schema = crate::state::TempSchema::default();
+    let emu = Emulator::start(&["--deploy-delay", "500ms", "--start-delay", "500ms"]);
+    let p = on_postgres(&schema);
+    let r = p.run(&["plan"]).code(1);
+    assert!(r.stderr.contains("needs a connection string in TEST_STATE_DSN"), "{}", r.stderr);
+
+    // kill -9 in the middle of an apply: its lock goes with its connection.
+    let mut e = env(&emu);
+    e.push(("TEST_STATE_DSN", crate::state::pg_dsn()));
+    let pairs: Vec<(&str, &str)> = e.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut child = p.command(&["apply", "--auto-approve"], &pairs).stdout(Stdio::piped()).spawn().unwrap();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        if line.unwrap().contains("deploying draft") {
+            child.kill().unwrap();
+            break;
+        }
+    }
+    child.wait().unwrap();
+    let r = run_pg(&p, &emu, &["apply", "--auto-approve"]).code(0);
+    assert!(r.stdout.contains("Apply complete!"), "{}", r.stdout);
+    assert_eq!(managed_deployments(&emu), ["clickstream", "orders"]);
+    run_pg(&p, &emu, &["plan", "--detailed-exitcode"]).code(0);
+
+    // An update, then the history and the tables people query.
+    let spec = p.read("pipelines/orders.toml").replace("parallelism = 2", "parallelism = 3");
+    p.write("pipelines/orders.toml", &spec);
+    run_pg(&p, &emu, &["apply", "--auto-approve"]).code(0);
+    let h = run_pg(&p, &emu, &["history", "orders"]).code(0).stdout;
+    assert_eq!(h.lines().filter(|l| l.contains("\tcreate\t") || l.contains("\tupdate\t")).count(), 2, "{h}");
+    assert_eq!(schema.sql(&["SELECT count(*) FROM revisions WHERE name = 'orders'"]), ["2"]);
+    assert_eq!(schema.sql(&["SELECT status FROM pipelines WHERE name = 'orders'"]), ["running"]);
+    assert_eq!(schema.sql(&["SELECT count(*) FROM jobs WHERE name = 'orders'"]), ["2"], "both jobs' lifecycles");
+
+    // The state moves to a local file and back without loss.
+    let r = run_pg(&p, &emu, &["state", "migrate", "--from", "postgres", "--to", "local"]).code(0);
+    assert!(r.stdout.contains("2 pipelines"), "{}", r.stdout);
+    let local: serde_json::Value = serde_json::from_str(&p.read(".flinkform/state.json")).unwrap();
+    assert_eq!(local["pipelines"]["orders"]["status"], "running");
+    let r = run_pg(&p, &emu, &["state", "migrate", "--from", "local", "--to", "postgres"]).code(1);
+    assert!(r.stderr.contains("already holds a state"), "{}", r.stderr);
+}

@@ -7,5 +7,5 @@ mod common;
 mod kafka;
 mod plan;
 mod render;
-mod state;
-mod vvp;
+pub mod state;
+pub mod vvp;

@@ -95,3 +95,165 @@ fn local_lock_is_released_when_the_holder_is_killed() {
     child.wait().unwrap();
     store.lock(&info("next"), Duration::from_secs(2)).expect("the dead holder's lock is gone");
 }
+
+/// The PostgreSQL server of the tests; the README's test command always sets it.
+pub fn pg_dsn() -> String {
+    std::env::var("FLINKFORM_TEST_PG")
+        .expect("FLINKFORM_TEST_PG is not set: run the tests with ./scripts/test, which checks PostgreSQL")
+}
+
+/// A schema that exists for one test and is dropped after it.
+pub struct TempSchema(pub String);
+
+impl Default for TempSchema {
+    fn default() -> TempSchema {
+        TempSchema(format!("ff_test_{}", uuid::Uuid::new_v4().simple()))
+    }
+}
+
+impl TempSchema {
+    /// Runs SQL statements in this schema; returns the first column of the last one's rows.
+    pub fn sql(&self, statements: &[&str]) -> Vec<String> {
+        run_sql(&self.0, statements)
+    }
+}
+
+/// Runs SQL statements with `schema` first on the search path.
+fn run_sql(schema: &str, statements: &[&str]) -> Vec<String> {
+    {
+        let dsn = pg_dsn();
+        let mut all = vec![format!("SET search_path TO \"{schema}\"")];
+        all.extend(statements.iter().map(|s| s.to_string()));
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async {
+                let (c, conn) =
+                    tokio_postgres::connect(&dsn, tokio_postgres::NoTls).await.expect("connect to the test database");
+                tokio::spawn(conn);
+                let mut last = Vec::new();
+                for s in &all {
+                    last = c
+                        .simple_query(s)
+                        .await
+                        .unwrap_or_else(|e| panic!("{s}: {e}"))
+                        .into_iter()
+                        .filter_map(|m| match m {
+                            tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
+                            _ => None,
+                        })
+                        .collect();
+                }
+                last
+            })
+        })
+        .join()
+        .unwrap()
+    }
+}
+
+impl Drop for TempSchema {
+    fn drop(&mut self) {
+        let name = self.0.clone();
+        let _ = std::panic::catch_unwind(|| run_sql("public", &[&format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE")]));
+    }
+}
+
+pub fn pg_config(schema: &str, flavor: flinkform::state::Flavor) -> flinkform::state::PgConfig {
+    flinkform::state::PgConfig {
+        dsn: pg_dsn(),
+        dsn_source: "FLINKFORM_TEST_PG".into(),
+        schema: schema.into(),
+        flavor,
+        state_key: "ws/ns".into(),
+        lease_ttl: Duration::from_secs(2),
+    }
+}
+
+fn pg_conformance(flavor: flinkform::state::Flavor) {
+    let schemas = std::sync::Mutex::new(Vec::new());
+    let make = move || -> Handles {
+        let schema = Arc::new(TempSchema::default());
+        let a = Arc::new(flinkform::state::PgStore::open(pg_config(&schema.0, flavor)).unwrap());
+        let b = Arc::new(flinkform::state::PgStore::open(pg_config(&schema.0, flavor)).unwrap());
+        schemas.lock().unwrap().push(schema.clone());
+        (
+            a,
+            b,
+            Box::new(move |text: &str| {
+                let body = text.replace('\'', "''");
+                schema.sql(&[
+                    "INSERT INTO state_head VALUES ('ws/ns', 'x', 1, 0) ON CONFLICT (state_key) DO NOTHING",
+                    &format!(
+                        "INSERT INTO state_versions SELECT 'ws/ns', serial, '{body}', 0 FROM state_head WHERE state_key = 'ws/ns'
+                         ON CONFLICT (state_key, serial) DO UPDATE SET body = excluded.body"
+                    ),
+                ]);
+            }),
+        )
+    };
+    conformance(&make);
+}
+
+#[test]
+fn postgres_backend_conformance() {
+    pg_conformance(flinkform::state::Flavor::Postgres);
+}
+
+#[test]
+fn hologres_flavor_conformance_on_postgres() {
+    pg_conformance(flinkform::state::Flavor::Hologres);
+}
+
+#[test]
+fn migrations_apply_once_even_when_started_in_parallel() {
+    for flavor in [flinkform::state::Flavor::Postgres, flinkform::state::Flavor::Hologres] {
+        let schema = TempSchema::default();
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let cfg = pg_config(&schema.0, flavor);
+                std::thread::spawn(move || flinkform::state::PgStore::open(cfg).map(drop))
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap().unwrap_or_else(|e| panic!("{flavor:?}: {e}"));
+        }
+        let n = schema.sql(&["SELECT count(*) FROM flinkform_migrations"]);
+        assert_eq!(n, [flinkform::state::MIGRATIONS.len().to_string()], "{flavor:?}");
+    }
+}
+
+#[test]
+fn a_changed_migration_is_an_error() {
+    let schema = TempSchema::default();
+    flinkform::state::PgStore::open(pg_config(&schema.0, flinkform::state::Flavor::Postgres)).unwrap();
+    schema.sql(&["UPDATE flinkform_migrations SET checksum = 'edited' WHERE version = 1"]);
+    let e = flinkform::state::PgStore::open(pg_config(&schema.0, flinkform::state::Flavor::Postgres)).err().unwrap();
+    assert!(e.to_string().contains("migration 0001_state.sql was changed after it was applied"), "{e}");
+}
+
+#[test]
+fn hologres_lease_is_renewed_while_held_and_taken_over_once_expired() {
+    let schema = TempSchema::default();
+    let a = flinkform::state::PgStore::open(pg_config(&schema.0, flinkform::state::Flavor::Hologres)).unwrap();
+    let b = flinkform::state::PgStore::open(pg_config(&schema.0, flinkform::state::Flavor::Hologres)).unwrap();
+    let g = a.lock(&info("alice"), Duration::ZERO).unwrap();
+    std::thread::sleep(Duration::from_secs(3)); // past the 2 s lease: renewals keep it
+    match b.lock(&info("bob"), Duration::ZERO) {
+        Err(StateError::Locked(holder)) => assert_eq!(holder.who, "alice"),
+        other => panic!("renewed while held, but: {:?}", other.map(|_| ())),
+    }
+    drop(g);
+    drop(b.lock(&info("bob"), Duration::ZERO).expect("released on drop"));
+    // A holder that died (kill -9) leaves a lease that nobody renews: it is taken over
+    // once it expires, and not before.
+    let expires = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64 + 1500;
+    schema.sql(&[&format!(
+        "INSERT INTO locks VALUES ('{}/ws/ns', 'dead', 'ghost', 1, 'h', 'apply', 'then', {expires})
+         ON CONFLICT (lock_key) DO UPDATE SET lock_id = 'dead', who = 'ghost', expires_ms = {expires}",
+        schema.0
+    )]);
+    assert!(matches!(b.lock(&info("bob"), Duration::ZERO), Err(StateError::Locked(h)) if h.who == "ghost"));
+    let start = Instant::now();
+    b.lock(&info("bob"), Duration::from_secs(10)).expect("an expired lease is taken over");
+    assert!(start.elapsed() >= Duration::from_millis(700), "not before it expired: {:?}", start.elapsed());
+}

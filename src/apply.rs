@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{Mutex, Semaphore};
 
-use crate::plan::{Action, Change, Plan, Summary};
+use crate::plan::{Action, Change, Plan, SinkDdl, Summary};
 use crate::state::{self, Pending, PipelineState, Revision, State, StateError, StateStore};
 use crate::vvp::{Client, JobState, TicketState, VvpError};
 
@@ -204,15 +204,16 @@ impl<'a> Executor<'a> {
 
     async fn run(&self, c: &Change) -> Step<()> {
         let name = c.name.as_str();
+        let ddl = &c.sink_ddl;
         match (c.action, &c.before, &c.after) {
-            (Action::Create, _, Some(after)) => self.create(name, after, "create").await,
+            (Action::Create, _, Some(after)) => self.create(name, after, "create", ddl).await,
             (Action::Update, Some(before), Some(after)) if before.remote.deployment_id.is_some() => {
-                self.upgrade(name, before, after).await
+                self.upgrade(name, before, after, ddl).await
             }
-            (Action::Update, _, Some(after)) => self.create(name, after, "create").await,
+            (Action::Update, _, Some(after)) => self.create(name, after, "create", ddl).await,
             (Action::Replace, Some(before), Some(after)) => {
                 self.destroy(name, before, "replace").await?;
-                self.create(name, after, "replace").await
+                self.create(name, after, "replace", ddl).await
             }
             (Action::Delete, Some(before), _) => {
                 self.destroy(name, before, "delete").await?;
@@ -227,7 +228,7 @@ impl<'a> Executor<'a> {
     }
 
     /// Create: adopt our deployment of this name or deploy a new one, configure, start.
-    async fn create(&self, name: &str, after: &PipelineState, action: &str) -> Step<()> {
+    async fn create(&self, name: &str, after: &PipelineState, action: &str, ddl: &[SinkDdl]) -> Step<()> {
         let prior = self.recorded(name).await;
         self.journal(|st| {
             let mut rec = after.clone();
@@ -247,6 +248,7 @@ impl<'a> Executor<'a> {
             st.pipelines.insert(name.to_string(), rec);
         })
         .await?;
+        self.sink_ddl(name, after, ddl).await?;
         self.step(name, "looking up the deployment by name").await?;
         let dep = match self.client.find_deployment(name).await? {
             Some(d) if d.ours => {
@@ -272,7 +274,7 @@ impl<'a> Executor<'a> {
     }
 
     /// Update in place: stop (with a savepoint when stateful), redeploy, start again.
-    async fn upgrade(&self, name: &str, before: &PipelineState, after: &PipelineState) -> Step<()> {
+    async fn upgrade(&self, name: &str, before: &PipelineState, after: &PipelineState, ddl: &[SinkDdl]) -> Step<()> {
         let dep = before.remote.deployment_id.clone().expect("checked by the caller");
         let stateful = after.deploy.upgrade == "stateful";
         self.update(name, |p| {
@@ -282,6 +284,7 @@ impl<'a> Executor<'a> {
             }
         })
         .await?;
+        self.sink_ddl(name, after, ddl).await?;
         self.stop_all(name, &dep, if stateful { "STOP_WITH_SAVEPOINT" } else { "NONE" }).await?;
         self.deploy(name, after, Some(&dep)).await?;
         self.step(name, "configuring resources and Flink configuration").await?;
@@ -294,7 +297,7 @@ impl<'a> Executor<'a> {
     /// Repair: start the job again (from the latest state when stateful).
     async fn repair(&self, name: &str, before: &PipelineState, after: &PipelineState) -> Step<()> {
         let Some(dep) = before.remote.deployment_id.clone() else {
-            return self.create(name, after, "create").await;
+            return self.create(name, after, "create", &[]).await;
         };
         self.update(name, |p| {
             p.status = "applying".into();
@@ -309,6 +312,17 @@ impl<'a> Executor<'a> {
         let restore = if after.deploy.upgrade == "stateful" { "LATEST_STATE" } else { "NONE" };
         self.start(name, &dep, restore, &after.deploy.resource_queue).await?;
         self.finish(name, after, "repair").await
+    }
+
+    /// Runs the planned sink DDL (idempotent: IF NOT EXISTS, and only missing columns)
+    /// before the job is deployed, when `[sink] dsn_env` is set.
+    async fn sink_ddl(&self, name: &str, after: &PipelineState, ddl: &[SinkDdl]) -> Step<()> {
+        let Some(env) = after.sink.dsn_env.as_deref().filter(|_| !ddl.is_empty()) else { return Ok(()) };
+        self.step(name, &format!("running the sink DDL on {}.{}", after.sink.schema, after.sink.table)).await?;
+        let ran =
+            crate::sink::run_ddl(env, &after.sink.schema, &after.sink.table, ddl).await.map_err(StepError::Failed)?;
+        self.event(name, &format!("sink DDL: {} statement batches run", ran.len()));
+        Ok(())
     }
 
     /// Destroy: stop the job, delete the deployment (the Hologres table is kept).

@@ -418,7 +418,7 @@ fn run(command: Command, root: &Path, style: Style, progress: Progress<'_>) -> R
             let _guard = if lock { Some(store.lock(&lock_info("plan"), lock_timeout)?) } else { None };
             let state = store.load()?;
             let (desired, inputs) = project::desired_all(&ws, state.as_ref(), progress)?;
-            let mut observed = if refresh || validate { observe(&ws, state.as_ref())? } else { None };
+            let mut observed = if refresh || validate { observe(&ws, state.as_ref(), &desired)? } else { None };
             if validate {
                 let o = observed.as_mut().ok_or_else(|| {
                     anyhow::anyhow!("--validate needs VVP credentials (ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET)")
@@ -563,22 +563,34 @@ fn run(command: Command, root: &Path, style: Style, progress: Progress<'_>) -> R
     }
 }
 
-/// Refreshes from VVP when credentials are set; `None` without them.
-fn observe(ws: &Workspace, state: Option<&crate::state::State>) -> Result<Option<crate::plan::Observed>, Error> {
-    let Some(creds) = Credentials::from_env() else {
-        tracing::info!("no VVP credentials: planning from the recorded state only");
-        return Ok(None);
+/// Refreshes from VVP when credentials are set, and reads the sink tables whose
+/// `dsn_env` is set; `None` when there is nothing to look at.
+fn observe(
+    ws: &Workspace,
+    state: Option<&crate::state::State>,
+    desired: &[crate::plan::Desired],
+) -> Result<Option<crate::plan::Observed>, Error> {
+    let runtime = runtime()?;
+    let mut observed = match Credentials::from_env() {
+        None => {
+            tracing::info!("no VVP credentials: planning from the recorded state only");
+            None
+        }
+        Some(creds) => {
+            let client = Client::new(ws.vvp_target().map_err(Failed::from)?, creds, RetryPolicy::default())
+                .map_err(anyhow::Error::from)?;
+            Some(runtime.block_on(crate::refresh::observe(&client, state)).map_err(|e| {
+                anyhow::anyhow!(
+                    "refreshing from VVP failed: {e}; use --refresh=false to plan from the recorded state only"
+                )
+            })?)
+        }
     };
-    let client = Client::new(ws.vvp_target().map_err(Failed::from)?, creds, RetryPolicy::default())
-        .map_err(anyhow::Error::from)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))?;
-    let observed = runtime.block_on(crate::refresh::observe(&client, state)).map_err(|e| {
-        anyhow::anyhow!("refreshing from VVP failed: {e}; use --refresh=false to plan from the recorded state only")
-    })?;
-    Ok(Some(observed))
+    let sinks = runtime.block_on(crate::refresh::sinks(desired)).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if !sinks.is_empty() {
+        observed.get_or_insert_with(Default::default).sinks = sinks;
+    }
+    Ok(observed)
 }
 
 /// Set by ctrl-c during apply: in-flight steps finish and are recorded, then apply stops.
@@ -627,7 +639,7 @@ fn apply(
                 Mode::Apply => project::desired_all(&ws, state.as_ref(), progress)?,
                 Mode::Destroy => (Vec::new(), ws.inputs.clone()),
             };
-            let observed = observe(&ws, state.as_ref())?;
+            let observed = observe(&ws, state.as_ref(), &desired)?;
             let p = plan::compute(desired, state.as_ref(), observed.as_ref(), inputs);
             print_now(&view::plan(&p, Format::Text, style));
             if p.has_changes() && p.errors.is_empty() && !auto_approve {

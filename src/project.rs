@@ -13,9 +13,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::sample::{FileSampler, KafkaSampler, Sample, Sampler};
 use crate::schema::{self, Schema};
-use crate::spec::{self, Pipeline, Project, SourceSpec, StateConfig, Upgrade, digest};
+use crate::spec::{self, Dialect, OnConflict, Pipeline, Project, SourceSpec, StateConfig, Upgrade, digest};
 use crate::state::{
-    ColumnRecord, DeployParams, Flavor, LocalStore, PgConfig, PgStore, PipelineState, State, StateStore,
+    ColumnRecord, DeployParams, Flavor, LocalStore, PgConfig, PgStore, PipelineState, SinkRecord, State, StateStore,
 };
 
 /// A loaded project.
@@ -313,6 +313,25 @@ pub fn resolve(
             jobmanager: p.deployment.jobmanager.as_ref().map(|r| (r.cpu, r.memory.clone())),
             taskmanager: p.deployment.taskmanager.as_ref().map(|r| (r.cpu, r.memory.clone())),
             flink_conf: p.deployment.flink_conf.clone(),
+        },
+        sink: SinkRecord {
+            dialect: match p.sink.dialect {
+                Dialect::Hologres => "hologres".into(),
+                Dialect::Postgres => "postgres".into(),
+            },
+            schema: p.sink.schema.clone(),
+            table: p.sink.table.clone(),
+            fixed: crate::render::table_properties(p, &schema)
+                .into_iter()
+                .filter(|(k, _)| crate::render::FIXED_PROPERTIES.contains(k))
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+            dsn_env: p.sink.dsn_env.clone(),
+            on_conflict: match p.sink.on_conflict {
+                OnConflict::Update => "update".into(),
+                OnConflict::Replace => "replace".into(),
+                OnConflict::Ignore => "ignore".into(),
+            },
         },
         remote: Default::default(),
         status: "planned".into(),

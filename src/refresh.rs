@@ -60,7 +60,7 @@ pub async fn observe(client: &Client, recorded: Option<&State>) -> Result<Observ
         .buffer_unordered(CONCURRENCY)
         .collect::<Vec<_>>()
         .await;
-    let mut observed = Observed::default();
+    let mut observed = Observed { vvp: true, ..Observed::default() };
     for r in looks {
         let (name, live) = r?;
         observed.pipelines.insert(name, live);
@@ -112,4 +112,23 @@ async fn verdict(client: &Client, draft: &str, queue: &str, timeout: Duration) -
             _ => tokio::time::sleep(Duration::from_millis(200)).await,
         }
     }
+}
+
+/// Reads the live sink table of every desired pipeline whose `[sink] dsn_env` is set in
+/// the environment (`None` for a table that does not exist yet).
+pub async fn sinks(desired: &[Desired]) -> Result<BTreeMap<String, Option<crate::plan::LiveTable>>, String> {
+    let with_dsn = desired.iter().filter_map(|d| {
+        let env = d.record.sink.dsn_env.as_ref()?;
+        std::env::var(env).ok().filter(|v| !v.is_empty())?;
+        Some((d, env))
+    });
+    let looks = futures::stream::iter(with_dsn)
+        .map(|(d, env)| async move {
+            let live = crate::sink::live_table(env, &d.record.sink.schema, &d.record.sink.table).await;
+            live.map(|t| (d.name.clone(), t)).map_err(|e| format!("pipeline `{}`: reading the sink table: {e}", d.name))
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect::<Vec<_>>()
+        .await;
+    looks.into_iter().collect()
 }

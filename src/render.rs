@@ -9,7 +9,7 @@ use minijinja::{Environment, UndefinedBehavior, Value, value::ValueKind};
 use serde_json::json;
 
 use crate::schema::Schema;
-use crate::spec::{Credential, OnConflict, Pipeline, SecretRef, Upgrade};
+use crate::spec::{Credential, Dialect, OnConflict, Pipeline, SecretRef, Upgrade};
 use crate::types::quote_ident;
 
 /// Template kinds and the file name of each built-in.
@@ -152,6 +152,39 @@ fn options(map: BTreeMap<&str, serde_json::Value>) -> Vec<serde_json::Value> {
     map.into_iter().map(|(k, v)| json!({ "key": k, "value": v })).collect()
 }
 
+/// Hologres table properties that are fixed once the table exists.
+pub const FIXED_PROPERTIES: &[&str] = &["orientation", "distribution_key", "clustering_key", "event_time_column"];
+
+/// The Hologres table properties of a pipeline's sink, sorted, with column names as
+/// Hologres spells them (double-quoted sink names).
+pub fn table_properties(p: &Pipeline, s: &Schema) -> BTreeMap<&'static str, String> {
+    let sink = &p.sink;
+    let names = |cols: &[String], suffix: &str| {
+        cols.iter()
+            .map(|c| {
+                let n = s.columns.iter().find(|x| &x.name == c).map_or(c.as_str(), |x| x.sink_name.as_str());
+                format!("\"{}\"{suffix}", n.replace('"', "\"\""))
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let mut m = BTreeMap::new();
+    m.insert("orientation", sink.orientation.clone());
+    if !sink.distribution_key.is_empty() {
+        m.insert("distribution_key", names(&sink.distribution_key, ""));
+    }
+    if !sink.clustering_key.is_empty() {
+        m.insert("clustering_key", names(&sink.clustering_key, ":asc"));
+    }
+    if let Some(e) = &sink.event_time_column {
+        m.insert("event_time_column", names(std::slice::from_ref(e), ""));
+    }
+    if let Some(t) = sink.ttl_seconds {
+        m.insert("time_to_live_in_seconds", t.to_string());
+    }
+    m
+}
+
 /// The template context: everything a template may use, in a documented shape.
 fn context(p: &Pipeline, s: &Schema) -> serde_json::Value {
     let src = &p.source;
@@ -218,32 +251,8 @@ fn context(p: &Pipeline, s: &Schema) -> serde_json::Value {
         }
     }
 
-    let props = {
-        let mut m: BTreeMap<&str, String> = BTreeMap::new();
-        let names = |cols: &[String], suffix: &str| {
-            cols.iter()
-                .map(|c| {
-                    let n = s.columns.iter().find(|x| &x.name == c).map_or(c.as_str(), |x| x.sink_name.as_str());
-                    format!("\"{}\"{suffix}", n.replace('"', "\"\""))
-                })
-                .collect::<Vec<_>>()
-                .join(",")
-        };
-        m.insert("orientation", sink.orientation.clone());
-        if !sink.distribution_key.is_empty() {
-            m.insert("distribution_key", names(&sink.distribution_key, ""));
-        }
-        if !sink.clustering_key.is_empty() {
-            m.insert("clustering_key", names(&sink.clustering_key, ":asc"));
-        }
-        if let Some(e) = &sink.event_time_column {
-            m.insert("event_time_column", names(std::slice::from_ref(e), ""));
-        }
-        if let Some(t) = sink.ttl_seconds {
-            m.insert("time_to_live_in_seconds", t.to_string());
-        }
-        m.into_iter().map(|(k, v)| json!({ "key": k, "value": v })).collect::<Vec<_>>()
-    };
+    let props: Vec<serde_json::Value> =
+        table_properties(p, s).into_iter().map(|(k, v)| json!({ "key": k, "value": v })).collect();
 
     let d = &p.deployment;
     json!({
@@ -265,6 +274,8 @@ fn context(p: &Pipeline, s: &Schema) -> serde_json::Value {
             "select": s.columns.iter().map(|c| json!({ "expr": c.expr, "name": c.sink_name })).collect::<Vec<_>>(),
         },
         "ddl": {
+            "dialect": match sink.dialect { Dialect::Hologres => "hologres", Dialect::Postgres => "postgres" },
+            "with_form": sink.hologres_version >= (2, 1),
             "schema": sink.schema,
             "table": sink.table,
             "columns": s.columns.iter().map(|c| json!({ "name": c.sink_name, "type": c.holo.sql, "not_null": !c.nullable })).collect::<Vec<_>>(),

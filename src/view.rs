@@ -9,7 +9,7 @@ use similar::TextDiff;
 
 use crate::diag::Diagnostic;
 use crate::infer::Shape;
-use crate::plan::{Action, Change, FORMAT_VERSION, Plan};
+use crate::plan::{Action, Change, FORMAT_VERSION, Plan, SinkDdl};
 use crate::sample::Sample;
 use crate::state::{ColumnRecord, EvidenceRecord};
 
@@ -113,6 +113,17 @@ fn artifacts(c: &Change) -> Vec<(&'static str, String)> {
     .collect()
 }
 
+/// Said when a change has sink DDL that flinkform will not run.
+fn ddl_note(c: &Change) -> Option<String> {
+    let after = c.after.as_ref()?;
+    (!c.sink_ddl.is_empty() && after.sink.dsn_env.is_none()).then(|| {
+        format!(
+            "flinkform does not run the sink DDL of `{}` ([sink] dsn_env is not set): run it on {}.{} before the job starts",
+            c.name, after.sink.schema, after.sink.table
+        )
+    })
+}
+
 fn sample_line(c: &Change) -> Option<String> {
     let s = c.sample.as_ref()?;
     let mut line = format!("{}: {} records", s.origin, s.records);
@@ -186,6 +197,17 @@ fn plan_text(plan: &Plan, style: Style) -> String {
                 let _ = writeln!(out, "      {}", style.diff_line(line));
             }
         }
+        let adds: Vec<&str> =
+            c.sink_ddl.iter().filter(|d| matches!(d, SinkDdl::AddColumn { .. })).map(SinkDdl::sql).collect();
+        if !adds.is_empty() {
+            out.push_str("      sink DDL:\n");
+            adds.iter().for_each(|sql| {
+                let _ = writeln!(out, "        {sql}");
+            });
+        }
+        if let Some(note) = ddl_note(c) {
+            let _ = writeln!(out, "      note: {note}");
+        }
     }
     for e in &plan.errors {
         let _ = writeln!(out, "\n{}: {e}", style.paint("31", "error"));
@@ -220,6 +242,8 @@ fn plan_json(plan: &Plan) -> String {
                     "evidence": col.evidence,
                 })).collect::<Vec<_>>()),
                 "diff": artifacts(c).into_iter().map(|(k, d)| (k.to_string(), json!(d))).collect::<serde_json::Map<_, _>>(),
+                "sink_ddl": c.sink_ddl.iter().map(SinkDdl::sql).collect::<Vec<_>>(),
+                "sink_ddl_runs": after.is_some_and(|a| a.sink.dsn_env.is_some()),
             })
         })
         .collect();
@@ -300,6 +324,14 @@ fn plan_markdown(plan: &Plan) -> String {
         for (_, d) in artifacts(c) {
             let fence = if d.contains("```") { "~~~~" } else { "```" };
             let _ = writeln!(out, "{fence}diff\n{}{fence}\n", d);
+        }
+        let adds: Vec<&str> =
+            c.sink_ddl.iter().filter(|d| matches!(d, SinkDdl::AddColumn { .. })).map(SinkDdl::sql).collect();
+        if !adds.is_empty() {
+            let _ = writeln!(out, "Sink DDL:\n\n```sql\n{}\n```\n", adds.join("\n"));
+        }
+        if let Some(note) = ddl_note(c) {
+            let _ = writeln!(out, "> [!NOTE]\n> {}\n", md_cell(&note));
         }
         out.push_str("</details>\n");
     }

@@ -110,16 +110,69 @@ pub enum Live {
     },
 }
 
-/// What a refresh from VVP observed; the plan is computed without it when there are
-/// no credentials (or with `--refresh=false`).
+/// A column of a live sink table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LiveColumn {
+    /// Name.
+    pub name: String,
+    /// `udt_name` (`int4`, `_text` for `text[]`, ...).
+    pub udt: String,
+    /// NOT NULL.
+    pub not_null: bool,
+    /// Has a default.
+    pub has_default: bool,
+}
+
+/// A live sink table, read from information_schema.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LiveTable {
+    /// Columns in order.
+    pub columns: Vec<LiveColumn>,
+    /// Primary key columns.
+    pub primary_key: Vec<String>,
+}
+
+/// What a refresh observed (VVP when there are credentials, sink tables when their
+/// `dsn_env` is set); the plan is computed without it otherwise.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Observed {
+    /// VVP was looked at.
+    pub vvp: bool,
+    /// Live sink tables by pipeline (`None`: the table does not exist yet).
+    pub sinks: BTreeMap<String, Option<LiveTable>>,
     /// Recorded pipelines that have a deployment id, by name.
     pub pipelines: BTreeMap<String, Live>,
     /// Names of the namespace's variables (values are never read).
     pub variables: Option<Vec<String>>,
     /// VVP's verdict on the SQL of changed pipelines (`plan --validate`).
     pub validations: BTreeMap<String, Result<(), String>>,
+}
+
+/// One piece of sink DDL.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SinkDdl {
+    /// The whole `CREATE SCHEMA/TABLE IF NOT EXISTS` script.
+    Create {
+        /// The script.
+        sql: String,
+    },
+    /// A nullable column added by schema evolution.
+    AddColumn {
+        /// The column (sink name).
+        column: String,
+        /// The statement.
+        sql: String,
+    },
+}
+
+impl SinkDdl {
+    /// The SQL text.
+    pub fn sql(&self) -> &str {
+        match self {
+            SinkDdl::Create { sql } | SinkDdl::AddColumn { sql, .. } => sql,
+        }
+    }
 }
 
 /// One pipeline's change.
@@ -137,6 +190,10 @@ pub struct Change {
     pub after: Option<PipelineState>,
     /// The sample behind `after`.
     pub sample: Option<SampleSummary>,
+    /// Sink DDL this change runs before the job is deployed (the whole CREATE for a new
+    /// table, nullable ADD COLUMNs for new columns).
+    #[serde(default)]
+    pub sink_ddl: Vec<SinkDdl>,
     /// Warnings.
     pub warnings: Vec<String>,
 }
@@ -281,6 +338,22 @@ pub fn compute(
                 reasons.join("; ")
             ));
         }
+        // CREATE TABLE IF NOT EXISTS for a create or replace (also on resume), then nullable
+        // ADD COLUMNs for the columns the recorded table lacks.
+        let (mut sink_ddl, problems) = before.map_or((Vec::new(), Vec::new()), |b| sink_changes(b, &d.record));
+        if let Some(Some(live)) = observed.and_then(|o| o.sinks.get(&d.name)) {
+            // The live table decides which columns are missing.
+            sink_ddl.retain(|x| !matches!(x, SinkDdl::AddColumn { .. }));
+            sink_ddl.extend(missing_columns(&d.record, live));
+            errors.extend(
+                contract(&d.record, live).into_iter().map(|p| format!("pipeline `{}`: contract mismatch: {p}", d.name)),
+            );
+        }
+        let create = SinkDdl::Create { sql: d.record.ddl.clone() };
+        if matches!(action, Action::Create | Action::Replace) && !sink_ddl.contains(&create) {
+            sink_ddl.insert(0, create);
+        }
+        errors.extend(problems.into_iter().map(|p| format!("pipeline `{}`: {p}", d.name)));
         changes.push(Change {
             name: d.name.clone(),
             action,
@@ -288,6 +361,7 @@ pub fn compute(
             before: before.cloned(),
             after: Some(d.record),
             sample: Some(d.sample),
+            sink_ddl,
             warnings: d.warnings,
         });
     }
@@ -315,6 +389,7 @@ pub fn compute(
             before: Some(b.clone()),
             after: None,
             sample: None,
+            sink_ddl: Vec::new(),
             warnings: Vec::new(),
         });
     }
@@ -326,7 +401,7 @@ pub fn compute(
         changes,
         errors,
         inputs,
-        refreshed: observed.is_some(),
+        refreshed: observed.is_some_and(|o| o.vvp),
     }
 }
 
@@ -463,6 +538,132 @@ fn classify(before: &PipelineState, after: &PipelineState) -> (Action, Vec<Strin
         return (Action::Repair, vec![format!("the job failed: {why}")]);
     }
     (Action::NoOp, Vec::new())
+}
+
+/// The DDL that brings a recorded sink table to the desired one, and what cannot be
+/// done in place. Tables are never dropped and types never altered; the properties
+/// Hologres fixes at creation, and the primary key, never change in place.
+fn sink_changes(before: &PipelineState, after: &PipelineState) -> (Vec<SinkDdl>, Vec<String>) {
+    let (b, a) = (&before.sink, &after.sink);
+    if (b.schema.as_str(), b.table.as_str()) != (a.schema.as_str(), a.table.as_str()) || before.columns.is_empty() {
+        return (vec![SinkDdl::Create { sql: after.ddl.clone() }], Vec::new());
+    }
+    let table = format!("{}.{}", quote_pg(&a.schema), quote_pg(&a.table));
+    let mut problems = Vec::new();
+    if a.dialect == "hologres" {
+        for (k, new) in &a.fixed {
+            let old = b.fixed.get(k).map_or("(unset)", String::as_str);
+            if old != new {
+                problems.push(format!(
+                    "[sink] {k} changes ({old} → {new}), but Hologres fixes it when the table is created: \
+                     set it back, or write to a new table ([sink] table) and backfill it"
+                ));
+            }
+        }
+    }
+    if before.primary_key != after.primary_key {
+        problems.push(format!(
+            "the primary key of {table} cannot change in place ({} → {}): write to a new table ([sink] table)",
+            before.primary_key.join(", "),
+            after.primary_key.join(", ")
+        ));
+    }
+    let mut ddl = Vec::new();
+    for c in &after.columns {
+        match before.columns.iter().find(|o| o.sink_name == c.sink_name) {
+            None => ddl.push(SinkDdl::AddColumn {
+                column: c.sink_name.clone(),
+                sql: format!("ALTER TABLE {table} ADD COLUMN {} {};", quote_pg(&c.sink_name), c.hologres),
+            }),
+            Some(o) if o.hologres != c.hologres => problems.push(format!(
+                "column {} of {table} would change type ({} → {}), which the sink cannot do in place: \
+                 pin the column to its old type in [schema], or write to a new table",
+                quote_pg(&c.sink_name),
+                o.hologres,
+                c.hologres
+            )),
+            Some(_) => {}
+        }
+    }
+    (ddl, problems)
+}
+
+/// Nullable ADD COLUMNs for the columns the job writes that the live table lacks.
+fn missing_columns(after: &PipelineState, live: &LiveTable) -> Vec<SinkDdl> {
+    let table = format!("{}.{}", quote_pg(&after.sink.schema), quote_pg(&after.sink.table));
+    after
+        .columns
+        .iter()
+        .filter(|c| !live.columns.iter().any(|l| l.name == c.sink_name))
+        .map(|c| SinkDdl::AddColumn {
+            column: c.sink_name.clone(),
+            sql: format!("ALTER TABLE {table} ADD COLUMN {} {};", quote_pg(&c.sink_name), c.hologres),
+        })
+        .collect()
+}
+
+/// The `udt_name` information_schema reports for a type as flinkform writes it.
+fn udt(sql_type: &str) -> String {
+    match sql_type.strip_suffix("[]") {
+        Some(elem) => format!("_{}", udt(elem)),
+        None => sql_type.split('(').next().unwrap_or(sql_type).to_string(),
+    }
+}
+
+/// Whether a live column of type `live` can take what the job writes as `written`.
+fn takes(live: &str, written: &str) -> bool {
+    live == written
+        || matches!(
+            (live, written),
+            ("int8", "int4")
+                | ("numeric", "int4" | "int8")
+                | ("float8", "int4")
+                | ("text", "jsonb" | "varchar")
+                | ("varchar", "text")
+        )
+}
+
+/// What the job writes against what the live table is: the contract problems.
+fn contract(after: &PipelineState, live: &LiveTable) -> Vec<String> {
+    let mut problems = Vec::new();
+    for c in &after.columns {
+        if let Some(l) = live.columns.iter().find(|l| l.name == c.sink_name) {
+            let written = udt(&c.hologres);
+            if !takes(&l.udt, &written) {
+                problems.push(format!(
+                    "live column {} is {}, but the job writes {} ({}): alter the table back or pin the column's type in [schema]",
+                    quote_pg(&l.name),
+                    l.udt,
+                    c.hologres,
+                    c.ty
+                ));
+            }
+        }
+    }
+    for l in live.columns.iter().filter(|l| l.not_null && !l.has_default) {
+        if !after.columns.iter().any(|c| c.sink_name == l.name) {
+            problems.push(format!(
+                "live column {} is NOT NULL without a default, and the job does not write it: every insert would fail",
+                quote_pg(&l.name)
+            ));
+        }
+    }
+    if live.primary_key != after.primary_key {
+        problems.push(format!(
+            "the live table's primary key is ({}), the spec's is ({}): Hologres upserts by the table's key",
+            live.primary_key.join(", "),
+            after.primary_key.join(", ")
+        ));
+    }
+    if live.primary_key.is_empty() && after.sink.on_conflict != "ignore" && after.sink.dialect == "hologres" {
+        problems
+            .push(format!("on_conflict = {} needs a primary key, and the live table has none", after.sink.on_conflict));
+    }
+    problems
+}
+
+fn quote_pg(ident: &str) -> String {
+    format!("\"{}\"", ident.replace('"', "\"\""))
 }
 
 /// How an update restarts the job, and what that means for the data.

@@ -280,6 +280,22 @@ pub struct SinkSpec {
     pub event_time_column: Option<String>,
     /// `time_to_live_in_seconds` table property.
     pub ttl_seconds: Option<u64>,
+    /// SQL dialect of the sink database.
+    pub dialect: Dialect,
+    /// Hologres version (major, minor): 2.1+ creates tables with `WITH (...)`, older
+    /// ones with `CALL set_table_property` in the creating transaction.
+    pub hologres_version: (u32, u32),
+    /// Environment variable with a connection string to run the DDL with, if any.
+    pub dsn_env: Option<String>,
+}
+
+/// The SQL dialect of a sink database.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    /// Hologres: table properties, no type changes.
+    Hologres,
+    /// Plain PostgreSQL (tests, JDBC sinks).
+    Postgres,
 }
 
 /// How an update restarts the job.
@@ -714,6 +730,24 @@ fn read_sink(s: &Section<'_, '_>, settings: &Settings) -> Option<SinkSpec> {
     let clustering_key = s.string_list("clustering_key").unwrap_or_default();
     let event_time_column = s.string("event_time_column");
     let ttl_seconds = s.uint("ttl_seconds");
+    let dialect = match s.choice("dialect", &["hologres", "postgres"]) {
+        Some("postgres") => Dialect::Postgres,
+        _ => Dialect::Hologres,
+    };
+    let hologres_version = match s.get("hologres_version") {
+        None => (2, 1),
+        Some(f) => {
+            let parsed = f.value.get_ref().as_str().and_then(|v| {
+                let mut it = v.split('.').map(str::parse::<u32>);
+                Some((it.next()?.ok()?, it.next().unwrap_or(Ok(0)).ok()?))
+            });
+            parsed.unwrap_or_else(|| {
+                s.report(f.error("`hologres_version` must be a version such as \"2.1\" or \"1.3\""));
+                (2, 1)
+            })
+        }
+    };
+    let dsn_env = s.string("dsn_env");
     s.finish();
     let table = table?;
     let (schema, table) = match table.split_once('.') {
@@ -733,8 +767,12 @@ fn read_sink(s: &Section<'_, '_>, settings: &Settings) -> Option<SinkSpec> {
         clustering_key,
         event_time_column,
         ttl_seconds,
+        dialect,
+        hologres_version,
+        dsn_env,
     };
     note(settings, "sink.endpoint", &spec.endpoint);
+    note(settings, "sink.dialect", (spec.dialect, spec.hologres_version));
     note(settings, "sink.database", &spec.database);
     note(settings, "sink.table", (&spec.schema, &spec.table));
     note(settings, "sink.username", &spec.username);

@@ -107,6 +107,25 @@ pub struct DeployParams {
     pub flink_conf: BTreeMap<String, String>,
 }
 
+/// The sink table as recorded: what the DDL made, and what can never change in place.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SinkRecord {
+    /// `hologres` or `postgres`.
+    pub dialect: String,
+    /// Schema of the table.
+    pub schema: String,
+    /// Table name.
+    pub table: String,
+    /// Properties fixed at creation (orientation, distribution_key, clustering_key,
+    /// event_time_column), as rendered.
+    pub fixed: BTreeMap<String, String>,
+    /// Environment variable with the connection string to run DDL with, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dsn_env: Option<String>,
+    /// `update`, `replace` or `ignore`.
+    pub on_conflict: String,
+}
+
 /// The journal entry of an apply in progress on a pipeline: what it is doing, and at
 /// which step, so that a re-run resumes instead of starting over.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -168,6 +187,8 @@ pub struct PipelineState {
     pub templates: BTreeMap<String, String>,
     /// What apply sends to VVP besides the SQL.
     pub deploy: DeployParams,
+    /// The sink table.
+    pub sink: SinkRecord,
     /// VVP ids.
     #[serde(default)]
     pub remote: Remote,

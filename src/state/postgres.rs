@@ -19,7 +19,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio_postgres::Client;
-use tokio_postgres::config::SslMode;
 
 use super::{LockGuard, LockInfo, State, StateError, StateStore, local};
 
@@ -85,7 +84,7 @@ impl Worker {
                     }
                 };
                 rt.block_on(async move {
-                    let client = match connect(&pg).await {
+                    let client = match crate::pg::connect(&pg).await {
                         Ok(c) => Arc::new(c),
                         Err(e) => {
                             let _ = ready_tx.send(Err(e));
@@ -117,35 +116,11 @@ impl Worker {
         let (tx, rx) = std::sync::mpsc::channel();
         let task: Task = Box::new(move |c| {
             Box::pin(async move {
-                let _ = tx.send(f(c).await.map_err(|e| db_error(&e)));
+                let _ = tx.send(f(c).await.map_err(|e| crate::pg::message(&e)));
             })
         });
         self.tx.send(task).map_err(|_| "the database connection is closed".to_string())?;
         rx.recv().map_err(|_| "the database connection is closed".to_string())?
-    }
-}
-
-/// A database error's message, with the server's detail when there is one.
-fn db_error(e: &tokio_postgres::Error) -> String {
-    match e.as_db_error() {
-        Some(d) => format!("{}: {}", d.code().code(), d.message()),
-        None => e.to_string(),
-    }
-}
-
-async fn connect(pg: &tokio_postgres::Config) -> Result<Client, String> {
-    if pg.get_ssl_mode() == SslMode::Require {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
-        let tls = rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
-        let (client, conn) =
-            pg.connect(tokio_postgres_rustls::MakeRustlsConnect::new(tls)).await.map_err(|e| e.to_string())?;
-        tokio::spawn(conn);
-        Ok(client)
-    } else {
-        let (client, conn) = pg.connect(tokio_postgres::NoTls).await.map_err(|e| e.to_string())?;
-        tokio::spawn(conn);
-        Ok(client)
     }
 }
 

@@ -400,3 +400,101 @@ fn postgres_state_backend_runs_the_whole_flow_and_a_killed_apply_releases_the_lo
     let r = run_pg(&p, &emu, &["state", "migrate", "--from", "local", "--to", "postgres"]).code(1);
     assert!(r.stderr.contains("already holds a state"), "{}", r.stderr);
 }
+
+#[test]
+fn sink_ddl_creates_evolves_and_reports_contract_mismatches() {
+    let sink = crate::state::TempSchema::default();
+    let emu = Emulator::start(&[]);
+    let p = TestProject::example();
+    let spec = p.read("pipelines/orders.toml").replace(
+        "table = \"public.orders\"",
+        &format!("table = \"{}.orders\"\ndialect = \"postgres\"\ndsn_env = \"TEST_SINK_DSN\"", sink.0),
+    );
+    p.write("pipelines/orders.toml", &spec);
+    let mut e = env(&emu);
+    e.push(("TEST_SINK_DSN", crate::state::pg_dsn()));
+    let pairs: Vec<(&str, &str)> = e.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let run = |args: &[&str]| p.run_with(args, &pairs);
+
+    let r = run(&["apply", "--auto-approve"]).code(0);
+    assert!(r.stdout.contains(&format!("orders: running the sink DDL on {}.orders", sink.0)), "{}", r.stdout);
+    let columns = || {
+        sink.sql(&["SELECT string_agg(column_name || ':' || udt_name || ':' || is_nullable, ',' ORDER BY ordinal_position) FROM information_schema.columns WHERE table_name = 'orders'"])
+    };
+    assert!(
+        columns()[0].starts_with("order_id:text:NO,user:jsonb:YES,items:jsonb:YES,total:float8:YES"),
+        "{:?}",
+        columns()
+    );
+    run(&["plan", "--detailed-exitcode"]).code(0);
+
+    // A new field: the plan adds a nullable column, apply runs it before redeploying.
+    let sample = p.read("samples/orders.jsonl").replacen(
+        "\"currency\": \"CNY\"",
+        "\"currency\": \"CNY\", \"channel\": \"app\"",
+        2,
+    );
+    p.write("samples/orders.jsonl", &sample);
+    let r = run(&["plan"]).code(0);
+    assert!(
+        r.stdout.contains(&format!("ALTER TABLE \"{}\".\"orders\" ADD COLUMN \"channel\" text;", sink.0)),
+        "{}",
+        r.stdout
+    );
+    run(&["apply", "--auto-approve"]).code(0);
+    assert!(columns()[0].ends_with("channel:text:YES"), "{:?}", columns());
+
+    // A table altered by hand no longer takes what the job writes: reported before apply.
+    sink.sql(&["ALTER TABLE orders ALTER COLUMN total TYPE text", "ALTER TABLE orders ADD COLUMN audit text NOT NULL"]);
+    let r = run(&["plan"]).code(1);
+    assert!(
+        r.stdout.contains("contract mismatch: live column \"total\" is text, but the job writes float8 (DOUBLE)"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("contract mismatch: live column \"audit\" is NOT NULL without a default"),
+        "{}",
+        r.stdout
+    );
+    let r = run(&["apply", "--auto-approve"]).code(1);
+    assert!(r.stderr.contains("the plan cannot be applied"), "{}", r.stderr);
+}
+
+#[test]
+fn fixed_hologres_properties_and_type_changes_are_plan_errors() {
+    let p = TestProject::example();
+    p.record();
+    let spec = p.read("pipelines/orders.toml").replace("[sink]", "[sink]\norientation = \"row\"");
+    p.write("pipelines/orders.toml", &spec);
+    let r = p.run(&["plan"]).code(1);
+    assert!(
+        r.stdout.contains("[sink] orientation changes (column → row), but Hologres fixes it when the table is created"),
+        "{}",
+        r.stdout
+    );
+    let spec = spec
+        .replace("orientation = \"row\"\n", "")
+        .replace("[schema]", "[schema]\ncolumns.total = { type = \"STRING\" }");
+    p.write("pipelines/orders.toml", &spec);
+    let r = p.run(&["plan"]).code(1);
+    assert!(
+        r.stdout.contains("column \"total\" of \"public\".\"orders\" would change type (float8 → text)"),
+        "{}",
+        r.stdout
+    );
+    let fresh = TestProject::example().run(&["plan"]).code(0).stdout;
+    assert!(
+        fresh.contains("note: flinkform does not run the sink DDL of `orders` ([sink] dsn_env is not set)"),
+        "{fresh}"
+    );
+}
+
+#[test]
+fn old_hologres_versions_get_set_table_property_in_the_creating_transaction() {
+    let p = TestProject::example();
+    let spec = p.read("pipelines/orders.toml").replace("[sink]", "[sink]\nhologres_version = \"1.3\"");
+    p.write("pipelines/orders.toml", &spec);
+    let ddl = p.run(&["render", "orders", "--ddl"]).code(0).stdout;
+    insta::assert_snapshot!(ddl);
+}

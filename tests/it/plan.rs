@@ -47,9 +47,15 @@ fn recorded_plan_then_no_changes_then_evolution() {
     assert!(schema.contains("mixed kinds (number 1, string 39)"), "{schema}");
     let spec = p.read("pipelines/orders.toml").replace("[sink]", "columns.total = { type = \"INT\" }\n\n[sink]");
     p.write("pipelines/orders.toml", &spec);
-    let r = p.run(&["plan"]).code(0);
+    // The job would be replaced, but the sink column cannot change type in place.
+    let r = p.run(&["plan"]).code(1);
     assert!(r.stdout.contains("-/+ pipeline \"orders\""), "{}", r.stdout);
     assert!(r.stdout.contains("column `total` would narrow: DOUBLE → INT"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("column \"total\" of \"public\".\"orders\" would change type (float8 → int4)"),
+        "{}",
+        r.stdout
+    );
 }
 
 #[test]

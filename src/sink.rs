@@ -1,0 +1,62 @@
+//! The sink database (Hologres, or PostgreSQL with `dialect = "postgres"`): runs the
+//! planned DDL before a job is deployed, and reads the live table so that the plan can
+//! report a contract mismatch before apply. The IO edge of `[sink] dsn_env`.
+
+use crate::plan::{LiveColumn, LiveTable, SinkDdl};
+
+/// Runs the planned DDL: the CREATE script as one statement batch (one transaction),
+/// then each ADD COLUMN the live table still lacks. Returns what was run.
+pub async fn run_ddl(env: &str, schema: &str, table: &str, ddl: &[SinkDdl]) -> Result<Vec<String>, String> {
+    let c = crate::pg::connect_env(env).await?;
+    let mut ran = Vec::new();
+    for d in ddl {
+        if let SinkDdl::AddColumn { column, .. } = d {
+            let exists = c
+                .query_opt(
+                    "SELECT 1 FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 AND column_name = $3",
+                    &[&schema, &table, column],
+                )
+                .await
+                .map_err(|e| e.to_string())?
+                .is_some();
+            if exists {
+                continue;
+            }
+        }
+        c.batch_execute(d.sql()).await.map_err(|e| format!("sink DDL failed: {}", crate::pg::message(&e)))?;
+        ran.push(d.sql().to_string());
+    }
+    Ok(ran)
+}
+
+/// The live table, or `None` when it does not exist yet.
+pub async fn live_table(env: &str, schema: &str, table: &str) -> Result<Option<LiveTable>, String> {
+    let c = crate::pg::connect_env(env).await?;
+    let rows = c
+        .query(
+            "SELECT column_name::text, udt_name::text, is_nullable::text = 'NO', column_default IS NOT NULL
+             FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position",
+            &[&schema, &table],
+        )
+        .await
+        .map_err(|e| crate::pg::message(&e))?;
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let columns = rows
+        .iter()
+        .map(|r| LiveColumn { name: r.get(0), udt: r.get(1), not_null: r.get(2), has_default: r.get(3) })
+        .collect();
+    let pk = c
+        .query(
+            "SELECT k.column_name::text FROM information_schema.table_constraints t
+             JOIN information_schema.key_column_usage k
+               ON k.constraint_name = t.constraint_name AND k.table_schema = t.table_schema AND k.table_name = t.table_name
+             WHERE t.constraint_type = 'PRIMARY KEY' AND t.table_schema = $1 AND t.table_name = $2
+             ORDER BY k.ordinal_position",
+            &[&schema, &table],
+        )
+        .await
+        .map_err(|e| crate::pg::message(&e))?;
+    Ok(Some(LiveTable { columns, primary_key: pk.iter().map(|r| r.get(0)).collect() }))
+}

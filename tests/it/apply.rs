@@ -399,6 +399,20 @@ fn postgres_state_backend_runs_the_whole_flow_and_a_killed_apply_releases_the_lo
     assert_eq!(local["pipelines"]["orders"]["status"], "running");
     let r = run_pg(&p, &emu, &["state", "migrate", "--from", "local", "--to", "postgres"]).code(1);
     assert!(r.stderr.contains("already holds a state"), "{}", r.stderr);
+
+    // Destroy through the postgres backend too.
+    std::fs::remove_file(p.path().join("pipelines/clickstream.toml")).unwrap();
+    let r = run_pg(&p, &emu, &["apply", "--auto-approve"]).code(0);
+    assert!(r.stdout.contains("1 destroyed"), "{}", r.stdout);
+    assert_eq!(schema.sql(&["SELECT string_agg(name, ',') FROM pipelines"]), ["orders"]);
+
+    // And a local state moves into an empty schema.
+    let fresh = crate::state::TempSchema::default();
+    let cfg = p.read("flinkform.toml").replace(&schema.0, &fresh.0);
+    p.write("flinkform.toml", &cfg);
+    let r = run_pg(&p, &emu, &["state", "migrate", "--from", "local", "--to", "postgres"]).code(0);
+    assert!(r.stdout.contains("Moved the state"), "{}", r.stdout);
+    assert_eq!(fresh.sql(&["SELECT count(*) FROM state_head"]), ["1"]);
 }
 
 #[test]

@@ -257,3 +257,19 @@ fn hologres_lease_is_renewed_while_held_and_taken_over_once_expired() {
     b.lock(&info("bob"), Duration::from_secs(10)).expect("an expired lease is taken over");
     assert!(start.elapsed() >= Duration::from_millis(700), "not before it expired: {:?}", start.elapsed());
 }
+
+#[test]
+fn force_unlock_breaks_a_stuck_lock_in_both_flavors() {
+    for flavor in [flinkform::state::Flavor::Postgres, flinkform::state::Flavor::Hologres] {
+        let schema = TempSchema::default();
+        let a = flinkform::state::PgStore::open(pg_config(&schema.0, flavor)).unwrap();
+        let b = flinkform::state::PgStore::open(pg_config(&schema.0, flavor)).unwrap();
+        let stuck = info("stuck-ci-job");
+        let g = a.lock(&stuck, Duration::ZERO).unwrap();
+        let e = b.force_unlock("not-the-id").unwrap_err().to_string();
+        assert!(e.contains("no lock with ID"), "{flavor:?}: {e}");
+        b.force_unlock(&stuck.id).unwrap_or_else(|e| panic!("{flavor:?}: {e}"));
+        drop(b.lock(&info("next"), Duration::from_secs(5)).unwrap_or_else(|e| panic!("{flavor:?}: {e}")));
+        drop(g);
+    }
+}

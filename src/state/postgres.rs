@@ -464,7 +464,7 @@ fn try_advisory(w: &Worker, lock_key: &str, info: &LockInfo) -> Result<Option<Lo
             let row = c.query_opt("SELECT * FROM locks WHERE lock_key = $1", &[&lock_key]).await?;
             return Ok(Some(row.as_ref().map(info_row).unwrap_or_else(unknown_holder)));
         }
-        upsert_info(&c, &lock_key, &info, i64::MAX).await?;
+        upsert_info(&c, &lock_key, &info, i64::MAX, None).await?;
         Ok(None)
     })
 }
@@ -480,20 +480,29 @@ fn unknown_holder() -> LockInfo {
     }
 }
 
+/// Writes the lock-info row; with `unless_live_at`, only over a lease that expired
+/// before that time (the Hologres flavor's conditional claim).
 async fn upsert_info(
     c: &Client,
     lock_key: &str,
     info: &LockInfo,
     expires_ms: i64,
+    unless_live_at: Option<i64>,
 ) -> Result<u64, tokio_postgres::Error> {
-    c.execute(
+    let only_expired = if unless_live_at.is_some() { " WHERE locks.expires_ms < $9" } else { "" };
+    let sql = format!(
         "INSERT INTO locks (lock_key, lock_id, who, pid, host, operation, created, expires_ms)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
          ON CONFLICT (lock_key) DO UPDATE SET lock_id = excluded.lock_id, who = excluded.who, pid = excluded.pid,
-           host = excluded.host, operation = excluded.operation, created = excluded.created, expires_ms = excluded.expires_ms",
-        &[&lock_key, &info.id, &info.who, &(info.pid as i64), &info.host, &info.operation, &info.created, &expires_ms],
-    )
-    .await
+           host = excluded.host, operation = excluded.operation, created = excluded.created, expires_ms = excluded.expires_ms{only_expired}"
+    );
+    let pid = info.pid as i64;
+    let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+        vec![&lock_key, &info.id, &info.who, &pid, &info.host, &info.operation, &info.created, &expires_ms];
+    if let Some(t) = &unless_live_at {
+        params.push(t);
+    }
+    c.execute(&sql, &params).await
 }
 
 /// Tries to claim the lease row; `Some(holder)` when an unexpired lease is someone else's.
@@ -501,15 +510,7 @@ fn try_lease(w: &Worker, lock_key: &str, info: &LockInfo, ttl: Duration) -> Resu
     let (lock_key, info) = (lock_key.to_string(), info.clone());
     w.call(move |c| async move {
         let now = now_ms();
-        c.execute(
-            "INSERT INTO locks (lock_key, lock_id, who, pid, host, operation, created, expires_ms)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-             ON CONFLICT (lock_key) DO UPDATE SET lock_id = excluded.lock_id, who = excluded.who, pid = excluded.pid,
-               host = excluded.host, operation = excluded.operation, created = excluded.created, expires_ms = excluded.expires_ms
-             WHERE locks.expires_ms < $9",
-            &[&lock_key, &info.id, &info.who, &(info.pid as i64), &info.host, &info.operation, &info.created, &(now + ttl.as_millis() as i64), &now],
-        )
-        .await?;
+        upsert_info(&c, &lock_key, &info, now + ttl.as_millis() as i64, Some(now)).await?;
         // No RETURNING with ON CONFLICT on Hologres: read the row back to see who won.
         let row = c.query_one("SELECT * FROM locks WHERE lock_key = $1", &[&lock_key]).await?;
         let holder = info_row(&row);

@@ -122,11 +122,6 @@ impl<'a> Executor<'a> {
         out
     }
 
-    /// The state as last written.
-    pub async fn state(&self) -> State {
-        self.state.lock().await.clone()
-    }
-
     /// `flinkform start NAME`: starts the recorded pipeline's job with a restore strategy
     /// (`NONE`, `LATEST_STATE`, `LATEST_SAVEPOINT`) and waits for RUNNING.
     pub async fn start_pipeline(&self, name: &str, restore: &str) -> Result<(), String> {

@@ -42,11 +42,6 @@ pub struct HoloType {
 }
 
 impl FlinkType {
-    /// True for ROW, MAP and ARRAY.
-    pub fn is_nested(&self) -> bool {
-        matches!(self, Self::Array(_) | Self::Map(_) | Self::Row(_))
-    }
-
     /// The Hologres column type for this Flink type: the single mapping table.
     /// Arrays map to one-dimensional Hologres arrays of the supported element types;
     /// everything nested beyond that becomes `jsonb`.

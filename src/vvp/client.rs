@@ -184,11 +184,6 @@ impl Client {
         Ok(Client { http, target, creds, retry })
     }
 
-    /// The target this client talks to.
-    pub fn target(&self) -> &Target {
-        &self.target
-    }
-
     /// One operation: `path` is after `/api/v2/namespaces/{namespace}` and already encoded.
     async fn call<T: DeserializeOwned>(
         &self,

@@ -78,3 +78,46 @@ fn official_python_sdk_runs_a_whole_lifecycle_against_the_emulator() {
         assert!(stdout.contains(step), "missing {step}:\n{stdout}");
     }
 }
+
+#[test]
+fn client_drafts_round_trip_through_the_emulator() {
+    use flinkform::vvp::wire::DeploymentDraft;
+    use flinkform::vvp::{Client, Credentials, RetryPolicy, Target};
+    let emu = Emulator::start(&[]);
+    let target = Target {
+        endpoint: emu.addr.clone(),
+        protocol: "http".into(),
+        workspace: "w".into(),
+        namespace: "a b:c".into(),
+    };
+    let c = Client::new(target, Credentials::new(AK.into(), SK.into(), None), RetryPolicy::default()).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let params =
+            flinkform::state::DeployParams { engine_version: "vvr-8.0.11-flink-1.17".into(), ..Default::default() };
+        let id = c.create_sql_draft("p one", "SELECT 1;", &params, None).await.unwrap();
+        let patch = DeploymentDraft { engine_version: Some("vvr-11.1-jdk11-flink-1.20".into()), ..Default::default() };
+        let d = c.update_draft(&id, &patch).await.unwrap();
+        assert_eq!(d.engine_version.as_deref(), Some("vvr-11.1-jdk11-flink-1.20"));
+        assert_eq!(c.get_draft(&id).await.unwrap().name.as_deref(), Some("p one"));
+        c.delete_draft(&id).await.unwrap();
+        let gone = c.get_draft(&id).await.unwrap_err();
+        assert_eq!(gone.code(), Some("DraftNotFound"), "{gone}");
+        assert!(!gone.transient());
+        // A wrong secret is a non-retryable gateway error.
+        let bad = Client::new(
+            Target {
+                endpoint: emu.addr.clone(),
+                protocol: "http".into(),
+                workspace: "w".into(),
+                namespace: "n".into(),
+            },
+            Credentials::new(AK.into(), "wrong".into(), None),
+            RetryPolicy::default(),
+        )
+        .unwrap();
+        let e = bad.variable_names().await.unwrap_err();
+        assert_eq!(e.code(), Some("SignatureDoesNotMatch"), "{e}");
+        assert!(!e.to_string().contains("wrong"), "no secret in the error");
+    });
+}

@@ -76,11 +76,23 @@ impl std::fmt::Display for StepError {
 
 type Step<T> = Result<T, StepError>;
 
+/// The state as changed in memory, and how far it is written.
+struct Journal {
+    state: State,
+    /// Changes made so far.
+    changed: u64,
+    /// Changes the last write carried.
+    written: u64,
+}
+
 /// Runs plans against VVP and journals into a state store.
 pub struct Executor<'a> {
     client: &'a Client,
     store: &'a dyn StateStore,
-    state: Mutex<State>,
+    state: Mutex<Journal>,
+    /// Held while writing: one write at a time, and a write carries every change made
+    /// before it started (group commit).
+    writer: Mutex<()>,
     timeouts: Timeouts,
     at: String,
     cancel: &'a AtomicBool,
@@ -100,7 +112,16 @@ impl<'a> Executor<'a> {
         cancel: &'a AtomicBool,
         events: &'a (dyn Fn(&str, &str) + Sync),
     ) -> Executor<'a> {
-        Executor { client, store, state: Mutex::new(state), timeouts, at, cancel, events }
+        Executor {
+            client,
+            store,
+            state: Mutex::new(Journal { state, changed: 0, written: 0 }),
+            writer: Mutex::new(()),
+            timeouts,
+            at,
+            cancel,
+            events,
+        }
     }
 
     /// Carries out every change of `plan`, `parallelism` pipelines at a time.
@@ -163,11 +184,28 @@ impl<'a> Executor<'a> {
         if self.cancel.load(Ordering::Relaxed) { Err(StepError::Interrupted) } else { Ok(()) }
     }
 
-    /// Changes the state and writes it (compare-and-set on the serial).
+    /// Changes the state and returns once the change is written (compare-and-set on the
+    /// serial). Concurrent changes share writes: a write carries every change made
+    /// before it starts, so many pipelines journal at the cost of few writes.
     async fn journal(&self, f: impl FnOnce(&mut State)) -> Step<()> {
-        let mut st = self.state.lock().await;
-        f(&mut st);
-        state::write_next(self.store, &mut st)?;
+        let mine = {
+            let mut j = self.state.lock().await;
+            f(&mut j.state);
+            j.changed += 1;
+            j.changed
+        };
+        let _writing = self.writer.lock().await;
+        let (mut snapshot, upto) = {
+            let j = self.state.lock().await;
+            if j.written >= mine {
+                return Ok(()); // an earlier write carried this change
+            }
+            (j.state.clone(), j.changed)
+        };
+        state::write_next(self.store, &mut snapshot)?;
+        let mut j = self.state.lock().await;
+        j.state.serial = snapshot.serial;
+        j.written = upto;
         Ok(())
     }
 
@@ -194,7 +232,7 @@ impl<'a> Executor<'a> {
     }
 
     async fn recorded(&self, name: &str) -> Option<PipelineState> {
-        self.state.lock().await.pipelines.get(name).cloned()
+        self.state.lock().await.state.pipelines.get(name).cloned()
     }
 
     async fn run(&self, c: &Change) -> Step<()> {
@@ -379,7 +417,7 @@ impl<'a> Executor<'a> {
             match self.client.ticket(&ticket).await? {
                 TicketState::Running if Instant::now() < deadline => {
                     tokio::time::sleep(wait).await;
-                    wait = (wait * 3 / 2).min(Duration::from_secs(3));
+                    wait = (wait * 5 / 4).min(Duration::from_secs(2));
                 }
                 TicketState::Running => {
                     break Err(StepError::Failed(format!(
@@ -461,7 +499,7 @@ impl<'a> Executor<'a> {
                 }
                 _ => {
                     tokio::time::sleep(wait).await;
-                    wait = (wait * 3 / 2).min(Duration::from_secs(3));
+                    wait = (wait * 5 / 4).min(Duration::from_secs(2));
                 }
             }
         }

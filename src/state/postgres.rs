@@ -419,7 +419,7 @@ async fn write(
             &[&key, name, &p.file, &p.status, &p.topic, &p.sink_table, &p.remote.deployment_id, &p.remote.job_id, &digest, &serial],
         )
         .await?;
-        if let Some(r) = p.history.last().filter(|r| r.serial == state.serial) {
+        if let Some(r) = p.history.last() {
             c.execute(
                 "INSERT INTO revisions (state_key, name, serial, action, sql, ddl, sql_digest, ddl_digest, applied_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (state_key, name, serial) DO NOTHING",

@@ -283,11 +283,18 @@ impl<'a> Executor<'a> {
         .await?;
         self.sink_ddl(name, after, ddl).await?;
         self.step(name, "looking up the deployment by name").await?;
+        let mut restore = "NONE";
         let dep = match self.client.find_deployment(name).await? {
             Some(d) if d.ours => {
                 self.event(name, &format!("adopting deployment {}", d.id));
                 if d.sql.as_deref() != Some(after.sql.as_str()) {
+                    // It runs other SQL: bring it to the plan like an update.
+                    let stateful = after.deploy.upgrade == "stateful";
+                    self.stop_all(name, &d.id, if stateful { "STOP_WITH_SAVEPOINT" } else { "NONE" }).await?;
                     self.deploy(name, after, Some(&d.id)).await?;
+                    if stateful {
+                        restore = "LATEST_SAVEPOINT";
+                    }
                 }
                 d.id
             }
@@ -302,7 +309,7 @@ impl<'a> Executor<'a> {
         self.update(name, |p| p.remote.deployment_id = Some(dep.clone())).await?;
         self.step(name, "configuring resources and Flink configuration").await?;
         self.client.configure(&dep, &after.deploy).await?;
-        self.start(name, &dep, "NONE", &after.deploy.resource_queue).await?;
+        self.start(name, &dep, restore, &after.deploy.resource_queue).await?;
         self.finish(name, after, action).await
     }
 

@@ -512,3 +512,26 @@ fn old_hologres_versions_get_set_table_property_in_the_creating_transaction() {
     let ddl = p.run(&["render", "orders", "--ddl"]).code(0).stdout;
     insta::assert_snapshot!(ddl);
 }
+
+#[test]
+fn a_lost_state_adopts_our_deployments_and_brings_them_to_the_plan() {
+    let emu = Emulator::start(&[]);
+    let p = TestProject::example();
+    run(&p, &emu, &["apply", "--auto-approve"]).code(0);
+    let old_job = state_job(&p, "orders");
+    std::fs::remove_file(p.path().join(".flinkform/state.json")).unwrap();
+    let spec = p.read("pipelines/orders.toml").replace("watermark_delay = \"5s\"", "watermark_delay = \"10s\"");
+    p.write("pipelines/orders.toml", &spec);
+    let r = run(&p, &emu, &["apply", "--auto-approve"]).code(0);
+    assert!(r.stdout.contains("orders: adopting deployment"), "{}", r.stdout);
+    assert!(r.stdout.contains(&format!("orders: stopping job {old_job} (STOP_WITH_SAVEPOINT)")), "{}", r.stdout);
+    assert_eq!(managed_deployments(&emu), ["clickstream", "orders"], "adopted, not duplicated");
+    let c = client(&emu);
+    let job = block_on(c.job(&state_job(&p, "orders"))).unwrap();
+    assert_eq!((job.state, job.restore.as_deref()), (JobState::Running, Some("LATEST_SAVEPOINT")));
+    let state: serde_json::Value = serde_json::from_str(&p.read(".flinkform/state.json")).unwrap();
+    let dep = state["pipelines"]["orders"]["remote"]["deployment_id"].as_str().unwrap();
+    let sql = block_on(c.find_deployment("orders")).unwrap().unwrap().sql.unwrap();
+    assert!(sql.contains("INTERVAL '10' SECOND"), "the adopted deployment runs the planned SQL ({dep})");
+    run(&p, &emu, &["plan", "--detailed-exitcode"]).code(0);
+}

@@ -14,6 +14,11 @@ use crate::plan::{Action, Change, Plan, SinkDdl, Summary};
 use crate::state::{self, Pending, PipelineState, Revision, State, StateError, StateStore};
 use crate::vvp::{Client, JobState, TicketState, VvpError};
 
+/// The last event of a pipeline whose job is running.
+pub const EVENT_RUNNING: &str = "RUNNING";
+/// The last event of a destroyed pipeline.
+pub const EVENT_DESTROYED: &str = "destroyed";
+
 /// How long each waiting step may take.
 #[derive(Clone, Copy, Debug)]
 pub struct Timeouts {
@@ -385,7 +390,9 @@ impl<'a> Executor<'a> {
             p.remote = Default::default();
             p.status = "destroyed".into();
         })
-        .await
+        .await?;
+        self.event(name, EVENT_DESTROYED);
+        Ok(())
     }
 
     /// Deploys the planned SQL through a draft (linked to `deployment` to update it) and
@@ -557,7 +564,7 @@ impl<'a> Executor<'a> {
             st.pipelines.insert(name.to_string(), rec);
         })
         .await?;
-        self.event(name, "RUNNING");
+        self.event(name, EVENT_RUNNING);
         Ok(())
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::{CommandFactory, Parser, Subcommand};
 
-use crate::apply::{Executor, Timeouts};
+use crate::apply::{EVENT_DESTROYED, EVENT_RUNNING, Executor, Timeouts};
 use crate::diag::Diagnostic;
 use crate::plan::{self, file as planfile};
 use crate::project::{self, Failed, Progress, Workspace};
@@ -593,6 +593,46 @@ fn observe(
     Ok(observed)
 }
 
+/// Apply's progress: one line per step when the output is a log, a live board of the
+/// pipelines in flight (redrawn in place) on a terminal.
+struct Board {
+    tty: bool,
+    live: std::sync::Mutex<(Vec<(String, String)>, usize)>,
+}
+
+impl Board {
+    /// Pipelines shown at once on a terminal.
+    const ROWS: usize = 12;
+
+    fn new(tty: bool) -> Board {
+        Board { tty, live: std::sync::Mutex::new((Vec::new(), 0)) }
+    }
+
+    fn event(&self, name: &str, msg: &str) {
+        if !self.tty {
+            return print_now(&format!("{name}: {msg}\n"));
+        }
+        let mut guard = self.live.lock().unwrap_or_else(|e| e.into_inner());
+        let (rows, drawn) = &mut *guard;
+        let mut out = String::new();
+        for _ in 0..*drawn {
+            out.push_str("\x1b[1A\x1b[2K");
+        }
+        rows.retain(|(n, _)| n != name);
+        if msg == EVENT_RUNNING || msg == EVENT_DESTROYED {
+            out.push_str(&format!("{name}: {msg}\n")); // final lines stay
+        } else {
+            rows.push((name.to_string(), msg.to_string()));
+        }
+        let shown = &rows[rows.len().saturating_sub(Self::ROWS)..];
+        for (n, m) in shown {
+            out.push_str(&format!("  {n}: {m}\n"));
+        }
+        *drawn = shown.len();
+        print_now(&out);
+    }
+}
+
 /// Set by ctrl-c during apply: in-flight steps finish and are recorded, then apply stops.
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
@@ -677,7 +717,8 @@ fn apply(
     });
     let lineage = uuid::Uuid::new_v4().to_string();
     let start = state.unwrap_or_else(|| crate::state::State::new(lineage));
-    let events = |name: &str, msg: &str| print_now(&format!("{name}: {msg}\n"));
+    let board = Board::new(std::io::stdout().is_terminal());
+    let events = |name: &str, msg: &str| board.event(name, msg);
     let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
     let executor = Executor::new(&client, &*store, start, timeouts(&ws), now, &INTERRUPTED, &events);
     let outcome = runtime.block_on(executor.apply(&plan, parallelism));

@@ -535,3 +535,21 @@ fn a_lost_state_adopts_our_deployments_and_brings_them_to_the_plan() {
     assert!(sql.contains("INTERVAL '10' SECOND"), "the adopted deployment runs the planned SQL ({dep})");
     run(&p, &emu, &["plan", "--detailed-exitcode"]).code(0);
 }
+
+#[test]
+fn on_a_terminal_apply_redraws_a_live_board() {
+    let emu = Emulator::start(&[]);
+    let p = TestProject::example();
+    let cmd = format!("{} -C {} apply --auto-approve", env!("CARGO_BIN_EXE_flinkform"), p.path().display());
+    let mut script = std::process::Command::new("script"); // util-linux: runs it on a pseudo-terminal
+    script.args(["-q", "-e", "-c", &cmd, "/dev/null"]).env_remove("NO_COLOR");
+    for (k, v) in env(&emu) {
+        script.env(k, v);
+    }
+    let out = script.output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("\x1b[1A\x1b[2K"), "redrawn in place: {text:?}");
+    assert!(text.contains("orders: RUNNING") && text.contains("clickstream: RUNNING"), "{text:?}");
+    assert!(text.contains("Apply complete! 2 created"), "{text:?}");
+}

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::schema::Schema;
 use crate::spec::{Credential, Dialect, OnConflict, Pipeline, SecretRef, Upgrade};
-use crate::types::quote_ident;
+use crate::types::{quote_ident, quote_pg_ident};
 
 /// Template kinds and the file name of each built-in.
 pub const KINDS: &[(&str, &str)] = &[
@@ -59,7 +59,7 @@ impl Renderer {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.add_filter("ident", |s: String| quote_ident(&s));
-        env.add_filter("pgident", |s: String| format!("\"{}\"", s.replace('"', "\"\"")));
+        env.add_filter("pgident", |s: String| quote_pg_ident(&s));
         env.add_filter("literal", literal_filter);
         env.add_filter("secret", |v: Value| secret_literal(&secret_name(&v).unwrap_or_default()));
         let mut digests = BTreeMap::new();
@@ -163,7 +163,7 @@ pub fn table_properties(p: &Pipeline, s: &Schema) -> BTreeMap<&'static str, Stri
         cols.iter()
             .map(|c| {
                 let n = s.columns.iter().find(|x| &x.name == c).map_or(c.as_str(), |x| x.sink_name.as_str());
-                format!("\"{}\"{suffix}", n.replace('"', "\"\""))
+                format!("{}{suffix}", quote_pg_ident(n))
             })
             .collect::<Vec<_>>()
             .join(",")

@@ -99,6 +99,11 @@ pub fn nameable(key: &str) -> bool {
     !key.is_empty() && !key.contains(['\n', '\r'])
 }
 
+/// Quotes an identifier for PostgreSQL and Hologres: double quotes, inner ones doubled.
+pub fn quote_pg_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
 /// Quotes an identifier for Flink SQL: backticks, with inner backticks doubled.
 pub fn quote_ident(name: &str) -> String {
     format!("`{}`", name.replace('`', "``"))

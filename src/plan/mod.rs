@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::state::{PipelineState, Revision, State};
-use crate::types::FlinkType;
+use crate::types::{FlinkType, quote_pg_ident};
 
 /// Version of the plan formats (saved plan file and `--format json`).
 pub const FORMAT_VERSION: u32 = 1;
@@ -548,7 +548,7 @@ fn sink_changes(before: &PipelineState, after: &PipelineState) -> (Vec<SinkDdl>,
     if (b.schema.as_str(), b.table.as_str()) != (a.schema.as_str(), a.table.as_str()) || before.columns.is_empty() {
         return (vec![SinkDdl::Create { sql: after.ddl.clone() }], Vec::new());
     }
-    let table = format!("{}.{}", quote_pg(&a.schema), quote_pg(&a.table));
+    let table = format!("{}.{}", quote_pg_ident(&a.schema), quote_pg_ident(&a.table));
     let mut problems = Vec::new();
     if a.dialect == "hologres" {
         for (k, new) in &a.fixed {
@@ -571,14 +571,11 @@ fn sink_changes(before: &PipelineState, after: &PipelineState) -> (Vec<SinkDdl>,
     let mut ddl = Vec::new();
     for c in &after.columns {
         match before.columns.iter().find(|o| o.sink_name == c.sink_name) {
-            None => ddl.push(SinkDdl::AddColumn {
-                column: c.sink_name.clone(),
-                sql: format!("ALTER TABLE {table} ADD COLUMN {} {};", quote_pg(&c.sink_name), c.hologres),
-            }),
+            None => ddl.push(add_column(&table, c)),
             Some(o) if o.hologres != c.hologres => problems.push(format!(
                 "column {} of {table} would change type ({} → {}), which the sink cannot do in place: \
                  pin the column to its old type in [schema], or write to a new table",
-                quote_pg(&c.sink_name),
+                quote_pg_ident(&c.sink_name),
                 o.hologres,
                 c.hologres
             )),
@@ -590,16 +587,21 @@ fn sink_changes(before: &PipelineState, after: &PipelineState) -> (Vec<SinkDdl>,
 
 /// Nullable ADD COLUMNs for the columns the job writes that the live table lacks.
 fn missing_columns(after: &PipelineState, live: &LiveTable) -> Vec<SinkDdl> {
-    let table = format!("{}.{}", quote_pg(&after.sink.schema), quote_pg(&after.sink.table));
+    let table = format!("{}.{}", quote_pg_ident(&after.sink.schema), quote_pg_ident(&after.sink.table));
     after
         .columns
         .iter()
         .filter(|c| !live.columns.iter().any(|l| l.name == c.sink_name))
-        .map(|c| SinkDdl::AddColumn {
-            column: c.sink_name.clone(),
-            sql: format!("ALTER TABLE {table} ADD COLUMN {} {};", quote_pg(&c.sink_name), c.hologres),
-        })
+        .map(|c| add_column(&table, c))
         .collect()
+}
+
+/// A nullable ADD COLUMN without default: the only column change the sink gets.
+fn add_column(table: &str, c: &crate::state::ColumnRecord) -> SinkDdl {
+    SinkDdl::AddColumn {
+        column: c.sink_name.clone(),
+        sql: format!("ALTER TABLE {table} ADD COLUMN {} {};", quote_pg_ident(&c.sink_name), c.hologres),
+    }
 }
 
 /// The `udt_name` information_schema reports for a type as flinkform writes it.
@@ -632,7 +634,7 @@ fn contract(after: &PipelineState, live: &LiveTable) -> Vec<String> {
             if !takes(&l.udt, &written) {
                 problems.push(format!(
                     "live column {} is {}, but the job writes {} ({}): alter the table back or pin the column's type in [schema]",
-                    quote_pg(&l.name),
+                    quote_pg_ident(&l.name),
                     l.udt,
                     c.hologres,
                     c.ty
@@ -644,7 +646,7 @@ fn contract(after: &PipelineState, live: &LiveTable) -> Vec<String> {
         if !after.columns.iter().any(|c| c.sink_name == l.name) {
             problems.push(format!(
                 "live column {} is NOT NULL without a default, and the job does not write it: every insert would fail",
-                quote_pg(&l.name)
+                quote_pg_ident(&l.name)
             ));
         }
     }
@@ -660,10 +662,6 @@ fn contract(after: &PipelineState, live: &LiveTable) -> Vec<String> {
             .push(format!("on_conflict = {} needs a primary key, and the live table has none", after.sink.on_conflict));
     }
     problems
-}
-
-fn quote_pg(ident: &str) -> String {
-    format!("\"{}\"", ident.replace('"', "\"\""))
 }
 
 /// How an update restarts the job, and what that means for the data.

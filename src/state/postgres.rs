@@ -21,6 +21,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio_postgres::Client;
 
 use super::{LockGuard, LockInfo, State, StateError, StateStore, local};
+use crate::types::quote_pg_ident;
 
 /// Where the lock and writes of a PostgreSQL-protocol state live.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,10 +63,6 @@ fn now_ms() -> i64 {
     SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
-fn quote(ident: &str) -> String {
-    format!("\"{}\"", ident.replace('"', "\"\""))
-}
-
 impl Worker {
     fn connect(cfg: &PgConfig) -> Result<Worker, String> {
         let pg: tokio_postgres::Config =
@@ -91,7 +88,9 @@ impl Worker {
                             return;
                         }
                     };
-                    if let Err(e) = client.batch_execute(&format!("SET search_path TO {}", quote(&schema))).await {
+                    if let Err(e) =
+                        client.batch_execute(&format!("SET search_path TO {}", quote_pg_ident(&schema))).await
+                    {
                         let _ = ready_tx.send(Err(e.to_string()));
                         return;
                     }
@@ -143,7 +142,7 @@ impl PgStore {
     }
 
     fn migrate(&self) -> Result<(), StateError> {
-        let schema = quote(&self.cfg.schema);
+        let schema = quote_pg_ident(&self.cfg.schema);
         let flavor = self.cfg.flavor;
         let lock_key = advisory_key(&format!("flinkform-migrate:{}", self.cfg.schema));
         let mut attempt = 0;

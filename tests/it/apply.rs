@@ -172,26 +172,32 @@ fn faults_converge_after_one_rerun_with_one_deployment_per_pipeline() {
     assert_eq!(list.lines().filter(|l| l.contains("\trunning\t")).count(), 20, "{list}");
 }
 
-/// Kills `apply` with SIGKILL when it prints `trigger`, then applies again.
-fn kill_at(trigger: &str) {
-    let emu = Emulator::start(&["--deploy-delay", "600ms", "--start-delay", "600ms"]);
-    let p = TestProject::example();
-    let e = env(&emu);
-    let pairs: Vec<(&str, &str)> = e.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let mut child =
-        p.command(&["apply", "--auto-approve", "--parallelism", "1"], &pairs).stdout(Stdio::piped()).spawn().unwrap();
+/// Runs `cmd`, sends `signal` (via kill(1)) when a line of its output contains
+/// `trigger`, and returns its exit code (`None` when killed by the signal).
+fn interrupt_at(mut cmd: std::process::Command, trigger: &str, signal: &str) -> Option<i32> {
+    let mut child = cmd.stdout(Stdio::piped()).spawn().unwrap();
     let mut seen = String::new();
     for line in BufReader::new(child.stdout.take().unwrap()).lines() {
         let line = line.unwrap();
         seen.push_str(&line);
         seen.push('\n');
         if line.contains(trigger) {
-            child.kill().unwrap(); // SIGKILL
+            std::process::Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap();
             break;
         }
     }
-    child.wait().unwrap();
     assert!(seen.contains(trigger), "never reached `{trigger}`:\n{seen}");
+    child.wait().unwrap().code()
+}
+
+/// Kills `apply` with SIGKILL when it prints `trigger`, then applies again.
+fn kill_at(trigger: &str) {
+    let emu = Emulator::start(&["--deploy-delay", "600ms", "--start-delay", "600ms"]);
+    let p = TestProject::example();
+    let e = env(&emu);
+    let pairs: Vec<(&str, &str)> = e.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let code = interrupt_at(p.command(&["apply", "--auto-approve", "--parallelism", "1"], &pairs), trigger, "-KILL");
+    assert_eq!(code, None, "killed");
     let r = run(&p, &emu, &["apply", "--auto-approve"]).code(0);
     assert!(r.stdout.contains("Apply complete!"), "{}", r.stdout);
     assert!(r.stdout.contains("resumes at step") || r.stdout.contains("created"), "{}", r.stdout);
@@ -324,14 +330,8 @@ fn ctrl_c_finishes_the_step_records_it_and_exits_130() {
     let p = TestProject::example();
     let e = env(&emu);
     let pairs: Vec<(&str, &str)> = e.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let mut child = p.command(&["apply", "--auto-approve"], &pairs).stdout(Stdio::piped()).spawn().unwrap();
-    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
-        if line.unwrap().contains("deploying draft") {
-            std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
-            break;
-        }
-    }
-    assert_eq!(child.wait().unwrap().code(), Some(130));
+    let code = interrupt_at(p.command(&["apply", "--auto-approve"], &pairs), "deploying draft", "-INT");
+    assert_eq!(code, Some(130));
     let state = p.read(".flinkform/state.json");
     assert!(state.contains("\"pending\""), "the interrupted step is journaled");
     let r = run(&p, &emu, &["apply", "--auto-approve"]).code(0);
@@ -369,14 +369,7 @@ fn postgres_state_backend_runs_the_whole_flow_and_a_killed_apply_releases_the_lo
     let mut e = env(&emu);
     e.push(("TEST_STATE_DSN", crate::state::pg_dsn()));
     let pairs: Vec<(&str, &str)> = e.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let mut child = p.command(&["apply", "--auto-approve"], &pairs).stdout(Stdio::piped()).spawn().unwrap();
-    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
-        if line.unwrap().contains("deploying draft") {
-            child.kill().unwrap();
-            break;
-        }
-    }
-    child.wait().unwrap();
+    assert_eq!(interrupt_at(p.command(&["apply", "--auto-approve"], &pairs), "deploying draft", "-KILL"), None);
     let r = run_pg(&p, &emu, &["apply", "--auto-approve"]).code(0);
     assert!(r.stdout.contains("Apply complete!"), "{}", r.stdout);
     assert_eq!(managed_deployments(&emu), ["clickstream", "orders"]);

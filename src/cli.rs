@@ -831,11 +831,7 @@ fn import(root: &Path, name: &str, deployment_id: &str, progress: Progress<'_>) 
     let rt = runtime()?;
     let live = rt.block_on(client.get_deployment(deployment_id)).map_err(anyhow::Error::from)?;
     let job = rt.block_on(client.live_job(deployment_id)).map_err(anyhow::Error::from)?;
-    let mut inputs = Default::default();
-    let renderer = ws.renderer(&mut inputs)?;
-    let sample = ws.sample_one(&p, progress).map_err(Failed::from)?;
-    let (resolved, _) = project::resolve(&p, &sample, None, &renderer)?;
-    let mut rec = resolved.desired.record;
+    let mut rec = ws.resolve_one(&p, None, progress)?.desired.record;
     rec.sql = live.artifact.and_then(|a| a.sql_artifact).map(|s| s.sql_script).unwrap_or_default();
     rec.remote.deployment_id = Some(deployment_id.to_string());
     rec.remote.job_id = job.map(|j| j.id);
@@ -882,12 +878,7 @@ fn resolve_one(
         p.source.sample.messages = n;
     }
     let state = ws.store()?.load()?;
-    let mut inputs = Default::default();
-    let renderer = ws.renderer(&mut inputs)?;
-    let sample = ws.sample_one(&p, progress).map_err(Failed::from)?;
-    let recorded = state.as_ref().and_then(|s| s.pipelines.get(name));
-    let (resolved, _) = project::resolve(&p, &sample, recorded, &renderer)?;
-    Ok(resolved)
+    Ok(ws.resolve_one(&p, state.as_ref().and_then(|s| s.pipelines.get(name)), progress)?)
 }
 
 fn write_new(path: &Path, text: &str) -> Result<(), Error> {

@@ -226,6 +226,19 @@ impl Workspace {
             .collect()
     }
 
+    /// Samples and resolves one pipeline over its recorded state (`render`, `schema`,
+    /// `sample --schema`, `import`).
+    pub fn resolve_one(
+        &self,
+        p: &Pipeline,
+        recorded: Option<&PipelineState>,
+        progress: Progress<'_>,
+    ) -> Result<Resolved, Failed> {
+        let renderer = self.renderer(&mut BTreeMap::new())?;
+        let sample = self.sample_one(p, progress)?;
+        Ok(resolve(p, &sample, recorded, &renderer)?.0)
+    }
+
     /// Samples one pipeline, from its file or its topic.
     pub fn sample_one(&self, p: &Pipeline, progress: Progress<'_>) -> Result<Sample, Diagnostic> {
         match p.source.sample.file {

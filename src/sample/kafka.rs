@@ -108,12 +108,7 @@ pub fn allocate(available: &[u64], want: u64) -> Vec<u64> {
 
 fn describe(e: &KafkaError, servers: &str, timeout: Duration) -> String {
     match e.rdkafka_error_code() {
-        Some(
-            RDKafkaErrorCode::Authentication
-            | RDKafkaErrorCode::SaslAuthenticationFailed
-            | RDKafkaErrorCode::TopicAuthorizationFailed
-            | RDKafkaErrorCode::ClusterAuthorizationFailed,
-        ) => format!(
+        Some(c) if is_auth_failure(c) => format!(
             "authentication with {servers} failed ({e}): check security_protocol, sasl_mechanism and the credentials"
         ),
         Some(
@@ -267,7 +262,7 @@ impl KafkaSampler {
             match consumer.poll(Duration::from_millis(100)) {
                 None => {}
                 Some(Err(e)) => {
-                    if matches!(e.rdkafka_error_code(), Some(c) if describe_is_fatal(c)) {
+                    if matches!(e.rdkafka_error_code(), Some(c) if is_auth_failure(c)) {
                         failure = Some(describe(&e, &servers, timeout));
                         break;
                     }
@@ -338,7 +333,8 @@ impl KafkaSampler {
     }
 }
 
-fn describe_is_fatal(c: RDKafkaErrorCode) -> bool {
+/// Authentication or authorization refused: retrying cannot help.
+fn is_auth_failure(c: RDKafkaErrorCode) -> bool {
     matches!(
         c,
         RDKafkaErrorCode::Authentication

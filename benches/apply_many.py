@@ -27,7 +27,7 @@ def main():
     ap.add_argument("--deploy-delay", default="1s")
     ap.add_argument("--start-delay", default="1s")
     a = ap.parse_args()
-    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
+    subprocess.run(["cargo", "build", "--release", "--quiet", "-p", "flinkform", "-p", "vvp-emulator"], cwd=ROOT, check=True)
     rel = os.path.join(ROOT, "target", "release")
     env = dict(os.environ, ALIBABA_CLOUD_ACCESS_KEY_ID="bench", ALIBABA_CLOUD_ACCESS_KEY_SECRET="bench")
     emu = subprocess.Popen([os.path.join(rel, "vvp-emulator"), "--listen", "127.0.0.1:0", "--variables",

@@ -3,8 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use flinkform::infer::{InferConfig, infer};
 use flinkform::sample::Sample;
+use flinkform_core::infer::{InferConfig, infer};
 
 /// A deterministic mix of nested objects, arrays, numbers, strings and timestamps.
 fn sample_lines(n: usize) -> Vec<String> {

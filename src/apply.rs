@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{Mutex, Semaphore};
 
-use crate::plan::{Action, Change, Plan, SinkDdl, Summary};
-use crate::state::{self, Pending, PipelineState, Revision, State, StateError, StateStore};
-use crate::vvp::{Client, JobState, TicketState, VvpError};
+use flinkform_core::plan::{Action, Change, Plan, SinkDdl, Summary};
+use flinkform_core::state::{self, Pending, PipelineState, Revision, State, StateError, StateStore};
+use vvp_api::{Client, JobState, TicketState, VvpError};
 
 /// The last event of a pipeline whose job is running.
 pub const EVENT_RUNNING: &str = "RUNNING";
@@ -554,8 +554,8 @@ impl<'a> Executor<'a> {
             rec.history.push(Revision {
                 serial,
                 action: action.into(),
-                sql_digest: crate::spec::digest(&[rec.sql.as_bytes()]),
-                ddl_digest: crate::spec::digest(&[rec.ddl.as_bytes()]),
+                sql_digest: flinkform_core::spec::digest(&[rec.sql.as_bytes()]),
+                ddl_digest: flinkform_core::spec::digest(&[rec.ddl.as_bytes()]),
                 at,
             });
             rec.status = "running".into();

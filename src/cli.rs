@@ -9,14 +9,14 @@ use std::time::Duration;
 use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::apply::{EVENT_DESTROYED, EVENT_RUNNING, Executor, Timeouts};
-use crate::diag::Diagnostic;
-use crate::plan::{self, file as planfile};
 use crate::project::{self, Failed, Progress, Workspace};
 use crate::sample::{KafkaSampler, Sampler};
-use crate::state::LockInfo;
-use crate::view::{self, Format, Style};
-use crate::vvp::{Client, Credentials, RetryPolicy};
+use flinkform_core::diag::Diagnostic;
+use flinkform_core::plan::{self, file as planfile};
+use flinkform_core::state::LockInfo;
+use flinkform_core::view::{self, Format, Style};
 use std::sync::atomic::{AtomicBool, Ordering};
+use vvp_api::{Client, Credentials, RetryPolicy};
 
 /// Exit codes, defined once.
 pub mod exit {
@@ -81,7 +81,7 @@ enum Command {
     )]
     Plan {
         /// Output format.
-        #[arg(long, value_enum, default_value = "text")]
+        #[arg(long, default_value = "text", value_parser = format_parser())]
         format: Format,
         /// Save the plan to FILE (also `-out FILE`), for apply to carry out exactly.
         #[arg(short = 'o', long = "out", value_name = "FILE")]
@@ -277,8 +277,8 @@ impl From<anyhow::Error> for Error {
     }
 }
 
-impl From<crate::state::StateError> for Error {
-    fn from(e: crate::state::StateError) -> Self {
+impl From<flinkform_core::state::StateError> for Error {
+    fn from(e: flinkform_core::state::StateError) -> Self {
         Error::Other(e.into())
     }
 }
@@ -397,7 +397,7 @@ fn run(command: Command, root: &Path, style: Style, progress: Progress<'_>) -> R
             ok(view::json_lines(&ws.sample_one(&p, progress).map_err(Failed::from)?))
         }
         Command::Sample { name: None, messages, schema, topic, bootstrap_servers, timeout } => {
-            let source = crate::spec::SourceSpec::adhoc(
+            let source = flinkform_core::spec::SourceSpec::adhoc(
                 topic.unwrap_or_default(),
                 bootstrap_servers.unwrap_or_default(),
                 messages,
@@ -408,8 +408,8 @@ fn run(command: Command, root: &Path, style: Style, progress: Progress<'_>) -> R
             if !schema {
                 return ok(view::json_lines(&sample));
             }
-            let shape =
-                crate::infer::infer(sample.records(), &Default::default()).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let shape = flinkform_core::infer::infer(sample.records(), &Default::default())
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             ok(format!("{}: {} records\n\n{}", sample.origin, sample.len(), view::shape_table(&shape)))
         }
         Command::Plan { format, out, detailed_exitcode, lock, lock_timeout, refresh, validate } => {
@@ -567,9 +567,9 @@ fn run(command: Command, root: &Path, style: Style, progress: Progress<'_>) -> R
 /// `dsn_env` is set; `None` when there is nothing to look at.
 fn observe(
     ws: &Workspace,
-    state: Option<&crate::state::State>,
-    desired: &[crate::plan::Desired],
-) -> Result<Option<crate::plan::Observed>, Error> {
+    state: Option<&flinkform_core::state::State>,
+    desired: &[flinkform_core::plan::Desired],
+) -> Result<Option<flinkform_core::plan::Observed>, Error> {
     let runtime = runtime()?;
     let mut observed = match Credentials::from_env() {
         None => {
@@ -716,7 +716,7 @@ fn apply(
         }
     });
     let lineage = uuid::Uuid::new_v4().to_string();
-    let start = state.unwrap_or_else(|| crate::state::State::new(lineage));
+    let start = state.unwrap_or_else(|| flinkform_core::state::State::new(lineage));
     let board = Board::new(std::io::stdout().is_terminal());
     let events = |name: &str, msg: &str| board.event(name, msg);
     let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
@@ -802,8 +802,8 @@ fn status(root: &Path, only: Option<&str>) -> Result<Output, Error> {
     for (name, p) in state.iter().flat_map(|s| s.pipelines.iter()).filter(|(n, _)| only.is_none_or(|o| o == n.as_str()))
     {
         let live = match observed.pipelines.get(name) {
-            Some(crate::plan::Live::Gone) => "deployment gone".to_string(),
-            Some(crate::plan::Live::Found { job, .. }) => job.clone().unwrap_or_else(|| "no job".into()),
+            Some(flinkform_core::plan::Live::Gone) => "deployment gone".to_string(),
+            Some(flinkform_core::plan::Live::Found { job, .. }) => job.clone().unwrap_or_else(|| "no job".into()),
             None => "not deployed".into(),
         };
         out.push_str(&format!(
@@ -836,9 +836,9 @@ fn import(root: &Path, name: &str, deployment_id: &str, progress: Progress<'_>) 
     rec.remote.deployment_id = Some(deployment_id.to_string());
     rec.remote.job_id = job.map(|j| j.id);
     rec.status = "imported".into();
-    let mut next = state.clone().unwrap_or_else(|| crate::state::State::new(uuid::Uuid::new_v4().to_string()));
+    let mut next = state.clone().unwrap_or_else(|| flinkform_core::state::State::new(uuid::Uuid::new_v4().to_string()));
     next.pipelines.insert(name.to_string(), rec);
-    crate::state::commit(&*store, state.as_ref(), next)?;
+    flinkform_core::state::commit(&*store, state.as_ref(), next)?;
     ok(format!(
         "Imported deployment {deployment_id} as `{name}`. Run `flinkform plan` to see how it differs from the spec.\n"
     ))
@@ -906,6 +906,14 @@ pub fn lock_info(operation: &str) -> LockInfo {
         operation: operation.into(),
         created: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
     }
+}
+
+/// Parses `--format` with the names the view knows (listed in `--help`).
+fn format_parser() -> impl clap::builder::TypedValueParser<Value = Format> {
+    clap::builder::TypedValueParser::map(
+        clap::builder::PossibleValuesParser::new(Format::ALL.map(|(name, _)| name)),
+        |name| Format::named(&name).expect("a possible value is a format"),
+    )
 }
 
 const INIT_CONFIG: &str = include_str!("../flinkform.toml");

@@ -5,18 +5,17 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::diag::{Diagnostic, Source};
-use crate::infer::{self, Shape};
-use crate::plan::{Desired, SampleSummary};
-use crate::render::Renderer;
+use flinkform_core::diag::{Diagnostic, Source};
+use flinkform_core::infer::{self, Shape};
+use flinkform_core::plan::{Desired, SampleSummary};
+use flinkform_core::render::Renderer;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::sample::{FileSampler, KafkaSampler, Sample, Sampler};
-use crate::schema::{self, Schema};
-use crate::spec::{self, Dialect, OnConflict, Pipeline, Project, SourceSpec, StateConfig, Upgrade, digest};
-use crate::state::{
-    ColumnRecord, DeployParams, Flavor, LocalStore, PgConfig, PgStore, PipelineState, SinkRecord, State, StateStore,
-};
+use flinkform_core::schema::{self, Schema};
+use flinkform_core::spec::{self, Dialect, OnConflict, Pipeline, Project, SourceSpec, StateConfig, Upgrade, digest};
+use flinkform_core::state::{ColumnRecord, DeployParams, PipelineState, SinkRecord, State, StateStore};
+use flinkform_state::{Flavor, LocalStore, PgConfig, PgStore};
 
 /// A loaded project.
 pub struct Workspace {
@@ -137,7 +136,7 @@ impl Workspace {
 
     /// The VVP endpoint, protocol, workspace and namespace: from flinkform.toml, with
     /// FLINKFORM_VVP_ENDPOINT and FLINKFORM_VVP_PROTOCOL overriding it.
-    pub fn vvp_target(&self) -> Result<crate::vvp::Target, Diagnostic> {
+    pub fn vvp_target(&self) -> Result<vvp_api::Target, Diagnostic> {
         let v = &self.project.config.vvp;
         let env = |k: &str| std::env::var(k).ok().filter(|s| !s.is_empty());
         let endpoint = env("FLINKFORM_VVP_ENDPOINT")
@@ -147,14 +146,16 @@ impl Workspace {
         if protocol != "https" && protocol != "http" {
             return Err(Diagnostic::error(format!("FLINKFORM_VVP_PROTOCOL is `{protocol}`; it must be https or http")));
         }
-        Ok(crate::vvp::Target { endpoint, protocol, workspace: v.workspace.clone(), namespace: v.namespace.clone() })
+        Ok(vvp_api::Target { endpoint, protocol, workspace: v.workspace.clone(), namespace: v.namespace.clone() })
     }
 
     /// The pipeline called `name`, or an error listing the closest one.
     pub fn pipeline(&self, name: &str) -> Result<&Pipeline, Failed> {
         self.project.pipelines.iter().find(|p| p.name == name).ok_or_else(|| {
             let mut d = Diagnostic::error(format!("no pipeline named `{name}`"));
-            if let Some(near) = crate::diag::suggest(name, self.project.pipelines.iter().map(|p| p.name.as_str())) {
+            if let Some(near) =
+                flinkform_core::diag::suggest(name, self.project.pipelines.iter().map(|p| p.name.as_str()))
+            {
                 d = d.with_help(format!("did you mean `{near}`?"));
             }
             Failed(vec![d])
@@ -334,9 +335,9 @@ pub fn resolve(
             },
             schema: p.sink.schema.clone(),
             table: p.sink.table.clone(),
-            fixed: crate::render::table_properties(p, &schema)
+            fixed: flinkform_core::render::table_properties(p, &schema)
                 .into_iter()
-                .filter(|(k, _)| crate::render::FIXED_PROPERTIES.contains(k))
+                .filter(|(k, _)| flinkform_core::render::FIXED_PROPERTIES.contains(k))
                 .map(|(k, v)| (k.to_string(), v))
                 .collect(),
             dsn_env: p.sink.dsn_env.clone(),

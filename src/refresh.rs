@@ -7,9 +7,9 @@ use futures::StreamExt;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use crate::plan::{Desired, Live, Observed};
-use crate::state::State;
-use crate::vvp::{Client, JobState, VvpError};
+use flinkform_core::plan::{Desired, Live, Observed};
+use flinkform_core::state::State;
+use vvp_api::{Client, JobState, ValidationState, VvpError};
 
 /// Pipelines looked at the same time.
 const CONCURRENCY: usize = 10;
@@ -94,29 +94,23 @@ pub async fn validate(
 }
 
 async fn verdict(client: &Client, draft: &str, queue: &str, timeout: Duration) -> Result<Result<(), String>, VvpError> {
-    let ticket = client
-        .validate_draft(&crate::vvp::wire::DraftValidateParams {
-            deployment_draft_id: draft.to_string(),
-            deployment_target_name: Some(queue.to_string()),
-        })
-        .await?;
+    let ticket = client.validate(draft, queue).await?;
     let deadline = Instant::now() + timeout;
     loop {
-        let r = client.validate_result(&ticket).await?;
-        match r.ticket_status.as_str() {
-            "FINISHED" | "FAILED" if r.success => return Ok(Ok(())),
-            "FINISHED" | "FAILED" => return Ok(Err(r.message.unwrap_or_else(|| "validation failed".into()))),
-            _ if Instant::now() >= deadline => {
+        match client.validation(&ticket).await? {
+            ValidationState::Passed => return Ok(Ok(())),
+            ValidationState::Failed(message) => return Ok(Err(message)),
+            ValidationState::Running if Instant::now() >= deadline => {
                 return Ok(Err(format!("validation did not finish within {}", humantime::format_duration(timeout))));
             }
-            _ => tokio::time::sleep(Duration::from_millis(200)).await,
+            ValidationState::Running => tokio::time::sleep(Duration::from_millis(200)).await,
         }
     }
 }
 
 /// Reads the live sink table of every desired pipeline whose `[sink] dsn_env` is set in
 /// the environment (`None` for a table that does not exist yet).
-pub async fn sinks(desired: &[Desired]) -> Result<BTreeMap<String, Option<crate::plan::LiveTable>>, String> {
+pub async fn sinks(desired: &[Desired]) -> Result<BTreeMap<String, Option<flinkform_core::plan::LiveTable>>, String> {
     let with_dsn = desired.iter().filter_map(|d| {
         let env = d.record.sink.dsn_env.as_ref()?;
         std::env::var(env).ok().filter(|v| !v.is_empty())?;

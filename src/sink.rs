@@ -2,12 +2,12 @@
 //! planned DDL before a job is deployed, and reads the live table so that the plan can
 //! report a contract mismatch before apply. The IO edge of `[sink] dsn_env`.
 
-use crate::plan::{LiveColumn, LiveTable, SinkDdl};
+use flinkform_core::plan::{LiveColumn, LiveTable, SinkDdl};
 
 /// Runs the planned DDL: the CREATE script as one statement batch (one transaction),
 /// then each ADD COLUMN the live table still lacks. Returns what was run.
 pub async fn run_ddl(env: &str, schema: &str, table: &str, ddl: &[SinkDdl]) -> Result<Vec<String>, String> {
-    let c = crate::pg::connect_env(env).await?;
+    let c = flinkform_state::pg::connect_env(env).await?;
     let mut ran = Vec::new();
     for d in ddl {
         if let SinkDdl::AddColumn { column, .. } = d {
@@ -23,7 +23,7 @@ pub async fn run_ddl(env: &str, schema: &str, table: &str, ddl: &[SinkDdl]) -> R
                 continue;
             }
         }
-        c.batch_execute(d.sql()).await.map_err(|e| format!("sink DDL failed: {}", crate::pg::message(&e)))?;
+        c.batch_execute(d.sql()).await.map_err(|e| format!("sink DDL failed: {}", flinkform_state::pg::message(&e)))?;
         ran.push(d.sql().to_string());
     }
     Ok(ran)
@@ -31,7 +31,7 @@ pub async fn run_ddl(env: &str, schema: &str, table: &str, ddl: &[SinkDdl]) -> R
 
 /// The live table, or `None` when it does not exist yet.
 pub async fn live_table(env: &str, schema: &str, table: &str) -> Result<Option<LiveTable>, String> {
-    let c = crate::pg::connect_env(env).await?;
+    let c = flinkform_state::pg::connect_env(env).await?;
     let rows = c
         .query(
             "SELECT column_name::text, udt_name::text, is_nullable::text = 'NO', column_default IS NOT NULL
@@ -39,7 +39,7 @@ pub async fn live_table(env: &str, schema: &str, table: &str) -> Result<Option<L
             &[&schema, &table],
         )
         .await
-        .map_err(|e| crate::pg::message(&e))?;
+        .map_err(|e| flinkform_state::pg::message(&e))?;
     if rows.is_empty() {
         return Ok(None);
     }
@@ -57,6 +57,6 @@ pub async fn live_table(env: &str, schema: &str, table: &str) -> Result<Option<L
             &[&schema, &table],
         )
         .await
-        .map_err(|e| crate::pg::message(&e))?;
+        .map_err(|e| flinkform_state::pg::message(&e))?;
     Ok(Some(LiveTable { columns, primary_key: pk.iter().map(|r| r.get(0)).collect() }))
 }

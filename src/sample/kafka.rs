@@ -13,7 +13,7 @@ use rdkafka::message::Message;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 use super::{Sample, SampleError, Sampler};
-use crate::spec::{Credential, SecretRef, Security, SourceSpec};
+use flinkform_core::spec::{Credential, SecretRef, Security, SourceSpec};
 
 /// Most clusters sampled at the same time.
 const MAX_CLUSTERS_AT_ONCE: usize = 8;

@@ -1,6 +1,6 @@
 //! Sampling: bounded reads of JSON messages for inference, behind the [`Sampler`]
-//! trait. This module owns the record filter (what counts as a usable record) and the
-//! file sampler; `kafka` samples live topics.
+//! trait: the file sampler here, live topics in `kafka`. What counts as a usable record
+//! is decided by [`Sample::offer`] in the core.
 
 mod kafka;
 
@@ -9,113 +9,9 @@ pub use kafka::{KafkaSampler, resolve_secret};
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
-use serde::de::IgnoredAny;
+pub use flinkform_core::sample::{Sample, Skipped};
 
-use crate::spec::SourceSpec;
-
-/// Records that were read but not used, by reason.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Skipped {
-    /// Not valid JSON.
-    pub invalid_json: u64,
-    /// Valid JSON, but not an object (scalar, array, null).
-    pub not_object: u64,
-    /// Not valid UTF-8.
-    pub bad_utf8: u64,
-    /// Longer than the per-message byte cap.
-    pub too_large: u64,
-    /// Kafka tombstones (null values).
-    pub tombstones: u64,
-}
-
-impl Skipped {
-    /// All skipped records.
-    pub fn total(&self) -> u64 {
-        self.invalid_json + self.not_object + self.bad_utf8 + self.too_large + self.tombstones
-    }
-
-    /// "3 invalid JSON, 1 not an object", or empty when nothing was skipped.
-    pub fn describe(&self) -> String {
-        [
-            (self.invalid_json, "invalid JSON"),
-            (self.not_object, "not an object"),
-            (self.bad_utf8, "not UTF-8"),
-            (self.too_large, "over the byte cap"),
-            (self.tombstones, "tombstones"),
-        ]
-        .iter()
-        .filter(|(n, _)| *n > 0)
-        .map(|(n, what)| format!("{n} {what}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-    }
-}
-
-/// A bounded sample of JSON object records, stored back to back in one buffer.
-#[derive(Clone, Debug, Default)]
-pub struct Sample {
-    data: Vec<u8>,
-    ends: Vec<usize>,
-    /// What was skipped and why.
-    pub skipped: Skipped,
-    /// Where the sample came from (a file path or `topic@servers`), for messages.
-    pub origin: String,
-    /// Digest of the records used, for saved plans.
-    pub digest: String,
-}
-
-impl Sample {
-    /// An empty sample from `origin`.
-    pub fn new(origin: impl Into<String>) -> Sample {
-        Sample { origin: origin.into(), ..Sample::default() }
-    }
-
-    /// Number of usable records.
-    pub fn len(&self) -> usize {
-        self.ends.len()
-    }
-
-    /// True when no record is usable.
-    pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
-    }
-
-    /// The usable records, each a JSON object's bytes.
-    pub fn records(&self) -> impl Iterator<Item = &[u8]> {
-        let starts = std::iter::once(0).chain(self.ends.iter().copied());
-        starts.zip(self.ends.iter().copied()).map(|(s, e)| &self.data[s..e])
-    }
-
-    /// Offers one raw message; keeps it if it is a JSON object within `max_bytes`,
-    /// otherwise counts why not. `None` is a tombstone.
-    pub fn offer(&mut self, message: Option<&[u8]>, max_bytes: u64) {
-        let Some(mut m) = message else {
-            self.skipped.tombstones += 1;
-            return;
-        };
-        if let Some(rest) = m.strip_prefix(b"\xEF\xBB\xBF") {
-            m = rest;
-        }
-        if m.len() as u64 > max_bytes {
-            self.skipped.too_large += 1;
-        } else if std::str::from_utf8(m).is_err() {
-            self.skipped.bad_utf8 += 1;
-        } else if serde_json::from_slice::<IgnoredAny>(m).is_err() {
-            self.skipped.invalid_json += 1;
-        } else if m.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-            self.skipped.not_object += 1;
-        } else {
-            self.data.extend_from_slice(m);
-            self.ends.push(self.data.len());
-        }
-    }
-
-    /// Seals the sample: computes its digest.
-    pub fn finish(mut self) -> Sample {
-        self.digest = crate::spec::digest(&[&self.data, &self.ends.len().to_le_bytes()]);
-        self
-    }
-}
+use flinkform_core::spec::SourceSpec;
 
 /// Why sampling failed.
 #[derive(Debug, thiserror::Error)]
@@ -153,7 +49,7 @@ impl Sampler for FileSampler<'_> {
 }
 
 impl FileSampler<'_> {
-    fn sample_file(&self, spec: &crate::spec::SampleSpec) -> Result<Sample, SampleError> {
+    fn sample_file(&self, spec: &flinkform_core::spec::SampleSpec) -> Result<Sample, SampleError> {
         let rel = spec.file.as_deref().ok_or_else(|| SampleError::Source("no sample file configured".into()))?;
         let path = self.root.join(rel);
         let io = |source| SampleError::Io { path: rel.to_string(), source };
@@ -195,8 +91,8 @@ impl FileSampler<'_> {
 mod tests {
     use super::*;
 
-    fn spec(file: &str, messages: u64) -> crate::spec::SampleSpec {
-        crate::spec::SampleSpec {
+    fn spec(file: &str, messages: u64) -> flinkform_core::spec::SampleSpec {
+        flinkform_core::spec::SampleSpec {
             file: Some(file.into()),
             messages,
             max_bytes: 40,

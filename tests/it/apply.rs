@@ -4,7 +4,7 @@
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 
-use flinkform::vvp::{Client, Credentials, JobState, RetryPolicy, Target};
+use vvp_api::{Client, Credentials, JobState, RetryPolicy, Target};
 
 use crate::common::{Run, TestProject};
 use crate::vvp::{AK, Emulator, SK};
@@ -301,7 +301,7 @@ fn status_stop_start_destroy_and_import() {
 
     // A deployment made outside flinkform is adopted with import, then brought to the spec.
     let c = client(&emu);
-    let params = flinkform::state::DeployParams {
+    let params = flinkform_core::state::DeployParams {
         engine_version: "vvr-8.0.11-flink-1.17".into(),
         parallelism: 1,
         resource_queue: "default-queue".into(),
@@ -311,9 +311,7 @@ fn status_stop_start_destroy_and_import() {
     let draft = block_on(c.create_sql_draft("orders", "INSERT INTO x SELECT 1;", &params, None)).unwrap();
     let ticket = block_on(c.deploy(&draft, "default-queue")).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(400));
-    let flinkform::vvp::TicketState::Deployed(dep) = block_on(c.ticket(&ticket)).unwrap() else {
-        panic!("not deployed")
-    };
+    let vvp_api::TicketState::Deployed(dep) = block_on(c.ticket(&ticket)).unwrap() else { panic!("not deployed") };
     run(&p, &emu, &["import", "orders", &dep]).code(0);
     let r = run(&p, &emu, &["plan"]).code(0);
     assert!(r.stdout.contains("~ pipeline \"orders\""), "{}", r.stdout);

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use flinkform::sample::{KafkaSampler, Sample, Sampler};
-use flinkform::spec::SourceSpec;
+use flinkform_core::spec::SourceSpec;
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;

@@ -77,7 +77,7 @@ fn protected_pipeline_cannot_be_destroyed_or_replaced() {
 
 #[test]
 fn saved_plan_is_refused_once_the_state_changed() {
-    use flinkform::plan::file;
+    use flinkform_core::plan::file;
     let p = TestProject::example();
     p.run(&["plan", "-out", "plan.json"]).code(0);
     let saved = file::from_text(&p.read("plan.json")).unwrap();
@@ -97,7 +97,8 @@ fn saved_plan_is_refused_once_the_state_changed() {
 
 #[test]
 fn plan_waits_for_and_reports_the_state_lock() {
-    use flinkform::state::{LocalStore, StateStore};
+    use flinkform_core::state::StateStore;
+    use flinkform_state::LocalStore;
     let p = TestProject::example();
     let store = LocalStore::new(p.path().join(".flinkform/state.json"), "state");
     let mut info = flinkform::cli::lock_info("apply");

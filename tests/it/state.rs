@@ -3,14 +3,15 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use flinkform::state::{self, LocalStore, State, StateError, StateStore};
+use flinkform_core::state::{self, State, StateError, StateStore};
+use flinkform_state::LocalStore;
 
 /// Two handles on one fresh store location, and a way to overwrite its raw content.
 type Handles = (Arc<dyn StateStore>, Arc<dyn StateStore>, Box<dyn Fn(&str)>);
 /// Makes [`Handles`] on a new location.
 type Factory = dyn Fn() -> Handles;
 
-fn info(who: &str) -> flinkform::state::LockInfo {
+fn info(who: &str) -> flinkform_core::state::LockInfo {
     let mut i = flinkform::cli::lock_info("apply");
     i.who = who.into();
     i
@@ -158,8 +159,8 @@ impl Drop for TempSchema {
     }
 }
 
-pub fn pg_config(schema: &str, flavor: flinkform::state::Flavor) -> flinkform::state::PgConfig {
-    flinkform::state::PgConfig {
+pub fn pg_config(schema: &str, flavor: flinkform_state::Flavor) -> flinkform_state::PgConfig {
+    flinkform_state::PgConfig {
         dsn: pg_dsn(),
         dsn_source: "FLINKFORM_TEST_PG".into(),
         schema: schema.into(),
@@ -169,12 +170,12 @@ pub fn pg_config(schema: &str, flavor: flinkform::state::Flavor) -> flinkform::s
     }
 }
 
-fn pg_conformance(flavor: flinkform::state::Flavor) {
+fn pg_conformance(flavor: flinkform_state::Flavor) {
     let schemas = std::sync::Mutex::new(Vec::new());
     let make = move || -> Handles {
         let schema = Arc::new(TempSchema::default());
-        let a = Arc::new(flinkform::state::PgStore::open(pg_config(&schema.0, flavor)).unwrap());
-        let b = Arc::new(flinkform::state::PgStore::open(pg_config(&schema.0, flavor)).unwrap());
+        let a = Arc::new(flinkform_state::PgStore::open(pg_config(&schema.0, flavor)).unwrap());
+        let b = Arc::new(flinkform_state::PgStore::open(pg_config(&schema.0, flavor)).unwrap());
         schemas.lock().unwrap().push(schema.clone());
         (
             a,
@@ -196,46 +197,46 @@ fn pg_conformance(flavor: flinkform::state::Flavor) {
 
 #[test]
 fn postgres_backend_conformance() {
-    pg_conformance(flinkform::state::Flavor::Postgres);
+    pg_conformance(flinkform_state::Flavor::Postgres);
 }
 
 #[test]
 fn hologres_flavor_conformance_on_postgres() {
-    pg_conformance(flinkform::state::Flavor::Hologres);
+    pg_conformance(flinkform_state::Flavor::Hologres);
 }
 
 #[test]
 fn migrations_apply_once_even_when_started_in_parallel() {
-    for flavor in [flinkform::state::Flavor::Postgres, flinkform::state::Flavor::Hologres] {
+    for flavor in [flinkform_state::Flavor::Postgres, flinkform_state::Flavor::Hologres] {
         let schema = TempSchema::default();
         let handles: Vec<_> = (0..4)
             .map(|_| {
                 let cfg = pg_config(&schema.0, flavor);
-                std::thread::spawn(move || flinkform::state::PgStore::open(cfg).map(drop))
+                std::thread::spawn(move || flinkform_state::PgStore::open(cfg).map(drop))
             })
             .collect();
         for h in handles {
             h.join().unwrap().unwrap_or_else(|e| panic!("{flavor:?}: {e}"));
         }
         let n = schema.sql(&["SELECT count(*) FROM flinkform_migrations"]);
-        assert_eq!(n, [flinkform::state::MIGRATIONS.len().to_string()], "{flavor:?}");
+        assert_eq!(n, [flinkform_state::MIGRATIONS.len().to_string()], "{flavor:?}");
     }
 }
 
 #[test]
 fn a_changed_migration_is_an_error() {
     let schema = TempSchema::default();
-    flinkform::state::PgStore::open(pg_config(&schema.0, flinkform::state::Flavor::Postgres)).unwrap();
+    flinkform_state::PgStore::open(pg_config(&schema.0, flinkform_state::Flavor::Postgres)).unwrap();
     schema.sql(&["UPDATE flinkform_migrations SET checksum = 'edited' WHERE version = 1"]);
-    let e = flinkform::state::PgStore::open(pg_config(&schema.0, flinkform::state::Flavor::Postgres)).err().unwrap();
+    let e = flinkform_state::PgStore::open(pg_config(&schema.0, flinkform_state::Flavor::Postgres)).err().unwrap();
     assert!(e.to_string().contains("migration 0001_state.sql was changed after it was applied"), "{e}");
 }
 
 #[test]
 fn hologres_lease_is_renewed_while_held_and_taken_over_once_expired() {
     let schema = TempSchema::default();
-    let a = flinkform::state::PgStore::open(pg_config(&schema.0, flinkform::state::Flavor::Hologres)).unwrap();
-    let b = flinkform::state::PgStore::open(pg_config(&schema.0, flinkform::state::Flavor::Hologres)).unwrap();
+    let a = flinkform_state::PgStore::open(pg_config(&schema.0, flinkform_state::Flavor::Hologres)).unwrap();
+    let b = flinkform_state::PgStore::open(pg_config(&schema.0, flinkform_state::Flavor::Hologres)).unwrap();
     let g = a.lock(&info("alice"), Duration::ZERO).unwrap();
     std::thread::sleep(Duration::from_secs(3)); // past the 2 s lease: renewals keep it
     match b.lock(&info("bob"), Duration::ZERO) {
@@ -260,10 +261,10 @@ fn hologres_lease_is_renewed_while_held_and_taken_over_once_expired() {
 
 #[test]
 fn force_unlock_breaks_a_stuck_lock_in_both_flavors() {
-    for flavor in [flinkform::state::Flavor::Postgres, flinkform::state::Flavor::Hologres] {
+    for flavor in [flinkform_state::Flavor::Postgres, flinkform_state::Flavor::Hologres] {
         let schema = TempSchema::default();
-        let a = flinkform::state::PgStore::open(pg_config(&schema.0, flavor)).unwrap();
-        let b = flinkform::state::PgStore::open(pg_config(&schema.0, flavor)).unwrap();
+        let a = flinkform_state::PgStore::open(pg_config(&schema.0, flavor)).unwrap();
+        let b = flinkform_state::PgStore::open(pg_config(&schema.0, flavor)).unwrap();
         let stuck = info("stuck-ci-job");
         let g = a.lock(&stuck, Duration::ZERO).unwrap();
         let e = b.force_unlock("not-the-id").unwrap_err().to_string();

@@ -1,12 +1,14 @@
 //! The VVP emulator against Alibaba's official Python SDK, unchanged.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
-/// A running `vvp-emulator` on a free loopback port; killed on drop.
+use clap::Parser;
+
+/// A `vvp-emulator` served in-process on a free loopback port; stopped on drop.
 pub struct Emulator {
     pub addr: String,
-    child: Child,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 pub const AK: &str = "test-access-key-id";
@@ -20,28 +22,36 @@ impl Emulator {
         Emulator::bare(&args)
     }
 
-    /// An emulator with exactly these arguments.
+    /// An emulator with exactly these arguments (as its command line takes them).
     pub fn bare(extra: &[&str]) -> Emulator {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_vvp-emulator"))
-            .args(["--listen", "127.0.0.1:0"])
-            .args(extra)
-            .env("ALIBABA_CLOUD_ACCESS_KEY_ID", AK)
-            .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SK)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("vvp-emulator starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let addr = line.trim().rsplit(' ').next().unwrap().to_string();
-        assert!(addr.starts_with("127.0.0.1:"), "unexpected first line {line:?}");
-        Emulator { addr, child }
+        let argv = ["vvp-emulator", "--access-key-id", AK, "--access-key-secret", SK].iter().chain(extra);
+        let cfg =
+            vvp_emulator::Args::try_parse_from(argv).expect("emulator arguments").config().expect("emulator arguments");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free loopback port");
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                // Stopped abruptly, as a killed server is: open connections just drop.
+                tokio::select! {
+                    r = vvp_emulator::serve(cfg, listener, std::future::pending()) => r.expect("the emulator serves"),
+                    _ = stopped => {}
+                }
+            });
+        });
+        Emulator { addr, stop: Some(stop), thread: Some(thread) }
     }
 }
 
 impl Drop for Emulator {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        drop(self.stop.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
     }
 }
 
@@ -81,8 +91,8 @@ fn official_python_sdk_runs_a_whole_lifecycle_against_the_emulator() {
 
 #[test]
 fn client_drafts_round_trip_through_the_emulator() {
-    use flinkform::vvp::wire::DeploymentDraft;
-    use flinkform::vvp::{Client, Credentials, RetryPolicy, Target};
+    use vvp_api::{Client, Credentials, RetryPolicy, Target};
+    use vvp_wire::wire::DeploymentDraft;
     let emu = Emulator::start(&[]);
     let target = Target {
         endpoint: emu.addr.clone(),
@@ -93,8 +103,10 @@ fn client_drafts_round_trip_through_the_emulator() {
     let c = Client::new(target, Credentials::new(AK.into(), SK.into(), None), RetryPolicy::default()).unwrap();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
-        let params =
-            flinkform::state::DeployParams { engine_version: "vvr-8.0.11-flink-1.17".into(), ..Default::default() };
+        let params = flinkform_core::state::DeployParams {
+            engine_version: "vvr-8.0.11-flink-1.17".into(),
+            ..Default::default()
+        };
         let id = c.create_sql_draft("p one", "SELECT 1;", &params, None).await.unwrap();
         let patch = DeploymentDraft { engine_version: Some("vvr-11.1-jdk11-flink-1.20".into()), ..Default::default() };
         let d = c.update_draft(&id, &patch).await.unwrap();

@@ -14,7 +14,7 @@ use crate::sample::Sample;
 use crate::state::{ColumnRecord, EvidenceRecord};
 
 /// Output format of `plan`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
     /// Human-readable text.
     Text,
@@ -22,6 +22,17 @@ pub enum Format {
     Json,
     /// Markdown for a pull-request comment.
     Markdown,
+}
+
+impl Format {
+    /// Every format with its name, as the command line spells it.
+    pub const ALL: [(&'static str, Format); 3] =
+        [("text", Format::Text), ("json", Format::Json), ("markdown", Format::Markdown)];
+
+    /// The format called `name`.
+    pub fn named(name: &str) -> Option<Format> {
+        Format::ALL.iter().find(|(n, _)| *n == name).map(|&(_, f)| f)
+    }
 }
 
 /// ANSI styling, on or off.

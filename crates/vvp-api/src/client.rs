@@ -9,8 +9,8 @@ use reqwest::Method;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::sign;
-use super::wire::{
+use vvp_wire::sign;
+use vvp_wire::wire::{
     AsyncDraftDeployResult, AsyncDraftValidateResult, Deployment, DeploymentDraft, DraftDeployParams,
     DraftValidateParams, Envelope, GatewayError, Job, JobStartParameters, StopJobRequest, Ticket, Variable,
 };

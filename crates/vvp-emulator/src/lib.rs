@@ -5,6 +5,10 @@
 //! deployments with unique names, jobs STARTING → RUNNING, stop → CANCELLING →
 //! CANCELLED with savepoints. Faults are injected deterministically from a seed.
 
+mod args;
+
+pub use args::Args;
+
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -20,8 +24,8 @@ use rand::{RngExt, SeedableRng};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::sign;
-use super::wire::{
+use vvp_wire::sign;
+use vvp_wire::wire::{
     AsyncDraftDeployResult, AsyncDraftValidateResult, Deployment, DeploymentDraft, DraftDeployParams,
     DraftValidateParams, GatewayError, Job, JobFailure, JobStartParameters, JobStatus, JobSummary, RestoreStrategy,
     StopJobRequest, Ticket, Variable,
@@ -838,9 +842,15 @@ fn answer(
     a
 }
 
-/// Serves the emulator on `listener` until the process ends.
-pub async fn serve(cfg: Config, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+/// Serves the emulator on `listener` until `shutdown` completes.
+pub async fn serve(
+    cfg: Config,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let app: App = Arc::new(Mutex::new(World::new(cfg)));
     let router = Router::new().fallback(handle).with_state(app);
-    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
 }

@@ -1,12 +1,11 @@
 //! State: what flinkform recorded about each pipeline (schema, rendered SQL and DDL,
-//! remote ids, history), and the [`StateStore`] trait its backends implement. The
-//! serial/lineage rules live here, once; backends only load, compare-and-set and lock.
+//! remote ids, history), and the [`StateStore`] trait its backends (crate
+//! `flinkform-state`) implement. The serial/lineage rules live here, once; backends only
+//! load, compare-and-set and lock.
 //!
 //! The types here are the state file format, version [`FORMAT_VERSION`]: their serde
-//! form is pinned by a snapshot test, and a change to it needs a new version.
-
-mod local;
-mod postgres;
+//! form is pinned by a checked-in fixture (`tests/fixtures/state/v1.json`), and a change
+//! to it needs a new version.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -15,9 +14,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::infer::{Shape, TsStandard};
 use crate::schema::Evidence;
-
-pub use local::LocalStore;
-pub use postgres::{Flavor, MIGRATIONS, PgConfig, PgStore};
 
 /// Version of the state format this build reads and writes.
 pub const FORMAT_VERSION: u32 = 1;
@@ -282,6 +278,35 @@ pub enum StateError {
     Unlock(String),
 }
 
+/// Parses a state file's text (`shown` names it in messages), refusing unknown versions
+/// and corrupt content.
+pub fn parse(text: &str, shown: &str) -> Result<State, StateError> {
+    #[derive(serde::Deserialize)]
+    struct Header {
+        format_version: Option<u64>,
+    }
+    let corrupt = |reason: String| StateError::Corrupt { path: shown.to_string(), reason };
+    let header: Header = serde_json::from_str(text).map_err(|e| corrupt(format!("not JSON: {e}")))?;
+    match header.format_version {
+        Some(n) if n == u64::from(FORMAT_VERSION) => {}
+        Some(n) => {
+            return Err(corrupt(format!(
+                "format_version {n} is not supported (this flinkform reads {FORMAT_VERSION}); use a matching flinkform"
+            )));
+        }
+        None => return Err(corrupt("no format_version: not a flinkform state".into())),
+    }
+    // Parsed straight into the model (not through a JSON value) to keep column order.
+    serde_json::from_str(text).map_err(|e| corrupt(format!("invalid content: {e}")))
+}
+
+/// The state file's text: pretty JSON and a final newline.
+pub fn to_text(state: &State) -> String {
+    let mut text = serde_json::to_string_pretty(state).expect("the state model serializes");
+    text.push('\n');
+    text
+}
+
 /// A held lock; dropping it releases the lock.
 pub trait LockGuard: Send {}
 
@@ -319,6 +344,3 @@ pub fn write_next(store: &dyn StateStore, state: &mut State) -> Result<(), State
     state.format_version = FORMAT_VERSION;
     store.save(state, expected).inspect_err(|_| state.serial -= 1)
 }
-
-#[cfg(test)]
-mod tests;

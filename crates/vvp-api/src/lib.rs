@@ -1,18 +1,17 @@
-//! The VVP OpenAPI (2022-07-18): signing, wire types, the client, the emulator, and
-//! the domain-level operations apply uses. Only this module knows the HTTP JSON shapes.
+//! The VVP OpenAPI (2022-07-18) client: signed requests with retries ([`Client`]) and
+//! the domain operations apply and refresh use (find a deployment by name, deploy a
+//! draft, a ticket's state, a deployment's live job...). The only crate that reads wire
+//! shapes: what it returns are domain values.
 
 mod client;
-pub mod emulator;
-pub mod sign;
-pub mod wire;
 
 use std::collections::BTreeMap;
 
 pub use client::{Client, Credentials, RetryPolicy, Target, VvpError};
 
-use crate::state::DeployParams;
-use wire::{
-    Artifact, BasicResourceSetting, Deployment, DeploymentDraft, DeploymentTarget, DraftDeployParams,
+use flinkform_core::state::DeployParams;
+use vvp_wire::wire::{
+    self, Artifact, BasicResourceSetting, Deployment, DeploymentDraft, DeploymentTarget, DraftDeployParams,
     JobStartParameters, ResourceSpec, RestoreStrategy, SqlArtifact, StreamingResourceSetting,
 };
 
@@ -77,6 +76,17 @@ pub enum TicketState {
     /// Deployed: the deployment id.
     Deployed(String),
     /// Failed, with VVP's message.
+    Failed(String),
+}
+
+/// Where a validation ticket is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ValidationState {
+    /// Still running.
+    Running,
+    /// The draft is valid.
+    Passed,
+    /// Invalid, with VVP's message.
     Failed(String),
 }
 
@@ -191,6 +201,25 @@ impl Client {
                 }
             },
             _ => TicketState::Running,
+        })
+    }
+
+    /// Starts validating a draft against `queue`; returns the ticket.
+    pub async fn validate(&self, draft_id: &str, queue: &str) -> Result<String, VvpError> {
+        self.validate_draft(&wire::DraftValidateParams {
+            deployment_draft_id: draft_id.into(),
+            deployment_target_name: Some(queue.into()),
+        })
+        .await
+    }
+
+    /// Where a validation ticket is.
+    pub async fn validation(&self, ticket: &str) -> Result<ValidationState, VvpError> {
+        let r = self.validate_result(ticket).await?;
+        Ok(match r.ticket_status.as_str() {
+            "FINISHED" | "FAILED" if r.success => ValidationState::Passed,
+            "FINISHED" | "FAILED" => ValidationState::Failed(r.message.unwrap_or_else(|| "validation failed".into())),
+            _ => ValidationState::Running,
         })
     }
 

@@ -7,7 +7,7 @@ use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::{FORMAT_VERSION, LockGuard, LockInfo, State, StateError, StateStore};
+use flinkform_core::state::{LockGuard, LockInfo, State, StateError, StateStore, parse, to_text};
 
 /// State in a local JSON file.
 pub struct LocalStore {
@@ -51,27 +51,6 @@ fn read_info(f: &mut File) -> Option<LockInfo> {
     serde_json::from_str(&s).ok()
 }
 
-/// Parses a state file's text, refusing unknown versions and corrupt content.
-pub(super) fn parse(text: &str, shown: &str) -> Result<State, StateError> {
-    #[derive(serde::Deserialize)]
-    struct Header {
-        format_version: Option<u64>,
-    }
-    let corrupt = |reason: String| StateError::Corrupt { path: shown.to_string(), reason };
-    let header: Header = serde_json::from_str(text).map_err(|e| corrupt(format!("not JSON: {e}")))?;
-    match header.format_version {
-        Some(n) if n == u64::from(FORMAT_VERSION) => {}
-        Some(n) => {
-            return Err(corrupt(format!(
-                "format_version {n} is not supported (this flinkform reads {FORMAT_VERSION}); use a matching flinkform"
-            )));
-        }
-        None => return Err(corrupt("no format_version: not a flinkform state".into())),
-    }
-    // Parsed straight into the model (not through a JSON value) to keep column order.
-    serde_json::from_str(text).map_err(|e| corrupt(format!("invalid content: {e}")))
-}
-
 struct LocalGuard(File);
 
 impl LockGuard for LocalGuard {}
@@ -100,8 +79,7 @@ impl StateStore for LocalStore {
         }
         let dir = self.path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir).map_err(|e| self.io(e))?;
-        let mut text = serde_json::to_string_pretty(state).map_err(|e| self.io(e.into()))?;
-        text.push('\n');
+        let text = to_text(state);
         let tmp = dir.join(format!(
             ".{}.tmp.{}",
             self.path.file_name().unwrap_or_default().to_string_lossy(),

@@ -20,8 +20,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio_postgres::Client;
 
-use super::{LockGuard, LockInfo, State, StateError, StateStore, local};
-use crate::types::quote_pg_ident;
+use flinkform_core::state::{LockGuard, LockInfo, State, StateError, StateStore, parse};
+use flinkform_core::types::quote_pg_ident;
 
 /// Where the lock and writes of a PostgreSQL-protocol state live.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,7 +50,8 @@ pub struct PgConfig {
 }
 
 /// The migrations, in order: (version, name, SQL).
-pub const MIGRATIONS: &[(i32, &str, &str)] = &[(1, "0001_state.sql", include_str!("../../migrations/0001_state.sql"))];
+pub const MIGRATIONS: &[(i32, &str, &str)] =
+    &[(1, "0001_state.sql", include_str!("../../../migrations/0001_state.sql"))];
 
 type Task = Box<dyn FnOnce(Arc<Client>) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
 
@@ -183,7 +184,7 @@ fn err(cfg: &PgConfig, message: String) -> StateError {
 
 /// A stable 64-bit advisory lock key for a name.
 fn advisory_key(name: &str) -> i64 {
-    let d = crate::spec::digest(&[name.as_bytes()]);
+    let d = flinkform_core::spec::digest(&[name.as_bytes()]);
     i64::from_str_radix(&d[..15], 16).unwrap_or(0)
 }
 
@@ -199,7 +200,7 @@ async fn apply_migrations(c: &Client, schema: &str) -> Result<Result<(), String>
     )
     .await?;
     for (version, name, sql) in MIGRATIONS {
-        let checksum = crate::spec::digest(&[sql.as_bytes()]);
+        let checksum = flinkform_core::spec::digest(&[sql.as_bytes()]);
         let row = c.query_opt("SELECT checksum FROM flinkform_migrations WHERE version = $1", &[version]).await?;
         match row.map(|r| r.get::<_, String>(0)) {
             Some(applied) if applied == checksum => continue,
@@ -253,7 +254,7 @@ impl StateStore for PgStore {
             Some(None) => {
                 Err(StateError::Corrupt { path: shown, reason: "the head names a version that is missing".into() })
             }
-            Some(Some(text)) => local::parse(&text, &shown).map(Some),
+            Some(Some(text)) => parse(&text, &shown).map(Some),
         }
     }
 
@@ -408,7 +409,7 @@ async fn write(
     let names: Vec<&str> = state.pipelines.keys().map(String::as_str).collect();
     c.execute("DELETE FROM pipelines WHERE state_key = $1 AND NOT (name = ANY($2))", &[&key, &names]).await?;
     for (name, p) in &state.pipelines {
-        let digest = crate::spec::digest(&[p.sql.as_bytes()]);
+        let digest = flinkform_core::spec::digest(&[p.sql.as_bytes()]);
         c.execute(
             "INSERT INTO pipelines (state_key, name, file, status, topic, sink_table, deployment_id, job_id, sql_digest, serial)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)

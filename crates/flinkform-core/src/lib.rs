@@ -1,0 +1,15 @@
+//! flinkform's pure core: specs in, SQL, DDL and plans out. Nothing here does IO, reads
+//! a clock or the environment, or knows a wire format: times, ids, samples, templates and
+//! what the platforms showed are passed in as values. This crate's dependency list is the
+//! proof (`cargo tree -p flinkform-core -e normal`).
+
+pub mod diag;
+pub mod infer;
+pub mod plan;
+pub mod render;
+pub mod sample;
+pub mod schema;
+pub mod spec;
+pub mod state;
+pub mod types;
+pub mod view;

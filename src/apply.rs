@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Mutex, Semaphore};
 
 use flinkform_core::plan::{Action, Change, Plan, SinkDdl, Summary};
+use flinkform_core::spec::Upgrade;
 use flinkform_core::state::{self, Pending, PipelineState, Revision, State, StateError, StateStore};
 use vvp_api::{Client, JobState, TicketState, VvpError};
 
@@ -164,7 +165,7 @@ impl<'a> Executor<'a> {
         .map_err(|e| e.to_string())?;
         self.start(name, &dep, restore, &rec.deploy.resource_queue).await.map_err(|e| e.to_string())?;
         self.update(name, |p| {
-            p.status = "running".into();
+            p.status = state::Status::Running;
             p.pending = None;
             p.error = None;
         })
@@ -178,7 +179,7 @@ impl<'a> Executor<'a> {
         let dep = rec.remote.deployment_id.clone().ok_or_else(|| format!("`{name}` has no deployment yet"))?;
         let strategy = if savepoint { "STOP_WITH_SAVEPOINT" } else { "NONE" };
         self.stop_all(name, &dep, strategy).await.map_err(|e| e.to_string())?;
-        self.update(name, |p| p.status = "stopped".into()).await.map_err(|e| e.to_string())
+        self.update(name, |p| p.status = state::Status::Stopped).await.map_err(|e| e.to_string())
     }
 
     fn event(&self, name: &str, msg: &str) {
@@ -277,7 +278,7 @@ impl<'a> Executor<'a> {
                     rec.remote = p.remote.clone();
                 }
             }
-            rec.status = "applying".into();
+            rec.status = state::Status::Applying;
             rec.pending = Some(Pending {
                 action: action.into(),
                 step: "lookup".into(),
@@ -294,7 +295,7 @@ impl<'a> Executor<'a> {
                 self.event(name, &format!("adopting deployment {}", d.id));
                 if d.sql.as_deref() != Some(after.sql.as_str()) {
                     // It runs other SQL: bring it to the plan like an update.
-                    let stateful = after.deploy.upgrade == "stateful";
+                    let stateful = after.deploy.upgrade == Upgrade::Stateful;
                     self.stop_all(name, &d.id, if stateful { "STOP_WITH_SAVEPOINT" } else { "NONE" }).await?;
                     self.deploy(name, after, Some(&d.id)).await?;
                     if stateful {
@@ -321,9 +322,9 @@ impl<'a> Executor<'a> {
     /// Update in place: stop (with a savepoint when stateful), redeploy, start again.
     async fn upgrade(&self, name: &str, before: &PipelineState, after: &PipelineState, ddl: &[SinkDdl]) -> Step<()> {
         let dep = before.remote.deployment_id.clone().expect("checked by the caller");
-        let stateful = after.deploy.upgrade == "stateful";
+        let stateful = after.deploy.upgrade == Upgrade::Stateful;
         self.update(name, |p| {
-            p.status = "applying".into();
+            p.status = state::Status::Applying;
             if p.pending.is_none() {
                 p.pending = Some(Pending { action: "update".into(), step: "stop".into(), ticket_id: None });
             }
@@ -345,7 +346,7 @@ impl<'a> Executor<'a> {
             return self.create(name, after, "create", &[]).await;
         };
         self.update(name, |p| {
-            p.status = "applying".into();
+            p.status = state::Status::Applying;
             p.pending = Some(Pending { action: "repair".into(), step: "start".into(), ticket_id: None });
         })
         .await?;
@@ -354,7 +355,7 @@ impl<'a> Executor<'a> {
             self.deploy(name, after, Some(&dep)).await?;
             self.client.configure(&dep, &after.deploy).await?;
         }
-        let restore = if after.deploy.upgrade == "stateful" { "LATEST_STATE" } else { "NONE" };
+        let restore = if after.deploy.upgrade == Upgrade::Stateful { "LATEST_STATE" } else { "NONE" };
         self.start(name, &dep, restore, &after.deploy.resource_queue).await?;
         self.finish(name, after, "repair").await
     }
@@ -373,7 +374,7 @@ impl<'a> Executor<'a> {
     /// Destroy: stop the job, delete the deployment (the Hologres table is kept).
     async fn destroy(&self, name: &str, before: &PipelineState, action: &str) -> Step<()> {
         self.update(name, |p| {
-            p.status = "applying".into();
+            p.status = state::Status::Applying;
             p.pending = Some(Pending { action: action.into(), step: "stop".into(), ticket_id: None });
         })
         .await?;
@@ -388,7 +389,7 @@ impl<'a> Executor<'a> {
         }
         self.update(name, |p| {
             p.remote = Default::default();
-            p.status = "destroyed".into();
+            p.status = state::Status::Destroyed;
         })
         .await?;
         self.event(name, EVENT_DESTROYED);
@@ -494,7 +495,7 @@ impl<'a> Executor<'a> {
                 JobState::Running => return Ok(()),
                 JobState::Failed(m) => {
                     self.update(name, |p| {
-                        p.status = "failed".into();
+                        p.status = state::Status::Failed;
                         p.error = Some(m.clone());
                         p.pending = None;
                     })
@@ -558,7 +559,7 @@ impl<'a> Executor<'a> {
                 ddl_digest: flinkform_core::spec::digest(&[rec.ddl.as_bytes()]),
                 at,
             });
-            rec.status = "running".into();
+            rec.status = state::Status::Running;
             rec.pending = None;
             rec.error = None;
             st.pipelines.insert(name.to_string(), rec);

@@ -835,7 +835,7 @@ fn import(root: &Path, name: &str, deployment_id: &str, progress: Progress<'_>) 
     rec.sql = live.artifact.and_then(|a| a.sql_artifact).map(|s| s.sql_script).unwrap_or_default();
     rec.remote.deployment_id = Some(deployment_id.to_string());
     rec.remote.job_id = job.map(|j| j.id);
-    rec.status = "imported".into();
+    rec.status = flinkform_core::state::Status::Imported;
     let mut next = state.clone().unwrap_or_else(|| flinkform_core::state::State::new(uuid::Uuid::new_v4().to_string()));
     next.pipelines.insert(name.to_string(), rec);
     flinkform_core::state::commit(&*store, state.as_ref(), next)?;

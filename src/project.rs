@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::sample::{FileSampler, KafkaSampler, Sample, Sampler};
 use flinkform_core::schema::{self, Schema};
-use flinkform_core::spec::{self, Dialect, OnConflict, Pipeline, Project, SourceSpec, StateConfig, Upgrade, digest};
+use flinkform_core::spec::{self, Pipeline, Project, SourceSpec, StateConfig, digest};
 use flinkform_core::state::{ColumnRecord, DeployParams, PipelineState, SinkRecord, State, StateStore};
 use flinkform_state::{Flavor, LocalStore, PgConfig, PgStore};
 
@@ -320,19 +320,13 @@ pub fn resolve(
             engine_version: p.deployment.engine_version.clone(),
             parallelism: p.deployment.parallelism,
             resource_queue: p.deployment.resource_queue.clone(),
-            upgrade: match p.deployment.upgrade {
-                Upgrade::Stateful => "stateful".into(),
-                Upgrade::Stateless => "stateless".into(),
-            },
+            upgrade: p.deployment.upgrade,
             jobmanager: p.deployment.jobmanager.as_ref().map(|r| (r.cpu, r.memory.clone())),
             taskmanager: p.deployment.taskmanager.as_ref().map(|r| (r.cpu, r.memory.clone())),
             flink_conf: p.deployment.flink_conf.clone(),
         },
         sink: SinkRecord {
-            dialect: match p.sink.dialect {
-                Dialect::Hologres => "hologres".into(),
-                Dialect::Postgres => "postgres".into(),
-            },
+            dialect: p.sink.dialect,
             schema: p.sink.schema.clone(),
             table: p.sink.table.clone(),
             fixed: flinkform_core::render::table_properties(p, &schema)
@@ -341,14 +335,10 @@ pub fn resolve(
                 .map(|(k, v)| (k.to_string(), v))
                 .collect(),
             dsn_env: p.sink.dsn_env.clone(),
-            on_conflict: match p.sink.on_conflict {
-                OnConflict::Update => "update".into(),
-                OnConflict::Replace => "replace".into(),
-                OnConflict::Ignore => "ignore".into(),
-            },
+            on_conflict: p.sink.on_conflict,
         },
         remote: Default::default(),
-        status: "planned".into(),
+        status: flinkform_core::state::Status::Planned,
         pending: None,
         error: None,
         history: Vec::new(),

@@ -305,7 +305,7 @@ fn status_stop_start_destroy_and_import() {
         engine_version: "vvr-8.0.11-flink-1.17".into(),
         parallelism: 1,
         resource_queue: "default-queue".into(),
-        upgrade: "stateful".into(),
+        upgrade: flinkform_core::spec::Upgrade::Stateful,
         ..Default::default()
     };
     let draft = block_on(c.create_sql_draft("orders", "INSERT INTO x SELECT 1;", &params, None)).unwrap();

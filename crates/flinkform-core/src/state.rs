@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::infer::{Shape, TsStandard};
 use crate::schema::Evidence;
+use crate::spec::{Dialect, OnConflict, Upgrade};
 
 /// Version of the state format this build reads and writes.
 pub const FORMAT_VERSION: u32 = 1;
@@ -91,8 +92,8 @@ pub struct DeployParams {
     pub parallelism: u64,
     /// Resource queue (deployment target).
     pub resource_queue: String,
-    /// `stateful` or `stateless`: how an update restarts the job.
-    pub upgrade: String,
+    /// How an update restarts the job.
+    pub upgrade: Upgrade,
     /// Job manager (cores, memory), when set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jobmanager: Option<(f64, String)>,
@@ -104,10 +105,10 @@ pub struct DeployParams {
 }
 
 /// The sink table as recorded: what the DDL made, and what can never change in place.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SinkRecord {
-    /// `hologres` or `postgres`.
-    pub dialect: String,
+    /// The sink database's dialect.
+    pub dialect: Dialect,
     /// Schema of the table.
     pub schema: String,
     /// Table name.
@@ -118,8 +119,8 @@ pub struct SinkRecord {
     /// Environment variable with the connection string to run DDL with, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dsn_env: Option<String>,
-    /// `update`, `replace` or `ignore`.
-    pub on_conflict: String,
+    /// What the sink does with a row whose key exists.
+    pub on_conflict: OnConflict,
 }
 
 /// The journal entry of an apply in progress on a pipeline: what it is doing, and at
@@ -148,6 +149,50 @@ pub struct Revision {
     pub ddl_digest: String,
     /// When (RFC 3339), passed in by the caller.
     pub at: String,
+}
+
+/// Where a recorded pipeline is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Planned, never applied.
+    Planned,
+    /// An outcome written without VVP.
+    Recorded,
+    /// Adopted from VVP by `import`.
+    Imported,
+    /// An apply is under way (or was interrupted: see `pending`).
+    Applying,
+    /// Its job runs.
+    Running,
+    /// Its job was stopped on purpose.
+    Stopped,
+    /// Its job failed.
+    Failed,
+    /// Destroyed on VVP.
+    Destroyed,
+}
+
+impl Status {
+    /// The state file's spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Planned => "planned",
+            Status::Recorded => "recorded",
+            Status::Imported => "imported",
+            Status::Applying => "applying",
+            Status::Running => "running",
+            Status::Stopped => "stopped",
+            Status::Failed => "failed",
+            Status::Destroyed => "destroyed",
+        }
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// Everything recorded about one pipeline.
@@ -188,8 +233,8 @@ pub struct PipelineState {
     /// VVP ids.
     #[serde(default)]
     pub remote: Remote,
-    /// `planned`, `recorded` (an outcome written without VVP), `applying`, `running`, `failed`.
-    pub status: String,
+    /// Where the pipeline is.
+    pub status: Status,
     /// The apply in progress, if one was interrupted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending: Option<Pending>,
@@ -343,4 +388,24 @@ pub fn write_next(store: &dyn StateStore, state: &mut State) -> Result<(), State
     state.serial += 1;
     state.format_version = FORMAT_VERSION;
     store.save(state, expected).inspect_err(|_| state.serial -= 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A v1 state file as flinkform writes it, with every optional field set somewhere.
+    const V1: &str = include_str!("../tests/fixtures/state/v1.json");
+
+    #[test]
+    fn the_v1_fixture_loads_and_saves_byte_identically() {
+        let state = parse(V1, "v1.json").expect("the v1 fixture loads");
+        let orders = &state.pipelines["orders"];
+        assert_eq!(orders.pending.as_ref().map(|p| p.step.as_str()), Some("deploy"));
+        assert_eq!(orders.deploy.jobmanager, Some((1.0, "4Gi".to_string())));
+        assert_eq!(state.pipelines["clickstream"].history.len(), 1);
+        assert!(state.pipelines["clickstream"].error.is_some());
+        // Any change to a field's name, presence or form shows here as a text difference.
+        assert_eq!(to_text(&state), V1, "the serde form of the state changed: that needs format_version 2");
+    }
 }

@@ -416,7 +416,7 @@ async fn write(
              ON CONFLICT (state_key, name) DO UPDATE SET file = excluded.file, status = excluded.status, topic = excluded.topic,
                sink_table = excluded.sink_table, deployment_id = excluded.deployment_id, job_id = excluded.job_id,
                sql_digest = excluded.sql_digest, serial = excluded.serial",
-            &[&key, name, &p.file, &p.status, &p.topic, &p.sink_table, &p.remote.deployment_id, &p.remote.job_id, &digest, &serial],
+            &[&key, name, &p.file, &p.status.name(), &p.topic, &p.sink_table, &p.remote.deployment_id, &p.remote.job_id, &digest, &serial],
         )
         .await?;
         if let Some(r) = p.history.last() {
@@ -433,7 +433,7 @@ async fn write(
                 "INSERT INTO jobs (state_key, job_id, name, deployment_id, workspace, namespace, status, error, flink_conf, created_ms, updated_ms)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
                  ON CONFLICT (state_key, job_id) DO UPDATE SET status = excluded.status, error = excluded.error, updated_ms = excluded.updated_ms",
-                &[&key, job, name, dep, &workspace, &namespace, &p.status, &p.error, &conf, &now],
+                &[&key, job, name, dep, &workspace, &namespace, &p.status.name(), &p.error, &conf, &now],
             )
             .await?;
         }

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::spec::{Dialect, OnConflict, Upgrade};
 use crate::state::{PipelineState, Revision, State};
 use crate::types::{FlinkType, quote_pg_ident};
 
@@ -284,7 +285,7 @@ impl Plan {
                         ddl_digest: crate::spec::digest(&[rec.ddl.as_bytes()]),
                         at: at.to_string(),
                     });
-                    rec.status = "recorded".into();
+                    rec.status = crate::state::Status::Recorded;
                     next.pipelines.insert(c.name.clone(), rec);
                 }
                 _ => {}
@@ -424,7 +425,9 @@ fn drift(before: &PipelineState, after: &PipelineState, live: &Live, action: &mu
         }
         // A job stopped with `flinkform stop` stays stopped until `flinkform start`.
         Live::Found { job, .. }
-            if *action == Action::NoOp && job.as_deref() != Some("RUNNING") && before.status != "stopped" =>
+            if *action == Action::NoOp
+                && job.as_deref() != Some("RUNNING")
+                && before.status != crate::state::Status::Stopped =>
         {
             *action = Action::Repair;
             let what = job.as_deref().map_or("has no job".to_string(), |s| format!("job is {s}"));
@@ -533,7 +536,7 @@ fn classify(before: &PipelineState, after: &PipelineState) -> (Action, Vec<Strin
         update.push(restart_note(after));
         return (Action::Update, update);
     }
-    if before.status == "failed" {
+    if before.status == crate::state::Status::Failed {
         let why = before.error.as_deref().unwrap_or("no message");
         return (Action::Repair, vec![format!("the job failed: {why}")]);
     }
@@ -550,7 +553,7 @@ fn sink_changes(before: &PipelineState, after: &PipelineState) -> (Vec<SinkDdl>,
     }
     let table = format!("{}.{}", quote_pg_ident(&a.schema), quote_pg_ident(&a.table));
     let mut problems = Vec::new();
-    if a.dialect == "hologres" {
+    if a.dialect == Dialect::Hologres {
         for (k, new) in &a.fixed {
             let old = b.fixed.get(k).map_or("(unset)", String::as_str);
             if old != new {
@@ -657,16 +660,21 @@ fn contract(after: &PipelineState, live: &LiveTable) -> Vec<String> {
             after.primary_key.join(", ")
         ));
     }
-    if live.primary_key.is_empty() && after.sink.on_conflict != "ignore" && after.sink.dialect == "hologres" {
-        problems
-            .push(format!("on_conflict = {} needs a primary key, and the live table has none", after.sink.on_conflict));
+    if live.primary_key.is_empty()
+        && after.sink.on_conflict != OnConflict::Ignore
+        && after.sink.dialect == Dialect::Hologres
+    {
+        problems.push(format!(
+            "on_conflict = {} needs a primary key, and the live table has none",
+            after.sink.on_conflict.name()
+        ));
     }
     problems
 }
 
 /// How an update restarts the job, and what that means for the data.
 fn restart_note(after: &PipelineState) -> String {
-    if after.deploy.upgrade == "stateful" {
+    if after.deploy.upgrade == Upgrade::Stateful {
         "restart: stop with a savepoint, start from LATEST_SAVEPOINT (state kept: reading resumes where the job stopped)".into()
     } else {
         let mode = after.settings.get("source.startup_mode").map_or("\"group-offsets\"", String::as_str);

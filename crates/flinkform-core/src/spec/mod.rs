@@ -243,7 +243,8 @@ pub struct SchemaSpec {
 }
 
 /// What the Hologres sink does with a row whose primary key exists.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum OnConflict {
     /// Update the given columns.
     Update,
@@ -251,6 +252,17 @@ pub enum OnConflict {
     Replace,
     /// Keep the existing row.
     Ignore,
+}
+
+impl OnConflict {
+    /// The spec's spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            OnConflict::Update => "update",
+            OnConflict::Replace => "replace",
+            OnConflict::Ignore => "ignore",
+        }
+    }
 }
 
 /// `[sink]`: a Hologres table.
@@ -290,7 +302,8 @@ pub struct SinkSpec {
 }
 
 /// The SQL dialect of a sink database.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Dialect {
     /// Hologres: table properties, no type changes.
     Hologres,
@@ -298,13 +311,35 @@ pub enum Dialect {
     Postgres,
 }
 
+impl Dialect {
+    /// The spec's spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dialect::Hologres => "hologres",
+            Dialect::Postgres => "postgres",
+        }
+    }
+}
+
 /// How an update restarts the job.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Upgrade {
-    /// Stop with a savepoint and restart from it: state kept.
+    /// Stop with a savepoint and restart from it: state kept (the default).
+    #[default]
     Stateful,
     /// Restart without state: the source starts again from its startup mode.
     Stateless,
+}
+
+impl Upgrade {
+    /// The spec's spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            Upgrade::Stateful => "stateful",
+            Upgrade::Stateless => "stateless",
+        }
+    }
 }
 
 /// `[deployment]`.

@@ -13,7 +13,7 @@ use tokio::sync::{Mutex, Semaphore};
 use flinkform_core::plan::{Action, Change, Plan, SinkDdl, Summary};
 use flinkform_core::spec::Upgrade;
 use flinkform_core::state::{self, Pending, PipelineState, Revision, State, StateError, StateStore};
-use vvp_api::{Client, JobState, TicketState, VvpError};
+use vvp_api::{Client, ErrorKind, JobState, TicketState, VvpError};
 
 /// The last event of a pipeline whose job is running.
 pub const EVENT_RUNNING: &str = "RUNNING";
@@ -471,7 +471,7 @@ impl<'a> Executor<'a> {
     async fn deployed_sql_is(&self, deployment: &str, sql: &str) -> Step<bool> {
         match self.client.get_deployment(deployment).await {
             Ok(d) => Ok(d.artifact.and_then(|a| a.sql_artifact).map(|s| s.sql_script).as_deref() == Some(sql)),
-            Err(e) if e.code().is_some_and(|c| c.contains("NotFound")) => Ok(false),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
             Err(e) => Err(e.into()),
         }
     }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use flinkform_core::plan::{Desired, Live, Observed};
 use flinkform_core::state::State;
-use vvp_api::{Client, JobState, ValidationState, VvpError};
+use vvp_api::{Client, ErrorKind, JobState, ValidationState, VvpError};
 
 /// Pipelines looked at the same time.
 const CONCURRENCY: usize = 10;
@@ -41,7 +41,7 @@ pub async fn observe(client: &Client, recorded: Option<&State>) -> Result<Observ
     let looks = futures::stream::iter(targets)
         .map(|(name, dep, job, sql)| async move {
             let live = match client.get_deployment(&dep).await {
-                Err(e) if e.code().is_some_and(|c| c.contains("NotFound")) => Live::Gone,
+                Err(e) if e.kind() == ErrorKind::NotFound => Live::Gone,
                 Err(e) => return Err(e),
                 Ok(d) => {
                     let deployed = d.artifact.and_then(|a| a.sql_artifact).map(|s| s.sql_script);

@@ -115,6 +115,7 @@ fn client_drafts_round_trip_through_the_emulator() {
         c.delete_draft(&id).await.unwrap();
         let gone = c.get_draft(&id).await.unwrap_err();
         assert_eq!(gone.code(), Some("DraftNotFound"), "{gone}");
+        assert_eq!(gone.kind(), vvp_api::ErrorKind::NotFound, "{gone}");
         assert!(!gone.transient());
         // A wrong secret is a non-retryable gateway error.
         let bad = Client::new(
@@ -130,6 +131,24 @@ fn client_drafts_round_trip_through_the_emulator() {
         .unwrap();
         let e = bad.variable_names().await.unwrap_err();
         assert_eq!(e.code(), Some("SignatureDoesNotMatch"), "{e}");
+        assert_eq!(e.kind(), vvp_api::ErrorKind::Auth, "{e}");
         assert!(!e.to_string().contains("wrong"), "no secret in the error");
+
+        // An unknown access key (`InvalidAccessKeyId.NotFound`) is an auth failure, never
+        // a missing resource: deleting with it must fail, not report the deployment gone.
+        let unknown = Client::new(
+            Target {
+                endpoint: emu.addr.clone(),
+                protocol: "http".into(),
+                workspace: "w".into(),
+                namespace: "n".into(),
+            },
+            Credentials::new("no-such-key".into(), SK.into(), None),
+            RetryPolicy::default(),
+        )
+        .unwrap();
+        let e = unknown.delete("dep-1").await.unwrap_err();
+        assert_eq!(e.kind(), vvp_api::ErrorKind::Auth, "{e}");
+        assert_eq!(unknown.draft_deployment("draft-1").await.unwrap_err().kind(), vvp_api::ErrorKind::Auth);
     });
 }

@@ -125,19 +125,58 @@ pub enum VvpError {
     },
 }
 
+/// What kind of failure a [`VvpError`] is: what callers decide on, instead of codes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The resource (deployment, draft, job, ticket...) does not exist.
+    NotFound,
+    /// The resource is not in a state that allows the call (a job already running...).
+    Conflict,
+    /// The caller is throttled (`Throttling.*`).
+    Throttled,
+    /// No answer, or a server-side failure: trying again may help.
+    Transient,
+    /// The credentials or the signature were refused.
+    Auth,
+    /// Anything else: a bad request, an unexpected answer.
+    Other,
+}
+
 impl VvpError {
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        let VvpError::Api { status, code, .. } = self else {
+            return match self {
+                VvpError::Transport { .. } => ErrorKind::Transient,
+                _ => ErrorKind::Other,
+            };
+        };
+        let code = code.as_str();
+        if code.starts_with("Throttling") {
+            ErrorKind::Throttled
+        } else if *status >= 500 || code == "ServiceUnavailable" || code == "InternalError" {
+            ErrorKind::Transient
+        } else if *status == 401
+            || *status == 403
+            || ["InvalidAccessKeyId", "Signature", "IncompleteSignature", "MissingSignature", "InvalidTimeStamp"]
+                .iter()
+                .any(|p| code.starts_with(p))
+        {
+            ErrorKind::Auth
+        } else if code.ends_with("NotFound") && !code.contains('.') {
+            // `DeploymentNotFound`, `DraftNotFound`...; not `InvalidApi.NotFound` (no such
+            // operation) or `InvalidAccessKeyId.NotFound` (an auth failure, above).
+            ErrorKind::NotFound
+        } else if *status == 409 || code.contains("AlreadyRunning") || code.contains("HasRunningJob") {
+            ErrorKind::Conflict
+        } else {
+            ErrorKind::Other
+        }
+    }
+
     /// Whether trying again may help: transport failures, 5xx, throttling.
     pub fn transient(&self) -> bool {
-        match self {
-            VvpError::Transport { .. } => true,
-            VvpError::Api { status, code, .. } => {
-                *status >= 500
-                    || code.starts_with("Throttling")
-                    || code == "ServiceUnavailable"
-                    || code == "InternalError"
-            }
-            VvpError::Decode { .. } => false,
-        }
+        matches!(self.kind(), ErrorKind::Transient | ErrorKind::Throttled)
     }
 
     /// The API error code, if the API answered.

@@ -7,7 +7,7 @@ mod client;
 
 use std::collections::BTreeMap;
 
-pub use client::{Client, Credentials, RetryPolicy, Target, VvpError};
+pub use client::{Client, Credentials, ErrorKind, RetryPolicy, Target, VvpError};
 
 use flinkform_core::state::DeployParams;
 use vvp_wire::wire::{
@@ -166,7 +166,7 @@ impl Client {
     pub async fn draft_deployment(&self, draft_id: &str) -> Result<Option<String>, VvpError> {
         match self.get_draft(draft_id).await {
             Ok(d) => Ok(d.referenced_deployment_id.filter(|s| !s.is_empty())),
-            Err(e) if e.code().is_some_and(|c| c.contains("NotFound")) => Ok(None),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
         }
     }
@@ -272,7 +272,7 @@ impl Client {
     /// Deletes a deployment; one that is already gone counts as deleted.
     pub async fn delete(&self, deployment: &str) -> Result<(), VvpError> {
         match self.delete_deployment(deployment).await {
-            Err(e) if e.code().is_some_and(|c| c.contains("NotFound")) => Ok(()),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
             r => r,
         }
     }

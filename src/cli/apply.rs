@@ -1,0 +1,145 @@
+//! `apply`, `destroy`, `start` and `stop`: the executor under the state lock, with ctrl-c
+//! handling and the progress board.
+
+use super::*;
+use crate::apply::Executor;
+use board::Board;
+use flinkform_core::plan::{self as planner, file as planfile};
+use plan::observe;
+
+/// Set by ctrl-c during apply: in-flight steps finish and are recorded, then apply stops.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Exit code after ctrl-c.
+const INTERRUPTED_EXIT: u8 = 130;
+
+pub(super) fn print_now(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+}
+
+/// Whether `apply` carries out the plan of the specs, or destroys everything.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Mode {
+    Apply,
+    Destroy,
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(super) fn apply(
+    root: &Path,
+    plan_file: Option<&Path>,
+    mode: Mode,
+    auto_approve: bool,
+    parallelism: usize,
+    lock_timeout: Duration,
+    style: Style,
+    progress: Progress<'_>,
+) -> Result<Output, Error> {
+    let ws = Workspace::load(root)?;
+    let store = ws.store()?;
+    let _guard = store.lock(&lock_info("apply"), lock_timeout)?;
+    let state = store.load()?;
+    let plan = match plan_file {
+        Some(f) => {
+            let text = std::fs::read_to_string(f).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", f.display()))?;
+            let p = planfile::from_text(&text).map_err(anyhow::Error::from)?;
+            planfile::check_fresh(&p, state.as_ref()).map_err(anyhow::Error::from)?;
+            p
+        }
+        None => {
+            let (desired, inputs) = match mode {
+                Mode::Apply => project::desired_all(&ws, state.as_ref(), progress)?,
+                Mode::Destroy => (Vec::new(), ws.inputs.clone()),
+            };
+            let observed = observe(&ws, state.as_ref(), &desired)?;
+            let p = planner::compute(desired, state.as_ref(), observed.as_ref(), inputs);
+            print_now(&view::plan(&p, Format::Text, style));
+            if p.has_changes() && p.errors.is_empty() && !auto_approve {
+                if !std::io::stdin().is_terminal() {
+                    return Err(anyhow::anyhow!("apply asks for confirmation, and there is no terminal: pass --auto-approve, or apply a saved plan").into());
+                }
+                print_now("\nDo you want to perform these actions? Only 'yes' will be accepted.\n  Enter a value: ");
+                let mut answer = String::new();
+                std::io::stdin().read_line(&mut answer).map_err(|e| anyhow::anyhow!("reading the answer: {e}"))?;
+                if answer.trim() != "yes" {
+                    return Ok(Output { stdout: "\nApply cancelled.\n".into(), code: exit::ERROR });
+                }
+            }
+            p
+        }
+    };
+    if !plan.errors.is_empty() {
+        return Err(anyhow::anyhow!("the plan cannot be applied:\n  {}", plan.errors.join("\n  ")).into());
+    }
+    if !plan.has_changes() {
+        return ok("No changes. Nothing to apply.\n".into());
+    }
+    let creds = Credentials::from_env().ok_or_else(|| {
+        anyhow::anyhow!(
+            "no VVP credentials: set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET (and ALIBABA_CLOUD_SECURITY_TOKEN for STS)"
+        )
+    })?;
+    let client = Client::new(ws.vvp_target().map_err(Failed::from)?, creds, RetryPolicy::default())
+        .map_err(anyhow::Error::from)?;
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))?;
+    runtime.spawn(async {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            INTERRUPTED.store(true, Ordering::Relaxed);
+        }
+    });
+    let lineage = uuid::Uuid::new_v4().to_string();
+    let start = state.unwrap_or_else(|| flinkform_core::state::State::new(lineage));
+    let board = Board::new(std::io::stdout().is_terminal());
+    let events = |name: &str, msg: &str| board.event(name, msg);
+    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    let executor = Executor::new(&client, &*store, start, timeouts(&ws), now, &INTERRUPTED, &events);
+    let outcome = runtime.block_on(executor.apply(&plan, parallelism));
+    let mut text = String::new();
+    for (name, why) in &outcome.failed {
+        text.push_str(&format!("\nerror: {name}: {why}\n"));
+    }
+    let counts = format!(
+        "{} created, {} updated, {} replaced, {} destroyed{}",
+        outcome.done.add,
+        outcome.done.change,
+        outcome.done.replace,
+        outcome.done.destroy,
+        if outcome.done.repair > 0 { format!(", {} repaired", outcome.done.repair) } else { String::new() }
+    );
+    let code = if outcome.interrupted {
+        text.push_str(&format!("\nApply interrupted: {counts}. Run apply again to resume.\n"));
+        INTERRUPTED_EXIT
+    } else if outcome.failed.is_empty() {
+        text.push_str(&format!("\nApply complete! {counts}.\n"));
+        exit::OK
+    } else {
+        text.push_str(&format!(
+            "\nApply failed for {} pipelines: {counts}. The state records every step taken; fix the cause and run apply again.\n",
+            outcome.failed.len()
+        ));
+        exit::ERROR
+    };
+    Ok(Output { stdout: text, code })
+}
+type Op<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + 'a>>;
+
+/// `start` / `stop`: one pipeline, under the state lock, journaled.
+pub(super) fn operate(
+    root: &Path,
+    name: &str,
+    what: &str,
+    op: impl for<'e> FnOnce(&'e Executor<'e>, &'e str) -> Op<'e>,
+) -> Result<Output, Error> {
+    let ws = Workspace::load(root)?;
+    let store = ws.store()?;
+    let _guard = store.lock(&lock_info(what), Duration::ZERO)?;
+    let state = store.load()?.ok_or_else(|| anyhow::anyhow!("there is no state yet: run apply first"))?;
+    let client = vvp_client(&ws)?;
+    let events = |n: &str, msg: &str| print_now(&format!("{n}: {msg}\n"));
+    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    let ex = Executor::new(&client, &*store, state, timeouts(&ws), now, &INTERRUPTED, &events);
+    runtime()?.block_on(op(&ex, name)).map_err(|e| anyhow::anyhow!("{what} {name}: {e}"))?;
+    ok(format!("{name}: {what} done.\n"))
+}

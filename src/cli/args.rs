@@ -1,0 +1,241 @@
+//! The command line's shape: clap types only, validated without IO.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use flinkform_core::view::Format;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "flinkform",
+    version,
+    about = "Pipelines as code for Kafka → Flink SQL → Hologres on Alibaba Cloud VVP",
+    after_help = "Examples:\n  flinkform plan\n  flinkform plan --format markdown --out plan.json\n  flinkform -C infra/streaming render orders"
+)]
+pub(super) struct Cli {
+    /// Run as if started in DIR (the project root, holding flinkform.toml).
+    #[arg(short = 'C', long = "chdir", global = true, value_name = "DIR")]
+    pub(super) chdir: Option<PathBuf>,
+    /// More log output on stderr (-v info, -vv debug); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub(super) verbose: u8,
+    /// Never colour the output (NO_COLOR is honoured too).
+    #[arg(long, global = true)]
+    pub(super) no_color: bool,
+    #[command(subcommand)]
+    pub(super) command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub(super) enum Command {
+    /// Create a project: flinkform.toml, an example pipeline with a sample file, templates/.
+    #[command(after_help = "Example:\n  flinkform -C my-pipelines init")]
+    Init,
+    /// Check the specs and every pipeline's schema without planning.
+    #[command(after_help = "Example:\n  flinkform validate")]
+    Validate,
+    /// Print a pipeline's Flink SQL (or its Hologres DDL, or deployment config).
+    #[command(after_help = "Examples:\n  flinkform render orders\n  flinkform render orders --ddl")]
+    Render {
+        /// Pipeline name.
+        name: String,
+        /// Print the Hologres DDL instead.
+        #[arg(long, conflicts_with = "deployment")]
+        ddl: bool,
+        /// Print the deployment config instead.
+        #[arg(long)]
+        deployment: bool,
+    },
+    /// Show a pipeline's inferred columns with the evidence behind each type.
+    #[command(after_help = "Example:\n  flinkform schema orders")]
+    Schema {
+        /// Pipeline name.
+        name: String,
+    },
+    /// Compare the specs and samples with the recorded state and show what would change.
+    #[command(
+        after_help = "Examples:\n  flinkform plan\n  flinkform plan --detailed-exitcode\n  flinkform plan --format markdown > comment.md\n  flinkform plan -out plan.json"
+    )]
+    Plan {
+        /// Output format.
+        #[arg(long, default_value = "text", value_parser = format_parser())]
+        format: Format,
+        /// Save the plan to FILE (also `-out FILE`), for apply to carry out exactly.
+        #[arg(short = 'o', long = "out", value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Exit 0 when there are no changes, 2 when there are, 1 on error.
+        #[arg(long)]
+        detailed_exitcode: bool,
+        /// Do not take the state lock.
+        #[arg(long = "lock", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+        lock: bool,
+        /// Look at VVP (when credentials are set): drift, failed jobs, missing variables.
+        #[arg(long = "refresh", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+        refresh: bool,
+        /// Have VVP validate the SQL of every changed pipeline (needs credentials).
+        #[arg(long)]
+        validate: bool,
+        /// How long to wait for the state lock (e.g. "30s").
+        #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
+        lock_timeout: Duration,
+    },
+    /// Carry out a plan on VVP: create, update, replace or destroy deployments and jobs,
+    /// journaling every step in the state. Holds the state lock for the whole run.
+    #[command(
+        after_help = "Examples:\n  flinkform apply\n  flinkform apply --auto-approve --parallelism 20\n  flinkform apply plan.json"
+    )]
+    Apply {
+        /// A plan saved with `plan -out FILE`: apply exactly it (refused if the state changed since).
+        plan: Option<PathBuf>,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        auto_approve: bool,
+        /// Pipelines carried out at the same time.
+        #[arg(long, default_value_t = 10)]
+        parallelism: usize,
+        /// How long to wait for the state lock (e.g. "30s").
+        #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
+        lock_timeout: Duration,
+    },
+    /// Show the live state of the recorded pipelines on VVP.
+    #[command(after_help = "Examples:\n  flinkform status\n  flinkform status orders")]
+    Status {
+        /// Only this pipeline.
+        name: Option<String>,
+    },
+    /// Start a recorded pipeline's job.
+    #[command(after_help = "Example:\n  flinkform start orders --restore latest-savepoint")]
+    Start {
+        /// Pipeline name.
+        name: String,
+        /// Where the job resumes from.
+        #[arg(long, value_enum, default_value = "latest-state")]
+        restore: Restore,
+    },
+    /// Stop a recorded pipeline's job (it stays stopped until `start`).
+    #[command(after_help = "Example:\n  flinkform stop orders --savepoint")]
+    Stop {
+        /// Pipeline name.
+        name: String,
+        /// Take a savepoint while stopping.
+        #[arg(long)]
+        savepoint: bool,
+    },
+    /// Destroy every pipeline in the state (protected ones refuse): stop jobs, delete deployments.
+    #[command(after_help = "Example:\n  flinkform destroy --auto-approve")]
+    Destroy {
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        auto_approve: bool,
+        /// Pipelines carried out at the same time.
+        #[arg(long, default_value_t = 10)]
+        parallelism: usize,
+    },
+    /// Adopt an existing VVP deployment as pipeline NAME (whose spec must exist).
+    #[command(after_help = "Example:\n  flinkform import orders 7468776d-d5d7-4079-a8a2-af4b66668084")]
+    Import {
+        /// Pipeline name (a spec in pipelines/).
+        name: String,
+        /// The VVP deployment id.
+        deployment_id: String,
+    },
+    /// Print the newest messages of a pipeline's topic (or any topic) as JSON lines, or
+    /// with --schema the columns inferred from them. Never joins a consumer group or
+    /// commits offsets.
+    #[command(
+        after_help = "Examples:\n  flinkform sample orders -n 5\n  flinkform sample orders --schema\n  flinkform sample --topic clicks --bootstrap-servers 127.0.0.1:9092 --schema"
+    )]
+    Sample {
+        /// Pipeline name (or give --topic and --bootstrap-servers).
+        #[arg(required_unless_present = "topic")]
+        name: Option<String>,
+        /// How many of the newest messages.
+        #[arg(short = 'n', long = "messages", default_value_t = 20)]
+        messages: u64,
+        /// Show the inferred columns instead of the messages.
+        #[arg(long)]
+        schema: bool,
+        /// Sample this topic without a spec.
+        #[arg(long, requires = "bootstrap_servers", conflicts_with = "name")]
+        topic: Option<String>,
+        /// Brokers of --topic.
+        #[arg(long)]
+        bootstrap_servers: Option<String>,
+        /// Give up after this long (with --topic).
+        #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+        timeout: Duration,
+    },
+    /// Inspect the recorded state.
+    #[command(subcommand)]
+    State(StateCommand),
+    /// A pipeline's applied revisions (SQL digests, when, which action) and its job.
+    #[command(after_help = "Example:\n  flinkform history orders")]
+    History {
+        /// Pipeline name.
+        name: String,
+    },
+    /// Break a stuck state lock by its ID (shown in the lock error).
+    #[command(name = "force-unlock", after_help = "Example:\n  flinkform force-unlock 3f2a...")]
+    ForceUnlock {
+        /// The lock ID.
+        id: String,
+    },
+    /// Print a shell completion script.
+    #[command(after_help = "Example:\n  flinkform completions bash > /etc/bash_completion.d/flinkform")]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+/// `start --restore`.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub(super) enum Restore {
+    /// From the latest checkpoint or savepoint.
+    LatestState,
+    /// From the latest savepoint.
+    LatestSavepoint,
+    /// Without state: the source starts from its startup mode.
+    None,
+}
+
+#[derive(Subcommand, Debug)]
+pub(super) enum StateCommand {
+    /// List recorded pipelines.
+    List,
+    /// Show one recorded pipeline: columns, SQL, DDL, ids, history.
+    Show {
+        /// Pipeline name.
+        name: String,
+    },
+    /// Move the state from one backend to the other, without loss (lineage and serial kept).
+    #[command(
+        after_help = "Example:\n  FLINKFORM_STATE_DSN=postgres://... flinkform state migrate --from local --to postgres"
+    )]
+    Migrate {
+        /// Where the state is now.
+        #[arg(long, value_enum)]
+        from: Backend,
+        /// Where it goes (must hold no state yet).
+        #[arg(long, value_enum)]
+        to: Backend,
+    },
+}
+
+/// A state backend, for `state migrate`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(super) enum Backend {
+    /// The JSON file.
+    Local,
+    /// PostgreSQL (or Hologres) tables.
+    Postgres,
+}
+
+/// Parses `--format` with the names the view knows (listed in `--help`).
+fn format_parser() -> impl clap::builder::TypedValueParser<Value = Format> {
+    clap::builder::TypedValueParser::map(
+        clap::builder::PossibleValuesParser::new(Format::ALL.map(|(name, _)| name)),
+        |name| Format::named(&name).expect("a possible value is a format"),
+    )
+}

@@ -1,0 +1,101 @@
+//! `validate`, `render`, `schema` and `sample`: looking at what flinkform makes of the
+//! specs and samples, without planning.
+
+use super::*;
+use crate::sample::{KafkaSampler, Sampler};
+
+/// `validate`.
+pub(super) fn validate(root: &Path, style: Style, progress: Progress<'_>) -> Result<Output, Error> {
+    let ws = Workspace::load(root)?;
+    let state = ws.store()?.load()?;
+    let (desired, _) = project::desired_all(&ws, state.as_ref(), progress)?;
+    let mut out = view::diagnostics(&ws.warnings, style);
+    for d in &desired {
+        for w in &d.warnings {
+            out.push_str(&format!("warning: {w}\n"));
+        }
+    }
+    out.push_str(&format!("Success! {} pipelines are valid.\n", desired.len()));
+    ok(out)
+}
+
+/// `render`: the SQL, or the DDL, or the deployment config.
+pub(super) fn render(
+    root: &Path,
+    progress: Progress<'_>,
+    name: String,
+    ddl: bool,
+    deployment: bool,
+) -> Result<Output, Error> {
+    let resolved = resolve_one(root, &name, None, progress)?;
+    let r = &resolved.desired.record;
+    ok(if ddl {
+        r.ddl.clone()
+    } else if deployment {
+        r.deployment.clone()
+    } else {
+        r.sql.clone()
+    })
+}
+
+/// `sample NAME`: a pipeline's sample (or its schema).
+pub(super) fn sample_pipeline(
+    root: &Path,
+    progress: Progress<'_>,
+    name: String,
+    messages: u64,
+    schema: bool,
+) -> Result<Output, Error> {
+    if schema {
+        return ok(schema_text(&resolve_one(root, &name, Some(messages), progress)?));
+    }
+    let ws = Workspace::load(root)?;
+    let mut p = ws.pipeline(&name)?.clone();
+    p.source.sample.messages = messages;
+    ok(view::json_lines(&ws.sample_one(&p, progress).map_err(Failed::from)?))
+}
+
+/// `sample --topic`: an ad-hoc sample of any topic (or its shape).
+pub(super) fn sample_topic(
+    messages: u64,
+    schema: bool,
+    topic: Option<String>,
+    bootstrap_servers: Option<String>,
+    timeout: Duration,
+) -> Result<Output, Error> {
+    let source = flinkform_core::spec::SourceSpec::adhoc(
+        topic.unwrap_or_default(),
+        bootstrap_servers.unwrap_or_default(),
+        messages,
+        timeout,
+    );
+    let mut r = KafkaSampler::default().sample(&[&source]);
+    let sample = r.pop().expect("one result").map_err(|e| anyhow::anyhow!("{e}"))?;
+    if !schema {
+        return ok(view::json_lines(&sample));
+    }
+    let shape =
+        flinkform_core::infer::infer(sample.records(), &Default::default()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    ok(format!("{}: {} records\n\n{}", sample.origin, sample.len(), view::shape_table(&shape)))
+}
+
+pub(super) fn schema_text(resolved: &project::Resolved) -> String {
+    let d = &resolved.desired;
+    let mut out = format!(
+        "{}: {} columns, json.timestamp-format.standard = {}\nsample: {}: {} records",
+        d.name,
+        d.record.columns.len(),
+        d.record.timestamp_standard.as_str(),
+        d.sample.origin,
+        d.sample.records
+    );
+    if d.sample.skipped_count > 0 {
+        out.push_str(&format!(", {} skipped ({})", d.sample.skipped_count, d.sample.skipped));
+    }
+    out.push_str("\n\n");
+    out.push_str(&view::columns_table(&d.record.columns, ""));
+    for w in &d.warnings {
+        out.push_str(&format!("warning: {w}\n"));
+    }
+    out
+}

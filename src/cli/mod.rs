@@ -1,0 +1,261 @@
+//! The command line: clap arguments (`args`), then one file per group of commands.
+//! Commands return text for stdout and an exit code; this module is the only place that
+//! prints (with apply's board, `board`).
+
+mod apply;
+mod args;
+mod board;
+mod init;
+mod inspect;
+mod plan;
+mod state;
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::apply::Timeouts;
+use crate::project::{self, Failed, Progress, Workspace};
+use args::{Cli, Command, Restore, StateCommand};
+use flinkform_core::diag::Diagnostic;
+use flinkform_core::state::LockInfo;
+use flinkform_core::view::{self, Format, Style};
+use vvp_api::{Client, Credentials, RetryPolicy};
+
+/// Exit codes, defined once.
+pub mod exit {
+    /// Success; with `--detailed-exitcode`, also "no changes".
+    pub const OK: u8 = 0;
+    /// An error.
+    pub const ERROR: u8 = 1;
+    /// `--detailed-exitcode`: the plan has changes.
+    pub const CHANGES: u8 = 2;
+}
+
+/// What a command produced.
+struct Output {
+    stdout: String,
+    code: u8,
+}
+
+enum Error {
+    Diagnostics(Vec<Diagnostic>),
+    Other(anyhow::Error),
+}
+
+impl From<Failed> for Error {
+    fn from(f: Failed) -> Self {
+        Error::Diagnostics(f.0)
+    }
+}
+
+impl From<anyhow::Error> for Error {
+    fn from(e: anyhow::Error) -> Self {
+        Error::Other(e)
+    }
+}
+
+impl From<flinkform_core::state::StateError> for Error {
+    fn from(e: flinkform_core::state::StateError) -> Self {
+        Error::Other(e.into())
+    }
+}
+
+/// Terraform spells it `-out FILE` / `-out=FILE`; clap would read `-o ut`.
+fn normalize_args(args: impl Iterator<Item = String>) -> Vec<String> {
+    args.map(|a| match a.strip_prefix("-out") {
+        Some("") => "--out".to_string(),
+        Some(rest) if rest.starts_with('=') => format!("--out{rest}"),
+        _ => a,
+    })
+    .collect()
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse_from(normalize_args(std::env::args()));
+    let color_ok = !cli.no_color && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let style_out = Style { color: color_ok && std::io::stdout().is_terminal() };
+    let style_err = Style { color: color_ok && std::io::stderr().is_terminal() };
+    init_tracing(cli.verbose, style_err.color);
+    // Like `git -C` and `terraform -chdir`: every relative path is then relative to DIR.
+    if let Some(dir) = &cli.chdir
+        && let Err(e) = std::env::set_current_dir(dir)
+    {
+        eprintln!("error: cannot change to {}: {e}", dir.display());
+        return ExitCode::from(exit::ERROR);
+    }
+    let progress = move |done: usize, total: usize| {
+        if std::io::stderr().is_terminal() {
+            let mut e = std::io::stderr().lock();
+            let _ = write!(e, "\r\x1b[2Ksampling Kafka topics: {done}/{total}");
+            if done >= total {
+                let _ = write!(e, "\r\x1b[2K");
+            }
+            let _ = e.flush();
+        }
+    };
+    match run(cli.command, Path::new("."), style_out, &progress) {
+        Ok(out) => {
+            let mut stdout = std::io::stdout().lock();
+            let _ = stdout.write_all(out.stdout.as_bytes());
+            ExitCode::from(out.code)
+        }
+        Err(Error::Diagnostics(diags)) => {
+            eprintln!("{}", view::diagnostics(&diags, style_err));
+            let n = diags.iter().filter(|d| d.is_error()).count();
+            if n > 1 {
+                eprintln!("{n} errors");
+            }
+            ExitCode::from(exit::ERROR)
+        }
+        Err(Error::Other(e)) => {
+            let label = if style_err.color { "\x1b[1;31merror\x1b[0m" } else { "error" };
+            eprintln!("{label}: {e:#}");
+            ExitCode::from(exit::ERROR)
+        }
+    }
+}
+
+fn init_tracing(verbose: u8, color: bool) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(color).with_writer(std::io::stderr).try_init();
+}
+
+fn ok(stdout: String) -> Result<Output, Error> {
+    Ok(Output { stdout, code: exit::OK })
+}
+fn run(command: Command, root: &Path, style: Style, progress: Progress<'_>) -> Result<Output, Error> {
+    match command {
+        Command::Init => init::init(root),
+        Command::Completions { shell } => init::completions(shell),
+        Command::Validate => inspect::validate(root, style, progress),
+        Command::Render { name, ddl, deployment } => inspect::render(root, progress, name, ddl, deployment),
+        Command::Schema { name } => ok(inspect::schema_text(&resolve_one(root, &name, None, progress)?)),
+        Command::Sample { name: Some(name), messages, schema, .. } => {
+            inspect::sample_pipeline(root, progress, name, messages, schema)
+        }
+        Command::Sample { name: None, messages, schema, topic, bootstrap_servers, timeout } => {
+            inspect::sample_topic(messages, schema, topic, bootstrap_servers, timeout)
+        }
+        Command::Plan { format, out, detailed_exitcode, lock, lock_timeout, refresh, validate } => {
+            plan::plan(root, style, progress, format, out, detailed_exitcode, lock, lock_timeout, refresh, validate)
+        }
+        Command::Apply { plan, auto_approve, parallelism, lock_timeout } => apply::apply(
+            root,
+            plan.as_deref(),
+            apply::Mode::Apply,
+            auto_approve,
+            parallelism,
+            lock_timeout,
+            style,
+            progress,
+        ),
+        Command::Destroy { auto_approve, parallelism } => {
+            apply::apply(root, None, apply::Mode::Destroy, auto_approve, parallelism, Duration::ZERO, style, progress)
+        }
+        Command::Status { name } => state::status(root, name.as_deref()),
+        Command::Start { name, restore } => {
+            let kind = match restore {
+                Restore::LatestState => "LATEST_STATE",
+                Restore::LatestSavepoint => "LATEST_SAVEPOINT",
+                Restore::None => "NONE",
+            };
+            apply::operate(root, &name, "start", |ex, n| Box::pin(async move { ex.start_pipeline(n, kind).await }))
+        }
+        Command::Stop { name, savepoint } => {
+            apply::operate(root, &name, "stop", |ex, n| Box::pin(async move { ex.stop_pipeline(n, savepoint).await }))
+        }
+        Command::Import { name, deployment_id } => state::import(root, &name, &deployment_id, progress),
+        Command::State(StateCommand::List) => state::list(root),
+        Command::State(StateCommand::Show { name }) => state::show(root, name),
+        Command::State(StateCommand::Migrate { from, to }) => state::migrate(root, from, to),
+        Command::History { name } => state::history(root, name),
+        Command::ForceUnlock { id } => state::force_unlock(root, id),
+    }
+}
+
+fn timeouts(ws: &Workspace) -> Timeouts {
+    let t = ws.project.config.vvp.timeouts;
+    Timeouts { deploy: t.deploy, start: t.start, stop: t.stop }
+}
+
+/// The VVP client from flinkform.toml and the environment.
+fn vvp_client(ws: &Workspace) -> Result<Client, Error> {
+    let creds = Credentials::from_env().ok_or_else(|| {
+        anyhow::anyhow!(
+            "no VVP credentials: set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET (and ALIBABA_CLOUD_SECURITY_TOKEN for STS)"
+        )
+    })?;
+    Ok(Client::new(ws.vvp_target().map_err(Failed::from)?, creds, RetryPolicy::default())
+        .map_err(anyhow::Error::from)?)
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    Ok(tokio::runtime::Runtime::new().map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))?)
+}
+
+/// Samples and resolves one pipeline (`messages` overrides the spec's sample size).
+fn resolve_one(
+    root: &Path,
+    name: &str,
+    messages: Option<u64>,
+    progress: Progress<'_>,
+) -> Result<project::Resolved, Error> {
+    let ws = Workspace::load(root)?;
+    let mut p = ws.pipeline(name)?.clone();
+    if let Some(n) = messages {
+        p.source.sample.messages = n;
+    }
+    let state = ws.store()?.load()?;
+    Ok(ws.resolve_one(&p, state.as_ref().and_then(|s| s.pipelines.get(name)), progress)?)
+}
+
+fn write_new(path: &Path, text: &str) -> Result<(), Error> {
+    std::fs::write(path, text).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    Ok(())
+}
+
+/// Who is asking for the lock, for the holder info a loser sees.
+pub fn lock_info(operation: &str) -> LockInfo {
+    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    let ci = match (
+        std::env::var("GITHUB_SERVER_URL"),
+        std::env::var("GITHUB_REPOSITORY"),
+        std::env::var("GITHUB_RUN_ID"),
+    ) {
+        (Ok(s), Ok(r), Ok(id)) => format!(" ({s}/{r}/actions/runs/{id})"),
+        _ => String::new(),
+    };
+    LockInfo {
+        id: uuid::Uuid::new_v4().to_string(),
+        who: format!("{user}{ci}"),
+        pid: std::process::id(),
+        host: std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map_or_else(|_| "unknown".into(), |h| h.trim().to_string()),
+        operation: operation.into(),
+        created: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn terraform_style_out_flag() {
+        let args = ["flinkform", "plan", "-out", "p.json", "-out=q.json", "-o", "r"].map(String::from);
+        assert_eq!(
+            super::normalize_args(args.into_iter()),
+            ["flinkform", "plan", "--out", "p.json", "--out=q.json", "-o", "r"]
+        );
+    }
+}

@@ -1,0 +1,89 @@
+//! `plan`: specs and samples against the recorded state and what VVP shows.
+
+use super::*;
+use flinkform_core::plan::{self, file as planfile};
+
+/// `plan`.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn plan(
+    root: &Path,
+    style: Style,
+    progress: Progress<'_>,
+    format: Format,
+    out: Option<PathBuf>,
+    detailed_exitcode: bool,
+    lock: bool,
+    lock_timeout: Duration,
+    refresh: bool,
+    validate: bool,
+) -> Result<Output, Error> {
+    let ws = Workspace::load(root)?;
+    let store = ws.store()?;
+    let _guard = if lock { Some(store.lock(&lock_info("plan"), lock_timeout)?) } else { None };
+    let state = store.load()?;
+    let (desired, inputs) = project::desired_all(&ws, state.as_ref(), progress)?;
+    let mut observed = if refresh || validate { observe(&ws, state.as_ref(), &desired)? } else { None };
+    if validate {
+        let o = observed.as_mut().ok_or_else(|| {
+            anyhow::anyhow!(
+                "--validate needs VVP credentials (ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET)"
+            )
+        })?;
+        let client = vvp_client(&ws)?;
+        let timeout = ws.project.config.vvp.timeouts.validate;
+        o.validations = runtime()?
+            .block_on(crate::refresh::validate(&client, &desired, state.as_ref(), timeout))
+            .map_err(anyhow::Error::from)?;
+    }
+    let plan = plan::compute(desired, state.as_ref(), observed.as_ref(), inputs);
+    tracing::info!(changes = plan.changes.len(), has_changes = plan.has_changes(), "plan computed");
+    if let Some(path) = &out {
+        write_new(path, &planfile::to_text(&plan))?;
+    }
+    let mut text = view::plan(&plan, format, style);
+    if let (Some(path), Format::Text) = (&out, format) {
+        text.push_str(&format!(
+            "\nSaved the plan to {}. Apply exactly it with `flinkform apply {}`.\n",
+            path.display(),
+            path.display()
+        ));
+    }
+    let code = if !plan.errors.is_empty() {
+        exit::ERROR
+    } else if detailed_exitcode && plan.has_changes() {
+        exit::CHANGES
+    } else {
+        exit::OK
+    };
+    Ok(Output { stdout: text, code })
+}
+
+/// Refreshes from VVP when credentials are set, and reads the sink tables whose
+/// `dsn_env` is set; `None` when there is nothing to look at.
+pub(super) fn observe(
+    ws: &Workspace,
+    state: Option<&flinkform_core::state::State>,
+    desired: &[flinkform_core::plan::Desired],
+) -> Result<Option<flinkform_core::plan::Observed>, Error> {
+    let runtime = runtime()?;
+    let mut observed = match Credentials::from_env() {
+        None => {
+            tracing::info!("no VVP credentials: planning from the recorded state only");
+            None
+        }
+        Some(creds) => {
+            let client = Client::new(ws.vvp_target().map_err(Failed::from)?, creds, RetryPolicy::default())
+                .map_err(anyhow::Error::from)?;
+            Some(runtime.block_on(crate::refresh::observe(&client, state)).map_err(|e| {
+                anyhow::anyhow!(
+                    "refreshing from VVP failed: {e}; use --refresh=false to plan from the recorded state only"
+                )
+            })?)
+        }
+    };
+    let sinks = runtime.block_on(crate::refresh::sinks(desired)).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if !sinks.is_empty() {
+        observed.get_or_insert_with(Default::default).sinks = sinks;
+    }
+    Ok(observed)
+}

@@ -1,0 +1,157 @@
+//! `status`, `import`, `history`, `force-unlock` and `state ...`: the recorded state and
+//! what VVP shows of it.
+
+use super::*;
+use args::Backend;
+
+/// `status`: each recorded pipeline's deployment and job as VVP shows them.
+pub(super) fn status(root: &Path, only: Option<&str>) -> Result<Output, Error> {
+    let ws = Workspace::load(root)?;
+    let state = ws.store()?.load()?;
+    let client = vvp_client(&ws)?;
+    let observed =
+        runtime()?.block_on(crate::refresh::observe(&client, state.as_ref())).map_err(anyhow::Error::from)?;
+    let mut out = String::from("PIPELINE\tDEPLOYMENT\tJOB\tLIVE STATUS\tRECORDED\n");
+    for (name, p) in state.iter().flat_map(|s| s.pipelines.iter()).filter(|(n, _)| only.is_none_or(|o| o == n.as_str()))
+    {
+        let live = match observed.pipelines.get(name) {
+            Some(flinkform_core::plan::Live::Gone) => "deployment gone".to_string(),
+            Some(flinkform_core::plan::Live::Found { job, .. }) => job.clone().unwrap_or_else(|| "no job".into()),
+            None => "not deployed".into(),
+        };
+        out.push_str(&format!(
+            "{name}\t{}\t{}\t{live}\t{}\n",
+            p.remote.deployment_id.as_deref().unwrap_or("-"),
+            p.remote.job_id.as_deref().unwrap_or("-"),
+            p.status
+        ));
+    }
+    ok(out)
+}
+
+/// `import NAME DEPLOYMENT_ID`: records an existing deployment as pipeline NAME, with the
+/// SQL it runs now, so that the next plan shows how to bring it to the spec.
+pub(super) fn import(root: &Path, name: &str, deployment_id: &str, progress: Progress<'_>) -> Result<Output, Error> {
+    let ws = Workspace::load(root)?;
+    let p = ws.pipeline(name)?.clone();
+    let store = ws.store()?;
+    let _guard = store.lock(&lock_info("import"), Duration::ZERO)?;
+    let state = store.load()?;
+    if state.as_ref().is_some_and(|s| s.pipelines.contains_key(name)) {
+        return Err(anyhow::anyhow!("`{name}` is already in the state").into());
+    }
+    let client = vvp_client(&ws)?;
+    let rt = runtime()?;
+    let live = rt.block_on(client.get_deployment(deployment_id)).map_err(anyhow::Error::from)?;
+    let job = rt.block_on(client.live_job(deployment_id)).map_err(anyhow::Error::from)?;
+    let mut rec = ws.resolve_one(&p, None, progress)?.desired.record;
+    rec.sql = live.artifact.and_then(|a| a.sql_artifact).map(|s| s.sql_script).unwrap_or_default();
+    rec.remote.deployment_id = Some(deployment_id.to_string());
+    rec.remote.job_id = job.map(|j| j.id);
+    rec.status = flinkform_core::state::Status::Imported;
+    let mut next = state.clone().unwrap_or_else(|| flinkform_core::state::State::new(uuid::Uuid::new_v4().to_string()));
+    next.pipelines.insert(name.to_string(), rec);
+    flinkform_core::state::commit(&*store, state.as_ref(), next)?;
+    ok(format!(
+        "Imported deployment {deployment_id} as `{name}`. Run `flinkform plan` to see how it differs from the spec.\n"
+    ))
+}
+
+/// `state list`.
+pub(super) fn list(root: &Path) -> Result<Output, Error> {
+    let ws = Workspace::load(root)?;
+    let state = ws.store()?.load()?;
+    let mut out = String::new();
+    if let Some(s) = &state {
+        for (name, p) in &s.pipelines {
+            out.push_str(&format!("{name}\t{}\t{}\n", p.status, p.file));
+        }
+    }
+    ok(out)
+}
+
+/// `state show`.
+pub(super) fn show(root: &Path, name: String) -> Result<Output, Error> {
+    let ws = Workspace::load(root)?;
+    let state = ws.store()?.load()?;
+    let p = state.as_ref().and_then(|s| s.pipelines.get(&name)).ok_or_else(|| {
+        anyhow::anyhow!("no pipeline `{name}` in the state (`flinkform state list` shows what is recorded)")
+    })?;
+    let mut out = format!("# {name}\nfile: {}\nstatus: {}\ntopic: {}\n", p.file, p.status, p.topic);
+    out.push_str(&format!(
+        "deployment id: {}\njob id: {}\n\ncolumns:\n",
+        p.remote.deployment_id.as_deref().unwrap_or("-"),
+        p.remote.job_id.as_deref().unwrap_or("-")
+    ));
+    out.push_str(&view::columns_table(&p.columns, "  "));
+    out.push_str("\nhistory:\n");
+    for h in &p.history {
+        out.push_str(&format!("  serial {}  {}  {}  sql {}\n", h.serial, h.at, h.action, &h.sql_digest[..12]));
+    }
+    out.push_str(&format!("\n{}\n{}\n{}", p.sql, p.ddl, p.deployment));
+    ok(out)
+}
+
+/// `state migrate`.
+pub(super) fn migrate(root: &Path, from: Backend, to: Backend) -> Result<Output, Error> {
+    if from == to {
+        return Err(anyhow::anyhow!("--from and --to are the same backend").into());
+    }
+    let ws = Workspace::load(root)?;
+    let (source, target) = (ws.store_of(from == Backend::Postgres)?, ws.store_of(to == Backend::Postgres)?);
+    let _a = source.lock(&lock_info("state migrate"), Duration::ZERO)?;
+    let _b = target.lock(&lock_info("state migrate"), Duration::ZERO)?;
+    let state =
+        source.load()?.ok_or_else(|| anyhow::anyhow!("the {from:?} backend holds no state: nothing to migrate"))?;
+    if let Some(t) = target.load()? {
+        return Err(anyhow::anyhow!(
+            "the {to:?} backend already holds a state (lineage {}, serial {}); it is left untouched",
+            t.lineage,
+            t.serial
+        )
+        .into());
+    }
+    target.save(&state, None)?;
+    ok(format!(
+        "Moved the state (lineage {}, serial {}, {} pipelines) from {from:?} to {to:?}. Set [state] backend in flinkform.toml to use it.\n",
+        state.lineage,
+        state.serial,
+        state.pipelines.len()
+    ))
+}
+
+/// `history`.
+pub(super) fn history(root: &Path, name: String) -> Result<Output, Error> {
+    let ws = Workspace::load(root)?;
+    let state = ws.store()?.load()?;
+    let p = state
+        .as_ref()
+        .and_then(|s| s.pipelines.get(&name))
+        .ok_or_else(|| anyhow::anyhow!("no pipeline `{name}` in the state"))?;
+    let mut out = String::from("SERIAL\tAPPLIED\tACTION\tSQL\tDDL\n");
+    for h in &p.history {
+        out.push_str(&format!(
+            "{}\t{}\t{}\t{}\t{}\n",
+            h.serial,
+            h.at,
+            h.action,
+            &h.sql_digest[..12],
+            &h.ddl_digest[..12]
+        ));
+    }
+    out.push_str(&format!(
+        "\ndeployment {}, job {}, status {}{}\n",
+        p.remote.deployment_id.as_deref().unwrap_or("-"),
+        p.remote.job_id.as_deref().unwrap_or("-"),
+        p.status,
+        p.error.as_deref().map_or(String::new(), |e| format!(": {e}"))
+    ));
+    ok(out)
+}
+
+/// `force-unlock`.
+pub(super) fn force_unlock(root: &Path, id: String) -> Result<Output, Error> {
+    let ws = Workspace::load(root)?;
+    ws.store()?.force_unlock(&id)?;
+    ok(format!("The state lock {id} was released.\n"))
+}

@@ -1,0 +1,477 @@
+//! The API: answers in the real envelopes, one route per operation.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::body::{Body, to_bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode};
+use axum::response::Response;
+use rand::RngExt;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use vvp_wire::wire::{
+    Deployment, DeploymentDraft, DraftDeployParams, DraftValidateParams, GatewayError, Job, JobStartParameters,
+    JobStatus, RestoreStrategy, StopJobRequest, Ticket, Variable,
+};
+
+use crate::verify::epoch_secs;
+use crate::world::{JobRec, Scope, TicketRec, World};
+
+/// An answer: HTTP status, JSON body, extra headers.
+pub(crate) struct Answer {
+    pub(crate) status: StatusCode,
+    pub(crate) body: Value,
+    pub(crate) retry_after_ms: Option<u64>,
+}
+
+pub(crate) fn request_id() -> String {
+    uuid::Uuid::new_v4().to_string().to_uppercase()
+}
+
+pub(crate) fn gateway(status: StatusCode, code: &str, message: &str) -> Answer {
+    let body = GatewayError {
+        request_id: request_id(),
+        host_id: "ververica.emulator".into(),
+        code: code.into(),
+        message: message.into(),
+    };
+    Answer { status, body: serde_json::to_value(body).expect("serializes"), retry_after_ms: None }
+}
+
+pub(crate) fn ok<T: Serialize>(data: T) -> Answer {
+    Answer {
+        status: StatusCode::OK,
+        body: json!({ "requestId": request_id(), "success": true, "httpCode": 200, "data": data }),
+        retry_after_ms: None,
+    }
+}
+
+pub(crate) fn page<T: Serialize>(items: Vec<T>, index: usize, size: usize) -> Answer {
+    let total = items.len();
+    let data: Vec<T> = items.into_iter().skip((index.max(1) - 1) * size).take(size).collect();
+    Answer {
+        status: StatusCode::OK,
+        body: json!({ "requestId": request_id(), "success": true, "httpCode": 200, "data": data,
+                      "pageIndex": index, "pageSize": size, "totalSize": total }),
+        retry_after_ms: None,
+    }
+}
+
+/// A business error: HTTP 200, `success: false`, as the real API answers.
+pub(crate) fn fail(http: u16, code: &str, message: impl Into<String>) -> Answer {
+    Answer {
+        status: StatusCode::OK,
+        body: json!({ "requestId": request_id(), "success": false, "httpCode": http,
+                      "errorCode": code, "errorMessage": message.into() }),
+        retry_after_ms: None,
+    }
+}
+
+/// Percent-decodes a path segment or query part (`+` is a space in queries).
+pub(crate) fn decode(s: &str, plus_is_space: bool) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 3;
+                        continue;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b'+' if plus_is_space => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+pub(crate) fn parse_query(q: Option<&str>) -> Vec<(String, String)> {
+    q.unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode(k, true), decode(v, true))
+        })
+        .collect()
+}
+
+impl World {
+    pub(crate) fn route(
+        &mut self,
+        method: &Method,
+        scope: Scope,
+        rest: &[&str],
+        query: &[(String, String)],
+        body: &[u8],
+    ) -> Answer {
+        let q = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        let paging = || {
+            let i = q("pageIndex").and_then(|v| v.parse().ok()).unwrap_or(1usize);
+            let s = q("pageSize").and_then(|v| v.parse().ok()).unwrap_or(10usize).clamp(1, 100);
+            (i, s)
+        };
+        macro_rules! parse {
+            ($t:ty) => {
+                match serde_json::from_slice::<$t>(body) {
+                    Ok(v) => v,
+                    Err(e) => return fail(400, "InvalidParameter", format!("the request body is invalid: {e}")),
+                }
+            };
+        }
+        let seg: Vec<String> = rest.iter().map(|s| decode(s, false)).collect();
+        let seg: Vec<&str> = seg.iter().map(String::as_str).collect();
+        match (method.as_str(), rest, seg.as_slice()) {
+            ("POST", ["deployment-drafts"], _) => {
+                let mut d = parse!(DeploymentDraft);
+                if d.name.as_deref().unwrap_or_default().is_empty() {
+                    return fail(400, "InvalidParameter", "name is required");
+                }
+                let id = self.id("draft");
+                d.deployment_draft_id = Some(id.clone());
+                d.namespace = Some(scope.namespace.clone());
+                d.workspace = Some(scope.workspace.clone());
+                self.drafts.insert(id, (scope, d.clone()));
+                ok(d)
+            }
+            ("POST", ["deployment-drafts", "async-deploy"], _)
+            | ("POST", ["deployment-drafts", "async-validate"], _) => {
+                let validate = rest[1] == "async-validate";
+                let draft_id = if validate {
+                    parse!(DraftValidateParams).deployment_draft_id
+                } else {
+                    parse!(DraftDeployParams).deployment_draft_id
+                };
+                if self.drafts.get(&draft_id).is_none_or(|(s, _)| *s != scope) {
+                    return fail(404, "DraftNotFound", format!("deployment draft {draft_id} not found"));
+                }
+                let fails = !validate && self.rng.random_bool(self.cfg.ticket_fail_rate);
+                let ticket = self.id("ticket");
+                let ready_at = Instant::now() + self.cfg.deploy_delay;
+                self.tickets
+                    .insert(ticket.clone(), TicketRec { scope, draft_id, validate, ready_at, fails, result: None });
+                ok(Ticket { ticket_id: ticket })
+            }
+            ("GET", ["deployment-drafts", "tickets", _, kind], [_, _, t, _])
+                if *kind == "async-deploy" || *kind == "async-validate" =>
+            {
+                match self.tickets.get(*t).filter(|r| r.scope == scope && r.validate == (*kind == "async-validate")) {
+                    None => fail(404, "TicketNotFound", format!("ticket {t} not found")),
+                    Some(r) => match &r.result {
+                        Some(v) => ok(v.clone()),
+                        None => ok(json!({ "ticketStatus": "EXECUTING", "success": false })),
+                    },
+                }
+            }
+            (m, ["deployment-drafts", _], [_, id]) => {
+                let Some((_, d)) = self.drafts.get(*id).filter(|(s, _)| *s == scope) else {
+                    return fail(404, "DraftNotFound", format!("deployment draft {id} not found"));
+                };
+                match m {
+                    "GET" => ok(d.clone()),
+                    "DELETE" => {
+                        self.drafts.remove(*id);
+                        ok(Value::Null)
+                    }
+                    "PATCH" => {
+                        let patch = parse!(DeploymentDraft);
+                        let d = &mut self.drafts.get_mut(*id).expect("draft").1;
+                        if patch.name.is_some() {
+                            d.name = patch.name;
+                        }
+                        if patch.artifact.is_some() {
+                            d.artifact = patch.artifact;
+                        }
+                        if patch.engine_version.is_some() {
+                            d.engine_version = patch.engine_version;
+                        }
+                        if patch.labels.is_some() {
+                            d.labels = patch.labels;
+                        }
+                        if patch.referenced_deployment_id.is_some() {
+                            d.referenced_deployment_id = patch.referenced_deployment_id;
+                        }
+                        ok(d.clone())
+                    }
+                    _ => fail(405, "MethodNotAllowed", "method not allowed"),
+                }
+            }
+            ("GET", ["deployments"], _) => {
+                let label = q("labelKey");
+                let values: Option<Vec<String>> =
+                    q("labelValueArray").map(|v| v.split(';').map(str::to_string).collect());
+                let name = q("name");
+                let items: Vec<Deployment> = self
+                    .deployments
+                    .iter()
+                    .filter(|(_, (s, d))| {
+                        *s == scope
+                            && name.as_ref().is_none_or(|n| d.name.as_ref() == Some(n))
+                            && label.as_ref().is_none_or(|k| {
+                                d.labels
+                                    .as_ref()
+                                    .and_then(|l| l.get(k))
+                                    .is_some_and(|v| values.as_ref().is_none_or(|vs| vs.contains(v)))
+                            })
+                    })
+                    .map(|(id, _)| self.deployment_view(id))
+                    .collect();
+                let (i, s) = paging();
+                page(items, i, s)
+            }
+            ("GET", ["deployments", "name", _], [_, _, name]) => {
+                let items: Vec<Deployment> = self
+                    .deployments
+                    .iter()
+                    .filter(|(_, (s, d))| *s == scope && d.name.as_deref() == Some(*name))
+                    .map(|(id, _)| self.deployment_view(id))
+                    .collect();
+                ok(items)
+            }
+            (m, ["deployments", _], [_, id]) => {
+                if self.deployments.get(*id).is_none_or(|(s, _)| *s != scope) {
+                    return fail(404, "DeploymentNotFound", format!("deployment {id} not found"));
+                }
+                match m {
+                    "GET" => ok(self.deployment_view(id)),
+                    "PUT" => {
+                        let patch = parse!(Deployment);
+                        let d = &mut self.deployments.get_mut(*id).expect("deployment").1;
+                        if patch.name.is_some_and(|n| Some(&n) != d.name.as_ref()) {
+                            return fail(400, "InvalidParameter", "a deployment cannot be renamed");
+                        }
+                        macro_rules! set {
+                            ($($f:ident),*) => { $( if patch.$f.is_some() { d.$f = patch.$f; } )* };
+                        }
+                        set!(
+                            artifact,
+                            engine_version,
+                            deployment_target,
+                            streaming_resource_setting,
+                            flink_conf,
+                            labels
+                        );
+                        ok(self.deployment_view(id))
+                    }
+                    "DELETE" => {
+                        let live = self.jobs.values().any(|j| {
+                            j.job.deployment_id == *id
+                                && matches!(
+                                    j.job.status.current_job_status.as_str(),
+                                    "STARTING" | "RUNNING" | "CANCELLING"
+                                )
+                        });
+                        if live {
+                            return fail(
+                                400,
+                                "DeploymentHasRunningJob",
+                                format!("deployment {id} has a job that is not stopped; stop it first"),
+                            );
+                        }
+                        self.deployments.remove(*id);
+                        self.jobs.retain(|_, j| j.job.deployment_id != *id);
+                        ok(Value::Null)
+                    }
+                    _ => fail(405, "MethodNotAllowed", "method not allowed"),
+                }
+            }
+            ("POST", ["jobs%3Astart"], _) => {
+                let p = parse!(JobStartParameters);
+                let Some((_, dep)) = self.deployments.get(&p.deployment_id).filter(|(s, _)| *s == scope) else {
+                    return fail(404, "DeploymentNotFound", format!("deployment {} not found", p.deployment_id));
+                };
+                let name = dep.name.clone().unwrap_or_default();
+                let live = self.jobs.values().any(|j| {
+                    j.job.deployment_id == p.deployment_id
+                        && matches!(j.job.status.current_job_status.as_str(), "STARTING" | "RUNNING" | "CANCELLING")
+                });
+                if live {
+                    return fail(
+                        400,
+                        "JobAlreadyRunning",
+                        format!("deployment {name} already has a job that is not stopped"),
+                    );
+                }
+                let mut restore =
+                    p.restore_strategy.unwrap_or(RestoreStrategy { kind: "NONE".into(), ..Default::default() });
+                if restore.kind == "LATEST_SAVEPOINT" {
+                    restore.savepoint_id = self.savepoints.get(&p.deployment_id).and_then(|v| v.last().cloned());
+                }
+                let job_id = self.id("job");
+                // Injected start failures hit a deployment's first job only, like a bad
+                // first rollout: a repair (a second start) then succeeds.
+                let first = !self.jobs.values().any(|j| j.job.deployment_id == p.deployment_id);
+                let fails = first && self.rng.random_bool(self.cfg.job_fail_rate);
+                let job = Job {
+                    job_id: job_id.clone(),
+                    deployment_id: p.deployment_id.clone(),
+                    deployment_name: name,
+                    status: JobStatus { current_job_status: "STARTING".into(), failure: None },
+                    restore_strategy: Some(restore),
+                    start_time: Some(epoch_secs()),
+                    end_time: None,
+                };
+                let running_at = Instant::now() + self.cfg.start_delay;
+                self.jobs.insert(job_id, JobRec { scope, job: job.clone(), running_at, fails, stop: None });
+                ok(job)
+            }
+            ("GET", ["jobs"], _) => {
+                let Some(dep) = q("deploymentId") else {
+                    return fail(400, "MissingParameter", "deploymentId is required");
+                };
+                let items: Vec<Job> = self
+                    .jobs
+                    .values()
+                    .filter(|j| j.scope == scope && j.job.deployment_id == dep)
+                    .map(|j| j.job.clone())
+                    .collect();
+                let (i, s) = paging();
+                page(items, i, s)
+            }
+            ("GET", ["jobs", _], [_, id]) => match self.jobs.get(*id).filter(|j| j.scope == scope) {
+                Some(j) => ok(j.job.clone()),
+                None => fail(404, "JobNotFound", format!("job {id} not found")),
+            },
+            ("POST", ["jobs", raw], _) if raw.ends_with("%3Astop") => {
+                let id = decode(raw.trim_end_matches("%3Astop"), false);
+                let req = parse!(StopJobRequest);
+                if !matches!(req.stop_strategy.as_str(), "NONE" | "STOP_WITH_SAVEPOINT" | "STOP_WITH_DRAIN") {
+                    return fail(400, "InvalidParameter", format!("unknown stopStrategy {}", req.stop_strategy));
+                }
+                let stop_delay = self.cfg.stop_delay;
+                let Some(j) = self.jobs.get_mut(&id).filter(|j| j.scope == scope) else {
+                    return fail(404, "JobNotFound", format!("job {id} not found"));
+                };
+                if matches!(j.job.status.current_job_status.as_str(), "STARTING" | "RUNNING") {
+                    j.job.status.current_job_status = "CANCELLING".into();
+                    j.stop = Some((Instant::now() + stop_delay, req.stop_strategy));
+                }
+                ok(j.job.clone())
+            }
+            ("GET", ["variables"], _) => {
+                let preset = self.cfg.variables.iter().map(|n| Variable {
+                    name: n.clone(),
+                    kind: Some("Encrypted".into()),
+                    ..Default::default()
+                });
+                let own = self.variables.get(&scope).into_iter().flat_map(|m| m.values()).map(|v| Variable {
+                    value: (v.kind.as_deref() == Some("Clear")).then(|| v.value.clone()).flatten(),
+                    ..v.clone()
+                });
+                let items: Vec<Variable> = preset.chain(own).collect();
+                let (i, s) = paging();
+                page(items, i, s)
+            }
+            ("POST", ["variables"], _) => {
+                let v = parse!(Variable);
+                if v.name.is_empty() || v.value.is_none() || !matches!(v.kind.as_deref(), Some("Clear" | "Encrypted")) {
+                    return fail(400, "InvalidParameter", "name, value and kind (Clear or Encrypted) are required");
+                }
+                self.variables.entry(scope).or_default().insert(v.name.clone(), v.clone());
+                ok(Variable { value: None, ..v })
+            }
+            ("DELETE", ["variables", _], [_, name]) => {
+                self.variables.entry(scope).or_default().remove(*name);
+                ok(Value::Null)
+            }
+            _ => gateway(
+                StatusCode::NOT_FOUND,
+                "InvalidApi.NotFound",
+                "Specified api is not found, please check your url and method.",
+            ),
+        }
+    }
+}
+
+pub(crate) type App = Arc<Mutex<World>>;
+
+pub(crate) async fn handle(State(app): State<App>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let raw_path = parts.uri.path().to_string();
+    let query = parse_query(parts.uri.query());
+    let headers: Vec<(String, String)> = parts
+        .headers
+        .iter()
+        .map(|(k, v)| (k.as_str().to_lowercase(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .collect();
+    let body = to_bytes(body, 16 << 20).await.unwrap_or_default();
+    let latency = app.lock().expect("emulator state").cfg.latency;
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    let answer = {
+        let mut w = app.lock().expect("emulator state");
+        answer(&mut w, &parts.method, &raw_path, &query, &headers, &body)
+    };
+    let mut resp = Response::new(Body::from(answer.body.to_string()));
+    *resp.status_mut() = answer.status;
+    resp.headers_mut().insert("content-type", HeaderValue::from_static("application/json;charset=utf-8"));
+    if let Some(ms) = answer.retry_after_ms {
+        resp.headers_mut().insert("x-acs-retry-after", HeaderValue::from(ms));
+    }
+    resp
+}
+
+pub(crate) fn answer(
+    w: &mut World,
+    method: &Method,
+    raw_path: &str,
+    query: &[(String, String)],
+    headers: &[(String, String)],
+    body: &[u8],
+) -> Answer {
+    if let Err(a) = w.verify(method.as_str(), raw_path, query, headers, body) {
+        return a;
+    }
+    if headers.iter().any(|(k, v)| k == "x-acs-version" && v != "2022-07-18") {
+        return gateway(StatusCode::BAD_REQUEST, "InvalidVersion", "Specified api version is not valid.");
+    }
+    let roll: f64 = w.rng.random();
+    if roll < w.cfg.throttle_rate {
+        let mut a = gateway(StatusCode::BAD_REQUEST, "Throttling.User", "Request was denied due to user flow control.");
+        a.retry_after_ms = Some(50);
+        return a;
+    }
+    let roll = roll - w.cfg.throttle_rate;
+    let (fail_before, fail_after) =
+        (roll < w.cfg.fail_rate / 2.0, roll >= w.cfg.fail_rate / 2.0 && roll < w.cfg.fail_rate);
+    if fail_before {
+        return gateway(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ServiceUnavailable",
+            "The request has failed due to a temporary failure of the server.",
+        );
+    }
+    let Some(rest) = raw_path.strip_prefix("/api/v2/namespaces/") else {
+        return gateway(
+            StatusCode::NOT_FOUND,
+            "InvalidApi.NotFound",
+            "Specified api is not found, please check your url and method.",
+        );
+    };
+    let mut segs: Vec<&str> = rest.split('/').collect();
+    let namespace = decode(segs.remove(0), false);
+    let Some(workspace) = headers.iter().find(|(k, _)| k == "workspace").map(|(_, v)| v.clone()) else {
+        return gateway(StatusCode::BAD_REQUEST, "MissingParameter.Workspace", "The workspace header is required.");
+    };
+    w.advance();
+    let a = w.route(method, Scope { workspace, namespace }, &segs, query, body);
+    if fail_after {
+        // The call took effect, but its answer is lost: the client must converge anyway.
+        return gateway(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalError",
+            "The request processing has failed due to some unknown error.",
+        );
+    }
+    a
+}

@@ -1,0 +1,226 @@
+//! The world the emulator holds: drafts, deployments, tickets, jobs, savepoints and
+//! variables per (workspace, namespace), and how time moves them.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Instant;
+
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use serde_json::{Value, json};
+
+use vvp_wire::wire::{
+    AsyncDraftDeployResult, AsyncDraftValidateResult, Deployment, DeploymentDraft, Job, JobFailure, JobSummary,
+    Variable,
+};
+
+use crate::Config;
+use crate::verify::epoch_secs;
+
+/// Where the namespace and workspace of an object are.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct Scope {
+    pub(crate) workspace: String,
+    pub(crate) namespace: String,
+}
+
+pub(crate) struct TicketRec {
+    pub(crate) scope: Scope,
+    pub(crate) draft_id: String,
+    pub(crate) validate: bool,
+    pub(crate) ready_at: Instant,
+    pub(crate) fails: bool,
+    pub(crate) result: Option<Value>,
+}
+
+pub(crate) struct JobRec {
+    pub(crate) scope: Scope,
+    pub(crate) job: Job,
+    pub(crate) running_at: Instant,
+    pub(crate) fails: bool,
+    pub(crate) stop: Option<(Instant, String)>,
+}
+
+/// Everything the emulator holds.
+pub(crate) struct World {
+    pub(crate) cfg: Config,
+    pub(crate) rng: StdRng,
+    pub(crate) seq: u64,
+    pub(crate) drafts: BTreeMap<String, (Scope, DeploymentDraft)>,
+    pub(crate) deployments: BTreeMap<String, (Scope, Deployment)>,
+    pub(crate) tickets: HashMap<String, TicketRec>,
+    pub(crate) jobs: BTreeMap<String, JobRec>,
+    pub(crate) savepoints: HashMap<String, Vec<String>>,
+    pub(crate) variables: BTreeMap<Scope, BTreeMap<String, Variable>>,
+    pub(crate) nonces: HashMap<String, Instant>,
+}
+
+impl World {
+    pub(crate) fn new(cfg: Config) -> World {
+        World {
+            rng: StdRng::seed_from_u64(cfg.seed),
+            cfg,
+            seq: 0,
+            drafts: BTreeMap::new(),
+            deployments: BTreeMap::new(),
+            tickets: HashMap::new(),
+            jobs: BTreeMap::new(),
+            savepoints: HashMap::new(),
+            variables: BTreeMap::new(),
+            nonces: HashMap::new(),
+        }
+    }
+
+    pub(crate) fn id(&mut self, prefix: &str) -> String {
+        self.seq += 1;
+        format!("{prefix}-{:08x}-{:04x}", self.rng.random::<u32>(), self.seq)
+    }
+
+    /// Applies every timed transition that is due: tickets finish, jobs start and stop.
+    pub(crate) fn advance(&mut self) {
+        let now = Instant::now();
+        let mut due: Vec<String> = self
+            .tickets
+            .iter()
+            .filter(|(_, t)| t.result.is_none() && t.ready_at <= now)
+            .map(|(k, _)| k.clone())
+            .collect();
+        due.sort_by_key(|k| self.tickets[k].ready_at);
+        for k in due {
+            let result = self.finish_ticket(&k);
+            self.tickets.get_mut(&k).expect("due ticket").result = Some(result);
+        }
+        let mut new_savepoints = Vec::new();
+        for j in self.jobs.values_mut() {
+            let s = &mut j.job.status;
+            if s.current_job_status == "STARTING" && now >= j.running_at {
+                if j.fails {
+                    s.current_job_status = "FAILED".into();
+                    s.failure = Some(JobFailure {
+                        reason: "JobFailed".into(),
+                        message:
+                            "org.apache.flink.runtime.JobException: Recovery is suppressed (injected by vvp-emulator)"
+                                .into(),
+                    });
+                    j.job.end_time = Some(epoch_secs());
+                } else {
+                    s.current_job_status = "RUNNING".into();
+                }
+            }
+            if let Some((at, strategy)) = &j.stop
+                && s.current_job_status == "CANCELLING"
+                && now >= *at
+            {
+                s.current_job_status = "CANCELLED".into();
+                j.job.end_time = Some(epoch_secs());
+                if strategy == "STOP_WITH_SAVEPOINT" {
+                    new_savepoints.push((j.job.deployment_id.clone(), format!("sp-{}", j.job.job_id)));
+                }
+            }
+        }
+        for (d, sp) in new_savepoints {
+            self.savepoints.entry(d).or_default().push(sp);
+        }
+    }
+
+    pub(crate) fn finish_ticket(&mut self, ticket: &str) -> Value {
+        let t = &self.tickets[ticket];
+        let (scope, draft_id, validate, fails) = (t.scope.clone(), t.draft_id.clone(), t.validate, t.fails);
+        let Some((_, draft)) = self.drafts.get(&draft_id).filter(|(s, _)| *s == scope).cloned() else {
+            return json!({ "ticketStatus": "FAILED", "success": false, "message": format!("deployment draft {draft_id} not found") });
+        };
+        let sql_ok = draft
+            .artifact
+            .as_ref()
+            .and_then(|a| a.sql_artifact.as_ref())
+            .is_some_and(|s| !s.sql_script.trim().is_empty());
+        if fails || !sql_ok {
+            let message = if sql_ok {
+                "Validation error: SQL validate failed (injected by vvp-emulator)"
+            } else {
+                "Validation error: the SQL script is empty"
+            };
+            let r = AsyncDraftDeployResult {
+                ticket_status: "FINISHED".into(),
+                success: false,
+                message: Some(message.into()),
+                ..Default::default()
+            };
+            return serde_json::to_value(r).expect("serializes");
+        }
+        if validate {
+            let r = AsyncDraftValidateResult {
+                ticket_status: "FINISHED".into(),
+                success: true,
+                message: Some(String::new()),
+            };
+            return serde_json::to_value(r).expect("serializes");
+        }
+        let name = draft.name.clone().unwrap_or_default();
+        let existing = draft
+            .referenced_deployment_id
+            .clone()
+            .filter(|id| self.deployments.get(id).is_some_and(|(s, _)| *s == scope));
+        let id = match existing {
+            Some(id) => id,
+            None => {
+                if self.deployments.values().any(|(s, d)| *s == scope && d.name.as_deref() == Some(&name)) {
+                    let r = AsyncDraftDeployResult {
+                        ticket_status: "FINISHED".into(),
+                        success: false,
+                        message: Some(format!(
+                            "a deployment named {name} already exists in namespace {}",
+                            scope.namespace
+                        )),
+                        ..Default::default()
+                    };
+                    return serde_json::to_value(r).expect("serializes");
+                }
+                let id = self.id("dep");
+                let fresh = Deployment {
+                    deployment_id: Some(id.clone()),
+                    name: Some(name.clone()),
+                    execution_mode: Some("STREAMING".into()),
+                    namespace: Some(scope.namespace.clone()),
+                    workspace: Some(scope.workspace.clone()),
+                    ..Default::default()
+                };
+                self.deployments.insert(id.clone(), (scope.clone(), fresh));
+                id
+            }
+        };
+        let dep = &mut self.deployments.get_mut(&id).expect("deployment").1;
+        dep.artifact = draft.artifact.clone();
+        dep.engine_version = draft.engine_version.clone();
+        dep.execution_mode = draft.execution_mode.clone().or(dep.execution_mode.take());
+        dep.labels = draft.labels.clone().or(dep.labels.take());
+        dep.referenced_deployment_draft_id = Some(draft_id.clone());
+        if let Some((_, d)) = self.drafts.get_mut(&draft_id) {
+            d.referenced_deployment_id = Some(id.clone());
+        }
+        let r = AsyncDraftDeployResult {
+            ticket_status: "FINISHED".into(),
+            success: true,
+            deployment_id: Some(id),
+            message: Some(String::new()),
+            ..Default::default()
+        };
+        serde_json::to_value(r).expect("serializes")
+    }
+
+    pub(crate) fn deployment_view(&self, id: &str) -> Deployment {
+        let mut d = self.deployments[id].1.clone();
+        let mut s = JobSummary::default();
+        for j in self.jobs.values().filter(|j| j.job.deployment_id == id) {
+            match j.job.status.current_job_status.as_str() {
+                "STARTING" => s.starting += 1,
+                "RUNNING" => s.running += 1,
+                "CANCELLING" => s.cancelling += 1,
+                "CANCELLED" => s.cancelled += 1,
+                "FINISHED" => s.finished += 1,
+                _ => s.failed += 1,
+            }
+        }
+        d.job_summary = Some(s);
+        d
+    }
+}

@@ -291,6 +291,14 @@ pub enum StateError {
         /// The cause.
         source: std::io::Error,
     },
+    /// The state database refused or failed a statement (the server's message).
+    #[error("state {path}: {message}")]
+    Database {
+        /// The database and schema.
+        path: String,
+        /// What the server (or the connection) said.
+        message: String,
+    },
     /// The stored state cannot be read; it is left untouched.
     #[error("state {path} is unreadable and was left untouched: {reason}")]
     Corrupt {

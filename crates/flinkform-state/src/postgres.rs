@@ -176,10 +176,7 @@ impl PgStore {
 }
 
 fn err(cfg: &PgConfig, message: String) -> StateError {
-    StateError::Io {
-        path: format!("postgres state (schema {}, from {})", cfg.schema, cfg.dsn_source),
-        source: std::io::Error::other(message),
-    }
+    StateError::Database { path: format!("postgres state (schema {}, from {})", cfg.schema, cfg.dsn_source), message }
 }
 
 /// A stable 64-bit advisory lock key for a name.

@@ -9,7 +9,7 @@ use minijinja::{Environment, UndefinedBehavior, Value, value::ValueKind};
 use serde_json::json;
 
 use crate::schema::Schema;
-use crate::spec::{Credential, Dialect, OnConflict, Pipeline, SecretRef, Upgrade};
+use crate::spec::{Credential, OnConflict, Pipeline, SecretRef};
 use crate::types::{quote_ident, quote_pg_ident};
 
 /// Template kinds and the file name of each built-in.
@@ -274,7 +274,7 @@ fn context(p: &Pipeline, s: &Schema) -> serde_json::Value {
             "select": s.columns.iter().map(|c| json!({ "expr": c.expr, "name": c.sink_name })).collect::<Vec<_>>(),
         },
         "ddl": {
-            "dialect": match sink.dialect { Dialect::Hologres => "hologres", Dialect::Postgres => "postgres" },
+            "dialect": sink.dialect.name(),
             "with_form": sink.hologres_version >= (2, 1),
             "schema": sink.schema,
             "table": sink.table,
@@ -285,7 +285,7 @@ fn context(p: &Pipeline, s: &Schema) -> serde_json::Value {
         "deployment": {
             "engine_version": d.engine_version,
             "parallelism": d.parallelism,
-            "upgrade": match d.upgrade { Upgrade::Stateful => "stateful", Upgrade::Stateless => "stateless" },
+            "upgrade": d.upgrade.name(),
             "resource_queue": d.resource_queue,
             "jobmanager": d.jobmanager.as_ref().map(|r| json!({ "cpu": r.cpu, "memory": r.memory })),
             "taskmanager": d.taskmanager.as_ref().map(|r| json!({ "cpu": r.cpu, "memory": r.memory })),

@@ -5,6 +5,7 @@
 
 pub mod apply;
 pub mod cli;
+pub mod poll;
 pub mod project;
 pub mod refresh;
 pub mod sample;

@@ -5,11 +5,14 @@
 use futures::StreamExt;
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::ops::ControlFlow;
+use std::time::Duration;
 
 use flinkform_core::plan::{Desired, Live, Observed};
 use flinkform_core::state::State;
-use vvp_api::{Client, ErrorKind, JobState, ValidationState, VvpError};
+use vvp_api::{Client, JobState, ValidationState, VvpError};
+
+use crate::poll::{Backoff, poll_until};
 
 /// Pipelines looked at the same time.
 const CONCURRENCY: usize = 10;
@@ -40,11 +43,10 @@ pub async fn observe(client: &Client, recorded: Option<&State>) -> Result<Observ
         .unwrap_or_default();
     let looks = futures::stream::iter(targets)
         .map(|(name, dep, job, sql)| async move {
-            let live = match client.get_deployment(&dep).await {
-                Err(e) if e.kind() == ErrorKind::NotFound => Live::Gone,
-                Err(e) => return Err(e),
-                Ok(d) => {
-                    let deployed = d.artifact.and_then(|a| a.sql_artifact).map(|s| s.sql_script);
+            let live = match client.deployment(&dep).await? {
+                None => Live::Gone,
+                Some(d) => {
+                    let deployed = d.sql;
                     let state = match &job {
                         Some(j) => Some(client.job(j).await?.state),
                         None => client.live_job(&dep).await?.map(|j| j.state),
@@ -95,17 +97,16 @@ pub async fn validate(
 
 async fn verdict(client: &Client, draft: &str, queue: &str, timeout: Duration) -> Result<Result<(), String>, VvpError> {
     let ticket = client.validate(draft, queue).await?;
-    let deadline = Instant::now() + timeout;
-    loop {
-        match client.validation(&ticket).await? {
-            ValidationState::Passed => return Ok(Ok(())),
-            ValidationState::Failed(message) => return Ok(Err(message)),
-            ValidationState::Running if Instant::now() >= deadline => {
-                return Ok(Err(format!("validation did not finish within {}", humantime::format_duration(timeout))));
-            }
-            ValidationState::Running => tokio::time::sleep(Duration::from_millis(200)).await,
-        }
-    }
+    let deadline = tokio::time::Instant::now() + timeout;
+    let done = poll_until(deadline, Backoff::STEADY, async || {
+        Ok(match client.validation(&ticket).await? {
+            ValidationState::Running => ControlFlow::Continue(()),
+            ValidationState::Passed => ControlFlow::Break(Ok(())),
+            ValidationState::Failed(message) => ControlFlow::Break(Err(message)),
+        })
+    })
+    .await?;
+    Ok(done.unwrap_or_else(|| Err(format!("validation did not finish within {}", humantime::format_duration(timeout)))))
 }
 
 /// Reads the live sink table of every desired pipeline whose `[sink] dsn_env` is set in

@@ -123,14 +123,14 @@ pub(super) fn apply(
     };
     Ok(Output { stdout: text, code })
 }
-type Op<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + 'a>>;
+type Op<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), crate::apply::Error>> + 'a>>;
 
 /// `start` / `stop`: one pipeline, under the state lock, journaled.
 pub(super) fn operate(
     root: &Path,
     name: &str,
     what: &str,
-    op: impl for<'e> FnOnce(&'e Executor<'e>, &'e str) -> Op<'e>,
+    op: impl for<'e> FnOnce(&'e Executor<'e, Client>, &'e str) -> Op<'e>,
 ) -> Result<Output, Error> {
     let ws = Workspace::load(root)?;
     let store = ws.store()?;
@@ -140,6 +140,6 @@ pub(super) fn operate(
     let events = |n: &str, msg: &str| print_now(&format!("{n}: {msg}\n"));
     let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
     let ex = Executor::new(&client, &*store, state, timeouts(&ws), now, &INTERRUPTED, &events);
-    runtime()?.block_on(op(&ex, name)).map_err(|e| anyhow::anyhow!("{what} {name}: {e}"))?;
+    runtime()?.block_on(op(&ex, name)).map_err(|e| anyhow::Error::new(e).context(format!("{what} {name}")))?;
     ok(format!("{name}: {what} done.\n"))
 }

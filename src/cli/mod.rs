@@ -166,15 +166,16 @@ fn run(command: Command, root: &Path, style: Style, progress: Progress<'_>) -> R
         }
         Command::Status { name } => state::status(root, name.as_deref()),
         Command::Start { name, restore } => {
-            let kind = match restore {
-                Restore::LatestState => "LATEST_STATE",
-                Restore::LatestSavepoint => "LATEST_SAVEPOINT",
-                Restore::None => "NONE",
+            let restore = match restore {
+                Restore::LatestState => vvp_api::Restore::LatestState,
+                Restore::LatestSavepoint => vvp_api::Restore::LatestSavepoint,
+                Restore::None => vvp_api::Restore::None,
             };
-            apply::operate(root, &name, "start", |ex, n| Box::pin(async move { ex.start_pipeline(n, kind).await }))
+            apply::operate(root, &name, "start", |ex, n| Box::pin(async move { ex.start_pipeline(n, restore).await }))
         }
         Command::Stop { name, savepoint } => {
-            apply::operate(root, &name, "stop", |ex, n| Box::pin(async move { ex.stop_pipeline(n, savepoint).await }))
+            let how = if savepoint { vvp_api::Stop::WithSavepoint } else { vvp_api::Stop::Now };
+            apply::operate(root, &name, "stop", |ex, n| Box::pin(async move { ex.stop_pipeline(n, how).await }))
         }
         Command::Import { name, deployment_id } => state::import(root, &name, &deployment_id, progress),
         Command::State(StateCommand::List) => state::list(root),

@@ -42,10 +42,13 @@ pub(super) fn import(root: &Path, name: &str, deployment_id: &str, progress: Pro
     }
     let client = vvp_client(&ws)?;
     let rt = runtime()?;
-    let live = rt.block_on(client.get_deployment(deployment_id)).map_err(anyhow::Error::from)?;
+    let live = rt
+        .block_on(client.deployment(deployment_id))
+        .map_err(anyhow::Error::from)?
+        .ok_or_else(|| anyhow::anyhow!("there is no deployment {deployment_id} on VVP"))?;
     let job = rt.block_on(client.live_job(deployment_id)).map_err(anyhow::Error::from)?;
     let mut rec = ws.resolve_one(&p, None, progress)?.desired.record;
-    rec.sql = live.artifact.and_then(|a| a.sql_artifact).map(|s| s.sql_script).unwrap_or_default();
+    rec.sql = live.sql.unwrap_or_default();
     rec.remote.deployment_id = Some(deployment_id.to_string());
     rec.remote.job_id = job.map(|j| j.id);
     rec.status = flinkform_core::state::Status::Imported;

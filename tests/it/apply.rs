@@ -254,7 +254,7 @@ fn refresh_reports_missing_variables_drift_and_stopped_jobs() {
     run(&p, &emu, &["apply", "--auto-approve"]).code(0);
     let c = client(&emu);
     // A job stopped outside flinkform is repaired.
-    block_on(c.stop(&state_job(&p, "orders"), "NONE")).unwrap();
+    block_on(c.stop(&state_job(&p, "orders"), vvp_api::Stop::Now)).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(500));
     let r = run(&p, &emu, &["plan", "--detailed-exitcode"]).code(2);
     assert!(r.stdout.contains("! pipeline \"orders\""), "{}", r.stdout);
@@ -264,7 +264,7 @@ fn refresh_reports_missing_variables_drift_and_stopped_jobs() {
     // A deployment deleted outside flinkform is created again.
     let state: serde_json::Value = serde_json::from_str(&p.read(".flinkform/state.json")).unwrap();
     let dep = state["pipelines"]["orders"]["remote"]["deployment_id"].as_str().unwrap().to_string();
-    block_on(c.stop(&state_job(&p, "orders"), "NONE")).unwrap();
+    block_on(c.stop(&state_job(&p, "orders"), vvp_api::Stop::Now)).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(500));
     block_on(c.delete(&dep)).unwrap();
     let r = run(&p, &emu, &["plan"]).code(0);

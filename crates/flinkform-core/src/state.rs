@@ -127,13 +127,91 @@ pub struct SinkRecord {
 /// which step, so that a re-run resumes instead of starting over.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pending {
-    /// `create`, `update`, `replace`, `delete` or `repair`.
-    pub action: String,
-    /// The step about to run or running (`lookup`, `create_draft`, `deploy`, ...).
-    pub step: String,
+    /// What the apply is doing.
+    pub action: Operation,
+    /// The step about to run or running.
+    pub step: Step,
     /// The deploy ticket, once known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ticket_id: Option<String>,
+}
+
+impl Pending {
+    /// `action` about to run its first step.
+    pub fn new(action: Operation, step: Step) -> Pending {
+        Pending { action, step, ticket_id: None }
+    }
+}
+
+/// What an apply does to a pipeline: a pending entry's `action`, a revision's `action`
+/// (never `delete` or `start` there).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Operation {
+    /// Deploys and starts a new pipeline.
+    Create,
+    /// Redeploys the pipeline's deployment in place.
+    Update,
+    /// Destroys the deployment and creates a new one.
+    Replace,
+    /// Stops the job and deletes the deployment.
+    Delete,
+    /// Starts a failed or stopped job again.
+    Repair,
+    /// `flinkform start`.
+    Start,
+}
+
+impl Operation {
+    /// The state file's spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            Operation::Create => "create",
+            Operation::Update => "update",
+            Operation::Replace => "replace",
+            Operation::Delete => "delete",
+            Operation::Repair => "repair",
+            Operation::Start => "start",
+        }
+    }
+}
+
+/// A step of an apply (a pending entry's `step`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    /// Looking the deployment up by name.
+    Lookup,
+    /// Running the sink DDL.
+    SinkDdl,
+    /// Creating a deployment draft.
+    CreateDraft,
+    /// Deploying the draft, waiting for its ticket.
+    Deploy,
+    /// Setting resources and the Flink configuration.
+    Configure,
+    /// Starting the job, waiting for RUNNING.
+    Start,
+    /// Stopping the job, waiting until it stopped.
+    Stop,
+    /// Deleting the deployment.
+    Delete,
+}
+
+impl Step {
+    /// The state file's spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            Step::Lookup => "lookup",
+            Step::SinkDdl => "sink_ddl",
+            Step::CreateDraft => "create_draft",
+            Step::Deploy => "deploy",
+            Step::Configure => "configure",
+            Step::Start => "start",
+            Step::Stop => "stop",
+            Step::Delete => "delete",
+        }
+    }
 }
 
 /// One applied revision of a pipeline.
@@ -141,8 +219,8 @@ pub struct Pending {
 pub struct Revision {
     /// State serial the revision was written at.
     pub serial: u64,
-    /// `create`, `update` or `replace`.
-    pub action: String,
+    /// `create`, `update`, `replace` or `repair`.
+    pub action: Operation,
     /// Digest of the SQL.
     pub sql_digest: String,
     /// Digest of the DDL.
@@ -189,11 +267,17 @@ impl Status {
     }
 }
 
-impl std::fmt::Display for Status {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
+/// `Display` as the state file's spelling, `name()`.
+macro_rules! display_by_name {
+    ($($t:ty),*) => {$(
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+    )*};
 }
+display_by_name!(Status, Operation, Step);
 
 /// Everything recorded about one pipeline.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -244,6 +328,37 @@ pub struct PipelineState {
     /// Applied revisions, oldest first.
     #[serde(default)]
     pub history: Vec<Revision>,
+}
+
+impl PipelineState {
+    /// The record a change leaves: this planned record with `history` and `remote`
+    /// carried on, one more revision (`action` at state `serial`, time `at`), `status`,
+    /// and nothing pending. What apply records after a change and what a plan's
+    /// outcome records are this one function.
+    pub fn applied(
+        &self,
+        history: &[Revision],
+        remote: Remote,
+        action: Operation,
+        serial: u64,
+        at: &str,
+        status: Status,
+    ) -> PipelineState {
+        let mut rec = self.clone();
+        rec.history = history.to_vec();
+        rec.history.push(Revision {
+            serial,
+            action,
+            sql_digest: crate::spec::digest(&[rec.sql.as_bytes()]),
+            ddl_digest: crate::spec::digest(&[rec.ddl.as_bytes()]),
+            at: at.to_string(),
+        });
+        rec.remote = remote;
+        rec.status = status;
+        rec.pending = None;
+        rec.error = None;
+        rec
+    }
 }
 
 impl State {
@@ -409,11 +524,31 @@ mod tests {
     fn the_v1_fixture_loads_and_saves_byte_identically() {
         let state = parse(V1, "v1.json").expect("the v1 fixture loads");
         let orders = &state.pipelines["orders"];
-        assert_eq!(orders.pending.as_ref().map(|p| p.step.as_str()), Some("deploy"));
+        assert_eq!(orders.pending.as_ref().map(|p| p.step), Some(Step::Deploy));
         assert_eq!(orders.deploy.jobmanager, Some((1.0, "4Gi".to_string())));
         assert_eq!(state.pipelines["clickstream"].history.len(), 1);
         assert!(state.pipelines["clickstream"].error.is_some());
         // Any change to a field's name, presence or form shows here as a text difference.
         assert_eq!(to_text(&state), V1, "the serde form of the state changed: that needs format_version 2");
+    }
+
+    /// `name()` is what messages show; it must be the spelling the state file holds.
+    #[test]
+    fn names_are_the_serde_spellings() {
+        fn check<T: Serialize>(v: T, name: &str) {
+            assert_eq!(serde_json::to_value(v).unwrap(), serde_json::Value::String(name.into()));
+        }
+        use Operation as O;
+        for o in [O::Create, O::Update, O::Replace, O::Delete, O::Repair, O::Start] {
+            check(o, o.name());
+        }
+        use Step as S;
+        for s in [S::Lookup, S::SinkDdl, S::CreateDraft, S::Deploy, S::Configure, S::Start, S::Stop, S::Delete] {
+            check(s, s.name());
+        }
+        use Status as T;
+        for s in [T::Planned, T::Recorded, T::Imported, T::Applying, T::Running, T::Stopped, T::Failed, T::Destroyed] {
+            check(s, s.name());
+        }
     }
 }

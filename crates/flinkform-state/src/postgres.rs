@@ -420,7 +420,17 @@ async fn write(
             c.execute(
                 "INSERT INTO revisions (state_key, name, serial, action, sql, ddl, sql_digest, ddl_digest, applied_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (state_key, name, serial) DO NOTHING",
-                &[&key, name, &(r.serial as i64), &r.action, &p.sql, &p.ddl, &r.sql_digest, &r.ddl_digest, &r.at],
+                &[
+                    &key,
+                    name,
+                    &(r.serial as i64),
+                    &r.action.name(),
+                    &p.sql,
+                    &p.ddl,
+                    &r.sql_digest,
+                    &r.ddl_digest,
+                    &r.at,
+                ],
             )
             .await?;
         }

@@ -25,6 +25,8 @@ pub const PIPELINE_LABEL: &str = "flinkform-pipeline";
 pub struct RemoteDeployment {
     /// Deployment id.
     pub id: String,
+    /// Deployment name.
+    pub name: String,
     /// Made by flinkform for this pipeline (labels say so).
     pub ours: bool,
     /// Its SQL, when it is a SQL deployment.
@@ -68,6 +70,47 @@ pub struct RemoteJob {
     pub savepoint: Option<String>,
 }
 
+/// Where a starting job takes its state from (VVP's restore strategy kinds).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Restore {
+    /// No state: the sources start from their startup mode.
+    None,
+    /// The latest checkpoint or savepoint.
+    LatestState,
+    /// The latest savepoint.
+    LatestSavepoint,
+}
+
+impl Restore {
+    /// VVP's spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            Restore::None => "NONE",
+            Restore::LatestState => "LATEST_STATE",
+            Restore::LatestSavepoint => "LATEST_SAVEPOINT",
+        }
+    }
+}
+
+/// How a job stops (VVP's stop strategies).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// At once, without a savepoint.
+    Now,
+    /// After taking a savepoint.
+    WithSavepoint,
+}
+
+impl Stop {
+    /// VVP's spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            Stop::Now => "NONE",
+            Stop::WithSavepoint => "STOP_WITH_SAVEPOINT",
+        }
+    }
+}
+
 /// Where a deploy ticket is.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TicketState {
@@ -92,6 +135,19 @@ pub enum ValidationState {
 
 fn spec((cpu, memory): &(f64, String)) -> ResourceSpec {
     ResourceSpec { cpu: Some(*cpu), memory: Some(memory.clone()) }
+}
+
+/// A deployment as apply sees it: ours when flinkform's labels name it for its own name.
+fn remote_of(d: Deployment) -> RemoteDeployment {
+    let labels = d.labels.unwrap_or_default();
+    let name = d.name.unwrap_or_default();
+    RemoteDeployment {
+        id: d.deployment_id.unwrap_or_default(),
+        ours: labels.get(MANAGED_BY.0).map(String::as_str) == Some(MANAGED_BY.1)
+            && labels.get(PIPELINE_LABEL) == Some(&name),
+        name,
+        sql: d.artifact.and_then(|a| a.sql_artifact).map(|s| s.sql_script),
+    }
 }
 
 fn job_of(j: wire::Job) -> RemoteJob {
@@ -119,16 +175,16 @@ fn job_of(j: wire::Job) -> RemoteJob {
 impl Client {
     /// The deployment called `name`, if any, and whether flinkform made it for `name`.
     pub async fn find_deployment(&self, name: &str) -> Result<Option<RemoteDeployment>, VvpError> {
-        let found = self.deployments_by_name(name).await?;
-        Ok(found.into_iter().next().map(|d| {
-            let labels = d.labels.unwrap_or_default();
-            RemoteDeployment {
-                id: d.deployment_id.unwrap_or_default(),
-                ours: labels.get(MANAGED_BY.0).map(String::as_str) == Some(MANAGED_BY.1)
-                    && labels.get(PIPELINE_LABEL).map(String::as_str) == Some(name),
-                sql: d.artifact.and_then(|a| a.sql_artifact).map(|s| s.sql_script),
-            }
-        }))
+        Ok(self.deployments_by_name(name).await?.into_iter().next().map(remote_of))
+    }
+
+    /// The deployment with this id (`None` when it is gone).
+    pub async fn deployment(&self, id: &str) -> Result<Option<RemoteDeployment>, VvpError> {
+        match self.get_deployment(id).await {
+            Ok(d) => Ok(Some(remote_of(d))),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// Creates a SQL draft for pipeline `name` (linked to `deployment`, to update it).
@@ -248,12 +304,12 @@ impl Client {
         Ok(self.jobs(deployment).await?.into_iter().map(job_of).find(|j| j.state.live()))
     }
 
-    /// Starts a job with a restore strategy (`NONE`, `LATEST_SAVEPOINT`, `LATEST_STATE`).
-    pub async fn start(&self, deployment: &str, restore: &str, queue: &str) -> Result<RemoteJob, VvpError> {
+    /// Starts a job of the deployment on `queue`.
+    pub async fn start(&self, deployment: &str, restore: Restore, queue: &str) -> Result<RemoteJob, VvpError> {
         let p = JobStartParameters {
             deployment_id: deployment.into(),
             local_variables: Vec::new(),
-            restore_strategy: Some(RestoreStrategy { kind: restore.into(), ..Default::default() }),
+            restore_strategy: Some(RestoreStrategy { kind: restore.name().into(), ..Default::default() }),
             resource_queue_name: Some(queue.into()),
         };
         Ok(job_of(self.start_job(&p).await?))
@@ -264,9 +320,9 @@ impl Client {
         Ok(job_of(self.get_job(id).await?))
     }
 
-    /// Asks a job to stop (`NONE` or `STOP_WITH_SAVEPOINT`).
-    pub async fn stop(&self, id: &str, strategy: &str) -> Result<(), VvpError> {
-        self.stop_job(id, strategy).await.map(drop)
+    /// Asks a job to stop.
+    pub async fn stop(&self, id: &str, how: Stop) -> Result<(), VvpError> {
+        self.stop_job(id, how.name()).await.map(drop)
     }
 
     /// Deletes a deployment; one that is already gone counts as deleted.

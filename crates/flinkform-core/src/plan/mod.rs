@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::spec::{Dialect, OnConflict, Upgrade};
-use crate::state::{PipelineState, Revision, State};
+use crate::state::{Operation, PipelineState, State};
 use crate::types::{FlinkType, quote_pg_ident};
 
 /// Version of the plan formats (saved plan file and `--format json`).
@@ -55,6 +55,19 @@ impl Action {
             Action::Replace => "replaced",
             Action::Delete => "destroyed",
             Action::Repair => "repaired",
+        }
+    }
+
+    /// What apply does for this action, recorded in the journal and the revision
+    /// (`None` for no-op).
+    pub fn operation(self) -> Option<Operation> {
+        match self {
+            Action::NoOp => None,
+            Action::Create => Some(Operation::Create),
+            Action::Update => Some(Operation::Update),
+            Action::Replace => Some(Operation::Replace),
+            Action::Delete => Some(Operation::Delete),
+            Action::Repair => Some(Operation::Repair),
         }
     }
 
@@ -271,21 +284,13 @@ impl Plan {
                     next.pipelines.remove(&c.name);
                 }
                 (Action::Create | Action::Update | Action::Replace | Action::Repair, Some(after)) => {
-                    let mut rec = after.clone();
-                    if let Some(before) = &c.before {
-                        rec.history.clone_from(&before.history);
-                        if matches!(c.action, Action::Update | Action::Repair) {
-                            rec.remote = before.remote.clone();
-                        }
-                    }
-                    rec.history.push(Revision {
-                        serial,
-                        action: c.action.name().to_string(),
-                        sql_digest: crate::spec::digest(&[rec.sql.as_bytes()]),
-                        ddl_digest: crate::spec::digest(&[rec.ddl.as_bytes()]),
-                        at: at.to_string(),
-                    });
-                    rec.status = crate::state::Status::Recorded;
+                    let history = c.before.as_ref().map_or(&[][..], |b| &b.history);
+                    let remote = match (&c.before, c.action) {
+                        (Some(b), Action::Update | Action::Repair) => b.remote.clone(),
+                        _ => after.remote.clone(),
+                    };
+                    let action = c.action.operation().expect("a change that records a revision");
+                    let rec = after.applied(history, remote, action, serial, at, crate::state::Status::Recorded);
                     next.pipelines.insert(c.name.clone(), rec);
                 }
                 _ => {}
@@ -505,11 +510,10 @@ fn classify(before: &PipelineState, after: &PipelineState) -> (Action, Vec<Strin
         }
     }
     if let Some(p) = &before.pending {
-        let action = match p.action.as_str() {
-            "create" => Action::Create,
-            "replace" => Action::Replace,
-            "delete" => Action::Replace,
-            _ => Action::Update,
+        let action = match p.action {
+            Operation::Create => Action::Create,
+            Operation::Replace | Operation::Delete => Action::Replace,
+            Operation::Update | Operation::Repair | Operation::Start => Action::Update,
         };
         update.insert(0, format!("an interrupted apply ({}) resumes at step `{}`", p.action, p.step));
         if action == Action::Replace || !replace.is_empty() {

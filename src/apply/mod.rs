@@ -1,0 +1,287 @@
+//! Apply: carries a [`Plan`] out on VVP. Each pipeline runs a small step machine
+//! (look up → draft → deploy → configure → start → RUNNING; stop → redeploy → start;
+//! stop → delete), and every step is journaled in the state before and after its
+//! remote call. Every step looks before it acts (a deployment by name, a draft's
+//! deployment, a deployment's live job), so a re-run after a crash or a lost answer
+//! resumes and converges without a second deployment or a second job.
+
+mod steps;
+#[cfg(test)]
+mod tests;
+mod vvp;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tokio::sync::{Mutex, Semaphore};
+
+use flinkform_core::plan::{Action, Change, Plan, Summary};
+use flinkform_core::state::{self, Operation, Pending, PipelineState, State, StateError, StateStore, Step};
+use vvp_api::{Restore, Stop, VvpError};
+
+pub use vvp::Vvp;
+
+/// The last event of a pipeline whose job is running.
+pub const EVENT_RUNNING: &str = "RUNNING";
+/// The last event of a destroyed pipeline.
+pub const EVENT_DESTROYED: &str = "destroyed";
+
+/// How long each waiting step may take.
+#[derive(Clone, Copy, Debug)]
+pub struct Timeouts {
+    /// A deploy ticket.
+    pub deploy: Duration,
+    /// A job from STARTING to RUNNING.
+    pub start: Duration,
+    /// A job from CANCELLING to stopped.
+    pub stop: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts { deploy: Duration::from_secs(300), start: Duration::from_secs(300), stop: Duration::from_secs(300) }
+    }
+}
+
+/// What an apply did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// The actions carried out, counted.
+    pub done: Summary,
+    /// Pipelines that failed, with why.
+    pub failed: Vec<(String, String)>,
+    /// Stopped by an interrupt before finishing.
+    pub interrupted: bool,
+}
+
+/// Why a pipeline's apply, start or stop did not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// VVP refused or did not answer.
+    #[error(transparent)]
+    Vvp(#[from] VvpError),
+    /// The state could not be written.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// A step failed (a failed ticket or job, a timeout, a name taken, a sink error).
+    #[error("{0}")]
+    Failed(String),
+    /// Stopped by an interrupt between steps.
+    #[error("interrupted; run apply again to resume")]
+    Interrupted,
+}
+
+type Res<T> = Result<T, Error>;
+
+/// The state as changed in memory, and how far it is written.
+struct Journal {
+    state: State,
+    /// Changes made so far.
+    changed: u64,
+    /// Changes the last write carried.
+    written: u64,
+}
+
+/// Runs plans against VVP and journals into a state store.
+pub struct Executor<'a, V> {
+    vvp: &'a V,
+    store: &'a dyn StateStore,
+    state: Mutex<Journal>,
+    /// Held while writing: one write at a time, and a write carries every change made
+    /// before it started (group commit).
+    writer: Mutex<()>,
+    timeouts: Timeouts,
+    at: String,
+    cancel: &'a AtomicBool,
+    events: &'a (dyn Fn(&str, &str) + Sync),
+}
+
+impl<'a, V: Vvp> Executor<'a, V> {
+    /// An executor over `state` (the current state, or a new one of a fresh lineage,
+    /// serial 0, when none is stored). `at` is the time recorded in revisions;
+    /// `events(pipeline, message)` is called for every step.
+    pub fn new(
+        vvp: &'a V,
+        store: &'a dyn StateStore,
+        state: State,
+        timeouts: Timeouts,
+        at: String,
+        cancel: &'a AtomicBool,
+        events: &'a (dyn Fn(&str, &str) + Sync),
+    ) -> Executor<'a, V> {
+        Executor {
+            vvp,
+            store,
+            state: Mutex::new(Journal { state, changed: 0, written: 0 }),
+            writer: Mutex::new(()),
+            timeouts,
+            at,
+            cancel,
+            events,
+        }
+    }
+
+    /// Carries out every change of `plan`, `parallelism` pipelines at a time.
+    pub async fn apply(&self, plan: &Plan, parallelism: usize) -> Outcome {
+        let permits = Semaphore::new(parallelism.max(1));
+        let permits = &permits;
+        let runs = plan.changes.iter().filter(|c| c.action != Action::NoOp).map(|c| async move {
+            let _permit = permits.acquire().await.expect("semaphore is never closed");
+            (c, self.run(c).await)
+        });
+        let mut out = Outcome::default();
+        for (c, r) in futures::future::join_all(runs).await {
+            match r {
+                Ok(()) => out.done.count(c.action),
+                Err(Error::Interrupted) => out.interrupted = true,
+                Err(e) => out.failed.push((c.name.clone(), e.to_string())),
+            }
+        }
+        out
+    }
+
+    /// `flinkform start NAME`: starts the recorded pipeline's job from `restore` and
+    /// waits for RUNNING.
+    pub async fn start_pipeline(&self, name: &str, restore: Restore) -> Res<()> {
+        let (rec, dep) = self.deployed(name).await?;
+        if let Some(j) = self.vvp.live_job(&dep).await? {
+            return Err(Error::Failed(format!(
+                "`{name}` already has a job that is not stopped ({}, {:?})",
+                j.id, j.state
+            )));
+        }
+        self.update(name, |p| p.pending = Some(Pending::new(Operation::Start, Step::Start))).await?;
+        self.start(name, &dep, restore, &rec.deploy.resource_queue).await?;
+        self.update(name, |p| {
+            p.status = state::Status::Running;
+            p.pending = None;
+            p.error = None;
+        })
+        .await
+    }
+
+    /// `flinkform stop NAME`: stops the recorded pipeline's job (with a savepoint if asked).
+    pub async fn stop_pipeline(&self, name: &str, how: Stop) -> Res<()> {
+        let (_, dep) = self.deployed(name).await?;
+        self.stop_all(name, &dep, how).await?;
+        self.update(name, |p| p.status = state::Status::Stopped).await
+    }
+
+    /// The recorded pipeline and its deployment id.
+    async fn deployed(&self, name: &str) -> Res<(PipelineState, String)> {
+        let rec =
+            self.recorded(name).await.ok_or_else(|| Error::Failed(format!("no pipeline `{name}` in the state")))?;
+        let dep = rec
+            .remote
+            .deployment_id
+            .clone()
+            .ok_or_else(|| Error::Failed(format!("`{name}` has no deployment yet: run apply")))?;
+        Ok((rec, dep))
+    }
+
+    fn event(&self, name: &str, msg: &str) {
+        (self.events)(name, msg);
+    }
+
+    fn check_cancel(&self) -> Res<()> {
+        if self.cancel.load(Ordering::Relaxed) { Err(Error::Interrupted) } else { Ok(()) }
+    }
+
+    /// Changes the state and returns once the change is written (compare-and-set on the
+    /// serial). Concurrent changes share writes: a write carries every change made
+    /// before it starts, so many pipelines journal at the cost of few writes.
+    async fn journal(&self, f: impl FnOnce(&mut State)) -> Res<()> {
+        let mine = {
+            let mut j = self.state.lock().await;
+            f(&mut j.state);
+            j.changed += 1;
+            j.changed
+        };
+        let _writing = self.writer.lock().await;
+        let (mut snapshot, upto) = {
+            let j = self.state.lock().await;
+            if j.written >= mine {
+                return Ok(()); // an earlier write carried this change
+            }
+            (j.state.clone(), j.changed)
+        };
+        state::write_next(self.store, &mut snapshot)?;
+        let mut j = self.state.lock().await;
+        j.state.serial = snapshot.serial;
+        j.written = upto;
+        Ok(())
+    }
+
+    /// Changes one recorded pipeline and writes the state.
+    async fn update(&self, name: &str, f: impl FnOnce(&mut PipelineState)) -> Res<()> {
+        self.journal(|st| {
+            if let Some(p) = st.pipelines.get_mut(name) {
+                f(p);
+            }
+        })
+        .await
+    }
+
+    /// Records the step about to run (`what`, for the events); no write when it is
+    /// the step already journaled.
+    async fn step(&self, name: &str, step: Step, what: &str) -> Res<()> {
+        self.check_cancel()?;
+        self.event(name, what);
+        let journaled =
+            self.state.lock().await.state.pipelines.get(name).and_then(|p| p.pending.as_ref()).map(|p| p.step);
+        if journaled == Some(step) {
+            return Ok(());
+        }
+        self.update(name, |p| {
+            if let Some(pending) = &mut p.pending {
+                pending.step = step;
+            }
+        })
+        .await
+    }
+
+    async fn recorded(&self, name: &str) -> Option<PipelineState> {
+        self.state.lock().await.state.pipelines.get(name).cloned()
+    }
+
+    async fn run(&self, c: &Change) -> Res<()> {
+        let name = c.name.as_str();
+        let ddl = &c.sink_ddl;
+        match (c.action, &c.before, &c.after) {
+            (Action::Create, _, Some(after)) => self.create(name, after, Operation::Create, ddl).await,
+            (Action::Update, Some(before), Some(after)) if before.remote.deployment_id.is_some() => {
+                self.upgrade(name, before, after, ddl).await
+            }
+            (Action::Update, _, Some(after)) => self.create(name, after, Operation::Create, ddl).await,
+            (Action::Replace, Some(before), Some(after)) => {
+                self.destroy(name, before, Operation::Replace).await?;
+                self.create(name, after, Operation::Replace, ddl).await
+            }
+            (Action::Delete, Some(before), _) => {
+                self.destroy(name, before, Operation::Delete).await?;
+                self.journal(|st| {
+                    st.pipelines.remove(name);
+                })
+                .await
+            }
+            (Action::Repair, Some(before), Some(after)) => self.repair(name, before, after).await,
+            _ => Ok(()),
+        }
+    }
+
+    /// Records the planned pipeline as applied: RUNNING, a new revision, no pending step.
+    async fn finish(&self, name: &str, after: &PipelineState, action: Operation) -> Res<()> {
+        self.journal(|st| {
+            let serial = st.serial + 1;
+            let (history, remote) = match st.pipelines.get(name) {
+                Some(cur) => (cur.history.as_slice(), cur.remote.clone()),
+                None => (&[][..], after.remote.clone()),
+            };
+            let rec = after.applied(history, remote, action, serial, &self.at, state::Status::Running);
+            st.pipelines.insert(name.to_string(), rec);
+        })
+        .await?;
+        self.event(name, EVENT_RUNNING);
+        Ok(())
+    }
+}

@@ -1,0 +1,291 @@
+//! The steps of each action: what the executor asks of VVP, in order, journaling
+//! before and after each remote call.
+
+use std::ops::ControlFlow::{Break, Continue};
+
+use tokio::time::Instant;
+
+use flinkform_core::plan::SinkDdl;
+use flinkform_core::spec::Upgrade;
+use flinkform_core::state::{self, Operation, Pending, PipelineState, Step};
+use vvp_api::{JobState, Restore, Stop, TicketState};
+
+use super::{EVENT_DESTROYED, Error, Executor, Res, Vvp};
+use crate::poll::{Backoff, poll_until};
+
+/// How an update stops the job and starts it again.
+fn upgrade_strategy(upgrade: Upgrade) -> (Stop, Restore) {
+    match upgrade {
+        Upgrade::Stateful => (Stop::WithSavepoint, Restore::LatestSavepoint),
+        Upgrade::Stateless => (Stop::Now, Restore::None),
+    }
+}
+
+fn took_too_long(what: String, timeout: std::time::Duration) -> Error {
+    Error::Failed(format!("{what} within {}", humantime::format_duration(timeout)))
+}
+
+impl<V: Vvp> Executor<'_, V> {
+    /// Create: adopt our deployment of this name or deploy a new one, configure, start.
+    pub(super) async fn create(
+        &self,
+        name: &str,
+        after: &PipelineState,
+        action: Operation,
+        ddl: &[SinkDdl],
+    ) -> Res<()> {
+        let prior = self.recorded(name).await;
+        self.journal(|st| {
+            let mut rec = after.clone();
+            if let Some(p) = &prior {
+                rec.history.clone_from(&p.history);
+                // Ids of an interrupted create are resumed; others are of a deployment that is gone.
+                if p.pending.is_some() {
+                    rec.remote = p.remote.clone();
+                }
+            }
+            rec.status = state::Status::Applying;
+            rec.pending = Some(Pending {
+                ticket_id: prior.as_ref().and_then(|p| p.pending.as_ref()).and_then(|p| p.ticket_id.clone()),
+                ..Pending::new(action, Step::Lookup)
+            });
+            st.pipelines.insert(name.to_string(), rec);
+        })
+        .await?;
+        self.sink_ddl(name, after, ddl).await?;
+        self.step(name, Step::Lookup, "looking up the deployment by name").await?;
+        let mut restore = Restore::None;
+        let dep = match self.vvp.find_deployment(name).await? {
+            Some(d) if d.ours => {
+                self.event(name, &format!("adopting deployment {}", d.id));
+                if d.sql.as_deref() != Some(after.sql.as_str()) {
+                    // It runs other SQL: bring it to the plan like an update.
+                    let (stop, start) = upgrade_strategy(after.deploy.upgrade);
+                    self.stop_all(name, &d.id, stop).await?;
+                    self.deploy(name, after, Some(&d.id)).await?;
+                    restore = start;
+                }
+                d.id
+            }
+            Some(d) => {
+                return Err(Error::Failed(format!(
+                    "a deployment named `{name}` ({}) exists and was not made by flinkform: rename the pipeline, or adopt it with `flinkform import {name} {}`",
+                    d.id, d.id
+                )));
+            }
+            None => self.deploy(name, after, None).await?,
+        };
+        self.update(name, |p| p.remote.deployment_id = Some(dep.clone())).await?;
+        self.configure(name, &dep, after).await?;
+        self.start(name, &dep, restore, &after.deploy.resource_queue).await?;
+        self.finish(name, after, action).await
+    }
+
+    /// Update in place: stop (with a savepoint when stateful), redeploy, start again.
+    pub(super) async fn upgrade(
+        &self,
+        name: &str,
+        before: &PipelineState,
+        after: &PipelineState,
+        ddl: &[SinkDdl],
+    ) -> Res<()> {
+        let dep = before.remote.deployment_id.clone().expect("checked by the caller");
+        let (stop, restore) = upgrade_strategy(after.deploy.upgrade);
+        self.update(name, |p| {
+            p.status = state::Status::Applying;
+            if p.pending.is_none() {
+                p.pending = Some(Pending::new(Operation::Update, Step::Stop));
+            }
+        })
+        .await?;
+        self.sink_ddl(name, after, ddl).await?;
+        self.stop_all(name, &dep, stop).await?;
+        self.deploy(name, after, Some(&dep)).await?;
+        self.configure(name, &dep, after).await?;
+        self.start(name, &dep, restore, &after.deploy.resource_queue).await?;
+        self.finish(name, after, Operation::Update).await
+    }
+
+    /// Repair: start the job again (from the latest state when stateful).
+    pub(super) async fn repair(&self, name: &str, before: &PipelineState, after: &PipelineState) -> Res<()> {
+        let Some(dep) = before.remote.deployment_id.clone() else {
+            return self.create(name, after, Operation::Create, &[]).await;
+        };
+        self.update(name, |p| {
+            p.status = state::Status::Applying;
+            p.pending = Some(Pending::new(Operation::Repair, Step::Start));
+        })
+        .await?;
+        if before.sql != after.sql || before.deploy != after.deploy {
+            self.stop_all(name, &dep, Stop::Now).await?;
+            self.deploy(name, after, Some(&dep)).await?;
+            self.vvp.configure(&dep, &after.deploy).await?;
+        }
+        let restore = match after.deploy.upgrade {
+            Upgrade::Stateful => Restore::LatestState,
+            Upgrade::Stateless => Restore::None,
+        };
+        self.start(name, &dep, restore, &after.deploy.resource_queue).await?;
+        self.finish(name, after, Operation::Repair).await
+    }
+
+    /// Runs the planned sink DDL (idempotent: IF NOT EXISTS, and only missing columns)
+    /// before the job is deployed, when `[sink] dsn_env` is set.
+    async fn sink_ddl(&self, name: &str, after: &PipelineState, ddl: &[SinkDdl]) -> Res<()> {
+        let Some(env) = after.sink.dsn_env.as_deref().filter(|_| !ddl.is_empty()) else { return Ok(()) };
+        let what = format!("running the sink DDL on {}.{}", after.sink.schema, after.sink.table);
+        self.step(name, Step::SinkDdl, &what).await?;
+        let ran = crate::sink::run_ddl(env, &after.sink.schema, &after.sink.table, ddl).await.map_err(Error::Failed)?;
+        self.event(name, &format!("sink DDL: {} statement batches run", ran.len()));
+        Ok(())
+    }
+
+    /// Destroy: stop the job, delete the deployment (the Hologres table is kept).
+    pub(super) async fn destroy(&self, name: &str, before: &PipelineState, action: Operation) -> Res<()> {
+        self.update(name, |p| {
+            p.status = state::Status::Applying;
+            p.pending = Some(Pending::new(action, Step::Stop));
+        })
+        .await?;
+        let dep = match &before.remote.deployment_id {
+            Some(d) => Some(d.clone()),
+            None => self.vvp.find_deployment(name).await?.filter(|d| d.ours).map(|d| d.id),
+        };
+        if let Some(dep) = dep {
+            self.stop_all(name, &dep, Stop::Now).await?;
+            self.step(name, Step::Delete, &format!("deleting deployment {dep}")).await?;
+            self.vvp.delete(&dep).await?;
+        }
+        self.update(name, |p| {
+            p.remote = Default::default();
+            p.status = state::Status::Destroyed;
+        })
+        .await?;
+        self.event(name, EVENT_DESTROYED);
+        Ok(())
+    }
+
+    async fn configure(&self, name: &str, dep: &str, after: &PipelineState) -> Res<()> {
+        self.step(name, Step::Configure, "configuring resources and Flink configuration").await?;
+        Ok(self.vvp.configure(dep, &after.deploy).await?)
+    }
+
+    /// Deploys the planned SQL through a draft (linked to `deployment` to update it) and
+    /// returns the deployment id. Resumes an in-flight ticket or a deployed draft.
+    async fn deploy(&self, name: &str, after: &PipelineState, deployment: Option<&str>) -> Res<String> {
+        let rec = self.recorded(name).await.expect("journaled before");
+        let ticket = match rec.pending.as_ref().and_then(|p| p.ticket_id.clone()) {
+            Some(t) => t,
+            None => {
+                if let Some(draft) = &rec.remote.draft_id
+                    && let Some(dep) = self.vvp.draft_deployment(draft).await?
+                    && deployment.is_none_or(|d| d == dep)
+                    && self.vvp.deployment(&dep).await?.is_some_and(|d| d.sql.as_deref() == Some(after.sql.as_str()))
+                {
+                    self.event(name, &format!("deployment {dep} already runs this SQL (draft {draft})"));
+                    return Ok(dep);
+                }
+                self.step(name, Step::CreateDraft, "creating a deployment draft").await?;
+                let draft = self.vvp.create_sql_draft(name, &after.sql, &after.deploy, deployment).await?;
+                self.update(name, |p| p.remote.draft_id = Some(draft.clone())).await?;
+                self.step(name, Step::Deploy, &format!("deploying draft {draft}")).await?;
+                let t = self.vvp.deploy(&draft, &after.deploy.resource_queue).await?;
+                self.update(name, |p| {
+                    if let Some(pending) = &mut p.pending {
+                        pending.ticket_id = Some(t.clone());
+                    }
+                })
+                .await?;
+                t
+            }
+        };
+        let deadline = Instant::now() + self.timeouts.deploy;
+        // An error here (VVP's or an interrupt) keeps the ticket journaled, to resume.
+        let done = poll_until(deadline, Backoff::GROWING, async || {
+            self.check_cancel()?;
+            Ok::<_, Error>(match self.vvp.ticket(&ticket).await? {
+                TicketState::Running => Continue(()),
+                TicketState::Deployed(id) => Break(Ok(id)),
+                TicketState::Failed(m) => Break(Err(m)),
+            })
+        })
+        .await?;
+        let result = match done {
+            None => Err(took_too_long(format!("deploy ticket {ticket} did not finish"), self.timeouts.deploy)),
+            Some(Ok(id)) => Ok(id),
+            // A retried or resumed deploy of ours may have won the race for the name.
+            Some(Err(m)) => match self.vvp.find_deployment(name).await? {
+                Some(d)
+                    if d.ours
+                        && deployment.is_none_or(|x| x == d.id)
+                        && d.sql.as_deref() == Some(after.sql.as_str()) =>
+                {
+                    Ok(d.id)
+                }
+                _ => Err(Error::Failed(format!("deploying failed: {m}"))),
+            },
+        };
+        self.update(name, |p| {
+            if let Some(pending) = &mut p.pending {
+                pending.ticket_id = None;
+            }
+        })
+        .await?;
+        let id = result?;
+        self.event(name, &format!("deployed to {id}"));
+        Ok(id)
+    }
+
+    /// Starts the deployment's job (adopting one that is already live) and waits for RUNNING.
+    pub(super) async fn start(&self, name: &str, dep: &str, restore: Restore, queue: &str) -> Res<()> {
+        self.step(name, Step::Start, &format!("starting the job (restore {})", restore.name())).await?;
+        let job = match self.vvp.live_job(dep).await? {
+            Some(j) => j,
+            None => match self.vvp.start(dep, restore, queue).await {
+                Ok(j) => j,
+                // A lost answer to a start that happened: the job is there.
+                Err(e) => self.vvp.live_job(dep).await?.ok_or(e)?,
+            },
+        };
+        self.update(name, |p| p.remote.job_id = Some(job.id.clone())).await?;
+        let deadline = Instant::now() + self.timeouts.start;
+        let settled = poll_until(deadline, Backoff::GROWING, async || {
+            self.check_cancel()?;
+            let s = self.vvp.job(&job.id).await?.state;
+            Ok::<_, Error>(if s == JobState::Running || !s.live() { Break(s) } else { Continue(()) })
+        })
+        .await?;
+        match settled {
+            Some(JobState::Running) => Ok(()),
+            Some(JobState::Failed(m)) => {
+                self.update(name, |p| {
+                    p.status = state::Status::Failed;
+                    p.error = Some(m.clone());
+                    p.pending = None;
+                })
+                .await?;
+                Err(Error::Failed(format!("job {} failed: {m}", job.id)))
+            }
+            Some(s) => Err(Error::Failed(format!("job {} stopped while starting ({s:?})", job.id))),
+            None => Err(took_too_long(format!("job {} was not RUNNING", job.id), self.timeouts.start)),
+        }
+    }
+
+    /// Stops every live job of the deployment and waits until they stopped.
+    pub(super) async fn stop_all(&self, name: &str, dep: &str, how: Stop) -> Res<()> {
+        let deadline = Instant::now() + self.timeouts.stop;
+        let mut last = String::new();
+        let stopped = poll_until(deadline, Backoff::STEADY, async || {
+            let Some(job) = self.vvp.live_job(dep).await? else { return Ok(Break(())) };
+            self.check_cancel()?;
+            if job.state != JobState::Cancelling {
+                self.step(name, Step::Stop, &format!("stopping job {} ({})", job.id, how.name())).await?;
+                self.vvp.stop(&job.id, how).await?;
+            }
+            last = job.id;
+            Ok::<_, Error>(Continue(()))
+        })
+        .await?;
+        stopped.ok_or_else(|| took_too_long(format!("job {last} did not stop"), self.timeouts.stop))
+    }
+}

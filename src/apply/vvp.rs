@@ -1,0 +1,97 @@
+//! What the executor asks of VVP, as a small trait: the real [`Client`] answers it over
+//! the wire, the unit tests with a scripted fake.
+
+use std::future::Future;
+
+use flinkform_core::state::DeployParams;
+use vvp_api::{Client, RemoteDeployment, RemoteJob, Restore, Stop, TicketState, VvpError};
+
+/// The domain operations apply carries a plan out with (see [`vvp_api::Client`] for
+/// what each does on VVP).
+pub trait Vvp: Sync {
+    /// The deployment called `name`, if any.
+    fn find_deployment(&self, name: &str) -> impl Future<Output = Result<Option<RemoteDeployment>, VvpError>>;
+    /// The deployment with this id, `None` when it is gone.
+    fn deployment(&self, id: &str) -> impl Future<Output = Result<Option<RemoteDeployment>, VvpError>>;
+    /// The deployment a draft was deployed to, if it was.
+    fn draft_deployment(&self, draft: &str) -> impl Future<Output = Result<Option<String>, VvpError>>;
+    /// Creates a SQL draft for pipeline `name` (linked to `deployment`, to update it).
+    fn create_sql_draft(
+        &self,
+        name: &str,
+        sql: &str,
+        p: &DeployParams,
+        deployment: Option<&str>,
+    ) -> impl Future<Output = Result<String, VvpError>>;
+    /// Starts deploying a draft; the ticket.
+    fn deploy(&self, draft: &str, queue: &str) -> impl Future<Output = Result<String, VvpError>>;
+    /// Where a deploy ticket is.
+    fn ticket(&self, ticket: &str) -> impl Future<Output = Result<TicketState, VvpError>>;
+    /// Sets the deployment's resources and Flink configuration.
+    fn configure(&self, deployment: &str, p: &DeployParams) -> impl Future<Output = Result<(), VvpError>>;
+    /// The deployment's job that is not stopped, if any.
+    fn live_job(&self, deployment: &str) -> impl Future<Output = Result<Option<RemoteJob>, VvpError>>;
+    /// Starts a job of the deployment.
+    fn start(
+        &self,
+        deployment: &str,
+        restore: Restore,
+        queue: &str,
+    ) -> impl Future<Output = Result<RemoteJob, VvpError>>;
+    /// A job.
+    fn job(&self, id: &str) -> impl Future<Output = Result<RemoteJob, VvpError>>;
+    /// Asks a job to stop.
+    fn stop(&self, job: &str, how: Stop) -> impl Future<Output = Result<(), VvpError>>;
+    /// Deletes a deployment (one already gone counts as deleted).
+    fn delete(&self, deployment: &str) -> impl Future<Output = Result<(), VvpError>>;
+}
+
+impl Vvp for Client {
+    fn find_deployment(&self, name: &str) -> impl Future<Output = Result<Option<RemoteDeployment>, VvpError>> {
+        Client::find_deployment(self, name)
+    }
+    fn deployment(&self, id: &str) -> impl Future<Output = Result<Option<RemoteDeployment>, VvpError>> {
+        Client::deployment(self, id)
+    }
+    fn draft_deployment(&self, draft: &str) -> impl Future<Output = Result<Option<String>, VvpError>> {
+        Client::draft_deployment(self, draft)
+    }
+    fn create_sql_draft(
+        &self,
+        name: &str,
+        sql: &str,
+        p: &DeployParams,
+        deployment: Option<&str>,
+    ) -> impl Future<Output = Result<String, VvpError>> {
+        Client::create_sql_draft(self, name, sql, p, deployment)
+    }
+    fn deploy(&self, draft: &str, queue: &str) -> impl Future<Output = Result<String, VvpError>> {
+        Client::deploy(self, draft, queue)
+    }
+    fn ticket(&self, ticket: &str) -> impl Future<Output = Result<TicketState, VvpError>> {
+        Client::ticket(self, ticket)
+    }
+    fn configure(&self, deployment: &str, p: &DeployParams) -> impl Future<Output = Result<(), VvpError>> {
+        Client::configure(self, deployment, p)
+    }
+    fn live_job(&self, deployment: &str) -> impl Future<Output = Result<Option<RemoteJob>, VvpError>> {
+        Client::live_job(self, deployment)
+    }
+    fn start(
+        &self,
+        deployment: &str,
+        restore: Restore,
+        queue: &str,
+    ) -> impl Future<Output = Result<RemoteJob, VvpError>> {
+        Client::start(self, deployment, restore, queue)
+    }
+    fn job(&self, id: &str) -> impl Future<Output = Result<RemoteJob, VvpError>> {
+        Client::job(self, id)
+    }
+    fn stop(&self, job: &str, how: Stop) -> impl Future<Output = Result<(), VvpError>> {
+        Client::stop(self, job, how)
+    }
+    fn delete(&self, deployment: &str) -> impl Future<Output = Result<(), VvpError>> {
+        Client::delete(self, deployment)
+    }
+}

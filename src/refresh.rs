@@ -67,7 +67,7 @@ pub async fn observe(client: &Client, recorded: Option<&State>) -> Result<Observ
         let (name, live) = r?;
         observed.pipelines.insert(name, live);
     }
-    observed.variables = Some(client.variable_names().await?);
+    observed.variables = Some(client.variable_names().await?.into_iter().collect());
     Ok(observed)
 }
 

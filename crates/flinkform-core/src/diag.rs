@@ -7,7 +7,7 @@ use std::ops::Range;
 use std::sync::Arc;
 
 /// How bad a diagnostic is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Severity {
     /// Stops the command.
     Error,
@@ -69,7 +69,7 @@ impl Source {
 }
 
 /// Where a diagnostic points.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Location {
     /// File name as shown.
     pub file: Arc<str>,
@@ -84,7 +84,7 @@ pub struct Location {
 }
 
 /// One problem in user input.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Diagnostic {
     /// Error or warning.
     pub severity: Severity,

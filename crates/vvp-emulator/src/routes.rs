@@ -105,7 +105,64 @@ pub(crate) fn parse_query(q: Option<&str>) -> Vec<(String, String)> {
         .collect()
 }
 
+/// One request as the operations see it: method, scope, path segments (raw and
+/// percent-decoded), query and body.
+pub(crate) struct Req<'a> {
+    method: &'a str,
+    scope: Scope,
+    rest: &'a [&'a str],
+    seg: Vec<String>,
+    query: &'a [(String, String)],
+    body: &'a [u8],
+}
+
+impl Req<'_> {
+    fn q(&self, k: &str) -> Option<String> {
+        self.query.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+    }
+
+    /// `pageIndex` (from 1) and `pageSize` (1 to 100, 10 when absent).
+    fn paging(&self) -> (usize, usize) {
+        let i = self.q("pageIndex").and_then(|v| v.parse().ok()).unwrap_or(1usize);
+        let s = self.q("pageSize").and_then(|v| v.parse().ok()).unwrap_or(10usize).clamp(1, 100);
+        (i, s)
+    }
+
+    fn parse<T: serde::de::DeserializeOwned>(&self) -> Result<T, Answer> {
+        serde_json::from_slice(self.body)
+            .map_err(|e| fail(400, "InvalidParameter", format!("the request body is invalid: {e}")))
+    }
+
+    fn seg(&self) -> Vec<&str> {
+        self.seg.iter().map(String::as_str).collect()
+    }
+}
+
+/// The request body as `$t`, or the answer to an invalid one.
+macro_rules! parse {
+    ($req:ident, $t:ty) => {
+        match $req.parse::<$t>() {
+            Ok(v) => v,
+            Err(answer) => return answer,
+        }
+    };
+}
+
+fn no_such_api() -> Answer {
+    gateway(
+        StatusCode::NOT_FOUND,
+        "InvalidApi.NotFound",
+        "Specified api is not found, please check your url and method.",
+    )
+}
+
+fn live(status: &str) -> bool {
+    matches!(status, "STARTING" | "RUNNING" | "CANCELLING")
+}
+
 impl World {
+    /// Answers one API call (after the gateway's checks): the operation is chosen by
+    /// the path's first segment, then by method and the rest of the path.
     pub(crate) fn route(
         &mut self,
         method: &Method,
@@ -114,25 +171,23 @@ impl World {
         query: &[(String, String)],
         body: &[u8],
     ) -> Answer {
-        let q = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-        let paging = || {
-            let i = q("pageIndex").and_then(|v| v.parse().ok()).unwrap_or(1usize);
-            let s = q("pageSize").and_then(|v| v.parse().ok()).unwrap_or(10usize).clamp(1, 100);
-            (i, s)
-        };
-        macro_rules! parse {
-            ($t:ty) => {
-                match serde_json::from_slice::<$t>(body) {
-                    Ok(v) => v,
-                    Err(e) => return fail(400, "InvalidParameter", format!("the request body is invalid: {e}")),
-                }
-            };
+        let seg = rest.iter().map(|s| decode(s, false)).collect();
+        let req = Req { method: method.as_str(), scope, rest, seg, query, body };
+        match rest.first().copied() {
+            Some("deployment-drafts") => self.drafts(req),
+            Some("deployments") => self.deployments(req),
+            Some("jobs%3Astart" | "jobs") => self.jobs(req),
+            Some("variables") => self.variables(req),
+            _ => no_such_api(),
         }
-        let seg: Vec<String> = rest.iter().map(|s| decode(s, false)).collect();
-        let seg: Vec<&str> = seg.iter().map(String::as_str).collect();
-        match (method.as_str(), rest, seg.as_slice()) {
+    }
+
+    fn drafts(&mut self, req: Req<'_>) -> Answer {
+        let seg = req.seg();
+        let scope = req.scope.clone();
+        match (req.method, req.rest, seg.as_slice()) {
             ("POST", ["deployment-drafts"], _) => {
-                let mut d = parse!(DeploymentDraft);
+                let mut d = parse!(req, DeploymentDraft);
                 if d.name.as_deref().unwrap_or_default().is_empty() {
                     return fail(400, "InvalidParameter", "name is required");
                 }
@@ -145,11 +200,11 @@ impl World {
             }
             ("POST", ["deployment-drafts", "async-deploy"], _)
             | ("POST", ["deployment-drafts", "async-validate"], _) => {
-                let validate = rest[1] == "async-validate";
+                let validate = req.rest[1] == "async-validate";
                 let draft_id = if validate {
-                    parse!(DraftValidateParams).deployment_draft_id
+                    parse!(req, DraftValidateParams).deployment_draft_id
                 } else {
-                    parse!(DraftDeployParams).deployment_draft_id
+                    parse!(req, DraftDeployParams).deployment_draft_id
                 };
                 if self.drafts.get(&draft_id).is_none_or(|(s, _)| *s != scope) {
                     return fail(404, "DraftNotFound", format!("deployment draft {draft_id} not found"));
@@ -172,44 +227,43 @@ impl World {
                     },
                 }
             }
-            (m, ["deployment-drafts", _], [_, id]) => {
-                let Some((_, d)) = self.drafts.get(*id).filter(|(s, _)| *s == scope) else {
-                    return fail(404, "DraftNotFound", format!("deployment draft {id} not found"));
-                };
-                match m {
-                    "GET" => ok(d.clone()),
-                    "DELETE" => {
-                        self.drafts.remove(*id);
-                        ok(Value::Null)
-                    }
-                    "PATCH" => {
-                        let patch = parse!(DeploymentDraft);
-                        let d = &mut self.drafts.get_mut(*id).expect("draft").1;
-                        if patch.name.is_some() {
-                            d.name = patch.name;
-                        }
-                        if patch.artifact.is_some() {
-                            d.artifact = patch.artifact;
-                        }
-                        if patch.engine_version.is_some() {
-                            d.engine_version = patch.engine_version;
-                        }
-                        if patch.labels.is_some() {
-                            d.labels = patch.labels;
-                        }
-                        if patch.referenced_deployment_id.is_some() {
-                            d.referenced_deployment_id = patch.referenced_deployment_id;
-                        }
-                        ok(d.clone())
-                    }
-                    _ => fail(405, "MethodNotAllowed", "method not allowed"),
-                }
+            (m, ["deployment-drafts", _], [_, id]) => self.draft(&req, m, id),
+            _ => no_such_api(),
+        }
+    }
+
+    fn draft(&mut self, req: &Req<'_>, m: &str, id: &str) -> Answer {
+        let Some((_, d)) = self.drafts.get(id).filter(|(s, _)| *s == req.scope) else {
+            return fail(404, "DraftNotFound", format!("deployment draft {id} not found"));
+        };
+        match m {
+            "GET" => ok(d.clone()),
+            "DELETE" => {
+                self.drafts.remove(id);
+                ok(Value::Null)
             }
+            "PATCH" => {
+                let patch = parse!(req, DeploymentDraft);
+                let d = &mut self.drafts.get_mut(id).expect("draft").1;
+                macro_rules! set {
+                    ($($f:ident),*) => { $( if patch.$f.is_some() { d.$f = patch.$f; } )* };
+                }
+                set!(name, artifact, engine_version, labels, referenced_deployment_id);
+                ok(d.clone())
+            }
+            _ => fail(405, "MethodNotAllowed", "method not allowed"),
+        }
+    }
+
+    fn deployments(&mut self, req: Req<'_>) -> Answer {
+        let seg = req.seg();
+        let scope = req.scope.clone();
+        match (req.method, req.rest, seg.as_slice()) {
             ("GET", ["deployments"], _) => {
-                let label = q("labelKey");
+                let label = req.q("labelKey");
                 let values: Option<Vec<String>> =
-                    q("labelValueArray").map(|v| v.split(';').map(str::to_string).collect());
-                let name = q("name");
+                    req.q("labelValueArray").map(|v| v.split(';').map(str::to_string).collect());
+                let name = req.q("name");
                 let items: Vec<Deployment> = self
                     .deployments
                     .iter()
@@ -225,7 +279,7 @@ impl World {
                     })
                     .map(|(id, _)| self.deployment_view(id))
                     .collect();
-                let (i, s) = paging();
+                let (i, s) = req.paging();
                 page(items, i, s)
             }
             ("GET", ["deployments", "name", _], [_, _, name]) => {
@@ -237,95 +291,52 @@ impl World {
                     .collect();
                 ok(items)
             }
-            (m, ["deployments", _], [_, id]) => {
-                if self.deployments.get(*id).is_none_or(|(s, _)| *s != scope) {
-                    return fail(404, "DeploymentNotFound", format!("deployment {id} not found"));
+            (m, ["deployments", _], [_, id]) => self.deployment(&req, m, id),
+            _ => no_such_api(),
+        }
+    }
+
+    fn deployment(&mut self, req: &Req<'_>, m: &str, id: &str) -> Answer {
+        if self.deployments.get(id).is_none_or(|(s, _)| *s != req.scope) {
+            return fail(404, "DeploymentNotFound", format!("deployment {id} not found"));
+        }
+        match m {
+            "GET" => ok(self.deployment_view(id)),
+            "PUT" => {
+                let patch = parse!(req, Deployment);
+                let d = &mut self.deployments.get_mut(id).expect("deployment").1;
+                if patch.name.is_some_and(|n| Some(&n) != d.name.as_ref()) {
+                    return fail(400, "InvalidParameter", "a deployment cannot be renamed");
                 }
-                match m {
-                    "GET" => ok(self.deployment_view(id)),
-                    "PUT" => {
-                        let patch = parse!(Deployment);
-                        let d = &mut self.deployments.get_mut(*id).expect("deployment").1;
-                        if patch.name.is_some_and(|n| Some(&n) != d.name.as_ref()) {
-                            return fail(400, "InvalidParameter", "a deployment cannot be renamed");
-                        }
-                        macro_rules! set {
-                            ($($f:ident),*) => { $( if patch.$f.is_some() { d.$f = patch.$f; } )* };
-                        }
-                        set!(
-                            artifact,
-                            engine_version,
-                            deployment_target,
-                            streaming_resource_setting,
-                            flink_conf,
-                            labels
-                        );
-                        ok(self.deployment_view(id))
-                    }
-                    "DELETE" => {
-                        let live = self.jobs.values().any(|j| {
-                            j.job.deployment_id == *id
-                                && matches!(
-                                    j.job.status.current_job_status.as_str(),
-                                    "STARTING" | "RUNNING" | "CANCELLING"
-                                )
-                        });
-                        if live {
-                            return fail(
-                                400,
-                                "DeploymentHasRunningJob",
-                                format!("deployment {id} has a job that is not stopped; stop it first"),
-                            );
-                        }
-                        self.deployments.remove(*id);
-                        self.jobs.retain(|_, j| j.job.deployment_id != *id);
-                        ok(Value::Null)
-                    }
-                    _ => fail(405, "MethodNotAllowed", "method not allowed"),
+                macro_rules! set {
+                    ($($f:ident),*) => { $( if patch.$f.is_some() { d.$f = patch.$f; } )* };
                 }
+                set!(artifact, engine_version, deployment_target, streaming_resource_setting, flink_conf, labels);
+                ok(self.deployment_view(id))
             }
-            ("POST", ["jobs%3Astart"], _) => {
-                let p = parse!(JobStartParameters);
-                let Some((_, dep)) = self.deployments.get(&p.deployment_id).filter(|(s, _)| *s == scope) else {
-                    return fail(404, "DeploymentNotFound", format!("deployment {} not found", p.deployment_id));
-                };
-                let name = dep.name.clone().unwrap_or_default();
-                let live = self.jobs.values().any(|j| {
-                    j.job.deployment_id == p.deployment_id
-                        && matches!(j.job.status.current_job_status.as_str(), "STARTING" | "RUNNING" | "CANCELLING")
-                });
-                if live {
+            "DELETE" => {
+                if self.jobs.values().any(|j| j.job.deployment_id == id && live(&j.job.status.current_job_status)) {
                     return fail(
                         400,
-                        "JobAlreadyRunning",
-                        format!("deployment {name} already has a job that is not stopped"),
+                        "DeploymentHasRunningJob",
+                        format!("deployment {id} has a job that is not stopped; stop it first"),
                     );
                 }
-                let mut restore =
-                    p.restore_strategy.unwrap_or(RestoreStrategy { kind: "NONE".into(), ..Default::default() });
-                if restore.kind == "LATEST_SAVEPOINT" {
-                    restore.savepoint_id = self.savepoints.get(&p.deployment_id).and_then(|v| v.last().cloned());
-                }
-                let job_id = self.id("job");
-                // Injected start failures hit a deployment's first job only, like a bad
-                // first rollout: a repair (a second start) then succeeds.
-                let first = !self.jobs.values().any(|j| j.job.deployment_id == p.deployment_id);
-                let fails = first && self.rng.random_bool(self.cfg.job_fail_rate);
-                let job = Job {
-                    job_id: job_id.clone(),
-                    deployment_id: p.deployment_id.clone(),
-                    deployment_name: name,
-                    status: JobStatus { current_job_status: "STARTING".into(), failure: None },
-                    restore_strategy: Some(restore),
-                    start_time: Some(epoch_secs()),
-                    end_time: None,
-                };
-                let running_at = Instant::now() + self.cfg.start_delay;
-                self.jobs.insert(job_id, JobRec { scope, job: job.clone(), running_at, fails, stop: None });
-                ok(job)
+                self.deployments.remove(id);
+                self.jobs.retain(|_, j| j.job.deployment_id != id);
+                ok(Value::Null)
             }
+            _ => fail(405, "MethodNotAllowed", "method not allowed"),
+        }
+    }
+
+    fn jobs(&mut self, req: Req<'_>) -> Answer {
+        let seg = req.seg();
+        let scope = req.scope.clone();
+        match (req.method, req.rest, seg.as_slice()) {
+            ("POST", ["jobs%3Astart"], _) => self.start_job(&req),
             ("GET", ["jobs"], _) => {
-                let Some(dep) = q("deploymentId") else {
+                let Some(dep) = req.q("deploymentId") else {
                     return fail(400, "MissingParameter", "deploymentId is required");
                 };
                 let items: Vec<Job> = self
@@ -334,7 +345,7 @@ impl World {
                     .filter(|j| j.scope == scope && j.job.deployment_id == dep)
                     .map(|j| j.job.clone())
                     .collect();
-                let (i, s) = paging();
+                let (i, s) = req.paging();
                 page(items, i, s)
             }
             ("GET", ["jobs", _], [_, id]) => match self.jobs.get(*id).filter(|j| j.scope == scope) {
@@ -343,7 +354,7 @@ impl World {
             },
             ("POST", ["jobs", raw], _) if raw.ends_with("%3Astop") => {
                 let id = decode(raw.trim_end_matches("%3Astop"), false);
-                let req = parse!(StopJobRequest);
+                let req = parse!(req, StopJobRequest);
                 if !matches!(req.stop_strategy.as_str(), "NONE" | "STOP_WITH_SAVEPOINT" | "STOP_WITH_DRAIN") {
                     return fail(400, "InvalidParameter", format!("unknown stopStrategy {}", req.stop_strategy));
                 }
@@ -357,6 +368,47 @@ impl World {
                 }
                 ok(j.job.clone())
             }
+            _ => no_such_api(),
+        }
+    }
+
+    fn start_job(&mut self, req: &Req<'_>) -> Answer {
+        let scope = req.scope.clone();
+        let p = parse!(req, JobStartParameters);
+        let Some((_, dep)) = self.deployments.get(&p.deployment_id).filter(|(s, _)| *s == scope) else {
+            return fail(404, "DeploymentNotFound", format!("deployment {} not found", p.deployment_id));
+        };
+        let name = dep.name.clone().unwrap_or_default();
+        if self.jobs.values().any(|j| j.job.deployment_id == p.deployment_id && live(&j.job.status.current_job_status))
+        {
+            return fail(400, "JobAlreadyRunning", format!("deployment {name} already has a job that is not stopped"));
+        }
+        let mut restore = p.restore_strategy.unwrap_or(RestoreStrategy { kind: "NONE".into(), ..Default::default() });
+        if restore.kind == "LATEST_SAVEPOINT" {
+            restore.savepoint_id = self.savepoints.get(&p.deployment_id).and_then(|v| v.last().cloned());
+        }
+        let job_id = self.id("job");
+        // Injected start failures hit a deployment's first job only, like a bad
+        // first rollout: a repair (a second start) then succeeds.
+        let first = !self.jobs.values().any(|j| j.job.deployment_id == p.deployment_id);
+        let fails = first && self.rng.random_bool(self.cfg.job_fail_rate);
+        let job = Job {
+            job_id: job_id.clone(),
+            deployment_id: p.deployment_id.clone(),
+            deployment_name: name,
+            status: JobStatus { current_job_status: "STARTING".into(), failure: None },
+            restore_strategy: Some(restore),
+            start_time: Some(epoch_secs()),
+            end_time: None,
+        };
+        let running_at = Instant::now() + self.cfg.start_delay;
+        self.jobs.insert(job_id, JobRec { scope, job: job.clone(), running_at, fails, stop: None });
+        ok(job)
+    }
+    fn variables(&mut self, req: Req<'_>) -> Answer {
+        let seg = req.seg();
+        let scope = req.scope.clone();
+        match (req.method, req.rest, seg.as_slice()) {
             ("GET", ["variables"], _) => {
                 let preset = self.cfg.variables.iter().map(|n| Variable {
                     name: n.clone(),
@@ -368,11 +420,11 @@ impl World {
                     ..v.clone()
                 });
                 let items: Vec<Variable> = preset.chain(own).collect();
-                let (i, s) = paging();
+                let (i, s) = req.paging();
                 page(items, i, s)
             }
             ("POST", ["variables"], _) => {
-                let v = parse!(Variable);
+                let v = parse!(req, Variable);
                 if v.name.is_empty() || v.value.is_none() || !matches!(v.kind.as_deref(), Some("Clear" | "Encrypted")) {
                     return fail(400, "InvalidParameter", "name, value and kind (Clear or Encrypted) are required");
                 }
@@ -383,11 +435,7 @@ impl World {
                 self.variables.entry(scope).or_default().remove(*name);
                 ok(Value::Null)
             }
-            _ => gateway(
-                StatusCode::NOT_FOUND,
-                "InvalidApi.NotFound",
-                "Specified api is not found, please check your url and method.",
-            ),
+            _ => no_such_api(),
         }
     }
 }

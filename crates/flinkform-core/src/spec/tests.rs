@@ -1,3 +1,4 @@
+use super::read::parse_vvr;
 use super::*;
 
 const CONFIG: &str = r#"version = 1

@@ -1,0 +1,100 @@
+use super::*;
+use crate::diag::Source;
+use crate::infer::{InferConfig, infer};
+
+const CONFIG: &str = "version = 1\n[vvp]\nregion = \"r\"\nworkspace = \"w\"\nnamespace = \"n\"\n";
+
+/// Resolves a pipeline whose `[schema]` (and extra `[sink]` keys) are given, over records.
+fn resolve_with(schema: &str, sink: &str, records: &[&str]) -> (Option<Schema>, Vec<String>) {
+    let spec = format!(
+        "[pipeline]\nname = \"p\"\n[source]\ntopic = \"t\"\nbootstrap_servers = \"k:1\"\n[schema]\n{schema}\n\
+         [sink]\nendpoint = \"h:80\"\ndatabase = \"d\"\ntable = \"t\"\nusername = \"u\"\n{sink}\n\
+         [deployment]\nengine_version = \"vvr-8.0.11-flink-1.17\"\n"
+    );
+    let (project, diags) = crate::spec::load(&Source::new("flinkform.toml", CONFIG), &[Source::new("p.toml", spec)]);
+    assert!(diags.is_empty(), "{diags:?}");
+    let p = &project.unwrap().pipelines[0];
+    let shape = infer(records.iter().map(|r| r.as_bytes()), &InferConfig::default()).unwrap();
+    let (s, diags) = resolve(p, &shape, shape.choose_standard());
+    (
+        s,
+        diags
+            .iter()
+            .map(|d| format!("{}{}", d.message, d.help.as_deref().map_or(String::new(), |h| format!(" ({h})"))))
+            .collect(),
+    )
+}
+
+fn ok(schema: &str, records: &[&str]) -> Schema {
+    let (s, d) = resolve_with(schema, "", records);
+    s.unwrap_or_else(|| panic!("{d:?}"))
+}
+
+fn err(schema: &str, sink: &str, records: &[&str]) -> String {
+    let (s, d) = resolve_with(schema, sink, records);
+    assert!(s.is_none(), "expected an error");
+    d.join("\n")
+}
+
+#[test]
+fn epoch_conversion_renders_a_computed_column_and_watermark() {
+    let s = ok(
+        "columns.ts = { type = \"TIMESTAMP_LTZ(3)\", from = \"epoch_millis\" }\nevent_time = { column = \"ts\", watermark_delay = \"2s\" }",
+        &[r#"{"ts": 1714557600000, "ts_converted": 1}"#],
+    );
+    assert_eq!(s.physical[0], Physical { key: "ts".into(), ty: FlinkType::BigInt });
+    assert_eq!(s.computed, [Computed { name: "ts_converted_2".into(), expr: "TO_TIMESTAMP_LTZ(`ts`, 3)".into() }]);
+    assert_eq!(s.watermark, Some(("ts_converted_2".into(), 2)));
+    let c = s.column("ts").unwrap();
+    assert_eq!((c.sink_name.as_str(), c.expr.as_str(), &c.ty), ("ts", "`ts_converted_2`", &FlinkType::TimestampLtz(3)));
+}
+
+#[test]
+fn expressions_and_declared_columns() {
+    let s = ok(
+        "columns.amount = { type = \"DECIMAL(18, 2)\", expr = \"CAST(`amount_text` AS DECIMAL(18, 2))\" }\n\
+         columns.extra = { type = \"BIGINT\" }",
+        &[r#"{"amount_text": "12.50"}"#],
+    );
+    assert_eq!(s.computed[0], Computed { name: "amount".into(), expr: "CAST(`amount_text` AS DECIMAL(18, 2))".into() });
+    assert!(s.physical.iter().any(|p| p.key == "extra" && p.ty == FlinkType::BigInt), "{:?}", s.physical);
+    assert_eq!(s.column("amount").unwrap().holo.sql, "numeric(18,2)");
+}
+
+#[test]
+fn bad_conversions_and_keys_are_errors_with_help() {
+    let e = err("columns.ts = { type = \"TIMESTAMP_LTZ(3)\", from = \"epoch_millis\" }", "", &[r#"{"ts": "2024"}"#]);
+    assert!(e.contains("converted from epoch numbers, but the sample holds STRING"), "{e}");
+    let e = err("event_time = { column = \"ts\" }", "", &[r#"{"ts": "2024-01-01 10:00:00.123456"}"#]);
+    assert!(e.contains("event_time column `ts` is TIMESTAMP(6); a watermark needs TIMESTAMP(3)"), "{e}");
+    let e = err("primary_key = [\"price\"]", "", &[r#"{"price": 1.5}"#]);
+    assert!(e.contains("primary key column `price` is DOUBLE"), "{e}");
+    let e = err("primary_key = [\"ide\"]", "", &[r#"{"id": 1}"#]);
+    assert!(e.contains("names `ide`, which is not a column (did you mean `id`?)"), "{e}");
+    let e = err("primary_key = [\"id\"]", "distribution_key = [\"x\"]", &[r#"{"id": 1, "x": 2}"#]);
+    assert!(e.contains("distribution_key `x` is not part of the primary key"), "{e}");
+    let e = err("columns.nope = { rename = \"n\" }", "", &[r#"{"id": 1}"#]);
+    assert!(e.contains("columns.nope names a column that is not in the sample"), "{e}");
+}
+
+#[test]
+fn exclude_rename_and_hologres_names() {
+    let long = "k".repeat(70);
+    let rec = format!(r#"{{"Id": 1, "id": 2, "debug": {{"a": 1}}, "{long}": 3, "{long}X": 4}}"#);
+    let (s, warnings) =
+        resolve_with("columns.debug = { exclude = true }\ncolumns.Id = { rename = \"ID_A\" }", "", &[&rec]);
+    let s = s.unwrap();
+    assert!(!s.physical.iter().any(|p| p.key == "debug"), "an excluded key leaves the source");
+    let names: Vec<&str> = s.columns.iter().map(|c| c.sink_name.as_str()).collect();
+    assert_eq!(names[..2], ["id_a", "id"]);
+    assert!(names[2].len() <= 63 && names[3].len() <= 63 && names[2] != names[3], "{names:?}");
+    assert!(warnings.is_empty(), "a rename avoids the fold collision: {warnings:?}");
+}
+
+#[test]
+fn flattened_pin_changes_the_nested_field() {
+    let s = ok("flatten = true\ncolumns.user_id = { type = \"STRING\" }", &[r#"{"user": {"id": 7, "tags": ["a"]}}"#]);
+    assert_eq!(s.physical[0].ty.to_string(), "ROW<`id` STRING, `tags` ARRAY<STRING>>");
+    let c = s.column("user_id").unwrap();
+    assert_eq!((c.expr.as_str(), c.origin), ("`user`.`id`", Origin::Pinned));
+}

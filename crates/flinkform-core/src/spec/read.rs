@@ -1,0 +1,502 @@
+//! Reading the spec's sections into the typed model: `flinkform.toml` and each
+//! pipeline file's `[source]`, `[schema]`, `[sink]` and `[deployment]`.
+
+use super::*;
+
+pub(super) fn read_config(root: &Section<'_, '_>) -> Option<Config> {
+    let version = root.uint("version");
+    match version {
+        None if !root.has("version") => root.report(
+            root.error_here("missing `version` in flinkform.toml")
+                .with_help(format!("add `version = {CONFIG_VERSION}` at the top")),
+        ),
+        Some(v) if v != CONFIG_VERSION => root.report(root.get("version").unwrap().error(format!(
+            "flinkform.toml version {v} is not supported by this flinkform (it reads version {CONFIG_VERSION})"
+        ))),
+        _ => {}
+    }
+    let vvp = root.section("vvp");
+    let target = VvpTarget {
+        region: vvp.required_string("region").unwrap_or_default(),
+        endpoint: vvp.string("endpoint"),
+        protocol: vvp.choice("protocol", &["https", "http"]).map(str::to_string),
+        workspace: vvp.required_string("workspace").unwrap_or_default(),
+        namespace: vvp.required_string("namespace").unwrap_or_default(),
+        timeouts: {
+            let t = vvp.section("timeouts");
+            let secs = |k: &'static str, d: u64| t.duration(k).unwrap_or(Duration::from_secs(d));
+            let v = VvpTimeouts {
+                validate: secs("validate", 60),
+                deploy: secs("deploy", 300),
+                start: secs("start", 300),
+                stop: secs("stop", 300),
+            };
+            t.finish();
+            v
+        },
+    };
+    vvp.finish();
+    let st = root.section("state");
+    let state = match st.choice("backend", &["local", "postgres"]).unwrap_or("local") {
+        "postgres" => {
+            if st.has("path") {
+                st.report(
+                    st.get("path")?.error("`path` is for the local backend; the postgres backend takes `dsn_env`"),
+                );
+            }
+            StateConfig::Postgres {
+                dsn_env: st.string("dsn_env").unwrap_or_else(|| "FLINKFORM_STATE_DSN".into()),
+                schema: st.string("schema").unwrap_or_else(|| "flinkform".into()),
+                hologres: st.choice("flavor", &["postgres", "hologres"]) == Some("hologres"),
+                lease_ttl: st.duration("lease_ttl").unwrap_or(Duration::from_secs(30)),
+            }
+        }
+        _ => StateConfig::Local { path: st.string("path").unwrap_or_else(|| ".flinkform/state.json".into()) },
+    };
+    st.finish();
+    Some(Config { version: version.unwrap_or(CONFIG_VERSION), vvp: target, state })
+}
+
+impl Section<'_, '_> {
+    /// `[defaults]` holds the same sections as a pipeline (bar `[pipeline]`); its keys
+    /// are checked by each pipeline's walk, so only its section names are checked here.
+    pub(super) fn finish_defaults(&self) {
+        for s in ["source", "schema", "sink", "deployment", "template"] {
+            self.section(s);
+        }
+        self.finish();
+    }
+
+    /// A secret reference: `{ secret = "name", env = "VAR" }`. A plain string is an
+    /// error that says how to reference the secret instead.
+    fn secret(&self, key: &'static str) -> Option<SecretRef> {
+        let f = self.get(key)?;
+        if f.value.get_ref().as_str().is_some() {
+            self.report(
+                f.secret_error(format!("`{key}` in {} is a literal secret; secrets must be references", self.path()))
+                    .with_help(format!(
+                        "write `{key} = {{ secret = \"NAME\" }}` and create the variable NAME in the VVP namespace \
+                         (add `env = \"VAR\"` to read it from an environment variable locally)"
+                    )),
+            );
+            return None;
+        }
+        self.secret_table(key)
+    }
+
+    fn secret_table(&self, key: &'static str) -> Option<SecretRef> {
+        let t = self.section(key);
+        let name = t.required_string("secret");
+        let env = t.string("env");
+        t.finish();
+        let name = name?;
+        if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') || name.is_empty() {
+            self.report(
+                self.get(key)?.error(format!("secret name `{name}` may only hold letters, digits, `_` and `-`")),
+            );
+            return None;
+        }
+        Some(SecretRef { name, env })
+    }
+
+    /// A plain string or a secret reference.
+    fn credential(&self, key: &'static str) -> Option<Credential> {
+        let f = self.get(key)?;
+        match f.value.get_ref().as_str() {
+            Some(s) => Some(Credential::Literal(s.to_string())),
+            None => self.secret_table(key).map(Credential::Secret),
+        }
+    }
+}
+
+pub(super) fn read_pipeline(top: &Section<'_, '_>, defaults: &Section<'_, '_>, src: &Source) -> Option<Pipeline> {
+    top.ctx().take_locations();
+    let settings = RefCell::new(BTreeMap::new());
+    let layered = |name: &'static str| {
+        let mine = top.section(name);
+        let d = defaults.section(name);
+        let mut layers = mine.into_layers();
+        layers.extend(d.into_layers());
+        Section::new(format!("[{name}]"), layers, top.ctx())
+    };
+    let p = top.section("pipeline");
+    let name = p.required_string("name");
+    let protect = p.bool("protect").unwrap_or(false);
+    p.finish();
+    if let Some(n) = &name {
+        let valid = !n.is_empty()
+            && n.len() <= 64
+            && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            && n.starts_with(|c: char| c.is_ascii_alphabetic());
+        if !valid {
+            top.report(top.section("pipeline").get("name")?.error(format!(
+                "pipeline name `{n}` must start with a letter and hold only letters, digits, `_` and `-` (at most 64)"
+            )));
+        }
+    }
+
+    let source = read_source(&layered("source"), name.as_deref().unwrap_or_default(), &settings);
+    let schema = read_schema(&layered("schema"), &settings);
+    let sink = read_sink(&layered("sink"), &settings);
+    let deployment = read_deployment(&layered("deployment"), &settings);
+    let tpl = layered("template");
+    let mut templates = BTreeMap::new();
+    for t in TEMPLATE_NAMES {
+        if let Some(path) = tpl.string(t) {
+            templates.insert(t.to_string(), path);
+        }
+    }
+    tpl.finish();
+    let locations = top.ctx().take_locations();
+    let mut settings = settings.into_inner();
+    for (k, v) in &templates {
+        settings.insert(format!("template.{k}"), v.clone());
+    }
+    Some(Pipeline {
+        name: name?,
+        file: src.name.to_string(),
+        protect,
+        source: source?,
+        schema: schema?,
+        sink: sink?,
+        deployment: deployment?,
+        templates,
+        locations,
+        settings,
+    })
+}
+
+type Settings = RefCell<BTreeMap<String, String>>;
+
+fn note(settings: &Settings, key: &str, value: impl std::fmt::Debug) {
+    settings.borrow_mut().insert(key.to_string(), format!("{value:?}"));
+}
+
+fn read_source(s: &Section<'_, '_>, name: &str, settings: &Settings) -> Option<SourceSpec> {
+    let topic = s.required_string("topic");
+    let bootstrap_servers = s.required_string("bootstrap_servers");
+    let sample_bootstrap_servers = s.string("sample_bootstrap_servers");
+    let group_id = s.string("group_id").unwrap_or_else(|| format!("flinkform_{name}"));
+    let startup_mode =
+        s.choice("startup_mode", &["group-offsets", "earliest-offset", "latest-offset"]).unwrap_or("group-offsets");
+    let offset_reset = s.choice("offset_reset", &["earliest", "latest"]).unwrap_or("earliest");
+    let protocol = s.choice("security_protocol", &["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]);
+    let mechanism = s.choice("sasl_mechanism", &["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]);
+    let username = s.credential("username");
+    let password = s.secret("password");
+    let security = protocol.filter(|p| *p != "PLAINTEXT").map(|protocol| Security {
+        protocol,
+        mechanism: mechanism.or(protocol.starts_with("SASL").then_some("PLAIN")),
+        username: username.clone(),
+        password: password.clone(),
+    });
+    if let Some(sec) = &security
+        && sec.protocol.starts_with("SASL")
+        && (sec.username.is_none() || sec.password.is_none())
+    {
+        s.report(
+            s.error_here(format!("security_protocol {} needs `username` and `password` in [source]", sec.protocol)),
+        );
+    }
+    let sm = s.section("sample");
+    let sample = SampleSpec {
+        file: sm.string("file"),
+        messages: sm.uint("messages").unwrap_or(1000),
+        max_bytes: sm.uint("max_bytes").unwrap_or(1 << 20),
+        timeout: sm.duration("timeout").unwrap_or(Duration::from_secs(10)),
+    };
+    if sample.messages == 0 {
+        sm.report(sm.get("messages")?.error("`messages` must be at least 1"));
+    }
+    sm.finish();
+    s.finish();
+    let spec = SourceSpec {
+        topic: topic?,
+        bootstrap_servers: bootstrap_servers?,
+        sample_bootstrap_servers,
+        group_id,
+        startup_mode,
+        offset_reset,
+        security,
+        sample,
+    };
+    for (k, v) in [
+        ("source.topic", &spec.topic),
+        ("source.bootstrap_servers", &spec.bootstrap_servers),
+        ("source.group_id", &spec.group_id),
+    ] {
+        note(settings, k, v);
+    }
+    note(settings, "source.startup_mode", spec.startup_mode);
+    note(settings, "source.offset_reset", spec.offset_reset);
+    note(settings, "source.security", &spec.security);
+    Some(spec)
+}
+
+fn read_schema(s: &Section<'_, '_>, settings: &Settings) -> Option<SchemaSpec> {
+    let primary_key = s.string_list("primary_key").unwrap_or_default();
+    let flatten = s.bool("flatten").unwrap_or(false);
+    let d = InferConfig::default();
+    let max_depth = s.uint("max_depth").map_or(d.max_depth, |v| v as usize);
+    let map_max_keys = s.uint("map_max_keys").map_or(d.map_max_keys, |v| v as usize);
+    let map_min_presence = s.number("map_min_presence").unwrap_or(d.map_min_presence);
+    let timestamp_standard = s.choice("timestamp_standard", &["SQL", "ISO-8601"]).map(|v| match v {
+        "SQL" => TsStandard::Sql,
+        _ => TsStandard::Iso,
+    });
+    let mut columns = Vec::new();
+    let mut ok = true;
+    for (name, c) in s.entries("columns") {
+        let ty = c.get("type").and_then(|f| match f.value.get_ref().as_str().map(FlinkType::parse) {
+            Some(Ok(t)) => Some(t),
+            Some(Err(e)) => {
+                c.report(f.error(format!("invalid type for column `{name}`: {e}")));
+                ok = false;
+                None
+            }
+            None => {
+                c.report(f.error(format!("`type` of column `{name}` must be a string such as \"BIGINT\"")));
+                ok = false;
+                None
+            }
+        });
+        let from = match (c.choice("from", &["epoch_millis", "epoch_seconds"]), c.string("expr")) {
+            (Some(_), Some(_)) => {
+                c.report(c.error_here(format!("column `{name}`: give either `from` or `expr`, not both")));
+                None
+            }
+            (Some("epoch_millis"), None) => Some(Conversion::EpochMillis),
+            (Some(_), None) => Some(Conversion::EpochSeconds),
+            (None, Some(e)) => Some(Conversion::Expr(e)),
+            (None, None) => None,
+        };
+        if from.is_some() && ty.is_none() {
+            c.report(
+                c.error_here(format!("column `{name}`: a converted column needs `type` (e.g. \"TIMESTAMP_LTZ(3)\")")),
+            );
+        }
+        let spec = ColumnSpec {
+            name: name.clone(),
+            ty,
+            from,
+            rename: c.string("rename"),
+            exclude: c.bool("exclude").unwrap_or(false),
+        };
+        c.finish();
+        note(
+            settings,
+            &format!("schema.columns.{name}"),
+            (&spec.ty.as_ref().map(ToString::to_string), &spec.from, &spec.rename, spec.exclude),
+        );
+        columns.push(spec);
+    }
+    let et = s.section("event_time");
+    let event_time = if s.has("event_time") {
+        let column = et.required_string("column");
+        let delay = et.duration("watermark_delay").unwrap_or(Duration::ZERO);
+        if delay.subsec_nanos() != 0 {
+            et.report(et.get("watermark_delay")?.error("`watermark_delay` must be whole seconds"));
+        }
+        column.map(|column| EventTime { column, delay_secs: delay.as_secs() })
+    } else {
+        None
+    };
+    et.finish();
+    s.finish();
+    let spec = SchemaSpec {
+        primary_key,
+        columns,
+        event_time,
+        flatten,
+        infer: InferConfig { max_depth, map_max_keys, map_min_presence },
+        timestamp_standard,
+    };
+    note(settings, "schema.primary_key", &spec.primary_key);
+    note(settings, "schema.event_time", &spec.event_time);
+    note(settings, "schema.flatten", spec.flatten);
+    note(settings, "schema.infer", &spec.infer);
+    note(settings, "schema.timestamp_standard", spec.timestamp_standard);
+    ok.then_some(spec)
+}
+
+fn read_sink(s: &Section<'_, '_>, settings: &Settings) -> Option<SinkSpec> {
+    let endpoint = s.required_string("endpoint");
+    let database = s.required_string("database");
+    let table = s.required_string("table");
+    let username = s.credential("username");
+    if !s.has("username") {
+        s.report(
+            s.error_here("missing `username` in [sink]").with_help("write `username = { secret = \"holo_user\" }`"),
+        );
+    }
+    let password = s.secret("password");
+    let on_conflict = match s
+        .choice("on_conflict", &["update", "replace", "ignore", "insertorupdate", "insertorreplace", "insertorignore"])
+    {
+        Some("replace" | "insertorreplace") => OnConflict::Replace,
+        Some("ignore" | "insertorignore") => OnConflict::Ignore,
+        _ => OnConflict::Update,
+    };
+    let orientation = s.choice("orientation", &["column", "row", "row,column"]).unwrap_or("column").to_string();
+    let distribution_key = s.string_list("distribution_key").unwrap_or_default();
+    let clustering_key = s.string_list("clustering_key").unwrap_or_default();
+    let event_time_column = s.string("event_time_column");
+    let ttl_seconds = s.uint("ttl_seconds");
+    let dialect = match s.choice("dialect", &["hologres", "postgres"]) {
+        Some("postgres") => Dialect::Postgres,
+        _ => Dialect::Hologres,
+    };
+    let hologres_version = match s.get("hologres_version") {
+        None => (2, 1),
+        Some(f) => {
+            let parsed = f.value.get_ref().as_str().and_then(|v| {
+                let mut it = v.split('.').map(str::parse::<u32>);
+                Some((it.next()?.ok()?, it.next().unwrap_or(Ok(0)).ok()?))
+            });
+            parsed.unwrap_or_else(|| {
+                s.report(f.error("`hologres_version` must be a version such as \"2.1\" or \"1.3\""));
+                (2, 1)
+            })
+        }
+    };
+    let dsn_env = s.string("dsn_env");
+    s.finish();
+    let table = table?;
+    let (schema, table) = match table.split_once('.') {
+        Some((sc, t)) => (sc.to_string(), t.to_string()),
+        None => ("public".to_string(), table),
+    };
+    let spec = SinkSpec {
+        endpoint: endpoint?,
+        database: database?,
+        schema,
+        table,
+        username: username?,
+        password,
+        on_conflict,
+        orientation,
+        distribution_key,
+        clustering_key,
+        event_time_column,
+        ttl_seconds,
+        dialect,
+        hologres_version,
+        dsn_env,
+    };
+    note(settings, "sink.endpoint", &spec.endpoint);
+    note(settings, "sink.dialect", (spec.dialect, spec.hologres_version));
+    note(settings, "sink.database", &spec.database);
+    note(settings, "sink.table", (&spec.schema, &spec.table));
+    note(settings, "sink.username", &spec.username);
+    note(settings, "sink.password", &spec.password);
+    note(settings, "sink.on_conflict", spec.on_conflict);
+    note(
+        settings,
+        "sink.properties",
+        (&spec.orientation, &spec.distribution_key, &spec.clustering_key, &spec.event_time_column, spec.ttl_seconds),
+    );
+    Some(spec)
+}
+
+fn read_deployment(s: &Section<'_, '_>, settings: &Settings) -> Option<DeploymentSpec> {
+    let engine_version = s.required_string("engine_version");
+    let parallelism = s.uint("parallelism").unwrap_or(1);
+    if parallelism == 0 {
+        s.report(s.get("parallelism")?.error("`parallelism` must be at least 1"));
+    }
+    let upgrade = match s.choice("upgrade", &["stateful", "stateless"]) {
+        Some("stateless") => Upgrade::Stateless,
+        _ => Upgrade::Stateful,
+    };
+    let resource_queue = s.string("resource_queue").unwrap_or_else(|| "default-queue".into());
+    let jobmanager = read_resources(s, "jobmanager");
+    let taskmanager = read_resources(s, "taskmanager");
+    let flink_conf = read_flink_conf(s);
+    let vvr = engine_version.as_deref().and_then(|v| {
+        let version = parse_vvr(v);
+        if version.is_none() {
+            s.report(s.get("engine_version")?.error(format!("engine_version `{v}` is not a VVR version")).with_help(
+                "write it as VVP lists it, e.g. \"vvr-8.0.11-flink-1.17\" or \"vvr-11.1-jdk11-flink-1.20\"",
+            ));
+        }
+        version
+    });
+    s.finish();
+    let spec = DeploymentSpec {
+        engine_version: engine_version?,
+        vvr: vvr?,
+        parallelism,
+        upgrade,
+        resource_queue,
+        jobmanager,
+        taskmanager,
+        flink_conf,
+    };
+    note(settings, "deployment.engine_version", &spec.engine_version);
+    note(settings, "deployment.parallelism", spec.parallelism);
+    note(settings, "deployment.upgrade", spec.upgrade);
+    note(settings, "deployment.resource_queue", &spec.resource_queue);
+    note(settings, "deployment.jobmanager", &spec.jobmanager);
+    note(settings, "deployment.taskmanager", &spec.taskmanager);
+    for (k, v) in &spec.flink_conf {
+        note(settings, &format!("deployment.flink_conf.{k}"), v);
+    }
+    Some(spec)
+}
+
+/// `[deployment.jobmanager]` or `[deployment.taskmanager]`: both `cpu` and `memory`.
+fn read_resources(s: &Section<'_, '_>, key: &'static str) -> Option<Resources> {
+    let r = s.section(key);
+    let out = if s.has(key) {
+        let cpu = r.number("cpu");
+        let memory = r.string("memory");
+        if cpu.is_none() || memory.is_none() {
+            r.report(r.error_here(format!("`{key}` needs both `cpu` (cores) and `memory` (e.g. \"4Gi\")")));
+        }
+        cpu.zip(memory).map(|(cpu, memory)| Resources { cpu, memory })
+    } else {
+        None
+    };
+    r.finish();
+    out
+}
+
+/// `[deployment] flink_conf`, refusing literal passwords and secrets.
+fn read_flink_conf(s: &Section<'_, '_>) -> BTreeMap<String, String> {
+    let flink_conf: BTreeMap<String, String> = s.string_map("flink_conf").unwrap_or_default().into_iter().collect();
+    for (k, v) in &flink_conf {
+        let lower = k.to_ascii_lowercase();
+        if (lower.contains("password") || lower.contains("secret"))
+            && !v.contains("${secret_values.")
+            && let Some(at) = s.get("flink_conf")
+        {
+            s.report(
+                at.secret_error(format!("flink_conf `{k}` holds a literal secret"))
+                    .with_help("use `${secret_values.NAME}` and create the variable NAME in the VVP namespace"),
+            );
+        }
+    }
+    flink_conf
+}
+
+/// `vvr-8.0.11-flink-1.17` → (8, 0, 11); `vvr-11.1-jdk11-flink-1.20` → (11, 1, 0).
+pub(super) fn parse_vvr(v: &str) -> Option<(u32, u32, u32)> {
+    let nums = v.strip_prefix("vvr-")?.split('-').next()?;
+    let mut it = nums.split('.').map(str::parse::<u32>);
+    let major = it.next()?.ok()?;
+    let minor = it.next().unwrap_or(Ok(0)).ok()?;
+    let patch = it.next().unwrap_or(Ok(0)).ok()?;
+    Some((major, minor, patch))
+}
+
+pub(super) fn check_unique_names(pipelines: &[Pipeline], diags: &RefCell<Vec<Diagnostic>>) {
+    let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+    for p in pipelines {
+        if let Some(first) = seen.insert(&p.name, &p.file) {
+            diags.borrow_mut().push(
+                Diagnostic::error(format!("pipeline name `{}` is used by both {first} and {}", p.name, p.file))
+                    .with_help("pipeline names are VVP deployment names and must be unique"),
+            );
+        }
+    }
+}

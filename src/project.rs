@@ -129,7 +129,7 @@ impl Workspace {
                     state_key: format!("{}/{}", v.workspace, v.namespace),
                     lease_ttl: *lease_ttl,
                 };
-                Ok(Box::new(PgStore::open(cfg).map_err(|e| Diagnostic::error(e.to_string()))?))
+                Ok(Box::new(PgStore::open(cfg).map_err(|e| Diagnostic::error(flinkform_core::diag::chain(&e)))?))
             }
         }
     }
@@ -196,7 +196,7 @@ impl Workspace {
     /// Samples a pipeline whose source is a sample file.
     pub fn sample_file(&self, p: &Pipeline) -> Result<Sample, Diagnostic> {
         let mut r = FileSampler { root: &self.root }.sample(&[&p.source]);
-        r.pop().expect("one result per source").map_err(|e| Diagnostic::error(format!("{}: {e}", p.file)))
+        r.pop().expect("one result per source").map_err(|e| sample_error(p, &e))
     }
 
     /// Samples the Kafka topics of `pipelines` in one batch (one connection per
@@ -220,11 +220,7 @@ impl Workspace {
             r
         });
         progress(sources.len(), sources.len());
-        results
-            .into_iter()
-            .zip(pipelines)
-            .map(|(r, p)| r.map_err(|e| Diagnostic::error(format!("{}: {e}", p.file))))
-            .collect()
+        results.into_iter().zip(pipelines).map(|(r, p)| r.map_err(|e| sample_error(p, &e))).collect()
     }
 
     /// Samples and resolves one pipeline over its recorded state (`render`, `schema`,
@@ -247,6 +243,11 @@ impl Workspace {
             None => self.sample_topics(&[p], progress).pop().expect("one result per pipeline"),
         }
     }
+}
+
+/// Why a pipeline's sample failed, with every cause.
+fn sample_error(p: &Pipeline, e: &crate::sample::SampleError) -> Diagnostic {
+    Diagnostic::error(format!("{}: {}", p.file, flinkform_core::diag::chain(e)))
 }
 
 /// A progress callback: `(done, total)` topics sampled.

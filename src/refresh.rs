@@ -109,9 +109,22 @@ async fn verdict(client: &Client, draft: &str, queue: &str, timeout: Duration) -
     Ok(done.unwrap_or_else(|| Err(format!("validation did not finish within {}", humantime::format_duration(timeout)))))
 }
 
+/// Reading a pipeline's live sink table failed.
+#[derive(Debug, thiserror::Error)]
+#[error("pipeline `{pipeline}`: reading the sink table")]
+pub struct SinkReadError {
+    /// The pipeline.
+    pub pipeline: String,
+    /// Why.
+    #[source]
+    pub source: flinkform_state::pg::PgError,
+}
+
 /// Reads the live sink table of every desired pipeline whose `[sink] dsn_env` is set in
 /// the environment (`None` for a table that does not exist yet).
-pub async fn sinks(desired: &[Desired]) -> Result<BTreeMap<String, Option<flinkform_core::plan::LiveTable>>, String> {
+pub async fn sinks(
+    desired: &[Desired],
+) -> Result<BTreeMap<String, Option<flinkform_core::plan::LiveTable>>, SinkReadError> {
     let with_dsn = desired.iter().filter_map(|d| {
         let env = d.record.sink.dsn_env.as_ref()?;
         std::env::var(env).ok().filter(|v| !v.is_empty())?;
@@ -120,7 +133,7 @@ pub async fn sinks(desired: &[Desired]) -> Result<BTreeMap<String, Option<flinkf
     let looks = futures::stream::iter(with_dsn)
         .map(|(d, env)| async move {
             let live = crate::sink::live_table(env, &d.record.sink.schema, &d.record.sink.table).await;
-            live.map(|t| (d.name.clone(), t)).map_err(|e| format!("pipeline `{}`: reading the sink table: {e}", d.name))
+            live.map(|t| (d.name.clone(), t)).map_err(|source| SinkReadError { pipeline: d.name.clone(), source })
         })
         .buffer_unordered(CONCURRENCY)
         .collect::<Vec<_>>()

@@ -3,10 +3,11 @@
 //! report a contract mismatch before apply. The IO edge of `[sink] dsn_env`.
 
 use flinkform_core::plan::{LiveColumn, LiveTable, SinkDdl};
+use flinkform_state::pg::PgError;
 
 /// Runs the planned DDL: the CREATE script as one statement batch (one transaction),
 /// then each ADD COLUMN the live table still lacks. Returns what was run.
-pub async fn run_ddl(env: &str, schema: &str, table: &str, ddl: &[SinkDdl]) -> Result<Vec<String>, String> {
+pub async fn run_ddl(env: &str, schema: &str, table: &str, ddl: &[SinkDdl]) -> Result<Vec<String>, PgError> {
     let c = flinkform_state::pg::connect_env(env).await?;
     let mut ran = Vec::new();
     for d in ddl {
@@ -16,21 +17,20 @@ pub async fn run_ddl(env: &str, schema: &str, table: &str, ddl: &[SinkDdl]) -> R
                     "SELECT 1 FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 AND column_name = $3",
                     &[&schema, &table, column],
                 )
-                .await
-                .map_err(|e| e.to_string())?
+                .await?
                 .is_some();
             if exists {
                 continue;
             }
         }
-        c.batch_execute(d.sql()).await.map_err(|e| format!("sink DDL failed: {}", flinkform_state::pg::message(&e)))?;
+        c.batch_execute(d.sql()).await?;
         ran.push(d.sql().to_string());
     }
     Ok(ran)
 }
 
 /// The live table, or `None` when it does not exist yet.
-pub async fn live_table(env: &str, schema: &str, table: &str) -> Result<Option<LiveTable>, String> {
+pub async fn live_table(env: &str, schema: &str, table: &str) -> Result<Option<LiveTable>, PgError> {
     let c = flinkform_state::pg::connect_env(env).await?;
     let rows = c
         .query(
@@ -38,8 +38,7 @@ pub async fn live_table(env: &str, schema: &str, table: &str) -> Result<Option<L
              FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position",
             &[&schema, &table],
         )
-        .await
-        .map_err(|e| flinkform_state::pg::message(&e))?;
+        .await?;
     if rows.is_empty() {
         return Ok(None);
     }
@@ -56,7 +55,6 @@ pub async fn live_table(env: &str, schema: &str, table: &str) -> Result<Option<L
              ORDER BY k.ordinal_position",
             &[&schema, &table],
         )
-        .await
-        .map_err(|e| flinkform_state::pg::message(&e))?;
+        .await?;
     Ok(Some(LiveTable { columns, primary_key: pk.iter().map(|r| r.get(0)).collect() }))
 }

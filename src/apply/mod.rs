@@ -63,7 +63,10 @@ pub enum Error {
     /// The state could not be written.
     #[error(transparent)]
     State(#[from] StateError),
-    /// A step failed (a failed ticket or job, a timeout, a name taken, a sink error).
+    /// The sink DDL failed.
+    #[error("sink DDL failed")]
+    Sink(#[source] flinkform_state::pg::PgError),
+    /// A step failed (a failed ticket or job, a timeout, a name taken).
     #[error("{0}")]
     Failed(String),
     /// Stopped by an interrupt between steps.
@@ -134,7 +137,7 @@ impl<'a, V: Vvp> Executor<'a, V> {
             match r {
                 Ok(()) => out.done.count(c.action),
                 Err(Error::Interrupted) => out.interrupted = true,
-                Err(e) => out.failed.push((c.name.clone(), e.to_string())),
+                Err(e) => out.failed.push((c.name.clone(), flinkform_core::diag::chain(&e))),
             }
         }
         out

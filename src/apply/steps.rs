@@ -135,7 +135,7 @@ impl<V: Vvp> Executor<'_, V> {
         let Some(env) = after.sink.dsn_env.as_deref().filter(|_| !ddl.is_empty()) else { return Ok(()) };
         let what = format!("running the sink DDL on {}.{}", after.sink.schema, after.sink.table);
         self.step(name, Step::SinkDdl, &what).await?;
-        let ran = crate::sink::run_ddl(env, &after.sink.schema, &after.sink.table, ddl).await.map_err(Error::Failed)?;
+        let ran = crate::sink::run_ddl(env, &after.sink.schema, &after.sink.table, ddl).await.map_err(Error::Sink)?;
         self.event(name, &format!("sink DDL: {} statement batches run", ran.len()));
         Ok(())
     }

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::apply::Executor;
+use anyhow::Context;
 use board::Board;
 use flinkform_core::plan::{self as planner, file as planfile};
 use plan::observe;
@@ -43,7 +44,7 @@ pub(super) fn apply(
     let state = store.load()?;
     let plan = match plan_file {
         Some(f) => {
-            let text = std::fs::read_to_string(f).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", f.display()))?;
+            let text = std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?;
             let p = planfile::from_text(&text).map_err(anyhow::Error::from)?;
             planfile::check_fresh(&p, state.as_ref()).map_err(anyhow::Error::from)?;
             p
@@ -62,7 +63,7 @@ pub(super) fn apply(
                 }
                 print_now("\nDo you want to perform these actions? Only 'yes' will be accepted.\n  Enter a value: ");
                 let mut answer = String::new();
-                std::io::stdin().read_line(&mut answer).map_err(|e| anyhow::anyhow!("reading the answer: {e}"))?;
+                std::io::stdin().read_line(&mut answer).context("reading the answer")?;
                 if answer.trim() != "yes" {
                     return Ok(Output { stdout: "\nApply cancelled.\n".into(), code: exit::ERROR });
                 }
@@ -83,7 +84,7 @@ pub(super) fn apply(
     })?;
     let client = Client::new(ws.vvp_target().map_err(Failed::from)?, creds, RetryPolicy::default())
         .map_err(anyhow::Error::from)?;
-    let runtime = tokio::runtime::Runtime::new().map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))?;
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.spawn(async {
         if tokio::signal::ctrl_c().await.is_ok() {
             INTERRUPTED.store(true, Ordering::Relaxed);
@@ -140,6 +141,6 @@ pub(super) fn operate(
     let events = |n: &str, msg: &str| print_now(&format!("{n}: {msg}\n"));
     let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
     let ex = Executor::new(&client, &*store, state, timeouts(&ws), now, &INTERRUPTED, &events);
-    runtime()?.block_on(op(&ex, name)).map_err(|e| anyhow::Error::new(e).context(format!("{what} {name}")))?;
+    runtime()?.block_on(op(&ex, name)).with_context(|| format!("{what} {name}"))?;
     ok(format!("{name}: {what} done.\n"))
 }

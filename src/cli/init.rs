@@ -1,6 +1,7 @@
 //! `init` and `completions`.
 
 use super::*;
+use anyhow::Context;
 use clap::CommandFactory;
 
 const INIT_CONFIG: &str = include_str!("../../flinkform.toml");
@@ -27,9 +28,9 @@ pub(super) fn init(root: &Path) -> Result<Output, Error> {
     for (rel, text) in files {
         let path = root.join(rel);
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         }
-        std::fs::write(&path, text).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
     }
     ok(format!(
         "Created a flinkform project in {}:\n  flinkform.toml\n  pipelines/orders.toml\n  samples/orders.jsonl\n  templates/\nNext: edit flinkform.toml for your VVP workspace, then run `flinkform plan`.\n",

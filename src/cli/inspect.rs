@@ -70,12 +70,11 @@ pub(super) fn sample_topic(
         timeout,
     );
     let mut r = KafkaSampler::default().sample(&[&source]);
-    let sample = r.pop().expect("one result").map_err(|e| anyhow::anyhow!("{e}"))?;
+    let sample = r.pop().expect("one result").map_err(anyhow::Error::from)?;
     if !schema {
         return ok(view::json_lines(&sample));
     }
-    let shape =
-        flinkform_core::infer::infer(sample.records(), &Default::default()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let shape = flinkform_core::infer::infer(sample.records(), &Default::default()).map_err(anyhow::Error::msg)?;
     ok(format!("{}: {} records\n\n{}", sample.origin, sample.len(), view::shape_table(&shape)))
 }
 

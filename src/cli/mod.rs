@@ -10,6 +10,7 @@ mod inspect;
 mod plan;
 mod state;
 
+use anyhow::Context;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -203,7 +204,7 @@ fn vvp_client(ws: &Workspace) -> Result<Client, Error> {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, Error> {
-    Ok(tokio::runtime::Runtime::new().map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))?)
+    Ok(tokio::runtime::Runtime::new().context("cannot start the async runtime")?)
 }
 
 /// Samples and resolves one pipeline (`messages` overrides the spec's sample size).
@@ -223,7 +224,7 @@ fn resolve_one(
 }
 
 fn write_new(path: &Path, text: &str) -> Result<(), Error> {
-    std::fs::write(path, text).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }
 

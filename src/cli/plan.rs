@@ -81,7 +81,7 @@ pub(super) fn observe(
             })?)
         }
     };
-    let sinks = runtime.block_on(crate::refresh::sinks(desired)).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let sinks = runtime.block_on(crate::refresh::sinks(desired)).map_err(anyhow::Error::from)?;
     if !sinks.is_empty() {
         observed.get_or_insert_with(Default::default).sinks = sinks;
     }

@@ -3,7 +3,7 @@
 //! assigned directly at `max(low, high - share)` and read up to the high watermark.
 //! One consumer per cluster samples all of that cluster's topics at once.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -213,34 +213,7 @@ impl KafkaSampler {
             }
         };
 
-        // Where to start in each partition: the newest records, spread evenly.
-        let mut assign = TopicPartitionList::new();
-        let mut reading: BTreeMap<(String, i32), Reading> = BTreeMap::new();
-        let mut samples: Vec<Option<Sample>> = sources.iter().map(|_| None).collect();
-        for &k in &wanted {
-            let s = sources[k].1;
-            let n = known[s.topic.as_str()];
-            let parts: Vec<(i64, i64)> =
-                (0..n as i32).map(|p| (lows[&(s.topic.clone(), p)], highs[&(s.topic.clone(), p)])).collect();
-            let available: Vec<u64> = parts.iter().map(|(l, h)| (h - l).max(0) as u64).collect();
-            if available.iter().sum::<u64>() == 0 {
-                out.push((
-                    sources[k].0,
-                    Err(SampleError::Source(format!(
-                        "topic `{}` on {servers} is empty: pin the schema in [schema], or sample a file with `sample = {{ file = \"...\" }}`",
-                        s.topic
-                    ))),
-                ));
-                continue;
-            }
-            for (p, (take, (_, high))) in allocate(&available, s.sample.messages).into_iter().zip(&parts).enumerate() {
-                if take > 0 {
-                    let _ = assign.add_partition_offset(&s.topic, p as i32, Offset::Offset(high - take as i64));
-                    reading.insert((s.topic.clone(), p as i32), Reading { source: k, high: *high, done: false });
-                }
-            }
-            samples[k] = Some(Sample::new(format!("{}@{servers}", s.topic)));
-        }
+        let (mut reads, assign, samples) = plan_reads(sources, &wanted, &known, &lows, &highs, &servers, &mut out);
         if let Err(e) = consumer.assign(&assign) {
             out.extend(
                 samples
@@ -251,54 +224,7 @@ impl KafkaSampler {
             );
             return out;
         }
-
-        // Read until every partition reaches its high watermark, the timeout, or the byte cap.
-        let mut messages: Vec<Vec<Fetched>> = sources.iter().map(|_| Vec::new()).collect();
-        let mut bytes = vec![0usize; sources.len()];
-        let deadline = Instant::now() + timeout;
-        let mut open = reading.len();
-        let mut failure = None;
-        while open > 0 && Instant::now() < deadline {
-            match consumer.poll(Duration::from_millis(100)) {
-                None => {}
-                Some(Err(e)) => {
-                    if matches!(e.rdkafka_error_code(), Some(c) if is_auth_failure(c)) {
-                        failure = Some(describe(&e, &servers, timeout));
-                        break;
-                    }
-                    tracing::debug!(error = %e, "kafka poll");
-                }
-                Some(Ok(m)) => {
-                    let key = (m.topic().to_string(), m.partition());
-                    let Some(r) = reading.get_mut(&key) else { continue };
-                    if r.done {
-                        continue;
-                    }
-                    let k = r.source;
-                    if m.offset() < r.high {
-                        bytes[k] += m.payload().map_or(0, <[u8]>::len);
-                        messages[k].push(Fetched {
-                            partition: m.partition(),
-                            offset: m.offset(),
-                            payload: m.payload().map(<[u8]>::to_vec),
-                        });
-                    }
-                    if m.offset() + 1 >= r.high || bytes[k] >= MAX_TOPIC_BYTES {
-                        r.done = true;
-                        open -= 1;
-                        if bytes[k] >= MAX_TOPIC_BYTES {
-                            for r in reading.values_mut().filter(|r| r.source == k && !r.done) {
-                                r.done = true;
-                                open -= 1;
-                            }
-                        }
-                        if !reading.values().any(|r| r.source == k && !r.done) {
-                            self.done.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
-                }
-            }
-        }
+        let failure = self.read(&consumer, &mut reads, Instant::now() + timeout, &servers, timeout);
         for (k, sample) in samples.into_iter().enumerate() {
             let Some(mut sample) = sample else { continue };
             let s = sources[k].1;
@@ -307,12 +233,12 @@ impl KafkaSampler {
                 continue;
             }
             // Deterministic order, whatever order the partitions arrived in.
-            let mut msgs = std::mem::take(&mut messages[k]);
+            let mut msgs = std::mem::take(&mut reads.messages[k]);
             msgs.sort_by_key(|m| (m.partition, m.offset));
             for m in &msgs {
                 sample.offer(m.payload.as_deref(), s.sample.max_bytes);
             }
-            let unfinished = reading.values().any(|r| r.source == k && !r.done);
+            let unfinished = reads.open[k] > 0;
             if unfinished && msgs.is_empty() {
                 out.push((
                     sources[k].0,
@@ -330,6 +256,144 @@ impl KafkaSampler {
             out.push((sources[k].0, Ok(sample.finish())));
         }
         out
+    }
+
+    /// Reads until every partition reaches its high watermark, the deadline, or its
+    /// topic's byte cap. `Some` is a failure that retrying cannot help.
+    fn read(
+        &self,
+        consumer: &BaseConsumer,
+        reads: &mut Reads,
+        deadline: Instant,
+        servers: &str,
+        timeout: Duration,
+    ) -> Option<String> {
+        while reads.open_total > 0 && Instant::now() < deadline {
+            match consumer.poll(Duration::from_millis(100)) {
+                None => {}
+                Some(Err(e)) => {
+                    if matches!(e.rdkafka_error_code(), Some(c) if is_auth_failure(c)) {
+                        return Some(describe(&e, servers, timeout));
+                    }
+                    tracing::debug!(error = %e, "kafka poll");
+                }
+                Some(Ok(m)) if reads.take(&m) => {
+                    self.done.fetch_add(1, Ordering::Relaxed);
+                }
+                Some(Ok(_)) => {}
+            }
+        }
+        None
+    }
+}
+
+/// Where to start in each partition (the newest records, spread evenly), the
+/// assignment, and an empty sample per topic that has records; an empty topic's error
+/// goes to `out`.
+fn plan_reads(
+    sources: &[(usize, &SourceSpec)],
+    wanted: &[usize],
+    known: &BTreeMap<&str, usize>,
+    lows: &Watermarks,
+    highs: &Watermarks,
+    servers: &str,
+    out: &mut Vec<(usize, Result<Sample, SampleError>)>,
+) -> (Reads, TopicPartitionList, Vec<Option<Sample>>) {
+    let mut assign = TopicPartitionList::new();
+    let mut reads = Reads::new(sources.len());
+    let mut samples: Vec<Option<Sample>> = sources.iter().map(|_| None).collect();
+    for &k in wanted {
+        let s = sources[k].1;
+        let n = known[s.topic.as_str()];
+        let parts: Vec<(i64, i64)> =
+            (0..n as i32).map(|p| (lows[&(s.topic.clone(), p)], highs[&(s.topic.clone(), p)])).collect();
+        let available: Vec<u64> = parts.iter().map(|(l, h)| (h - l).max(0) as u64).collect();
+        if available.iter().sum::<u64>() == 0 {
+            out.push((
+                sources[k].0,
+                Err(SampleError::Source(format!(
+                    "topic `{}` on {servers} is empty: pin the schema in [schema], or sample a file with `sample = {{ file = \"...\" }}`",
+                    s.topic
+                ))),
+            ));
+            continue;
+        }
+        for (p, (take, (_, high))) in allocate(&available, s.sample.messages).into_iter().zip(&parts).enumerate() {
+            if take > 0 {
+                let _ = assign.add_partition_offset(&s.topic, p as i32, Offset::Offset(high - take as i64));
+                reads.add(k, (s.topic.clone(), p as i32), *high);
+            }
+        }
+        samples[k] = Some(Sample::new(format!("{}@{servers}", s.topic)));
+    }
+    (reads, assign, samples)
+}
+
+/// What is being read, per partition and per source, and what was read.
+struct Reads {
+    /// (topic, partition) → its reading.
+    partitions: HashMap<(String, i32), Reading>,
+    /// Per source: its partitions, how many are still open, the records and their bytes.
+    keys: Vec<Vec<(String, i32)>>,
+    open: Vec<usize>,
+    messages: Vec<Vec<Fetched>>,
+    bytes: Vec<usize>,
+    /// Partitions still open in all.
+    open_total: usize,
+}
+
+impl Reads {
+    fn new(sources: usize) -> Reads {
+        Reads {
+            partitions: HashMap::new(),
+            keys: vec![Vec::new(); sources],
+            open: vec![0; sources],
+            messages: (0..sources).map(|_| Vec::new()).collect(),
+            bytes: vec![0; sources],
+            open_total: 0,
+        }
+    }
+
+    fn add(&mut self, source: usize, key: (String, i32), high: i64) {
+        self.keys[source].push(key.clone());
+        self.partitions.insert(key, Reading { source, high, done: false });
+        self.open[source] += 1;
+        self.open_total += 1;
+    }
+
+    /// Keeps a record below its partition's high watermark; true when it finished its
+    /// source (every partition read, or the byte cap reached).
+    fn take<M: Message>(&mut self, m: &M) -> bool {
+        let Some(r) = self.partitions.get_mut(&(m.topic().to_string(), m.partition())) else { return false };
+        if r.done {
+            return false;
+        }
+        let k = r.source;
+        if m.offset() < r.high {
+            self.bytes[k] += m.payload().map_or(0, <[u8]>::len);
+            self.messages[k].push(Fetched {
+                partition: m.partition(),
+                offset: m.offset(),
+                payload: m.payload().map(<[u8]>::to_vec),
+            });
+        }
+        if m.offset() + 1 < r.high && self.bytes[k] < MAX_TOPIC_BYTES {
+            return false;
+        }
+        r.done = true;
+        self.open[k] -= 1;
+        self.open_total -= 1;
+        if self.bytes[k] >= MAX_TOPIC_BYTES {
+            for key in &self.keys[k] {
+                let r = self.partitions.get_mut(key).expect("added with its source");
+                if !r.done {
+                    r.done = true;
+                    self.open[k] -= 1;
+                    self.open_total -= 1;
+                }
+            }
+        }
+        self.open[k] == 0
     }
 }
 

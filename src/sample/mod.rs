@@ -17,7 +17,7 @@ use flinkform_core::spec::SourceSpec;
 #[derive(Debug, thiserror::Error)]
 pub enum SampleError {
     /// The sample file could not be read.
-    #[error("cannot read sample file {path}: {source}")]
+    #[error("cannot read sample file {path}")]
     Io {
         /// The file.
         path: String,
@@ -126,6 +126,7 @@ mod tests {
     fn missing_file_names_it() {
         let dir = tempfile::tempdir().unwrap();
         let e = FileSampler { root: dir.path() }.sample_file(&spec("nope.jsonl", 1)).unwrap_err();
-        assert!(e.to_string().starts_with("cannot read sample file nope.jsonl:"), "{e}");
+        let text = flinkform_core::diag::chain(&e);
+        assert!(text.starts_with("cannot read sample file nope.jsonl: "), "{text}");
     }
 }

@@ -5,6 +5,7 @@ mod apply;
 mod cli;
 mod common;
 mod kafka;
+mod layout;
 mod plan;
 mod render;
 pub mod state;

@@ -229,7 +229,8 @@ fn a_changed_migration_is_an_error() {
     flinkform_state::PgStore::open(pg_config(&schema.0, flinkform_state::Flavor::Postgres)).unwrap();
     schema.sql(&["UPDATE flinkform_migrations SET checksum = 'edited' WHERE version = 1"]);
     let e = flinkform_state::PgStore::open(pg_config(&schema.0, flinkform_state::Flavor::Postgres)).err().unwrap();
-    assert!(e.to_string().contains("migration 0001_state.sql was changed after it was applied"), "{e}");
+    let text = flinkform_core::diag::chain(&e);
+    assert!(text.contains("migration 0001_state.sql was changed after it was applied"), "{text}");
 }
 
 #[test]

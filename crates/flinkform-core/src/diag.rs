@@ -147,6 +147,19 @@ impl fmt::Display for Diagnostic {
     }
 }
 
+/// An error's message followed by each of its causes, `: `-separated (what `anyhow`
+/// prints with `{:#}`), for messages kept as text.
+pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}
+
 /// The known word closest to `word`, if it is close enough to be a likely typo.
 pub fn suggest<'a>(word: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     known

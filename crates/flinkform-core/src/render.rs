@@ -186,9 +186,10 @@ pub fn table_properties(p: &Pipeline, s: &Schema) -> BTreeMap<&'static str, Stri
 }
 
 /// The template context: everything a template may use, in a documented shape.
-fn context(p: &Pipeline, s: &Schema) -> serde_json::Value {
+/// The Kafka source table's connector options.
+fn source_options(p: &Pipeline, s: &Schema) -> BTreeMap<&'static str, serde_json::Value> {
     let src = &p.source;
-    let mut so: BTreeMap<&str, serde_json::Value> = BTreeMap::new();
+    let mut so: BTreeMap<&'static str, serde_json::Value> = BTreeMap::new();
     so.insert("connector", json!("kafka"));
     so.insert("topic", json!(src.topic));
     so.insert("properties.bootstrap.servers", json!(src.bootstrap_servers));
@@ -218,9 +219,13 @@ fn context(p: &Pipeline, s: &Schema) -> serde_json::Value {
             so.insert("properties.sasl.jaas.config", json!(jaas));
         }
     }
+    so
+}
 
+/// The Hologres sink table's connector options, as the engine version spells them.
+fn sink_options(p: &Pipeline) -> BTreeMap<&'static str, serde_json::Value> {
     let sink = &p.sink;
-    let mut ko: BTreeMap<&str, serde_json::Value> = BTreeMap::new();
+    let mut ko: BTreeMap<&'static str, serde_json::Value> = BTreeMap::new();
     ko.insert("connector", json!("hologres"));
     ko.insert("endpoint", json!(sink.endpoint));
     ko.insert("dbname", json!(sink.database));
@@ -250,7 +255,13 @@ fn context(p: &Pipeline, s: &Schema) -> serde_json::Value {
             ko.insert("type-mapping.timestamp-converting.legacy", json!("false"));
         }
     }
+    ko
+}
 
+fn context(p: &Pipeline, s: &Schema) -> serde_json::Value {
+    let so = source_options(p, s);
+    let sink = &p.sink;
+    let ko = sink_options(p);
     let props: Vec<serde_json::Value> =
         table_properties(p, s).into_iter().map(|(k, v)| json!({ "key": k, "value": v })).collect();
 

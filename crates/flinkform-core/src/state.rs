@@ -399,20 +399,20 @@ impl std::fmt::Display for LockInfo {
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     /// Reading or writing failed.
-    #[error("state {path}: {source}")]
+    #[error("state {path}")]
     Io {
         /// The file or resource.
         path: String,
         /// The cause.
         source: std::io::Error,
     },
-    /// The state database refused or failed a statement (the server's message).
-    #[error("state {path}: {message}")]
+    /// The state database refused or failed a statement, or could not be reached.
+    #[error("state {path}")]
     Database {
         /// The database and schema.
         path: String,
         /// What the server (or the connection) said.
-        message: String,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// The stored state cannot be read; it is left untouched.
     #[error("state {path} is unreadable and was left untouched: {reason}")]

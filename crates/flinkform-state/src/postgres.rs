@@ -23,6 +23,8 @@ use tokio_postgres::Client;
 use flinkform_core::state::{LockGuard, LockInfo, State, StateError, StateStore, parse};
 use flinkform_core::types::quote_pg_ident;
 
+use crate::pg::PgError;
+
 /// Where the lock and writes of a PostgreSQL-protocol state live.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Flavor {
@@ -65,24 +67,24 @@ fn now_ms() -> i64 {
 }
 
 impl Worker {
-    fn connect(cfg: &PgConfig) -> Result<Worker, String> {
-        let pg: tokio_postgres::Config =
-            cfg.dsn.parse().map_err(|e| format!("the connection string in {} is invalid: {e}", cfg.dsn_source))?;
+    fn connect(cfg: &PgConfig) -> Result<Worker, PgError> {
+        let pg = crate::pg::config(&cfg.dsn, &cfg.dsn_source)?;
+        let from = cfg.dsn_source.clone();
         let schema = cfg.schema.clone();
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Task>();
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), String>>();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), PgError>>();
         std::thread::Builder::new()
             .name("flinkform-postgres".into())
             .spawn(move || {
                 let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
                     Ok(rt) => rt,
                     Err(e) => {
-                        let _ = ready_tx.send(Err(e.to_string()));
+                        let _ = ready_tx.send(Err(PgError::Thread(e)));
                         return;
                     }
                 };
                 rt.block_on(async move {
-                    let client = match crate::pg::connect(&pg).await {
+                    let client = match crate::pg::connect(&pg, &from).await {
                         Ok(c) => Arc::new(c),
                         Err(e) => {
                             let _ = ready_tx.send(Err(e));
@@ -92,7 +94,7 @@ impl Worker {
                     if let Err(e) =
                         client.batch_execute(&format!("SET search_path TO {}", quote_pg_ident(&schema))).await
                     {
-                        let _ = ready_tx.send(Err(e.to_string()));
+                        let _ = ready_tx.send(Err(e.into()));
                         return;
                     }
                     let _ = ready_tx.send(Ok(()));
@@ -101,13 +103,13 @@ impl Worker {
                     }
                 });
             })
-            .map_err(|e| e.to_string())?;
-        ready_rx.recv().map_err(|_| "the database thread stopped".to_string())??;
+            .map_err(PgError::Thread)?;
+        ready_rx.recv().map_err(|_| PgError::Closed)??;
         Ok(Worker { tx })
     }
 
     /// Runs `f` on the connection and waits for its result.
-    fn call<T, F, Fut>(&self, f: F) -> Result<T, String>
+    fn call<T, F, Fut>(&self, f: F) -> Result<T, PgError>
     where
         T: Send + 'static,
         F: FnOnce(Arc<Client>) -> Fut + Send + 'static,
@@ -116,11 +118,11 @@ impl Worker {
         let (tx, rx) = std::sync::mpsc::channel();
         let task: Task = Box::new(move |c| {
             Box::pin(async move {
-                let _ = tx.send(f(c).await.map_err(|e| crate::pg::message(&e)));
+                let _ = tx.send(f(c).await.map_err(PgError::from));
             })
         });
-        self.tx.send(task).map_err(|_| "the database connection is closed".to_string())?;
-        rx.recv().map_err(|_| "the database connection is closed".to_string())?
+        self.tx.send(task).map_err(|_| PgError::Closed)?;
+        rx.recv().map_err(|_| PgError::Closed)?
     }
 }
 
@@ -138,8 +140,8 @@ impl PgStore {
         Ok(store)
     }
 
-    fn err(&self, message: String) -> StateError {
-        err(&self.cfg, message)
+    fn err(&self, cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> StateError {
+        err(&self.cfg, cause)
     }
 
     fn migrate(&self) -> Result<(), StateError> {
@@ -169,15 +171,23 @@ impl PgStore {
                     tracing::debug!(error = %e, attempt, "retrying migrations");
                     std::thread::sleep(Duration::from_millis(100 * attempt));
                 }
-                Err(e) => return Err(self.err(format!("applying migrations failed: {e}"))),
+                Err(e) => return Err(self.err(Migrating(e))),
             }
         }
     }
 }
 
-fn err(cfg: &PgConfig, message: String) -> StateError {
-    StateError::Database { path: format!("postgres state (schema {}, from {})", cfg.schema, cfg.dsn_source), message }
+fn err(cfg: &PgConfig, cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> StateError {
+    StateError::Database {
+        path: format!("postgres state (schema {}, from {})", cfg.schema, cfg.dsn_source),
+        source: cause.into(),
+    }
 }
+
+/// Applying the migrations failed.
+#[derive(Debug, thiserror::Error)]
+#[error("applying migrations failed")]
+struct Migrating(#[source] PgError);
 
 /// A stable 64-bit advisory lock key for a name.
 fn advisory_key(name: &str) -> i64 {
@@ -257,7 +267,7 @@ impl StateStore for PgStore {
 
     fn save(&self, state: &State, expected: Option<u64>) -> Result<(), StateError> {
         let key = self.cfg.state_key.clone();
-        let body = serde_json::to_string(state).map_err(|e| self.err(e.to_string()))?;
+        let body = serde_json::to_string(state).map_err(|e| self.err(e))?;
         let state = state.clone();
         let transactional = self.cfg.flavor == Flavor::Postgres;
         let outcome = self
@@ -401,7 +411,16 @@ async fn write(
             c.query_opt("SELECT serial FROM state_head WHERE state_key = $1", &[&key]).await?.map(|r| r.get(0));
         return Ok(Err(now_at.map(|s| s as u64)));
     }
-    // Derived rows, for people and dashboards: idempotent single-row writes.
+    write_derived(c, key, state, now).await?;
+    // Keep the last 50 versions.
+    c.execute("DELETE FROM state_versions WHERE state_key = $1 AND serial < $2", &[&key, &(serial - 50)]).await?;
+    Ok(Ok(()))
+}
+
+/// The rows derived from a written state, for people and dashboards: one per
+/// pipeline, its last revision and its job. Idempotent single-row writes.
+async fn write_derived(c: &Client, key: &str, state: &State, now: i64) -> Result<(), tokio_postgres::Error> {
+    let serial = state.serial as i64;
     let (workspace, namespace) = key.split_once('/').unwrap_or((key, ""));
     let names: Vec<&str> = state.pipelines.keys().map(String::as_str).collect();
     c.execute("DELETE FROM pipelines WHERE state_key = $1 AND NOT (name = ANY($2))", &[&key, &names]).await?;
@@ -445,9 +464,7 @@ async fn write(
             .await?;
         }
     }
-    // Keep the last 50 versions.
-    c.execute("DELETE FROM state_versions WHERE state_key = $1 AND serial < $2", &[&key, &(serial - 50)]).await?;
-    Ok(Ok(()))
+    Ok(())
 }
 
 fn info_row(r: &tokio_postgres::Row) -> LockInfo {
@@ -462,7 +479,7 @@ fn info_row(r: &tokio_postgres::Row) -> LockInfo {
 }
 
 /// Tries the advisory lock; `Some(holder)` when someone else has it.
-fn try_advisory(w: &Worker, lock_key: &str, info: &LockInfo) -> Result<Option<LockInfo>, String> {
+fn try_advisory(w: &Worker, lock_key: &str, info: &LockInfo) -> Result<Option<LockInfo>, PgError> {
     let (lock_key, info) = (lock_key.to_string(), info.clone());
     let adv = advisory_key(&lock_key);
     w.call(move |c| async move {
@@ -513,7 +530,7 @@ async fn upsert_info(
 }
 
 /// Tries to claim the lease row; `Some(holder)` when an unexpired lease is someone else's.
-fn try_lease(w: &Worker, lock_key: &str, info: &LockInfo, ttl: Duration) -> Result<Option<LockInfo>, String> {
+fn try_lease(w: &Worker, lock_key: &str, info: &LockInfo, ttl: Duration) -> Result<Option<LockInfo>, PgError> {
     let (lock_key, info) = (lock_key.to_string(), info.clone());
     w.call(move |c| async move {
         let now = now_ms();

@@ -23,6 +23,10 @@ pub use vvp::Vvp;
 
 /// The last event of a pipeline whose job is running.
 pub const EVENT_RUNNING: &str = "RUNNING";
+/// The last event of a pipeline whose new version is deployed and whose job stays stopped.
+pub const EVENT_STOPPED: &str = "deployed; the job stays stopped";
+/// The last event of a change recorded in the state only.
+pub const EVENT_RECORDED: &str = "recorded in the state (the job is not touched)";
 /// The last event of a destroyed pipeline.
 pub const EVENT_DESTROYED: &str = "destroyed";
 
@@ -268,23 +272,40 @@ impl<'a, V: Vvp> Executor<'a, V> {
                 .await
             }
             (Action::Repair, Some(before), Some(after)) => self.repair(name, before, after).await,
+            (Action::Record, Some(_), Some(after)) => {
+                self.update(name, |p| *p = after.recorded_over(p)).await?;
+                self.event(name, EVENT_RECORDED);
+                Ok(())
+            }
             _ => Ok(()),
         }
     }
 
-    /// Records the planned pipeline as applied: RUNNING, a new revision, no pending step.
+    /// Records the planned pipeline as applied: running (or `Stopped`, for a pipeline
+    /// stopped on purpose), a new revision, no pending step.
     async fn finish(&self, name: &str, after: &PipelineState, action: Operation) -> Res<()> {
+        self.finish_as(name, after, action, state::Status::Running, EVENT_RUNNING).await
+    }
+
+    async fn finish_as(
+        &self,
+        name: &str,
+        after: &PipelineState,
+        action: Operation,
+        status: state::Status,
+        event: &str,
+    ) -> Res<()> {
         self.journal(|st| {
             let serial = st.serial + 1;
             let (history, remote) = match st.pipelines.get(name) {
                 Some(cur) => (cur.history.as_slice(), cur.remote.clone()),
                 None => (&[][..], after.remote.clone()),
             };
-            let rec = after.applied(history, remote, action, serial, &self.at, state::Status::Running);
+            let rec = after.applied(history, remote, action, serial, &self.at, status);
             st.pipelines.insert(name.to_string(), rec);
         })
         .await?;
-        self.event(name, EVENT_RUNNING);
+        self.event(name, event);
         Ok(())
     }
 }

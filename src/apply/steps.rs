@@ -10,7 +10,7 @@ use flinkform_core::spec::Upgrade;
 use flinkform_core::state::{self, Operation, Pending, PipelineState, Step};
 use vvp_api::{JobState, Restore, Stop, TicketState};
 
-use super::{EVENT_DESTROYED, Error, Executor, Res, Vvp};
+use super::{EVENT_DESTROYED, EVENT_STOPPED, Error, Executor, Res, Vvp};
 use crate::poll::{Backoff, poll_until};
 
 /// How an update stops the job and starts it again.
@@ -102,6 +102,10 @@ impl<V: Vvp> Executor<'_, V> {
         self.stop_all(name, &dep, stop).await?;
         self.deploy(name, after, Some(&dep)).await?;
         self.configure(name, &dep, after).await?;
+        if before.status == state::Status::Stopped {
+            // Stopped on purpose: it stays stopped until `flinkform start`.
+            return self.finish_as(name, after, Operation::Update, state::Status::Stopped, EVENT_STOPPED).await;
+        }
         self.start(name, &dep, restore, &after.deploy.resource_queue).await?;
         self.finish(name, after, Operation::Update).await
     }

@@ -660,3 +660,40 @@ async fn a_vvp_error_keeps_the_step_journaled_for_the_next_run() {
     let rec = &r.state.unwrap().pipelines["orders"];
     assert_eq!((rec.status, rec.remote.draft_id.as_deref()), (Status::Applying, Some("draft-1")));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_state_only_change_is_recorded_without_a_call_to_vvp() {
+    let mut after = desired();
+    after.protect = true;
+    let r = run(Action::Record, Some(applied()), Some(after), Vec::new()).await;
+    assert_eq!(r.outcome.failed, []);
+    assert_eq!(r.log, lines("write 2: orders running draft=draft-1 dep=dep-1 job=job-1 history=create@1"));
+    assert!(r.state.unwrap().pipelines["orders"].protect);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_update_of_a_stopped_pipeline_deploys_and_leaves_the_job_stopped() {
+    use Answer::*;
+    let mut before = applied();
+    before.status = Status::Stopped;
+    before.remote.draft_id = None;
+    let r = run(
+        Action::Update,
+        Some(before),
+        Some(changed(Upgrade::Stateful)),
+        vec![
+            ("live_job", Live(None)),
+            ("create_sql_draft", Id("draft-2")),
+            ("deploy", Id("ticket-2")),
+            ("ticket", Ticket(TicketState::Deployed("dep-1".into()))),
+            ("configure", Done),
+        ],
+    )
+    .await;
+    assert_eq!(r.outcome.failed, []);
+    assert!(!r.log.iter().any(|l| l.starts_with("call start")), "{:?}", r.log);
+    assert_eq!(
+        r.log.last().unwrap(),
+        "write 9: orders stopped draft=draft-2 dep=dep-1 job=job-1 history=create@1,update@9"
+    );
+}

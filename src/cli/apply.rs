@@ -50,12 +50,17 @@ pub(super) fn apply(
             p
         }
         None => {
-            let (desired, inputs) = match mode {
-                Mode::Apply => project::desired_all(&ws, state.as_ref(), progress)?,
-                Mode::Destroy => (Vec::new(), ws.inputs.clone()),
+            let p = match mode {
+                Mode::Apply => {
+                    let (desired, inputs) = project::desired_all(&ws, state.as_ref(), progress)?;
+                    let observed = observe(&ws, state.as_ref(), &desired)?;
+                    planner::compute(desired, state.as_ref(), observed.as_ref(), inputs)
+                }
+                Mode::Destroy => {
+                    let protect = ws.project.pipelines.iter().map(|p| (p.name.clone(), p.protect)).collect();
+                    planner::destroy(state.as_ref(), &protect, ws.inputs.clone())
+                }
             };
-            let observed = observe(&ws, state.as_ref(), &desired)?;
-            let p = planner::compute(desired, state.as_ref(), observed.as_ref(), inputs);
             print_now(&view::plan(&p, Format::Text, style));
             if p.has_changes() && p.errors.is_empty() && !auto_approve {
                 if !std::io::stdin().is_terminal() {
@@ -97,6 +102,11 @@ pub(super) fn apply(
     let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
     let executor = Executor::new(&client, &*store, start, timeouts(&ws), now, &INTERRUPTED, &events);
     let outcome = runtime.block_on(executor.apply(&plan, parallelism));
+    Ok(report(&outcome))
+}
+
+/// What apply says it did, and its exit code.
+fn report(outcome: &crate::apply::Outcome) -> Output {
     let mut text = String::new();
     for (name, why) in &outcome.failed {
         text.push_str(&format!("\nerror: {name}: {why}\n"));
@@ -122,8 +132,9 @@ pub(super) fn apply(
         ));
         exit::ERROR
     };
-    Ok(Output { stdout: text, code })
+    Output { stdout: text, code }
 }
+
 type Op<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), crate::apply::Error>> + 'a>>;
 
 /// `start` / `stop`: one pipeline, under the state lock, journaled.

@@ -106,7 +106,14 @@ fn lifecycle_plan_apply_update_from_savepoint_destroy() {
         .read("pipelines/clickstream.toml")
         .replace("name = \"clickstream\"", "name = \"clickstream\"\nprotect = true");
     p.write("pipelines/clickstream.toml", &spec);
-    run(&p, &emu, &["apply", "--auto-approve"]).code(0);
+    let r = run(&p, &emu, &["plan"]).code(0);
+    assert!(r.stdout.contains("will be updated in the state only (the job is not touched)"), "{}", r.stdout);
+    let click_job = state_job(&p, "clickstream");
+    let r = run(&p, &emu, &["apply", "--auto-approve"]).code(0);
+    assert!(!r.stdout.contains("stopping job"), "a protect-only change touches no job: {}", r.stdout);
+    assert_eq!(state_job(&p, "clickstream"), click_job, "a protect-only change keeps the job");
+    let job = block_on(client(&emu).job(&click_job)).unwrap();
+    assert_eq!(job.state, JobState::Running);
     std::fs::rename(p.path().join("pipelines/clickstream.toml"), p.path().join("clickstream.toml.off")).unwrap();
     let r = run(&p, &emu, &["apply", "--auto-approve"]).code(1);
     assert!(r.stderr.contains("the plan cannot be applied") && r.stderr.contains("is protected"), "{}", r.stderr);
@@ -272,6 +279,38 @@ fn refresh_reports_missing_variables_drift_and_stopped_jobs() {
     run(&p, &emu, &["apply", "--auto-approve"]).code(0);
     assert_eq!(managed_deployments(&emu), ["clickstream", "orders"]);
     run(&p, &emu, &["plan", "--detailed-exitcode"]).code(0);
+}
+
+#[test]
+fn a_stopped_pipeline_stays_stopped_and_destroy_honours_protect_in_the_spec() {
+    let emu = Emulator::start(&[]);
+    let p = TestProject::example();
+    run(&p, &emu, &["apply", "--auto-approve"]).code(0);
+    run(&p, &emu, &["stop", "orders", "--savepoint"]).code(0);
+    let spec = p.read("pipelines/orders.toml").replace("parallelism = 2", "parallelism = 4");
+    p.write("pipelines/orders.toml", &spec);
+    let r = run(&p, &emu, &["plan"]).code(0);
+    assert!(r.stdout.contains("the job stays stopped"), "{}", r.stdout);
+    let r = run(&p, &emu, &["apply", "--auto-approve"]).code(0);
+    assert!(r.stdout.contains("orders: deployed; the job stays stopped"), "{}", r.stdout);
+    let state: serde_json::Value = serde_json::from_str(&p.read(".flinkform/state.json")).unwrap();
+    assert_eq!(state["pipelines"]["orders"]["status"], "stopped");
+    let dep = state["pipelines"]["orders"]["remote"]["deployment_id"].as_str().unwrap();
+    assert_eq!(block_on(client(&emu).live_job(dep)).unwrap(), None, "no job was started");
+    run(&p, &emu, &["plan", "--detailed-exitcode"]).code(0);
+
+    // `protect = true` written in the spec, not yet applied, already stops a destroy.
+    let spec = p
+        .read("pipelines/clickstream.toml")
+        .replace("name = \"clickstream\"", "name = \"clickstream\"\nprotect = true");
+    p.write("pipelines/clickstream.toml", &spec);
+    let r = run(&p, &emu, &["destroy", "--auto-approve"]).code(1);
+    assert!(
+        r.stderr.contains("`clickstream` is protected (protect = true in pipelines/clickstream.toml)"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(managed_deployments(&emu), ["clickstream", "orders"]);
 }
 
 #[test]

@@ -331,6 +331,20 @@ pub struct PipelineState {
 }
 
 impl PipelineState {
+    /// This planned record in place of `current` without an apply step: `current`'s
+    /// remote ids, status, error, pending step and history carried on (a state-only
+    /// change, such as `protect`).
+    pub fn recorded_over(&self, current: &PipelineState) -> PipelineState {
+        PipelineState {
+            remote: current.remote.clone(),
+            status: current.status,
+            pending: current.pending.clone(),
+            error: current.error.clone(),
+            history: current.history.clone(),
+            ..self.clone()
+        }
+    }
+
     /// The record a change leaves: this planned record with `history` and `remote`
     /// carried on, one more revision (`action` at state `serial`, time `at`), `status`,
     /// and nothing pending. What apply records after a change and what a plan's

@@ -2,11 +2,11 @@
 //! record and what VVP and the sink database show: the action, the reasons, the sink
 //! DDL and the problems.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-use super::{Action, Live, LiveTable, SinkDdl};
+use super::{Action, Live, LiveColumn, LiveTable, SinkDdl};
 use crate::spec::{Dialect, OnConflict, Upgrade};
-use crate::state::{Operation, PipelineState};
+use crate::state::{ColumnRecord, Operation, PipelineState};
 use crate::types::{FlinkType, quote_pg_ident};
 
 /// Folds what VVP showed into the action: a deleted deployment is created again, an
@@ -30,7 +30,7 @@ pub(super) fn drift(
                 0,
                 format!("deployment {id} was edited outside flinkform: its SQL differs from the recorded revision"),
             );
-            reasons.push(restart_note(after));
+            reasons.push(restart_note(before, after));
         }
         // A job stopped with `flinkform stop` stays stopped until `flinkform start`.
         Live::Found { job, .. }
@@ -72,8 +72,9 @@ pub(super) fn classify(before: &PipelineState, after: &PipelineState) -> (Action
             after.primary_key.join(", ")
         ));
     }
+    let (after_cols, before_cols) = (by_sink_name(&after.columns), by_sink_name(&before.columns));
     for b in &before.columns {
-        match after.columns.iter().find(|a| a.sink_name == b.sink_name) {
+        match after_cols.get(b.sink_name.as_str()) {
             None => update.push(format!("column `{}` is no longer written (the Hologres column stays)", b.sink_name)),
             Some(a) if a.ty != b.ty => {
                 if widens(&b.ty, &a.ty) {
@@ -86,7 +87,7 @@ pub(super) fn classify(before: &PipelineState, after: &PipelineState) -> (Action
         }
     }
     for a in &after.columns {
-        if !before.columns.iter().any(|b| b.sink_name == a.sink_name) {
+        if !before_cols.contains_key(a.sink_name.as_str()) {
             let e = &a.evidence;
             update.push(format!("column `{}` added ({}, {}/{} present)", a.sink_name, a.ty, e.present, e.total));
         }
@@ -126,23 +127,24 @@ pub(super) fn classify(before: &PipelineState, after: &PipelineState) -> (Action
         }
         return (action, update);
     }
-    if before.protect != after.protect {
-        update.push(format!("protect: {} → {} (recorded in the state only)", before.protect, after.protect));
-    }
-    let artifacts = before.sql != after.sql
-        || before.ddl != after.ddl
-        || before.deployment != after.deployment
-        || before.protect != after.protect;
+    let protect = (before.protect != after.protect)
+        .then(|| format!("protect: {} → {} (recorded in the state only)", before.protect, after.protect));
+    let artifacts = before.sql != after.sql || before.ddl != after.ddl || before.deployment != after.deployment;
     if !replace.is_empty() {
         replace.extend(update);
+        replace.extend(protect);
         return (Action::Replace, replace);
     }
     if artifacts {
         if update.is_empty() {
             update.push("rendered output changed (a new flinkform version renders differently)".into());
         }
-        update.push(restart_note(after));
+        update.extend(protect);
+        update.push(restart_note(before, after));
         return (Action::Update, update);
+    }
+    if let Some(p) = protect {
+        return (Action::Record, vec![p]);
     }
     if before.status == crate::state::Status::Failed {
         let why = before.error.as_deref().unwrap_or("no message");
@@ -180,8 +182,9 @@ pub(super) fn sink_changes(before: &PipelineState, after: &PipelineState) -> (Ve
         ));
     }
     let mut ddl = Vec::new();
+    let recorded = by_sink_name(&before.columns);
     for c in &after.columns {
-        match before.columns.iter().find(|o| o.sink_name == c.sink_name) {
+        match recorded.get(c.sink_name.as_str()) {
             None => ddl.push(add_column(&table, c)),
             Some(o) if o.hologres != c.hologres => problems.push(format!(
                 "column {} of {table} would change type ({} → {}), which the sink cannot do in place: \
@@ -199,12 +202,13 @@ pub(super) fn sink_changes(before: &PipelineState, after: &PipelineState) -> (Ve
 /// Nullable ADD COLUMNs for the columns the job writes that the live table lacks.
 pub(super) fn missing_columns(after: &PipelineState, live: &LiveTable) -> Vec<SinkDdl> {
     let table = format!("{}.{}", quote_pg_ident(&after.sink.schema), quote_pg_ident(&after.sink.table));
-    after
-        .columns
-        .iter()
-        .filter(|c| !live.columns.iter().any(|l| l.name == c.sink_name))
-        .map(|c| add_column(&table, c))
-        .collect()
+    let live: HashSet<&str> = live.columns.iter().map(|l| l.name.as_str()).collect();
+    after.columns.iter().filter(|c| !live.contains(c.sink_name.as_str())).map(|c| add_column(&table, c)).collect()
+}
+
+/// Columns by sink name.
+fn by_sink_name(columns: &[ColumnRecord]) -> HashMap<&str, &ColumnRecord> {
+    columns.iter().map(|c| (c.sink_name.as_str(), c)).collect()
 }
 
 /// A nullable ADD COLUMN without default: the only column change the sink gets.
@@ -239,8 +243,10 @@ fn takes(live: &str, written: &str) -> bool {
 /// What the job writes against what the live table is: the contract problems.
 pub(super) fn contract(after: &PipelineState, live: &LiveTable) -> Vec<String> {
     let mut problems = Vec::new();
+    let live_cols: HashMap<&str, &LiveColumn> = live.columns.iter().map(|l| (l.name.as_str(), l)).collect();
+    let written = by_sink_name(&after.columns);
     for c in &after.columns {
-        if let Some(l) = live.columns.iter().find(|l| l.name == c.sink_name) {
+        if let Some(l) = live_cols.get(c.sink_name.as_str()) {
             let written = udt(&c.hologres);
             if !takes(&l.udt, &written) {
                 problems.push(format!(
@@ -254,7 +260,7 @@ pub(super) fn contract(after: &PipelineState, live: &LiveTable) -> Vec<String> {
         }
     }
     for l in live.columns.iter().filter(|l| l.not_null && !l.has_default) {
-        if !after.columns.iter().any(|c| c.sink_name == l.name) {
+        if !written.contains_key(l.name.as_str()) {
             problems.push(format!(
                 "live column {} is NOT NULL without a default, and the job does not write it: every insert would fail",
                 quote_pg_ident(&l.name)
@@ -281,8 +287,10 @@ pub(super) fn contract(after: &PipelineState, live: &LiveTable) -> Vec<String> {
 }
 
 /// How an update restarts the job, and what that means for the data.
-fn restart_note(after: &PipelineState) -> String {
-    if after.deploy.upgrade == Upgrade::Stateful {
+fn restart_note(before: &PipelineState, after: &PipelineState) -> String {
+    if before.status == crate::state::Status::Stopped {
+        "the job stays stopped (flinkform stop): the new version runs from the next `flinkform start`".into()
+    } else if after.deploy.upgrade == Upgrade::Stateful {
         "restart: stop with a savepoint, start from LATEST_SAVEPOINT (state kept: reading resumes where the job stopped)".into()
     } else {
         let mode = after.settings.get("source.startup_mode").map_or("\"group-offsets\"", String::as_str);

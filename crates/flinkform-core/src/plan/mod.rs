@@ -32,6 +32,9 @@ pub enum Action {
     Delete,
     /// Recorded as failed (or interrupted): bring the job back to RUNNING.
     Repair,
+    /// Only state-only attributes changed (`protect`): the state records them, the job
+    /// and its deployment are not touched.
+    Record,
 }
 
 impl Action {
@@ -44,6 +47,7 @@ impl Action {
             Action::Replace => "-/+",
             Action::Delete => "-",
             Action::Repair => "!",
+            Action::Record => "~",
         }
     }
 
@@ -56,6 +60,7 @@ impl Action {
             Action::Replace => "replaced",
             Action::Delete => "destroyed",
             Action::Repair => "repaired",
+            Action::Record => "updated in the state only (the job is not touched)",
         }
     }
 
@@ -63,7 +68,7 @@ impl Action {
     /// (`None` for no-op).
     pub fn operation(self) -> Option<Operation> {
         match self {
-            Action::NoOp => None,
+            Action::NoOp | Action::Record => None,
             Action::Create => Some(Operation::Create),
             Action::Update => Some(Operation::Update),
             Action::Replace => Some(Operation::Replace),
@@ -81,6 +86,7 @@ impl Action {
             Action::Replace => "replace",
             Action::Delete => "delete",
             Action::Repair => "repair",
+            Action::Record => "record",
         }
     }
 }
@@ -251,7 +257,7 @@ impl Summary {
     pub fn count(&mut self, action: Action) {
         match action {
             Action::Create => self.add += 1,
-            Action::Update => self.change += 1,
+            Action::Update | Action::Record => self.change += 1,
             Action::Replace => self.replace += 1,
             Action::Delete => self.destroy += 1,
             Action::Repair => self.repair += 1,
@@ -294,10 +300,61 @@ impl Plan {
                     let rec = after.applied(history, remote, action, serial, at, crate::state::Status::Recorded);
                     next.pipelines.insert(c.name.clone(), rec);
                 }
+                (Action::Record, Some(after)) => {
+                    let rec = c.before.as_ref().map_or_else(|| after.clone(), |b| after.recorded_over(b));
+                    next.pipelines.insert(c.name.clone(), rec);
+                }
                 _ => {}
             }
         }
         next
+    }
+}
+
+/// The plan of `destroy`: every recorded pipeline deleted, unless protected.
+/// `protect` is what each spec that still exists says (name → `protect`), like
+/// Terraform's `prevent_destroy`; a pipeline whose spec is gone keeps its recorded one.
+pub fn destroy(recorded: Option<&State>, protect: &BTreeMap<String, bool>, inputs: BTreeMap<String, String>) -> Plan {
+    let mut errors = Vec::new();
+    let mut changes = Vec::new();
+    for (name, b) in recorded.map(|s| &s.pipelines).into_iter().flatten() {
+        match protect.get(name) {
+            Some(true) => errors.push(format!(
+                "pipeline `{name}` is protected (protect = true in {}): set protect = false there to destroy it",
+                b.file
+            )),
+            None if b.protect => errors.push(format!(
+                "pipeline `{name}` is protected (protect = true when last applied) and its spec {} is gone: restore the spec with protect = false to destroy it",
+                b.file
+            )),
+            _ => {}
+        }
+        changes.push(delete(name, b, "destroy".into()));
+    }
+    Plan {
+        lineage: recorded.map(|s| s.lineage.clone()),
+        serial: recorded.map(|s| s.serial),
+        changes,
+        errors,
+        inputs,
+        refreshed: false,
+    }
+}
+
+/// Deleting the recorded pipeline `name`, because of `why`.
+fn delete(name: &str, b: &PipelineState, why: String) -> Change {
+    Change {
+        name: name.to_string(),
+        action: Action::Delete,
+        reasons: vec![format!(
+            "{why}: the job stops and its deployment is deleted; the Hologres table {} is kept",
+            b.sink_table
+        )],
+        before: Some(b.clone()),
+        after: None,
+        sample: None,
+        sink_ddl: Vec::new(),
+        warnings: Vec::new(),
     }
 }
 
@@ -326,19 +383,8 @@ pub fn compute(
                 b.file
             ));
         }
-        deletes.push(Change {
-            name: name.clone(),
-            action: Action::Delete,
-            reasons: vec![format!(
-                "spec {} removed: the job stops and its deployment is deleted; the Hologres table {} is kept",
-                b.file, b.sink_table
-            )],
-            before: Some(b.clone()),
-            after: None,
-            sample: None,
-            sink_ddl: Vec::new(),
-            warnings: Vec::new(),
-        });
+        let why = format!("spec {} removed", b.file);
+        deletes.push(delete(name, b, why));
     }
     changes.extend(deletes);
     changes.sort_by(|a, b| a.name.cmp(&b.name));

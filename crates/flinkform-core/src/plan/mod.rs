@@ -267,6 +267,24 @@ impl Summary {
 }
 
 impl Plan {
+    /// A plan made against `recorded` (its lineage and serial).
+    fn against(
+        recorded: Option<&State>,
+        changes: Vec<Change>,
+        errors: Vec<String>,
+        inputs: BTreeMap<String, String>,
+        refreshed: bool,
+    ) -> Plan {
+        Plan {
+            lineage: recorded.map(|s| s.lineage.clone()),
+            serial: recorded.map(|s| s.serial),
+            changes,
+            errors,
+            inputs,
+            refreshed,
+        }
+    }
+
     /// Counts of each action.
     pub fn summary(&self) -> Summary {
         let mut s = Summary::default();
@@ -331,14 +349,7 @@ pub fn destroy(recorded: Option<&State>, protect: &BTreeMap<String, bool>, input
         }
         changes.push(delete(name, b, "destroy".into()));
     }
-    Plan {
-        lineage: recorded.map(|s| s.lineage.clone()),
-        serial: recorded.map(|s| s.serial),
-        changes,
-        errors,
-        inputs,
-        refreshed: false,
-    }
+    Plan::against(recorded, changes, errors, inputs, false)
 }
 
 /// Deleting the recorded pipeline `name`, because of `why`.
@@ -388,14 +399,7 @@ pub fn compute(
     }
     changes.extend(deletes);
     changes.sort_by(|a, b| a.name.cmp(&b.name));
-    Plan {
-        lineage: recorded.map(|s| s.lineage.clone()),
-        serial: recorded.map(|s| s.serial),
-        changes,
-        errors,
-        inputs,
-        refreshed: observed.is_some_and(|o| o.vvp),
-    }
+    Plan::against(recorded, changes, errors, inputs, observed.is_some_and(|o| o.vvp))
 }
 
 /// The change that brings `before` (if recorded) to the desired pipeline `d`, given

@@ -47,6 +47,8 @@ pub(super) fn apply(
             let text = std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?;
             let p = planfile::from_text(&text).map_err(anyhow::Error::from)?;
             planfile::check_fresh(&p, state.as_ref()).map_err(anyhow::Error::from)?;
+            let mut p = p;
+            p.require_sink_dsn(env_is_set);
             p
         }
         None => {
@@ -54,7 +56,9 @@ pub(super) fn apply(
                 Mode::Apply => {
                     let (desired, inputs) = project::desired_all(&ws, state.as_ref(), progress)?;
                     let observed = observe(&ws, state.as_ref(), &desired)?;
-                    planner::compute(desired, state.as_ref(), observed.as_ref(), inputs)
+                    let mut p = planner::compute(desired, state.as_ref(), observed.as_ref(), inputs);
+                    p.require_sink_dsn(env_is_set);
+                    p
                 }
                 Mode::Destroy => {
                     let protect = ws.project.pipelines.iter().map(|p| (p.name.clone(), p.protect)).collect();

@@ -66,6 +66,11 @@ impl From<flinkform_core::state::StateError> for Error {
     }
 }
 
+/// Whether the environment variable `name` is set and not empty.
+fn env_is_set(name: &str) -> bool {
+    std::env::var_os(name).is_some_and(|v| !v.is_empty())
+}
+
 /// Terraform spells it `-out FILE` / `-out=FILE`; clap would read `-o ut`.
 fn normalize_args(args: impl Iterator<Item = String>) -> Vec<String> {
     args.map(|a| match a.strip_prefix("-out") {

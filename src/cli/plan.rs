@@ -35,7 +35,8 @@ pub(super) fn plan(
             .block_on(crate::refresh::validate(&client, &desired, state.as_ref(), timeout))
             .map_err(anyhow::Error::from)?;
     }
-    let plan = plan::compute(desired, state.as_ref(), observed.as_ref(), inputs);
+    let mut plan = plan::compute(desired, state.as_ref(), observed.as_ref(), inputs);
+    plan.require_sink_dsn(env_is_set);
     tracing::info!(changes = plan.changes.len(), has_changes = plan.has_changes(), "plan computed");
     if let Some(path) = &out {
         write_new(path, &planfile::to_text(&plan))?;

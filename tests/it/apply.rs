@@ -460,6 +460,14 @@ fn sink_ddl_creates_evolves_and_reports_contract_mismatches() {
     let pairs: Vec<(&str, &str)> = e.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let run = |args: &[&str]| p.run_with(args, &pairs);
 
+    // Without the DSN the plan says so, and apply refuses before touching anything.
+    let without: Vec<(&str, &str)> = pairs.iter().filter(|(k, _)| *k != "TEST_SINK_DSN").copied().collect();
+    let r = p.run_with(&["plan"], &without).code(1);
+    assert!(r.stdout.contains("dsn_env = \"TEST_SINK_DSN\", but TEST_SINK_DSN is not set"), "{}", r.stdout);
+    let r = p.run_with(&["apply", "--auto-approve"], &without).code(1);
+    assert!(r.stderr.contains("the plan cannot be applied"), "{}", r.stderr);
+    assert!(managed_deployments(&emu).is_empty(), "nothing was deployed");
+
     let r = run(&["apply", "--auto-approve"]).code(0);
     assert!(r.stdout.contains(&format!("orders: running the sink DDL on {}.orders", sink.0)), "{}", r.stdout);
     let columns = || {

@@ -292,6 +292,21 @@ impl Plan {
         s
     }
 
+    /// Refuses sink DDL that apply could not run: a change with DDL whose `[sink]
+    /// dsn_env` names a variable that is not set where this runs (`is_set` tells), so
+    /// that apply never stops halfway for it.
+    pub fn require_sink_dsn(&mut self, is_set: impl Fn(&str) -> bool) {
+        for c in self.changes.iter().filter(|c| !c.sink_ddl.is_empty()) {
+            let Some(env) = c.after.as_ref().and_then(|a| a.sink.dsn_env.as_deref()) else { continue };
+            if !is_set(env) {
+                self.errors.push(format!(
+                    "pipeline `{}`: the sink DDL runs through [sink] dsn_env = \"{env}\", but {env} is not set: set it to the sink's connection string, or remove dsn_env and run the DDL by hand",
+                    c.name
+                ));
+            }
+        }
+    }
+
     /// True when some pipeline changes.
     pub fn has_changes(&self) -> bool {
         self.changes.iter().any(|c| c.action != Action::NoOp)

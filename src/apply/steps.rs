@@ -8,7 +8,7 @@ use tokio::time::Instant;
 use flinkform_core::plan::SinkDdl;
 use flinkform_core::spec::Upgrade;
 use flinkform_core::state::{self, Operation, Pending, PipelineState, Step};
-use vvp_api::{JobState, Restore, Stop, TicketState};
+use vvp_api::{ErrorKind, JobState, Restore, Stop, TicketState};
 
 use super::{EVENT_DESTROYED, EVENT_STOPPED, Error, Executor, Res, Vvp};
 use crate::poll::{Backoff, poll_until};
@@ -19,6 +19,14 @@ fn upgrade_strategy(upgrade: Upgrade) -> (Stop, Restore) {
         Upgrade::Stateful => (Stop::WithSavepoint, Restore::LatestSavepoint),
         Upgrade::Stateless => (Stop::Now, Restore::None),
     }
+}
+
+/// How a deploy ticket ended.
+enum Ticket {
+    Deployed(String),
+    Failed(String),
+    /// VVP does not know the ticket (any more).
+    Lost,
 }
 
 fn took_too_long(what: String, timeout: std::time::Duration) -> Error {
@@ -175,69 +183,97 @@ impl<V: Vvp> Executor<'_, V> {
     }
 
     /// Deploys the planned SQL through a draft (linked to `deployment` to update it) and
-    /// returns the deployment id. Resumes an in-flight ticket or a deployed draft.
+    /// returns the deployment id. Resumes an in-flight ticket or a deployed draft; a
+    /// ticket VVP no longer knows (expired) is re-derived from the draft's deployment,
+    /// or the draft deployed again.
     async fn deploy(&self, name: &str, after: &PipelineState, deployment: Option<&str>) -> Res<String> {
-        let rec = self.recorded(name).await.expect("journaled before");
-        let ticket = match rec.pending.as_ref().and_then(|p| p.ticket_id.clone()) {
-            Some(t) => t,
-            None => {
-                if let Some(draft) = &rec.remote.draft_id
-                    && let Some(dep) = self.vvp.draft_deployment(draft).await?
-                    && deployment.is_none_or(|d| d == dep)
-                    && self.vvp.deployment(&dep).await?.is_some_and(|d| d.sql.as_deref() == Some(after.sql.as_str()))
-                {
-                    self.event(name, &format!("deployment {dep} already runs this SQL (draft {draft})"));
-                    return Ok(dep);
-                }
-                self.step(name, Step::CreateDraft, "creating a deployment draft").await?;
-                let draft = self.vvp.create_sql_draft(name, &after.sql, &after.deploy, deployment).await?;
-                self.update(name, |p| p.remote.draft_id = Some(draft.clone())).await?;
-                self.step(name, Step::Deploy, &format!("deploying draft {draft}")).await?;
-                let t = self.vvp.deploy(&draft, &after.deploy.resource_queue).await?;
-                self.update(name, |p| {
-                    if let Some(pending) = &mut p.pending {
-                        pending.ticket_id = Some(t.clone());
-                    }
+        for _ in 0..3 {
+            let ticket = match self.journaled_ticket(name).await {
+                Some(t) => t,
+                None => match self.draft_or_ticket(name, after, deployment).await? {
+                    Ok(dep) => return Ok(dep),
+                    Err(ticket) => ticket,
+                },
+            };
+            let deadline = Instant::now() + self.timeouts.deploy;
+            // An error here (VVP's or an interrupt) keeps the ticket journaled, to resume.
+            let done = poll_until(deadline, Backoff::GROWING, async || {
+                self.check_cancel()?;
+                Ok::<_, Error>(match self.vvp.ticket(&ticket).await {
+                    Ok(TicketState::Running) => Continue(()),
+                    Ok(TicketState::Deployed(id)) => Break(Ticket::Deployed(id)),
+                    Ok(TicketState::Failed(m)) => Break(Ticket::Failed(m)),
+                    Err(e) if e.kind() == ErrorKind::NotFound => Break(Ticket::Lost),
+                    Err(e) => return Err(e.into()),
                 })
-                .await?;
-                t
-            }
-        };
-        let deadline = Instant::now() + self.timeouts.deploy;
-        // An error here (VVP's or an interrupt) keeps the ticket journaled, to resume.
-        let done = poll_until(deadline, Backoff::GROWING, async || {
-            self.check_cancel()?;
-            Ok::<_, Error>(match self.vvp.ticket(&ticket).await? {
-                TicketState::Running => Continue(()),
-                TicketState::Deployed(id) => Break(Ok(id)),
-                TicketState::Failed(m) => Break(Err(m)),
             })
-        })
-        .await?;
-        let result = match done {
-            None => Err(took_too_long(format!("deploy ticket {ticket} did not finish"), self.timeouts.deploy)),
-            Some(Ok(id)) => Ok(id),
-            // A retried or resumed deploy of ours may have won the race for the name.
-            Some(Err(m)) => match self.vvp.find_deployment(name).await? {
-                Some(d)
-                    if d.ours
-                        && deployment.is_none_or(|x| x == d.id)
-                        && d.sql.as_deref() == Some(after.sql.as_str()) =>
-                {
-                    Ok(d.id)
+            .await?;
+            let result = match done {
+                None => Err(took_too_long(format!("deploy ticket {ticket} did not finish"), self.timeouts.deploy)),
+                Some(Ticket::Deployed(id)) => Ok(id),
+                Some(Ticket::Lost) => {
+                    self.event(name, &format!("VVP no longer knows deploy ticket {ticket}: looking at the draft"));
+                    self.set_ticket(name, None).await?;
+                    continue;
                 }
-                _ => Err(Error::Failed(format!("deploying failed: {m}"))),
-            },
-        };
+                // A retried or resumed deploy of ours may have won the race for the name.
+                Some(Ticket::Failed(m)) => match self.vvp.find_deployment(name).await? {
+                    Some(d)
+                        if d.ours
+                            && deployment.is_none_or(|x| x == d.id)
+                            && d.sql.as_deref() == Some(after.sql.as_str()) =>
+                    {
+                        Ok(d.id)
+                    }
+                    _ => Err(Error::Failed(format!("deploying failed: {m}"))),
+                },
+            };
+            self.set_ticket(name, None).await?;
+            let id = result?;
+            self.event(name, &format!("deployed to {id}"));
+            return Ok(id);
+        }
+        Err(Error::Failed("VVP forgot three deploy tickets in a row; run apply again".into()))
+    }
+
+    /// The journaled deploy ticket, if any.
+    async fn journaled_ticket(&self, name: &str) -> Option<String> {
+        self.state.lock().await.state.pipelines.get(name)?.pending.as_ref()?.ticket_id.clone()
+    }
+
+    async fn set_ticket(&self, name: &str, ticket: Option<String>) -> Res<()> {
         self.update(name, |p| {
             if let Some(pending) = &mut p.pending {
-                pending.ticket_id = None;
+                pending.ticket_id = ticket;
             }
         })
-        .await?;
-        let id = result?;
-        self.event(name, &format!("deployed to {id}"));
-        Ok(id)
+        .await
+    }
+
+    /// `Ok`: the journaled draft is already deployed to the deployment with this SQL.
+    /// `Err`: the ticket of a new draft's deploy, journaled.
+    async fn draft_or_ticket(
+        &self,
+        name: &str,
+        after: &PipelineState,
+        deployment: Option<&str>,
+    ) -> Res<Result<String, String>> {
+        let draft = self.recorded(name).await.expect("journaled before").remote.draft_id;
+        if let Some(draft) = &draft
+            && let Some(dep) = self.vvp.draft_deployment(draft).await?
+            && deployment.is_none_or(|d| d == dep)
+            && self.vvp.deployment(&dep).await?.is_some_and(|d| d.sql.as_deref() == Some(after.sql.as_str()))
+        {
+            self.event(name, &format!("deployment {dep} already runs this SQL (draft {draft})"));
+            return Ok(Ok(dep));
+        }
+        self.step(name, Step::CreateDraft, "creating a deployment draft").await?;
+        let draft = self.vvp.create_sql_draft(name, &after.sql, &after.deploy, deployment).await?;
+        self.update(name, |p| p.remote.draft_id = Some(draft.clone())).await?;
+        self.step(name, Step::Deploy, &format!("deploying draft {draft}")).await?;
+        let t = self.vvp.deploy(&draft, &after.deploy.resource_queue).await?;
+        self.set_ticket(name, Some(t.clone())).await?;
+        Ok(Err(t))
     }
 
     /// Starts the deployment's job (adopting one that is already live) and waits for RUNNING.

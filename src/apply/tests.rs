@@ -697,3 +697,86 @@ async fn an_update_of_a_stopped_pipeline_deploys_and_leaves_the_job_stopped() {
         "write 9: orders stopped draft=draft-2 dep=dep-1 job=job-1 history=create@1,update@9"
     );
 }
+
+fn ticket_not_found() -> VvpError {
+    VvpError::Api {
+        action: "GetDeployDeploymentDraftResult".into(),
+        status: 404,
+        code: "TicketNotFound".into(),
+        message: "ticket ticket-1 not found".into(),
+        request_id: "r".into(),
+    }
+}
+
+/// `orders` interrupted while its create waited for deploy ticket `ticket-1` of `draft-1`.
+fn waiting_on_ticket() -> PipelineState {
+    let mut p = desired();
+    p.status = Status::Applying;
+    p.remote.draft_id = Some("draft-1".into());
+    p.pending = Some(flinkform_core::state::Pending {
+        ticket_id: Some("ticket-1".into()),
+        ..flinkform_core::state::Pending::new(Operation::Create, flinkform_core::state::Step::Deploy)
+    });
+    p
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_ticket_vvp_forgot_is_re_derived_from_the_draft_s_deployment() {
+    use Answer::*;
+    let r = run(
+        Action::Create,
+        Some(waiting_on_ticket()),
+        Some(desired()),
+        vec![
+            ("find_deployment", Deployment(None)),
+            ("ticket", Fails(ticket_not_found())),
+            ("draft_deployment", DraftOf(Some("dep-1".into()))),
+            ("deployment", ours("dep-1", &desired().sql)),
+            ("configure", Done),
+            ("live_job", Live(None)),
+            ("start", Job(job("job-1", JobState::Running))),
+            ("job", Job(job("job-1", JobState::Running))),
+        ],
+    )
+    .await;
+    assert_eq!(r.outcome.failed, []);
+    assert_eq!(
+        r.log[..6],
+        lines(
+            "
+        write 2: orders applying create/lookup ticket=ticket-1 draft=draft-1
+        call find_deployment orders
+        call ticket ticket-1
+        write 3: orders applying create/lookup draft=draft-1
+        call draft_deployment draft-1
+        call deployment dep-1
+    "
+        )
+    );
+    assert!(r.log.last().unwrap().contains("running draft=draft-1 dep=dep-1 job=job-1"), "{:?}", r.log);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_ticket_vvp_forgot_of_a_draft_never_deployed_deploys_a_new_draft() {
+    use Answer::*;
+    let r = run(
+        Action::Create,
+        Some(waiting_on_ticket()),
+        Some(desired()),
+        vec![
+            ("find_deployment", Deployment(None)),
+            ("ticket", Fails(ticket_not_found())),
+            ("draft_deployment", DraftOf(None)),
+            ("create_sql_draft", Id("draft-2")),
+            ("deploy", Id("ticket-2")),
+            ("ticket", Ticket(TicketState::Deployed("dep-1".into()))),
+            ("configure", Done),
+            ("live_job", Live(None)),
+            ("start", Job(job("job-1", JobState::Running))),
+            ("job", Job(job("job-1", JobState::Running))),
+        ],
+    )
+    .await;
+    assert_eq!(r.outcome.failed, []);
+    assert!(r.log.last().unwrap().contains("running draft=draft-2 dep=dep-1 job=job-1"), "{:?}", r.log);
+}

@@ -229,6 +229,19 @@ fn kill_after_start() {
 }
 
 #[test]
+fn deploy_tickets_vvp_forgets_are_re_derived_from_the_drafts() {
+    // Every ticket is forgotten the moment it finishes: apply never sees a result.
+    let emu = Emulator::start(&["--ticket-ttl", "0s"]);
+    let p = TestProject::example();
+    let r = run(&p, &emu, &["apply", "--auto-approve"]).code(0);
+    assert!(r.stdout.contains("VVP no longer knows deploy ticket"), "{}", r.stdout);
+    assert!(r.stdout.contains("already runs this SQL (draft"), "{}", r.stdout);
+    assert!(r.stdout.contains("Apply complete! 2 created"), "{}", r.stdout);
+    assert_eq!(managed_deployments(&emu), ["clickstream", "orders"]);
+    run(&p, &emu, &["plan", "--detailed-exitcode"]).code(0);
+}
+
+#[test]
 fn apply_without_credentials_names_the_variables() {
     let p = TestProject::example();
     let r = p

@@ -50,6 +50,10 @@ pub struct Args {
     /// Variables every namespace has from the start (comma-separated names).
     #[arg(long, value_delimiter = ',')]
     pub variables: Vec<String>,
+    /// Forget a finished ticket this long after it finished (answers TicketNotFound
+    /// from then on), as VVP does with old tickets; kept forever when absent.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub ticket_ttl: Option<Duration>,
 }
 
 impl Args {
@@ -78,6 +82,7 @@ impl Args {
             start_delay: self.start_delay,
             stop_delay: self.stop_delay,
             variables: self.variables,
+            ticket_ttl: self.ticket_ttl,
         })
     }
 }

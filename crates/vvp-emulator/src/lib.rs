@@ -48,6 +48,8 @@ pub struct Config {
     pub stop_delay: Duration,
     /// Variables (names) every namespace has from the start, as `Encrypted`.
     pub variables: Vec<String>,
+    /// How long a finished ticket is remembered (`None`: forever).
+    pub ticket_ttl: Option<Duration>,
 }
 
 impl Default for Config {
@@ -65,6 +67,7 @@ impl Default for Config {
             start_delay: Duration::from_millis(300),
             stop_delay: Duration::from_millis(200),
             variables: Vec::new(),
+            ticket_ttl: None,
         }
     }
 }

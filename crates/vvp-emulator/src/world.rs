@@ -89,6 +89,9 @@ impl World {
             let result = self.finish_ticket(&k);
             self.tickets.get_mut(&k).expect("due ticket").result = Some(result);
         }
+        if let Some(ttl) = self.cfg.ticket_ttl {
+            self.tickets.retain(|_, t| t.result.is_none() || t.ready_at + ttl > now);
+        }
         let mut new_savepoints = Vec::new();
         for j in self.jobs.values_mut() {
             let s = &mut j.job.status;

@@ -563,16 +563,9 @@ async fn repair_starts_the_failed_job_again_from_its_latest_state() {
 #[tokio::test(start_paused = true)]
 async fn an_interrupted_create_resumes_its_journaled_ticket_without_a_second_draft() {
     use Answer::*;
-    let mut before = desired();
-    before.status = Status::Applying;
-    before.remote.draft_id = Some("draft-1".into());
-    before.pending = Some(flinkform_core::state::Pending {
-        ticket_id: Some("ticket-1".into()),
-        ..flinkform_core::state::Pending::new(Operation::Create, flinkform_core::state::Step::Deploy)
-    });
     let r = run(
         Action::Create,
-        Some(before),
+        Some(waiting_on_ticket()),
         Some(desired()),
         vec![
             ("find_deployment", Deployment(None)),

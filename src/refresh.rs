@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use flinkform_core::plan::{Desired, Live, Observed};
 use flinkform_core::state::State;
-use vvp_api::{Client, JobState, ValidationState, VvpError};
+use vvp_api::{Client, ErrorKind, JobState, ValidationState, VvpError};
 
 use crate::poll::{Backoff, poll_until};
 
@@ -43,19 +43,11 @@ pub async fn observe(client: &Client, recorded: Option<&State>) -> Result<Observ
         .unwrap_or_default();
     let looks = futures::stream::iter(targets)
         .map(|(name, dep, job, sql)| async move {
-            let live = match client.deployment(&dep).await? {
-                None => Live::Gone,
-                Some(d) => {
-                    let deployed = d.sql;
-                    let state = match &job {
-                        Some(j) => Some(client.job(j).await?.state),
-                        None => client.live_job(&dep).await?.map(|j| j.state),
-                    };
-                    Live::Found {
-                        sql_matches: deployed.as_deref() == Some(sql.as_str()),
-                        job: state.as_ref().map(job_name),
-                    }
-                }
+            let live = match look(client, &dep, job.as_deref(), &sql).await {
+                Ok(live) => live,
+                // Every pipeline would fail the same way: the refresh fails.
+                Err(e) if e.kind() == ErrorKind::Auth => return Err(e),
+                Err(e) => Live::Unknown(flinkform_core::diag::chain(&e)),
             };
             Ok((name, live))
         })
@@ -69,6 +61,29 @@ pub async fn observe(client: &Client, recorded: Option<&State>) -> Result<Observ
     }
     observed.variables = Some(client.variable_names().await?.into_iter().collect());
     Ok(observed)
+}
+
+/// What VVP shows of one recorded deployment; a recorded job that VVP no longer knows
+/// counts as no job (drift), not as a failure.
+async fn look(client: &Client, dep: &str, job: Option<&str>, sql: &str) -> Result<Live, VvpError> {
+    let Some(d) = client.deployment(dep).await? else { return Ok(Live::Gone) };
+    let recorded_job = match job {
+        Some(j) => match client.job(j).await {
+            Ok(j) => Some(j),
+            Err(e) if e.kind() == ErrorKind::NotFound => None,
+            Err(e) => return Err(e),
+        },
+        None => None,
+    };
+    let state = match recorded_job {
+        Some(j) => Some(j.state),
+        None => client.live_job(dep).await?.map(|j| j.state),
+    };
+    Ok(Live::Found {
+        sql_matches: d.sql.as_deref() == Some(sql),
+        job: state.as_ref().map(job_name),
+        settings: d.settings,
+    })
 }
 
 /// Asks VVP to validate the SQL of every desired pipeline whose SQL differs from the

@@ -79,6 +79,7 @@ fn ours(id: &str, sql: &str) -> Answer {
         name: "orders".into(),
         ours: true,
         sql: Some(sql.into()),
+        settings: Default::default(),
     }))
 }
 

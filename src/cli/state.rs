@@ -17,6 +17,7 @@ pub(super) fn status(root: &Path, only: Option<&str>) -> Result<Output, Error> {
         let live = match observed.pipelines.get(name) {
             Some(flinkform_core::plan::Live::Gone) => "deployment gone".to_string(),
             Some(flinkform_core::plan::Live::Found { job, .. }) => job.clone().unwrap_or_else(|| "no job".into()),
+            Some(flinkform_core::plan::Live::Unknown(m)) => format!("unknown ({m})"),
             None => "not deployed".into(),
         };
         out.push_str(&format!(

@@ -281,6 +281,19 @@ fn refresh_reports_missing_variables_drift_and_stopped_jobs() {
     assert!(r.stdout.contains("on VVP the job is CANCELLED"), "{}", r.stdout);
     let r = run(&p, &emu, &["apply", "--auto-approve"]).code(0);
     assert!(r.stdout.contains("1 repaired"), "{}", r.stdout);
+    // A parallelism changed in the console is drift, and apply sets it back.
+    let state: serde_json::Value = serde_json::from_str(&p.read(".flinkform/state.json")).unwrap();
+    let dep = state["pipelines"]["orders"]["remote"]["deployment_id"].as_str().unwrap().to_string();
+    let mut d = block_on(c.get_deployment(&dep)).unwrap();
+    let basic = d.streaming_resource_setting.as_mut().unwrap().basic_resource_setting.as_mut().unwrap();
+    basic.parallelism = Some(8);
+    block_on(c.update_deployment(&dep, &d)).unwrap();
+    let r = run(&p, &emu, &["plan", "--detailed-exitcode"]).code(2);
+    assert!(r.stdout.contains("was edited outside flinkform: parallelism is 8 on VVP, 2 when applied"), "{}", r.stdout);
+    run(&p, &emu, &["apply", "--auto-approve"]).code(0);
+    let d = block_on(c.get_deployment(&dep)).unwrap();
+    assert_eq!(d.streaming_resource_setting.unwrap().basic_resource_setting.unwrap().parallelism, Some(2));
+    run(&p, &emu, &["plan", "--detailed-exitcode"]).code(0);
     // A deployment deleted outside flinkform is created again.
     let state: serde_json::Value = serde_json::from_str(&p.read(".flinkform/state.json")).unwrap();
     let dep = state["pipelines"]["orders"]["remote"]["deployment_id"].as_str().unwrap().to_string();

@@ -64,11 +64,19 @@ pub struct Target {
     pub namespace: String,
 }
 
+/// Items per page of a list operation (the API's maximum).
+const PAGE_SIZE: usize = 100;
+/// Pages read of one list at most.
+const MAX_PAGES: usize = 1000;
+
 /// Retry and timeout settings.
 #[derive(Clone, Copy, Debug)]
 pub struct RetryPolicy {
-    /// Attempts in all (first try included).
+    /// Attempts in all (first try included) after a transient failure.
     pub attempts: u32,
+    /// Attempts in all after throttling: VVP throttles per user, so other clients'
+    /// load (other CI jobs) can throttle several calls in a row.
+    pub throttled_attempts: u32,
     /// First backoff ceiling; doubles per attempt.
     pub base: Duration,
     /// Largest backoff.
@@ -77,10 +85,17 @@ pub struct RetryPolicy {
     pub request_timeout: Duration,
 }
 
+impl RetryPolicy {
+    fn attempts_for(&self, kind: ErrorKind) -> u32 {
+        if kind == ErrorKind::Throttled { self.throttled_attempts } else { self.attempts }
+    }
+}
+
 impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
             attempts: 8,
+            throttled_attempts: 20,
             base: Duration::from_millis(100),
             max: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
@@ -244,9 +259,12 @@ impl Client {
             attempt += 1;
             match self.once(action, &method, path, query, body.as_deref()).await {
                 Ok(v) => return Ok(v),
-                Err((e, retry_after)) if e.transient() && attempt < self.retry.attempts => {
+                Err((e, retry_after)) if e.transient() && attempt < self.retry.attempts_for(e.kind()) => {
                     let ceiling = self.retry.base.saturating_mul(1 << attempt.min(16)).min(self.retry.max);
-                    let wait = retry_after.unwrap_or_else(|| ceiling.mul_f64(rand::random::<f64>()));
+                    // The server's retry-after, but never longer than our longest backoff.
+                    let wait = retry_after
+                        .map(|w| w.min(self.retry.max))
+                        .unwrap_or_else(|| ceiling.mul_f64(rand::random::<f64>()));
                     tracing::debug!(action, attempt, error = %e, wait = ?wait, "retrying VVP call");
                     tokio::time::sleep(wait).await;
                 }
@@ -425,7 +443,9 @@ impl Client {
         self.data("GetDeploymentsByName", Method::GET, &path, &[], None::<&()>).await
     }
 
-    /// Every page of a list operation (pages of 100).
+    /// Every page of a list operation (pages of 100, at most [`MAX_PAGES`]): ends at
+    /// a short or empty page or at `totalSize`; a server that answers a page other
+    /// than the one asked for (it ignores paging) is an error, not an endless loop.
     async fn all_pages<T: DeserializeOwned>(
         &self,
         action: &str,
@@ -433,18 +453,24 @@ impl Client {
         query: &[(&str, String)],
     ) -> Result<Vec<T>, VvpError> {
         let mut all = Vec::new();
-        for page in 1.. {
+        for page in 1..=MAX_PAGES {
             let mut q = query.to_vec();
-            q.extend([("pageIndex", page.to_string()), ("pageSize", "100".to_string())]);
+            q.extend([("pageIndex", page.to_string()), ("pageSize", PAGE_SIZE.to_string())]);
             let env: Envelope<Vec<T>> = self.call(action, Method::GET, path, &q, None::<&()>).await?;
+            if env.page_index.is_some_and(|i| i != page as i64) {
+                return Err(VvpError::Decode {
+                    action: action.into(),
+                    message: format!("asked for page {page}, got page {}", env.page_index.unwrap_or_default()),
+                });
+            }
             let items = env.data.unwrap_or_default();
             let n = items.len();
             all.extend(items);
-            if n < 100 || env.total_size.is_some_and(|t| all.len() as i64 >= t) {
+            if n < PAGE_SIZE || env.total_size.is_some_and(|t| all.len() as i64 >= t) {
                 return Ok(all);
             }
         }
-        unreachable!("the page loop only ends by returning")
+        Err(VvpError::Decode { action: action.into(), message: format!("more than {MAX_PAGES} pages of {PAGE_SIZE}") })
     }
 
     /// ListDeployments with a label filter, every page.
@@ -474,14 +500,9 @@ impl Client {
         self.data("GetJob", Method::GET, &format!("/jobs/{}", seg(id)), &[], None::<&()>).await
     }
 
-    /// ListJobs of a deployment (first 100, newest last as the API orders them).
+    /// ListJobs of a deployment, every page.
     pub async fn jobs(&self, deployment_id: &str) -> Result<Vec<Job>, VvpError> {
-        let q = [
-            ("deploymentId", deployment_id.to_string()),
-            ("pageIndex", "1".to_string()),
-            ("pageSize", "100".to_string()),
-        ];
-        Ok(self.call::<Vec<Job>>("ListJobs", Method::GET, "/jobs", &q, None::<&()>).await?.data.unwrap_or_default())
+        self.all_pages("ListJobs", "/jobs", &[("deploymentId", deployment_id.to_string())]).await
     }
 
     /// StopJob (`NONE`, `STOP_WITH_SAVEPOINT` or `STOP_WITH_DRAIN`).

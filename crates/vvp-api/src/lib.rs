@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 pub use client::{Client, Credentials, ErrorKind, RetryPolicy, Target, VvpError};
 
+use flinkform_core::plan::LiveSettings;
 use flinkform_core::state::DeployParams;
 use vvp_wire::wire::{
     self, Artifact, BasicResourceSetting, Deployment, DeploymentDraft, DeploymentTarget, DraftDeployParams,
@@ -21,7 +22,7 @@ pub const MANAGED_BY: (&str, &str) = ("managed-by", "flinkform");
 pub const PIPELINE_LABEL: &str = "flinkform-pipeline";
 
 /// A deployment as apply sees it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct RemoteDeployment {
     /// Deployment id.
     pub id: String,
@@ -31,6 +32,8 @@ pub struct RemoteDeployment {
     pub ours: bool,
     /// Its SQL, when it is a SQL deployment.
     pub sql: Option<String>,
+    /// What it is set to, of what flinkform manages.
+    pub settings: LiveSettings,
 }
 
 /// A job's state.
@@ -139,6 +142,7 @@ fn spec((cpu, memory): &(f64, String)) -> ResourceSpec {
 
 /// A deployment as apply sees it: ours when flinkform's labels name it for its own name.
 fn remote_of(d: Deployment) -> RemoteDeployment {
+    let settings = settings_of(&d);
     let labels = d.labels.unwrap_or_default();
     let name = d.name.unwrap_or_default();
     RemoteDeployment {
@@ -146,30 +150,58 @@ fn remote_of(d: Deployment) -> RemoteDeployment {
         ours: labels.get(MANAGED_BY.0).map(String::as_str) == Some(MANAGED_BY.1)
             && labels.get(PIPELINE_LABEL) == Some(&name),
         name,
+        settings,
         sql: d.artifact.and_then(|a| a.sql_artifact).map(|s| s.sql_script),
     }
 }
 
-fn job_of(j: wire::Job) -> RemoteJob {
+/// The managed settings of a deployment as GetDeployment shows them.
+fn settings_of(d: &Deployment) -> LiveSettings {
+    let basic = d.streaming_resource_setting.as_ref().and_then(|s| s.basic_resource_setting.as_ref());
+    let resources = |r: Option<&ResourceSpec>| r.and_then(|r| Some((r.cpu?, r.memory.clone()?)));
+    LiveSettings {
+        engine_version: d.engine_version.clone(),
+        parallelism: basic.and_then(|b| b.parallelism).and_then(|p| u64::try_from(p).ok()),
+        resource_queue: d.deployment_target.as_ref().map(|t| t.name.clone()),
+        jobmanager: resources(basic.and_then(|b| b.jobmanager_resource_setting_spec.as_ref())),
+        taskmanager: resources(basic.and_then(|b| b.taskmanager_resource_setting_spec.as_ref())),
+        flink_conf: d
+            .flink_conf
+            .iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_string)))
+            .collect(),
+    }
+}
+
+/// A ticket status the API does not document: an error, never "still running".
+fn unknown_status(action: &str, status: &str) -> VvpError {
+    VvpError::Decode { action: action.into(), message: format!("unknown ticketStatus `{status}`") }
+}
+
+fn job_of(j: wire::Job) -> Result<RemoteJob, VvpError> {
     let state = match j.status.current_job_status.as_str() {
         "STARTING" => JobState::Starting,
         "RUNNING" => JobState::Running,
         "CANCELLING" => JobState::Cancelling,
         "CANCELLED" => JobState::Cancelled,
         "FINISHED" => JobState::Finished,
-        other => JobState::Failed(
-            j.status
-                .failure
-                .map(|f| format!("{}: {}", f.reason, f.message))
-                .unwrap_or_else(|| format!("job is {other}")),
+        "FAILED" => JobState::Failed(
+            j.status.failure.map(|f| format!("{}: {}", f.reason, f.message)).unwrap_or_else(|| "job is FAILED".into()),
         ),
+        other => {
+            return Err(VvpError::Decode {
+                action: "GetJob".into(),
+                message: format!("job {} has an unknown currentJobStatus `{other}`", j.job_id),
+            });
+        }
     };
-    RemoteJob {
+    Ok(RemoteJob {
         id: j.job_id,
         state,
         restore: j.restore_strategy.as_ref().map(|r| r.kind.clone()),
         savepoint: j.restore_strategy.and_then(|r| r.savepoint_id),
-    }
+    })
 }
 
 impl Client {
@@ -256,7 +288,8 @@ impl Client {
                     TicketState::Failed(m)
                 }
             },
-            _ => TicketState::Running,
+            "EXECUTING" => TicketState::Running,
+            other => return Err(unknown_status("GetDeployDeploymentDraftResult", other)),
         })
     }
 
@@ -275,7 +308,8 @@ impl Client {
         Ok(match r.ticket_status.as_str() {
             "FINISHED" | "FAILED" if r.success => ValidationState::Passed,
             "FINISHED" | "FAILED" => ValidationState::Failed(r.message.unwrap_or_else(|| "validation failed".into())),
-            _ => ValidationState::Running,
+            "EXECUTING" => ValidationState::Running,
+            other => return Err(unknown_status("GetValidateDeploymentDraftResult", other)),
         })
     }
 
@@ -301,7 +335,13 @@ impl Client {
 
     /// The deployment's job that is not stopped, if any.
     pub async fn live_job(&self, deployment: &str) -> Result<Option<RemoteJob>, VvpError> {
-        Ok(self.jobs(deployment).await?.into_iter().map(job_of).find(|j| j.state.live()))
+        for j in self.jobs(deployment).await? {
+            let j = job_of(j)?;
+            if j.state.live() {
+                return Ok(Some(j));
+            }
+        }
+        Ok(None)
     }
 
     /// Starts a job of the deployment on `queue`.
@@ -312,12 +352,12 @@ impl Client {
             restore_strategy: Some(RestoreStrategy { kind: restore.name().into(), ..Default::default() }),
             resource_queue_name: Some(queue.into()),
         };
-        Ok(job_of(self.start_job(&p).await?))
+        job_of(self.start_job(&p).await?)
     }
 
     /// A job.
     pub async fn job(&self, id: &str) -> Result<RemoteJob, VvpError> {
-        Ok(job_of(self.get_job(id).await?))
+        job_of(self.get_job(id).await?)
     }
 
     /// Asks a job to stop.

@@ -4,9 +4,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::{Action, Live, LiveColumn, LiveTable, SinkDdl};
+use super::{Action, Live, LiveColumn, LiveSettings, LiveTable, SinkDdl};
 use crate::spec::{Dialect, OnConflict, Upgrade};
-use crate::state::{ColumnRecord, Operation, PipelineState};
+use crate::state::{ColumnRecord, DeployParams, Operation, PipelineState};
 use crate::types::{FlinkType, quote_pg_ident};
 
 /// Folds what VVP showed into the action: a deleted deployment is created again, an
@@ -24,12 +24,16 @@ pub(super) fn drift(
             *action = Action::Create;
             reasons.insert(0, format!("deployment {id} is gone from VVP (deleted outside flinkform)"));
         }
-        Live::Found { sql_matches: false, .. } if matches!(action, Action::NoOp | Action::Repair) => {
+        Live::Found { sql_matches, settings, .. }
+            if matches!(action, Action::NoOp | Action::Repair)
+                && (!sql_matches || !settings_drift(&before.deploy, settings).is_empty()) =>
+        {
             *action = Action::Update;
-            reasons.insert(
-                0,
-                format!("deployment {id} was edited outside flinkform: its SQL differs from the recorded revision"),
-            );
+            let mut edits = settings_drift(&before.deploy, settings);
+            if !sql_matches {
+                edits.insert(0, "its SQL differs from the recorded revision".into());
+            }
+            reasons.insert(0, format!("deployment {id} was edited outside flinkform: {}", edits.join("; ")));
             reasons.push(restart_note(before, after));
         }
         // A job stopped with `flinkform stop` stays stopped until `flinkform start`.
@@ -42,8 +46,33 @@ pub(super) fn drift(
             let what = job.as_deref().map_or("has no job".to_string(), |s| format!("job is {s}"));
             reasons.push(format!("recorded as running, but on VVP the {what}"));
         }
-        Live::Found { .. } => {}
+        Live::Found { .. } | Live::Unknown(_) => {}
     }
+}
+
+/// Where the deployment on VVP differs from what was applied, of what flinkform sets
+/// (a Flink configuration key set only on VVP is not flinkform's to judge).
+fn settings_drift(recorded: &DeployParams, live: &LiveSettings) -> Vec<String> {
+    fn differs<T: PartialEq + std::fmt::Debug>(what: &str, vvp: &Option<T>, ours: Option<&T>, out: &mut Vec<String>) {
+        if let (Some(v), Some(o)) = (vvp, ours)
+            && v != o
+        {
+            out.push(format!("{what} is {v:?} on VVP, {o:?} when applied"));
+        }
+    }
+    let mut out = Vec::new();
+    differs("engine version", &live.engine_version, Some(&recorded.engine_version), &mut out);
+    differs("parallelism", &live.parallelism, Some(&recorded.parallelism), &mut out);
+    differs("resource queue", &live.resource_queue, Some(&recorded.resource_queue), &mut out);
+    differs("jobmanager", &live.jobmanager, recorded.jobmanager.as_ref(), &mut out);
+    differs("taskmanager", &live.taskmanager, recorded.taskmanager.as_ref(), &mut out);
+    for (k, v) in &recorded.flink_conf {
+        match live.flink_conf.get(k) {
+            Some(l) if l == v => {}
+            l => out.push(format!("flink_conf {k} is {l:?} on VVP, {v:?} when applied")),
+        }
+    }
+    out
 }
 
 /// The names in every `${secret_values.NAME}` of a SQL text.

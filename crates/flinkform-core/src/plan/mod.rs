@@ -118,7 +118,7 @@ pub struct Desired {
 }
 
 /// What VVP showed of a recorded pipeline when the plan refreshed.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Live {
     /// The recorded deployment no longer exists.
     Gone,
@@ -128,7 +128,28 @@ pub enum Live {
         sql_matches: bool,
         /// Its job's state (`None`: no job, or not RUNNING: say which).
         job: Option<String>,
+        /// What it is set to, of what flinkform manages.
+        settings: LiveSettings,
     },
+    /// VVP could not be asked about this pipeline (its message).
+    Unknown(String),
+}
+
+/// What a deployment on VVP is set to, of what flinkform manages (`None`: not set).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LiveSettings {
+    /// Engine version.
+    pub engine_version: Option<String>,
+    /// Parallelism.
+    pub parallelism: Option<u64>,
+    /// Resource queue (deployment target).
+    pub resource_queue: Option<String>,
+    /// Job manager (cores, memory).
+    pub jobmanager: Option<(f64, String)>,
+    /// Task manager (cores, memory).
+    pub taskmanager: Option<(f64, String)>,
+    /// Flink configuration, values as text.
+    pub flink_conf: BTreeMap<String, String>,
 }
 
 /// A column of a live sink table.
@@ -155,7 +176,7 @@ pub struct LiveTable {
 
 /// What a refresh observed (VVP when there are credentials, sink tables when their
 /// `dsn_env` is set); the plan is computed without it otherwise.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Observed {
     /// VVP was looked at.
     pub vvp: bool,
@@ -424,6 +445,9 @@ fn change(d: Desired, before: Option<&PipelineState>, observed: Option<&Observed
         None => (Action::Create, vec!["new pipeline".to_string()]),
         Some(b) => classify(b, &d.record),
     };
+    if let Some(Live::Unknown(m)) = observed.and_then(|o| o.pipelines.get(&d.name)) {
+        errors.push(format!("pipeline `{}`: VVP could not be asked about its deployment: {m}", d.name));
+    }
     if let (Some(b), Some(live)) = (before, observed.and_then(|o| o.pipelines.get(&d.name))) {
         drift(b, &d.record, live, &mut action, &mut reasons);
     }

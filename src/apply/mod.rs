@@ -158,7 +158,7 @@ impl<'a, V: Vvp> Executor<'a, V> {
             )));
         }
         self.update(name, |p| p.pending = Some(Pending::new(Operation::Start, Step::Start))).await?;
-        self.start(name, &dep, restore, &rec.deploy.resource_queue).await?;
+        self.start(name, &dep, &restore, &rec.deploy.resource_queue).await?;
         self.update(name, |p| {
             p.status = state::Status::Running;
             p.pending = None;

@@ -13,11 +13,11 @@ use vvp_api::{ErrorKind, JobState, Restore, Stop, TicketState};
 use super::{EVENT_DESTROYED, EVENT_STOPPED, Error, Executor, Res, Vvp};
 use crate::poll::{Backoff, poll_until};
 
-/// How an update stops the job and starts it again.
-fn upgrade_strategy(upgrade: Upgrade) -> (Stop, Restore) {
+/// How an update stops the job.
+fn stop_for(upgrade: Upgrade) -> Stop {
     match upgrade {
-        Upgrade::Stateful => (Stop::WithSavepoint, Restore::LatestSavepoint),
-        Upgrade::Stateless => (Stop::Now, Restore::None),
+        Upgrade::Stateful => Stop::WithSavepoint,
+        Upgrade::Stateless => Stop::Now,
     }
 }
 
@@ -68,10 +68,8 @@ impl<V: Vvp> Executor<'_, V> {
                 self.event(name, &format!("adopting deployment {}", d.id));
                 if d.sql.as_deref() != Some(after.sql.as_str()) {
                     // It runs other SQL: bring it to the plan like an update.
-                    let (stop, start) = upgrade_strategy(after.deploy.upgrade);
-                    self.stop_all(name, &d.id, stop).await?;
+                    restore = self.stop_for_restart(name, &d.id, after.deploy.upgrade).await?;
                     self.deploy(name, after, Some(&d.id)).await?;
-                    restore = start;
                 }
                 d.id
             }
@@ -85,7 +83,7 @@ impl<V: Vvp> Executor<'_, V> {
         };
         self.update(name, |p| p.remote.deployment_id = Some(dep.clone())).await?;
         self.configure(name, &dep, after).await?;
-        self.start(name, &dep, restore, &after.deploy.resource_queue).await?;
+        self.start(name, &dep, &restore, &after.deploy.resource_queue).await?;
         self.finish(name, after, action).await
     }
 
@@ -98,7 +96,6 @@ impl<V: Vvp> Executor<'_, V> {
         ddl: &[SinkDdl],
     ) -> Res<()> {
         let dep = before.remote.deployment_id.clone().expect("checked by the caller");
-        let (stop, restore) = upgrade_strategy(after.deploy.upgrade);
         self.update(name, |p| {
             p.status = state::Status::Applying;
             if p.pending.is_none() {
@@ -107,14 +104,14 @@ impl<V: Vvp> Executor<'_, V> {
         })
         .await?;
         self.sink_ddl(name, after, ddl).await?;
-        self.stop_all(name, &dep, stop).await?;
+        let restore = self.stop_for_restart(name, &dep, after.deploy.upgrade).await?;
         self.deploy(name, after, Some(&dep)).await?;
         self.configure(name, &dep, after).await?;
         if before.status == state::Status::Stopped {
             // Stopped on purpose: it stays stopped until `flinkform start`.
             return self.finish_as(name, after, Operation::Update, state::Status::Stopped, EVENT_STOPPED).await;
         }
-        self.start(name, &dep, restore, &after.deploy.resource_queue).await?;
+        self.start(name, &dep, &restore, &after.deploy.resource_queue).await?;
         self.finish(name, after, Operation::Update).await
     }
 
@@ -137,7 +134,7 @@ impl<V: Vvp> Executor<'_, V> {
             Upgrade::Stateful => Restore::LatestState,
             Upgrade::Stateless => Restore::None,
         };
-        self.start(name, &dep, restore, &after.deploy.resource_queue).await?;
+        self.start(name, &dep, &restore, &after.deploy.resource_queue).await?;
         self.finish(name, after, Operation::Repair).await
     }
 
@@ -277,8 +274,8 @@ impl<V: Vvp> Executor<'_, V> {
     }
 
     /// Starts the deployment's job (adopting one that is already live) and waits for RUNNING.
-    pub(super) async fn start(&self, name: &str, dep: &str, restore: Restore, queue: &str) -> Res<()> {
-        self.step(name, Step::Start, &format!("starting the job (restore {})", restore.name())).await?;
+    pub(super) async fn start(&self, name: &str, dep: &str, restore: &Restore, queue: &str) -> Res<()> {
+        self.step(name, Step::Start, &format!("starting the job (restore {restore})")).await?;
         let job = match self.vvp.live_job(dep).await? {
             Some(j) => j,
             None => match self.vvp.start(dep, restore, queue).await {
@@ -311,8 +308,46 @@ impl<V: Vvp> Executor<'_, V> {
         }
     }
 
-    /// Stops every live job of the deployment and waits until they stopped.
-    pub(super) async fn stop_all(&self, name: &str, dep: &str, how: Stop) -> Res<()> {
+    /// Stops the deployment's job for a restart and says what the restart restores:
+    /// stateful, exactly the savepoint this stop took (journaled, so a resumed apply
+    /// restores the same one); when there was no job to stop, or its stop left no
+    /// savepoint, the latest state it has (never an older savepoint); stateless, none.
+    async fn stop_for_restart(&self, name: &str, dep: &str, upgrade: Upgrade) -> Res<Restore> {
+        if let Some(sp) = self.journaled_savepoint(name).await {
+            self.stop_all(name, dep, Stop::WithSavepoint).await?;
+            return Ok(Restore::FromSavepoint(sp));
+        }
+        let stopped = self.stop_all(name, dep, stop_for(upgrade)).await?;
+        if upgrade == Upgrade::Stateless {
+            return Ok(Restore::None);
+        }
+        let taken = match &stopped {
+            Some(job) => self.vvp.stop_savepoint(dep, job).await?,
+            None => None,
+        };
+        let Some(sp) = taken else {
+            let why =
+                stopped.map_or("no job was running".to_string(), |j| format!("stopping job {j} left no savepoint"));
+            self.event(name, &format!("{why}: the job starts from its latest state"));
+            return Ok(Restore::LatestState);
+        };
+        self.update(name, |p| {
+            if let Some(pending) = &mut p.pending {
+                pending.savepoint_id = Some(sp.clone());
+            }
+        })
+        .await?;
+        self.event(name, &format!("savepoint {sp} taken"));
+        Ok(Restore::FromSavepoint(sp))
+    }
+
+    async fn journaled_savepoint(&self, name: &str) -> Option<String> {
+        self.state.lock().await.state.pipelines.get(name)?.pending.as_ref()?.savepoint_id.clone()
+    }
+
+    /// Stops every live job of the deployment and waits until they stopped; the last
+    /// job it saw live, if any.
+    pub(super) async fn stop_all(&self, name: &str, dep: &str, how: Stop) -> Res<Option<String>> {
         let deadline = Instant::now() + self.timeouts.stop;
         let mut last = String::new();
         let stopped = poll_until(deadline, Backoff::STEADY, async || {
@@ -326,6 +361,7 @@ impl<V: Vvp> Executor<'_, V> {
             Ok::<_, Error>(Continue(()))
         })
         .await?;
-        stopped.ok_or_else(|| took_too_long(format!("job {last} did not stop"), self.timeouts.stop))
+        stopped.ok_or_else(|| took_too_long(format!("job {last} did not stop"), self.timeouts.stop))?;
+        Ok((!last.is_empty()).then_some(last))
     }
 }

@@ -60,7 +60,7 @@ fn changed(upgrade: Upgrade) -> PipelineState {
 #[derive(Debug)]
 enum Answer {
     Deployment(Option<RemoteDeployment>),
-    DraftOf(Option<String>),
+    MaybeId(Option<String>),
     Id(&'static str),
     Ticket(TicketState),
     Live(Option<RemoteJob>),
@@ -125,7 +125,7 @@ impl Vvp for Scripted<'_> {
         take!(self, "deployment", format!("deployment {id}"), Answer::Deployment(d) => d)
     }
     async fn draft_deployment(&self, draft: &str) -> Result<Option<String>, VvpError> {
-        take!(self, "draft_deployment", format!("draft_deployment {draft}"), Answer::DraftOf(d) => d)
+        take!(self, "draft_deployment", format!("draft_deployment {draft}"), Answer::MaybeId(d) => d)
     }
     async fn create_sql_draft(
         &self,
@@ -150,9 +150,12 @@ impl Vvp for Scripted<'_> {
     async fn live_job(&self, deployment: &str) -> Result<Option<RemoteJob>, VvpError> {
         take!(self, "live_job", format!("live_job {deployment}"), Answer::Live(j) => j)
     }
-    async fn start(&self, deployment: &str, restore: Restore, queue: &str) -> Result<RemoteJob, VvpError> {
-        let call = format!("start {deployment} restore {} on {queue}", restore.name());
+    async fn start(&self, deployment: &str, restore: &Restore, queue: &str) -> Result<RemoteJob, VvpError> {
+        let call = format!("start {deployment} restore {restore} on {queue}");
         take!(self, "start", call, Answer::Job(j) => j)
+    }
+    async fn stop_savepoint(&self, deployment: &str, job: &str) -> Result<Option<String>, VvpError> {
+        take!(self, "stop_savepoint", format!("stop_savepoint {deployment} {job}"), Answer::MaybeId(s) => s)
     }
     async fn job(&self, id: &str) -> Result<RemoteJob, VvpError> {
         take!(self, "job", format!("job {id}"), Answer::Job(j) => j)
@@ -181,6 +184,9 @@ fn describe(name: &str, p: &PipelineState) -> String {
         s.push_str(&format!(" {}/{}", x.action, x.step));
         if let Some(t) = &x.ticket_id {
             s.push_str(&format!(" ticket={t}"));
+        }
+        if let Some(sp) = &x.savepoint_id {
+            s.push_str(&format!(" savepoint={sp}"));
         }
     }
     let r = &p.remote;
@@ -335,7 +341,7 @@ async fn create_journals_each_step_before_its_call_and_each_id_after() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_stateful_update_stops_with_a_savepoint_and_restores_from_it() {
+async fn a_stateful_update_restores_exactly_the_savepoint_its_stop_took() {
     use Answer::*;
     let r = run(
         Action::Update,
@@ -346,7 +352,8 @@ async fn a_stateful_update_stops_with_a_savepoint_and_restores_from_it() {
             ("stop", Done),
             ("live_job", Live(Some(job("job-1", JobState::Cancelling)))),
             ("live_job", Live(None)),
-            ("draft_deployment", DraftOf(Some("dep-1".into()))),
+            ("stop_savepoint", MaybeId(Some("sp-1".into()))),
+            ("draft_deployment", MaybeId(Some("dep-1".into()))),
             ("deployment", ours("dep-1", &desired().sql)),
             ("create_sql_draft", Id("draft-2")),
             ("deploy", Id("ticket-2")),
@@ -360,35 +367,91 @@ async fn a_stateful_update_stops_with_a_savepoint_and_restores_from_it() {
     .await;
     assert_eq!(r.outcome.failed, []);
     assert_eq!(r.outcome.done.change, 1);
-    assert_eq!(
-        r.log,
-        lines(
-            "
+    assert_eq!(r.log, lines("
         write 2: orders applying update/stop draft=draft-1 dep=dep-1 job=job-1 history=create@1
         call live_job dep-1
         call stop job-1 STOP_WITH_SAVEPOINT
         call live_job dep-1
         call live_job dep-1
+        call stop_savepoint dep-1 job-1
+        write 3: orders applying update/stop savepoint=sp-1 draft=draft-1 dep=dep-1 job=job-1 history=create@1
         call draft_deployment draft-1
         call deployment dep-1
-        write 3: orders applying update/create_draft draft=draft-1 dep=dep-1 job=job-1 history=create@1
+        write 4: orders applying update/create_draft savepoint=sp-1 draft=draft-1 dep=dep-1 job=job-1 history=create@1
         call create_sql_draft orders (v2) for dep-1
-        write 4: orders applying update/create_draft draft=draft-2 dep=dep-1 job=job-1 history=create@1
-        write 5: orders applying update/deploy draft=draft-2 dep=dep-1 job=job-1 history=create@1
+        write 5: orders applying update/create_draft savepoint=sp-1 draft=draft-2 dep=dep-1 job=job-1 history=create@1
+        write 6: orders applying update/deploy savepoint=sp-1 draft=draft-2 dep=dep-1 job=job-1 history=create@1
         call deploy draft-2 on default-queue
-        write 6: orders applying update/deploy ticket=ticket-2 draft=draft-2 dep=dep-1 job=job-1 history=create@1
+        write 7: orders applying update/deploy ticket=ticket-2 savepoint=sp-1 draft=draft-2 dep=dep-1 job=job-1 history=create@1
         call ticket ticket-2
-        write 7: orders applying update/deploy draft=draft-2 dep=dep-1 job=job-1 history=create@1
-        write 8: orders applying update/configure draft=draft-2 dep=dep-1 job=job-1 history=create@1
+        write 8: orders applying update/deploy savepoint=sp-1 draft=draft-2 dep=dep-1 job=job-1 history=create@1
+        write 9: orders applying update/configure savepoint=sp-1 draft=draft-2 dep=dep-1 job=job-1 history=create@1
         call configure dep-1 parallelism 2
-        write 9: orders applying update/start draft=draft-2 dep=dep-1 job=job-1 history=create@1
+        write 10: orders applying update/start savepoint=sp-1 draft=draft-2 dep=dep-1 job=job-1 history=create@1
         call live_job dep-1
-        call start dep-1 restore LATEST_SAVEPOINT on default-queue
-        write 10: orders applying update/start draft=draft-2 dep=dep-1 job=job-2 history=create@1
+        call start dep-1 restore FROM_SAVEPOINT sp-1 on default-queue
+        write 11: orders applying update/start savepoint=sp-1 draft=draft-2 dep=dep-1 job=job-2 history=create@1
         call job job-2
-        write 11: orders running draft=draft-2 dep=dep-1 job=job-2 history=create@1,update@11
-    "
-        )
+        write 12: orders running draft=draft-2 dep=dep-1 job=job-2 history=create@1,update@12
+    "));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stateful_update_without_a_running_job_starts_from_the_latest_state_not_an_old_savepoint() {
+    use Answer::*;
+    let mut before = applied();
+    before.remote.draft_id = None;
+    let r = run(
+        Action::Update,
+        Some(before),
+        Some(changed(Upgrade::Stateful)),
+        vec![
+            ("live_job", Live(None)),
+            ("create_sql_draft", Id("draft-2")),
+            ("deploy", Id("ticket-2")),
+            ("ticket", Ticket(TicketState::Deployed("dep-1".into()))),
+            ("configure", Done),
+            ("live_job", Live(None)),
+            ("start", Job(job("job-2", JobState::Running))),
+            ("job", Job(job("job-2", JobState::Running))),
+        ],
+    )
+    .await;
+    assert_eq!(r.outcome.failed, []);
+    assert!(r.log.contains(&"call start dep-1 restore LATEST_STATE on default-queue".to_string()), "{:?}", r.log);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_resumed_update_restores_the_savepoint_its_first_run_journaled() {
+    use Answer::*;
+    let mut before = applied();
+    before.status = Status::Applying;
+    before.remote.draft_id = None;
+    before.pending = Some(flinkform_core::state::Pending {
+        savepoint_id: Some("sp-1".into()),
+        ..flinkform_core::state::Pending::new(Operation::Update, flinkform_core::state::Step::CreateDraft)
+    });
+    let r = run(
+        Action::Update,
+        Some(before),
+        Some(changed(Upgrade::Stateful)),
+        vec![
+            ("live_job", Live(None)),
+            ("create_sql_draft", Id("draft-2")),
+            ("deploy", Id("ticket-2")),
+            ("ticket", Ticket(TicketState::Deployed("dep-1".into()))),
+            ("configure", Done),
+            ("live_job", Live(None)),
+            ("start", Job(job("job-2", JobState::Running))),
+            ("job", Job(job("job-2", JobState::Running))),
+        ],
+    )
+    .await;
+    assert_eq!(r.outcome.failed, []);
+    assert!(
+        r.log.contains(&"call start dep-1 restore FROM_SAVEPOINT sp-1 on default-queue".to_string()),
+        "{:?}",
+        r.log
     );
 }
 
@@ -724,7 +787,7 @@ async fn a_ticket_vvp_forgot_is_re_derived_from_the_draft_s_deployment() {
         vec![
             ("find_deployment", Deployment(None)),
             ("ticket", Fails(ticket_not_found())),
-            ("draft_deployment", DraftOf(Some("dep-1".into()))),
+            ("draft_deployment", MaybeId(Some("dep-1".into()))),
             ("deployment", ours("dep-1", &desired().sql)),
             ("configure", Done),
             ("live_job", Live(None)),
@@ -760,7 +823,7 @@ async fn a_ticket_vvp_forgot_of_a_draft_never_deployed_deploys_a_new_draft() {
         vec![
             ("find_deployment", Deployment(None)),
             ("ticket", Fails(ticket_not_found())),
-            ("draft_deployment", DraftOf(None)),
+            ("draft_deployment", MaybeId(None)),
             ("create_sql_draft", Id("draft-2")),
             ("deploy", Id("ticket-2")),
             ("ticket", Ticket(TicketState::Deployed("dep-1".into()))),

@@ -35,9 +35,11 @@ pub trait Vvp: Sync {
     fn start(
         &self,
         deployment: &str,
-        restore: Restore,
+        restore: &Restore,
         queue: &str,
     ) -> impl Future<Output = Result<RemoteJob, VvpError>>;
+    /// The completed savepoint that stopping `job` with a savepoint took, if any.
+    fn stop_savepoint(&self, deployment: &str, job: &str) -> impl Future<Output = Result<Option<String>, VvpError>>;
     /// A job.
     fn job(&self, id: &str) -> impl Future<Output = Result<RemoteJob, VvpError>>;
     /// Asks a job to stop.
@@ -80,10 +82,13 @@ impl Vvp for Client {
     fn start(
         &self,
         deployment: &str,
-        restore: Restore,
+        restore: &Restore,
         queue: &str,
     ) -> impl Future<Output = Result<RemoteJob, VvpError>> {
         Client::start(self, deployment, restore, queue)
+    }
+    fn stop_savepoint(&self, deployment: &str, job: &str) -> impl Future<Output = Result<Option<String>, VvpError>> {
+        Client::stop_savepoint(self, deployment, job)
     }
     fn job(&self, id: &str) -> impl Future<Output = Result<RemoteJob, VvpError>> {
         Client::job(self, id)

@@ -90,14 +90,14 @@ fn lifecycle_plan_apply_update_from_savepoint_destroy() {
     let r = run(&p, &emu, &["plan"]).code(0);
     assert!(r.stdout.contains("~ pipeline \"orders\""), "{}", r.stdout);
     assert!(r.stdout.contains("because: deployment.parallelism: 2 → 4"), "{}", r.stdout);
-    assert!(r.stdout.contains("start from LATEST_SAVEPOINT (state kept"), "{}", r.stdout);
+    assert!(r.stdout.contains("start from exactly that savepoint (state kept"), "{}", r.stdout);
     let old_job = state_job(&p, "orders");
     let r = run(&p, &emu, &["apply", "--auto-approve"]).code(0);
     assert!(r.stdout.contains(&format!("orders: stopping job {old_job} (STOP_WITH_SAVEPOINT)")), "{}", r.stdout);
     assert!(r.stdout.contains("Apply complete! 0 created, 1 updated"), "{}", r.stdout);
     let job = block_on(client(&emu).job(&state_job(&p, "orders"))).unwrap();
     assert_eq!(job.state, JobState::Running);
-    assert_eq!(job.restore.as_deref(), Some("LATEST_SAVEPOINT"));
+    assert_eq!(job.restore.as_deref(), Some("FROM_SAVEPOINT"));
     assert_eq!(job.savepoint, Some(format!("sp-{old_job}")), "restored from the savepoint of the stopped job");
     run(&p, &emu, &["plan", "--detailed-exitcode"]).code(0);
 
@@ -337,6 +337,28 @@ fn a_stopped_pipeline_stays_stopped_and_destroy_honours_protect_in_the_spec() {
         r.stderr
     );
     assert_eq!(managed_deployments(&emu), ["clickstream", "orders"]);
+}
+
+#[test]
+fn a_stateful_update_never_restores_a_savepoint_older_than_the_job_s_state() {
+    let emu = Emulator::start(&[]);
+    let p = TestProject::example();
+    run(&p, &emu, &["apply", "--auto-approve"]).code(0);
+    let first = state_job(&p, "orders");
+    run(&p, &emu, &["stop", "orders", "--savepoint"]).code(0); // takes sp-<first>
+    run(&p, &emu, &["start", "orders", "--restore", "latest-savepoint"]).code(0);
+    let second = state_job(&p, "orders");
+    // The second job stops outside flinkform without a savepoint: its checkpoint is
+    // newer than the first job's savepoint.
+    block_on(client(&emu).stop(&second, vvp_api::Stop::Now)).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let spec = p.read("pipelines/orders.toml").replace("parallelism = 2", "parallelism = 4");
+    p.write("pipelines/orders.toml", &spec);
+    let r = run(&p, &emu, &["apply", "--auto-approve"]).code(0);
+    assert!(r.stdout.contains("no job was running: the job starts from its latest state"), "{}", r.stdout);
+    let job = block_on(client(&emu).job(&state_job(&p, "orders"))).unwrap();
+    assert_eq!(job.restore.as_deref(), Some("LATEST_STATE"));
+    assert_eq!(job.savepoint, Some(format!("cp-{second}")), "not sp-{first}: that would replay the second job's input");
 }
 
 #[test]
@@ -592,7 +614,8 @@ fn a_lost_state_adopts_our_deployments_and_brings_them_to_the_plan() {
     assert_eq!(managed_deployments(&emu), ["clickstream", "orders"], "adopted, not duplicated");
     let c = client(&emu);
     let job = block_on(c.job(&state_job(&p, "orders"))).unwrap();
-    assert_eq!((job.state, job.restore.as_deref()), (JobState::Running, Some("LATEST_SAVEPOINT")));
+    assert_eq!((job.state, job.restore.as_deref()), (JobState::Running, Some("FROM_SAVEPOINT")));
+    assert_eq!(job.savepoint, Some(format!("sp-{old_job}")), "the savepoint of the adopted job's stop");
     let state: serde_json::Value = serde_json::from_str(&p.read(".flinkform/state.json")).unwrap();
     let dep = state["pipelines"]["orders"]["remote"]["deployment_id"].as_str().unwrap();
     let sql = block_on(c.find_deployment("orders")).unwrap().unwrap().sql.unwrap();

@@ -81,6 +81,7 @@ fn official_python_sdk_runs_a_whole_lifecycle_against_the_emulator() {
         "GetDeploymentsByName",
         "StartJobWithParams",
         "StopJob",
+        "ListSavepoints",
         "DeleteDeployment",
         "wrong secret refused: SignatureDoesNotMatch",
         "lifecycle complete",

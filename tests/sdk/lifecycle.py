@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Drives a VVP endpoint with Alibaba's official Python SDK (alibabacloud-ververica20220718),
-unchanged: create draft -> deploy -> get deployment -> start -> get job -> stop -> delete.
+unchanged: create draft -> deploy -> get deployment -> start -> get job -> stop -> list savepoints
+-> delete.
 
 Usage: lifecycle.py HOST:PORT WORKSPACE NAMESPACE   (credentials from ALIBABA_CLOUD_ACCESS_KEY_ID
 and ALIBABA_CLOUD_ACCESS_KEY_SECRET). Prints one line per step; exits 1 on the first failure.
@@ -83,6 +84,10 @@ def main():
             break
         time.sleep(0.1)
     assert job.status.current_job_status == "CANCELLED", job.status.current_job_status
+    taken = check("ListSavepoints", client.list_savepoints_with_options(
+        ns, m.ListSavepointsRequest(deployment_id=dep.deployment_id, job_id=job.job_id, page_index=1, page_size=10),
+        m.ListSavepointsHeaders(workspace=ws), rt))
+    assert [(s.savepoint_origin, s.status.state) for s in taken] == [("STOP_WITH_SAVEPOINT", "COMPLETED")], taken
     check("DeleteDeployment", client.delete_deployment_with_options(
         ns, dep.deployment_id, m.DeleteDeploymentHeaders(workspace=ws), rt))
     # A wrong secret is refused by the signature check, as the gateway does.

@@ -134,12 +134,15 @@ pub struct Pending {
     /// The deploy ticket, once known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ticket_id: Option<String>,
+    /// The savepoint this apply's stop took, which its start restores.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub savepoint_id: Option<String>,
 }
 
 impl Pending {
     /// `action` about to run its first step.
     pub fn new(action: Operation, step: Step) -> Pending {
-        Pending { action, step, ticket_id: None }
+        Pending { action, step, ticket_id: None, savepoint_id: None }
     }
 }
 

@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use vvp_wire::sign;
 use vvp_wire::wire::{
     AsyncDraftDeployResult, AsyncDraftValidateResult, Deployment, DeploymentDraft, DraftDeployParams,
-    DraftValidateParams, Envelope, GatewayError, Job, JobStartParameters, StopJobRequest, Ticket, Variable,
+    DraftValidateParams, Envelope, GatewayError, Job, JobStartParameters, Savepoint, StopJobRequest, Ticket, Variable,
 };
 
 /// The API version every request names.
@@ -503,6 +503,12 @@ impl Client {
     /// ListJobs of a deployment, every page.
     pub async fn jobs(&self, deployment_id: &str) -> Result<Vec<Job>, VvpError> {
         self.all_pages("ListJobs", "/jobs", &[("deploymentId", deployment_id.to_string())]).await
+    }
+
+    /// ListSavepoints of a job of a deployment, every page.
+    pub async fn savepoints(&self, deployment_id: &str, job_id: &str) -> Result<Vec<Savepoint>, VvpError> {
+        let q = [("deploymentId", deployment_id.to_string()), ("jobId", job_id.to_string())];
+        self.all_pages("ListSavepoints", "/savepoints", &q).await
     }
 
     /// StopJob (`NONE`, `STOP_WITH_SAVEPOINT` or `STOP_WITH_DRAIN`).

@@ -74,7 +74,7 @@ pub struct RemoteJob {
 }
 
 /// Where a starting job takes its state from (VVP's restore strategy kinds).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Restore {
     /// No state: the sources start from their startup mode.
     None,
@@ -82,15 +82,27 @@ pub enum Restore {
     LatestState,
     /// The latest savepoint.
     LatestSavepoint,
+    /// This savepoint.
+    FromSavepoint(String),
 }
 
 impl Restore {
-    /// VVP's spelling.
-    pub fn name(self) -> &'static str {
+    /// VVP's spelling of the kind.
+    pub fn name(&self) -> &'static str {
         match self {
             Restore::None => "NONE",
             Restore::LatestState => "LATEST_STATE",
             Restore::LatestSavepoint => "LATEST_SAVEPOINT",
+            Restore::FromSavepoint(_) => "FROM_SAVEPOINT",
+        }
+    }
+}
+
+impl std::fmt::Display for Restore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Restore::FromSavepoint(id) => write!(f, "FROM_SAVEPOINT {id}"),
+            other => f.write_str(other.name()),
         }
     }
 }
@@ -345,14 +357,31 @@ impl Client {
     }
 
     /// Starts a job of the deployment on `queue`.
-    pub async fn start(&self, deployment: &str, restore: Restore, queue: &str) -> Result<RemoteJob, VvpError> {
+    pub async fn start(&self, deployment: &str, restore: &Restore, queue: &str) -> Result<RemoteJob, VvpError> {
         let p = JobStartParameters {
             deployment_id: deployment.into(),
             local_variables: Vec::new(),
-            restore_strategy: Some(RestoreStrategy { kind: restore.name().into(), ..Default::default() }),
+            restore_strategy: Some(RestoreStrategy {
+                kind: restore.name().into(),
+                savepoint_id: match restore {
+                    Restore::FromSavepoint(id) => Some(id.clone()),
+                    _ => None,
+                },
+                ..Default::default()
+            }),
             resource_queue_name: Some(queue.into()),
         };
         job_of(self.start_job(&p).await?)
+    }
+
+    /// The savepoint that stopping `job` with a savepoint took, once completed.
+    pub async fn stop_savepoint(&self, deployment: &str, job: &str) -> Result<Option<String>, VvpError> {
+        let taken = self.savepoints(deployment, job).await?.into_iter().filter(|s| {
+            s.job_id.as_deref() == Some(job)
+                && s.savepoint_origin.as_deref() == Some("STOP_WITH_SAVEPOINT")
+                && s.status.as_ref().is_some_and(|st| st.state == "COMPLETED")
+        });
+        Ok(taken.max_by_key(|s| s.created_at).map(|s| s.savepoint_id))
     }
 
     /// A job.

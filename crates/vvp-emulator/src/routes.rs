@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use vvp_wire::wire::{
     Deployment, DeploymentDraft, DraftDeployParams, DraftValidateParams, GatewayError, Job, JobStartParameters,
-    JobStatus, RestoreStrategy, StopJobRequest, Ticket, Variable,
+    JobStatus, RestoreStrategy, Savepoint, StopJobRequest, Ticket, Variable,
 };
 
 use crate::verify::epoch_secs;
@@ -178,6 +178,7 @@ impl World {
             Some("deployments") => self.deployments(req),
             Some("jobs%3Astart" | "jobs") => self.jobs(req),
             Some("variables") => self.variables(req),
+            Some("savepoints") => self.list_savepoints(&req),
             _ => no_such_api(),
         }
     }
@@ -372,6 +373,30 @@ impl World {
         }
     }
 
+    /// ListSavepoints: of a deployment, and of one of its jobs when `jobId` is given.
+    fn list_savepoints(&self, req: &Req<'_>) -> Answer {
+        if req.method != "GET" || req.rest.len() != 1 {
+            return no_such_api();
+        }
+        let Some(dep) = req.q("deploymentId") else {
+            return fail(400, "MissingParameter", "deploymentId is required");
+        };
+        if self.deployments.get(&dep).is_none_or(|(s, _)| *s != req.scope) {
+            return fail(404, "DeploymentNotFound", format!("deployment {dep} not found"));
+        }
+        let job = req.q("jobId");
+        let items: Vec<Savepoint> = self
+            .savepoints
+            .get(&dep)
+            .into_iter()
+            .flatten()
+            .filter(|s| job.is_none() || s.job_id == job)
+            .cloned()
+            .collect();
+        let (i, s) = req.paging();
+        page(items, i, s)
+    }
+
     fn start_job(&mut self, req: &Req<'_>) -> Answer {
         let scope = req.scope.clone();
         let p = parse!(req, JobStartParameters);
@@ -384,8 +409,29 @@ impl World {
             return fail(400, "JobAlreadyRunning", format!("deployment {name} already has a job that is not stopped"));
         }
         let mut restore = p.restore_strategy.unwrap_or(RestoreStrategy { kind: "NONE".into(), ..Default::default() });
-        if restore.kind == "LATEST_SAVEPOINT" {
-            restore.savepoint_id = self.savepoints.get(&p.deployment_id).and_then(|v| v.last().cloned());
+        let taken = self.savepoints.get(&p.deployment_id).map_or(&[][..], Vec::as_slice);
+        match restore.kind.as_str() {
+            "NONE" => restore.savepoint_id = None,
+            // The latest savepoint; retained checkpoints are not savepoints.
+            "LATEST_SAVEPOINT" => {
+                restore.savepoint_id = taken
+                    .iter()
+                    .rfind(|s| s.savepoint_origin.as_deref() != Some("RETAINED_CHECKPOINT"))
+                    .map(|s| s.savepoint_id.clone());
+            }
+            // The latest state of any kind: a savepoint or a retained checkpoint.
+            "LATEST_STATE" => restore.savepoint_id = taken.last().map(|s| s.savepoint_id.clone()),
+            "FROM_SAVEPOINT" => {
+                let wanted = restore.savepoint_id.clone().unwrap_or_default();
+                if !taken.iter().any(|s| s.savepoint_id == wanted) {
+                    return fail(
+                        400,
+                        "InvalidParameter",
+                        format!("savepoint `{wanted}` is not a savepoint of deployment {}", p.deployment_id),
+                    );
+                }
+            }
+            other => return fail(400, "InvalidParameter", format!("unknown restoreStrategy kind {other}")),
         }
         let job_id = self.id("job");
         // Injected start failures hit a deployment's first job only, like a bad

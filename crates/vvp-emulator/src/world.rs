@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use vvp_wire::wire::{
     AsyncDraftDeployResult, AsyncDraftValidateResult, Deployment, DeploymentDraft, Job, JobFailure, JobSummary,
-    Variable,
+    Savepoint, SavepointStatus, Variable,
 };
 
 use crate::Config;
@@ -49,9 +49,23 @@ pub(crate) struct World {
     pub(crate) deployments: BTreeMap<String, (Scope, Deployment)>,
     pub(crate) tickets: HashMap<String, TicketRec>,
     pub(crate) jobs: BTreeMap<String, JobRec>,
-    pub(crate) savepoints: HashMap<String, Vec<String>>,
+    /// Per deployment, oldest first: savepoints and retained checkpoints.
+    pub(crate) savepoints: HashMap<String, Vec<Savepoint>>,
     pub(crate) variables: BTreeMap<Scope, BTreeMap<String, Variable>>,
     pub(crate) nonces: HashMap<String, Instant>,
+}
+
+/// The savepoint (`sp-JOB`) or retained checkpoint (`cp-JOB`) a stopped job leaves.
+fn state_of(job: &Job, origin: &str) -> Savepoint {
+    let prefix = if origin == "RETAINED_CHECKPOINT" { "cp" } else { "sp" };
+    Savepoint {
+        savepoint_id: format!("{prefix}-{}", job.job_id),
+        deployment_id: Some(job.deployment_id.clone()),
+        job_id: Some(job.job_id.clone()),
+        savepoint_origin: Some(origin.into()),
+        status: Some(SavepointStatus { state: "COMPLETED".into() }),
+        created_at: Some(epoch_secs() * 1000),
+    }
 }
 
 impl World {
@@ -94,9 +108,9 @@ impl World {
         }
         let mut new_savepoints = Vec::new();
         for j in self.jobs.values_mut() {
-            let s = &mut j.job.status;
-            if s.current_job_status == "STARTING" && now >= j.running_at {
+            if j.job.status.current_job_status == "STARTING" && now >= j.running_at {
                 if j.fails {
+                    let s = &mut j.job.status;
                     s.current_job_status = "FAILED".into();
                     s.failure = Some(JobFailure {
                         reason: "JobFailed".into(),
@@ -105,23 +119,26 @@ impl World {
                                 .into(),
                     });
                     j.job.end_time = Some(epoch_secs());
+                    new_savepoints.push(state_of(&j.job, "RETAINED_CHECKPOINT"));
                 } else {
-                    s.current_job_status = "RUNNING".into();
+                    j.job.status.current_job_status = "RUNNING".into();
                 }
             }
             if let Some((at, strategy)) = &j.stop
-                && s.current_job_status == "CANCELLING"
+                && j.job.status.current_job_status == "CANCELLING"
                 && now >= *at
             {
-                s.current_job_status = "CANCELLED".into();
+                j.job.status.current_job_status = "CANCELLED".into();
                 j.job.end_time = Some(epoch_secs());
-                if strategy == "STOP_WITH_SAVEPOINT" {
-                    new_savepoints.push((j.job.deployment_id.clone(), format!("sp-{}", j.job.job_id)));
-                }
+                // A stop with a savepoint takes one; any other stop retains the last
+                // checkpoint, which LATEST_STATE restores.
+                let origin =
+                    if strategy == "STOP_WITH_SAVEPOINT" { "STOP_WITH_SAVEPOINT" } else { "RETAINED_CHECKPOINT" };
+                new_savepoints.push(state_of(&j.job, origin));
             }
         }
-        for (d, sp) in new_savepoints {
-            self.savepoints.entry(d).or_default().push(sp);
+        for sp in new_savepoints {
+            self.savepoints.entry(sp.deployment_id.clone().unwrap_or_default()).or_default().push(sp);
         }
     }
 

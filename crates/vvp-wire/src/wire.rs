@@ -424,6 +424,38 @@ pub struct AsyncDraftValidateResult {
     pub message: Option<String>,
 }
 
+/// A savepoint, or a retained checkpoint (ListSavepoints).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Savepoint {
+    /// Id.
+    #[serde(default)]
+    pub savepoint_id: String,
+    /// Its deployment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment_id: Option<String>,
+    /// The job it was taken of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<String>,
+    /// `USER_REQUEST`, `STOP_WITH_SAVEPOINT` or `RETAINED_CHECKPOINT`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub savepoint_origin: Option<String>,
+    /// Where it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<SavepointStatus>,
+    /// When it was made (epoch ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<i64>,
+}
+
+/// A savepoint's `status`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SavepointStatus {
+    /// `STARTED`, `COMPLETED` or `FAILED`.
+    pub state: String,
+}
+
 /// A namespace variable (values are never read by flinkform).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

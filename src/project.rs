@@ -146,7 +146,13 @@ impl Workspace {
         if protocol != "https" && protocol != "http" {
             return Err(Diagnostic::error(format!("FLINKFORM_VVP_PROTOCOL is `{protocol}`; it must be https or http")));
         }
-        Ok(vvp_api::Target { endpoint, protocol, workspace: v.workspace.clone(), namespace: v.namespace.clone() })
+        Ok(vvp_api::Target {
+            endpoint,
+            protocol,
+            workspace: v.workspace.clone(),
+            namespace: v.namespace.clone(),
+            project: self.project.config.project.clone(),
+        })
     }
 
     /// The pipeline called `name`, or an error listing the closest one.

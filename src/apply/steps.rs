@@ -75,7 +75,7 @@ impl<V: Vvp> Executor<'_, V> {
             }
             Some(d) => {
                 return Err(Error::Failed(format!(
-                    "a deployment named `{name}` ({}) exists and was not made by flinkform: rename the pipeline, or adopt it with `flinkform import {name} {}`",
+                    "a deployment named `{name}` ({}) exists and was not made by this flinkform project (its labels managed-by, flinkform-pipeline and flinkform-project say so): rename the pipeline, or adopt it with `flinkform import {name} {}`",
                     d.id, d.id
                 )));
             }

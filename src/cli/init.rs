@@ -19,8 +19,11 @@ pub(super) fn init(root: &Path) -> Result<Output, Error> {
         )
         .into());
     }
+    // A project id of its own: the example's would be shared by every project made by init.
+    let id = format!("flinkform-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    let config = INIT_CONFIG.replace("project = \"flinkform-example\"", &format!("project = \"{id}\""));
     let files = [
-        ("flinkform.toml", INIT_CONFIG),
+        ("flinkform.toml", config.as_str()),
         ("pipelines/orders.toml", INIT_PIPELINE),
         ("samples/orders.jsonl", INIT_SAMPLE),
         ("templates/README.md", INIT_TEMPLATES),

@@ -30,10 +30,9 @@ fn run(p: &TestProject, emu: &Emulator, args: &[&str]) -> Run {
 /// A client on the example's workspace and namespace, to look at the emulator.
 fn client(emu: &Emulator) -> Client {
     let target = Target {
-        endpoint: emu.addr.clone(),
-        protocol: "http".into(),
         workspace: "your-workspace-id".into(),
-        namespace: "your-namespace".into(),
+        project: Some("flinkform-example".into()),
+        ..emu.target("your-namespace")
     };
     Client::new(target, Credentials::new(AK.into(), SK.into(), None), RetryPolicy::default()).unwrap()
 }
@@ -239,6 +238,29 @@ fn deploy_tickets_vvp_forgets_are_re_derived_from_the_drafts() {
     assert!(r.stdout.contains("Apply complete! 2 created"), "{}", r.stdout);
     assert_eq!(managed_deployments(&emu), ["clickstream", "orders"]);
     run(&p, &emu, &["plan", "--detailed-exitcode"]).code(0);
+}
+
+#[test]
+fn two_projects_in_one_namespace_never_adopt_each_other_s_deployments() {
+    let emu = Emulator::start(&[]);
+    let a = TestProject::example();
+    run(&a, &emu, &["apply", "--auto-approve"]).code(0);
+    let jobs = (state_job(&a, "orders"), state_job(&a, "clickstream"));
+    let b = TestProject::example();
+    let config = b.read("flinkform.toml").replace("project = \"flinkform-example\"", "project = \"other-project\"");
+    b.write("flinkform.toml", &config);
+    let r = run(&b, &emu, &["apply", "--auto-approve"]).code(1);
+    assert!(r.stdout.contains("was not made by this flinkform project"), "{}", r.stdout);
+    assert_eq!(managed_deployments(&emu), ["clickstream", "orders"], "no second deployment");
+    assert_eq!((state_job(&a, "orders"), state_job(&a, "clickstream")), jobs);
+    for job in [&jobs.0, &jobs.1] {
+        assert_eq!(
+            block_on(client(&emu).job(job)).unwrap().state,
+            JobState::Running,
+            "the first project's jobs run on"
+        );
+    }
+    run(&a, &emu, &["plan", "--detailed-exitcode"]).code(0);
 }
 
 #[test]

@@ -30,6 +30,9 @@ fn init_scaffolds_a_project_that_plans() {
     let r = p.run(&["init"]).code(0);
     assert!(r.stdout.contains("pipelines/orders.toml"), "{}", r.stdout);
     assert!(p.path().join("templates/README.md").is_file());
+    let config = p.read("flinkform.toml");
+    let id = config.lines().find_map(|l| l.strip_prefix("project = \"")).and_then(|r| r.split('"').next()).unwrap();
+    assert!(id.starts_with("flinkform-") && id != "flinkform-example", "a project id of its own: {id}");
     p.run(&["validate"]).code(0);
     p.run(&["plan", "--detailed-exitcode"]).code(2);
     let again = p.run(&["init"]).code(1);

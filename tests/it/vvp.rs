@@ -15,6 +15,17 @@ pub const AK: &str = "test-access-key-id";
 pub const SK: &str = "test-access-key-secret-canary-7f3a";
 
 impl Emulator {
+    /// Where a client reaches `namespace` of workspace `w` on this emulator.
+    pub fn target(&self, namespace: &str) -> vvp_api::Target {
+        vvp_api::Target {
+            endpoint: self.addr.clone(),
+            protocol: "http".into(),
+            workspace: "w".into(),
+            namespace: namespace.into(),
+            project: None,
+        }
+    }
+
     /// An emulator whose namespaces have the variables the example's SQL references.
     pub fn start(extra: &[&str]) -> Emulator {
         let mut args = vec!["--variables", "holo_user,holo_password"];
@@ -92,16 +103,11 @@ fn official_python_sdk_runs_a_whole_lifecycle_against_the_emulator() {
 
 #[test]
 fn client_drafts_round_trip_through_the_emulator() {
-    use vvp_api::{Client, Credentials, RetryPolicy, Target};
+    use vvp_api::{Client, Credentials, RetryPolicy};
     use vvp_wire::wire::DeploymentDraft;
     let emu = Emulator::start(&[]);
-    let target = Target {
-        endpoint: emu.addr.clone(),
-        protocol: "http".into(),
-        workspace: "w".into(),
-        namespace: "a b:c".into(),
-    };
-    let c = Client::new(target, Credentials::new(AK.into(), SK.into(), None), RetryPolicy::default()).unwrap();
+    let c =
+        Client::new(emu.target("a b:c"), Credentials::new(AK.into(), SK.into(), None), RetryPolicy::default()).unwrap();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
         let params = flinkform_core::state::DeployParams {
@@ -119,17 +125,9 @@ fn client_drafts_round_trip_through_the_emulator() {
         assert_eq!(gone.kind(), vvp_api::ErrorKind::NotFound, "{gone}");
         assert!(!gone.transient());
         // A wrong secret is a non-retryable gateway error.
-        let bad = Client::new(
-            Target {
-                endpoint: emu.addr.clone(),
-                protocol: "http".into(),
-                workspace: "w".into(),
-                namespace: "n".into(),
-            },
-            Credentials::new(AK.into(), "wrong".into(), None),
-            RetryPolicy::default(),
-        )
-        .unwrap();
+        let bad =
+            Client::new(emu.target("n"), Credentials::new(AK.into(), "wrong".into(), None), RetryPolicy::default())
+                .unwrap();
         let e = bad.variable_names().await.unwrap_err();
         assert_eq!(e.code(), Some("SignatureDoesNotMatch"), "{e}");
         assert_eq!(e.kind(), vvp_api::ErrorKind::Auth, "{e}");
@@ -138,12 +136,7 @@ fn client_drafts_round_trip_through_the_emulator() {
         // An unknown access key (`InvalidAccessKeyId.NotFound`) is an auth failure, never
         // a missing resource: deleting with it must fail, not report the deployment gone.
         let unknown = Client::new(
-            Target {
-                endpoint: emu.addr.clone(),
-                protocol: "http".into(),
-                workspace: "w".into(),
-                namespace: "n".into(),
-            },
+            emu.target("n"),
             Credentials::new("no-such-key".into(), SK.into(), None),
             RetryPolicy::default(),
         )

@@ -62,6 +62,8 @@ pub struct Target {
     pub workspace: String,
     /// Namespace (a path segment).
     pub namespace: String,
+    /// The flinkform project's id, labelled on its deployments (`None`: unlabelled).
+    pub project: Option<String>,
 }
 
 /// Items per page of a list operation (the API's maximum).
@@ -441,6 +443,11 @@ impl Client {
     pub async fn deployments_by_name(&self, name: &str) -> Result<Vec<Deployment>, VvpError> {
         let path = format!("/deployments/name/{}", seg(name));
         self.data("GetDeploymentsByName", Method::GET, &path, &[], None::<&()>).await
+    }
+
+    /// The project id deployments are labelled with.
+    pub fn project(&self) -> Option<&str> {
+        self.target.project.as_deref()
     }
 
     /// Every page of a list operation (pages of 100, at most [`MAX_PAGES`]): ends at

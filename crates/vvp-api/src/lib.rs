@@ -20,6 +20,8 @@ use vvp_wire::wire::{
 pub const MANAGED_BY: (&str, &str) = ("managed-by", "flinkform");
 /// Label naming the pipeline a deployment belongs to.
 pub const PIPELINE_LABEL: &str = "flinkform-pipeline";
+/// Label naming the flinkform project (`project` in flinkform.toml) a deployment belongs to.
+pub const PROJECT_LABEL: &str = "flinkform-project";
 
 /// A deployment as apply sees it.
 #[derive(Clone, Debug, PartialEq)]
@@ -28,7 +30,7 @@ pub struct RemoteDeployment {
     pub id: String,
     /// Deployment name.
     pub name: String,
-    /// Made by flinkform for this pipeline (labels say so).
+    /// Made by this flinkform project for this pipeline (labels say so).
     pub ours: bool,
     /// Its SQL, when it is a SQL deployment.
     pub sql: Option<String>,
@@ -152,15 +154,17 @@ fn spec((cpu, memory): &(f64, String)) -> ResourceSpec {
     ResourceSpec { cpu: Some(*cpu), memory: Some(memory.clone()) }
 }
 
-/// A deployment as apply sees it: ours when flinkform's labels name it for its own name.
-fn remote_of(d: Deployment) -> RemoteDeployment {
+/// A deployment as apply sees it: ours when flinkform's labels name it for its own
+/// name and for `project` (no project label when `project` is `None`).
+fn remote_of(d: Deployment, project: Option<&str>) -> RemoteDeployment {
     let settings = settings_of(&d);
     let labels = d.labels.unwrap_or_default();
     let name = d.name.unwrap_or_default();
     RemoteDeployment {
         id: d.deployment_id.unwrap_or_default(),
         ours: labels.get(MANAGED_BY.0).map(String::as_str) == Some(MANAGED_BY.1)
-            && labels.get(PIPELINE_LABEL) == Some(&name),
+            && labels.get(PIPELINE_LABEL) == Some(&name)
+            && labels.get(PROJECT_LABEL).map(String::as_str) == project,
         name,
         settings,
         sql: d.artifact.and_then(|a| a.sql_artifact).map(|s| s.sql_script),
@@ -219,13 +223,13 @@ fn job_of(j: wire::Job) -> Result<RemoteJob, VvpError> {
 impl Client {
     /// The deployment called `name`, if any, and whether flinkform made it for `name`.
     pub async fn find_deployment(&self, name: &str) -> Result<Option<RemoteDeployment>, VvpError> {
-        Ok(self.deployments_by_name(name).await?.into_iter().next().map(remote_of))
+        Ok(self.deployments_by_name(name).await?.into_iter().next().map(|d| remote_of(d, self.project())))
     }
 
     /// The deployment with this id (`None` when it is gone).
     pub async fn deployment(&self, id: &str) -> Result<Option<RemoteDeployment>, VvpError> {
         match self.get_deployment(id).await {
-            Ok(d) => Ok(Some(remote_of(d))),
+            Ok(d) => Ok(Some(remote_of(d, self.project()))),
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
         }
@@ -239,10 +243,13 @@ impl Client {
         p: &DeployParams,
         deployment: Option<&str>,
     ) -> Result<String, VvpError> {
-        let labels = BTreeMap::from([
+        let mut labels = BTreeMap::from([
             (MANAGED_BY.0.to_string(), MANAGED_BY.1.to_string()),
             (PIPELINE_LABEL.to_string(), name.to_string()),
         ]);
+        if let Some(project) = self.project() {
+            labels.insert(PROJECT_LABEL.to_string(), project.to_string());
+        }
         let draft = DeploymentDraft {
             name: Some(name.into()),
             artifact: Some(Artifact {

@@ -26,6 +26,9 @@ pub const CONFIG_VERSION: u64 = 1;
 pub struct Config {
     /// Format version (`version = 1`).
     pub version: u64,
+    /// The project's id (`project = "..."`), labelled on every deployment so that two
+    /// projects in one namespace never take each other's deployments for their own.
+    pub project: Option<String>,
     /// The VVP target.
     pub vvp: VvpTarget,
     /// Where the state lives.

@@ -15,6 +15,18 @@ pub(super) fn read_config(root: &Section<'_, '_>) -> Option<Config> {
         ))),
         _ => {}
     }
+    let project = root.string("project");
+    if let Some(id) = &project
+        && (id.is_empty()
+            || id.len() > 63
+            || !id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+        && let Some(at) = root.get("project")
+    {
+        root.report(
+            at.error(format!("project `{id}` is not a label value"))
+                .with_help("1 to 63 letters, digits, `-`, `_` or `.`, e.g. \"shop-analytics\""),
+        );
+    }
     let vvp = root.section("vvp");
     let target = VvpTarget {
         region: vvp.required_string("region").unwrap_or_default(),
@@ -54,7 +66,7 @@ pub(super) fn read_config(root: &Section<'_, '_>) -> Option<Config> {
         _ => StateConfig::Local { path: st.string("path").unwrap_or_else(|| ".flinkform/state.json".into()) },
     };
     st.finish();
-    Some(Config { version: version.unwrap_or(CONFIG_VERSION), vvp: target, state })
+    Some(Config { version: version.unwrap_or(CONFIG_VERSION), project, vvp: target, state })
 }
 
 impl Section<'_, '_> {

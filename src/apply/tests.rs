@@ -172,6 +172,7 @@ impl Vvp for Scripted<'_> {
 /// `status action/step ids history`) and checks the compare-and-set like a backend.
 struct Memory<'a> {
     state: SyncMutex<Option<State>>,
+    previous: SyncMutex<Option<State>>,
     log: &'a Log,
 }
 
@@ -217,8 +218,11 @@ impl StateStore for Memory<'_> {
         }
         let pipelines: Vec<String> = state.pipelines.iter().map(|(n, p)| format!(" {}", describe(n, p))).collect();
         self.log.lock().unwrap().push(format!("write {}:{}", state.serial, pipelines.join(";")));
-        *cur = Some(state.clone());
+        *self.previous.lock().unwrap() = cur.replace(state.clone());
         Ok(())
+    }
+    fn previous(&self) -> Result<Option<State>, StateError> {
+        Ok(self.previous.lock().unwrap().clone())
     }
     fn lock(&self, _: &LockInfo, _: Duration) -> Result<Box<dyn LockGuard>, StateError> {
         Ok(Box::new(NoLock))
@@ -249,7 +253,11 @@ async fn run(
         recorded.serial = 1;
         recorded.pipelines.insert("orders".into(), b.clone());
     }
-    let store = Memory { state: SyncMutex::new(before.is_some().then(|| recorded.clone())), log: &log };
+    let store = Memory {
+        state: SyncMutex::new(before.is_some().then(|| recorded.clone())),
+        previous: SyncMutex::default(),
+        log: &log,
+    };
     let vvp = Scripted { script: SyncMutex::new(script.into()), log: &log };
     let change = Change {
         name: "orders".into(),

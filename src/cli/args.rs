@@ -221,6 +221,10 @@ pub(super) enum StateCommand {
         #[arg(long, value_enum)]
         to: Backend,
     },
+    /// Put the state back to what it was before the last write (the backup every write
+    /// keeps), written as a new serial of the same lineage.
+    #[command(after_help = "Example:\n  flinkform state restore")]
+    Restore,
 }
 
 /// A state backend, for `state migrate`.

@@ -187,6 +187,7 @@ fn run(command: Command, root: &Path, style: Style, progress: Progress<'_>) -> R
         Command::State(StateCommand::List) => state::list(root),
         Command::State(StateCommand::Show { name }) => state::show(root, name),
         Command::State(StateCommand::Migrate { from, to }) => state::migrate(root, from, to),
+        Command::State(StateCommand::Restore) => state::restore(root),
         Command::History { name } => state::history(root, name),
         Command::ForceUnlock { id } => state::force_unlock(root, id),
     }

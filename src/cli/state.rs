@@ -124,6 +124,23 @@ pub(super) fn migrate(root: &Path, from: Backend, to: Backend) -> Result<Output,
     ))
 }
 
+/// `state restore`: the previous state written again as the newest, under the lock.
+pub(super) fn restore(root: &Path) -> Result<Output, Error> {
+    let ws = Workspace::load(root)?;
+    let store = ws.store()?;
+    let _guard = store.lock(&lock_info("state restore"), Duration::ZERO)?;
+    let current = store.load()?.ok_or_else(|| anyhow::anyhow!("there is no state: nothing to restore"))?;
+    let previous = store.previous()?.ok_or_else(|| {
+        anyhow::anyhow!("there is no earlier state to restore (serial {} is the first)", current.serial)
+    })?;
+    let from = previous.serial;
+    let written = flinkform_core::state::commit(&*store, Some(&current), previous)?;
+    ok(format!(
+        "Restored the state of serial {from} as serial {} (it replaces serial {}). Run `flinkform plan` to see how VVP differs from it.\n",
+        written.serial, current.serial
+    ))
+}
+
 /// `history`.
 pub(super) fn history(root: &Path, name: String) -> Result<Output, Error> {
     let ws = Workspace::load(root)?;

@@ -115,3 +115,26 @@ fn errors_found_after_inference_point_into_the_spec() {
     );
     assert!(e.contains("did you mean `order_id`?"), "{e}");
 }
+
+#[test]
+fn state_restore_puts_back_the_state_before_the_last_write() {
+    let p = TestProject::example();
+    let r = p.run(&["state", "restore"]).code(1);
+    assert!(r.stderr.contains("there is no state"), "{}", r.stderr);
+    p.record();
+    let r = p.run(&["state", "restore"]).code(1);
+    assert!(r.stderr.contains("no earlier state to restore (serial 1 is the first)"), "{}", r.stderr);
+    let spec = p.read("pipelines/orders.toml").replace("parallelism = 2", "parallelism = 4");
+    p.write("pipelines/orders.toml", &spec);
+    p.record();
+    assert!(p.read(".flinkform/state.json.backup").contains("\"serial\": 1"), "the write kept the state it replaced");
+    let r = p.run(&["state", "restore"]).code(0);
+    assert!(r.stdout.contains("Restored the state of serial 1 as serial 3 (it replaces serial 2)"), "{}", r.stdout);
+    let state: serde_json::Value = serde_json::from_str(&p.read(".flinkform/state.json")).unwrap();
+    assert_eq!(
+        (state["serial"].as_u64(), state["pipelines"]["orders"]["deploy"]["parallelism"].as_u64()),
+        (Some(3), Some(2))
+    );
+    let r = p.run(&["plan"]).code(0);
+    assert!(r.stdout.contains("deployment.parallelism: 2 → 4"), "{}", r.stdout);
+}

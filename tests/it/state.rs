@@ -27,11 +27,32 @@ fn conformance(make: &Factory) {
     let stale = b.load().unwrap().unwrap();
     let s2 = state::commit(a.as_ref(), Some(&s1), s1.clone()).unwrap();
     assert_eq!(s2.serial, 2);
+    assert_eq!(b.previous().unwrap().as_ref(), Some(&s1), "each save keeps the state it replaces");
     let err = state::commit(b.as_ref(), Some(&stale), stale.clone()).unwrap_err();
     assert!(matches!(err, StateError::Conflict { expected: Some(1), found: Some(2) }), "{err}");
     assert_eq!(a.load().unwrap().unwrap().serial, 2, "the stale writer overwrote nothing");
     let other = State::new("other".into());
     assert!(matches!(state::commit(a.as_ref(), Some(&s2), other), Err(StateError::Lineage { .. })));
+
+    // compare-and-set without the lock: of writers racing from one serial, one wins
+    let (a, b, _) = make();
+    let s1 = state::commit(a.as_ref(), None, State::new("lin".into())).unwrap();
+    for round in 0..5 {
+        let at = a.load().unwrap().unwrap();
+        let start = Arc::new(std::sync::Barrier::new(8));
+        let racers: Vec<_> = (0..8)
+            .map(|i| {
+                let (store, at, start) = (if i % 2 == 0 { a.clone() } else { b.clone() }, at.clone(), start.clone());
+                std::thread::spawn(move || {
+                    start.wait();
+                    state::commit(store.as_ref(), Some(&at), at.clone()).is_ok()
+                })
+            })
+            .collect();
+        let won = racers.into_iter().map(|t| t.join().unwrap()).filter(|w| *w).count();
+        assert_eq!(won, 1, "round {round}: writers that all read serial {}", at.serial);
+    }
+    assert_eq!(a.load().unwrap().unwrap().serial, s1.serial + 5);
 
     // lock contention: one wins, the other fails naming the holder, or waits
     let (a, b, _) = make();
@@ -258,6 +279,31 @@ fn hologres_lease_is_renewed_while_held_and_taken_over_once_expired() {
     let start = Instant::now();
     b.lock(&info("bob"), Duration::from_secs(10)).expect("an expired lease is taken over");
     assert!(start.elapsed() >= Duration::from_millis(700), "not before it expired: {:?}", start.elapsed());
+}
+
+#[test]
+fn a_hologres_writer_that_lost_its_lease_writes_nothing() {
+    let schema = TempSchema::default();
+    let a = flinkform_state::PgStore::open(pg_config(&schema.0, flinkform_state::Flavor::Hologres)).unwrap();
+    let b = flinkform_state::PgStore::open(pg_config(&schema.0, flinkform_state::Flavor::Hologres)).unwrap();
+    let _ga = a.lock(&info("alice"), Duration::ZERO).unwrap();
+    let s1 = state::commit(&a, None, State::new("lin".into())).unwrap();
+    // Alice stalls (a long GC pause, a frozen VM): her lease expires and Bob takes it.
+    schema.sql(&[&format!("UPDATE locks SET expires_ms = 0 WHERE lock_key = '{}/ws/ns'", schema.0)]);
+    let _gb = b.lock(&info("bob"), Duration::from_secs(5)).expect("an expired lease is taken over");
+    // Alice wakes up and writes from what she read: fenced, whatever her serial.
+    let e = state::commit(&a, Some(&s1), s1.clone()).unwrap_err();
+    assert!(matches!(e, StateError::LeaseLost { .. }), "{e}");
+    let e = state::commit(&a, Some(&s1), s1.clone()).unwrap_err();
+    assert!(matches!(e, StateError::LeaseLost { .. }), "and again: {e}");
+    assert_eq!(b.load().unwrap().unwrap().serial, 1, "nothing of Alice's landed");
+    let s2 = state::commit(&b, Some(&s1), s1.clone()).expect("the holder writes");
+    assert_eq!(a.load().unwrap(), Some(s2));
+    assert_eq!(
+        schema.sql(&["SELECT count(*) FROM state_bodies WHERE serial > 2"]),
+        ["0"],
+        "the fenced writes left no body"
+    );
 }
 
 #[test]

@@ -461,6 +461,15 @@ pub enum StateError {
     /// force-unlock could not do what was asked.
     #[error("{0}")]
     Unlock(String),
+    /// The lock's lease expired or was taken over while held: this run no longer owns
+    /// the state and writes nothing more.
+    #[error(
+        "state {path}: the lock's lease was lost (another run may hold it now); nothing more was written: run the command again"
+    )]
+    LeaseLost {
+        /// The database and schema.
+        path: String,
+    },
 }
 
 /// Parses a state file's text (`shown` names it in messages), refusing unknown versions
@@ -502,6 +511,8 @@ pub trait StateStore: Send + Sync {
     fn load(&self) -> Result<Option<State>, StateError>;
     /// Writes `state` if the stored serial is still `expected` (compare-and-set).
     fn save(&self, state: &State, expected: Option<u64>) -> Result<(), StateError>;
+    /// The state before the stored one (the backup every save keeps), if any.
+    fn previous(&self) -> Result<Option<State>, StateError>;
     /// Takes the exclusive lock, waiting up to `timeout` with backoff.
     fn lock(&self, info: &LockInfo, timeout: Duration) -> Result<Box<dyn LockGuard>, StateError>;
     /// Breaks the lock with this id.

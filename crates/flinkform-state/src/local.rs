@@ -1,6 +1,9 @@
 //! The local backend: one JSON file, written atomically (temp file, fsync, rename),
 //! locked with an OS file lock on `<file>.lock` that holds the holder's info. The OS
-//! releases the lock when its process dies, even on `kill -9`.
+//! releases the lock when its process dies, even on `kill -9`. Each save checks the
+//! serial and renames under a second, short lock (`<file>.write.lock`), so the
+//! compare-and-set holds even between processes that skipped the main lock, and keeps
+//! the state it replaces as `<file>.backup`.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, Write};
@@ -25,14 +28,19 @@ impl LocalStore {
         StateError::Io { path: self.shown.clone(), source }
     }
 
-    fn lock_path(&self) -> PathBuf {
+    /// The state file's path with `suffix` appended.
+    fn beside(&self, suffix: &str) -> PathBuf {
         let mut p = self.path.clone().into_os_string();
-        p.push(".lock");
+        p.push(suffix);
         PathBuf::from(p)
     }
 
     fn open_lock(&self) -> Result<File, StateError> {
-        let path = self.lock_path();
+        self.open_lock_file(".lock")
+    }
+
+    fn open_lock_file(&self, suffix: &str) -> Result<File, StateError> {
+        let path = self.beside(suffix);
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| self.io(e))?;
         }
@@ -73,6 +81,9 @@ impl StateStore for LocalStore {
     }
 
     fn save(&self, state: &State, expected: Option<u64>) -> Result<(), StateError> {
+        // The compare and the set in one critical section (released when `_writing` drops).
+        let _writing = self.open_lock_file(".write.lock")?;
+        _writing.lock().map_err(|e| self.io(e))?;
         let found = self.current_serial()?;
         if found != expected {
             return Err(StateError::Conflict { expected, found });
@@ -85,10 +96,17 @@ impl StateStore for LocalStore {
             self.path.file_name().unwrap_or_default().to_string_lossy(),
             std::process::id()
         ));
+        let backup = self.beside(".backup");
         let write = || -> std::io::Result<()> {
             let mut f = File::create(&tmp)?;
             f.write_all(text.as_bytes())?;
             f.sync_all()?;
+            if found.is_some() {
+                // The state being replaced becomes the backup (a hard link: no copy, and
+                // atomic with the rename below from the backup's point of view).
+                let _ = std::fs::remove_file(&backup);
+                std::fs::hard_link(&self.path, &backup).or_else(|_| std::fs::copy(&self.path, &backup).map(drop))?;
+            }
             std::fs::rename(&tmp, &self.path)?;
             File::open(dir)?.sync_all()
         };
@@ -97,6 +115,15 @@ impl StateStore for LocalStore {
             let _ = std::fs::remove_file(&tmp);
             self.io(e)
         })
+    }
+
+    fn previous(&self) -> Result<Option<State>, StateError> {
+        let backup = self.beside(".backup");
+        match std::fs::read_to_string(&backup) {
+            Ok(text) => parse(&text, &format!("{}.backup", self.shown)).map(Some),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(self.io(e)),
+        }
     }
 
     fn lock(&self, info: &LockInfo, timeout: Duration) -> Result<Box<dyn LockGuard>, StateError> {

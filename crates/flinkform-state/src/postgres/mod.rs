@@ -24,6 +24,11 @@ use flinkform_core::state::{LockGuard, LockInfo, State, StateError, StateStore, 
 use flinkform_core::types::quote_pg_ident;
 
 use crate::pg::PgError;
+use lease::{PgGuard, spawn_renewal, try_advisory, try_lease};
+use write::{Written, write};
+
+mod lease;
+mod write;
 
 /// Where the lock and writes of a PostgreSQL-protocol state live.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,8 +57,10 @@ pub struct PgConfig {
 }
 
 /// The migrations, in order: (version, name, SQL).
-pub const MIGRATIONS: &[(i32, &str, &str)] =
-    &[(1, "0001_state.sql", include_str!("../../../migrations/0001_state.sql"))];
+pub const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (1, "0001_state.sql", include_str!("../../../../migrations/0001_state.sql")),
+    (2, "0002_state_bodies.sql", include_str!("../../../../migrations/0002_state_bodies.sql")),
+];
 
 type Task = Box<dyn FnOnce(Arc<Client>) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
 
@@ -130,18 +137,92 @@ impl Worker {
 pub struct PgStore {
     cfg: PgConfig,
     worker: Worker,
+    /// The lease this store holds (Hologres flavor): every write is fenced by it.
+    lease: Arc<std::sync::Mutex<Option<Lease>>>,
+}
+
+/// The state the head names now, or the one it named before.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Which {
+    Current,
+    Previous,
+}
+
+/// A held lease: its lock id, and whether renewing it failed (someone took it over,
+/// or it expired unrenewed).
+#[derive(Clone)]
+struct Lease {
+    lock_id: String,
+    lost: Arc<AtomicBool>,
 }
 
 impl PgStore {
     /// Connects and applies pending migrations (safe when several start at once).
     pub fn open(cfg: PgConfig) -> Result<PgStore, StateError> {
-        let store = PgStore { worker: Worker::connect(&cfg).map_err(|e| err(&cfg, e))?, cfg };
+        let store =
+            PgStore { worker: Worker::connect(&cfg).map_err(|e| err(&cfg, e))?, cfg, lease: Default::default() };
         store.migrate()?;
         Ok(store)
     }
 
     fn err(&self, cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> StateError {
         err(&self.cfg, cause)
+    }
+
+    /// The current state, or the one before it, as the head names them.
+    fn read_body(&self, which: Which) -> Result<Option<State>, StateError> {
+        let key = self.cfg.state_key.clone();
+        let body = self
+            .worker
+            .call(move |c| async move {
+                let columns = match which {
+                    Which::Current => "serial, writer",
+                    Which::Previous => "prev_serial, prev_writer",
+                };
+                let head =
+                    c.query_opt(&format!("SELECT {columns} FROM state_head WHERE state_key = $1"), &[&key]).await?;
+                let Some((Some(serial), writer)) =
+                    head.map(|h| (h.get::<_, Option<i64>>(0), h.get::<_, Option<String>>(1)))
+                else {
+                    return Ok(None);
+                };
+                let row = match &writer {
+                    Some(w) => {
+                        c.query_opt(
+                            "SELECT body FROM state_bodies WHERE state_key = $1 AND serial = $2 AND writer = $3",
+                            &[&key, &serial, w],
+                        )
+                        .await?
+                    }
+                    // Written before migration 0002.
+                    None => {
+                        c.query_opt(
+                            "SELECT body FROM state_versions WHERE state_key = $1 AND serial = $2",
+                            &[&key, &serial],
+                        )
+                        .await?
+                    }
+                };
+                Ok(Some(row.map(|r| r.get::<_, String>(0))))
+            })
+            .map_err(|e| self.err(e))?;
+        let shown = format!("postgres state {} (schema {})", self.cfg.state_key, self.cfg.schema);
+        match body {
+            None => Ok(None),
+            Some(None) if which == Which::Previous => Ok(None),
+            Some(None) => {
+                Err(StateError::Corrupt { path: shown, reason: "the head names a version that is missing".into() })
+            }
+            Some(Some(text)) => parse(&text, &shown).map(Some),
+        }
+    }
+
+    fn shown(&self) -> String {
+        format!("postgres state (schema {}, from {})", self.cfg.schema, self.cfg.dsn_source)
+    }
+
+    fn lock_key(&self) -> String {
+        format!("{}/{}", self.cfg.schema, self.cfg.state_key)
     }
 
     fn migrate(&self) -> Result<(), StateError> {
@@ -240,32 +321,15 @@ async fn apply_migrations(c: &Client, schema: &str) -> Result<Result<(), String>
 
 impl StateStore for PgStore {
     fn load(&self) -> Result<Option<State>, StateError> {
-        let key = self.cfg.state_key.clone();
-        let body = self
-            .worker
-            .call(move |c| async move {
-                let Some(head) = c.query_opt("SELECT serial FROM state_head WHERE state_key = $1", &[&key]).await?
-                else {
-                    return Ok(None);
-                };
-                let serial: i64 = head.get(0);
-                let row = c
-                    .query_opt("SELECT body FROM state_versions WHERE state_key = $1 AND serial = $2", &[&key, &serial])
-                    .await?;
-                Ok(Some(row.map(|r| r.get::<_, String>(0))))
-            })
-            .map_err(|e| self.err(e))?;
-        let shown = format!("postgres state {} (schema {})", self.cfg.state_key, self.cfg.schema);
-        match body {
-            None => Ok(None),
-            Some(None) => {
-                Err(StateError::Corrupt { path: shown, reason: "the head names a version that is missing".into() })
-            }
-            Some(Some(text)) => parse(&text, &shown).map(Some),
-        }
+        self.read_body(Which::Current)
     }
 
     fn save(&self, state: &State, expected: Option<u64>) -> Result<(), StateError> {
+        let lease = self.lease.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if lease.as_ref().is_some_and(|l| l.lost.load(Ordering::SeqCst)) {
+            return Err(StateError::LeaseLost { path: self.shown() });
+        }
+        let fence = lease.map(|l| (self.lock_key(), l.lock_id));
         let key = self.cfg.state_key.clone();
         let body = serde_json::to_string(state).map_err(|e| self.err(e))?;
         let state = state.clone();
@@ -276,22 +340,30 @@ impl StateStore for PgStore {
                 if transactional {
                     c.batch_execute("BEGIN").await?;
                 }
-                let r = write(&c, &key, &state, expected, &body, transactional).await;
+                let r = write(&c, &key, &state, expected, &body, transactional, fence.as_ref()).await;
                 match &r {
-                    Ok(Ok(())) if transactional => c.batch_execute("COMMIT").await?,
+                    Ok(Written::Done) if transactional => c.batch_execute("COMMIT").await?,
                     _ if transactional => c.batch_execute("ROLLBACK").await?,
                     _ => {}
                 }
                 r
             })
             .map_err(|e| self.err(e))?;
-        outcome.map_err(|found| StateError::Conflict { expected, found })
+        match outcome {
+            Written::Done => Ok(()),
+            Written::Conflict(found) => Err(StateError::Conflict { expected, found }),
+            Written::Fenced => Err(StateError::LeaseLost { path: self.shown() }),
+        }
+    }
+
+    fn previous(&self) -> Result<Option<State>, StateError> {
+        self.read_body(Which::Previous)
     }
 
     fn lock(&self, info: &LockInfo, timeout: Duration) -> Result<Box<dyn LockGuard>, StateError> {
         let start = Instant::now();
         let mut wait = Duration::from_millis(50);
-        let lock_key = format!("{}/{}", self.cfg.schema, self.cfg.state_key);
+        let lock_key = self.lock_key();
         let worker = Worker::connect(&self.cfg).map_err(|e| self.err(e))?;
         loop {
             let held = match self.cfg.flavor {
@@ -303,7 +375,10 @@ impl StateStore for PgStore {
                 None => {
                     let renew = Arc::new(AtomicBool::new(true));
                     if self.cfg.flavor == Flavor::Hologres {
-                        spawn_renewal(self.cfg.clone(), lock_key.clone(), info.id.clone(), renew.clone());
+                        let lost = Arc::new(AtomicBool::new(false));
+                        let lease = Lease { lock_id: info.id.clone(), lost: lost.clone() };
+                        spawn_renewal(self.cfg.clone(), lock_key.clone(), info.id.clone(), renew.clone(), lost);
+                        *self.lease.lock().unwrap_or_else(|e| e.into_inner()) = Some(lease);
                     }
                     return Ok(Box::new(PgGuard {
                         worker,
@@ -311,6 +386,7 @@ impl StateStore for PgStore {
                         lock_id: info.id.clone(),
                         flavor: self.cfg.flavor,
                         renew,
+                        lease: self.lease.clone(),
                     }));
                 }
                 Some(holder) if start.elapsed() >= timeout => return Err(StateError::Locked(Box::new(holder))),
@@ -323,7 +399,7 @@ impl StateStore for PgStore {
     }
 
     fn force_unlock(&self, id: &str) -> Result<(), StateError> {
-        let lock_key = format!("{}/{}", self.cfg.schema, self.cfg.state_key);
+        let lock_key = self.lock_key();
         let (id, flavor) = (id.to_string(), self.cfg.flavor);
         let adv = advisory_key(&lock_key);
         let done = self
@@ -352,239 +428,5 @@ impl StateStore for PgStore {
         } else {
             Err(StateError::Unlock(format!("no lock with ID {} is held on this state", self.cfg.state_key)))
         }
-    }
-}
-
-/// The write itself: version row, compare-and-set of the head, then the derived rows.
-/// `Ok(Err(found))` when the head was not at `expected`.
-async fn write(
-    c: &Client,
-    key: &str,
-    state: &State,
-    expected: Option<u64>,
-    body: &str,
-    transactional: bool,
-) -> Result<Result<(), Option<u64>>, tokio_postgres::Error> {
-    let serial = state.serial as i64;
-    let lock = if transactional { " FOR UPDATE" } else { "" };
-    let found: Option<i64> = c
-        .query_opt(&format!("SELECT serial FROM state_head WHERE state_key = $1{lock}"), &[&key])
-        .await?
-        .map(|r| r.get(0));
-    if found.map(|s| s as u64) != expected {
-        return Ok(Err(found.map(|s| s as u64)));
-    }
-    let now = now_ms();
-    c.execute(
-        "INSERT INTO state_versions (state_key, serial, body, written_ms) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (state_key, serial) DO UPDATE SET body = excluded.body, written_ms = excluded.written_ms",
-        &[&key, &serial, &body, &now],
-    )
-    .await?;
-    // The commit point: compare-and-set on the head row.
-    let flipped = match expected {
-        None => {
-            c.execute(
-                "INSERT INTO state_head (state_key, lineage, serial, written_ms) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (state_key) DO NOTHING",
-                &[&key, &state.lineage, &serial, &now],
-            )
-            .await?
-        }
-        Some(old) => {
-            c.execute(
-                "UPDATE state_head SET serial = $3, lineage = $2, written_ms = $4 WHERE state_key = $1 AND serial = $5",
-                &[&key, &state.lineage, &serial, &now, &(old as i64)],
-            )
-            .await?
-        }
-    };
-    if flipped != 1 {
-        if !transactional {
-            c.execute(
-                "DELETE FROM state_versions WHERE state_key = $1 AND serial = $2 AND written_ms = $3",
-                &[&key, &serial, &now],
-            )
-            .await?;
-        }
-        let now_at: Option<i64> =
-            c.query_opt("SELECT serial FROM state_head WHERE state_key = $1", &[&key]).await?.map(|r| r.get(0));
-        return Ok(Err(now_at.map(|s| s as u64)));
-    }
-    write_derived(c, key, state, now).await?;
-    // Keep the last 50 versions.
-    c.execute("DELETE FROM state_versions WHERE state_key = $1 AND serial < $2", &[&key, &(serial - 50)]).await?;
-    Ok(Ok(()))
-}
-
-/// The rows derived from a written state, for people and dashboards: one per
-/// pipeline, its last revision and its job. Idempotent single-row writes.
-async fn write_derived(c: &Client, key: &str, state: &State, now: i64) -> Result<(), tokio_postgres::Error> {
-    let serial = state.serial as i64;
-    let (workspace, namespace) = key.split_once('/').unwrap_or((key, ""));
-    let names: Vec<&str> = state.pipelines.keys().map(String::as_str).collect();
-    c.execute("DELETE FROM pipelines WHERE state_key = $1 AND NOT (name = ANY($2))", &[&key, &names]).await?;
-    for (name, p) in &state.pipelines {
-        let digest = flinkform_core::spec::digest(&[p.sql.as_bytes()]);
-        c.execute(
-            "INSERT INTO pipelines (state_key, name, file, status, topic, sink_table, deployment_id, job_id, sql_digest, serial)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-             ON CONFLICT (state_key, name) DO UPDATE SET file = excluded.file, status = excluded.status, topic = excluded.topic,
-               sink_table = excluded.sink_table, deployment_id = excluded.deployment_id, job_id = excluded.job_id,
-               sql_digest = excluded.sql_digest, serial = excluded.serial",
-            &[&key, name, &p.file, &p.status.name(), &p.topic, &p.sink_table, &p.remote.deployment_id, &p.remote.job_id, &digest, &serial],
-        )
-        .await?;
-        if let Some(r) = p.history.last() {
-            c.execute(
-                "INSERT INTO revisions (state_key, name, serial, action, sql, ddl, sql_digest, ddl_digest, applied_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (state_key, name, serial) DO NOTHING",
-                &[
-                    &key,
-                    name,
-                    &(r.serial as i64),
-                    &r.action.name(),
-                    &p.sql,
-                    &p.ddl,
-                    &r.sql_digest,
-                    &r.ddl_digest,
-                    &r.at,
-                ],
-            )
-            .await?;
-        }
-        if let (Some(dep), Some(job)) = (&p.remote.deployment_id, &p.remote.job_id) {
-            let conf = serde_json::to_value(&p.deploy.flink_conf).unwrap_or_default();
-            c.execute(
-                "INSERT INTO jobs (state_key, job_id, name, deployment_id, workspace, namespace, status, error, flink_conf, created_ms, updated_ms)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
-                 ON CONFLICT (state_key, job_id) DO UPDATE SET status = excluded.status, error = excluded.error, updated_ms = excluded.updated_ms",
-                &[&key, job, name, dep, &workspace, &namespace, &p.status.name(), &p.error, &conf, &now],
-            )
-            .await?;
-        }
-    }
-    Ok(())
-}
-
-fn info_row(r: &tokio_postgres::Row) -> LockInfo {
-    LockInfo {
-        id: r.get("lock_id"),
-        who: r.get("who"),
-        pid: r.get::<_, i64>("pid") as u32,
-        host: r.get("host"),
-        operation: r.get("operation"),
-        created: r.get("created"),
-    }
-}
-
-/// Tries the advisory lock; `Some(holder)` when someone else has it.
-fn try_advisory(w: &Worker, lock_key: &str, info: &LockInfo) -> Result<Option<LockInfo>, PgError> {
-    let (lock_key, info) = (lock_key.to_string(), info.clone());
-    let adv = advisory_key(&lock_key);
-    w.call(move |c| async move {
-        let got: bool = c.query_one("SELECT pg_try_advisory_lock($1)", &[&adv]).await?.get(0);
-        if !got {
-            let row = c.query_opt("SELECT * FROM locks WHERE lock_key = $1", &[&lock_key]).await?;
-            return Ok(Some(row.as_ref().map(info_row).unwrap_or_else(unknown_holder)));
-        }
-        upsert_info(&c, &lock_key, &info, i64::MAX, None).await?;
-        Ok(None)
-    })
-}
-
-fn unknown_holder() -> LockInfo {
-    LockInfo {
-        id: "?".into(),
-        who: "another session".into(),
-        pid: 0,
-        host: "?".into(),
-        operation: "?".into(),
-        created: "?".into(),
-    }
-}
-
-/// Writes the lock-info row; with `unless_live_at`, only over a lease that expired
-/// before that time (the Hologres flavor's conditional claim).
-async fn upsert_info(
-    c: &Client,
-    lock_key: &str,
-    info: &LockInfo,
-    expires_ms: i64,
-    unless_live_at: Option<i64>,
-) -> Result<u64, tokio_postgres::Error> {
-    let only_expired = if unless_live_at.is_some() { " WHERE locks.expires_ms < $9" } else { "" };
-    let sql = format!(
-        "INSERT INTO locks (lock_key, lock_id, who, pid, host, operation, created, expires_ms)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-         ON CONFLICT (lock_key) DO UPDATE SET lock_id = excluded.lock_id, who = excluded.who, pid = excluded.pid,
-           host = excluded.host, operation = excluded.operation, created = excluded.created, expires_ms = excluded.expires_ms{only_expired}"
-    );
-    let pid = info.pid as i64;
-    let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
-        vec![&lock_key, &info.id, &info.who, &pid, &info.host, &info.operation, &info.created, &expires_ms];
-    if let Some(t) = &unless_live_at {
-        params.push(t);
-    }
-    c.execute(&sql, &params).await
-}
-
-/// Tries to claim the lease row; `Some(holder)` when an unexpired lease is someone else's.
-fn try_lease(w: &Worker, lock_key: &str, info: &LockInfo, ttl: Duration) -> Result<Option<LockInfo>, PgError> {
-    let (lock_key, info) = (lock_key.to_string(), info.clone());
-    w.call(move |c| async move {
-        let now = now_ms();
-        upsert_info(&c, &lock_key, &info, now + ttl.as_millis() as i64, Some(now)).await?;
-        // No RETURNING with ON CONFLICT on Hologres: read the row back to see who won.
-        let row = c.query_one("SELECT * FROM locks WHERE lock_key = $1", &[&lock_key]).await?;
-        let holder = info_row(&row);
-        Ok(if holder.id == info.id { None } else { Some(holder) })
-    })
-}
-
-/// Renews a lease every third of its duration while `alive`.
-fn spawn_renewal(cfg: PgConfig, lock_key: String, lock_id: String, alive: Arc<AtomicBool>) {
-    std::thread::spawn(move || {
-        let Ok(w) = Worker::connect(&cfg) else { return };
-        let every = cfg.lease_ttl / 3;
-        while alive.load(Ordering::Relaxed) {
-            std::thread::sleep(every.max(Duration::from_millis(50)));
-            if !alive.load(Ordering::Relaxed) {
-                break;
-            }
-            let (k, id, ttl) = (lock_key.clone(), lock_id.clone(), cfg.lease_ttl);
-            let _ = w.call(move |c| async move {
-                c.execute(
-                    "UPDATE locks SET expires_ms = $3 WHERE lock_key = $1 AND lock_id = $2",
-                    &[&k, &id, &(now_ms() + ttl.as_millis() as i64)],
-                )
-                .await
-            });
-        }
-    });
-}
-
-struct PgGuard {
-    worker: Worker,
-    lock_key: String,
-    lock_id: String,
-    flavor: Flavor,
-    renew: Arc<AtomicBool>,
-}
-
-impl LockGuard for PgGuard {}
-
-impl Drop for PgGuard {
-    fn drop(&mut self) {
-        self.renew.store(false, Ordering::Relaxed);
-        let (k, id, flavor) = (self.lock_key.clone(), self.lock_id.clone(), self.flavor);
-        let adv = advisory_key(&k);
-        let _ = self.worker.call(move |c| async move {
-            c.execute("DELETE FROM locks WHERE lock_key = $1 AND lock_id = $2", &[&k, &id]).await?;
-            if flavor == Flavor::Postgres {
-                c.execute("SELECT pg_advisory_unlock($1)", &[&adv]).await?;
-            }
-            Ok(())
-        });
     }
 }

@@ -10,6 +10,7 @@ mod steps;
 mod tests;
 mod vvp;
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -17,7 +18,7 @@ use tokio::sync::{Mutex, Semaphore};
 
 use flinkform_core::plan::{Action, Change, Plan, Summary};
 use flinkform_core::state::{self, Operation, Pending, PipelineState, State, StateError, StateStore, Step};
-use vvp_api::{Restore, Stop, VvpError};
+use vvp_api::{RemoteDraft, Restore, Stop, VvpError};
 
 pub use vvp::Vvp;
 
@@ -101,6 +102,8 @@ pub struct Executor<'a, V> {
     at: String,
     cancel: &'a AtomicBool,
     events: &'a (dyn Fn(&str, &str) + Sync),
+    /// This project's drafts by pipeline, listed once when first needed.
+    drafts: Mutex<Option<HashMap<String, Vec<RemoteDraft>>>>,
 }
 
 impl<'a, V: Vvp> Executor<'a, V> {
@@ -125,6 +128,7 @@ impl<'a, V: Vvp> Executor<'a, V> {
             at,
             cancel,
             events,
+            drafts: Mutex::new(None),
         }
     }
 

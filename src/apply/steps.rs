@@ -8,7 +8,9 @@ use tokio::time::Instant;
 use flinkform_core::plan::SinkDdl;
 use flinkform_core::spec::Upgrade;
 use flinkform_core::state::{self, Operation, Pending, PipelineState, Step};
-use vvp_api::{ErrorKind, JobState, Restore, Stop, TicketState};
+use std::collections::HashMap;
+
+use vvp_api::{ErrorKind, JobState, RemoteDraft, Restore, Stop, TicketState};
 
 use super::{EVENT_DESTROYED, EVENT_STOPPED, Error, Executor, Res, Vvp};
 use crate::poll::{Backoff, poll_until};
@@ -81,7 +83,10 @@ impl<V: Vvp> Executor<'_, V> {
             }
             None => self.deploy(name, after, None).await?,
         };
-        self.update(name, |p| p.remote.deployment_id = Some(dep.clone())).await?;
+        self.set_deployment(name, &dep).await?;
+        // An adopted deployment may have been reached by a run that died before
+        // discarding its drafts.
+        self.discard_drafts(name).await?;
         self.configure(name, &dep, after).await?;
         self.start(name, &dep, &restore, &after.deploy.resource_queue).await?;
         self.finish(name, after, action).await
@@ -165,6 +170,7 @@ impl<V: Vvp> Executor<'_, V> {
             self.step(name, Step::Delete, &format!("deleting deployment {dep}")).await?;
             self.vvp.delete(&dep).await?;
         }
+        self.discard_drafts(name).await?;
         self.update(name, |p| {
             p.remote = Default::default();
             p.status = state::Status::Destroyed;
@@ -188,7 +194,7 @@ impl<V: Vvp> Executor<'_, V> {
             let ticket = match self.journaled_ticket(name).await {
                 Some(t) => t,
                 None => match self.draft_or_ticket(name, after, deployment).await? {
-                    Ok(dep) => return Ok(dep),
+                    Ok(dep) => return self.landed(name, dep).await,
                     Err(ticket) => ticket,
                 },
             };
@@ -228,7 +234,7 @@ impl<V: Vvp> Executor<'_, V> {
             self.set_ticket(name, None).await?;
             let id = result?;
             self.event(name, &format!("deployed to {id}"));
-            return Ok(id);
+            return self.landed(name, id).await;
         }
         Err(Error::Failed("VVP forgot three deploy tickets in a row; run apply again".into()))
     }
@@ -236,6 +242,20 @@ impl<V: Vvp> Executor<'_, V> {
     /// The journaled deploy ticket, if any.
     async fn journaled_ticket(&self, name: &str) -> Option<String> {
         self.state.lock().await.state.pipelines.get(name)?.pending.as_ref()?.ticket_id.clone()
+    }
+
+    /// Journals the deployment the SQL runs in, and discards the drafts that got it there.
+    async fn landed(&self, name: &str, id: String) -> Res<String> {
+        self.set_deployment(name, &id).await?;
+        self.discard_drafts(name).await?;
+        Ok(id)
+    }
+
+    async fn set_deployment(&self, name: &str, id: &str) -> Res<()> {
+        if self.recorded(name).await.is_some_and(|p| p.remote.deployment_id.as_deref() == Some(id)) {
+            return Ok(());
+        }
+        self.update(name, |p| p.remote.deployment_id = Some(id.to_string())).await
     }
 
     async fn set_ticket(&self, name: &str, ticket: Option<String>) -> Res<()> {
@@ -247,30 +267,105 @@ impl<V: Vvp> Executor<'_, V> {
         .await
     }
 
-    /// `Ok`: the journaled draft is already deployed to the deployment with this SQL.
-    /// `Err`: the ticket of a new draft's deploy, journaled.
+    /// `Ok`: a draft of this pipeline is already deployed to the deployment with this
+    /// SQL. `Err`: the ticket of deploying a draft with this SQL (the journaled one, one
+    /// an earlier run made but never journaled, or a new one), journaled.
     async fn draft_or_ticket(
         &self,
         name: &str,
         after: &PipelineState,
         deployment: Option<&str>,
     ) -> Res<Result<String, String>> {
-        let draft = self.recorded(name).await.expect("journaled before").remote.draft_id;
-        if let Some(draft) = &draft
-            && let Some(dep) = self.vvp.draft_deployment(draft).await?
-            && deployment.is_none_or(|d| d == dep)
-            && self.vvp.deployment(&dep).await?.is_some_and(|d| d.sql.as_deref() == Some(after.sql.as_str()))
-        {
-            self.event(name, &format!("deployment {dep} already runs this SQL (draft {draft})"));
-            return Ok(Ok(dep));
+        let fits = |d: &RemoteDraft| {
+            d.sql.as_deref() == Some(after.sql.as_str())
+                && deployment.is_none_or(|x| d.deployment.as_deref() == Some(x))
+        };
+        let journaled = self.recorded(name).await.expect("journaled before").remote.draft_id;
+        let found = match &journaled {
+            Some(id) => self.vvp.draft(id).await?.filter(fits),
+            None => None,
+        };
+        let found = match found {
+            Some(d) => Some(d),
+            None => self.drafts_of(name, false).await?.into_iter().find(fits),
+        };
+        if let Some(d) = &found {
+            if let Some(dep) = &d.deployment
+                && self.vvp.deployment(dep).await?.is_some_and(|x| x.sql.as_deref() == Some(after.sql.as_str()))
+            {
+                self.event(name, &format!("deployment {dep} already runs this SQL (draft {})", d.id));
+                self.set_draft(name, Some(d.id.clone())).await?;
+                return Ok(Ok(dep.clone()));
+            }
+            self.event(name, &format!("reusing draft {}", d.id));
         }
-        self.step(name, Step::CreateDraft, "creating a deployment draft").await?;
-        let draft = self.vvp.create_sql_draft(name, &after.sql, &after.deploy, deployment).await?;
-        self.update(name, |p| p.remote.draft_id = Some(draft.clone())).await?;
+        let draft = match found {
+            Some(d) => d.id,
+            None => self.create_draft(name, after, deployment).await?,
+        };
+        self.set_draft(name, Some(draft.clone())).await?;
         self.step(name, Step::Deploy, &format!("deploying draft {draft}")).await?;
         let t = self.vvp.deploy(&draft, &after.deploy.resource_queue).await?;
         self.set_ticket(name, Some(t.clone())).await?;
         Ok(Err(t))
+    }
+
+    /// Creates a draft. An answer lost after the draft may have been made is followed by
+    /// a look (a fresh listing) before creating again, so no draft is made twice.
+    async fn create_draft(&self, name: &str, after: &PipelineState, deployment: Option<&str>) -> Res<String> {
+        self.step(name, Step::CreateDraft, "creating a deployment draft").await?;
+        match self.vvp.create_sql_draft(name, &after.sql, &after.deploy, deployment).await {
+            Ok(id) => Ok(id),
+            Err(e) if e.may_have_taken_effect() => {
+                let made =
+                    self.drafts_of(name, true).await?.into_iter().find(|d| {
+                        d.sql.as_deref() == Some(after.sql.as_str()) && d.deployment.as_deref() == deployment
+                    });
+                match made {
+                    Some(d) => Ok(d.id),
+                    None => Ok(self.vvp.create_sql_draft(name, &after.sql, &after.deploy, deployment).await?),
+                }
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// This project's drafts of `name`, listed once per apply (`fresh`: listed again).
+    /// Only this apply, holding the state lock, makes drafts of these pipelines.
+    async fn drafts_of(&self, name: &str, fresh: bool) -> Res<Vec<RemoteDraft>> {
+        let mut cache = self.drafts.lock().await;
+        if fresh || cache.is_none() {
+            let mut by_name: HashMap<String, Vec<RemoteDraft>> = HashMap::new();
+            for d in self.vvp.drafts().await? {
+                by_name.entry(d.name.clone()).or_default().push(d);
+            }
+            *cache = Some(by_name);
+        }
+        Ok(cache.as_ref().and_then(|m| m.get(name)).cloned().unwrap_or_default())
+    }
+
+    /// Once deployed, a pipeline's drafts are litter: the deployed one, and any an
+    /// interrupted run left. Deleted, and the journal forgets the draft.
+    async fn discard_drafts(&self, name: &str) -> Res<()> {
+        let journaled = self.recorded(name).await.and_then(|p| p.remote.draft_id);
+        let listed = self.drafts_of(name, false).await?.into_iter().map(|d| d.id);
+        let mut ids: Vec<String> = journaled.into_iter().chain(listed).collect();
+        ids.sort();
+        ids.dedup();
+        for id in &ids {
+            self.vvp.discard_draft(id).await?;
+        }
+        if let Some(m) = self.drafts.lock().await.as_mut() {
+            m.remove(name);
+        }
+        self.set_draft(name, None).await
+    }
+
+    async fn set_draft(&self, name: &str, draft: Option<String>) -> Res<()> {
+        if self.recorded(name).await.is_some_and(|p| p.remote.draft_id == draft) {
+            return Ok(());
+        }
+        self.update(name, |p| p.remote.draft_id = draft).await
     }
 
     /// Starts the deployment's job (adopting one that is already live) and waits for RUNNING.
@@ -280,8 +375,13 @@ impl<V: Vvp> Executor<'_, V> {
             Some(j) => j,
             None => match self.vvp.start(dep, restore, queue).await {
                 Ok(j) => j,
-                // A lost answer to a start that happened: the job is there.
-                Err(e) => self.vvp.live_job(dep).await?.ok_or(e)?,
+                // A lost answer: look before trying again. A start that happened left its
+                // job; one that did not is sent once more.
+                Err(e) => match self.vvp.live_job(dep).await? {
+                    Some(j) => j,
+                    None if e.transient() => self.vvp.start(dep, restore, queue).await?,
+                    None => return Err(e.into()),
+                },
             },
         };
         self.update(name, |p| p.remote.job_id = Some(job.id.clone())).await?;

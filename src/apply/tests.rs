@@ -14,7 +14,7 @@ use flinkform_core::state::{
     DeployParams, LockGuard, LockInfo, Operation, PipelineState, Remote, Revision, State, StateError, StateStore,
     Status,
 };
-use vvp_api::{JobState, RemoteDeployment, RemoteJob, Restore, Stop, TicketState, VvpError};
+use vvp_api::{JobState, RemoteDeployment, RemoteDraft, RemoteJob, Restore, Stop, TicketState, VvpError};
 
 use super::{Executor, Outcome, Timeouts, Vvp};
 
@@ -35,8 +35,7 @@ fn desired() -> PipelineState {
 /// `orders` as a finished create left it: deployment `dep-1`, job `job-1` running.
 fn applied() -> PipelineState {
     let mut p = desired();
-    p.remote =
-        Remote { draft_id: Some("draft-1".into()), deployment_id: Some("dep-1".into()), job_id: Some("job-1".into()) };
+    p.remote = Remote { draft_id: None, deployment_id: Some("dep-1".into()), job_id: Some("job-1".into()) };
     p.status = Status::Running;
     p.history.push(Revision {
         serial: 1,
@@ -61,6 +60,8 @@ fn changed(upgrade: Upgrade) -> PipelineState {
 enum Answer {
     Deployment(Option<RemoteDeployment>),
     MaybeId(Option<String>),
+    Draft(Option<RemoteDraft>),
+    Drafts(Vec<RemoteDraft>),
     Id(&'static str),
     Ticket(TicketState),
     Live(Option<RemoteJob>),
@@ -83,8 +84,18 @@ fn ours(id: &str, sql: &str) -> Answer {
     }))
 }
 
+/// Draft `id` of `orders` with `sql`, linked to `deployment`.
+fn draft(id: &str, sql: &str, deployment: Option<&str>) -> RemoteDraft {
+    RemoteDraft { id: id.into(), name: "orders".into(), sql: Some(sql.into()), deployment: deployment.map(Into::into) }
+}
+
 fn lost(action: &str) -> VvpError {
-    VvpError::Transport { action: action.into(), endpoint: "vvp".into(), message: "connection reset".into() }
+    VvpError::Transport {
+        action: action.into(),
+        endpoint: "vvp".into(),
+        message: "connection reset".into(),
+        sent: true,
+    }
 }
 
 /// Everything that happened, in order: VVP calls and state writes.
@@ -124,8 +135,14 @@ impl Vvp for Scripted<'_> {
     async fn deployment(&self, id: &str) -> Result<Option<RemoteDeployment>, VvpError> {
         take!(self, "deployment", format!("deployment {id}"), Answer::Deployment(d) => d)
     }
-    async fn draft_deployment(&self, draft: &str) -> Result<Option<String>, VvpError> {
-        take!(self, "draft_deployment", format!("draft_deployment {draft}"), Answer::MaybeId(d) => d)
+    async fn draft(&self, id: &str) -> Result<Option<RemoteDraft>, VvpError> {
+        take!(self, "draft", format!("draft {id}"), Answer::Draft(d) => d)
+    }
+    async fn drafts(&self) -> Result<Vec<RemoteDraft>, VvpError> {
+        take!(self, "drafts", "drafts".to_string(), Answer::Drafts(d) => d)
+    }
+    async fn discard_draft(&self, id: &str) -> Result<(), VvpError> {
+        take!(self, "discard_draft", format!("discard_draft {id}"), Answer::Done => ())
     }
     async fn create_sql_draft(
         &self,
@@ -302,10 +319,12 @@ async fn create_journals_each_step_before_its_call_and_each_id_after() {
         Some(desired()),
         vec![
             ("find_deployment", Deployment(None)),
+            ("drafts", Drafts(vec![])),
             ("create_sql_draft", Id("draft-1")),
             ("deploy", Id("ticket-1")),
             ("ticket", Ticket(TicketState::Running)),
             ("ticket", Ticket(TicketState::Deployed("dep-1".into()))),
+            ("discard_draft", Done),
             ("configure", Done),
             ("live_job", Live(None)),
             ("start", Job(job("job-1", JobState::Starting))),
@@ -322,6 +341,7 @@ async fn create_journals_each_step_before_its_call_and_each_id_after() {
             "
         write 1: orders applying create/lookup
         call find_deployment orders
+        call drafts
         write 2: orders applying create/create_draft
         call create_sql_draft orders for a new deployment
         write 3: orders applying create/create_draft draft=draft-1
@@ -332,15 +352,17 @@ async fn create_journals_each_step_before_its_call_and_each_id_after() {
         call ticket ticket-1
         write 6: orders applying create/deploy draft=draft-1
         write 7: orders applying create/deploy draft=draft-1 dep=dep-1
-        write 8: orders applying create/configure draft=draft-1 dep=dep-1
+        call discard_draft draft-1
+        write 8: orders applying create/deploy dep=dep-1
+        write 9: orders applying create/configure dep=dep-1
         call configure dep-1 parallelism 2
-        write 9: orders applying create/start draft=draft-1 dep=dep-1
+        write 10: orders applying create/start dep=dep-1
         call live_job dep-1
         call start dep-1 restore NONE on default-queue
-        write 10: orders applying create/start draft=draft-1 dep=dep-1 job=job-1
+        write 11: orders applying create/start dep=dep-1 job=job-1
         call job job-1
         call job job-1
-        write 11: orders running draft=draft-1 dep=dep-1 job=job-1 history=create@11
+        write 12: orders running dep=dep-1 job=job-1 history=create@12
     "
         )
     );
@@ -361,11 +383,11 @@ async fn a_stateful_update_restores_exactly_the_savepoint_its_stop_took() {
             ("live_job", Live(Some(job("job-1", JobState::Cancelling)))),
             ("live_job", Live(None)),
             ("stop_savepoint", MaybeId(Some("sp-1".into()))),
-            ("draft_deployment", MaybeId(Some("dep-1".into()))),
-            ("deployment", ours("dep-1", &desired().sql)),
+            ("drafts", Drafts(vec![])),
             ("create_sql_draft", Id("draft-2")),
             ("deploy", Id("ticket-2")),
             ("ticket", Ticket(TicketState::Deployed("dep-1".into()))),
+            ("discard_draft", Done),
             ("configure", Done),
             ("live_job", Live(None)),
             ("start", Job(job("job-2", JobState::Running))),
@@ -375,17 +397,17 @@ async fn a_stateful_update_restores_exactly_the_savepoint_its_stop_took() {
     .await;
     assert_eq!(r.outcome.failed, []);
     assert_eq!(r.outcome.done.change, 1);
-    assert_eq!(r.log, lines("
-        write 2: orders applying update/stop draft=draft-1 dep=dep-1 job=job-1 history=create@1
+    assert_eq!(r.log, lines(
+            "
+        write 2: orders applying update/stop dep=dep-1 job=job-1 history=create@1
         call live_job dep-1
         call stop job-1 STOP_WITH_SAVEPOINT
         call live_job dep-1
         call live_job dep-1
         call stop_savepoint dep-1 job-1
-        write 3: orders applying update/stop savepoint=sp-1 draft=draft-1 dep=dep-1 job=job-1 history=create@1
-        call draft_deployment draft-1
-        call deployment dep-1
-        write 4: orders applying update/create_draft savepoint=sp-1 draft=draft-1 dep=dep-1 job=job-1 history=create@1
+        write 3: orders applying update/stop savepoint=sp-1 dep=dep-1 job=job-1 history=create@1
+        call drafts
+        write 4: orders applying update/create_draft savepoint=sp-1 dep=dep-1 job=job-1 history=create@1
         call create_sql_draft orders (v2) for dep-1
         write 5: orders applying update/create_draft savepoint=sp-1 draft=draft-2 dep=dep-1 job=job-1 history=create@1
         write 6: orders applying update/deploy savepoint=sp-1 draft=draft-2 dep=dep-1 job=job-1 history=create@1
@@ -393,31 +415,35 @@ async fn a_stateful_update_restores_exactly_the_savepoint_its_stop_took() {
         write 7: orders applying update/deploy ticket=ticket-2 savepoint=sp-1 draft=draft-2 dep=dep-1 job=job-1 history=create@1
         call ticket ticket-2
         write 8: orders applying update/deploy savepoint=sp-1 draft=draft-2 dep=dep-1 job=job-1 history=create@1
-        write 9: orders applying update/configure savepoint=sp-1 draft=draft-2 dep=dep-1 job=job-1 history=create@1
+        call discard_draft draft-2
+        write 9: orders applying update/deploy savepoint=sp-1 dep=dep-1 job=job-1 history=create@1
+        write 10: orders applying update/configure savepoint=sp-1 dep=dep-1 job=job-1 history=create@1
         call configure dep-1 parallelism 2
-        write 10: orders applying update/start savepoint=sp-1 draft=draft-2 dep=dep-1 job=job-1 history=create@1
+        write 11: orders applying update/start savepoint=sp-1 dep=dep-1 job=job-1 history=create@1
         call live_job dep-1
         call start dep-1 restore FROM_SAVEPOINT sp-1 on default-queue
-        write 11: orders applying update/start savepoint=sp-1 draft=draft-2 dep=dep-1 job=job-2 history=create@1
+        write 12: orders applying update/start savepoint=sp-1 dep=dep-1 job=job-2 history=create@1
         call job job-2
-        write 12: orders running draft=draft-2 dep=dep-1 job=job-2 history=create@1,update@12
-    "));
+        write 13: orders running dep=dep-1 job=job-2 history=create@1,update@13
+    "
+        ));
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_stateful_update_without_a_running_job_starts_from_the_latest_state_not_an_old_savepoint() {
     use Answer::*;
-    let mut before = applied();
-    before.remote.draft_id = None;
+    let before = applied();
     let r = run(
         Action::Update,
         Some(before),
         Some(changed(Upgrade::Stateful)),
         vec![
             ("live_job", Live(None)),
+            ("drafts", Drafts(vec![])),
             ("create_sql_draft", Id("draft-2")),
             ("deploy", Id("ticket-2")),
             ("ticket", Ticket(TicketState::Deployed("dep-1".into()))),
+            ("discard_draft", Done),
             ("configure", Done),
             ("live_job", Live(None)),
             ("start", Job(job("job-2", JobState::Running))),
@@ -434,7 +460,6 @@ async fn a_resumed_update_restores_the_savepoint_its_first_run_journaled() {
     use Answer::*;
     let mut before = applied();
     before.status = Status::Applying;
-    before.remote.draft_id = None;
     before.pending = Some(flinkform_core::state::Pending {
         savepoint_id: Some("sp-1".into()),
         ..flinkform_core::state::Pending::new(Operation::Update, flinkform_core::state::Step::CreateDraft)
@@ -445,9 +470,11 @@ async fn a_resumed_update_restores_the_savepoint_its_first_run_journaled() {
         Some(changed(Upgrade::Stateful)),
         vec![
             ("live_job", Live(None)),
+            ("drafts", Drafts(vec![])),
             ("create_sql_draft", Id("draft-2")),
             ("deploy", Id("ticket-2")),
             ("ticket", Ticket(TicketState::Deployed("dep-1".into()))),
+            ("discard_draft", Done),
             ("configure", Done),
             ("live_job", Live(None)),
             ("start", Job(job("job-2", JobState::Running))),
@@ -466,8 +493,7 @@ async fn a_resumed_update_restores_the_savepoint_its_first_run_journaled() {
 #[tokio::test(start_paused = true)]
 async fn a_stateless_update_stops_without_a_savepoint_and_starts_without_state() {
     use Answer::*;
-    let mut before = applied();
-    before.remote.draft_id = None;
+    let before = applied();
     let r = run(
         Action::Update,
         Some(before),
@@ -476,9 +502,11 @@ async fn a_stateless_update_stops_without_a_savepoint_and_starts_without_state()
             ("live_job", Live(Some(job("job-1", JobState::Running)))),
             ("stop", Done),
             ("live_job", Live(None)),
+            ("drafts", Drafts(vec![])),
             ("create_sql_draft", Id("draft-2")),
             ("deploy", Id("ticket-2")),
             ("ticket", Ticket(TicketState::Deployed("dep-1".into()))),
+            ("discard_draft", Done),
             ("configure", Done),
             ("live_job", Live(None)),
             ("start", Job(job("job-2", JobState::Running))),
@@ -495,7 +523,7 @@ async fn a_stateless_update_stops_without_a_savepoint_and_starts_without_state()
         .collect();
     assert_eq!(calls, ["call stop job-1 NONE", "call start dep-1 restore NONE on default-queue"]);
     assert!(
-        r.log.last().unwrap().ends_with("orders running draft=draft-2 dep=dep-1 job=job-2 history=create@1,update@11"),
+        r.log.last().unwrap().ends_with("orders running dep=dep-1 job=job-2 history=create@1,update@12"),
         "{:?}",
         r.log
     );
@@ -513,10 +541,12 @@ async fn replace_destroys_the_old_deployment_before_creating_the_new_one() {
             ("stop", Done),
             ("live_job", Live(None)),
             ("delete", Done),
+            ("drafts", Drafts(vec![])),
             ("find_deployment", Deployment(None)),
             ("create_sql_draft", Id("draft-2")),
             ("deploy", Id("ticket-2")),
             ("ticket", Ticket(TicketState::Deployed("dep-2".into()))),
+            ("discard_draft", Done),
             ("configure", Done),
             ("live_job", Live(None)),
             ("start", Job(job("job-2", JobState::Running))),
@@ -530,12 +560,13 @@ async fn replace_destroys_the_old_deployment_before_creating_the_new_one() {
         r.log,
         lines(
             "
-        write 2: orders applying replace/stop draft=draft-1 dep=dep-1 job=job-1 history=create@1
+        write 2: orders applying replace/stop dep=dep-1 job=job-1 history=create@1
         call live_job dep-1
         call stop job-1 NONE
         call live_job dep-1
-        write 3: orders applying replace/delete draft=draft-1 dep=dep-1 job=job-1 history=create@1
+        write 3: orders applying replace/delete dep=dep-1 job=job-1 history=create@1
         call delete dep-1
+        call drafts
         write 4: orders destroyed replace/delete history=create@1
         write 5: orders applying replace/lookup history=create@1
         call find_deployment orders
@@ -548,14 +579,16 @@ async fn replace_destroys_the_old_deployment_before_creating_the_new_one() {
         call ticket ticket-2
         write 10: orders applying replace/deploy draft=draft-2 history=create@1
         write 11: orders applying replace/deploy draft=draft-2 dep=dep-2 history=create@1
-        write 12: orders applying replace/configure draft=draft-2 dep=dep-2 history=create@1
+        call discard_draft draft-2
+        write 12: orders applying replace/deploy dep=dep-2 history=create@1
+        write 13: orders applying replace/configure dep=dep-2 history=create@1
         call configure dep-2 parallelism 2
-        write 13: orders applying replace/start draft=draft-2 dep=dep-2 history=create@1
+        write 14: orders applying replace/start dep=dep-2 history=create@1
         call live_job dep-2
         call start dep-2 restore NONE on default-queue
-        write 14: orders applying replace/start draft=draft-2 dep=dep-2 job=job-2 history=create@1
+        write 15: orders applying replace/start dep=dep-2 job=job-2 history=create@1
         call job job-2
-        write 15: orders running draft=draft-2 dep=dep-2 job=job-2 history=create@1,replace@15
+        write 16: orders running dep=dep-2 job=job-2 history=create@1,replace@16
     "
         )
     );
@@ -574,6 +607,7 @@ async fn destroy_stops_deletes_and_then_forgets_the_pipeline() {
             ("live_job", Live(Some(job("job-1", JobState::Cancelling)))),
             ("live_job", Live(None)),
             ("delete", Done),
+            ("drafts", Drafts(vec![])),
         ],
     )
     .await;
@@ -583,13 +617,14 @@ async fn destroy_stops_deletes_and_then_forgets_the_pipeline() {
         r.log,
         lines(
             "
-        write 2: orders applying delete/stop draft=draft-1 dep=dep-1 job=job-1 history=create@1
+        write 2: orders applying delete/stop dep=dep-1 job=job-1 history=create@1
         call live_job dep-1
         call stop job-1 NONE
         call live_job dep-1
         call live_job dep-1
-        write 3: orders applying delete/delete draft=draft-1 dep=dep-1 job=job-1 history=create@1
+        write 3: orders applying delete/delete dep=dep-1 job=job-1 history=create@1
         call delete dep-1
+        call drafts
         write 4: orders destroyed delete/delete history=create@1
         write 5:
     "
@@ -621,12 +656,12 @@ async fn repair_starts_the_failed_job_again_from_its_latest_state() {
         r.log,
         lines(
             "
-        write 2: orders applying repair/start draft=draft-1 dep=dep-1 job=job-1 history=create@1 error=job failed
+        write 2: orders applying repair/start dep=dep-1 job=job-1 history=create@1 error=job failed
         call live_job dep-1
         call start dep-1 restore LATEST_STATE on default-queue
-        write 3: orders applying repair/start draft=draft-1 dep=dep-1 job=job-2 history=create@1 error=job failed
+        write 3: orders applying repair/start dep=dep-1 job=job-2 history=create@1 error=job failed
         call job job-2
-        write 4: orders running draft=draft-1 dep=dep-1 job=job-2 history=create@1,repair@4
+        write 4: orders running dep=dep-1 job=job-2 history=create@1,repair@4
     "
         )
     );
@@ -642,6 +677,8 @@ async fn an_interrupted_create_resumes_its_journaled_ticket_without_a_second_dra
         vec![
             ("find_deployment", Deployment(None)),
             ("ticket", Ticket(TicketState::Deployed("dep-1".into()))),
+            ("drafts", Drafts(vec![])),
+            ("discard_draft", Done),
             ("configure", Done),
             ("live_job", Live(None)),
             ("start", Job(job("job-1", JobState::Running))),
@@ -681,7 +718,7 @@ async fn a_start_whose_answer_was_lost_adopts_the_job_it_made() {
     )
     .await;
     assert_eq!(r.outcome.failed, []);
-    assert!(r.log.last().unwrap().contains("running draft=draft-1 dep=dep-1 job=job-2"), "{:?}", r.log);
+    assert!(r.log.last().unwrap().contains("running dep=dep-1 job=job-2"), "{:?}", r.log);
 }
 
 #[tokio::test(start_paused = true)]
@@ -699,10 +736,7 @@ async fn a_failing_job_is_recorded_failed_with_vvp_s_message() {
     )
     .await;
     assert_eq!(r.outcome.failed, [("orders".to_string(), "job job-2 failed: OOM: heap".to_string())]);
-    assert_eq!(
-        r.log.last().unwrap(),
-        "write 4: orders failed draft=draft-1 dep=dep-1 job=job-2 history=create@1 error=OOM: heap"
-    );
+    assert_eq!(r.log.last().unwrap(), "write 4: orders failed dep=dep-1 job=job-2 history=create@1 error=OOM: heap");
 }
 
 #[tokio::test(start_paused = true)]
@@ -714,6 +748,7 @@ async fn a_vvp_error_keeps_the_step_journaled_for_the_next_run() {
         Some(desired()),
         vec![
             ("find_deployment", Deployment(None)),
+            ("drafts", Drafts(vec![])),
             ("create_sql_draft", Id("draft-1")),
             ("deploy", Fails(lost("DeployDeploymentDraftAsync"))),
         ],
@@ -732,7 +767,7 @@ async fn a_state_only_change_is_recorded_without_a_call_to_vvp() {
     after.protect = true;
     let r = run(Action::Record, Some(applied()), Some(after), Vec::new()).await;
     assert_eq!(r.outcome.failed, []);
-    assert_eq!(r.log, lines("write 2: orders running draft=draft-1 dep=dep-1 job=job-1 history=create@1"));
+    assert_eq!(r.log, lines("write 2: orders running dep=dep-1 job=job-1 history=create@1"));
     assert!(r.state.unwrap().pipelines["orders"].protect);
 }
 
@@ -741,26 +776,24 @@ async fn an_update_of_a_stopped_pipeline_deploys_and_leaves_the_job_stopped() {
     use Answer::*;
     let mut before = applied();
     before.status = Status::Stopped;
-    before.remote.draft_id = None;
     let r = run(
         Action::Update,
         Some(before),
         Some(changed(Upgrade::Stateful)),
         vec![
             ("live_job", Live(None)),
+            ("drafts", Drafts(vec![])),
             ("create_sql_draft", Id("draft-2")),
             ("deploy", Id("ticket-2")),
             ("ticket", Ticket(TicketState::Deployed("dep-1".into()))),
+            ("discard_draft", Done),
             ("configure", Done),
         ],
     )
     .await;
     assert_eq!(r.outcome.failed, []);
     assert!(!r.log.iter().any(|l| l.starts_with("call start")), "{:?}", r.log);
-    assert_eq!(
-        r.log.last().unwrap(),
-        "write 9: orders stopped draft=draft-2 dep=dep-1 job=job-1 history=create@1,update@9"
-    );
+    assert_eq!(r.log.last().unwrap(), "write 10: orders stopped dep=dep-1 job=job-1 history=create@1,update@10");
 }
 
 fn ticket_not_found() -> VvpError {
@@ -795,8 +828,10 @@ async fn a_ticket_vvp_forgot_is_re_derived_from_the_draft_s_deployment() {
         vec![
             ("find_deployment", Deployment(None)),
             ("ticket", Fails(ticket_not_found())),
-            ("draft_deployment", MaybeId(Some("dep-1".into()))),
+            ("draft", Draft(Some(draft("draft-1", &desired().sql, Some("dep-1"))))),
             ("deployment", ours("dep-1", &desired().sql)),
+            ("drafts", Drafts(vec![])),
+            ("discard_draft", Done),
             ("configure", Done),
             ("live_job", Live(None)),
             ("start", Job(job("job-1", JobState::Running))),
@@ -813,16 +848,16 @@ async fn a_ticket_vvp_forgot_is_re_derived_from_the_draft_s_deployment() {
         call find_deployment orders
         call ticket ticket-1
         write 3: orders applying create/lookup draft=draft-1
-        call draft_deployment draft-1
+        call draft draft-1
         call deployment dep-1
     "
         )
     );
-    assert!(r.log.last().unwrap().contains("running draft=draft-1 dep=dep-1 job=job-1"), "{:?}", r.log);
+    assert!(r.log.last().unwrap().contains("running dep=dep-1 job=job-1"), "{:?}", r.log);
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_ticket_vvp_forgot_of_a_draft_never_deployed_deploys_a_new_draft() {
+async fn a_ticket_vvp_forgot_of_a_draft_never_deployed_deploys_that_draft_again() {
     use Answer::*;
     let r = run(
         Action::Create,
@@ -831,10 +866,11 @@ async fn a_ticket_vvp_forgot_of_a_draft_never_deployed_deploys_a_new_draft() {
         vec![
             ("find_deployment", Deployment(None)),
             ("ticket", Fails(ticket_not_found())),
-            ("draft_deployment", MaybeId(None)),
-            ("create_sql_draft", Id("draft-2")),
+            ("draft", Draft(Some(draft("draft-1", &desired().sql, None)))),
             ("deploy", Id("ticket-2")),
             ("ticket", Ticket(TicketState::Deployed("dep-1".into()))),
+            ("drafts", Drafts(vec![])),
+            ("discard_draft", Done),
             ("configure", Done),
             ("live_job", Live(None)),
             ("start", Job(job("job-1", JobState::Running))),
@@ -843,5 +879,64 @@ async fn a_ticket_vvp_forgot_of_a_draft_never_deployed_deploys_a_new_draft() {
     )
     .await;
     assert_eq!(r.outcome.failed, []);
-    assert!(r.log.last().unwrap().contains("running draft=draft-2 dep=dep-1 job=job-1"), "{:?}", r.log);
+    assert!(r.log.contains(&"call deploy draft-1 on default-queue".to_string()), "no second draft: {:?}", r.log);
+    assert!(r.log.last().unwrap().contains("running dep=dep-1 job=job-1"), "{:?}", r.log);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_draft_an_earlier_run_left_is_reused_when_it_fits_and_discarded_when_not() {
+    use Answer::*;
+    let r = run(
+        Action::Create,
+        None,
+        Some(desired()),
+        vec![
+            ("find_deployment", Deployment(None)),
+            (
+                "drafts",
+                Drafts(vec![draft("draft-old", "SELECT 'other SQL';", None), draft("draft-1", &desired().sql, None)]),
+            ),
+            ("deploy", Id("ticket-1")),
+            ("ticket", Ticket(TicketState::Deployed("dep-1".into()))),
+            ("discard_draft", Done),
+            ("discard_draft", Done),
+            ("configure", Done),
+            ("live_job", Live(None)),
+            ("start", Job(job("job-1", JobState::Running))),
+            ("job", Job(job("job-1", JobState::Running))),
+        ],
+    )
+    .await;
+    assert_eq!(r.outcome.failed, []);
+    assert!(!r.log.iter().any(|l| l.starts_with("call create_sql_draft")), "reused, not made again: {:?}", r.log);
+    let discarded: Vec<&str> =
+        r.log.iter().filter(|l| l.starts_with("call discard_draft")).map(String::as_str).collect();
+    assert_eq!(discarded, ["call discard_draft draft-1", "call discard_draft draft-old"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lost_answer_to_creating_a_draft_is_looked_up_before_creating_again() {
+    use Answer::*;
+    let r = run(
+        Action::Create,
+        None,
+        Some(desired()),
+        vec![
+            ("find_deployment", Deployment(None)),
+            ("drafts", Drafts(vec![])),
+            ("create_sql_draft", Fails(lost("CreateDeploymentDraft"))),
+            ("drafts", Drafts(vec![draft("draft-1", &desired().sql, None)])),
+            ("deploy", Id("ticket-1")),
+            ("ticket", Ticket(TicketState::Deployed("dep-1".into()))),
+            ("discard_draft", Done),
+            ("configure", Done),
+            ("live_job", Live(None)),
+            ("start", Job(job("job-1", JobState::Running))),
+            ("job", Job(job("job-1", JobState::Running))),
+        ],
+    )
+    .await;
+    assert_eq!(r.outcome.failed, []);
+    assert_eq!(r.log.iter().filter(|l| l.starts_with("call create_sql_draft")).count(), 1, "{:?}", r.log);
+    assert!(r.log.contains(&"call deploy draft-1 on default-queue".to_string()), "{:?}", r.log);
 }

@@ -4,7 +4,7 @@
 use std::future::Future;
 
 use flinkform_core::state::DeployParams;
-use vvp_api::{Client, RemoteDeployment, RemoteJob, Restore, Stop, TicketState, VvpError};
+use vvp_api::{Client, RemoteDeployment, RemoteDraft, RemoteJob, Restore, Stop, TicketState, VvpError};
 
 /// The domain operations apply carries a plan out with (see [`vvp_api::Client`] for
 /// what each does on VVP).
@@ -13,8 +13,12 @@ pub trait Vvp: Sync {
     fn find_deployment(&self, name: &str) -> impl Future<Output = Result<Option<RemoteDeployment>, VvpError>>;
     /// The deployment with this id, `None` when it is gone.
     fn deployment(&self, id: &str) -> impl Future<Output = Result<Option<RemoteDeployment>, VvpError>>;
-    /// The deployment a draft was deployed to, if it was.
-    fn draft_deployment(&self, draft: &str) -> impl Future<Output = Result<Option<String>, VvpError>>;
+    /// Every draft this project made, of every pipeline.
+    fn drafts(&self) -> impl Future<Output = Result<Vec<RemoteDraft>, VvpError>>;
+    /// Deletes a draft (one already gone counts as deleted).
+    fn discard_draft(&self, id: &str) -> impl Future<Output = Result<(), VvpError>>;
+    /// A draft, `None` when it is gone.
+    fn draft(&self, id: &str) -> impl Future<Output = Result<Option<RemoteDraft>, VvpError>>;
     /// Creates a SQL draft for pipeline `name` (linked to `deployment`, to update it).
     fn create_sql_draft(
         &self,
@@ -55,8 +59,14 @@ impl Vvp for Client {
     fn deployment(&self, id: &str) -> impl Future<Output = Result<Option<RemoteDeployment>, VvpError>> {
         Client::deployment(self, id)
     }
-    fn draft_deployment(&self, draft: &str) -> impl Future<Output = Result<Option<String>, VvpError>> {
-        Client::draft_deployment(self, draft)
+    fn drafts(&self) -> impl Future<Output = Result<Vec<RemoteDraft>, VvpError>> {
+        Client::drafts(self)
+    }
+    fn discard_draft(&self, id: &str) -> impl Future<Output = Result<(), VvpError>> {
+        Client::discard_draft(self, id)
+    }
+    fn draft(&self, id: &str) -> impl Future<Output = Result<Option<RemoteDraft>, VvpError>> {
+        Client::draft(self, id)
     }
     fn create_sql_draft(
         &self,

@@ -69,6 +69,7 @@ fn lifecycle_plan_apply_update_from_savepoint_destroy() {
     let r = run(&p, &emu, &["apply", "plan.json"]).code(0);
     assert!(r.stdout.contains("Apply complete! 2 created, 0 updated, 0 replaced, 0 destroyed."), "{}", r.stdout);
     assert_eq!(managed_deployments(&emu), ["clickstream", "orders"]);
+    assert_eq!(block_on(client(&emu).list_drafts()).unwrap(), [], "validation and deploy drafts are deleted");
     let state: serde_json::Value = serde_json::from_str(&p.read(".flinkform/state.json")).unwrap();
     let dep = state["pipelines"]["clickstream"]["remote"]["deployment_id"].as_str().unwrap();
     let d = serde_json::to_value(block_on(client(&emu).get_deployment(dep)).unwrap()).unwrap();
@@ -142,7 +143,7 @@ fn many(n: usize) -> TestProject {
 }
 
 #[test]
-fn faults_converge_after_one_rerun_with_one_deployment_per_pipeline() {
+fn faults_converge_with_reruns_with_one_deployment_per_pipeline_and_no_draft_left() {
     let emu = Emulator::start(&[
         "--seed",
         "11",
@@ -160,12 +161,17 @@ fn faults_converge_after_one_rerun_with_one_deployment_per_pipeline() {
         "50ms",
     ]);
     let p = many(18); // 20 pipelines with the example's two
-    let first = run(&p, &emu, &["apply", "--auto-approve", "--parallelism", "8"]);
-    assert!(first.code == 0 || first.stdout.contains("Apply failed for"), "{}\n{}", first.stdout, first.stderr);
-    if first.code != 0 {
-        let second = run(&p, &emu, &["apply", "--auto-approve", "--parallelism", "8"]).code(0);
-        assert!(second.stdout.contains("Apply complete!"), "{}", second.stdout);
-        assert!(second.stdout.contains("repaired") || second.stdout.contains("created"), "{}", second.stdout);
+    // Answers lost after the effect are not retried blindly: the pipeline fails, and the
+    // next run looks and goes on. Every run makes progress; a few runs converge.
+    let mut runs = 0;
+    loop {
+        runs += 1;
+        let r = run(&p, &emu, &["apply", "--auto-approve", "--parallelism", "8"]);
+        if r.code == 0 {
+            break;
+        }
+        assert!(r.stdout.contains("Apply failed for"), "{}\n{}", r.stdout, r.stderr);
+        assert!(runs < 6, "not converged after {runs} runs:\n{}", r.stdout);
     }
     let r = run(&p, &emu, &["plan", "--detailed-exitcode"]).code(0);
     assert!(r.stdout.contains("No changes."), "{}", r.stdout);
@@ -174,6 +180,8 @@ fn faults_converge_after_one_rerun_with_one_deployment_per_pipeline() {
     want.extend(["clickstream".to_string(), "orders".to_string()]);
     want.sort();
     assert_eq!(names, want, "exactly one deployment per pipeline");
+    let drafts = block_on(client(&emu).list_drafts()).unwrap();
+    assert!(drafts.is_empty(), "no draft left behind: {:?}", drafts.iter().map(|d| &d.name).collect::<Vec<_>>());
     let list = p.run(&["state", "list"]).code(0).stdout;
     assert_eq!(list.lines().filter(|l| l.contains("\trunning\t")).count(), 20, "{list}");
 }
@@ -208,6 +216,7 @@ fn kill_at(trigger: &str) {
     assert!(r.stdout.contains("Apply complete!"), "{}", r.stdout);
     assert!(r.stdout.contains("resumes at step") || r.stdout.contains("created"), "{}", r.stdout);
     assert_eq!(managed_deployments(&emu), ["clickstream", "orders"], "after a kill at `{trigger}`");
+    assert_eq!(block_on(client(&emu).list_drafts()).unwrap(), [], "no draft left after a kill at `{trigger}`");
     let r = run(&p, &emu, &["plan", "--detailed-exitcode"]).code(0);
     assert!(r.stdout.contains("No changes."), "{}", r.stdout);
 }

@@ -143,6 +143,6 @@ fn client_drafts_round_trip_through_the_emulator() {
         .unwrap();
         let e = unknown.delete("dep-1").await.unwrap_err();
         assert_eq!(e.kind(), vvp_api::ErrorKind::Auth, "{e}");
-        assert_eq!(unknown.draft_deployment("draft-1").await.unwrap_err().kind(), vvp_api::ErrorKind::Auth);
+        assert_eq!(unknown.draft("draft-1").await.unwrap_err().kind(), vvp_api::ErrorKind::Auth);
     });
 }

@@ -66,6 +66,15 @@ pub struct Target {
     pub project: Option<String>,
 }
 
+/// Whether sending `action` twice does what sending it once does: reads, PUT and DELETE,
+/// stopping a job (a stopping job stays stopping) and validating (a second ticket).
+/// Creating a draft, deploying one and starting a job are not: they are retried only
+/// when the first send surely did not take effect, and otherwise left to the caller,
+/// which looks before it tries again.
+fn idempotent(action: &str, method: &Method) -> bool {
+    *method != Method::POST || matches!(action, "StopJob" | "ValidateDeploymentDraftAsync")
+}
+
 /// Items per page of a list operation (the API's maximum).
 const PAGE_SIZE: usize = 100;
 /// Pages read of one list at most.
@@ -131,6 +140,8 @@ pub enum VvpError {
         endpoint: String,
         /// What went wrong.
         message: String,
+        /// The request may have reached VVP (false: the connection was never made).
+        sent: bool,
     },
     /// The answer was not what the API documents.
     #[error("VVP {action}: unexpected answer: {message}")]
@@ -191,6 +202,16 @@ impl VvpError {
         }
     }
 
+    /// Whether the call may have taken effect although it failed: not when VVP's gateway
+    /// refused it (throttling, signature, bad request) or the connection was never made.
+    pub fn may_have_taken_effect(&self) -> bool {
+        match self {
+            VvpError::Transport { sent, .. } => *sent,
+            VvpError::Api { status, .. } => *status >= 500,
+            VvpError::Decode { .. } => true,
+        }
+    }
+
     /// Whether trying again may help: transport failures, 5xx, throttling.
     pub fn transient(&self) -> bool {
         matches!(self.kind(), ErrorKind::Transient | ErrorKind::Throttled)
@@ -236,6 +257,7 @@ impl Client {
                 action: "connect".into(),
                 endpoint: target.endpoint.clone(),
                 message: e.to_string(),
+                sent: false,
             })?;
         Ok(Client { http, target, creds, retry })
     }
@@ -261,7 +283,11 @@ impl Client {
             attempt += 1;
             match self.once(action, &method, path, query, body.as_deref()).await {
                 Ok(v) => return Ok(v),
-                Err((e, retry_after)) if e.transient() && attempt < self.retry.attempts_for(e.kind()) => {
+                Err((e, retry_after))
+                    if e.transient()
+                        && (idempotent(action, &method) || !e.may_have_taken_effect())
+                        && attempt < self.retry.attempts_for(e.kind()) =>
+                {
                     let ceiling = self.retry.base.saturating_mul(1 << attempt.min(16)).min(self.retry.max);
                     // The server's retry-after, but never longer than our longest backoff.
                     let wait = retry_after
@@ -327,10 +353,11 @@ impl Client {
         if let Some(b) = body {
             req = req.body(b.to_vec());
         }
-        let transport = |m: String| {
-            (VvpError::Transport { action: action.into(), endpoint: self.target.endpoint.clone(), message: m }, None)
+        let transport = |e: reqwest::Error| {
+            let (message, sent) = (e.to_string(), !e.is_connect());
+            (VvpError::Transport { action: action.into(), endpoint: self.target.endpoint.clone(), message, sent }, None)
         };
-        let resp = req.send().await.map_err(|e| transport(e.to_string()))?;
+        let resp = req.send().await.map_err(transport)?;
         let status = resp.status().as_u16();
         let retry_after = resp
             .headers()
@@ -338,7 +365,7 @@ impl Client {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok())
             .map(Duration::from_millis);
-        let bytes = resp.bytes().await.map_err(|e| transport(e.to_string()))?;
+        let bytes = resp.bytes().await.map_err(transport)?;
         let decode = |m: String| (VvpError::Decode { action: action.into(), message: m }, None);
         if !(200..300).contains(&status) {
             let (code, message, request_id) = match serde_json::from_slice::<GatewayError>(&bytes) {
@@ -404,6 +431,11 @@ impl Client {
     pub async fn delete_draft(&self, id: &str) -> Result<(), VvpError> {
         let path = format!("/deployment-drafts/{}", seg(id));
         self.call::<serde_json::Value>("DeleteDeploymentDraft", Method::DELETE, &path, &[], None::<&()>).await.map(drop)
+    }
+
+    /// ListDeploymentDrafts, every page.
+    pub async fn list_drafts(&self) -> Result<Vec<DeploymentDraft>, VvpError> {
+        self.all_pages("ListDeploymentDrafts", "/deployment-drafts", &[]).await
     }
 
     /// DeployDeploymentDraftAsync: returns the ticket id.

@@ -38,6 +38,19 @@ pub struct RemoteDeployment {
     pub settings: LiveSettings,
 }
 
+/// A deployment draft this project made for a pipeline.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RemoteDraft {
+    /// Draft id.
+    pub id: String,
+    /// The pipeline (the draft's name).
+    pub name: String,
+    /// Its SQL.
+    pub sql: Option<String>,
+    /// The deployment it updates, or was deployed to.
+    pub deployment: Option<String>,
+}
+
 /// A job's state.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum JobState {
@@ -152,6 +165,15 @@ pub enum ValidationState {
 
 fn spec((cpu, memory): &(f64, String)) -> ResourceSpec {
     ResourceSpec { cpu: Some(*cpu), memory: Some(memory.clone()) }
+}
+
+fn remote_draft(d: DeploymentDraft) -> RemoteDraft {
+    RemoteDraft {
+        id: d.deployment_draft_id.unwrap_or_default(),
+        name: d.name.unwrap_or_default(),
+        sql: d.artifact.and_then(|a| a.sql_artifact).map(|s| s.sql_script),
+        deployment: d.referenced_deployment_id.filter(|s| !s.is_empty()),
+    }
 }
 
 /// A deployment as apply sees it: ours when flinkform's labels name it for its own
@@ -269,10 +291,29 @@ impl Client {
         })
     }
 
-    /// The deployment a draft was deployed to, if it was (`None` also when the draft is gone).
-    pub async fn draft_deployment(&self, draft_id: &str) -> Result<Option<String>, VvpError> {
-        match self.get_draft(draft_id).await {
-            Ok(d) => Ok(d.referenced_deployment_id.filter(|s| !s.is_empty())),
+    /// Every draft this project made (labels say so), of every pipeline.
+    pub async fn drafts(&self) -> Result<Vec<RemoteDraft>, VvpError> {
+        let ours = |d: &DeploymentDraft| {
+            let labels = d.labels.clone().unwrap_or_default();
+            labels.get(MANAGED_BY.0).map(String::as_str) == Some(MANAGED_BY.1)
+                && labels.get(PIPELINE_LABEL) == d.name.as_ref()
+                && labels.get(PROJECT_LABEL).map(String::as_str) == self.project()
+        };
+        Ok(self.list_drafts().await?.into_iter().filter(ours).map(remote_draft).collect())
+    }
+
+    /// Deletes a draft; one that is already gone counts as deleted.
+    pub async fn discard_draft(&self, id: &str) -> Result<(), VvpError> {
+        match self.delete_draft(id).await {
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+            r => r,
+        }
+    }
+
+    /// A draft (`None` when it is gone).
+    pub async fn draft(&self, id: &str) -> Result<Option<RemoteDraft>, VvpError> {
+        match self.get_draft(id).await {
+            Ok(d) => Ok(Some(remote_draft(d))),
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
         }

@@ -187,6 +187,12 @@ impl World {
         let seg = req.seg();
         let scope = req.scope.clone();
         match (req.method, req.rest, seg.as_slice()) {
+            ("GET", ["deployment-drafts"], _) => {
+                let items: Vec<DeploymentDraft> =
+                    self.drafts.values().filter(|(s, _)| *s == scope).map(|(_, d)| d.clone()).collect();
+                let (i, s) = req.paging();
+                page(items, i, s)
+            }
             ("POST", ["deployment-drafts"], _) => {
                 let mut d = parse!(req, DeploymentDraft);
                 if d.name.as_deref().unwrap_or_default().is_empty() {

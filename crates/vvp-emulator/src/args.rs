@@ -54,6 +54,11 @@ pub struct Args {
     /// from then on), as VVP does with old tickets; kept forever when absent.
     #[arg(long, value_parser = humantime::parse_duration)]
     pub ticket_ttl: Option<Duration>,
+    /// Let two deployments of a namespace share a name (a deploy of a new deployment
+    /// then never fails for its name), so that a client that deploys twice makes a
+    /// duplicate one can count, instead of an error that hides it.
+    #[arg(long)]
+    pub allow_duplicate_names: bool,
 }
 
 impl Args {
@@ -83,6 +88,7 @@ impl Args {
             stop_delay: self.stop_delay,
             variables: self.variables,
             ticket_ttl: self.ticket_ttl,
+            allow_duplicate_names: self.allow_duplicate_names,
         })
     }
 }

@@ -50,6 +50,8 @@ pub struct Config {
     pub variables: Vec<String>,
     /// How long a finished ticket is remembered (`None`: forever).
     pub ticket_ttl: Option<Duration>,
+    /// Deployments of a namespace may share a name.
+    pub allow_duplicate_names: bool,
 }
 
 impl Default for Config {
@@ -68,6 +70,7 @@ impl Default for Config {
             stop_delay: Duration::from_millis(200),
             variables: Vec::new(),
             ticket_ttl: None,
+            allow_duplicate_names: false,
         }
     }
 }

@@ -183,7 +183,9 @@ impl World {
         let id = match existing {
             Some(id) => id,
             None => {
-                if self.deployments.values().any(|(s, d)| *s == scope && d.name.as_deref() == Some(&name)) {
+                if !self.cfg.allow_duplicate_names
+                    && self.deployments.values().any(|(s, d)| *s == scope && d.name.as_deref() == Some(&name))
+                {
                     let r = AsyncDraftDeployResult {
                         ticket_status: "FINISHED".into(),
                         success: false,

@@ -499,7 +499,11 @@ fn postgres_state_backend_runs_the_whole_flow_and_a_killed_apply_releases_the_lo
     assert_eq!(h.lines().filter(|l| l.contains("\tcreate\t") || l.contains("\tupdate\t")).count(), 2, "{h}");
     assert_eq!(schema.sql(&["SELECT count(*) FROM revisions WHERE name = 'orders'"]), ["2"]);
     assert_eq!(schema.sql(&["SELECT status FROM pipelines WHERE name = 'orders'"]), ["running"]);
-    assert_eq!(schema.sql(&["SELECT count(*) FROM jobs WHERE name = 'orders'"]), ["2"], "both jobs' lifecycles");
+    assert_eq!(
+        schema.sql(&["SELECT string_agg(status, ',' ORDER BY created_ms) FROM jobs WHERE name = 'orders'"]),
+        ["stopped,running"],
+        "both jobs' lifecycles: the one the update stopped, and its successor"
+    );
 
     // The state moves to a local file and back without loss.
     let r = run_pg(&p, &emu, &["state", "migrate", "--from", "postgres", "--to", "local"]).code(0);
@@ -514,6 +518,10 @@ fn postgres_state_backend_runs_the_whole_flow_and_a_killed_apply_releases_the_lo
     let r = run_pg(&p, &emu, &["apply", "--auto-approve"]).code(0);
     assert!(r.stdout.contains("1 destroyed"), "{}", r.stdout);
     assert_eq!(schema.sql(&["SELECT string_agg(name, ',') FROM pipelines"]), ["orders"]);
+    assert_eq!(
+        schema.sql(&["SELECT string_agg(DISTINCT status, ',') FROM jobs WHERE name = 'clickstream'"]),
+        ["destroyed"]
+    );
 
     // And a local state moves into an empty schema.
     let fresh = crate::state::TempSchema::default();

@@ -153,5 +153,23 @@ async fn write_derived(c: &Client, key: &str, state: &State, now: i64) -> Result
             .await?;
         }
     }
+    // A job that is no longer a pipeline's job was stopped by an update, a replace or a
+    // repair; the jobs of a pipeline no longer in the state were destroyed with it.
+    let (with_job, current): (Vec<&str>, Vec<&str>) =
+        state.pipelines.iter().filter_map(|(n, p)| Some((n.as_str(), p.remote.job_id.as_deref()?))).unzip();
+    c.execute(
+        "UPDATE jobs SET status = 'stopped', updated_ms = $4
+         WHERE state_key = $1 AND status NOT IN ('stopped', 'failed', 'destroyed')
+           AND (name, job_id) NOT IN (SELECT * FROM unnest($2::text[], $3::text[]))
+           AND name = ANY($2::text[])",
+        &[&key, &with_job, &current, &now],
+    )
+    .await?;
+    c.execute(
+        "UPDATE jobs SET status = 'destroyed', updated_ms = $3
+         WHERE state_key = $1 AND status <> 'destroyed' AND NOT (name = ANY($2::text[]))",
+        &[&key, &names, &now],
+    )
+    .await?;
     Ok(())
 }

@@ -161,7 +161,10 @@ impl<'a, V: Vvp> Executor<'a, V> {
                 j.id, j.state
             )));
         }
-        self.update(name, |p| p.pending = Some(Pending::new(Operation::Start, Step::Start))).await?;
+        self.update(name, |p| {
+            p.pending = Some(Pending { restore: Some(restore.clone()), ..Pending::new(Operation::Start, Step::Start) })
+        })
+        .await?;
         self.start(name, &dep, &restore, &rec.deploy.resource_queue).await?;
         self.update(name, |p| {
             p.status = state::Status::Running;

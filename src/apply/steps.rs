@@ -125,6 +125,8 @@ impl<V: Vvp> Executor<'_, V> {
         let Some(dep) = before.remote.deployment_id.clone() else {
             return self.create(name, after, Operation::Create, &[]).await;
         };
+        // An interrupted `flinkform start` restores what it was asked to.
+        let asked = before.pending.as_ref().filter(|p| p.action == Operation::Start).and_then(|p| p.restore.clone());
         self.update(name, |p| {
             p.status = state::Status::Applying;
             p.pending = Some(Pending::new(Operation::Repair, Step::Start));
@@ -135,10 +137,10 @@ impl<V: Vvp> Executor<'_, V> {
             self.deploy(name, after, Some(&dep)).await?;
             self.vvp.configure(&dep, &after.deploy).await?;
         }
-        let restore = match after.deploy.upgrade {
+        let restore = asked.unwrap_or(match after.deploy.upgrade {
             Upgrade::Stateful => Restore::LatestState,
             Upgrade::Stateless => Restore::None,
-        };
+        });
         self.start(name, &dep, &restore, &after.deploy.resource_queue).await?;
         self.finish(name, after, Operation::Repair).await
     }

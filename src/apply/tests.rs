@@ -940,3 +940,27 @@ async fn a_lost_answer_to_creating_a_draft_is_looked_up_before_creating_again() 
     assert_eq!(r.log.iter().filter(|l| l.starts_with("call create_sql_draft")).count(), 1, "{:?}", r.log);
     assert!(r.log.contains(&"call deploy draft-1 on default-queue".to_string()), "{:?}", r.log);
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_interrupted_flinkform_start_resumes_with_the_restore_it_was_asked_for() {
+    use Answer::*;
+    let mut before = applied();
+    before.status = Status::Stopped;
+    before.pending = Some(flinkform_core::state::Pending {
+        restore: Some(Restore::LatestSavepoint),
+        ..flinkform_core::state::Pending::new(Operation::Start, flinkform_core::state::Step::Start)
+    });
+    let r = run(
+        Action::Repair,
+        Some(before),
+        Some(desired()),
+        vec![
+            ("live_job", Live(None)),
+            ("start", Job(job("job-2", JobState::Running))),
+            ("job", Job(job("job-2", JobState::Running))),
+        ],
+    )
+    .await;
+    assert_eq!(r.outcome.failed, []);
+    assert!(r.log.contains(&"call start dep-1 restore LATEST_SAVEPOINT on default-queue".to_string()), "{:?}", r.log);
+}

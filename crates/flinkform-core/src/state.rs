@@ -137,12 +137,15 @@ pub struct Pending {
     /// The savepoint this apply's stop took, which its start restores.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub savepoint_id: Option<String>,
+    /// What `flinkform start` was asked to restore, so that resuming it restores that.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore: Option<Restore>,
 }
 
 impl Pending {
     /// `action` about to run its first step.
     pub fn new(action: Operation, step: Step) -> Pending {
-        Pending { action, step, ticket_id: None, savepoint_id: None }
+        Pending { action, step, ticket_id: None, savepoint_id: None, restore: None }
     }
 }
 
@@ -213,6 +216,42 @@ impl Step {
             Step::Start => "start",
             Step::Stop => "stop",
             Step::Delete => "delete",
+        }
+    }
+}
+
+/// Where a starting job takes its state from (VVP's restore strategy kinds). Journaled
+/// in snake case (`latest_savepoint`, `{"from_savepoint": "ID"}`); `name()` is VVP's spelling.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Restore {
+    /// No state: the sources start from their startup mode.
+    None,
+    /// The latest checkpoint or savepoint.
+    LatestState,
+    /// The latest savepoint.
+    LatestSavepoint,
+    /// This savepoint.
+    FromSavepoint(String),
+}
+
+impl Restore {
+    /// VVP's spelling of the kind.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Restore::None => "NONE",
+            Restore::LatestState => "LATEST_STATE",
+            Restore::LatestSavepoint => "LATEST_SAVEPOINT",
+            Restore::FromSavepoint(_) => "FROM_SAVEPOINT",
+        }
+    }
+}
+
+impl std::fmt::Display for Restore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Restore::FromSavepoint(id) => write!(f, "FROM_SAVEPOINT {id}"),
+            other => f.write_str(other.name()),
         }
     }
 }

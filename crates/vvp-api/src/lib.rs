@@ -11,6 +11,7 @@ pub use client::{Client, Credentials, ErrorKind, RetryPolicy, Target, VvpError};
 
 use flinkform_core::plan::LiveSettings;
 use flinkform_core::state::DeployParams;
+pub use flinkform_core::state::Restore;
 use vvp_wire::wire::{
     self, Artifact, BasicResourceSetting, Deployment, DeploymentDraft, DeploymentTarget, DraftDeployParams,
     JobStartParameters, ResourceSpec, RestoreStrategy, SqlArtifact, StreamingResourceSetting,
@@ -86,40 +87,6 @@ pub struct RemoteJob {
     pub restore: Option<String>,
     /// The savepoint it restored from, if any.
     pub savepoint: Option<String>,
-}
-
-/// Where a starting job takes its state from (VVP's restore strategy kinds).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Restore {
-    /// No state: the sources start from their startup mode.
-    None,
-    /// The latest checkpoint or savepoint.
-    LatestState,
-    /// The latest savepoint.
-    LatestSavepoint,
-    /// This savepoint.
-    FromSavepoint(String),
-}
-
-impl Restore {
-    /// VVP's spelling of the kind.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Restore::None => "NONE",
-            Restore::LatestState => "LATEST_STATE",
-            Restore::LatestSavepoint => "LATEST_SAVEPOINT",
-            Restore::FromSavepoint(_) => "FROM_SAVEPOINT",
-        }
-    }
-}
-
-impl std::fmt::Display for Restore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Restore::FromSavepoint(id) => write!(f, "FROM_SAVEPOINT {id}"),
-            other => f.write_str(other.name()),
-        }
-    }
 }
 
 /// How a job stops (VVP's stop strategies).

@@ -147,9 +147,16 @@ pub(super) fn classify(before: &PipelineState, after: &PipelineState) -> (Action
         let action = match p.action {
             Operation::Create => Action::Create,
             Operation::Replace | Operation::Delete => Action::Replace,
-            Operation::Update | Operation::Repair | Operation::Start => Action::Update,
+            Operation::Update => Action::Update,
+            // Starting again is all that is left: the job restarts as it was asked to.
+            Operation::Repair | Operation::Start if replace.is_empty() && !changed(before, after) => Action::Repair,
+            Operation::Repair | Operation::Start => Action::Update,
         };
-        update.insert(0, format!("an interrupted apply ({}) resumes at step `{}`", p.action, p.step));
+        let what = match (&p.restore, p.action) {
+            (Some(r), Operation::Start) => format!("an interrupted `flinkform start` (restore {r}) resumes"),
+            _ => format!("an interrupted apply ({}) resumes at step `{}`", p.action, p.step),
+        };
+        update.insert(0, what);
         if action == Action::Replace || !replace.is_empty() {
             replace.extend(update);
             return (Action::Replace, replace);
@@ -158,7 +165,7 @@ pub(super) fn classify(before: &PipelineState, after: &PipelineState) -> (Action
     }
     let protect = (before.protect != after.protect)
         .then(|| format!("protect: {} → {} (recorded in the state only)", before.protect, after.protect));
-    let artifacts = before.sql != after.sql || before.ddl != after.ddl || before.deployment != after.deployment;
+    let artifacts = changed(before, after);
     if !replace.is_empty() {
         replace.extend(update);
         replace.extend(protect);
@@ -180,6 +187,11 @@ pub(super) fn classify(before: &PipelineState, after: &PipelineState) -> (Action
         return (Action::Repair, vec![format!("the job failed: {why}")]);
     }
     (Action::NoOp, Vec::new())
+}
+
+/// Whether what runs on VVP changes: the SQL, the DDL or the deployment.
+fn changed(before: &PipelineState, after: &PipelineState) -> bool {
+    before.sql != after.sql || before.ddl != after.ddl || before.deployment != after.deployment
 }
 
 /// The DDL that brings a recorded sink table to the desired one, and what cannot be
@@ -356,7 +368,23 @@ fn widens_type(o: &FlinkType, n: &FlinkType) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::widens;
+    use super::{Action, classify, widens};
+    use crate::state::{Operation, Pending, Restore, Step};
+
+    #[test]
+    fn an_interrupted_start_resumes_as_a_start_not_a_restart() {
+        let state = crate::state::parse(include_str!("../../tests/fixtures/state/v1.json"), "v1.json").unwrap();
+        let mut before = state.pipelines["orders"].clone();
+        before.pending =
+            Some(Pending { restore: Some(Restore::LatestSavepoint), ..Pending::new(Operation::Start, Step::Start) });
+        let mut after = before.clone();
+        after.pending = None;
+        let (action, reasons) = classify(&before, &after);
+        assert_eq!(action, Action::Repair, "{reasons:?}");
+        assert_eq!(reasons[0], "an interrupted `flinkform start` (restore LATEST_SAVEPOINT) resumes");
+        after.sql.push_str("-- changed\n");
+        assert_eq!(classify(&before, &after).0, Action::Update, "with new SQL it is an update");
+    }
 
     #[test]
     fn widening_order() {

@@ -331,6 +331,7 @@ pub fn resolve(
             jobmanager: p.deployment.jobmanager.as_ref().map(|r| (r.cpu, r.memory.clone())),
             taskmanager: p.deployment.taskmanager.as_ref().map(|r| (r.cpu, r.memory.clone())),
             flink_conf: p.deployment.flink_conf.clone(),
+            verify_secs: p.deployment.verify.map(|d| d.as_secs().max(1)),
         },
         sink: SinkRecord {
             dialect: p.sink.dialect,

@@ -7,7 +7,7 @@ use tokio::time::Instant;
 
 use flinkform_core::plan::SinkDdl;
 use flinkform_core::spec::Upgrade;
-use flinkform_core::state::{self, Operation, Pending, PipelineState, Step};
+use flinkform_core::state::{self, DeployParams, Operation, Pending, PipelineState, Step};
 use std::collections::HashMap;
 
 use vvp_api::{ErrorKind, JobState, RemoteDraft, Restore, Stop, TicketState};
@@ -88,7 +88,7 @@ impl<V: Vvp> Executor<'_, V> {
         // discarding its drafts.
         self.discard_drafts(name).await?;
         self.configure(name, &dep, after).await?;
-        self.start(name, &dep, &restore, &after.deploy.resource_queue).await?;
+        self.start(name, &dep, &restore, &after.deploy).await?;
         self.finish(name, after, action).await
     }
 
@@ -116,7 +116,7 @@ impl<V: Vvp> Executor<'_, V> {
             // Stopped on purpose: it stays stopped until `flinkform start`.
             return self.finish_as(name, after, Operation::Update, state::Status::Stopped, EVENT_STOPPED).await;
         }
-        self.start(name, &dep, &restore, &after.deploy.resource_queue).await?;
+        self.start(name, &dep, &restore, &after.deploy).await?;
         self.finish(name, after, Operation::Update).await
     }
 
@@ -141,7 +141,7 @@ impl<V: Vvp> Executor<'_, V> {
             Upgrade::Stateful => Restore::LatestState,
             Upgrade::Stateless => Restore::None,
         });
-        self.start(name, &dep, &restore, &after.deploy.resource_queue).await?;
+        self.start(name, &dep, &restore, &after.deploy).await?;
         self.finish(name, after, Operation::Repair).await
     }
 
@@ -371,7 +371,8 @@ impl<V: Vvp> Executor<'_, V> {
     }
 
     /// Starts the deployment's job (adopting one that is already live) and waits for RUNNING.
-    pub(super) async fn start(&self, name: &str, dep: &str, restore: &Restore, queue: &str) -> Res<()> {
+    pub(super) async fn start(&self, name: &str, dep: &str, restore: &Restore, deploy: &DeployParams) -> Res<()> {
+        let queue = deploy.resource_queue.as_str();
         self.step(name, Step::Start, &format!("starting the job (restore {restore})")).await?;
         let job = match self.vvp.live_job(dep).await? {
             Some(j) => j,
@@ -395,19 +396,45 @@ impl<V: Vvp> Executor<'_, V> {
         })
         .await?;
         match settled {
-            Some(JobState::Running) => Ok(()),
-            Some(JobState::Failed(m)) => {
-                self.update(name, |p| {
-                    p.status = state::Status::Failed;
-                    p.error = Some(m.clone());
-                    p.pending = None;
-                })
-                .await?;
-                Err(Error::Failed(format!("job {} failed: {m}", job.id)))
-            }
+            Some(JobState::Running) => self.verify(name, &job.id, deploy.verify_secs).await,
+            Some(JobState::Failed(m)) => Err(self.job_failed(name, &job.id, m, "failed").await?),
             Some(s) => Err(Error::Failed(format!("job {} stopped while starting ({s:?})", job.id))),
             None => Err(took_too_long(format!("job {} was not RUNNING", job.id), self.timeouts.start)),
         }
+    }
+
+    /// `[deployment] verify`: a started job must stay RUNNING for `secs` before apply
+    /// counts it done; one that fails in the window fails the pipeline, recorded failed
+    /// with VVP's message.
+    async fn verify(&self, name: &str, job: &str, secs: Option<u64>) -> Res<()> {
+        let Some(secs) = secs else { return Ok(()) };
+        self.event(name, &format!("verifying: job {job} must stay RUNNING for {secs}s"));
+        let deadline = Instant::now() + std::time::Duration::from_secs(secs);
+        let left = poll_until(deadline, Backoff::GROWING, async || {
+            self.check_cancel()?;
+            let s = self.vvp.job(job).await?.state;
+            Ok::<_, Error>(if s == JobState::Running { Continue(()) } else { Break(s) })
+        })
+        .await?;
+        match left {
+            None => Ok(()),
+            Some(JobState::Failed(m)) => {
+                Err(self.job_failed(name, job, m, &format!("failed within the {secs}s verify window")).await?)
+            }
+            Some(s) => Err(Error::Failed(format!("job {job} left RUNNING within the {secs}s verify window ({s:?})"))),
+        }
+    }
+
+    /// Records the pipeline failed with VVP's message; the error to report.
+    async fn job_failed(&self, name: &str, job: &str, message: String, what: &str) -> Res<Error> {
+        let text = format!("job {job} {what}: {message}");
+        self.update(name, |p| {
+            p.status = state::Status::Failed;
+            p.error = Some(message);
+            p.pending = None;
+        })
+        .await?;
+        Ok(Error::Failed(text))
     }
 
     /// Stops the deployment's job for a restart and says what the restart restores:

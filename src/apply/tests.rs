@@ -964,3 +964,36 @@ async fn an_interrupted_flinkform_start_resumes_with_the_restore_it_was_asked_fo
     assert_eq!(r.outcome.failed, []);
     assert!(r.log.contains(&"call start dep-1 restore LATEST_SAVEPOINT on default-queue".to_string()), "{:?}", r.log);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_job_that_fails_in_the_verify_window_fails_the_pipeline() {
+    use Answer::*;
+    let mut after = desired();
+    after.deploy.verify_secs = Some(60);
+    let mut before = applied();
+    before.status = Status::Failed;
+    before.deploy.verify_secs = Some(60);
+    let failed = JobState::Failed("JobFailed: OOM".into());
+    let r = run(
+        Action::Repair,
+        Some(before),
+        Some(after),
+        vec![
+            ("live_job", Live(None)),
+            ("start", Job(job("job-2", JobState::Starting))),
+            ("job", Job(job("job-2", JobState::Running))),
+            ("job", Job(job("job-2", JobState::Running))),
+            ("job", Job(job("job-2", JobState::Running))),
+            ("job", Job(job("job-2", failed))),
+        ],
+    )
+    .await;
+    assert_eq!(
+        r.outcome.failed,
+        [("orders".to_string(), "job job-2 failed within the 60s verify window: JobFailed: OOM".to_string())]
+    );
+    assert_eq!(
+        r.log.last().unwrap(),
+        "write 4: orders failed dep=dep-1 job=job-2 history=create@1 error=JobFailed: OOM"
+    );
+}

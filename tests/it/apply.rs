@@ -273,6 +273,31 @@ fn two_projects_in_one_namespace_never_adopt_each_other_s_deployments() {
 }
 
 #[test]
+fn verify_catches_a_job_that_crashes_after_it_started() {
+    // Every deployment's first job goes RUNNING, then fails after 1 s.
+    let flags = ["--job-fail-rate", "1", "--job-crash-after", "1s", "--start-delay", "100ms"];
+    let emu = Emulator::start(&flags);
+    let p = TestProject::example();
+    let r = run(&p, &emu, &["apply", "--auto-approve"]).code(0);
+    assert!(r.stdout.contains("Apply complete! 2 created"), "unwatched, the crash goes unseen: {}", r.stdout);
+
+    let emu = Emulator::start(&flags);
+    let p = TestProject::example();
+    let spec = p.read("pipelines/orders.toml").replace("[deployment]", "[deployment]\nverify = \"3s\"");
+    p.write("pipelines/orders.toml", &spec);
+    let r = run(&p, &emu, &["apply", "--auto-approve"]).code(1);
+    assert!(r.stdout.contains("orders: verifying: job"), "{}", r.stdout);
+    assert!(r.stdout.contains("failed within the 3s verify window: JobFailed"), "{}", r.stdout);
+    let state: serde_json::Value = serde_json::from_str(&p.read(".flinkform/state.json")).unwrap();
+    assert_eq!(state["pipelines"]["orders"]["status"], "failed");
+    // A repair starts a second job, which runs, and passes the window (clickstream's
+    // first job crashed too, unwatched: the refresh saw it and repairs it as well).
+    let r = run(&p, &emu, &["apply", "--auto-approve"]).code(0);
+    assert!(r.stdout.contains("2 repaired"), "{}", r.stdout);
+    run(&p, &emu, &["plan", "--detailed-exitcode"]).code(0);
+}
+
+#[test]
 fn apply_without_credentials_names_the_variables() {
     let p = TestProject::example();
     let r = p

@@ -102,6 +102,9 @@ pub struct DeployParams {
     pub taskmanager: Option<(f64, String)>,
     /// Flink configuration.
     pub flink_conf: BTreeMap<String, String>,
+    /// After a start, how long the job must stay RUNNING (seconds; `[deployment] verify`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify_secs: Option<u64>,
 }
 
 /// The sink table as recorded: what the DDL made, and what can never change in place.

@@ -59,6 +59,10 @@ pub struct Args {
     /// duplicate one can count, instead of an error that hides it.
     #[arg(long)]
     pub allow_duplicate_names: bool,
+    /// A job chosen to fail (`--job-fail-rate`) first goes RUNNING and fails this long
+    /// after, instead of failing while starting: what only a watched start catches.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub job_crash_after: Option<Duration>,
 }
 
 impl Args {
@@ -89,6 +93,7 @@ impl Args {
             variables: self.variables,
             ticket_ttl: self.ticket_ttl,
             allow_duplicate_names: self.allow_duplicate_names,
+            job_crash_after: self.job_crash_after,
         })
     }
 }

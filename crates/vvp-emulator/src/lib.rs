@@ -52,6 +52,9 @@ pub struct Config {
     pub ticket_ttl: Option<Duration>,
     /// Deployments of a namespace may share a name.
     pub allow_duplicate_names: bool,
+    /// A failing job goes RUNNING first and fails this long after (`None`: it fails
+    /// while starting).
+    pub job_crash_after: Option<Duration>,
 }
 
 impl Default for Config {
@@ -71,6 +74,7 @@ impl Default for Config {
             variables: Vec::new(),
             ticket_ttl: None,
             allow_duplicate_names: false,
+            job_crash_after: None,
         }
     }
 }

@@ -108,21 +108,26 @@ impl World {
         }
         let mut new_savepoints = Vec::new();
         for j in self.jobs.values_mut() {
-            if j.job.status.current_job_status == "STARTING" && now >= j.running_at {
-                if j.fails {
-                    let s = &mut j.job.status;
-                    s.current_job_status = "FAILED".into();
-                    s.failure = Some(JobFailure {
-                        reason: "JobFailed".into(),
-                        message:
-                            "org.apache.flink.runtime.JobException: Recovery is suppressed (injected by vvp-emulator)"
-                                .into(),
-                    });
-                    j.job.end_time = Some(epoch_secs());
-                    new_savepoints.push(state_of(&j.job, "RETAINED_CHECKPOINT"));
-                } else {
-                    j.job.status.current_job_status = "RUNNING".into();
-                }
+            let status = j.job.status.current_job_status.as_str();
+            let started = status == "STARTING" && now >= j.running_at;
+            // A failing job fails while starting or, with --job-crash-after, once it ran that long.
+            let fails_now = j.fails
+                && match self.cfg.job_crash_after {
+                    None => started,
+                    Some(d) => matches!(status, "STARTING" | "RUNNING") && now >= j.running_at + d,
+                };
+            if fails_now {
+                let s = &mut j.job.status;
+                s.current_job_status = "FAILED".into();
+                s.failure = Some(JobFailure {
+                    reason: "JobFailed".into(),
+                    message: "org.apache.flink.runtime.JobException: Recovery is suppressed (injected by vvp-emulator)"
+                        .into(),
+                });
+                j.job.end_time = Some(epoch_secs());
+                new_savepoints.push(state_of(&j.job, "RETAINED_CHECKPOINT"));
+            } else if started {
+                j.job.status.current_job_status = "RUNNING".into();
             }
             if let Some((at, strategy)) = &j.stop
                 && j.job.status.current_job_status == "CANCELLING"

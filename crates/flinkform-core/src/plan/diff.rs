@@ -179,12 +179,15 @@ pub(super) fn classify(before: &PipelineState, after: &PipelineState) -> (Action
         update.push(restart_note(before, after));
         return (Action::Update, update);
     }
-    if let Some(p) = protect {
-        return (Action::Record, vec![p]);
-    }
     if before.status == crate::state::Status::Failed {
         let why = before.error.as_deref().unwrap_or("no message");
         return (Action::Repair, vec![format!("the job failed: {why}")]);
+    }
+    // What VVP runs is unchanged: what changed is flinkform's alone (protect, verify,
+    // sampling), recorded without touching the job.
+    update.extend(protect);
+    if !update.is_empty() {
+        return (Action::Record, update);
     }
     (Action::NoOp, Vec::new())
 }
@@ -329,13 +332,19 @@ pub(super) fn contract(after: &PipelineState, live: &LiveTable) -> Vec<String> {
 
 /// How an update restarts the job, and what that means for the data.
 fn restart_note(before: &PipelineState, after: &PipelineState) -> String {
-    if before.status == crate::state::Status::Stopped {
+    let note = if before.status == crate::state::Status::Stopped {
         "the job stays stopped (flinkform stop): the new version runs from the next `flinkform start`".into()
     } else if after.deploy.upgrade == Upgrade::Stateful {
         "restart: stop with a savepoint, start from exactly that savepoint (state kept: reading resumes where the job stopped); a job that is not running starts from its latest state".into()
     } else {
         let mode = after.settings.get("source.startup_mode").map_or("\"group-offsets\"", String::as_str);
         format!("restart without state: start NONE (the source reads again from scan.startup.mode {mode})")
+    };
+    match after.deploy.verify_secs {
+        Some(secs) if before.status != crate::state::Status::Stopped => {
+            format!("{note}; then the job must stay RUNNING for {secs}s ([deployment] verify)")
+        }
+        _ => note,
     }
 }
 

@@ -366,6 +366,8 @@ pub struct DeploymentSpec {
     pub taskmanager: Option<Resources>,
     /// Flink configuration, sorted by key.
     pub flink_conf: BTreeMap<String, String>,
+    /// After a start, how long the job must stay RUNNING for apply to count it done.
+    pub verify: Option<Duration>,
 }
 
 /// `{ cpu = 1, memory = "4Gi" }` of a job or task manager.

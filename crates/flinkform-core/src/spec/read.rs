@@ -424,6 +424,7 @@ fn read_deployment(s: &Section<'_, '_>, settings: &Settings) -> Option<Deploymen
     let jobmanager = read_resources(s, "jobmanager");
     let taskmanager = read_resources(s, "taskmanager");
     let flink_conf = read_flink_conf(s);
+    let verify = s.duration("verify").filter(|d| !d.is_zero());
     let vvr = engine_version.as_deref().and_then(|v| {
         let version = parse_vvr(v);
         if version.is_none() {
@@ -443,6 +444,7 @@ fn read_deployment(s: &Section<'_, '_>, settings: &Settings) -> Option<Deploymen
         jobmanager,
         taskmanager,
         flink_conf,
+        verify,
     };
     note(settings, "deployment.engine_version", &spec.engine_version);
     note(settings, "deployment.parallelism", spec.parallelism);
@@ -450,6 +452,9 @@ fn read_deployment(s: &Section<'_, '_>, settings: &Settings) -> Option<Deploymen
     note(settings, "deployment.resource_queue", &spec.resource_queue);
     note(settings, "deployment.jobmanager", &spec.jobmanager);
     note(settings, "deployment.taskmanager", &spec.taskmanager);
+    if let Some(v) = spec.verify {
+        note(settings, "deployment.verify", v);
+    }
     for (k, v) in &spec.flink_conf {
         note(settings, &format!("deployment.flink_conf.{k}"), v);
     }

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::{Action, Live, LiveColumn, LiveSettings, LiveTable, SinkDdl};
 use crate::spec::{Dialect, OnConflict, Upgrade};
-use crate::state::{ColumnRecord, DeployParams, Operation, PipelineState};
+use crate::state::{ColumnRecord, DeployParams, Operation, Pending, PipelineState};
 use crate::types::{FlinkType, quote_pg_ident};
 
 /// Folds what VVP showed into the action: a deleted deployment is created again, an
@@ -144,24 +144,7 @@ pub(super) fn classify(before: &PipelineState, after: &PipelineState) -> (Action
         }
     }
     if let Some(p) = &before.pending {
-        let action = match p.action {
-            Operation::Create => Action::Create,
-            Operation::Replace | Operation::Delete => Action::Replace,
-            Operation::Update => Action::Update,
-            // Starting again is all that is left: the job restarts as it was asked to.
-            Operation::Repair | Operation::Start if replace.is_empty() && !changed(before, after) => Action::Repair,
-            Operation::Repair | Operation::Start => Action::Update,
-        };
-        let what = match (&p.restore, p.action) {
-            (Some(r), Operation::Start) => format!("an interrupted `flinkform start` (restore {r}) resumes"),
-            _ => format!("an interrupted apply ({}) resumes at step `{}`", p.action, p.step),
-        };
-        update.insert(0, what);
-        if action == Action::Replace || !replace.is_empty() {
-            replace.extend(update);
-            return (Action::Replace, replace);
-        }
-        return (action, update);
+        return resume(p, before, after, replace, update);
     }
     let protect = (before.protect != after.protect)
         .then(|| format!("protect: {} → {} (recorded in the state only)", before.protect, after.protect));
@@ -190,6 +173,35 @@ pub(super) fn classify(before: &PipelineState, after: &PipelineState) -> (Action
         return (Action::Record, update);
     }
     (Action::NoOp, Vec::new())
+}
+
+/// The change that resumes an interrupted apply: its own action, unless what the spec
+/// asks for now needs more (a replace, or an update of what runs).
+fn resume(
+    p: &Pending,
+    before: &PipelineState,
+    after: &PipelineState,
+    mut replace: Vec<String>,
+    mut update: Vec<String>,
+) -> (Action, Vec<String>) {
+    let action = match p.action {
+        Operation::Create => Action::Create,
+        Operation::Replace | Operation::Delete => Action::Replace,
+        Operation::Update => Action::Update,
+        // Starting again is all that is left: the job restarts as it was asked to.
+        Operation::Repair | Operation::Start if replace.is_empty() && !changed(before, after) => Action::Repair,
+        Operation::Repair | Operation::Start => Action::Update,
+    };
+    let what = match (&p.restore, p.action) {
+        (Some(r), Operation::Start) => format!("an interrupted `flinkform start` (restore {r}) resumes"),
+        _ => format!("an interrupted apply ({}) resumes at step `{}`", p.action, p.step),
+    };
+    update.insert(0, what);
+    if action == Action::Replace || !replace.is_empty() {
+        replace.extend(update);
+        return (Action::Replace, replace);
+    }
+    (action, update)
 }
 
 /// Whether what runs on VVP changes: the SQL, the DDL or the deployment.

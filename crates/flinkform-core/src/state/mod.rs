@@ -7,6 +7,9 @@
 //! form is pinned by a checked-in fixture (`tests/fixtures/state/v1.json`), and a change
 //! to it needs a new version.
 
+mod journal;
+pub use journal::{Operation, Pending, Restore, Step};
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -124,139 +127,6 @@ pub struct SinkRecord {
     pub dsn_env: Option<String>,
     /// What the sink does with a row whose key exists.
     pub on_conflict: OnConflict,
-}
-
-/// The journal entry of an apply in progress on a pipeline: what it is doing, and at
-/// which step, so that a re-run resumes instead of starting over.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Pending {
-    /// What the apply is doing.
-    pub action: Operation,
-    /// The step about to run or running.
-    pub step: Step,
-    /// The deploy ticket, once known.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ticket_id: Option<String>,
-    /// The savepoint this apply's stop took, which its start restores.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub savepoint_id: Option<String>,
-    /// What `flinkform start` was asked to restore, so that resuming it restores that.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub restore: Option<Restore>,
-}
-
-impl Pending {
-    /// `action` about to run its first step.
-    pub fn new(action: Operation, step: Step) -> Pending {
-        Pending { action, step, ticket_id: None, savepoint_id: None, restore: None }
-    }
-}
-
-/// What an apply does to a pipeline: a pending entry's `action`, a revision's `action`
-/// (never `delete` or `start` there).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Operation {
-    /// Deploys and starts a new pipeline.
-    Create,
-    /// Redeploys the pipeline's deployment in place.
-    Update,
-    /// Destroys the deployment and creates a new one.
-    Replace,
-    /// Stops the job and deletes the deployment.
-    Delete,
-    /// Starts a failed or stopped job again.
-    Repair,
-    /// `flinkform start`.
-    Start,
-}
-
-impl Operation {
-    /// The state file's spelling.
-    pub fn name(self) -> &'static str {
-        match self {
-            Operation::Create => "create",
-            Operation::Update => "update",
-            Operation::Replace => "replace",
-            Operation::Delete => "delete",
-            Operation::Repair => "repair",
-            Operation::Start => "start",
-        }
-    }
-}
-
-/// A step of an apply (a pending entry's `step`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Step {
-    /// Looking the deployment up by name.
-    Lookup,
-    /// Running the sink DDL.
-    SinkDdl,
-    /// Creating a deployment draft.
-    CreateDraft,
-    /// Deploying the draft, waiting for its ticket.
-    Deploy,
-    /// Setting resources and the Flink configuration.
-    Configure,
-    /// Starting the job, waiting for RUNNING.
-    Start,
-    /// Stopping the job, waiting until it stopped.
-    Stop,
-    /// Deleting the deployment.
-    Delete,
-}
-
-impl Step {
-    /// The state file's spelling.
-    pub fn name(self) -> &'static str {
-        match self {
-            Step::Lookup => "lookup",
-            Step::SinkDdl => "sink_ddl",
-            Step::CreateDraft => "create_draft",
-            Step::Deploy => "deploy",
-            Step::Configure => "configure",
-            Step::Start => "start",
-            Step::Stop => "stop",
-            Step::Delete => "delete",
-        }
-    }
-}
-
-/// Where a starting job takes its state from (VVP's restore strategy kinds). Journaled
-/// in snake case (`latest_savepoint`, `{"from_savepoint": "ID"}`); `name()` is VVP's spelling.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Restore {
-    /// No state: the sources start from their startup mode.
-    None,
-    /// The latest checkpoint or savepoint.
-    LatestState,
-    /// The latest savepoint.
-    LatestSavepoint,
-    /// This savepoint.
-    FromSavepoint(String),
-}
-
-impl Restore {
-    /// VVP's spelling of the kind.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Restore::None => "NONE",
-            Restore::LatestState => "LATEST_STATE",
-            Restore::LatestSavepoint => "LATEST_SAVEPOINT",
-            Restore::FromSavepoint(_) => "FROM_SAVEPOINT",
-        }
-    }
-}
-
-impl std::fmt::Display for Restore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Restore::FromSavepoint(id) => write!(f, "FROM_SAVEPOINT {id}"),
-            other => f.write_str(other.name()),
-        }
-    }
 }
 
 /// One applied revision of a pipeline.
@@ -584,41 +454,4 @@ pub fn write_next(store: &dyn StateStore, state: &mut State) -> Result<(), State
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A v1 state file as flinkform writes it, with every optional field set somewhere.
-    const V1: &str = include_str!("../tests/fixtures/state/v1.json");
-
-    #[test]
-    fn the_v1_fixture_loads_and_saves_byte_identically() {
-        let state = parse(V1, "v1.json").expect("the v1 fixture loads");
-        let orders = &state.pipelines["orders"];
-        assert_eq!(orders.pending.as_ref().map(|p| p.step), Some(Step::Deploy));
-        assert_eq!(orders.deploy.jobmanager, Some((1.0, "4Gi".to_string())));
-        assert_eq!(state.pipelines["clickstream"].history.len(), 1);
-        assert!(state.pipelines["clickstream"].error.is_some());
-        // Any change to a field's name, presence or form shows here as a text difference.
-        assert_eq!(to_text(&state), V1, "the serde form of the state changed: that needs format_version 2");
-    }
-
-    /// `name()` is what messages show; it must be the spelling the state file holds.
-    #[test]
-    fn names_are_the_serde_spellings() {
-        fn check<T: Serialize>(v: T, name: &str) {
-            assert_eq!(serde_json::to_value(v).unwrap(), serde_json::Value::String(name.into()));
-        }
-        use Operation as O;
-        for o in [O::Create, O::Update, O::Replace, O::Delete, O::Repair, O::Start] {
-            check(o, o.name());
-        }
-        use Step as S;
-        for s in [S::Lookup, S::SinkDdl, S::CreateDraft, S::Deploy, S::Configure, S::Start, S::Stop, S::Delete] {
-            check(s, s.name());
-        }
-        use Status as T;
-        for s in [T::Planned, T::Recorded, T::Imported, T::Applying, T::Running, T::Stopped, T::Failed, T::Destroyed] {
-            check(s, s.name());
-        }
-    }
-}
+mod tests;

@@ -1,0 +1,138 @@
+//! The journal of an apply in progress: what it is doing to a pipeline, at which step,
+//! and what it learnt that a resumed run needs (the deploy ticket, the savepoint its
+//! stop took, the restore `flinkform start` was asked for).
+
+use serde::{Deserialize, Serialize};
+
+/// The journal entry of an apply in progress on a pipeline: what it is doing, and at
+/// which step, so that a re-run resumes instead of starting over.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pending {
+    /// What the apply is doing.
+    pub action: Operation,
+    /// The step about to run or running.
+    pub step: Step,
+    /// The deploy ticket, once known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket_id: Option<String>,
+    /// The savepoint this apply's stop took, which its start restores.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub savepoint_id: Option<String>,
+    /// What `flinkform start` was asked to restore, so that resuming it restores that.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore: Option<Restore>,
+}
+
+impl Pending {
+    /// `action` about to run its first step.
+    pub fn new(action: Operation, step: Step) -> Pending {
+        Pending { action, step, ticket_id: None, savepoint_id: None, restore: None }
+    }
+}
+
+/// What an apply does to a pipeline: a pending entry's `action`, a revision's `action`
+/// (never `delete` or `start` there).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Operation {
+    /// Deploys and starts a new pipeline.
+    Create,
+    /// Redeploys the pipeline's deployment in place.
+    Update,
+    /// Destroys the deployment and creates a new one.
+    Replace,
+    /// Stops the job and deletes the deployment.
+    Delete,
+    /// Starts a failed or stopped job again.
+    Repair,
+    /// `flinkform start`.
+    Start,
+}
+
+impl Operation {
+    /// The state file's spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            Operation::Create => "create",
+            Operation::Update => "update",
+            Operation::Replace => "replace",
+            Operation::Delete => "delete",
+            Operation::Repair => "repair",
+            Operation::Start => "start",
+        }
+    }
+}
+
+/// A step of an apply (a pending entry's `step`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    /// Looking the deployment up by name.
+    Lookup,
+    /// Running the sink DDL.
+    SinkDdl,
+    /// Creating a deployment draft.
+    CreateDraft,
+    /// Deploying the draft, waiting for its ticket.
+    Deploy,
+    /// Setting resources and the Flink configuration.
+    Configure,
+    /// Starting the job, waiting for RUNNING.
+    Start,
+    /// Stopping the job, waiting until it stopped.
+    Stop,
+    /// Deleting the deployment.
+    Delete,
+}
+
+impl Step {
+    /// The state file's spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            Step::Lookup => "lookup",
+            Step::SinkDdl => "sink_ddl",
+            Step::CreateDraft => "create_draft",
+            Step::Deploy => "deploy",
+            Step::Configure => "configure",
+            Step::Start => "start",
+            Step::Stop => "stop",
+            Step::Delete => "delete",
+        }
+    }
+}
+
+/// Where a starting job takes its state from (VVP's restore strategy kinds). Journaled
+/// in snake case (`latest_savepoint`, `{"from_savepoint": "ID"}`); `name()` is VVP's spelling.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Restore {
+    /// No state: the sources start from their startup mode.
+    None,
+    /// The latest checkpoint or savepoint.
+    LatestState,
+    /// The latest savepoint.
+    LatestSavepoint,
+    /// This savepoint.
+    FromSavepoint(String),
+}
+
+impl Restore {
+    /// VVP's spelling of the kind.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Restore::None => "NONE",
+            Restore::LatestState => "LATEST_STATE",
+            Restore::LatestSavepoint => "LATEST_SAVEPOINT",
+            Restore::FromSavepoint(_) => "FROM_SAVEPOINT",
+        }
+    }
+}
+
+impl std::fmt::Display for Restore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Restore::FromSavepoint(id) => write!(f, "FROM_SAVEPOINT {id}"),
+            other => f.write_str(other.name()),
+        }
+    }
+}

@@ -332,6 +332,7 @@ pub fn resolve(
             taskmanager: p.deployment.taskmanager.as_ref().map(|r| (r.cpu, r.memory.clone())),
             flink_conf: p.deployment.flink_conf.clone(),
             verify_secs: p.deployment.verify.map(|d| d.as_secs().max(1)),
+            on_failure: p.deployment.on_failure,
         },
         sink: SinkRecord {
             dialect: p.sink.dialect,

@@ -26,6 +26,8 @@ pub use vvp::Vvp;
 pub const EVENT_RUNNING: &str = "RUNNING";
 /// The last event of a pipeline whose new version is deployed and whose job stays stopped.
 pub const EVENT_STOPPED: &str = "deployed; the job stays stopped";
+/// The last event of an update rolled back to the previous revision.
+pub const EVENT_ROLLED_BACK: &str = "rolled back: the previous revision runs";
 /// The last event of a change recorded in the state only.
 pub const EVENT_RECORDED: &str = "recorded in the state (the job is not touched)";
 /// The last event of a destroyed pipeline.

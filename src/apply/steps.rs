@@ -6,13 +6,13 @@ use std::ops::ControlFlow::{Break, Continue};
 use tokio::time::Instant;
 
 use flinkform_core::plan::SinkDdl;
-use flinkform_core::spec::Upgrade;
+use flinkform_core::spec::{OnFailure, Upgrade};
 use flinkform_core::state::{self, DeployParams, Operation, Pending, PipelineState, Step};
 use std::collections::HashMap;
 
 use vvp_api::{ErrorKind, JobState, RemoteDraft, Restore, Stop, TicketState};
 
-use super::{EVENT_DESTROYED, EVENT_STOPPED, Error, Executor, Res, Vvp};
+use super::{EVENT_DESTROYED, EVENT_ROLLED_BACK, EVENT_STOPPED, Error, Executor, Res, Vvp};
 use crate::poll::{Backoff, poll_until};
 
 /// How an update stops the job.
@@ -116,8 +116,55 @@ impl<V: Vvp> Executor<'_, V> {
             // Stopped on purpose: it stays stopped until `flinkform start`.
             return self.finish_as(name, after, Operation::Update, state::Status::Stopped, EVENT_STOPPED).await;
         }
-        self.start(name, &dep, &restore, &after.deploy).await?;
-        self.finish(name, after, Operation::Update).await
+        match self.start(name, &dep, &restore, &after.deploy).await {
+            Err(Error::Failed(why)) if after.deploy.on_failure == OnFailure::Rollback => {
+                self.rollback(name, &dep, before, &restore, why).await
+            }
+            started => {
+                started?;
+                self.finish(name, after, Operation::Update).await
+            }
+        }
+    }
+
+    /// `[deployment] on_failure = "rollback"`: the update's job failed, so the previous
+    /// revision is deployed again and started from the state the update's stop kept
+    /// (`restore`). The pipeline runs as before, recorded with a `rollback` revision and
+    /// the failure as its error; the apply still reports the update as failed.
+    async fn rollback(&self, name: &str, dep: &str, before: &PipelineState, restore: &Restore, why: String) -> Res<()> {
+        self.event(name, &format!("{why}: rolling back to the previous revision"));
+        self.update(name, |p| {
+            p.status = state::Status::Applying;
+            let savepoint = match restore {
+                Restore::FromSavepoint(sp) => Some(sp.clone()),
+                _ => None,
+            };
+            p.pending = Some(Pending { savepoint_id: savepoint, ..Pending::new(Operation::Rollback, Step::Stop) });
+        })
+        .await?;
+        self.stop_all(name, dep, Stop::Now).await?;
+        self.deploy(name, before, Some(dep)).await?;
+        self.configure(name, dep, before).await?;
+        self.start(name, dep, restore, &before.deploy).await?;
+        let at = &self.at;
+        self.journal(|st| {
+            let serial = st.serial + 1;
+            if let Some(cur) = st.pipelines.get_mut(name) {
+                let mut rec = before.applied(
+                    &cur.history,
+                    cur.remote.clone(),
+                    Operation::Rollback,
+                    serial,
+                    at,
+                    state::Status::Running,
+                );
+                rec.error = Some(format!("the update was rolled back: {why}"));
+                *cur = rec;
+            }
+        })
+        .await?;
+        self.event(name, EVENT_ROLLED_BACK);
+        Err(Error::Failed(format!("{why}; rolled back: the previous revision runs again")))
     }
 
     /// Repair: start the job again (from the latest state when stateful).

@@ -997,3 +997,52 @@ async fn a_job_that_fails_in_the_verify_window_fails_the_pipeline() {
         "write 4: orders failed dep=dep-1 job=job-2 history=create@1 error=JobFailed: OOM"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_update_whose_job_fails_rolls_back_to_the_previous_revision_and_its_savepoint() {
+    use Answer::*;
+    let mut after = changed(Upgrade::Stateful);
+    after.deploy.on_failure = flinkform_core::spec::OnFailure::Rollback;
+    let r = run(
+        Action::Update,
+        Some(applied()),
+        Some(after),
+        vec![
+            ("live_job", Live(Some(job("job-1", JobState::Running)))),
+            ("stop", Done),
+            ("live_job", Live(None)),
+            ("stop_savepoint", MaybeId(Some("sp-1".into()))),
+            ("drafts", Drafts(vec![])),
+            ("create_sql_draft", Id("draft-2")),
+            ("deploy", Id("ticket-2")),
+            ("ticket", Ticket(TicketState::Deployed("dep-1".into()))),
+            ("discard_draft", Done),
+            ("configure", Done),
+            ("live_job", Live(None)),
+            ("start", Job(job("job-2", JobState::Starting))),
+            ("job", Job(job("job-2", JobState::Failed("boom".into())))),
+            // The rollback: the previous SQL, from the savepoint the update's stop took.
+            ("live_job", Live(None)),
+            ("create_sql_draft", Id("draft-3")),
+            ("deploy", Id("ticket-3")),
+            ("ticket", Ticket(TicketState::Deployed("dep-1".into()))),
+            ("discard_draft", Done),
+            ("configure", Done),
+            ("live_job", Live(None)),
+            ("start", Job(job("job-3", JobState::Starting))),
+            ("job", Job(job("job-3", JobState::Running))),
+        ],
+    )
+    .await;
+    assert_eq!(
+        r.outcome.failed,
+        [("orders".to_string(), "job job-2 failed: boom; rolled back: the previous revision runs again".to_string())]
+    );
+    let starts: Vec<&str> = r.log.iter().filter(|l| l.starts_with("call start")).map(String::as_str).collect();
+    assert_eq!(starts, ["call start dep-1 restore FROM_SAVEPOINT sp-1 on default-queue"; 2]);
+    assert!(r.log.contains(&"call create_sql_draft orders for dep-1".to_string()), "the previous SQL: {:?}", r.log);
+    let last = r.log.last().unwrap();
+    assert!(last.contains("orders running dep=dep-1 job=job-3 history=create@1,rollback@"), "{last}");
+    assert!(last.ends_with("error=the update was rolled back: job job-2 failed: boom"), "{last}");
+    assert_eq!(r.state.unwrap().pipelines["orders"].sql, desired().sql, "the previous revision is recorded");
+}

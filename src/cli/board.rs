@@ -1,7 +1,7 @@
 //! Apply's progress display.
 
 use super::apply::print_now;
-use crate::apply::{EVENT_DESTROYED, EVENT_RECORDED, EVENT_RUNNING, EVENT_STOPPED};
+use crate::apply::{EVENT_DESTROYED, EVENT_RECORDED, EVENT_ROLLED_BACK, EVENT_RUNNING, EVENT_STOPPED};
 
 /// Apply's progress: one line per step when the output is a log, a live board of the
 /// pipelines in flight (redrawn in place) on a terminal.
@@ -29,7 +29,7 @@ impl Board {
             out.push_str("\x1b[1A\x1b[2K");
         }
         rows.retain(|(n, _)| n != name);
-        if [EVENT_RUNNING, EVENT_DESTROYED, EVENT_STOPPED, EVENT_RECORDED].contains(&msg) {
+        if [EVENT_RUNNING, EVENT_DESTROYED, EVENT_STOPPED, EVENT_RECORDED, EVENT_ROLLED_BACK].contains(&msg) {
             out.push_str(&format!("{name}: {msg}\n")); // final lines stay
         } else {
             rows.push((name.to_string(), msg.to_string()));

@@ -298,6 +298,35 @@ fn verify_catches_a_job_that_crashes_after_it_started() {
 }
 
 #[test]
+fn an_update_whose_job_fails_is_rolled_back_when_asked() {
+    let emu = Emulator::start(&["--fail-jobs-of-sql-with", "crash-me"]);
+    let p = TestProject::example();
+    run(&p, &emu, &["apply", "--auto-approve"]).code(0);
+    let old_job = state_job(&p, "orders");
+    let old_sql = block_on(client(&emu).find_deployment("orders")).unwrap().unwrap().sql.unwrap();
+    // A change whose job fails at run time, with rollback asked for.
+    let spec = p
+        .read("pipelines/orders.toml")
+        .replace("[source]", "[source]\ngroup_id = \"crash-me\"")
+        .replace("[deployment]", "[deployment]\non_failure = \"rollback\"");
+    p.write("pipelines/orders.toml", &spec);
+    let r = run(&p, &emu, &["plan"]).code(0);
+    assert!(r.stdout.contains("the previous revision is deployed again"), "{}", r.stdout);
+    let r = run(&p, &emu, &["apply", "--auto-approve"]).code(1);
+    assert!(r.stdout.contains("rolled back: the previous revision runs again"), "{}", r.stdout);
+    let d = block_on(client(&emu).find_deployment("orders")).unwrap().unwrap();
+    assert_eq!(d.sql.as_deref(), Some(old_sql.as_str()), "the previous SQL runs again");
+    let job = block_on(client(&emu).job(&state_job(&p, "orders"))).unwrap();
+    assert_eq!(job.state, JobState::Running);
+    assert_eq!(job.savepoint, Some(format!("sp-{old_job}")), "from the state before the update");
+    let h = run(&p, &emu, &["history", "orders"]).code(0).stdout;
+    assert!(h.contains("\trollback\t"), "{h}");
+    // The spec still asks for the change: the plan shows it again.
+    let r = run(&p, &emu, &["plan", "--detailed-exitcode"]).code(2);
+    assert!(r.stdout.contains("~ pipeline \"orders\""), "{}", r.stdout);
+}
+
+#[test]
 fn apply_without_credentials_names_the_variables() {
     let p = TestProject::example();
     let r = p

@@ -63,6 +63,10 @@ pub struct Args {
     /// after, instead of failing while starting: what only a watched start catches.
     #[arg(long, value_parser = humantime::parse_duration)]
     pub job_crash_after: Option<Duration>,
+    /// Every job of a deployment whose SQL contains this text fails (as with
+    /// `--job-fail-rate`): a bad change that only fails at run time.
+    #[arg(long)]
+    pub fail_jobs_of_sql_with: Option<String>,
 }
 
 impl Args {
@@ -94,6 +98,7 @@ impl Args {
             ticket_ttl: self.ticket_ttl,
             allow_duplicate_names: self.allow_duplicate_names,
             job_crash_after: self.job_crash_after,
+            fail_jobs_of_sql_with: self.fail_jobs_of_sql_with,
         })
     }
 }

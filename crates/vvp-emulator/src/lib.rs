@@ -55,6 +55,8 @@ pub struct Config {
     /// A failing job goes RUNNING first and fails this long after (`None`: it fails
     /// while starting).
     pub job_crash_after: Option<Duration>,
+    /// Jobs of deployments whose SQL contains this text fail.
+    pub fail_jobs_of_sql_with: Option<String>,
 }
 
 impl Default for Config {
@@ -75,6 +77,7 @@ impl Default for Config {
             ticket_ttl: None,
             allow_duplicate_names: false,
             job_crash_after: None,
+            fail_jobs_of_sql_with: None,
         }
     }
 }

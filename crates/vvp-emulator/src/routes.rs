@@ -410,6 +410,8 @@ impl World {
             return fail(404, "DeploymentNotFound", format!("deployment {} not found", p.deployment_id));
         };
         let name = dep.name.clone().unwrap_or_default();
+        let sql = dep.artifact.as_ref().and_then(|a| a.sql_artifact.as_ref()).map(|a| a.sql_script.as_str());
+        let bad = self.cfg.fail_jobs_of_sql_with.as_deref().is_some_and(|m| sql.is_some_and(|s| s.contains(m)));
         if self.jobs.values().any(|j| j.job.deployment_id == p.deployment_id && live(&j.job.status.current_job_status))
         {
             return fail(400, "JobAlreadyRunning", format!("deployment {name} already has a job that is not stopped"));
@@ -443,7 +445,7 @@ impl World {
         // Injected start failures hit a deployment's first job only, like a bad
         // first rollout: a repair (a second start) then succeeds.
         let first = !self.jobs.values().any(|j| j.job.deployment_id == p.deployment_id);
-        let fails = first && self.rng.random_bool(self.cfg.job_fail_rate);
+        let fails = bad || first && self.rng.random_bool(self.cfg.job_fail_rate);
         let job = Job {
             job_id: job_id.clone(),
             deployment_id: p.deployment_id.clone(),

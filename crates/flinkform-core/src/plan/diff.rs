@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::{Action, Live, LiveColumn, LiveSettings, LiveTable, SinkDdl};
-use crate::spec::{Dialect, OnConflict, Upgrade};
+use crate::spec::{Dialect, OnConflict, OnFailure, Upgrade};
 use crate::state::{ColumnRecord, DeployParams, Operation, Pending, PipelineState};
 use crate::types::{FlinkType, quote_pg_ident};
 
@@ -187,7 +187,7 @@ fn resume(
     let action = match p.action {
         Operation::Create => Action::Create,
         Operation::Replace | Operation::Delete => Action::Replace,
-        Operation::Update => Action::Update,
+        Operation::Update | Operation::Rollback => Action::Update,
         // Starting again is all that is left: the job restarts as it was asked to.
         Operation::Repair | Operation::Start if replace.is_empty() && !changed(before, after) => Action::Repair,
         Operation::Repair | Operation::Start => Action::Update,
@@ -352,11 +352,18 @@ fn restart_note(before: &PipelineState, after: &PipelineState) -> String {
         let mode = after.settings.get("source.startup_mode").map_or("\"group-offsets\"", String::as_str);
         format!("restart without state: start NONE (the source reads again from scan.startup.mode {mode})")
     };
-    match after.deploy.verify_secs {
-        Some(secs) if before.status != crate::state::Status::Stopped => {
-            format!("{note}; then the job must stay RUNNING for {secs}s ([deployment] verify)")
-        }
-        _ => note,
+    if before.status == crate::state::Status::Stopped {
+        return note;
+    }
+    let note = match after.deploy.verify_secs {
+        Some(secs) => format!("{note}; then the job must stay RUNNING for {secs}s ([deployment] verify)"),
+        None => note,
+    };
+    match after.deploy.on_failure {
+        OnFailure::Rollback => format!(
+            "{note}; if the new job fails, the previous revision is deployed again from the state before the update ([deployment] on_failure)"
+        ),
+        OnFailure::Fail => note,
     }
 }
 

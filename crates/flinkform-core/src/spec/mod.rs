@@ -368,6 +368,26 @@ pub struct DeploymentSpec {
     pub flink_conf: BTreeMap<String, String>,
     /// After a start, how long the job must stay RUNNING for apply to count it done.
     pub verify: Option<Duration>,
+    /// What an update whose new job fails does.
+    pub on_failure: OnFailure,
+}
+
+/// What an update does when its new job fails to start or to stay RUNNING.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnFailure {
+    /// Leave it failed: the next plan shows a repair.
+    #[default]
+    Fail,
+    /// Deploy the previous revision again and restore the state from before the update.
+    Rollback,
+}
+
+impl OnFailure {
+    /// Whether this is the default (the state file leaves it out then).
+    pub fn is_fail(&self) -> bool {
+        *self == OnFailure::Fail
+    }
 }
 
 /// `{ cpu = 1, memory = "4Gi" }` of a job or task manager.

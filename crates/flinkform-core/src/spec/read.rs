@@ -425,6 +425,10 @@ fn read_deployment(s: &Section<'_, '_>, settings: &Settings) -> Option<Deploymen
     let taskmanager = read_resources(s, "taskmanager");
     let flink_conf = read_flink_conf(s);
     let verify = s.duration("verify").filter(|d| !d.is_zero());
+    let on_failure = match s.choice("on_failure", &["fail", "rollback"]) {
+        Some("rollback") => OnFailure::Rollback,
+        _ => OnFailure::Fail,
+    };
     let vvr = engine_version.as_deref().and_then(|v| {
         let version = parse_vvr(v);
         if version.is_none() {
@@ -445,6 +449,7 @@ fn read_deployment(s: &Section<'_, '_>, settings: &Settings) -> Option<Deploymen
         taskmanager,
         flink_conf,
         verify,
+        on_failure,
     };
     note(settings, "deployment.engine_version", &spec.engine_version);
     note(settings, "deployment.parallelism", spec.parallelism);
@@ -454,6 +459,9 @@ fn read_deployment(s: &Section<'_, '_>, settings: &Settings) -> Option<Deploymen
     note(settings, "deployment.taskmanager", &spec.taskmanager);
     if let Some(v) = spec.verify {
         note(settings, "deployment.verify", v);
+    }
+    if !spec.on_failure.is_fail() {
+        note(settings, "deployment.on_failure", spec.on_failure);
     }
     for (k, v) in &spec.flink_conf {
         note(settings, &format!("deployment.flink_conf.{k}"), v);

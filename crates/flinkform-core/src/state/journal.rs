@@ -47,6 +47,8 @@ pub enum Operation {
     Repair,
     /// `flinkform start`.
     Start,
+    /// The previous revision deployed again after an update's job failed.
+    Rollback,
 }
 
 impl Operation {
@@ -59,6 +61,7 @@ impl Operation {
             Operation::Delete => "delete",
             Operation::Repair => "repair",
             Operation::Start => "start",
+            Operation::Rollback => "rollback",
         }
     }
 }

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::infer::{Shape, TsStandard};
 use crate::schema::Evidence;
-use crate::spec::{Dialect, OnConflict, Upgrade};
+use crate::spec::{Dialect, OnConflict, OnFailure, Upgrade};
 
 /// Version of the state format this build reads and writes.
 pub const FORMAT_VERSION: u32 = 1;
@@ -108,6 +108,9 @@ pub struct DeployParams {
     /// After a start, how long the job must stay RUNNING (seconds; `[deployment] verify`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verify_secs: Option<u64>,
+    /// What an update whose new job fails does (`[deployment] on_failure`).
+    #[serde(default, skip_serializing_if = "OnFailure::is_fail")]
+    pub on_failure: OnFailure,
 }
 
 /// The sink table as recorded: what the DDL made, and what can never change in place.

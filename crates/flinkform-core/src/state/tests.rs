@@ -22,7 +22,7 @@ fn names_are_the_serde_spellings() {
         assert_eq!(serde_json::to_value(v).unwrap(), serde_json::Value::String(name.into()));
     }
     use Operation as O;
-    for o in [O::Create, O::Update, O::Replace, O::Delete, O::Repair, O::Start] {
+    for o in [O::Create, O::Update, O::Replace, O::Delete, O::Repair, O::Start, O::Rollback] {
         check(o, o.name());
     }
     use Step as S;

@@ -243,17 +243,25 @@ impl<'a, V: Vvp> Executor<'a, V> {
     async fn step(&self, name: &str, step: Step, what: &str) -> Res<()> {
         self.check_cancel()?;
         self.event(name, what);
-        let journaled =
-            self.state.lock().await.state.pipelines.get(name).and_then(|p| p.pending.as_ref()).map(|p| p.step);
-        if journaled == Some(step) {
+        if self.read(name, |p| Some(p.pending.as_ref()?.step)).await == Some(step) {
             return Ok(());
         }
+        self.update_pending(name, |pending| pending.step = step).await
+    }
+
+    /// Changes the pending entry of an apply in progress (none: nothing to change).
+    async fn update_pending(&self, name: &str, f: impl FnOnce(&mut Pending)) -> Res<()> {
         self.update(name, |p| {
             if let Some(pending) = &mut p.pending {
-                pending.step = step;
+                f(pending);
             }
         })
         .await
+    }
+
+    /// What `f` reads of the recorded pipeline, under the lock: no copy of the record.
+    async fn read<T>(&self, name: &str, f: impl FnOnce(&PipelineState) -> Option<T>) -> Option<T> {
+        self.state.lock().await.state.pipelines.get(name).and_then(f)
     }
 
     async fn recorded(&self, name: &str) -> Option<PipelineState> {

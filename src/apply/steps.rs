@@ -240,7 +240,7 @@ impl<V: Vvp> Executor<'_, V> {
     /// or the draft deployed again.
     async fn deploy(&self, name: &str, after: &PipelineState, deployment: Option<&str>) -> Res<String> {
         for _ in 0..3 {
-            let ticket = match self.journaled_ticket(name).await {
+            let ticket = match self.read(name, |p| p.pending.as_ref()?.ticket_id.clone()).await {
                 Some(t) => t,
                 None => match self.draft_or_ticket(name, after, deployment).await? {
                     Ok(dep) => return self.landed(name, dep).await,
@@ -288,11 +288,6 @@ impl<V: Vvp> Executor<'_, V> {
         Err(Error::Failed("VVP forgot three deploy tickets in a row; run apply again".into()))
     }
 
-    /// The journaled deploy ticket, if any.
-    async fn journaled_ticket(&self, name: &str) -> Option<String> {
-        self.state.lock().await.state.pipelines.get(name)?.pending.as_ref()?.ticket_id.clone()
-    }
-
     /// Journals the deployment the SQL runs in, and discards the drafts that got it there.
     async fn landed(&self, name: &str, id: String) -> Res<String> {
         self.set_deployment(name, &id).await?;
@@ -301,19 +296,14 @@ impl<V: Vvp> Executor<'_, V> {
     }
 
     async fn set_deployment(&self, name: &str, id: &str) -> Res<()> {
-        if self.recorded(name).await.is_some_and(|p| p.remote.deployment_id.as_deref() == Some(id)) {
+        if self.read(name, |p| p.remote.deployment_id.as_deref().map(|d| d == id)).await == Some(true) {
             return Ok(());
         }
         self.update(name, |p| p.remote.deployment_id = Some(id.to_string())).await
     }
 
     async fn set_ticket(&self, name: &str, ticket: Option<String>) -> Res<()> {
-        self.update(name, |p| {
-            if let Some(pending) = &mut p.pending {
-                pending.ticket_id = ticket;
-            }
-        })
-        .await
+        self.update_pending(name, |pending| pending.ticket_id = ticket).await
     }
 
     /// `Ok`: a draft of this pipeline is already deployed to the deployment with this
@@ -329,7 +319,7 @@ impl<V: Vvp> Executor<'_, V> {
             d.sql.as_deref() == Some(after.sql.as_str())
                 && deployment.is_none_or(|x| d.deployment.as_deref() == Some(x))
         };
-        let journaled = self.recorded(name).await.expect("journaled before").remote.draft_id;
+        let journaled = self.read(name, |p| p.remote.draft_id.clone()).await;
         let found = match &journaled {
             Some(id) => self.vvp.draft(id).await?.filter(fits),
             None => None,
@@ -396,7 +386,7 @@ impl<V: Vvp> Executor<'_, V> {
     /// Once deployed, a pipeline's drafts are litter: the deployed one, and any an
     /// interrupted run left. Deleted, and the journal forgets the draft.
     async fn discard_drafts(&self, name: &str) -> Res<()> {
-        let journaled = self.recorded(name).await.and_then(|p| p.remote.draft_id);
+        let journaled = self.read(name, |p| p.remote.draft_id.clone()).await;
         let listed = self.drafts_of(name, false).await?.into_iter().map(|d| d.id);
         let mut ids: Vec<String> = journaled.into_iter().chain(listed).collect();
         ids.sort();
@@ -411,7 +401,7 @@ impl<V: Vvp> Executor<'_, V> {
     }
 
     async fn set_draft(&self, name: &str, draft: Option<String>) -> Res<()> {
-        if self.recorded(name).await.is_some_and(|p| p.remote.draft_id == draft) {
+        if self.read(name, |p| Some(p.remote.draft_id == draft)).await == Some(true) {
             return Ok(());
         }
         self.update(name, |p| p.remote.draft_id = draft).await
@@ -489,7 +479,7 @@ impl<V: Vvp> Executor<'_, V> {
     /// restores the same one); when there was no job to stop, or its stop left no
     /// savepoint, the latest state it has (never an older savepoint); stateless, none.
     async fn stop_for_restart(&self, name: &str, dep: &str, upgrade: Upgrade) -> Res<Restore> {
-        if let Some(sp) = self.journaled_savepoint(name).await {
+        if let Some(sp) = self.read(name, |p| p.pending.as_ref()?.savepoint_id.clone()).await {
             self.stop_all(name, dep, Stop::WithSavepoint).await?;
             return Ok(Restore::FromSavepoint(sp));
         }
@@ -507,18 +497,9 @@ impl<V: Vvp> Executor<'_, V> {
             self.event(name, &format!("{why}: the job starts from its latest state"));
             return Ok(Restore::LatestState);
         };
-        self.update(name, |p| {
-            if let Some(pending) = &mut p.pending {
-                pending.savepoint_id = Some(sp.clone());
-            }
-        })
-        .await?;
+        self.update_pending(name, |pending| pending.savepoint_id = Some(sp.clone())).await?;
         self.event(name, &format!("savepoint {sp} taken"));
         Ok(Restore::FromSavepoint(sp))
-    }
-
-    async fn journaled_savepoint(&self, name: &str) -> Option<String> {
-        self.state.lock().await.state.pipelines.get(name)?.pending.as_ref()?.savepoint_id.clone()
     }
 
     /// Stops every live job of the deployment and waits until they stopped; the last

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use crate::sample::{FileSampler, KafkaSampler, Sample, Sampler};
 use flinkform_core::schema::{self, Schema};
 use flinkform_core::spec::{self, Pipeline, Project, SourceSpec, StateConfig, digest};
-use flinkform_core::state::{ColumnRecord, DeployParams, PipelineState, SinkRecord, State, StateStore};
+use flinkform_core::state::{ColumnRecord, PipelineState, SinkRecord, State, StateStore};
 use flinkform_state::{Flavor, LocalStore, PgConfig, PgStore};
 
 /// A loaded project.
@@ -323,17 +323,7 @@ pub fn resolve(
         ddl: rendered.ddl,
         deployment: rendered.deployment,
         templates: rendered.templates,
-        deploy: DeployParams {
-            engine_version: p.deployment.engine_version.clone(),
-            parallelism: p.deployment.parallelism,
-            resource_queue: p.deployment.resource_queue.clone(),
-            upgrade: p.deployment.upgrade,
-            jobmanager: p.deployment.jobmanager.as_ref().map(|r| (r.cpu, r.memory.clone())),
-            taskmanager: p.deployment.taskmanager.as_ref().map(|r| (r.cpu, r.memory.clone())),
-            flink_conf: p.deployment.flink_conf.clone(),
-            verify_secs: p.deployment.verify.map(|d| d.as_secs().max(1)),
-            on_failure: p.deployment.on_failure,
-        },
+        deploy: rendered.deploy,
         sink: SinkRecord {
             dialect: p.sink.dialect,
             schema: p.sink.schema.clone(),

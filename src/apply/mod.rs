@@ -5,6 +5,7 @@
 //! deployment, a deployment's live job), so a re-run after a crash or a lost answer
 //! resumes and converges without a second deployment or a second job.
 
+mod hot;
 mod steps;
 #[cfg(test)]
 mod tests;
@@ -289,6 +290,9 @@ impl<'a, V: Vvp> Executor<'a, V> {
                 .await
             }
             (Action::Repair, Some(before), Some(after)) => self.repair(name, before, after).await,
+            (Action::HotUpdate, Some(before), Some(after)) if before.remote.deployment_id.is_some() => {
+                self.hot_update(name, before, after).await
+            }
             (Action::Record, Some(_), Some(after)) => {
                 self.update(name, |p| *p = after.recorded_over(p)).await?;
                 self.event(name, EVENT_RECORDED);

@@ -433,17 +433,18 @@ impl<V: Vvp> Executor<'_, V> {
         })
         .await?;
         match settled {
-            Some(JobState::Running) => self.verify(name, &job.id, deploy.verify_secs).await,
-            Some(JobState::Failed(m)) => Err(self.job_failed(name, &job.id, m, "failed").await?),
+            Some(JobState::Running) => Ok(()),
+            Some(JobState::Failed(m)) => Err(self.job_failed(name, dep, &job.id, m, "failed").await?),
             Some(s) => Err(Error::Failed(format!("job {} stopped while starting ({s:?})", job.id))),
             None => Err(took_too_long(format!("job {} was not RUNNING", job.id), self.timeouts.start)),
-        }
+        }?;
+        self.verify(name, dep, &job.id, deploy.verify_secs).await
     }
 
     /// `[deployment] verify`: a started job must stay RUNNING for `secs` before apply
     /// counts it done; one that fails in the window fails the pipeline, recorded failed
     /// with VVP's message.
-    async fn verify(&self, name: &str, job: &str, secs: Option<u64>) -> Res<()> {
+    pub(super) async fn verify(&self, name: &str, dep: &str, job: &str, secs: Option<u64>) -> Res<()> {
         let Some(secs) = secs else { return Ok(()) };
         self.event(name, &format!("verifying: job {job} must stay RUNNING for {secs}s"));
         let deadline = Instant::now() + std::time::Duration::from_secs(secs);
@@ -456,14 +457,20 @@ impl<V: Vvp> Executor<'_, V> {
         match left {
             None => Ok(()),
             Some(JobState::Failed(m)) => {
-                Err(self.job_failed(name, job, m, &format!("failed within the {secs}s verify window")).await?)
+                Err(self.job_failed(name, dep, job, m, &format!("failed within the {secs}s verify window")).await?)
             }
             Some(s) => Err(Error::Failed(format!("job {job} left RUNNING within the {secs}s verify window ({s:?})"))),
         }
     }
 
-    /// Records the pipeline failed with VVP's message; the error to report.
-    async fn job_failed(&self, name: &str, job: &str, message: String, what: &str) -> Res<Error> {
+    /// Records the pipeline failed with VVP's message and its diagnosis of the job
+    /// (GetJobDiagnosis: the startup and runtime symptoms); the error to report.
+    async fn job_failed(&self, name: &str, dep: &str, job: &str, mut message: String, what: &str) -> Res<Error> {
+        match self.vvp.diagnosis(dep, job).await {
+            Ok(found) if !found.is_empty() => message.push_str(&format!("; VVP's diagnosis: {}", found.join("; "))),
+            Ok(_) => {}
+            Err(e) => self.event(name, &format!("VVP's diagnosis of job {job} could not be read: {e}")),
+        }
         let text = format!("job {job} {what}: {message}");
         self.update(name, |p| {
             p.status = state::Status::Failed;

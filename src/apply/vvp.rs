@@ -4,7 +4,9 @@
 use std::future::Future;
 
 use flinkform_core::state::DeployParams;
-use vvp_api::{Client, RemoteDeployment, RemoteDraft, RemoteJob, Restore, Stop, TicketState, VvpError};
+use vvp_api::{
+    Client, HotUpdate, HotUpdateState, RemoteDeployment, RemoteDraft, RemoteJob, Restore, Stop, TicketState, VvpError,
+};
 
 /// The domain operations apply carries a plan out with (see [`vvp_api::Client`] for
 /// what each does on VVP).
@@ -50,6 +52,12 @@ pub trait Vvp: Sync {
     fn stop(&self, job: &str, how: Stop) -> impl Future<Output = Result<(), VvpError>>;
     /// Deletes a deployment (one already gone counts as deleted).
     fn delete(&self, deployment: &str) -> impl Future<Output = Result<(), VvpError>>;
+    /// Asks the running job to take its deployment's new hot-updatable settings.
+    fn hot_update(&self, job: &str) -> impl Future<Output = Result<HotUpdate, VvpError>>;
+    /// Where a hot update is.
+    fn hot_update_state(&self, id: &str) -> impl Future<Output = Result<HotUpdateState, VvpError>>;
+    /// VVP's diagnosis of a job (its startup and runtime symptoms).
+    fn diagnosis(&self, deployment: &str, job: &str) -> impl Future<Output = Result<Vec<String>, VvpError>>;
 }
 
 impl Vvp for Client {
@@ -108,5 +116,14 @@ impl Vvp for Client {
     }
     fn delete(&self, deployment: &str) -> impl Future<Output = Result<(), VvpError>> {
         Client::delete(self, deployment)
+    }
+    fn hot_update(&self, job: &str) -> impl Future<Output = Result<HotUpdate, VvpError>> {
+        Client::hot_update(self, job)
+    }
+    fn hot_update_state(&self, id: &str) -> impl Future<Output = Result<HotUpdateState, VvpError>> {
+        Client::hot_update_state(self, id)
+    }
+    fn diagnosis(&self, deployment: &str, job: &str) -> impl Future<Output = Result<Vec<String>, VvpError>> {
+        Client::diagnosis(self, deployment, job)
     }
 }

@@ -84,12 +84,30 @@ fn lifecycle_plan_apply_update_from_savepoint_destroy() {
     let r = run(&p, &emu, &["apply", "plan.json"]).code(1);
     assert!(r.stderr.contains("saved plan is stale"), "{}", r.stderr);
 
-    // An edit is an update that restarts the job from its savepoint.
-    let spec = p.read("pipelines/orders.toml").replace("parallelism = 2", "parallelism = 4");
+    // A parallelism edit is a hot update: the running job takes it, no stop, same job.
+    let spec = p.read("pipelines/orders.toml").replace("parallelism = 2", "parallelism = 3");
+    p.write("pipelines/orders.toml", &spec);
+    let r = run(&p, &emu, &["plan"]).code(0);
+    assert!(r.stdout.contains("# orders will be updated in place (hot)"), "{}", r.stdout);
+    assert!(r.stdout.contains("because: deployment.parallelism: 2 → 3"), "{}", r.stdout);
+    let old_job = state_job(&p, "orders");
+    let r = run(&p, &emu, &["apply", "--auto-approve"]).code(0);
+    assert!(!r.stdout.contains("stopping job"), "a hot update stops nothing: {}", r.stdout);
+    assert!(r.stdout.contains(&format!("orders: hot-updating job {old_job} (HotUpdateJob)")), "{}", r.stdout);
+    assert!(r.stdout.contains("Apply complete! 0 created, 1 updated"), "{}", r.stdout);
+    assert_eq!(state_job(&p, "orders"), old_job, "the job id is kept");
+    let job = block_on(client(&emu).job(&old_job)).unwrap();
+    assert_eq!((job.state, job.parallelism), (JobState::Running, Some(3)), "the job runs with the new parallelism");
+    run(&p, &emu, &["plan", "--detailed-exitcode"]).code(0);
+
+    // A resources edit is an update that restarts the job from its savepoint.
+    let spec = p
+        .read("pipelines/orders.toml")
+        .replace("parallelism = 3", "parallelism = 3\ntaskmanager = { cpu = 1, memory = \"4Gi\" }");
     p.write("pipelines/orders.toml", &spec);
     let r = run(&p, &emu, &["plan"]).code(0);
     assert!(r.stdout.contains("~ pipeline \"orders\""), "{}", r.stdout);
-    assert!(r.stdout.contains("because: deployment.parallelism: 2 → 4"), "{}", r.stdout);
+    assert!(r.stdout.contains("because: deployment.taskmanager: None → Some("), "{}", r.stdout);
     assert!(r.stdout.contains("start from exactly that savepoint (state kept"), "{}", r.stdout);
     let old_job = state_job(&p, "orders");
     let r = run(&p, &emu, &["apply", "--auto-approve"]).code(0);
@@ -546,7 +564,9 @@ fn postgres_state_backend_runs_the_whole_flow_and_a_killed_apply_releases_the_lo
     run_pg(&p, &emu, &["plan", "--detailed-exitcode"]).code(0);
 
     // An update, then the history and the tables people query.
-    let spec = p.read("pipelines/orders.toml").replace("parallelism = 2", "parallelism = 3");
+    let spec = p
+        .read("pipelines/orders.toml")
+        .replace("parallelism = 2", "parallelism = 2\ntaskmanager = { cpu = 1, memory = \"4Gi\" }");
     p.write("pipelines/orders.toml", &spec);
     run_pg(&p, &emu, &["apply", "--auto-approve"]).code(0);
     let h = run_pg(&p, &emu, &["history", "orders"]).code(0).stdout;

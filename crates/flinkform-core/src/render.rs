@@ -9,7 +9,8 @@ use minijinja::{Environment, UndefinedBehavior, Value, value::ValueKind};
 use serde_json::json;
 
 use crate::schema::Schema;
-use crate::spec::{Credential, OnConflict, Pipeline, SecretRef};
+use crate::spec::{Credential, DeploymentSpec, OnConflict, Pipeline, SecretRef};
+use crate::state::DeployParams;
 use crate::types::{quote_ident, quote_pg_ident};
 
 /// Template kinds and the file name of each built-in.
@@ -31,14 +32,17 @@ pub const BUILTIN: &[(&str, &str)] = &[
 ];
 
 /// What rendering a pipeline produces.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Rendered {
     /// The Flink SQL job: source table, sink table, INSERT.
     pub sql: String,
     /// The Hologres DDL for the sink table.
     pub ddl: String,
-    /// The deployment configuration.
+    /// The deployment configuration, as displayed: rendered from [`Rendered::deploy`].
     pub deployment: String,
+    /// The deployment settings: the one value the plan displays, the drift check
+    /// compares with VVP and apply sends.
+    pub deploy: DeployParams,
     /// Template kind → `name@digest` of the template used.
     pub templates: BTreeMap<String, String>,
 }
@@ -72,7 +76,8 @@ impl Renderer {
 
     /// Renders one pipeline.
     pub fn render(&self, p: &Pipeline, schema: &Schema) -> Result<Rendered, String> {
-        let ctx = Value::from(minijinja::value::Serde(context(p, schema)));
+        let deploy = deploy_params(&p.deployment);
+        let ctx = Value::from(minijinja::value::Serde(context(p, schema, &deploy)));
         let mut out = BTreeMap::new();
         let mut used = BTreeMap::new();
         for (kind, builtin) in KINDS {
@@ -89,6 +94,7 @@ impl Renderer {
             ),
             ddl: out["ddl"].clone(),
             deployment: out["deployment"].clone(),
+            deploy,
             templates: used,
         })
     }
@@ -258,14 +264,29 @@ fn sink_options(p: &Pipeline) -> BTreeMap<&'static str, serde_json::Value> {
     ko
 }
 
-fn context(p: &Pipeline, s: &Schema) -> serde_json::Value {
+/// The deployment settings a `[deployment]` table asks for.
+pub fn deploy_params(d: &DeploymentSpec) -> DeployParams {
+    DeployParams {
+        engine_version: d.engine_version.clone(),
+        parallelism: d.parallelism,
+        resource_queue: d.resource_queue.clone(),
+        upgrade: d.upgrade,
+        jobmanager: d.jobmanager.as_ref().map(|r| (r.cpu, r.memory.clone())),
+        taskmanager: d.taskmanager.as_ref().map(|r| (r.cpu, r.memory.clone())),
+        flink_conf: d.flink_conf.clone(),
+        verify_secs: d.verify.map(|d| d.as_secs().max(1)),
+        on_failure: d.on_failure,
+    }
+}
+
+fn context(p: &Pipeline, s: &Schema, d: &DeployParams) -> serde_json::Value {
     let so = source_options(p, s);
     let sink = &p.sink;
     let ko = sink_options(p);
     let props: Vec<serde_json::Value> =
         table_properties(p, s).into_iter().map(|(k, v)| json!({ "key": k, "value": v })).collect();
 
-    let d = &p.deployment;
+    let resources = |r: &Option<(f64, String)>| r.as_ref().map(|(cpu, memory)| json!({ "cpu": cpu, "memory": memory }));
     json!({
         "pipeline": { "name": p.name },
         "source": {
@@ -298,8 +319,8 @@ fn context(p: &Pipeline, s: &Schema) -> serde_json::Value {
             "parallelism": d.parallelism,
             "upgrade": d.upgrade.name(),
             "resource_queue": d.resource_queue,
-            "jobmanager": d.jobmanager.as_ref().map(|r| json!({ "cpu": r.cpu, "memory": r.memory })),
-            "taskmanager": d.taskmanager.as_ref().map(|r| json!({ "cpu": r.cpu, "memory": r.memory })),
+            "jobmanager": resources(&d.jobmanager),
+            "taskmanager": resources(&d.taskmanager),
             "flink_conf": d.flink_conf.iter().map(|(k, v)| json!({ "key": k, "value": v })).collect::<Vec<_>>(),
         },
     })

@@ -50,7 +50,7 @@ impl Style {
     fn action(self, a: Action, s: &str) -> String {
         let code = match a {
             Action::Create => "32",
-            Action::Update | Action::Record => "33",
+            Action::Update | Action::Record | Action::HotUpdate => "33",
             Action::Replace => "35",
             Action::Delete => "31",
             Action::Repair => "36",

@@ -12,7 +12,8 @@ use serde::de::DeserializeOwned;
 use vvp_wire::sign;
 use vvp_wire::wire::{
     AsyncDraftDeployResult, AsyncDraftValidateResult, Deployment, DeploymentDraft, DraftDeployParams,
-    DraftValidateParams, Envelope, GatewayError, Job, JobStartParameters, Savepoint, StopJobRequest, Ticket, Variable,
+    DraftValidateParams, Envelope, GatewayError, HotUpdateJobResult, Job, JobDiagnosis, JobStartParameters, Savepoint,
+    StopJobRequest, Ticket, Variable,
 };
 
 /// The API version every request names.
@@ -554,6 +555,25 @@ impl Client {
     pub async fn stop_job(&self, id: &str, strategy: &str) -> Result<Job, VvpError> {
         let body = StopJobRequest { stop_strategy: strategy.into() };
         self.data("StopJob", Method::POST, &format!("/jobs/{}%3Astop", seg(id)), &[], Some(&body)).await
+    }
+
+    /// HotUpdateJob: the running job takes its deployment's current parallelism and
+    /// hot-updatable Flink configuration (the API takes no body: what the job takes is
+    /// what UpdateDeployment set). POST, never re-sent blindly.
+    pub async fn hot_update_job(&self, id: &str) -> Result<HotUpdateJobResult, VvpError> {
+        self.data("HotUpdateJob", Method::POST, &format!("/jobs/{}%3AhotUpdate", seg(id)), &[], None::<&()>).await
+    }
+
+    /// GetHotUpdateJobResult.
+    pub async fn hot_update_job_result(&self, id: &str) -> Result<HotUpdateJobResult, VvpError> {
+        self.data("GetHotUpdateJobResult", Method::GET, &format!("/jobs/hot-updates/{}", seg(id)), &[], None::<&()>)
+            .await
+    }
+
+    /// GetJobDiagnosis: VVP's diagnosis of a job (the "lite" one).
+    pub async fn job_diagnosis(&self, deployment_id: &str, job_id: &str) -> Result<JobDiagnosis, VvpError> {
+        let path = format!("/deployments/{}/jobs/{}/job-diagnoses/lite", seg(deployment_id), seg(job_id));
+        self.data("GetJobDiagnosis", Method::GET, &path, &[], None::<&()>).await
     }
 
     /// ListVariables: names only are used (values are never read).

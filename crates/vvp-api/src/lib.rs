@@ -87,6 +87,42 @@ pub struct RemoteJob {
     pub restore: Option<String>,
     /// The savepoint it restored from, if any.
     pub savepoint: Option<String>,
+    /// The parallelism it runs with (a hot update changes it), when VVP says.
+    pub parallelism: Option<u64>,
+    /// The Flink configuration it runs with, values as text.
+    pub flink_conf: BTreeMap<String, String>,
+}
+
+/// Where a hot update (HotUpdateJob) is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HotUpdateState {
+    /// Under way, with VVP's status.
+    Running(String),
+    /// The job runs with the new settings (`HOT_UPDATED`).
+    Done,
+    /// Failed, with VVP's message; the job runs with its old settings.
+    Failed(String),
+}
+
+/// A hot update VVP accepted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HotUpdate {
+    /// Its id, for GetHotUpdateJobResult.
+    pub id: String,
+    /// Where it is.
+    pub state: HotUpdateState,
+}
+
+fn hot_update_of(r: wire::HotUpdateJobResult) -> HotUpdate {
+    let status = r.status.unwrap_or_default();
+    let state = match (status.failure, status.status.as_str()) {
+        (Some(f), _) => HotUpdateState::Failed(
+            [f.reason, f.message].into_iter().flatten().filter(|s| !s.is_empty()).collect::<Vec<_>>().join(": "),
+        ),
+        (None, "HOT_UPDATED") => HotUpdateState::Done,
+        (None, other) => HotUpdateState::Running(other.to_string()),
+    };
+    HotUpdate { id: r.job_hot_update_id, state }
 }
 
 /// How a job stops (VVP's stop strategies).
@@ -170,13 +206,16 @@ fn settings_of(d: &Deployment) -> LiveSettings {
         resource_queue: d.deployment_target.as_ref().map(|t| t.name.clone()),
         jobmanager: resources(basic.and_then(|b| b.jobmanager_resource_setting_spec.as_ref())),
         taskmanager: resources(basic.and_then(|b| b.taskmanager_resource_setting_spec.as_ref())),
-        flink_conf: d
-            .flink_conf
-            .iter()
-            .flatten()
-            .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_string)))
-            .collect(),
+        flink_conf: conf_text(d.flink_conf.as_ref()),
     }
+}
+
+/// A Flink configuration as text values (VVP may answer numbers as numbers).
+fn conf_text(conf: Option<&BTreeMap<String, serde_json::Value>>) -> BTreeMap<String, String> {
+    conf.into_iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_string)))
+        .collect()
 }
 
 /// A ticket status the API does not document: an error, never "still running".
@@ -201,11 +240,19 @@ fn job_of(j: wire::Job) -> Result<RemoteJob, VvpError> {
             });
         }
     };
+    let parallelism = j
+        .streaming_resource_setting
+        .as_ref()
+        .and_then(|s| s.basic_resource_setting.as_ref())
+        .and_then(|b| b.parallelism)
+        .and_then(|p| u64::try_from(p).ok());
     Ok(RemoteJob {
         id: j.job_id,
         state,
         restore: j.restore_strategy.as_ref().map(|r| r.kind.clone()),
         savepoint: j.restore_strategy.and_then(|r| r.savepoint_id),
+        parallelism,
+        flink_conf: conf_text(j.flink_conf.as_ref()),
     })
 }
 
@@ -407,6 +454,35 @@ impl Client {
     /// Asks a job to stop.
     pub async fn stop(&self, id: &str, how: Stop) -> Result<(), VvpError> {
         self.stop_job(id, how.name()).await.map(drop)
+    }
+
+    /// Asks the running job to take its deployment's new parallelism and checkpoint
+    /// settings without a restart.
+    pub async fn hot_update(&self, job: &str) -> Result<HotUpdate, VvpError> {
+        Ok(hot_update_of(self.hot_update_job(job).await?))
+    }
+
+    /// Where a hot update is.
+    pub async fn hot_update_state(&self, id: &str) -> Result<HotUpdateState, VvpError> {
+        Ok(hot_update_of(self.hot_update_job_result(id).await?).state)
+    }
+
+    /// VVP's diagnosis of a job: its startup and runtime symptoms, each as
+    /// `name: description (recommendation)`; empty when it found none.
+    pub async fn diagnosis(&self, deployment: &str, job: &str) -> Result<Vec<String>, VvpError> {
+        let d = self.job_diagnosis(deployment, job).await?;
+        let s = d.symptoms.unwrap_or_default();
+        Ok(s.startup
+            .into_iter()
+            .chain(s.runtime)
+            .map(|x| {
+                let mut t = if x.name.is_empty() { x.description } else { format!("{}: {}", x.name, x.description) };
+                if let Some(r) = x.recommendation.filter(|r| !r.is_empty()) {
+                    t.push_str(&format!(" ({r})"));
+                }
+                t
+            })
+            .collect())
     }
 
     /// Deletes a deployment; one that is already gone counts as deleted.

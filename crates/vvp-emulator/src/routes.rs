@@ -12,12 +12,10 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use vvp_wire::wire::{
-    Deployment, DeploymentDraft, DraftDeployParams, DraftValidateParams, GatewayError, Job, JobStartParameters,
-    JobStatus, RestoreStrategy, Savepoint, StopJobRequest, Ticket, Variable,
+    Deployment, DeploymentDraft, DraftDeployParams, DraftValidateParams, GatewayError, Savepoint, Ticket, Variable,
 };
 
-use crate::verify::epoch_secs;
-use crate::world::{JobRec, Scope, TicketRec, World};
+use crate::world::{Scope, TicketRec, World};
 
 /// An answer: HTTP status, JSON body, extra headers.
 pub(crate) struct Answer {
@@ -108,32 +106,32 @@ pub(crate) fn parse_query(q: Option<&str>) -> Vec<(String, String)> {
 /// One request as the operations see it: method, scope, path segments (raw and
 /// percent-decoded), query and body.
 pub(crate) struct Req<'a> {
-    method: &'a str,
-    scope: Scope,
-    rest: &'a [&'a str],
+    pub(crate) method: &'a str,
+    pub(crate) scope: Scope,
+    pub(crate) rest: &'a [&'a str],
     seg: Vec<String>,
     query: &'a [(String, String)],
     body: &'a [u8],
 }
 
 impl Req<'_> {
-    fn q(&self, k: &str) -> Option<String> {
+    pub(crate) fn q(&self, k: &str) -> Option<String> {
         self.query.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
     }
 
     /// `pageIndex` (from 1) and `pageSize` (1 to 100, 10 when absent).
-    fn paging(&self) -> (usize, usize) {
+    pub(crate) fn paging(&self) -> (usize, usize) {
         let i = self.q("pageIndex").and_then(|v| v.parse().ok()).unwrap_or(1usize);
         let s = self.q("pageSize").and_then(|v| v.parse().ok()).unwrap_or(10usize).clamp(1, 100);
         (i, s)
     }
 
-    fn parse<T: serde::de::DeserializeOwned>(&self) -> Result<T, Answer> {
+    pub(crate) fn parse<T: serde::de::DeserializeOwned>(&self) -> Result<T, Answer> {
         serde_json::from_slice(self.body)
             .map_err(|e| fail(400, "InvalidParameter", format!("the request body is invalid: {e}")))
     }
 
-    fn seg(&self) -> Vec<&str> {
+    pub(crate) fn seg(&self) -> Vec<&str> {
         self.seg.iter().map(String::as_str).collect()
     }
 }
@@ -148,7 +146,9 @@ macro_rules! parse {
     };
 }
 
-fn no_such_api() -> Answer {
+mod jobs;
+
+pub(crate) fn no_such_api() -> Answer {
     gateway(
         StatusCode::NOT_FOUND,
         "InvalidApi.NotFound",
@@ -156,7 +156,7 @@ fn no_such_api() -> Answer {
     )
 }
 
-fn live(status: &str) -> bool {
+pub(crate) fn live(status: &str) -> bool {
     matches!(status, "STARTING" | "RUNNING" | "CANCELLING")
 }
 
@@ -298,6 +298,9 @@ impl World {
                     .collect();
                 ok(items)
             }
+            ("GET", ["deployments", _, "jobs", _, "job-diagnoses", "lite"], [_, dep, _, job, _, _]) => {
+                self.diagnosis(&scope, dep, job)
+            }
             (m, ["deployments", _], [_, id]) => self.deployment(&req, m, id),
             _ => no_such_api(),
         }
@@ -337,48 +340,6 @@ impl World {
         }
     }
 
-    fn jobs(&mut self, req: Req<'_>) -> Answer {
-        let seg = req.seg();
-        let scope = req.scope.clone();
-        match (req.method, req.rest, seg.as_slice()) {
-            ("POST", ["jobs%3Astart"], _) => self.start_job(&req),
-            ("GET", ["jobs"], _) => {
-                let Some(dep) = req.q("deploymentId") else {
-                    return fail(400, "MissingParameter", "deploymentId is required");
-                };
-                let items: Vec<Job> = self
-                    .jobs
-                    .values()
-                    .filter(|j| j.scope == scope && j.job.deployment_id == dep)
-                    .map(|j| j.job.clone())
-                    .collect();
-                let (i, s) = req.paging();
-                page(items, i, s)
-            }
-            ("GET", ["jobs", _], [_, id]) => match self.jobs.get(*id).filter(|j| j.scope == scope) {
-                Some(j) => ok(j.job.clone()),
-                None => fail(404, "JobNotFound", format!("job {id} not found")),
-            },
-            ("POST", ["jobs", raw], _) if raw.ends_with("%3Astop") => {
-                let id = decode(raw.trim_end_matches("%3Astop"), false);
-                let req = parse!(req, StopJobRequest);
-                if !matches!(req.stop_strategy.as_str(), "NONE" | "STOP_WITH_SAVEPOINT" | "STOP_WITH_DRAIN") {
-                    return fail(400, "InvalidParameter", format!("unknown stopStrategy {}", req.stop_strategy));
-                }
-                let stop_delay = self.cfg.stop_delay;
-                let Some(j) = self.jobs.get_mut(&id).filter(|j| j.scope == scope) else {
-                    return fail(404, "JobNotFound", format!("job {id} not found"));
-                };
-                if matches!(j.job.status.current_job_status.as_str(), "STARTING" | "RUNNING") {
-                    j.job.status.current_job_status = "CANCELLING".into();
-                    j.stop = Some((Instant::now() + stop_delay, req.stop_strategy));
-                }
-                ok(j.job.clone())
-            }
-            _ => no_such_api(),
-        }
-    }
-
     /// ListSavepoints: of a deployment, and of one of its jobs when `jobId` is given.
     fn list_savepoints(&self, req: &Req<'_>) -> Answer {
         if req.method != "GET" || req.rest.len() != 1 {
@@ -403,62 +364,6 @@ impl World {
         page(items, i, s)
     }
 
-    fn start_job(&mut self, req: &Req<'_>) -> Answer {
-        let scope = req.scope.clone();
-        let p = parse!(req, JobStartParameters);
-        let Some((_, dep)) = self.deployments.get(&p.deployment_id).filter(|(s, _)| *s == scope) else {
-            return fail(404, "DeploymentNotFound", format!("deployment {} not found", p.deployment_id));
-        };
-        let name = dep.name.clone().unwrap_or_default();
-        let sql = dep.artifact.as_ref().and_then(|a| a.sql_artifact.as_ref()).map(|a| a.sql_script.as_str());
-        let bad = self.cfg.fail_jobs_of_sql_with.as_deref().is_some_and(|m| sql.is_some_and(|s| s.contains(m)));
-        if self.jobs.values().any(|j| j.job.deployment_id == p.deployment_id && live(&j.job.status.current_job_status))
-        {
-            return fail(400, "JobAlreadyRunning", format!("deployment {name} already has a job that is not stopped"));
-        }
-        let mut restore = p.restore_strategy.unwrap_or(RestoreStrategy { kind: "NONE".into(), ..Default::default() });
-        let taken = self.savepoints.get(&p.deployment_id).map_or(&[][..], Vec::as_slice);
-        match restore.kind.as_str() {
-            "NONE" => restore.savepoint_id = None,
-            // The latest savepoint; retained checkpoints are not savepoints.
-            "LATEST_SAVEPOINT" => {
-                restore.savepoint_id = taken
-                    .iter()
-                    .rfind(|s| s.savepoint_origin.as_deref() != Some("RETAINED_CHECKPOINT"))
-                    .map(|s| s.savepoint_id.clone());
-            }
-            // The latest state of any kind: a savepoint or a retained checkpoint.
-            "LATEST_STATE" => restore.savepoint_id = taken.last().map(|s| s.savepoint_id.clone()),
-            "FROM_SAVEPOINT" => {
-                let wanted = restore.savepoint_id.clone().unwrap_or_default();
-                if !taken.iter().any(|s| s.savepoint_id == wanted) {
-                    return fail(
-                        400,
-                        "InvalidParameter",
-                        format!("savepoint `{wanted}` is not a savepoint of deployment {}", p.deployment_id),
-                    );
-                }
-            }
-            other => return fail(400, "InvalidParameter", format!("unknown restoreStrategy kind {other}")),
-        }
-        let job_id = self.id("job");
-        // Injected start failures hit a deployment's first job only, like a bad
-        // first rollout: a repair (a second start) then succeeds.
-        let first = !self.jobs.values().any(|j| j.job.deployment_id == p.deployment_id);
-        let fails = bad || first && self.rng.random_bool(self.cfg.job_fail_rate);
-        let job = Job {
-            job_id: job_id.clone(),
-            deployment_id: p.deployment_id.clone(),
-            deployment_name: name,
-            status: JobStatus { current_job_status: "STARTING".into(), failure: None },
-            restore_strategy: Some(restore),
-            start_time: Some(epoch_secs()),
-            end_time: None,
-        };
-        let running_at = Instant::now() + self.cfg.start_delay;
-        self.jobs.insert(job_id, JobRec { scope, job: job.clone(), running_at, fails, stop: None });
-        ok(job)
-    }
     fn variables(&mut self, req: Req<'_>) -> Answer {
         let seg = req.seg();
         let scope = req.scope.clone();

@@ -9,8 +9,8 @@ use rand::{RngExt, SeedableRng};
 use serde_json::{Value, json};
 
 use vvp_wire::wire::{
-    AsyncDraftDeployResult, AsyncDraftValidateResult, Deployment, DeploymentDraft, Job, JobFailure, JobSummary,
-    Savepoint, SavepointStatus, Variable,
+    AsyncDraftDeployResult, AsyncDraftValidateResult, Deployment, DeploymentDraft, HotUpdateJobResult, Job, JobFailure,
+    JobSummary, Savepoint, SavepointStatus, Variable,
 };
 
 use crate::Config;
@@ -53,6 +53,8 @@ pub(crate) struct World {
     pub(crate) savepoints: HashMap<String, Vec<Savepoint>>,
     pub(crate) variables: BTreeMap<Scope, BTreeMap<String, Variable>>,
     pub(crate) nonces: HashMap<String, Instant>,
+    /// Hot updates by id.
+    pub(crate) hot_updates: HashMap<String, (Scope, HotUpdateJobResult)>,
 }
 
 /// The savepoint (`sp-JOB`) or retained checkpoint (`cp-JOB`) a stopped job leaves.
@@ -81,6 +83,7 @@ impl World {
             savepoints: HashMap::new(),
             variables: BTreeMap::new(),
             nonces: HashMap::new(),
+            hot_updates: HashMap::new(),
         }
     }
 

@@ -320,6 +320,132 @@ pub struct Job {
     /// End time.
     #[serde(default, deserialize_with = "lenient_i64", skip_serializing_if = "Option::is_none")]
     pub end_time: Option<i64>,
+    /// The resources it runs with (a hot update changes its parallelism).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub streaming_resource_setting: Option<StreamingResourceSetting>,
+    /// The Flink configuration it runs with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flink_conf: Option<BTreeMap<String, serde_json::Value>>,
+}
+
+/// HotUpdateJob's and GetHotUpdateJobResult's answer.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HotUpdateJobResult {
+    /// The hot update's id (for GetHotUpdateJobResult).
+    #[serde(default)]
+    pub job_hot_update_id: String,
+    /// The job.
+    #[serde(default)]
+    pub job_id: String,
+    /// Where it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<HotUpdateJobStatus>,
+    /// The settings the job is updated to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_resource_setting: Option<BriefResourceSetting>,
+}
+
+/// `HotUpdateJobStatus`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HotUpdateJobStatus {
+    /// `HOT_UPDATED` once done.
+    #[serde(default)]
+    pub status: String,
+    /// Request id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// Why it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<HotUpdateJobFailureInfo>,
+}
+
+/// `HotUpdateJobFailureInfo`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HotUpdateJobFailureInfo {
+    /// Reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// `LOW`, ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_severity: Option<String>,
+}
+
+/// `BriefResourceSetting`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BriefResourceSetting {
+    /// Flink configuration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flink_conf: Option<BTreeMap<String, serde_json::Value>>,
+    /// Streaming resources.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub streaming_resource_setting: Option<StreamingResourceSetting>,
+}
+
+/// GetJobDiagnosis's answer (`JobDiagnosis`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobDiagnosis {
+    /// Id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diagnose_id: Option<String>,
+    /// When (epoch milliseconds).
+    #[serde(default, deserialize_with = "lenient_i64", skip_serializing_if = "Option::is_none")]
+    pub diagnose_time: Option<i64>,
+    /// Health score.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_score: Option<i64>,
+    /// Risk level.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub risk_level: Option<String>,
+    /// What it found, by area.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub symptoms: Option<JobDiagnosisSymptoms>,
+}
+
+/// `JobDiagnosisSymptoms`: symptoms by area.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobDiagnosisSymptoms {
+    /// While starting.
+    #[serde(default)]
+    pub startup: Vec<JobDiagnosisSymptom>,
+    /// While running.
+    #[serde(default)]
+    pub runtime: Vec<JobDiagnosisSymptom>,
+    /// Of its state.
+    #[serde(default)]
+    pub state: Vec<JobDiagnosisSymptom>,
+    /// Troubleshooting.
+    #[serde(default)]
+    pub troubleshooting: Vec<JobDiagnosisSymptom>,
+    /// Autopilot.
+    #[serde(default)]
+    pub autopilot: Vec<JobDiagnosisSymptom>,
+    /// Others.
+    #[serde(default)]
+    pub others: Vec<JobDiagnosisSymptom>,
+}
+
+/// `JobDiagnosisSymptom`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobDiagnosisSymptom {
+    /// Name.
+    #[serde(default)]
+    pub name: String,
+    /// What it is.
+    #[serde(default)]
+    pub description: String,
+    /// What to do.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recommendation: Option<String>,
 }
 
 /// StopJob body.

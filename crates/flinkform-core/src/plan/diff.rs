@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::{Action, Live, LiveColumn, LiveSettings, LiveTable, SinkDdl};
 use crate::spec::{Dialect, OnConflict, OnFailure, Upgrade};
-use crate::state::{ColumnRecord, DeployParams, Operation, Pending, PipelineState};
+use crate::state::{ColumnRecord, DeployParams, HOT_FLINK_CONF, HOT_UPDATE_VVR, Operation, Pending, PipelineState};
 use crate::types::{FlinkType, quote_pg_ident};
 
 /// Folds what VVP showed into the action: a deleted deployment is created again, an
@@ -34,6 +34,13 @@ pub(super) fn drift(
                 edits.insert(0, "its SQL differs from the recorded revision".into());
             }
             reasons.insert(0, format!("deployment {id} was edited outside flinkform: {}", edits.join("; ")));
+            reasons.push(restart_note(before, after));
+        }
+        Live::Found { job, .. } if *action == Action::HotUpdate && job.as_deref() != Some("RUNNING") => {
+            *action = Action::Update;
+            let what = job.as_deref().map_or("has no job".to_string(), |s| format!("job is {s}"));
+            reasons.retain(|r| !r.starts_with("hot update:"));
+            reasons.push(format!("on VVP the {what}, so the new settings cannot be hot-updated: the job restarts"));
             reasons.push(restart_note(before, after));
         }
         // A job stopped with `flinkform stop` stays stopped until `flinkform start`.
@@ -143,24 +150,36 @@ pub(super) fn classify(before: &PipelineState, after: &PipelineState) -> (Action
             update.push(format!("template {kind} changed ({t})"));
         }
     }
+    let takes = settings_take(&before.deploy, &after.deploy);
     if let Some(p) = &before.pending {
-        return resume(p, before, after, replace, update);
+        return resume(p, before, after, takes, replace, update);
     }
     let protect = (before.protect != after.protect)
         .then(|| format!("protect: {} → {} (recorded in the state only)", before.protect, after.protect));
-    let artifacts = changed(before, after);
     if !replace.is_empty() {
         replace.extend(update);
         replace.extend(protect);
         return (Action::Replace, replace);
     }
-    if artifacts {
+    let hot = takes == Takes::Hot && hot_capable(before, after);
+    if changed(before, after) || takes == Takes::Restart || (takes == Takes::Hot && !hot) {
         if update.is_empty() {
             update.push("rendered output changed (a new flinkform version renders differently)".into());
+        }
+        if takes == Takes::Hot && !hot && before.status == crate::state::Status::Running {
+            update.push(format!(
+                "{} cannot hot-update a running job (VVR {}.{}.{} and later can): the new settings take a restart",
+                after.deploy.engine_version, HOT_UPDATE_VVR.0, HOT_UPDATE_VVR.1, HOT_UPDATE_VVR.2
+            ));
         }
         update.extend(protect);
         update.push(restart_note(before, after));
         return (Action::Update, update);
+    }
+    if hot {
+        update.extend(protect);
+        update.push(hot_note(after));
+        return (Action::HotUpdate, update);
     }
     if before.status == crate::state::Status::Failed {
         let why = before.error.as_deref().unwrap_or("no message");
@@ -175,22 +194,72 @@ pub(super) fn classify(before: &PipelineState, after: &PipelineState) -> (Action
     (Action::NoOp, Vec::new())
 }
 
+/// What applying a change of the deployment settings takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Takes {
+    /// Nothing VVP runs with changed (only flinkform's own: upgrade, verify, on_failure).
+    Nothing,
+    /// Only the parallelism and [`HOT_FLINK_CONF`] values changed (or were added).
+    Hot,
+    /// Anything else: the engine, the queue, resources, other Flink configuration.
+    Restart,
+}
+
+fn settings_take(b: &DeployParams, a: &DeployParams) -> Takes {
+    let restart = b.engine_version != a.engine_version
+        || b.resource_queue != a.resource_queue
+        || b.jobmanager != a.jobmanager
+        || b.taskmanager != a.taskmanager
+        || b.flink_conf.iter().any(|(k, v)| a.flink_conf.get(k) != Some(v) && !HOT_FLINK_CONF.contains(&k.as_str()))
+        || a.flink_conf.keys().any(|k| !b.flink_conf.contains_key(k) && !HOT_FLINK_CONF.contains(&k.as_str()))
+        || HOT_FLINK_CONF.iter().any(|k| b.flink_conf.contains_key(*k) && !a.flink_conf.contains_key(*k));
+    if restart {
+        Takes::Restart
+    } else if b.parallelism != a.parallelism
+        || HOT_FLINK_CONF.iter().any(|k| b.flink_conf.get(*k) != a.flink_conf.get(*k))
+    {
+        Takes::Hot
+    } else {
+        Takes::Nothing
+    }
+}
+
+/// A hot update needs a running job and an engine that takes one.
+fn hot_capable(before: &PipelineState, after: &PipelineState) -> bool {
+    before.status == crate::state::Status::Running
+        && crate::spec::parse_vvr(&after.deploy.engine_version).is_some_and(|v| v >= HOT_UPDATE_VVR)
+}
+
+/// What a hot update does to the running job.
+fn hot_note(after: &PipelineState) -> String {
+    let note = "hot update: the deployment takes the new settings and the running job is updated in place with HotUpdateJob (no stop, no savepoint, same job id; VVP may restart tasks in place for a few seconds)".to_string();
+    match after.deploy.verify_secs {
+        Some(secs) => format!("{note}; then the job must stay RUNNING for {secs}s ([deployment] verify)"),
+        None => note,
+    }
+}
+
 /// The change that resumes an interrupted apply: its own action, unless what the spec
 /// asks for now needs more (a replace, or an update of what runs).
 fn resume(
     p: &Pending,
     before: &PipelineState,
     after: &PipelineState,
+    takes: Takes,
     mut replace: Vec<String>,
     mut update: Vec<String>,
 ) -> (Action, Vec<String>) {
+    let runs_as_recorded = replace.is_empty() && !changed(before, after);
     let action = match p.action {
         Operation::Create => Action::Create,
         Operation::Replace | Operation::Delete => Action::Replace,
         Operation::Update | Operation::Rollback => Action::Update,
         // Starting again is all that is left: the job restarts as it was asked to.
-        Operation::Repair | Operation::Start if replace.is_empty() && !changed(before, after) => Action::Repair,
+        Operation::Repair | Operation::Start if runs_as_recorded && takes == Takes::Nothing => Action::Repair,
         Operation::Repair | Operation::Start => Action::Update,
+        // The job was never stopped: the hot update is asked for again (or found done).
+        Operation::HotUpdate if runs_as_recorded && takes != Takes::Restart => Action::HotUpdate,
+        Operation::HotUpdate => Action::Update,
     };
     let what = match (&p.restore, p.action) {
         (Some(r), Operation::Start) => format!("an interrupted `flinkform start` (restore {r}) resumes"),
@@ -204,9 +273,10 @@ fn resume(
     (action, update)
 }
 
-/// Whether what runs on VVP changes: the SQL, the DDL or the deployment.
+/// Whether the job's SQL or its sink table's DDL changes (the deployment settings are
+/// judged by [`settings_take`]: the rendered deployment text is their display).
 fn changed(before: &PipelineState, after: &PipelineState) -> bool {
-    before.sql != after.sql || before.ddl != after.ddl || before.deployment != after.deployment
+    before.sql != after.sql || before.ddl != after.ddl
 }
 
 /// The DDL that brings a recorded sink table to the desired one, and what cannot be
@@ -412,6 +482,81 @@ mod tests {
         assert_eq!(reasons[0], "an interrupted `flinkform start` (restore LATEST_SAVEPOINT) resumes");
         after.sql.push_str("-- changed\n");
         assert_eq!(classify(&before, &after).0, Action::Update, "with new SQL it is an update");
+    }
+
+    /// The fixture's `orders`, applied and running on `engine` (nothing pending).
+    fn running(engine: &str) -> crate::state::PipelineState {
+        let state = crate::state::parse(include_str!("../../tests/fixtures/state/v1.json"), "v1.json").unwrap();
+        let mut p = state.pipelines["orders"].clone();
+        p.pending = None;
+        p.status = crate::state::Status::Running;
+        p.deploy.engine_version = engine.into();
+        p
+    }
+
+    #[test]
+    fn parallelism_and_checkpoint_settings_alone_are_hot_updates_where_the_engine_takes_them() {
+        let before = running("vvr-8.0.11-flink-1.17");
+        let mut after = before.clone();
+        after.deploy.parallelism = 8;
+        assert_eq!(classify(&before, &after).0, Action::HotUpdate);
+        after.deploy.flink_conf.insert("execution.checkpointing.timeout".into(), "10min".into());
+        assert_eq!(classify(&before, &after).0, Action::HotUpdate, "a checkpoint setting added");
+
+        let old = running("vvr-6.0.7-flink-1.15");
+        let mut later = old.clone();
+        later.deploy.parallelism = 8;
+        let (action, reasons) = classify(&old, &later);
+        assert_eq!(action, Action::Update);
+        assert!(
+            reasons.iter().any(|r| r.contains("cannot hot-update a running job (VVR 8.0.1 and later can)")),
+            "{reasons:?}"
+        );
+
+        let mut stopped = before.clone();
+        stopped.status = crate::state::Status::Stopped;
+        assert_eq!(classify(&stopped, &after).0, Action::Update, "a stopped job is only reconfigured");
+    }
+
+    #[test]
+    fn other_deployment_settings_take_a_restart() {
+        let before = running("vvr-8.0.11-flink-1.17");
+        let mut after = before.clone();
+        after.deploy.parallelism = 8;
+        after.deploy.flink_conf.insert("table.exec.state.ttl".into(), "1d".into());
+        assert_eq!(classify(&before, &after).0, Action::Update, "a non-hot Flink option");
+        let mut after = before.clone();
+        after.deploy.taskmanager = Some((4.0, "16Gi".into()));
+        assert_eq!(classify(&before, &after).0, Action::Update, "resources are not hot-updated");
+        let mut after = before.clone();
+        after.deploy.flink_conf.remove("execution.checkpointing.interval");
+        assert_eq!(classify(&before, &after).0, Action::Update, "a hot key removed");
+    }
+
+    #[test]
+    fn what_only_flinkform_reads_never_touches_the_job() {
+        // `upgrade` was part of the rendered deployment text, so changing it restarted the job.
+        let before = running("vvr-8.0.11-flink-1.17");
+        let mut after = before.clone();
+        after.deploy.upgrade = match before.deploy.upgrade {
+            crate::spec::Upgrade::Stateful => crate::spec::Upgrade::Stateless,
+            crate::spec::Upgrade::Stateless => crate::spec::Upgrade::Stateful,
+        };
+        after.deployment.push_str("# rendered differently\n");
+        after.settings.insert("deployment.upgrade".into(), "changed".into());
+        assert_eq!(classify(&before, &after).0, Action::Record);
+    }
+
+    #[test]
+    fn an_interrupted_hot_update_resumes_as_a_hot_update() {
+        let mut before = running("vvr-8.0.11-flink-1.17");
+        before.pending = Some(Pending::new(Operation::HotUpdate, Step::HotUpdate));
+        let mut after = before.clone();
+        after.pending = None;
+        after.deploy.parallelism = 8;
+        assert_eq!(classify(&before, &after).0, Action::HotUpdate);
+        after.sql.push_str("-- changed\n");
+        assert_eq!(classify(&before, &after).0, Action::Update, "with new SQL it restarts");
     }
 
     #[test]

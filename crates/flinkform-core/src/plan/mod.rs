@@ -35,6 +35,9 @@ pub enum Action {
     /// Only state-only attributes changed (`protect`): the state records them, the job
     /// and its deployment are not touched.
     Record,
+    /// Only the parallelism or checkpoint settings changed: the deployment takes them
+    /// and the running job is hot-updated (HotUpdateJob), not restarted.
+    HotUpdate,
 }
 
 impl Action {
@@ -47,7 +50,7 @@ impl Action {
             Action::Replace => "-/+",
             Action::Delete => "-",
             Action::Repair => "!",
-            Action::Record => "~",
+            Action::Record | Action::HotUpdate => "~",
         }
     }
 
@@ -61,6 +64,7 @@ impl Action {
             Action::Delete => "destroyed",
             Action::Repair => "repaired",
             Action::Record => "updated in the state only (the job is not touched)",
+            Action::HotUpdate => "updated in place (hot)",
         }
     }
 
@@ -74,6 +78,7 @@ impl Action {
             Action::Replace => Some(Operation::Replace),
             Action::Delete => Some(Operation::Delete),
             Action::Repair => Some(Operation::Repair),
+            Action::HotUpdate => Some(Operation::HotUpdate),
         }
     }
 
@@ -87,6 +92,7 @@ impl Action {
             Action::Delete => "delete",
             Action::Repair => "repair",
             Action::Record => "record",
+            Action::HotUpdate => "hot-update",
         }
     }
 }
@@ -278,7 +284,7 @@ impl Summary {
     pub fn count(&mut self, action: Action) {
         match action {
             Action::Create => self.add += 1,
-            Action::Update | Action::Record => self.change += 1,
+            Action::Update | Action::Record | Action::HotUpdate => self.change += 1,
             Action::Replace => self.replace += 1,
             Action::Delete => self.destroy += 1,
             Action::Repair => self.repair += 1,
@@ -344,10 +350,13 @@ impl Plan {
                 (Action::Delete, _) => {
                     next.pipelines.remove(&c.name);
                 }
-                (Action::Create | Action::Update | Action::Replace | Action::Repair, Some(after)) => {
+                (
+                    Action::Create | Action::Update | Action::Replace | Action::Repair | Action::HotUpdate,
+                    Some(after),
+                ) => {
                     let history = c.before.as_ref().map_or(&[][..], |b| &b.history);
                     let remote = match (&c.before, c.action) {
-                        (Some(b), Action::Update | Action::Repair) => b.remote.clone(),
+                        (Some(b), Action::Update | Action::Repair | Action::HotUpdate) => b.remote.clone(),
                         _ => after.remote.clone(),
                     };
                     let action = c.action.operation().expect("a change that records a revision");

@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 use crate::diag::{Diagnostic, Location, Source};
 use crate::infer::{InferConfig, TsStandard};
 use crate::types::FlinkType;
+pub use read::parse_vvr;
 use read::{check_unique_names, read_config, read_pipeline};
 use walk::{Ctx, Layer, Section};
 

@@ -505,7 +505,7 @@ fn read_flink_conf(s: &Section<'_, '_>) -> BTreeMap<String, String> {
 }
 
 /// `vvr-8.0.11-flink-1.17` → (8, 0, 11); `vvr-11.1-jdk11-flink-1.20` → (11, 1, 0).
-pub(super) fn parse_vvr(v: &str) -> Option<(u32, u32, u32)> {
+pub fn parse_vvr(v: &str) -> Option<(u32, u32, u32)> {
     let nums = v.strip_prefix("vvr-")?.split('-').next()?;
     let mut it = nums.split('.').map(str::parse::<u32>);
     let major = it.next()?.ok()?;

@@ -49,6 +49,10 @@ pub enum Operation {
     Start,
     /// The previous revision deployed again after an update's job failed.
     Rollback,
+    /// New parallelism or checkpoint settings taken by the running job (HotUpdateJob),
+    /// without a restart.
+    #[serde(rename = "hot_update")]
+    HotUpdate,
 }
 
 impl Operation {
@@ -62,6 +66,7 @@ impl Operation {
             Operation::Repair => "repair",
             Operation::Start => "start",
             Operation::Rollback => "rollback",
+            Operation::HotUpdate => "hot_update",
         }
     }
 }
@@ -86,6 +91,8 @@ pub enum Step {
     Stop,
     /// Deleting the deployment.
     Delete,
+    /// Asking the running job to take the deployment's new settings (HotUpdateJob).
+    HotUpdate,
 }
 
 impl Step {
@@ -100,6 +107,7 @@ impl Step {
             Step::Start => "start",
             Step::Stop => "stop",
             Step::Delete => "delete",
+            Step::HotUpdate => "hot_update",
         }
     }
 }

@@ -113,6 +113,26 @@ pub struct DeployParams {
     pub on_failure: OnFailure,
 }
 
+/// Flink configuration keys a running job takes without a restart (HotUpdateJob), with
+/// the parallelism: the checkpoint interval, timeout and minimum pause ("dynamically
+/// update deployment parameters", Alibaba Cloud Realtime Compute docs).
+pub const HOT_FLINK_CONF: [&str; 3] =
+    ["execution.checkpointing.interval", "execution.checkpointing.timeout", "execution.checkpointing.min-pause"];
+
+/// The first VVR engine that hot-updates a running job.
+pub const HOT_UPDATE_VVR: (u32, u32, u32) = (8, 0, 1);
+
+impl DeployParams {
+    /// Whether a running job already runs with these hot-updatable settings (its
+    /// parallelism and [`HOT_FLINK_CONF`] values as VVP shows them on the job).
+    pub fn hot_settings_match(&self, parallelism: Option<u64>, flink_conf: &BTreeMap<String, String>) -> bool {
+        parallelism == Some(self.parallelism)
+            && HOT_FLINK_CONF
+                .iter()
+                .all(|k| self.flink_conf.get(*k) == flink_conf.get(*k) || !self.flink_conf.contains_key(*k))
+    }
+}
+
 /// The sink table as recorded: what the DDL made, and what can never change in place.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SinkRecord {

@@ -63,7 +63,8 @@ pub async fn observe(client: &Client, recorded: Option<&State>) -> Result<Observ
     Ok(observed)
 }
 
-/// What VVP shows of one recorded deployment; a recorded job that VVP no longer knows
+/// What VVP shows of one recorded deployment: the recorded job's state, or the live
+/// job's when the recorded one is not live; a recorded job that VVP no longer knows
 /// counts as no job (drift), not as a failure.
 async fn look(client: &Client, dep: &str, job: Option<&str>, sql: &str) -> Result<Live, VvpError> {
     let Some(d) = client.deployment(dep).await? else { return Ok(Live::Gone) };
@@ -75,9 +76,11 @@ async fn look(client: &Client, dep: &str, job: Option<&str>, sql: &str) -> Resul
         },
         None => None,
     };
+    // A recorded job that stopped may have a successor started outside flinkform: the
+    // deployment's live job (any page of its jobs) is what runs.
     let state = match recorded_job {
-        Some(j) => Some(j.state),
-        None => client.live_job(dep).await?.map(|j| j.state),
+        Some(j) if j.state.live() => Some(j.state),
+        recorded => client.live_job(dep).await?.map(|j| j.state).or(recorded.map(|j| j.state)),
     };
     Ok(Live::Found {
         sql_matches: d.sql.as_deref() == Some(sql),

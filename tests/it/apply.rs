@@ -753,3 +753,33 @@ fn on_a_terminal_apply_redraws_a_live_board() {
     assert!(text.contains("orders: RUNNING") && text.contains("clickstream: RUNNING"), "{text:?}");
     assert!(text.contains("Apply complete! 2 created"), "{text:?}");
 }
+
+#[test]
+fn a_deployment_with_more_than_a_page_of_jobs_has_its_live_job_found_and_stopped() {
+    let emu = Emulator::start(&["--start-delay", "0s", "--stop-delay", "0s"]);
+    let p = TestProject::example();
+    run(&p, &emu, &["apply", "--auto-approve"]).code(0);
+    let state: serde_json::Value = serde_json::from_str(&p.read(".flinkform/state.json")).unwrap();
+    let dep = state["pipelines"]["orders"]["remote"]["deployment_id"].as_str().unwrap().to_string();
+    let c = client(&emu);
+    // 105 restarts behind flinkform's back: 106 jobs, more than one page of ListJobs.
+    block_on(async {
+        for _ in 0..105 {
+            let live = c.live_job(&dep).await.unwrap().expect("a live job");
+            c.stop(&live.id, vvp_api::Stop::Now).await.unwrap();
+            while c.live_job(&dep).await.unwrap().is_some() {}
+            c.start(&dep, &vvp_api::Restore::None, "default-queue").await.unwrap();
+        }
+    });
+    let jobs = block_on(c.jobs(&dep)).unwrap();
+    let mut ids: Vec<&str> = jobs.iter().map(|j| j.job_id.as_str()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 106, "every page is read");
+    run(&p, &emu, &["plan", "--detailed-exitcode"]).code(0);
+    run(&p, &emu, &["stop", "orders"]).code(0);
+    let jobs = block_on(c.jobs(&dep)).unwrap();
+    let live: Vec<&str> =
+        jobs.iter().map(|j| j.status.current_job_status.as_str()).filter(|s| *s != "CANCELLED").collect();
+    assert_eq!(live, Vec::<&str>::new(), "the live job was found among 106 and stopped");
+}

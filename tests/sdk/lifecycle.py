@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Drives a VVP endpoint with Alibaba's official Python SDK (alibabacloud-ververica20220718),
-unchanged: create draft -> deploy -> get deployment -> start -> get job -> stop -> list savepoints
--> delete.
+unchanged: create draft -> deploy -> get deployment -> start -> get job -> update the deployment
+and hot-update the job -> its diagnosis -> stop -> list savepoints -> delete.
 
 Usage: lifecycle.py HOST:PORT WORKSPACE NAMESPACE   (credentials from ALIBABA_CLOUD_ACCESS_KEY_ID
 and ALIBABA_CLOUD_ACCESS_KEY_SECRET). Prints one line per step; exits 1 on the first failure.
@@ -75,6 +75,26 @@ def main():
             break
         time.sleep(0.1)
     assert job.status.current_job_status == "RUNNING", job.status.current_job_status
+    # A dynamic update: the deployment takes a new parallelism, the running job takes it
+    # from there (HotUpdateJob has no body), keeping its id.
+    check("UpdateDeployment", client.update_deployment_with_options(
+        ns, dep.deployment_id, m.UpdateDeploymentRequest(body=m.Deployment(
+            streaming_resource_setting=m.StreamingResourceSetting(
+                resource_setting_mode="BASIC",
+                basic_resource_setting=m.BasicResourceSetting(parallelism=3)),
+        )), m.UpdateDeploymentHeaders(workspace=ws), rt))
+    hot = check("HotUpdateJob", client.hot_update_job_with_options(
+        ns, job.job_id, m.HotUpdateJobHeaders(workspace=ws), rt))
+    assert hot.job_id == job.job_id, hot.job_id
+    hot = check("GetHotUpdateJobResult", client.get_hot_update_job_result_with_options(
+        ns, hot.job_hot_update_id, m.GetHotUpdateJobResultHeaders(workspace=ws), rt))
+    assert hot.status.status == "HOT_UPDATED", hot.status.status
+    job = check("GetJob", client.get_job_with_options(ns, job.job_id, m.GetJobHeaders(workspace=ws), rt))
+    assert job.status.current_job_status == "RUNNING", job.status.current_job_status
+    assert job.streaming_resource_setting.basic_resource_setting.parallelism == 3, job.streaming_resource_setting
+    diagnosis = check("GetJobDiagnosis", client.get_job_diagnosis_with_options(
+        ns, dep.deployment_id, job.job_id, m.GetJobDiagnosisHeaders(workspace=ws), rt))
+    assert diagnosis.risk_level == "LOW" and diagnosis.symptoms.startup == [], diagnosis.to_map()
     check("StopJob", client.stop_job_with_options(
         ns, job.job_id, m.StopJobRequest(body=m.StopJobRequestBody(stop_strategy="STOP_WITH_SAVEPOINT")),
         m.StopJobHeaders(workspace=ws), rt))

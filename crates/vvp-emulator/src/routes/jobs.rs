@@ -7,7 +7,7 @@ use rand::RngExt;
 
 use vvp_wire::wire::{
     BriefResourceSetting, HotUpdateJobResult, HotUpdateJobStatus, Job, JobDiagnosis, JobDiagnosisSymptom,
-    JobDiagnosisSymptoms, JobStartParameters, JobStatus, RestoreStrategy, StopJobRequest,
+    JobDiagnosisSymptoms, JobStartParameters, JobStatus, RestoreStrategy, StopJobRequest, StreamingResourceSetting,
 };
 
 use super::{Answer, Req, decode, fail, live, no_such_api, ok, page};
@@ -161,13 +161,14 @@ impl World {
         let conf = dep.flink_conf.clone().unwrap_or_default();
         let hot_id = self.id("hot");
         let j = self.jobs.get_mut(id).expect("job");
-        let basic = |r: &Option<vvp_wire::wire::StreamingResourceSetting>| {
-            r.as_ref().and_then(|r| r.basic_resource_setting.as_ref()).and_then(|b| b.parallelism)
-        };
-        if let Some(p) = basic(&resources)
-            && let Some(b) = j.job.streaming_resource_setting.as_mut().and_then(|r| r.basic_resource_setting.as_mut())
-        {
-            b.parallelism = Some(p);
+        let parallelism =
+            resources.as_ref().and_then(|r| r.basic_resource_setting.as_ref()).and_then(|b| b.parallelism);
+        if let Some(p) = parallelism {
+            let r = j.job.streaming_resource_setting.get_or_insert_with(|| StreamingResourceSetting {
+                resource_setting_mode: "BASIC".into(),
+                basic_resource_setting: None,
+            });
+            r.basic_resource_setting.get_or_insert_default().parallelism = Some(p);
         }
         let job_conf = j.job.flink_conf.get_or_insert_default();
         for k in HOT_KEYS {

@@ -783,3 +783,25 @@ fn a_deployment_with_more_than_a_page_of_jobs_has_its_live_job_found_and_stopped
         jobs.iter().map(|j| j.status.current_job_status.as_str()).filter(|s| *s != "CANCELLED").collect();
     assert_eq!(live, Vec::<&str>::new(), "the live job was found among 106 and stopped");
 }
+
+#[test]
+fn the_emulator_s_world_survives_its_restart_with_a_state_file() {
+    let p = TestProject::example();
+    let file = p.path().join("vvp-world.json");
+    let args = ["--state-file", file.to_str().unwrap()];
+    let emu = Emulator::start(&args);
+    run(&p, &emu, &["apply", "--auto-approve"]).code(0);
+    let jobs = (state_job(&p, "orders"), state_job(&p, "clickstream"));
+    drop(emu);
+    // Restarted on another port from the same file: the same deployments and running jobs.
+    let emu = Emulator::start(&args);
+    let r = run(&p, &emu, &["plan", "--detailed-exitcode"]).code(0);
+    assert!(r.stdout.contains("No changes."), "{}", r.stdout);
+    assert_eq!(managed_deployments(&emu), ["clickstream", "orders"]);
+    for job in [jobs.0, jobs.1] {
+        assert_eq!(block_on(client(&emu).job(&job)).unwrap().state, JobState::Running, "{job}");
+    }
+    // And a fresh emulator without the file knows none of it.
+    let fresh = Emulator::start(&[]);
+    assert_eq!(managed_deployments(&fresh), Vec::<String>::new());
+}

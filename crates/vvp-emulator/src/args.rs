@@ -67,6 +67,10 @@ pub struct Args {
     /// `--job-fail-rate`): a bad change that only fails at run time.
     #[arg(long)]
     pub fail_jobs_of_sql_with: Option<String>,
+    /// Keep the world in this file, written after every call and read at start: the
+    /// emulator's drafts, deployments, tickets, jobs and savepoints survive its restart.
+    #[arg(long)]
+    pub state_file: Option<std::path::PathBuf>,
 }
 
 impl Args {
@@ -99,6 +103,7 @@ impl Args {
             allow_duplicate_names: self.allow_duplicate_names,
             job_crash_after: self.job_crash_after,
             fail_jobs_of_sql_with: self.fail_jobs_of_sql_with,
+            state_file: self.state_file,
         })
     }
 }

@@ -3,9 +3,11 @@
 //! SignedHeaders, with the body hash, clock skew and nonce checks), answers in the real
 //! envelopes, and runs the real state machine: drafts, async deploy tickets,
 //! deployments with unique names, jobs STARTING → RUNNING, stop → CANCELLING →
-//! CANCELLED with savepoints. Faults are injected deterministically from a seed.
+//! CANCELLED with savepoints, hot updates and diagnoses. Faults are injected
+//! deterministically from a seed; `--state-file` keeps the world across restarts.
 
 mod args;
+mod persist;
 mod routes;
 mod verify;
 mod world;
@@ -57,6 +59,8 @@ pub struct Config {
     pub job_crash_after: Option<Duration>,
     /// Jobs of deployments whose SQL contains this text fail.
     pub fail_jobs_of_sql_with: Option<String>,
+    /// Where the world is kept across restarts (`None`: in memory only).
+    pub state_file: Option<std::path::PathBuf>,
 }
 
 impl Default for Config {
@@ -78,6 +82,7 @@ impl Default for Config {
             allow_duplicate_names: false,
             job_crash_after: None,
             fail_jobs_of_sql_with: None,
+            state_file: None,
         }
     }
 }
@@ -88,7 +93,7 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app: App = Arc::new(Mutex::new(World::new(cfg)));
+    let app: App = Arc::new(Mutex::new(World::open(cfg)?));
     let router = Router::new().fallback(handle).with_state(app);
     axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)

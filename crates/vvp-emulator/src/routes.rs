@@ -417,7 +417,11 @@ pub(crate) async fn handle(State(app): State<App>, req: Request) -> Response {
     }
     let answer = {
         let mut w = app.lock().expect("emulator state");
-        answer(&mut w, &parts.method, &raw_path, &query, &headers, &body)
+        let a = answer(&mut w, &parts.method, &raw_path, &query, &headers, &body);
+        match w.save() {
+            Ok(()) => a,
+            Err(e) => gateway(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", &format!("state file: {e}")),
+        }
     };
     let mut resp = Response::new(Body::from(answer.body.to_string()));
     *resp.status_mut() = answer.status;

@@ -17,7 +17,7 @@ use crate::Config;
 use crate::verify::epoch_secs;
 
 /// Where the namespace and workspace of an object are.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Scope {
     pub(crate) workspace: String,
     pub(crate) namespace: String,

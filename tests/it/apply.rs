@@ -617,9 +617,15 @@ fn sink_ddl_creates_evolves_and_reports_contract_mismatches() {
     );
     p.write("pipelines/orders.toml", &spec);
     let mut e = env(&emu);
-    e.push(("TEST_SINK_DSN", crate::state::pg_dsn()));
+    // A password the machine's PostgreSQL never asks for (trust): a canary for the sink DSN.
+    const PW: &str = "sink-dsn-canary-5e1d";
+    e.push(("TEST_SINK_DSN", format!("{} password={PW}", crate::state::pg_dsn())));
     let pairs: Vec<(&str, &str)> = e.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let run = |args: &[&str]| p.run_with(args, &pairs);
+    let run = |args: &[&str]| {
+        let r = p.run_with(&[&["-vv"], args].concat(), &pairs);
+        assert!(!r.stdout.contains(PW) && !r.stderr.contains(PW), "the sink DSN's password leaked");
+        r
+    };
 
     // Without the DSN the plan says so, and apply refuses before touching anything.
     let without: Vec<(&str, &str)> = pairs.iter().filter(|(k, _)| *k != "TEST_SINK_DSN").copied().collect();
@@ -672,6 +678,9 @@ fn sink_ddl_creates_evolves_and_reports_contract_mismatches() {
     );
     let r = run(&["apply", "--auto-approve"]).code(1);
     assert!(r.stderr.contains("the plan cannot be applied"), "{}", r.stderr);
+    for file in [".flinkform/state.json", ".flinkform/state.json.backup"] {
+        assert!(!p.read(file).contains(PW), "the sink DSN's password is in {file}");
+    }
 }
 
 #[test]

@@ -83,3 +83,26 @@ fn message(e: &tokio_postgres::Error) -> String {
         None => e.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::config;
+
+    #[test]
+    fn a_connection_string_that_does_not_parse_is_never_echoed() {
+        const PW: &str = "pw-canary-91c2";
+        for dsn in [
+            "host=127.0.0.1 password=pw-canary-91c2 port=notaport",
+            "host=127.0.0.1 password='pw-canary-91c2",
+            "host=127.0.0.1 password=pw-canary-91c2 sslmode=sometimes",
+            "postgres://user:pw-canary-91c2@127.0.0.1:notaport/db",
+            "postgres://user:pw-canary-91c2@127.0.0.1/db?sslmode=sometimes",
+            "postgres://user:pw-canary-91c2@[::1/db",
+        ] {
+            let e = config(dsn, "STATE_DSN").expect_err(dsn);
+            let (shown, debug) = (format!("{e:#}"), format!("{e:?}"));
+            assert!(shown.starts_with("the connection string in STATE_DSN is invalid: "), "{shown}");
+            assert!(!shown.contains(PW) && !debug.contains(PW), "{dsn}: {shown} / {debug}");
+        }
+    }
+}

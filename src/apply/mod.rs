@@ -200,8 +200,13 @@ impl<'a, V: Vvp> Executor<'a, V> {
         (self.events)(name, msg);
     }
 
+    /// Between steps: an interrupt stops the apply, and so does a state lock that is no
+    /// longer surely held (its next write would be refused anyway; no remote call first).
     fn check_cancel(&self) -> Res<()> {
-        if self.cancel.load(Ordering::Relaxed) { Err(Error::Interrupted) } else { Ok(()) }
+        if self.cancel.load(Ordering::Relaxed) {
+            return Err(Error::Interrupted);
+        }
+        self.store.fenced().map_or(Ok(()), |e| Err(e.into()))
     }
 
     /// Changes the state and returns once the change is written (compare-and-set on the

@@ -297,6 +297,14 @@ fn a_hologres_writer_that_lost_its_lease_writes_nothing() {
     let e = state::commit(&a, Some(&s1), s1.clone()).unwrap_err();
     assert!(matches!(e, StateError::LeaseLost { .. }), "and again: {e}");
     assert_eq!(b.load().unwrap().unwrap().serial, 1, "nothing of Alice's landed");
+    // Her renewal finds the lease taken over: she is fenced between steps too (apply stops
+    // before its next remote call), while Bob, who holds it, is not.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while a.fenced().is_none() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(matches!(a.fenced(), Some(StateError::LeaseLost { .. })), "alice is fenced");
+    assert!(b.fenced().is_none(), "bob holds the lease");
     let s2 = state::commit(&b, Some(&s1), s1.clone()).expect("the holder writes");
     assert_eq!(a.load().unwrap(), Some(s2));
     assert_eq!(

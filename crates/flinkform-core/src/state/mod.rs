@@ -452,6 +452,12 @@ pub trait StateStore: Send + Sync {
     fn lock(&self, info: &LockInfo, timeout: Duration) -> Result<Box<dyn LockGuard>, StateError>;
     /// Breaks the lock with this id.
     fn force_unlock(&self, id: &str) -> Result<(), StateError>;
+    /// `Some` once the lock this store holds is no longer surely held (a lease that was
+    /// taken over, or not renewed within its duration): the holder stops before its
+    /// next step. Backends whose lock cannot lapse never say so.
+    fn fenced(&self) -> Option<StateError> {
+        None
+    }
 }
 
 /// Writes `next` as the successor of `prev` (`None`: no state yet): same lineage,

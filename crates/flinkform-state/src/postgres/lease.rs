@@ -108,6 +108,7 @@ pub(super) fn spawn_renewal(
     lock_id: String,
     alive: Arc<AtomicBool>,
     lost: Arc<AtomicBool>,
+    renewed_at: Arc<std::sync::Mutex<Instant>>,
 ) {
     std::thread::spawn(move || {
         let every = (cfg.lease_ttl / 3).max(Duration::from_millis(50));
@@ -131,7 +132,10 @@ pub(super) fn spawn_renewal(
                 None => Err(PgError::Closed),
             };
             match outcome {
-                Ok(1) => renewed = Instant::now(),
+                Ok(1) => {
+                    renewed = Instant::now();
+                    *renewed_at.lock().unwrap_or_else(|e| e.into_inner()) = renewed;
+                }
                 Ok(_) => {
                     tracing::warn!(lock = %lock_id, "the state lease was taken over or expired");
                     lost.store(true, Ordering::SeqCst);

@@ -148,12 +148,14 @@ enum Which {
     Previous,
 }
 
-/// A held lease: its lock id, and whether renewing it failed (someone took it over,
-/// or it expired unrenewed).
+/// A held lease: its lock id, whether renewing it failed (someone took it over, or it
+/// expired unrenewed), and when it was last renewed: a holder that was frozen past its
+/// lease duration (a paused process, a stalled machine) knows by its own clock.
 #[derive(Clone)]
 struct Lease {
     lock_id: String,
     lost: Arc<AtomicBool>,
+    renewed: Arc<std::sync::Mutex<Instant>>,
 }
 
 impl PgStore {
@@ -320,15 +322,21 @@ async fn apply_migrations(c: &Client, schema: &str) -> Result<Result<(), String>
 }
 
 impl StateStore for PgStore {
+    fn fenced(&self) -> Option<StateError> {
+        let lease = self.lease.lock().unwrap_or_else(|e| e.into_inner()).clone()?;
+        let lapsed = lease.renewed.lock().unwrap_or_else(|e| e.into_inner()).elapsed() >= self.cfg.lease_ttl;
+        (lease.lost.load(Ordering::SeqCst) || lapsed).then(|| StateError::LeaseLost { path: self.shown() })
+    }
+
     fn load(&self) -> Result<Option<State>, StateError> {
         self.read_body(Which::Current)
     }
 
     fn save(&self, state: &State, expected: Option<u64>) -> Result<(), StateError> {
-        let lease = self.lease.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        if lease.as_ref().is_some_and(|l| l.lost.load(Ordering::SeqCst)) {
-            return Err(StateError::LeaseLost { path: self.shown() });
+        if let Some(e) = self.fenced() {
+            return Err(e);
         }
+        let lease = self.lease.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let fence = lease.map(|l| (self.lock_key(), l.lock_id));
         let key = self.cfg.state_key.clone();
         let body = serde_json::to_string(state).map_err(|e| self.err(e))?;
@@ -376,8 +384,10 @@ impl StateStore for PgStore {
                     let renew = Arc::new(AtomicBool::new(true));
                     if self.cfg.flavor == Flavor::Hologres {
                         let lost = Arc::new(AtomicBool::new(false));
-                        let lease = Lease { lock_id: info.id.clone(), lost: lost.clone() };
-                        spawn_renewal(self.cfg.clone(), lock_key.clone(), info.id.clone(), renew.clone(), lost);
+                        let renewed = Arc::new(std::sync::Mutex::new(Instant::now()));
+                        let lease = Lease { lock_id: info.id.clone(), lost: lost.clone(), renewed: renewed.clone() };
+                        let (cfg, key, id) = (self.cfg.clone(), lock_key.clone(), info.id.clone());
+                        spawn_renewal(cfg, key, id, renew.clone(), lost, renewed);
                         *self.lease.lock().unwrap_or_else(|e| e.into_inner()) = Some(lease);
                     }
                     return Ok(Box::new(PgGuard {

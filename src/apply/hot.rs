@@ -25,7 +25,7 @@ impl<V: Vvp> Executor<'_, V> {
         })
         .await?;
         self.step(name, Step::Configure, "configuring resources and Flink configuration").await?;
-        self.vvp.configure(&dep, &after.deploy).await?;
+        self.vvp.configure(name, &dep, &after.deploy).await?;
         let running = |j: &vvp_api::RemoteJob| j.state == JobState::Running;
         let Some(job) = self.vvp.live_job(&dep).await?.filter(running) else {
             // Recorded failed: the next plan names the restart that repairs it.

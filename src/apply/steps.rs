@@ -182,7 +182,7 @@ impl<V: Vvp> Executor<'_, V> {
         if before.sql != after.sql || before.deploy != after.deploy {
             self.stop_all(name, &dep, Stop::Now).await?;
             self.deploy(name, after, Some(&dep)).await?;
-            self.vvp.configure(&dep, &after.deploy).await?;
+            self.vvp.configure(name, &dep, &after.deploy).await?;
         }
         let restore = asked.unwrap_or(match after.deploy.upgrade {
             Upgrade::Stateful => Restore::LatestState,
@@ -231,7 +231,7 @@ impl<V: Vvp> Executor<'_, V> {
 
     async fn configure(&self, name: &str, dep: &str, after: &PipelineState) -> Res<()> {
         self.step(name, Step::Configure, "configuring resources and Flink configuration").await?;
-        Ok(self.vvp.configure(dep, &after.deploy).await?)
+        Ok(self.vvp.configure(name, dep, &after.deploy).await?)
     }
 
     /// Deploys the planned SQL through a draft (linked to `deployment` to update it) and

@@ -397,6 +397,16 @@ fn refresh_reports_missing_variables_drift_and_stopped_jobs() {
     let d = block_on(c.get_deployment(&dep)).unwrap();
     assert_eq!(d.streaming_resource_setting.unwrap().basic_resource_setting.unwrap().parallelism, Some(2));
     run(&p, &emu, &["plan", "--detailed-exitcode"]).code(0);
+    // Labels edited in the console are drift too, and apply sets them back.
+    let mut d = block_on(c.get_deployment(&dep)).unwrap();
+    d.labels.as_mut().unwrap().remove("flinkform-project");
+    block_on(c.update_deployment(&dep, &d)).unwrap();
+    let r = run(&p, &emu, &["plan", "--detailed-exitcode"]).code(2);
+    assert!(r.stdout.contains("its labels no longer name it this project's pipeline"), "{}", r.stdout);
+    run(&p, &emu, &["apply", "--auto-approve"]).code(0);
+    let labels = block_on(c.get_deployment(&dep)).unwrap().labels.unwrap();
+    assert_eq!(labels.get("flinkform-project").map(String::as_str), Some("flinkform-example"));
+    run(&p, &emu, &["plan", "--detailed-exitcode"]).code(0);
     // A deployment deleted outside flinkform is created again.
     let state: serde_json::Value = serde_json::from_str(&p.read(".flinkform/state.json")).unwrap();
     let dep = state["pipelines"]["orders"]["remote"]["deployment_id"].as_str().unwrap().to_string();

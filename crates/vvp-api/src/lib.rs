@@ -182,14 +182,16 @@ fn remote_draft(d: DeploymentDraft) -> RemoteDraft {
 /// A deployment as apply sees it: ours when flinkform's labels name it for its own
 /// name and for `project` (no project label when `project` is `None`).
 fn remote_of(d: Deployment, project: Option<&str>) -> RemoteDeployment {
-    let settings = settings_of(&d);
+    let mut settings = settings_of(&d);
     let labels = d.labels.unwrap_or_default();
     let name = d.name.unwrap_or_default();
+    let ours = labels.get(MANAGED_BY.0).map(String::as_str) == Some(MANAGED_BY.1)
+        && labels.get(PIPELINE_LABEL) == Some(&name)
+        && labels.get(PROJECT_LABEL).map(String::as_str) == project;
+    settings.labels_edited = !ours;
     RemoteDeployment {
         id: d.deployment_id.unwrap_or_default(),
-        ours: labels.get(MANAGED_BY.0).map(String::as_str) == Some(MANAGED_BY.1)
-            && labels.get(PIPELINE_LABEL) == Some(&name)
-            && labels.get(PROJECT_LABEL).map(String::as_str) == project,
+        ours,
         name,
         settings,
         sql: d.artifact.and_then(|a| a.sql_artifact).map(|s| s.sql_script),
@@ -207,6 +209,7 @@ fn settings_of(d: &Deployment) -> LiveSettings {
         jobmanager: resources(basic.and_then(|b| b.jobmanager_resource_setting_spec.as_ref())),
         taskmanager: resources(basic.and_then(|b| b.taskmanager_resource_setting_spec.as_ref())),
         flink_conf: conf_text(d.flink_conf.as_ref()),
+        labels_edited: false,
     }
 }
 
@@ -279,13 +282,6 @@ impl Client {
         p: &DeployParams,
         deployment: Option<&str>,
     ) -> Result<String, VvpError> {
-        let mut labels = BTreeMap::from([
-            (MANAGED_BY.0.to_string(), MANAGED_BY.1.to_string()),
-            (PIPELINE_LABEL.to_string(), name.to_string()),
-        ]);
-        if let Some(project) = self.project() {
-            labels.insert(PROJECT_LABEL.to_string(), project.to_string());
-        }
         let draft = DeploymentDraft {
             name: Some(name.into()),
             artifact: Some(Artifact {
@@ -295,7 +291,7 @@ impl Client {
             engine_version: Some(p.engine_version.clone()),
             execution_mode: Some("STREAMING".into()),
             referenced_deployment_id: deployment.map(str::to_string),
-            labels: Some(labels),
+            labels: Some(self.labels(name)),
             ..Default::default()
         };
         let d = self.create_draft(&draft).await?;
@@ -387,8 +383,22 @@ impl Client {
         })
     }
 
-    /// Sets the deployment's resources, Flink configuration and queue (idempotent PUT).
-    pub async fn configure(&self, deployment: &str, p: &DeployParams) -> Result<(), VvpError> {
+    /// The labels of pipeline `name`'s deployment and drafts: flinkform's, the
+    /// pipeline's and this project's.
+    fn labels(&self, name: &str) -> BTreeMap<String, String> {
+        let mut labels = BTreeMap::from([
+            (MANAGED_BY.0.to_string(), MANAGED_BY.1.to_string()),
+            (PIPELINE_LABEL.to_string(), name.to_string()),
+        ]);
+        if let Some(project) = self.project() {
+            labels.insert(PROJECT_LABEL.to_string(), project.to_string());
+        }
+        labels
+    }
+
+    /// Sets pipeline `name`'s deployment: resources, Flink configuration, queue and
+    /// labels (idempotent PUT).
+    pub async fn configure(&self, name: &str, deployment: &str, p: &DeployParams) -> Result<(), VvpError> {
         let d = Deployment {
             deployment_target: Some(DeploymentTarget { mode: Some("PER_JOB".into()), name: p.resource_queue.clone() }),
             streaming_resource_setting: Some(StreamingResourceSetting {
@@ -402,6 +412,7 @@ impl Client {
             flink_conf: Some(
                 p.flink_conf.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect(),
             ),
+            labels: Some(self.labels(name)),
             ..Default::default()
         };
         self.update_deployment(deployment, &d).await.map(drop)

@@ -177,7 +177,7 @@ impl Vvp for Scripted<'_> {
     async fn ticket(&self, ticket: &str) -> Result<TicketState, VvpError> {
         take!(self, "ticket", format!("ticket {ticket}"), Answer::Ticket(t) => t)
     }
-    async fn configure(&self, deployment: &str, p: &DeployParams) -> Result<(), VvpError> {
+    async fn configure(&self, _: &str, deployment: &str, p: &DeployParams) -> Result<(), VvpError> {
         take!(self, "configure", format!("configure {deployment} parallelism {}", p.parallelism), Answer::Done => ())
     }
     async fn live_job(&self, deployment: &str) -> Result<Option<RemoteJob>, VvpError> {

@@ -79,6 +79,12 @@ fn settings_drift(recorded: &DeployParams, live: &LiveSettings) -> Vec<String> {
             l => out.push(format!("flink_conf {k} is {l:?} on VVP, {v:?} when applied")),
         }
     }
+    if live.labels_edited {
+        out.push(
+            "its labels no longer name it this project's pipeline (managed-by, flinkform-pipeline, flinkform-project)"
+                .into(),
+        );
+    }
     out
 }
 

@@ -156,6 +156,9 @@ pub struct LiveSettings {
     pub taskmanager: Option<(f64, String)>,
     /// Flink configuration, values as text.
     pub flink_conf: BTreeMap<String, String>,
+    /// Its labels no longer name it this project's deployment of the pipeline
+    /// (`managed-by`, `flinkform-pipeline`, `flinkform-project`).
+    pub labels_edited: bool,
 }
 
 /// A column of a live sink table.

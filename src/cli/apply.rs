@@ -21,10 +21,11 @@ pub(super) fn print_now(text: &str) {
 }
 
 /// Whether `apply` carries out the plan of the specs, or destroys everything.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub(super) enum Mode {
     Apply,
-    Destroy,
+    /// Destroy these pipelines (none named: all of them).
+    Destroy(Vec<String>),
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -52,7 +53,7 @@ pub(super) fn apply(
             p
         }
         None => {
-            let p = match mode {
+            let p = match &mode {
                 Mode::Apply => {
                     let (desired, inputs) = project::desired_all(&ws, state.as_ref(), progress)?;
                     let observed = observe(&ws, state.as_ref(), &desired)?;
@@ -60,9 +61,9 @@ pub(super) fn apply(
                     p.require_sink_dsn(env_is_set);
                     p
                 }
-                Mode::Destroy => {
+                Mode::Destroy(names) => {
                     let protect = ws.project.pipelines.iter().map(|p| (p.name.clone(), p.protect)).collect();
-                    planner::destroy(state.as_ref(), &protect, ws.inputs.clone())
+                    planner::destroy(state.as_ref(), &protect, names, ws.inputs.clone())
                 }
             };
             print_now(&view::plan(&p, Format::Text, style));

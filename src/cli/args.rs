@@ -122,9 +122,14 @@ pub(super) enum Command {
         #[arg(long)]
         savepoint: bool,
     },
-    /// Destroy every pipeline in the state (protected ones refuse): stop jobs, delete deployments.
-    #[command(after_help = "Example:\n  flinkform destroy --auto-approve")]
+    /// Destroy the pipelines in the state (all, or those named; protected ones refuse): stop
+    /// jobs, delete deployments.
+    #[command(
+        after_help = "Examples:\n  flinkform destroy --auto-approve\n  flinkform destroy clickstream --auto-approve"
+    )]
     Destroy {
+        /// Only these pipelines (the others stay as they are).
+        names: Vec<String>,
         /// Do not ask for confirmation.
         #[arg(long)]
         auto_approve: bool,

@@ -167,8 +167,9 @@ fn run(command: Command, root: &Path, style: Style, progress: Progress<'_>) -> R
             style,
             progress,
         ),
-        Command::Destroy { auto_approve, parallelism } => {
-            apply::apply(root, None, apply::Mode::Destroy, auto_approve, parallelism, Duration::ZERO, style, progress)
+        Command::Destroy { names, auto_approve, parallelism } => {
+            let mode = apply::Mode::Destroy(names);
+            apply::apply(root, None, mode, auto_approve, parallelism, Duration::ZERO, style, progress)
         }
         Command::Status { name } => state::status(root, name.as_deref()),
         Command::Start { name, restore } => {

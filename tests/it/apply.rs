@@ -450,6 +450,13 @@ fn a_stopped_pipeline_stays_stopped_and_destroy_honours_protect_in_the_spec() {
         r.stderr
     );
     assert_eq!(managed_deployments(&emu), ["clickstream", "orders"]);
+    // Named pipelines go; the protected one stays.
+    let r = run(&p, &emu, &["destroy", "nope", "--auto-approve"]).code(1);
+    assert!(r.stderr.contains("destroy nope: the state has no pipeline `nope`"), "{}", r.stderr);
+    let r = run(&p, &emu, &["destroy", "orders", "--auto-approve"]).code(0);
+    assert!(r.stdout.contains("0 replaced, 1 destroyed."), "{}", r.stdout);
+    assert_eq!(managed_deployments(&emu), ["clickstream"]);
+    assert!(p.run(&["state", "list"]).code(0).stdout.starts_with("clickstream\t"), "orders is forgotten");
 }
 
 #[test]

@@ -377,13 +377,25 @@ impl Plan {
     }
 }
 
-/// The plan of `destroy`: every recorded pipeline deleted, unless protected.
-/// `protect` is what each spec that still exists says (name → `protect`), like
-/// Terraform's `prevent_destroy`; a pipeline whose spec is gone keeps its recorded one.
-pub fn destroy(recorded: Option<&State>, protect: &BTreeMap<String, bool>, inputs: BTreeMap<String, String>) -> Plan {
+/// The plan of `destroy`: every recorded pipeline deleted (or only those in `only`,
+/// when it names any), unless protected. `protect` is what each spec that still exists
+/// says (name → `protect`), like Terraform's `prevent_destroy`; a pipeline whose spec is
+/// gone keeps its recorded one. A name in `only` that the state does not hold is an error.
+pub fn destroy(
+    recorded: Option<&State>,
+    protect: &BTreeMap<String, bool>,
+    only: &[String],
+    inputs: BTreeMap<String, String>,
+) -> Plan {
     let mut errors = Vec::new();
     let mut changes = Vec::new();
-    for (name, b) in recorded.map(|s| &s.pipelines).into_iter().flatten() {
+    let empty = BTreeMap::new();
+    let all = recorded.map_or(&empty, |s| &s.pipelines);
+    let picked: HashSet<&str> = only.iter().map(String::as_str).collect();
+    for name in only.iter().filter(|n| !all.contains_key(*n)) {
+        errors.push(format!("destroy {name}: the state has no pipeline `{name}`"));
+    }
+    for (name, b) in all.iter().filter(|(n, _)| picked.is_empty() || picked.contains(n.as_str())) {
         match protect.get(name) {
             Some(true) => errors.push(format!(
                 "pipeline `{name}` is protected (protect = true in {}): set protect = false there to destroy it",

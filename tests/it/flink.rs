@@ -1,0 +1,318 @@
+//! Apache Flink itself as the oracle (`tests/flink/check.py`, PyFlink 1.20, the engine of
+//! VVR 11): its planner accepts every script flinkform renders, and its JSON format reads
+//! every sampled record under the inferred schema without losing or changing a value:
+//! the bundled example, the fixtures, and a few hundred random records per run from
+//! generators that cover the whole JSON number space, temporal shapes and near misses,
+//! odd keys, deep nesting and mixed arrays. Cases built wrong on purpose must fail, so
+//! the oracle is seen to bite. `FLINKFORM_TEST_KEEP_CASES=DIR` keeps the cases there.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::Command;
+
+use crate::common::TestProject;
+
+fn flink_python() -> String {
+    std::env::var("FLINKFORM_TEST_FLINK_PYTHON").expect(
+        "FLINKFORM_TEST_FLINK_PYTHON is not set: run the tests with ./scripts/test, which installs apache-flink",
+    )
+}
+
+/// A small deterministic generator (xorshift64*), seeded per run.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
+        xs[self.below(xs.len() as u64) as usize]
+    }
+    fn digits(&mut self, n: usize) -> String {
+        let mut s = String::new();
+        s.push(char::from(b'1' + self.below(9) as u8));
+        for _ in 1..n {
+            s.push(char::from(b'0' + self.below(10) as u8));
+        }
+        s
+    }
+}
+
+/// The kinds of value a generated column holds; each column keeps one kind, so that
+/// inference sees what a topic of that shape shows.
+const KINDS: &[&str] = &[
+    "small",
+    "big",
+    "edge",
+    "dec38",
+    "huge",
+    "exp",
+    "fraction",
+    "inexact",
+    "negzero",
+    "ints_and_fractions",
+    "ts_sql",
+    "ts_iso",
+    "ts_offset",
+    "ts_nanos",
+    "date",
+    "near_miss",
+    "text",
+    "bool",
+    "nested",
+    "mixed_array",
+    "int_array",
+    "map_like",
+    "mixed_kinds",
+];
+
+/// Keys of every sort, each used for one kind.
+const KEYS: &[&str] = &[
+    "select",
+    "from",
+    "ключ",
+    "键",
+    "emoji 😀",
+    "tab\tkey",
+    "quote\"key",
+    "back`tick",
+    "a.b",
+    "UPPER",
+    "$dollar",
+    "white space",
+    "-dash",
+    "1digit",
+    "order",
+    "user",
+    "timestamp",
+    "value",
+    "key",
+    "table",
+    "row",
+    "map",
+];
+
+/// One value of `kind`, as JSON text.
+fn value(r: &mut Rng, kind: &str) -> String {
+    match kind {
+        "small" => format!("{}", r.below(2001) as i64 - 1000),
+        "big" => format!("{}", (r.next() >> 1) as i64 * if r.below(2) == 0 { 1 } else { -1 }),
+        "edge" => r
+            .pick(&[
+                "2147483647",
+                "2147483648",
+                "-2147483649",
+                "9007199254740992",
+                "9007199254740993",
+                "-9007199254740993",
+                "9223372036854775807",
+                "-9223372036854775808",
+            ])
+            .into(),
+        "dec38" => {
+            let n = 20 + r.below(19) as usize;
+            format!("{}{}", if r.below(2) == 0 { "" } else { "-" }, r.digits(n))
+        }
+        "huge" => {
+            let n = 39 + r.below(10) as usize;
+            r.digits(n)
+        }
+        "exp" => r.pick(&["1e5", "2.5E-3", "-1.0e+10", "6.02214076e23", "1E0"]).into(),
+        "fraction" => format!("{}.{}", r.below(10_000) as i64 - 5000, r.pick(&["5", "25", "125", "0625", "75"])),
+        "inexact" => r
+            .pick(&[
+                "0.1000000000000000055511151231257827",
+                "3.14159265358979323846264338327950288",
+                "1.00000000000000000001",
+            ])
+            .into(),
+        "negzero" => r.pick(&["-0", "-0.0", "0", "0.0"]).into(),
+        "ints_and_fractions" => {
+            if r.below(2) == 0 {
+                format!("{}", r.below(100))
+            } else {
+                format!("{}.5", r.below(100))
+            }
+        }
+        "ts_sql" => format!(
+            "\"2024-{:02}-{:02} {:02}:{:02}:{:02}{}\"",
+            1 + r.below(12),
+            1 + r.below(28),
+            r.below(24),
+            r.below(60),
+            r.below(60),
+            r.pick(&["", ".1", ".123", ".123456"])
+        ),
+        "ts_iso" => {
+            format!(
+                "\"2025-{:02}-{:02}T{:02}:{:02}:{:02}{}Z\"",
+                1 + r.below(12),
+                1 + r.below(28),
+                r.below(24),
+                r.below(60),
+                r.below(60),
+                r.pick(&["", ".5", ".250"])
+            )
+        }
+        "ts_offset" => {
+            format!("\"2023-06-{:02}T10:{:02}:00{}\"", 1 + r.below(28), r.below(60), r.pick(&["+08:00", "-05:30", "Z"]))
+        }
+        "ts_nanos" => format!("\"2024-03-{:02} 12:00:00.{}\"", 1 + r.below(28), r.digits(9)),
+        "date" => format!("\"20{:02}-{:02}-{:02}\"", r.below(100), 1 + r.below(12), 1 + r.below(28)),
+        "near_miss" => r
+            .pick(&["\"2024-13-02\"", "\"2024-01-02T25:00:00\"", "\"2024-1-2\"", "\"2024-02-30\"", "\"20240102\""])
+            .into(),
+        "text" => r
+            .pick(&["\"plain\"", "\"with \\\"quotes\\\"\"", "\"тест\"", "\"\\u00e9\\n\\t\"", "\"\"", "\"a,b;c\""])
+            .into(),
+        "bool" => r.pick(&["true", "false"]).into(),
+        "nested" => format!(
+            "{{\"a\": {{\"b\": {{\"c\": [{}, {{\"d\": \"x\"}}], \"e\": {}}}}}, \"f\": {}}}",
+            r.below(10),
+            r.pick(&["null", "1.5", "2"]),
+            r.pick(&["true", "false"])
+        ),
+        "mixed_array" => r.pick(&["[1, \"a\", null, {\"x\": 1}]", "[true, 2.5]", "[]", "[[1], [2, 3]]"]).into(),
+        "int_array" => format!("[{}, {}, null]", r.below(1000), r.next() >> 40),
+        "map_like" => {
+            let mut s = String::from("{");
+            for i in 0..r.below(4) {
+                let _ = write!(s, "{}\"k{}\": {}", if i > 0 { ", " } else { "" }, r.below(1000), r.below(100));
+            }
+            s + "}"
+        }
+        _ => r.pick(&["1", "\"one\"", "[1]", "{\"one\": 1}", "true", "1.5"]).into(),
+    }
+}
+
+/// `records` JSON objects of one generated topic: each key one kind, sometimes missing
+/// or null.
+fn generate(r: &mut Rng, records: usize) -> String {
+    let mut cols: Vec<(String, &str)> = Vec::new();
+    for (i, kind) in KINDS.iter().enumerate() {
+        let key = if i < KEYS.len() { KEYS[i].to_string() } else { format!("{}_{i}", KEYS[i % KEYS.len()]) };
+        cols.push((key, kind));
+    }
+    cols.push(("id".into(), "id"));
+    let mut out = String::new();
+    for n in 0..records {
+        let mut fields = vec![format!("\"id\": \"r{n}\"")];
+        for (key, kind) in cols.iter().filter(|(_, k)| *k != "id") {
+            match r.below(10) {
+                0 => continue,
+                1 => fields.push(format!("{}: null", serde_json::to_string(key).unwrap())),
+                _ => fields.push(format!("{}: {}", serde_json::to_string(key).unwrap(), value(r, kind))),
+            }
+        }
+        let _ = writeln!(out, "{{{}}}", fields.join(", "));
+    }
+    out
+}
+
+/// The JSON text of every generated line parses (the generator writes JSON by hand).
+fn assert_json_lines(text: &str) {
+    for l in text.lines() {
+        serde_json::from_str::<serde_json::Value>(l).unwrap_or_else(|e| panic!("generated bad JSON ({e}): {l}"));
+    }
+}
+
+fn render_case(p: &TestProject, name: &str, sample: &Path, cases: &Path) {
+    let sql = p.run(&["render", name]).code(0).stdout;
+    std::fs::write(cases.join(format!("{name}.sql")), sql).unwrap();
+    std::fs::copy(sample, cases.join(format!("{name}.jsonl"))).unwrap();
+}
+
+/// Runs the checker over `cases`: its verdict per case and its summary line.
+fn check(cases: &Path) -> (BTreeMap<String, bool>, String) {
+    let out = Command::new(flink_python())
+        .arg(crate::common::repo().join("tests/flink/check.py"))
+        .arg(cases)
+        .output()
+        .expect("the Flink checker runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.code().is_some_and(|c| c <= 1),
+        "the checker could not run:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let verdicts = stdout
+        .lines()
+        .filter_map(|l| {
+            let (ok, rest) = match l.split_once(' ')? {
+                ("ok", rest) => (true, rest),
+                ("FAIL", rest) => (false, rest),
+                _ => return None,
+            };
+            Some((rest.split(' ').next()?.to_string(), ok))
+        })
+        .collect();
+    (verdicts, stdout)
+}
+
+#[test]
+fn flink_plans_every_rendered_script_and_reads_every_sampled_record_unchanged() {
+    let cases = tempfile::tempdir().unwrap();
+    let example = TestProject::example();
+    for name in ["orders", "clickstream"] {
+        render_case(&example, name, &example.path().join(format!("samples/{name}.jsonl")), cases.path());
+    }
+    let torture = TestProject::fixture("torture");
+    for name in ["torture", "torture_flat"] {
+        render_case(&torture, name, &torture.path().join(format!("samples/{name}.jsonl")), cases.path());
+    }
+    // Random topics, a new seed every run (printed, to reproduce a failure).
+    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
+    println!("generator seed {seed}");
+    let mut r = Rng(seed);
+    for (i, engine) in
+        ["vvr-11.1-jdk11-flink-1.20", "vvr-8.0.11-flink-1.17", "vvr-11.1-jdk11-flink-1.20"].iter().enumerate()
+    {
+        let name = format!("generated_{i}");
+        let text = generate(&mut r, 120);
+        assert_json_lines(&text);
+        example.write(&format!("samples/{name}.jsonl"), &text);
+        example.write(
+            &format!("pipelines/{name}.toml"),
+            &format!(
+                "[pipeline]\nname = \"{name}\"\n\n[source]\ntopic = \"{name}\"\nbootstrap_servers = \"k:9092\"\nsample = {{ file = \"samples/{name}.jsonl\" }}\n\n[schema]\nmax_depth = {}\n\n[sink]\ntable = \"public.{name}\"\non_conflict = \"ignore\"\n\n[deployment]\nengine_version = \"{engine}\"\n",
+                2 + i
+            ),
+        );
+        render_case(&example, &name, &example.path().join(format!("samples/{name}.jsonl")), cases.path());
+    }
+    // Built wrong on purpose: a DOUBLE read as BIGINT (Flink truncates 12.5 to 12) and
+    // a text read as BOOLEAN (Flink reads "paid" as FALSE). The oracle must catch both.
+    let orders = std::fs::read_to_string(cases.path().join("orders.sql")).unwrap();
+    for (case, from, to, n) in [
+        ("wrong_total", "`total` DOUBLE,", "`total` BIGINT,", 1),
+        ("wrong_status", "`status` STRING,", "`status` BOOLEAN,", 2),
+    ] {
+        let wrong = orders.replacen(from, to, n);
+        assert_ne!(wrong, orders, "{case}");
+        std::fs::write(cases.path().join(format!("{case}.sql")), wrong).unwrap();
+        std::fs::copy(cases.path().join("orders.jsonl"), cases.path().join(format!("{case}.jsonl"))).unwrap();
+    }
+
+    let (verdicts, out) = check(cases.path());
+    println!("{out}");
+    if let Ok(keep) = std::env::var("FLINKFORM_TEST_KEEP_CASES") {
+        let _ = std::fs::remove_dir_all(&keep);
+        std::fs::rename(cases.path(), keep).unwrap();
+    }
+    for (name, ok) in &verdicts {
+        assert_eq!(*ok, !name.starts_with("wrong_"), "case {name}:\n{out}");
+    }
+    assert_eq!(verdicts.len(), 9, "{out}");
+    let read: usize = out
+        .lines()
+        .find_map(|l| l.split(" failed, ").nth(1)?.strip_suffix(" records read by Flink")?.parse().ok())
+        .unwrap_or_else(|| panic!("no summary:\n{out}"));
+    assert!(read >= 360 + 100, "{read} records read:\n{out}");
+}

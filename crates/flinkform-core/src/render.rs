@@ -212,10 +212,12 @@ fn source_options(p: &Pipeline, s: &Schema) -> BTreeMap<&'static str, serde_json
         so.insert("properties.security.protocol", json!(sec.protocol));
         if let (Some(mech), Some(user), Some(pass)) = (sec.mechanism, &sec.username, &sec.password) {
             so.insert("properties.sasl.mechanism", json!(mech));
+            // VVR's Kafka connector relocates the Kafka client: its login modules live
+            // under `org.apache.flink.kafka.shaded.` (the plain class names are not found).
             let module = if mech == "PLAIN" {
-                "org.apache.kafka.common.security.plain.PlainLoginModule"
+                "org.apache.flink.kafka.shaded.org.apache.kafka.common.security.plain.PlainLoginModule"
             } else {
-                "org.apache.kafka.common.security.scram.ScramLoginModule"
+                "org.apache.flink.kafka.shaded.org.apache.kafka.common.security.scram.ScramLoginModule"
             };
             let jaas = format!(
                 "{module} required username=\"{}\" password=\"{}\";",

@@ -8,7 +8,7 @@ const CONFIG: &str = "version = 1\n[vvp]\nregion = \"r\"\nworkspace = \"w\"\nnam
 fn resolve_with(schema: &str, sink: &str, records: &[&str]) -> (Option<Schema>, Vec<String>) {
     let spec = format!(
         "[pipeline]\nname = \"p\"\n[source]\ntopic = \"t\"\nbootstrap_servers = \"k:1\"\n[schema]\n{schema}\n\
-         [sink]\nendpoint = \"h:80\"\ndatabase = \"d\"\ntable = \"t\"\nusername = \"u\"\n{sink}\n\
+         [sink]\nendpoint = \"h:80\"\ndatabase = \"d\"\ntable = \"t\"\nusername = \"u\"\npassword = {{ secret = \"p\" }}\n{sink}\n\
          [deployment]\nengine_version = \"vvr-8.0.11-flink-1.17\"\n"
     );
     let (project, diags) = crate::spec::load(&Source::new("flinkform.toml", CONFIG), &[Source::new("p.toml", spec)]);

@@ -342,6 +342,13 @@ fn read_sink(s: &Section<'_, '_>, settings: &Settings) -> Option<SinkSpec> {
         );
     }
     let password = s.secret("password");
+    if !s.has("password") {
+        // VVR 8 and 11 both mark the Hologres connector's `password` required.
+        s.report(
+            s.error_here("missing `password` in [sink]: the Hologres connector requires it")
+                .with_help("write `password = { secret = \"holo_password\" }` (a VVP variable)"),
+        );
+    }
     let on_conflict = match s
         .choice("on_conflict", &["update", "replace", "ignore", "insertorupdate", "insertorreplace", "insertorignore"])
     {
@@ -378,6 +385,15 @@ fn read_sink(s: &Section<'_, '_>, settings: &Settings) -> Option<SinkSpec> {
         Some((sc, t)) => (sc.to_string(), t.to_string()),
         None => ("public".to_string(), table),
     };
+    if schema.is_empty() || table.is_empty() || table.contains('.') {
+        if let Some(f) = s.get("table") {
+            s.report(
+                f.error("`table` must be `schema.table` or `table`, each part non-empty")
+                    .with_help("quote nothing: write `table = \"public.orders\"`"),
+            );
+        }
+        return None;
+    }
     let spec = SinkSpec {
         endpoint: endpoint?,
         database: database?,

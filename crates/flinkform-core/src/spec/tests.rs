@@ -177,3 +177,19 @@ fn vvp_timeouts_and_protocol() {
         "{text}"
     );
 }
+
+#[test]
+fn a_sink_table_name_must_have_one_or_two_non_empty_parts() {
+    for table in ["", ".orders", "public.", "a.b.c"] {
+        let spec = PIPELINE.replace("table = \"public.orders\"", &format!("table = \"{table}\""));
+        let e = errors(CONFIG, &[("pipelines/orders.toml", &spec)]);
+        assert!(e.contains("`table` must be `schema.table` or `table`, each part non-empty"), "{table:?}: {e}");
+    }
+}
+
+#[test]
+fn the_hologres_password_is_required() {
+    let config = CONFIG.replace("password = { secret = \"holo_password\" }\n", "");
+    let e = errors(&config, &[("pipelines/orders.toml", PIPELINE)]);
+    assert!(e.contains("missing `password` in [sink]: the Hologres connector requires it"), "{e}");
+}

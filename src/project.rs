@@ -15,6 +15,7 @@ use crate::sample::{FileSampler, KafkaSampler, Sample, Sampler};
 use flinkform_core::schema::{self, Schema};
 use flinkform_core::spec::{self, Pipeline, Project, SourceSpec, StateConfig, digest};
 use flinkform_core::state::{ColumnRecord, PipelineState, SinkRecord, State, StateStore};
+use flinkform_core::types::Integers;
 use flinkform_state::{Flavor, LocalStore, PgConfig, PgStore};
 
 /// A loaded project.
@@ -291,7 +292,8 @@ pub fn resolve(
     let recorded_std =
         recorded.filter(|r| r.columns.iter().any(|c| c.ty.contains("TIMESTAMP"))).map(|r| r.timestamp_standard);
     let standard = p.schema.timestamp_standard.or(recorded_std).unwrap_or_else(|| merged.choose_standard());
-    let (schema, diags) = schema::resolve(p, &merged, standard);
+    let integers = recorded.map_or(Integers::BigInt, |r| r.integers);
+    let (schema, diags) = schema::resolve(p, &merged, standard, integers);
     let Some(schema) = schema else {
         return Err(Failed(diags));
     };
@@ -307,6 +309,7 @@ pub fn resolve(
         protect: p.protect,
         shape: merged.without_stats(),
         timestamp_standard: standard,
+        integers,
         columns: schema
             .columns
             .iter()

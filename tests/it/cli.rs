@@ -56,7 +56,7 @@ fn schema_shows_evidence() {
     let p = TestProject::example();
     let out = p.run(&["schema", "orders"]).code(0).stdout;
     assert!(out.contains("sample: samples/orders.jsonl: 40 records, 1 skipped (1 invalid JSON)"), "{out}");
-    assert!(out.contains("widened from INT: 24 fractional"), "{out}");
+    assert!(out.contains("widened from integers: 24 fractional"), "{out}");
     assert!(out.contains("updated_ms → updated_at"), "{out}");
 }
 

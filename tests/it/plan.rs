@@ -121,3 +121,37 @@ fn empty_sample_asks_to_pin_the_schema() {
     assert!(r.stderr.contains("no usable JSON record in samples/orders.jsonl: all 2 records were skipped (1 invalid JSON, 1 not an object)"), "{}", r.stderr);
     assert!(r.stderr.contains("pin the schema in [schema]"), "{}", r.stderr);
 }
+
+#[test]
+fn ids_that_pass_2_31_after_the_first_apply_change_nothing_and_old_int_records_keep_int() {
+    let p = TestProject::example();
+    p.record();
+    let grown = p.read("samples/clickstream.jsonl").replacen("\"user_id\": 20000", "\"user_id\": 3000000000", 1);
+    p.write("samples/clickstream.jsonl", &grown);
+    let r = p.run(&["plan", "--detailed-exitcode"]).code(0);
+    assert!(r.stdout.contains("No changes."), "BIGINT from the start: {}", r.stdout);
+
+    // A record made before BIGINT became the default (no `integers`, an INT column)
+    // keeps INT while the values fit, and a value beyond INT is a conflict whose advice
+    // loses nothing.
+    let fresh = TestProject::example();
+    fresh.record();
+    let mut state: serde_json::Value = serde_json::from_str(&fresh.read(".flinkform/state.json")).unwrap();
+    let rec = &mut state["pipelines"]["clickstream"];
+    rec.as_object_mut().unwrap().remove("integers");
+    for c in rec["columns"].as_array_mut().unwrap() {
+        if c["name"] == "user_id" {
+            c["type"] = "INT".into();
+            c["hologres"] = "int4".into();
+        }
+    }
+    fresh.write(".flinkform/state.json", &serde_json::to_string_pretty(&state).unwrap());
+    let r = fresh.run(&["plan"]).code(0);
+    assert!(!r.stdout.contains("user_id` widened"), "still INT: {}", r.stdout);
+    fresh.write("samples/clickstream.jsonl", &grown);
+    let r = fresh.run(&["plan"]).code(1);
+    assert!(r.stdout.contains("column `user_id` widened: INT → BIGINT"), "{}", r.stdout);
+    assert!(r.stdout.contains("would change type (int4 → int8)"), "{}", r.stdout);
+    assert!(r.stdout.contains("columns.user_id.rename = \"user_id_v2\""), "{}", r.stdout);
+    assert!(r.stdout.contains("pinning it to INT would lose the values that need BIGINT"), "{}", r.stdout);
+}

@@ -41,7 +41,39 @@ pub struct HoloType {
     pub json: bool,
 }
 
+/// How JSON integers are typed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Integers {
+    /// BIGINT whatever the sample's range (what VVR's Kafka JSON catalog, Spark, DuckDB
+    /// and Arrow infer), so that ids passing 2^31 later still fit.
+    BigInt,
+    /// The narrowest type that holds every value seen (INT when they fit): the rule of
+    /// pipelines recorded before BIGINT became the default, kept so that their columns
+    /// do not change type.
+    #[default]
+    Narrowest,
+}
+
+impl Integers {
+    /// The rule of records that do not say (made before the field existed).
+    pub fn is_narrowest(&self) -> bool {
+        *self == Integers::Narrowest
+    }
+}
+
 impl FlinkType {
+    /// This type with every INT made BIGINT, nested ones too.
+    pub fn promote_ints(self) -> FlinkType {
+        match self {
+            FlinkType::Int => FlinkType::BigInt,
+            FlinkType::Array(e) => FlinkType::Array(Box::new(e.promote_ints())),
+            FlinkType::Map(v) => FlinkType::Map(Box::new(v.promote_ints())),
+            FlinkType::Row(fields) => FlinkType::Row(fields.into_iter().map(|(k, t)| (k, t.promote_ints())).collect()),
+            t => t,
+        }
+    }
+
     /// The Hologres column type for this Flink type: the single mapping table.
     /// Arrays map to one-dimensional Hologres arrays of the supported element types;
     /// everything nested beyond that becomes `jsonb`.

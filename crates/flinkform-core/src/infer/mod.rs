@@ -371,11 +371,8 @@ impl Shape {
             notes.push(format!("mixed kinds ({}): read as JSON text", parts.join(", ")));
         }
         match ty {
-            FlinkType::Double if s.ints > 0 => {
-                let from = if self.int == Some(IntClass::Int) { "INT" } else { "BIGINT" };
-                notes.push(format!("widened from {from}: {} fractional", s.fractions))
-            }
-            FlinkType::BigInt => notes.push("integers beyond INT".into()),
+            FlinkType::Double if s.ints > 0 => notes.push(format!("widened from integers: {} fractional", s.fractions)),
+            FlinkType::BigInt if self.int == Some(IntClass::BigInt) => notes.push("integers beyond INT".into()),
             FlinkType::Decimal(..) => notes.push("integers beyond BIGINT".into()),
             FlinkType::String if self.kinds() == 1 && (self.int.is_some() || self.fraction) => {
                 notes.push("numbers no Flink number type holds exactly: kept as text".into())

@@ -113,7 +113,7 @@ fn evidence_notes() {
     let s = infer_texts(&[r#"{"price":1}"#, r#"{"price":2.5}"#, r#"{"other":1}"#]);
     let f = &s.object.as_ref().unwrap().fields["price"];
     assert_eq!(f.stats.present, 2);
-    assert_eq!(f.notes(&FlinkType::Double, TsStandard::Sql), ["widened from INT: 1 fractional"]);
+    assert_eq!(f.notes(&FlinkType::Double, TsStandard::Sql), ["widened from integers: 1 fractional"]);
 }
 
 // ---- properties -------------------------------------------------------------

@@ -318,13 +318,24 @@ pub(super) fn sink_changes(before: &PipelineState, after: &PipelineState) -> (Ve
     for c in &after.columns {
         match recorded.get(c.sink_name.as_str()) {
             None => ddl.push(add_column(&table, c)),
-            Some(o) if o.hologres != c.hologres => problems.push(format!(
-                "column {} of {table} would change type ({} → {}), which the sink cannot do in place: \
-                 pin the column to its old type in [schema], or write to a new table",
-                quote_pg_ident(&c.sink_name),
-                o.hologres,
-                c.hologres
-            )),
+            Some(o) if o.hologres != c.hologres => {
+                // Pinning a wider type back to the old one would lose the values that need it.
+                let fix = if widens(&o.ty, &c.ty) {
+                    format!(
+                        "write it as a new column ([schema] columns.{}.rename = \"{}_v2\": a new nullable column, the old one keeps its rows), \
+                         or to a new table ([sink] table) and backfill it; pinning it to {} would lose the values that need {}",
+                        c.name, c.sink_name, o.ty, c.ty
+                    )
+                } else {
+                    "pin the column to its old type in [schema], or write to a new table ([sink] table)".to_string()
+                };
+                problems.push(format!(
+                    "column {} of {table} would change type ({} → {}), which the sink cannot do in place: {fix}",
+                    quote_pg_ident(&c.sink_name),
+                    o.hologres,
+                    c.hologres
+                ))
+            }
             Some(_) => {}
         }
     }

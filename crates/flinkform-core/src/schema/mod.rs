@@ -7,7 +7,10 @@ use std::collections::{HashMap, HashSet};
 use crate::diag::{Diagnostic, suggest};
 use crate::infer::{Shape, TsStandard};
 use crate::spec::{Conversion, Pipeline};
-use crate::types::{FlinkType, HoloType, quote_ident};
+use crate::types::{FlinkType, HoloType, Integers, quote_ident};
+use typing::Typing;
+
+mod typing;
 
 /// A physical column of the Kafka source table: one top-level JSON key.
 #[derive(Clone, Debug, PartialEq)]
@@ -107,12 +110,18 @@ struct Candidate<'s> {
 
 /// Resolves the columns of `pipeline` from `root` (today's sample merged with the
 /// recorded shape). Returns the schema when there is no error, and all diagnostics.
-pub fn resolve(pipeline: &Pipeline, root: &Shape, standard: TsStandard) -> (Option<Schema>, Vec<Diagnostic>) {
+pub fn resolve(
+    pipeline: &Pipeline,
+    root: &Shape,
+    standard: TsStandard,
+    integers: Integers,
+) -> (Option<Schema>, Vec<Diagnostic>) {
+    let typing = Typing { standard, integers };
     let file = &pipeline.file;
     let mut diags = Vec::new();
     let empty = crate::infer::Object::default();
     let fields = &root.object.as_ref().unwrap_or(&empty).fields;
-    let (mut physical, candidates) = readable(pipeline, fields, standard, &mut diags);
+    let (mut physical, candidates) = readable(pipeline, fields, typing, &mut diags);
     let known: HashSet<&str> = candidates.iter().map(|c| c.name.as_str()).collect();
     check_overrides(pipeline, &candidates, &known, &mut diags);
     let mut computed = Vec::new();
@@ -125,7 +134,7 @@ pub fn resolve(pipeline: &Pipeline, root: &Shape, standard: TsStandard) -> (Opti
         computed: &mut computed,
         diags: &mut diags,
     };
-    sink.inferred(&candidates, standard, &mut columns, &mut excluded);
+    sink.inferred(&candidates, typing, &mut columns, &mut excluded);
     sink.pinned(&known, &mut columns);
     // An excluded top-level key leaves the source table too, unless something still reads it.
     physical.retain(|p| {
@@ -157,7 +166,7 @@ pub fn resolve(pipeline: &Pipeline, root: &Shape, standard: TsStandard) -> (Opti
 fn readable<'s>(
     pipeline: &Pipeline,
     fields: &'s crate::infer::Fields,
-    standard: TsStandard,
+    typing: Typing,
     diags: &mut Vec<Diagnostic>,
 ) -> (Vec<Physical>, Vec<Candidate<'s>>) {
     let (spec, file) = (&pipeline.schema, &pipeline.file);
@@ -170,9 +179,9 @@ fn readable<'s>(
             )));
             continue;
         }
-        let logical = shape.flink_type(standard);
+        let logical = typing.of(shape);
         physical.push(Physical { key: key.clone(), ty: storage_type(&logical, spec.flatten) });
-        expand(key.clone(), vec![key.clone()], shape, &logical, spec.flatten, standard, &mut candidates);
+        expand(key.clone(), vec![key.clone()], shape, &logical, spec.flatten, typing, &mut candidates);
     }
 
     (physical, candidates)
@@ -217,7 +226,7 @@ impl Sink<'_> {
     fn inferred(
         &mut self,
         candidates: &[Candidate],
-        standard: TsStandard,
+        typing: Typing,
         columns: &mut Vec<Column>,
         excluded: &mut Vec<String>,
     ) {
@@ -230,12 +239,12 @@ impl Sink<'_> {
                 excluded.push(cand.name.clone());
                 continue;
             }
-            let logical = cand.shape.flink_type(standard);
+            let logical = typing.of(cand.shape);
             let evidence = Evidence {
                 present: cand.shape.stats.present,
                 total,
                 nulls: cand.shape.stats.nulls,
-                notes: cand.shape.notes(&logical, standard),
+                notes: cand.shape.notes(&logical, typing.standard),
             };
             let access = access_expr(&cand.path);
             let mut col = Column {
@@ -466,14 +475,14 @@ fn expand<'s>(
     shape: &'s Shape,
     logical: &FlinkType,
     flatten: bool,
-    std: TsStandard,
+    typing: Typing,
     out: &mut Vec<Candidate<'s>>,
 ) {
     if let (true, FlinkType::Row(_), Some(obj)) = (flatten, logical, &shape.object) {
         for (k, child) in obj.fields.iter().filter(|(k, _)| crate::types::nameable(k)) {
             let mut p = path.clone();
             p.push(k.clone());
-            expand(format!("{name}_{k}"), p, child, &child.flink_type(std), flatten, std, out);
+            expand(format!("{name}_{k}"), p, child, &typing.of(child), flatten, typing, out);
         }
         return;
     }

@@ -15,7 +15,7 @@ fn resolve_with(schema: &str, sink: &str, records: &[&str]) -> (Option<Schema>, 
     assert!(diags.is_empty(), "{diags:?}");
     let p = &project.unwrap().pipelines[0];
     let shape = infer(records.iter().map(|r| r.as_bytes()), &InferConfig::default()).unwrap();
-    let (s, diags) = resolve(p, &shape, shape.choose_standard());
+    let (s, diags) = resolve(p, &shape, shape.choose_standard(), crate::types::Integers::BigInt);
     (
         s,
         diags

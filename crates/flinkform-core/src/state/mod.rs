@@ -238,6 +238,10 @@ pub struct PipelineState {
     pub shape: Shape,
     /// Timestamp standard of the source table.
     pub timestamp_standard: TsStandard,
+    /// How JSON integers are typed (absent in records made before BIGINT became the
+    /// default: they keep the narrowest type).
+    #[serde(default, skip_serializing_if = "crate::types::Integers::is_narrowest")]
+    pub integers: crate::types::Integers,
     /// Sink columns.
     pub columns: Vec<ColumnRecord>,
     /// Rendered Flink SQL.

@@ -90,7 +90,7 @@ pub(super) fn show(root: &Path, name: String) -> Result<Output, Error> {
     out.push_str(&view::columns_table(&p.columns, "  "));
     out.push_str("\nhistory:\n");
     for h in &p.history {
-        out.push_str(&format!("  serial {}  {}  {}  sql {}\n", h.serial, h.at, h.action, &h.sql_digest[..12]));
+        out.push_str(&format!("  serial {}  {}  {}  sql {}\n", h.serial, h.at, h.action, short(&h.sql_digest)));
     }
     out.push_str(&format!("\n{}\n{}\n{}", p.sql, p.ddl, p.deployment));
     ok(out)
@@ -156,8 +156,8 @@ pub(super) fn history(root: &Path, name: String) -> Result<Output, Error> {
             h.serial,
             h.at,
             h.action,
-            &h.sql_digest[..12],
-            &h.ddl_digest[..12]
+            short(&h.sql_digest),
+            short(&h.ddl_digest)
         ));
     }
     out.push_str(&format!(
@@ -175,4 +175,10 @@ pub(super) fn force_unlock(root: &Path, id: String) -> Result<Output, Error> {
     let ws = Workspace::load(root)?;
     ws.store()?.force_unlock(&id)?;
     ok(format!("The state lock {id} was released.\n"))
+}
+
+/// The first 12 characters of a digest, or all of it when shorter (a state file may hold
+/// anything there).
+fn short(digest: &str) -> &str {
+    digest.char_indices().nth(12).map_or(digest, |(i, _)| &digest[..i])
 }

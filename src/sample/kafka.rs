@@ -304,9 +304,26 @@ fn plan_reads(
     let mut samples: Vec<Option<Sample>> = sources.iter().map(|_| None).collect();
     for &k in wanted {
         let s = sources[k].1;
-        let n = known[s.topic.as_str()];
-        let parts: Vec<(i64, i64)> =
-            (0..n as i32).map(|p| (lows[&(s.topic.clone(), p)], highs[&(s.topic.clone(), p)])).collect();
+        let n = known.get(s.topic.as_str()).copied().unwrap_or(0);
+        // Metadata and watermarks come from separate requests: a partition the broker
+        // listed but gave no offsets for (it moved, or appeared, in between) fails this
+        // topic's sample with a message, never the process.
+        let parts: Option<Vec<(i64, i64)>> = (0..n as i32)
+            .map(|p| {
+                let key = (s.topic.clone(), p);
+                Some((*lows.get(&key)?, *highs.get(&key)?))
+            })
+            .collect();
+        let Some(parts) = parts else {
+            out.push((
+                sources[k].0,
+                Err(SampleError::Source(format!(
+                    "topic `{}` on {servers}: the broker gave no offsets for some of its partitions; sample again",
+                    s.topic
+                ))),
+            ));
+            continue;
+        };
         let available: Vec<u64> = parts.iter().map(|(l, h)| (h - l).max(0) as u64).collect();
         if available.iter().sum::<u64>() == 0 {
             out.push((
@@ -452,7 +469,25 @@ fn unknown_topic<'a>(topic: &str, servers: &str, known: impl Iterator<Item = &'a
 
 #[cfg(test)]
 mod tests {
-    use super::allocate;
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    use super::{Watermarks, allocate, plan_reads};
+    use flinkform_core::spec::SourceSpec;
+
+    #[test]
+    fn a_partition_without_offsets_fails_its_topic_not_the_process() {
+        let spec = SourceSpec::adhoc("t".into(), "k:9092".into(), 10, Duration::from_secs(1));
+        let sources = [(0, &spec)];
+        let known = BTreeMap::from([("t", 2)]);
+        let lows: Watermarks = BTreeMap::from([(("t".to_string(), 0), 0), (("t".to_string(), 1), 0)]);
+        let highs: Watermarks = BTreeMap::from([(("t".to_string(), 0), 5)]);
+        let mut out = Vec::new();
+        let (_, _, samples) = plan_reads(&sources, &[0], &known, &lows, &highs, "k:9092", &mut out);
+        assert!(samples[0].is_none());
+        let e = out[0].1.as_ref().err().unwrap().to_string();
+        assert!(e.contains("gave no offsets for some of its partitions"), "{e}");
+    }
 
     #[test]
     fn allocation_is_even_and_refills_from_fuller_partitions() {

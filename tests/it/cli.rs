@@ -138,3 +138,18 @@ fn state_restore_puts_back_the_state_before_the_last_write() {
     let r = p.run(&["plan"]).code(0);
     assert!(r.stdout.contains("deployment.parallelism: 2 → 4"), "{}", r.stdout);
 }
+
+#[test]
+fn history_and_state_show_take_any_digest_text_without_a_panic() {
+    let p = TestProject::example();
+    p.record();
+    let text = p.read(".flinkform/state.json");
+    let mut state: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let h = &mut state["pipelines"]["orders"]["history"][0];
+    h["sql_digest"] = "é".into();
+    h["ddl_digest"] = "sha256:ééééééééééééé".into();
+    p.write(".flinkform/state.json", &serde_json::to_string_pretty(&state).unwrap());
+    let r = p.run(&["history", "orders"]).code(0);
+    assert!(r.stdout.contains("é") && r.stdout.contains("sha256:ééééé"), "{}", r.stdout);
+    p.run(&["state", "show", "orders"]).code(0);
+}

@@ -1,5 +1,7 @@
 //! `cargo bench --bench infer`: throughput of the record filter and of type inference
-//! on a generated, deterministic sample (no external data). Prints MB/s per phase.
+//! on a generated, deterministic sample (no external data), in MB/s per phase; then one
+//! record of 100,000 top-level keys through filter, inference, schema and rendering
+//! (every per-key step must stay linear: the time per phase is printed).
 
 use std::time::{Duration, Instant};
 
@@ -66,4 +68,46 @@ fn main() {
     println!("filter (UTF-8 + JSON validation): {:>8.1} MB/s", mb / filter.as_secs_f64());
     println!("inference (streaming scan):       {:>8.1} MB/s", mb / scan.as_secs_f64());
     println!("both:                             {:>8.1} MB/s", mb / (filter + scan).as_secs_f64());
+    wide(100_000);
+}
+
+/// One record of `n` top-level keys through every pure step of `plan`.
+fn wide(n: usize) {
+    use flinkform_core::diag::Source;
+    let record = format!("{{{}}}", (0..n).map(|i| format!("\"key_{i}\": {i}")).collect::<Vec<_>>().join(", "));
+    let config = "version = 1\n[vvp]\nregion = \"r\"\nworkspace = \"w\"\nnamespace = \"n\"\n";
+    let spec = "[pipeline]\nname = \"wide\"\n[source]\ntopic = \"t\"\nbootstrap_servers = \"k:1\"\n\
+                [sink]\nendpoint = \"h:80\"\ndatabase = \"d\"\ntable = \"t\"\nusername = \"u\"\n\
+                password = { secret = \"p\" }\n[deployment]\nengine_version = \"vvr-11.1-jdk11-flink-1.20\"\n";
+    let (project, diags) =
+        flinkform_core::spec::load(&Source::new("flinkform.toml", config), &[Source::new("wide.toml", spec)]);
+    assert!(diags.is_empty(), "{diags:?}");
+    let p = &project.expect("the spec loads").pipelines[0];
+    let (filter, sample) = best_of(3, || {
+        let mut s = Sample::new("bench");
+        s.offer(Some(record.as_bytes()), 64 << 20);
+        s
+    });
+    let (scan, shape) = best_of(3, || infer(sample.records(), &InferConfig::default()).expect("a valid record"));
+    let (resolve, schema) = best_of(3, || {
+        let (s, d) = flinkform_core::schema::resolve(
+            p,
+            &shape,
+            shape.choose_standard(),
+            flinkform_core::types::Integers::BigInt,
+        );
+        s.unwrap_or_else(|| panic!("{d:?}"))
+    });
+    let renderer = flinkform_core::render::Renderer::new([]).expect("the built-in templates");
+    let (render, out) = best_of(3, || renderer.render(p, &schema).expect("it renders"));
+    println!(
+        "one record of {n} keys ({:.1} MB): filter {:.0} ms, inference {:.0} ms, schema {:.0} ms, render {:.0} ms ({} columns, {} bytes of SQL)",
+        record.len() as f64 / 1e6,
+        filter.as_secs_f64() * 1e3,
+        scan.as_secs_f64() * 1e3,
+        resolve.as_secs_f64() * 1e3,
+        render.as_secs_f64() * 1e3,
+        schema.columns.len(),
+        out.sql.len()
+    );
 }

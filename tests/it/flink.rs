@@ -200,6 +200,10 @@ fn generate(r: &mut Rng, records: usize) -> String {
         let key = if i < KEYS.len() { KEYS[i].to_string() } else { format!("{}_{i}", KEYS[i % KEYS.len()]) };
         cols.push((key, kind));
     }
+    // Flink's parser names identifiers of up to 256 characters: the longest is kept, a
+    // longer one is left out with a warning.
+    cols.push(("k".repeat(256), "small"));
+    cols.push(("x".repeat(300), "small"));
     cols.push(("id".into(), "id"));
     let mut out = String::new();
     for n in 0..records {

@@ -170,6 +170,14 @@ pub fn suggest<'a>(word: &str, known: impl IntoIterator<Item = &'a str>) -> Opti
         .map(|(_, k)| k)
 }
 
+/// A JSON key as a message shows it: quoted, and cut after 60 characters.
+pub fn shown_key(key: &str) -> String {
+    match key.char_indices().nth(60) {
+        Some((i, _)) => format!("{:?}… ({} characters)", &key[..i], key.chars().count()),
+        None => format!("{key:?}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

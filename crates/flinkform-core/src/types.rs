@@ -125,10 +125,14 @@ impl FlinkType {
     }
 }
 
+/// The longest identifier Flink's SQL parser takes ("Length of identifier ... must be
+/// less than or equal to 256 characters", Flink 1.20).
+pub const MAX_IDENTIFIER_CHARS: usize = 256;
+
 /// Whether Flink SQL can name a JSON key as a column or ROW field: a backtick-quoted
-/// identifier cannot be empty or hold a line break.
+/// identifier cannot be empty, hold a line break or pass [`MAX_IDENTIFIER_CHARS`].
 pub fn nameable(key: &str) -> bool {
-    !key.is_empty() && !key.contains(['\n', '\r'])
+    !key.is_empty() && !key.contains(['\n', '\r']) && key.chars().count() <= MAX_IDENTIFIER_CHARS
 }
 
 /// Quotes an identifier for PostgreSQL and Hologres: double quotes, inner ones doubled.

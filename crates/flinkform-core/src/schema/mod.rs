@@ -175,7 +175,8 @@ fn readable<'s>(
     for (key, shape) in fields {
         if !crate::types::nameable(key) {
             diags.push(Diagnostic::warning(format!(
-                "{file}: the sample has the JSON key {key:?}, which Flink SQL cannot name (empty or with a line break); it is left out"
+                "{file}: the sample has the JSON key {}, which Flink SQL cannot name (empty, with a line break, or over 256 characters); it is left out",
+                crate::diag::shown_key(key)
             )));
             continue;
         }

@@ -98,3 +98,14 @@ fn flattened_pin_changes_the_nested_field() {
     let c = s.column("user_id").unwrap();
     assert_eq!((c.expr.as_str(), c.origin), ("`user`.`id`", Origin::Pinned));
 }
+
+#[test]
+fn keys_longer_than_the_parser_takes_are_left_out_with_a_warning() {
+    let (long, longer) = ("k".repeat(256), "x".repeat(257));
+    let record = format!("{{\"{long}\": 1, \"{longer}\": 2, \"id\": 3}}");
+    let (s, warnings) = resolve_with("", "", &[&record]);
+    let names: Vec<&str> = s.as_ref().unwrap().physical.iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(names, [long.as_str(), "id"]);
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("xxxxxxxxxx… (257 characters), which Flink SQL cannot name"), "{warnings:?}");
+}

@@ -107,5 +107,5 @@ fn keys_longer_than_the_parser_takes_are_left_out_with_a_warning() {
     let names: Vec<&str> = s.as_ref().unwrap().physical.iter().map(|p| p.key.as_str()).collect();
     assert_eq!(names, [long.as_str(), "id"]);
     assert_eq!(warnings.len(), 1, "{warnings:?}");
-    assert!(warnings[0].contains("xxxxxxxxxx… (257 characters), which Flink SQL cannot name"), "{warnings:?}");
+    assert!(warnings[0].contains("xxxxxxxxxx\"… (257 characters), which Flink SQL cannot name"), "{warnings:?}");
 }

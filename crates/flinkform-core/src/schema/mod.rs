@@ -8,8 +8,10 @@ use crate::diag::{Diagnostic, suggest};
 use crate::infer::{Shape, TsStandard};
 use crate::spec::{Conversion, Pipeline};
 use crate::types::{FlinkType, HoloType, Integers, quote_ident};
+use keys::{check_sink_keys, primary_key, watermark};
 use typing::Typing;
 
+mod keys;
 mod typing;
 
 /// A physical column of the Kafka source table: one top-level JSON key.
@@ -155,6 +157,7 @@ pub fn resolve(
     let primary_key = primary_key(pipeline, &mut columns, &excluded, &mut diags);
     let watermark = watermark(pipeline, &columns, &physical, &computed, &excluded, &mut diags);
     check_sink_keys(pipeline, &columns, &primary_key, &mut diags);
+    typing::warn_sub_microseconds(pipeline, &columns, &mut diags);
 
     let ok = !diags.iter().any(Diagnostic::is_error);
     let schema = Schema { standard, physical, computed, watermark, columns, primary_key };
@@ -370,84 +373,6 @@ impl Sink<'_> {
     }
 }
 
-/// The primary key's sink names; its columns become NOT NULL.
-fn primary_key(
-    pipeline: &Pipeline,
-    columns: &mut [Column],
-    excluded: &[String],
-    diags: &mut Vec<Diagnostic>,
-) -> Vec<String> {
-    let spec = &pipeline.schema;
-    let mut primary_key = Vec::new();
-    for k in &spec.primary_key {
-        match columns.iter_mut().find(|c| &c.name == k) {
-            Some(c) if !c.ty.can_be_primary_key() => diags.push(
-                spec_error(
-                    pipeline,
-                    "schema.primary_key",
-                    format!(
-                        "primary key column `{k}` is {}; Hologres keys cannot be FLOAT, DOUBLE, DECIMAL, ARRAY or JSON",
-                        c.ty
-                    ),
-                )
-                .with_help(format!("pin its type, e.g. `columns.{k} = {{ type = \"STRING\" }}`")),
-            ),
-            Some(c) => {
-                c.nullable = false;
-                primary_key.push(c.sink_name.clone());
-            }
-            None => diags.push(missing(pipeline, "primary_key", k, columns, excluded)),
-        }
-    }
-
-    primary_key
-}
-
-/// The watermark: the source column of `[schema] event_time` and its delay.
-fn watermark(
-    pipeline: &Pipeline,
-    columns: &[Column],
-    physical: &[Physical],
-    computed: &[Computed],
-    excluded: &[String],
-    diags: &mut Vec<Diagnostic>,
-) -> Option<(String, u64)> {
-    let spec = &pipeline.schema;
-    let mut watermark = None;
-    if let Some(et) = &spec.event_time {
-        match columns.iter().find(|c| c.name == et.column) {
-            None => diags.push(missing(pipeline, "event_time.column", &et.column, columns, excluded)),
-            Some(c) => {
-                let source_col = computed
-                    .iter()
-                    .find(|k| quote_ident(&k.name) == c.expr)
-                    .map(|k| k.name.clone())
-                    .or_else(|| physical.iter().find(|p| quote_ident(&p.key) == c.expr).map(|p| p.key.clone()));
-                let ok_type = matches!(c.ty, FlinkType::Timestamp(p) | FlinkType::TimestampLtz(p) if p <= 3);
-                match source_col {
-                    Some(s) if ok_type => watermark = Some((s, et.delay_secs)),
-                    Some(_) => diags.push(
-                        spec_error(pipeline, "schema.event_time.column", format!(
-                            "event_time column `{}` is {}; a watermark needs TIMESTAMP(3) or TIMESTAMP_LTZ(3)",
-                            c.name, c.ty
-                        ))
-                        .with_help(format!(
-                            "pin or convert it: `columns.{} = {{ type = \"TIMESTAMP_LTZ(3)\", from = \"epoch_millis\" }}`",
-                            c.name
-                        )),
-                    ),
-                    None => diags.push(spec_error(pipeline, "schema.event_time.column", format!(
-                        "event_time column `{}` is a nested field; a watermark needs a top-level or converted column",
-                        c.name
-                    ))),
-                }
-            }
-        }
-    }
-
-    watermark
-}
-
 /// An error about the spec key `key` of `p`: pointing at where it is written (in the
 /// pipeline file or in flinkform.toml's defaults), or naming the file.
 fn spec_error(p: &Pipeline, key: &str, message: String) -> Diagnostic {
@@ -560,40 +485,6 @@ fn fit63(name: &str, original: &str) -> String {
         cut -= 1;
     }
     format!("{}_{}", &name[..cut], &crate::spec::digest(&[original.as_bytes()])[..8])
-}
-
-fn check_sink_keys(p: &Pipeline, columns: &[Column], pk: &[String], diags: &mut Vec<Diagnostic>) {
-    let sink_of =
-        |name: &str| columns.iter().find(|c| c.name == name || c.sink_name == name).map(|c| c.sink_name.clone());
-    for (what, names) in [("distribution_key", &p.sink.distribution_key), ("clustering_key", &p.sink.clustering_key)] {
-        for n in names {
-            match sink_of(n) {
-                None => diags.push(spec_error(
-                    p,
-                    &format!("sink.{what}"),
-                    format!("[sink] {what} names `{n}`, which is not a column"),
-                )),
-                Some(s) if what == "distribution_key" && !pk.is_empty() && !pk.contains(&s) => diags.push(
-                    spec_error(
-                        p,
-                        "sink.distribution_key",
-                        format!("[sink] distribution_key `{n}` is not part of the primary key"),
-                    )
-                    .with_help("Hologres needs the distribution key to be a subset of the primary key"),
-                ),
-                Some(_) => {}
-            }
-        }
-    }
-    if let Some(n) = &p.sink.event_time_column
-        && sink_of(n).is_none()
-    {
-        diags.push(spec_error(
-            p,
-            "sink.event_time_column",
-            format!("[sink] event_time_column names `{n}`, which is not a column"),
-        ));
-    }
 }
 
 #[cfg(test)]

@@ -109,3 +109,29 @@ fn keys_longer_than_the_parser_takes_are_left_out_with_a_warning() {
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert!(warnings[0].contains("xxxxxxxxxx\"… (257 characters), which Flink SQL cannot name"), "{warnings:?}");
 }
+
+#[test]
+fn a_primary_key_the_sample_lacks_or_nulls_is_a_warning_with_the_evidence() {
+    let (_, warnings) =
+        resolve_with("primary_key = [\"id\"]", "", &[r#"{"id": "a"}"#, r#"{"id": null}"#, r#"{"x": 1}"#]);
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("primary key column `id` is missing in 1 and null in 1 of 3 sampled records")),
+        "{warnings:?}"
+    );
+    let (_, warnings) = resolve_with("primary_key = [\"id\"]", "", &[r#"{"id": "a"}"#]);
+    assert!(warnings.is_empty(), "{warnings:?}");
+}
+
+#[test]
+fn nanosecond_timestamps_say_the_sink_keeps_microseconds() {
+    let (s, warnings) = resolve_with("", "", &[r#"{"t": "2024-01-01 10:00:00.123456789"}"#]);
+    assert_eq!(s.unwrap().columns[0].ty, FlinkType::Timestamp(9));
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("the Hologres column `timestamp` holds microseconds: digits past the sixth are cut")),
+        "{warnings:?}"
+    );
+}

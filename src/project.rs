@@ -289,6 +289,10 @@ pub fn resolve(
         .map_err(|e| Diagnostic::error(format!("{}: sample {}: {e}", p.file, sample.origin)))?;
     let mut merged = recorded.map_or_else(Shape::default, |r| r.shape.clone());
     merged.join(&today);
+    // Below the root only: the root's keys are the table's columns.
+    if let Some(o) = &mut merged.object {
+        o.fields.values_mut().for_each(|f| f.cap_maps(&p.schema.infer));
+    }
     let recorded_std =
         recorded.filter(|r| r.columns.iter().any(|c| c.ty.contains("TIMESTAMP"))).map(|r| r.timestamp_standard);
     let standard = p.schema.timestamp_standard.or(recorded_std).unwrap_or_else(|| merged.choose_standard());

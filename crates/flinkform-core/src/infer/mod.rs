@@ -255,6 +255,20 @@ impl Shape {
         }
     }
 
+    /// Marks objects of more than `map_max_keys` keys as maps: run on a shape merged
+    /// with the recorded one, so that keys that rotate from sample to sample (ids as
+    /// keys) end as a map instead of growing a ROW without bound. Only the count
+    /// decides here: the recorded shape keeps no presence counts.
+    pub fn cap_maps(&mut self, cfg: &InferConfig) {
+        if let Some(o) = &mut self.object {
+            o.map |= o.fields.len() > cfg.map_max_keys;
+            o.fields.values_mut().for_each(|f| f.cap_maps(cfg));
+        }
+        if let Some(e) = &mut self.array {
+            e.cap_maps(cfg);
+        }
+    }
+
     /// The kinds of JSON values seen (null aside).
     fn kinds(&self) -> usize {
         [

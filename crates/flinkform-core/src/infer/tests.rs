@@ -116,6 +116,21 @@ fn evidence_notes() {
     assert_eq!(f.notes(&FlinkType::Double, TsStandard::Sql), ["widened from integers: 1 fractional"]);
 }
 
+#[test]
+fn keys_that_rotate_between_samples_end_as_a_map_once_merged() {
+    let batch = |prefix: &str| -> Vec<String> {
+        let props: Vec<String> = (0..120).map(|i| format!("\"{prefix}{i}\": {i}")).collect();
+        (0..5).map(|_| format!("{{\"props\": {{{}}}}}", props.join(", "))).collect()
+    };
+    let cfg = InferConfig::default();
+    let shape = |lines: Vec<String>| infer(lines.iter().map(|l| l.as_bytes()), &cfg).unwrap();
+    let mut recorded = shape(batch("a")).without_stats();
+    assert_eq!(recorded.flink_type(TsStandard::Sql).to_string().matches(" INT").count(), 120, "dense keys: a ROW");
+    recorded.join(&shape(batch("b")));
+    recorded.cap_maps(&cfg);
+    assert_eq!(recorded.flink_type(TsStandard::Sql).to_string(), "ROW<`props` MAP<STRING, INT>>");
+}
+
 // ---- properties -------------------------------------------------------------
 
 /// Whether `s` has the shape Flink's JSON format parses for a DATE (`yyyy-MM-dd`), or a

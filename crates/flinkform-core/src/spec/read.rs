@@ -502,12 +502,20 @@ fn read_resources(s: &Section<'_, '_>, key: &'static str) -> Option<Resources> {
     out
 }
 
+/// Whether an option's key or value looks like it holds a credential: passwords,
+/// secrets, tokens, credentials, access keys, JAAS configs and their login modules.
+pub(super) fn looks_like_credential(key: &str, value: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    ["password", "secret", "token", "credential", "jaas"].iter().any(|w| k.contains(w))
+        || (k.contains("access") && k.contains("key"))
+        || value.contains("LoginModule")
+}
+
 /// `[deployment] flink_conf`, refusing literal passwords and secrets.
 fn read_flink_conf(s: &Section<'_, '_>) -> BTreeMap<String, String> {
     let flink_conf: BTreeMap<String, String> = s.string_map("flink_conf").unwrap_or_default().into_iter().collect();
     for (k, v) in &flink_conf {
-        let lower = k.to_ascii_lowercase();
-        if (lower.contains("password") || lower.contains("secret"))
+        if looks_like_credential(k, v)
             && !v.contains("${secret_values.")
             && let Some(at) = s.get("flink_conf")
         {

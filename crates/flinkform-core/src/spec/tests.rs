@@ -193,3 +193,24 @@ fn the_hologres_password_is_required() {
     let e = errors(&config, &[("pipelines/orders.toml", PIPELINE)]);
     assert!(e.contains("missing `password` in [sink]: the Hologres connector requires it"), "{e}");
 }
+
+#[test]
+fn credential_looking_flink_options_refuse_literal_values() {
+    for (k, v) in [
+        ("fs.oss.accessKeySecret", "canary-1abc"),
+        ("fs.oss.accessKeyId", "canary-LTAI123"),
+        ("security.token", "canary-tok"),
+        ("my.credentials", "canary-cred"),
+        ("properties.sasl.jaas.config", "canary-jaas required;"),
+        ("anything", "canary.PlainLoginModule required"),
+    ] {
+        let spec = format!("{PIPELINE}[deployment]\nflink_conf = {{ \"{k}\" = \"{v}\" }}\n");
+        let e = errors(CONFIG, &[("pipelines/orders.toml", &spec)]);
+        assert!(e.contains(&format!("flink_conf `{k}` holds a literal secret")), "{k}: {e}");
+        assert!(!e.contains(v), "{k}: the value is masked: {e}");
+    }
+    let spec =
+        format!("{PIPELINE}[deployment]\nflink_conf = {{ \"fs.oss.accessKeySecret\" = \"${{secret_values.oss}}\" }}\n");
+    let (p, diags) = load_texts(CONFIG, &[("pipelines/orders.toml", &spec)]);
+    assert!(p.is_some(), "a variable reference is fine: {diags:?}");
+}

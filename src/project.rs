@@ -46,6 +46,38 @@ fn read_source(root: &Path, rel: &str) -> Result<Source, Diagnostic> {
     Ok(Source::new(rel, text))
 }
 
+/// A warning for each file in templates/ that replaces no built-in template and that no
+/// pipeline picks in `[template]` (a typo in its name, most likely).
+fn unused_templates(root: &Path, project: &Project) -> Vec<Diagnostic> {
+    let Ok(entries) = std::fs::read_dir(root.join("templates")) else { return Vec::new() };
+    let picked: std::collections::HashSet<&str> = project
+        .pipelines
+        .iter()
+        .flat_map(|p| p.templates.values())
+        .map(|v| v.strip_prefix("templates/").unwrap_or(v))
+        .collect();
+    let mut names: Vec<String> = entries
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".j2"))
+        .filter(|n| !flinkform_core::render::BUILTIN.iter().any(|(b, _)| b == n) && !picked.contains(n.as_str()))
+        .collect();
+    names.sort();
+    names
+        .into_iter()
+        .map(|n| {
+            let builtins: Vec<&str> = flinkform_core::render::BUILTIN.iter().map(|(b, _)| *b).collect();
+            let d = Diagnostic::warning(format!(
+                "templates/{n} replaces no built-in template and no pipeline picks it in [template]: it is not used"
+            ));
+            match flinkform_core::diag::suggest(&n, builtins.into_iter()) {
+                Some(near) => d.with_help(format!("did you mean `{near}`?")),
+                None => d,
+            }
+        })
+        .collect()
+}
+
 impl Workspace {
     /// Reads the project at `root`.
     pub fn load(root: &Path) -> Result<Workspace, Failed> {
@@ -88,6 +120,7 @@ impl Workspace {
             inputs.insert(s.name.to_string(), digest(&[s.text.as_bytes()]));
         }
         tracing::info!(pipelines = project.pipelines.len(), "project loaded");
+        diags.extend(unused_templates(root, &project));
         Ok(Workspace { root: root.to_path_buf(), project, warnings: diags, inputs })
     }
 

@@ -39,7 +39,12 @@ pub(super) enum Command {
     #[command(after_help = "Examples:\n  flinkform render orders\n  flinkform render orders --ddl")]
     Render {
         /// Pipeline name.
-        name: String,
+        #[arg(required_unless_present = "template")]
+        name: Option<String>,
+        /// Print this built-in template instead (source, sink, insert, ddl or
+        /// deployment), to copy into templates/ and edit.
+        #[arg(long, value_parser = ["source", "sink", "insert", "ddl", "deployment"], conflicts_with_all = ["name", "ddl", "deployment"])]
+        template: Option<String>,
         /// Print the Hologres DDL instead.
         #[arg(long, conflicts_with = "deployment")]
         ddl: bool,

@@ -19,6 +19,16 @@ pub(super) fn validate(root: &Path, style: Style, progress: Progress<'_>) -> Res
     ok(out)
 }
 
+/// `render --template KIND`: the built-in template of that kind, as compiled in.
+pub(super) fn builtin_template(kind: &str) -> Result<Output, Error> {
+    let file = flinkform_core::render::KINDS.iter().find(|(k, _)| *k == kind).map(|(_, f)| *f);
+    let text = file.and_then(|f| flinkform_core::render::BUILTIN.iter().find(|(n, _)| *n == f)).map(|(_, t)| *t);
+    match text {
+        Some(t) => ok(t.to_string()),
+        None => Err(anyhow::anyhow!("no built-in template of kind `{kind}`").into()),
+    }
+}
+
 /// `render`: the SQL, or the DDL, or the deployment config.
 pub(super) fn render(
     root: &Path,

@@ -146,7 +146,10 @@ fn run(command: Command, root: &Path, style: Style, progress: Progress<'_>) -> R
         Command::Init => init::init(root),
         Command::Completions { shell } => init::completions(shell),
         Command::Validate => inspect::validate(root, style, progress),
-        Command::Render { name, ddl, deployment } => inspect::render(root, progress, name, ddl, deployment),
+        Command::Render { template: Some(kind), .. } => inspect::builtin_template(&kind),
+        Command::Render { name, ddl, deployment, .. } => {
+            inspect::render(root, progress, name.unwrap_or_default(), ddl, deployment)
+        }
         Command::Schema { name } => ok(inspect::schema_text(&resolve_one(root, &name, None, progress)?)),
         Command::Sample { name: Some(name), messages, schema, .. } => {
             inspect::sample_pipeline(root, progress, name, messages, schema)

@@ -50,12 +50,20 @@ fn plan_views() {
 #[test]
 fn project_template_overrides_builtin_and_pipeline_picks_its_own() {
     let p = TestProject::example();
+    let builtin = p.run(&["render", "--template", "insert"]).code(0).stdout;
+    assert_eq!(builtin, std::fs::read_to_string(crate::common::repo().join("templates/insert.sql.j2")).unwrap());
     p.write(
         "templates/insert.sql.j2",
         "INSERT INTO {{ sink.table | ident }} SELECT * FROM {{ source.table | ident }};\n",
     );
     let sql = p.run(&["render", "orders"]).code(0).stdout;
     assert!(sql.contains("INSERT INTO `orders_sink` SELECT * FROM `orders_source`;"), "{sql}");
+    // A file that replaces nothing is named, with the built-in it was probably meant for.
+    p.write("templates/sorce.sql.j2", "-- typo\n");
+    let r = p.run(&["validate"]).code(0);
+    assert!(r.stdout.contains("templates/sorce.sql.j2 replaces no built-in template"), "{}", r.stdout);
+    assert!(r.stdout.contains("did you mean `source.sql.j2`?"), "{}", r.stdout);
+    std::fs::remove_file(p.path().join("templates/sorce.sql.j2")).unwrap();
     p.record();
     p.write("custom/ddl.sql.j2", "-- custom DDL for {{ ddl.table | pgident }}\n");
     let spec = p.read("pipelines/orders.toml") + "\n[template]\nddl = \"custom/ddl.sql.j2\"\n";
@@ -67,4 +75,50 @@ fn project_template_overrides_builtin_and_pipeline_picks_its_own() {
     p.write("custom/ddl.sql.j2", "{{ nope.nothing }}\n");
     let r = p.run(&["render", "orders"]).code(1);
     assert!(r.stderr.contains("template custom/ddl.sql.j2:1: undefined value"), "{}", r.stderr);
+}
+
+/// Every variable path of a template context: `a.b`, with `[]` for list items.
+fn paths(v: &serde_json::Value, at: &str, out: &mut std::collections::BTreeSet<String>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, x) in m {
+                let p = if at.is_empty() { k.clone() } else { format!("{at}.{k}") };
+                out.insert(p.clone());
+                paths(x, &p, out);
+            }
+        }
+        serde_json::Value::Array(items) => {
+            let p = format!("{at}[]");
+            for x in items {
+                paths(x, &p, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn docs_templates_md_names_every_variable_the_templates_receive() {
+    let mut real = std::collections::BTreeSet::new();
+    let example = TestProject::example();
+    let orders = example.read("pipelines/orders.toml");
+    example.write("pipelines/orders.toml", &format!("{orders}jobmanager = {{ cpu = 1, memory = \"2Gi\" }}\n"));
+    for project in [example, TestProject::fixture("torture")] {
+        let ws = flinkform::project::Workspace::load(project.path()).unwrap_or_else(|f| panic!("{:?}", f.0));
+        for p in &ws.project.pipelines {
+            let r = ws.resolve_one(p, None, &|_, _| {}).unwrap_or_else(|f| panic!("{:?}", f.0));
+            paths(&flinkform_core::render::variables(p, &r.schema), "", &mut real);
+        }
+    }
+    let doc = std::fs::read_to_string(crate::common::repo().join("docs/templates.md")).unwrap();
+    let documented: std::collections::BTreeSet<String> =
+        doc.split('`').skip(1).step_by(2).map(|s| s.strip_suffix("[]").unwrap_or(s).to_string()).collect();
+    let undocumented: Vec<&String> = real.iter().filter(|p| p.contains('.') && !documented.contains(*p)).collect();
+    assert!(undocumented.is_empty(), "docs/templates.md does not name {undocumented:?}");
+    let tops: Vec<&str> = ["pipeline", "source", "sink", "insert", "ddl", "deployment"].to_vec();
+    let stale: Vec<&String> = documented
+        .iter()
+        .filter(|d| tops.iter().any(|t| d.starts_with(&format!("{t}."))) && !d.ends_with(".j2") && !real.contains(*d))
+        .collect();
+    assert!(stale.is_empty(), "docs/templates.md names variables the templates do not receive: {stale:?}");
 }

@@ -281,6 +281,11 @@ pub fn deploy_params(d: &DeploymentSpec) -> DeployParams {
     }
 }
 
+/// The variables every template receives (docs/templates.md describes them).
+pub fn variables(p: &Pipeline, s: &Schema) -> serde_json::Value {
+    context(p, s, &deploy_params(&p.deployment))
+}
+
 fn context(p: &Pipeline, s: &Schema, d: &DeployParams) -> serde_json::Value {
     let so = source_options(p, s);
     let sink = &p.sink;

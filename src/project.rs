@@ -70,7 +70,7 @@ fn unused_templates(root: &Path, project: &Project) -> Vec<Diagnostic> {
             let d = Diagnostic::warning(format!(
                 "templates/{n} replaces no built-in template and no pipeline picks it in [template]: it is not used"
             ));
-            match flinkform_core::diag::suggest(&n, builtins.into_iter()) {
+            match flinkform_core::diag::suggest(&n, builtins) {
                 Some(near) => d.with_help(format!("did you mean `{near}`?")),
                 None => d,
             }

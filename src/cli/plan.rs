@@ -18,6 +18,10 @@ pub(super) fn plan(
     validate: bool,
 ) -> Result<Output, Error> {
     let ws = Workspace::load(root)?;
+    // The specs' own warnings go to stderr, so that stdout stays the plan in every format.
+    if !ws.warnings.is_empty() {
+        eprint!("{}", view::diagnostics(&ws.warnings, style));
+    }
     let store = ws.store()?;
     let _guard = if lock { Some(store.lock(&lock_info("plan"), lock_timeout)?) } else { None };
     let state = store.load()?;

@@ -63,6 +63,13 @@ fn project_template_overrides_builtin_and_pipeline_picks_its_own() {
     let r = p.run(&["validate"]).code(0);
     assert!(r.stdout.contains("templates/sorce.sql.j2 replaces no built-in template"), "{}", r.stdout);
     assert!(r.stdout.contains("did you mean `source.sql.j2`?"), "{}", r.stdout);
+    let r = p.run(&["plan", "--format", "json"]).code(0);
+    assert!(
+        r.stderr.contains("templates/sorce.sql.j2 replaces no built-in template"),
+        "plan says so too: {}",
+        r.stderr
+    );
+    serde_json::from_str::<serde_json::Value>(&r.stdout).expect("stdout stays the JSON plan");
     std::fs::remove_file(p.path().join("templates/sorce.sql.j2")).unwrap();
     p.record();
     p.write("custom/ddl.sql.j2", "-- custom DDL for {{ ddl.table | pgident }}\n");

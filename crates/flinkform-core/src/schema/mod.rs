@@ -157,7 +157,7 @@ pub fn resolve(
     let primary_key = primary_key(pipeline, &mut columns, &excluded, &mut diags);
     let watermark = watermark(pipeline, &columns, &physical, &computed, &excluded, &mut diags);
     check_sink_keys(pipeline, &columns, &primary_key, &mut diags);
-    typing::warn_sub_microseconds(pipeline, &columns, &mut diags);
+    typing::warn_timestamps(pipeline, &columns, &mut diags);
 
     let ok = !diags.iter().any(Diagnostic::is_error);
     let schema = Schema { standard, physical, computed, watermark, columns, primary_key };

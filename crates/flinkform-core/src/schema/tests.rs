@@ -135,3 +135,22 @@ fn nanosecond_timestamps_say_the_sink_keeps_microseconds() {
         "{warnings:?}"
     );
 }
+
+#[test]
+fn timestamp_ltz_on_vvr_before_8_0_6_warns_of_the_time_zone_shift() {
+    let record = r#"{"t": "2024-01-01 10:00:00Z"}"#;
+    let (_, warnings) = resolve_with("", "", &[record]);
+    assert!(!warnings.iter().any(|w| w.contains("shifted")), "VVR 8.0.11: {warnings:?}");
+    let spec = "[pipeline]\nname = \"p\"\n[source]\ntopic = \"t\"\nbootstrap_servers = \"k:1\"\n[sink]\nendpoint = \"h:80\"\n\
+                database = \"d\"\ntable = \"t\"\nusername = \"u\"\npassword = { secret = \"p\" }\n\
+                [deployment]\nengine_version = \"vvr-8.0.5-flink-1.17\"\n";
+    let (project, diags) = crate::spec::load(&Source::new("flinkform.toml", CONFIG), &[Source::new("p.toml", spec)]);
+    assert!(diags.is_empty(), "{diags:?}");
+    let p = &project.unwrap().pipelines[0];
+    let shape = infer(std::iter::once(record.as_bytes()), &InferConfig::default()).unwrap();
+    let (_, diags) = resolve(p, &shape, shape.choose_standard(), crate::types::Integers::BigInt);
+    assert!(
+        diags.iter().any(|d| d.message.contains("shifted by the time-zone offset: use VVR 8.0.6 or later")),
+        "{diags:?}"
+    );
+}

@@ -23,11 +23,23 @@ impl Typing {
     }
 }
 
-/// A timestamp column with nanosecond digits feeds a sink column that holds
-/// microseconds (Hologres and PostgreSQL `timestamp`/`timestamptz`): said, never cut
-/// silently.
-pub(super) fn warn_sub_microseconds(pipeline: &Pipeline, columns: &[Column], diags: &mut Vec<Diagnostic>) {
+/// What the sink's timestamp columns would get wrong, said instead of done silently: a
+/// TIMESTAMP_LTZ shifted by older VVR, and nanosecond digits a column that holds
+/// microseconds (Hologres and PostgreSQL `timestamp`/`timestamptz`) cuts.
+pub(super) fn warn_timestamps(pipeline: &Pipeline, columns: &[Column], diags: &mut Vec<Diagnostic>) {
     for c in columns {
+        // Before VVR 8.0.6 the Hologres connector writes TIMESTAMP_LTZ into timestamptz
+        // shifted by the time-zone offset (8.0.6 added the option that turns it off,
+        // which flinkform sets; VVR 11 converts correctly).
+        if matches!(c.ty, FlinkType::TimestampLtz(_))
+            && pipeline.sink.dialect == Dialect::Hologres
+            && pipeline.deployment.vvr < (8, 0, 6)
+        {
+            diags.push(Diagnostic::warning(format!(
+                "{}: column `{}` is TIMESTAMP_LTZ, and {} writes it into the Hologres timestamptz column shifted by the time-zone offset: use VVR 8.0.6 or later",
+                pipeline.file, c.name, pipeline.deployment.engine_version
+            )));
+        }
         if let FlinkType::Timestamp(p) | FlinkType::TimestampLtz(p) = c.ty
             && p > 6
         {

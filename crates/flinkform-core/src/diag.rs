@@ -58,14 +58,35 @@ impl Source {
         let line = self.text[..start].matches('\n').count() + 1;
         let column = self.text[line_start..start].chars().count() + 1;
         let width = self.text[start..span.end.clamp(start, line_end)].chars().count().max(1);
-        Location {
-            file: self.name.clone(),
-            line,
-            column,
-            text: self.text[line_start..line_end].trim_end_matches('\r').to_string(),
-            width,
+        let text = self.text[line_start..line_end].trim_end_matches('\r');
+        match masked(text) {
+            // A credential's value never shows, whatever is wrong with the line (a TOML
+            // syntax error, a number where a table was expected): the caret points at it.
+            Some((text, at)) => Location { file: self.name.clone(), line, column: at + 1, text, width: 5 },
+            None => Location { file: self.name.clone(), line, column, text: text.to_string(), width },
         }
     }
+}
+
+/// Whether an option or spec key names a credential: passwords, secrets, tokens,
+/// credentials, access keys, JAAS configs.
+pub fn credential_key(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    ["password", "secret", "token", "credential", "jaas"].iter().any(|w| k.contains(w))
+        || (k.contains("access") && k.contains("key"))
+}
+
+/// A `key = value` line whose key names a credential and whose value is not a table
+/// (`{ secret = "NAME" }` only names a variable): the line with the value masked, and
+/// the value's column (in characters).
+fn masked(line: &str) -> Option<(String, usize)> {
+    let (key, value) = line.split_once('=')?;
+    let last = key.trim().trim_matches(['"', '\'']).rsplit('.').next().unwrap_or("");
+    if !credential_key(last) || value.trim_start().starts_with('{') {
+        return None;
+    }
+    let at = key.chars().count() + 1 + (value.len() - value.trim_start().len());
+    Some((format!("{key}={}\"***\"", &value[..value.len() - value.trim_start().len()]), at))
 }
 
 /// Where a diagnostic points.

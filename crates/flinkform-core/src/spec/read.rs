@@ -505,10 +505,7 @@ fn read_resources(s: &Section<'_, '_>, key: &'static str) -> Option<Resources> {
 /// Whether an option's key or value looks like it holds a credential: passwords,
 /// secrets, tokens, credentials, access keys, JAAS configs and their login modules.
 pub(super) fn looks_like_credential(key: &str, value: &str) -> bool {
-    let k = key.to_ascii_lowercase();
-    ["password", "secret", "token", "credential", "jaas"].iter().any(|w| k.contains(w))
-        || (k.contains("access") && k.contains("key"))
-        || value.contains("LoginModule")
+    crate::diag::credential_key(key) || value.contains("LoginModule")
 }
 
 /// `[deployment] flink_conf`, refusing literal passwords and secrets.

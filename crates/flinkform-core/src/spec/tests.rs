@@ -214,3 +214,13 @@ fn credential_looking_flink_options_refuse_literal_values() {
     let (p, diags) = load_texts(CONFIG, &[("pipelines/orders.toml", &spec)]);
     assert!(p.is_some(), "a variable reference is fine: {diags:?}");
 }
+
+#[test]
+fn a_credential_line_is_masked_whatever_is_wrong_with_it() {
+    for line in ["password = \"hunter2-canary", "password = 48151623", "password = [\"hunter2-canary\"]"] {
+        let spec = format!("{PIPELINE}{line}\n");
+        let e = errors(CONFIG, &[("pipelines/orders.toml", &spec)]);
+        assert!(!e.contains("hunter2-canary") && !e.contains("48151623"), "{line}: {e}");
+        assert!(e.contains("password = \"***\""), "{line}: {e}");
+    }
+}

@@ -56,21 +56,21 @@ fn unused_templates(root: &Path, project: &Project) -> Vec<Diagnostic> {
         .flat_map(|p| p.templates.values())
         .map(|v| v.strip_prefix("templates/").unwrap_or(v))
         .collect();
+    let builtins: Vec<&str> = flinkform_core::render::BUILTIN.iter().map(|(b, _)| *b).collect();
     let mut names: Vec<String> = entries
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| n.ends_with(".j2"))
-        .filter(|n| !flinkform_core::render::BUILTIN.iter().any(|(b, _)| b == n) && !picked.contains(n.as_str()))
+        .filter(|n| !builtins.contains(&n.as_str()) && !picked.contains(n.as_str()))
         .collect();
     names.sort();
     names
         .into_iter()
         .map(|n| {
-            let builtins: Vec<&str> = flinkform_core::render::BUILTIN.iter().map(|(b, _)| *b).collect();
             let d = Diagnostic::warning(format!(
                 "templates/{n} replaces no built-in template and no pipeline picks it in [template]: it is not used"
             ));
-            match flinkform_core::diag::suggest(&n, builtins) {
+            match flinkform_core::diag::suggest(&n, builtins.iter().copied()) {
                 Some(near) => d.with_help(format!("did you mean `{near}`?")),
                 None => d,
             }

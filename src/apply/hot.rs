@@ -24,8 +24,7 @@ impl<V: Vvp> Executor<'_, V> {
             p.pending = Some(Pending::new(Operation::HotUpdate, Step::Configure));
         })
         .await?;
-        self.step(name, Step::Configure, "configuring resources and Flink configuration").await?;
-        self.vvp.configure(name, &dep, &after.deploy).await?;
+        self.configure(name, &dep, after).await?;
         let running = |j: &vvp_api::RemoteJob| j.state == JobState::Running;
         let Some(job) = self.vvp.live_job(&dep).await?.filter(running) else {
             // Recorded failed: the next plan names the restart that repairs it.

@@ -229,7 +229,7 @@ impl<V: Vvp> Executor<'_, V> {
         Ok(())
     }
 
-    async fn configure(&self, name: &str, dep: &str, after: &PipelineState) -> Res<()> {
+    pub(super) async fn configure(&self, name: &str, dep: &str, after: &PipelineState) -> Res<()> {
         self.step(name, Step::Configure, "configuring resources and Flink configuration").await?;
         Ok(self.vvp.configure(name, dep, &after.deploy).await?)
     }

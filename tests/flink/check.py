@@ -115,10 +115,6 @@ def table_name(stmt):
 
 # ---- comparing what Flink read with the JSON ------------------------------------------
 
-def exact_double(text, f):
-    return isinstance(f, float) and decimal.Decimal(repr(f)) == decimal.Decimal(text)
-
-
 def same_json(a, b):
     """Structural equality of parsed JSON, numbers by exact decimal value."""
     if isinstance(a, Num) or isinstance(b, Num):

@@ -182,13 +182,12 @@ fn remote_draft(d: DeploymentDraft) -> RemoteDraft {
 /// A deployment as apply sees it: ours when flinkform's labels name it for its own
 /// name and for `project` (no project label when `project` is `None`).
 fn remote_of(d: Deployment, project: Option<&str>) -> RemoteDeployment {
-    let mut settings = settings_of(&d);
-    let labels = d.labels.unwrap_or_default();
-    let name = d.name.unwrap_or_default();
+    let labels = d.labels.clone().unwrap_or_default();
+    let name = d.name.clone().unwrap_or_default();
     let ours = labels.get(MANAGED_BY.0).map(String::as_str) == Some(MANAGED_BY.1)
         && labels.get(PIPELINE_LABEL) == Some(&name)
         && labels.get(PROJECT_LABEL).map(String::as_str) == project;
-    settings.labels_edited = !ours;
+    let settings = settings_of(&d, ours);
     RemoteDeployment {
         id: d.deployment_id.unwrap_or_default(),
         ours,
@@ -198,19 +197,25 @@ fn remote_of(d: Deployment, project: Option<&str>) -> RemoteDeployment {
     }
 }
 
-/// The managed settings of a deployment as GetDeployment shows them.
-fn settings_of(d: &Deployment) -> LiveSettings {
+/// The managed settings of a deployment as GetDeployment shows them (`ours`: its labels
+/// name it this project's deployment of the pipeline).
+fn settings_of(d: &Deployment, ours: bool) -> LiveSettings {
     let basic = d.streaming_resource_setting.as_ref().and_then(|s| s.basic_resource_setting.as_ref());
     let resources = |r: Option<&ResourceSpec>| r.and_then(|r| Some((r.cpu?, r.memory.clone()?)));
     LiveSettings {
         engine_version: d.engine_version.clone(),
-        parallelism: basic.and_then(|b| b.parallelism).and_then(|p| u64::try_from(p).ok()),
+        parallelism: parallelism_of(d.streaming_resource_setting.as_ref()),
         resource_queue: d.deployment_target.as_ref().map(|t| t.name.clone()),
         jobmanager: resources(basic.and_then(|b| b.jobmanager_resource_setting_spec.as_ref())),
         taskmanager: resources(basic.and_then(|b| b.taskmanager_resource_setting_spec.as_ref())),
         flink_conf: conf_text(d.flink_conf.as_ref()),
-        labels_edited: false,
+        labels_edited: !ours,
     }
+}
+
+/// The basic-mode parallelism of a deployment's or a job's resources.
+fn parallelism_of(r: Option<&StreamingResourceSetting>) -> Option<u64> {
+    r?.basic_resource_setting.as_ref()?.parallelism.and_then(|p| u64::try_from(p).ok())
 }
 
 /// A Flink configuration as text values (VVP may answer numbers as numbers).
@@ -243,12 +248,7 @@ fn job_of(j: wire::Job) -> Result<RemoteJob, VvpError> {
             });
         }
     };
-    let parallelism = j
-        .streaming_resource_setting
-        .as_ref()
-        .and_then(|s| s.basic_resource_setting.as_ref())
-        .and_then(|b| b.parallelism)
-        .and_then(|p| u64::try_from(p).ok());
+    let parallelism = parallelism_of(j.streaming_resource_setting.as_ref());
     Ok(RemoteJob {
         id: j.job_id,
         state,

@@ -4,6 +4,7 @@
 mod apply;
 mod cli;
 mod common;
+mod docs;
 mod flink;
 mod kafka;
 mod layout;

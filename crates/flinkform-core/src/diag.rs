@@ -76,13 +76,13 @@ pub fn credential_key(key: &str) -> bool {
         || (k.contains("access") && k.contains("key"))
 }
 
-/// A `key = value` line whose key names a credential and whose value is not a table
-/// (`{ secret = "NAME" }` only names a variable): the line with the value masked, and
-/// the value's column (in characters).
+/// A `key = value` line whose key (any part of a dotted one, e.g.
+/// `"properties.sasl.jaas.config"`) names a credential, or whose value holds a JAAS login
+/// module, and whose value is not a table (`{ secret = "NAME" }` only names a variable):
+/// the line with the value masked, and the value's column (in characters).
 fn masked(line: &str) -> Option<(String, usize)> {
     let (key, value) = line.split_once('=')?;
-    let last = key.trim().trim_matches(['"', '\'']).rsplit('.').next().unwrap_or("");
-    if !credential_key(last) || value.trim_start().starts_with('{') {
+    if !(credential_key(key.trim()) || value.contains("LoginModule")) || value.trim_start().starts_with('{') {
         return None;
     }
     let at = key.chars().count() + 1 + (value.len() - value.trim_start().len());

@@ -193,9 +193,9 @@ pub fn table_properties(p: &Pipeline, s: &Schema) -> BTreeMap<&'static str, Stri
 
 /// The template context: everything a template may use, in a documented shape.
 /// The Kafka source table's connector options.
-fn source_options(p: &Pipeline, s: &Schema) -> BTreeMap<&'static str, serde_json::Value> {
+fn source_options<'p>(p: &'p Pipeline, s: &Schema) -> BTreeMap<&'p str, serde_json::Value> {
     let src = &p.source;
-    let mut so: BTreeMap<&'static str, serde_json::Value> = BTreeMap::new();
+    let mut so: BTreeMap<&str, serde_json::Value> = BTreeMap::new();
     so.insert("connector", json!("kafka"));
     so.insert("topic", json!(src.topic));
     so.insert("properties.bootstrap.servers", json!(src.bootstrap_servers));
@@ -227,13 +227,16 @@ fn source_options(p: &Pipeline, s: &Schema) -> BTreeMap<&'static str, serde_json
             so.insert("properties.sasl.jaas.config", json!(jaas));
         }
     }
+    // The spec's own options (checked against VVR's list; they may override
+    // `json.ignore-parse-errors` and `json.fail-on-missing-field`, never an owned one).
+    so.extend(src.options.iter().map(|(k, v)| (k.as_str(), option_value(v))));
     so
 }
 
 /// The Hologres sink table's connector options, as the engine version spells them.
-fn sink_options(p: &Pipeline) -> BTreeMap<&'static str, serde_json::Value> {
+fn sink_options(p: &Pipeline) -> BTreeMap<&str, serde_json::Value> {
     let sink = &p.sink;
-    let mut ko: BTreeMap<&'static str, serde_json::Value> = BTreeMap::new();
+    let mut ko: BTreeMap<&str, serde_json::Value> = BTreeMap::new();
     ko.insert("connector", json!("hologres"));
     ko.insert("endpoint", json!(sink.endpoint));
     ko.insert("dbname", json!(sink.database));
@@ -263,6 +266,7 @@ fn sink_options(p: &Pipeline) -> BTreeMap<&'static str, serde_json::Value> {
             ko.insert("type-mapping.timestamp-converting.legacy", json!("false"));
         }
     }
+    ko.extend(sink.options.iter().map(|(k, v)| (k.as_str(), option_value(v))));
     ko
 }
 

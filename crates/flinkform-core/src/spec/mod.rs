@@ -3,6 +3,7 @@
 //! names and texts, returns the model and every diagnostic. Knows nothing of
 //! sampling, SQL or state.
 
+mod options;
 mod read;
 mod walk;
 
@@ -152,6 +153,8 @@ pub struct SourceSpec {
     pub security: Option<Security>,
     /// How to sample.
     pub sample: SampleSpec,
+    /// `[source.options]`: further Kafka connector options, checked against VVR's list.
+    pub options: BTreeMap<String, Credential>,
 }
 
 impl SourceSpec {
@@ -166,6 +169,7 @@ impl SourceSpec {
             offset_reset: "latest",
             security: None,
             sample: SampleSpec { file: None, messages, max_bytes: 1 << 20, timeout },
+            options: BTreeMap::new(),
         }
     }
 }
@@ -305,6 +309,8 @@ pub struct SinkSpec {
     pub hologres_version: (u32, u32),
     /// Environment variable with a connection string to run the DDL with, if any.
     pub dsn_env: Option<String>,
+    /// `[sink.options]`: further Hologres connector options, checked against VVR's list.
+    pub options: BTreeMap<String, Credential>,
 }
 
 /// The SQL dialect of a sink database.

@@ -1,6 +1,7 @@
 //! Reading the spec's sections into the typed model: `flinkform.toml` and each
 //! pipeline file's `[source]`, `[schema]`, `[sink]` and `[deployment]`.
 
+use super::options::{self, Connector};
 use super::*;
 
 pub(super) fn read_config(root: &Section<'_, '_>) -> Option<Config> {
@@ -147,9 +148,11 @@ pub(super) fn read_pipeline(top: &Section<'_, '_>, defaults: &Section<'_, '_>, s
         }
     }
 
-    let source = read_source(&layered("source"), name.as_deref().unwrap_or_default(), &settings);
+    // The engine decides which connector options exist; `read_deployment` reports a bad one.
+    let vvr = layered("deployment").get("engine_version").and_then(|f| f.value.get_ref().as_str().and_then(parse_vvr));
+    let source = read_source(&layered("source"), name.as_deref().unwrap_or_default(), vvr, &settings);
     let schema = read_schema(&layered("schema"), &settings);
-    let sink = read_sink(&layered("sink"), &settings);
+    let sink = read_sink(&layered("sink"), vvr, &settings);
     let deployment = read_deployment(&layered("deployment"), &settings);
     let tpl = layered("template");
     let mut templates = BTreeMap::new();
@@ -179,18 +182,22 @@ pub(super) fn read_pipeline(top: &Section<'_, '_>, defaults: &Section<'_, '_>, s
 }
 
 type Settings = RefCell<BTreeMap<String, String>>;
+type Vvr = (u32, u32, u32);
 
 fn note(settings: &Settings, key: &str, value: impl std::fmt::Debug) {
     settings.borrow_mut().insert(key.to_string(), format!("{value:?}"));
 }
 
-fn read_source(s: &Section<'_, '_>, name: &str, settings: &Settings) -> Option<SourceSpec> {
+fn read_source(s: &Section<'_, '_>, name: &str, vvr: Option<Vvr>, settings: &Settings) -> Option<SourceSpec> {
     let topic = s.required_string("topic");
     let bootstrap_servers = s.required_string("bootstrap_servers");
     let sample_bootstrap_servers = s.string("sample_bootstrap_servers");
     let group_id = s.string("group_id").unwrap_or_else(|| format!("flinkform_{name}"));
-    let startup_mode =
-        s.choice("startup_mode", &["group-offsets", "earliest-offset", "latest-offset"]).unwrap_or("group-offsets");
+    let startup_mode = s
+        .choice("startup_mode", &["group-offsets", "earliest-offset", "latest-offset", "timestamp", "specific-offsets"])
+        .unwrap_or("group-offsets");
+    let options = options::read(s, Connector::Kafka, vvr);
+    options::check_startup(s, startup_mode, &options);
     let offset_reset = s.choice("offset_reset", &["earliest", "latest"]).unwrap_or("earliest");
     let protocol = s.choice("security_protocol", &["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]);
     let mechanism = s.choice("sasl_mechanism", &["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]);
@@ -231,6 +238,7 @@ fn read_source(s: &Section<'_, '_>, name: &str, settings: &Settings) -> Option<S
         offset_reset,
         security,
         sample,
+        options,
     };
     for (k, v) in [
         ("source.topic", &spec.topic),
@@ -242,6 +250,7 @@ fn read_source(s: &Section<'_, '_>, name: &str, settings: &Settings) -> Option<S
     note(settings, "source.startup_mode", spec.startup_mode);
     note(settings, "source.offset_reset", spec.offset_reset);
     note(settings, "source.security", &spec.security);
+    options::note(settings, "source", &spec.options);
     Some(spec)
 }
 
@@ -331,7 +340,7 @@ fn read_schema(s: &Section<'_, '_>, settings: &Settings) -> Option<SchemaSpec> {
     ok.then_some(spec)
 }
 
-fn read_sink(s: &Section<'_, '_>, settings: &Settings) -> Option<SinkSpec> {
+fn read_sink(s: &Section<'_, '_>, vvr: Option<Vvr>, settings: &Settings) -> Option<SinkSpec> {
     let endpoint = s.required_string("endpoint");
     let database = s.required_string("database");
     let table = s.required_string("table");
@@ -379,6 +388,7 @@ fn read_sink(s: &Section<'_, '_>, settings: &Settings) -> Option<SinkSpec> {
         }
     };
     let dsn_env = s.string("dsn_env");
+    let options = options::read(s, Connector::Hologres, vvr);
     s.finish();
     let table = table?;
     let (schema, table) = match table.split_once('.') {
@@ -410,6 +420,7 @@ fn read_sink(s: &Section<'_, '_>, settings: &Settings) -> Option<SinkSpec> {
         dialect,
         hologres_version,
         dsn_env,
+        options,
     };
     note(settings, "sink.endpoint", &spec.endpoint);
     note(settings, "sink.dialect", (spec.dialect, spec.hologres_version));
@@ -423,6 +434,7 @@ fn read_sink(s: &Section<'_, '_>, settings: &Settings) -> Option<SinkSpec> {
         "sink.properties",
         (&spec.orientation, &spec.distribution_key, &spec.clustering_key, &spec.event_time_column, spec.ttl_seconds),
     );
+    options::note(settings, "sink", &spec.options);
     Some(spec)
 }
 

@@ -224,3 +224,135 @@ fn a_credential_line_is_masked_whatever_is_wrong_with_it() {
         assert!(e.contains("password = \"***\""), "{line}: {e}");
     }
 }
+
+#[test]
+fn connector_options_pass_through_flattened_with_defaults_under_the_pipelines() {
+    let config = format!("{CONFIG}[defaults.sink.options]\njdbcRetryCount = 5\nconnectionSize = 3\n");
+    let pipeline = format!(
+        "{PIPELINE}[source.options]\nproperties.max.poll.records = 500\n\"scan.topic-partition-discovery.interval\" = \"60s\"\n\
+         \"properties.ssl.truststore.password\" = {{ secret = \"kafka_trust\" }}\n[sink.options]\nconnectionSize = 8\n"
+    );
+    let (p, diags) = load_texts(&config, &[("pipelines/orders.toml", &pipeline)]);
+    assert!(diags.is_empty(), "{diags:?}");
+    let p = &p.unwrap().pipelines[0];
+    let lit = |s: &str| Credential::Literal(s.into());
+    assert_eq!(
+        p.source.options,
+        BTreeMap::from([
+            ("properties.max.poll.records".to_string(), lit("500")),
+            (
+                "properties.ssl.truststore.password".to_string(),
+                Credential::Secret(SecretRef { name: "kafka_trust".into(), env: None })
+            ),
+            ("scan.topic-partition-discovery.interval".to_string(), lit("60s")),
+        ])
+    );
+    assert_eq!(
+        p.sink.options,
+        BTreeMap::from([("connectionSize".to_string(), lit("8")), ("jdbcRetryCount".to_string(), lit("5"))])
+    );
+    assert_eq!(p.settings["sink.options.connectionSize"], "\"8\"");
+    assert_eq!(p.settings["source.options.properties.ssl.truststore.password"], "{ secret = \"kafka_trust\" }");
+}
+
+#[test]
+fn connector_options_are_checked_against_the_engines_list() {
+    let pipeline = format!(
+        "{PIPELINE}[source.options]\ntopic = \"other\"\n\"scan.startup.timestamp-milis\" = 1\n\
+         \"properties.sasl.jaas.config\" = \"x required password=\\\"hunter2\\\";\"\n\
+         [sink.options]\njdbcRetryCont = 5\n\"connection.pool.size\" = 10\nconnectionPoolName = [1]\n"
+    );
+    let e = errors(CONFIG, &[("pipelines/orders.toml", &pipeline)]);
+    assert!(e.contains("option `topic` is set by flinkform: [source] topic"), "{e}");
+    assert!(
+        e.contains("unknown option `scan.startup.timestamp-milis` for the Kafka connector on VVR 8.0.11")
+            && e.contains("did you mean `scan.startup.timestamp-millis`?"),
+        "{e}"
+    );
+    assert!(e.contains("option `properties.sasl.jaas.config` is set by flinkform"), "{e}");
+    assert!(e.contains("did you mean `jdbcRetryCount`?"), "{e}");
+    // A VVR 11 name on a VVR 8 engine is unknown there.
+    assert!(e.contains("unknown option `connection.pool.size` for the Hologres connector on VVR 8.0.11"), "{e}");
+    assert!(e.contains("option `connectionPoolName` must be a string, number, boolean"), "{e}");
+    assert!(!e.contains("hunter2"), "{e}");
+}
+
+#[test]
+fn literal_secrets_in_connector_options_are_refused_and_masked() {
+    let pipeline = format!(
+        "{PIPELINE}[source.options]\n\"properties.ssl.keystore.password\" = \"hunter2\"\n\
+         \"properties.ssl.key.password\" = 12345678\n"
+    );
+    let e = errors(CONFIG, &[("pipelines/orders.toml", &pipeline)]);
+    assert!(e.contains("option `properties.ssl.keystore.password` holds a literal secret"), "{e}");
+    assert!(e.contains("option `properties.ssl.key.password` holds a literal secret"), "{e}");
+    assert!(!e.contains("hunter2") && !e.contains("12345678"), "{e}");
+}
+
+#[test]
+fn startup_by_timestamp_or_offsets_needs_its_option_and_only_then() {
+    let with = |mode: &str, opts: &str| {
+        format!("{PIPELINE}").replace("[sink]", &format!("startup_mode = \"{mode}\"\n[source.options]\n{opts}\n[sink]"))
+    };
+    let e = errors(CONFIG, &[("pipelines/orders.toml", &with("timestamp", ""))]);
+    assert!(e.contains("startup_mode \"timestamp\" needs `scan.startup.timestamp-millis` in [source.options]"), "{e}");
+    let e = errors(
+        CONFIG,
+        &[(
+            "pipelines/orders.toml",
+            &with("latest-offset", "\"scan.startup.specific-offsets\" = \"partition:0,offset:42\""),
+        )],
+    );
+    assert!(e.contains("takes effect only with startup_mode = \"specific-offsets\""), "{e}");
+    let (p, diags) = load_texts(
+        CONFIG,
+        &[("pipelines/orders.toml", &with("timestamp", "\"scan.startup.timestamp-millis\" = 1700000000000"))],
+    );
+    assert!(diags.is_empty(), "{diags:?}");
+    assert_eq!(p.unwrap().pipelines[0].source.startup_mode, "timestamp");
+}
+
+#[test]
+fn connector_options_follow_the_engine_minor_version_and_major_renames() {
+    let on = |engine: &str, opts: &str| {
+        format!("{PIPELINE}[sink.options]\n{opts}\n[deployment]\nengine_version = \"{engine}\"\n")
+    };
+    let e = errors(
+        CONFIG,
+        &[("pipelines/orders.toml", &on("vvr-8.0.5-flink-1.17", "\"sink.delete-strategy\" = \"IGNORE_DELETE\""))],
+    );
+    assert!(
+        e.contains("option `sink.delete-strategy` of the Hologres connector needs VVR 8.0.8 or later on VVR 8.0.5"),
+        "{e}"
+    );
+    let ok = on("vvr-8.0.8-flink-1.17", "\"sink.delete-strategy\" = \"IGNORE_DELETE\"");
+    assert!(load_texts(CONFIG, &[("pipelines/orders.toml", &ok)]).1.is_empty());
+    let e = errors(CONFIG, &[("pipelines/orders.toml", &on("vvr-11.1-jdk11-flink-1.20", "ignoredelete = true"))]);
+    assert!(e.contains("unknown option `ignoredelete` for the Hologres connector on VVR 11.1.0"), "{e}");
+    // A renamed option still works on VVR 11, with a warning naming the new spelling.
+    let (p, diags) =
+        load_texts(CONFIG, &[("pipelines/orders.toml", &on("vvr-11.1-jdk11-flink-1.20", "connectionSize = 3"))]);
+    assert_eq!(p.unwrap().pipelines[0].sink.options["connectionSize"], Credential::Literal("3".into()));
+    assert!(
+        diags.len() == 1
+            && !diags[0].is_error()
+            && diags[0]
+                .to_string()
+                .contains("`connectionSize` is VVR 8's name; VVR 11 documents `connection.pool.size`"),
+        "{diags:?}"
+    );
+    let ok = on("vvr-11.1-jdk11-flink-1.20", "\"connection.pool.size\" = 3");
+    assert!(load_texts(CONFIG, &[("pipelines/orders.toml", &ok)]).1.is_empty());
+}
+
+#[test]
+fn a_certificate_or_keystore_outside_usrlib_is_a_warning() {
+    let pipeline = format!("{PIPELINE}[source.options]\nproperties.ssl.truststore.location = \"/tmp/kafka.jks\"\n");
+    let (p, diags) = load_texts(CONFIG, &[("pipelines/orders.toml", &pipeline)]);
+    assert!(p.is_some());
+    let shown: Vec<String> = diags.iter().map(ToString::to_string).collect();
+    assert!(
+        diags.len() == 1 && !diags[0].is_error() && shown[0].contains("`/tmp/kafka.jks`, outside /flink/usrlib/"),
+        "{shown:?}"
+    );
+}

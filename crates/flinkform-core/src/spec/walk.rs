@@ -283,6 +283,36 @@ impl<'a, 'd> Section<'a, 'd> {
         out
     }
 
+    /// A table of connector options (`[source.options]`), flattened: nested tables join
+    /// their keys with dots (`properties.max.poll.records = 500` is one option), a table
+    /// holding `secret` is a value. The first layer that has an option wins; each comes
+    /// back with its value, in key order. Marks `key` known.
+    pub fn flat_options(&self, key: &'static str) -> Vec<(String, Found<'a>)> {
+        fn walk<'a>(src: &'a Source, prefix: &str, t: &'a DeTable<'a>, out: &mut BTreeMap<String, Found<'a>>) {
+            for (k, v) in t.iter() {
+                let name =
+                    if prefix.is_empty() { k.get_ref().to_string() } else { format!("{prefix}.{}", k.get_ref()) };
+                match v.get_ref().as_table() {
+                    Some(inner) if inner.get("secret").is_none() => walk(src, &name, inner, out),
+                    _ => {
+                        out.entry(name).or_insert(Found { src, value: v });
+                    }
+                }
+            }
+        }
+        let sub = self.section(key);
+        let mut out = BTreeMap::new();
+        for l in &sub.layers {
+            walk(l.src, "", l.table, &mut out);
+        }
+        let base = sub.path.trim_start_matches('[').trim_end_matches(']').to_string();
+        let mut locations = self.ctx.locations.borrow_mut();
+        for (k, f) in &out {
+            locations.entry(format!("{base}.{k}")).or_insert_with(|| f.src.locate(f.value.span()));
+        }
+        out.into_iter().collect()
+    }
+
     /// Whether any layer has `key` (does not mark it known).
     pub fn has(&self, key: &str) -> bool {
         self.layers.iter().any(|l| l.table.get(key).is_some())

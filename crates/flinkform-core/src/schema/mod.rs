@@ -158,6 +158,7 @@ pub fn resolve(
     let watermark = watermark(pipeline, &columns, &physical, &computed, &excluded, &mut diags);
     check_sink_keys(pipeline, &columns, &primary_key, &mut diags);
     typing::warn_timestamps(pipeline, &columns, &mut diags);
+    typing::warn_reprinted_numbers(pipeline, &physical, fields, &mut diags);
 
     let ok = !diags.iter().any(Diagnostic::is_error);
     let schema = Schema { standard, physical, computed, watermark, columns, primary_key };

@@ -1,8 +1,8 @@
 //! How shapes become types in a schema: the timestamp standard and the rule for integers.
 
-use super::Column;
+use super::{Column, Physical};
 use crate::diag::Diagnostic;
-use crate::infer::{Shape, TsStandard};
+use crate::infer::{Fields, Shape, TsStandard};
 use crate::spec::{Dialect, Pipeline};
 use crate::types::{FlinkType, Integers};
 
@@ -50,6 +50,31 @@ pub(super) fn warn_timestamps(pipeline: &Pipeline, columns: &[Column], diags: &m
             diags.push(Diagnostic::warning(format!(
                 "{}: column `{}` is {} (the sample has {p} fraction digits), but the {sink} column `{}` holds microseconds: digits past the sixth are cut when written; pin `columns.{} = {{ type = \"STRING\" }}` to keep them",
                 pipeline.file, c.name, c.ty, c.holo.sql, c.name
+            )));
+        }
+    }
+}
+
+/// Before Flink 1.18 (VVR 8 runs Flink 1.17) the JSON format decodes through Jackson's
+/// `JsonNode`: a number with a fraction or exponent read into a STRING column comes out
+/// re-printed from a double (`1.10` → `1.1`, `1e400` → `Infinity`, seen on Flink 1.17.2). Flink 1.18's `JsonParser`
+/// decoder (FLINK-32610, the default on VVR 11's Flink 1.20) keeps the text as written.
+pub(super) fn warn_reprinted_numbers(
+    pipeline: &Pipeline,
+    physical: &[Physical],
+    fields: &Fields,
+    diags: &mut Vec<Diagnostic>,
+) {
+    if pipeline.deployment.vvr.0 >= 11 {
+        return;
+    }
+    for p in physical {
+        if p.ty == FlinkType::String && fields.get(&p.key).is_some_and(|s| s.fraction) {
+            diags.push(Diagnostic::warning(format!(
+                "{}: column {} is STRING and the sample has numbers with a fraction or exponent in it: {} (Flink 1.17's JSON decoder) re-prints them from a double (`1.10` → `1.1`, `1e2` → `100.0`, `1e400` → `Infinity`); VVR 11 keeps the text as written",
+                pipeline.file,
+                crate::diag::shown_key(&p.key),
+                pipeline.deployment.engine_version
             )));
         }
     }

@@ -292,7 +292,7 @@ fn literal_secrets_in_connector_options_are_refused_and_masked() {
 #[test]
 fn startup_by_timestamp_or_offsets_needs_its_option_and_only_then() {
     let with = |mode: &str, opts: &str| {
-        format!("{PIPELINE}").replace("[sink]", &format!("startup_mode = \"{mode}\"\n[source.options]\n{opts}\n[sink]"))
+        PIPELINE.replace("[sink]", &format!("startup_mode = \"{mode}\"\n[source.options]\n{opts}\n[sink]"))
     };
     let e = errors(CONFIG, &[("pipelines/orders.toml", &with("timestamp", ""))]);
     assert!(e.contains("startup_mode \"timestamp\" needs `scan.startup.timestamp-millis` in [source.options]"), "{e}");

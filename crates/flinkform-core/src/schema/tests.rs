@@ -6,16 +6,7 @@ const CONFIG: &str = "version = 1\n[vvp]\nregion = \"r\"\nworkspace = \"w\"\nnam
 
 /// Resolves a pipeline whose `[schema]` (and extra `[sink]` keys) are given, over records.
 fn resolve_with(schema: &str, sink: &str, records: &[&str]) -> (Option<Schema>, Vec<String>) {
-    let spec = format!(
-        "[pipeline]\nname = \"p\"\n[source]\ntopic = \"t\"\nbootstrap_servers = \"k:1\"\n[schema]\n{schema}\n\
-         [sink]\nendpoint = \"h:80\"\ndatabase = \"d\"\ntable = \"t\"\nusername = \"u\"\npassword = {{ secret = \"p\" }}\n{sink}\n\
-         [deployment]\nengine_version = \"vvr-8.0.11-flink-1.17\"\n"
-    );
-    let (project, diags) = crate::spec::load(&Source::new("flinkform.toml", CONFIG), &[Source::new("p.toml", spec)]);
-    assert!(diags.is_empty(), "{diags:?}");
-    let p = &project.unwrap().pipelines[0];
-    let shape = infer(records.iter().map(|r| r.as_bytes()), &InferConfig::default()).unwrap();
-    let (s, diags) = resolve(p, &shape, shape.choose_standard(), crate::types::Integers::BigInt);
+    let (s, diags) = resolve_on("vvr-8.0.11-flink-1.17", schema, sink, records);
     (
         s,
         diags
@@ -141,32 +132,36 @@ fn timestamp_ltz_on_vvr_before_8_0_6_warns_of_the_time_zone_shift() {
     let record = r#"{"t": "2024-01-01 10:00:00Z"}"#;
     let (_, warnings) = resolve_with("", "", &[record]);
     assert!(!warnings.iter().any(|w| w.contains("shifted")), "VVR 8.0.11: {warnings:?}");
-    let diags = diagnostics_on("vvr-8.0.5-flink-1.17", &[record]);
+    let diags = resolve_on("vvr-8.0.5-flink-1.17", "", "", &[record]).1;
     assert!(
         diags.iter().any(|d| d.message.contains("shifted by the time-zone offset: use VVR 8.0.6 or later")),
         "{diags:?}"
     );
 }
 
-/// The diagnostics of resolving a plain pipeline on `engine` over records.
-fn diagnostics_on(engine: &str, records: &[&str]) -> Vec<Diagnostic> {
+/// Resolves a pipeline on `engine` whose `[schema]` (and extra `[sink]` keys) are given.
+fn resolve_on(engine: &str, schema: &str, sink: &str, records: &[&str]) -> (Option<Schema>, Vec<Diagnostic>) {
     let spec = format!(
-        "[pipeline]\nname = \"p\"\n[source]\ntopic = \"t\"\nbootstrap_servers = \"k:1\"\n[sink]\nendpoint = \"h:80\"\n\
-         database = \"d\"\ntable = \"t\"\nusername = \"u\"\npassword = {{ secret = \"p\" }}\n\
+        "[pipeline]\nname = \"p\"\n[source]\ntopic = \"t\"\nbootstrap_servers = \"k:1\"\n[schema]\n{schema}\n\
+         [sink]\nendpoint = \"h:80\"\ndatabase = \"d\"\ntable = \"t\"\nusername = \"u\"\npassword = {{ secret = \"p\" }}\n{sink}\n\
          [deployment]\nengine_version = \"{engine}\"\n"
     );
     let (project, diags) = crate::spec::load(&Source::new("flinkform.toml", CONFIG), &[Source::new("p.toml", spec)]);
     assert!(diags.is_empty(), "{diags:?}");
     let p = &project.unwrap().pipelines[0];
     let shape = infer(records.iter().map(|r| r.as_bytes()), &InferConfig::default()).unwrap();
-    resolve(p, &shape, shape.choose_standard(), crate::types::Integers::BigInt).1
+    resolve(p, &shape, shape.choose_standard(), crate::types::Integers::BigInt)
 }
 
 #[test]
 fn numbers_in_a_string_column_are_said_to_be_reprinted_by_flink_1_17s_decoder() {
     let records = [r#"{"v": 1.10, "n": 7}"#, r#"{"v": "x", "n": "y"}"#];
     let warned = |engine| {
-        diagnostics_on(engine, &records).iter().filter(|d| d.message.contains("re-prints them from a double")).count()
+        resolve_on(engine, "", "", &records)
+            .1
+            .iter()
+            .filter(|d| d.message.contains("re-prints them from a double"))
+            .count()
     };
     // Only `v` holds a fraction; integers print back as written.
     assert_eq!(warned("vvr-8.0.11-flink-1.17"), 1);

@@ -57,8 +57,9 @@ pub(super) fn warn_timestamps(pipeline: &Pipeline, columns: &[Column], diags: &m
 
 /// Before Flink 1.18 (VVR 8 runs Flink 1.17) the JSON format decodes through Jackson's
 /// `JsonNode`: a number with a fraction or exponent read into a STRING column comes out
-/// re-printed from a double (`1.10` → `1.1`, `1e400` → `Infinity`, seen on Flink 1.17.2). Flink 1.18's `JsonParser`
-/// decoder (FLINK-32610, the default on VVR 11's Flink 1.20) keeps the text as written.
+/// re-printed from a double (`1.10` → `1.1`, `1e400` → `Infinity`, seen on Flink 1.17.2).
+/// Flink 1.18's `JsonParser` decoder (FLINK-32610, the default on VVR 11's Flink 1.20)
+/// keeps the text as written.
 pub(super) fn warn_reprinted_numbers(
     pipeline: &Pipeline,
     physical: &[Physical],

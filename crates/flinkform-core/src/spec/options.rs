@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 
 use toml::de::DeValue;
 
-use super::walk::{Found, Section};
+use super::read::{looks_like_credential, secret_name_valid};
+use super::walk::{Found, Section, scalar_text};
 use super::{Credential, SecretRef};
 use crate::diag::suggest;
 
@@ -185,18 +186,18 @@ pub(super) fn read(s: &Section<'_, '_>, connector: Connector, vvr: Option<Vvr>) 
         Connector::Kafka => "Kafka",
         Connector::Hologres => "Hologres",
     };
+    let engine = vvr.map_or(String::new(), |v| format!(" on VVR {}.{}.{}", v.0, v.1, v.2));
     let mut out = BTreeMap::new();
     for (key, found) in s.flat_options("options") {
-        let passed_on = connector == Connector::Kafka && key.starts_with("properties.") && key.len() > 11;
+        let passed_on =
+            connector == Connector::Kafka && key.strip_prefix("properties.").is_some_and(|rest| !rest.is_empty());
         if let Some((_, by)) = owned.iter().find(|(k, _)| *k == key) {
             s.report(found.error(format!("option `{key}` is set by flinkform: {by}")));
             continue;
         }
-        let engine = vvr.map_or(String::new(), |v| format!(" on VVR {}.{}.{}", v.0, v.1, v.2));
         let renamed = HOLOGRES_RENAMED.iter().find(|(old, _)| connector == Connector::Hologres && *old == key);
         if let (Some((old, new)), Some(v)) = (renamed, vvr.filter(|v| v.0 >= 11)) {
-            let mut d = found.error(format!("option `{old}` is VVR 8's name; VVR {} documents `{new}`", v.0));
-            d.severity = crate::diag::Severity::Warning;
+            let d = found.warning(format!("option `{old}` is VVR 8's name; VVR {} documents `{new}`", v.0));
             s.report(d.with_help(format!("write `\"{new}\"` (VVR 11 still takes the old name)")));
             if let Some(v) = value(s, &key, &found) {
                 out.insert(key, v);
@@ -230,8 +231,7 @@ pub(super) fn read(s: &Section<'_, '_>, connector: Connector, vvr: Option<Vvr>) 
                 && key.ends_with(".location")
                 && !path.starts_with("/flink/usrlib/")
             {
-                let mut d = found.error(format!("option `{key}` names `{path}`, outside /flink/usrlib/"));
-                d.severity = crate::diag::Severity::Warning;
+                let d = found.warning(format!("option `{key}` names `{path}`, outside /flink/usrlib/"));
                 s.report(d.with_help(
                     "VVR keeps the files uploaded as additional dependencies under /flink/usrlib/: \
                      write '/flink/usrlib/FILE'",
@@ -245,15 +245,10 @@ pub(super) fn read(s: &Section<'_, '_>, connector: Connector, vvr: Option<Vvr>) 
 
 /// One option's value: a scalar as text, or `{ secret = "NAME" }`.
 fn value(s: &Section<'_, '_>, key: &str, f: &Found<'_>) -> Option<Credential> {
-    let text = match f.value.get_ref() {
-        DeValue::String(v) => v.to_string(),
-        DeValue::Integer(i) => i.as_str().to_string(),
-        DeValue::Float(x) => x.as_str().to_string(),
-        DeValue::Boolean(b) => b.to_string(),
-        DeValue::Table(t) => {
-            let name = t.get("secret").and_then(|v| v.get_ref().as_str());
-            let valid =
-                name.filter(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'));
+    let text = match (scalar_text(f.value.get_ref()), f.value.get_ref()) {
+        (Some(text), _) => text,
+        (None, DeValue::Table(t)) => {
+            let valid = t.get("secret").and_then(|v| v.get_ref().as_str()).filter(|n| secret_name_valid(n));
             return match (valid, t.len()) {
                 (Some(n), 1) => Some(Credential::Secret(SecretRef { name: n.to_string(), env: None })),
                 _ => {
@@ -264,12 +259,12 @@ fn value(s: &Section<'_, '_>, key: &str, f: &Found<'_>) -> Option<Credential> {
                 }
             };
         }
-        _ => {
+        (None, _) => {
             s.report(f.error(format!("option `{key}` must be a string, number, boolean or `{{ secret = \"NAME\" }}`")));
             return None;
         }
     };
-    if super::read::looks_like_credential(key, &text) && !text.contains("${secret_values.") {
+    if looks_like_credential(key, &text) && !text.contains("${secret_values.") {
         s.report(f.secret_error(format!("option `{key}` holds a literal secret")).with_help(format!(
             "write `\"{key}\" = {{ secret = \"NAME\" }}` and create the variable NAME in the VVP namespace"
         )));

@@ -103,7 +103,7 @@ impl Section<'_, '_> {
         let env = t.string("env");
         t.finish();
         let name = name?;
-        if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') || name.is_empty() {
+        if !secret_name_valid(&name) {
             self.report(
                 self.get(key)?.error(format!("secret name `{name}` may only hold letters, digits, `_` and `-`")),
             );
@@ -120,6 +120,11 @@ impl Section<'_, '_> {
             None => self.secret_table(key).map(Credential::Secret),
         }
     }
+}
+
+/// Whether `name` can name a VVP variable: letters, digits, `_` and `-`, at least one.
+pub(super) fn secret_name_valid(name: &str) -> bool {
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 pub(super) fn read_pipeline(top: &Section<'_, '_>, defaults: &Section<'_, '_>, src: &Source) -> Option<Pipeline> {

@@ -58,6 +58,13 @@ impl Found<'_> {
         self.src.error(self.value.span(), message)
     }
 
+    /// A warning pointing at this value.
+    pub fn warning(&self, message: impl Into<String>) -> Diagnostic {
+        let mut d = self.error(message);
+        d.severity = crate::diag::Severity::Warning;
+        d
+    }
+
     /// An error pointing at this value, which is a secret: the line is shown masked.
     pub fn secret_error(&self, message: impl Into<String>) -> Diagnostic {
         self.src.secret_error(self.value.span(), message)
@@ -70,6 +77,17 @@ pub struct Section<'a, 'd> {
     layers: Vec<Layer<'a>>,
     known: RefCell<Vec<&'static str>>,
     ctx: &'d Ctx,
+}
+
+/// A scalar as option text (strings as they are, numbers as written); `None` otherwise.
+pub fn scalar_text(v: &DeValue<'_>) -> Option<String> {
+    match v {
+        DeValue::String(s) => Some(s.to_string()),
+        DeValue::Integer(i) => Some(i.as_str().to_string()),
+        DeValue::Float(f) => Some(f.as_str().to_string()),
+        DeValue::Boolean(b) => Some(b.to_string()),
+        _ => None,
+    }
 }
 
 /// A short name of a TOML value's type for messages.
@@ -185,19 +203,7 @@ impl<'a, 'd> Section<'a, 'd> {
     /// A table of scalar values, each rendered as a string (e.g. Flink configuration).
     pub fn string_map(&self, key: &'static str) -> Option<Vec<(String, String)>> {
         self.typed(key, "a table of strings, numbers or booleans", |v| {
-            v.as_table()?
-                .iter()
-                .map(|(k, x)| {
-                    let s = match x.get_ref() {
-                        DeValue::String(s) => s.to_string(),
-                        DeValue::Integer(i) => i.as_str().to_string(),
-                        DeValue::Float(f) => f.as_str().to_string(),
-                        DeValue::Boolean(b) => b.to_string(),
-                        _ => return None,
-                    };
-                    Some((k.get_ref().to_string(), s))
-                })
-                .collect()
+            v.as_table()?.iter().map(|(k, x)| Some((k.get_ref().to_string(), scalar_text(x.get_ref())?))).collect()
         })
     }
 

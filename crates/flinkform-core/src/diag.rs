@@ -76,13 +76,19 @@ pub fn credential_key(key: &str) -> bool {
         || (k.contains("access") && k.contains("key"))
 }
 
+/// Whether a value holds a credential whatever its key: a JAAS login module (with its
+/// user and password) or a PEM private key (Kafka's `ssl.keystore.key`).
+pub fn credential_value(value: &str) -> bool {
+    value.contains("LoginModule") || value.contains("PRIVATE KEY")
+}
+
 /// A `key = value` line whose key (any part of a dotted one, e.g.
 /// `"properties.sasl.jaas.config"`) names a credential, or whose value holds a JAAS login
-/// module, and whose value is not a table (`{ secret = "NAME" }` only names a variable):
+/// module or a private key, and whose value is not a table (`{ secret = "NAME" }` only names a variable):
 /// the line with the value masked, and the value's column (in characters).
 fn masked(line: &str) -> Option<(String, usize)> {
     let (key, value) = line.split_once('=')?;
-    if !(credential_key(key.trim()) || value.contains("LoginModule")) || value.trim_start().starts_with('{') {
+    if !(credential_key(key.trim()) || credential_value(value)) || value.trim_start().starts_with('{') {
         return None;
     }
     let at = key.chars().count() + 1 + (value.len() - value.trim_start().len());

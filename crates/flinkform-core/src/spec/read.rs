@@ -520,9 +520,9 @@ fn read_resources(s: &Section<'_, '_>, key: &'static str) -> Option<Resources> {
 }
 
 /// Whether an option's key or value looks like it holds a credential: passwords,
-/// secrets, tokens, credentials, access keys, JAAS configs and their login modules.
+/// secrets, tokens, credentials, access keys, JAAS configs, login modules, private keys.
 pub(super) fn looks_like_credential(key: &str, value: &str) -> bool {
-    crate::diag::credential_key(key) || value.contains("LoginModule")
+    crate::diag::credential_key(key) || crate::diag::credential_value(value)
 }
 
 /// `[deployment] flink_conf`, refusing literal passwords and secrets.

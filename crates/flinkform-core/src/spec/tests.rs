@@ -281,12 +281,15 @@ fn connector_options_are_checked_against_the_engines_list() {
 fn literal_secrets_in_connector_options_are_refused_and_masked() {
     let pipeline = format!(
         "{PIPELINE}[source.options]\n\"properties.ssl.keystore.password\" = \"hunter2\"\n\
-         \"properties.ssl.key.password\" = 12345678\n"
+         \"properties.ssl.key.password\" = 12345678\n\
+         \"properties.ssl.keystore.key\" = \"-----BEGIN PRIVATE KEY----- MIIEvQ -----END PRIVATE KEY-----\"\n"
     );
     let e = errors(CONFIG, &[("pipelines/orders.toml", &pipeline)]);
     assert!(e.contains("option `properties.ssl.keystore.password` holds a literal secret"), "{e}");
     assert!(e.contains("option `properties.ssl.key.password` holds a literal secret"), "{e}");
-    assert!(!e.contains("hunter2") && !e.contains("12345678"), "{e}");
+    // A PEM key is a secret whatever its option is called.
+    assert!(e.contains("option `properties.ssl.keystore.key` holds a literal secret"), "{e}");
+    assert!(!e.contains("hunter2") && !e.contains("12345678") && !e.contains("MIIEvQ"), "{e}");
 }
 
 #[test]

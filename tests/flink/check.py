@@ -187,6 +187,17 @@ def same(json_value, written):
     return False
 
 
+def shown(v):
+    """A parsed JSON value as JSON text, numbers as written."""
+    if isinstance(v, Num):
+        return v.text
+    if isinstance(v, dict):
+        return "{%s}" % ", ".join("%s: %s" % (json.dumps(k, ensure_ascii=False), shown(x)) for k, x in v.items())
+    if isinstance(v, list):
+        return "[%s]" % ", ".join(shown(x) for x in v)
+    return json.dumps(v, ensure_ascii=False)
+
+
 def describe_physical(t_env, name):
     rows = list(t_env.execute_sql("DESCRIBE %s" % name).collect())
     # name, type, null, key, extras, watermark: a computed or metadata column has extras.
@@ -230,8 +241,7 @@ def compare_through(t_env, create, source, data_path, out_dir):
         for col, ty in cols:
             if not same(rec.get(col), out.get(col)):
                 problems.append("record %d, column %s %s: JSON %s, Flink read %s" % (
-                    i + 1, col, ty, json.dumps(rec.get(col), default=repr, ensure_ascii=False)[:200],
-                    json.dumps(out.get(col), default=repr, ensure_ascii=False)[:200]))
+                    i + 1, col, ty, shown(rec.get(col))[:200], shown(out.get(col))[:200]))
                 if len(problems) > 20:
                     return problems
     return problems
@@ -261,8 +271,25 @@ def condensed(e):
     return (thrown[0] if thrown else (lines[0] if lines else repr(e)))[:2000]
 
 
+def java_17_opens():
+    """Flink 1.17 (VVR 8's engine) predates its own Java 17 flags: on a Java 17 JDK its
+    serializers need the JDK's packages opened, as Flink 1.18 later did in its scripts."""
+    try:
+        from importlib.metadata import version
+        flink = version("apache-flink")
+    except Exception:
+        return
+    if flink.startswith("1.17."):
+        opens = ["java.util", "java.lang", "java.lang.reflect", "java.io", "java.nio", "sun.nio.ch",
+                 "java.net", "java.text", "java.time", "java.util.concurrent",
+                 "java.util.concurrent.atomic", "java.math"]
+        flags = " ".join("--add-opens=java.base/%s=ALL-UNNAMED" % p for p in opens)
+        os.environ["JAVA_TOOL_OPTIONS"] = (os.environ.get("JAVA_TOOL_OPTIONS", "") + " " + flags).strip()
+
+
 def main():
     cases_dir = sys.argv[1]
+    java_17_opens()
     try:
         from pyflink.table import EnvironmentSettings, TableEnvironment
     except ImportError as e:

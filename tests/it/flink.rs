@@ -1,10 +1,11 @@
-//! Apache Flink itself as the oracle (`tests/flink/check.py`, PyFlink 1.20, the engine of
-//! VVR 11): its planner accepts every script flinkform renders, and its JSON format reads
-//! every sampled record under the inferred schema without losing or changing a value:
-//! the bundled example, the fixtures, and a few hundred random records per run from
-//! generators that cover the whole JSON number space, temporal shapes and near misses,
-//! odd keys, deep nesting and mixed arrays. Cases built wrong on purpose must fail, so
-//! the oracle is seen to bite. `FLINKFORM_TEST_KEEP_CASES=DIR` keeps the cases there.
+//! Apache Flink itself as the oracle (`tests/flink/check.py`): its planner accepts every
+//! script flinkform renders, and its JSON format reads every sampled record under the
+//! inferred schema without losing or changing a value: the bundled example, the
+//! fixtures, and a few hundred random records per run from generators that cover the
+//! whole JSON number space, temporal shapes and near misses, odd keys, deep nesting and
+//! mixed arrays. Each case runs on the Flink of the engine it targets: PyFlink 1.20 for
+//! VVR 11, PyFlink 1.17 for VVR 8. Cases built wrong on purpose must fail, so the oracle
+//! is seen to bite. `FLINKFORM_TEST_KEEP_CASES=DIR` keeps the cases there.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -13,10 +14,13 @@ use std::process::Command;
 
 use crate::common::TestProject;
 
-fn flink_python() -> String {
-    std::env::var("FLINKFORM_TEST_FLINK_PYTHON").expect(
-        "FLINKFORM_TEST_FLINK_PYTHON is not set: run the tests with ./scripts/test, which installs apache-flink",
-    )
+/// The Flink versions installed for the check, with the variable naming each one's
+/// Python: the engines of VVR 11 and VVR 8.
+const FLINKS: &[(&str, &str)] = &[("1.20", "FLINKFORM_TEST_FLINK_PYTHON"), ("1.17", "FLINKFORM_TEST_FLINK117_PYTHON")];
+
+fn flink_python(var: &str) -> String {
+    std::env::var(var)
+        .unwrap_or_else(|_| panic!("{var} is not set: run the tests with ./scripts/test, which installs apache-flink"))
 }
 
 /// A small deterministic generator (xorshift64*), seeded per run.
@@ -227,15 +231,32 @@ fn assert_json_lines(text: &str) {
     }
 }
 
+/// Renders pipeline `name` of `p` into the cases of the Flink its engine runs (the
+/// `-flink-X.Y` its VVR engine version names), with its sample.
 fn render_case(p: &TestProject, name: &str, sample: &Path, cases: &Path) {
     let sql = p.run(&["render", name]).code(0).stdout;
-    std::fs::write(cases.join(format!("{name}.sql")), sql).unwrap();
-    std::fs::copy(sample, cases.join(format!("{name}.jsonl"))).unwrap();
+    let deployment = p.run(&["render", name, "--deployment"]).code(0).stdout;
+    let flink = deployment
+        .split("-flink-")
+        .nth(1)
+        .map(|v| v.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect::<String>())
+        .unwrap_or_else(|| panic!("no engine version in:\n{deployment}"));
+    assert!(FLINKS.iter().any(|(v, _)| *v == flink), "{name} targets Flink {flink}, which the check does not install");
+    let dir = cases.join(&flink);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(format!("{name}.sql")), sql).unwrap();
+    std::fs::copy(sample, dir.join(format!("{name}.jsonl"))).unwrap();
+}
+
+/// The columns `validate` warns that Flink 1.17 re-prints (STRING columns holding
+/// numbers with a fraction), as they appear in its warnings.
+fn warned_reprinted(p: &TestProject) -> String {
+    p.run(&["validate"]).code(0).stdout.lines().filter(|l| l.contains("re-prints them")).collect::<Vec<_>>().join("\n")
 }
 
 /// Runs the checker over `cases`: its verdict per case and its summary line.
-fn check(cases: &Path) -> (BTreeMap<String, bool>, String) {
-    let out = Command::new(flink_python())
+fn check(python: &str, cases: &Path) -> (BTreeMap<String, bool>, String) {
+    let out = Command::new(python)
         .arg(crate::common::repo().join("tests/flink/check.py"))
         .arg(cases)
         .output()
@@ -262,21 +283,28 @@ fn check(cases: &Path) -> (BTreeMap<String, bool>, String) {
 
 #[test]
 fn flink_plans_every_rendered_script_and_reads_every_sampled_record_unchanged() {
-    let cases = tempfile::tempdir().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let keep = std::env::var_os("FLINKFORM_TEST_KEEP_CASES").map(std::path::PathBuf::from);
+    if let Some(k) = &keep {
+        let _ = std::fs::remove_dir_all(k);
+    }
+    let cases = keep.as_deref().unwrap_or(tmp.path());
     let example = TestProject::example();
     for name in ["orders", "clickstream"] {
-        render_case(&example, name, &example.path().join(format!("samples/{name}.jsonl")), cases.path());
+        render_case(&example, name, &example.path().join(format!("samples/{name}.jsonl")), cases);
     }
     let torture = TestProject::fixture("torture");
     for name in ["torture", "torture_flat"] {
-        render_case(&torture, name, &torture.path().join(format!("samples/{name}.jsonl")), cases.path());
+        render_case(&torture, name, &torture.path().join(format!("samples/{name}.jsonl")), cases);
     }
     // Random topics, a new seed every run (printed, to reproduce a failure).
     let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
     println!("generator seed {seed}");
     let mut r = Rng(seed);
     for (i, engine) in
-        ["vvr-11.1-jdk11-flink-1.20", "vvr-8.0.11-flink-1.17", "vvr-11.1-jdk11-flink-1.20"].iter().enumerate()
+        ["vvr-11.1-jdk11-flink-1.20", "vvr-8.0.11-flink-1.17", "vvr-11.1-jdk11-flink-1.20", "vvr-8.0.11-flink-1.17"]
+            .iter()
+            .enumerate()
     {
         let name = format!("generated_{i}");
         let text = generate(&mut r, 120);
@@ -289,34 +317,83 @@ fn flink_plans_every_rendered_script_and_reads_every_sampled_record_unchanged() 
                 2 + i
             ),
         );
-        render_case(&example, &name, &example.path().join(format!("samples/{name}.jsonl")), cases.path());
+        render_case(&example, &name, &example.path().join(format!("samples/{name}.jsonl")), cases);
     }
     // Built wrong on purpose: a DOUBLE read as BIGINT (Flink truncates 12.5 to 12) and
-    // a text read as BOOLEAN (Flink reads "paid" as FALSE). The oracle must catch both.
-    let orders = std::fs::read_to_string(cases.path().join("orders.sql")).unwrap();
-    for (case, from, to, n) in [
-        ("wrong_total", "`total` DOUBLE,", "`total` BIGINT,", 1),
-        ("wrong_status", "`status` STRING,", "`status` BOOLEAN,", 2),
-    ] {
-        let wrong = orders.replacen(from, to, n);
-        assert_ne!(wrong, orders, "{case}");
-        std::fs::write(cases.path().join(format!("{case}.sql")), wrong).unwrap();
-        std::fs::copy(cases.path().join("orders.jsonl"), cases.path().join(format!("{case}.jsonl"))).unwrap();
+    // a text read as BOOLEAN (Flink reads "paid" as FALSE). The oracle must catch both,
+    // on both Flinks.
+    let orders = std::fs::read_to_string(cases.join("1.17/orders.sql")).unwrap();
+    for flink in ["1.17", "1.20"] {
+        let dir = cases.join(flink);
+        for (case, from, to, n) in [
+            ("wrong_total", "`total` DOUBLE,", "`total` BIGINT,", 1),
+            ("wrong_status", "`status` STRING,", "`status` BOOLEAN,", 2),
+        ] {
+            let wrong = orders.replacen(from, to, n);
+            assert_ne!(wrong, orders, "{case}");
+            std::fs::write(dir.join(format!("{case}.sql")), wrong).unwrap();
+            std::fs::copy(cases.join("1.17/orders.jsonl"), dir.join(format!("{case}.jsonl"))).unwrap();
+        }
     }
+    let warned = format!("{}\n{}", warned_reprinted(&example), warned_reprinted(&torture));
 
-    let (verdicts, out) = check(cases.path());
-    println!("{out}");
-    if let Ok(keep) = std::env::var("FLINKFORM_TEST_KEEP_CASES") {
-        let _ = std::fs::remove_dir_all(&keep);
-        std::fs::rename(cases.path(), keep).unwrap();
+    let mut read = 0;
+    let mut outs = String::new();
+    for (flink, var) in FLINKS {
+        let (verdicts, out) = check(&flink_python(var), &cases.join(flink));
+        println!("Flink {flink}:\n{out}");
+        read += out
+            .lines()
+            .find_map(|l| l.split(" failed, ").nth(1)?.strip_suffix(" records read by Flink")?.parse::<usize>().ok())
+            .unwrap_or_else(|| panic!("no summary:\n{out}"));
+        let problems = problems(&out);
+        assert_eq!(verdicts.len(), 6, "{out}");
+        for (name, ok) in &verdicts {
+            // Flink 1.17's JsonNode decoder re-prints numbers read into a STRING column:
+            // a case may fail there only on values of columns the plan warned of.
+            let excused = *flink == "1.17"
+                && problems.get(name).is_some_and(|ps| {
+                    ps.iter().all(|p| {
+                        reprinted_column(p).is_some_and(|c| warned.contains(&format!("column {c:?} is STRING")))
+                    })
+                });
+            if name.starts_with("wrong_") {
+                assert!(!ok, "case {name} on Flink {flink} must fail:\n{out}");
+            } else {
+                assert!(*ok || excused, "case {name} on Flink {flink}:\n{out}\nwarnings:\n{warned}");
+            }
+        }
+        if *flink == "1.17" {
+            // The warning is true: the torture fixture's `1e400` comes back changed.
+            let inf = problems.get("torture").is_some_and(|ps| ps.iter().any(|p| reprinted_column(p) == Some("inf")));
+            assert!(inf, "the re-print of `inf` was warned of but not seen:\n{out}");
+        }
+        outs.push_str(&out);
     }
-    for (name, ok) in &verdicts {
-        assert_eq!(*ok, !name.starts_with("wrong_"), "case {name}:\n{out}");
+    assert!(read >= 4 * 120 + 100, "{read} records read:\n{outs}");
+}
+
+/// The problem lines the checker reported, by case.
+fn problems(out: &str) -> BTreeMap<String, Vec<String>> {
+    let mut by_case = BTreeMap::<String, Vec<String>>::new();
+    let mut case = None;
+    for l in out.lines() {
+        if let Some(name) = l.strip_prefix("FAIL ") {
+            case = Some(name.to_string());
+            by_case.entry(name.to_string()).or_default();
+        } else if let (Some(c), Some(p)) = (&case, l.strip_prefix("  ")) {
+            by_case.get_mut(c).unwrap().push(p.to_string());
+        } else {
+            case = None;
+        }
     }
-    assert_eq!(verdicts.len(), 9, "{out}");
-    let read: usize = out
-        .lines()
-        .find_map(|l| l.split(" failed, ").nth(1)?.strip_suffix(" records read by Flink")?.parse().ok())
-        .unwrap_or_else(|| panic!("no summary:\n{out}"));
-    assert!(read >= 360 + 100, "{read} records read:\n{out}");
+    by_case
+}
+
+/// The column of a problem that is a JSON number read into a STRING column and changed
+/// (`record N, column C STRING: JSON 1e400, Flink read "Infinity"`).
+fn reprinted_column(problem: &str) -> Option<&str> {
+    let (_, rest) = problem.strip_prefix("record ")?.split_once(", column ")?;
+    let (col, json) = rest.split_once(" STRING: JSON ")?;
+    json.starts_with(|c: char| c == '-' || c.is_ascii_digit()).then_some(col)
 }

@@ -48,6 +48,16 @@ pub enum IntClass {
     Huge,
 }
 
+/// The digits the numbers with a fraction at a path need as a DECIMAL: the most integer
+/// digits and the most fraction digits any one of them has.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Digits {
+    /// Integer digits (leading zeros not counted).
+    pub int: u32,
+    /// Fraction digits (the scale, after the exponent is applied).
+    pub scale: u32,
+}
+
 /// What every string at a path allows: the temporal readings (mask of
 /// [`strings`] constants, intersected) and the most fraction digits seen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,6 +86,17 @@ pub struct Object {
     /// Decided to be a `MAP<STRING, V>` (sticky once set).
     #[serde(default, skip_serializing_if = "is_false")]
     pub map: bool,
+}
+
+/// How numbers that a DOUBLE cannot hold are read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fractions {
+    /// As STRING, their text as written: exact where the JSON decoder keeps the text
+    /// (Flink 1.18 and later, VVR 11).
+    Text,
+    /// As DECIMAL(38, s) where every value fits: the one exact reading where the decoder
+    /// re-prints numbers in a STRING (Flink 1.17, VVR 8).
+    Decimal,
 }
 
 /// Evidence counters: how many values of each kind were seen (not part of the lattice).
@@ -140,6 +161,10 @@ pub struct Shape {
     /// Such a number did not fit a DOUBLE exactly.
     #[serde(skip_serializing_if = "is_false")]
     pub fraction_inexact: bool,
+    /// The digits the numbers with a fraction need (unknown, `None`, for a shape
+    /// recorded before they were measured).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fraction_digits: Option<Digits>,
     /// What all strings seen allow.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub string: Option<StrCaps>,
@@ -196,6 +221,13 @@ impl Shape {
         self.boolean |= o.boolean;
         self.int = self.int.max(o.int);
         self.int_beyond_double |= o.int_beyond_double;
+        // Unknown digits on either side that saw fractions stay unknown.
+        self.fraction_digits = match (self.fraction_digits, o.fraction_digits) {
+            (Some(a), Some(b)) => Some(Digits { int: a.int.max(b.int), scale: a.scale.max(b.scale) }),
+            (a, None) if !o.fraction => a,
+            (None, b) if !self.fraction => b,
+            _ => None,
+        };
         self.fraction |= o.fraction;
         self.fraction_inexact |= o.fraction_inexact;
         self.string = match (self.string, o.string) {
@@ -283,8 +315,15 @@ impl Shape {
         .count()
     }
 
-    /// The Flink type that reads every value seen here without losing or changing one.
+    /// The Flink type that reads every value seen here without losing or changing one,
+    /// where a STRING keeps a number's text as written (Flink 1.18's decoder).
     pub fn flink_type(&self, std: TsStandard) -> FlinkType {
+        self.flink_type_reading(std, Fractions::Text)
+    }
+
+    /// [`Shape::flink_type`], with numbers a DOUBLE cannot hold read as `fractions` says.
+    pub fn flink_type_reading(&self, std: TsStandard, fractions: Fractions) -> FlinkType {
+        let nested = |s: &Shape| s.flink_type_reading(std, fractions);
         if self.too_deep || self.kinds() != 1 {
             return FlinkType::String;
         }
@@ -293,7 +332,11 @@ impl Shape {
         }
         if self.fraction {
             let exact = !self.fraction_inexact && !self.int_beyond_double && self.int <= Some(IntClass::BigInt);
-            return if exact { FlinkType::Double } else { FlinkType::String };
+            return match (exact, fractions, self.decimal_scale()) {
+                (true, _, _) => FlinkType::Double,
+                (false, Fractions::Decimal, Some(scale)) => FlinkType::Decimal(38, scale),
+                (false, _, _) => FlinkType::String,
+            };
         }
         if let Some(class) = self.int {
             return match class {
@@ -321,17 +364,31 @@ impl Shape {
             if o.map {
                 let mut v = Shape::default();
                 o.fields.values().for_each(|f| v.join(f));
-                return FlinkType::Map(Box::new(v.flink_type(std)));
+                return FlinkType::Map(Box::new(nested(&v)));
             }
             if readable().next().is_none() {
                 return FlinkType::String;
             }
-            return FlinkType::Row(readable().map(|(k, f)| (k.clone(), f.flink_type(std))).collect());
+            return FlinkType::Row(readable().map(|(k, f)| (k.clone(), nested(f))).collect());
         }
         match &self.array {
-            Some(e) => FlinkType::Array(Box::new(e.flink_type(std))),
+            Some(e) => FlinkType::Array(Box::new(nested(e))),
             None => FlinkType::String,
         }
+    }
+
+    /// The scale of a DECIMAL(38, scale) that holds every number seen here exactly, if
+    /// one does: the integers need the digits their class allows.
+    fn decimal_scale(&self) -> Option<u8> {
+        let d = self.fraction_digits?;
+        let int = match self.int {
+            None => 0,
+            Some(IntClass::Int) => 10,
+            Some(IntClass::BigInt) => 19,
+            Some(IntClass::Decimal) => 38,
+            Some(IntClass::Huge) => return None,
+        };
+        (d.scale.saturating_add(d.int.max(int)) <= 38).then_some(d.scale as u8)
     }
 
     /// Counts the temporal leaves each standard would type, for choosing one.
@@ -387,6 +444,9 @@ impl Shape {
         match ty {
             FlinkType::Double if s.ints > 0 => notes.push(format!("widened from integers: {} fractional", s.fractions)),
             FlinkType::BigInt if self.int == Some(IntClass::BigInt) => notes.push("integers beyond INT".into()),
+            FlinkType::Decimal(..) if self.fraction => notes.push(
+                "fractions a DOUBLE cannot hold: DECIMAL keeps them (this engine's JSON decoder re-prints numbers read as text)".into(),
+            ),
             FlinkType::Decimal(..) => notes.push("integers beyond BIGINT".into()),
             FlinkType::String if self.kinds() == 1 && (self.int.is_some() || self.fraction) => {
                 notes.push("numbers no Flink number type holds exactly: kept as text".into())

@@ -3,7 +3,7 @@
 //! known to be a valid JSON object (the sampler checks that); malformed input still
 //! gives an error here, never a panic.
 
-use super::{IntClass, Object, Shape, StrCaps, strings};
+use super::{Digits, IntClass, Object, Shape, StrCaps, strings};
 
 /// Observes one JSON record (an object) into `root`.
 pub fn observe(root: &mut Shape, record: &[u8], max_depth: usize) -> Result<(), String> {
@@ -203,6 +203,12 @@ impl Scanner<'_> {
         }
         let text = &self.t[start..self.i];
         if fractional {
+            let digits = decimal_need(text);
+            shape.fraction_digits = match (shape.fraction_digits, shape.fraction) {
+                (Some(d), _) => Some(Digits { int: d.int.max(digits.int), scale: d.scale.max(digits.scale) }),
+                (None, false) => Some(digits),
+                (None, true) => None,
+            };
             shape.fraction = true;
             shape.stats.fractions += 1;
             shape.fraction_inexact |= !exact_in_double(text)?;
@@ -323,6 +329,26 @@ fn exact_in_double(text: &str) -> Result<bool, String> {
     Ok(written == decimal_digits(&format!("{v:e}")))
 }
 
+/// The integer and fraction digits a number needs as a DECIMAL (`-0012.50` needs 2 and
+/// 2, `1.5e3` needs 4 and 0, `25e-4` needs 0 and 4).
+fn decimal_need(text: &str) -> Digits {
+    let unsigned = text.trim_start_matches(['-', '+']);
+    if !unsigned.contains(['e', 'E']) {
+        let (int, frac) = unsigned.split_once('.').unwrap_or((unsigned, ""));
+        let int = int.trim_start_matches('0').len();
+        return Digits { int: int as u32, scale: frac.len() as u32 };
+    }
+    let exponent = &unsigned[unsigned.find(['e', 'E']).map_or(0, |p| p + 1)..];
+    if exponent.parse::<i64>().is_err() {
+        return Digits { int: u32::MAX, scale: u32::MAX };
+    }
+    // value = 0.D × 10^e
+    let (d, e) = decimal_digits(unsigned);
+    let len = d.len() as i64;
+    let clamp = |v: i64| v.clamp(0, u32::MAX as i64) as u32;
+    Digits { int: clamp(e), scale: clamp(len - e) }
+}
+
 /// The number of significant digits of a plain decimal (no exponent).
 fn significant_digits(text: &str) -> usize {
     let (mut n, mut first, mut last) = (0, None, 0);
@@ -353,6 +379,21 @@ fn decimal_digits(text: &str) -> (String, i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn digits_a_decimal_needs() {
+        let need = |t| {
+            let d = decimal_need(t);
+            (d.int, d.scale)
+        };
+        assert_eq!(need("-0012.50"), (2, 2));
+        assert_eq!(need("0.001"), (0, 3));
+        assert_eq!(need("1.5e3"), (4, 0));
+        assert_eq!(need("25e-4"), (0, 4));
+        assert_eq!(need("-1.0E+10"), (11, 0));
+        assert_eq!(need("1e400"), (401, 0));
+        assert_eq!(need("1e99999999999999999999"), (u32::MAX, u32::MAX), "an exponent beyond i64");
+    }
 
     #[test]
     fn integer_classes() {

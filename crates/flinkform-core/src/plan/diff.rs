@@ -39,7 +39,6 @@ pub(super) fn drift(
         Live::Found { job, .. } if *action == Action::HotUpdate && job.as_deref() != Some("RUNNING") => {
             *action = Action::Update;
             let what = job.as_deref().map_or("has no job".to_string(), |s| format!("job is {s}"));
-            reasons.retain(|r| !r.starts_with("hot update:"));
             reasons.push(format!("on VVP the {what}, so the new settings cannot be hot-updated: the job restarts"));
             reasons.push(restart_note(before, after));
         }
@@ -184,7 +183,6 @@ pub(super) fn classify(before: &PipelineState, after: &PipelineState) -> (Action
     }
     if hot {
         update.extend(protect);
-        update.push(hot_note(after));
         return (Action::HotUpdate, update);
     }
     if before.status == crate::state::Status::Failed {
@@ -236,8 +234,9 @@ fn hot_capable(before: &PipelineState, after: &PipelineState) -> bool {
         && crate::spec::parse_vvr(&after.deploy.engine_version).is_some_and(|v| v >= HOT_UPDATE_VVR)
 }
 
-/// What a hot update does to the running job.
-fn hot_note(after: &PipelineState) -> String {
+/// What a hot update does to the running job: the last reason of a change that stays a
+/// hot update once the live job was looked at.
+pub(super) fn hot_note(after: &PipelineState) -> String {
     let note = "hot update: the deployment takes the new settings and the running job is updated in place with HotUpdateJob (no stop, no savepoint, same job id; VVP may restart tasks in place for a few seconds)".to_string();
     match after.deploy.verify_secs {
         Some(secs) => format!("{note}; then the job must stay RUNNING for {secs}s ([deployment] verify)"),

@@ -475,6 +475,9 @@ fn change(d: Desired, before: Option<&PipelineState>, observed: Option<&Observed
     if let (Some(b), Some(live)) = (before, observed.and_then(|o| o.pipelines.get(&d.name))) {
         drift(b, &d.record, live, &mut action, &mut reasons);
     }
+    if action == Action::HotUpdate {
+        reasons.push(diff::hot_note(&d.record));
+    }
     match observed.and_then(|o| o.validations.get(&d.name)) {
         Some(Ok(())) => reasons.push("VVP validated the SQL".into()),
         Some(Err(m)) => errors.push(format!("pipeline `{}`: VVP rejected the SQL: {m}", d.name)),

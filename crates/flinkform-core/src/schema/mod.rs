@@ -118,7 +118,7 @@ pub fn resolve(
     standard: TsStandard,
     integers: Integers,
 ) -> (Option<Schema>, Vec<Diagnostic>) {
-    let typing = Typing { standard, integers };
+    let typing = Typing::new(pipeline, standard, integers);
     let file = &pipeline.file;
     let mut diags = Vec::new();
     let empty = crate::infer::Object::default();

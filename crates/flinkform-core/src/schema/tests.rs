@@ -156,14 +156,29 @@ fn resolve_on(engine: &str, schema: &str, sink: &str, records: &[&str]) -> (Opti
 #[test]
 fn numbers_in_a_string_column_are_said_to_be_reprinted_by_flink_1_17s_decoder() {
     let records = [r#"{"v": 1.10, "n": 7}"#, r#"{"v": "x", "n": "y"}"#];
-    let warned = |engine| {
-        resolve_on(engine, "", "", &records)
-            .1
-            .iter()
-            .filter(|d| d.message.contains("re-prints them from a double"))
-            .count()
-    };
+    let warned =
+        |engine| resolve_on(engine, "", "", &records).1.iter().filter(|d| d.message.contains("re-prints them")).count();
     // Only `v` holds a fraction; integers print back as written.
     assert_eq!(warned("vvr-8.0.11-flink-1.17"), 1);
     assert_eq!(warned("vvr-11.1-jdk11-flink-1.20"), 0);
+}
+
+#[test]
+fn fractions_a_double_cannot_hold_are_decimal_on_vvr_8_and_text_on_vvr_11() {
+    let records = [
+        r#"{"pi": 3.14159265358979323846264338327950288, "big": 9007199254740993, "wide": 1e400, "id": 1}"#,
+        r#"{"pi": 2.5, "big": 0.25, "wide": 0.5, "id": 2}"#,
+    ];
+    let types = |engine| {
+        let schema = resolve_on(engine, "", "", &records).0.unwrap();
+        schema.physical.iter().map(|p| format!("{} {}", p.key, p.ty)).collect::<Vec<_>>()
+    };
+    // VVR 8's decoder re-prints a STRING: DECIMAL(38, the most fraction digits seen)
+    // holds them exactly, where one does (1e400 needs 401 integer digits).
+    assert_eq!(
+        types("vvr-8.0.11-flink-1.17"),
+        ["pi DECIMAL(38, 35)", "big DECIMAL(38, 2)", "wide STRING", "id BIGINT"]
+    );
+    // VVR 11's keeps the text of a STRING as written.
+    assert_eq!(types("vvr-11.1-jdk11-flink-1.20"), ["pi STRING", "big STRING", "wide STRING", "id BIGINT"]);
 }

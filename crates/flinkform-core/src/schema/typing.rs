@@ -2,20 +2,29 @@
 
 use super::{Column, Physical};
 use crate::diag::Diagnostic;
-use crate::infer::{Fields, Shape, TsStandard};
+use crate::infer::{Fields, Fractions, Shape, TsStandard};
 use crate::spec::{Dialect, Pipeline};
 use crate::types::{FlinkType, Integers};
 
-/// How shapes become types: the timestamp standard and the rule for integers.
+/// How shapes become types: the timestamp standard, the rule for integers, and how the
+/// engine's JSON decoder reads numbers a DOUBLE cannot hold.
 #[derive(Clone, Copy)]
 pub(super) struct Typing {
     pub(super) standard: TsStandard,
     pub(super) integers: Integers,
+    pub(super) fractions: Fractions,
 }
 
 impl Typing {
+    /// Before VVR 11 (Flink 1.17 and older) the JSON decoder re-prints a number read into
+    /// a STRING, so a DECIMAL is the exact reading of fractions a DOUBLE cannot hold.
+    pub(super) fn new(pipeline: &Pipeline, standard: TsStandard, integers: Integers) -> Typing {
+        let fractions = if pipeline.deployment.vvr.0 >= 11 { Fractions::Text } else { Fractions::Decimal };
+        Typing { standard, integers, fractions }
+    }
+
     pub(super) fn of(&self, shape: &Shape) -> FlinkType {
-        let t = shape.flink_type(self.standard);
+        let t = shape.flink_type_reading(self.standard, self.fractions);
         match self.integers {
             Integers::BigInt => t.promote_ints(),
             Integers::Narrowest => t,
@@ -57,9 +66,10 @@ pub(super) fn warn_timestamps(pipeline: &Pipeline, columns: &[Column], diags: &m
 
 /// Before Flink 1.18 (VVR 8 runs Flink 1.17) the JSON format decodes through Jackson's
 /// `JsonNode`: a number with a fraction or exponent read into a STRING column comes out
-/// re-printed from a double (`1.10` → `1.1`, `1e400` → `Infinity`, seen on Flink 1.17.2).
-/// Flink 1.18's `JsonParser` decoder (FLINK-32610, the default on VVR 11's Flink 1.20)
-/// keeps the text as written.
+/// re-printed, from a double (`1.10` → `1.1`, `1e400` → `Infinity`, seen on Flink 1.17.2)
+/// or, when the table has a DECIMAL column, from a BigDecimal (`1e2` → `1E+2`). Flink
+/// 1.18's `JsonParser` decoder (FLINK-32610, the default on VVR 11's Flink 1.20) keeps the
+/// text as written. Where a DECIMAL holds the numbers exactly, inference picks it.
 pub(super) fn warn_reprinted_numbers(
     pipeline: &Pipeline,
     physical: &[Physical],
@@ -72,7 +82,7 @@ pub(super) fn warn_reprinted_numbers(
     for p in physical {
         if p.ty == FlinkType::String && fields.get(&p.key).is_some_and(|s| s.fraction) {
             diags.push(Diagnostic::warning(format!(
-                "{}: column {} is STRING and the sample has numbers with a fraction or exponent in it: {} (Flink 1.17's JSON decoder) re-prints them from a double (`1.10` → `1.1`, `1e2` → `100.0`, `1e400` → `Infinity`); VVR 11 keeps the text as written",
+                "{}: column {} is STRING and the sample has numbers with a fraction or exponent in it: {} (Flink 1.17's JSON decoder) re-prints them (`1.10` → `1.1` or `1e2` → `1E+2`, `1e400` → `Infinity`); VVR 11 keeps the text as written",
                 pipeline.file,
                 crate::diag::shown_key(&p.key),
                 pipeline.deployment.engine_version

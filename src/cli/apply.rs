@@ -23,7 +23,9 @@ pub(super) fn print_now(text: &str) {
 /// Whether `apply` carries out the plan of the specs, or destroys everything.
 #[derive(Clone, PartialEq, Eq)]
 pub(super) enum Mode {
-    Apply,
+    /// Carry out the plan; when a reviewed plan is named (`--expect-plan`), only if it
+    /// means the same.
+    Apply { expect: Option<String> },
     /// Destroy these pipelines (none named: all of them).
     Destroy(Vec<String>),
 }
@@ -50,15 +52,17 @@ pub(super) fn apply(
             planfile::check_fresh(&p, state.as_ref()).map_err(anyhow::Error::from)?;
             let mut p = p;
             p.require_sink_dsn(env_is_set);
+            check_reviewed(&mode, &p)?;
             p
         }
         None => {
             let p = match &mode {
-                Mode::Apply => {
+                Mode::Apply { .. } => {
                     let (desired, inputs) = project::desired_all(&ws, state.as_ref(), progress)?;
                     let observed = observe(&ws, state.as_ref(), &desired)?;
                     let mut p = planner::compute(desired, state.as_ref(), observed.as_ref(), inputs);
                     p.require_sink_dsn(env_is_set);
+                    check_reviewed(&mode, &p)?;
                     p
                 }
                 Mode::Destroy(names) => {
@@ -108,6 +112,28 @@ pub(super) fn apply(
     let executor = Executor::new(&client, &*store, start, timeouts(&ws), now, &INTERRUPTED, &events);
     let outcome = runtime.block_on(executor.apply(&plan, parallelism));
     Ok(report(&outcome))
+}
+
+/// Refuses a plan whose meaning is not the reviewed one (`--expect-plan`: a digest, or a
+/// file with the PR comment or the JSON plan), naming what changed.
+fn check_reviewed(mode: &Mode, plan: &planner::Plan) -> Result<(), Error> {
+    let Mode::Apply { expect: Some(value) } = mode else { return Ok(()) };
+    let file = Path::new(value);
+    let text = if file.is_file() {
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?
+    } else {
+        value.clone()
+    };
+    let expected = planner::meaning::Meaning::expected(&text).map_err(|e| anyhow::anyhow!("--expect-plan: {e}"))?;
+    let diffs = expected.differences(&plan.meaning());
+    if diffs.is_empty() {
+        return Ok(());
+    }
+    Err(anyhow::anyhow!(
+        "the plan is not the one reviewed, so nothing was applied:\n  {}\nPlan again and have the new plan reviewed.",
+        diffs.join("\n  ")
+    )
+    .into())
 }
 
 /// What apply says it did, and its exit code.

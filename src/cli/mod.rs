@@ -111,19 +111,36 @@ pub fn main() -> ExitCode {
             let _ = stdout.write_all(out.stdout.as_bytes());
             ExitCode::from(out.code)
         }
-        Err(Error::Diagnostics(diags)) => {
-            eprintln!("{}", view::diagnostics(&diags, style_err));
+        Err(e) => {
+            eprintln!("{}", error_text(&e, style_err));
+            ExitCode::from(exit::ERROR)
+        }
+    }
+}
+
+/// An error as stderr shows it.
+fn error_text(e: &Error, style: Style) -> String {
+    match e {
+        Error::Diagnostics(diags) => {
+            let mut text = view::diagnostics(diags, style);
             let n = diags.iter().filter(|d| d.is_error()).count();
             if n > 1 {
-                eprintln!("{n} errors");
+                text.push_str(&format!("\n{n} errors"));
             }
-            ExitCode::from(exit::ERROR)
+            text
         }
-        Err(Error::Other(e)) => {
-            let label = if style_err.color { "\x1b[1;31merror\x1b[0m" } else { "error" };
-            eprintln!("{label}: {e:#}");
-            ExitCode::from(exit::ERROR)
+        Error::Other(e) => {
+            let label = if style.color { "\x1b[1;31merror\x1b[0m" } else { "error" };
+            format!("{label}: {e:#}")
         }
+    }
+}
+
+/// Each error of `e` on its own, plain, as JSON and the PR comment show them.
+fn error_list(e: &Error) -> Vec<String> {
+    match e {
+        Error::Diagnostics(diags) => diags.iter().map(|d| d.to_string()).collect(),
+        Error::Other(e) => vec![format!("error: {e:#}")],
     }
 }
 
@@ -160,10 +177,10 @@ fn run(command: Command, root: &Path, style: Style, progress: Progress<'_>) -> R
         Command::Plan { format, out, detailed_exitcode, lock, lock_timeout, refresh, validate } => {
             plan::plan(root, style, progress, format, out, detailed_exitcode, lock, lock_timeout, refresh, validate)
         }
-        Command::Apply { plan, auto_approve, parallelism, lock_timeout } => apply::apply(
+        Command::Apply { plan, expect_plan, auto_approve, parallelism, lock_timeout } => apply::apply(
             root,
             plan.as_deref(),
-            apply::Mode::Apply,
+            apply::Mode::Apply { expect: expect_plan },
             auto_approve,
             parallelism,
             lock_timeout,

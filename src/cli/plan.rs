@@ -3,9 +3,52 @@
 use super::*;
 use flinkform_core::plan::{self, file as planfile};
 
-/// `plan`.
+/// `plan`. A plan that fails before it is made still explains itself in JSON and
+/// Markdown (the PR comment), besides the errors on stderr.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn plan(
+    root: &Path,
+    style: Style,
+    progress: Progress<'_>,
+    format: Format,
+    out: Option<PathBuf>,
+    detailed_exitcode: bool,
+    lock: bool,
+    lock_timeout: Duration,
+    refresh: bool,
+    validate: bool,
+) -> Result<Output, Error> {
+    let made = make(root, style, progress, format, out, detailed_exitcode, lock, lock_timeout, refresh, validate);
+    match (made, format) {
+        (Err(e), Format::Json | Format::Markdown) => {
+            eprintln!("{}", error_text(&e, Style { color: std::io::stderr().is_terminal() }));
+            let errors = error_list(&e);
+            let stdout = match format {
+                Format::Json => view::failed_json(&errors),
+                _ => view::markdown::failed(&errors, &comment_of_ci(&ci_log_url())),
+            };
+            Ok(Output { stdout, code: exit::ERROR })
+        }
+        (made, _) => made,
+    }
+}
+
+/// Where this CI job's log is (GitHub Actions, GitLab CI), for a cut comment to link to.
+pub(super) fn ci_log_url() -> Option<String> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    match (var("GITHUB_SERVER_URL"), var("GITHUB_REPOSITORY"), var("GITHUB_RUN_ID")) {
+        (Some(s), Some(r), Some(id)) => Some(format!("{s}/{r}/actions/runs/{id}")),
+        _ => var("CI_JOB_URL"),
+    }
+}
+
+/// The comment a plan's Markdown is, with the CI log to link to.
+pub(super) fn comment_of_ci(log_url: &Option<String>) -> view::markdown::Comment<'_> {
+    view::markdown::Comment { log_url: log_url.as_deref(), ..Default::default() }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn make(
     root: &Path,
     style: Style,
     progress: Progress<'_>,
@@ -45,7 +88,10 @@ pub(super) fn plan(
     if let Some(path) = &out {
         write_new(path, &planfile::to_text(&plan))?;
     }
-    let mut text = view::plan(&plan, format, style);
+    let mut text = match format {
+        Format::Markdown => view::markdown::plan(&plan, &comment_of_ci(&ci_log_url())),
+        _ => view::plan(&plan, format, style),
+    };
     if let (Some(path), Format::Text) = (&out, format) {
         text.push_str(&format!(
             "\nSaved the plan to {}. Apply exactly it with `flinkform apply {}`.\n",

@@ -19,7 +19,7 @@ fn env(emu: &Emulator) -> Vec<(&'static str, String)> {
     ]
 }
 
-fn run(p: &TestProject, emu: &Emulator, args: &[&str]) -> Run {
+pub fn run(p: &TestProject, emu: &Emulator, args: &[&str]) -> Run {
     let e = env(emu);
     let pairs: Vec<(&str, &str)> = e.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let r = p.run_with(args, &pairs);
@@ -42,7 +42,7 @@ fn block_on<F: std::future::Future>(f: F) -> F::Output {
 }
 
 /// Names of the deployments flinkform made, sorted (duplicates kept, to be caught).
-fn managed_deployments(emu: &Emulator) -> Vec<String> {
+pub fn managed_deployments(emu: &Emulator) -> Vec<String> {
     let c = client(emu);
     let mut names: Vec<String> = block_on(c.deployments_with_label("managed-by", "flinkform"))
         .unwrap()

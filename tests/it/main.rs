@@ -1,7 +1,7 @@
 //! One integration test binary: the CLI end to end, planning against recorded state,
 //! snapshots of rendered SQL and plans, and the state store conformance suite.
 
-mod apply;
+pub mod apply;
 mod cli;
 mod common;
 mod docs;
@@ -10,5 +10,6 @@ mod kafka;
 mod layout;
 mod plan;
 mod render;
+mod review;
 pub mod state;
 pub mod vvp;

@@ -4,6 +4,7 @@
 
 mod diff;
 pub mod file;
+pub mod meaning;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 

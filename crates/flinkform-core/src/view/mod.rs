@@ -2,6 +2,8 @@
 //! versioned JSON (docs/plan-json.md) and Markdown for pull-request comments.
 //! Views return strings; only the CLI writes them out.
 
+pub mod markdown;
+
 use std::fmt::Write as _;
 
 use serde_json::json;
@@ -77,7 +79,7 @@ pub fn plan(plan: &Plan, format: Format, style: Style) -> String {
     match format {
         Format::Text => plan_text(plan, style),
         Format::Json => plan_json(plan),
-        Format::Markdown => plan_markdown(plan),
+        Format::Markdown => markdown::plan(plan, &markdown::Comment::default()),
     }
 }
 
@@ -230,6 +232,20 @@ fn plan_text(plan: &Plan, style: Style) -> String {
     out
 }
 
+/// `plan --format json` for a plan that failed before it was made: each error as the
+/// CLI prints it.
+pub fn failed_json(errors: &[String]) -> String {
+    let v = json!({
+        "format_version": FORMAT_VERSION,
+        "failed": true,
+        "errors": errors,
+        "has_changes": false,
+        "digest": null,
+        "pipelines": [],
+    });
+    serde_json::to_string_pretty(&v).expect("JSON serializes") + "\n"
+}
+
 fn plan_json(plan: &Plan) -> String {
     let s = plan.summary();
     let pipelines: Vec<_> = plan
@@ -240,6 +256,7 @@ fn plan_json(plan: &Plan) -> String {
             json!({
                 "name": c.name,
                 "action": c.action.name(),
+                "digest": c.meaning(),
                 "reasons": c.reasons,
                 "file": after.or(c.before.as_ref()).map(|p| p.file.clone()),
                 "sample": c.sample,
@@ -263,90 +280,12 @@ fn plan_json(plan: &Plan) -> String {
         "state": { "lineage": plan.lineage, "serial": plan.serial },
         "summary": { "add": s.add, "change": s.change, "replace": s.replace, "destroy": s.destroy, "repair": s.repair },
         "has_changes": plan.has_changes(),
+        "digest": plan.meaning().digest,
         "refreshed": plan.refreshed,
         "errors": plan.errors,
         "pipelines": pipelines,
     });
     serde_json::to_string_pretty(&v).expect("plan JSON serializes") + "\n"
-}
-
-fn md_cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
-}
-
-/// Details stop once a comment is this long (GitHub refuses comments over 65,536 characters).
-const MARKDOWN_BUDGET: usize = 50_000;
-
-fn plan_markdown(plan: &Plan) -> String {
-    let mut out = String::from("### flinkform plan\n\n");
-    let _ = writeln!(out, "**{}**\n", summary_line(plan));
-    if !plan.refreshed {
-        let _ = writeln!(out, "_{NOT_REFRESHED}_\n");
-    }
-    for e in &plan.errors {
-        let _ = writeln!(out, "> [!CAUTION]\n> {}\n", md_cell(e));
-    }
-    let changed: Vec<&Change> = plan.changes.iter().filter(|c| c.action != Action::NoOp).collect();
-    if changed.is_empty() {
-        return out;
-    }
-    out.push_str("| | Pipeline | Action | Why |\n|---|---|---|---|\n");
-    for c in &changed {
-        let _ = writeln!(
-            out,
-            "| `{}` | `{}` | {} | {} |",
-            c.action.symbol(),
-            md_cell(&c.name),
-            c.action.name(),
-            md_cell(&c.reasons.join("; "))
-        );
-    }
-    for (i, c) in changed.iter().enumerate() {
-        if out.len() > MARKDOWN_BUDGET {
-            let _ = writeln!(
-                out,
-                "\n_{} more pipelines not shown to keep this comment within GitHub's size limit: run `flinkform plan` for every diff._",
-                changed.len() - i
-            );
-            break;
-        }
-        let _ = writeln!(out, "\n<details><summary><code>{}</code> {}</summary>\n", md_cell(&c.name), c.action.verb());
-        if let Some(s) = sample_line(c) {
-            let _ = writeln!(out, "Sample: {}\n", md_cell(&s));
-        }
-        for w in &c.warnings {
-            let _ = writeln!(out, "> [!WARNING]\n> {}\n", md_cell(w));
-        }
-        if let Some(a) = c.after.as_ref().filter(|_| c.action != Action::Delete) {
-            out.push_str("| Column | Flink | Hologres | Evidence |\n|---|---|---|---|\n");
-            for col in &a.columns {
-                let ev = evidence_text(&col.evidence);
-                let _ = writeln!(
-                    out,
-                    "| `{}` | `{}` | `{}` | {} |",
-                    md_cell(&col.sink_name),
-                    md_cell(&col.ty),
-                    md_cell(&col.hologres),
-                    md_cell(&ev)
-                );
-            }
-            out.push('\n');
-        }
-        for (_, d) in artifacts(c) {
-            let fence = if d.contains("```") { "~~~~" } else { "```" };
-            let _ = writeln!(out, "{fence}diff\n{}{fence}\n", d);
-        }
-        let adds: Vec<&str> =
-            c.sink_ddl.iter().filter(|d| matches!(d, SinkDdl::AddColumn { .. })).map(SinkDdl::sql).collect();
-        if !adds.is_empty() {
-            let _ = writeln!(out, "Sink DDL:\n\n```sql\n{}\n```\n", adds.join("\n"));
-        }
-        if let Some(note) = ddl_note(c) {
-            let _ = writeln!(out, "> [!NOTE]\n> {}\n", md_cell(&note));
-        }
-        out.push_str("</details>\n");
-    }
-    out
 }
 
 /// A sample's records as JSON Lines (records spread over several lines are compacted).

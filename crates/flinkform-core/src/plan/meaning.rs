@@ -1,0 +1,272 @@
+//! What a plan means, as digests: the actions and what each change applies (the SQL, the
+//! sink DDL, the deployment, flinkform's own settings), not the evidence of the sample
+//! behind it. The plan reviewed in a pull request and the plan apply makes on merge are
+//! compared by it, and the PR comment carries it in a hidden marker.
+
+use std::collections::BTreeMap;
+
+use super::{Action, Change, Plan, SinkDdl};
+use crate::spec::digest;
+
+/// How many hex digits of a pipeline's digest the marker keeps (64 bits).
+const SHORT: usize = 16;
+
+/// The meaning of a plan: its digest, and each changing pipeline's action and digest.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Meaning {
+    /// Digest of the whole meaning (hex, 64 digits).
+    pub digest: String,
+    /// Changing pipelines: name → (action, short digest). Empty when only the digest
+    /// is known (`--expect-plan DIGEST`).
+    pub pipelines: BTreeMap<String, (String, String)>,
+}
+
+impl Change {
+    /// Digest of what applying this change does (hex, 64 digits).
+    pub fn meaning(&self) -> String {
+        let (after, before) = (self.after.as_ref(), self.before.as_ref());
+        let text = |f: fn(&crate::state::PipelineState) -> &str| after.map_or("", f).as_bytes();
+        let ddl: Vec<&str> = self.sink_ddl.iter().map(SinkDdl::sql).collect();
+        let settings: String =
+            after.map_or(String::new(), |a| a.settings.iter().map(|(k, v)| format!("{k}={v}\n")).collect());
+        let target = before.and_then(|b| b.remote.deployment_id.as_deref()).unwrap_or("");
+        let protect = if after.is_some_and(|a| a.protect) { "protect" } else { "" };
+        digest(&[
+            self.name.as_bytes(),
+            self.action.name().as_bytes(),
+            text(|a| &a.sql),
+            text(|a| &a.ddl),
+            text(|a| &a.deployment),
+            ddl.join("\n").as_bytes(),
+            settings.as_bytes(),
+            target.as_bytes(),
+            protect.as_bytes(),
+        ])
+    }
+}
+
+impl Plan {
+    /// The plan's meaning: two plans with the same digest carry out the same actions
+    /// with the same SQL, DDL and deployments.
+    pub fn meaning(&self) -> Meaning {
+        let mut parts: Vec<String> = Vec::new();
+        let mut pipelines = BTreeMap::new();
+        for c in self.changes.iter().filter(|c| c.action != Action::NoOp) {
+            let m = c.meaning();
+            parts.push(format!("{}\n{}", c.name, m));
+            pipelines.insert(c.name.clone(), (c.action.name().to_string(), m[..SHORT].to_string()));
+        }
+        let joined: Vec<&[u8]> = parts.iter().map(|p| p.as_bytes()).collect();
+        Meaning { digest: digest(&joined), pipelines }
+    }
+}
+
+impl Meaning {
+    /// The hidden marker a PR comment carries:
+    /// `<!-- flinkform:plan project=P env=E digest=D applied=false pipelines=a:create:0123…,… -->`.
+    /// A failed plan (no meaning) says `digest=none`.
+    pub fn marker(&self, project: &str, env: &str, applied: bool) -> String {
+        let pipelines: Vec<String> = self.pipelines.iter().map(|(n, (a, d))| format!("{n}:{a}:{d}")).collect();
+        format!(
+            "<!-- flinkform:plan project={} env={} digest={} applied={applied} pipelines={} -->",
+            marker_word(project),
+            marker_word(env),
+            if self.digest.is_empty() { "none" } else { &self.digest },
+            pipelines.join(",")
+        )
+    }
+
+    /// The meaning an `--expect-plan` value names: a digest, or a text holding a marker
+    /// (a PR comment) or a plan in JSON (`plan --format json`).
+    pub fn expected(value: &str) -> Result<Meaning, String> {
+        let v = value.trim();
+        if is_digest(v) {
+            return Ok(Meaning { digest: v.to_string(), pipelines: BTreeMap::new() });
+        }
+        if let Some(m) = Marker::find(v) {
+            if m.meaning.digest.is_empty() {
+                return Err("the comment's plan failed: there is no reviewed plan to apply".into());
+            }
+            return Ok(m.meaning);
+        }
+        if let Ok(json) = serde_json::from_str::<serde_json::Value>(v) {
+            return from_json(&json);
+        }
+        Err("expected a plan digest (64 hex digits), a PR comment with a flinkform marker, or a plan from `plan --format json`".into())
+    }
+
+    /// Why `now` is not the plan that was reviewed as `self`, pipeline by pipeline;
+    /// empty when the meaning is the same.
+    pub fn differences(&self, now: &Meaning) -> Vec<String> {
+        if self.digest == now.digest {
+            return Vec::new();
+        }
+        if self.pipelines.is_empty() && now.pipelines.is_empty() {
+            return vec![format!("the plan's digest is {} now, {} when reviewed", now.digest, self.digest)];
+        }
+        if self.pipelines.is_empty() {
+            let list: Vec<String> = now.pipelines.iter().map(|(n, (a, _))| format!("`{n}` {a}")).collect();
+            return vec![format!(
+                "the plan's digest is {} now, {} when reviewed; the plan now does: {}",
+                now.digest,
+                self.digest,
+                list.join(", ")
+            )];
+        }
+        let mut out = Vec::new();
+        let names: std::collections::BTreeSet<&String> = self.pipelines.keys().chain(now.pipelines.keys()).collect();
+        for n in names {
+            match (self.pipelines.get(n), now.pipelines.get(n)) {
+                (Some((a, d)), Some((b, e))) if a == b && d != e => out
+                    .push(format!("`{n}`: {a} as reviewed, but what it applies changed (SQL, sink DDL or deployment)")),
+                (Some((a, _)), Some((b, _))) if a != b => out.push(format!("`{n}`: reviewed as {a}, now {b}")),
+                (Some((a, _)), None) => out.push(format!("`{n}`: reviewed as {a}, now no change")),
+                (None, Some((b, _))) => out.push(format!("`{n}`: not in the reviewed plan, now {b}")),
+                _ => {}
+            }
+        }
+        if out.is_empty() {
+            out.push(format!("the plan's digest is {} now, {} when reviewed", now.digest, self.digest));
+        }
+        out
+    }
+}
+
+/// A marker found in a comment body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Marker {
+    /// Its project.
+    pub project: String,
+    /// Its environment.
+    pub env: String,
+    /// Whether the plan was applied (the comment is then frozen).
+    pub applied: bool,
+    /// The plan's meaning.
+    pub meaning: Meaning,
+}
+
+impl Marker {
+    /// The first flinkform marker in `text` (a failed plan's has an empty digest).
+    pub fn find(text: &str) -> Option<Marker> {
+        let start = text.find("<!-- flinkform:plan ")? + "<!-- flinkform:plan ".len();
+        let body = &text[start..start + text[start..].find("-->")?];
+        let mut m = Marker { project: String::new(), env: String::new(), applied: false, meaning: Meaning::default() };
+        for word in body.split_whitespace() {
+            let (k, v) = word.split_once('=')?;
+            match k {
+                "project" => m.project = v.to_string(),
+                "env" => m.env = v.to_string(),
+                "applied" => m.applied = v == "true",
+                "digest" if is_digest(v) => m.meaning.digest = v.to_string(),
+                "pipelines" => {
+                    for p in v.split(',').filter(|p| !p.is_empty()) {
+                        let mut it = p.splitn(3, ':');
+                        let (n, a, d) = (it.next()?, it.next()?, it.next()?);
+                        m.meaning.pipelines.insert(n.to_string(), (a.to_string(), d.to_string()));
+                    }
+                }
+                _ => {}
+            }
+        }
+        Some(m)
+    }
+}
+
+/// A project or environment name as one marker word (no spaces, no `--`).
+fn marker_word(s: &str) -> String {
+    let w: String = s.chars().map(|c| if c.is_alphanumeric() || "_.-/".contains(c) { c } else { '_' }).collect();
+    let w = w.replace("--", "__");
+    if w.is_empty() { "default".into() } else { w }
+}
+
+fn is_digest(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn from_json(v: &serde_json::Value) -> Result<Meaning, String> {
+    let digest = v.get("digest").and_then(|d| d.as_str()).filter(|d| is_digest(d));
+    let digest = digest.ok_or("the JSON has no plan `digest`: is it from `flinkform plan --format json`?")?;
+    let mut pipelines = BTreeMap::new();
+    for p in v.get("pipelines").and_then(|p| p.as_array()).into_iter().flatten() {
+        let field = |k: &str| p.get(k).and_then(|x| x.as_str()).unwrap_or("").to_string();
+        if field("action") != Action::NoOp.name() {
+            let d = field("digest");
+            pipelines.insert(field("name"), (field("action"), d.chars().take(SHORT).collect()));
+        }
+    }
+    Ok(Meaning { digest: digest.to_string(), pipelines })
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::plan::{Change, Plan};
+
+    /// A plan of `n` changes of the fixture's `orders` (renamed), `action` each.
+    pub(crate) fn plan_of(n: usize, action: Action) -> Plan {
+        let state = crate::state::parse(include_str!("../../tests/fixtures/state/v1.json"), "v1.json").unwrap();
+        let orders = state.pipelines["orders"].clone();
+        let changes = (0..n)
+            .map(|i| {
+                let mut p = orders.clone();
+                p.sql = format!("{}-- {i}\n", p.sql);
+                Change {
+                    name: format!("p{i:04}"),
+                    action,
+                    reasons: vec![format!("reason {i}")],
+                    before: Some(orders.clone()),
+                    after: (action != Action::Delete).then_some(p),
+                    sample: None,
+                    sink_ddl: Vec::new(),
+                    warnings: Vec::new(),
+                }
+            })
+            .collect();
+        Plan { lineage: None, serial: None, changes, errors: Vec::new(), inputs: BTreeMap::new(), refreshed: true }
+    }
+
+    #[test]
+    fn the_evidence_of_a_fresh_sample_is_not_meaning_but_the_sql_is() {
+        let plan = plan_of(3, Action::Update);
+        let mut fresh = plan.clone();
+        let after = fresh.changes[1].after.as_mut().unwrap();
+        after.columns[0].evidence.present += 7;
+        after.columns[0].evidence.total += 7;
+        fresh.changes[1].reasons.push("sampled 7 more records".into());
+        assert_eq!(plan.meaning(), fresh.meaning());
+        assert!(plan.meaning().differences(&fresh.meaning()).is_empty());
+
+        fresh.changes[1].after.as_mut().unwrap().sql.push_str("-- edited\n");
+        let diffs = plan.meaning().differences(&fresh.meaning());
+        assert_eq!(diffs, ["`p0001`: update as reviewed, but what it applies changed (SQL, sink DDL or deployment)"]);
+
+        fresh.changes[2].action = Action::Replace;
+        fresh.changes.remove(0);
+        let diffs = plan.meaning().differences(&fresh.meaning());
+        assert_eq!(diffs.len(), 3, "{diffs:?}");
+        assert_eq!(diffs[0], "`p0000`: reviewed as update, now no change");
+        assert_eq!(diffs[2], "`p0002`: reviewed as update, now replace");
+    }
+
+    #[test]
+    fn a_marker_a_digest_and_a_json_plan_name_the_same_meaning() {
+        let plan = plan_of(2, Action::Create);
+        let m = plan.meaning();
+        let comment = format!("hello\n{}\n### flinkform plan\n", m.marker("infra/streaming", "prod", false));
+        let found = Marker::find(&comment).unwrap();
+        assert_eq!((found.project.as_str(), found.env.as_str(), found.applied), ("infra/streaming", "prod", false));
+        assert_eq!(found.meaning, m);
+        assert_eq!(Meaning::expected(&comment).unwrap(), m);
+        let json = crate::view::plan(&plan, crate::view::Format::Json, crate::view::Style { color: false });
+        assert_eq!(Meaning::expected(&json).unwrap(), m);
+        let only = Meaning::expected(&m.digest).unwrap();
+        assert!(only.differences(&m).is_empty());
+        let other = plan_of(3, Action::Create).meaning();
+        let d = only.differences(&other);
+        assert!(d[0].contains("the plan now does: `p0000` create, `p0001` create, `p0002` create"), "{d:?}");
+        assert!(Meaning::expected("not a plan").unwrap_err().contains("expected a plan digest"));
+        let odd = m.marker("a --> b", "x", false);
+        assert_eq!(odd.matches("-->").count(), 1, "a name cannot end the comment: {odd}");
+        assert_eq!(Marker::find(&odd).unwrap().project, "a_____b");
+    }
+}

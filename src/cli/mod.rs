@@ -175,7 +175,8 @@ fn run(command: Command, root: &Path, style: Style, progress: Progress<'_>) -> R
             inspect::sample_topic(messages, schema, topic, bootstrap_servers, timeout)
         }
         Command::Plan { format, out, detailed_exitcode, lock, lock_timeout, refresh, validate } => {
-            plan::plan(root, style, progress, format, out, detailed_exitcode, lock, lock_timeout, refresh, validate)
+            let opts = plan::Opts { format, out, detailed_exitcode, lock, lock_timeout, refresh, validate };
+            plan::plan(root, style, progress, opts)
         }
         Command::Apply { plan, expect_plan, auto_approve, parallelism, lock_timeout } => apply::apply(
             root,

@@ -3,23 +3,22 @@
 use super::*;
 use flinkform_core::plan::{self, file as planfile};
 
+/// What `plan` was asked for.
+pub(super) struct Opts {
+    pub(super) format: Format,
+    pub(super) out: Option<PathBuf>,
+    pub(super) detailed_exitcode: bool,
+    pub(super) lock: bool,
+    pub(super) lock_timeout: Duration,
+    pub(super) refresh: bool,
+    pub(super) validate: bool,
+}
+
 /// `plan`. A plan that fails before it is made still explains itself in JSON and
 /// Markdown (the PR comment), besides the errors on stderr.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn plan(
-    root: &Path,
-    style: Style,
-    progress: Progress<'_>,
-    format: Format,
-    out: Option<PathBuf>,
-    detailed_exitcode: bool,
-    lock: bool,
-    lock_timeout: Duration,
-    refresh: bool,
-    validate: bool,
-) -> Result<Output, Error> {
-    let made = make(root, style, progress, format, out, detailed_exitcode, lock, lock_timeout, refresh, validate);
-    match (made, format) {
+pub(super) fn plan(root: &Path, style: Style, progress: Progress<'_>, opts: Opts) -> Result<Output, Error> {
+    let format = opts.format;
+    match (make(root, style, progress, opts), format) {
         (Err(e), Format::Json | Format::Markdown) => {
             eprintln!("{}", error_text(&e, Style { color: std::io::stderr().is_terminal() }));
             let errors = error_list(&e);
@@ -47,19 +46,8 @@ pub(super) fn comment_of_ci(log_url: &Option<String>) -> view::markdown::Comment
     view::markdown::Comment { log_url: log_url.as_deref(), ..Default::default() }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn make(
-    root: &Path,
-    style: Style,
-    progress: Progress<'_>,
-    format: Format,
-    out: Option<PathBuf>,
-    detailed_exitcode: bool,
-    lock: bool,
-    lock_timeout: Duration,
-    refresh: bool,
-    validate: bool,
-) -> Result<Output, Error> {
+fn make(root: &Path, style: Style, progress: Progress<'_>, opts: Opts) -> Result<Output, Error> {
+    let Opts { format, out, detailed_exitcode, lock, lock_timeout, refresh, validate } = opts;
     let ws = Workspace::load(root)?;
     // The specs' own warnings go to stderr, so that stdout stays the plan in every format.
     if !ws.warnings.is_empty() {

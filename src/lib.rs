@@ -1,10 +1,11 @@
 //! flinkform: pipelines-as-code for Kafka → Flink SQL → Hologres on Alibaba Cloud VVP.
 //! The IO edges around the pure core (`flinkform-core`): planning inputs (`project`,
 //! `sample`), the sink database (`sink`), VVP observation (`refresh`), execution
-//! (`apply`) and the command line (`cli`).
+//! (`apply`), the pull-request comment (`comment`) and the command line (`cli`).
 
 pub mod apply;
 pub mod cli;
+pub mod comment;
 pub mod poll;
 pub mod project;
 pub mod refresh;

@@ -85,6 +85,36 @@ pub(super) enum Command {
         #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
         lock_timeout: Duration,
     },
+    /// Post the plan as one sticky pull-request comment, found again by its hidden marker
+    /// and edited in place on every push.
+    #[command(
+        after_help = "Examples (in GitHub Actions, with GITHUB_TOKEN set):\n  flinkform comment github\n  flinkform comment github --behavior delete-and-new\n  flinkform comment github --repo octo/infra --pr 42 --api-url https://ghe.example.com/api/v3"
+    )]
+    Comment {
+        /// Where the pull request is.
+        #[arg(value_enum)]
+        provider: CommentProvider,
+        /// What happens to the previous comment: edit it, or add a new one (keeping or
+        /// deleting the old).
+        #[arg(long, value_enum, default_value = "update")]
+        behavior: CommentBehavior,
+        /// OWNER/NAME (default: GITHUB_REPOSITORY).
+        #[arg(long)]
+        repo: Option<String>,
+        /// Pull request number (default: from the event at GITHUB_EVENT_PATH).
+        #[arg(long)]
+        pr: Option<u64>,
+        /// API root, for GitHub Enterprise Server (default: GITHUB_API_URL, else
+        /// https://api.github.com).
+        #[arg(long)]
+        api_url: Option<String>,
+        /// Post this Markdown (from `plan --format markdown`) instead of planning here.
+        #[arg(long, value_name = "FILE")]
+        body_file: Option<PathBuf>,
+        /// Look at VVP while planning (when credentials are set).
+        #[arg(long = "refresh", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+        refresh: bool,
+    },
     /// Carry out a plan on VVP: create, update, replace or destroy deployments and jobs,
     /// journaling every step in the state. Holds the state lock for the whole run.
     #[command(
@@ -256,4 +286,22 @@ fn format_parser() -> impl clap::builder::TypedValueParser<Value = Format> {
         clap::builder::PossibleValuesParser::new(Format::ALL.map(|(name, _)| name)),
         |name| Format::named(&name).expect("a possible value is a format"),
     )
+}
+
+/// Where `comment` posts.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub(super) enum CommentProvider {
+    /// A GitHub pull request (github.com or GitHub Enterprise Server).
+    Github,
+}
+
+/// `comment --behavior`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub(super) enum CommentBehavior {
+    /// Edit the previous comment in place (a new one when there is none).
+    Update,
+    /// Add a new comment, leaving the previous ones.
+    New,
+    /// Delete the previous comments, then add a new one.
+    DeleteAndNew,
 }

@@ -5,6 +5,7 @@
 mod apply;
 mod args;
 mod board;
+mod comment;
 mod init;
 mod inspect;
 mod plan;
@@ -177,6 +178,10 @@ fn run(command: Command, root: &Path, style: Style, progress: Progress<'_>) -> R
         Command::Plan { format, out, detailed_exitcode, lock, lock_timeout, refresh, validate } => {
             let opts = plan::Opts { format, out, detailed_exitcode, lock, lock_timeout, refresh, validate };
             plan::plan(root, style, progress, opts)
+        }
+        Command::Comment { provider, behavior, repo, pr, api_url, body_file, refresh } => {
+            let opts = comment::Opts { provider, behavior, repo, pr, api_url, body_file, refresh };
+            comment::comment(root, style, progress, opts)
         }
         Command::Apply { plan, expect_plan, auto_approve, parallelism, lock_timeout } => apply::apply(
             root,

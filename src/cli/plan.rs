@@ -24,7 +24,11 @@ pub(super) fn plan(root: &Path, style: Style, progress: Progress<'_>, opts: Opts
             let errors = error_list(&e);
             let stdout = match format {
                 Format::Json => view::failed_json(&errors),
-                _ => view::markdown::failed(&errors, &comment_of_ci(&ci_log_url())),
+                _ => {
+                    let project = project_id(root);
+                    let log = ci_log_url();
+                    view::markdown::failed(&errors, &comment_for(project.as_deref(), &log))
+                }
             };
             Ok(Output { stdout, code: exit::ERROR })
         }
@@ -41,9 +45,19 @@ pub(super) fn ci_log_url() -> Option<String> {
     }
 }
 
-/// The comment a plan's Markdown is, with the CI log to link to.
-pub(super) fn comment_of_ci(log_url: &Option<String>) -> view::markdown::Comment<'_> {
-    view::markdown::Comment { log_url: log_url.as_deref(), ..Default::default() }
+/// The comment a plan's Markdown is: the project's (its `project` id), with the CI log
+/// to link to.
+fn comment_for<'a>(project: Option<&'a str>, log_url: &'a Option<String>) -> view::markdown::Comment<'a> {
+    let d = view::markdown::Comment::default();
+    view::markdown::Comment { project: project.unwrap_or(d.project), log_url: log_url.as_deref(), ..d }
+}
+
+/// The `project` id of flinkform.toml, read on its own when the project does not load,
+/// so that a failed plan's comment replaces the same comment as a good one.
+fn project_id(root: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(root.join("flinkform.toml")).ok()?;
+    let v: toml::Table = text.parse().ok()?;
+    v.get("project")?.as_str().map(String::from)
 }
 
 fn make(root: &Path, style: Style, progress: Progress<'_>, opts: Opts) -> Result<Output, Error> {
@@ -77,7 +91,10 @@ fn make(root: &Path, style: Style, progress: Progress<'_>, opts: Opts) -> Result
         write_new(path, &planfile::to_text(&plan))?;
     }
     let mut text = match format {
-        Format::Markdown => view::markdown::plan(&plan, &comment_of_ci(&ci_log_url())),
+        Format::Markdown => {
+            let log = ci_log_url();
+            view::markdown::plan(&plan, &comment_for(ws.project.config.project.as_deref(), &log))
+        }
         _ => view::plan(&plan, format, style),
     };
     if let (Some(path), Format::Text) = (&out, format) {

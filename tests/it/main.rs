@@ -3,6 +3,7 @@
 
 pub mod apply;
 mod cli;
+mod comment;
 mod common;
 mod docs;
 mod flink;

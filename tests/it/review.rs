@@ -56,7 +56,11 @@ fn a_plan_that_fails_explains_itself_in_the_comment_and_the_json() {
             &[("GITHUB_SERVER_URL", "https://github.com"), ("GITHUB_REPOSITORY", "o/r"), ("GITHUB_RUN_ID", "7")],
         )
         .code(1);
-    assert!(r.stdout.starts_with("<!-- flinkform:plan project=default env=default digest=none "), "{}", r.stdout);
+    assert!(
+        r.stdout.starts_with("<!-- flinkform:plan project=flinkform-example env=default digest=none "),
+        "{}",
+        r.stdout
+    );
     assert!(r.stdout.contains("**The plan failed: nothing can be applied until it passes.**"), "{}", r.stdout);
     assert!(r.stdout.contains("pipelines/orders.toml") && r.stdout.contains("topik"), "{}", r.stdout);
     assert!(r.stderr.contains("topik"), "stderr still has it: {}", r.stderr);

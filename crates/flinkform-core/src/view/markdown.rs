@@ -64,11 +64,7 @@ fn cut(s: &str, max: usize) -> String {
 pub fn plan(plan: &Plan, c: &Comment<'_>) -> String {
     let meaning = plan.meaning();
     let mut head = String::new();
-    let title = match (c.project, c.env) {
-        ("default", "default") => String::new(),
-        ("default", env) => format!(" · `{env}`"),
-        (project, env) => format!(" · `{project}` · `{env}`"),
-    };
+    let title: String = [c.project, c.env].iter().filter(|n| **n != "default").map(|n| format!(" · `{n}`")).collect();
     let _ = writeln!(head, "### flinkform plan{title}\n");
     if let Some(result) = c.applied {
         let _ = writeln!(head, "**Applied:** {}\n", cell(result, ERROR_MAX));

@@ -1,0 +1,214 @@
+//! `comment github` against a local GitHub held to GitHub's own contract
+//! (`tests/github/server.py`: GitHub's official OpenAPI description, npm
+//! `@octokit/openapi`, validates every request flinkform sends and every answer the
+//! server gives).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use crate::common::{Run, TestProject};
+
+const TOKEN: &str = "ghs_flinkformTestToken0123456789";
+
+/// The local GitHub, stopped on drop.
+struct GitHub {
+    child: Child,
+    api: String,
+}
+
+impl GitHub {
+    fn start(prefix: &str) -> GitHub {
+        let var =
+            |k: &str| std::env::var(k).unwrap_or_else(|_| panic!("{k} is not set: run the tests with ./scripts/test"));
+        let mut cmd = Command::new(var("FLINKFORM_TEST_GITHUB_PYTHON"));
+        cmd.arg(crate::common::repo().join("tests/github/server.py")).arg(var("FLINKFORM_TEST_GITHUB_OPENAPI"));
+        if !prefix.is_empty() {
+            cmd.args(["--prefix", prefix]);
+        }
+        let mut child = cmd.stdout(Stdio::piped()).spawn().expect("the GitHub stand-in starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+        let port = line.trim().strip_prefix("listening ").unwrap_or_else(|| panic!("server said {line:?}"));
+        GitHub { child, api: format!("http://127.0.0.1:{port}{prefix}") }
+    }
+
+    fn control(&self, method: &str, what: &str, body: Option<serde_json::Value>) -> serde_json::Value {
+        let root = self.api.split('/').take(3).collect::<Vec<_>>().join("/");
+        let mut args = vec!["-s".to_string(), "-X".into(), method.into(), format!("{root}/_control/{what}")];
+        if let Some(b) = body {
+            args.extend(["-H".into(), "Content-Type: application/json".into(), "-d".into(), b.to_string()]);
+        }
+        let out = Command::new("curl").args(&args).output().expect("curl runs");
+        serde_json::from_slice(&out.stdout).expect("the control answer is JSON")
+    }
+
+    fn state(&self) -> serde_json::Value {
+        self.control("GET", "state", None)
+    }
+
+    /// The bodies of the comments on o/r#7.
+    fn comments(&self) -> Vec<String> {
+        let s = self.state();
+        let v = s["comments"].as_array().unwrap();
+        v.iter().filter(|c| c["_issue"] == "7").map(|c| c["body"].as_str().unwrap().to_string()).collect()
+    }
+
+    /// No request and no answer broke GitHub's description.
+    fn assert_contract(&self) {
+        let s = self.state();
+        assert_eq!(s["violations"], serde_json::json!([]), "requests or answers outside GitHub's OpenAPI description");
+    }
+}
+
+impl Drop for GitHub {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn comment(p: &TestProject, gh: &GitHub, extra: &[&str]) -> Run {
+    let mut args = vec!["comment", "github", "--repo", "o/r", "--pr", "7", "--api-url", &gh.api];
+    args.extend(extra);
+    let r = p.run_with(&args, &[("GITHUB_TOKEN", TOKEN)]);
+    assert!(!r.stdout.contains(TOKEN) && !r.stderr.contains(TOKEN), "the token leaked");
+    r
+}
+
+/// The example with `n` more copies of `orders` (`orders_0000`…).
+fn many(n: usize) -> TestProject {
+    let p = TestProject::example();
+    let spec = p.read("pipelines/orders.toml");
+    for i in 0..n {
+        let name = format!("orders_{i:04}");
+        p.write(
+            &format!("pipelines/{name}.toml"),
+            &spec
+                .replace("name = \"orders\"", &format!("name = \"{name}\""))
+                .replace("public.orders", &format!("public.{name}")),
+        );
+    }
+    p
+}
+
+#[test]
+fn a_pr_with_300_pipelines_gets_one_sticky_comment_within_the_limit_with_every_destroy_in_view() {
+    let gh = GitHub::start("");
+    let p = many(300);
+    p.record();
+    // The PR: 50 pipelines removed, and a default changed for every other one.
+    for i in 0..50 {
+        std::fs::remove_file(p.path().join(format!("pipelines/orders_{i:04}.toml"))).unwrap();
+    }
+    let config = p.read("flinkform.toml");
+    p.write("flinkform.toml", &config.replace("\"60s\"", "\"90s\""));
+    let r = comment(&p, &gh, &[]).code(0);
+    assert!(
+        r.stdout.contains("The plan comment on o/r#7 was created: https://github.com/o/r/pull/7#issuecomment-"),
+        "{}",
+        r.stdout
+    );
+    let bodies = gh.comments();
+    assert_eq!(bodies.len(), 1);
+    let body = &bodies[0];
+    assert!(body.chars().count() <= 65_536, "{} characters", body.chars().count());
+    assert!(body.contains("**Plan: 0 to add, 252 to change, 0 to replace, 50 to destroy.**"), "{}", &body[..2000]);
+    for i in 0..50 {
+        assert!(body.contains(&format!("| `-` | `orders_{i:04}` | delete |")), "orders_{i:04} is not in view");
+    }
+
+    // A second push edits that comment: no new one.
+    p.write("flinkform.toml", &config.replace("\"60s\"", "\"120s\""));
+    let r = comment(&p, &gh, &[]).code(0);
+    assert!(r.stdout.contains("was updated"), "{}", r.stdout);
+    let bodies = gh.comments();
+    assert_eq!(bodies.len(), 1);
+    assert!(bodies[0].contains("\"120s\""), "the comment shows the new plan");
+
+    // --behavior new adds one; delete-and-new leaves one.
+    comment(&p, &gh, &["--behavior", "new"]).code(0);
+    assert_eq!(gh.comments().len(), 2);
+    let r = comment(&p, &gh, &["--behavior", "delete-and-new"]).code(0);
+    assert!(r.stdout.contains("was created (2 earlier comments deleted)"), "{}", r.stdout);
+    assert_eq!(gh.comments().len(), 1);
+    gh.assert_contract();
+}
+
+#[test]
+fn the_comment_is_found_on_a_later_page_among_others_and_other_projects_are_left_alone() {
+    let gh = GitHub::start("/api/v3");
+    let p = TestProject::example();
+    comment(&p, &gh, &[]).code(0);
+    // 150 comments by people, and one of another project's flinkform, after ours.
+    let mut bodies: Vec<String> = (0..150).map(|i| format!("LGTM {i}")).collect();
+    bodies.push("<!-- flinkform:plan project=other env=default digest=none applied=false pipelines= -->\nother".into());
+    gh.control("POST", "seed", Some(serde_json::json!({"repo": "o/r", "issue": 7, "bodies": bodies})));
+    let spec = p.read("pipelines/orders.toml");
+    p.write("pipelines/orders.toml", &spec.replace("parallelism = 2", "parallelism = 3"));
+    let r = comment(&p, &gh, &[]).code(0);
+    assert!(r.stdout.contains("was updated"), "{}", r.stdout);
+    let now = gh.comments();
+    assert_eq!(now.len(), 152);
+    assert!(now[0].contains("parallelism: 3"), "ours, the first, was edited: {}", now[0]);
+    assert!(now[151].ends_with("other"), "another project's comment is not ours");
+    let log = gh.state()["log"].clone();
+    let pages: Vec<&str> =
+        log.as_array().unwrap().iter().filter(|l| l["method"] == "GET").map(|l| l["query"].as_str().unwrap()).collect();
+    assert!(pages.contains(&"per_page=100&page=2"), "the second page was read: {pages:?}");
+    gh.assert_contract();
+}
+
+#[test]
+fn the_pr_comes_from_the_github_actions_event_and_a_failed_plan_still_comments() {
+    let gh = GitHub::start("");
+    let p = TestProject::example();
+    p.write("event.json", r#"{"action": "synchronize", "number": 7, "pull_request": {"number": 7}}"#);
+    let spec = p.read("pipelines/orders.toml");
+    p.write("pipelines/orders.toml", &spec.replacen("[source]", "[source]\ntopik = \"x\"", 1));
+    let event = p.path().join("event.json");
+    let env = [
+        ("GITHUB_TOKEN", TOKEN),
+        ("GITHUB_REPOSITORY", "o/r"),
+        ("GITHUB_EVENT_PATH", event.to_str().unwrap()),
+        ("GITHUB_API_URL", gh.api.as_str()),
+    ];
+    let r = p.run_with(&["comment", "github"], &env).code(1);
+    assert!(r.stdout.contains("was created"), "{}\n{}", r.stdout, r.stderr);
+    let bodies = gh.comments();
+    assert!(bodies[0].contains("**The plan failed") && bodies[0].contains("topik"), "{}", bodies[0]);
+    // Fixed on the next push: the same comment now shows the plan.
+    p.write("pipelines/orders.toml", &spec);
+    p.run_with(&["comment", "github"], &env).code(0);
+    let bodies = gh.comments();
+    assert_eq!(bodies.len(), 1);
+    assert!(bodies[0].contains("**Plan: 2 to add"), "{}", bodies[0]);
+    gh.assert_contract();
+}
+
+#[test]
+fn permission_errors_say_what_to_grant_and_rate_limits_are_waited_out() {
+    let gh = GitHub::start("");
+    let p = TestProject::example();
+    gh.control(
+        "POST",
+        "fail",
+        Some(serde_json::json!({"status": 403, "times": 1, "message": "Resource not accessible by integration"})),
+    );
+    let r = comment(&p, &gh, &[]).code(1);
+    assert!(
+        r.stderr.contains("GitHub answered 403 to list the PR's comments: Resource not accessible by integration")
+            && r.stderr.contains("permissions: pull-requests: write"),
+        "{}",
+        r.stderr
+    );
+    gh.control(
+        "POST",
+        "fail",
+        Some(serde_json::json!({"status": 403, "times": 1, "message": "API rate limit exceeded", "headers": {"retry-after": "1"}})),
+    );
+    let r = comment(&p, &gh, &[]).code(0);
+    assert!(r.stdout.contains("was created"), "{}\n{}", r.stdout, r.stderr);
+    let r = p.run_with(&["comment", "github", "--repo", "o/r", "--pr", "7"], &[("GITHUB_TOKEN", "")]).code(1);
+    assert!(r.stderr.contains("GITHUB_TOKEN is not set"), "{}", r.stderr);
+    gh.assert_contract();
+}

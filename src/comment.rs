@@ -103,6 +103,17 @@ impl Target {
     }
 }
 
+impl Target {
+    /// The target of apply on merge: the PR of the event when it is one (`pull_request:
+    /// closed`), else `pr` 0, to be found from the merge commit (`GITHUB_SHA`) by
+    /// [`GitHub::merged_pr`].
+    pub fn for_merge() -> Result<Target, CommentError> {
+        let event = std::env::var("GITHUB_EVENT_PATH").ok().filter(|v| !v.is_empty());
+        let pr = event.and_then(|e| pr_of_event(Some(e)).ok());
+        Target::from_env(None, None, Some(pr.unwrap_or(0)))
+    }
+}
+
 /// The PR number of the GitHub Actions event (`pull_request`, `pull_request_target`,
 /// `issue_comment` on a PR).
 fn pr_of_event(path: Option<String>) -> Result<u64, CommentError> {
@@ -135,6 +146,7 @@ pub struct GitHub {
 struct Ours {
     id: u64,
     applied: bool,
+    body: String,
 }
 
 impl GitHub {
@@ -174,6 +186,42 @@ impl GitHub {
         Ok(Posted { verb: "created", url: html_url(&v), deleted })
     }
 
+    /// Finds the merged PR of the merge commit `sha` when the target has none yet.
+    pub async fn merged_pr(&mut self, sha: &str) -> Result<u64, CommentError> {
+        if self.target.pr != 0 {
+            return Ok(self.target.pr);
+        }
+        let path = format!("/repos/{}/commits/{sha}/pulls", self.target.repo);
+        let (v, _) = self.call(Method::GET, &path, None, "find the pull request of the merge commit").await?;
+        let pulls = v.as_array().cloned().unwrap_or_default();
+        let merged = pulls.iter().find(|p| !p["merged_at"].is_null()).or(pulls.first());
+        let pr = merged.and_then(|p| p["number"].as_u64()).ok_or_else(|| {
+            CommentError::Setup(format!("commit {sha} belongs to no pull request: there is no reviewed plan to apply"))
+        })?;
+        self.target.pr = pr;
+        Ok(pr)
+    }
+
+    /// The newest comment of `project` and `env` on the PR: its id and body (the plan
+    /// that was reviewed).
+    pub async fn reviewed(&self, project: &str, env: &str) -> Result<(u64, String), CommentError> {
+        let want = Marker { project: project.into(), env: env.into(), applied: false, meaning: Default::default() };
+        let newest = self.ours(&want).await?.pop().ok_or_else(|| {
+            CommentError::Setup(format!(
+                "{}#{} has no flinkform plan comment for project {project}: there is no reviewed plan to apply",
+                self.target.repo, self.target.pr
+            ))
+        })?;
+        Ok((newest.id, newest.body))
+    }
+
+    /// Replaces comment `id`'s body.
+    pub async fn edit(&self, id: u64, body: &str) -> Result<(), CommentError> {
+        let path = format!("/repos/{}/issues/comments/{id}", self.target.repo);
+        self.call(Method::PATCH, &path, Some(json!({ "body": body })), "update the comment").await?;
+        Ok(())
+    }
+
     /// The PR's comments of the marker's project and environment, oldest first, every
     /// page read.
     async fn ours(&self, marker: &Marker) -> Result<Vec<Ours>, CommentError> {
@@ -184,7 +232,8 @@ impl GitHub {
             for c in v.as_array().into_iter().flatten() {
                 let Some(m) = c["body"].as_str().and_then(Marker::find) else { continue };
                 if m.project == marker.project && m.env == marker.env {
-                    out.push(Ours { id: c["id"].as_u64().unwrap_or_default(), applied: m.applied });
+                    let body = c["body"].as_str().unwrap_or_default().to_string();
+                    out.push(Ours { id: c["id"].as_u64().unwrap_or_default(), applied: m.applied, body });
                 }
             }
             // The token goes only to the API root it was given for.

@@ -7,6 +7,7 @@ use anyhow::Context;
 use board::Board;
 use flinkform_core::plan::{self as planner, file as planfile};
 use plan::observe;
+use review::Review;
 
 /// Set by ctrl-c during apply: in-flight steps finish and are recorded, then apply stops.
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
@@ -42,6 +43,8 @@ pub(super) fn apply(
     progress: Progress<'_>,
 ) -> Result<Output, Error> {
     let ws = Workspace::load(root)?;
+    let runtime = runtime()?;
+    let review = Review::of(&mode, &ws, &runtime)?;
     let store = ws.store()?;
     let _guard = store.lock(&lock_info("apply"), lock_timeout)?;
     let state = store.load()?;
@@ -52,7 +55,7 @@ pub(super) fn apply(
             planfile::check_fresh(&p, state.as_ref()).map_err(anyhow::Error::from)?;
             let mut p = p;
             p.require_sink_dsn(env_is_set);
-            check_reviewed(&mode, &p)?;
+            review.check(&p, &runtime)?;
             p
         }
         None => {
@@ -62,7 +65,7 @@ pub(super) fn apply(
                     let observed = observe(&ws, state.as_ref(), &desired)?;
                     let mut p = planner::compute(desired, state.as_ref(), observed.as_ref(), inputs);
                     p.require_sink_dsn(env_is_set);
-                    check_reviewed(&mode, &p)?;
+                    review.check(&p, &runtime)?;
                     p
                 }
                 Mode::Destroy(names) => {
@@ -98,7 +101,6 @@ pub(super) fn apply(
     })?;
     let client = Client::new(ws.vvp_target().map_err(Failed::from)?, creds, RetryPolicy::default())
         .map_err(anyhow::Error::from)?;
-    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.spawn(async {
         if tokio::signal::ctrl_c().await.is_ok() {
             INTERRUPTED.store(true, Ordering::Relaxed);
@@ -111,29 +113,9 @@ pub(super) fn apply(
     let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
     let executor = Executor::new(&client, &*store, start, timeouts(&ws), now, &INTERRUPTED, &events);
     let outcome = runtime.block_on(executor.apply(&plan, parallelism));
-    Ok(report(&outcome))
-}
-
-/// Refuses a plan whose meaning is not the reviewed one (`--expect-plan`: a digest, or a
-/// file with the PR comment or the JSON plan), naming what changed.
-fn check_reviewed(mode: &Mode, plan: &planner::Plan) -> Result<(), Error> {
-    let Mode::Apply { expect: Some(value) } = mode else { return Ok(()) };
-    let file = Path::new(value);
-    let text = if file.is_file() {
-        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?
-    } else {
-        value.clone()
-    };
-    let expected = planner::meaning::Meaning::expected(&text).map_err(|e| anyhow::anyhow!("--expect-plan: {e}"))?;
-    let diffs = expected.differences(&plan.meaning());
-    if diffs.is_empty() {
-        return Ok(());
-    }
-    Err(anyhow::anyhow!(
-        "the plan is not the one reviewed, so nothing was applied:\n  {}\nPlan again and have the new plan reviewed.",
-        diffs.join("\n  ")
-    )
-    .into())
+    let out = report(&outcome);
+    review.finish(&out, &runtime);
+    Ok(out)
 }
 
 /// What apply says it did, and its exit code.

@@ -123,9 +123,10 @@ pub(super) enum Command {
     Apply {
         /// A plan saved with `plan -out FILE`: apply exactly it (refused if the state changed since).
         plan: Option<PathBuf>,
-        /// Apply only if the plan means what was reviewed: its digest, or a file with the
-        /// PR comment or `plan --format json` output (then what changed is named).
-        #[arg(long, value_name = "DIGEST|FILE")]
+        /// Apply only if the plan means what was reviewed: its digest, a file with the PR
+        /// comment or `plan --format json` output, or `github` (the comment of the pull
+        /// request merged as GITHUB_SHA, which then says what apply did).
+        #[arg(long, value_name = "DIGEST|FILE|github")]
         expect_plan: Option<String>,
         /// Do not ask for confirmation.
         #[arg(long)]

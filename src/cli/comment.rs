@@ -30,7 +30,8 @@ pub(super) fn comment(root: &Path, style: Style, progress: Progress<'_>, opts: O
                 format: Format::Markdown,
                 out: None,
                 detailed_exitcode: false,
-                lock: true,
+                // Only reads the state: concurrent pull requests do not wait on each other.
+                lock: false,
                 lock_timeout: Duration::ZERO,
                 refresh: opts.refresh,
                 validate: false,

@@ -9,6 +9,7 @@ mod comment;
 mod init;
 mod inspect;
 mod plan;
+mod review;
 mod state;
 
 use anyhow::Context;

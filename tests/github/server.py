@@ -15,6 +15,7 @@ Serves the issue-comment and label operations flinkform uses, in memory. Prints
   GET  /_control/state       comments, labels, violations and the request log
   POST /_control/seed        {"repo": "o/r", "issue": 7, "bodies": [...]}: comments
                              others wrote
+  POST /_control/merge       {"sha": "...", "pr": 7}: PR 7 was merged as that commit
   POST /_control/fail        {"status": 403|429, "times": N, "headers": {...}}: the
                              next N API requests get that answer (a permission error,
                              a rate limit)
@@ -41,6 +42,7 @@ OPERATIONS = [
     ("get", "/repos/{owner}/{repo}/issues/{issue_number}/labels"),
     ("post", "/repos/{owner}/{repo}/issues/{issue_number}/labels"),
     ("delete", "/repos/{owner}/{repo}/issues/{issue_number}/labels/{name}"),
+    ("get", "/repos/{owner}/{repo}/commits/{commit_sha}/pulls"),
 ]
 
 
@@ -88,6 +90,7 @@ class World:
         self.lock = threading.Lock()
         self.comments = []  # dicts in creation order, with "_issue"
         self.labels = {}  # issue key -> [names]
+        self.merges = {}  # merge commit sha -> PR number
         self.next_id = 1000
         self.violations = []
         self.log = []
@@ -227,6 +230,16 @@ class Handler(BaseHTTPRequestHandler):
             found[0]["body"] = body["body"]
             found[0]["updated_at"] = now()
             return self.send(200, comment_json(w, owner, repo, found[0]), None, req)
+        if len(parts) == 6 and parts[3] == "commits" and parts[5] == "pulls":
+            pulls = []
+            if parts[4] in w.merges:
+                pr = w.example("pull-request-simple-items")[0]
+                # GitHub's example lists a requested team without the `type` its own
+                # schema requires: none is requested here.
+                pr.update({"number": w.merges[parts[4]], "state": "closed", "merged_at": now(),
+                           "merge_commit_sha": parts[4], "requested_teams": []})
+                pulls.append(pr)
+            return self.send(200, pulls, None, req)
         if len(parts) >= 6 and parts[3] == "issues" and parts[5] == "labels":
             key = "/".join(parts[1:5])
             names = w.labels.setdefault(key, [])
@@ -252,6 +265,10 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send(200, {
                     "comments": [{k: v for k, v in c.items() if k != "_repo"} for c in w.comments],
                     "labels": w.labels, "violations": w.violations, "log": w.log})
+            if path == "/_control/merge" and method == "POST":
+                m = json.loads(raw)
+                w.merges[m["sha"]] = m["pr"]
+                return self.send(200, {})
             if path == "/_control/seed" and method == "POST":
                 seed = json.loads(raw)
                 owner, repo = seed["repo"].split("/")

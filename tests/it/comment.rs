@@ -8,16 +8,16 @@ use std::process::{Child, Command, Stdio};
 
 use crate::common::{Run, TestProject};
 
-const TOKEN: &str = "ghs_flinkformTestToken0123456789";
+pub const TOKEN: &str = "ghs_flinkformTestToken0123456789";
 
 /// The local GitHub, stopped on drop.
-struct GitHub {
+pub struct GitHub {
     child: Child,
-    api: String,
+    pub api: String,
 }
 
 impl GitHub {
-    fn start(prefix: &str) -> GitHub {
+    pub fn start(prefix: &str) -> GitHub {
         let var =
             |k: &str| std::env::var(k).unwrap_or_else(|_| panic!("{k} is not set: run the tests with ./scripts/test"));
         let mut cmd = Command::new(var("FLINKFORM_TEST_GITHUB_PYTHON"));
@@ -32,7 +32,7 @@ impl GitHub {
         GitHub { child, api: format!("http://127.0.0.1:{port}{prefix}") }
     }
 
-    fn control(&self, method: &str, what: &str, body: Option<serde_json::Value>) -> serde_json::Value {
+    pub fn control(&self, method: &str, what: &str, body: Option<serde_json::Value>) -> serde_json::Value {
         let root = self.api.split('/').take(3).collect::<Vec<_>>().join("/");
         let mut args = vec!["-s".to_string(), "-X".into(), method.into(), format!("{root}/_control/{what}")];
         if let Some(b) = body {
@@ -42,19 +42,27 @@ impl GitHub {
         serde_json::from_slice(&out.stdout).expect("the control answer is JSON")
     }
 
-    fn state(&self) -> serde_json::Value {
+    pub fn state(&self) -> serde_json::Value {
         self.control("GET", "state", None)
     }
 
     /// The bodies of the comments on o/r#7.
-    fn comments(&self) -> Vec<String> {
+    pub fn comments(&self) -> Vec<String> {
+        self.comments_on(7)
+    }
+
+    /// The bodies of the comments on o/r#`pr`.
+    pub fn comments_on(&self, pr: u64) -> Vec<String> {
         let s = self.state();
         let v = s["comments"].as_array().unwrap();
-        v.iter().filter(|c| c["_issue"] == "7").map(|c| c["body"].as_str().unwrap().to_string()).collect()
+        v.iter()
+            .filter(|c| c["_issue"] == pr.to_string().as_str())
+            .map(|c| c["body"].as_str().unwrap().to_string())
+            .collect()
     }
 
     /// No request and no answer broke GitHub's description.
-    fn assert_contract(&self) {
+    pub fn assert_contract(&self) {
         let s = self.state();
         assert_eq!(s["violations"], serde_json::json!([]), "requests or answers outside GitHub's OpenAPI description");
     }

@@ -3,7 +3,7 @@
 
 pub mod apply;
 mod cli;
-mod comment;
+pub mod comment;
 mod common;
 mod docs;
 mod flink;

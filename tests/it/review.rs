@@ -74,3 +74,123 @@ fn a_plan_that_fails_explains_itself_in_the_comment_and_the_json() {
     let r = p.run(&["apply", "--auto-approve", "--expect-plan", "comment.md"]).code(1);
     assert!(r.stderr.contains("the comment's plan failed: there is no reviewed plan to apply"), "{}", r.stderr);
 }
+
+/// The `run: |` blocks of a workflow that call flinkform (the install step is left out:
+/// the test runs the binary it built), in order.
+fn workflow_commands(file: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(crate::common::repo().join("examples/ci/github").join(file)).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        if l.trim() != "run: |" {
+            continue;
+        }
+        let indent = l.len() - l.trim_start().len();
+        let block: Vec<&str> = lines[i + 1..]
+            .iter()
+            .take_while(|b| b.trim().is_empty() || b.len() - b.trim_start().len() > indent)
+            .map(|b| b.trim())
+            .collect();
+        if block.iter().any(|b| b.starts_with("flinkform ")) {
+            out.push(block.join("\n"));
+        }
+    }
+    assert!(!out.is_empty(), "{file} runs no flinkform command");
+    out
+}
+
+/// Runs `commands` with bash in the project, as GitHub Actions runs a step, with the
+/// variables it sets for `event`.
+fn run_workflow(
+    p: &TestProject,
+    emu: &Emulator,
+    gh: &crate::comment::GitHub,
+    file: &str,
+    event: serde_json::Value,
+    sha: &str,
+) -> Vec<crate::common::Run> {
+    p.write(".github-event.json", &event.to_string());
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_flinkform")).parent().unwrap().to_path_buf();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let event_path = p.path().join(".github-event.json");
+    workflow_commands(file)
+        .iter()
+        .map(|script| {
+            let out = std::process::Command::new("bash")
+                .args(["-eo", "pipefail", "-c", script])
+                .current_dir(p.path())
+                .env("PATH", &path)
+                .env("NO_COLOR", "1")
+                .env("GITHUB_ACTIONS", "true")
+                .env("GITHUB_TOKEN", crate::comment::TOKEN)
+                .env("GITHUB_API_URL", &gh.api)
+                .env("GITHUB_SERVER_URL", "https://github.com")
+                .env("GITHUB_REPOSITORY", "o/r")
+                .env("GITHUB_RUN_ID", "4242")
+                .env("GITHUB_SHA", sha)
+                .env("GITHUB_EVENT_PATH", &event_path)
+                .env("FLINKFORM_VVP_ENDPOINT", &emu.addr)
+                .env("FLINKFORM_VVP_PROTOCOL", "http")
+                .env("ALIBABA_CLOUD_ACCESS_KEY_ID", crate::vvp::AK)
+                .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", crate::vvp::SK)
+                .output()
+                .unwrap();
+            crate::common::Run {
+                code: out.status.code().unwrap_or(-1),
+                stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn the_example_github_workflows_plan_each_push_apply_the_reviewed_plan_on_merge_and_refuse_a_changed_one() {
+    let emu = Emulator::start(&[]);
+    let gh = crate::comment::GitHub::start("");
+    let p = TestProject::example();
+    let pr = |n: u64| serde_json::json!({"action": "synchronize", "number": n, "pull_request": {"number": n}});
+    let push = |sha: &str| serde_json::json!({"ref": "refs/heads/main", "after": sha});
+
+    // PR 7: the first push comments the plan; the second edits the same comment.
+    let r = run_workflow(&p, &emu, &gh, "flinkform-plan.yml", pr(7), "head1");
+    assert_eq!(r[0].code, 0, "{}\n{}", r[0].stdout, r[0].stderr);
+    let spec = p.read("pipelines/orders.toml");
+    p.write("pipelines/orders.toml", &spec.replace("parallelism = 2", "parallelism = 3"));
+    let r = run_workflow(&p, &emu, &gh, "flinkform-plan.yml", pr(7), "head2");
+    assert!(r[0].stdout.contains("was updated"), "{}\n{}", r[0].stdout, r[0].stderr);
+    assert_eq!(gh.comments_on(7).len(), 1);
+
+    // Merged as m1: the reviewed plan is applied, and the comment says so, final.
+    gh.control("POST", "merge", Some(serde_json::json!({"sha": "m1", "pr": 7})));
+    let r = run_workflow(&p, &emu, &gh, "flinkform-apply.yml", push("m1"), "m1");
+    assert_eq!(r[0].code, 0, "{}\n{}", r[0].stdout, r[0].stderr);
+    assert!(r[0].stdout.contains("Apply complete! 2 created"), "{}", r[0].stdout);
+    let body = &gh.comments_on(7)[0];
+    assert!(
+        body.starts_with("<!-- flinkform:plan ") && body.lines().next().unwrap().contains(" applied=true "),
+        "{body}"
+    );
+    assert!(body.contains("**Applied on merge:**") && body.contains("Apply complete! 2 created"), "{body}");
+    assert_eq!(crate::apply::managed_deployments(&emu), ["clickstream", "orders"]);
+
+    // PR 8 is reviewed, but main changes before it merges (another change lands in the
+    // merge): the plan on main is not the reviewed one, and nothing is applied.
+    p.write("pipelines/orders.toml", &spec.replace("parallelism = 2", "parallelism = 5"));
+    let r = run_workflow(&p, &emu, &gh, "flinkform-plan.yml", pr(8), "head3");
+    assert_eq!(r[0].code, 0, "{}\n{}", r[0].stdout, r[0].stderr);
+    let clicks = p.read("pipelines/clickstream.toml");
+    p.write("pipelines/clickstream.toml", &clicks.replace("parallelism = 4", "parallelism = 6"));
+    gh.control("POST", "merge", Some(serde_json::json!({"sha": "m2", "pr": 8})));
+    let r = run_workflow(&p, &emu, &gh, "flinkform-apply.yml", push("m2"), "m2");
+    assert_eq!(r[0].code, 1, "{}\n{}", r[0].stdout, r[0].stderr);
+    assert!(r[0].stderr.contains("`clickstream`: not in the reviewed plan, now"), "{}", r[0].stderr);
+    let body = &gh.comments_on(8)[0];
+    assert!(body.contains("**Not applied on merge:**") && body.contains("`clickstream`"), "{body}");
+    assert!(body.lines().next().unwrap().contains(" applied=false "), "a refused plan's comment stays open: {body}");
+    // The first PR's final comment was not touched by the second PR's runs.
+    assert!(gh.comments_on(7)[0].contains("Apply complete! 2 created"));
+    let jobs = crate::apply::managed_deployments(&emu);
+    assert_eq!(jobs, ["clickstream", "orders"], "nothing new deployed");
+    gh.assert_contract();
+}

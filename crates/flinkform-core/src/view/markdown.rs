@@ -128,6 +128,32 @@ pub fn failed(errors: &[String], c: &Comment<'_>) -> String {
     )
 }
 
+/// A reviewed plan's comment after apply ran on merge: the outcome under the title, and
+/// when the plan was applied, the marker says so (the comment is then final).
+pub fn after_apply(body: &str, outcome: &str, applied: bool) -> String {
+    let fence = if outcome.contains("```") { "~~~~" } else { "```" };
+    let label = if applied { "Applied" } else { "Not applied" };
+    let note = format!("**{label} on merge:**\n\n{fence}text\n{}\n{fence}\n\n", cut(outcome.trim(), 4_000));
+    let mut out = String::with_capacity(body.len() + note.len());
+    let mut placed = false;
+    for line in body.split_inclusive('\n') {
+        if line.starts_with("<!-- flinkform:plan ") && applied {
+            out.push_str(&line.replacen(" applied=false", " applied=true", 1));
+            continue;
+        }
+        out.push_str(line);
+        if !placed && line.starts_with("### flinkform plan") {
+            out.push('\n');
+            out.push_str(&note);
+            placed = true;
+        }
+    }
+    if !placed {
+        out.push_str(&note);
+    }
+    out
+}
+
 /// The table of changes within `room` bytes: every destroy and replace, then the
 /// others in name order while they fit. Returns the table and how many rows it lists.
 fn table(changed: &[&Change], room: usize) -> (String, usize) {

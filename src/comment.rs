@@ -74,7 +74,12 @@ pub struct Posted {
     pub url: String,
     /// Earlier comments deleted.
     pub deleted: usize,
+    /// `flinkform:` labels added to the PR, and removed from it.
+    pub labels: (Vec<String>, Vec<String>),
 }
+
+/// The prefix of the PR labels flinkform owns.
+const LABEL_PREFIX: &str = "flinkform:";
 
 impl Target {
     /// From the flags, else the environment GitHub Actions sets: `GITHUB_TOKEN`,
@@ -167,11 +172,16 @@ impl GitHub {
             Marker::find(body).ok_or_else(|| CommentError::Setup("the comment has no flinkform marker".into()))?;
         let ours = self.ours(&marker).await?;
         let (owner_repo, pr) = (&self.target.repo, self.target.pr);
+        // A failed plan has no classes to label: the labels stay as the last plan left them.
+        let labels = match marker.meaning.digest.is_empty() {
+            true => (Vec::new(), Vec::new()),
+            false => self.sync_labels(&marker).await?,
+        };
         let editable = ours.iter().rev().find(|c| !c.applied);
         if let (Behavior::Update, Some(c)) = (behavior, editable) {
             let path = format!("/repos/{owner_repo}/issues/comments/{}", c.id);
             let (v, _) = self.call(Method::PATCH, &path, Some(json!({ "body": body })), "update the comment").await?;
-            return Ok(Posted { verb: "updated", url: html_url(&v), deleted: 0 });
+            return Ok(Posted { verb: "updated", url: html_url(&v), deleted: 0, labels });
         }
         let mut deleted = 0;
         if behavior == Behavior::DeleteAndNew {
@@ -183,7 +193,32 @@ impl GitHub {
         }
         let path = format!("/repos/{owner_repo}/issues/{pr}/comments");
         let (v, _) = self.call(Method::POST, &path, Some(json!({ "body": body })), "add the comment").await?;
-        Ok(Posted { verb: "created", url: html_url(&v), deleted })
+        Ok(Posted { verb: "created", url: html_url(&v), deleted, labels })
+    }
+
+    /// Makes the PR's `flinkform:` labels the plan's change classes (`flinkform:destroy`,
+    /// `flinkform:replace`, `flinkform:restart-without-state`), so that branch protection
+    /// or a CODEOWNERS rule can ask for more review. Other labels are left alone.
+    async fn sync_labels(&self, marker: &Marker) -> Result<(Vec<String>, Vec<String>), CommentError> {
+        let (repo, pr) = (&self.target.repo, self.target.pr);
+        let want: Vec<String> = marker.meaning.classes.iter().map(|c| format!("{LABEL_PREFIX}{}", c.name())).collect();
+        let (v, _) = self
+            .call(Method::GET, &format!("/repos/{repo}/issues/{pr}/labels?per_page=100"), None, "list the PR's labels")
+            .await?;
+        let have: Vec<String> =
+            v.as_array().into_iter().flatten().filter_map(|l| l["name"].as_str().map(String::from)).collect();
+        let add: Vec<String> = want.iter().filter(|w| !have.contains(w)).cloned().collect();
+        let remove: Vec<String> =
+            have.into_iter().filter(|h| h.starts_with(LABEL_PREFIX) && !want.contains(h)).collect();
+        if !add.is_empty() {
+            let path = format!("/repos/{repo}/issues/{pr}/labels");
+            self.call(Method::POST, &path, Some(json!({ "labels": add })), "label the PR").await?;
+        }
+        for name in &remove {
+            let path = format!("/repos/{repo}/issues/{pr}/labels/{}", name.replace(':', "%3A"));
+            self.call(Method::DELETE, &path, None, "remove a PR label").await?;
+        }
+        Ok((add, remove))
     }
 
     /// Finds the merged PR of the merge commit `sha` when the target has none yet.

@@ -55,8 +55,13 @@ pub(super) fn comment(root: &Path, style: Style, progress: Progress<'_>, opts: O
         1 => " (1 earlier comment deleted)".into(),
         n => format!(" ({n} earlier comments deleted)"),
     };
-    Ok(Output {
-        stdout: format!("The plan comment on {repo}#{pr} was {}{deleted}: {}\n", posted.verb, posted.url),
-        code,
-    })
+    let mut stdout = format!("The plan comment on {repo}#{pr} was {}{deleted}: {}\n", posted.verb, posted.url);
+    let (added, removed) = &posted.labels;
+    if !added.is_empty() {
+        stdout.push_str(&format!("Labelled {repo}#{pr}: {}\n", added.join(", ")));
+    }
+    if !removed.is_empty() {
+        stdout.push_str(&format!("Removed from {repo}#{pr}: {}\n", removed.join(", ")));
+    }
+    Ok(Output { stdout, code })
 }

@@ -13,8 +13,8 @@ operation's response schema before it is sent. A request that fails validation g
 Serves the issue-comment and label operations flinkform uses, in memory. Prints
 `listening PORT` when ready. Outside the API, under /_control/ (never validated):
   GET  /_control/state       comments, labels, violations and the request log
-  POST /_control/seed        {"repo": "o/r", "issue": 7, "bodies": [...]}: comments
-                             others wrote
+  POST /_control/seed        {"repo": "o/r", "issue": 7, "bodies": [...], "labels": [...]}:
+                             comments others wrote, labels others set
   POST /_control/merge       {"sha": "...", "pr": 7}: PR 7 was merged as that commit
   POST /_control/fail        {"status": 403|429, "times": N, "headers": {...}}: the
                              next N API requests get that answer (a permission error,
@@ -118,7 +118,7 @@ def comment_json(world, owner, repo, c):
 
 
 def label_json(world, name, i):
-    v = world.example("label")
+    v = world.example("label-items")[0]
     v.update({"id": 5000 + i, "node_id": "LA_%d" % i, "name": name,
               "url": "%s/labels/%s" % (API, urllib.parse.quote(name))})
     return v
@@ -272,7 +272,8 @@ class Handler(BaseHTTPRequestHandler):
             if path == "/_control/seed" and method == "POST":
                 seed = json.loads(raw)
                 owner, repo = seed["repo"].split("/")
-                for body in seed["bodies"]:
+                w.labels.setdefault("%s/%s/issues/%s" % (owner, repo, seed["issue"]), []).extend(seed.get("labels", []))
+                for body in seed.get("bodies", []):
                     w.comments.append({"id": w.next_id, "_issue": str(seed["issue"]), "_repo": (owner, repo),
                                        "body": body, "created_at": now(), "updated_at": now()})
                     w.next_id += 1
@@ -282,20 +283,27 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send(200, {})
         return self.send(404, {"message": "no such control"})
 
+    def handle_safely(self, method):
+        try:
+            self.handle_any(method)
+        except Exception as e:  # a bug here must fail the test, not hang up on the client
+            self.world.violations.append("the stand-in failed on %s %s: %r" % (method, self.path, e))
+            self.send(500, {"message": "stand-in error: %r" % e})
+
     def do_GET(self):
-        self.handle_any("GET")
+        self.handle_safely("GET")
 
     def do_POST(self):
-        self.handle_any("POST")
+        self.handle_safely("POST")
 
     def do_PATCH(self):
-        self.handle_any("PATCH")
+        self.handle_safely("PATCH")
 
     def do_DELETE(self):
-        self.handle_any("DELETE")
+        self.handle_safely("DELETE")
 
     def do_PUT(self):
-        self.handle_any("PUT")
+        self.handle_safely("PUT")
 
 
 def main():

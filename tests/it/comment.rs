@@ -220,3 +220,27 @@ fn permission_errors_say_what_to_grant_and_rate_limits_are_waited_out() {
     assert!(r.stderr.contains("GITHUB_TOKEN is not set"), "{}", r.stderr);
     gh.assert_contract();
 }
+
+#[test]
+fn the_pr_is_labelled_with_the_plans_change_classes_and_other_labels_are_left_alone() {
+    let gh = GitHub::start("");
+    let p = TestProject::example();
+    p.record();
+    gh.control("POST", "seed", Some(serde_json::json!({"repo": "o/r", "issue": 7, "labels": ["bug"]})));
+    let clicks = p.read("pipelines/clickstream.toml");
+    std::fs::remove_file(p.path().join("pipelines/clickstream.toml")).unwrap();
+    let spec = p.read("pipelines/orders.toml");
+    // A restart (a Flink option a running job cannot take in place) without state.
+    let stateless = "[deployment]\nupgrade = \"stateless\"\nflink_conf = { \"table.exec.state.ttl\" = \"1h\" }";
+    p.write("pipelines/orders.toml", &spec.replace("[deployment]", stateless));
+    let r = comment(&p, &gh, &[]).code(0);
+    assert!(r.stdout.contains("Labelled o/r#7: flinkform:destroy, flinkform:restart-without-state"), "{}", r.stdout);
+    let labels = |gh: &GitHub| gh.state()["labels"]["o/r/issues/7"].clone();
+    assert_eq!(labels(&gh), serde_json::json!(["bug", "flinkform:destroy", "flinkform:restart-without-state"]));
+    // The next push destroys nothing: that label goes, the others stay.
+    p.write("pipelines/clickstream.toml", &clicks);
+    let r = comment(&p, &gh, &[]).code(0);
+    assert!(r.stdout.contains("Removed from o/r#7: flinkform:destroy"), "{}", r.stdout);
+    assert_eq!(labels(&gh), serde_json::json!(["bug", "flinkform:restart-without-state"]));
+    gh.assert_contract();
+}

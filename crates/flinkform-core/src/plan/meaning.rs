@@ -3,7 +3,7 @@
 //! behind it. The plan reviewed in a pull request and the plan apply makes on merge are
 //! compared by it, and the PR comment carries it in a hidden marker.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Action, Change, Plan, SinkDdl};
 use crate::spec::digest;
@@ -11,7 +11,8 @@ use crate::spec::digest;
 /// How many hex digits of a pipeline's digest the marker keeps (64 bits).
 const SHORT: usize = 16;
 
-/// The meaning of a plan: its digest, and each changing pipeline's action and digest.
+/// The meaning of a plan: its digest, each changing pipeline's action and digest, and
+/// the classes of change that call for a closer review.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Meaning {
     /// Digest of the whole meaning (hex, 64 digits).
@@ -19,6 +20,39 @@ pub struct Meaning {
     /// Changing pipelines: name → (action, short digest). Empty when only the digest
     /// is known (`--expect-plan DIGEST`).
     pub pipelines: BTreeMap<String, (String, String)>,
+    /// The classes of the plan's changes (PR labels: `flinkform:destroy`, …).
+    pub classes: BTreeSet<ChangeClass>,
+}
+
+/// A kind of change that branch protection may want more review for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ChangeClass {
+    /// A pipeline is destroyed.
+    Destroy,
+    /// A pipeline is replaced (a new deployment; its job starts without state).
+    Replace,
+    /// A running job restarts without its state (`upgrade = "stateless"`): the source
+    /// reads again from its startup mode.
+    RestartWithoutState,
+}
+
+impl ChangeClass {
+    /// Every class.
+    pub const ALL: [ChangeClass; 3] = [ChangeClass::Destroy, ChangeClass::Replace, ChangeClass::RestartWithoutState];
+
+    /// Its name, as the marker, the JSON and the label (`flinkform:NAME`) spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ChangeClass::Destroy => "destroy",
+            ChangeClass::Replace => "replace",
+            ChangeClass::RestartWithoutState => "restart-without-state",
+        }
+    }
+
+    /// The class called `name`.
+    pub fn named(name: &str) -> Option<ChangeClass> {
+        ChangeClass::ALL.into_iter().find(|c| c.name() == name)
+    }
 }
 
 impl Change {
@@ -45,19 +79,36 @@ impl Change {
     }
 }
 
+impl Change {
+    /// The class of this change, if it is one that calls for a closer review.
+    pub fn class(&self) -> Option<ChangeClass> {
+        let restarts = |b: &crate::state::PipelineState, a: &crate::state::PipelineState| {
+            b.status != crate::state::Status::Stopped && a.deploy.upgrade != crate::spec::Upgrade::Stateful
+        };
+        match (self.action, self.before.as_ref(), self.after.as_ref()) {
+            (Action::Delete, ..) => Some(ChangeClass::Destroy),
+            (Action::Replace, ..) => Some(ChangeClass::Replace),
+            (Action::Update, Some(b), Some(a)) if restarts(b, a) => Some(ChangeClass::RestartWithoutState),
+            _ => None,
+        }
+    }
+}
+
 impl Plan {
     /// The plan's meaning: two plans with the same digest carry out the same actions
     /// with the same SQL, DDL and deployments.
     pub fn meaning(&self) -> Meaning {
         let mut parts: Vec<String> = Vec::new();
         let mut pipelines = BTreeMap::new();
+        let mut classes = BTreeSet::new();
         for c in self.changes.iter().filter(|c| c.action != Action::NoOp) {
             let m = c.meaning();
             parts.push(format!("{}\n{}", c.name, m));
             pipelines.insert(c.name.clone(), (c.action.name().to_string(), m[..SHORT].to_string()));
+            classes.extend(c.class());
         }
         let joined: Vec<&[u8]> = parts.iter().map(|p| p.as_bytes()).collect();
-        Meaning { digest: digest(&joined), pipelines }
+        Meaning { digest: digest(&joined), pipelines, classes }
     }
 }
 
@@ -67,11 +118,13 @@ impl Meaning {
     /// A failed plan (no meaning) says `digest=none`.
     pub fn marker(&self, project: &str, env: &str, applied: bool) -> String {
         let pipelines: Vec<String> = self.pipelines.iter().map(|(n, (a, d))| format!("{n}:{a}:{d}")).collect();
+        let classes: Vec<&str> = self.classes.iter().map(|c| c.name()).collect();
         format!(
-            "<!-- flinkform:plan project={} env={} digest={} applied={applied} pipelines={} -->",
+            "<!-- flinkform:plan project={} env={} digest={} applied={applied} classes={} pipelines={} -->",
             marker_word(project),
             marker_word(env),
             if self.digest.is_empty() { "none" } else { &self.digest },
+            classes.join(","),
             pipelines.join(",")
         )
     }
@@ -81,7 +134,7 @@ impl Meaning {
     pub fn expected(value: &str) -> Result<Meaning, String> {
         let v = value.trim();
         if is_digest(v) {
-            return Ok(Meaning { digest: v.to_string(), pipelines: BTreeMap::new() });
+            return Ok(Meaning { digest: v.to_string(), ..Meaning::default() });
         }
         if let Some(m) = Marker::find(v) {
             if m.meaning.digest.is_empty() {
@@ -158,6 +211,7 @@ impl Marker {
                 "env" => m.env = v.to_string(),
                 "applied" => m.applied = v == "true",
                 "digest" if is_digest(v) => m.meaning.digest = v.to_string(),
+                "classes" => m.meaning.classes = v.split(',').filter_map(ChangeClass::named).collect(),
                 "pipelines" => {
                     for p in v.split(',').filter(|p| !p.is_empty()) {
                         let mut it = p.splitn(3, ':');
@@ -194,7 +248,9 @@ fn from_json(v: &serde_json::Value) -> Result<Meaning, String> {
             pipelines.insert(field("name"), (field("action"), d.chars().take(SHORT).collect()));
         }
     }
-    Ok(Meaning { digest: digest.to_string(), pipelines })
+    let classes = v.get("classes").and_then(|c| c.as_array()).into_iter().flatten();
+    let classes = classes.filter_map(|c| c.as_str().and_then(ChangeClass::named)).collect();
+    Ok(Meaning { digest: digest.to_string(), pipelines, classes })
 }
 
 #[cfg(test)]
@@ -246,6 +302,27 @@ pub(crate) mod tests {
         assert_eq!(diffs.len(), 3, "{diffs:?}");
         assert_eq!(diffs[0], "`p0000`: reviewed as update, now no change");
         assert_eq!(diffs[2], "`p0002`: reviewed as update, now replace");
+    }
+
+    #[test]
+    fn destroys_replaces_and_restarts_without_state_are_classes_of_their_own() {
+        use ChangeClass::*;
+        let classes = |p: &Plan| p.meaning().classes.into_iter().collect::<Vec<_>>();
+        assert_eq!(classes(&plan_of(2, Action::Create)), []);
+        assert_eq!(classes(&plan_of(1, Action::Delete)), [Destroy]);
+        let mut plan = plan_of(2, Action::Update);
+        for c in &mut plan.changes {
+            c.before.as_mut().unwrap().status = crate::state::Status::Running;
+        }
+        assert_eq!(classes(&plan), [], "a stateful restart keeps the state");
+        plan.changes[0].after.as_mut().unwrap().deploy.upgrade = crate::spec::Upgrade::Stateless;
+        plan.changes[1].action = Action::Replace;
+        assert_eq!(classes(&plan), [Replace, RestartWithoutState]);
+        plan.changes[0].before.as_mut().unwrap().status = crate::state::Status::Stopped;
+        assert_eq!(classes(&plan), [Replace], "a stopped job does not restart");
+        let marker = plan.meaning().marker("p", "e", false);
+        assert!(marker.contains(" classes=replace "), "{marker}");
+        assert_eq!(Marker::find(&marker).unwrap().meaning.classes, plan.meaning().classes);
     }
 
     #[test]

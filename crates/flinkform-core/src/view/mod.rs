@@ -241,6 +241,7 @@ pub fn failed_json(errors: &[String]) -> String {
         "errors": errors,
         "has_changes": false,
         "digest": null,
+        "classes": [],
         "pipelines": [],
     });
     serde_json::to_string_pretty(&v).expect("JSON serializes") + "\n"
@@ -248,6 +249,7 @@ pub fn failed_json(errors: &[String]) -> String {
 
 fn plan_json(plan: &Plan) -> String {
     let s = plan.summary();
+    let meaning = plan.meaning();
     let pipelines: Vec<_> = plan
         .changes
         .iter()
@@ -280,7 +282,8 @@ fn plan_json(plan: &Plan) -> String {
         "state": { "lineage": plan.lineage, "serial": plan.serial },
         "summary": { "add": s.add, "change": s.change, "replace": s.replace, "destroy": s.destroy, "repair": s.repair },
         "has_changes": plan.has_changes(),
-        "digest": plan.meaning().digest,
+        "digest": meaning.digest,
+        "classes": meaning.classes.iter().map(|c| c.name()).collect::<Vec<_>>(),
         "refreshed": plan.refreshed,
         "errors": plan.errors,
         "pipelines": pipelines,

@@ -19,6 +19,8 @@ pub enum Behavior {
     New,
     /// Delete it, and add a new one.
     DeleteAndNew,
+    /// Hide it as outdated (GraphQL `minimizeComment`), and add a new one.
+    HideAndNew,
 }
 
 /// Where the comment goes.
@@ -74,6 +76,8 @@ pub struct Posted {
     pub url: String,
     /// Earlier comments deleted.
     pub deleted: usize,
+    /// Earlier comments hidden as outdated.
+    pub hidden: usize,
     /// `flinkform:` labels added to the PR, and removed from it.
     pub labels: (Vec<String>, Vec<String>),
 }
@@ -150,6 +154,7 @@ pub struct GitHub {
 /// A comment of ours found on the PR.
 struct Ours {
     id: u64,
+    node_id: String,
     applied: bool,
     body: String,
 }
@@ -181,19 +186,52 @@ impl GitHub {
         if let (Behavior::Update, Some(c)) = (behavior, editable) {
             let path = format!("/repos/{owner_repo}/issues/comments/{}", c.id);
             let (v, _) = self.call(Method::PATCH, &path, Some(json!({ "body": body })), "update the comment").await?;
-            return Ok(Posted { verb: "updated", url: html_url(&v), deleted: 0, labels });
+            return Ok(Posted { verb: "updated", url: html_url(&v), deleted: 0, hidden: 0, labels });
         }
-        let mut deleted = 0;
-        if behavior == Behavior::DeleteAndNew {
-            for c in ours.iter().filter(|c| !c.applied) {
-                let path = format!("/repos/{owner_repo}/issues/comments/{}", c.id);
-                self.call(Method::DELETE, &path, None, "delete an earlier comment").await?;
-                deleted += 1;
+        let (mut deleted, mut hidden) = (0, 0);
+        for c in ours.iter().filter(|c| !c.applied) {
+            match behavior {
+                Behavior::DeleteAndNew => {
+                    let path = format!("/repos/{owner_repo}/issues/comments/{}", c.id);
+                    self.call(Method::DELETE, &path, None, "delete an earlier comment").await?;
+                    deleted += 1;
+                }
+                Behavior::HideAndNew => {
+                    self.minimize(&c.node_id).await?;
+                    hidden += 1;
+                }
+                Behavior::Update | Behavior::New => {}
             }
         }
         let path = format!("/repos/{owner_repo}/issues/{pr}/comments");
         let (v, _) = self.call(Method::POST, &path, Some(json!({ "body": body })), "add the comment").await?;
-        Ok(Posted { verb: "created", url: html_url(&v), deleted, labels })
+        Ok(Posted { verb: "created", url: html_url(&v), deleted, hidden, labels })
+    }
+
+    /// Hides comment `node_id` as outdated. GraphQL lives at `/graphql` beside the REST
+    /// root (`/api/graphql` beside GitHub Enterprise Server's `/api/v3`).
+    async fn minimize(&self, node_id: &str) -> Result<(), CommentError> {
+        let api = &self.target.api;
+        let url = match api.strip_suffix("/v3") {
+            Some(base) if base.ends_with("/api") => format!("{base}/graphql"),
+            _ => format!("{api}/graphql"),
+        };
+        let query = "mutation($id: ID!) { minimizeComment(input: {subjectId: $id, classifier: OUTDATED}) { minimizedComment { isMinimized } } }";
+        let body = json!({ "query": query, "variables": { "id": node_id } });
+        let what = "hide an earlier comment";
+        let (v, _) = self.call(Method::POST, &url, Some(body), what).await?;
+        match v["errors"].as_array() {
+            Some(errors) if !errors.is_empty() => {
+                let message: Vec<&str> = errors.iter().filter_map(|e| e["message"].as_str()).collect();
+                Err(CommentError::Refused {
+                    status: 200,
+                    what: what.into(),
+                    message: message.join("; "),
+                    hint: String::new(),
+                })
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Makes the PR's `flinkform:` labels the plan's change classes (`flinkform:destroy`,
@@ -268,7 +306,9 @@ impl GitHub {
                 let Some(m) = c["body"].as_str().and_then(Marker::find) else { continue };
                 if m.project == marker.project && m.env == marker.env {
                     let body = c["body"].as_str().unwrap_or_default().to_string();
-                    out.push(Ours { id: c["id"].as_u64().unwrap_or_default(), applied: m.applied, body });
+                    let (id, node_id) =
+                        (c["id"].as_u64().unwrap_or_default(), c["node_id"].as_str().unwrap_or_default());
+                    out.push(Ours { id, node_id: node_id.to_string(), applied: m.applied, body });
                 }
             }
             // The token goes only to the API root it was given for.

@@ -94,8 +94,8 @@ pub(super) enum Command {
         /// Where the pull request is.
         #[arg(value_enum)]
         provider: CommentProvider,
-        /// What happens to the previous comment: edit it, or add a new one (keeping or
-        /// deleting the old).
+        /// What happens to the previous comment: edit it, or add a new one (keeping,
+        /// deleting or hiding the old).
         #[arg(long, value_enum, default_value = "update")]
         behavior: CommentBehavior,
         /// OWNER/NAME (default: GITHUB_REPOSITORY).
@@ -305,4 +305,6 @@ pub(super) enum CommentBehavior {
     New,
     /// Delete the previous comments, then add a new one.
     DeleteAndNew,
+    /// Hide the previous comments as outdated, then add a new one.
+    HideAndNew,
 }

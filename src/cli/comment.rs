@@ -44,17 +44,19 @@ pub(super) fn comment(root: &Path, style: Style, progress: Progress<'_>, opts: O
         CommentBehavior::Update => Behavior::Update,
         CommentBehavior::New => Behavior::New,
         CommentBehavior::DeleteAndNew => Behavior::DeleteAndNew,
+        CommentBehavior::HideAndNew => Behavior::HideAndNew,
     };
     let (repo, pr) = (target.repo.clone(), target.pr);
     let github = GitHub::new(target, RATE_LIMIT_WAIT).map_err(anyhow::Error::from)?;
     let posted = runtime()?
         .block_on(github.post(&body, behavior))
         .map_err(|e| anyhow::Error::from(e).context(format!("posting the plan on {repo}#{pr}")))?;
-    let deleted = match posted.deleted {
+    let earlier = |n: usize, what: &str| match n {
         0 => String::new(),
-        1 => " (1 earlier comment deleted)".into(),
-        n => format!(" ({n} earlier comments deleted)"),
+        1 => format!(" (1 earlier comment {what})"),
+        n => format!(" ({n} earlier comments {what})"),
     };
+    let deleted = earlier(posted.deleted, "deleted") + &earlier(posted.hidden, "hidden");
     let mut stdout = format!("The plan comment on {repo}#{pr} was {}{deleted}: {}\n", posted.verb, posted.url);
     let (added, removed) = &posted.labels;
     if !added.is_empty() {

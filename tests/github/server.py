@@ -10,6 +10,12 @@ answer is built from the description's own examples and validated against the
 operation's response schema before it is sent. A request that fails validation gets
 422 and is recorded as a violation.
 
+GraphQL (`POST /graphql`, or `/api/graphql` beside a `/api/v3` prefix, as GitHub
+Enterprise Server has it) is checked against GitHub's official GraphQL schema (npm
+`@octokit/graphql-schema`, found beside the OpenAPI package) with `graphql-core`, and
+executed on that schema, so its answers have the schema's shape: `minimizeComment` is
+served.
+
 Serves the issue-comment and label operations flinkform uses, in memory. Prints
 `listening PORT` when ready. Outside the API, under /_control/ (never validated):
   GET  /_control/state       comments, labels, violations and the request log
@@ -21,6 +27,7 @@ Serves the issue-comment and label operations flinkform uses, in memory. Prints
                              a rate limit)
 """
 import json
+import os
 import sys
 import threading
 import time
@@ -165,6 +172,8 @@ class Handler(BaseHTTPRequestHandler):
         if url.path.startswith("/_control/"):
             return self.control(method, url.path, raw)
         path = url.path
+        if method == "POST" and path == self.graphql_path:
+            return self.graphql(raw)
         if self.prefix:
             if not path.startswith(self.prefix + "/"):
                 return self.send(404, {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"})
@@ -255,6 +264,40 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(200, [label_json(w, n, i) for i, n in enumerate(names)], None, req)
         return self.send(404, {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"})
 
+    def graphql(self, raw):
+        from graphql import build_schema, graphql_sync, parse, validate
+        w = self.world
+        if not self.headers.get("Authorization", "").startswith(("Bearer ", "token ")):
+            return self.send(401, {"message": "This endpoint requires you to be authenticated."})
+        with w.lock:
+            if Handler.graphql_schema is None:
+                sdl = open(Handler.graphql_sdl, encoding="utf-8").read()
+                # GitHub's published SDL defines a few fields twice: build it as GitHub serves it.
+                Handler.graphql_schema = build_schema(sdl, assume_valid_sdl=True)
+            schema = Handler.graphql_schema
+        req = json.loads(raw)
+        errors = validate(schema, parse(req["query"]))
+        if errors:
+            with w.lock:
+                w.violations.append("GraphQL %s: %s" % (req["query"], "; ".join(e.message for e in errors)))
+            return self.send(200, {"errors": [{"message": e.message} for e in errors]})
+
+        def minimize(info, input):
+            with w.lock:
+                found = [c for c in w.comments if "IC_%d" % c["id"] == input["subjectId"]]
+                if not found:
+                    raise ValueError("Could not resolve to a node with the global id of '%s'" % input["subjectId"])
+                found[0]["minimized"] = input["classifier"]
+            return {"minimizedComment": {"__typename": "IssueComment", "isMinimized": True,
+                                         "minimizedReason": input["classifier"].lower()}}
+
+        result = graphql_sync(schema, req["query"], root_value={"minimizeComment": minimize},
+                              variable_values=req.get("variables"))
+        body = {"data": result.data}
+        if result.errors:
+            body["errors"] = [{"message": e.message} for e in result.errors]
+        return self.send(200, body)
+
     def base_url(self):
         return "http://%s" % self.headers.get("Host")
 
@@ -314,6 +357,9 @@ def main():
     Handler.world = World(small)
     Handler.openapi = OpenAPI.from_dict(small)
     Handler.prefix = prefix.rstrip("/")
+    Handler.graphql_path = Handler.prefix[: -len("/v3")] + "/graphql" if Handler.prefix.endswith("/api/v3") else Handler.prefix + "/graphql"
+    Handler.graphql_sdl = os.path.join(os.path.dirname(spec_path), "..", "..", "graphql-schema", "schema.graphql")
+    Handler.graphql_schema = None
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     print("listening %d" % server.server_address[1], flush=True)
     server.serve_forever()

@@ -163,6 +163,17 @@ fn the_comment_is_found_on_a_later_page_among_others_and_other_projects_are_left
     let pages: Vec<&str> =
         log.as_array().unwrap().iter().filter(|l| l["method"] == "GET").map(|l| l["query"].as_str().unwrap()).collect();
     assert!(pages.contains(&"per_page=100&page=2"), "the second page was read: {pages:?}");
+    // hide-and-new: ours is hidden as outdated (GraphQL, at GitHub Enterprise's
+    // /api/graphql), a new one added; people's and the other project's stay as they are.
+    let r = comment(&p, &gh, &["--behavior", "hide-and-new"]).code(0);
+    assert!(r.stdout.contains("was created (1 earlier comment hidden)"), "{}\n{}", r.stdout, r.stderr);
+    let state = gh.state();
+    let minimized: Vec<&serde_json::Value> =
+        state["comments"].as_array().unwrap().iter().filter(|c| c.get("minimized").is_some()).collect();
+    assert_eq!(minimized.len(), 1);
+    assert_eq!(minimized[0]["minimized"], "OUTDATED");
+    assert!(minimized[0]["body"].as_str().unwrap().contains("project=flinkform-example"));
+    assert_eq!(gh.comments().len(), 153);
     gh.assert_contract();
 }
 

@@ -182,6 +182,14 @@ impl GitHub {
             true => (Vec::new(), Vec::new()),
             false => self.sync_labels(&marker).await?,
         };
+        // Another change applied since this PR's last plan: the new plan says so.
+        let newest = ours.last().and_then(|c| Marker::find(&c.body));
+        let planned = |m: &Marker| !m.meaning.digest.is_empty();
+        let outdated = newest.filter(|m| planned(m) && planned(&marker) && m.state != marker.state).map(|m| m.state);
+        let body = &match outdated {
+            Some(before) => flinkform_core::view::markdown::outdated(body, before, marker.state),
+            None => body.to_string(),
+        };
         let editable = ours.iter().rev().find(|c| !c.applied);
         if let (Behavior::Update, Some(c)) = (behavior, editable) {
             let path = format!("/repos/{owner_repo}/issues/comments/{}", c.id);
@@ -278,7 +286,7 @@ impl GitHub {
     /// The newest comment of `project` and `env` on the PR: its id and body (the plan
     /// that was reviewed).
     pub async fn reviewed(&self, project: &str, env: &str) -> Result<(u64, String), CommentError> {
-        let want = Marker { project: project.into(), env: env.into(), applied: false, meaning: Default::default() };
+        let want = Marker::new(project, env, None, Default::default());
         let newest = self.ours(&want).await?.pop().ok_or_else(|| {
             CommentError::Setup(format!(
                 "{}#{} has no flinkform plan comment for project {project}: there is no reviewed plan to apply",

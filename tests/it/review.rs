@@ -160,6 +160,9 @@ fn the_example_github_workflows_plan_each_push_apply_the_reviewed_plan_on_merge_
     let r = run_workflow(&p, &emu, &gh, "flinkform-plan.yml", pr(7), "head2");
     assert!(r[0].stdout.contains("was updated"), "{}\n{}", r[0].stdout, r[0].stderr);
     assert_eq!(gh.comments_on(7).len(), 1);
+    // PR 8 is opened meanwhile, planned against the same state.
+    let r = run_workflow(&p, &emu, &gh, "flinkform-plan.yml", pr(8), "head8");
+    assert_eq!(r[0].code, 0, "{}\n{}", r[0].stdout, r[0].stderr);
 
     // Merged as m1: the reviewed plan is applied, and the comment says so, final.
     gh.control("POST", "merge", Some(serde_json::json!({"sha": "m1", "pr": 7})));
@@ -179,6 +182,10 @@ fn the_example_github_workflows_plan_each_push_apply_the_reviewed_plan_on_merge_
     p.write("pipelines/orders.toml", &spec.replace("parallelism = 2", "parallelism = 5"));
     let r = run_workflow(&p, &emu, &gh, "flinkform-plan.yml", pr(8), "head3");
     assert_eq!(r[0].code, 0, "{}\n{}", r[0].stdout, r[0].stderr);
+    // PR 7 was applied since PR 8's first plan: its comment says the plan was made again.
+    let body = &gh.comments_on(8)[0];
+    assert!(body.contains("The recorded state changed since this pull request's last plan (serial none → "), "{body}");
+    assert_eq!(gh.comments_on(8).len(), 1);
     let clicks = p.read("pipelines/clickstream.toml");
     p.write("pipelines/clickstream.toml", &clicks.replace("parallelism = 4", "parallelism = 6"));
     gh.control("POST", "merge", Some(serde_json::json!({"sha": "m2", "pr": 8})));

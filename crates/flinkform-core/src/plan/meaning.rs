@@ -113,22 +113,6 @@ impl Plan {
 }
 
 impl Meaning {
-    /// The hidden marker a PR comment carries:
-    /// `<!-- flinkform:plan project=P env=E digest=D applied=false pipelines=a:create:0123…,… -->`.
-    /// A failed plan (no meaning) says `digest=none`.
-    pub fn marker(&self, project: &str, env: &str, applied: bool) -> String {
-        let pipelines: Vec<String> = self.pipelines.iter().map(|(n, (a, d))| format!("{n}:{a}:{d}")).collect();
-        let classes: Vec<&str> = self.classes.iter().map(|c| c.name()).collect();
-        format!(
-            "<!-- flinkform:plan project={} env={} digest={} applied={applied} classes={} pipelines={} -->",
-            marker_word(project),
-            marker_word(env),
-            if self.digest.is_empty() { "none" } else { &self.digest },
-            classes.join(","),
-            pipelines.join(",")
-        )
-    }
-
     /// The meaning an `--expect-plan` value names: a digest, or a text holding a marker
     /// (a PR comment) or a plan in JSON (`plan --format json`).
     pub fn expected(value: &str) -> Result<Meaning, String> {
@@ -185,31 +169,62 @@ impl Meaning {
     }
 }
 
-/// A marker found in a comment body.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// The hidden marker a PR comment carries, which finds the comment again and says what
+/// it shows: `<!-- flinkform:plan project=P env=E digest=D state=7 applied=false
+/// truncated=false classes=destroy pipelines=a:create:0123…,… -->`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Marker {
     /// Its project.
     pub project: String,
     /// Its environment.
     pub env: String,
-    /// Whether the plan was applied (the comment is then frozen).
+    /// The serial of the state the plan was made against (`None`: no state yet).
+    pub state: Option<u64>,
+    /// Whether the plan was applied (the comment is then final).
     pub applied: bool,
-    /// The plan's meaning.
+    /// Whether the comment was cut to fit.
+    pub truncated: bool,
+    /// The plan's meaning (an empty digest: the plan failed).
     pub meaning: Meaning,
 }
 
 impl Marker {
+    /// The marker of `meaning` for `project` and `env`.
+    pub fn new(project: &str, env: &str, state: Option<u64>, meaning: Meaning) -> Marker {
+        Marker { project: marker_word(project), env: marker_word(env), state, meaning, ..Marker::default() }
+    }
+
+    /// The marker as the comment's first line.
+    pub fn text(&self) -> String {
+        let m = &self.meaning;
+        let pipelines: Vec<String> = m.pipelines.iter().map(|(n, (a, d))| format!("{n}:{a}:{d}")).collect();
+        let classes: Vec<&str> = m.classes.iter().map(|c| c.name()).collect();
+        format!(
+            "<!-- flinkform:plan project={} env={} digest={} state={} applied={} truncated={} classes={} pipelines={} -->",
+            marker_word(&self.project),
+            marker_word(&self.env),
+            if m.digest.is_empty() { "none" } else { &m.digest },
+            self.state.map_or("none".to_string(), |s| s.to_string()),
+            self.applied,
+            self.truncated,
+            classes.join(","),
+            pipelines.join(",")
+        )
+    }
+
     /// The first flinkform marker in `text` (a failed plan's has an empty digest).
     pub fn find(text: &str) -> Option<Marker> {
         let start = text.find("<!-- flinkform:plan ")? + "<!-- flinkform:plan ".len();
         let body = &text[start..start + text[start..].find("-->")?];
-        let mut m = Marker { project: String::new(), env: String::new(), applied: false, meaning: Meaning::default() };
+        let mut m = Marker::default();
         for word in body.split_whitespace() {
             let (k, v) = word.split_once('=')?;
             match k {
                 "project" => m.project = v.to_string(),
                 "env" => m.env = v.to_string(),
+                "state" => m.state = v.parse().ok(),
                 "applied" => m.applied = v == "true",
+                "truncated" => m.truncated = v == "true",
                 "digest" if is_digest(v) => m.meaning.digest = v.to_string(),
                 "classes" => m.meaning.classes = v.split(',').filter_map(ChangeClass::named).collect(),
                 "pipelines" => {
@@ -320,7 +335,7 @@ pub(crate) mod tests {
         assert_eq!(classes(&plan), [Replace, RestartWithoutState]);
         plan.changes[0].before.as_mut().unwrap().status = crate::state::Status::Stopped;
         assert_eq!(classes(&plan), [Replace], "a stopped job does not restart");
-        let marker = plan.meaning().marker("p", "e", false);
+        let marker = Marker::new("p", "e", None, plan.meaning()).text();
         assert!(marker.contains(" classes=replace "), "{marker}");
         assert_eq!(Marker::find(&marker).unwrap().meaning.classes, plan.meaning().classes);
     }
@@ -329,11 +344,13 @@ pub(crate) mod tests {
     fn a_marker_a_digest_and_a_json_plan_name_the_same_meaning() {
         let plan = plan_of(2, Action::Create);
         let m = plan.meaning();
-        let comment = format!("hello\n{}\n### flinkform plan\n", m.marker("infra/streaming", "prod", false));
-        let found = Marker::find(&comment).unwrap();
-        assert_eq!((found.project.as_str(), found.env.as_str(), found.applied), ("infra/streaming", "prod", false));
-        assert_eq!(found.meaning, m);
+        let marker = Marker { applied: true, ..Marker::new("infra/streaming", "prod", Some(4), m.clone()) };
+        let comment = format!("hello\n{}\n### flinkform plan\n", marker.text());
+        assert_eq!(Marker::find(&comment).unwrap(), marker);
         assert_eq!(Meaning::expected(&comment).unwrap(), m);
+        let none = Marker::new("p", "e", None, Meaning::default()).text();
+        assert!(none.contains(" digest=none state=none "), "{none}");
+        assert_eq!(Marker::find(&none).unwrap().state, None);
         let json = crate::view::plan(&plan, crate::view::Format::Json, crate::view::Style { color: false });
         assert_eq!(Meaning::expected(&json).unwrap(), m);
         let only = Meaning::expected(&m.digest).unwrap();
@@ -342,7 +359,7 @@ pub(crate) mod tests {
         let d = only.differences(&other);
         assert!(d[0].contains("the plan now does: `p0000` create, `p0001` create, `p0002` create"), "{d:?}");
         assert!(Meaning::expected("not a plan").unwrap_err().contains("expected a plan digest"));
-        let odd = m.marker("a --> b", "x", false);
+        let odd = Marker::new("a --> b", "x", None, m.clone()).text();
         assert_eq!(odd.matches("-->").count(), 1, "a name cannot end the comment: {odd}");
         assert_eq!(Marker::find(&odd).unwrap().project, "a_____b");
     }

@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 
 use super::{NOT_REFRESHED, artifacts, ddl_note, evidence_text, sample_line, summary_line};
-use crate::plan::meaning::Meaning;
+use crate::plan::meaning::{Marker, Meaning};
 use crate::plan::{Action, Change, Plan, SinkDdl};
 
 /// GitHub refuses a comment over 65,536 characters (GitLab allows 1,000,000).
@@ -77,14 +77,12 @@ pub fn plan(plan: &Plan, c: &Comment<'_>) -> String {
         let _ = writeln!(head, "> [!CAUTION]\n> {}\n", cell(e, ERROR_MAX));
     }
     let changed: Vec<&Change> = plan.changes.iter().filter(|c| c.action != Action::NoOp).collect();
-    let mut marker = meaning.marker(c.project, c.env, c.applied.is_some());
-    if marker.len() > MARKER_MAX {
-        let mut m = meaning.clone();
-        m.pipelines.clear();
-        marker = m.marker(c.project, c.env, c.applied.is_some());
+    let mut marker = Marker { applied: c.applied.is_some(), ..Marker::new(c.project, c.env, plan.serial, meaning) };
+    if marker.text().len() > MARKER_MAX {
+        marker.meaning.pipelines.clear();
     }
     // The body stays within what the marker and the notice leave of the limit.
-    let budget = c.limit.saturating_sub(marker.len() + NOTICE_ROOM);
+    let budget = c.limit.saturating_sub(marker.text().len() + NOTICE_ROOM);
     let (table, listed) = table(&changed, budget.saturating_sub(head.len()) / 2);
     let mut body = head + &table;
     let mut shown = 0;
@@ -110,16 +108,16 @@ pub fn plan(plan: &Plan, c: &Comment<'_>) -> String {
             c.limit,
             changed.len()
         );
-        marker = marker.replacen(" applied=", " truncated=true applied=", 1);
+        marker.truncated = true;
     }
-    format!("{marker}\n{body}")
+    format!("{}\n{body}", marker.text())
 }
 
 /// The comment for a plan that failed before it was made (spec, sampling or refresh
 /// errors): each error as the CLI prints it, so the PR still learns why.
 pub fn failed(errors: &[String], c: &Comment<'_>) -> String {
     let errors = errors.join("\n\n");
-    let marker = Meaning::default().marker(c.project, c.env, false);
+    let marker = Marker::new(c.project, c.env, None, Meaning::default()).text();
     let fence = if errors.contains("```") { "~~~~" } else { "```" };
     let room = c.limit.saturating_sub(marker.len() + NOTICE_ROOM);
     format!(
@@ -133,23 +131,40 @@ pub fn failed(errors: &[String], c: &Comment<'_>) -> String {
 pub fn after_apply(body: &str, outcome: &str, applied: bool) -> String {
     let fence = if outcome.contains("```") { "~~~~" } else { "```" };
     let label = if applied { "Applied" } else { "Not applied" };
-    let note = format!("**{label} on merge:**\n\n{fence}text\n{}\n{fence}\n\n", cut(outcome.trim(), 4_000));
-    let mut out = String::with_capacity(body.len() + note.len());
+    let note = format!("**{label} on merge:**\n\n{fence}text\n{}\n{fence}\n", cut(outcome.trim(), 4_000));
+    let body = with_note(body, &note);
+    match (applied, Marker::find(&body)) {
+        (true, Some(m)) => body.replacen(&m.text(), &Marker { applied: true, ..m.clone() }.text(), 1),
+        _ => body,
+    }
+}
+
+/// A comment whose plan was made against another state than the PR's previous plan
+/// (another change was applied meanwhile) says so under the title.
+pub fn outdated(body: &str, before: Option<u64>, now: Option<u64>) -> String {
+    let serial = |s: Option<u64>| s.map_or("none".to_string(), |s| s.to_string());
+    let note = format!(
+        "> [!NOTE]\n> The recorded state changed since this pull request's last plan (serial {} → {}): another change was applied meanwhile, and this plan is made against it. If that change touched these pipelines, rebase onto the main branch.\n",
+        serial(before),
+        serial(now)
+    );
+    with_note(body, &note)
+}
+
+/// `body` with `note` as the first paragraph under the title.
+fn with_note(body: &str, note: &str) -> String {
+    let mut out = String::with_capacity(body.len() + note.len() + 2);
     let mut placed = false;
     for line in body.split_inclusive('\n') {
-        if line.starts_with("<!-- flinkform:plan ") && applied {
-            out.push_str(&line.replacen(" applied=false", " applied=true", 1));
-            continue;
-        }
         out.push_str(line);
         if !placed && line.starts_with("### flinkform plan") {
             out.push('\n');
-            out.push_str(&note);
+            out.push_str(note);
             placed = true;
         }
     }
     if !placed {
-        out.push_str(&note);
+        out.push_str(note);
     }
     out
 }
@@ -271,7 +286,7 @@ fn cut_block(block: &str, room: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::meaning::{Marker, tests::plan_of};
+    use crate::plan::meaning::tests::plan_of;
 
     #[test]
     fn a_plan_of_300_pipelines_is_one_comment_within_the_limit_with_every_destroy_in_view() {
@@ -297,7 +312,7 @@ mod tests {
         assert!(md.contains(&format!("[The whole plan is in the CI log]({url})")));
         let marker = Marker::find(&md).unwrap();
         assert_eq!(marker.meaning, plan.meaning(), "the marker names the whole plan, also when the details are cut");
-        assert!(md.lines().next().unwrap().contains(" truncated=true "));
+        assert!(marker.truncated);
         // Folded blocks and code fences stay balanced where the details were cut.
         assert_eq!(md.matches("<details>").count(), md.matches("</details>").count());
         assert_eq!(md.lines().filter(|l| l.starts_with("```")).count() % 2, 0);
@@ -309,7 +324,7 @@ mod tests {
         let md = super::plan(&plan, &Comment { env: "prod", ..Comment::default() });
         assert!(md.contains("### flinkform plan · `prod`"));
         assert_eq!(md.matches("<details>").count(), 3);
-        assert!(!md.contains("truncated") && !md.contains("This comment is cut"), "{md}");
+        assert!(!Marker::find(&md).unwrap().truncated && !md.contains("This comment is cut"), "{md}");
     }
 
     #[test]

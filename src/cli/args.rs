@@ -69,6 +69,10 @@ pub(super) enum Command {
         /// Save the plan to FILE (also `-out FILE`), for apply to carry out exactly.
         #[arg(short = 'o', long = "out", value_name = "FILE")]
         out: Option<PathBuf>,
+        /// Also write GitLab's merge request report (`{"create": N, "update": N,
+        /// "delete": N}`, for `artifacts: reports: terraform`) to FILE.
+        #[arg(long, value_name = "FILE")]
+        gitlab_report: Option<PathBuf>,
         /// Exit 0 when there are no changes, 2 when there are, 1 on error.
         #[arg(long)]
         detailed_exitcode: bool,

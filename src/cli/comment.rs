@@ -29,6 +29,7 @@ pub(super) fn comment(root: &Path, style: Style, progress: Progress<'_>, opts: O
             let plan_opts = plan::Opts {
                 format: Format::Markdown,
                 out: None,
+                gitlab_report: None,
                 detailed_exitcode: false,
                 // Only reads the state: concurrent pull requests do not wait on each other.
                 lock: false,
@@ -40,6 +41,15 @@ pub(super) fn comment(root: &Path, style: Style, progress: Progress<'_>, opts: O
             (out.stdout, out.code)
         }
     };
+    // GitHub Actions shows the same Markdown on the run's summary page.
+    if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|v| !v.is_empty()) {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&summary)
+            .with_context(|| format!("cannot open GITHUB_STEP_SUMMARY ({})", Path::new(&summary).display()))?;
+        f.write_all(format!("{body}\n").as_bytes()).context("cannot write GITHUB_STEP_SUMMARY")?;
+    }
     let behavior = match opts.behavior {
         CommentBehavior::Update => Behavior::Update,
         CommentBehavior::New => Behavior::New,

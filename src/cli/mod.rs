@@ -176,8 +176,9 @@ fn run(command: Command, root: &Path, style: Style, progress: Progress<'_>) -> R
         Command::Sample { name: None, messages, schema, topic, bootstrap_servers, timeout } => {
             inspect::sample_topic(messages, schema, topic, bootstrap_servers, timeout)
         }
-        Command::Plan { format, out, detailed_exitcode, lock, lock_timeout, refresh, validate } => {
-            let opts = plan::Opts { format, out, detailed_exitcode, lock, lock_timeout, refresh, validate };
+        Command::Plan { format, out, gitlab_report, detailed_exitcode, lock, lock_timeout, refresh, validate } => {
+            let opts =
+                plan::Opts { format, out, gitlab_report, detailed_exitcode, lock, lock_timeout, refresh, validate };
             plan::plan(root, style, progress, opts)
         }
         Command::Comment { provider, behavior, repo, pr, api_url, body_file, refresh } => {

@@ -7,6 +7,7 @@ use flinkform_core::plan::{self, file as planfile};
 pub(super) struct Opts {
     pub(super) format: Format,
     pub(super) out: Option<PathBuf>,
+    pub(super) gitlab_report: Option<PathBuf>,
     pub(super) detailed_exitcode: bool,
     pub(super) lock: bool,
     pub(super) lock_timeout: Duration,
@@ -61,7 +62,7 @@ fn project_id(root: &Path) -> Option<String> {
 }
 
 fn make(root: &Path, style: Style, progress: Progress<'_>, opts: Opts) -> Result<Output, Error> {
-    let Opts { format, out, detailed_exitcode, lock, lock_timeout, refresh, validate } = opts;
+    let Opts { format, out, gitlab_report, detailed_exitcode, lock, lock_timeout, refresh, validate } = opts;
     let ws = Workspace::load(root)?;
     // The specs' own warnings go to stderr, so that stdout stays the plan in every format.
     if !ws.warnings.is_empty() {
@@ -89,6 +90,9 @@ fn make(root: &Path, style: Style, progress: Progress<'_>, opts: Opts) -> Result
     tracing::info!(changes = plan.changes.len(), has_changes = plan.has_changes(), "plan computed");
     if let Some(path) = &out {
         write_new(path, &planfile::to_text(&plan))?;
+    }
+    if let Some(path) = &gitlab_report {
+        write_new(path, &view::gitlab_report(&plan))?;
     }
     let mut text = match format {
         Format::Markdown => {

@@ -195,9 +195,14 @@ fn the_pr_comes_from_the_github_actions_event_and_a_failed_plan_still_comments()
     assert!(r.stdout.contains("was created"), "{}\n{}", r.stdout, r.stderr);
     let bodies = gh.comments();
     assert!(bodies[0].contains("**The plan failed") && bodies[0].contains("topik"), "{}", bodies[0]);
-    // Fixed on the next push: the same comment now shows the plan.
+    // Fixed on the next push: the same comment now shows the plan, as does the run's
+    // summary page.
     p.write("pipelines/orders.toml", &spec);
+    let summary = p.path().join("step-summary.md");
+    let mut env = env.to_vec();
+    env.push(("GITHUB_STEP_SUMMARY", summary.to_str().unwrap()));
     p.run_with(&["comment", "github"], &env).code(0);
+    assert!(std::fs::read_to_string(&summary).unwrap().contains("**Plan: 2 to add"));
     let bodies = gh.comments();
     assert_eq!(bodies.len(), 1);
     assert!(bodies[0].contains("**Plan: 2 to add"), "{}", bodies[0]);

@@ -201,3 +201,17 @@ fn the_example_github_workflows_plan_each_push_apply_the_reviewed_plan_on_merge_
     assert_eq!(jobs, ["clickstream", "orders"], "nothing new deployed");
     gh.assert_contract();
 }
+
+#[test]
+fn gitlab_gets_its_merge_request_report_with_a_replace_as_a_delete_and_a_create() {
+    let p = TestProject::example();
+    p.record();
+    std::fs::remove_file(p.path().join("pipelines/clickstream.toml")).unwrap();
+    let spec = p.read("pipelines/orders.toml");
+    // A new topic replaces the pipeline (a new job that starts without state).
+    p.write("pipelines/orders.toml", &spec.replace("topic = \"orders\"", "topic = \"orders_v2\""));
+    let r = p.run(&["plan", "--gitlab-report", "report.json"]).code(0);
+    assert!(r.stdout.contains("0 to add, 0 to change, 1 to replace, 1 to destroy"), "{}", r.stdout);
+    let report: serde_json::Value = serde_json::from_str(&p.read("report.json")).unwrap();
+    assert_eq!(report, serde_json::json!({"create": 1, "update": 0, "delete": 2}));
+}

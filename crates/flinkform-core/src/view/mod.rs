@@ -247,6 +247,14 @@ pub fn failed_json(errors: &[String]) -> String {
     serde_json::to_string_pretty(&v).expect("JSON serializes") + "\n"
 }
 
+/// GitLab's merge request report of a plan (`artifacts: reports: terraform`): the counts
+/// Terraform's JSON plan gives it, a replace counted as a delete and a create.
+pub fn gitlab_report(plan: &Plan) -> String {
+    let s = plan.summary();
+    let v = json!({ "create": s.add + s.replace, "update": s.change + s.repair, "delete": s.destroy + s.replace });
+    v.to_string() + "\n"
+}
+
 fn plan_json(plan: &Plan) -> String {
     let s = plan.summary();
     let meaning = plan.meaning();

@@ -92,7 +92,7 @@ pub(super) enum Command {
     /// Post the plan as one sticky pull-request comment, found again by its hidden marker
     /// and edited in place on every push.
     #[command(
-        after_help = "Examples (in GitHub Actions, with GITHUB_TOKEN set):\n  flinkform comment github\n  flinkform comment github --behavior delete-and-new\n  flinkform comment github --repo octo/infra --pr 42 --api-url https://ghe.example.com/api/v3"
+        after_help = "Examples (in GitHub Actions with GITHUB_TOKEN set, in GitLab CI with GITLAB_TOKEN set):\n  flinkform comment github\n  flinkform comment github --behavior delete-and-new\n  flinkform comment github --repo octo/infra --pr 42 --api-url https://ghe.example.com/api/v3\n  flinkform comment gitlab"
     )]
     Comment {
         /// Where the pull request is.
@@ -102,14 +102,16 @@ pub(super) enum Command {
         /// deleting or hiding the old).
         #[arg(long, value_enum, default_value = "update")]
         behavior: CommentBehavior,
-        /// OWNER/NAME (default: GITHUB_REPOSITORY).
+        /// GitHub: OWNER/NAME (default: GITHUB_REPOSITORY); GitLab: the project's id or
+        /// path (default: CI_PROJECT_ID).
         #[arg(long)]
         repo: Option<String>,
-        /// Pull request number (default: from the event at GITHUB_EVENT_PATH).
+        /// Pull request number (default: from the event at GITHUB_EVENT_PATH), or merge
+        /// request iid (default: CI_MERGE_REQUEST_IID).
         #[arg(long)]
         pr: Option<u64>,
-        /// API root, for GitHub Enterprise Server (default: GITHUB_API_URL, else
-        /// https://api.github.com).
+        /// API root, for GitHub Enterprise Server or self-managed GitLab (default:
+        /// GITHUB_API_URL or CI_API_V4_URL, else github.com's or gitlab.com's).
         #[arg(long)]
         api_url: Option<String>,
         /// Post this Markdown (from `plan --format markdown`) instead of planning here.
@@ -298,6 +300,8 @@ fn format_parser() -> impl clap::builder::TypedValueParser<Value = Format> {
 pub(super) enum CommentProvider {
     /// A GitHub pull request (github.com or GitHub Enterprise Server).
     Github,
+    /// A GitLab merge request (gitlab.com or self-managed).
+    Gitlab,
 }
 
 /// `comment --behavior`.

@@ -1,11 +1,13 @@
-//! `comment github`: the plan as the pull request's one sticky comment.
+//! `comment github|gitlab`: the plan as the review's one sticky comment.
 
 use super::*;
-use crate::comment::{Behavior, GitHub, Target};
+use crate::comment::github::{self, GitHub};
+use crate::comment::gitlab::{self, GitLab};
+use crate::comment::{Behavior, Forge, Posted};
 use args::{CommentBehavior, CommentProvider};
 
 /// How long a rate limit is waited out before `comment` gives up.
-const RATE_LIMIT_WAIT: Duration = Duration::from_secs(60);
+pub(super) const RATE_LIMIT_WAIT: Duration = Duration::from_secs(60);
 
 /// What `comment` was asked for.
 pub(super) struct Opts {
@@ -21,8 +23,28 @@ pub(super) struct Opts {
 /// Plans (or reads `--body-file`) and posts the Markdown; exits as the plan did, so a
 /// failed plan fails the job after its comment explains why.
 pub(super) fn comment(root: &Path, style: Style, progress: Progress<'_>, opts: Opts) -> Result<Output, Error> {
-    let CommentProvider::Github = opts.provider;
-    let target = Target::from_env(opts.api_url, opts.repo, opts.pr).map_err(anyhow::Error::from)?;
+    let setup = |e: crate::comment::CommentError| anyhow::Error::from(e);
+    match opts.provider {
+        CommentProvider::Github => {
+            let target = github::Target::from_env(opts.api_url.clone(), opts.repo.clone(), opts.pr).map_err(setup)?;
+            let forge = GitHub::new(target, RATE_LIMIT_WAIT).map_err(setup)?;
+            publish(&forge, root, style, progress, &opts)
+        }
+        CommentProvider::Gitlab => {
+            let target = gitlab::Target::from_env(opts.api_url.clone(), opts.repo.clone(), opts.pr).map_err(setup)?;
+            let forge = GitLab::new(target, RATE_LIMIT_WAIT).map_err(setup)?;
+            publish(&forge, root, style, progress, &opts)
+        }
+    }
+}
+
+fn publish(
+    forge: &impl Forge,
+    root: &Path,
+    style: Style,
+    progress: Progress<'_>,
+    opts: &Opts,
+) -> Result<Output, Error> {
     let (body, code) = match &opts.body_file {
         Some(f) => (std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?, exit::OK),
         None => {
@@ -31,7 +53,7 @@ pub(super) fn comment(root: &Path, style: Style, progress: Progress<'_>, opts: O
                 out: None,
                 gitlab_report: None,
                 detailed_exitcode: false,
-                // Only reads the state: concurrent pull requests do not wait on each other.
+                // Only reads the state: concurrent reviews do not wait on each other.
                 lock: false,
                 lock_timeout: Duration::ZERO,
                 refresh: opts.refresh,
@@ -56,24 +78,28 @@ pub(super) fn comment(root: &Path, style: Style, progress: Progress<'_>, opts: O
         CommentBehavior::DeleteAndNew => Behavior::DeleteAndNew,
         CommentBehavior::HideAndNew => Behavior::HideAndNew,
     };
-    let (repo, pr) = (target.repo.clone(), target.pr);
-    let github = GitHub::new(target, RATE_LIMIT_WAIT).map_err(anyhow::Error::from)?;
+    let review = forge.review();
     let posted = runtime()?
-        .block_on(github.post(&body, behavior))
-        .map_err(|e| anyhow::Error::from(e).context(format!("posting the plan on {repo}#{pr}")))?;
+        .block_on(crate::comment::post(forge, &body, behavior))
+        .map_err(|e| anyhow::Error::from(e).context(format!("posting the plan on {review}")))?;
+    Ok(Output { stdout: said(&review, &posted), code })
+}
+
+/// What `comment` tells the CI log.
+fn said(review: &str, posted: &Posted) -> String {
     let earlier = |n: usize, what: &str| match n {
         0 => String::new(),
         1 => format!(" (1 earlier comment {what})"),
         n => format!(" ({n} earlier comments {what})"),
     };
-    let deleted = earlier(posted.deleted, "deleted") + &earlier(posted.hidden, "hidden");
-    let mut stdout = format!("The plan comment on {repo}#{pr} was {}{deleted}: {}\n", posted.verb, posted.url);
+    let earlier = earlier(posted.deleted, "deleted") + &earlier(posted.hidden, "hidden");
+    let mut out = format!("The plan comment on {review} was {}{earlier}: {}\n", posted.verb, posted.url);
     let (added, removed) = &posted.labels;
     if !added.is_empty() {
-        stdout.push_str(&format!("Labelled {repo}#{pr}: {}\n", added.join(", ")));
+        out.push_str(&format!("Labelled {review}: {}\n", added.join(", ")));
     }
     if !removed.is_empty() {
-        stdout.push_str(&format!("Removed from {repo}#{pr}: {}\n", removed.join(", ")));
+        out.push_str(&format!("Removed from {review}: {}\n", removed.join(", ")));
     }
-    Ok(Output { stdout, code })
+    out
 }

@@ -1,52 +1,84 @@
 //! `apply --expect-plan`: apply on merge carries out only the plan that was reviewed,
-//! named by its digest, a file (the PR comment, or `plan --format json`), or `github`:
-//! the merged pull request's flinkform comment, which then says what became of it.
+//! named by its digest, a file (the PR comment, or `plan --format json`), or `github` /
+//! `gitlab`: the merged review's flinkform comment, which then says what became of it.
 
 use super::*;
-use crate::comment::{GitHub, Target};
+use crate::comment::github::{self, GitHub};
+use crate::comment::gitlab::{self, GitLab};
+use crate::comment::{CommentError, Forge, Note};
 use apply::Mode;
+use comment::RATE_LIMIT_WAIT;
 use flinkform_core::plan::Plan;
 use flinkform_core::plan::meaning::Meaning;
+
+/// The forge the reviewed comment is on.
+enum Forged {
+    GitHub(GitHub),
+    GitLab(GitLab),
+}
+
+/// The comment of `project` on the review merged as commit `sha`.
+fn merged_comment<F: Forge>(
+    mut forge: F,
+    sha: &str,
+    project: &str,
+    rt: &tokio::runtime::Runtime,
+) -> Result<(F, Note), CommentError> {
+    let note = rt.block_on(async {
+        forge.merged(sha).await?;
+        crate::comment::reviewed(&forge, project, "default").await
+    })?;
+    Ok((forge, note))
+}
 
 /// The reviewed plan apply must match, if one was named.
 pub(super) struct Review {
     expected: Option<Meaning>,
-    /// The merged PR's comment: the client, the comment's id and body.
-    comment: Option<(GitHub, u64, String)>,
+    /// The merged review's comment.
+    comment: Option<(Forged, Note)>,
 }
 
 impl Review {
-    /// Reads what `--expect-plan` names (from GitHub: the PR merged as `GITHUB_SHA`).
+    /// Reads what `--expect-plan` names (from a forge: the review merged as the commit
+    /// CI runs for, `GITHUB_SHA` or `CI_COMMIT_SHA`).
     pub(super) fn of(mode: &Mode, ws: &Workspace, rt: &tokio::runtime::Runtime) -> Result<Review, Error> {
         let Mode::Apply { expect: Some(value) } = mode else { return Ok(Review { expected: None, comment: None }) };
-        if value == "github" {
-            let project = ws.project.config.project.clone().unwrap_or_else(|| "default".into());
-            let sha = std::env::var("GITHUB_SHA").ok().filter(|s| !s.is_empty());
-            let sha =
-                sha.ok_or_else(|| anyhow::anyhow!("--expect-plan github: GITHUB_SHA (the merge commit) is not set"))?;
-            let mut github = GitHub::new(Target::for_merge().map_err(anyhow::Error::from)?, Duration::from_secs(60))
-                .map_err(anyhow::Error::from)?;
-            let (id, body) = rt
-                .block_on(async {
-                    github.merged_pr(&sha).await?;
-                    github.reviewed(&project, "default").await
-                })
-                .map_err(|e| anyhow::Error::from(e).context("--expect-plan github"))?;
-            let expected = Meaning::expected(&body).map_err(|e| anyhow::anyhow!("--expect-plan github: {e}"))?;
-            return Ok(Review { expected: Some(expected), comment: Some((github, id, body)) });
-        }
-        let file = Path::new(value);
-        let text = if file.is_file() {
-            std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?
-        } else {
-            value.clone()
+        let project = ws.project.config.project.clone().unwrap_or_else(|| "default".into());
+        let sha = |var: &str| {
+            std::env::var(var)
+                .ok()
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| anyhow::anyhow!("--expect-plan {value}: {var} (the merge commit) is not set"))
         };
-        let expected = Meaning::expected(&text).map_err(|e| anyhow::anyhow!("--expect-plan: {e}"))?;
-        Ok(Review { expected: Some(expected), comment: None })
+        let context = |e: CommentError| anyhow::Error::from(e).context(format!("--expect-plan {value}"));
+        let (forged, note) = match value.as_str() {
+            "github" => {
+                let f = GitHub::new(github::Target::for_merge().map_err(context)?, RATE_LIMIT_WAIT).map_err(context)?;
+                let (f, note) = merged_comment(f, &sha("GITHUB_SHA")?, &project, rt).map_err(context)?;
+                (Forged::GitHub(f), note)
+            }
+            "gitlab" => {
+                let f = GitLab::new(gitlab::Target::for_merge().map_err(context)?, RATE_LIMIT_WAIT).map_err(context)?;
+                let (f, note) = merged_comment(f, &sha("CI_COMMIT_SHA")?, &project, rt).map_err(context)?;
+                (Forged::GitLab(f), note)
+            }
+            _ => {
+                let file = Path::new(value);
+                let text = if file.is_file() {
+                    std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?
+                } else {
+                    value.clone()
+                };
+                let expected = Meaning::expected(&text).map_err(|e| anyhow::anyhow!("--expect-plan: {e}"))?;
+                return Ok(Review { expected: Some(expected), comment: None });
+            }
+        };
+        let expected = Meaning::expected(&note.body).map_err(|e| anyhow::anyhow!("--expect-plan {value}: {e}"))?;
+        Ok(Review { expected: Some(expected), comment: Some((forged, note)) })
     }
 
     /// Refuses a plan that does something other than the reviewed one, naming what
-    /// changed (and saying so on the PR). A plan with nothing to do is always safe.
+    /// changed (and saying so on the review). A plan with nothing to do is always safe.
     pub(super) fn check(&self, plan: &Plan, rt: &tokio::runtime::Runtime) -> Result<(), Error> {
         let Some(expected) = &self.expected else { return Ok(()) };
         let diffs = expected.differences(&plan.meaning());
@@ -61,17 +93,21 @@ impl Review {
         Err(anyhow::anyhow!("{why}").into())
     }
 
-    /// Says on the PR what apply did; the comment is final when everything was applied.
+    /// Says on the review what apply did; the comment is final when everything was applied.
     pub(super) fn finish(&self, out: &Output, rt: &tokio::runtime::Runtime) {
         self.say(&out.stdout, out.code == exit::OK, rt);
     }
 
     fn say(&self, outcome: &str, applied: bool, rt: &tokio::runtime::Runtime) {
-        let Some((github, id, body)) = &self.comment else { return };
-        let new = view::markdown::after_apply(body, outcome, applied);
-        if let Err(e) = rt.block_on(github.edit(*id, &new)) {
-            tracing::warn!("could not update the PR comment with the outcome: {e}");
-            eprintln!("warning: could not update the PR comment with the outcome: {e}");
+        let Some((forged, note)) = &self.comment else { return };
+        let new = view::markdown::after_apply(&note.body, outcome, applied);
+        let done = match forged {
+            Forged::GitHub(f) => rt.block_on(f.edit(note, &new)),
+            Forged::GitLab(f) => rt.block_on(f.edit(note, &new)),
+        };
+        if let Err(e) = done {
+            tracing::warn!("could not update the review's comment with the outcome: {e}");
+            eprintln!("warning: could not update the review's comment with the outcome: {e}");
         }
     }
 }

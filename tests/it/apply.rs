@@ -10,7 +10,7 @@ use crate::common::{Run, TestProject};
 use crate::vvp::{AK, Emulator, SK};
 
 /// Environment that points flinkform at the emulator.
-fn env(emu: &Emulator) -> Vec<(&'static str, String)> {
+pub fn env(emu: &Emulator) -> Vec<(&'static str, String)> {
     vec![
         ("FLINKFORM_VVP_ENDPOINT", emu.addr.clone()),
         ("FLINKFORM_VVP_PROTOCOL", "http".into()),

@@ -10,14 +10,15 @@ use crate::common::{Run, TestProject};
 
 pub const TOKEN: &str = "ghs_flinkformTestToken0123456789";
 
-/// The local GitHub, stopped on drop.
-pub struct GitHub {
+/// A local forge (`tests/github/server.py` or `tests/gitlab/server.py`), stopped on drop.
+pub struct StandIn {
     child: Child,
     pub api: String,
 }
 
-impl GitHub {
-    pub fn start(prefix: &str) -> GitHub {
+impl StandIn {
+    /// The local GitHub, its REST API under `prefix` (`/api/v3` as on GitHub Enterprise).
+    pub fn github(prefix: &str) -> StandIn {
         let var =
             |k: &str| std::env::var(k).unwrap_or_else(|_| panic!("{k} is not set: run the tests with ./scripts/test"));
         let mut cmd = Command::new(var("FLINKFORM_TEST_GITHUB_PYTHON"));
@@ -25,11 +26,22 @@ impl GitHub {
         if !prefix.is_empty() {
             cmd.args(["--prefix", prefix]);
         }
-        let mut child = cmd.stdout(Stdio::piped()).spawn().expect("the GitHub stand-in starts");
+        StandIn::spawn(cmd, prefix)
+    }
+
+    /// The local GitLab (standard library Python only), its API at `/api/v4`.
+    pub fn gitlab() -> StandIn {
+        let mut cmd = Command::new("python3");
+        cmd.arg(crate::common::repo().join("tests/gitlab/server.py"));
+        StandIn::spawn(cmd, "/api/v4")
+    }
+
+    fn spawn(mut cmd: Command, prefix: &str) -> StandIn {
+        let mut child = cmd.stdout(Stdio::piped()).spawn().expect("the stand-in starts");
         let mut line = String::new();
         BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
         let port = line.trim().strip_prefix("listening ").unwrap_or_else(|| panic!("server said {line:?}"));
-        GitHub { child, api: format!("http://127.0.0.1:{port}{prefix}") }
+        StandIn { child, api: format!("http://127.0.0.1:{port}{prefix}") }
     }
 
     pub fn control(&self, method: &str, what: &str, body: Option<serde_json::Value>) -> serde_json::Value {
@@ -46,7 +58,7 @@ impl GitHub {
         self.control("GET", "state", None)
     }
 
-    /// The bodies of the comments on o/r#7.
+    /// The bodies of the comments on GitHub's o/r#7.
     pub fn comments(&self) -> Vec<String> {
         self.comments_on(7)
     }
@@ -61,21 +73,21 @@ impl GitHub {
             .collect()
     }
 
-    /// No request and no answer broke GitHub's description.
+    /// No request and no answer broke the forge's contract.
     pub fn assert_contract(&self) {
         let s = self.state();
-        assert_eq!(s["violations"], serde_json::json!([]), "requests or answers outside GitHub's OpenAPI description");
+        assert_eq!(s["violations"], serde_json::json!([]), "requests or answers outside the forge's contract");
     }
 }
 
-impl Drop for GitHub {
+impl Drop for StandIn {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }
 
-fn comment(p: &TestProject, gh: &GitHub, extra: &[&str]) -> Run {
+fn comment(p: &TestProject, gh: &StandIn, extra: &[&str]) -> Run {
     let mut args = vec!["comment", "github", "--repo", "o/r", "--pr", "7", "--api-url", &gh.api];
     args.extend(extra);
     let r = p.run_with(&args, &[("GITHUB_TOKEN", TOKEN)]);
@@ -101,7 +113,7 @@ fn many(n: usize) -> TestProject {
 
 #[test]
 fn a_pr_with_300_pipelines_gets_one_sticky_comment_within_the_limit_with_every_destroy_in_view() {
-    let gh = GitHub::start("");
+    let gh = StandIn::github("");
     let p = many(300);
     p.record();
     // The PR: 50 pipelines removed, and a default changed for every other one.
@@ -144,7 +156,7 @@ fn a_pr_with_300_pipelines_gets_one_sticky_comment_within_the_limit_with_every_d
 
 #[test]
 fn the_comment_is_found_on_a_later_page_among_others_and_other_projects_are_left_alone() {
-    let gh = GitHub::start("/api/v3");
+    let gh = StandIn::github("/api/v3");
     let p = TestProject::example();
     comment(&p, &gh, &[]).code(0);
     // 150 comments by people, and one of another project's flinkform, after ours.
@@ -179,7 +191,7 @@ fn the_comment_is_found_on_a_later_page_among_others_and_other_projects_are_left
 
 #[test]
 fn the_pr_comes_from_the_github_actions_event_and_a_failed_plan_still_comments() {
-    let gh = GitHub::start("");
+    let gh = StandIn::github("");
     let p = TestProject::example();
     p.write("event.json", r#"{"action": "synchronize", "number": 7, "pull_request": {"number": 7}}"#);
     let spec = p.read("pipelines/orders.toml");
@@ -211,7 +223,7 @@ fn the_pr_comes_from_the_github_actions_event_and_a_failed_plan_still_comments()
 
 #[test]
 fn permission_errors_say_what_to_grant_and_rate_limits_are_waited_out() {
-    let gh = GitHub::start("");
+    let gh = StandIn::github("");
     let p = TestProject::example();
     gh.control(
         "POST",
@@ -239,7 +251,7 @@ fn permission_errors_say_what_to_grant_and_rate_limits_are_waited_out() {
 
 #[test]
 fn the_pr_is_labelled_with_the_plans_change_classes_and_other_labels_are_left_alone() {
-    let gh = GitHub::start("");
+    let gh = StandIn::github("");
     let p = TestProject::example();
     p.record();
     gh.control("POST", "seed", Some(serde_json::json!({"repo": "o/r", "issue": 7, "labels": ["bug"]})));
@@ -251,7 +263,7 @@ fn the_pr_is_labelled_with_the_plans_change_classes_and_other_labels_are_left_al
     p.write("pipelines/orders.toml", &spec.replace("[deployment]", stateless));
     let r = comment(&p, &gh, &[]).code(0);
     assert!(r.stdout.contains("Labelled o/r#7: flinkform:destroy, flinkform:restart-without-state"), "{}", r.stdout);
-    let labels = |gh: &GitHub| gh.state()["labels"]["o/r/issues/7"].clone();
+    let labels = |gh: &StandIn| gh.state()["labels"]["o/r/issues/7"].clone();
     assert_eq!(labels(&gh), serde_json::json!(["bug", "flinkform:destroy", "flinkform:restart-without-state"]));
     // The next push destroys nothing: that label goes, the others stay.
     p.write("pipelines/clickstream.toml", &clicks);

@@ -7,6 +7,7 @@ pub mod comment;
 mod common;
 mod docs;
 mod flink;
+mod gitlab;
 mod kafka;
 mod layout;
 mod plan;

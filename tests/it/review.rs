@@ -104,7 +104,7 @@ fn workflow_commands(file: &str) -> Vec<String> {
 fn run_workflow(
     p: &TestProject,
     emu: &Emulator,
-    gh: &crate::comment::GitHub,
+    gh: &crate::comment::StandIn,
     file: &str,
     event: serde_json::Value,
     sha: &str,
@@ -147,7 +147,7 @@ fn run_workflow(
 #[test]
 fn the_example_github_workflows_plan_each_push_apply_the_reviewed_plan_on_merge_and_refuse_a_changed_one() {
     let emu = Emulator::start(&[]);
-    let gh = crate::comment::GitHub::start("");
+    let gh = crate::comment::StandIn::github("");
     let p = TestProject::example();
     let pr = |n: u64| serde_json::json!({"action": "synchronize", "number": n, "pull_request": {"number": n}});
     let push = |sha: &str| serde_json::json!({"ref": "refs/heads/main", "after": sha});

@@ -77,6 +77,26 @@ impl TestProject {
         }
     }
 
+    /// Runs `script` with `bash -eo pipefail` in the project, as a CI step runs it, with
+    /// this build's `flinkform` first on the PATH and `env` set.
+    pub fn bash(&self, script: &str, env: &[(&str, &str)]) -> Run {
+        let bin = Path::new(env!("CARGO_BIN_EXE_flinkform")).parent().unwrap().to_path_buf();
+        let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+        let out = Command::new("bash")
+            .args(["-eo", "pipefail", "-c", script])
+            .current_dir(self.path())
+            .env("PATH", path)
+            .env("NO_COLOR", "1")
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
     /// Plans and records the plan's outcome into the project's state store, as a
     /// successful apply would. Returns the written state.
     pub fn record(&self) -> State {

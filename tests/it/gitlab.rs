@@ -8,8 +8,11 @@ use crate::vvp::Emulator;
 
 const TOKEN: &str = "glpat-flinkformTestToken0123";
 
+/// Environment variables, as a CI job gets them.
+type Env = Vec<(&'static str, String)>;
+
 /// The variables a merge request pipeline of project 42, MR `mr`, gets.
-fn ci(gl: &StandIn, mr: u64, sha: &str) -> Vec<(&'static str, String)> {
+fn ci(gl: &StandIn, mr: u64, sha: &str) -> Env {
     vec![
         ("GITLAB_TOKEN", TOKEN.into()),
         ("CI_API_V4_URL", gl.api.clone()),
@@ -18,6 +21,17 @@ fn ci(gl: &StandIn, mr: u64, sha: &str) -> Vec<(&'static str, String)> {
         ("CI_MERGE_REQUEST_IID", mr.to_string()),
         ("CI_COMMIT_SHA", sha.into()),
     ]
+}
+
+/// A merge request pipeline's variables with VVP (the emulator), and the variables of the
+/// default branch's pipeline for merge commit `sha` (no merge request).
+fn with_main(gl: &StandIn, emu: &Emulator, mr: u64, sha: &str) -> (Env, Env) {
+    let mut env = ci(gl, mr, &format!("head{mr}"));
+    env.extend(crate::apply::env(emu));
+    let mut main: Env =
+        env.iter().filter(|(k, _)| *k != "CI_MERGE_REQUEST_IID" && *k != "CI_COMMIT_SHA").cloned().collect();
+    main.push(("CI_COMMIT_SHA", sha.into()));
+    (env, main)
 }
 
 fn run(p: &TestProject, env: &[(&'static str, String)], args: &[&str]) -> Run {
@@ -82,15 +96,10 @@ fn apply_on_merge_reads_the_merged_requests_note_and_writes_the_outcome_into_it(
     let emu = Emulator::start(&[]);
     let gl = StandIn::gitlab();
     let p = TestProject::example();
-    let mut env = ci(&gl, 9, "head9");
-    env.extend(crate::apply::env(&emu));
+    let (env, mut merge) = with_main(&gl, &emu, 9, "m9");
     run(&p, &env, &["comment", "gitlab"]).code(0);
     // On the default branch a pipeline has no merge request: it is found from the commit.
     gl.control("POST", "merge", Some(serde_json::json!({"sha": "m9", "mr": 9})));
-    let merge: Vec<(&'static str, String)> =
-        env.iter().filter(|(k, _)| *k != "CI_MERGE_REQUEST_IID" && *k != "CI_COMMIT_SHA").cloned().collect();
-    let mut merge = merge;
-    merge.push(("CI_COMMIT_SHA", "m9".into()));
     let r = run(&p, &merge, &["apply", "--auto-approve", "--expect-plan", "gitlab"]).code(0);
     assert!(r.stdout.contains("Apply complete! 2 created"), "{}\n{}", r.stdout, r.stderr);
     let body = &notes(&gl, 9)[0];
@@ -148,24 +157,11 @@ fn job_script(job: &str) -> Vec<String> {
 /// Runs job `job`'s script as GitLab's runner does (each line in bash, stopping at the
 /// first that fails), in the project, with `env`.
 fn run_job(p: &TestProject, job: &str, env: &[(&'static str, String)]) -> Vec<Run> {
-    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_flinkform")).parent().unwrap().to_path_buf();
-    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    env.push(("GITLAB_CI", "true"));
     let mut runs = Vec::new();
     for cmd in job_script(job) {
-        let out = std::process::Command::new("bash")
-            .args(["-eo", "pipefail", "-c", &cmd])
-            .current_dir(p.path())
-            .env("PATH", &path)
-            .env("NO_COLOR", "1")
-            .env("GITLAB_CI", "true")
-            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-            .output()
-            .unwrap();
-        let r = Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        };
+        let r = p.bash(&cmd, &env);
         let failed = r.code != 0;
         runs.push(r);
         if failed {
@@ -180,17 +176,13 @@ fn the_example_gitlab_pipeline_plans_the_merge_request_and_applies_it_on_the_def
     let emu = Emulator::start(&[]);
     let gl = StandIn::gitlab();
     let p = TestProject::example();
-    let mut env = ci(&gl, 3, "h3");
-    env.extend(crate::apply::env(&emu));
+    let (env, main) = with_main(&gl, &emu, 3, "m3");
     let runs = run_job(&p, "plan", &env);
     assert!(runs.iter().all(|r| r.code == 0), "{:?}", runs.iter().map(|r| &r.stderr).collect::<Vec<_>>());
     let report: serde_json::Value = serde_json::from_str(&p.read("plan-report.json")).unwrap();
     assert_eq!(report, serde_json::json!({"create": 2, "update": 0, "delete": 0}));
     assert_eq!(notes(&gl, 3).len(), 1);
     gl.control("POST", "merge", Some(serde_json::json!({"sha": "m3", "mr": 3})));
-    let mut main: Vec<(&'static str, String)> =
-        env.into_iter().filter(|(k, _)| *k != "CI_MERGE_REQUEST_IID" && *k != "CI_COMMIT_SHA").collect();
-    main.push(("CI_COMMIT_SHA", "m3".into()));
     let runs = run_job(&p, "apply", &main);
     assert_eq!(runs[0].code, 0, "{}\n{}", runs[0].stdout, runs[0].stderr);
     assert!(notes(&gl, 3)[0].contains("**Applied on merge:**"));

@@ -110,38 +110,23 @@ fn run_workflow(
     sha: &str,
 ) -> Vec<crate::common::Run> {
     p.write(".github-event.json", &event.to_string());
-    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_flinkform")).parent().unwrap().to_path_buf();
-    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
     let event_path = p.path().join(".github-event.json");
-    workflow_commands(file)
-        .iter()
-        .map(|script| {
-            let out = std::process::Command::new("bash")
-                .args(["-eo", "pipefail", "-c", script])
-                .current_dir(p.path())
-                .env("PATH", &path)
-                .env("NO_COLOR", "1")
-                .env("GITHUB_ACTIONS", "true")
-                .env("GITHUB_TOKEN", crate::comment::TOKEN)
-                .env("GITHUB_API_URL", &gh.api)
-                .env("GITHUB_SERVER_URL", "https://github.com")
-                .env("GITHUB_REPOSITORY", "o/r")
-                .env("GITHUB_RUN_ID", "4242")
-                .env("GITHUB_SHA", sha)
-                .env("GITHUB_EVENT_PATH", &event_path)
-                .env("FLINKFORM_VVP_ENDPOINT", &emu.addr)
-                .env("FLINKFORM_VVP_PROTOCOL", "http")
-                .env("ALIBABA_CLOUD_ACCESS_KEY_ID", crate::vvp::AK)
-                .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", crate::vvp::SK)
-                .output()
-                .unwrap();
-            crate::common::Run {
-                code: out.status.code().unwrap_or(-1),
-                stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-            }
-        })
-        .collect()
+    let event_path = event_path.to_str().unwrap();
+    let env = [
+        ("GITHUB_ACTIONS", "true"),
+        ("GITHUB_TOKEN", crate::comment::TOKEN),
+        ("GITHUB_API_URL", gh.api.as_str()),
+        ("GITHUB_SERVER_URL", "https://github.com"),
+        ("GITHUB_REPOSITORY", "o/r"),
+        ("GITHUB_RUN_ID", "4242"),
+        ("GITHUB_SHA", sha),
+        ("GITHUB_EVENT_PATH", event_path),
+        ("FLINKFORM_VVP_ENDPOINT", emu.addr.as_str()),
+        ("FLINKFORM_VVP_PROTOCOL", "http"),
+        ("ALIBABA_CLOUD_ACCESS_KEY_ID", crate::vvp::AK),
+        ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", crate::vvp::SK),
+    ];
+    workflow_commands(file).iter().map(|script| p.bash(script, &env)).collect()
 }
 
 #[test]

@@ -80,7 +80,7 @@ fn wide(n: usize) {
                 [sink]\nendpoint = \"h:80\"\ndatabase = \"d\"\ntable = \"t\"\nusername = \"u\"\n\
                 password = { secret = \"p\" }\n[deployment]\nengine_version = \"vvr-11.1-jdk11-flink-1.20\"\n";
     let (project, diags) =
-        flinkform_core::spec::load(&Source::new("flinkform.toml", config), &[Source::new("wide.toml", spec)]);
+        flinkform_core::spec::load(&Source::new("flinkform.toml", config), &[Source::new("wide.toml", spec)], None);
     assert!(diags.is_empty(), "{diags:?}");
     let p = &project.expect("the spec loads").pipelines[0];
     let (filter, sample) = best_of(3, || {

@@ -81,6 +81,11 @@ fn unused_templates(root: &Path, project: &Project) -> Vec<Diagnostic> {
 impl Workspace {
     /// Reads the project at `root`.
     pub fn load(root: &Path) -> Result<Workspace, Failed> {
+        Workspace::load_env(root, None)
+    }
+
+    /// [`Workspace::load`] in environment `env` (`[environments.NAME]` overlaid).
+    pub fn load_env(root: &Path, env: Option<&str>) -> Result<Workspace, Failed> {
         if !root.join("flinkform.toml").is_file() {
             let shown = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
             return Err(Diagnostic::error(format!("no flinkform.toml in {}", shown.display()))
@@ -110,7 +115,7 @@ impl Workspace {
                 Err(d) => diags.push(d),
             }
         }
-        let (project, more) = spec::load(&config, &sources);
+        let (project, more) = spec::load(&config, &sources, env);
         diags.extend(more);
         let Some(project) = project.filter(|_| !diags.iter().any(Diagnostic::is_error)) else {
             return Err(Failed(diags));

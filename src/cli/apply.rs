@@ -42,7 +42,7 @@ pub(super) fn apply(
     style: Style,
     progress: Progress<'_>,
 ) -> Result<Output, Error> {
-    let ws = Workspace::load(root)?;
+    let ws = workspace(root)?;
     let runtime = runtime()?;
     let review = Review::of(&mode, &ws, &runtime)?;
     let store = ws.store()?;
@@ -53,6 +53,16 @@ pub(super) fn apply(
             let text = std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?;
             let p = planfile::from_text(&text).map_err(anyhow::Error::from)?;
             planfile::check_fresh(&p, state.as_ref()).map_err(anyhow::Error::from)?;
+            let here = ws.project.config.env.as_deref();
+            if p.env.as_deref() != here {
+                let name = |e: Option<&str>| e.map_or("no environment".to_string(), |e| format!("environment `{e}`"));
+                return Err(anyhow::anyhow!(
+                    "the saved plan was made for {}, and this is {}: apply it with the same --env",
+                    name(p.env.as_deref()),
+                    name(here)
+                )
+                .into());
+            }
             let mut p = p;
             p.require_sink_dsn(env_is_set);
             review.check(&p, &runtime)?;
@@ -64,6 +74,7 @@ pub(super) fn apply(
                     let (desired, inputs) = project::desired_all(&ws, state.as_ref(), progress)?;
                     let observed = observe(&ws, state.as_ref(), &desired)?;
                     let mut p = planner::compute(desired, state.as_ref(), observed.as_ref(), inputs);
+                    p.env = ws.project.config.env.clone();
                     p.require_sink_dsn(env_is_set);
                     review.check(&p, &runtime)?;
                     p
@@ -157,7 +168,7 @@ pub(super) fn operate(
     what: &str,
     op: impl for<'e> FnOnce(&'e Executor<'e, Client>, &'e str) -> Op<'e>,
 ) -> Result<Output, Error> {
-    let ws = Workspace::load(root)?;
+    let ws = workspace(root)?;
     let store = ws.store()?;
     let _guard = store.lock(&lock_info(what), Duration::ZERO)?;
     let state = store.load()?.ok_or_else(|| anyhow::anyhow!("there is no state yet: run apply first"))?;

@@ -23,6 +23,9 @@ pub(super) struct Cli {
     /// Never colour the output (NO_COLOR is honoured too).
     #[arg(long, global = true)]
     pub(super) no_color: bool,
+    /// The environment: `[environments.NAME]` of flinkform.toml overlaid, with its own state.
+    #[arg(long = "env", global = true, env = "FLINKFORM_ENV", value_name = "NAME")]
+    pub(super) env: Option<String>,
     #[command(subcommand)]
     pub(super) command: Command,
 }

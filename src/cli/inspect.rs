@@ -6,7 +6,7 @@ use crate::sample::{KafkaSampler, Sampler};
 
 /// `validate`.
 pub(super) fn validate(root: &Path, style: Style, progress: Progress<'_>) -> Result<Output, Error> {
-    let ws = Workspace::load(root)?;
+    let ws = workspace(root)?;
     let state = ws.store()?.load()?;
     let (desired, _) = project::desired_all(&ws, state.as_ref(), progress)?;
     let mut out = view::diagnostics(&ws.warnings, style);
@@ -59,7 +59,7 @@ pub(super) fn sample_pipeline(
     if schema {
         return ok(schema_text(&resolve_one(root, &name, Some(messages), progress)?));
     }
-    let ws = Workspace::load(root)?;
+    let ws = workspace(root)?;
     let mut p = ws.pipeline(&name)?.clone();
     p.source.sample.messages = messages;
     ok(view::json_lines(&ws.sample_one(&p, progress).map_err(Failed::from)?))

@@ -68,6 +68,14 @@ impl From<flinkform_core::state::StateError> for Error {
     }
 }
 
+/// The environment of this run (`--env`, `FLINKFORM_ENV`), set once at startup.
+static ENV: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+
+/// The project at `root`, in this run's environment.
+fn workspace(root: &Path) -> Result<Workspace, Failed> {
+    Workspace::load_env(root, ENV.get().and_then(Option::as_deref))
+}
+
 /// Whether the environment variable `name` is set and not empty.
 fn env_is_set(name: &str) -> bool {
     std::env::var_os(name).is_some_and(|v| !v.is_empty())
@@ -97,6 +105,7 @@ pub fn main() -> ExitCode {
         eprintln!("error: cannot change to {}: {e}", dir.display());
         return ExitCode::from(exit::ERROR);
     }
+    let _ = ENV.set(cli.env.clone().filter(|e| !e.is_empty()));
     let progress = move |done: usize, total: usize| {
         if std::io::stderr().is_terminal() {
             let mut e = std::io::stderr().lock();
@@ -249,7 +258,7 @@ fn resolve_one(
     messages: Option<u64>,
     progress: Progress<'_>,
 ) -> Result<project::Resolved, Error> {
-    let ws = Workspace::load(root)?;
+    let ws = workspace(root)?;
     let mut p = ws.pipeline(name)?.clone();
     if let Some(n) = messages {
         p.source.sample.messages = n;

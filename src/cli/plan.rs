@@ -28,7 +28,8 @@ pub(super) fn plan(root: &Path, style: Style, progress: Progress<'_>, opts: Opts
                 _ => {
                     let project = project_id(root);
                     let log = ci_log_url();
-                    view::markdown::failed(&errors, &comment_for(project.as_deref(), &log))
+                    let env = ENV.get().cloned().flatten();
+                    view::markdown::failed(&errors, &comment_for(project.as_deref(), env.as_deref(), &log))
                 }
             };
             Ok(Output { stdout, code: exit::ERROR })
@@ -48,9 +49,14 @@ pub(super) fn ci_log_url() -> Option<String> {
 
 /// The comment a plan's Markdown is: the project's (its `project` id), with the CI log
 /// to link to.
-fn comment_for<'a>(project: Option<&'a str>, log_url: &'a Option<String>) -> view::markdown::Comment<'a> {
+fn comment_for<'a>(
+    project: Option<&'a str>,
+    env: Option<&'a str>,
+    log_url: &'a Option<String>,
+) -> view::markdown::Comment<'a> {
     let d = view::markdown::Comment::default();
-    view::markdown::Comment { project: project.unwrap_or(d.project), log_url: log_url.as_deref(), ..d }
+    let (project, env) = (project.unwrap_or(d.project), env.unwrap_or(d.env));
+    view::markdown::Comment { project, env, log_url: log_url.as_deref(), ..d }
 }
 
 /// The `project` id of flinkform.toml, read on its own when the project does not load,
@@ -63,7 +69,7 @@ fn project_id(root: &Path) -> Option<String> {
 
 fn make(root: &Path, style: Style, progress: Progress<'_>, opts: Opts) -> Result<Output, Error> {
     let Opts { format, out, gitlab_report, detailed_exitcode, lock, lock_timeout, refresh, validate } = opts;
-    let ws = Workspace::load(root)?;
+    let ws = workspace(root)?;
     // The specs' own warnings go to stderr, so that stdout stays the plan in every format.
     if !ws.warnings.is_empty() {
         eprint!("{}", view::diagnostics(&ws.warnings, style));
@@ -86,6 +92,7 @@ fn make(root: &Path, style: Style, progress: Progress<'_>, opts: Opts) -> Result
             .map_err(anyhow::Error::from)?;
     }
     let mut plan = plan::compute(desired, state.as_ref(), observed.as_ref(), inputs);
+    plan.env = ws.project.config.env.clone();
     plan.require_sink_dsn(env_is_set);
     tracing::info!(changes = plan.changes.len(), has_changes = plan.has_changes(), "plan computed");
     if let Some(path) = &out {
@@ -97,7 +104,8 @@ fn make(root: &Path, style: Style, progress: Progress<'_>, opts: Opts) -> Result
     let mut text = match format {
         Format::Markdown => {
             let log = ci_log_url();
-            view::markdown::plan(&plan, &comment_for(ws.project.config.project.as_deref(), &log))
+            let c = &ws.project.config;
+            view::markdown::plan(&plan, &comment_for(c.project.as_deref(), c.env.as_deref(), &log))
         }
         _ => view::plan(&plan, format, style),
     };

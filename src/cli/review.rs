@@ -17,16 +17,17 @@ enum Forged {
     GitLab(GitLab),
 }
 
-/// The comment of `project` on the review merged as commit `sha`.
+/// The comment of `project` in `env` on the review merged as commit `sha`.
 fn merged_comment<F: Forge>(
     mut forge: F,
     sha: &str,
     project: &str,
+    env: &str,
     rt: &tokio::runtime::Runtime,
 ) -> Result<(F, Note), CommentError> {
     let note = rt.block_on(async {
         forge.merged(sha).await?;
-        crate::comment::reviewed(&forge, project, "default").await
+        crate::comment::reviewed(&forge, project, env).await
     })?;
     Ok((forge, note))
 }
@@ -44,6 +45,7 @@ impl Review {
     pub(super) fn of(mode: &Mode, ws: &Workspace, rt: &tokio::runtime::Runtime) -> Result<Review, Error> {
         let Mode::Apply { expect: Some(value) } = mode else { return Ok(Review { expected: None, comment: None }) };
         let project = ws.project.config.project.clone().unwrap_or_else(|| "default".into());
+        let env = ws.project.config.env.clone().unwrap_or_else(|| "default".into());
         let sha = |var: &str| {
             std::env::var(var)
                 .ok()
@@ -54,12 +56,12 @@ impl Review {
         let (forged, note) = match value.as_str() {
             "github" => {
                 let f = GitHub::new(github::Target::for_merge().map_err(context)?, RATE_LIMIT_WAIT).map_err(context)?;
-                let (f, note) = merged_comment(f, &sha("GITHUB_SHA")?, &project, rt).map_err(context)?;
+                let (f, note) = merged_comment(f, &sha("GITHUB_SHA")?, &project, &env, rt).map_err(context)?;
                 (Forged::GitHub(f), note)
             }
             "gitlab" => {
                 let f = GitLab::new(gitlab::Target::for_merge().map_err(context)?, RATE_LIMIT_WAIT).map_err(context)?;
-                let (f, note) = merged_comment(f, &sha("CI_COMMIT_SHA")?, &project, rt).map_err(context)?;
+                let (f, note) = merged_comment(f, &sha("CI_COMMIT_SHA")?, &project, &env, rt).map_err(context)?;
                 (Forged::GitLab(f), note)
             }
             _ => {

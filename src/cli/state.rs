@@ -6,7 +6,7 @@ use args::Backend;
 
 /// `status`: each recorded pipeline's deployment and job as VVP shows them.
 pub(super) fn status(root: &Path, only: Option<&str>) -> Result<Output, Error> {
-    let ws = Workspace::load(root)?;
+    let ws = workspace(root)?;
     let state = ws.store()?.load()?;
     let client = vvp_client(&ws)?;
     let observed =
@@ -33,7 +33,7 @@ pub(super) fn status(root: &Path, only: Option<&str>) -> Result<Output, Error> {
 /// `import NAME DEPLOYMENT_ID`: records an existing deployment as pipeline NAME, with the
 /// SQL it runs now, so that the next plan shows how to bring it to the spec.
 pub(super) fn import(root: &Path, name: &str, deployment_id: &str, progress: Progress<'_>) -> Result<Output, Error> {
-    let ws = Workspace::load(root)?;
+    let ws = workspace(root)?;
     let p = ws.pipeline(name)?.clone();
     let store = ws.store()?;
     let _guard = store.lock(&lock_info("import"), Duration::ZERO)?;
@@ -63,7 +63,7 @@ pub(super) fn import(root: &Path, name: &str, deployment_id: &str, progress: Pro
 
 /// `state list`.
 pub(super) fn list(root: &Path) -> Result<Output, Error> {
-    let ws = Workspace::load(root)?;
+    let ws = workspace(root)?;
     let state = ws.store()?.load()?;
     let mut out = String::new();
     if let Some(s) = &state {
@@ -76,7 +76,7 @@ pub(super) fn list(root: &Path) -> Result<Output, Error> {
 
 /// `state show`.
 pub(super) fn show(root: &Path, name: String) -> Result<Output, Error> {
-    let ws = Workspace::load(root)?;
+    let ws = workspace(root)?;
     let state = ws.store()?.load()?;
     let p = state.as_ref().and_then(|s| s.pipelines.get(&name)).ok_or_else(|| {
         anyhow::anyhow!("no pipeline `{name}` in the state (`flinkform state list` shows what is recorded)")
@@ -101,7 +101,7 @@ pub(super) fn migrate(root: &Path, from: Backend, to: Backend) -> Result<Output,
     if from == to {
         return Err(anyhow::anyhow!("--from and --to are the same backend").into());
     }
-    let ws = Workspace::load(root)?;
+    let ws = workspace(root)?;
     let (source, target) = (ws.store_of(from == Backend::Postgres)?, ws.store_of(to == Backend::Postgres)?);
     let _a = source.lock(&lock_info("state migrate"), Duration::ZERO)?;
     let _b = target.lock(&lock_info("state migrate"), Duration::ZERO)?;
@@ -126,7 +126,7 @@ pub(super) fn migrate(root: &Path, from: Backend, to: Backend) -> Result<Output,
 
 /// `state restore`: the previous state written again as the newest, under the lock.
 pub(super) fn restore(root: &Path) -> Result<Output, Error> {
-    let ws = Workspace::load(root)?;
+    let ws = workspace(root)?;
     let store = ws.store()?;
     let _guard = store.lock(&lock_info("state restore"), Duration::ZERO)?;
     let current = store.load()?.ok_or_else(|| anyhow::anyhow!("there is no state: nothing to restore"))?;
@@ -143,7 +143,7 @@ pub(super) fn restore(root: &Path) -> Result<Output, Error> {
 
 /// `history`.
 pub(super) fn history(root: &Path, name: String) -> Result<Output, Error> {
-    let ws = Workspace::load(root)?;
+    let ws = workspace(root)?;
     let state = ws.store()?.load()?;
     let p = state
         .as_ref()
@@ -172,7 +172,7 @@ pub(super) fn history(root: &Path, name: String) -> Result<Output, Error> {
 
 /// `force-unlock`.
 pub(super) fn force_unlock(root: &Path, id: String) -> Result<Output, Error> {
-    let ws = Workspace::load(root)?;
+    let ws = workspace(root)?;
     ws.store()?.force_unlock(&id)?;
     ok(format!("The state lock {id} was released.\n"))
 }

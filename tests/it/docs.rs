@@ -38,7 +38,7 @@ fn every_toml_block_in_the_readme_is_a_valid_spec() {
         .enumerate()
         .map(|(i, b)| Source::new(format!("README.md (pipeline block {})", i + 1), b.as_str()))
         .collect();
-    let (project, diags) = spec::load(&config, &pipelines);
+    let (project, diags) = spec::load(&config, &pipelines, None);
     let shown: Vec<String> = diags.iter().map(ToString::to_string).collect();
     assert!(diags.is_empty(), "{}", shown.join("\n"));
     let project = project.expect("a project");

@@ -6,6 +6,7 @@ mod cli;
 pub mod comment;
 mod common;
 mod docs;
+mod env;
 mod flink;
 mod gitlab;
 mod kafka;

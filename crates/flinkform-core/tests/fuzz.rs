@@ -9,7 +9,8 @@ use proptest::prelude::*;
 
 const CONFIG: &str = "version = 1\n[vvp]\nregion = \"r\"\nworkspace = \"w\"\nnamespace = \"n\"\n\
     [defaults.sink]\nendpoint = \"h:80\"\ndatabase = \"d\"\nusername = \"u\"\npassword = { secret = \"p\" }\n\
-    [defaults.deployment]\nengine_version = \"vvr-8.0.11-flink-1.17\"\n";
+    [defaults.deployment]\nengine_version = \"vvr-8.0.11-flink-1.17\"\n\
+    [environments.prod.vvp]\nnamespace = \"p\"\n[environments.prod.pipelines.orders.deployment]\nparallelism = 4\n";
 
 const PIPELINE: &str = "[pipeline]\nname = \"orders\"\nprotect = false\n[source]\ntopic = \"orders\"\n\
     bootstrap_servers = \"k:9092\"\nsample = { file = \"s.jsonl\", messages = 10 }\n[schema]\n\
@@ -59,10 +60,13 @@ proptest! {
     fn the_spec_reader_never_panics(bytes in any_input(PIPELINE), config in any_input(CONFIG)) {
         let pipeline = String::from_utf8_lossy(&bytes).into_owned();
         let config = String::from_utf8_lossy(&config).into_owned();
-        let _ = flinkform_core::spec::load(
-            &Source::new("flinkform.toml", config.as_str()),
-            &[Source::new("pipelines/orders.toml", pipeline.as_str())],
-        );
+        for env in [None, Some("prod")] {
+            let _ = flinkform_core::spec::load(
+                &Source::new("flinkform.toml", config.as_str()),
+                &[Source::new("pipelines/orders.toml", pipeline.as_str())],
+                env,
+            );
+        }
     }
 
     #[test]

@@ -318,6 +318,7 @@ async fn run(
         errors: Vec::new(),
         inputs: Default::default(),
         refreshed: false,
+        env: None,
     };
     let cancel = AtomicBool::new(false);
     let events = |_: &str, _: &str| {};

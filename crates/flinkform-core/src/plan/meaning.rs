@@ -293,7 +293,15 @@ pub(crate) mod tests {
                 }
             })
             .collect();
-        Plan { lineage: None, serial: None, changes, errors: Vec::new(), inputs: BTreeMap::new(), refreshed: true }
+        Plan {
+            lineage: None,
+            serial: None,
+            changes,
+            errors: Vec::new(),
+            inputs: BTreeMap::new(),
+            refreshed: true,
+            env: None,
+        }
     }
 
     #[test]

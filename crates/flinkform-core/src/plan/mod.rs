@@ -266,6 +266,9 @@ pub struct Plan {
     /// Whether the plan saw VVP (a refresh), or only the recorded state.
     #[serde(default)]
     pub refreshed: bool,
+    /// The environment planned (`--env`), if any: a saved plan applies only there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<String>,
 }
 
 /// Counts of each action, for the summary line.
@@ -313,6 +316,7 @@ impl Plan {
             errors,
             inputs,
             refreshed,
+            env: None,
         }
     }
 

@@ -146,7 +146,8 @@ fn resolve_on(engine: &str, schema: &str, sink: &str, records: &[&str]) -> (Opti
          [sink]\nendpoint = \"h:80\"\ndatabase = \"d\"\ntable = \"t\"\nusername = \"u\"\npassword = {{ secret = \"p\" }}\n{sink}\n\
          [deployment]\nengine_version = \"{engine}\"\n"
     );
-    let (project, diags) = crate::spec::load(&Source::new("flinkform.toml", CONFIG), &[Source::new("p.toml", spec)]);
+    let (project, diags) =
+        crate::spec::load(&Source::new("flinkform.toml", CONFIG), &[Source::new("p.toml", spec)], None);
     assert!(diags.is_empty(), "{diags:?}");
     let p = &project.unwrap().pipelines[0];
     let shape = infer(records.iter().map(|r| r.as_bytes()), &InferConfig::default()).unwrap();

@@ -3,6 +3,7 @@
 //! names and texts, returns the model and every diagnostic. Knows nothing of
 //! sampling, SQL or state.
 
+mod env;
 mod options;
 mod read;
 mod walk;
@@ -16,6 +17,7 @@ use sha2::{Digest, Sha256};
 use crate::diag::{Diagnostic, Location, Source};
 use crate::infer::{InferConfig, TsStandard};
 use crate::types::FlinkType;
+pub use env::names as environment_names;
 pub use read::parse_vvr;
 use read::{check_unique_names, read_config, read_pipeline};
 use walk::{Ctx, Layer, Section};
@@ -35,6 +37,8 @@ pub struct Config {
     pub vvp: VvpTarget,
     /// Where the state lives.
     pub state: StateConfig,
+    /// The environment selected (`--env`), if any.
+    pub env: Option<String>,
 }
 
 /// The Ververica Platform workspace and namespace deployments go to.
@@ -420,24 +424,52 @@ pub const TEMPLATE_NAMES: &[&str] = &["source", "sink", "insert", "ddl", "deploy
 
 /// Reads the project from `flinkform.toml` and the pipeline files. Returns the project
 /// when there is no error, and every diagnostic (errors and warnings) in any case.
-pub fn load(config: &Source, pipelines: &[Source]) -> (Option<Project>, Vec<Diagnostic>) {
+pub fn load(config: &Source, pipelines: &[Source], env: Option<&str>) -> (Option<Project>, Vec<Diagnostic>) {
     let ctx = Ctx::default();
     let config_table = walk::parse(config, &ctx);
     let parsed: Vec<_> = pipelines.iter().map(|p| (p, walk::parse(p, &ctx))).collect();
 
     let mut project = None;
     if let Some(ct) = &config_table {
-        let root = Section::new("flinkform.toml", vec![Layer::new(config, ct.get_ref(), 0..0)], &ctx);
-        let cfg = read_config(&root);
+        let overlay = env::overlay(config, ct.get_ref(), env, &ctx);
+        if env.is_some() && overlay.is_none() {
+            return (None, ctx.diags.into_inner());
+        }
+        let mut layers: Vec<Layer<'_>> = overlay.iter().map(|o| Layer::new(config, &o.root, o.span.clone())).collect();
+        layers.push(Layer::new(config, ct.get_ref(), 0..0));
+        let root = Section::new("flinkform.toml", layers, &ctx);
+        // Every environment's tables are read when it is selected.
+        root.section("environments");
+        let cfg = read_config(&root).map(|c| in_environment(c, overlay.as_ref()));
         let defaults = root.section("defaults");
         let mut out = Vec::new();
+        let mut overlaid = std::collections::BTreeSet::new();
         for (src, table) in &parsed {
             let Some(t) = table else { continue };
-            let top = Section::new(src.name.to_string(), vec![Layer::new(src, t.get_ref(), 0..0)], &ctx);
+            let name = t.get_ref().get("pipeline").and_then(|p| p.get_ref().as_table()).and_then(|p| p.get("name"));
+            let name = name.and_then(|n| n.get_ref().as_str()).unwrap_or_default();
+            let mut layers = Vec::new();
+            if let Some((o, span)) = overlay.as_ref().and_then(|o| o.pipelines.get(name)) {
+                layers.push(Layer::new(config, o, span.clone()));
+                overlaid.insert(name.to_string());
+            }
+            layers.push(Layer::new(src, t.get_ref(), 0..0));
+            let top = Section::new(src.name.to_string(), layers, &ctx);
             if let Some(p) = read_pipeline(&top, &defaults, src) {
                 out.push(p);
             }
             top.finish();
+        }
+        if let Some(o) = &overlay {
+            for (name, (_, span)) in o.pipelines.iter().filter(|(n, _)| !overlaid.contains(*n)) {
+                ctx.diags.borrow_mut().push(config.error(
+                    span.clone(),
+                    format!(
+                        "[environments.{}.pipelines.{name}] overlays a pipeline that no spec in pipelines/ defines",
+                        o.name
+                    ),
+                ));
+            }
         }
         check_unique_names(&out, &ctx.diags);
         defaults.finish_defaults();
@@ -451,6 +483,28 @@ pub fn load(config: &Source, pipelines: &[Source]) -> (Option<Project>, Vec<Diag
     diags.retain(|d| seen.insert(d.clone()));
     let ok = !diags.iter().any(Diagnostic::is_error);
     (if ok { project } else { None }, diags)
+}
+
+/// The config as environment `overlay` has it: its name recorded, and its state kept
+/// apart from every other environment's unless it says where its state is (the local
+/// file under a directory of the environment's name, the postgres tables in a schema
+/// suffixed with it).
+fn in_environment(mut config: Config, overlay: Option<&env::Overlay<'_>>) -> Config {
+    let Some(o) = overlay else { return config };
+    config.env = Some(o.name.clone());
+    match &mut config.state {
+        StateConfig::Local { path } if !o.sets_state("path") => {
+            let p = std::path::Path::new(path.as_str());
+            let file = p.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_else(|| "state.json".into());
+            let dir = p.parent().map(|d| d.to_string_lossy().into_owned()).unwrap_or_default();
+            *path = if dir.is_empty() { format!("{}/{file}", o.name) } else { format!("{dir}/{}/{file}", o.name) };
+        }
+        StateConfig::Postgres { schema, .. } if !o.sets_state("schema") => {
+            *schema = format!("{schema}_{}", o.name.replace('-', "_"));
+        }
+        _ => {}
+    }
+    config
 }
 
 /// A stable hex digest of text (specs, samples, templates, SQL).

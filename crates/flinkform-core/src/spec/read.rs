@@ -67,7 +67,7 @@ pub(super) fn read_config(root: &Section<'_, '_>) -> Option<Config> {
         _ => StateConfig::Local { path: st.string("path").unwrap_or_else(|| ".flinkform/state.json".into()) },
     };
     st.finish();
-    Some(Config { version: version.unwrap_or(CONFIG_VERSION), project, vvp: target, state })
+    Some(Config { version: version.unwrap_or(CONFIG_VERSION), project, vvp: target, state, env: None })
 }
 
 impl Section<'_, '_> {

@@ -28,7 +28,7 @@ table = "public.orders"
 fn load_texts(config: &str, pipelines: &[(&str, &str)]) -> (Option<Project>, Vec<Diagnostic>) {
     let c = Source::new("flinkform.toml", config);
     let ps: Vec<Source> = pipelines.iter().map(|(n, t)| Source::new(*n, *t)).collect();
-    load(&c, &ps)
+    load(&c, &ps, None)
 }
 
 fn errors(config: &str, pipelines: &[(&str, &str)]) -> String {

@@ -179,7 +179,10 @@ pub fn columns_table(cols: &[ColumnRecord], indent: &str) -> String {
 }
 
 fn plan_text(plan: &Plan, style: Style) -> String {
-    let mut out = String::new();
+    let mut out = match &plan.env {
+        Some(env) => format!("Environment: {env}\n\n"),
+        None => String::new(),
+    };
     let changed: Vec<&Change> = plan.changes.iter().filter(|c| c.action != Action::NoOp).collect();
     if !changed.is_empty() {
         out.push_str("flinkform will perform the following actions:\n");
@@ -287,6 +290,7 @@ fn plan_json(plan: &Plan) -> String {
         .collect();
     let v = json!({
         "format_version": FORMAT_VERSION,
+        "env": plan.env,
         "state": { "lineage": plan.lineage, "serial": plan.serial },
         "summary": { "add": s.add, "change": s.change, "replace": s.replace, "destroy": s.destroy, "repair": s.repair },
         "has_changes": plan.has_changes(),

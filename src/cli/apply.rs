@@ -24,9 +24,9 @@ pub(super) fn print_now(text: &str) {
 /// Whether `apply` carries out the plan of the specs, or destroys everything.
 #[derive(Clone, PartialEq, Eq)]
 pub(super) enum Mode {
-    /// Carry out the plan; when a reviewed plan is named (`--expect-plan`), only if it
-    /// means the same.
-    Apply { expect: Option<String> },
+    /// Carry out the plan of the selected pipelines; when a reviewed plan is named
+    /// (`--expect-plan`), only if it means the same.
+    Apply { expect: Option<String>, select: flinkform_core::select::Selection },
     /// Destroy these pipelines (none named: all of them).
     Destroy(Vec<String>),
 }
@@ -42,7 +42,7 @@ pub(super) fn apply(
     style: Style,
     progress: Progress<'_>,
 ) -> Result<Output, Error> {
-    let ws = workspace(root)?;
+    let mut ws = workspace(root)?;
     let runtime = runtime()?;
     let review = Review::of(&mode, &ws, &runtime)?;
     let store = ws.store()?;
@@ -70,11 +70,14 @@ pub(super) fn apply(
         }
         None => {
             let p = match &mode {
-                Mode::Apply { .. } => {
-                    let (desired, inputs) = project::desired_all(&ws, state.as_ref(), progress)?;
-                    let observed = observe(&ws, state.as_ref(), &desired)?;
-                    let mut p = planner::compute(desired, state.as_ref(), observed.as_ref(), inputs);
+                Mode::Apply { select, .. } => {
+                    // Planned on the selection; carried out into the whole state.
+                    let planned = narrow(&mut ws, state.as_ref(), select)?;
+                    let (desired, inputs) = project::desired_all(&ws, planned.as_ref(), progress)?;
+                    let observed = observe(&ws, planned.as_ref(), &desired)?;
+                    let mut p = planner::compute(desired, planned.as_ref(), observed.as_ref(), inputs);
                     p.env = ws.project.config.env.clone();
+                    p.selection = (!select.is_all()).then(|| select.shown().to_string());
                     p.require_sink_dsn(env_is_set);
                     review.check(&p, &runtime)?;
                     p

@@ -36,8 +36,11 @@ pub(super) enum Command {
     #[command(after_help = "Example:\n  flinkform -C my-pipelines init")]
     Init,
     /// Check the specs and every pipeline's schema without planning.
-    #[command(after_help = "Example:\n  flinkform validate")]
-    Validate,
+    #[command(after_help = "Examples:\n  flinkform validate\n  flinkform validate --select tag:billing")]
+    Validate {
+        #[command(flatten)]
+        select: SelectArgs,
+    },
     /// Print a pipeline's Flink SQL (or its Hologres DDL, or deployment config).
     #[command(after_help = "Examples:\n  flinkform render orders\n  flinkform render orders --ddl")]
     Render {
@@ -63,35 +66,9 @@ pub(super) enum Command {
     },
     /// Compare the specs and samples with the recorded state and show what would change.
     #[command(
-        after_help = "Examples:\n  flinkform plan\n  flinkform plan --detailed-exitcode\n  flinkform plan --format markdown > comment.md\n  flinkform plan -out plan.json"
+        after_help = "Examples:\n  flinkform plan\n  flinkform plan --select orders,tag:billing\n  flinkform plan -target=orders\n  flinkform plan --detailed-exitcode\n  flinkform plan --format markdown > comment.md\n  flinkform plan -out plan.json"
     )]
-    Plan {
-        /// Output format.
-        #[arg(long, default_value = "text", value_parser = format_parser())]
-        format: Format,
-        /// Save the plan to FILE (also `-out FILE`), for apply to carry out exactly.
-        #[arg(short = 'o', long = "out", value_name = "FILE")]
-        out: Option<PathBuf>,
-        /// Also write GitLab's merge request report (`{"create": N, "update": N,
-        /// "delete": N}`, for `artifacts: reports: terraform`) to FILE.
-        #[arg(long, value_name = "FILE")]
-        gitlab_report: Option<PathBuf>,
-        /// Exit 0 when there are no changes, 2 when there are, 1 on error.
-        #[arg(long)]
-        detailed_exitcode: bool,
-        /// Do not take the state lock.
-        #[arg(long = "lock", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
-        lock: bool,
-        /// Look at VVP (when credentials are set): drift, failed jobs, missing variables.
-        #[arg(long = "refresh", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
-        refresh: bool,
-        /// Have VVP validate the SQL of every changed pipeline (needs credentials).
-        #[arg(long)]
-        validate: bool,
-        /// How long to wait for the state lock (e.g. "30s").
-        #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
-        lock_timeout: Duration,
-    },
+    Plan(PlanArgs),
     /// Post the plan as one sticky pull-request comment, found again by its hidden marker
     /// and edited in place on every push.
     #[command(
@@ -132,10 +109,13 @@ pub(super) enum Command {
     Apply {
         /// A plan saved with `plan -out FILE`: apply exactly it (refused if the state changed since).
         plan: Option<PathBuf>,
+        #[command(flatten)]
+        select: SelectArgs,
         /// Apply only if the plan means what was reviewed: its digest, a file with the PR
-        /// comment or `plan --format json` output, or `github` (the comment of the pull
-        /// request merged as GITHUB_SHA, which then says what apply did).
-        #[arg(long, value_name = "DIGEST|FILE|github")]
+        /// comment or `plan --format json` output, or `github`/`gitlab` (the comment of the
+        /// pull or merge request merged as GITHUB_SHA or CI_COMMIT_SHA, which then says what
+        /// apply did).
+        #[arg(long, value_name = "DIGEST|FILE|github|gitlab")]
         expect_plan: Option<String>,
         /// Do not ask for confirmation.
         #[arg(long)]
@@ -318,4 +298,59 @@ pub(super) enum CommentBehavior {
     DeleteAndNew,
     /// Hide the previous comments as outdated, then add a new one.
     HideAndNew,
+}
+
+/// Which pipelines a command works on (all, unless some are selected).
+#[derive(clap::Args, Debug, Default)]
+pub(super) struct SelectArgs {
+    /// Only these pipelines: names, globs (`orders_*`), `tag:NAME` (`[pipeline] tags`),
+    /// `path:DIR` (repeatable, or comma-separated).
+    #[arg(long, short = 's', value_name = "SELECTOR")]
+    pub(super) select: Vec<String>,
+    /// Terraform's spelling of --select (`-target=NAME`).
+    #[arg(long, value_name = "SELECTOR")]
+    pub(super) target: Vec<String>,
+    /// Leave these pipelines out (same selectors).
+    #[arg(long, value_name = "SELECTOR")]
+    pub(super) exclude: Vec<String>,
+}
+
+impl SelectArgs {
+    /// The selection the flags name.
+    pub(super) fn selection(&self) -> Result<flinkform_core::select::Selection, String> {
+        let all: Vec<String> = self.select.iter().chain(&self.target).cloned().collect();
+        flinkform_core::select::Selection::parse(&all, &self.exclude)
+    }
+}
+
+/// `plan`'s flags (also what `comment` plans with).
+#[derive(clap::Args, Debug)]
+pub(super) struct PlanArgs {
+    #[command(flatten)]
+    pub(super) select: SelectArgs,
+    /// Output format.
+    #[arg(long, default_value = "text", value_parser = format_parser())]
+    pub(super) format: Format,
+    /// Save the plan to FILE (also `-out FILE`), for apply to carry out exactly.
+    #[arg(short = 'o', long = "out", value_name = "FILE")]
+    pub(super) out: Option<PathBuf>,
+    /// Also write GitLab's merge request report (`{"create": N, "update": N,
+    /// "delete": N}`, for `artifacts: reports: terraform`) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub(super) gitlab_report: Option<PathBuf>,
+    /// Exit 0 when there are no changes, 2 when there are, 1 on error.
+    #[arg(long)]
+    pub(super) detailed_exitcode: bool,
+    /// Take the state lock while planning (`--lock=false`: read the state without it).
+    #[arg(long = "lock", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub(super) lock: bool,
+    /// Look at VVP (when credentials are set): drift, failed jobs, missing variables.
+    #[arg(long = "refresh", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub(super) refresh: bool,
+    /// Have VVP validate the SQL of every changed pipeline (needs credentials).
+    #[arg(long)]
+    pub(super) validate: bool,
+    /// How long to wait for the state lock (e.g. "30s").
+    #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
+    pub(super) lock_timeout: Duration,
 }

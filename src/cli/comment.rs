@@ -48,7 +48,8 @@ fn publish(
     let (body, code) = match &opts.body_file {
         Some(f) => (std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?, exit::OK),
         None => {
-            let plan_opts = plan::Opts {
+            let plan_opts = args::PlanArgs {
+                select: Default::default(),
                 format: Format::Markdown,
                 out: None,
                 gitlab_report: None,

@@ -5,9 +5,15 @@ use super::*;
 use crate::sample::{KafkaSampler, Sampler};
 
 /// `validate`.
-pub(super) fn validate(root: &Path, style: Style, progress: Progress<'_>) -> Result<Output, Error> {
-    let ws = workspace(root)?;
-    let state = ws.store()?.load()?;
+pub(super) fn validate(
+    root: &Path,
+    style: Style,
+    progress: Progress<'_>,
+    select: &flinkform_core::select::Selection,
+) -> Result<Output, Error> {
+    let mut ws = workspace(root)?;
+    let recorded = ws.store()?.load()?;
+    let state = narrow(&mut ws, recorded.as_ref(), select)?;
     let (desired, _) = project::desired_all(&ws, state.as_ref(), progress)?;
     let mut out = view::diagnostics(&ws.warnings, style);
     for d in &desired {

@@ -81,14 +81,53 @@ fn env_is_set(name: &str) -> bool {
     std::env::var_os(name).is_some_and(|v| !v.is_empty())
 }
 
-/// Terraform spells it `-out FILE` / `-out=FILE`; clap would read `-o ut`.
+/// Terraform spells them `-out FILE` / `-out=FILE` and `-target NAME`; clap would read
+/// `-o ut` and `-t arget`.
 fn normalize_args(args: impl Iterator<Item = String>) -> Vec<String> {
-    args.map(|a| match a.strip_prefix("-out") {
-        Some("") => "--out".to_string(),
-        Some(rest) if rest.starts_with('=') => format!("--out{rest}"),
-        _ => a,
+    args.map(|a| {
+        for flag in ["out", "target"] {
+            match a.strip_prefix('-').and_then(|x| x.strip_prefix(flag)) {
+                Some("") => return format!("--{flag}"),
+                Some(rest) if rest.starts_with('=') && !a.starts_with("--") => return format!("--{flag}{rest}"),
+                _ => {}
+            }
+        }
+        a
     })
     .collect()
+}
+
+/// The selection `--select`, `-target` and `--exclude` name.
+fn selection(args: &args::SelectArgs) -> Result<flinkform_core::select::Selection, Error> {
+    args.selection().map_err(|e| Error::Other(anyhow::anyhow!("{e}")))
+}
+
+/// Narrows the project to the selected pipelines, and returns the recorded state as far
+/// as they go (for planning; apply records into the whole state). A selector that
+/// matches nothing is an error.
+fn narrow(
+    ws: &mut Workspace,
+    state: Option<&flinkform_core::state::State>,
+    sel: &flinkform_core::select::Selection,
+) -> Result<Option<flinkform_core::state::State>, Error> {
+    if sel.is_all() {
+        return Ok(state.cloned());
+    }
+    let specs: std::collections::HashMap<&str, &flinkform_core::spec::Pipeline> =
+        ws.project.pipelines.iter().map(|p| (p.name.as_str(), p)).collect();
+    let recorded =
+        state.into_iter().flat_map(|s| s.pipelines.keys()).map(|n| (n.as_str(), specs.get(n.as_str()).copied()));
+    let names = specs.iter().map(|(n, p)| (*n, Some(*p))).chain(recorded);
+    if let Some(why) = sel.unmatched(names) {
+        return Err(anyhow::anyhow!("{}: {why}", sel.shown()).into());
+    }
+    let narrowed = state.map(|s| {
+        let mut s = s.clone();
+        s.pipelines.retain(|name, _| sel.matches(name, specs.get(name.as_str()).copied()));
+        s
+    });
+    ws.project.pipelines.retain(|p| sel.matches(&p.name, Some(p)));
+    Ok(narrowed)
 }
 
 /// Runs the command line and returns the process exit code.
@@ -173,7 +212,7 @@ fn run(command: Command, root: &Path, style: Style, progress: Progress<'_>) -> R
     match command {
         Command::Init => init::init(root),
         Command::Completions { shell } => init::completions(shell),
-        Command::Validate => inspect::validate(root, style, progress),
+        Command::Validate { select } => inspect::validate(root, style, progress, &selection(&select)?),
         Command::Render { template: Some(kind), .. } => inspect::builtin_template(&kind),
         Command::Render { name, ddl, deployment, .. } => {
             inspect::render(root, progress, name.unwrap_or_default(), ddl, deployment)
@@ -185,19 +224,15 @@ fn run(command: Command, root: &Path, style: Style, progress: Progress<'_>) -> R
         Command::Sample { name: None, messages, schema, topic, bootstrap_servers, timeout } => {
             inspect::sample_topic(messages, schema, topic, bootstrap_servers, timeout)
         }
-        Command::Plan { format, out, gitlab_report, detailed_exitcode, lock, lock_timeout, refresh, validate } => {
-            let opts =
-                plan::Opts { format, out, gitlab_report, detailed_exitcode, lock, lock_timeout, refresh, validate };
-            plan::plan(root, style, progress, opts)
-        }
+        Command::Plan(args) => plan::plan(root, style, progress, args),
         Command::Comment { provider, behavior, repo, pr, api_url, body_file, refresh } => {
             let opts = comment::Opts { provider, behavior, repo, pr, api_url, body_file, refresh };
             comment::comment(root, style, progress, opts)
         }
-        Command::Apply { plan, expect_plan, auto_approve, parallelism, lock_timeout } => apply::apply(
+        Command::Apply { plan, select, expect_plan, auto_approve, parallelism, lock_timeout } => apply::apply(
             root,
             plan.as_deref(),
-            apply::Mode::Apply { expect: expect_plan },
+            apply::Mode::Apply { expect: expect_plan, select: selection(&select)? },
             auto_approve,
             parallelism,
             lock_timeout,
@@ -298,10 +333,35 @@ pub fn lock_info(operation: &str) -> LockInfo {
 mod tests {
     #[test]
     fn terraform_style_out_flag() {
-        let args = ["flinkform", "plan", "-out", "p.json", "-out=q.json", "-o", "r"].map(String::from);
+        let args = [
+            "flinkform",
+            "plan",
+            "-out",
+            "p.json",
+            "-out=q.json",
+            "-o",
+            "r",
+            "-target=orders",
+            "-target",
+            "x",
+            "--target=y",
+        ]
+        .map(String::from);
         assert_eq!(
             super::normalize_args(args.into_iter()),
-            ["flinkform", "plan", "--out", "p.json", "--out=q.json", "-o", "r"]
+            [
+                "flinkform",
+                "plan",
+                "--out",
+                "p.json",
+                "--out=q.json",
+                "-o",
+                "r",
+                "--target=orders",
+                "--target",
+                "x",
+                "--target=y"
+            ]
         );
     }
 }

@@ -1,23 +1,12 @@
 //! `plan`: specs and samples against the recorded state and what VVP shows.
 
 use super::*;
+use args::PlanArgs;
 use flinkform_core::plan::{self, file as planfile};
-
-/// What `plan` was asked for.
-pub(super) struct Opts {
-    pub(super) format: Format,
-    pub(super) out: Option<PathBuf>,
-    pub(super) gitlab_report: Option<PathBuf>,
-    pub(super) detailed_exitcode: bool,
-    pub(super) lock: bool,
-    pub(super) lock_timeout: Duration,
-    pub(super) refresh: bool,
-    pub(super) validate: bool,
-}
 
 /// `plan`. A plan that fails before it is made still explains itself in JSON and
 /// Markdown (the PR comment), besides the errors on stderr.
-pub(super) fn plan(root: &Path, style: Style, progress: Progress<'_>, opts: Opts) -> Result<Output, Error> {
+pub(super) fn plan(root: &Path, style: Style, progress: Progress<'_>, opts: PlanArgs) -> Result<Output, Error> {
     let format = opts.format;
     match (make(root, style, progress, opts), format) {
         (Err(e), Format::Json | Format::Markdown) => {
@@ -67,16 +56,18 @@ fn project_id(root: &Path) -> Option<String> {
     v.get("project")?.as_str().map(String::from)
 }
 
-fn make(root: &Path, style: Style, progress: Progress<'_>, opts: Opts) -> Result<Output, Error> {
-    let Opts { format, out, gitlab_report, detailed_exitcode, lock, lock_timeout, refresh, validate } = opts;
-    let ws = workspace(root)?;
+fn make(root: &Path, style: Style, progress: Progress<'_>, opts: PlanArgs) -> Result<Output, Error> {
+    let PlanArgs { select, format, out, gitlab_report, detailed_exitcode, lock, lock_timeout, refresh, validate } =
+        opts;
+    let select = selection(&select)?;
+    let mut ws = workspace(root)?;
     // The specs' own warnings go to stderr, so that stdout stays the plan in every format.
     if !ws.warnings.is_empty() {
         eprint!("{}", view::diagnostics(&ws.warnings, style));
     }
     let store = ws.store()?;
     let _guard = if lock { Some(store.lock(&lock_info("plan"), lock_timeout)?) } else { None };
-    let state = store.load()?;
+    let state = narrow(&mut ws, store.load()?.as_ref(), &select)?;
     let (desired, inputs) = project::desired_all(&ws, state.as_ref(), progress)?;
     let mut observed = if refresh || validate { observe(&ws, state.as_ref(), &desired)? } else { None };
     if validate {
@@ -93,6 +84,7 @@ fn make(root: &Path, style: Style, progress: Progress<'_>, opts: Opts) -> Result
     }
     let mut plan = plan::compute(desired, state.as_ref(), observed.as_ref(), inputs);
     plan.env = ws.project.config.env.clone();
+    plan.selection = (!select.is_all()).then(|| select.shown().to_string());
     plan.require_sink_dsn(env_is_set);
     tracing::info!(changes = plan.changes.len(), has_changes = plan.has_changes(), "plan computed");
     if let Some(path) = &out {

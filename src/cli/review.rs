@@ -43,7 +43,9 @@ impl Review {
     /// Reads what `--expect-plan` names (from a forge: the review merged as the commit
     /// CI runs for, `GITHUB_SHA` or `CI_COMMIT_SHA`).
     pub(super) fn of(mode: &Mode, ws: &Workspace, rt: &tokio::runtime::Runtime) -> Result<Review, Error> {
-        let Mode::Apply { expect: Some(value) } = mode else { return Ok(Review { expected: None, comment: None }) };
+        let Mode::Apply { expect: Some(value), .. } = mode else {
+            return Ok(Review { expected: None, comment: None });
+        };
         let project = ws.project.config.project.clone().unwrap_or_else(|| "default".into());
         let env = ws.project.config.env.clone().unwrap_or_else(|| "default".into());
         let sha = |var: &str| {

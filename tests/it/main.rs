@@ -14,5 +14,6 @@ mod layout;
 mod plan;
 mod render;
 mod review;
+mod select;
 pub mod state;
 pub mod vvp;

@@ -9,6 +9,7 @@ pub mod plan;
 pub mod render;
 pub mod sample;
 pub mod schema;
+pub mod select;
 pub mod spec;
 pub mod state;
 pub mod types;

@@ -319,6 +319,7 @@ async fn run(
         inputs: Default::default(),
         refreshed: false,
         env: None,
+        selection: None,
     };
     let cancel = AtomicBool::new(false);
     let events = |_: &str, _: &str| {};

@@ -301,6 +301,7 @@ pub(crate) mod tests {
             inputs: BTreeMap::new(),
             refreshed: true,
             env: None,
+            selection: None,
         }
     }
 

@@ -269,6 +269,9 @@ pub struct Plan {
     /// The environment planned (`--env`), if any: a saved plan applies only there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub env: Option<String>,
+    /// When only some pipelines were planned, the selectors (`--select tag:x`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selection: Option<String>,
 }
 
 /// Counts of each action, for the summary line.
@@ -317,6 +320,7 @@ impl Plan {
             inputs,
             refreshed,
             env: None,
+            selection: None,
         }
     }
 

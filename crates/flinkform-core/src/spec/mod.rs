@@ -120,6 +120,8 @@ pub struct Pipeline {
     pub file: String,
     /// Refuse destroy and replace.
     pub protect: bool,
+    /// Tags, for selecting pipelines (`--select tag:NAME`).
+    pub tags: Vec<String>,
     /// The Kafka source.
     pub source: SourceSpec,
     /// Schema overrides and inference knobs.

@@ -140,6 +140,15 @@ pub(super) fn read_pipeline(top: &Section<'_, '_>, defaults: &Section<'_, '_>, s
     let p = top.section("pipeline");
     let name = p.required_string("name");
     let protect = p.bool("protect").unwrap_or(false);
+    let tags = p.string_list("tags").unwrap_or_default();
+    if let Some(bad) =
+        tags.iter().find(|t| t.is_empty() || !t.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c)))
+        && let Some(at) = p.get("tags")
+    {
+        p.report(
+            at.error(format!("tag `{bad}` must be letters, digits, `_`, `-` or `.` (it is selected as `tag:{bad}`)")),
+        );
+    }
     p.finish();
     if let Some(n) = &name {
         let valid = !n.is_empty()
@@ -176,6 +185,7 @@ pub(super) fn read_pipeline(top: &Section<'_, '_>, defaults: &Section<'_, '_>, s
         name: name?,
         file: src.name.to_string(),
         protect,
+        tags,
         source: source?,
         schema: schema?,
         sink: sink?,

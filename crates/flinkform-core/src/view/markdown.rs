@@ -70,6 +70,9 @@ pub fn plan(plan: &Plan, c: &Comment<'_>) -> String {
         let _ = writeln!(head, "**Applied:** {}\n", cell(result, ERROR_MAX));
     }
     let _ = writeln!(head, "**{}**\n", summary_line(plan));
+    if let Some(sel) = &plan.selection {
+        let _ = writeln!(head, "_{}_\n", super::partial_note(plan, sel));
+    }
     if !plan.refreshed {
         let _ = writeln!(head, "_{NOT_REFRESHED}_\n");
     }

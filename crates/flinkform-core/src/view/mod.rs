@@ -83,6 +83,15 @@ pub fn plan(plan: &Plan, format: Format, style: Style) -> String {
     }
 }
 
+/// Said of a plan of some pipelines only.
+fn partial_note(plan: &Plan, selection: &str) -> String {
+    let n = plan.changes.len();
+    format!(
+        "Note: this plan covers only the selected pipelines ({selection}): {n} pipeline{}. The others are not planned and will not be changed.",
+        if n == 1 { "" } else { "s" }
+    )
+}
+
 /// The summary line, as Terraform users expect it.
 pub fn summary_line(plan: &Plan) -> String {
     if !plan.has_changes() {
@@ -183,6 +192,9 @@ fn plan_text(plan: &Plan, style: Style) -> String {
         Some(env) => format!("Environment: {env}\n\n"),
         None => String::new(),
     };
+    if let Some(sel) = &plan.selection {
+        let _ = writeln!(out, "{}\n", partial_note(plan, sel));
+    }
     let changed: Vec<&Change> = plan.changes.iter().filter(|c| c.action != Action::NoOp).collect();
     if !changed.is_empty() {
         out.push_str("flinkform will perform the following actions:\n");
@@ -291,6 +303,7 @@ fn plan_json(plan: &Plan) -> String {
     let v = json!({
         "format_version": FORMAT_VERSION,
         "env": plan.env,
+        "selection": plan.selection,
         "state": { "lineage": plan.lineage, "serial": plan.serial },
         "summary": { "add": s.add, "change": s.change, "replace": s.replace, "destroy": s.destroy, "repair": s.repair },
         "has_changes": plan.has_changes(),

@@ -26,7 +26,7 @@ pub(super) fn print_now(text: &str) {
 pub(super) enum Mode {
     /// Carry out the plan of the selected pipelines; when a reviewed plan is named
     /// (`--expect-plan`), only if it means the same.
-    Apply { expect: Option<String>, select: flinkform_core::select::Selection },
+    Apply { expect: Option<String>, select: flinkform_core::select::Selection, allow_empty: bool },
     /// Destroy these pipelines (none named: all of them).
     Destroy(Vec<String>),
 }
@@ -70,11 +70,12 @@ pub(super) fn apply(
         }
         None => {
             let p = match &mode {
-                Mode::Apply { select, .. } => {
+                Mode::Apply { select, allow_empty, .. } => {
+                    require_pipelines(root, &ws, *allow_empty)?;
                     // Planned on the selection; carried out into the whole state.
                     let planned = narrow(&mut ws, state.as_ref(), select)?;
                     let (desired, inputs) = project::desired_all(&ws, planned.as_ref(), progress)?;
-                    let observed = observe(&ws, planned.as_ref(), &desired)?;
+                    let observed = observe(&ws, planned.as_ref(), &desired, false)?;
                     let mut p = planner::compute(desired, planned.as_ref(), observed.as_ref(), inputs);
                     p.env = ws.project.config.env.clone();
                     p.selection = (!select.is_all()).then(|| select.shown().to_string());

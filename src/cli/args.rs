@@ -117,6 +117,9 @@ pub(super) enum Command {
         /// apply did).
         #[arg(long, value_name = "DIGEST|FILE|github|gitlab")]
         expect_plan: Option<String>,
+        /// Apply a project without specs (every recorded pipeline destroyed).
+        #[arg(long)]
+        allow_empty: bool,
         /// Do not ask for confirmation.
         #[arg(long)]
         auto_approve: bool,
@@ -215,6 +218,35 @@ pub(super) enum Command {
         /// The lock ID.
         id: String,
     },
+    /// List the pipelines (those selected): name, topic, sink table, tags, and what the
+    /// state records of each.
+    #[command(after_help = "Examples:\n  flinkform ls\n  flinkform ls --select tag:billing --format json")]
+    Ls {
+        #[command(flatten)]
+        select: SelectArgs,
+        /// `text` or `json`.
+        #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+        format: String,
+    },
+    /// Show a plan saved with `plan -out FILE`.
+    #[command(after_help = "Examples:\n  flinkform show plan.json\n  flinkform show plan.json --format markdown")]
+    Show {
+        /// The saved plan.
+        plan: PathBuf,
+        /// Output format.
+        #[arg(long, default_value = "text", value_parser = format_parser())]
+        format: Format,
+    },
+    /// Print flinkform's version.
+    Version,
+    /// Lay out flinkform.toml and the specs canonically (comments kept); with --check,
+    /// only say which files are not (exit 1), for CI.
+    #[command(after_help = "Examples:\n  flinkform fmt\n  flinkform fmt --check")]
+    Fmt {
+        /// Change nothing; exit 1 when a file is not formatted.
+        #[arg(long)]
+        check: bool,
+    },
     /// Print a shell completion script.
     #[command(after_help = "Example:\n  flinkform completions bash > /etc/bash_completion.d/flinkform")]
     Completions {
@@ -259,6 +291,23 @@ pub(super) enum StateCommand {
     /// keeps), written as a new serial of the same lineage.
     #[command(after_help = "Example:\n  flinkform state restore")]
     Restore,
+    /// Forget pipelines: their records leave the state, and nothing on VVP is touched
+    /// (the next plan creates them again while their specs exist).
+    #[command(after_help = "Example:\n  flinkform state rm orders")]
+    Rm {
+        /// Pipeline names.
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Rename a pipeline in the state (with `[pipeline] name`), so that the next plan
+    /// updates its deployment in place instead of destroying and creating it.
+    #[command(after_help = "Example:\n  flinkform state mv orders orders_eu")]
+    Mv {
+        /// The recorded name.
+        old: String,
+        /// The new name.
+        new: String,
+    },
 }
 
 /// A state backend, for `state migrate`.
@@ -341,6 +390,9 @@ pub(super) struct PlanArgs {
     /// Exit 0 when there are no changes, 2 when there are, 1 on error.
     #[arg(long)]
     pub(super) detailed_exitcode: bool,
+    /// Plan a project without specs (every recorded pipeline destroyed).
+    #[arg(long)]
+    pub(super) allow_empty: bool,
     /// Take the state lock while planning (`--lock=false`: read the state without it).
     #[arg(long = "lock", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
     pub(super) lock: bool,

@@ -54,6 +54,7 @@ fn publish(
                 out: None,
                 gitlab_report: None,
                 detailed_exitcode: false,
+                allow_empty: false,
                 // Only reads the state: concurrent reviews do not wait on each other.
                 lock: false,
                 lock_timeout: Duration::ZERO,

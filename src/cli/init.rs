@@ -1,4 +1,4 @@
-//! `init` and `completions`.
+//! `init`, `fmt` and `completions`: the project's files.
 
 use super::*;
 use anyhow::Context;
@@ -22,23 +22,48 @@ pub(super) fn init(root: &Path) -> Result<Output, Error> {
     // A project id of its own: the example's would be shared by every project made by init.
     let id = format!("flinkform-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
     let config = INIT_CONFIG.replace("project = \"flinkform-example\"", &format!("project = \"{id}\""));
+    // The example's sample keeps a broken line to show how it is skipped; a new project's
+    // sample is clean.
+    let sample: String = INIT_SAMPLE
+        .lines()
+        .filter(|l| serde_json::from_str::<serde_json::Value>(l).is_ok_and(|v| v.is_object()))
+        .map(|l| format!("{l}\n"))
+        .collect();
     let files = [
         ("flinkform.toml", config.as_str()),
         ("pipelines/orders.toml", INIT_PIPELINE),
-        ("samples/orders.jsonl", INIT_SAMPLE),
+        ("samples/orders.jsonl", sample.as_str()),
         ("templates/README.md", INIT_TEMPLATES),
     ];
+    let mut said = format!("Created a flinkform project in {}:\n", root.display());
     for (rel, text) in files {
         let path = root.join(rel);
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         }
-        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+        // Never overwrite: a file already there is the user's.
+        match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+            Ok(mut f) => {
+                f.write_all(text.as_bytes()).with_context(|| format!("cannot write {}", path.display()))?;
+                said.push_str(&format!("  {rel}\n"));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                said.push_str(&format!("  {rel} (kept: it exists)\n"))
+            }
+            Err(e) => return Err(anyhow::Error::from(e).context(format!("cannot write {}", path.display())).into()),
+        }
     }
-    ok(format!(
-        "Created a flinkform project in {}:\n  flinkform.toml\n  pipelines/orders.toml\n  samples/orders.jsonl\n  templates/\nNext: edit flinkform.toml for your VVP workspace, then run `flinkform plan`.\n",
-        root.display()
-    ))
+    // The state and its lock stay out of git.
+    let ignore = root.join(".gitignore");
+    let text = std::fs::read_to_string(&ignore).unwrap_or_default();
+    if !text.lines().any(|l| l.trim() == ".flinkform/") {
+        let sep = if text.is_empty() || text.ends_with('\n') { "" } else { "\n" };
+        std::fs::write(&ignore, format!("{text}{sep}.flinkform/\n"))
+            .with_context(|| format!("cannot write {}", ignore.display()))?;
+        said.push_str("  .gitignore (.flinkform/)\n");
+    }
+    said.push_str("Next: edit flinkform.toml for your VVP workspace, then run `flinkform plan`.\n");
+    ok(said)
 }
 
 /// `completions`.
@@ -46,4 +71,47 @@ pub(super) fn completions(shell: clap_complete::Shell) -> Result<Output, Error> 
     let mut buf = Vec::new();
     clap_complete::generate(shell, &mut args::Cli::command(), "flinkform", &mut buf);
     ok(String::from_utf8_lossy(&buf).into_owned())
+}
+
+/// `fmt`: flinkform.toml and pipelines/*.toml laid out canonically (or, with `check`,
+/// the files that are not, exit 1). A file that would change meaning is left alone.
+pub(super) fn fmt(root: &Path, check: bool) -> Result<Output, Error> {
+    let mut files = vec!["flinkform.toml".to_string()];
+    if let Ok(entries) = std::fs::read_dir(root.join("pipelines")) {
+        let mut specs: Vec<String> = entries
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".toml"))
+            .map(|n| format!("pipelines/{n}"))
+            .collect();
+        specs.sort();
+        files.extend(specs);
+    }
+    let (mut changed, mut failed) = (Vec::new(), Vec::new());
+    for rel in &files {
+        let path = root.join(rel);
+        let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        match flinkform_core::spec::fmt::format_toml(&text) {
+            Ok(f) if f == text => {}
+            Ok(f) => {
+                if !check {
+                    std::fs::write(&path, f).with_context(|| format!("cannot write {}", path.display()))?;
+                }
+                changed.push(rel.clone());
+            }
+            Err(e) => failed.push(format!("{rel}: {e}")),
+        }
+    }
+    let mut out = String::new();
+    for f in &changed {
+        out.push_str(&format!("{}{f}\n", if check { "not formatted: " } else { "formatted " }));
+    }
+    for f in &failed {
+        out.push_str(&format!("cannot format {f}\n"));
+    }
+    if changed.is_empty() && failed.is_empty() {
+        out.push_str(&format!("{} files are formatted.\n", files.len()));
+    }
+    let code = if failed.is_empty() && (!check || changed.is_empty()) { exit::OK } else { exit::ERROR };
+    Ok(Output { stdout: out, code })
 }

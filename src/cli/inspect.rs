@@ -12,6 +12,7 @@ pub(super) fn validate(
     select: &flinkform_core::select::Selection,
 ) -> Result<Output, Error> {
     let mut ws = workspace(root)?;
+    require_pipelines(root, &ws, false)?;
     let recorded = ws.store()?.load()?;
     let state = narrow(&mut ws, recorded.as_ref(), select)?;
     let (desired, _) = project::desired_all(&ws, state.as_ref(), progress)?;
@@ -113,4 +114,60 @@ pub(super) fn schema_text(resolved: &project::Resolved) -> String {
         out.push_str(&format!("warning: {w}\n"));
     }
     out
+}
+
+/// `ls`: the selected pipelines, and what the state records of each.
+pub(super) fn ls(root: &Path, select: &flinkform_core::select::Selection, json: bool) -> Result<Output, Error> {
+    let mut ws = workspace(root)?;
+    let recorded = ws.store()?.load()?;
+    let state = narrow(&mut ws, recorded.as_ref(), select)?;
+    let status = |name: &str| {
+        state.as_ref().and_then(|s| s.pipelines.get(name)).map_or("not applied".to_string(), |p| p.status.to_string())
+    };
+    let rows: Vec<[String; 5]> = ws
+        .project
+        .pipelines
+        .iter()
+        .map(|p| {
+            let table = format!("{}.{}", p.sink.schema, p.sink.table);
+            [p.name.clone(), p.source.topic.clone(), table, p.tags.join(","), status(&p.name)]
+        })
+        .collect();
+    if json {
+        let v: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|[name, topic, table, tags, status]| {
+                let tags: Vec<&str> = tags.split(',').filter(|t| !t.is_empty()).collect();
+                serde_json::json!({ "name": name, "topic": topic, "table": table, "tags": tags, "status": status })
+            })
+            .collect();
+        return ok(serde_json::to_string_pretty(&v).expect("JSON serializes") + "\n");
+    }
+    let header = ["NAME", "TOPIC", "TABLE", "TAGS", "STATUS"].map(String::from);
+    let width = |i: usize| std::iter::once(&header).chain(&rows).map(|r| r[i].chars().count()).max().unwrap_or(0);
+    let w: Vec<usize> = (0..4).map(width).collect();
+    let mut out = String::new();
+    for r in std::iter::once(&header).chain(&rows) {
+        out.push_str(&format!(
+            "{:<a$}  {:<b$}  {:<c$}  {:<d$}  {}\n",
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            r[4],
+            a = w[0],
+            b = w[1],
+            c = w[2],
+            d = w[3]
+        ));
+    }
+    ok(out)
+}
+
+/// `show PLANFILE`: a saved plan, in any format.
+pub(super) fn show(file: &Path, format: Format, style: Style) -> Result<Output, Error> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let plan = flinkform_core::plan::file::from_text(&text)
+        .map_err(|e| anyhow::anyhow!("{} is not a plan saved with `plan -out`: {e}", file.display()))?;
+    ok(view::plan(&plan, format, style))
 }

@@ -81,20 +81,49 @@ fn env_is_set(name: &str) -> bool {
     std::env::var_os(name).is_some_and(|v| !v.is_empty())
 }
 
-/// Terraform spells them `-out FILE` / `-out=FILE` and `-target NAME`; clap would read
-/// `-o ut` and `-t arget`.
+/// Terraform's single-dash spellings of long flags (`-out FILE`, `-target=NAME`,
+/// `-auto-approve`, `-refresh=false`, `-lock=false`, `-lock-timeout=30s`,
+/// `-detailed-exitcode`, `-no-color`, and `-json` for `--format json`): clap would read
+/// them as bundles of short flags.
 fn normalize_args(args: impl Iterator<Item = String>) -> Vec<String> {
+    const TERRAFORM: [&str; 8] =
+        ["out", "target", "auto-approve", "refresh", "lock-timeout", "lock", "detailed-exitcode", "no-color"];
     args.map(|a| {
-        for flag in ["out", "target"] {
-            match a.strip_prefix('-').and_then(|x| x.strip_prefix(flag)) {
+        let Some(rest) = a.strip_prefix('-').filter(|r| !r.starts_with('-')) else { return a };
+        if rest == "json" {
+            return "--format=json".into();
+        }
+        for flag in TERRAFORM {
+            match rest.strip_prefix(flag) {
                 Some("") => return format!("--{flag}"),
-                Some(rest) if rest.starts_with('=') && !a.starts_with("--") => return format!("--{flag}{rest}"),
+                Some(value) if value.starts_with('=') => return format!("--{flag}{value}"),
                 _ => {}
             }
         }
         a
     })
     .collect()
+}
+
+/// A project without specs is a mistake (a missing or misnamed `pipelines/`) unless
+/// asked for: planning it would destroy every recorded pipeline.
+fn require_pipelines(root: &Path, ws: &Workspace, allow_empty: bool) -> Result<(), Error> {
+    if !ws.project.pipelines.is_empty() || allow_empty {
+        return Ok(());
+    }
+    let dir = root.join("pipelines");
+    let what = if dir.is_dir() {
+        "pipelines/ holds no .toml spec".to_string()
+    } else {
+        format!(
+            "there is no pipelines/ directory in {}",
+            std::path::absolute(root).unwrap_or(root.to_path_buf()).display()
+        )
+    };
+    Err(Failed(vec![Diagnostic::error(format!("no pipelines: {what}")).with_help(
+        "specs go in pipelines/NAME.toml; to plan an empty project on purpose (every recorded pipeline destroyed), pass --allow-empty",
+    )])
+    .into())
 }
 
 /// The selection `--select`, `-target` and `--exclude` name.
@@ -138,6 +167,13 @@ pub fn main() -> ExitCode {
     let style_err = Style { color: color_ok && std::io::stderr().is_terminal() };
     init_tracing(cli.verbose, style_err.color);
     // Like `git -C` and `terraform -chdir`: every relative path is then relative to DIR.
+    // `init` makes the directory it is pointed at.
+    if let (Some(dir), Command::Init) = (&cli.chdir, &cli.command)
+        && let Err(e) = std::fs::create_dir_all(dir)
+    {
+        eprintln!("error: cannot create {}: {e}", dir.display());
+        return ExitCode::from(exit::ERROR);
+    }
     if let Some(dir) = &cli.chdir
         && let Err(e) = std::env::set_current_dir(dir)
     {
@@ -229,16 +265,18 @@ fn run(command: Command, root: &Path, style: Style, progress: Progress<'_>) -> R
             let opts = comment::Opts { provider, behavior, repo, pr, api_url, body_file, refresh };
             comment::comment(root, style, progress, opts)
         }
-        Command::Apply { plan, select, expect_plan, auto_approve, parallelism, lock_timeout } => apply::apply(
-            root,
-            plan.as_deref(),
-            apply::Mode::Apply { expect: expect_plan, select: selection(&select)? },
-            auto_approve,
-            parallelism,
-            lock_timeout,
-            style,
-            progress,
-        ),
+        Command::Apply { plan, select, expect_plan, allow_empty, auto_approve, parallelism, lock_timeout } => {
+            apply::apply(
+                root,
+                plan.as_deref(),
+                apply::Mode::Apply { expect: expect_plan, select: selection(&select)?, allow_empty },
+                auto_approve,
+                parallelism,
+                lock_timeout,
+                style,
+                progress,
+            )
+        }
         Command::Destroy { names, auto_approve, parallelism } => {
             let mode = apply::Mode::Destroy(names);
             apply::apply(root, None, mode, auto_approve, parallelism, Duration::ZERO, style, progress)
@@ -261,6 +299,12 @@ fn run(command: Command, root: &Path, style: Style, progress: Progress<'_>) -> R
         Command::State(StateCommand::Show { name }) => state::show(root, name),
         Command::State(StateCommand::Migrate { from, to }) => state::migrate(root, from, to),
         Command::State(StateCommand::Restore) => state::restore(root),
+        Command::State(StateCommand::Rm { names }) => state::rm(root, &names),
+        Command::State(StateCommand::Mv { old, new }) => state::mv(root, &old, &new),
+        Command::Ls { select, format } => inspect::ls(root, &selection(&select)?, format == "json"),
+        Command::Show { plan, format } => inspect::show(&plan, format, style),
+        Command::Version => ok(format!("flinkform {}\n", env!("CARGO_PKG_VERSION"))),
+        Command::Fmt { check } => init::fmt(root, check),
         Command::History { name } => state::history(root, name),
         Command::ForceUnlock { id } => state::force_unlock(root, id),
     }
@@ -332,7 +376,7 @@ pub fn lock_info(operation: &str) -> LockInfo {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn terraform_style_out_flag() {
+    fn terraform_single_dash_flags() {
         let args = [
             "flinkform",
             "plan",
@@ -345,6 +389,18 @@ mod tests {
             "-target",
             "x",
             "--target=y",
+            "-refresh=false",
+            "-lock=false",
+            "-lock-timeout=30s",
+            "-detailed-exitcode",
+            "-no-color",
+            "-json",
+            "-auto-approve",
+            "-v",
+            "-C",
+            "dir",
+            "-s",
+            "tag:x",
         ]
         .map(String::from);
         assert_eq!(
@@ -360,7 +416,19 @@ mod tests {
                 "--target=orders",
                 "--target",
                 "x",
-                "--target=y"
+                "--target=y",
+                "--refresh=false",
+                "--lock=false",
+                "--lock-timeout=30s",
+                "--detailed-exitcode",
+                "--no-color",
+                "--format=json",
+                "--auto-approve",
+                "-v",
+                "-C",
+                "dir",
+                "-s",
+                "tag:x",
             ]
         );
     }

@@ -57,10 +57,21 @@ fn project_id(root: &Path) -> Option<String> {
 }
 
 fn make(root: &Path, style: Style, progress: Progress<'_>, opts: PlanArgs) -> Result<Output, Error> {
-    let PlanArgs { select, format, out, gitlab_report, detailed_exitcode, lock, lock_timeout, refresh, validate } =
-        opts;
+    let PlanArgs {
+        select,
+        format,
+        out,
+        gitlab_report,
+        detailed_exitcode,
+        allow_empty,
+        lock,
+        lock_timeout,
+        refresh,
+        validate,
+    } = opts;
     let select = selection(&select)?;
     let mut ws = workspace(root)?;
+    require_pipelines(root, &ws, allow_empty)?;
     // The specs' own warnings go to stderr, so that stdout stays the plan in every format.
     if !ws.warnings.is_empty() {
         eprint!("{}", view::diagnostics(&ws.warnings, style));
@@ -69,7 +80,7 @@ fn make(root: &Path, style: Style, progress: Progress<'_>, opts: PlanArgs) -> Re
     let _guard = if lock { Some(store.lock(&lock_info("plan"), lock_timeout)?) } else { None };
     let state = narrow(&mut ws, store.load()?.as_ref(), &select)?;
     let (desired, inputs) = project::desired_all(&ws, state.as_ref(), progress)?;
-    let mut observed = if refresh || validate { observe(&ws, state.as_ref(), &desired)? } else { None };
+    let mut observed = if refresh || validate { observe(&ws, state.as_ref(), &desired, true)? } else { None };
     if validate {
         let o = observed.as_mut().ok_or_else(|| {
             anyhow::anyhow!(
@@ -120,10 +131,14 @@ fn make(root: &Path, style: Style, progress: Progress<'_>, opts: PlanArgs) -> Re
 
 /// Refreshes from VVP when credentials are set, and reads the sink tables whose
 /// `dsn_env` is set; `None` when there is nothing to look at.
+///
+/// `plan` suggests `--refresh=false` when VVP cannot be asked; `apply` has no such
+/// flag, so it says only what failed.
 pub(super) fn observe(
     ws: &Workspace,
     state: Option<&flinkform_core::state::State>,
     desired: &[flinkform_core::plan::Desired],
+    from_plan: bool,
 ) -> Result<Option<flinkform_core::plan::Observed>, Error> {
     let runtime = runtime()?;
     let mut observed = match Credentials::from_env() {
@@ -135,9 +150,8 @@ pub(super) fn observe(
             let client = Client::new(ws.vvp_target().map_err(Failed::from)?, creds, RetryPolicy::default())
                 .map_err(anyhow::Error::from)?;
             Some(runtime.block_on(crate::refresh::observe(&client, state)).map_err(|e| {
-                anyhow::anyhow!(
-                    "refreshing from VVP failed: {e}; use --refresh=false to plan from the recorded state only"
-                )
+                let hint = if from_plan { "; use --refresh=false to plan from the recorded state only" } else { "" };
+                anyhow::anyhow!("refreshing from VVP failed: {e}{hint}")
             })?)
         }
     };

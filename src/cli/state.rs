@@ -182,3 +182,57 @@ pub(super) fn force_unlock(root: &Path, id: String) -> Result<Output, Error> {
 fn short(digest: &str) -> &str {
     digest.char_indices().nth(12).map_or(digest, |(i, _)| &digest[..i])
 }
+
+/// `state rm`: records forgotten under the lock, nothing on VVP touched.
+pub(super) fn rm(root: &Path, names: &[String]) -> Result<Output, Error> {
+    edit(root, "state rm", |state| {
+        for n in names {
+            if state.pipelines.remove(n).is_none() {
+                return Err(missing(state, n));
+            }
+        }
+        let list = names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ");
+        Ok(format!(
+            "Removed {list} from the state. Their deployments on VVP are untouched: while their specs exist, the next plan creates them again (`flinkform import` adopts a deployment instead).\n"
+        ))
+    })
+}
+
+/// `state mv`: a record renamed under the lock.
+pub(super) fn mv(root: &Path, old: &str, new: &str) -> Result<Output, Error> {
+    edit(root, "state mv", |state| {
+        if state.pipelines.contains_key(new) {
+            return Err(anyhow::anyhow!(
+                "`{new}` is already in the state: remove it first (`flinkform state rm {new}`)"
+            ));
+        }
+        let p = state.pipelines.remove(old).ok_or_else(|| missing(state, old))?;
+        state.pipelines.insert(new.to_string(), p);
+        Ok(format!(
+            "Renamed `{old}` to `{new}` in the state: the next plan updates its deployment in place instead of destroying `{old}` and creating `{new}` (the SQL names the pipeline, so the job restarts as `upgrade` says; set `group_id` in [source] to keep the consumer group). Rename `[pipeline] name` in the spec to `{new}` if it is not yet.\n"
+        ))
+    })
+}
+
+/// Changes the recorded state under the lock, written as the next serial.
+fn edit(
+    root: &Path,
+    what: &str,
+    change: impl FnOnce(&mut flinkform_core::state::State) -> anyhow::Result<String>,
+) -> Result<Output, Error> {
+    let ws = workspace(root)?;
+    let store = ws.store()?;
+    let _guard = store.lock(&lock_info(what), Duration::ZERO)?;
+    let mut state = store.load()?.ok_or_else(|| anyhow::anyhow!("there is no state yet: nothing to change"))?;
+    let said = change(&mut state)?;
+    flinkform_core::state::write_next(&*store, &mut state)?;
+    ok(said)
+}
+
+fn missing(state: &flinkform_core::state::State, name: &str) -> anyhow::Error {
+    let near = flinkform_core::diag::suggest(name, state.pipelines.keys().map(String::as_str));
+    anyhow::anyhow!(
+        "no pipeline `{name}` in the state{}",
+        near.map(|n| format!(" (did you mean `{n}`?)")).unwrap_or_default()
+    )
+}

@@ -7,6 +7,7 @@ pub mod comment;
 mod common;
 mod docs;
 mod env;
+mod everyday;
 mod flink;
 mod gitlab;
 mod kafka;

@@ -10,6 +10,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use vvp_wire::sign;
+
+use crate::error::{ErrorKind, VvpError};
 use vvp_wire::wire::{
     AsyncDraftDeployResult, AsyncDraftValidateResult, Deployment, DeploymentDraft, DraftDeployParams,
     DraftValidateParams, Envelope, GatewayError, HotUpdateJobResult, Job, JobDiagnosis, JobStartParameters, Savepoint,
@@ -89,6 +91,9 @@ pub struct RetryPolicy {
     /// Attempts in all after throttling: VVP throttles per user, so other clients'
     /// load (other CI jobs) can throttle several calls in a row.
     pub throttled_attempts: u32,
+    /// Attempts in all when the endpoint refuses the connection (nothing listens there:
+    /// most often a wrong endpoint), so that a mistake fails in a moment, not minutes.
+    pub refused_attempts: u32,
     /// First backoff ceiling; doubles per attempt.
     pub base: Duration,
     /// Largest backoff.
@@ -98,8 +103,12 @@ pub struct RetryPolicy {
 }
 
 impl RetryPolicy {
-    fn attempts_for(&self, kind: ErrorKind) -> u32 {
-        if kind == ErrorKind::Throttled { self.throttled_attempts } else { self.attempts }
+    fn attempts_for(&self, e: &VvpError) -> u32 {
+        match (e, e.kind()) {
+            (VvpError::Transport { refused: true, .. }, _) => self.refused_attempts,
+            (_, ErrorKind::Throttled) => self.throttled_attempts,
+            _ => self.attempts,
+        }
     }
 }
 
@@ -108,121 +117,10 @@ impl Default for RetryPolicy {
         RetryPolicy {
             attempts: 8,
             throttled_attempts: 20,
+            refused_attempts: 2,
             base: Duration::from_millis(100),
             max: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
-        }
-    }
-}
-
-/// A failed call.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum VvpError {
-    /// The API answered with an error (a gateway error, or `success: false`).
-    #[error("VVP {action} failed: {code}: {message} (request id {request_id})")]
-    Api {
-        /// The operation.
-        action: String,
-        /// HTTP status of the answer.
-        status: u16,
-        /// `errorCode` / `Code`.
-        code: String,
-        /// `errorMessage` / `Message`.
-        message: String,
-        /// Request id, for Alibaba support.
-        request_id: String,
-    },
-    /// The request did not get an answer.
-    #[error("VVP {action}: no answer from {endpoint}: {message}")]
-    Transport {
-        /// The operation.
-        action: String,
-        /// Where.
-        endpoint: String,
-        /// What went wrong.
-        message: String,
-        /// The request may have reached VVP (false: the connection was never made).
-        sent: bool,
-    },
-    /// The answer was not what the API documents.
-    #[error("VVP {action}: unexpected answer: {message}")]
-    Decode {
-        /// The operation.
-        action: String,
-        /// What was wrong.
-        message: String,
-    },
-}
-
-/// What kind of failure a [`VvpError`] is: what callers decide on, instead of codes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ErrorKind {
-    /// The resource (deployment, draft, job, ticket...) does not exist.
-    NotFound,
-    /// The resource is not in a state that allows the call (a job already running...).
-    Conflict,
-    /// The caller is throttled (`Throttling.*`).
-    Throttled,
-    /// No answer, or a server-side failure: trying again may help.
-    Transient,
-    /// The credentials or the signature were refused.
-    Auth,
-    /// Anything else: a bad request, an unexpected answer.
-    Other,
-}
-
-impl VvpError {
-    /// What kind of failure this is.
-    pub fn kind(&self) -> ErrorKind {
-        let VvpError::Api { status, code, .. } = self else {
-            return match self {
-                VvpError::Transport { .. } => ErrorKind::Transient,
-                _ => ErrorKind::Other,
-            };
-        };
-        let code = code.as_str();
-        if code.starts_with("Throttling") {
-            ErrorKind::Throttled
-        } else if *status >= 500 || code == "ServiceUnavailable" || code == "InternalError" {
-            ErrorKind::Transient
-        } else if *status == 401
-            || *status == 403
-            || ["InvalidAccessKeyId", "Signature", "IncompleteSignature", "MissingSignature", "InvalidTimeStamp"]
-                .iter()
-                .any(|p| code.starts_with(p))
-        {
-            ErrorKind::Auth
-        } else if code.ends_with("NotFound") && !code.contains('.') {
-            // `DeploymentNotFound`, `DraftNotFound`...; not `InvalidApi.NotFound` (no such
-            // operation) or `InvalidAccessKeyId.NotFound` (an auth failure, above).
-            ErrorKind::NotFound
-        } else if *status == 409 || code.contains("AlreadyRunning") || code.contains("HasRunningJob") {
-            ErrorKind::Conflict
-        } else {
-            ErrorKind::Other
-        }
-    }
-
-    /// Whether the call may have taken effect although it failed: not when VVP's gateway
-    /// refused it (throttling, signature, bad request) or the connection was never made.
-    pub fn may_have_taken_effect(&self) -> bool {
-        match self {
-            VvpError::Transport { sent, .. } => *sent,
-            VvpError::Api { status, .. } => *status >= 500,
-            VvpError::Decode { .. } => true,
-        }
-    }
-
-    /// Whether trying again may help: transport failures, 5xx, throttling.
-    pub fn transient(&self) -> bool {
-        matches!(self.kind(), ErrorKind::Transient | ErrorKind::Throttled)
-    }
-
-    /// The API error code, if the API answered.
-    pub fn code(&self) -> Option<&str> {
-        match self {
-            VvpError::Api { code, .. } => Some(code),
-            _ => None,
         }
     }
 }
@@ -234,6 +132,22 @@ pub struct Client {
     target: Target,
     creds: Credentials,
     retry: RetryPolicy,
+}
+
+/// An HTTP error with its causes (`error sending request …: … : Connection refused`):
+/// reqwest's own message leaves out why.
+fn with_causes(e: &reqwest::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cause = c.source();
+    }
+    out
 }
 
 /// A path segment, percent-encoded as the API expects (RFC 3986).
@@ -257,8 +171,9 @@ impl Client {
             .map_err(|e| VvpError::Transport {
                 action: "connect".into(),
                 endpoint: target.endpoint.clone(),
-                message: e.to_string(),
+                message: with_causes(&e),
                 sent: false,
+                refused: false,
             })?;
         Ok(Client { http, target, creds, retry })
     }
@@ -287,14 +202,14 @@ impl Client {
                 Err((e, retry_after))
                     if e.transient()
                         && (idempotent(action, &method) || !e.may_have_taken_effect())
-                        && attempt < self.retry.attempts_for(e.kind()) =>
+                        && attempt < self.retry.attempts_for(&e) =>
                 {
                     let ceiling = self.retry.base.saturating_mul(1 << attempt.min(16)).min(self.retry.max);
                     // The server's retry-after, but never longer than our longest backoff.
                     let wait = retry_after
                         .map(|w| w.min(self.retry.max))
                         .unwrap_or_else(|| ceiling.mul_f64(rand::random::<f64>()));
-                    tracing::debug!(action, attempt, error = %e, wait = ?wait, "retrying VVP call");
+                    tracing::info!(action, attempt, error = %e, wait = ?wait, "retrying VVP call");
                     tokio::time::sleep(wait).await;
                 }
                 Err((e, _)) => return Err(e),
@@ -355,8 +270,10 @@ impl Client {
             req = req.body(b.to_vec());
         }
         let transport = |e: reqwest::Error| {
-            let (message, sent) = (e.to_string(), !e.is_connect());
-            (VvpError::Transport { action: action.into(), endpoint: self.target.endpoint.clone(), message, sent }, None)
+            let message = with_causes(&e);
+            let refused = e.is_connect() && message.to_ascii_lowercase().contains("connection refused");
+            let endpoint = self.target.endpoint.clone();
+            (VvpError::Transport { action: action.into(), endpoint, message, sent: !e.is_connect(), refused }, None)
         };
         let resp = req.send().await.map_err(transport)?;
         let status = resp.status().as_u16();

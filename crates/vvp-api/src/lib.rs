@@ -4,10 +4,12 @@
 //! shapes: what it returns are domain values.
 
 mod client;
+mod error;
 
 use std::collections::BTreeMap;
 
-pub use client::{Client, Credentials, ErrorKind, RetryPolicy, Target, VvpError};
+pub use client::{Client, Credentials, RetryPolicy, Target};
+pub use error::{ErrorKind, VvpError};
 
 use flinkform_core::plan::LiveSettings;
 use flinkform_core::state::DeployParams;

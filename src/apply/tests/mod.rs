@@ -111,6 +111,7 @@ fn lost(action: &str) -> VvpError {
         endpoint: "vvp".into(),
         message: "connection reset".into(),
         sent: true,
+        refused: false,
     }
 }
 

@@ -4,6 +4,7 @@
 //! sampling, SQL or state.
 
 mod env;
+pub mod fmt;
 mod options;
 mod read;
 mod walk;

@@ -1,0 +1,155 @@
+//! The commands a Terraform or dbt user reaches for (`version`, `ls`, `show`, `state rm`,
+//! `state mv`, `fmt`, Terraform's single-dash flags), and the rough edges a new user
+//! found, each pinned.
+
+use crate::common::TestProject;
+
+#[test]
+fn version_ls_and_show() {
+    let p = TestProject::example();
+    let r = p.run(&["version"]).code(0);
+    assert_eq!(r.stdout, format!("flinkform {}\n", env!("CARGO_PKG_VERSION")));
+    let spec = p.read("pipelines/orders.toml");
+    p.write(
+        "pipelines/orders.toml",
+        &spec.replace("name = \"orders\"", "name = \"orders\"\ntags = [\"shop\", \"eu\"]"),
+    );
+    let r = p.run(&["ls"]).code(0);
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert!(lines[0].starts_with("NAME") && lines[0].contains("STATUS"), "{}", r.stdout);
+    assert!(
+        lines.iter().any(|l| l.starts_with("orders ")
+            && l.contains("public.orders")
+            && l.contains("shop,eu")
+            && l.ends_with("not applied")),
+        "{}",
+        r.stdout
+    );
+    let r = p.run(&["ls", "--select", "tag:eu", "--format", "json"]).code(0);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!([{"name": "orders", "topic": "orders", "table": "public.orders", "tags": ["shop", "eu"], "status": "not applied"}])
+    );
+    p.run(&["plan", "-out", "plan.json"]).code(0);
+    let text = p.run(&["show", "plan.json"]).code(0).stdout;
+    assert!(text.contains("Plan: 2 to add"), "{text}");
+    let md = p.run(&["show", "plan.json", "--format", "markdown"]).code(0).stdout;
+    assert!(md.starts_with("<!-- flinkform:plan "), "{md}");
+    let r = p.run(&["show", "flinkform.toml"]).code(1);
+    assert!(r.stderr.contains("flinkform.toml is not a plan saved with `plan -out`"), "{}", r.stderr);
+}
+
+#[test]
+fn state_rm_forgets_and_state_mv_renames_without_touching_vvp() {
+    let p = TestProject::example();
+    p.record();
+    let r = p.run(&["state", "rm", "clickstream"]).code(0);
+    assert!(r.stdout.contains("Removed `clickstream` from the state"), "{}", r.stdout);
+    let state: serde_json::Value = serde_json::from_str(&p.read(".flinkform/state.json")).unwrap();
+    assert!(state["pipelines"].get("clickstream").is_none());
+    assert!(p.run(&["plan"]).code(0).stdout.contains("# clickstream will be created"));
+    let r = p.run(&["state", "rm", "clikstream"]).code(1);
+    assert!(r.stderr.contains("no pipeline `clikstream` in the state"), "{}", r.stderr);
+    // Renamed in the spec and in the state: no destroy and no create.
+    let spec = p.read("pipelines/orders.toml");
+    p.write("pipelines/orders.toml", &spec.replace("name = \"orders\"", "name = \"orders_eu\""));
+    p.run(&["state", "mv", "orders", "orders_eu"]).code(0);
+    // The SQL names the pipeline, so the job is updated in place, from its savepoint.
+    let plan = p.run(&["plan"]).code(0).stdout;
+    assert!(!plan.contains("destroyed") && !plan.contains("# orders_eu will be created"), "{plan}");
+    assert!(plan.contains("# orders_eu will be updated in place") && plan.contains("state kept"), "{plan}");
+    let r = p.run(&["state", "mv", "nope", "x"]).code(1);
+    assert!(r.stderr.contains("no pipeline `nope` in the state"), "{}", r.stderr);
+}
+
+#[test]
+fn fmt_lays_out_the_specs_and_check_says_which_are_not() {
+    let p = TestProject::example();
+    p.run(&["fmt", "--check"]).code(0);
+    let spec = p.read("pipelines/orders.toml");
+    let messy = spec.replace("topic = \"orders\"", "topic=\"orders\"   ").replace("[sink]", "\n\n\n[sink]");
+    p.write("pipelines/orders.toml", &messy);
+    let r = p.run(&["fmt", "--check"]).code(1);
+    assert_eq!(r.stdout, "not formatted: pipelines/orders.toml\n");
+    assert_eq!(p.read("pipelines/orders.toml"), messy, "--check changes nothing");
+    p.run(&["fmt"]).code(0);
+    assert_eq!(p.read("pipelines/orders.toml"), spec, "comments and layout back as they were");
+}
+
+#[test]
+fn terraform_single_dash_flags_work_on_the_commands() {
+    let p = TestProject::example();
+    let r = p.run(&["plan", "-refresh=false", "-lock=false", "-detailed-exitcode", "-no-color"]).code(2);
+    assert!(r.stdout.contains("Plan: 2 to add"), "{}", r.stdout);
+    let r = p.run(&["plan", "-json"]).code(0);
+    assert!(serde_json::from_str::<serde_json::Value>(&r.stdout).is_ok(), "{}", r.stdout);
+    p.run(&["plan", "-lock-timeout=1s", "-target=orders"]).code(0);
+}
+
+#[test]
+fn init_never_overwrites_makes_its_directory_and_ignores_the_state() {
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("new/project");
+    let out =
+        std::process::Command::new(env!("CARGO_BIN_EXE_flinkform")).arg("-C").arg(&dir).arg("init").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(dir.join("flinkform.toml").is_file());
+    assert_eq!(std::fs::read_to_string(dir.join(".gitignore")).unwrap(), ".flinkform/\n");
+    // The new project's sample has no broken line.
+    let p = TestProject { dir: tempfile::tempdir().unwrap() };
+    p.write("pipelines/orders.toml", "# mine\n");
+    p.write(".gitignore", "target/");
+    let r = p.run(&["init"]).code(0);
+    assert!(r.stdout.contains("pipelines/orders.toml (kept: it exists)"), "{}", r.stdout);
+    assert_eq!(p.read("pipelines/orders.toml"), "# mine\n", "never overwritten");
+    assert_eq!(p.read(".gitignore"), "target/\n.flinkform/\n");
+    p.write("pipelines/orders.toml", &TestProject::example().read("pipelines/orders.toml"));
+    let schema = p.run(&["schema", "orders"]).code(0).stdout;
+    assert!(schema.contains("sample: samples/orders.jsonl: 40 records\n"), "no skipped line: {schema}");
+}
+
+#[test]
+fn a_project_without_specs_is_an_error_unless_asked_for() {
+    let p = TestProject::example();
+    std::fs::rename(p.path().join("pipelines"), p.path().join("pipeline")).unwrap();
+    for args in [&["validate"][..], &["plan"]] {
+        let r = p.run(args).code(1);
+        assert!(r.stderr.contains("no pipelines: there is no pipelines/ directory in"), "{}", r.stderr);
+        assert!(r.stderr.contains("pass --allow-empty"), "{}", r.stderr);
+    }
+    std::fs::create_dir(p.path().join("pipelines")).unwrap();
+    let r = p.run(&["plan"]).code(1);
+    assert!(r.stderr.contains("no pipelines: pipelines/ holds no .toml spec"), "{}", r.stderr);
+    let r = p.run(&["plan", "--allow-empty"]).code(0);
+    assert!(r.stdout.contains("No changes."), "{}", r.stdout);
+}
+
+#[test]
+fn an_unreachable_vvp_fails_fast_with_its_cause_and_apply_suggests_no_plan_flag() {
+    let p = TestProject::example();
+    // A port nothing listens on: refused at once.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let env = [
+        ("FLINKFORM_VVP_ENDPOINT", format!("127.0.0.1:{port}")),
+        ("FLINKFORM_VVP_PROTOCOL", "http".into()),
+        ("ALIBABA_CLOUD_ACCESS_KEY_ID", "id".into()),
+        ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "secret-canary-5d1e".into()),
+    ];
+    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    p.record();
+    let spec = p.read("pipelines/orders.toml");
+    p.write("pipelines/orders.toml", &spec.replace("parallelism = 2", "parallelism = 3"));
+    let started = std::time::Instant::now();
+    let r = p.run_with(&["plan"], &pairs).code(1);
+    assert!(r.stderr.to_lowercase().contains("connection refused"), "the cause is shown: {}", r.stderr);
+    assert!(r.stderr.contains("--refresh=false"), "plan has the flag: {}", r.stderr);
+    let r = p.run_with(&["apply", "--auto-approve"], &pairs).code(1);
+    assert!(r.stderr.to_lowercase().contains("connection refused"), "{}", r.stderr);
+    assert!(!r.stderr.contains("--refresh=false"), "apply has no such flag: {}", r.stderr);
+    assert!(!r.stderr.contains("secret-canary-5d1e"));
+    // Two tries, not eight with backoff (16 s before).
+    assert!(started.elapsed() < std::time::Duration::from_secs(8), "{:?}", started.elapsed());
+}

@@ -75,7 +75,7 @@ fn main() {
 fn wide(n: usize) {
     use flinkform_core::diag::Source;
     let record = format!("{{{}}}", (0..n).map(|i| format!("\"key_{i}\": {i}")).collect::<Vec<_>>().join(", "));
-    let config = "version = 1\n[vvp]\nregion = \"r\"\nworkspace = \"w\"\nnamespace = \"n\"\n";
+    let config = "version = 1\n[vvp]\nregion = \"cn-hangzhou\"\nworkspace = \"w\"\nnamespace = \"n\"\n";
     let spec = "[pipeline]\nname = \"wide\"\n[source]\ntopic = \"t\"\nbootstrap_servers = \"k:1\"\n\
                 [sink]\nendpoint = \"h:80\"\ndatabase = \"d\"\ntable = \"t\"\nusername = \"u\"\n\
                 password = { secret = \"p\" }\n[deployment]\nengine_version = \"vvr-11.1-jdk11-flink-1.20\"\n";

@@ -22,7 +22,12 @@ pub(super) fn validate(
             out.push_str(&format!("warning: {w}\n"));
         }
     }
-    out.push_str(&format!("Success! {} pipelines are valid.\n", desired.len()));
+    let n = desired.len();
+    out.push_str(&format!(
+        "Success! {} {} valid.\n",
+        view::count(n as u64, "pipeline"),
+        if n == 1 { "is" } else { "are" }
+    ));
     ok(out)
 }
 
@@ -92,7 +97,7 @@ pub(super) fn sample_topic(
         return ok(view::json_lines(&sample));
     }
     let shape = flinkform_core::infer::infer(sample.records(), &Default::default()).map_err(anyhow::Error::msg)?;
-    ok(format!("{}: {} records\n\n{}", sample.origin, sample.len(), view::shape_table(&shape)))
+    ok(format!("{}: {}\n\n{}", sample.origin, view::count(sample.len() as u64, "record"), view::shape_table(&shape)))
 }
 
 pub(super) fn schema_text(resolved: &project::Resolved) -> String {

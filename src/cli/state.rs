@@ -8,6 +8,12 @@ use args::Backend;
 pub(super) fn status(root: &Path, only: Option<&str>) -> Result<Output, Error> {
     let ws = workspace(root)?;
     let state = ws.store()?.load()?;
+    if let Some(name) = only
+        && !state.as_ref().is_some_and(|s| s.pipelines.contains_key(name))
+    {
+        let empty = flinkform_core::state::State::new(String::new());
+        return Err(missing(state.as_ref().unwrap_or(&empty), name).into());
+    }
     let client = vvp_client(&ws)?;
     let observed =
         runtime()?.block_on(crate::refresh::observe(&client, state.as_ref())).map_err(anyhow::Error::from)?;

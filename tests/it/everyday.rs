@@ -153,3 +153,41 @@ fn an_unreachable_vvp_fails_fast_with_its_cause_and_apply_suggests_no_plan_flag(
     // Two tries, not eight with backoff (16 s before).
     assert!(started.elapsed() < std::time::Duration::from_secs(8), "{:?}", started.elapsed());
 }
+
+#[test]
+fn wording_and_exit_codes_a_new_user_tripped_on() {
+    let p = TestProject::example();
+    p.record();
+    // `status` of a pipeline the state does not hold is an error, not an empty table.
+    let r = p.run(&["status", "ordres"]).code(1);
+    assert!(r.stderr.contains("no pipeline `ordres` in the state (did you mean `orders`?)"), "{}", r.stderr);
+    // Plurals.
+    let r = p.run(&["validate", "--select", "orders"]).code(0);
+    assert!(r.stdout.contains("Success! 1 pipeline is valid."), "{}", r.stdout);
+    // A plan with errors does not end in a summary that contradicts them.
+    let spec = p.read("pipelines/orders.toml");
+    p.write("pipelines/orders.toml", &spec.replace("name = \"orders\"", "name = \"orders\"\nprotect = true"));
+    p.record();
+    std::fs::remove_file(p.path().join("pipelines/orders.toml")).unwrap();
+    let r = p.run(&["plan"]).code(1);
+    let last = r.stdout.trim_end().lines().last().unwrap_or_default();
+    assert_eq!(
+        last, "Plan: 0 to add, 0 to change, 0 to replace, 1 to destroy. It cannot be applied: 1 error (above).",
+        "{}",
+        r.stdout
+    );
+    // A region that is not one, an empty workspace: said at once.
+    let q = TestProject::example();
+    let config = q.read("flinkform.toml");
+    q.write(
+        "flinkform.toml",
+        &config
+            .replace("region = \"cn-hangzhou\"", "region = \"mars-1\"")
+            .replace("workspace = \"your-workspace-id\"", "workspace = \"\""),
+    );
+    let r = q.run(&["validate"]).code(1);
+    assert!(r.stderr.contains("`region` `mars-1` is not an Alibaba Cloud region id"), "{}", r.stderr);
+    assert!(r.stderr.contains("`workspace` in [vvp] is empty"), "{}", r.stderr);
+    q.write("flinkform.toml", &config.replace("region = \"cn-hangzhou\"", "region = \"cn-shanghai-finance-1\""));
+    q.run(&["validate"]).code(0);
+}

@@ -37,7 +37,7 @@ fn a_selection_plans_only_its_pipelines_and_says_so() {
     let r = p.run(&["plan", "--select", "tag:nope"]).code(1);
     assert!(r.stderr.contains("`tag:nope` matches no pipeline"), "{}", r.stderr);
     let r = p.run(&["validate", "--select", "tag:shop"]).code(0);
-    assert!(r.stdout.contains("Success! 1 pipelines are valid."), "{}", r.stdout);
+    assert!(r.stdout.contains("Success! 1 pipeline is valid."), "{}", r.stdout);
 }
 
 #[test]

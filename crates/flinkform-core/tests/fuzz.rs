@@ -7,7 +7,7 @@ use flinkform_core::diag::Source;
 use flinkform_core::infer::{InferConfig, infer};
 use proptest::prelude::*;
 
-const CONFIG: &str = "version = 1\n[vvp]\nregion = \"r\"\nworkspace = \"w\"\nnamespace = \"n\"\n\
+const CONFIG: &str = "version = 1\n[vvp]\nregion = \"cn-hangzhou\"\nworkspace = \"w\"\nnamespace = \"n\"\n\
     [defaults.sink]\nendpoint = \"h:80\"\ndatabase = \"d\"\nusername = \"u\"\npassword = { secret = \"p\" }\n\
     [defaults.deployment]\nengine_version = \"vvr-8.0.11-flink-1.17\"\n\
     [environments.prod.vvp]\nnamespace = \"p\"\n[environments.prod.pipelines.orders.deployment]\nparallelism = 4\n";

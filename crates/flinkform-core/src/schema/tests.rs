@@ -2,7 +2,7 @@ use super::*;
 use crate::diag::Source;
 use crate::infer::{InferConfig, infer};
 
-const CONFIG: &str = "version = 1\n[vvp]\nregion = \"r\"\nworkspace = \"w\"\nnamespace = \"n\"\n";
+const CONFIG: &str = "version = 1\n[vvp]\nregion = \"cn-hangzhou\"\nworkspace = \"w\"\nnamespace = \"n\"\n";
 
 /// Resolves a pipeline whose `[schema]` (and extra `[sink]` keys) are given, over records.
 fn resolve_with(schema: &str, sink: &str, records: &[&str]) -> (Option<Schema>, Vec<String>) {

@@ -3,6 +3,7 @@
 //! names and texts, returns the model and every diagnostic. Knows nothing of
 //! sampling, SQL or state.
 
+mod config;
 mod env;
 pub mod fmt;
 mod options;
@@ -18,9 +19,10 @@ use sha2::{Digest, Sha256};
 use crate::diag::{Diagnostic, Location, Source};
 use crate::infer::{InferConfig, TsStandard};
 use crate::types::FlinkType;
+use config::read_config;
 pub use env::names as environment_names;
 pub use read::parse_vvr;
-use read::{check_unique_names, read_config, read_pipeline};
+use read::{check_unique_names, read_pipeline};
 use walk::{Ctx, Layer, Section};
 
 /// The current version of the flinkform.toml format.

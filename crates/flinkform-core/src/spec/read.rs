@@ -1,74 +1,8 @@
-//! Reading the spec's sections into the typed model: `flinkform.toml` and each
-//! pipeline file's `[source]`, `[schema]`, `[sink]` and `[deployment]`.
+//! Reading the spec's sections into the typed model: each pipeline file's `[source]`,
+//! `[schema]`, `[sink]` and `[deployment]` (flinkform.toml's own keys: `spec/config.rs`).
 
 use super::options::{self, Connector};
 use super::*;
-
-pub(super) fn read_config(root: &Section<'_, '_>) -> Option<Config> {
-    let version = root.uint("version");
-    match version {
-        None if !root.has("version") => root.report(
-            root.error_here("missing `version` in flinkform.toml")
-                .with_help(format!("add `version = {CONFIG_VERSION}` at the top")),
-        ),
-        Some(v) if v != CONFIG_VERSION => root.report(root.get("version").unwrap().error(format!(
-            "flinkform.toml version {v} is not supported by this flinkform (it reads version {CONFIG_VERSION})"
-        ))),
-        _ => {}
-    }
-    let project = root.string("project");
-    if let Some(id) = &project
-        && (id.is_empty()
-            || id.len() > 63
-            || !id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
-        && let Some(at) = root.get("project")
-    {
-        root.report(
-            at.error(format!("project `{id}` is not a label value"))
-                .with_help("1 to 63 letters, digits, `-`, `_` or `.`, e.g. \"shop-analytics\""),
-        );
-    }
-    let vvp = root.section("vvp");
-    let target = VvpTarget {
-        region: vvp.required_string("region").unwrap_or_default(),
-        endpoint: vvp.string("endpoint"),
-        protocol: vvp.choice("protocol", &["https", "http"]).map(str::to_string),
-        workspace: vvp.required_string("workspace").unwrap_or_default(),
-        namespace: vvp.required_string("namespace").unwrap_or_default(),
-        timeouts: {
-            let t = vvp.section("timeouts");
-            let secs = |k: &'static str, d: u64| t.duration(k).unwrap_or(Duration::from_secs(d));
-            let v = VvpTimeouts {
-                validate: secs("validate", 60),
-                deploy: secs("deploy", 300),
-                start: secs("start", 300),
-                stop: secs("stop", 300),
-            };
-            t.finish();
-            v
-        },
-    };
-    vvp.finish();
-    let st = root.section("state");
-    let state = match st.choice("backend", &["local", "postgres"]).unwrap_or("local") {
-        "postgres" => {
-            if st.has("path") {
-                st.report(
-                    st.get("path")?.error("`path` is for the local backend; the postgres backend takes `dsn_env`"),
-                );
-            }
-            StateConfig::Postgres {
-                dsn_env: st.string("dsn_env").unwrap_or_else(|| "FLINKFORM_STATE_DSN".into()),
-                schema: st.string("schema").unwrap_or_else(|| "flinkform".into()),
-                hologres: st.choice("flavor", &["postgres", "hologres"]) == Some("hologres"),
-                lease_ttl: st.duration("lease_ttl").unwrap_or(Duration::from_secs(30)),
-            }
-        }
-        _ => StateConfig::Local { path: st.string("path").unwrap_or_else(|| ".flinkform/state.json".into()) },
-    };
-    st.finish();
-    Some(Config { version: version.unwrap_or(CONFIG_VERSION), project, vvp: target, state, env: None })
-}
 
 impl Section<'_, '_> {
     /// `[defaults]` holds the same sections as a pipeline (bar `[pipeline]`); its keys

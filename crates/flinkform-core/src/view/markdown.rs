@@ -307,7 +307,9 @@ mod tests {
         let url = "https://github.com/o/r/actions/runs/1";
         let md = super::plan(&plan, &Comment { log_url: Some(url), ..Comment::default() });
         assert!(md.chars().count() <= GITHUB_LIMIT, "{} characters", md.chars().count());
-        assert!(md.contains("**Plan: 0 to add, 250 to change, 0 to replace, 50 to destroy.**"));
+        assert!(md.contains(
+            "**Plan: 0 to add, 250 to change, 0 to replace, 50 to destroy. It cannot be applied: 1 error (above).**"
+        ));
         assert!(md.contains("> [!CAUTION]\n> pipeline `p0003` is protected"));
         for c in plan.changes.iter().filter(|c| c.action == Action::Delete) {
             assert!(md.contains(&format!("| `-` | `{}` | delete |", c.name)), "{} is not in the table", c.name);

@@ -92,17 +92,27 @@ fn partial_note(plan: &Plan, selection: &str) -> String {
     )
 }
 
+/// `n` and `word`, plural unless one (`1 record`, `2 records`).
+pub fn count(n: impl Into<u64>, word: &str) -> String {
+    let n = n.into();
+    if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") }
+}
+
 /// The summary line, as Terraform users expect it.
 pub fn summary_line(plan: &Plan) -> String {
-    if !plan.has_changes() {
-        return "No changes. The pipelines match the recorded state.".into();
+    let blocked = format!("cannot be applied: {} (above).", count(plan.errors.len() as u64, "error"));
+    match (plan.has_changes(), plan.errors.is_empty()) {
+        (false, true) => return "No changes. The pipelines match the recorded state.".into(),
+        (false, false) => return format!("The plan {blocked}"),
+        _ => {}
     }
     let s = plan.summary();
     let repair = if s.repair > 0 { format!(", {} to repair", s.repair) } else { String::new() };
-    format!(
+    let counts = format!(
         "Plan: {} to add, {} to change, {} to replace, {} to destroy{repair}.",
         s.add, s.change, s.replace, s.destroy
-    )
+    );
+    if plan.errors.is_empty() { counts } else { format!("{counts} It {blocked}") }
 }
 
 /// A unified diff between two texts, empty when equal.
@@ -148,7 +158,7 @@ fn ddl_note(c: &Change) -> Option<String> {
 
 fn sample_line(c: &Change) -> Option<String> {
     let s = c.sample.as_ref()?;
-    let mut line = format!("{}: {} records", s.origin, s.records);
+    let mut line = format!("{}: {}", s.origin, count(s.records, "record"));
     if s.skipped_count > 0 {
         let _ = write!(line, ", {} skipped ({})", s.skipped_count, s.skipped);
     }

@@ -135,6 +135,9 @@ pub(super) enum Command {
     Status {
         /// Only this pipeline.
         name: Option<String>,
+        /// `text` or `json`.
+        #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+        format: String,
     },
     /// Start a recorded pipeline's job.
     #[command(after_help = "Example:\n  flinkform start orders --restore latest-savepoint")]
@@ -211,6 +214,9 @@ pub(super) enum Command {
     History {
         /// Pipeline name.
         name: String,
+        /// `text` or `json`.
+        #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+        format: String,
     },
     /// Break a stuck state lock by its ID (shown in the lock error).
     #[command(name = "force-unlock", after_help = "Example:\n  flinkform force-unlock 3f2a...")]
@@ -269,7 +275,11 @@ pub(super) enum Restore {
 #[derive(Subcommand, Debug)]
 pub(super) enum StateCommand {
     /// List recorded pipelines.
-    List,
+    List {
+        /// `text` or `json`.
+        #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+        format: String,
+    },
     /// Show one recorded pipeline: columns, SQL, DDL, ids, history.
     Show {
         /// Pipeline name.

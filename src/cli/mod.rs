@@ -105,6 +105,24 @@ fn normalize_args(args: impl Iterator<Item = String>) -> Vec<String> {
     .collect()
 }
 
+/// Rows under `header`: tab-separated text, or (`json`) objects keyed by the header's
+/// names in lower case.
+fn table(header: &[&str], rows: &[Vec<String>], json: bool) -> String {
+    if json {
+        let keys: Vec<String> = header.iter().map(|h| h.to_lowercase().replace(' ', "_")).collect();
+        let v: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|r| serde_json::Value::Object(keys.iter().cloned().zip(r.iter().map(|c| c.clone().into())).collect()))
+            .collect();
+        return serde_json::to_string_pretty(&v).expect("JSON serializes") + "\n";
+    }
+    let mut out = header.join("\t") + "\n";
+    for r in rows {
+        out.push_str(&(r.join("\t") + "\n"));
+    }
+    out
+}
+
 /// A project without specs is a mistake (a missing or misnamed `pipelines/`) unless
 /// asked for: planning it would destroy every recorded pipeline.
 fn require_pipelines(root: &Path, ws: &Workspace, allow_empty: bool) -> Result<(), Error> {
@@ -281,7 +299,7 @@ fn run(command: Command, root: &Path, style: Style, progress: Progress<'_>) -> R
             let mode = apply::Mode::Destroy(names);
             apply::apply(root, None, mode, auto_approve, parallelism, Duration::ZERO, style, progress)
         }
-        Command::Status { name } => state::status(root, name.as_deref()),
+        Command::Status { name, format } => state::status(root, name.as_deref(), format == "json"),
         Command::Start { name, restore } => {
             let restore = match restore {
                 Restore::LatestState => vvp_api::Restore::LatestState,
@@ -295,7 +313,7 @@ fn run(command: Command, root: &Path, style: Style, progress: Progress<'_>) -> R
             apply::operate(root, &name, "stop", |ex, n| Box::pin(async move { ex.stop_pipeline(n, how).await }))
         }
         Command::Import { name, deployment_id } => state::import(root, &name, &deployment_id, progress),
-        Command::State(StateCommand::List) => state::list(root),
+        Command::State(StateCommand::List { format }) => state::list(root, format == "json"),
         Command::State(StateCommand::Show { name }) => state::show(root, name),
         Command::State(StateCommand::Migrate { from, to }) => state::migrate(root, from, to),
         Command::State(StateCommand::Restore) => state::restore(root),
@@ -305,7 +323,7 @@ fn run(command: Command, root: &Path, style: Style, progress: Progress<'_>) -> R
         Command::Show { plan, format } => inspect::show(&plan, format, style),
         Command::Version => ok(format!("flinkform {}\n", env!("CARGO_PKG_VERSION"))),
         Command::Fmt { check } => init::fmt(root, check),
-        Command::History { name } => state::history(root, name),
+        Command::History { name, format } => state::history(root, name, format == "json"),
         Command::ForceUnlock { id } => state::force_unlock(root, id),
     }
 }

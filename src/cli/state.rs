@@ -5,7 +5,7 @@ use super::*;
 use args::Backend;
 
 /// `status`: each recorded pipeline's deployment and job as VVP shows them.
-pub(super) fn status(root: &Path, only: Option<&str>) -> Result<Output, Error> {
+pub(super) fn status(root: &Path, only: Option<&str>, json: bool) -> Result<Output, Error> {
     let ws = workspace(root)?;
     let state = ws.store()?.load()?;
     if let Some(name) = only
@@ -17,7 +17,7 @@ pub(super) fn status(root: &Path, only: Option<&str>) -> Result<Output, Error> {
     let client = vvp_client(&ws)?;
     let observed =
         runtime()?.block_on(crate::refresh::observe(&client, state.as_ref())).map_err(anyhow::Error::from)?;
-    let mut out = String::from("PIPELINE\tDEPLOYMENT\tJOB\tLIVE STATUS\tRECORDED\n");
+    let mut rows = Vec::new();
     for (name, p) in state.iter().flat_map(|s| s.pipelines.iter()).filter(|(n, _)| only.is_none_or(|o| o == n.as_str()))
     {
         let live = match observed.pipelines.get(name) {
@@ -26,14 +26,9 @@ pub(super) fn status(root: &Path, only: Option<&str>) -> Result<Output, Error> {
             Some(flinkform_core::plan::Live::Unknown(m)) => format!("unknown ({m})"),
             None => "not deployed".into(),
         };
-        out.push_str(&format!(
-            "{name}\t{}\t{}\t{live}\t{}\n",
-            p.remote.deployment_id.as_deref().unwrap_or("-"),
-            p.remote.job_id.as_deref().unwrap_or("-"),
-            p.status
-        ));
+        rows.push(vec![name.clone(), id(&p.remote.deployment_id), id(&p.remote.job_id), live, p.status.to_string()]);
     }
-    ok(out)
+    ok(table(&["PIPELINE", "DEPLOYMENT", "JOB", "LIVE STATUS", "RECORDED"], &rows, json))
 }
 
 /// `import NAME DEPLOYMENT_ID`: records an existing deployment as pipeline NAME, with the
@@ -68,16 +63,23 @@ pub(super) fn import(root: &Path, name: &str, deployment_id: &str, progress: Pro
 }
 
 /// `state list`.
-pub(super) fn list(root: &Path) -> Result<Output, Error> {
+pub(super) fn list(root: &Path, json: bool) -> Result<Output, Error> {
     let ws = workspace(root)?;
     let state = ws.store()?.load()?;
-    let mut out = String::new();
-    if let Some(s) = &state {
-        for (name, p) in &s.pipelines {
-            out.push_str(&format!("{name}\t{}\t{}\n", p.status, p.file));
-        }
+    let recorded = state.iter().flat_map(|s| s.pipelines.iter());
+    if !json {
+        // One line each, no header: what scripts have read since the first release.
+        return ok(recorded.map(|(name, p)| format!("{name}\t{}\t{}\n", p.status, p.file)).collect());
     }
-    ok(out)
+    let rows: Vec<Vec<String>> = recorded
+        .map(|(name, p)| vec![name.clone(), p.status.to_string(), p.file.clone(), id(&p.remote.deployment_id)])
+        .collect();
+    ok(table(&["NAME", "STATUS", "FILE", "DEPLOYMENT"], &rows, true))
+}
+
+/// A recorded id, or `-`.
+fn id(v: &Option<String>) -> String {
+    v.clone().unwrap_or_else(|| "-".into())
 }
 
 /// `state show`.
@@ -148,23 +150,23 @@ pub(super) fn restore(root: &Path) -> Result<Output, Error> {
 }
 
 /// `history`.
-pub(super) fn history(root: &Path, name: String) -> Result<Output, Error> {
+pub(super) fn history(root: &Path, name: String, json: bool) -> Result<Output, Error> {
     let ws = workspace(root)?;
     let state = ws.store()?.load()?;
-    let p = state
-        .as_ref()
-        .and_then(|s| s.pipelines.get(&name))
-        .ok_or_else(|| anyhow::anyhow!("no pipeline `{name}` in the state"))?;
-    let mut out = String::from("SERIAL\tAPPLIED\tACTION\tSQL\tDDL\n");
-    for h in &p.history {
-        out.push_str(&format!(
-            "{}\t{}\t{}\t{}\t{}\n",
-            h.serial,
-            h.at,
-            h.action,
-            short(&h.sql_digest),
-            short(&h.ddl_digest)
-        ));
+    let empty = flinkform_core::state::State::new(String::new());
+    let recorded = state.as_ref().unwrap_or(&empty);
+    let p = recorded.pipelines.get(&name).ok_or_else(|| missing(recorded, &name))?;
+    let digest = |d: &str| if json { d.to_string() } else { short(d).to_string() };
+    let rows: Vec<Vec<String>> = p
+        .history
+        .iter()
+        .map(|h| {
+            vec![h.serial.to_string(), h.at.clone(), h.action.to_string(), digest(&h.sql_digest), digest(&h.ddl_digest)]
+        })
+        .collect();
+    let mut out = table(&["SERIAL", "APPLIED", "ACTION", "SQL", "DDL"], &rows, json);
+    if json {
+        return ok(out);
     }
     out.push_str(&format!(
         "\ndeployment {}, job {}, status {}{}\n",

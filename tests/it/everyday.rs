@@ -191,3 +191,24 @@ fn wording_and_exit_codes_a_new_user_tripped_on() {
     q.write("flinkform.toml", &config.replace("region = \"cn-hangzhou\"", "region = \"cn-shanghai-finance-1\""));
     q.run(&["validate"]).code(0);
 }
+
+#[test]
+fn status_state_list_and_history_take_format_json() {
+    let emu = crate::vvp::Emulator::start(&[]);
+    let p = TestProject::example();
+    crate::apply::run(&p, &emu, &["apply", "--auto-approve"]).code(0);
+    let json = |args: &[&str]| -> serde_json::Value {
+        serde_json::from_str(&crate::apply::run(&p, &emu, args).code(0).stdout).unwrap()
+    };
+    let list = json(&["state", "list", "--format", "json"]);
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    assert_eq!(list[1]["name"], "orders");
+    assert_eq!(list[1]["status"], "running");
+    assert!(list[1]["deployment"].as_str().is_some_and(|d| d != "-"), "{list}");
+    let status = json(&["status", "orders", "--format", "json"]);
+    assert_eq!(status[0]["pipeline"], "orders");
+    assert_eq!(status[0]["live_status"], "RUNNING", "{status}");
+    let history = json(&["history", "orders", "--format", "json"]);
+    assert_eq!(history[0]["action"], "create", "{history}");
+    assert_eq!(history[0]["sql"].as_str().unwrap().len(), 64, "the whole digest: {history}");
+}

@@ -243,6 +243,15 @@ pub(super) enum Command {
         #[arg(long, default_value = "text", value_parser = format_parser())]
         format: Format,
     },
+    /// Show how two environments' rendered SQL, sink DDL and deployments differ, pipeline
+    /// by pipeline: what promoting one to the other changes.
+    #[command(after_help = "Example:\n  flinkform diff staging prod")]
+    Diff {
+        /// The environment promoted from.
+        from: String,
+        /// The environment promoted to.
+        to: String,
+    },
     /// Print flinkform's version.
     Version,
     /// Lay out flinkform.toml and the specs canonically (comments kept); with --check,

@@ -3,6 +3,8 @@
 
 use super::*;
 use crate::sample::{KafkaSampler, Sampler};
+use flinkform_core::state::PipelineState;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// `validate`.
 pub(super) fn validate(
@@ -175,4 +177,50 @@ pub(super) fn show(file: &Path, format: Format, style: Style) -> Result<Output, 
     let plan = flinkform_core::plan::file::from_text(&text)
         .map_err(|e| anyhow::anyhow!("{} is not a plan saved with `plan -out`: {e}", file.display()))?;
     ok(view::plan(&plan, format, style))
+}
+
+/// `diff FROM TO`: each pipeline as environment `from` renders it against `to`.
+pub(super) fn diff_envs(root: &Path, progress: Progress<'_>, from: &str, to: &str) -> Result<Output, Error> {
+    let render = |env: &str| -> Result<BTreeMap<String, PipelineState>, Error> {
+        let ws = Workspace::load_env(root, Some(env))?;
+        let state = ws.store()?.load()?;
+        let (desired, _) = project::desired_all(&ws, state.as_ref(), progress)?;
+        Ok(desired.into_iter().map(|d| (d.name, d.record)).collect())
+    };
+    let (a, b) = (render(from)?, render(to)?);
+    let names: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    let mut out = String::new();
+    let mut differ = Vec::new();
+    for name in names {
+        let (x, y) = (a.get(name), b.get(name));
+        let text =
+            |p: Option<&PipelineState>, f: fn(&PipelineState) -> &str| p.map_or(String::new(), |p| f(p).to_string());
+        let mut diffs = String::new();
+        for (label, f) in [
+            ("flink.sql", (|p| &p.sql) as fn(&PipelineState) -> &str),
+            ("hologres.sql", |p| &p.ddl),
+            ("deployment.yaml", |p| &p.deployment),
+        ] {
+            diffs.push_str(&view::unified(&text(x, f), &text(y, f), &format!("{name}/{label}")));
+        }
+        if !diffs.is_empty() {
+            let what = match (x, y) {
+                (Some(_), None) => format!(" (only in {from})"),
+                (None, Some(_)) => format!(" (only in {to})"),
+                _ => String::new(),
+            };
+            out.push_str(&format!("# {name}{what}\n{diffs}\n"));
+            differ.push(name.clone());
+        }
+    }
+    out.push_str(&match differ.len() {
+        0 => format!("{from} and {to} render every pipeline the same.\n"),
+        n => format!(
+            "{} differ{} between {from} and {to}: {}.\n",
+            view::count(n as u64, "pipeline"),
+            if n == 1 { "s" } else { "" },
+            differ.join(", ")
+        ),
+    });
+    ok(out)
 }

@@ -321,6 +321,7 @@ fn run(command: Command, root: &Path, style: Style, progress: Progress<'_>) -> R
         Command::State(StateCommand::Mv { old, new }) => state::mv(root, &old, &new),
         Command::Ls { select, format } => inspect::ls(root, &selection(&select)?, format == "json"),
         Command::Show { plan, format } => inspect::show(&plan, format, style),
+        Command::Diff { from, to } => inspect::diff_envs(root, progress, &from, &to),
         Command::Version => ok(format!("flinkform {}\n", env!("CARGO_PKG_VERSION"))),
         Command::Fmt { check } => init::fmt(root, check),
         Command::History { name, format } => state::history(root, name, format == "json"),

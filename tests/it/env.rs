@@ -73,3 +73,17 @@ fn an_unknown_environment_or_a_bad_overlay_is_an_error_that_says_where() {
     let r = p.run(&["--env", "staging", "validate"]).code(1);
     assert!(r.stderr.contains("defined: dev, prod"), "{}", r.stderr);
 }
+
+#[test]
+fn diff_shows_what_promoting_one_environment_to_another_changes() {
+    let p = TestProject::example();
+    let r = p.run(&["diff", "dev", "prod"]).code(0);
+    // dev writes to its own database; prod runs clickstream wider.
+    assert!(r.stdout.contains("# clickstream\n") && r.stdout.contains("+parallelism: 8"), "{}", r.stdout);
+    assert!(r.stdout.contains("-  'dbname' = 'analytics_dev',\n+  'dbname' = 'analytics',"), "{}", r.stdout);
+    assert!(r.stdout.ends_with("2 pipelines differ between dev and prod: clickstream, orders.\n"), "{}", r.stdout);
+    let r = p.run(&["diff", "prod", "prod"]).code(0);
+    assert_eq!(r.stdout, "prod and prod render every pipeline the same.\n");
+    let r = p.run(&["diff", "dev", "qa"]).code(1);
+    assert!(r.stderr.contains("unknown environment `qa`"), "{}", r.stderr);
+}

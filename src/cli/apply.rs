@@ -46,7 +46,7 @@ pub(super) fn apply(
     let runtime = runtime()?;
     let review = Review::of(&mode, &ws, &runtime)?;
     let store = ws.store()?;
-    let _guard = store.lock(&lock_info("apply"), lock_timeout)?;
+    let _guard = take_lock(&*store, "apply", lock_timeout)?;
     let state = store.load()?;
     let plan = match plan_file {
         Some(f) => {

@@ -248,14 +248,19 @@ fn error_list(e: &Error) -> Vec<String> {
     }
 }
 
-fn init_tracing(verbose: u8, color: bool) {
-    let default = match verbose {
-        0 => "warn",
-        1 => "info",
+/// The log filter of `-v` counted `verbose` times. librdkafka's own lines (one per failed
+/// connect, repeated) are flinkform's to sum up: they show from -v on.
+fn log_filter(verbose: u8) -> &'static str {
+    match verbose {
+        0 => "warn,librdkafka=off,rdkafka=off",
+        1 => "info,librdkafka=warn,rdkafka=warn",
         _ => "debug",
-    };
+    }
+}
+
+fn init_tracing(verbose: u8, color: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(log_filter(verbose)));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(color).with_writer(std::io::stderr).try_init();
 }
 
@@ -370,6 +375,25 @@ fn write_new(path: &Path, text: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// Takes the state lock for `operation`, saying so when it may wait (as Terraform's
+/// "Acquiring state lock" does), and how long it waited.
+fn take_lock(
+    store: &dyn flinkform_core::state::StateStore,
+    operation: &str,
+    timeout: Duration,
+) -> Result<Box<dyn flinkform_core::state::LockGuard>, Error> {
+    if timeout.is_zero() {
+        return Ok(store.lock(&lock_info(operation), timeout)?);
+    }
+    eprintln!("Acquiring the state lock (waiting up to {})…", humantime::format_duration(timeout));
+    let started = std::time::Instant::now();
+    let guard = store.lock(&lock_info(operation), timeout)?;
+    if started.elapsed() >= Duration::from_secs(1) {
+        eprintln!("Acquired the state lock after {}s.", started.elapsed().as_secs());
+    }
+    Ok(guard)
+}
+
 /// Who is asking for the lock, for the holder info a loser sees.
 pub fn lock_info(operation: &str) -> LockInfo {
     let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
@@ -394,6 +418,13 @@ pub fn lock_info(operation: &str) -> LockInfo {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn librdkafka_logs_show_from_one_v_on() {
+        assert!(super::log_filter(0).contains("librdkafka=off"));
+        assert!(super::log_filter(1).contains("librdkafka=warn"));
+        assert_eq!(super::log_filter(2), "debug");
+    }
+
     #[test]
     fn terraform_single_dash_flags() {
         let args = [

@@ -77,7 +77,7 @@ fn make(root: &Path, style: Style, progress: Progress<'_>, opts: PlanArgs) -> Re
         eprint!("{}", view::diagnostics(&ws.warnings, style));
     }
     let store = ws.store()?;
-    let _guard = if lock { Some(store.lock(&lock_info("plan"), lock_timeout)?) } else { None };
+    let _guard = if lock { Some(take_lock(&*store, "plan", lock_timeout)?) } else { None };
     let state = narrow(&mut ws, store.load()?.as_ref(), &select)?;
     let (desired, inputs) = project::desired_all(&ws, state.as_ref(), progress)?;
     let mut observed = if refresh || validate { observe(&ws, state.as_ref(), &desired, true)? } else { None };

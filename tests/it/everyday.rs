@@ -84,7 +84,8 @@ fn terraform_single_dash_flags_work_on_the_commands() {
     assert!(r.stdout.contains("Plan: 2 to add"), "{}", r.stdout);
     let r = p.run(&["plan", "-json"]).code(0);
     assert!(serde_json::from_str::<serde_json::Value>(&r.stdout).is_ok(), "{}", r.stdout);
-    p.run(&["plan", "-lock-timeout=1s", "-target=orders"]).code(0);
+    let r = p.run(&["plan", "-lock-timeout=1s", "-target=orders"]).code(0);
+    assert!(r.stderr.contains("Acquiring the state lock (waiting up to 1s)…"), "{}", r.stderr);
 }
 
 #[test]
@@ -211,4 +212,30 @@ fn status_state_list_and_history_take_format_json() {
     let history = json(&["history", "orders", "--format", "json"]);
     assert_eq!(history[0]["action"], "create", "{history}");
     assert_eq!(history[0]["sql"].as_str().unwrap().len(), 64, "the whole digest: {history}");
+}
+
+#[test]
+fn a_database_refusal_shows_the_servers_message() {
+    let p = TestProject::example();
+    let config = p.read("flinkform.toml");
+    let postgres =
+        config.replace("backend = \"local\"", "backend = \"postgres\"").replace("path = \".flinkform/state.json\"", "");
+    p.write("flinkform.toml", &postgres);
+    let r = p
+        .run_with(&["plan"], &[("FLINKFORM_STATE_DSN", "host=127.0.0.1 port=5432 user=no_such_role_7c dbname=test")])
+        .code(1);
+    assert!(r.stderr.contains("role \"no_such_role_7c\" does not exist"), "not just `db error`: {}", r.stderr);
+    assert!(r.stderr.contains("FLINKFORM_STATE_DSN"), "names where the string came from: {}", r.stderr);
+}
+
+#[test]
+fn librdkafkas_own_lines_stay_out_of_the_way_unless_asked_for() {
+    let p = TestProject::example();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    drop(listener);
+    let args = ["sample", "--topic", "t", "--bootstrap-servers", addr.as_str(), "--timeout", "2s"];
+    let r = p.run(&args).code(1);
+    assert!(r.stderr.contains("no Kafka broker answered within 2s"), "{}", r.stderr);
+    assert!(!r.stderr.contains("librdkafka"), "librdkafka's lines are summed up by flinkform's: {}", r.stderr);
 }

@@ -24,7 +24,7 @@ pub enum PgError {
         cause: tokio_postgres::Error,
     },
     /// Connecting failed.
-    #[error("cannot connect with {from}: {cause}")]
+    #[error("cannot connect with {from}: {}", message(.cause))]
     Connect {
         /// Where the connection string came from.
         from: String,

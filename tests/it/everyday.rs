@@ -4,6 +4,12 @@
 
 use crate::common::TestProject;
 
+/// A loopback port nothing listens on: a connection to it is refused at once.
+fn refused_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
 #[test]
 fn version_ls_and_show() {
     let p = TestProject::example();
@@ -129,10 +135,7 @@ fn a_project_without_specs_is_an_error_unless_asked_for() {
 #[test]
 fn an_unreachable_vvp_fails_fast_with_its_cause_and_apply_suggests_no_plan_flag() {
     let p = TestProject::example();
-    // A port nothing listens on: refused at once.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    drop(listener);
+    let port = refused_port();
     let env = [
         ("FLINKFORM_VVP_ENDPOINT", format!("127.0.0.1:{port}")),
         ("FLINKFORM_VVP_PROTOCOL", "http".into()),
@@ -231,9 +234,7 @@ fn a_database_refusal_shows_the_servers_message() {
 #[test]
 fn librdkafkas_own_lines_stay_out_of_the_way_unless_asked_for() {
     let p = TestProject::example();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    drop(listener);
+    let addr = format!("127.0.0.1:{}", refused_port());
     let args = ["sample", "--topic", "t", "--bootstrap-servers", addr.as_str(), "--timeout", "2s"];
     let r = p.run(&args).code(1);
     assert!(r.stderr.contains("no Kafka broker answered within 2s"), "{}", r.stderr);

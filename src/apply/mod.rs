@@ -158,11 +158,19 @@ impl<'a, V: Vvp> Executor<'a, V> {
     /// waits for RUNNING.
     pub async fn start_pipeline(&self, name: &str, restore: Restore) -> Res<()> {
         let (rec, dep) = self.deployed(name).await?;
-        if let Some(j) = self.vvp.live_job(&dep).await? {
-            return Err(Error::Failed(format!(
-                "`{name}` already has a job that is not stopped ({}, {:?})",
-                j.id, j.state
-            )));
+        match self.vvp.live_job(&dep).await? {
+            // Already as asked: said, and nothing done (as `stop` of a stopped job).
+            Some(j) if j.state == vvp_api::JobState::Running => {
+                self.event(name, &format!("already running (job {}): nothing to start", j.id));
+                return self.update(name, |p| p.status = state::Status::Running).await;
+            }
+            Some(j) => {
+                return Err(Error::Failed(format!(
+                    "`{name}` has a job that is {:?} ({}): wait for it to settle, then start again",
+                    j.state, j.id
+                )));
+            }
+            None => {}
         }
         self.update(name, |p| {
             p.pending = Some(Pending { restore: Some(restore.clone()), ..Pending::new(Operation::Start, Step::Start) })
@@ -180,6 +188,9 @@ impl<'a, V: Vvp> Executor<'a, V> {
     /// `flinkform stop NAME`: stops the recorded pipeline's job (with a savepoint if asked).
     pub async fn stop_pipeline(&self, name: &str, how: Stop) -> Res<()> {
         let (_, dep) = self.deployed(name).await?;
+        if self.vvp.live_job(&dep).await?.is_none() {
+            self.event(name, "already stopped: nothing to stop");
+        }
         self.stop_all(name, &dep, how).await?;
         self.update(name, |p| p.status = state::Status::Stopped).await
     }

@@ -240,3 +240,17 @@ fn librdkafkas_own_lines_stay_out_of_the_way_unless_asked_for() {
     assert!(r.stderr.contains("no Kafka broker answered within 2s"), "{}", r.stderr);
     assert!(!r.stderr.contains("librdkafka"), "librdkafka's lines are summed up by flinkform's: {}", r.stderr);
 }
+
+#[test]
+fn start_of_a_running_job_and_stop_of_a_stopped_one_are_both_nothing_to_do() {
+    let emu = crate::vvp::Emulator::start(&[]);
+    let p = TestProject::example();
+    crate::apply::run(&p, &emu, &["apply", "--auto-approve"]).code(0);
+    let r = crate::apply::run(&p, &emu, &["start", "orders"]).code(0);
+    assert!(r.stdout.contains("orders: already running (job "), "{}", r.stdout);
+    crate::apply::run(&p, &emu, &["stop", "orders"]).code(0);
+    let r = crate::apply::run(&p, &emu, &["stop", "orders"]).code(0);
+    assert!(r.stdout.contains("orders: already stopped: nothing to stop"), "{}", r.stdout);
+    let r = crate::apply::run(&p, &emu, &["start", "orders"]).code(0);
+    assert!(!r.stdout.contains("already"), "{}", r.stdout);
+}

@@ -254,3 +254,28 @@ fn start_of_a_running_job_and_stop_of_a_stopped_one_are_both_nothing_to_do() {
     let r = crate::apply::run(&p, &emu, &["start", "orders"]).code(0);
     assert!(!r.stdout.contains("already"), "{}", r.stdout);
 }
+
+#[test]
+fn wrong_credentials_name_the_variable_that_is_wrong() {
+    let emu = crate::vvp::Emulator::start(&[]);
+    let p = TestProject::example();
+    p.record();
+    let base = crate::apply::env(&emu);
+    let with = |k: &str, v: &str| -> Vec<(&str, String)> {
+        base.iter().map(|(name, val)| (*name, if *name == k { v.to_string() } else { val.clone() })).collect()
+    };
+    for (var, value, says) in [
+        (
+            "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+            "wrong-secret-canary-2b",
+            "ALIBABA_CLOUD_ACCESS_KEY_SECRET is not the secret of ALIBABA_CLOUD_ACCESS_KEY_ID",
+        ),
+        ("ALIBABA_CLOUD_ACCESS_KEY_ID", "no-such-key", "VVP does not know the key in ALIBABA_CLOUD_ACCESS_KEY_ID"),
+    ] {
+        let env = with(var, value);
+        let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let r = p.run_with(&["plan"], &pairs).code(1);
+        assert!(r.stderr.contains(says), "{var}: {}", r.stderr);
+        assert!(!r.stderr.contains("wrong-secret-canary-2b"));
+    }
+}

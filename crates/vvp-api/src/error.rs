@@ -4,7 +4,7 @@
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum VvpError {
     /// The API answered with an error (a gateway error, or `success: false`).
-    #[error("VVP {action} failed: {code}: {message} (request id {request_id})")]
+    #[error("VVP {action} failed: {code}: {message} (request id {request_id}){}", credential_hint(code))]
     Api {
         /// The operation.
         action: String,
@@ -111,5 +111,18 @@ impl VvpError {
             VvpError::Api { code, .. } => Some(code),
             _ => None,
         }
+    }
+}
+
+/// Which credential variable an authentication failure points at.
+fn credential_hint(code: &str) -> &'static str {
+    if code.starts_with("InvalidAccessKeyId") {
+        "; VVP does not know the key in ALIBABA_CLOUD_ACCESS_KEY_ID: check it"
+    } else if code.starts_with("SignatureDoesNotMatch") {
+        "; ALIBABA_CLOUD_ACCESS_KEY_SECRET is not the secret of ALIBABA_CLOUD_ACCESS_KEY_ID: check it"
+    } else if code.starts_with("InvalidSecurityToken") {
+        "; ALIBABA_CLOUD_SECURITY_TOKEN is not valid (an STS token expires): get a new one"
+    } else {
+        ""
     }
 }

@@ -28,6 +28,9 @@ pub struct Workspace {
     pub warnings: Vec<Diagnostic>,
     /// Digest of every spec file: name → digest.
     pub inputs: BTreeMap<String, String>,
+    /// Whether a pipeline whose topic cannot be sampled is planned from its recorded
+    /// schema (with a warning) instead of failing the plan (`plan --sample=recorded`).
+    pub sample_fallback: bool,
 }
 
 /// Loading or planning failed with diagnostics (all of them, not just the first).
@@ -126,7 +129,7 @@ impl Workspace {
         }
         tracing::info!(pipelines = project.pipelines.len(), "project loaded");
         diags.extend(unused_templates(root, &project));
-        Ok(Workspace { root: root.to_path_buf(), project, warnings: diags, inputs })
+        Ok(Workspace { root: root.to_path_buf(), project, warnings: diags, inputs, sample_fallback: false })
     }
 
     /// The configured state store (the postgres backend connects and migrates).
@@ -431,7 +434,13 @@ pub fn desired_all(
                     part.iter_mut()
                         .map(|(p, pre)| {
                             let started = std::time::Instant::now();
+                            let rec = recorded.and_then(|r| r.pipelines.get(&p.name));
+                            let mut fell_back = None;
                             let sample = match pre.take() {
+                                Some(Err(d)) if ws.sample_fallback && rec.is_some() => {
+                                    fell_back = Some(d.message.clone());
+                                    Sample::new("the recorded schema")
+                                }
                                 Some(r) => r?,
                                 None => ws.sample_file(p)?,
                             };
@@ -442,8 +451,12 @@ pub fn desired_all(
                                 elapsed = ?started.elapsed(),
                                 "sampled"
                             );
-                            let rec = recorded.and_then(|r| r.pipelines.get(&p.name));
-                            let (r, _) = resolve(p, &sample, rec, renderer)?;
+                            let (mut r, _) = resolve(p, &sample, rec, renderer)?;
+                            if let Some(why) = fell_back {
+                                r.desired.warnings.push(format!(
+                                    "{why}: planned from the recorded schema instead (--sample=recorded); columns new in the topic are not seen"
+                                ));
+                            }
                             Ok((r.desired, sample.origin.clone(), sample.digest.clone()))
                         })
                         .collect::<Vec<One>>()

@@ -412,6 +412,10 @@ pub(super) struct PlanArgs {
     /// Plan a project without specs (every recorded pipeline destroyed).
     #[arg(long)]
     pub(super) allow_empty: bool,
+    /// When a topic cannot be sampled: fail the plan (`required`), or plan that pipeline
+    /// from its recorded schema, with a warning (`recorded`).
+    #[arg(long, default_value = "required", value_parser = ["required", "recorded"])]
+    pub(super) sample: String,
     /// Take the state lock while planning (`--lock=false`: read the state without it).
     #[arg(long = "lock", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
     pub(super) lock: bool,

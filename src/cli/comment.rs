@@ -55,6 +55,7 @@ fn publish(
                 gitlab_report: None,
                 detailed_exitcode: false,
                 allow_empty: false,
+                sample: "required".into(),
                 // Only reads the state: concurrent reviews do not wait on each other.
                 lock: false,
                 lock_timeout: Duration::ZERO,

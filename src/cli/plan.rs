@@ -64,6 +64,7 @@ fn make(root: &Path, style: Style, progress: Progress<'_>, opts: PlanArgs) -> Re
         gitlab_report,
         detailed_exitcode,
         allow_empty,
+        sample,
         lock,
         lock_timeout,
         refresh,
@@ -71,6 +72,7 @@ fn make(root: &Path, style: Style, progress: Progress<'_>, opts: PlanArgs) -> Re
     } = opts;
     let select = selection(&select)?;
     let mut ws = workspace(root)?;
+    ws.sample_fallback = sample == "recorded";
     require_pipelines(root, &ws, allow_empty)?;
     // The specs' own warnings go to stderr, so that stdout stays the plan in every format.
     if !ws.warnings.is_empty() {

@@ -279,3 +279,24 @@ fn wrong_credentials_name_the_variable_that_is_wrong() {
         assert!(!r.stderr.contains("wrong-secret-canary-2b"));
     }
 }
+
+#[test]
+fn an_unreachable_topic_can_be_planned_from_its_recorded_schema_when_asked() {
+    let p = TestProject::example();
+    p.record();
+    let spec = p.read("pipelines/orders.toml");
+    let kafka = spec
+        .replace("alikafka-pre-cn-xxxxxxxx-1-vpc.alikafka.aliyuncs.com:9092", &format!("127.0.0.1:{}", refused_port()))
+        .replace(
+            "sample = { file = \"samples/orders.jsonl\", messages = 1000 }",
+            "sample = { messages = 1000, timeout = \"2s\" }",
+        );
+    assert_ne!(kafka, spec);
+    p.write("pipelines/orders.toml", &kafka);
+    let r = p.run(&["plan", "--select", "orders"]).code(1);
+    assert!(r.stderr.contains("no Kafka broker answered within 2s"), "{}", r.stderr);
+    let r = p.run(&["plan", "--select", "orders", "--sample=recorded"]).code(0);
+    assert!(r.stdout.contains("planned from the recorded schema (--sample=recorded)"), "{}", r.stdout);
+    assert!(!r.stdout.contains("removed"), "the recorded columns stay: {}", r.stdout);
+    assert!(r.stdout.contains("not in today's sample (kept from the recorded schema)"), "{}", r.stdout);
+}

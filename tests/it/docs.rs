@@ -1,35 +1,15 @@
-//! The user documentation's examples are true: every TOML block in the README reads as
-//! a valid project (its `flinkform.toml` block with each pipeline block), with no error
-//! and no warning.
+//! The user documentation is true: every TOML block in the README reads as a valid
+//! project (its `flinkform.toml` block with each pipeline block), with no error and no
+//! warning; the user guide's commands run in order on the example and its specs read;
+//! `docs/reference.md` is what the command line's own `--help` says.
 
 use flinkform_core::diag::Source;
 use flinkform_core::spec;
 
-/// The ```toml blocks of a Markdown text, in order.
-fn toml_blocks(markdown: &str) -> Vec<String> {
-    let mut blocks = Vec::new();
-    let mut current: Option<String> = None;
-    for line in markdown.lines() {
-        match (&mut current, line.trim_end()) {
-            (None, "```toml") => current = Some(String::new()),
-            (Some(b), "```") => {
-                blocks.push(std::mem::take(b));
-                current = None;
-            }
-            (Some(b), l) => {
-                b.push_str(l);
-                b.push('\n');
-            }
-            (None, _) => {}
-        }
-    }
-    blocks
-}
-
 #[test]
 fn every_toml_block_in_the_readme_is_a_valid_spec() {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    let blocks = toml_blocks(&readme);
+    let blocks = blocks(&readme, "toml");
     let (config, pipelines): (Vec<_>, Vec<_>) = blocks.iter().partition(|b| b.contains("version = 1"));
     assert_eq!((config.len(), pipelines.is_empty()), (1, false), "one flinkform.toml block and pipeline blocks");
     let config = Source::new("README.md (flinkform.toml)", config[0].as_str());
@@ -44,4 +24,106 @@ fn every_toml_block_in_the_readme_is_a_valid_spec() {
     let project = project.expect("a project");
     // The options the README shows reach the pipeline.
     assert!(project.pipelines.iter().any(|p| p.source.options.contains_key("properties.max.poll.records")));
+}
+
+/// The fenced blocks of `lang` in a Markdown text.
+fn blocks(markdown: &str, lang: &str) -> Vec<String> {
+    let open = format!("```{lang}");
+    let mut out = Vec::new();
+    let mut current: Option<String> = None;
+    for line in markdown.lines() {
+        match (&mut current, line.trim_end()) {
+            (None, l) if l == open => current = Some(String::new()),
+            (Some(b), "```") => {
+                out.push(std::mem::take(b));
+                current = None;
+            }
+            (Some(b), l) => {
+                b.push_str(l);
+                b.push('\n');
+            }
+            (None, _) => {}
+        }
+    }
+    out
+}
+
+#[test]
+fn the_user_guide_runs_its_commands_and_reads_its_specs() {
+    let guide = std::fs::read_to_string(crate::common::repo().join("docs/user-guide.md")).unwrap();
+    let p = crate::common::TestProject::example();
+    let commands: Vec<String> =
+        blocks(&guide, "sh").iter().flat_map(|b| b.lines().map(String::from).collect::<Vec<_>>()).collect();
+    assert!(commands.len() >= 10, "{commands:?}");
+    for cmd in &commands {
+        let args: Vec<&str> = cmd
+            .strip_prefix("flinkform ")
+            .unwrap_or_else(|| panic!("not a flinkform command: {cmd}"))
+            .split(' ')
+            .collect();
+        let r = p.run(&args);
+        let ok = r.code == 0 || (r.code == 2 && cmd.contains("--detailed-exitcode"));
+        assert!(ok, "`{cmd}` exited {}:\n{}\n{}", r.code, r.stdout, r.stderr);
+    }
+    let config = Source::new("flinkform.toml", p.read("flinkform.toml"));
+    let specs: Vec<Source> = blocks(&guide, "toml")
+        .into_iter()
+        .enumerate()
+        .map(|(i, b)| Source::new(format!("docs/user-guide.md (block {})", i + 1), b))
+        .collect();
+    let (project, diags) = spec::load(&config, &specs, None);
+    let shown: Vec<String> = diags.iter().map(ToString::to_string).collect();
+    assert!(project.is_some() && diags.is_empty(), "{}", shown.join("\n"));
+}
+
+/// `docs/reference.md`: every command's `--help`, as the command line defines it.
+fn reference() -> String {
+    let bin = env!("CARGO_BIN_EXE_flinkform");
+    let help = |args: &[&str]| {
+        let out = std::process::Command::new(bin).args(args).env("COLUMNS", "100").output().unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let top = help(&["--help"]);
+    let mut out = String::from(
+        "# flinkform command reference\n\nGenerated from the command line's definitions by `tests/it/docs.rs` (run it with\n`FLINKFORM_UPDATE_DOCS=1` to write it again). The user guide is `docs/user-guide.md`.\n\n",
+    );
+    out.push_str(&format!("## flinkform\n\n```text\n{}```\n", top));
+    let commands = top.split("Commands:").nth(1).unwrap_or_default().split("\n\n").next().unwrap_or_default();
+    // A command's line is indented two spaces; its wrapped description, more.
+    let names = |list: &str| -> Vec<String> {
+        list.lines()
+            .filter(|l| l.starts_with("  ") && !l.starts_with("   "))
+            .filter_map(|l| l.split_whitespace().next().map(String::from))
+            .filter(|n| n != "help")
+            .collect()
+    };
+    for name in names(commands) {
+        let name = name.as_str();
+        out.push_str(&format!("\n## flinkform {name}\n\n```text\n{}```\n", help(&[name, "--help"])));
+        if name == "state" {
+            let sub = help(&["state", "--help"]);
+            let subs =
+                sub.split("Commands:").nth(1).unwrap_or_default().split("\n\n").next().unwrap_or_default().to_string();
+            for s in names(&subs) {
+                let s = s.as_str();
+                out.push_str(&format!("\n### flinkform state {s}\n\n```text\n{}```\n", help(&["state", s, "--help"])));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_command_reference_is_generated_from_the_command_line() {
+    let path = crate::common::repo().join("docs/reference.md");
+    let now = reference();
+    if std::env::var_os("FLINKFORM_UPDATE_DOCS").is_some() {
+        std::fs::write(&path, &now).unwrap();
+    }
+    let written = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        written == now,
+        "docs/reference.md is out of date: run `FLINKFORM_UPDATE_DOCS=1 cargo test --test it -- docs::` and commit it"
+    );
+    assert!(now.contains("## flinkform plan") && now.contains("### flinkform state mv"), "{now}");
 }

@@ -131,19 +131,31 @@ pub(super) enum Command {
         lock_timeout: Duration,
     },
     /// Show the live state of the recorded pipelines on VVP.
-    #[command(after_help = "Examples:\n  flinkform status\n  flinkform status orders")]
+    #[command(
+        after_help = "Examples:\n  flinkform status\n  flinkform status orders\n  flinkform status --job-id 5f1c…"
+    )]
     Status {
         /// Only this pipeline.
+        #[arg(conflicts_with = "job_id")]
         name: Option<String>,
+        /// Any job on VVP, by its id (recorded or not).
+        #[arg(long)]
+        job_id: Option<String>,
         /// `text` or `json`.
         #[arg(long, default_value = "text", value_parser = ["text", "json"])]
         format: String,
     },
-    /// Start a recorded pipeline's job.
-    #[command(after_help = "Example:\n  flinkform start orders --restore latest-savepoint")]
+    /// Start a recorded pipeline's job (or, by `--deployment-id`, any deployment's).
+    #[command(
+        after_help = "Examples:\n  flinkform start orders --restore latest-savepoint\n  flinkform start --deployment-id 0c8a…"
+    )]
     Start {
         /// Pipeline name.
-        name: String,
+        #[arg(required_unless_present = "deployment_id", conflicts_with = "deployment_id")]
+        name: Option<String>,
+        /// Start this deployment on VVP (recorded or not) and wait until its job runs.
+        #[arg(long)]
+        deployment_id: Option<String>,
         /// Where the job resumes from.
         #[arg(long, value_enum, default_value = "latest-state")]
         restore: Restore,

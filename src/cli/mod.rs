@@ -304,14 +304,23 @@ fn run(command: Command, root: &Path, style: Style, progress: Progress<'_>) -> R
             let mode = apply::Mode::Destroy(names);
             apply::apply(root, None, mode, auto_approve, parallelism, Duration::ZERO, style, progress)
         }
-        Command::Status { name, format } => state::status(root, name.as_deref(), format == "json"),
-        Command::Start { name, restore } => {
+        Command::Status { job_id: Some(id), format, .. } => state::job_status(root, &id, format == "json"),
+        Command::Status { name, format, .. } => state::status(root, name.as_deref(), format == "json"),
+        Command::Start { name, deployment_id, restore } => {
             let restore = match restore {
                 Restore::LatestState => vvp_api::Restore::LatestState,
                 Restore::LatestSavepoint => vvp_api::Restore::LatestSavepoint,
                 Restore::None => vvp_api::Restore::None,
             };
-            apply::operate(root, &name, "start", |ex, n| Box::pin(async move { ex.start_pipeline(n, restore).await }))
+            match (name, deployment_id) {
+                (_, Some(id)) => state::start_deployment(root, &id, restore),
+                (name, None) => {
+                    let name = name.unwrap_or_default();
+                    apply::operate(root, &name, "start", |ex, n| {
+                        Box::pin(async move { ex.start_pipeline(n, restore).await })
+                    })
+                }
+            }
         }
         Command::Stop { name, savepoint } => {
             let how = if savepoint { vvp_api::Stop::WithSavepoint } else { vvp_api::Stop::Now };

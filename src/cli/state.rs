@@ -244,3 +244,61 @@ fn missing(state: &flinkform_core::state::State, name: &str) -> anyhow::Error {
         near.map(|n| format!(" (did you mean `{n}`?)")).unwrap_or_default()
     )
 }
+
+/// `status --job-id`: any job on VVP, by id.
+pub(super) fn job_status(root: &Path, id: &str, json: bool) -> Result<Output, Error> {
+    let ws = workspace(root)?;
+    let client = vvp_client(&ws)?;
+    let j = runtime()?.block_on(client.job(id)).map_err(|e| anyhow::Error::from(e).context(format!("job {id}")))?;
+    let row = vec![
+        j.id,
+        format!("{:?}", j.state),
+        j.restore.unwrap_or_else(|| "-".into()),
+        j.savepoint.unwrap_or_else(|| "-".into()),
+    ];
+    ok(table(&["JOB", "STATE", "RESTORE", "SAVEPOINT"], &[row], json))
+}
+
+/// `start --deployment-id`: starts any deployment's job and waits until it runs (as long
+/// as `[vvp] timeouts.start`); a deployment that already runs a job is left as it is.
+pub(super) fn start_deployment(root: &Path, id: &str, restore: vvp_api::Restore) -> Result<Output, Error> {
+    use crate::poll::{Backoff, poll_until};
+    use std::ops::ControlFlow;
+    let ws = workspace(root)?;
+    let client = vvp_client(&ws)?;
+    let timeout = ws.project.config.vvp.timeouts.start;
+    let rt = runtime()?;
+    let said = rt.block_on(async {
+        let dep = client.deployment(id).await?.ok_or_else(|| anyhow::anyhow!("no deployment {id} in the namespace"))?;
+        if let Some(j) = client.live_job(id).await? {
+            return anyhow::Ok(format!(
+                "deployment {id} ({}) already has job {} ({:?}): nothing to start\n",
+                dep.name, j.id, j.state
+            ));
+        }
+        let queue = dep.settings.resource_queue.clone().unwrap_or_else(|| "default-queue".into());
+        let job = client.start(id, &restore, &queue).await?;
+        let deadline = tokio::time::Instant::now() + timeout;
+        let state = poll_until(deadline, Backoff::GROWING, async || {
+            let j = client.job(&job.id).await?;
+            anyhow::Ok(match j.state {
+                vvp_api::JobState::Running | vvp_api::JobState::Failed(_) => ControlFlow::Break(j.state),
+                _ => ControlFlow::Continue(()),
+            })
+        })
+        .await?;
+        match state {
+            Some(vvp_api::JobState::Running) => {
+                Ok(format!("deployment {id} ({}): job {} is running\n", dep.name, job.id))
+            }
+            Some(s) => Err(anyhow::anyhow!("deployment {id} ({}): job {} is {s:?}", dep.name, job.id)),
+            None => Err(anyhow::anyhow!(
+                "deployment {id} ({}): job {} did not run within {}s",
+                dep.name,
+                job.id,
+                timeout.as_secs()
+            )),
+        }
+    })?;
+    ok(said)
+}

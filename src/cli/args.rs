@@ -274,6 +274,8 @@ pub(super) enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Print flinkform's man page (roff), e.g. `flinkform man > /usr/local/share/man/man1/flinkform.1`.
+    Man,
     /// Print a shell completion script.
     #[command(after_help = "Example:\n  flinkform completions bash > /etc/bash_completion.d/flinkform")]
     Completions {

@@ -1,4 +1,4 @@
-//! `init`, `fmt` and `completions`: the project's files.
+//! `init`, `fmt`, `man` and `completions`: the project's files and the manual.
 
 use super::*;
 use anyhow::Context;
@@ -64,6 +64,15 @@ pub(super) fn init(root: &Path) -> Result<Output, Error> {
     }
     said.push_str("Next: edit flinkform.toml for your VVP workspace, then run `flinkform plan`.\n");
     ok(said)
+}
+
+/// `man`: the man page, from the same definitions as `--help` (clap_mangen): the global
+/// options and every command (each command's own flags: `flinkform CMD --help`, or
+/// docs/reference.md).
+pub(super) fn man() -> Result<Output, Error> {
+    let mut buf = Vec::new();
+    clap_mangen::Man::new(args::Cli::command()).render(&mut buf).context("rendering the man page")?;
+    ok(String::from_utf8_lossy(&buf).into_owned())
 }
 
 /// `completions`.

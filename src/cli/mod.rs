@@ -271,6 +271,7 @@ fn run(command: Command, root: &Path, style: Style, progress: Progress<'_>) -> R
     match command {
         Command::Init => init::init(root),
         Command::Completions { shell } => init::completions(shell),
+        Command::Man => init::man(),
         Command::Validate { select } => inspect::validate(root, style, progress, &selection(&select)?),
         Command::Render { template: Some(kind), .. } => inspect::builtin_template(&kind),
         Command::Render { name, ddl, deployment, .. } => {

@@ -15,6 +15,12 @@ fn version_ls_and_show() {
     let p = TestProject::example();
     let r = p.run(&["version"]).code(0);
     assert_eq!(r.stdout, format!("flinkform {}\n", env!("CARGO_PKG_VERSION")));
+    let man = p.run(&["man"]).code(0).stdout;
+    assert!(
+        man.contains(".TH flinkform 1") && man.contains("flinkform\\-plan"),
+        "a man page with every command: {}",
+        &man[..300.min(man.len())]
+    );
     let spec = p.read("pipelines/orders.toml");
     p.write(
         "pipelines/orders.toml",

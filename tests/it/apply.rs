@@ -782,6 +782,25 @@ fn on_a_terminal_apply_redraws_a_live_board() {
 }
 
 #[test]
+fn on_a_terminal_a_slow_step_shows_how_long_it_has_taken() {
+    let emu = Emulator::start(&["--start-delay", "2500ms"]);
+    let p = TestProject::example();
+    let cmd = format!("{} -C {} apply --auto-approve", env!("CARGO_BIN_EXE_flinkform"), p.path().display());
+    let mut script = std::process::Command::new("script");
+    script.args(["-q", "-e", "-c", &cmd, "/dev/null"]).env_remove("NO_COLOR");
+    for (k, v) in env(&emu) {
+        script.env(k, v);
+    }
+    let out = script.output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("s)\r\n") && (text.contains(" (1s)") || text.contains(" (2s)")),
+        "the step's seconds tick: {text:?}"
+    );
+}
+
+#[test]
 fn a_deployment_with_more_than_a_page_of_jobs_has_its_live_job_found_and_stopped() {
     let emu = Emulator::start(&["--start-delay", "0s", "--stop-delay", "0s"]);
     let p = TestProject::example();

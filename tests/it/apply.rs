@@ -763,19 +763,25 @@ fn a_lost_state_adopts_our_deployments_and_brings_them_to_the_plan() {
     run(&p, &emu, &["plan", "--detailed-exitcode"]).code(0);
 }
 
-#[test]
-fn on_a_terminal_apply_redraws_a_live_board() {
-    let emu = Emulator::start(&[]);
+/// What `apply --auto-approve` of the example prints on a pseudo-terminal (util-linux
+/// `script`).
+fn apply_on_a_terminal(emu: &Emulator) -> String {
     let p = TestProject::example();
     let cmd = format!("{} -C {} apply --auto-approve", env!("CARGO_BIN_EXE_flinkform"), p.path().display());
-    let mut script = std::process::Command::new("script"); // util-linux: runs it on a pseudo-terminal
+    let mut script = std::process::Command::new("script");
     script.args(["-q", "-e", "-c", &cmd, "/dev/null"]).env_remove("NO_COLOR");
-    for (k, v) in env(&emu) {
+    for (k, v) in env(emu) {
         script.env(k, v);
     }
     let out = script.output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "{text}");
+    text
+}
+
+#[test]
+fn on_a_terminal_apply_redraws_a_live_board() {
+    let text = apply_on_a_terminal(&Emulator::start(&[]));
     assert!(text.contains("\x1b[1A\x1b[2K"), "redrawn in place: {text:?}");
     assert!(text.contains("orders: RUNNING") && text.contains("clickstream: RUNNING"), "{text:?}");
     assert!(text.contains("Apply complete! 2 created"), "{text:?}");
@@ -783,17 +789,7 @@ fn on_a_terminal_apply_redraws_a_live_board() {
 
 #[test]
 fn on_a_terminal_a_slow_step_shows_how_long_it_has_taken() {
-    let emu = Emulator::start(&["--start-delay", "2500ms"]);
-    let p = TestProject::example();
-    let cmd = format!("{} -C {} apply --auto-approve", env!("CARGO_BIN_EXE_flinkform"), p.path().display());
-    let mut script = std::process::Command::new("script");
-    script.args(["-q", "-e", "-c", &cmd, "/dev/null"]).env_remove("NO_COLOR");
-    for (k, v) in env(&emu) {
-        script.env(k, v);
-    }
-    let out = script.output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}");
+    let text = apply_on_a_terminal(&Emulator::start(&["--start-delay", "2500ms"]));
     assert!(
         text.contains("s)\r\n") && (text.contains(" (1s)") || text.contains(" (2s)")),
         "the step's seconds tick: {text:?}"

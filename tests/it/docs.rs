@@ -52,19 +52,25 @@ fn blocks(markdown: &str, lang: &str) -> Vec<String> {
 fn the_user_guide_runs_its_commands_and_reads_its_specs() {
     let guide = std::fs::read_to_string(crate::common::repo().join("docs/user-guide.md")).unwrap();
     let p = crate::common::TestProject::example();
-    let commands: Vec<String> =
-        blocks(&guide, "sh").iter().flat_map(|b| b.lines().map(String::from).collect::<Vec<_>>()).collect();
-    assert!(commands.len() >= 10, "{commands:?}");
-    for cmd in &commands {
-        let args: Vec<&str> = cmd
-            .strip_prefix("flinkform ")
-            .unwrap_or_else(|| panic!("not a flinkform command: {cmd}"))
-            .split(' ')
-            .collect();
-        let r = p.run(&args);
+    let emu = crate::vvp::Emulator::start(&[]);
+    let vvp: Vec<(&str, String)> = crate::apply::env(&emu);
+    let vvp: Vec<(&str, &str)> = vvp.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let lines = |lang: &str| -> Vec<String> {
+        blocks(&guide, lang).iter().flat_map(|b| b.lines().map(String::from).collect::<Vec<_>>()).collect()
+    };
+    let (offline, online) = (lines("sh"), lines("sh emulator"));
+    assert!(offline.len() >= 10 && online.len() >= 5, "{offline:?} {online:?}");
+    // In order, as a reader types them: the offline ones, then those against VVP.
+    let runs = offline.iter().map(|c| (c, &[][..])).chain(online.iter().map(|c| (c, &vvp[..])));
+    for (cmd, env) in runs {
+        assert!(cmd.starts_with("flinkform "), "not a flinkform command: {cmd}");
+        let r = p.bash(cmd, env);
         let ok = r.code == 0 || (r.code == 2 && cmd.contains("--detailed-exitcode"));
         assert!(ok, "`{cmd}` exited {}:\n{}\n{}", r.code, r.stdout, r.stderr);
     }
+    // The loop ends with nothing left to do.
+    let last = p.bash("flinkform -C shop plan", &vvp);
+    assert!(last.stdout.contains("No changes."), "{}", last.stdout);
     let config = Source::new("flinkform.toml", p.read("flinkform.toml"));
     let specs: Vec<Source> = blocks(&guide, "toml")
         .into_iter()

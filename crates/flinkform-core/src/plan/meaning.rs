@@ -114,7 +114,7 @@ impl Plan {
 
 impl Meaning {
     /// The meaning an `--expect-plan` value names: a digest, or a text holding a marker
-    /// (a PR comment) or a plan in JSON (`plan --format json`).
+    /// (a PR comment), a saved plan (`plan -out`) or a plan in JSON (`plan --format json`).
     pub fn expected(value: &str) -> Result<Meaning, String> {
         let v = value.trim();
         if is_digest(v) {
@@ -126,10 +126,13 @@ impl Meaning {
             }
             return Ok(m.meaning);
         }
+        if let Ok(saved) = super::file::from_text(v) {
+            return Ok(saved.meaning());
+        }
         if let Ok(json) = serde_json::from_str::<serde_json::Value>(v) {
             return from_json(&json);
         }
-        Err("expected a plan digest (64 hex digits), a PR comment with a flinkform marker, or a plan from `plan --format json`".into())
+        Err("expected a plan digest (64 hex digits), a PR comment with a flinkform marker, a plan saved with `plan -out`, or one from `plan --format json`".into())
     }
 
     /// Why `now` is not the plan that was reviewed as `self`, pipeline by pipeline;

@@ -27,8 +27,8 @@ pub(super) enum Mode {
     /// Carry out the plan of the selected pipelines; when a reviewed plan is named
     /// (`--expect-plan`), only if it means the same.
     Apply { expect: Option<String>, select: flinkform_core::select::Selection, allow_empty: bool },
-    /// Destroy these pipelines (none named: all of them).
-    Destroy(Vec<String>),
+    /// Destroy the pipelines named and those selected (neither: all of them).
+    Destroy { names: Vec<String>, select: flinkform_core::select::Selection },
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -83,9 +83,20 @@ pub(super) fn apply(
                     review.check(&p, &runtime)?;
                     p
                 }
-                Mode::Destroy(names) => {
+                Mode::Destroy { names, select } => {
                     let protect = ws.project.pipelines.iter().map(|p| (p.name.clone(), p.protect)).collect();
-                    planner::destroy(state.as_ref(), &protect, names, ws.inputs.clone())
+                    let mut names = names.clone();
+                    if !select.is_all() {
+                        let selected = selected(&ws, state.as_ref(), select)?;
+                        names.extend(selected.iter().flat_map(|s| s.pipelines.keys().cloned()));
+                        if names.is_empty() {
+                            return ok(format!(
+                                "{} selects no recorded pipeline: nothing to destroy.\n",
+                                select.shown()
+                            ));
+                        }
+                    }
+                    planner::destroy(state.as_ref(), &protect, &names, ws.inputs.clone())
                 }
             };
             print_now(&view::plan(&p, Format::Text, style));

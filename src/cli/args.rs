@@ -138,6 +138,8 @@ pub(super) enum Command {
         /// Only this pipeline.
         #[arg(conflicts_with = "job_id")]
         name: Option<String>,
+        #[command(flatten)]
+        select: SelectArgs,
         /// Any job on VVP, by its id (recorded or not).
         #[arg(long)]
         job_id: Option<String>,
@@ -177,6 +179,8 @@ pub(super) enum Command {
     Destroy {
         /// Only these pipelines (the others stay as they are).
         names: Vec<String>,
+        #[command(flatten)]
+        select: SelectArgs,
         /// Do not ask for confirmation.
         #[arg(long)]
         auto_approve: bool,

@@ -157,6 +157,18 @@ fn narrow(
     state: Option<&flinkform_core::state::State>,
     sel: &flinkform_core::select::Selection,
 ) -> Result<Option<flinkform_core::state::State>, Error> {
+    let narrowed = selected(ws, state, sel)?;
+    ws.project.pipelines.retain(|p| sel.matches(&p.name, Some(p)));
+    Ok(narrowed)
+}
+
+/// The recorded state as far as the selection goes (a recorded pipeline is matched with
+/// its spec, when it has one).
+fn selected(
+    ws: &Workspace,
+    state: Option<&flinkform_core::state::State>,
+    sel: &flinkform_core::select::Selection,
+) -> Result<Option<flinkform_core::state::State>, Error> {
     if sel.is_all() {
         return Ok(state.cloned());
     }
@@ -168,13 +180,11 @@ fn narrow(
     if let Some(why) = sel.unmatched(names) {
         return Err(anyhow::anyhow!("{}: {why}", sel.shown()).into());
     }
-    let narrowed = state.map(|s| {
+    Ok(state.map(|s| {
         let mut s = s.clone();
         s.pipelines.retain(|name, _| sel.matches(name, specs.get(name.as_str()).copied()));
         s
-    });
-    ws.project.pipelines.retain(|p| sel.matches(&p.name, Some(p)));
-    Ok(narrowed)
+    }))
 }
 
 /// Runs the command line and returns the process exit code.
@@ -301,12 +311,14 @@ fn run(command: Command, root: &Path, style: Style, progress: Progress<'_>) -> R
                 progress,
             )
         }
-        Command::Destroy { names, auto_approve, parallelism } => {
-            let mode = apply::Mode::Destroy(names);
+        Command::Destroy { names, select, auto_approve, parallelism } => {
+            let mode = apply::Mode::Destroy { names, select: selection(&select)? };
             apply::apply(root, None, mode, auto_approve, parallelism, Duration::ZERO, style, progress)
         }
         Command::Status { job_id: Some(id), format, .. } => state::job_status(root, &id, format == "json"),
-        Command::Status { name, format, .. } => state::status(root, name.as_deref(), format == "json"),
+        Command::Status { name, select, format, .. } => {
+            state::status(root, name.as_deref(), &selection(&select)?, format == "json")
+        }
         Command::Start { name, deployment_id, restore } => {
             let restore = match restore {
                 Restore::LatestState => vvp_api::Restore::LatestState,

@@ -5,9 +5,15 @@ use super::*;
 use args::Backend;
 
 /// `status`: each recorded pipeline's deployment and job as VVP shows them.
-pub(super) fn status(root: &Path, only: Option<&str>, json: bool) -> Result<Output, Error> {
-    let ws = workspace(root)?;
-    let state = ws.store()?.load()?;
+pub(super) fn status(
+    root: &Path,
+    only: Option<&str>,
+    select: &flinkform_core::select::Selection,
+    json: bool,
+) -> Result<Output, Error> {
+    let mut ws = workspace(root)?;
+    let recorded = ws.store()?.load()?;
+    let state = narrow(&mut ws, recorded.as_ref(), select)?;
     if let Some(name) = only
         && !state.as_ref().is_some_and(|s| s.pipelines.contains_key(name))
     {

@@ -61,3 +61,15 @@ fn a_targeted_apply_touches_only_its_pipelines_and_keeps_the_rest_of_the_state()
     let r = crate::apply::run(&p, &emu, &["plan", "--select", "orders"]).code(0);
     assert!(r.stdout.contains("# orders will be destroyed"), "{}", r.stdout);
 }
+
+#[test]
+fn status_and_destroy_take_the_selection_too() {
+    let emu = Emulator::start(&[]);
+    let p = tagged();
+    crate::apply::run(&p, &emu, &["apply", "--auto-approve"]).code(0);
+    let r = crate::apply::run(&p, &emu, &["status", "--select", "tag:shop"]).code(0);
+    assert!(r.stdout.contains("\norders\t") && !r.stdout.contains("clickstream"), "{}", r.stdout);
+    let r = crate::apply::run(&p, &emu, &["destroy", "--select", "tag:shop", "--auto-approve"]).code(0);
+    assert!(r.stdout.contains("0 replaced, 1 destroyed"), "{}", r.stdout);
+    assert_eq!(crate::apply::managed_deployments(&emu), ["clickstream"]);
+}

@@ -94,6 +94,8 @@ fn terraform_single_dash_flags_work_on_the_commands() {
     let p = TestProject::example();
     let r = p.run(&["plan", "-refresh=false", "-lock=false", "-detailed-exitcode", "-no-color"]).code(2);
     assert!(r.stdout.contains("Plan: 2 to add"), "{}", r.stdout);
+    let help = p.run(&["plan", "--help"]).code(0).stdout;
+    assert!(help.contains("--lock <BOOL>") && help.contains("Take the state lock while planning"), "{help}");
     let r = p.run(&["plan", "-json"]).code(0);
     assert!(serde_json::from_str::<serde_json::Value>(&r.stdout).is_ok(), "{}", r.stdout);
     let r = p.run(&["plan", "-lock-timeout=1s", "-target=orders"]).code(0);

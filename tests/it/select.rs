@@ -71,5 +71,8 @@ fn status_and_destroy_take_the_selection_too() {
     assert!(r.stdout.contains("\norders\t") && !r.stdout.contains("clickstream"), "{}", r.stdout);
     let r = crate::apply::run(&p, &emu, &["destroy", "--select", "tag:shop", "--auto-approve"]).code(0);
     assert!(r.stdout.contains("0 replaced, 1 destroyed"), "{}", r.stdout);
+    // The reason is the command, not a spec that was never removed.
+    assert!(r.stdout.contains("because: `flinkform destroy` asks for it: the job stops"), "{}", r.stdout);
+    assert!(!r.stdout.contains("removed"), "{}", r.stdout);
     assert_eq!(crate::apply::managed_deployments(&emu), ["clickstream"]);
 }

@@ -416,7 +416,7 @@ pub fn destroy(
             )),
             _ => {}
         }
-        changes.push(delete(name, b, "destroy".into()));
+        changes.push(delete(name, b, "`flinkform destroy` asks for it".into()));
     }
     Plan::against(recorded, changes, errors, inputs, false)
 }

@@ -42,11 +42,15 @@ pub(super) enum Command {
         select: SelectArgs,
     },
     /// Print a pipeline's Flink SQL (or its Hologres DDL, or deployment config).
-    #[command(after_help = "Examples:\n  flinkform render orders\n  flinkform render orders --ddl")]
+    #[command(
+        after_help = "Examples:\n  flinkform render orders\n  flinkform render orders --ddl\n  flinkform render --select tag:billing"
+    )]
     Render {
         /// Pipeline name.
-        #[arg(required_unless_present = "template")]
+        #[arg(required_unless_present_any = ["template", "select", "target"])]
         name: Option<String>,
+        #[command(flatten)]
+        select: SelectArgs,
         /// Print this built-in template instead (source, sink, insert, ddl or
         /// deployment), to copy into templates/ and edit.
         #[arg(long, value_parser = ["source", "sink", "insert", "ddl", "deployment"], conflicts_with_all = ["name", "ddl", "deployment"])]

@@ -62,6 +62,34 @@ pub(super) fn render(
     })
 }
 
+/// `render --select`: each selected pipeline's artifact, under a header naming it.
+pub(super) fn render_selected(
+    root: &Path,
+    progress: Progress<'_>,
+    select: &flinkform_core::select::Selection,
+    ddl: bool,
+    deployment: bool,
+) -> Result<Output, Error> {
+    let mut ws = workspace(root)?;
+    let recorded = ws.store()?.load()?;
+    let state = narrow(&mut ws, recorded.as_ref(), select)?;
+    let (desired, _) = project::desired_all(&ws, state.as_ref(), progress)?;
+    let mut out = String::new();
+    for d in &desired {
+        let r = &d.record;
+        let text = if ddl {
+            &r.ddl
+        } else if deployment {
+            &r.deployment
+        } else {
+            &r.sql
+        };
+        let comment = if deployment { "#" } else { "--" };
+        out.push_str(&format!("{comment} ==== {} ({})\n{text}\n", d.name, r.file));
+    }
+    ok(out)
+}
+
 /// `sample NAME`: a pipeline's sample (or its schema).
 pub(super) fn sample_pipeline(
     root: &Path,

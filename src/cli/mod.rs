@@ -284,8 +284,11 @@ fn run(command: Command, root: &Path, style: Style, progress: Progress<'_>) -> R
         Command::Man => init::man(),
         Command::Validate { select } => inspect::validate(root, style, progress, &selection(&select)?),
         Command::Render { template: Some(kind), .. } => inspect::builtin_template(&kind),
-        Command::Render { name, ddl, deployment, .. } => {
-            inspect::render(root, progress, name.unwrap_or_default(), ddl, deployment)
+        Command::Render { name: Some(name), ddl, deployment, .. } => {
+            inspect::render(root, progress, name, ddl, deployment)
+        }
+        Command::Render { select, ddl, deployment, .. } => {
+            inspect::render_selected(root, progress, &selection(&select)?, ddl, deployment)
         }
         Command::Schema { name } => ok(inspect::schema_text(&resolve_one(root, &name, None, progress)?)),
         Command::Sample { name: Some(name), messages, schema, .. } => {

@@ -36,6 +36,12 @@ fn a_selection_plans_only_its_pipelines_and_says_so() {
     assert!(r.stderr.contains("`ordres` matches no pipeline (did you mean `orders`?)"), "{}", r.stderr);
     let r = p.run(&["plan", "--select", "tag:nope"]).code(1);
     assert!(r.stderr.contains("`tag:nope` matches no pipeline"), "{}", r.stderr);
+    let r = p.run(&["render", "--select", "tag:shop"]).code(0);
+    assert!(
+        r.stdout.starts_with("-- ==== orders (pipelines/orders.toml)\n") && !r.stdout.contains("clickstream"),
+        "{}",
+        r.stdout
+    );
     let r = p.run(&["validate", "--select", "tag:shop"]).code(0);
     assert!(r.stdout.contains("Success! 1 pipeline is valid."), "{}", r.stdout);
 }

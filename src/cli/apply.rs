@@ -49,25 +49,7 @@ pub(super) fn apply(
     let _guard = take_lock(&*store, "apply", lock_timeout)?;
     let state = store.load()?;
     let plan = match plan_file {
-        Some(f) => {
-            let text = std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?;
-            let p = planfile::from_text(&text).map_err(anyhow::Error::from)?;
-            planfile::check_fresh(&p, state.as_ref()).map_err(anyhow::Error::from)?;
-            let here = ws.project.config.env.as_deref();
-            if p.env.as_deref() != here {
-                let name = |e: Option<&str>| e.map_or("no environment".to_string(), |e| format!("environment `{e}`"));
-                return Err(anyhow::anyhow!(
-                    "the saved plan was made for {}, and this is {}: apply it with the same --env",
-                    name(p.env.as_deref()),
-                    name(here)
-                )
-                .into());
-            }
-            let mut p = p;
-            p.require_sink_dsn(env_is_set);
-            review.check(&p, &runtime)?;
-            p
-        }
+        Some(f) => saved_plan(f, &ws, state.as_ref(), &review, &runtime)?,
         None => {
             let p = match &mode {
                 Mode::Apply { select, allow_empty, .. } => {
@@ -83,33 +65,16 @@ pub(super) fn apply(
                     review.check(&p, &runtime)?;
                     p
                 }
-                Mode::Destroy { names, select } => {
-                    let protect = ws.project.pipelines.iter().map(|p| (p.name.clone(), p.protect)).collect();
-                    let mut names = names.clone();
-                    if !select.is_all() {
-                        let selected = selected(&ws, state.as_ref(), select)?;
-                        names.extend(selected.iter().flat_map(|s| s.pipelines.keys().cloned()));
-                        if names.is_empty() {
-                            return ok(format!(
-                                "{} selects no recorded pipeline: nothing to destroy.\n",
-                                select.shown()
-                            ));
-                        }
+                Mode::Destroy { names, select } => match destroy_plan(&ws, state.as_ref(), names, select)? {
+                    Some(p) => p,
+                    None => {
+                        return ok(format!("{} selects no recorded pipeline: nothing to destroy.\n", select.shown()));
                     }
-                    planner::destroy(state.as_ref(), &protect, &names, ws.inputs.clone())
-                }
+                },
             };
             print_now(&view::plan(&p, Format::Text, style));
-            if p.has_changes() && p.errors.is_empty() && !auto_approve {
-                if !std::io::stdin().is_terminal() {
-                    return Err(anyhow::anyhow!("apply asks for confirmation, and there is no terminal: pass --auto-approve, or apply a saved plan").into());
-                }
-                print_now("\nDo you want to perform these actions? Only 'yes' will be accepted.\n  Enter a value: ");
-                let mut answer = String::new();
-                std::io::stdin().read_line(&mut answer).context("reading the answer")?;
-                if answer.trim() != "yes" {
-                    return Ok(Output { stdout: "\nApply cancelled.\n".into(), code: exit::ERROR });
-                }
+            if !confirmed(&p, auto_approve)? {
+                return Ok(Output { stdout: "\nApply cancelled.\n".into(), code: exit::ERROR });
             }
             p
         }
@@ -142,6 +107,70 @@ pub(super) fn apply(
     let out = report(&outcome);
     review.finish(&out, &runtime);
     Ok(out)
+}
+
+/// A plan saved with `plan -out`, refused when the state moved since, or it was made for
+/// another environment, or it is not the one reviewed.
+fn saved_plan(
+    f: &Path,
+    ws: &Workspace,
+    state: Option<&flinkform_core::state::State>,
+    review: &Review,
+    runtime: &tokio::runtime::Runtime,
+) -> Result<planner::Plan, Error> {
+    let text = std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?;
+    let mut p = planfile::from_text(&text).map_err(anyhow::Error::from)?;
+    planfile::check_fresh(&p, state).map_err(anyhow::Error::from)?;
+    let here = ws.project.config.env.as_deref();
+    if p.env.as_deref() != here {
+        let name = |e: Option<&str>| e.map_or("no environment".to_string(), |e| format!("environment `{e}`"));
+        return Err(anyhow::anyhow!(
+            "the saved plan was made for {}, and this is {}: apply it with the same --env",
+            name(p.env.as_deref()),
+            name(here)
+        )
+        .into());
+    }
+    p.require_sink_dsn(env_is_set);
+    review.check(&p, runtime)?;
+    Ok(p)
+}
+
+/// The plan of `destroy`: the pipelines named and those selected (neither: all); `None`
+/// when a selection selects no recorded pipeline.
+fn destroy_plan(
+    ws: &Workspace,
+    state: Option<&flinkform_core::state::State>,
+    names: &[String],
+    select: &flinkform_core::select::Selection,
+) -> Result<Option<planner::Plan>, Error> {
+    let protect = ws.project.pipelines.iter().map(|p| (p.name.clone(), p.protect)).collect();
+    let mut names = names.to_vec();
+    if !select.is_all() {
+        names.extend(selected(ws, state, select)?.iter().flat_map(|s| s.pipelines.keys().cloned()));
+        if names.is_empty() {
+            return Ok(None);
+        }
+    }
+    Ok(Some(planner::destroy(state, &protect, &names, ws.inputs.clone())))
+}
+
+/// Whether to go on with plan `p`: yes without asking when `auto_approve` or there is
+/// nothing to do; else only a typed `yes` on a terminal.
+fn confirmed(p: &planner::Plan, auto_approve: bool) -> Result<bool, Error> {
+    if !p.has_changes() || !p.errors.is_empty() || auto_approve {
+        return Ok(true);
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(anyhow::anyhow!(
+            "apply asks for confirmation, and there is no terminal: pass --auto-approve, or apply a saved plan"
+        )
+        .into());
+    }
+    print_now("\nDo you want to perform these actions? Only 'yes' will be accepted.\n  Enter a value: ");
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer).context("reading the answer")?;
+    Ok(answer.trim() == "yes")
 }
 
 /// What apply says it did, and its exit code.

@@ -81,6 +81,25 @@ fn unused_templates(root: &Path, project: &Project) -> Vec<Diagnostic> {
         .collect()
 }
 
+/// The pipeline specs under `root`: `pipelines/*.toml`, relative to `root`, sorted (none
+/// when there is no `pipelines/`).
+pub fn spec_files(root: &Path) -> Result<Vec<String>, Diagnostic> {
+    let mut files = Vec::new();
+    let dir = root.join("pipelines");
+    if dir.is_dir() {
+        let entries = std::fs::read_dir(&dir).map_err(|e| Diagnostic::error(format!("cannot list pipelines/: {e}")))?;
+        for e in entries {
+            let e = e.map_err(|e| Diagnostic::error(format!("cannot list pipelines/: {e}")))?;
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".toml") {
+                files.push(format!("pipelines/{name}"));
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
 impl Workspace {
     /// Reads the project at `root`.
     pub fn load(root: &Path) -> Result<Workspace, Failed> {
@@ -96,20 +115,7 @@ impl Workspace {
                 .into());
         }
         let config = read_source(root, "flinkform.toml")?;
-        let mut files = Vec::new();
-        let dir = root.join("pipelines");
-        if dir.is_dir() {
-            let entries =
-                std::fs::read_dir(&dir).map_err(|e| Diagnostic::error(format!("cannot list pipelines/: {e}")))?;
-            for e in entries {
-                let e = e.map_err(|e| Diagnostic::error(format!("cannot list pipelines/: {e}")))?;
-                let name = e.file_name().to_string_lossy().into_owned();
-                if name.ends_with(".toml") {
-                    files.push(format!("pipelines/{name}"));
-                }
-            }
-        }
-        files.sort();
+        let files = spec_files(root)?;
         let mut diags = Vec::new();
         let mut sources = Vec::new();
         for f in &files {

@@ -86,16 +86,7 @@ pub(super) fn completions(shell: clap_complete::Shell) -> Result<Output, Error> 
 /// the files that are not, exit 1). A file that would change meaning is left alone.
 pub(super) fn fmt(root: &Path, check: bool) -> Result<Output, Error> {
     let mut files = vec!["flinkform.toml".to_string()];
-    if let Ok(entries) = std::fs::read_dir(root.join("pipelines")) {
-        let mut specs: Vec<String> = entries
-            .filter_map(|e| e.ok())
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n.ends_with(".toml"))
-            .map(|n| format!("pipelines/{n}"))
-            .collect();
-        specs.sort();
-        files.extend(specs);
-    }
+    files.extend(project::spec_files(root).map_err(|d| Failed(vec![d]))?);
     let (mut changed, mut failed) = (Vec::new(), Vec::new());
     for rel in &files {
         let path = root.join(rel);

@@ -419,17 +419,20 @@ fn take_lock(
     Ok(guard)
 }
 
+/// Where this CI job's log is (GitHub Actions, GitLab CI): a cut comment links to it, and
+/// a lock's holder names it.
+fn ci_log_url() -> Option<String> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    match (var("GITHUB_SERVER_URL"), var("GITHUB_REPOSITORY"), var("GITHUB_RUN_ID")) {
+        (Some(s), Some(r), Some(id)) => Some(format!("{s}/{r}/actions/runs/{id}")),
+        _ => var("CI_JOB_URL"),
+    }
+}
+
 /// Who is asking for the lock, for the holder info a loser sees.
 pub fn lock_info(operation: &str) -> LockInfo {
     let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
-    let ci = match (
-        std::env::var("GITHUB_SERVER_URL"),
-        std::env::var("GITHUB_REPOSITORY"),
-        std::env::var("GITHUB_RUN_ID"),
-    ) {
-        (Ok(s), Ok(r), Ok(id)) => format!(" ({s}/{r}/actions/runs/{id})"),
-        _ => String::new(),
-    };
+    let ci = ci_log_url().map_or(String::new(), |url| format!(" ({url})"));
     LockInfo {
         id: uuid::Uuid::new_v4().to_string(),
         who: format!("{user}{ci}"),

@@ -27,15 +27,6 @@ pub(super) fn plan(root: &Path, style: Style, progress: Progress<'_>, opts: Plan
     }
 }
 
-/// Where this CI job's log is (GitHub Actions, GitLab CI), for a cut comment to link to.
-pub(super) fn ci_log_url() -> Option<String> {
-    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    match (var("GITHUB_SERVER_URL"), var("GITHUB_REPOSITORY"), var("GITHUB_RUN_ID")) {
-        (Some(s), Some(r), Some(id)) => Some(format!("{s}/{r}/actions/runs/{id}")),
-        _ => var("CI_JOB_URL"),
-    }
-}
-
 /// The comment a plan's Markdown is: the project's (its `project` id), with the CI log
 /// to link to.
 fn comment_for<'a>(

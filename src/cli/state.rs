@@ -12,13 +12,10 @@ pub(super) fn status(
     json: bool,
 ) -> Result<Output, Error> {
     let mut ws = workspace(root)?;
-    let recorded = ws.store()?.load()?;
-    let state = narrow(&mut ws, recorded.as_ref(), select)?;
-    if let Some(name) = only
-        && !state.as_ref().is_some_and(|s| s.pipelines.contains_key(name))
-    {
-        let empty = flinkform_core::state::State::new(String::new());
-        return Err(missing(state.as_ref().unwrap_or(&empty), name).into());
+    let all = ws.store()?.load()?;
+    let state = narrow(&mut ws, all.as_ref(), select)?;
+    if let Some(name) = only {
+        recorded(state.as_ref(), name)?;
     }
     let client = vvp_client(&ws)?;
     let observed =
@@ -159,9 +156,7 @@ pub(super) fn restore(root: &Path) -> Result<Output, Error> {
 pub(super) fn history(root: &Path, name: String, json: bool) -> Result<Output, Error> {
     let ws = workspace(root)?;
     let state = ws.store()?.load()?;
-    let empty = flinkform_core::state::State::new(String::new());
-    let recorded = state.as_ref().unwrap_or(&empty);
-    let p = recorded.pipelines.get(&name).ok_or_else(|| missing(recorded, &name))?;
+    let p = recorded(state.as_ref(), &name)?;
     let digest = |d: &str| if json { d.to_string() } else { short(d).to_string() };
     let rows: Vec<Vec<String>> = p
         .history
@@ -202,7 +197,7 @@ pub(super) fn rm(root: &Path, names: &[String]) -> Result<Output, Error> {
     edit(root, "state rm", |state| {
         for n in names {
             if state.pipelines.remove(n).is_none() {
-                return Err(missing(state, n));
+                return Err(missing(Some(state), n));
             }
         }
         let list = names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ");
@@ -220,7 +215,7 @@ pub(super) fn mv(root: &Path, old: &str, new: &str) -> Result<Output, Error> {
                 "`{new}` is already in the state: remove it first (`flinkform state rm {new}`)"
             ));
         }
-        let p = state.pipelines.remove(old).ok_or_else(|| missing(state, old))?;
+        let p = state.pipelines.remove(old).ok_or_else(|| missing(Some(state), old))?;
         state.pipelines.insert(new.to_string(), p);
         Ok(format!(
             "Renamed `{old}` to `{new}` in the state: the next plan updates its deployment in place instead of destroying `{old}` and creating `{new}` (the SQL names the pipeline, so the job restarts as `upgrade` says; set `group_id` in [source] to keep the consumer group). Rename `[pipeline] name` in the spec to `{new}` if it is not yet.\n"
@@ -243,8 +238,17 @@ fn edit(
     ok(said)
 }
 
-fn missing(state: &flinkform_core::state::State, name: &str) -> anyhow::Error {
-    let near = flinkform_core::diag::suggest(name, state.pipelines.keys().map(String::as_str));
+/// Pipeline `name`'s record, or an error with the nearest recorded name.
+fn recorded<'s>(
+    state: Option<&'s flinkform_core::state::State>,
+    name: &str,
+) -> anyhow::Result<&'s flinkform_core::state::PipelineState> {
+    state.and_then(|s| s.pipelines.get(name)).ok_or_else(|| missing(state, name))
+}
+
+fn missing(state: Option<&flinkform_core::state::State>, name: &str) -> anyhow::Error {
+    let names = state.into_iter().flat_map(|s| s.pipelines.keys().map(String::as_str));
+    let near = flinkform_core::diag::suggest(name, names);
     anyhow::anyhow!(
         "no pipeline `{name}` in the state{}",
         near.map(|n| format!(" (did you mean `{n}`?)")).unwrap_or_default()

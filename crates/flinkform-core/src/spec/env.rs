@@ -9,7 +9,7 @@ use std::ops::Range;
 
 use toml::de::{DeTable, DeValue};
 
-use super::walk::Ctx;
+use super::walk::{Ctx, kind};
 use crate::diag::{Source, suggest};
 
 /// The selected environment's overlays.
@@ -47,11 +47,9 @@ pub(super) fn overlay<'a>(
 ) -> Option<Overlay<'a>> {
     let name = env?;
     let report = |d| ctx.diags.borrow_mut().push(d);
-    let envs = config.get("environments");
-    let table = envs.and_then(|e| e.get_ref().as_table()).and_then(|t| t.get(name));
+    let table = config.get("environments").and_then(|e| e.get_ref().as_table()).and_then(|t| t.get(name));
     let Some(found) = table else {
-        let known =
-            config.get("environments").and_then(|e| e.get_ref().as_table()).map(|_| names(config)).unwrap_or_default();
+        let known = names(config);
         let mut d = crate::diag::Diagnostic::error(format!("unknown environment `{name}`"));
         d = match (known.is_empty(), suggest(name, known.iter().map(String::as_str))) {
             (true, _) => d.with_help("flinkform.toml defines no [environments.NAME]: add one, or leave out --env"),
@@ -93,10 +91,5 @@ pub(super) fn overlay<'a>(
 }
 
 fn kind_error(env: &str, pipeline: &str, v: &DeValue<'_>) -> String {
-    let found = match v {
-        DeValue::String(_) => "a string",
-        DeValue::Array(_) => "an array",
-        _ => "a value",
-    };
-    format!("[environments.{env}.pipelines.{pipeline}] must be a table of the pipeline's sections, found {found}")
+    format!("[environments.{env}.pipelines.{pipeline}] must be a table of the pipeline's sections, found {}", kind(v))
 }

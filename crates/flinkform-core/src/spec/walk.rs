@@ -91,7 +91,7 @@ pub fn scalar_text(v: &DeValue<'_>) -> Option<String> {
 }
 
 /// A short name of a TOML value's type for messages.
-fn kind(v: &DeValue<'_>) -> &'static str {
+pub(super) fn kind(v: &DeValue<'_>) -> &'static str {
     match v {
         DeValue::String(_) => "a string",
         DeValue::Integer(_) => "an integer",

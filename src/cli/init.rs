@@ -21,7 +21,12 @@ pub(super) fn init(root: &Path) -> Result<Output, Error> {
     }
     // A project id of its own: the example's would be shared by every project made by init.
     let id = format!("flinkform-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-    let config = INIT_CONFIG.replace("project = \"flinkform-example\"", &format!("project = \"{id}\""));
+    // The example's prod overlay is for its clickstream pipeline, which init does not
+    // write: a new project's overlays its one pipeline.
+    let config = INIT_CONFIG.replace("project = \"flinkform-example\"", &format!("project = \"{id}\"")).replace(
+        "[environments.prod.pipelines.clickstream.deployment]\nparallelism = 8",
+        "[environments.prod.pipelines.orders.deployment]\nparallelism = 4",
+    );
     // The example's sample keeps a broken line to show how it is skipped; a new project's
     // sample is clean.
     let sample: String = INIT_SAMPLE

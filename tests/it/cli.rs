@@ -35,6 +35,10 @@ fn init_scaffolds_a_project_that_plans() {
     assert!(id.starts_with("flinkform-") && id != "flinkform-example", "a project id of its own: {id}");
     p.run(&["validate"]).code(0);
     p.run(&["plan", "--detailed-exitcode"]).code(2);
+    // Every environment the new flinkform.toml defines plans its one pipeline.
+    for env in ["dev", "prod"] {
+        p.run(&["--env", env, "plan", "--detailed-exitcode"]).code(2);
+    }
     let again = p.run(&["init"]).code(1);
     assert!(again.stderr.contains("already holds a flinkform.toml"), "{}", again.stderr);
 }

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use flinkform_core::diag::{Diagnostic, Source};
+use flinkform_core::change;
 use flinkform_core::infer::{self, Shape};
 use flinkform_core::plan::{Desired, SampleSummary};
 use flinkform_core::render::Renderer;
@@ -332,7 +333,7 @@ pub fn resolve(
             .with_help("pin the schema in [schema] with `columns.NAME = { type = \"...\" }`, or give a sample file")
             .into());
     }
-    let today = infer::infer(sample.records(), &p.schema.infer)
+    let (today, changes) = infer_sample(p, sample)
         .map_err(|e| Diagnostic::error(format!("{}: sample {}: {e}", p.file, sample.origin)))?;
     let mut merged = recorded.map_or_else(Shape::default, |r| r.shape.clone());
     merged.join(&today);
@@ -405,10 +406,38 @@ pub fn resolve(
             records: sample.len() as u64,
             skipped: sample.skipped.describe(),
             skipped_count: sample.skipped.total(),
+            changes: changes.map(|c| {
+                format!(
+                    "{}; the sink upserts and deletes rows by the primary key ({})",
+                    c.describe(p.source.format),
+                    schema.primary_key.join(", ")
+                )
+            }),
         },
         warnings,
     };
     Ok((Resolved { schema, desired }, diags))
+}
+
+/// The shape of a sample's rows: the records themselves, or a change stream's row
+/// images with what its events declare (and what the events were).
+fn infer_sample(p: &Pipeline, sample: &Sample) -> Result<(Shape, Option<change::Changes>), String> {
+    let src = &p.source;
+    if !src.format.is_changelog() {
+        return Ok((infer::infer(sample.records(), &p.schema.infer)?, None));
+    }
+    let option_true = |key: String| {
+        matches!(src.options.get(&key), Some(flinkform_core::spec::Credential::Literal(v)) if v.eq_ignore_ascii_case("true"))
+    };
+    let reading = change::Reading {
+        format: src.format,
+        database: src.database.as_deref(),
+        table: src.table.as_deref(),
+        ignore_errors: option_true(format!("{}.ignore-parse-errors", src.format.name())),
+        schema_include: option_true("debezium-json.schema-include".into()),
+    };
+    let (shape, changes) = change::infer(reading, sample.records(), &p.schema.infer)?;
+    Ok((shape, Some(changes)))
 }
 
 /// Samples and resolves every pipeline, collecting every diagnostic: Kafka topics

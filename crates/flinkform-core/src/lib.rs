@@ -3,6 +3,7 @@
 //! what the platforms showed are passed in as values. This crate's dependency list is the
 //! proof (`cargo tree -p flinkform-core -e normal`).
 
+pub mod change;
 pub mod diag;
 pub mod infer;
 pub mod plan;

@@ -154,8 +154,8 @@ fn credential_text(c: &Credential) -> String {
     }
 }
 
-fn options(map: BTreeMap<&str, serde_json::Value>) -> Vec<serde_json::Value> {
-    map.into_iter().map(|(k, v)| json!({ "key": k, "value": v })).collect()
+fn options<K: AsRef<str>>(map: BTreeMap<K, serde_json::Value>) -> Vec<serde_json::Value> {
+    map.into_iter().map(|(k, v)| json!({ "key": k.as_ref(), "value": v })).collect()
 }
 
 /// Hologres table properties that are fixed once the table exists.
@@ -193,7 +193,7 @@ pub fn table_properties(p: &Pipeline, s: &Schema) -> BTreeMap<&'static str, Stri
 
 /// The template context: everything a template may use, in a documented shape.
 /// The Kafka source table's connector options.
-fn source_options<'p>(p: &'p Pipeline, s: &Schema) -> BTreeMap<&'p str, serde_json::Value> {
+fn source_options(p: &Pipeline, s: &Schema) -> BTreeMap<String, serde_json::Value> {
     let src = &p.source;
     let mut so: BTreeMap<&str, serde_json::Value> = BTreeMap::new();
     so.insert("connector", json!("kafka"));
@@ -204,10 +204,22 @@ fn source_options<'p>(p: &'p Pipeline, s: &Schema) -> BTreeMap<&'p str, serde_js
     if src.startup_mode == "group-offsets" {
         so.insert("properties.auto.offset.reset", json!(src.offset_reset));
     }
-    so.insert("format", json!("json"));
-    so.insert("json.fail-on-missing-field", json!("false"));
-    so.insert("json.ignore-parse-errors", json!("false"));
-    so.insert("json.timestamp-format.standard", json!(s.standard.as_str()));
+    let format = src.format.name();
+    so.insert("format", json!(format));
+    if src.format == crate::spec::SourceFormat::Json {
+        so.insert("json.fail-on-missing-field", json!("false"));
+    }
+    // Options are named by the format (`canal-json.timestamp-format.standard`...).
+    let of_format = |key: &str| format!("{format}.{key}");
+    let mut own = BTreeMap::new();
+    own.insert(of_format("ignore-parse-errors"), json!("false"));
+    own.insert(of_format("timestamp-format.standard"), json!(s.standard.as_str()));
+    if let Some(d) = &src.database {
+        own.insert(of_format("database.include"), json!(d));
+    }
+    if let Some(t) = &src.table {
+        own.insert(of_format("table.include"), json!(t));
+    }
     if let Some(sec) = &src.security {
         so.insert("properties.security.protocol", json!(sec.protocol));
         if let (Some(mech), Some(user), Some(pass)) = (sec.mechanism, &sec.username, &sec.password) {
@@ -229,7 +241,9 @@ fn source_options<'p>(p: &'p Pipeline, s: &Schema) -> BTreeMap<&'p str, serde_js
     }
     // The spec's own options (checked against VVR's list; they may override
     // `json.ignore-parse-errors` and `json.fail-on-missing-field`, never an owned one).
-    so.extend(src.options.iter().map(|(k, v)| (k.as_str(), option_value(v))));
+    let mut so: BTreeMap<String, serde_json::Value> = so.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    so.extend(own);
+    so.extend(src.options.iter().map(|(k, v)| (k.clone(), option_value(v))));
     so
 }
 

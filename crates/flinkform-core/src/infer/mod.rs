@@ -9,6 +9,8 @@
 mod scan;
 pub mod strings;
 
+use std::collections::BTreeSet;
+
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
@@ -86,6 +88,10 @@ pub struct Object {
     /// Decided to be a `MAP<STRING, V>` (sticky once set).
     #[serde(default, skip_serializing_if = "is_false")]
     pub map: bool,
+    /// The primary keys the source database declared for these rows (a change stream's
+    /// `pkNames`); more than one means they disagreed.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub keys: BTreeSet<Vec<String>>,
 }
 
 /// How numbers that a DOUBLE cannot hold are read.
@@ -177,6 +183,10 @@ pub struct Shape {
     /// Array element shape, when an array was seen.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub array: Option<Box<Shape>>,
+    /// The column types the source database declared for this path (a change stream's
+    /// envelope, e.g. `mysql:decimal(10,2)`); more than one means they disagreed.
+    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
+    pub declared: BTreeSet<String>,
     /// Evidence counters of the sample this shape came from.
     #[serde(skip)]
     pub stats: Stats,
@@ -235,9 +245,11 @@ impl Shape {
             (a, b) => a.or(b),
         };
         self.too_deep |= o.too_deep;
+        self.declared.extend(o.declared.iter().cloned());
         if let Some(oo) = &o.object {
             let obj = self.object.get_or_insert_with(Object::default);
             obj.map |= oo.map;
+            obj.keys.extend(oo.keys.iter().cloned());
             for (k, v) in &oo.fields {
                 match obj.fields.get_mut(k) {
                     Some(mine) => mine.join(v),

@@ -109,6 +109,9 @@ pub struct SampleSummary {
     pub skipped: String,
     /// Number skipped.
     pub skipped_count: u64,
+    /// A change stream: what its events are and what the job does with them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changes: Option<String>,
 }
 
 /// A pipeline as the specs, samples and templates want it.

@@ -3,16 +3,47 @@
 
 use super::*;
 
-/// The primary key's sink names; its columns become NOT NULL.
+/// The primary key's sink names; its columns become NOT NULL. The spec's key, else the
+/// one the source declared (a change stream's `pkNames`), which a change stream needs:
+/// its updates and deletes find their rows by it.
 pub(super) fn primary_key(
     pipeline: &Pipeline,
+    root: &Shape,
     columns: &mut [Column],
     excluded: &[String],
     diags: &mut Vec<Diagnostic>,
 ) -> Vec<String> {
     let spec = &pipeline.schema;
+    let declared = root.object.as_ref().map(|o| &o.keys);
+    let mut keys = &spec.primary_key;
+    let format = pipeline.source.format;
+    if keys.is_empty() && format.is_changelog() {
+        match declared.map(|d| d.iter().collect::<Vec<_>>()).as_deref() {
+            Some([one]) => {
+                keys = one;
+                for c in columns.iter_mut().filter(|c| one.contains(&c.name)) {
+                    c.evidence.notes.push(format!("in the primary key the events declare ({})", one.join(", ")));
+                }
+            }
+            Some([_, _, ..]) => diags.push(
+                Diagnostic::error(format!(
+                    "{}: the events declare different primary keys ({}); set [schema] primary_key",
+                    pipeline.file,
+                    declared.into_iter().flatten().map(|k| format!("[{}]", k.join(", "))).collect::<Vec<_>>().join(", ")
+                )),
+            ),
+            _ => diags.push(
+                Diagnostic::error(format!(
+                    "{}: a {} change stream upserts and deletes rows by their primary key, and its events declare none",
+                    pipeline.file,
+                    format.name()
+                ))
+                .with_help("set [schema] primary_key"),
+            ),
+        }
+    }
     let mut primary_key = Vec::new();
-    for k in &spec.primary_key {
+    for k in keys {
         match columns.iter_mut().find(|c| &c.name == k) {
             Some(c) if !c.ty.can_be_primary_key() => diags.push(
                 spec_error(

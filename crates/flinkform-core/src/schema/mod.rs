@@ -154,7 +154,7 @@ pub fn resolve(
                 .with_help("declare the columns in [schema] with `columns.NAME = { type = \"...\" }`"),
         );
     }
-    let primary_key = primary_key(pipeline, &mut columns, &excluded, &mut diags);
+    let primary_key = primary_key(pipeline, root, &mut columns, &excluded, &mut diags);
     let watermark = watermark(pipeline, &columns, &physical, &computed, &excluded, &mut diags);
     check_sink_keys(pipeline, &columns, &primary_key, &mut diags);
     typing::warn_timestamps(pipeline, &columns, &mut diags);
@@ -245,12 +245,13 @@ impl Sink<'_> {
                 continue;
             }
             let logical = typing.of(cand.shape);
-            let evidence = Evidence {
-                present: cand.shape.stats.present,
-                total,
-                nulls: cand.shape.stats.nulls,
-                notes: cand.shape.notes(&logical, typing.standard),
+            let notes = match crate::change::declared(cand.shape, typing.standard) {
+                crate::change::Declared::Type(_, note) => vec![note],
+                crate::change::Declared::Ignored(note) => [note].into_iter().chain(cand.shape.notes(&logical, typing.standard)).collect(),
+                crate::change::Declared::None => cand.shape.notes(&logical, typing.standard),
             };
+            let evidence =
+                Evidence { present: cand.shape.stats.present, total, nulls: cand.shape.stats.nulls, notes };
             let access = access_expr(&cand.path);
             let mut col = Column {
                 name: cand.name.clone(),

@@ -2,6 +2,7 @@
 
 use super::{Column, Physical};
 use crate::diag::Diagnostic;
+use crate::change::Declared;
 use crate::infer::{Fields, Fractions, Shape, TsStandard};
 use crate::spec::{Dialect, Pipeline};
 use crate::types::{FlinkType, Integers};
@@ -23,7 +24,12 @@ impl Typing {
         Typing { standard, integers, fractions }
     }
 
+    /// The type of `shape`: the one its source declared where that reads every value
+    /// (a change stream's envelope), else the narrowest that reads every value seen.
     pub(super) fn of(&self, shape: &Shape) -> FlinkType {
+        if let Declared::Type(t, _) = crate::change::declared(shape, self.standard) {
+            return t;
+        }
         let t = shape.flink_type_reading(self.standard, self.fractions);
         match self.integers {
             Integers::BigInt => t.promote_ints(),

@@ -160,6 +160,12 @@ pub struct SourceSpec {
     pub offset_reset: &'static str,
     /// SASL/SSL settings, when the cluster needs them.
     pub security: Option<Security>,
+    /// What the messages are: JSON rows, or database change events.
+    pub format: SourceFormat,
+    /// Canal topics that carry several tables: only events of this database.
+    pub database: Option<String>,
+    /// Canal topics that carry several tables: only events of this table.
+    pub table: Option<String>,
     /// How to sample.
     pub sample: SampleSpec,
     /// `[source.options]`: further Kafka connector options, checked against VVR's list.
@@ -177,9 +183,46 @@ impl SourceSpec {
             startup_mode: "latest-offset",
             offset_reset: "latest",
             security: None,
+            format: SourceFormat::Json,
+            database: None,
+            table: None,
             sample: SampleSpec { file: None, messages, max_bytes: 1 << 20, timeout },
             options: BTreeMap::new(),
         }
+    }
+}
+
+/// `[source] format`: how the topic's messages are read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SourceFormat {
+    /// One JSON object per message, a row each (Flink's `json`).
+    #[default]
+    Json,
+    /// Canal's flat messages of MySQL binlog changes (`canal-json`).
+    Canal,
+    /// Debezium's change events (`debezium-json`).
+    Debezium,
+    /// Maxwell's change events (`maxwell-json`).
+    Maxwell,
+}
+
+impl SourceFormat {
+    /// Every format, by its spec spelling (Flink's format identifier).
+    pub const ALL: [(&'static str, SourceFormat); 4] = [
+        ("json", SourceFormat::Json),
+        ("canal-json", SourceFormat::Canal),
+        ("debezium-json", SourceFormat::Debezium),
+        ("maxwell-json", SourceFormat::Maxwell),
+    ];
+
+    /// The spec's spelling, which is Flink's format identifier and its options' prefix.
+    pub fn name(self) -> &'static str {
+        Self::ALL.iter().find(|(_, f)| *f == self).map_or("json", |(n, _)| n)
+    }
+
+    /// A stream of inserts, updates and deletes rather than of rows.
+    pub fn is_changelog(self) -> bool {
+        self != SourceFormat::Json
     }
 }
 

@@ -27,8 +27,13 @@ pub(super) enum Connector {
 /// Options flinkform renders itself, and the spec key that sets each.
 const KAFKA_OWNED: &[(&str, &str)] = &[
     ("connector", "the source is always `kafka`"),
-    ("format", "the source is always `json`"),
+    ("canal-json.database.include", "[source] database"),
+    ("canal-json.table.include", "[source] table"),
+    ("canal-json.timestamp-format.standard", "[schema] timestamp_standard"),
+    ("debezium-json.timestamp-format.standard", "[schema] timestamp_standard"),
+    ("format", "[source] format"),
     ("json.timestamp-format.standard", "[schema] timestamp_standard"),
+    ("maxwell-json.timestamp-format.standard", "[schema] timestamp_standard"),
     ("properties.auto.offset.reset", "[source] offset_reset"),
     ("properties.bootstrap.servers", "[source] bootstrap_servers"),
     ("properties.group.id", "[source] group_id"),
@@ -49,8 +54,12 @@ const ANY: Vvr = (0, 0, 0);
 /// The Kafka source options VVR documents that a spec may set ("Kafka connector",
 /// WITH parameters; `properties.*` are Kafka consumer settings, passed on).
 const KAFKA_KNOWN: &[Known] = &[
+    ("canal-json.ignore-parse-errors", ANY),
+    ("debezium-json.ignore-parse-errors", ANY),
+    ("debezium-json.schema-include", ANY),
     ("json.fail-on-missing-field", ANY),
     ("json.ignore-parse-errors", ANY),
+    ("maxwell-json.ignore-parse-errors", ANY),
     ("scan.check.duplicated.group.id", ANY),
     ("scan.header-filter", (8, 0, 6)),
     ("scan.startup.specific-offsets", ANY),

@@ -166,6 +166,33 @@ fn read_source(s: &Section<'_, '_>, name: &str, vvr: Option<Vvr>, settings: &Set
             s.error_here(format!("security_protocol {} needs `username` and `password` in [source]", sec.protocol)),
         );
     }
+    let names: Vec<&'static str> = SourceFormat::ALL.iter().map(|(n, _)| *n).collect();
+    let format = s.choice("format", &names).and_then(|n| SourceFormat::ALL.iter().find(|(f, _)| *f == n));
+    let format = format.map_or(SourceFormat::Json, |(_, f)| *f);
+    let database = s.string("database");
+    let table = s.string("table");
+    for (key, v) in [("database", &database), ("table", &table)] {
+        let Some(v) = v else { continue };
+        if format != SourceFormat::Canal {
+            s.report(s.get(key)?.error(format!(
+                "`{key}` filters the events of a canal-json topic that carries several tables; format `{}` has no such filter",
+                format.name()
+            )));
+        } else if v.is_empty() || !v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$') {
+            s.report(s.get(key)?.error(format!(
+                "`{key}` must be a MySQL name (letters, digits, `_`, `$`), matched exactly: {v:?}"
+            )));
+        }
+    }
+    for key in options.keys() {
+        let other = SourceFormat::ALL.iter().find(|(n, f)| *f != format && key.starts_with(&format!("{n}.")));
+        if let Some((n, _)) = other {
+            s.report(s.error_here(format!(
+                "[source.options] `{key}` is an option of format `{n}`, but the source's format is `{}`",
+                format.name()
+            )));
+        }
+    }
     let sm = s.section("sample");
     let sample = SampleSpec {
         file: sm.string("file"),
@@ -186,6 +213,9 @@ fn read_source(s: &Section<'_, '_>, name: &str, vvr: Option<Vvr>, settings: &Set
         startup_mode,
         offset_reset,
         security,
+        format,
+        database,
+        table,
         sample,
         options,
     };
@@ -199,6 +229,15 @@ fn read_source(s: &Section<'_, '_>, name: &str, vvr: Option<Vvr>, settings: &Set
     note(settings, "source.startup_mode", spec.startup_mode);
     note(settings, "source.offset_reset", spec.offset_reset);
     note(settings, "source.security", &spec.security);
+    // Noted only where set, so that specs from before these keys plan no change.
+    if spec.format.is_changelog() {
+        note(settings, "source.format", spec.format.name());
+    }
+    for (k, v) in [("source.database", &spec.database), ("source.table", &spec.table)] {
+        if let Some(v) = v {
+            note(settings, k, v);
+        }
+    }
     options::note(settings, "source", &spec.options);
     Some(spec)
 }

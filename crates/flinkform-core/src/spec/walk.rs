@@ -259,6 +259,37 @@ impl<'a, 'd> Section<'a, 'd> {
         self.ctx
     }
 
+    /// An array of tables (`[[lookup]]`) from the first layer that has it (arrays do not
+    /// merge across layers), each element a section named `[lookup.N]`, counted from 1.
+    pub fn tables(&self, key: &'static str) -> Vec<Section<'a, 'd>> {
+        self.known.borrow_mut().push(key);
+        let Some((l, v)) = self.layers.iter().find_map(|l| l.table.get(key).map(|v| (l, v))) else {
+            return Vec::new();
+        };
+        let Some(items) = v.get_ref().as_array() else {
+            self.report(l.src.error(
+                v.span(),
+                format!("`{key}` in {} must be an array of tables ([[{key}]]), found {}", self.path, kind(v.get_ref())),
+            ));
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            match item.get_ref().as_table() {
+                Some(t) => out.push(Section::new(
+                    self.child_path(&format!("{key}.{}", i + 1)),
+                    vec![Layer::new(l.src, t, item.span())],
+                    self.ctx,
+                )),
+                None => self.report(l.src.error(
+                    item.span(),
+                    format!("each `{key}` in {} must be a table, found {}", self.path, kind(item.get_ref())),
+                )),
+            }
+        }
+        out
+    }
+
     /// The keys of a table-valued entry of the first layer that has it, each as a section
     /// (`columns.ts = { ... }`): returns (name, section, span of the key).
     pub fn entries(&self, key: &'static str) -> Vec<(String, Section<'a, 'd>)> {

@@ -162,6 +162,9 @@ fn sample_line(c: &Change) -> Option<String> {
     if s.skipped_count > 0 {
         let _ = write!(line, ", {} skipped ({})", s.skipped_count, s.skipped);
     }
+    if let Some(ch) = &s.changes {
+        let _ = write!(line, "; {ch}");
+    }
     Some(line)
 }
 

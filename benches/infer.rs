@@ -95,6 +95,7 @@ fn wide(n: usize) {
             &shape,
             shape.choose_standard(),
             flinkform_core::types::Integers::BigInt,
+            &[],
         );
         s.unwrap_or_else(|| panic!("{d:?}"))
     });

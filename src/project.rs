@@ -345,7 +345,8 @@ pub fn resolve(
         recorded.filter(|r| r.columns.iter().any(|c| c.ty.contains("TIMESTAMP"))).map(|r| r.timestamp_standard);
     let standard = p.schema.timestamp_standard.or(recorded_std).unwrap_or_else(|| merged.choose_standard());
     let integers = recorded.map_or(Integers::BigInt, |r| r.integers);
-    let (schema, diags) = schema::resolve(p, &merged, standard, integers);
+    let dims = dimensions(p)?;
+    let (schema, diags) = schema::resolve(p, &merged, standard, integers, &dims);
     let Some(schema) = schema else {
         return Err(Failed(diags));
     };
@@ -417,6 +418,33 @@ pub fn resolve(
         warnings,
     };
     Ok((Resolved { schema, desired }, diags))
+}
+
+/// The dimension tables of a pipeline's lookups, read from the live database through
+/// `[sink] dsn_env` where a column's type is not pinned and the variable is set.
+fn dimensions(p: &Pipeline) -> Result<Vec<Option<schema::Dimension>>, Diagnostic> {
+    let env = p.sink.dsn_env.as_deref().filter(|e| std::env::var(e).is_ok_and(|v| !v.is_empty()));
+    p.lookups
+        .iter()
+        .map(|l| {
+            let unpinned = l.on.iter().map(|(_, c)| c).chain(&l.columns).any(|c| !l.types.contains_key(c));
+            let Some(env) = env.filter(|_| unpinned) else { return Ok(None) };
+            match crate::sink::dimension(env, &l.schema, &l.table) {
+                Ok(Some(d)) => Ok(Some(d)),
+                Ok(None) => Err(Diagnostic::error(format!(
+                    "{}: the dimension table {} of [[lookup]] does not exist in the database of {env}",
+                    p.file,
+                    l.qualified()
+                ))),
+                Err(e) => Err(Diagnostic::error(format!(
+                    "{}: cannot read the dimension table {}: {}",
+                    p.file,
+                    l.qualified(),
+                    flinkform_core::diag::chain(&e)
+                ))),
+            }
+        })
+        .collect()
 }
 
 /// The shape of a sample's rows: the records themselves, or a change stream's row

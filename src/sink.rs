@@ -3,6 +3,8 @@
 //! report a contract mismatch before apply. The IO edge of `[sink] dsn_env`.
 
 use flinkform_core::plan::{LiveColumn, LiveTable, SinkDdl};
+use flinkform_core::schema::{DimColumn, Dimension};
+use flinkform_core::types::FlinkType;
 use flinkform_state::pg::PgError;
 
 /// Runs the planned DDL: the CREATE script as one statement batch (one transaction),
@@ -57,4 +59,37 @@ pub async fn live_table(env: &str, schema: &str, table: &str) -> Result<Option<L
         )
         .await?;
     Ok(Some(LiveTable { columns, primary_key: pk.iter().map(|r| r.get(0)).collect() }))
+}
+
+/// A dimension table (`[[lookup]]`) as the live database has it: each column's type from
+/// `information_schema.columns` and the primary key, or `None` when it does not exist.
+/// Runs on a thread of its own with its own runtime, so it is callable from any code.
+pub fn dimension(env: &str, schema: &str, table: &str) -> Result<Option<Dimension>, PgError> {
+    let (env, schema, table) = (env.to_string(), schema.to_string(), table.to_string());
+    let read = move || -> Result<Option<Dimension>, PgError> {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(PgError::Thread)?;
+        rt.block_on(async {
+            let c = flinkform_state::pg::connect_env(&env).await?;
+            let rows = c
+                .query(
+                    "SELECT column_name::text, udt_name::text, numeric_precision::int4, numeric_scale::int4, datetime_precision::int4
+                     FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position",
+                    &[&schema, &table],
+                )
+                .await?;
+            if rows.is_empty() {
+                return Ok(None);
+            }
+            let columns = rows
+                .iter()
+                .map(|r| {
+                    let (sql, ty) = FlinkType::of_postgres(r.get::<_, String>(1).as_str(), r.get(2), r.get(3), r.get(4));
+                    DimColumn { name: r.get(0), sql, ty }
+                })
+                .collect();
+            let live = live_table(&env, &schema, &table).await?;
+            Ok(Some(Dimension { columns, primary_key: live.map(|t| t.primary_key).unwrap_or_default() }))
+        })
+    };
+    std::thread::scope(|s| s.spawn(read).join().expect("the dimension reader panicked"))
 }

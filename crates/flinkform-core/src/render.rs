@@ -16,7 +16,9 @@ use crate::types::{quote_ident, quote_pg_ident};
 /// Template kinds and the file name of each built-in.
 pub const KINDS: &[(&str, &str)] = &[
     ("source", "source.sql.j2"),
+    ("lookup", "lookup.sql.j2"),
     ("sink", "sink.sql.j2"),
+    ("view", "view.sql.j2"),
     ("insert", "insert.sql.j2"),
     ("ddl", "ddl.sql.j2"),
     ("deployment", "deployment.yaml.j2"),
@@ -25,7 +27,9 @@ pub const KINDS: &[(&str, &str)] = &[
 /// The built-in templates, compiled into the binary.
 pub const BUILTIN: &[(&str, &str)] = &[
     ("source.sql.j2", include_str!("../../../templates/source.sql.j2")),
+    ("lookup.sql.j2", include_str!("../../../templates/lookup.sql.j2")),
     ("sink.sql.j2", include_str!("../../../templates/sink.sql.j2")),
+    ("view.sql.j2", include_str!("../../../templates/view.sql.j2")),
     ("insert.sql.j2", include_str!("../../../templates/insert.sql.j2")),
     ("ddl.sql.j2", include_str!("../../../templates/ddl.sql.j2")),
     ("deployment.yaml.j2", include_str!("../../../templates/deployment.yaml.j2")),
@@ -77,23 +81,39 @@ impl Renderer {
     /// Renders one pipeline.
     pub fn render(&self, p: &Pipeline, schema: &Schema) -> Result<Rendered, String> {
         let deploy = deploy_params(&p.deployment);
-        let ctx = Value::from(minijinja::value::Serde(context(p, schema, &deploy)));
-        let mut out = BTreeMap::new();
+        let vars = context(p, schema, &deploy);
+        let ctx = Value::from(minijinja::value::Serde(&vars));
+        let mut out: BTreeMap<&str, String> = BTreeMap::new();
         let mut used = BTreeMap::new();
         for (kind, builtin) in KINDS {
             let name = p.templates.get(*kind).map_or(*builtin, String::as_str);
             let tpl = self.env.get_template(name).map_err(|e| template_error(name, &e))?;
-            let text = tpl.render(&ctx).map_err(|e| template_error(name, &e))?;
-            out.insert(*kind, text.trim_end().to_string() + "\n");
+            // `lookup` renders once per dimension table, with `lookup` set to it.
+            let text = match *kind {
+                "lookup" => {
+                    let mut texts = Vec::new();
+                    for l in vars["lookups"].as_array().into_iter().flatten() {
+                        let mut one = vars.clone();
+                        one["lookup"] = l.clone();
+                        let t = tpl.render(Value::from(minijinja::value::Serde(one))).map_err(|e| template_error(name, &e))?;
+                        texts.push(t.trim_end().to_string());
+                    }
+                    texts.join("\n\n")
+                }
+                _ => tpl.render(&ctx).map_err(|e| template_error(name, &e))?,
+            };
+            let text = text.trim();
+            if !text.is_empty() {
+                out.insert(*kind, text.to_string() + "\n");
+            }
             used.insert(kind.to_string(), format!("{name}@{}", self.digests.get(name).map_or("", String::as_str)));
         }
+        let parts: Vec<&str> =
+            ["source", "lookup", "sink", "view", "insert"].iter().filter_map(|k| out.get(k).map(String::as_str)).collect();
         Ok(Rendered {
-            sql: format!(
-                "-- flinkform pipeline {}: generated, do not edit by hand\n{}\n{}\n{}",
-                p.name, out["source"], out["sink"], out["insert"]
-            ),
-            ddl: out["ddl"].clone(),
-            deployment: out["deployment"].clone(),
+            sql: format!("-- flinkform pipeline {}: generated, do not edit by hand\n{}", p.name, parts.join("\n")),
+            ddl: out.remove("ddl").unwrap_or_default(),
+            deployment: out.remove("deployment").unwrap_or_default(),
             deploy,
             templates: used,
         })
@@ -284,6 +304,72 @@ fn sink_options(p: &Pipeline) -> BTreeMap<&str, serde_json::Value> {
     ko
 }
 
+/// The relations between the source and the insert: the views and what the insert
+/// reads, with the filter where it runs first.
+struct Relations {
+    view: serde_json::Value,
+    from: String,
+    insert_where: Option<String>,
+}
+
+fn relations(p: &Pipeline, s: &Schema) -> Relations {
+    let st = &s.stages;
+    let source = format!("{}_source", p.name);
+    let joined = (!st.lookups.is_empty()).then(|| format!("{}_joined", p.name));
+    let deduped = st.dedupe.as_ref().map(|_| format!("{}_deduped", p.name));
+    // The filter runs before anything else: in the join's input, else in the
+    // deduplication's, else in the insert.
+    let f = st.filter.clone();
+    let (join_where, dedupe_where, insert_where) = match (&joined, &deduped) {
+        (Some(_), _) => (f, None, None),
+        (None, Some(_)) => (None, f, None),
+        (None, None) => (None, None, f),
+    };
+    let view = json!({
+        "joined": joined.as_ref().map(|n| json!({ "name": n, "where": join_where, "proctime": st.proctime })),
+        "deduped": st.dedupe.as_ref().map(|(key, order)| json!({
+            "name": deduped,
+            "from": joined.clone().unwrap_or_else(|| source.clone()),
+            "key": key,
+            "order_by": order,
+            "where": dedupe_where,
+        })),
+    });
+    let from = deduped.or(joined).unwrap_or(source);
+    Relations { view, from, insert_where }
+}
+
+/// The dimension tables: their columns, the join and the Hologres connector options
+/// (the sink's connection, then the lookup's own options).
+fn lookups(p: &Pipeline, s: &Schema) -> Vec<serde_json::Value> {
+    let sink = &p.sink;
+    s.stages
+        .lookups
+        .iter()
+        .map(|l| {
+            let mut o: BTreeMap<&str, serde_json::Value> = BTreeMap::new();
+            o.insert("connector", json!("hologres"));
+            o.insert("endpoint", json!(sink.endpoint));
+            o.insert("dbname", json!(sink.database));
+            o.insert("tablename", json!(l.dimension));
+            o.insert("username", option_value(&sink.username));
+            if let Some(pw) = &sink.password {
+                o.insert("password", json!({ "secret": pw.name }));
+            }
+            o.extend(l.options.iter().map(|(k, v)| (k.as_str(), json!(v))));
+            json!({
+                "table": l.table,
+                "alias": l.alias,
+                "dimension": l.dimension,
+                "columns": l.columns.iter().map(|(n, t)| json!({ "name": n, "type": t.to_string() })).collect::<Vec<_>>(),
+                "on": l.on.iter().map(|(left, c)| json!({ "left": left, "column": c })).collect::<Vec<_>>(),
+                "select": l.select.iter().map(|(c, n)| json!({ "column": c, "name": n })).collect::<Vec<_>>(),
+                "options": options(o),
+            })
+        })
+        .collect()
+}
+
 /// The deployment settings a `[deployment]` table asks for.
 pub fn deploy_params(d: &DeploymentSpec) -> DeployParams {
     DeployParams {
@@ -311,6 +397,7 @@ fn context(p: &Pipeline, s: &Schema, d: &DeployParams) -> serde_json::Value {
     let props: Vec<serde_json::Value> =
         table_properties(p, s).into_iter().map(|(k, v)| json!({ "key": k, "value": v })).collect();
 
+    let stages = relations(p, s);
     let resources = |r: &Option<(f64, String)>| r.as_ref().map(|(cpu, memory)| json!({ "cpu": cpu, "memory": memory }));
     json!({
         "pipeline": { "name": p.name },
@@ -327,8 +414,12 @@ fn context(p: &Pipeline, s: &Schema, d: &DeployParams) -> serde_json::Value {
             "primary_key": s.primary_key,
             "options": options(ko),
         },
+        "lookups": lookups(p, s),
+        "view": stages.view,
         "insert": {
             "select": s.columns.iter().map(|c| json!({ "expr": c.expr, "name": c.sink_name })).collect::<Vec<_>>(),
+            "from": stages.from,
+            "where": stages.insert_where,
         },
         "ddl": {
             "dialect": sink.dialect.name(),

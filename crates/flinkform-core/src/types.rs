@@ -99,6 +99,42 @@ impl FlinkType {
         }
     }
 
+    /// The Flink type that reads a Hologres (PostgreSQL) column exactly, from what
+    /// `information_schema.columns` says of it (`udt_name`, numeric precision and scale,
+    /// datetime precision), and the column's type as SQL for messages. `None` for a type
+    /// flinkform has no Flink type for (`float4`, `int2`... read as is only by the types
+    /// VVR's connector maps them to).
+    pub fn of_postgres(udt: &str, precision: Option<i32>, scale: Option<i32>, datetime: Option<i32>) -> (String, Option<FlinkType>) {
+        let p = |d: i32| datetime.unwrap_or(d).clamp(0, 6) as u8;
+        let ty = match udt {
+            "bool" => Some(Self::Boolean),
+            "int4" => Some(Self::Int),
+            "int8" => Some(Self::BigInt),
+            "float8" => Some(Self::Double),
+            "text" | "varchar" | "bpchar" | "json" | "jsonb" => Some(Self::String),
+            "date" => Some(Self::Date),
+            "timestamp" => Some(Self::Timestamp(p(6))),
+            "timestamptz" => Some(Self::TimestampLtz(p(6))),
+            "numeric" => match (precision, scale) {
+                (Some(pr @ 1..=38), Some(sc)) if (0..=pr).contains(&sc) => Some(Self::Decimal(pr as u8, sc as u8)),
+                _ => None,
+            },
+            a if a.starts_with('_') => match Self::of_postgres(&a[1..], None, None, None).1 {
+                Some(e @ (Self::Boolean | Self::Int | Self::BigInt | Self::Double | Self::String)) => {
+                    Some(Self::Array(Box::new(e)))
+                }
+                _ => None,
+            },
+            _ => None,
+        };
+        let sql = match (udt, precision, scale) {
+            ("numeric", Some(pr), Some(sc)) => format!("numeric({pr},{sc})"),
+            (a, _, _) if a.starts_with('_') => format!("{}[]", &a[1..]),
+            (u, _, _) => u.to_string(),
+        };
+        (sql, ty)
+    }
+
     /// Whether a value of this type may be (part of) a Hologres primary key.
     pub fn can_be_primary_key(&self) -> bool {
         matches!(

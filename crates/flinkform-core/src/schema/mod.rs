@@ -12,7 +12,10 @@ use keys::{check_sink_keys, primary_key, watermark};
 use typing::Typing;
 
 mod keys;
+mod stages;
 mod typing;
+
+pub use stages::{DimColumn, Dimension, Lookup, Stages};
 
 /// A physical column of the Kafka source table: one top-level JSON key.
 #[derive(Clone, Debug, PartialEq)]
@@ -41,6 +44,8 @@ pub enum Origin {
     Pinned,
     /// Converted with `from` or `expr`.
     Converted,
+    /// Joined from a dimension table (`[[lookup]]`).
+    Lookup,
 }
 
 /// What the sample said about a column.
@@ -94,6 +99,8 @@ pub struct Schema {
     pub columns: Vec<Column>,
     /// Primary key, as sink names.
     pub primary_key: Vec<String>,
+    /// What happens between the source and the sink.
+    pub stages: Stages,
 }
 
 impl Schema {
@@ -117,6 +124,7 @@ pub fn resolve(
     root: &Shape,
     standard: TsStandard,
     integers: Integers,
+    dims: &[Option<Dimension>],
 ) -> (Option<Schema>, Vec<Diagnostic>) {
     let typing = Typing::new(pipeline, standard, integers);
     let file = &pipeline.file;
@@ -139,13 +147,18 @@ pub fn resolve(
     sink.inferred(&candidates, typing, &mut columns, &mut excluded);
     sink.pinned(&known, &mut columns);
     // An excluded top-level key leaves the source table too, unless something still reads it.
+    let filtered = pipeline.transform.filter.as_deref().map(stages::names_in).unwrap_or_default();
     physical.retain(|p| {
         let q = quote_ident(&p.key);
         !excluded.contains(&p.key)
+            || filtered.contains(&p.key)
             || columns.iter().any(|c| c.expr.starts_with(&q))
             || computed.iter().any(|c| c.expr.contains(&q))
     });
 
+    let filter = stages::filter(pipeline, &physical, &computed, &mut diags);
+    let (lookups, proctime) =
+        stages::lookups(pipeline, dims, &mut computed, &mut columns, root.stats.objects, &mut diags);
     assign_sink_names(&mut columns, &mut diags, file);
 
     if columns.is_empty() {
@@ -156,12 +169,14 @@ pub fn resolve(
     }
     let primary_key = primary_key(pipeline, root, &mut columns, &excluded, &mut diags);
     let watermark = watermark(pipeline, &columns, &physical, &computed, &excluded, &mut diags);
+    let dedupe = stages::dedupe(pipeline, &columns, watermark.as_ref(), &mut diags);
     check_sink_keys(pipeline, &columns, &primary_key, &mut diags);
     typing::warn_timestamps(pipeline, &columns, &mut diags);
     typing::warn_reprinted_numbers(pipeline, &physical, fields, &mut diags);
 
     let ok = !diags.iter().any(Diagnostic::is_error);
-    let schema = Schema { standard, physical, computed, watermark, columns, primary_key };
+    let stages = Stages { filter, proctime, lookups, dedupe };
+    let schema = Schema { standard, physical, computed, watermark, columns, primary_key, stages };
     (ok.then_some(schema), diags)
 }
 

@@ -151,7 +151,7 @@ fn resolve_on(engine: &str, schema: &str, sink: &str, records: &[&str]) -> (Opti
     assert!(diags.is_empty(), "{diags:?}");
     let p = &project.unwrap().pipelines[0];
     let shape = infer(records.iter().map(|r| r.as_bytes()), &InferConfig::default()).unwrap();
-    resolve(p, &shape, shape.choose_standard(), crate::types::Integers::BigInt)
+    resolve(p, &shape, shape.choose_standard(), crate::types::Integers::BigInt, &[])
 }
 
 #[test]

@@ -8,6 +8,7 @@ mod env;
 pub mod fmt;
 mod options;
 mod read;
+mod transform;
 mod walk;
 
 use std::cell::RefCell;
@@ -22,6 +23,7 @@ use crate::types::FlinkType;
 use config::read_config;
 pub use env::names as environment_names;
 pub use read::parse_vvr;
+pub use transform::{Dedupe, LookupSpec, TransformSpec};
 use read::{check_unique_names, read_pipeline};
 use walk::{Ctx, Layer, Section};
 
@@ -131,6 +133,10 @@ pub struct Pipeline {
     pub schema: SchemaSpec,
     /// The Hologres sink.
     pub sink: SinkSpec,
+    /// `[transform]`: the filter and deduplication.
+    pub transform: TransformSpec,
+    /// `[[lookup]]`: dimension tables joined in.
+    pub lookups: Vec<LookupSpec>,
     /// How the job runs on VVP.
     pub deployment: DeploymentSpec,
     /// Template overrides: template name → file relative to the project root.
@@ -468,7 +474,7 @@ pub struct Project {
 }
 
 /// Template names a pipeline may override in `[template]`.
-pub const TEMPLATE_NAMES: &[&str] = &["source", "sink", "insert", "ddl", "deployment"];
+pub const TEMPLATE_NAMES: &[&str] = &["source", "lookup", "sink", "view", "insert", "ddl", "deployment"];
 
 /// Reads the project from `flinkform.toml` and the pipeline files. Returns the project
 /// when there is no error, and every diagnostic (errors and warnings) in any case.

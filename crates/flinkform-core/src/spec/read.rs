@@ -2,6 +2,7 @@
 //! `[schema]`, `[sink]` and `[deployment]` (flinkform.toml's own keys: `spec/config.rs`).
 
 use super::options::{self, Connector};
+use super::transform;
 use super::*;
 
 impl Section<'_, '_> {
@@ -101,6 +102,8 @@ pub(super) fn read_pipeline(top: &Section<'_, '_>, defaults: &Section<'_, '_>, s
     let source = read_source(&layered("source"), name.as_deref().unwrap_or_default(), vvr, &settings);
     let schema = read_schema(&layered("schema"), &settings);
     let sink = read_sink(&layered("sink"), vvr, &settings);
+    let transform = transform::read_transform(&layered("transform"), &settings);
+    let lookups = transform::read_lookups(top, &settings);
     let deployment = read_deployment(&layered("deployment"), &settings);
     let tpl = layered("template");
     let mut templates = BTreeMap::new();
@@ -123,6 +126,8 @@ pub(super) fn read_pipeline(top: &Section<'_, '_>, defaults: &Section<'_, '_>, s
         source: source?,
         schema: schema?,
         sink: sink?,
+        transform,
+        lookups,
         deployment: deployment?,
         templates,
         locations,
@@ -130,10 +135,10 @@ pub(super) fn read_pipeline(top: &Section<'_, '_>, defaults: &Section<'_, '_>, s
     })
 }
 
-type Settings = RefCell<BTreeMap<String, String>>;
+pub(super) type Settings = RefCell<BTreeMap<String, String>>;
 type Vvr = (u32, u32, u32);
 
-fn note(settings: &Settings, key: &str, value: impl std::fmt::Debug) {
+pub(super) fn note(settings: &Settings, key: &str, value: impl std::fmt::Debug) {
     settings.borrow_mut().insert(key.to_string(), format!("{value:?}"));
 }
 

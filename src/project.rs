@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use flinkform_core::diag::{Diagnostic, Source};
 use flinkform_core::change;
+use flinkform_core::diag::{Diagnostic, Source};
 use flinkform_core::infer::{self, Shape};
 use flinkform_core::plan::{Desired, SampleSummary};
 use flinkform_core::render::Renderer;
@@ -333,8 +333,8 @@ pub fn resolve(
             .with_help("pin the schema in [schema] with `columns.NAME = { type = \"...\" }`, or give a sample file")
             .into());
     }
-    let (today, changes) = infer_sample(p, sample)
-        .map_err(|e| Diagnostic::error(format!("{}: sample {}: {e}", p.file, sample.origin)))?;
+    let (today, changes) =
+        infer_sample(p, sample).map_err(|e| Diagnostic::error(format!("{}: sample {}: {e}", p.file, sample.origin)))?;
     let mut merged = recorded.map_or_else(Shape::default, |r| r.shape.clone());
     merged.join(&today);
     // Below the root only: the root's keys are the table's columns.
@@ -380,18 +380,7 @@ pub fn resolve(
         deployment: rendered.deployment,
         templates: rendered.templates,
         deploy: rendered.deploy,
-        sink: SinkRecord {
-            dialect: p.sink.dialect,
-            schema: p.sink.schema.clone(),
-            table: p.sink.table.clone(),
-            fixed: flinkform_core::render::table_properties(p, &schema)
-                .into_iter()
-                .filter(|(k, _)| flinkform_core::render::FIXED_PROPERTIES.contains(k))
-                .map(|(k, v)| (k.to_string(), v))
-                .collect(),
-            dsn_env: p.sink.dsn_env.clone(),
-            on_conflict: p.sink.on_conflict,
-        },
+        sink: sink_record(p, &schema),
         remote: Default::default(),
         status: flinkform_core::state::Status::Planned,
         pending: None,
@@ -418,6 +407,22 @@ pub fn resolve(
         warnings,
     };
     Ok((Resolved { schema, desired }, diags))
+}
+
+/// What the state records of a pipeline's sink table.
+fn sink_record(p: &Pipeline, schema: &Schema) -> SinkRecord {
+    SinkRecord {
+        dialect: p.sink.dialect,
+        schema: p.sink.schema.clone(),
+        table: p.sink.table.clone(),
+        fixed: flinkform_core::render::table_properties(p, schema)
+            .into_iter()
+            .filter(|(k, _)| flinkform_core::render::FIXED_PROPERTIES.contains(k))
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+        dsn_env: p.sink.dsn_env.clone(),
+        on_conflict: p.sink.on_conflict,
+    }
 }
 
 /// The dimension tables of a pipeline's lookups, read from the live database through
@@ -454,9 +459,7 @@ fn infer_sample(p: &Pipeline, sample: &Sample) -> Result<(Shape, Option<change::
     if !src.format.is_changelog() {
         return Ok((infer::infer(sample.records(), &p.schema.infer)?, None));
     }
-    let option_true = |key: String| {
-        matches!(src.options.get(&key), Some(flinkform_core::spec::Credential::Literal(v)) if v.eq_ignore_ascii_case("true"))
-    };
+    let option_true = |key: String| matches!(src.options.get(&key), Some(flinkform_core::spec::Credential::Literal(v)) if v.eq_ignore_ascii_case("true"));
     let reading = change::Reading {
         format: src.format,
         database: src.database.as_deref(),

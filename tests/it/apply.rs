@@ -61,7 +61,7 @@ fn state_job(p: &TestProject, name: &str) -> String {
 #[test]
 fn lifecycle_plan_apply_update_from_savepoint_destroy() {
     let emu = Emulator::start(&[]);
-    let p = TestProject::example();
+    let p = TestProject::two_pipelines();
     let r = run(&p, &emu, &["plan", "--validate"]).code(0);
     assert_eq!(r.stdout.matches("because: VVP validated the SQL").count(), 2, "{}", r.stdout);
     run(&p, &emu, &["plan", "-out", "plan.json"]).code(0);
@@ -149,7 +149,7 @@ fn lifecycle_plan_apply_update_from_savepoint_destroy() {
 
 /// A copy of the example with `n` copies of the orders pipeline.
 fn many(n: usize) -> TestProject {
-    let p = TestProject::example();
+    let p = TestProject::two_pipelines();
     let spec = p.read("pipelines/orders.toml");
     for i in 0..n {
         p.write(
@@ -225,7 +225,7 @@ fn interrupt_at(mut cmd: std::process::Command, trigger: &str, signal: &str) -> 
 /// Kills `apply` with SIGKILL when it prints `trigger`, then applies again.
 fn kill_at(trigger: &str) {
     let emu = Emulator::start(&["--deploy-delay", "600ms", "--start-delay", "600ms"]);
-    let p = TestProject::example();
+    let p = TestProject::two_pipelines();
     let e = env(&emu);
     let pairs: Vec<(&str, &str)> = e.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let code = interrupt_at(p.command(&["apply", "--auto-approve", "--parallelism", "1"], &pairs), trigger, "-KILL");
@@ -258,7 +258,7 @@ fn kill_after_start() {
 fn deploy_tickets_vvp_forgets_are_re_derived_from_the_drafts() {
     // Every ticket is forgotten the moment it finishes: apply never sees a result.
     let emu = Emulator::start(&["--ticket-ttl", "0s"]);
-    let p = TestProject::example();
+    let p = TestProject::two_pipelines();
     let r = run(&p, &emu, &["apply", "--auto-approve"]).code(0);
     assert!(r.stdout.contains("VVP no longer knows deploy ticket"), "{}", r.stdout);
     assert!(r.stdout.contains("already runs this SQL (draft"), "{}", r.stdout);
@@ -270,10 +270,10 @@ fn deploy_tickets_vvp_forgets_are_re_derived_from_the_drafts() {
 #[test]
 fn two_projects_in_one_namespace_never_adopt_each_other_s_deployments() {
     let emu = Emulator::start(&[]);
-    let a = TestProject::example();
+    let a = TestProject::two_pipelines();
     run(&a, &emu, &["apply", "--auto-approve"]).code(0);
     let jobs = (state_job(&a, "orders"), state_job(&a, "clickstream"));
-    let b = TestProject::example();
+    let b = TestProject::two_pipelines();
     let config = b.read("flinkform.toml").replace("project = \"flinkform-example\"", "project = \"other-project\"");
     b.write("flinkform.toml", &config);
     let r = run(&b, &emu, &["apply", "--auto-approve"]).code(1);
@@ -295,12 +295,12 @@ fn verify_catches_a_job_that_crashes_after_it_started() {
     // Every deployment's first job goes RUNNING, then fails after 1 s.
     let flags = ["--job-fail-rate", "1", "--job-crash-after", "1s", "--start-delay", "100ms"];
     let emu = Emulator::start(&flags);
-    let p = TestProject::example();
+    let p = TestProject::two_pipelines();
     let r = run(&p, &emu, &["apply", "--auto-approve"]).code(0);
     assert!(r.stdout.contains("Apply complete! 2 created"), "unwatched, the crash goes unseen: {}", r.stdout);
 
     let emu = Emulator::start(&flags);
-    let p = TestProject::example();
+    let p = TestProject::two_pipelines();
     let spec = p.read("pipelines/orders.toml").replace("[deployment]", "[deployment]\nverify = \"3s\"");
     p.write("pipelines/orders.toml", &spec);
     let r = run(&p, &emu, &["apply", "--auto-approve"]).code(1);
@@ -318,7 +318,7 @@ fn verify_catches_a_job_that_crashes_after_it_started() {
 #[test]
 fn an_update_whose_job_fails_is_rolled_back_when_asked() {
     let emu = Emulator::start(&["--fail-jobs-of-sql-with", "crash-me"]);
-    let p = TestProject::example();
+    let p = TestProject::two_pipelines();
     run(&p, &emu, &["apply", "--auto-approve"]).code(0);
     let old_job = state_job(&p, "orders");
     let old_sql = block_on(client(&emu).find_deployment("orders")).unwrap().unwrap().sql.unwrap();
@@ -346,7 +346,7 @@ fn an_update_whose_job_fails_is_rolled_back_when_asked() {
 
 #[test]
 fn apply_without_credentials_names_the_variables() {
-    let p = TestProject::example();
+    let p = TestProject::two_pipelines();
     let r = p
         .run_with(
             &["apply", "--auto-approve"],
@@ -361,7 +361,7 @@ fn apply_without_credentials_names_the_variables() {
 #[test]
 fn refresh_reports_missing_variables_drift_and_stopped_jobs() {
     let emu = Emulator::bare(&["--variables", "holo_user"]);
-    let p = TestProject::example();
+    let p = TestProject::two_pipelines();
     let r = run(&p, &emu, &["plan"]).code(1);
     assert!(
         r.stdout
@@ -423,7 +423,7 @@ fn refresh_reports_missing_variables_drift_and_stopped_jobs() {
 #[test]
 fn a_stopped_pipeline_stays_stopped_and_destroy_honours_protect_in_the_spec() {
     let emu = Emulator::start(&[]);
-    let p = TestProject::example();
+    let p = TestProject::two_pipelines();
     run(&p, &emu, &["apply", "--auto-approve"]).code(0);
     run(&p, &emu, &["stop", "orders", "--savepoint"]).code(0);
     let spec = p.read("pipelines/orders.toml").replace("parallelism = 2", "parallelism = 4");
@@ -462,7 +462,7 @@ fn a_stopped_pipeline_stays_stopped_and_destroy_honours_protect_in_the_spec() {
 #[test]
 fn a_stateful_update_never_restores_a_savepoint_older_than_the_job_s_state() {
     let emu = Emulator::start(&[]);
-    let p = TestProject::example();
+    let p = TestProject::two_pipelines();
     run(&p, &emu, &["apply", "--auto-approve"]).code(0);
     let first = state_job(&p, "orders");
     run(&p, &emu, &["stop", "orders", "--savepoint"]).code(0); // takes sp-<first>
@@ -484,7 +484,7 @@ fn a_stateful_update_never_restores_a_savepoint_older_than_the_job_s_state() {
 #[test]
 fn status_stop_start_destroy_and_import() {
     let emu = Emulator::start(&[]);
-    let p = TestProject::example();
+    let p = TestProject::two_pipelines();
     run(&p, &emu, &["apply", "--auto-approve"]).code(0);
     let s = run(&p, &emu, &["status"]).code(0).stdout;
     assert_eq!(s.lines().filter(|l| l.contains("\tRUNNING\trunning")).count(), 2, "{s}");
@@ -533,7 +533,7 @@ fn status_stop_start_destroy_and_import() {
 #[test]
 fn ctrl_c_finishes_the_step_records_it_and_exits_130() {
     let emu = Emulator::start(&["--deploy-delay", "800ms", "--start-delay", "800ms"]);
-    let p = TestProject::example();
+    let p = TestProject::two_pipelines();
     let e = env(&emu);
     let pairs: Vec<(&str, &str)> = e.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let code = interrupt_at(p.command(&["apply", "--auto-approve"], &pairs), "deploying draft", "-INT");
@@ -547,7 +547,7 @@ fn ctrl_c_finishes_the_step_records_it_and_exits_130() {
 
 /// The example with its state in a fresh PostgreSQL schema.
 fn on_postgres(schema: &crate::state::TempSchema) -> TestProject {
-    let p = TestProject::example();
+    let p = TestProject::two_pipelines();
     let cfg = p.read("flinkform.toml").replace(
         "backend = \"local\"\npath = \".flinkform/state.json\"",
         &format!("backend = \"postgres\"\ndsn_env = \"TEST_STATE_DSN\"\nschema = \"{}\"", schema.0),
@@ -628,7 +628,7 @@ fn postgres_state_backend_runs_the_whole_flow_and_a_killed_apply_releases_the_lo
 fn sink_ddl_creates_evolves_and_reports_contract_mismatches() {
     let sink = crate::state::TempSchema::default();
     let emu = Emulator::start(&[]);
-    let p = TestProject::example();
+    let p = TestProject::two_pipelines();
     let spec = p.read("pipelines/orders.toml").replace(
         "table = \"public.orders\"",
         &format!("table = \"{}.orders\"\ndialect = \"postgres\"\ndsn_env = \"TEST_SINK_DSN\"", sink.0),
@@ -703,7 +703,7 @@ fn sink_ddl_creates_evolves_and_reports_contract_mismatches() {
 
 #[test]
 fn fixed_hologres_properties_and_type_changes_are_plan_errors() {
-    let p = TestProject::example();
+    let p = TestProject::two_pipelines();
     p.record();
     let spec = p.read("pipelines/orders.toml").replace("[sink]", "[sink]\norientation = \"row\"");
     p.write("pipelines/orders.toml", &spec);
@@ -723,7 +723,7 @@ fn fixed_hologres_properties_and_type_changes_are_plan_errors() {
         "{}",
         r.stdout
     );
-    let fresh = TestProject::example().run(&["plan"]).code(0).stdout;
+    let fresh = TestProject::two_pipelines().run(&["plan"]).code(0).stdout;
     assert!(
         fresh.contains("note: flinkform does not run the sink DDL of `orders` ([sink] dsn_env is not set)"),
         "{fresh}"
@@ -732,7 +732,7 @@ fn fixed_hologres_properties_and_type_changes_are_plan_errors() {
 
 #[test]
 fn old_hologres_versions_get_set_table_property_in_the_creating_transaction() {
-    let p = TestProject::example();
+    let p = TestProject::two_pipelines();
     let spec = p.read("pipelines/orders.toml").replace("[sink]", "[sink]\nhologres_version = \"1.3\"");
     p.write("pipelines/orders.toml", &spec);
     let ddl = p.run(&["render", "orders", "--ddl"]).code(0).stdout;
@@ -742,7 +742,7 @@ fn old_hologres_versions_get_set_table_property_in_the_creating_transaction() {
 #[test]
 fn a_lost_state_adopts_our_deployments_and_brings_them_to_the_plan() {
     let emu = Emulator::start(&[]);
-    let p = TestProject::example();
+    let p = TestProject::two_pipelines();
     run(&p, &emu, &["apply", "--auto-approve"]).code(0);
     let old_job = state_job(&p, "orders");
     std::fs::remove_file(p.path().join(".flinkform/state.json")).unwrap();
@@ -766,7 +766,7 @@ fn a_lost_state_adopts_our_deployments_and_brings_them_to_the_plan() {
 /// What `apply --auto-approve` of the example prints on a pseudo-terminal (util-linux
 /// `script`).
 fn apply_on_a_terminal(emu: &Emulator) -> String {
-    let p = TestProject::example();
+    let p = TestProject::two_pipelines();
     let cmd = format!("{} -C {} apply --auto-approve", env!("CARGO_BIN_EXE_flinkform"), p.path().display());
     let mut script = std::process::Command::new("script");
     script.args(["-q", "-e", "-c", &cmd, "/dev/null"]).env_remove("NO_COLOR");
@@ -799,7 +799,7 @@ fn on_a_terminal_a_slow_step_shows_how_long_it_has_taken() {
 #[test]
 fn a_deployment_with_more_than_a_page_of_jobs_has_its_live_job_found_and_stopped() {
     let emu = Emulator::start(&["--start-delay", "0s", "--stop-delay", "0s"]);
-    let p = TestProject::example();
+    let p = TestProject::two_pipelines();
     run(&p, &emu, &["apply", "--auto-approve"]).code(0);
     let state: serde_json::Value = serde_json::from_str(&p.read(".flinkform/state.json")).unwrap();
     let dep = state["pipelines"]["orders"]["remote"]["deployment_id"].as_str().unwrap().to_string();
@@ -828,7 +828,7 @@ fn a_deployment_with_more_than_a_page_of_jobs_has_its_live_job_found_and_stopped
 
 #[test]
 fn the_emulator_s_world_survives_its_restart_with_a_state_file() {
-    let p = TestProject::example();
+    let p = TestProject::two_pipelines();
     let file = p.path().join("vvp-world.json");
     let args = ["--state-file", file.to_str().unwrap()];
     let emu = Emulator::start(&args);

@@ -4,7 +4,7 @@ use crate::common::TestProject;
 
 #[test]
 fn typo_wrong_type_and_literal_password_in_one_run_exit_1() {
-    let p = TestProject::example();
+    let p = TestProject::two_pipelines();
     let spec = p
         .read("pipelines/orders.toml")
         .replace("topic = \"orders\"", "topik = \"orders\"")
@@ -49,7 +49,7 @@ fn missing_project_and_unknown_pipeline() {
     let r = empty.run(&["plan"]).code(1);
     assert!(r.stderr.contains("no flinkform.toml in"), "{}", r.stderr);
     assert!(r.stderr.contains("flinkform init"), "{}", r.stderr);
-    let p = TestProject::example();
+    let p = TestProject::two_pipelines();
     let r = p.run(&["render", "order"]).code(1);
     assert!(r.stderr.contains("no pipeline named `order`"), "{}", r.stderr);
     assert!(r.stderr.contains("did you mean `orders`?"), "{}", r.stderr);
@@ -57,7 +57,7 @@ fn missing_project_and_unknown_pipeline() {
 
 #[test]
 fn schema_shows_evidence() {
-    let p = TestProject::example();
+    let p = TestProject::two_pipelines();
     let out = p.run(&["schema", "orders"]).code(0).stdout;
     assert!(out.contains("sample: samples/orders.jsonl: 40 records, 1 skipped (1 invalid JSON)"), "{out}");
     assert!(out.contains("widened from integers: 24 fractional"), "{out}");
@@ -66,7 +66,7 @@ fn schema_shows_evidence() {
 
 #[test]
 fn state_list_and_show_after_recording() {
-    let p = TestProject::example();
+    let p = TestProject::two_pipelines();
     assert_eq!(p.run(&["state", "list"]).code(0).stdout, "");
     p.record();
     let list = p.run(&["state", "list"]).code(0).stdout;
@@ -79,7 +79,7 @@ fn state_list_and_show_after_recording() {
 
 #[test]
 fn corrupt_or_future_state_is_refused_and_left_untouched() {
-    let p = TestProject::example();
+    let p = TestProject::two_pipelines();
     p.write(".flinkform/state.json", "{\"format_version\": 99}");
     let r = p.run(&["plan"]).code(1);
     assert!(r.stderr.contains("format_version 99 is not supported"), "{}", r.stderr);
@@ -91,7 +91,7 @@ fn corrupt_or_future_state_is_refused_and_left_untouched() {
 
 #[test]
 fn completions_and_help() {
-    let p = TestProject::example();
+    let p = TestProject::two_pipelines();
     assert!(p.run(&["completions", "bash"]).code(0).stdout.contains("flinkform"));
     let help = p.run(&["plan", "--help"]).code(0).stdout;
     assert!(help.contains("--detailed-exitcode"), "{help}");
@@ -100,14 +100,14 @@ fn completions_and_help() {
 
 #[test]
 fn force_unlock_of_a_lock_nobody_holds() {
-    let p = TestProject::example();
+    let p = TestProject::two_pipelines();
     let r = p.run(&["force-unlock", "1234"]).code(1);
     assert!(r.stderr.contains("no lock with ID 1234 is held"), "{}", r.stderr);
 }
 
 #[test]
 fn errors_found_after_inference_point_into_the_spec() {
-    let p = TestProject::example();
+    let p = TestProject::two_pipelines();
     let spec = p.read("pipelines/orders.toml").replace("primary_key = [\"order_id\"]", "primary_key = [\"order_idd\"]");
     p.write("pipelines/orders.toml", &spec);
     let e = p.run(&["plan"]).code(1).stderr;
@@ -122,7 +122,7 @@ fn errors_found_after_inference_point_into_the_spec() {
 
 #[test]
 fn state_restore_puts_back_the_state_before_the_last_write() {
-    let p = TestProject::example();
+    let p = TestProject::two_pipelines();
     let r = p.run(&["state", "restore"]).code(1);
     assert!(r.stderr.contains("there is no state"), "{}", r.stderr);
     p.record();
@@ -145,7 +145,7 @@ fn state_restore_puts_back_the_state_before_the_last_write() {
 
 #[test]
 fn history_and_state_show_take_any_digest_text_without_a_panic() {
-    let p = TestProject::example();
+    let p = TestProject::two_pipelines();
     p.record();
     let text = p.read(".flinkform/state.json");
     let mut state: serde_json::Value = serde_json::from_str(&text).unwrap();

@@ -97,7 +97,7 @@ fn comment(p: &TestProject, gh: &StandIn, extra: &[&str]) -> Run {
 
 /// The example with `n` more copies of `orders` (`orders_0000`…).
 fn many(n: usize) -> TestProject {
-    let p = TestProject::example();
+    let p = TestProject::two_pipelines();
     let spec = p.read("pipelines/orders.toml");
     for i in 0..n {
         let name = format!("orders_{i:04}");
@@ -157,7 +157,7 @@ fn a_pr_with_300_pipelines_gets_one_sticky_comment_within_the_limit_with_every_d
 #[test]
 fn the_comment_is_found_on_a_later_page_among_others_and_other_projects_are_left_alone() {
     let gh = StandIn::github("/api/v3");
-    let p = TestProject::example();
+    let p = TestProject::two_pipelines();
     comment(&p, &gh, &[]).code(0);
     // 150 comments by people, and one of another project's flinkform, after ours.
     let mut bodies: Vec<String> = (0..150).map(|i| format!("LGTM {i}")).collect();
@@ -192,7 +192,7 @@ fn the_comment_is_found_on_a_later_page_among_others_and_other_projects_are_left
 #[test]
 fn the_pr_comes_from_the_github_actions_event_and_a_failed_plan_still_comments() {
     let gh = StandIn::github("");
-    let p = TestProject::example();
+    let p = TestProject::two_pipelines();
     p.write("event.json", r#"{"action": "synchronize", "number": 7, "pull_request": {"number": 7}}"#);
     let spec = p.read("pipelines/orders.toml");
     p.write("pipelines/orders.toml", &spec.replacen("[source]", "[source]\ntopik = \"x\"", 1));
@@ -224,7 +224,7 @@ fn the_pr_comes_from_the_github_actions_event_and_a_failed_plan_still_comments()
 #[test]
 fn permission_errors_say_what_to_grant_and_rate_limits_are_waited_out() {
     let gh = StandIn::github("");
-    let p = TestProject::example();
+    let p = TestProject::two_pipelines();
     gh.control(
         "POST",
         "fail",
@@ -252,7 +252,7 @@ fn permission_errors_say_what_to_grant_and_rate_limits_are_waited_out() {
 #[test]
 fn the_pr_is_labelled_with_the_plans_change_classes_and_other_labels_are_left_alone() {
     let gh = StandIn::github("");
-    let p = TestProject::example();
+    let p = TestProject::two_pipelines();
     p.record();
     gh.control("POST", "seed", Some(serde_json::json!({"repo": "o/r", "issue": 7, "labels": ["bug"]})));
     let clicks = p.read("pipelines/clickstream.toml");

@@ -7,7 +7,7 @@ use crate::vvp::Emulator;
 #[test]
 fn dev_and_prod_plan_and_apply_with_their_own_targets_and_states() {
     let emu = Emulator::start(&[]);
-    let p = TestProject::example();
+    let p = TestProject::two_pipelines();
     let r = crate::apply::run(&p, &emu, &["--env", "dev", "apply", "--auto-approve"]).code(0);
     assert!(r.stdout.starts_with("Environment: dev\n"), "{}", r.stdout);
     assert!(r.stdout.contains("Apply complete! 2 created"), "{}", r.stdout);
@@ -44,7 +44,7 @@ fn dev_and_prod_plan_and_apply_with_their_own_targets_and_states() {
 
 #[test]
 fn an_unknown_environment_or_a_bad_overlay_is_an_error_that_says_where() {
-    let p = TestProject::example();
+    let p = TestProject::two_pipelines();
     let r = p.run(&["--env", "prd", "plan"]).code(1);
     assert!(
         r.stderr.contains("unknown environment `prd`") && r.stderr.contains("did you mean `prod`?"),
@@ -76,7 +76,7 @@ fn an_unknown_environment_or_a_bad_overlay_is_an_error_that_says_where() {
 
 #[test]
 fn diff_shows_what_promoting_one_environment_to_another_changes() {
-    let p = TestProject::example();
+    let p = TestProject::two_pipelines();
     let r = p.run(&["diff", "dev", "prod"]).code(0);
     // dev writes to its own database; prod runs clickstream wider.
     assert!(r.stdout.contains("# clickstream\n") && r.stdout.contains("+parallelism: 8"), "{}", r.stdout);

@@ -12,7 +12,7 @@ fn refused_port() -> u16 {
 
 #[test]
 fn version_ls_and_show() {
-    let p = TestProject::example();
+    let p = TestProject::two_pipelines();
     let r = p.run(&["version"]).code(0);
     assert_eq!(r.stdout, format!("flinkform {}\n", env!("CARGO_PKG_VERSION")));
     let man = p.run(&["man"]).code(0).stdout;
@@ -54,7 +54,7 @@ fn version_ls_and_show() {
 
 #[test]
 fn state_rm_forgets_and_state_mv_renames_without_touching_vvp() {
-    let p = TestProject::example();
+    let p = TestProject::two_pipelines();
     p.record();
     let r = p.run(&["state", "rm", "clickstream"]).code(0);
     assert!(r.stdout.contains("Removed `clickstream` from the state"), "{}", r.stdout);
@@ -77,7 +77,7 @@ fn state_rm_forgets_and_state_mv_renames_without_touching_vvp() {
 
 #[test]
 fn fmt_lays_out_the_specs_and_check_says_which_are_not() {
-    let p = TestProject::example();
+    let p = TestProject::two_pipelines();
     p.run(&["fmt", "--check"]).code(0);
     let spec = p.read("pipelines/orders.toml");
     let messy = spec.replace("topic = \"orders\"", "topic=\"orders\"   ").replace("[sink]", "\n\n\n[sink]");
@@ -91,7 +91,7 @@ fn fmt_lays_out_the_specs_and_check_says_which_are_not() {
 
 #[test]
 fn terraform_single_dash_flags_work_on_the_commands() {
-    let p = TestProject::example();
+    let p = TestProject::two_pipelines();
     let r = p.run(&["plan", "-refresh=false", "-lock=false", "-detailed-exitcode", "-no-color"]).code(2);
     assert!(r.stdout.contains("Plan: 2 to add"), "{}", r.stdout);
     let help = p.run(&["plan", "--help"]).code(0).stdout;
@@ -119,14 +119,14 @@ fn init_never_overwrites_makes_its_directory_and_ignores_the_state() {
     assert!(r.stdout.contains("pipelines/orders.toml (kept: it exists)"), "{}", r.stdout);
     assert_eq!(p.read("pipelines/orders.toml"), "# mine\n", "never overwritten");
     assert_eq!(p.read(".gitignore"), "target/\n.flinkform/\n");
-    p.write("pipelines/orders.toml", &TestProject::example().read("pipelines/orders.toml"));
+    p.write("pipelines/orders.toml", &TestProject::two_pipelines().read("pipelines/orders.toml"));
     let schema = p.run(&["schema", "orders"]).code(0).stdout;
     assert!(schema.contains("sample: samples/orders.jsonl: 40 records\n"), "no skipped line: {schema}");
 }
 
 #[test]
 fn a_project_without_specs_is_an_error_unless_asked_for() {
-    let p = TestProject::example();
+    let p = TestProject::two_pipelines();
     std::fs::rename(p.path().join("pipelines"), p.path().join("pipeline")).unwrap();
     for args in [&["validate"][..], &["plan"]] {
         let r = p.run(args).code(1);
@@ -142,7 +142,7 @@ fn a_project_without_specs_is_an_error_unless_asked_for() {
 
 #[test]
 fn an_unreachable_vvp_fails_fast_with_its_cause_and_apply_suggests_no_plan_flag() {
-    let p = TestProject::example();
+    let p = TestProject::two_pipelines();
     let port = refused_port();
     let env = [
         ("FLINKFORM_VVP_ENDPOINT", format!("127.0.0.1:{port}")),
@@ -168,7 +168,7 @@ fn an_unreachable_vvp_fails_fast_with_its_cause_and_apply_suggests_no_plan_flag(
 
 #[test]
 fn wording_and_exit_codes_a_new_user_tripped_on() {
-    let p = TestProject::example();
+    let p = TestProject::two_pipelines();
     p.record();
     // `status` of a pipeline the state does not hold is an error, not an empty table.
     let r = p.run(&["status", "ordres"]).code(1);
@@ -189,7 +189,7 @@ fn wording_and_exit_codes_a_new_user_tripped_on() {
         r.stdout
     );
     // A region that is not one, an empty workspace: said at once.
-    let q = TestProject::example();
+    let q = TestProject::two_pipelines();
     let config = q.read("flinkform.toml");
     q.write(
         "flinkform.toml",
@@ -207,7 +207,7 @@ fn wording_and_exit_codes_a_new_user_tripped_on() {
 #[test]
 fn status_state_list_and_history_take_format_json() {
     let emu = crate::vvp::Emulator::start(&[]);
-    let p = TestProject::example();
+    let p = TestProject::two_pipelines();
     crate::apply::run(&p, &emu, &["apply", "--auto-approve"]).code(0);
     let json = |args: &[&str]| -> serde_json::Value {
         serde_json::from_str(&crate::apply::run(&p, &emu, args).code(0).stdout).unwrap()
@@ -227,7 +227,7 @@ fn status_state_list_and_history_take_format_json() {
 
 #[test]
 fn a_database_refusal_shows_the_servers_message() {
-    let p = TestProject::example();
+    let p = TestProject::two_pipelines();
     let config = p.read("flinkform.toml");
     let postgres =
         config.replace("backend = \"local\"", "backend = \"postgres\"").replace("path = \".flinkform/state.json\"", "");
@@ -241,7 +241,7 @@ fn a_database_refusal_shows_the_servers_message() {
 
 #[test]
 fn librdkafkas_own_lines_stay_out_of_the_way_unless_asked_for() {
-    let p = TestProject::example();
+    let p = TestProject::two_pipelines();
     let addr = format!("127.0.0.1:{}", refused_port());
     let args = ["sample", "--topic", "t", "--bootstrap-servers", addr.as_str(), "--timeout", "2s"];
     let r = p.run(&args).code(1);
@@ -252,7 +252,7 @@ fn librdkafkas_own_lines_stay_out_of_the_way_unless_asked_for() {
 #[test]
 fn start_of_a_running_job_and_stop_of_a_stopped_one_are_both_nothing_to_do() {
     let emu = crate::vvp::Emulator::start(&[]);
-    let p = TestProject::example();
+    let p = TestProject::two_pipelines();
     crate::apply::run(&p, &emu, &["apply", "--auto-approve"]).code(0);
     let r = crate::apply::run(&p, &emu, &["start", "orders"]).code(0);
     assert!(r.stdout.contains("orders: already running (job "), "{}", r.stdout);
@@ -266,7 +266,7 @@ fn start_of_a_running_job_and_stop_of_a_stopped_one_are_both_nothing_to_do() {
 #[test]
 fn wrong_credentials_name_the_variable_that_is_wrong() {
     let emu = crate::vvp::Emulator::start(&[]);
-    let p = TestProject::example();
+    let p = TestProject::two_pipelines();
     p.record();
     let base = crate::apply::env(&emu);
     let with = |k: &str, v: &str| -> Vec<(&str, String)> {
@@ -290,7 +290,7 @@ fn wrong_credentials_name_the_variable_that_is_wrong() {
 
 #[test]
 fn an_unreachable_topic_can_be_planned_from_its_recorded_schema_when_asked() {
-    let p = TestProject::example();
+    let p = TestProject::two_pipelines();
     p.record();
     let spec = p.read("pipelines/orders.toml");
     let kafka = spec
@@ -312,7 +312,7 @@ fn an_unreachable_topic_can_be_planned_from_its_recorded_schema_when_asked() {
 #[test]
 fn jobs_and_deployments_by_id_as_the_old_tool_had() {
     let emu = crate::vvp::Emulator::start(&[]);
-    let p = TestProject::example();
+    let p = TestProject::two_pipelines();
     crate::apply::run(&p, &emu, &["apply", "--auto-approve"]).code(0);
     crate::apply::run(&p, &emu, &["stop", "orders"]).code(0);
     let state: serde_json::Value = serde_json::from_str(&p.read(".flinkform/state.json")).unwrap();

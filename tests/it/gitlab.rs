@@ -51,7 +51,7 @@ fn notes(gl: &StandIn, mr: u64) -> Vec<String> {
 #[test]
 fn a_merge_request_gets_one_note_found_again_past_many_others_and_labels() {
     let gl = StandIn::gitlab();
-    let p = TestProject::example();
+    let p = TestProject::two_pipelines();
     p.record();
     let env = ci(&gl, 5, "c1");
     std::fs::remove_file(p.path().join("pipelines/clickstream.toml")).unwrap();
@@ -70,7 +70,7 @@ fn a_merge_request_gets_one_note_found_again_past_many_others_and_labels() {
         (0..130).map(|i| serde_json::json!({"body": format!("looks good {i}")})).collect();
     others.push(serde_json::json!({"body": "added 1 commit", "system": true}));
     gl.control("POST", "seed", Some(serde_json::json!({"mr": 5, "notes": others, "labels": ["backend"]})));
-    p.write("pipelines/clickstream.toml", &TestProject::example().read("pipelines/clickstream.toml"));
+    p.write("pipelines/clickstream.toml", &TestProject::two_pipelines().read("pipelines/clickstream.toml"));
     let r = run(&p, &env, &["comment", "gitlab"]).code(0);
     assert!(r.stdout.contains("was updated"), "{}\n{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("Removed from 42!5: flinkform:destroy"), "{}", r.stdout);
@@ -95,7 +95,7 @@ fn a_merge_request_gets_one_note_found_again_past_many_others_and_labels() {
 fn apply_on_merge_reads_the_merged_requests_note_and_writes_the_outcome_into_it() {
     let emu = Emulator::start(&[]);
     let gl = StandIn::gitlab();
-    let p = TestProject::example();
+    let p = TestProject::two_pipelines();
     let (env, mut merge) = with_main(&gl, &emu, 9, "m9");
     run(&p, &env, &["comment", "gitlab"]).code(0);
     // On the default branch a pipeline has no merge request: it is found from the commit.
@@ -118,7 +118,7 @@ fn apply_on_merge_reads_the_merged_requests_note_and_writes_the_outcome_into_it(
 #[test]
 fn gitlab_errors_name_the_token_and_its_scope() {
     let gl = StandIn::gitlab();
-    let p = TestProject::example();
+    let p = TestProject::two_pipelines();
     let mut env = ci(&gl, 5, "c1");
     gl.control("POST", "fail", Some(serde_json::json!({"status": 403, "times": 1, "message": "403 Forbidden"})));
     let r = run(&p, &env, &["comment", "gitlab"]).code(1);
@@ -175,7 +175,7 @@ fn run_job(p: &TestProject, job: &str, env: &[(&'static str, String)]) -> Vec<Ru
 fn the_example_gitlab_pipeline_plans_the_merge_request_and_applies_it_on_the_default_branch() {
     let emu = Emulator::start(&[]);
     let gl = StandIn::gitlab();
-    let p = TestProject::example();
+    let p = TestProject::two_pipelines();
     let (env, main) = with_main(&gl, &emu, 3, "m3");
     let runs = run_job(&p, "plan", &env);
     assert!(runs.iter().all(|r| r.code == 0), "{:?}", runs.iter().map(|r| &r.stderr).collect::<Vec<_>>());

@@ -160,7 +160,7 @@ fn unreachable_broker_is_named_within_the_timeout() {
 
 /// A copy of the example whose orders pipeline reads `topic` on the test broker.
 fn example_on_kafka(topic: &str) -> TestProject {
-    let p = TestProject::example();
+    let p = TestProject::two_pipelines();
     let spec = p.read("pipelines/orders.toml").replace("topic = \"orders\"", &format!("topic = \"{topic}\"")).replace(
         "sample = { file = \"samples/orders.jsonl\", messages = 1000 }",
         &format!("sample_bootstrap_servers = \"{}\"\nsample = {{ messages = 1000, timeout = \"20s\" }}", broker()),
@@ -177,7 +177,7 @@ fn plan_and_sample_with_a_kafka_source_match_the_sample_file() {
     let msgs: Vec<Msg<'_>> = file.lines().map(|l| (0, None, Some(l.as_bytes()))).collect();
     produce(&topic, "zstd", &msgs);
 
-    let from_file = TestProject::example().run(&["schema", "orders"]).code(0).stdout;
+    let from_file = TestProject::two_pipelines().run(&["schema", "orders"]).code(0).stdout;
     let p = example_on_kafka(&topic);
     let from_kafka = p.run(&["schema", "orders"]).code(0).stdout;
     let columns = |s: &str| s.lines().skip(3).map(str::to_string).collect::<Vec<_>>();

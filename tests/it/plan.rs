@@ -6,7 +6,7 @@ use crate::common::TestProject;
 fn example_plans_creates_and_exits_2_with_detailed_exitcode() {
     let p = TestProject::example();
     let r = p.run(&["plan", "--detailed-exitcode"]).code(2);
-    assert!(r.stdout.contains("Plan: 2 to add, 0 to change, 0 to replace, 0 to destroy."), "{}", r.stdout);
+    assert!(r.stdout.contains("Plan: 4 to add, 0 to change, 0 to replace, 0 to destroy."), "{}", r.stdout);
     p.run(&["plan"]).code(0);
 }
 

@@ -9,7 +9,7 @@ use crate::vvp::Emulator;
 #[test]
 fn apply_on_merge_refuses_a_plan_whose_meaning_changed_since_review_and_applies_one_that_did_not() {
     let emu = Emulator::start(&[]);
-    let p = TestProject::example();
+    let p = TestProject::two_pipelines();
     // The PR's comment, and its JSON plan.
     let comment = run(&p, &emu, &["plan", "--format", "markdown"]).code(0).stdout;
     p.write("comment.md", &comment);
@@ -47,7 +47,7 @@ fn apply_on_merge_refuses_a_plan_whose_meaning_changed_since_review_and_applies_
 
 #[test]
 fn a_plan_that_fails_explains_itself_in_the_comment_and_the_json() {
-    let p = TestProject::example();
+    let p = TestProject::two_pipelines();
     let spec = p.read("pipelines/orders.toml");
     p.write("pipelines/orders.toml", &spec.replacen("[source]", "[source]\ntopik = \"x\"", 1));
     let r = p
@@ -133,7 +133,7 @@ fn run_workflow(
 fn the_example_github_workflows_plan_each_push_apply_the_reviewed_plan_on_merge_and_refuse_a_changed_one() {
     let emu = Emulator::start(&[]);
     let gh = crate::comment::StandIn::github("");
-    let p = TestProject::example();
+    let p = TestProject::two_pipelines();
     let pr = |n: u64| serde_json::json!({"action": "synchronize", "number": n, "pull_request": {"number": n}});
     let push = |sha: &str| serde_json::json!({"ref": "refs/heads/main", "after": sha});
 
@@ -189,7 +189,7 @@ fn the_example_github_workflows_plan_each_push_apply_the_reviewed_plan_on_merge_
 
 #[test]
 fn gitlab_gets_its_merge_request_report_with_a_replace_as_a_delete_and_a_create() {
-    let p = TestProject::example();
+    let p = TestProject::two_pipelines();
     p.record();
     std::fs::remove_file(p.path().join("pipelines/clickstream.toml")).unwrap();
     let spec = p.read("pipelines/orders.toml");

@@ -6,7 +6,7 @@ use crate::vvp::Emulator;
 
 /// The example with `orders` tagged `shop`.
 fn tagged() -> TestProject {
-    let p = TestProject::example();
+    let p = TestProject::two_pipelines();
     let spec = p.read("pipelines/orders.toml");
     p.write("pipelines/orders.toml", &spec.replace("name = \"orders\"", "name = \"orders\"\ntags = [\"shop\"]"));
     p

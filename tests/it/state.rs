@@ -98,7 +98,7 @@ fn local_backend_conformance() {
 
 #[test]
 fn local_lock_is_released_when_the_holder_is_killed() {
-    let p = crate::common::TestProject::example();
+    let p = crate::common::TestProject::two_pipelines();
     // Another process (flock(1), the same OS lock) holds it, then is killed with SIGKILL.
     std::fs::create_dir_all(p.path().join(".flinkform")).unwrap();
     let mut child = std::process::Command::new("flock")

@@ -190,7 +190,8 @@ fn canal<'a>(r: &'a [u8], reading: Reading<'_>, changes: &mut Changes) -> Result
     let Some(data) = e.data else {
         return unreadable(reading, changes, format!("a {kind} event without `data`"));
     };
-    let declared = e.mysql_type.unwrap_or_default().into_iter().map(|(c, t)| (c, format!("mysql:{}", t.trim()))).collect();
+    let declared =
+        e.mysql_type.unwrap_or_default().into_iter().map(|(c, t)| (c, format!("mysql:{}", t.trim()))).collect();
     Ok(Some(Event { rows: data, old: e.old.unwrap_or_default(), declared, key: e.pk_names }))
 }
 
@@ -250,7 +251,10 @@ fn debezium<'a>(r: &'a [u8], reading: Reading<'_>, changes: &mut Changes) -> Res
             return Err("the event carries Kafka Connect's schema envelope (`schema` and `payload`): set `debezium-json.schema-include` = \"true\" in [source.options]".into());
         }
         (false, true) => {
-            return Err("`debezium-json.schema-include` is \"true\", but the event has no `schema` and `payload` envelope".into());
+            return Err(
+                "`debezium-json.schema-include` is \"true\", but the event has no `schema` and `payload` envelope"
+                    .into(),
+            );
         }
         _ => {}
     }
@@ -270,8 +274,19 @@ fn debezium<'a>(r: &'a [u8], reading: Reading<'_>, changes: &mut Changes) -> Res
         }
         other => return unreadable(reading, changes, format!("op {:?}", other.unwrap_or_default())),
     };
-    let present = |i: Option<&'a RawValue>| i.into_iter().filter(|i| i.get() != "null").collect();
-    Ok(Some(Event { rows: present(rows), old: present(old), declared, key: None }))
+    let present = |i: Option<&'a RawValue>| i.filter(|i| i.get() != "null");
+    let op = e.op.as_deref().unwrap_or_default();
+    if matches!(op, "u" | "d") && present(e.before).is_none() {
+        // Flink needs the old row of an update or delete: the source table's REPLICA
+        // IDENTITY (PostgreSQL) must be FULL.
+        return unreadable(reading, changes, format!("op {op:?} without `before`"));
+    }
+    Ok(Some(Event {
+        rows: present(rows).into_iter().collect(),
+        old: present(old).into_iter().collect(),
+        declared,
+        key: None,
+    }))
 }
 
 /// The declared types of the row fields of a Debezium value schema (`after`'s struct),
@@ -342,7 +357,10 @@ pub fn declared(shape: &Shape, standard: TsStandard) -> Declared {
         };
     };
     let Some((ty, why)) = source_type(text) else {
-        return Declared::Ignored(format!("declared {}, which maps to no exact Flink type: read from the values", shown(text)));
+        return Declared::Ignored(format!(
+            "declared {}, which maps to no exact Flink type: read from the values",
+            shown(text)
+        ));
     };
     match values_fit(shape, &ty, standard) {
         true => Declared::Type(ty.clone(), format!("{ty} as the source declares it: {}{why}", shown(text))),
@@ -410,7 +428,7 @@ fn source_type(text: &str) -> Option<(FlinkType, &'static str)> {
 /// `bigint(20) unsigned`, `datetime(3)`...) as the Flink types that hold every value.
 fn mysql_type(t: &str) -> Option<(FlinkType, &'static str)> {
     let unsigned = t.contains("unsigned");
-    let base = t.split(|c: char| c == '(' || c == ' ').next().unwrap_or_default();
+    let base = t.split(['(', ' ']).next().unwrap_or_default();
     let args: Vec<u32> = t
         .split_once('(')
         .and_then(|(_, rest)| rest.split_once(')'))
@@ -443,9 +461,10 @@ fn mysql_type(t: &str) -> Option<(FlinkType, &'static str)> {
             ));
         }
         ("year", _) => FlinkType::Int,
-        ("char" | "varchar" | "tinytext" | "text" | "mediumtext" | "longtext" | "enum" | "set" | "json" | "time", _) => {
-            FlinkType::String
-        }
+        (
+            "char" | "varchar" | "tinytext" | "text" | "mediumtext" | "longtext" | "enum" | "set" | "json" | "time",
+            _,
+        ) => FlinkType::String,
         _ => return None,
     };
     Some((ty, ""))

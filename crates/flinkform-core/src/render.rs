@@ -95,7 +95,9 @@ impl Renderer {
                     for l in vars["lookups"].as_array().into_iter().flatten() {
                         let mut one = vars.clone();
                         one["lookup"] = l.clone();
-                        let t = tpl.render(Value::from(minijinja::value::Serde(one))).map_err(|e| template_error(name, &e))?;
+                        let t = tpl
+                            .render(Value::from(minijinja::value::Serde(one)))
+                            .map_err(|e| template_error(name, &e))?;
                         texts.push(t.trim_end().to_string());
                     }
                     texts.join("\n\n")
@@ -108,8 +110,10 @@ impl Renderer {
             }
             used.insert(kind.to_string(), format!("{name}@{}", self.digests.get(name).map_or("", String::as_str)));
         }
-        let parts: Vec<&str> =
-            ["source", "lookup", "sink", "view", "insert"].iter().filter_map(|k| out.get(k).map(String::as_str)).collect();
+        let parts: Vec<&str> = ["source", "lookup", "sink", "view", "insert"]
+            .iter()
+            .filter_map(|k| out.get(k).map(String::as_str))
+            .collect();
         Ok(Rendered {
             sql: format!("-- flinkform pipeline {}: generated, do not edit by hand\n{}", p.name, parts.join("\n")),
             ddl: out.remove("ddl").unwrap_or_default(),

@@ -104,7 +104,12 @@ impl FlinkType {
     /// datetime precision), and the column's type as SQL for messages. `None` for a type
     /// flinkform has no Flink type for (`float4`, `int2`... read as is only by the types
     /// VVR's connector maps them to).
-    pub fn of_postgres(udt: &str, precision: Option<i32>, scale: Option<i32>, datetime: Option<i32>) -> (String, Option<FlinkType>) {
+    pub fn of_postgres(
+        udt: &str,
+        precision: Option<i32>,
+        scale: Option<i32>,
+        datetime: Option<i32>,
+    ) -> (String, Option<FlinkType>) {
         let p = |d: i32| datetime.unwrap_or(d).clamp(0, 6) as u8;
         let ty = match udt {
             "bool" => Some(Self::Boolean),

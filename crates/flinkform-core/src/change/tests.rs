@@ -38,7 +38,8 @@ fn canal_declared_types_beat_the_values() {
 #[test]
 fn canal_filters_tables_and_skips_schema_changes_as_flink_does() {
     let other = CANAL_INSERT.replace(r#""table":"orders""#, r#""table":"users""#);
-    let create = r#"{"data":null,"database":"shop","table":"orders","type":"CREATE","isDdl":true,"sql":"CREATE TABLE ..."}"#;
+    let create =
+        r#"{"data":null,"database":"shop","table":"orders","type":"CREATE","isDdl":true,"sql":"CREATE TABLE ..."}"#;
     let r = Reading { database: Some("shop"), table: Some("orders"), ..reading(SourceFormat::Canal) };
     let (_, changes) = run(r, &[CANAL_INSERT, &other, create]).unwrap();
     assert_eq!((changes.events, changes.filtered, changes.skipped), (1, 1, 1));
@@ -102,11 +103,15 @@ fn debezium_reads_the_images_and_the_schema_envelope_only_when_told() {
     // A logical type's physical type does not say how Flink reads it.
     assert_eq!(declared(field(&shape, "at"), TsStandard::Sql), Declared::None);
     assert!(run(r, &[plain]).unwrap_err().contains("no `schema` and `payload`"));
+    // Flink fails on an update or delete without its old row (REPLICA IDENTITY not FULL).
+    let no_before = r#"{"before":null,"after":{"id":1,"name":"b"},"op":"u"}"#;
+    assert!(run(reading(SourceFormat::Debezium), &[no_before]).unwrap_err().contains("op \"u\" without `before`"));
 }
 
 #[test]
 fn maxwell_reads_data_and_old_and_its_primary_key_columns() {
-    let insert = r#"{"database":"shop","table":"t","type":"insert","data":{"id":1,"v":2.5},"primary_key_columns":["id"]}"#;
+    let insert =
+        r#"{"database":"shop","table":"t","type":"insert","data":{"id":1,"v":2.5},"primary_key_columns":["id"]}"#;
     let update = r#"{"database":"shop","table":"t","type":"update","data":{"id":1,"v":3},"old":{"v":2.5},"primary_key_columns":["id"]}"#;
     let (shape, changes) = run(reading(SourceFormat::Maxwell), &[insert, update]).unwrap();
     assert_eq!((changes.inserts, changes.updates), (1, 1));

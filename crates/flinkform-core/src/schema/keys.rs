@@ -25,13 +25,11 @@ pub(super) fn primary_key(
                     c.evidence.notes.push(format!("in the primary key the events declare ({})", one.join(", ")));
                 }
             }
-            Some([_, _, ..]) => diags.push(
-                Diagnostic::error(format!(
-                    "{}: the events declare different primary keys ({}); set [schema] primary_key",
-                    pipeline.file,
-                    declared.into_iter().flatten().map(|k| format!("[{}]", k.join(", "))).collect::<Vec<_>>().join(", ")
-                )),
-            ),
+            Some([_, _, ..]) => diags.push(Diagnostic::error(format!(
+                "{}: the events declare different primary keys ({}); set [schema] primary_key",
+                pipeline.file,
+                declared.into_iter().flatten().map(|k| format!("[{}]", k.join(", "))).collect::<Vec<_>>().join(", ")
+            ))),
             _ => diags.push(
                 Diagnostic::error(format!(
                     "{}: a {} change stream upserts and deletes rows by their primary key, and its events declare none",

@@ -262,11 +262,12 @@ impl Sink<'_> {
             let logical = typing.of(cand.shape);
             let notes = match crate::change::declared(cand.shape, typing.standard) {
                 crate::change::Declared::Type(_, note) => vec![note],
-                crate::change::Declared::Ignored(note) => [note].into_iter().chain(cand.shape.notes(&logical, typing.standard)).collect(),
+                crate::change::Declared::Ignored(note) => {
+                    [note].into_iter().chain(cand.shape.notes(&logical, typing.standard)).collect()
+                }
                 crate::change::Declared::None => cand.shape.notes(&logical, typing.standard),
             };
-            let evidence =
-                Evidence { present: cand.shape.stats.present, total, nulls: cand.shape.stats.nulls, notes };
+            let evidence = Evidence { present: cand.shape.stats.present, total, nulls: cand.shape.stats.nulls, notes };
             let access = access_expr(&cand.path);
             let mut col = Column {
                 name: cand.name.clone(),

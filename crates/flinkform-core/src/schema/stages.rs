@@ -80,33 +80,7 @@ pub(super) fn lookups(
     for (i, l) in p.lookups.iter().enumerate() {
         let key = format!("lookup.{}", i + 1);
         let dim = dims.get(i).and_then(Option::as_ref);
-        let live: HashMap<&str, &DimColumn> = dim.map(|d| d.columns.iter().map(|c| (c.name.as_str(), c)).collect()).unwrap_or_default();
-        let typed = |col: &str, diags: &mut Vec<Diagnostic>| -> Option<(FlinkType, String)> {
-            if let Some(t) = l.types.get(col) {
-                return Some((t.clone(), format!("pinned to {t} in [[lookup]]")));
-            }
-            let Some(d) = dim else {
-                diags.push(spec_error(p, &key, format!("the type of {}.{col} is unknown: flinkform reads a dimension's types from the live table through [sink] dsn_env, which is not set", l.qualified()))
-                    .with_help(format!("set [sink] dsn_env, or pin it: `types = {{ {col} = \"STRING\" }}`")));
-                return None;
-            };
-            match live.get(col) {
-                Some(DimColumn { ty: Some(t), sql, .. }) => Some((t.clone(), format!("{sql} in the live table {}", l.qualified()))),
-                Some(DimColumn { sql, .. }) => {
-                    diags.push(spec_error(p, &key, format!("{}.{col} is {sql}, which flinkform has no Flink type for", l.qualified()))
-                        .with_help(format!("pin it in `types = {{ {col} = \"...\" }}`, or leave it out")));
-                    None
-                }
-                None => {
-                    let d2 = spec_error(p, &key, format!("{} has no column `{col}`", l.qualified()));
-                    diags.push(match suggest(col, d.columns.iter().map(|c| c.name.as_str())) {
-                        Some(near) => d2.with_help(format!("did you mean `{near}`?")),
-                        None => d2,
-                    });
-                    None
-                }
-            }
-        };
+        let typed = |col: &str, diags: &mut Vec<Diagnostic>| dim_type(p, l, &key, dim, col, diags);
         let alias = format!("d{}", i + 1);
         let mut lk = Lookup {
             table: format!("{}_dim_{}", p.name, i + 1),
@@ -119,7 +93,11 @@ pub(super) fn lookups(
         };
         for (src, dcol) in &l.on {
             let Some((expr, sty)) = by_name.get(src) else {
-                let d = spec_error(p, &key, format!("`on` in [[lookup]] {} names `{src}`, which is not a column", l.qualified()));
+                let d = spec_error(
+                    p,
+                    &key,
+                    format!("`on` in [[lookup]] {} names `{src}`, which is not a column", l.qualified()),
+                );
                 diags.push(with_near(d, src, columns));
                 continue;
             };
@@ -129,24 +107,19 @@ pub(super) fn lookups(
             lk.on.push((left, dcol.clone()));
             lk.columns.push((dcol.clone(), dty));
         }
-        if let Some(d) = dim.filter(|d| !d.primary_key.is_empty()) {
-            let mut on: Vec<&str> = l.on.iter().map(|(_, c)| c.as_str()).collect();
-            let mut pk: Vec<&str> = d.primary_key.iter().map(String::as_str).collect();
-            on.sort_unstable();
-            pk.sort_unstable();
-            if on != pk {
-                diags.push(Diagnostic::warning(format!(
-                    "{}: [[lookup]] {} joins on ({}), not on its whole primary key ({}): every row is a scan of the table, not a point lookup",
-                    p.file, l.qualified(), on.join(", "), pk.join(", ")
-                )));
-            }
-        }
+        warn_partial_key(p, l, dim, diags);
         for dcol in &l.columns {
             let Some((ty, note)) = typed(dcol, diags) else { continue };
             let name = format!("{}{dcol}", l.prefix);
             if by_name.contains_key(&name) || columns.iter().any(|c| c.name == name) {
-                diags.push(spec_error(p, &key, format!("[[lookup]] {} brings in `{name}`, which is already a column", l.qualified()))
-                    .with_help("give the lookup a `prefix`, e.g. `prefix = \"dim_\"`"));
+                diags.push(
+                    spec_error(
+                        p,
+                        &key,
+                        format!("[[lookup]] {} brings in `{name}`, which is already a column", l.qualified()),
+                    )
+                    .with_help("give the lookup a `prefix`, e.g. `prefix = \"dim_\"`"),
+                );
                 continue;
             }
             if !lk.columns.iter().any(|(c, _)| c == dcol) {
@@ -162,7 +135,11 @@ pub(super) fn lookups(
                 ty,
                 nullable: true,
                 origin: Origin::Lookup,
-                evidence: Evidence { total, notes: vec![format!("joined from {}.{dcol}: {note}", l.qualified())], ..Evidence::default() },
+                evidence: Evidence {
+                    total,
+                    notes: vec![format!("joined from {}.{dcol}: {note}", l.qualified())],
+                    ..Evidence::default()
+                },
             });
         }
         out.push(lk);
@@ -171,13 +148,79 @@ pub(super) fn lookups(
     (out, Some(PROCTIME.to_string()))
 }
 
+/// The type of dimension column `col`: pinned in the spec, or as the live table has it.
+fn dim_type(
+    p: &Pipeline,
+    l: &crate::spec::LookupSpec,
+    key: &str,
+    dim: Option<&Dimension>,
+    col: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<(FlinkType, String)> {
+    if let Some(t) = l.types.get(col) {
+        return Some((t.clone(), format!("pinned to {t} in [[lookup]]")));
+    }
+    let Some(d) = dim else {
+        diags.push(spec_error(p, key, format!("the type of {}.{col} is unknown: flinkform reads a dimension's types from the live table through [sink] dsn_env, which is not set", l.qualified()))
+            .with_help(format!("set [sink] dsn_env, or pin it: `types = {{ {col} = \"STRING\" }}`")));
+        return None;
+    };
+    match d.columns.iter().find(|c| c.name == col) {
+        Some(DimColumn { ty: Some(t), sql, .. }) => {
+            Some((t.clone(), format!("{sql} in the live table {}", l.qualified())))
+        }
+        Some(DimColumn { sql, .. }) => {
+            diags.push(
+                spec_error(p, key, format!("{}.{col} is {sql}, which flinkform has no Flink type for", l.qualified()))
+                    .with_help(format!("pin it in `types = {{ {col} = \"...\" }}`, or leave it out")),
+            );
+            None
+        }
+        None => {
+            let e = spec_error(p, key, format!("{} has no column `{col}`", l.qualified()));
+            diags.push(match suggest(col, d.columns.iter().map(|c| c.name.as_str())) {
+                Some(near) => e.with_help(format!("did you mean `{near}`?")),
+                None => e,
+            });
+            None
+        }
+    }
+}
+
+/// Warns when a lookup does not join on the dimension's whole primary key: Hologres
+/// then scans instead of looking a row up.
+fn warn_partial_key(p: &Pipeline, l: &crate::spec::LookupSpec, dim: Option<&Dimension>, diags: &mut Vec<Diagnostic>) {
+    if let Some(d) = dim.filter(|d| !d.primary_key.is_empty()) {
+        let mut on: Vec<&str> = l.on.iter().map(|(_, c)| c.as_str()).collect();
+        let mut pk: Vec<&str> = d.primary_key.iter().map(String::as_str).collect();
+        on.sort_unstable();
+        pk.sort_unstable();
+        if on != pk {
+            diags.push(Diagnostic::warning(format!(
+                "{}: [[lookup]] {} joins on ({}), not on its whole primary key ({}): every row is a scan of the table, not a point lookup",
+                p.file, l.qualified(), on.join(", "), pk.join(", ")
+            )));
+        }
+    }
+}
+
 /// Checks the filter's column names against the source table's columns.
-pub(super) fn filter(p: &Pipeline, physical: &[Physical], computed: &[Computed], diags: &mut Vec<Diagnostic>) -> Option<String> {
+pub(super) fn filter(
+    p: &Pipeline,
+    physical: &[Physical],
+    computed: &[Computed],
+    diags: &mut Vec<Diagnostic>,
+) -> Option<String> {
     let w = p.transform.filter.as_ref()?;
-    let known: HashSet<&str> = physical.iter().map(|c| c.key.as_str()).chain(computed.iter().map(|c| c.name.as_str())).collect();
+    let known: HashSet<&str> =
+        physical.iter().map(|c| c.key.as_str()).chain(computed.iter().map(|c| c.name.as_str())).collect();
     for name in names_in(w) {
         if !known.contains(name.as_str()) {
-            let d = spec_error(p, "transform.where", format!("[transform] where names `{name}`, which is not a column of the source"));
+            let d = spec_error(
+                p,
+                "transform.where",
+                format!("[transform] where names `{name}`, which is not a column of the source"),
+            );
             diags.push(match suggest(&name, known.iter().copied()) {
                 Some(near) => d.with_help(format!("did you mean `{near}`?")),
                 None => d.with_help("`flinkform schema NAME` lists the source's columns"),
@@ -189,13 +232,22 @@ pub(super) fn filter(p: &Pipeline, physical: &[Physical], computed: &[Computed],
 
 /// Resolves deduplication: its key and order over the row's columns, warning when the
 /// order is not a time attribute (Flink then ranks the rows, keeping more state).
-pub(super) fn dedupe(p: &Pipeline, columns: &[Column], watermark: Option<&(String, u64)>, diags: &mut Vec<Diagnostic>) -> Option<(Vec<String>, String)> {
+pub(super) fn dedupe(
+    p: &Pipeline,
+    columns: &[Column],
+    watermark: Option<&(String, u64)>,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<(Vec<String>, String)> {
     let d = p.transform.dedupe.as_ref()?;
     let by_name: HashMap<&str, &Column> = columns.iter().map(|c| (c.name.as_str(), c)).collect();
     let mut expr = |name: &str, what: &str| match by_name.get(name) {
         Some(c) => Some(c.expr.clone()),
         None => {
-            let d = spec_error(p, "transform.dedupe", format!("`{what}` of [transform] dedupe names `{name}`, which is not a column"));
+            let d = spec_error(
+                p,
+                "transform.dedupe",
+                format!("`{what}` of [transform] dedupe names `{name}`, which is not a column"),
+            );
             diags.push(with_near(d, name, columns));
             None
         }
@@ -221,13 +273,76 @@ fn with_near(d: Diagnostic, name: &str, columns: &[Column]) -> Diagnostic {
 
 /// SQL words a condition may hold that are not column names.
 const WORDS: &[&str] = &[
-    "and", "or", "not", "is", "null", "true", "false", "unknown", "like", "similar", "escape", "in", "between",
-    "symmetric", "case", "when", "then", "else", "end", "cast", "try_cast", "as", "interval", "second", "minute",
-    "hour", "day", "month", "year", "to", "distinct", "from", "date", "time", "timestamp", "timestamp_ltz", "local",
-    "zone", "with", "int", "integer", "bigint", "smallint", "tinyint", "string", "varchar", "char", "double", "float",
-    "decimal", "boolean", "bytes", "array", "map", "row", "current_timestamp", "current_date", "current_time",
-    "localtimestamp", "localtime", "current_row_timestamp", "exists", "any", "all", "some", "leading", "trailing",
-    "both", "for", "using",
+    "and",
+    "or",
+    "not",
+    "is",
+    "null",
+    "true",
+    "false",
+    "unknown",
+    "like",
+    "similar",
+    "escape",
+    "in",
+    "between",
+    "symmetric",
+    "case",
+    "when",
+    "then",
+    "else",
+    "end",
+    "cast",
+    "try_cast",
+    "as",
+    "interval",
+    "second",
+    "minute",
+    "hour",
+    "day",
+    "month",
+    "year",
+    "to",
+    "distinct",
+    "from",
+    "date",
+    "time",
+    "timestamp",
+    "timestamp_ltz",
+    "local",
+    "zone",
+    "with",
+    "int",
+    "integer",
+    "bigint",
+    "smallint",
+    "tinyint",
+    "string",
+    "varchar",
+    "char",
+    "double",
+    "float",
+    "decimal",
+    "boolean",
+    "bytes",
+    "array",
+    "map",
+    "row",
+    "current_timestamp",
+    "current_date",
+    "current_time",
+    "localtimestamp",
+    "localtime",
+    "current_row_timestamp",
+    "exists",
+    "any",
+    "all",
+    "some",
+    "leading",
+    "trailing",
+    "both",
+    "for",
+    "using",
 ];
 
 /// The column names a Flink SQL condition reads: backquoted names, and bare names that
@@ -285,6 +400,8 @@ pub(super) fn names_in(expr: &str) -> Vec<String> {
 #[cfg(test)]
 #[test]
 fn condition_names_leave_out_words_functions_literals_and_fields() {
-    let names = names_in("status <> 'test''s' AND `user`.`id` > 10 AND UPPER(country) IN ('CN') AND amount IS NOT NULL AND 1.5e3 < price");
+    let names = names_in(
+        "status <> 'test''s' AND `user`.`id` > 10 AND UPPER(country) IN ('CN') AND amount IS NOT NULL AND 1.5e3 < price",
+    );
     assert_eq!(names, ["status", "user", "country", "amount", "price"]);
 }

@@ -183,3 +183,58 @@ fn fractions_a_double_cannot_hold_are_decimal_on_vvr_8_and_text_on_vvr_11() {
     // VVR 11's keeps the text of a STRING as written.
     assert_eq!(types("vvr-11.1-jdk11-flink-1.20"), ["pi STRING", "big STRING", "wide STRING", "id BIGINT"]);
 }
+
+/// Resolves `spec_tail` (sections after `[sink]`) over `records` on VVR 11.
+fn resolve_tail(schema: &str, tail: &str, records: &[&str]) -> (Option<Schema>, Vec<String>) {
+    let (s, d) = resolve_on("vvr-11.1-jdk11-flink-1.20", schema, tail, records);
+    (
+        s,
+        d.iter()
+            .map(|d| format!("{}{}", d.message, d.help.as_deref().map_or(String::new(), |h| format!(" ({h})"))))
+            .collect(),
+    )
+}
+
+#[test]
+fn a_filter_names_source_columns_and_a_lookup_needs_its_types() {
+    let records = [r#"{"id": 1, "status": "ok", "user_id": 7, "ts": "2024-05-01 10:00:00.000"}"#];
+    let (s, d) = resolve_tail("", "[transform]\nwhere = \"stauts <> 'test' AND UPPER(status) = 'OK'\"", &records);
+    assert!(s.is_none());
+    assert!(
+        d.iter().any(|m| m.contains("[transform] where names `stauts`") && m.contains("did you mean `status`?")),
+        "{d:?}"
+    );
+
+    // An excluded column the filter reads stays in the source table.
+    let (s, d) =
+        resolve_tail("columns.status = { exclude = true }", "[transform]\nwhere = \"status <> 'test'\"", &records);
+    let s = s.unwrap_or_else(|| panic!("{d:?}"));
+    assert!(s.physical.iter().any(|p| p.key == "status") && s.column("status").is_none());
+
+    let lookup = "[[lookup]]\ntable = \"users\"\non = { user_id = \"id\" }\ncolumns = [\"name\"]\n";
+    let (s, d) = resolve_tail("", lookup, &records);
+    assert!(s.is_none());
+    assert!(d.iter().any(|m| m.contains("the type of public.users.id is unknown")), "{d:?}");
+    let pinned = format!("{lookup}types = {{ id = \"INT\", name = \"STRING\" }}\n");
+    let s = resolve_tail("", &pinned, &records).0.unwrap();
+    let l = &s.stages.lookups[0];
+    // The source's BIGINT is cast to the dimension's INT key.
+    assert_eq!(l.on, [("CAST(s.`user_id` AS INT)".to_string(), "id".to_string())]);
+    assert_eq!(s.column("name").map(|c| (c.origin, c.ty.clone())), Some((Origin::Lookup, FlinkType::String)));
+    assert_eq!(s.computed.last().map(|c| c.expr.as_str()), Some("PROCTIME()"));
+}
+
+#[test]
+fn dedupe_by_anything_but_the_event_time_is_said_to_rank() {
+    let records = [r#"{"id": 1, "n": 2, "ts": "2024-05-01 10:00:00.000"}"#];
+    let by = |col: &str| {
+        let (s, d) = resolve_tail(
+            "event_time = { column = \"ts\", watermark_delay = \"1s\" }",
+            &format!("[transform]\ndedupe = {{ key = [\"id\"], order_by = \"{col}\" }}"),
+            &records,
+        );
+        (s.unwrap().stages.dedupe, d.iter().any(|m| m.contains("as a ranking")))
+    };
+    assert_eq!(by("ts"), (Some((vec!["`id`".into()], "`ts`".into())), false));
+    assert_eq!(by("n"), (Some((vec!["`id`".into()], "`n`".into())), true));
+}

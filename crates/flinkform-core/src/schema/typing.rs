@@ -1,8 +1,8 @@
 //! How shapes become types in a schema: the timestamp standard and the rule for integers.
 
 use super::{Column, Physical};
-use crate::diag::Diagnostic;
 use crate::change::Declared;
+use crate::diag::Diagnostic;
 use crate::infer::{Fields, Fractions, Shape, TsStandard};
 use crate::spec::{Dialect, Pipeline};
 use crate::types::{FlinkType, Integers};

@@ -23,8 +23,8 @@ use crate::types::FlinkType;
 use config::read_config;
 pub use env::names as environment_names;
 pub use read::parse_vvr;
-pub use transform::{Dedupe, LookupSpec, TransformSpec};
 use read::{check_unique_names, read_pipeline};
+pub use transform::{Dedupe, LookupSpec, TransformSpec};
 use walk::{Ctx, Layer, Section};
 
 /// The current version of the flinkform.toml format.

@@ -142,6 +142,43 @@ pub(super) fn note(settings: &Settings, key: &str, value: impl std::fmt::Debug) 
     settings.borrow_mut().insert(key.to_string(), format!("{value:?}"));
 }
 
+/// `format`, and Canal's table filter (`database`, `table`), checked against the format
+/// and against `[source.options]` of other formats.
+fn read_format(
+    s: &Section<'_, '_>,
+    options: &BTreeMap<String, Credential>,
+) -> (SourceFormat, Option<String>, Option<String>) {
+    let names: Vec<&'static str> = SourceFormat::ALL.iter().map(|(n, _)| *n).collect();
+    let format = s.choice("format", &names).and_then(|n| SourceFormat::ALL.iter().find(|(f, _)| *f == n));
+    let format = format.map_or(SourceFormat::Json, |(_, f)| *f);
+    let database = s.string("database");
+    let table = s.string("table");
+    for (key, v) in [("database", &database), ("table", &table)] {
+        let (Some(v), Some(f)) = (v, s.get(key)) else { continue };
+        let why = if format != SourceFormat::Canal {
+            format!(
+                "`{key}` filters the events of a canal-json topic that carries several tables; format `{}` has no such filter",
+                format.name()
+            )
+        } else if v.is_empty() || !v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$') {
+            format!("`{key}` must be a MySQL name (letters, digits, `_`, `$`), matched exactly: {v:?}")
+        } else {
+            continue;
+        };
+        s.report(f.error(why));
+    }
+    for key in options.keys() {
+        let other = SourceFormat::ALL.iter().find(|(n, f)| *f != format && key.starts_with(&format!("{n}.")));
+        if let Some((n, _)) = other {
+            s.report(s.error_here(format!(
+                "[source.options] `{key}` is an option of format `{n}`, but the source's format is `{}`",
+                format.name()
+            )));
+        }
+    }
+    (format, database, table)
+}
+
 fn read_source(s: &Section<'_, '_>, name: &str, vvr: Option<Vvr>, settings: &Settings) -> Option<SourceSpec> {
     let topic = s.required_string("topic");
     let bootstrap_servers = s.required_string("bootstrap_servers");
@@ -171,33 +208,7 @@ fn read_source(s: &Section<'_, '_>, name: &str, vvr: Option<Vvr>, settings: &Set
             s.error_here(format!("security_protocol {} needs `username` and `password` in [source]", sec.protocol)),
         );
     }
-    let names: Vec<&'static str> = SourceFormat::ALL.iter().map(|(n, _)| *n).collect();
-    let format = s.choice("format", &names).and_then(|n| SourceFormat::ALL.iter().find(|(f, _)| *f == n));
-    let format = format.map_or(SourceFormat::Json, |(_, f)| *f);
-    let database = s.string("database");
-    let table = s.string("table");
-    for (key, v) in [("database", &database), ("table", &table)] {
-        let Some(v) = v else { continue };
-        if format != SourceFormat::Canal {
-            s.report(s.get(key)?.error(format!(
-                "`{key}` filters the events of a canal-json topic that carries several tables; format `{}` has no such filter",
-                format.name()
-            )));
-        } else if v.is_empty() || !v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$') {
-            s.report(s.get(key)?.error(format!(
-                "`{key}` must be a MySQL name (letters, digits, `_`, `$`), matched exactly: {v:?}"
-            )));
-        }
-    }
-    for key in options.keys() {
-        let other = SourceFormat::ALL.iter().find(|(n, f)| *f != format && key.starts_with(&format!("{n}.")));
-        if let Some((n, _)) = other {
-            s.report(s.error_here(format!(
-                "[source.options] `{key}` is an option of format `{n}`, but the source's format is `{}`",
-                format.name()
-            )));
-        }
-    }
+    let (format, database, table) = read_format(s, &options);
     let sm = s.section("sample");
     let sample = SampleSpec {
         file: sm.string("file"),

@@ -359,3 +359,52 @@ fn a_certificate_or_keystore_outside_usrlib_is_a_warning() {
         "{shown:?}"
     );
 }
+
+#[test]
+fn change_streams_transforms_and_lookups_are_read_with_their_errors_in_place() {
+    let good = PIPELINE.replace("sample = {", "format = \"canal-json\"\ndatabase = \"shop\"\nsample = {")
+        + "[transform]\nwhere = \"status <> 'test'\"\ndedupe = { key = [\"id\"], order_by = \"ts\" }\n\
+           [[lookup]]\ntable = \"users\"\non = { user_id = \"id\" }\ncolumns = [\"name\"]\nprefix = \"user_\"\n\
+           types = { name = \"STRING\" }\noptions = { cache = \"LRU\" }\n";
+    let (p, diags) = load_texts(CONFIG, &[("pipelines/orders.toml", &good)]);
+    assert!(diags.is_empty(), "{diags:?}");
+    let p = &p.unwrap().pipelines[0];
+    assert_eq!((p.source.format, p.source.database.as_deref()), (SourceFormat::Canal, Some("shop")));
+    assert_eq!(p.transform.dedupe, Some(Dedupe { key: vec!["id".into()], order_by: "ts".into() }));
+    let l = &p.lookups[0];
+    assert_eq!(
+        (l.qualified(), l.on.clone(), l.prefix.as_str()),
+        ("public.users".into(), vec![("user_id".into(), "id".into())], "user_")
+    );
+    assert_eq!(p.settings.get("source.format").map(String::as_str), Some("\"canal-json\""));
+
+    let bad = PIPELINE.replace("sample = {", "format = \"canal\"\ntable = \"orders\"\nsample = {")
+        + "[transform]\ndedupe = { key = [\"id\"] }\n[[lookup]]\ntable = \"users\"\non = { user_id = \"id\" }\ncolumns = [\"name\"]\noptions = { cahce = \"LRU\" }\n";
+    insta::assert_snapshot!(errors(CONFIG, &[("pipelines/orders.toml", &bad)]), @r#"
+    error: `format` in [source] must be one of: json, canal-json, debezium-json, maxwell-json
+     --> pipelines/orders.toml:6:10
+      |
+    6 | format = "canal"
+      |          ^^^^^^^
+
+    error: `table` filters the events of a canal-json topic that carries several tables; format `json` has no such filter
+     --> pipelines/orders.toml:7:9
+      |
+    7 | table = "orders"
+      |         ^^^^^^^^
+
+    error: `dedupe` in [transform] needs `order_by`
+      --> pipelines/orders.toml:12:10
+       |
+    12 | dedupe = { key = ["id"] }
+       |          ^^^^^^^^^^^^^^^^
+      = help: write `dedupe = { key = ["id"], order_by = "updated_at" }`: the latest row of each key is kept
+
+    error: `cahce` is not a dimension-table option VVR's Hologres connector documents
+      --> pipelines/orders.toml:17:11
+       |
+    17 | options = { cahce = "LRU" }
+       |           ^^^^^^^^^^^^^^^^^
+      = help: did you mean `cache`?
+    "#);
+}

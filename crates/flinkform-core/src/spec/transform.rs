@@ -97,8 +97,11 @@ pub(super) fn read_lookups(top: &Section<'_, '_>, settings: &Settings) -> Vec<Lo
         let on = s.string_map("on").unwrap_or_default();
         if on.is_empty() {
             s.report(
-                s.error_here(format!("{} joins on nothing: `on` names the source columns and the dimension's", s.path()))
-                    .with_help("write `on = { user_id = \"id\" }`: the source column, then the dimension's"),
+                s.error_here(format!(
+                    "{} joins on nothing: `on` names the source columns and the dimension's",
+                    s.path()
+                ))
+                .with_help("write `on = { user_id = \"id\" }`: the source column, then the dimension's"),
             );
         }
         let columns = s.string_list("columns").unwrap_or_default();
@@ -119,10 +122,14 @@ pub(super) fn read_lookups(top: &Section<'_, '_>, settings: &Settings) -> Vec<Lo
             }
         }
         let options: BTreeMap<String, String> = s.string_map("options").unwrap_or_default().into_iter().collect();
-        for k in options.keys().filter(|k| !LOOKUP_OPTIONS.contains(&k.as_str())) {
-            let mut d = s.get("options").expect("read above").error(format!(
-                "`{k}` is not a dimension-table option VVR's Hologres connector documents"
-            ));
+        // The connector reads its option names without regard to case (its docs spell
+        // them both ways: `cacheSize`, `cachesize`).
+        let known = |k: &str| LOOKUP_OPTIONS.iter().any(|o| o.eq_ignore_ascii_case(k));
+        for k in options.keys().filter(|k| !known(k)) {
+            let mut d = s
+                .get("options")
+                .expect("read above")
+                .error(format!("`{k}` is not a dimension-table option VVR's Hologres connector documents"));
             d = match crate::diag::suggest(k, LOOKUP_OPTIONS.iter().copied()) {
                 Some(near) => d.with_help(format!("did you mean `{near}`?")),
                 None => d.with_help(format!("known: {}", LOOKUP_OPTIONS.join(", "))),

@@ -13,9 +13,9 @@ use flinkform_core::render::Renderer;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::sample::{FileSampler, KafkaSampler, Sample, Sampler};
-use flinkform_core::schema::{self, Schema};
-use flinkform_core::spec::{self, Pipeline, Project, SourceSpec, StateConfig, digest};
-use flinkform_core::state::{ColumnRecord, PipelineState, SinkRecord, State, StateStore};
+use flinkform_core::schema::{self, Schema, SinkSchema};
+use flinkform_core::spec::{self, Pipeline, Project, Sink, SourceSpec, StateConfig, Target, digest};
+use flinkform_core::state::{ColumnRecord, KafkaRecord, PipelineState, SinkRecord, SinkState, State, StateStore};
 use flinkform_core::types::Integers;
 use flinkform_state::{Flavor, LocalStore, PgConfig, PgStore};
 
@@ -352,35 +352,27 @@ pub fn resolve(
     };
     let rendered = renderer.render(p, &schema).map_err(|e| Diagnostic::error(format!("{}: {e}", p.file)))?;
     let settings_text: String = p.settings.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+    let mut sinks = p.sinks.iter().zip(&schema.sinks).zip(rendered.ddls).map(|((s, ss), ddl)| sink_state(s, ss, ddl));
+    let first = sinks.next().expect("a pipeline has a sink");
     let record = PipelineState {
         file: p.file.clone(),
         spec_digest: digest(&[settings_text.as_bytes()]),
         settings: p.settings.clone(),
         topic: p.source.topic.clone(),
-        sink_table: format!("{}.{}", p.sink.schema, p.sink.table),
-        primary_key: schema.primary_key.clone(),
+        sink_table: first.sink.label(),
+        primary_key: first.primary_key,
         protect: p.protect,
         shape: merged.without_stats(),
         timestamp_standard: standard,
         integers,
-        columns: schema
-            .columns
-            .iter()
-            .map(|c| ColumnRecord {
-                name: c.name.clone(),
-                sink_name: c.sink_name.clone(),
-                ty: c.ty.to_string(),
-                hologres: c.holo.sql.clone(),
-                nullable: c.nullable,
-                evidence: (&c.evidence).into(),
-            })
-            .collect(),
+        columns: first.columns,
         sql: rendered.sql,
-        ddl: rendered.ddl,
+        ddl: first.ddl,
         deployment: rendered.deployment,
         templates: rendered.templates,
         deploy: rendered.deploy,
-        sink: sink_record(p, &schema),
+        sink: first.sink,
+        more_sinks: sinks.collect(),
         remote: Default::default(),
         status: flinkform_core::state::Status::Planned,
         pending: None,
@@ -409,26 +401,57 @@ pub fn resolve(
     Ok((Resolved { schema, desired }, diags))
 }
 
-/// What the state records of a pipeline's sink table.
-fn sink_record(p: &Pipeline, schema: &Schema) -> SinkRecord {
-    SinkRecord {
-        dialect: p.sink.dialect,
-        schema: p.sink.schema.clone(),
-        table: p.sink.table.clone(),
-        fixed: flinkform_core::render::table_properties(p, schema)
-            .into_iter()
-            .filter(|(k, _)| flinkform_core::render::FIXED_PROPERTIES.contains(k))
-            .map(|(k, v)| (k.to_string(), v))
-            .collect(),
-        dsn_env: p.sink.dsn_env.clone(),
-        on_conflict: p.sink.on_conflict,
+/// What the state records of a sink: its table (or topic), the columns it is written,
+/// its key and its DDL.
+fn sink_state(sink: &Sink, schema: &SinkSchema, ddl: String) -> SinkState {
+    let record = match &sink.target {
+        Target::Hologres(h) => SinkRecord {
+            dialect: h.dialect,
+            schema: h.schema.clone(),
+            table: h.table.clone(),
+            fixed: flinkform_core::render::table_properties(h, &schema.columns)
+                .into_iter()
+                .filter(|(k, _)| flinkform_core::render::FIXED_PROPERTIES.contains(k))
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+            dsn_env: h.dsn_env.clone(),
+            on_conflict: h.on_conflict,
+            kafka: None,
+        },
+        Target::Kafka(k) => SinkRecord {
+            dialect: flinkform_core::spec::Dialect::Hologres,
+            schema: String::new(),
+            table: k.topic.clone(),
+            fixed: Default::default(),
+            dsn_env: None,
+            on_conflict: flinkform_core::spec::OnConflict::Update,
+            kafka: Some(KafkaRecord { upsert: k.upsert }),
+        },
+    };
+    SinkState {
+        sink: record,
+        columns: schema.columns.iter().map(column_record).collect(),
+        primary_key: schema.primary_key.clone(),
+        ddl,
+    }
+}
+
+fn column_record(c: &flinkform_core::schema::Column) -> ColumnRecord {
+    ColumnRecord {
+        name: c.name.clone(),
+        sink_name: c.sink_name.clone(),
+        ty: c.ty.to_string(),
+        hologres: c.holo.sql.clone(),
+        nullable: c.nullable,
+        evidence: (&c.evidence).into(),
     }
 }
 
 /// The dimension tables of a pipeline's lookups, read from the live database through
 /// `[sink] dsn_env` where a column's type is not pinned and the variable is set.
 fn dimensions(p: &Pipeline) -> Result<Vec<Option<schema::Dimension>>, Diagnostic> {
-    let env = p.sink.dsn_env.as_deref().filter(|e| std::env::var(e).is_ok_and(|v| !v.is_empty()));
+    let sink = p.hologres_sinks().next();
+    let env = sink.and_then(|s| s.dsn_env.as_deref()).filter(|e| std::env::var(e).is_ok_and(|v| !v.is_empty()));
     p.lookups
         .iter()
         .map(|l| {

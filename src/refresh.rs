@@ -138,20 +138,23 @@ pub struct SinkReadError {
     pub source: flinkform_state::pg::PgError,
 }
 
-/// Reads the live sink table of every desired pipeline whose `[sink] dsn_env` is set in
-/// the environment (`None` for a table that does not exist yet).
+/// Reads the live table of every Hologres sink of the desired pipelines whose `dsn_env`
+/// is set in the environment (`None` for a table that does not exist yet), keyed by
+/// [`flinkform_core::plan::sink_key`].
 pub async fn sinks(
     desired: &[Desired],
 ) -> Result<BTreeMap<String, Option<flinkform_core::plan::LiveTable>>, SinkReadError> {
-    let with_dsn = desired.iter().filter_map(|d| {
-        let env = d.record.sink.dsn_env.as_ref()?;
-        std::env::var(env).ok().filter(|v| !v.is_empty())?;
-        Some((d, env))
+    let with_dsn = desired.iter().flat_map(|d| {
+        d.record.sinks().enumerate().filter_map(move |(i, s)| {
+            let env = s.sink.dsn_env.as_ref()?;
+            std::env::var(env).ok().filter(|v| !v.is_empty())?;
+            Some((d, flinkform_core::plan::sink_key(&d.name, i, &s.sink.label()), s.sink, env))
+        })
     });
     let looks = futures::stream::iter(with_dsn)
-        .map(|(d, env)| async move {
-            let live = crate::sink::live_table(env, &d.record.sink.schema, &d.record.sink.table).await;
-            live.map(|t| (d.name.clone(), t)).map_err(|source| SinkReadError { pipeline: d.name.clone(), source })
+        .map(|(d, key, sink, env)| async move {
+            let live = crate::sink::live_table(env, &sink.schema, &sink.table).await;
+            live.map(|t| (key, t)).map_err(|source| SinkReadError { pipeline: d.name.clone(), source })
         })
         .buffer_unordered(CONCURRENCY)
         .collect::<Vec<_>>()

@@ -193,13 +193,27 @@ impl<V: Vvp> Executor<'_, V> {
     }
 
     /// Runs the planned sink DDL (idempotent: IF NOT EXISTS, and only missing columns)
-    /// before the job is deployed, when `[sink] dsn_env` is set.
+    /// before the job is deployed, on each sink whose `dsn_env` is set.
     async fn sink_ddl(&self, name: &str, after: &PipelineState, ddl: &[SinkDdl]) -> Res<()> {
-        let Some(env) = after.sink.dsn_env.as_deref().filter(|_| !ddl.is_empty()) else { return Ok(()) };
-        let what = format!("running the sink DDL on {}.{}", after.sink.schema, after.sink.table);
-        self.step(name, Step::SinkDdl, &what).await?;
-        let ran = crate::sink::run_ddl(env, &after.sink.schema, &after.sink.table, ddl).await.map_err(Error::Sink)?;
-        self.event(name, &format!("sink DDL: {} statement batches run", ran.len()));
+        let mut runs = Vec::new();
+        for (i, s) in after.sinks().enumerate() {
+            let label = s.sink.label();
+            let tag = (i > 0).then_some(label.as_str());
+            let mine: Vec<SinkDdl> = ddl.iter().filter(|d| d.sink() == tag).cloned().collect();
+            if let (Some(env), false) = (s.sink.dsn_env.as_deref(), mine.is_empty()) {
+                runs.push((env, s.sink, label, mine));
+            }
+        }
+        if runs.is_empty() {
+            return Ok(());
+        }
+        let tables: Vec<&str> = runs.iter().map(|(_, _, l, _)| l.as_str()).collect();
+        self.step(name, Step::SinkDdl, &format!("running the sink DDL on {}", tables.join(", "))).await?;
+        let mut batches = 0;
+        for (env, sink, _, mine) in &runs {
+            batches += crate::sink::run_ddl(env, &sink.schema, &sink.table, mine).await.map_err(Error::Sink)?.len();
+        }
+        self.event(name, &format!("sink DDL: {batches} statement batches run"));
         Ok(())
     }
 

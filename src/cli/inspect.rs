@@ -164,7 +164,7 @@ pub(super) fn ls(root: &Path, select: &flinkform_core::select::Selection, json: 
         .pipelines
         .iter()
         .map(|p| {
-            let table = format!("{}.{}", p.sink.schema, p.sink.table);
+            let table = p.sinks.iter().map(flinkform_core::spec::Sink::label).collect::<Vec<_>>().join(",");
             [p.name.clone(), p.source.topic.clone(), table, p.tags.join(","), status(&p.name)]
         })
         .collect();

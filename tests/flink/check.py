@@ -120,11 +120,12 @@ CHANGE_FORMATS = ("canal-json", "debezium-json", "maxwell-json")
 LOOKUP = "flinkcheck-lookup"
 
 
-def stand_in(stmt, data_path, dimensions):
+def stand_in(stmt, data_path, dimensions, targets):
     """A CREATE TABLE with connectors open-source Flink ships (and the check's lookup
-    stand-in): (statement, "source" | "dimension" | "sink")."""
+    stand-in): (statement, "source" | "dimension" | "sink"). A table some INSERT writes
+    is a sink whatever its connector (a Kafka sink too)."""
     head, options = split_with(stmt)
-    if options.get("connector") == "kafka":
+    if options.get("connector") == "kafka" and table_name(stmt) not in targets:
         # The format's own options (`json.*`, `canal-json.*`, ...) are kept: they decide
         # how values and events are read (timestamp format, database/table filters).
         fmt = options.get("format", "json")
@@ -144,6 +145,15 @@ def table_name(stmt):
 VIEW = re.compile(r"CREATE\s+(TEMPORARY\s+)?VIEW\s+(`(?:[^`]|``)*`)", re.I)
 
 LOOKUP_JOIN = re.compile(r"\bJOIN\s+(`(?:[^`]|``)*`|[A-Za-z_]\w*)\s+FOR\s+SYSTEM_TIME\s+AS\s+OF\b", re.I)
+
+
+INSERT_INTO = re.compile(r"\bINSERT\s+INTO\s+(`(?:[^`]|``)*`|[A-Za-z_]\w*)", re.I)
+
+
+def insert_targets(stmts):
+    """The tables some INSERT writes, named as table_name names them."""
+    names = (m.group(1) for s in stmts for m in INSERT_INTO.finditer(s))
+    return {n if n.startswith("`") else quote(n) for n in names}
 
 
 def dimensions(stmts):
@@ -524,7 +534,7 @@ def plan(t_env, stmts, data_path, problems, created):
     written, each INSERT explained, a statement set's INSERTs explained together.
     Appends to `problems` and `created` (what to drop); returns the source's
     (CREATE, name, format), or None."""
-    dims, source, statement_set = dimensions(stmts), None, None
+    dims, targets, source, statement_set = dimensions(stmts), insert_targets(stmts), None, None
     for stmt in stmts:
         words = " ".join(stmt.split()).upper()
         if statement_set is not None:
@@ -541,7 +551,7 @@ def plan(t_env, stmts, data_path, problems, created):
             t_env.execute_sql(stmt)
             created.append("DROP %sVIEW IF EXISTS %s" % ("TEMPORARY " if view.group(1) else "", view.group(2)))
         elif words.startswith("CREATE"):
-            create, role = stand_in(stmt, data_path, dims)
+            create, role = stand_in(stmt, data_path, dims, targets)
             t_env.execute_sql(create)
             created.append("DROP TEMPORARY TABLE IF EXISTS %s" % table_name(stmt))
             if role == "source":

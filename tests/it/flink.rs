@@ -295,6 +295,22 @@ fn flink_plans_every_rendered_script_and_reads_every_sampled_record_unchanged() 
     }
     // Canal's change events, read by Flink's canal-json format.
     render_case(&example, "shop_orders", &example.path().join("samples/shop_orders.canal.jsonl"), cases);
+    // Three sinks in one statement set: two tables and an upsert-kafka topic.
+    let fan_out = TestProject::example();
+    let spec = fan_out
+        .read("pipelines/orders.toml")
+        .replace(
+            "[sink]
+",
+            "[[sink]]
+",
+        )
+        .replace("name = \"orders\"", "name = \"orders_fan_out\"");
+    fan_out.write(
+        "pipelines/orders.toml",
+        &format!("{spec}\n[[sink]]\ntable = \"support.order_status\"\ncolumns = [\"order_id\", \"status\", \"updated_ms\"]\n\n[[sink]]\ntype = \"upsert-kafka\"\ntopic = \"orders_clean\"\nbootstrap_servers = \"k:9092\"\ncolumns = [\"order_id\", \"total\", \"created_at\"]\n"),
+    );
+    render_case(&fan_out, "orders_fan_out", &fan_out.path().join("samples/orders.jsonl"), cases);
     let torture = TestProject::fixture("torture");
     for name in ["torture", "torture_flat"] {
         render_case(&torture, name, &torture.path().join(format!("samples/{name}.jsonl")), cases);

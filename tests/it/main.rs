@@ -16,5 +16,6 @@ mod plan;
 mod render;
 mod review;
 mod select;
+mod sinks;
 pub mod state;
 pub mod vvp;

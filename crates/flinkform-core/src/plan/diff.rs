@@ -6,7 +6,9 @@ use std::collections::{HashMap, HashSet};
 
 use super::{Action, Live, LiveColumn, LiveSettings, LiveTable, SinkDdl};
 use crate::spec::{Dialect, OnConflict, OnFailure, Upgrade};
-use crate::state::{ColumnRecord, DeployParams, HOT_FLINK_CONF, HOT_UPDATE_VVR, Operation, Pending, PipelineState};
+use crate::state::{
+    ColumnRecord, DeployParams, HOT_FLINK_CONF, HOT_UPDATE_VVR, Operation, Pending, PipelineState, SinkView,
+};
 use crate::types::{FlinkType, quote_pg_ident};
 
 /// Folds what VVP showed into the action: a deleted deployment is created again, an
@@ -113,25 +115,18 @@ pub(super) fn classify(before: &PipelineState, after: &PipelineState) -> (Action
             after.primary_key.join(", ")
         ));
     }
-    let (after_cols, before_cols) = (by_sink_name(&after.columns), by_sink_name(&before.columns));
-    for b in &before.columns {
-        match after_cols.get(b.sink_name.as_str()) {
-            None => update.push(format!("column `{}` is no longer written (the Hologres column stays)", b.sink_name)),
-            Some(a) if a.ty != b.ty => {
-                if widens(&b.ty, &a.ty) {
-                    update.push(format!("column `{}` widened: {} → {}", a.sink_name, b.ty, a.ty));
-                } else {
-                    replace.push(format!("column `{}` would narrow: {} → {}", a.sink_name, b.ty, a.ty));
-                }
-            }
-            Some(_) => {}
+    column_changes(&before.columns, &after.columns, "", &mut update, &mut replace);
+    // The sinks after the first, found again by what they write to.
+    let was: HashMap<String, SinkView<'_>> = before.sinks().skip(1).map(|s| (s.sink.label(), s)).collect();
+    let now: HashSet<String> = after.sinks().skip(1).map(|s| s.sink.label()).collect();
+    for (label, a) in after.sinks().skip(1).map(|s| (s.sink.label(), s)) {
+        match was.get(&label) {
+            None => update.push(format!("sink {label} added ({} columns)", a.columns.len())),
+            Some(b) => column_changes(b.columns, a.columns, &format!(" of sink {label}"), &mut update, &mut replace),
         }
     }
-    for a in &after.columns {
-        if !before_cols.contains_key(a.sink_name.as_str()) {
-            let e = &a.evidence;
-            update.push(format!("column `{}` added ({}, {}/{} present)", a.sink_name, a.ty, e.present, e.total));
-        }
+    for label in before.sinks().skip(1).map(|s| s.sink.label()).filter(|l| !now.contains(l)) {
+        update.push(format!("sink {label} removed: the job no longer writes it (the table or topic stays)"));
     }
     if before.timestamp_standard != after.timestamp_standard {
         update.push(format!(
@@ -278,19 +273,50 @@ fn resume(
     (action, update)
 }
 
+/// What changed in the columns a sink is written (`of` names the sink in the reasons):
+/// added and widened columns are updates, narrowed ones a replace.
+fn column_changes(
+    before: &[ColumnRecord],
+    after: &[ColumnRecord],
+    of: &str,
+    update: &mut Vec<String>,
+    replace: &mut Vec<String>,
+) {
+    let (after_cols, before_cols) = (by_sink_name(after), by_sink_name(before));
+    for b in before {
+        match after_cols.get(b.sink_name.as_str()) {
+            None => update.push(format!("column `{}`{of} is no longer written (the column stays)", b.sink_name)),
+            Some(a) if a.ty != b.ty => {
+                if widens(&b.ty, &a.ty) {
+                    update.push(format!("column `{}`{of} widened: {} → {}", a.sink_name, b.ty, a.ty));
+                } else {
+                    replace.push(format!("column `{}`{of} would narrow: {} → {}", a.sink_name, b.ty, a.ty));
+                }
+            }
+            Some(_) => {}
+        }
+    }
+    for a in after {
+        if !before_cols.contains_key(a.sink_name.as_str()) {
+            let e = &a.evidence;
+            update.push(format!("column `{}`{of} added ({}, {}/{} present)", a.sink_name, a.ty, e.present, e.total));
+        }
+    }
+}
+
 /// Whether the job's SQL or its sink table's DDL changes (the deployment settings are
 /// judged by [`settings_take`]: the rendered deployment text is their display).
 fn changed(before: &PipelineState, after: &PipelineState) -> bool {
-    before.sql != after.sql || before.ddl != after.ddl
+    before.sql != after.sql || before.sinks().map(|s| s.ddl).ne(after.sinks().map(|s| s.ddl))
 }
 
 /// The DDL that brings a recorded sink table to the desired one, and what cannot be
 /// done in place. Tables are never dropped and types never altered; the properties
 /// Hologres fixes at creation, and the primary key, never change in place.
-pub(super) fn sink_changes(before: &PipelineState, after: &PipelineState) -> (Vec<SinkDdl>, Vec<String>) {
-    let (b, a) = (&before.sink, &after.sink);
+pub(super) fn sink_changes(before: SinkView<'_>, after: SinkView<'_>) -> (Vec<SinkDdl>, Vec<String>) {
+    let (b, a) = (before.sink, after.sink);
     if (b.schema.as_str(), b.table.as_str()) != (a.schema.as_str(), a.table.as_str()) || before.columns.is_empty() {
-        return (vec![SinkDdl::Create { sql: after.ddl.clone() }], Vec::new());
+        return (vec![SinkDdl::Create { sql: after.ddl.to_string(), sink: None }], Vec::new());
     }
     let table = format!("{}.{}", quote_pg_ident(&a.schema), quote_pg_ident(&a.table));
     let mut problems = Vec::new();
@@ -313,8 +339,8 @@ pub(super) fn sink_changes(before: &PipelineState, after: &PipelineState) -> (Ve
         ));
     }
     let mut ddl = Vec::new();
-    let recorded = by_sink_name(&before.columns);
-    for c in &after.columns {
+    let recorded = by_sink_name(before.columns);
+    for c in after.columns {
         match recorded.get(c.sink_name.as_str()) {
             None => ddl.push(add_column(&table, c)),
             Some(o) if o.hologres != c.hologres => {
@@ -342,7 +368,7 @@ pub(super) fn sink_changes(before: &PipelineState, after: &PipelineState) -> (Ve
 }
 
 /// Nullable ADD COLUMNs for the columns the job writes that the live table lacks.
-pub(super) fn missing_columns(after: &PipelineState, live: &LiveTable) -> Vec<SinkDdl> {
+pub(super) fn missing_columns(after: SinkView<'_>, live: &LiveTable) -> Vec<SinkDdl> {
     let table = format!("{}.{}", quote_pg_ident(&after.sink.schema), quote_pg_ident(&after.sink.table));
     let live: HashSet<&str> = live.columns.iter().map(|l| l.name.as_str()).collect();
     after.columns.iter().filter(|c| !live.contains(c.sink_name.as_str())).map(|c| add_column(&table, c)).collect()
@@ -358,6 +384,7 @@ fn add_column(table: &str, c: &crate::state::ColumnRecord) -> SinkDdl {
     SinkDdl::AddColumn {
         column: c.sink_name.clone(),
         sql: format!("ALTER TABLE {table} ADD COLUMN {} {};", quote_pg_ident(&c.sink_name), c.hologres),
+        sink: None,
     }
 }
 
@@ -383,11 +410,11 @@ fn takes(live: &str, written: &str) -> bool {
 }
 
 /// What the job writes against what the live table is: the contract problems.
-pub(super) fn contract(after: &PipelineState, live: &LiveTable) -> Vec<String> {
+pub(super) fn contract(after: SinkView<'_>, live: &LiveTable) -> Vec<String> {
     let mut problems = Vec::new();
     let live_cols: HashMap<&str, &LiveColumn> = live.columns.iter().map(|l| (l.name.as_str(), l)).collect();
-    let written = by_sink_name(&after.columns);
-    for c in &after.columns {
+    let written = by_sink_name(after.columns);
+    for c in after.columns {
         if let Some(l) = live_cols.get(c.sink_name.as_str()) {
             let written = udt(&c.hologres);
             if !takes(&l.udt, &written) {

@@ -211,6 +211,9 @@ pub enum SinkDdl {
     Create {
         /// The script.
         sql: String,
+        /// The sink it is for (`schema.table`); the pipeline's first when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sink: Option<String>,
     },
     /// A nullable column added by schema evolution.
     AddColumn {
@@ -218,6 +221,9 @@ pub enum SinkDdl {
         column: String,
         /// The statement.
         sql: String,
+        /// The sink it is for (`schema.table`); the pipeline's first when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sink: Option<String>,
     },
 }
 
@@ -225,8 +231,31 @@ impl SinkDdl {
     /// The SQL text.
     pub fn sql(&self) -> &str {
         match self {
-            SinkDdl::Create { sql } | SinkDdl::AddColumn { sql, .. } => sql,
+            SinkDdl::Create { sql, .. } | SinkDdl::AddColumn { sql, .. } => sql,
         }
+    }
+
+    /// The sink it is for: `None` for the pipeline's first.
+    pub fn sink(&self) -> Option<&str> {
+        match self {
+            SinkDdl::Create { sink, .. } | SinkDdl::AddColumn { sink, .. } => sink.as_deref(),
+        }
+    }
+
+    fn for_sink(mut self, label: Option<String>) -> SinkDdl {
+        match &mut self {
+            SinkDdl::Create { sink, .. } | SinkDdl::AddColumn { sink, .. } => *sink = label,
+        }
+        self
+    }
+}
+
+/// The key of a sink's live table in [`Observed::sinks`]: the pipeline's name for its
+/// first sink, `name#schema.table` for the others.
+pub fn sink_key(pipeline: &str, i: usize, label: &str) -> String {
+    match i {
+        0 => pipeline.to_string(),
+        _ => format!("{pipeline}#{label}"),
     }
 }
 
@@ -339,8 +368,11 @@ impl Plan {
     /// that apply never stops halfway for it.
     pub fn require_sink_dsn(&mut self, is_set: impl Fn(&str) -> bool) {
         for c in self.changes.iter().filter(|c| !c.sink_ddl.is_empty()) {
-            let Some(env) = c.after.as_ref().and_then(|a| a.sink.dsn_env.as_deref()) else { continue };
-            if !is_set(env) {
+            let Some(after) = &c.after else { continue };
+            let mut envs: Vec<&str> =
+                after.sinks().filter_map(|s| s.sink.dsn_env.as_deref()).filter(|e| !is_set(e)).collect();
+            envs.dedup();
+            for env in envs {
                 self.errors.push(format!(
                     "pipeline `{}`: the sink DDL runs through [sink] dsn_env = \"{env}\", but {env} is not set: set it to the sink's connection string, or remove dsn_env and run the DDL by hand",
                     c.name
@@ -474,6 +506,49 @@ pub fn compute(
     Plan::against(recorded, changes, errors, inputs, observed.is_some_and(|o| o.vvp))
 }
 
+/// The DDL of every Hologres sink of `d`: CREATE TABLE IF NOT EXISTS for a create or
+/// replace (also on resume) and for a sink new to the pipeline, then nullable ADD
+/// COLUMNs for the columns the recorded (or, when read, the live) table lacks; with the
+/// problems that forbid a change, and the live tables' contract mismatches in `errors`.
+fn sinks_ddl(
+    d: &Desired,
+    before: Option<&PipelineState>,
+    observed: Option<&Observed>,
+    action: Action,
+    errors: &mut Vec<String>,
+) -> (Vec<SinkDdl>, Vec<String>) {
+    let (mut all, mut problems) = (Vec::new(), Vec::new());
+    for (i, a) in d.record.sinks().enumerate().filter(|(_, s)| s.sink.kafka.is_none()) {
+        let label = a.sink.label();
+        // The first sink is the first sink whatever its table; the others are found by it.
+        let b = before
+            .and_then(|b| if i == 0 { b.sinks().next() } else { b.sinks().skip(1).find(|s| s.sink.label() == label) });
+        let (mut ddl, p) = match b {
+            Some(b) => sink_changes(b, a),
+            None if before.is_some() => (vec![SinkDdl::Create { sql: a.ddl.to_string(), sink: None }], Vec::new()),
+            None => (Vec::new(), Vec::new()),
+        };
+        problems.extend(p.into_iter().map(|p| if i == 0 { p } else { format!("sink {label}: {p}") }));
+        if let Some(Some(live)) = observed.and_then(|o| o.sinks.get(&sink_key(&d.name, i, &label))) {
+            // The live table decides which columns are missing.
+            ddl.retain(|x| !matches!(x, SinkDdl::AddColumn { .. }));
+            ddl.extend(missing_columns(a, live));
+            errors.extend(
+                contract(a, live)
+                    .into_iter()
+                    .map(|p| format!("pipeline `{}`: contract mismatch of {label}: {p}", d.name)),
+            );
+        }
+        let create = SinkDdl::Create { sql: a.ddl.to_string(), sink: None };
+        if matches!(action, Action::Create | Action::Replace) && !ddl.contains(&create) {
+            ddl.insert(0, create);
+        }
+        let tag = (i > 0).then_some(label);
+        all.extend(ddl.into_iter().map(|x| x.for_sink(tag.clone())));
+    }
+    (all, problems)
+}
+
 /// The change that brings `before` (if recorded) to the desired pipeline `d`, given
 /// what a refresh observed; problems that forbid it go to `errors`.
 fn change(d: Desired, before: Option<&PipelineState>, observed: Option<&Observed>, errors: &mut Vec<String>) -> Change {
@@ -512,21 +587,7 @@ fn change(d: Desired, before: Option<&PipelineState>, observed: Option<&Observed
             reasons.join("; ")
         ));
     }
-    // CREATE TABLE IF NOT EXISTS for a create or replace (also on resume), then nullable
-    // ADD COLUMNs for the columns the recorded table lacks.
-    let (mut sink_ddl, problems) = before.map_or((Vec::new(), Vec::new()), |b| sink_changes(b, &d.record));
-    if let Some(Some(live)) = observed.and_then(|o| o.sinks.get(&d.name)) {
-        // The live table decides which columns are missing.
-        sink_ddl.retain(|x| !matches!(x, SinkDdl::AddColumn { .. }));
-        sink_ddl.extend(missing_columns(&d.record, live));
-        errors.extend(
-            contract(&d.record, live).into_iter().map(|p| format!("pipeline `{}`: contract mismatch: {p}", d.name)),
-        );
-    }
-    let create = SinkDdl::Create { sql: d.record.ddl.clone() };
-    if matches!(action, Action::Create | Action::Replace) && !sink_ddl.contains(&create) {
-        sink_ddl.insert(0, create);
-    }
+    let (sink_ddl, problems) = sinks_ddl(&d, before, observed, action, errors);
     errors.extend(problems.into_iter().map(|p| format!("pipeline `{}`: {p}", d.name)));
     Change {
         name: d.name.clone(),

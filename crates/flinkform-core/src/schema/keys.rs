@@ -119,21 +119,30 @@ pub(super) fn watermark(
     watermark
 }
 
-pub(super) fn check_sink_keys(p: &Pipeline, columns: &[Column], pk: &[String], diags: &mut Vec<Diagnostic>) {
+/// The Hologres keys a sink declares name columns it writes; the distribution key is
+/// part of its primary key.
+pub(super) fn check_sink_keys(
+    p: &Pipeline,
+    sink: &crate::spec::SinkSpec,
+    key: &str,
+    columns: &[Column],
+    pk: &[String],
+    diags: &mut Vec<Diagnostic>,
+) {
     let sink_of =
         |name: &str| columns.iter().find(|c| c.name == name || c.sink_name == name).map(|c| c.sink_name.clone());
-    for (what, names) in [("distribution_key", &p.sink.distribution_key), ("clustering_key", &p.sink.clustering_key)] {
+    for (what, names) in [("distribution_key", &sink.distribution_key), ("clustering_key", &sink.clustering_key)] {
         for n in names {
             match sink_of(n) {
                 None => diags.push(spec_error(
                     p,
-                    &format!("sink.{what}"),
+                    &format!("{key}.{what}"),
                     format!("[sink] {what} names `{n}`, which is not a column"),
                 )),
                 Some(s) if what == "distribution_key" && !pk.is_empty() && !pk.contains(&s) => diags.push(
                     spec_error(
                         p,
-                        "sink.distribution_key",
+                        &format!("{key}.distribution_key"),
                         format!("[sink] distribution_key `{n}` is not part of the primary key"),
                     )
                     .with_help("Hologres needs the distribution key to be a subset of the primary key"),
@@ -142,12 +151,12 @@ pub(super) fn check_sink_keys(p: &Pipeline, columns: &[Column], pk: &[String], d
             }
         }
     }
-    if let Some(n) = &p.sink.event_time_column
+    if let Some(n) = &sink.event_time_column
         && sink_of(n).is_none()
     {
         diags.push(spec_error(
             p,
-            "sink.event_time_column",
+            &format!("{key}.event_time_column"),
             format!("[sink] event_time_column names `{n}`, which is not a column"),
         ));
     }

@@ -8,13 +8,15 @@ use crate::diag::{Diagnostic, suggest};
 use crate::infer::{Shape, TsStandard};
 use crate::spec::{Conversion, Pipeline};
 use crate::types::{FlinkType, HoloType, Integers, quote_ident};
-use keys::{check_sink_keys, primary_key, watermark};
+use keys::{primary_key, watermark};
 use typing::Typing;
 
 mod keys;
+mod sinks;
 mod stages;
 mod typing;
 
+pub use sinks::SinkSchema;
 pub use stages::{DimColumn, Dimension, Lookup, Stages};
 
 /// A physical column of the Kafka source table: one top-level JSON key.
@@ -99,6 +101,8 @@ pub struct Schema {
     pub columns: Vec<Column>,
     /// Primary key, as sink names.
     pub primary_key: Vec<String>,
+    /// Each sink's columns and key, in spec order.
+    pub sinks: Vec<SinkSchema>,
     /// What happens between the source and the sink.
     pub stages: Stages,
 }
@@ -170,13 +174,13 @@ pub fn resolve(
     let primary_key = primary_key(pipeline, root, &mut columns, &excluded, &mut diags);
     let watermark = watermark(pipeline, &columns, &physical, &computed, &excluded, &mut diags);
     let dedupe = stages::dedupe(pipeline, &columns, watermark.as_ref(), &mut diags);
-    check_sink_keys(pipeline, &columns, &primary_key, &mut diags);
+    let sinks = sinks::sinks(pipeline, &columns, &primary_key, &mut diags);
     typing::warn_timestamps(pipeline, &columns, &mut diags);
     typing::warn_reprinted_numbers(pipeline, &physical, fields, &mut diags);
 
     let ok = !diags.iter().any(Diagnostic::is_error);
     let stages = Stages { filter, proctime, lookups, dedupe };
-    let schema = Schema { standard, physical, computed, watermark, columns, primary_key, stages };
+    let schema = Schema { standard, physical, computed, watermark, columns, primary_key, sinks, stages };
     (ok.then_some(schema), diags)
 }
 

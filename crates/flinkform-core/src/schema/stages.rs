@@ -74,6 +74,10 @@ pub(super) fn lookups(
     if p.lookups.is_empty() {
         return (Vec::new(), None);
     }
+    if p.hologres_sinks().next().is_none() {
+        diags.push(spec_error(p, "lookup.1", "a [[lookup]] reads its dimension table with the connection of a Hologres sink, and this pipeline writes to none".into()));
+        return (Vec::new(), None);
+    }
     let by_name: HashMap<String, (String, FlinkType)> =
         columns.iter().map(|c| (c.name.clone(), (c.expr.clone(), c.ty.clone()))).collect();
     let mut out = Vec::new();
@@ -264,7 +268,7 @@ pub(super) fn dedupe(
 }
 
 /// `d` with the nearest column name to `name` as help.
-fn with_near(d: Diagnostic, name: &str, columns: &[Column]) -> Diagnostic {
+pub(super) fn with_near(d: Diagnostic, name: &str, columns: &[Column]) -> Diagnostic {
     match suggest(name, columns.iter().map(|c| c.name.as_str())) {
         Some(near) => d.with_help(format!("did you mean `{near}`?")),
         None => d.with_help("`flinkform schema NAME` lists the columns"),

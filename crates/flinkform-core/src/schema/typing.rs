@@ -42,12 +42,14 @@ impl Typing {
 /// TIMESTAMP_LTZ shifted by older VVR, and nanosecond digits a column that holds
 /// microseconds (Hologres and PostgreSQL `timestamp`/`timestamptz`) cuts.
 pub(super) fn warn_timestamps(pipeline: &Pipeline, columns: &[Column], diags: &mut Vec<Diagnostic>) {
+    // The first Hologres sink's dialect names the database (the columns are the same).
+    let Some(dialect) = pipeline.hologres_sinks().next().map(|s| s.dialect) else { return };
     for c in columns {
         // Before VVR 8.0.6 the Hologres connector writes TIMESTAMP_LTZ into timestamptz
         // shifted by the time-zone offset (8.0.6 added the option that turns it off,
         // which flinkform sets; VVR 11 converts correctly).
         if matches!(c.ty, FlinkType::TimestampLtz(_))
-            && pipeline.sink.dialect == Dialect::Hologres
+            && dialect == Dialect::Hologres
             && pipeline.deployment.vvr < (8, 0, 6)
         {
             diags.push(Diagnostic::warning(format!(
@@ -58,7 +60,7 @@ pub(super) fn warn_timestamps(pipeline: &Pipeline, columns: &[Column], diags: &m
         if let FlinkType::Timestamp(p) | FlinkType::TimestampLtz(p) = c.ty
             && p > 6
         {
-            let sink = match pipeline.sink.dialect {
+            let sink = match dialect {
                 Dialect::Hologres => "Hologres",
                 Dialect::Postgres => "PostgreSQL",
             };

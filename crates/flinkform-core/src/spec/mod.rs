@@ -8,6 +8,7 @@ mod env;
 pub mod fmt;
 mod options;
 mod read;
+mod sink;
 mod transform;
 mod walk;
 
@@ -24,6 +25,7 @@ use config::read_config;
 pub use env::names as environment_names;
 pub use read::parse_vvr;
 use read::{check_unique_names, read_pipeline};
+pub use sink::{KafkaSinkSpec, Sink, Target};
 pub use transform::{Dedupe, LookupSpec, TransformSpec};
 use walk::{Ctx, Layer, Section};
 
@@ -131,8 +133,8 @@ pub struct Pipeline {
     pub source: SourceSpec,
     /// Schema overrides and inference knobs.
     pub schema: SchemaSpec,
-    /// The Hologres sink.
-    pub sink: SinkSpec,
+    /// The sinks, in spec order (never empty): `[sink]`, or each `[[sink]]`.
+    pub sinks: Vec<Sink>,
     /// `[transform]`: the filter and deduplication.
     pub transform: TransformSpec,
     /// `[[lookup]]`: dimension tables joined in.
@@ -462,6 +464,13 @@ pub struct Resources {
     pub cpu: f64,
     /// Memory, e.g. `4Gi`.
     pub memory: String,
+}
+
+impl Pipeline {
+    /// The Hologres sinks.
+    pub fn hologres_sinks(&self) -> impl Iterator<Item = &SinkSpec> {
+        self.sinks.iter().filter_map(Sink::hologres)
+    }
 }
 
 /// The project: config plus every pipeline.

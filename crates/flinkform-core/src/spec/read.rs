@@ -9,7 +9,7 @@ impl Section<'_, '_> {
     /// `[defaults]` holds the same sections as a pipeline (bar `[pipeline]`); its keys
     /// are checked by each pipeline's walk, so only its section names are checked here.
     pub(super) fn finish_defaults(&self) {
-        for s in ["source", "schema", "sink", "deployment", "template"] {
+        for s in ["source", "schema", "transform", "sink", "deployment", "template"] {
             self.section(s);
         }
         self.finish();
@@ -17,7 +17,7 @@ impl Section<'_, '_> {
 
     /// A secret reference: `{ secret = "name", env = "VAR" }`. A plain string is an
     /// error that says how to reference the secret instead.
-    fn secret(&self, key: &'static str) -> Option<SecretRef> {
+    pub(super) fn secret(&self, key: &'static str) -> Option<SecretRef> {
         let f = self.get(key)?;
         if f.value.get_ref().as_str().is_some() {
             self.report(
@@ -48,7 +48,7 @@ impl Section<'_, '_> {
     }
 
     /// A plain string or a secret reference.
-    fn credential(&self, key: &'static str) -> Option<Credential> {
+    pub(super) fn credential(&self, key: &'static str) -> Option<Credential> {
         let f = self.get(key)?;
         match f.value.get_ref().as_str() {
             Some(s) => Some(Credential::Literal(s.to_string())),
@@ -101,7 +101,7 @@ pub(super) fn read_pipeline(top: &Section<'_, '_>, defaults: &Section<'_, '_>, s
     let vvr = layered("deployment").get("engine_version").and_then(|f| f.value.get_ref().as_str().and_then(parse_vvr));
     let source = read_source(&layered("source"), name.as_deref().unwrap_or_default(), vvr, &settings);
     let schema = read_schema(&layered("schema"), &settings);
-    let sink = read_sink(&layered("sink"), vvr, &settings);
+    let sinks = super::sink::read_sinks(top, defaults, vvr, &settings);
     let transform = transform::read_transform(&layered("transform"), &settings);
     let lookups = transform::read_lookups(top, &settings);
     let deployment = read_deployment(&layered("deployment"), &settings);
@@ -125,7 +125,7 @@ pub(super) fn read_pipeline(top: &Section<'_, '_>, defaults: &Section<'_, '_>, s
         tags,
         source: source?,
         schema: schema?,
-        sink: sink?,
+        sinks: sinks?,
         transform,
         lookups,
         deployment: deployment?,
@@ -136,7 +136,7 @@ pub(super) fn read_pipeline(top: &Section<'_, '_>, defaults: &Section<'_, '_>, s
 }
 
 pub(super) type Settings = RefCell<BTreeMap<String, String>>;
-type Vvr = (u32, u32, u32);
+pub(super) type Vvr = (u32, u32, u32);
 
 pub(super) fn note(settings: &Settings, key: &str, value: impl std::fmt::Debug) {
     settings.borrow_mut().insert(key.to_string(), format!("{value:?}"));
@@ -342,104 +342,6 @@ fn read_schema(s: &Section<'_, '_>, settings: &Settings) -> Option<SchemaSpec> {
     note(settings, "schema.infer", &spec.infer);
     note(settings, "schema.timestamp_standard", spec.timestamp_standard);
     ok.then_some(spec)
-}
-
-fn read_sink(s: &Section<'_, '_>, vvr: Option<Vvr>, settings: &Settings) -> Option<SinkSpec> {
-    let endpoint = s.required_string("endpoint");
-    let database = s.required_string("database");
-    let table = s.required_string("table");
-    let username = s.credential("username");
-    if !s.has("username") {
-        s.report(
-            s.error_here("missing `username` in [sink]").with_help("write `username = { secret = \"holo_user\" }`"),
-        );
-    }
-    let password = s.secret("password");
-    if !s.has("password") {
-        // VVR 8 and 11 both mark the Hologres connector's `password` required.
-        s.report(
-            s.error_here("missing `password` in [sink]: the Hologres connector requires it")
-                .with_help("write `password = { secret = \"holo_password\" }` (a VVP variable)"),
-        );
-    }
-    let on_conflict = match s
-        .choice("on_conflict", &["update", "replace", "ignore", "insertorupdate", "insertorreplace", "insertorignore"])
-    {
-        Some("replace" | "insertorreplace") => OnConflict::Replace,
-        Some("ignore" | "insertorignore") => OnConflict::Ignore,
-        _ => OnConflict::Update,
-    };
-    let orientation = s.choice("orientation", &["column", "row", "row,column"]).unwrap_or("column").to_string();
-    let distribution_key = s.string_list("distribution_key").unwrap_or_default();
-    let clustering_key = s.string_list("clustering_key").unwrap_or_default();
-    let event_time_column = s.string("event_time_column");
-    let ttl_seconds = s.uint("ttl_seconds");
-    let dialect = match s.choice("dialect", &["hologres", "postgres"]) {
-        Some("postgres") => Dialect::Postgres,
-        _ => Dialect::Hologres,
-    };
-    let hologres_version = match s.get("hologres_version") {
-        None => (2, 1),
-        Some(f) => {
-            let parsed = f.value.get_ref().as_str().and_then(|v| {
-                let mut it = v.split('.').map(str::parse::<u32>);
-                Some((it.next()?.ok()?, it.next().unwrap_or(Ok(0)).ok()?))
-            });
-            parsed.unwrap_or_else(|| {
-                s.report(f.error("`hologres_version` must be a version such as \"2.1\" or \"1.3\""));
-                (2, 1)
-            })
-        }
-    };
-    let dsn_env = s.string("dsn_env");
-    let options = options::read(s, Connector::Hologres, vvr);
-    s.finish();
-    let table = table?;
-    let (schema, table) = match table.split_once('.') {
-        Some((sc, t)) => (sc.to_string(), t.to_string()),
-        None => ("public".to_string(), table),
-    };
-    if schema.is_empty() || table.is_empty() || table.contains('.') {
-        if let Some(f) = s.get("table") {
-            s.report(
-                f.error("`table` must be `schema.table` or `table`, each part non-empty")
-                    .with_help("quote nothing: write `table = \"public.orders\"`"),
-            );
-        }
-        return None;
-    }
-    let spec = SinkSpec {
-        endpoint: endpoint?,
-        database: database?,
-        schema,
-        table,
-        username: username?,
-        password,
-        on_conflict,
-        orientation,
-        distribution_key,
-        clustering_key,
-        event_time_column,
-        ttl_seconds,
-        dialect,
-        hologres_version,
-        dsn_env,
-        options,
-    };
-    note(settings, "sink.endpoint", &spec.endpoint);
-    note(settings, "sink.dialect", (spec.dialect, spec.hologres_version));
-    note(settings, "sink.database", &spec.database);
-    note(settings, "sink.table", (&spec.schema, &spec.table));
-    note(settings, "sink.username", &spec.username);
-    note(settings, "sink.password", &spec.password);
-    note(settings, "sink.on_conflict", spec.on_conflict);
-    note(
-        settings,
-        "sink.properties",
-        (&spec.orientation, &spec.distribution_key, &spec.clustering_key, &spec.event_time_column, spec.ttl_seconds),
-    );
-    options::note(settings, "sink", &spec.options);
-    Some(spec)
 }
 
 fn read_deployment(s: &Section<'_, '_>, settings: &Settings) -> Option<DeploymentSpec> {

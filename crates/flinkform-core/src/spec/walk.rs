@@ -259,6 +259,23 @@ impl<'a, 'd> Section<'a, 'd> {
         self.ctx
     }
 
+    /// Whether the first layer that has `key` holds an array there (does not mark it known).
+    pub fn is_array(&self, key: &str) -> bool {
+        self.layers.iter().find_map(|l| l.table.get(key)).is_some_and(|v| v.get_ref().as_array().is_some())
+    }
+
+    /// The string at `key` in the first layer that has it, without marking it known.
+    pub fn peek_str(&self, key: &str) -> Option<&'a str> {
+        self.layers.iter().find_map(|l| l.table.get(key)).and_then(|v| v.get_ref().as_str())
+    }
+
+    /// This section with `under` as lower layers (keys it has read stay known).
+    pub fn stacked(&self, under: Vec<Layer<'a>>) -> Section<'a, 'd> {
+        let mut layers = self.layers.clone();
+        layers.extend(under);
+        Section { path: self.path.clone(), layers, known: self.known.clone(), ctx: self.ctx }
+    }
+
     /// An array of tables (`[[lookup]]`) from the first layer that has it (arrays do not
     /// merge across layers), each element a section named `[lookup.N]`, counted from 1.
     pub fn tables(&self, key: &'static str) -> Vec<Section<'a, 'd>> {

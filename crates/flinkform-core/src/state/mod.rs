@@ -150,6 +150,53 @@ pub struct SinkRecord {
     pub dsn_env: Option<String>,
     /// What the sink does with a row whose key exists.
     pub on_conflict: OnConflict,
+    /// A Kafka topic rather than a table: `table` is the topic, and there is no DDL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kafka: Option<KafkaRecord>,
+}
+
+/// A Kafka sink as recorded.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KafkaRecord {
+    /// Keyed by the primary key (`upsert-kafka`), rather than appended.
+    pub upsert: bool,
+}
+
+impl SinkRecord {
+    /// What the sink writes to: `schema.table`, or `kafka:topic`.
+    pub fn label(&self) -> String {
+        match self.kafka {
+            Some(_) => format!("kafka:{}", self.table),
+            None => format!("{}.{}", self.schema, self.table),
+        }
+    }
+}
+
+/// A sink after a pipeline's first (whose record is the pipeline's own `sink`,
+/// `columns`, `primary_key` and `ddl`, as the v1 format has them).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SinkState {
+    /// The table or topic.
+    pub sink: SinkRecord,
+    /// The columns it is written.
+    pub columns: Vec<ColumnRecord>,
+    /// Its primary key (sink names).
+    pub primary_key: Vec<String>,
+    /// Its Hologres DDL (empty for a topic).
+    pub ddl: String,
+}
+
+/// One sink of a recorded pipeline, whichever field it is kept in.
+#[derive(Clone, Copy, Debug)]
+pub struct SinkView<'a> {
+    /// The table or topic.
+    pub sink: &'a SinkRecord,
+    /// The columns it is written.
+    pub columns: &'a [ColumnRecord],
+    /// Its primary key.
+    pub primary_key: &'a [String],
+    /// Its DDL.
+    pub ddl: &'a str,
 }
 
 /// One applied revision of a pipeline.
@@ -256,6 +303,9 @@ pub struct PipelineState {
     pub deploy: DeployParams,
     /// The sink table.
     pub sink: SinkRecord,
+    /// The sinks after the first, in spec order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub more_sinks: Vec<SinkState>,
     /// VVP ids.
     #[serde(default)]
     pub remote: Remote,
@@ -273,6 +323,18 @@ pub struct PipelineState {
 }
 
 impl PipelineState {
+    /// Every sink, the first one first.
+    pub fn sinks(&self) -> impl Iterator<Item = SinkView<'_>> {
+        let first =
+            SinkView { sink: &self.sink, columns: &self.columns, primary_key: &self.primary_key, ddl: &self.ddl };
+        std::iter::once(first).chain(self.more_sinks.iter().map(|s| SinkView {
+            sink: &s.sink,
+            columns: &s.columns,
+            primary_key: &s.primary_key,
+            ddl: &s.ddl,
+        }))
+    }
+
     /// This planned record in place of `current` without an apply step: `current`'s
     /// remote ids, status, error, pending step and history carried on (a state-only
     /// change, such as `protect`).
@@ -306,7 +368,7 @@ impl PipelineState {
             serial,
             action,
             sql_digest: crate::spec::digest(&[rec.sql.as_bytes()]),
-            ddl_digest: crate::spec::digest(&[rec.ddl.as_bytes()]),
+            ddl_digest: crate::spec::digest(&rec.sinks().map(|s| s.ddl.as_bytes()).collect::<Vec<_>>()),
             at: at.to_string(),
         });
         rec.remote = remote;

@@ -128,14 +128,18 @@ pub fn unified(old: &str, new: &str, label: &str) -> String {
 }
 
 fn artifacts(c: &Change) -> Vec<(&'static str, String)> {
-    let get = |s: Option<&crate::state::PipelineState>, f: fn(&crate::state::PipelineState) -> &str| {
-        s.map_or(String::new(), |p| f(p).to_string())
+    let get = |s: Option<&crate::state::PipelineState>, f: fn(&crate::state::PipelineState) -> String| {
+        s.map_or(String::new(), f)
+    };
+    // Every sink's DDL, one after the other (a topic has none).
+    let ddl = |p: &crate::state::PipelineState| {
+        p.sinks().map(|s| s.ddl).filter(|d| !d.is_empty()).collect::<Vec<_>>().join("\n")
     };
     let (b, a) = (c.before.as_ref(), c.after.as_ref());
     [
-        ("flink.sql", get(b, |p| &p.sql), get(a, |p| &p.sql)),
-        ("hologres.sql", get(b, |p| &p.ddl), get(a, |p| &p.ddl)),
-        ("deployment.yaml", get(b, |p| &p.deployment), get(a, |p| &p.deployment)),
+        ("flink.sql", get(b, |p| p.sql.clone()), get(a, |p| p.sql.clone())),
+        ("hologres.sql", get(b, ddl), get(a, ddl)),
+        ("deployment.yaml", get(b, |p| p.deployment.clone()), get(a, |p| p.deployment.clone())),
     ]
     .into_iter()
     // A destroyed pipeline keeps its Hologres table: no DDL diff for it.
@@ -148,10 +152,20 @@ fn artifacts(c: &Change) -> Vec<(&'static str, String)> {
 /// Said when a change has sink DDL that flinkform will not run.
 fn ddl_note(c: &Change) -> Option<String> {
     let after = c.after.as_ref()?;
-    (!c.sink_ddl.is_empty() && after.sink.dsn_env.is_none()).then(|| {
+    let by_hand: Vec<String> = after
+        .sinks()
+        .enumerate()
+        .filter(|(i, s)| {
+            let tag = (*i > 0).then(|| s.sink.label());
+            s.sink.dsn_env.is_none() && c.sink_ddl.iter().any(|d| d.sink() == tag.as_deref())
+        })
+        .map(|(_, s)| s.sink.label())
+        .collect();
+    (!by_hand.is_empty()).then(|| {
         format!(
-            "flinkform does not run the sink DDL of `{}` ([sink] dsn_env is not set): run it on {}.{} before the job starts",
-            c.name, after.sink.schema, after.sink.table
+            "flinkform does not run the sink DDL of `{}` ([sink] dsn_env is not set): run it on {} before the job starts",
+            c.name,
+            by_hand.join(", ")
         )
     })
 }

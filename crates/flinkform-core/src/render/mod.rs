@@ -9,7 +9,7 @@ use minijinja::{Environment, UndefinedBehavior, Value, value::ValueKind};
 use serde_json::json;
 
 use crate::schema::Schema;
-use crate::spec::{Credential, DeploymentSpec, OnConflict, Pipeline, SecretRef};
+use crate::spec::{Credential, DeploymentSpec, Pipeline, SecretRef};
 use crate::state::DeployParams;
 use crate::types::{quote_ident, quote_pg_ident};
 
@@ -26,22 +26,22 @@ pub const KINDS: &[(&str, &str)] = &[
 
 /// The built-in templates, compiled into the binary.
 pub const BUILTIN: &[(&str, &str)] = &[
-    ("source.sql.j2", include_str!("../../../templates/source.sql.j2")),
-    ("lookup.sql.j2", include_str!("../../../templates/lookup.sql.j2")),
-    ("sink.sql.j2", include_str!("../../../templates/sink.sql.j2")),
-    ("view.sql.j2", include_str!("../../../templates/view.sql.j2")),
-    ("insert.sql.j2", include_str!("../../../templates/insert.sql.j2")),
-    ("ddl.sql.j2", include_str!("../../../templates/ddl.sql.j2")),
-    ("deployment.yaml.j2", include_str!("../../../templates/deployment.yaml.j2")),
+    ("source.sql.j2", include_str!("../../../../templates/source.sql.j2")),
+    ("lookup.sql.j2", include_str!("../../../../templates/lookup.sql.j2")),
+    ("sink.sql.j2", include_str!("../../../../templates/sink.sql.j2")),
+    ("view.sql.j2", include_str!("../../../../templates/view.sql.j2")),
+    ("insert.sql.j2", include_str!("../../../../templates/insert.sql.j2")),
+    ("ddl.sql.j2", include_str!("../../../../templates/ddl.sql.j2")),
+    ("deployment.yaml.j2", include_str!("../../../../templates/deployment.yaml.j2")),
 ];
 
 /// What rendering a pipeline produces.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Rendered {
-    /// The Flink SQL job: source table, sink table, INSERT.
+    /// The Flink SQL job: source table, dimension tables, sink tables, views, INSERTs.
     pub sql: String,
-    /// The Hologres DDL for the sink table.
-    pub ddl: String,
+    /// Each sink's Hologres DDL, in spec order (empty for a Kafka topic).
+    pub ddls: Vec<String>,
     /// The deployment configuration, as displayed: rendered from [`Rendered::deploy`].
     pub deployment: String,
     /// The deployment settings: the one value the plan displays, the drift check
@@ -82,42 +82,59 @@ impl Renderer {
     pub fn render(&self, p: &Pipeline, schema: &Schema) -> Result<Rendered, String> {
         let deploy = deploy_params(&p.deployment);
         let vars = context(p, schema, &deploy);
-        let ctx = Value::from(minijinja::value::Serde(&vars));
-        let mut out: BTreeMap<&str, String> = BTreeMap::new();
+        // Each sink's variables over the pipeline's (`sink`, `insert`, and `ddl` for a
+        // Hologres table); the first sink's are the pipeline's own.
+        let sinks: Vec<serde_json::Value> = (0..schema.sinks.len()).map(|i| for_sink(&vars, p, schema, i)).collect();
+        let mut out: BTreeMap<&str, Vec<String>> = BTreeMap::new();
         let mut used = BTreeMap::new();
         for (kind, builtin) in KINDS {
             let name = p.templates.get(*kind).map_or(*builtin, String::as_str);
             let tpl = self.env.get_template(name).map_err(|e| template_error(name, &e))?;
-            // `lookup` renders once per dimension table, with `lookup` set to it.
-            let text = match *kind {
-                "lookup" => {
-                    let mut texts = Vec::new();
-                    for l in vars["lookups"].as_array().into_iter().flatten() {
+            let each: Vec<serde_json::Value> = match *kind {
+                // `lookup` renders once per dimension table, with `lookup` set to it.
+                "lookup" => vars["lookups"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|l| {
                         let mut one = vars.clone();
                         one["lookup"] = l.clone();
-                        let t = tpl
-                            .render(Value::from(minijinja::value::Serde(one)))
-                            .map_err(|e| template_error(name, &e))?;
-                        texts.push(t.trim_end().to_string());
-                    }
-                    texts.join("\n\n")
-                }
-                _ => tpl.render(&ctx).map_err(|e| template_error(name, &e))?,
+                        one
+                    })
+                    .collect(),
+                "sink" | "insert" | "ddl" => sinks.clone(),
+                _ => vec![vars.clone()],
             };
-            let text = text.trim();
-            if !text.is_empty() {
-                out.insert(*kind, text.to_string() + "\n");
+            let mut texts = Vec::new();
+            for v in each {
+                // A Kafka sink has no DDL: its `ddl` text is empty.
+                if *kind == "ddl" && v.get("ddl").is_none() {
+                    texts.push(String::new());
+                    continue;
+                }
+                let t = tpl.render(Value::from(minijinja::value::Serde(v))).map_err(|e| template_error(name, &e))?;
+                let t = t.trim();
+                texts.push(if t.is_empty() { String::new() } else { t.to_string() + "\n" });
             }
+            out.insert(*kind, texts);
             used.insert(kind.to_string(), format!("{name}@{}", self.digests.get(name).map_or("", String::as_str)));
         }
-        let parts: Vec<&str> = ["source", "lookup", "sink", "view", "insert"]
-            .iter()
-            .filter_map(|k| out.get(k).map(String::as_str))
+        let joined = |k: &str| out[k].iter().filter(|t| !t.is_empty()).cloned().collect::<Vec<_>>().join("\n");
+        // Several sinks are one job: their inserts run as one statement set (VVP's
+        // `BEGIN STATEMENT SET; ... END;`), reading the source once.
+        let inserts = match out["insert"].len() {
+            1 => joined("insert"),
+            _ => format!("BEGIN STATEMENT SET;\n\n{}\nEND;\n", joined("insert")),
+        };
+        let parts: Vec<String> = [joined("source"), joined("lookup"), joined("sink"), joined("view"), inserts]
+            .into_iter()
+            .filter(|t| !t.is_empty())
             .collect();
+        let deployment = out.get("deployment").and_then(|t| t.first().cloned()).unwrap_or_default();
         Ok(Rendered {
             sql: format!("-- flinkform pipeline {}: generated, do not edit by hand\n{}", p.name, parts.join("\n")),
-            ddl: out.remove("ddl").unwrap_or_default(),
-            deployment: out.remove("deployment").unwrap_or_default(),
+            ddls: out.remove("ddl").unwrap_or_default(),
+            deployment,
             deploy,
             templates: used,
         })
@@ -182,39 +199,6 @@ fn options<K: AsRef<str>>(map: BTreeMap<K, serde_json::Value>) -> Vec<serde_json
     map.into_iter().map(|(k, v)| json!({ "key": k.as_ref(), "value": v })).collect()
 }
 
-/// Hologres table properties that are fixed once the table exists.
-pub const FIXED_PROPERTIES: &[&str] = &["orientation", "distribution_key", "clustering_key", "event_time_column"];
-
-/// The Hologres table properties of a pipeline's sink, sorted, with column names as
-/// Hologres spells them (double-quoted sink names).
-pub fn table_properties(p: &Pipeline, s: &Schema) -> BTreeMap<&'static str, String> {
-    let sink = &p.sink;
-    let names = |cols: &[String], suffix: &str| {
-        cols.iter()
-            .map(|c| {
-                let n = s.columns.iter().find(|x| &x.name == c).map_or(c.as_str(), |x| x.sink_name.as_str());
-                format!("{}{suffix}", quote_pg_ident(n))
-            })
-            .collect::<Vec<_>>()
-            .join(",")
-    };
-    let mut m = BTreeMap::new();
-    m.insert("orientation", sink.orientation.clone());
-    if !sink.distribution_key.is_empty() {
-        m.insert("distribution_key", names(&sink.distribution_key, ""));
-    }
-    if !sink.clustering_key.is_empty() {
-        m.insert("clustering_key", names(&sink.clustering_key, ":asc"));
-    }
-    if let Some(e) = &sink.event_time_column {
-        m.insert("event_time_column", names(std::slice::from_ref(e), ""));
-    }
-    if let Some(t) = sink.ttl_seconds {
-        m.insert("time_to_live_in_seconds", t.to_string());
-    }
-    m
-}
-
 /// The template context: everything a template may use, in a documented shape.
 /// The Kafka source table's connector options.
 fn source_options(p: &Pipeline, s: &Schema) -> BTreeMap<String, serde_json::Value> {
@@ -271,43 +255,6 @@ fn source_options(p: &Pipeline, s: &Schema) -> BTreeMap<String, serde_json::Valu
     so
 }
 
-/// The Hologres sink table's connector options, as the engine version spells them.
-fn sink_options(p: &Pipeline) -> BTreeMap<&str, serde_json::Value> {
-    let sink = &p.sink;
-    let mut ko: BTreeMap<&str, serde_json::Value> = BTreeMap::new();
-    ko.insert("connector", json!("hologres"));
-    ko.insert("endpoint", json!(sink.endpoint));
-    ko.insert("dbname", json!(sink.database));
-    ko.insert("tablename", json!(format!("{}.{}", sink.schema, sink.table)));
-    ko.insert("username", option_value(&sink.username));
-    if let Some(pw) = &sink.password {
-        ko.insert("password", json!({ "secret": pw.name }));
-    }
-    let vvr = p.deployment.vvr;
-    if vvr.0 >= 11 {
-        let action = match sink.on_conflict {
-            OnConflict::Update => "INSERT_OR_UPDATE",
-            OnConflict::Replace => "INSERT_OR_REPLACE",
-            OnConflict::Ignore => "INSERT_OR_IGNORE",
-        };
-        ko.insert("sink.on-conflict-action", json!(action));
-    } else {
-        let mutate = match sink.on_conflict {
-            OnConflict::Update => "insertorupdate",
-            OnConflict::Replace => "insertorreplace",
-            OnConflict::Ignore => "insertorignore",
-        };
-        ko.insert("mutatetype", json!(mutate));
-        if vvr >= (8, 0, 6) {
-            // TIMESTAMP_LTZ ↔ timestamptz without the legacy time-zone shift (VVR 8.0.6+;
-            // VVR 11 dropped the option and always converts correctly).
-            ko.insert("type-mapping.timestamp-converting.legacy", json!("false"));
-        }
-    }
-    ko.extend(sink.options.iter().map(|(k, v)| (k.as_str(), option_value(v))));
-    ko
-}
-
 /// The relations between the source and the insert: the views and what the insert
 /// reads, with the filter where it runs first.
 struct Relations {
@@ -344,9 +291,10 @@ fn relations(p: &Pipeline, s: &Schema) -> Relations {
 }
 
 /// The dimension tables: their columns, the join and the Hologres connector options
-/// (the sink's connection, then the lookup's own options).
+/// (the first Hologres sink's connection, then the lookup's own options).
 fn lookups(p: &Pipeline, s: &Schema) -> Vec<serde_json::Value> {
-    let sink = &p.sink;
+    // Resolution made sure there is one when there are lookups.
+    let Some(sink) = p.hologres_sinks().next() else { return Vec::new() };
     s.stages
         .lookups
         .iter()
@@ -389,6 +337,10 @@ pub fn deploy_params(d: &DeploymentSpec) -> DeployParams {
     }
 }
 
+mod sinks;
+
+pub use sinks::{FIXED_PROPERTIES, table_properties};
+
 /// The variables every template receives (docs/templates.md describes them).
 pub fn variables(p: &Pipeline, s: &Schema) -> serde_json::Value {
     context(p, s, &deploy_params(&p.deployment))
@@ -396,14 +348,8 @@ pub fn variables(p: &Pipeline, s: &Schema) -> serde_json::Value {
 
 fn context(p: &Pipeline, s: &Schema, d: &DeployParams) -> serde_json::Value {
     let so = source_options(p, s);
-    let sink = &p.sink;
-    let ko = sink_options(p);
-    let props: Vec<serde_json::Value> =
-        table_properties(p, s).into_iter().map(|(k, v)| json!({ "key": k, "value": v })).collect();
-
-    let stages = relations(p, s);
     let resources = |r: &Option<(f64, String)>| r.as_ref().map(|(cpu, memory)| json!({ "cpu": cpu, "memory": memory }));
-    json!({
+    let mut v = json!({
         "pipeline": { "name": p.name },
         "source": {
             "table": format!("{}_source", p.name),
@@ -412,28 +358,8 @@ fn context(p: &Pipeline, s: &Schema, d: &DeployParams) -> serde_json::Value {
             "watermark": s.watermark.as_ref().map(|(c, d)| json!({ "column": c, "delay_secs": d })),
             "options": options(so),
         },
-        "sink": {
-            "table": format!("{}_sink", p.name),
-            "columns": s.columns.iter().map(|c| json!({ "name": c.sink_name, "type": c.ty.to_string(), "not_null": !c.nullable })).collect::<Vec<_>>(),
-            "primary_key": s.primary_key,
-            "options": options(ko),
-        },
         "lookups": lookups(p, s),
-        "view": stages.view,
-        "insert": {
-            "select": s.columns.iter().map(|c| json!({ "expr": c.expr, "name": c.sink_name })).collect::<Vec<_>>(),
-            "from": stages.from,
-            "where": stages.insert_where,
-        },
-        "ddl": {
-            "dialect": sink.dialect.name(),
-            "with_form": sink.hologres_version >= (2, 1),
-            "schema": sink.schema,
-            "table": sink.table,
-            "columns": s.columns.iter().map(|c| json!({ "name": c.sink_name, "type": c.holo.sql, "not_null": !c.nullable })).collect::<Vec<_>>(),
-            "primary_key": s.primary_key,
-            "properties": props,
-        },
+        "view": relations(p, s).view,
         "deployment": {
             "engine_version": d.engine_version,
             "parallelism": d.parallelism,
@@ -443,5 +369,21 @@ fn context(p: &Pipeline, s: &Schema, d: &DeployParams) -> serde_json::Value {
             "taskmanager": resources(&d.taskmanager),
             "flink_conf": d.flink_conf.iter().map(|(k, v)| json!({ "key": k, "value": v })).collect::<Vec<_>>(),
         },
-    })
+    });
+    // The first sink's variables are the pipeline's own.
+    v = for_sink(&v, p, s, 0);
+    v
+}
+
+/// The pipeline's variables with sink `i`'s `sink`, `insert` and `ddl`.
+fn for_sink(vars: &serde_json::Value, p: &Pipeline, s: &Schema, i: usize) -> serde_json::Value {
+    let r = relations(p, s);
+    let mut v = vars.clone();
+    if let (Some(obj), serde_json::Value::Object(own)) =
+        (v.as_object_mut(), sinks::context(p, i, &s.sinks[i], s.standard, &r.from, &r.insert_where))
+    {
+        obj.remove("ddl");
+        obj.extend(own);
+    }
+    v
 }

@@ -1,0 +1,222 @@
+//! A pipeline's sinks: `[sink]`, or each `[[sink]]` of a pipeline that writes to
+//! several tables (or topics) in one job. Hologres sinks take `[defaults.sink]`
+//! underneath; a Kafka sink is its own table of keys.
+
+use super::options::{self, Connector};
+use super::read::{Settings, Vvr, note};
+use super::walk::Section;
+use super::*;
+
+/// One sink of a pipeline.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sink {
+    /// Where the rows go.
+    pub target: Target,
+    /// The columns written, as `flinkform schema` names them; every column when `None`.
+    pub columns: Option<Vec<String>>,
+    /// This sink's own primary key; `[schema] primary_key` when `None`.
+    pub primary_key: Option<Vec<String>>,
+}
+
+/// Where a sink writes.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Target {
+    /// A Hologres (or PostgreSQL) table.
+    Hologres(SinkSpec),
+    /// A Kafka topic.
+    Kafka(KafkaSinkSpec),
+}
+
+/// `type = "kafka"` or `type = "upsert-kafka"`: a Kafka topic of JSON messages.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KafkaSinkSpec {
+    /// Topic name.
+    pub topic: String,
+    /// Brokers as Flink reaches them.
+    pub bootstrap_servers: String,
+    /// `upsert-kafka`: keyed by the primary key, updates and deletes as upserts and
+    /// tombstones; otherwise every row is appended (`kafka`, inserts only).
+    pub upsert: bool,
+}
+
+impl Sink {
+    /// The sink's Hologres table, if it is one.
+    pub fn hologres(&self) -> Option<&SinkSpec> {
+        match &self.target {
+            Target::Hologres(h) => Some(h),
+            Target::Kafka(_) => None,
+        }
+    }
+
+    /// What the sink writes to, for messages and for finding it again in the state:
+    /// `schema.table`, or `kafka:topic`.
+    pub fn label(&self) -> String {
+        match &self.target {
+            Target::Hologres(h) => format!("{}.{}", h.schema, h.table),
+            Target::Kafka(k) => format!("kafka:{}", k.topic),
+        }
+    }
+}
+
+/// Reads `[sink]`, or every `[[sink]]` of `top`. A Hologres sink reads `[defaults.sink]`
+/// under its own keys; a Kafka sink only its own.
+pub(super) fn read_sinks(
+    top: &Section<'_, '_>,
+    defaults: &Section<'_, '_>,
+    vvr: Option<Vvr>,
+    settings: &Settings,
+) -> Option<Vec<Sink>> {
+    let under = || defaults.section("sink").into_layers();
+    let kafka = |s: &Section<'_, '_>| matches!(s.peek_str("type"), Some("kafka" | "upsert-kafka"));
+    if !top.is_array("sink") {
+        let own = top.section("sink");
+        let s = if kafka(&own) { own } else { own.stacked(under()) };
+        return read_sink(&s, vvr, settings, "sink").map(|s| vec![s]);
+    }
+    let mut out = Vec::new();
+    let mut ok = true;
+    for (i, elem) in top.tables("sink").into_iter().enumerate() {
+        let prefix = if i == 0 { "sink".to_string() } else { format!("sink.{}", i + 1) };
+        let s = if kafka(&elem) { elem } else { elem.stacked(under()) };
+        match read_sink(&s, vvr, settings, &prefix) {
+            Some(s) => out.push(s),
+            None => ok = false,
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    for s in &out {
+        if !seen.insert(s.label()) {
+            top.report(top.error_here(format!(
+                "two [[sink]] write to {}: give each sink a table (or topic) of its own",
+                s.label()
+            )));
+            ok = false;
+        }
+    }
+    (ok && !out.is_empty()).then_some(out)
+}
+
+/// One sink: its `type`, the column selection and key, then the target's own keys.
+fn read_sink(s: &Section<'_, '_>, vvr: Option<Vvr>, settings: &Settings, prefix: &str) -> Option<Sink> {
+    let kind = s.choice("type", &["hologres", "kafka", "upsert-kafka"]).unwrap_or("hologres");
+    let columns = s.string_list("columns");
+    let primary_key = s.string_list("primary_key");
+    if let Some(c) = &columns {
+        note(settings, &format!("{prefix}.columns"), c);
+    }
+    if let Some(k) = &primary_key {
+        note(settings, &format!("{prefix}.primary_key"), k);
+    }
+    let target = match kind {
+        "hologres" => read_hologres(s, vvr, settings, prefix).map(Target::Hologres),
+        _ => {
+            let topic = s.required_string("topic");
+            let bootstrap_servers = s.required_string("bootstrap_servers");
+            topic.zip(bootstrap_servers).map(|(topic, bootstrap_servers)| {
+                let k = KafkaSinkSpec { topic, bootstrap_servers, upsert: kind == "upsert-kafka" };
+                note(settings, &format!("{prefix}.kafka"), &k);
+                Target::Kafka(k)
+            })
+        }
+    };
+    s.finish();
+    Some(Sink { target: target?, columns, primary_key })
+}
+
+/// A Hologres sink's keys; settings are noted under `prefix` (`sink`, `sink.2`...).
+fn read_hologres(s: &Section<'_, '_>, vvr: Option<Vvr>, settings: &Settings, prefix: &str) -> Option<SinkSpec> {
+    let endpoint = s.required_string("endpoint");
+    let database = s.required_string("database");
+    let table = s.required_string("table");
+    let username = s.credential("username");
+    if !s.has("username") {
+        s.report(
+            s.error_here("missing `username` in [sink]").with_help("write `username = { secret = \"holo_user\" }`"),
+        );
+    }
+    let password = s.secret("password");
+    if !s.has("password") {
+        // VVR 8 and 11 both mark the Hologres connector's `password` required.
+        s.report(
+            s.error_here("missing `password` in [sink]: the Hologres connector requires it")
+                .with_help("write `password = { secret = \"holo_password\" }` (a VVP variable)"),
+        );
+    }
+    let on_conflict = match s
+        .choice("on_conflict", &["update", "replace", "ignore", "insertorupdate", "insertorreplace", "insertorignore"])
+    {
+        Some("replace" | "insertorreplace") => OnConflict::Replace,
+        Some("ignore" | "insertorignore") => OnConflict::Ignore,
+        _ => OnConflict::Update,
+    };
+    let orientation = s.choice("orientation", &["column", "row", "row,column"]).unwrap_or("column").to_string();
+    let distribution_key = s.string_list("distribution_key").unwrap_or_default();
+    let clustering_key = s.string_list("clustering_key").unwrap_or_default();
+    let event_time_column = s.string("event_time_column");
+    let ttl_seconds = s.uint("ttl_seconds");
+    let dialect = match s.choice("dialect", &["hologres", "postgres"]) {
+        Some("postgres") => Dialect::Postgres,
+        _ => Dialect::Hologres,
+    };
+    let hologres_version = match s.get("hologres_version") {
+        None => (2, 1),
+        Some(f) => {
+            let parsed = f.value.get_ref().as_str().and_then(|v| {
+                let mut it = v.split('.').map(str::parse::<u32>);
+                Some((it.next()?.ok()?, it.next().unwrap_or(Ok(0)).ok()?))
+            });
+            parsed.unwrap_or_else(|| {
+                s.report(f.error("`hologres_version` must be a version such as \"2.1\" or \"1.3\""));
+                (2, 1)
+            })
+        }
+    };
+    let dsn_env = s.string("dsn_env");
+    let options = options::read(s, Connector::Hologres, vvr);
+    let table = table?;
+    let (schema, table) = match table.split_once('.') {
+        Some((sc, t)) => (sc.to_string(), t.to_string()),
+        None => ("public".to_string(), table),
+    };
+    if schema.is_empty() || table.is_empty() || table.contains('.') {
+        if let Some(f) = s.get("table") {
+            s.report(
+                f.error("`table` must be `schema.table` or `table`, each part non-empty")
+                    .with_help("quote nothing: write `table = \"public.orders\"`"),
+            );
+        }
+        return None;
+    }
+    let spec = SinkSpec {
+        endpoint: endpoint?,
+        database: database?,
+        schema,
+        table,
+        username: username?,
+        password,
+        on_conflict,
+        orientation,
+        distribution_key,
+        clustering_key,
+        event_time_column,
+        ttl_seconds,
+        dialect,
+        hologres_version,
+        dsn_env,
+        options,
+    };
+    note(settings, &format!("{prefix}.endpoint"), &spec.endpoint);
+    note(settings, &format!("{prefix}.dialect"), (spec.dialect, spec.hologres_version));
+    note(settings, &format!("{prefix}.database"), &spec.database);
+    note(settings, &format!("{prefix}.table"), (&spec.schema, &spec.table));
+    note(settings, &format!("{prefix}.username"), &spec.username);
+    note(settings, &format!("{prefix}.password"), &spec.password);
+    note(settings, &format!("{prefix}.on_conflict"), spec.on_conflict);
+    note(
+        settings,
+        &format!("{prefix}.properties"),
+        (&spec.orientation, &spec.distribution_key, &spec.clustering_key, &spec.event_time_column, spec.ttl_seconds),
+    );
+    options::note(settings, prefix, &spec.options);
+    Some(spec)
+}

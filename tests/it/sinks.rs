@@ -1,0 +1,81 @@
+//! Several sinks per pipeline: one job whose inserts run as one statement set, each sink
+//! with its own columns, key and DDL, recorded in the state; adding one is an update.
+
+use crate::common::TestProject;
+
+/// `orders` with its `[sink]` written as the first `[[sink]]`, and `more` after it.
+fn with_sinks(p: &TestProject, more: &str) {
+    let spec = std::fs::read_to_string(crate::common::repo().join("pipelines/orders.toml")).unwrap();
+    let spec = spec.replace("[sink]\ntable = \"public.orders\"", "[[sink]]\ntable = \"public.orders\"");
+    assert!(spec.contains("[[sink]]"), "{spec}");
+    p.write("pipelines/orders.toml", &format!("{spec}\n{more}"));
+}
+
+const STATUS: &str = "# The latest status of each order, for the support desk.\n[[sink]]\ntable = \"support.order_status\"\ncolumns = [\"order_id\", \"status\", \"updated_ms\"]\n";
+
+#[test]
+fn a_second_sink_is_an_update_and_renders_one_statement_set() {
+    let p = TestProject::two_pipelines();
+    p.record();
+    // The same sink as an array of one: nothing changes.
+    with_sinks(&p, "");
+    let r = p.run(&["plan", "--detailed-exitcode"]).code(0);
+    assert!(r.stdout.contains("No changes."), "{}", r.stdout);
+
+    with_sinks(&p, STATUS);
+    let r = p.run(&["plan", "--detailed-exitcode"]).code(2);
+    let out = &r.stdout;
+    assert!(out.contains("~ pipeline \"orders\""), "{out}");
+    assert!(out.contains("because: sink support.order_status added (3 columns)"), "{out}");
+    assert!(out.contains("Plan: 0 to add, 1 to change, 0 to replace, 0 to destroy."), "{out}");
+    assert!(out.contains("+CREATE TABLE IF NOT EXISTS \"support\".\"order_status\" ("), "{out}");
+    assert!(out.contains("run it on support.order_status before the job starts"), "{out}");
+    let json = p.run(&["plan", "--format", "json"]).code(0).stdout;
+    assert!(json.contains("CREATE TABLE IF NOT EXISTS \\\"support\\\".\\\"order_status\\\""), "{json}");
+
+    let sql = p.run(&["render", "orders"]).code(0).stdout;
+    assert_eq!(sql.matches("BEGIN STATEMENT SET;").count(), 1, "{sql}");
+    assert_eq!(sql.matches("INSERT INTO").count(), 2, "{sql}");
+    assert!(sql.contains("INSERT INTO `orders_sink_2`\nSELECT\n  `order_id` AS `order_id`,\n  `status` AS `status`,\n  `updated_at` AS `updated_at`\nFROM `orders_source`;"), "{sql}");
+    assert!(sql.trim_end().ends_with("END;"), "{sql}");
+
+    // Recorded, the sink is part of the state: the next plan has nothing to do, and
+    // taking the sink away again is an update that says so.
+    let state = p.record();
+    assert_eq!(state.pipelines["orders"].more_sinks.len(), 1);
+    assert!(p.run(&["plan"]).code(0).stdout.contains("No changes."));
+    with_sinks(&p, "");
+    let r = p.run(&["plan"]).code(0);
+    assert!(r.stdout.contains("sink support.order_status removed: the job no longer writes it"), "{}", r.stdout);
+}
+
+#[test]
+fn kafka_sinks_append_rows_or_upsert_a_changelog() {
+    let p = TestProject::example();
+    let shop = p.read("pipelines/shop_orders.toml");
+    let kafka = |kind: &str| {
+        let more = format!(
+            "[[sink]]\ntype = \"{kind}\"\ntopic = \"orders_cdc\"\nbootstrap_servers = \"k:9092\"\ncolumns = [\"id\", \"status\"]\n"
+        );
+        p.write("pipelines/shop_orders.toml", &format!("{}\n{more}", shop.replace("[sink]\n", "[[sink]]\n")));
+    };
+    kafka("kafka");
+    let r = p.run(&["render", "shop_orders"]).code(1);
+    assert!(
+        r.stderr.contains("kafka:orders_cdc appends every row, but the rows are updated and deleted (canal-json)"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("--> pipelines/shop_orders.toml:24:8"), "{}", r.stderr);
+    assert!(r.stderr.contains("write `type = \"upsert-kafka\"`"), "{}", r.stderr);
+    kafka("upsert-kafka");
+    let sql = p.run(&["render", "shop_orders"]).code(0).stdout;
+    for want in [
+        "'connector' = 'upsert-kafka'",
+        "'key.format' = 'json'",
+        "PRIMARY KEY (`id`) NOT ENFORCED",
+        "BEGIN STATEMENT SET;",
+    ] {
+        assert!(sql.contains(want), "{want}:\n{sql}");
+    }
+}

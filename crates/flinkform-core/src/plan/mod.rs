@@ -5,14 +5,17 @@
 mod diff;
 pub mod file;
 pub mod meaning;
+mod sink;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use serde::{Deserialize, Serialize};
 
 use crate::state::{Operation, PipelineState, State};
-use diff::{classify, contract, drift, missing_columns, sink_changes};
+use diff::{classify, drift};
 pub use diff::{secret_names, widens};
+pub use sink::sink_key;
+use sink::sinks_ddl;
 
 /// Version of the plan formats (saved plan file and `--format json`).
 pub const FORMAT_VERSION: u32 = 1;
@@ -247,15 +250,6 @@ impl SinkDdl {
             SinkDdl::Create { sink, .. } | SinkDdl::AddColumn { sink, .. } => *sink = label,
         }
         self
-    }
-}
-
-/// The key of a sink's live table in [`Observed::sinks`]: the pipeline's name for its
-/// first sink, `name#schema.table` for the others.
-pub fn sink_key(pipeline: &str, i: usize, label: &str) -> String {
-    match i {
-        0 => pipeline.to_string(),
-        _ => format!("{pipeline}#{label}"),
     }
 }
 
@@ -504,49 +498,6 @@ pub fn compute(
     changes.extend(deletes);
     changes.sort_by(|a, b| a.name.cmp(&b.name));
     Plan::against(recorded, changes, errors, inputs, observed.is_some_and(|o| o.vvp))
-}
-
-/// The DDL of every Hologres sink of `d`: CREATE TABLE IF NOT EXISTS for a create or
-/// replace (also on resume) and for a sink new to the pipeline, then nullable ADD
-/// COLUMNs for the columns the recorded (or, when read, the live) table lacks; with the
-/// problems that forbid a change, and the live tables' contract mismatches in `errors`.
-fn sinks_ddl(
-    d: &Desired,
-    before: Option<&PipelineState>,
-    observed: Option<&Observed>,
-    action: Action,
-    errors: &mut Vec<String>,
-) -> (Vec<SinkDdl>, Vec<String>) {
-    let (mut all, mut problems) = (Vec::new(), Vec::new());
-    for (i, a) in d.record.sinks().enumerate().filter(|(_, s)| s.sink.kafka.is_none()) {
-        let label = a.sink.label();
-        // The first sink is the first sink whatever its table; the others are found by it.
-        let b = before
-            .and_then(|b| if i == 0 { b.sinks().next() } else { b.sinks().skip(1).find(|s| s.sink.label() == label) });
-        let (mut ddl, p) = match b {
-            Some(b) => sink_changes(b, a),
-            None if before.is_some() => (vec![SinkDdl::Create { sql: a.ddl.to_string(), sink: None }], Vec::new()),
-            None => (Vec::new(), Vec::new()),
-        };
-        problems.extend(p.into_iter().map(|p| if i == 0 { p } else { format!("sink {label}: {p}") }));
-        if let Some(Some(live)) = observed.and_then(|o| o.sinks.get(&sink_key(&d.name, i, &label))) {
-            // The live table decides which columns are missing.
-            ddl.retain(|x| !matches!(x, SinkDdl::AddColumn { .. }));
-            ddl.extend(missing_columns(a, live));
-            errors.extend(
-                contract(a, live)
-                    .into_iter()
-                    .map(|p| format!("pipeline `{}`: contract mismatch of {label}: {p}", d.name)),
-            );
-        }
-        let create = SinkDdl::Create { sql: a.ddl.to_string(), sink: None };
-        if matches!(action, Action::Create | Action::Replace) && !ddl.contains(&create) {
-            ddl.insert(0, create);
-        }
-        let tag = (i > 0).then_some(label);
-        all.extend(ddl.into_iter().map(|x| x.for_sink(tag.clone())));
-    }
-    (all, problems)
 }
 
 /// The change that brings `before` (if recorded) to the desired pipeline `d`, given

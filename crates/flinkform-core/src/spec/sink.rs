@@ -22,7 +22,7 @@ pub struct Sink {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Target {
     /// A Hologres (or PostgreSQL) table.
-    Hologres(SinkSpec),
+    Hologres(Box<SinkSpec>),
     /// A Kafka topic.
     Kafka(KafkaSinkSpec),
 }
@@ -43,7 +43,7 @@ impl Sink {
     /// The sink's Hologres table, if it is one.
     pub fn hologres(&self) -> Option<&SinkSpec> {
         match &self.target {
-            Target::Hologres(h) => Some(h),
+            Target::Hologres(h) => Some(h.as_ref()),
             Target::Kafka(_) => None,
         }
     }
@@ -108,7 +108,7 @@ fn read_sink(s: &Section<'_, '_>, vvr: Option<Vvr>, settings: &Settings, prefix:
         note(settings, &format!("{prefix}.primary_key"), k);
     }
     let target = match kind {
-        "hologres" => read_hologres(s, vvr, settings, prefix).map(Target::Hologres),
+        "hologres" => read_hologres(s, vvr, settings, prefix).map(|h| Target::Hologres(Box::new(h))),
         _ => {
             let topic = s.required_string("topic");
             let bootstrap_servers = s.required_string("bootstrap_servers");

@@ -43,12 +43,13 @@ fn defaults_are_merged_and_pipeline_keys_win() {
         load_texts(CONFIG, &[("pipelines/orders.toml", &format!("{PIPELINE}[deployment]\nparallelism = 3\n"))]);
     assert!(diags.is_empty(), "{diags:?}");
     let p = &p.unwrap().pipelines[0];
-    assert_eq!(p.sink.database, "db");
-    assert_eq!((p.sink.schema.as_str(), p.sink.table.as_str()), ("public", "orders"));
+    let sink = p.hologres_sinks().next().unwrap();
+    assert_eq!(sink.database, "db");
+    assert_eq!((sink.schema.as_str(), sink.table.as_str()), ("public", "orders"));
     assert_eq!(p.deployment.parallelism, 3);
     assert_eq!(p.deployment.vvr, (8, 0, 11));
     assert_eq!(p.source.group_id, "flinkform_orders");
-    assert_eq!(p.sink.password, Some(SecretRef { name: "holo_password".into(), env: None }));
+    assert_eq!(sink.password, Some(SecretRef { name: "holo_password".into(), env: None }));
 }
 
 #[test]
@@ -248,7 +249,7 @@ fn connector_options_pass_through_flattened_with_defaults_under_the_pipelines() 
         ])
     );
     assert_eq!(
-        p.sink.options,
+        p.hologres_sinks().next().unwrap().options,
         BTreeMap::from([("connectionSize".to_string(), lit("8")), ("jdbcRetryCount".to_string(), lit("5"))])
     );
     assert_eq!(p.settings["sink.options.connectionSize"], "\"8\"");
@@ -335,7 +336,10 @@ fn connector_options_follow_the_engine_minor_version_and_major_renames() {
     // A renamed option still works on VVR 11, with a warning naming the new spelling.
     let (p, diags) =
         load_texts(CONFIG, &[("pipelines/orders.toml", &on("vvr-11.1-jdk11-flink-1.20", "connectionSize = 3"))]);
-    assert_eq!(p.unwrap().pipelines[0].sink.options["connectionSize"], Credential::Literal("3".into()));
+    assert_eq!(
+        p.unwrap().pipelines[0].hologres_sinks().next().unwrap().options["connectionSize"],
+        Credential::Literal("3".into())
+    );
     assert!(
         diags.len() == 1
             && !diags[0].is_error()

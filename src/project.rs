@@ -447,6 +447,31 @@ fn column_record(c: &flinkform_core::schema::Column) -> ColumnRecord {
     }
 }
 
+/// What the Kafka sinks' clusters say of their topics, for a pipeline sampled from
+/// Kafka (a plan that reads files is offline): a missing topic is a warning, since the
+/// job does not create it. The source's `sample_bootstrap_servers` stand for its own
+/// cluster; a cluster that cannot be reached is not checked.
+fn kafka_sink_topics(p: &Pipeline) -> Vec<String> {
+    let src = &p.source;
+    let mut out = Vec::new();
+    for s in &p.sinks {
+        let Target::Kafka(k) = &s.target else { continue };
+        let servers = match &src.sample_bootstrap_servers {
+            Some(here) if k.bootstrap_servers == src.bootstrap_servers => here.as_str(),
+            _ => k.bootstrap_servers.as_str(),
+        };
+        match crate::sample::topic_partitions(servers, &k.topic, src.sample.timeout) {
+            Ok(Some(n)) => tracing::debug!(topic = %k.topic, partitions = n, "sink topic exists"),
+            Ok(None) => out.push(format!(
+                "{}: the sink topic {} does not exist on {servers}: create it before the job starts (Flink's Kafka sink does not)",
+                p.file, k.topic
+            )),
+            Err(e) => tracing::debug!(topic = %k.topic, error = %e, "sink topic not checked"),
+        }
+    }
+    out
+}
+
 /// The dimension tables of a pipeline's lookups, read from the live database through
 /// `[sink] dsn_env` where a column's type is not pinned and the variable is set.
 fn dimensions(p: &Pipeline) -> Result<Vec<Option<schema::Dimension>>, Diagnostic> {
@@ -541,6 +566,9 @@ pub fn desired_all(
                                 "sampled"
                             );
                             let (mut r, _) = resolve(p, &sample, rec, renderer)?;
+                            if p.source.sample.file.is_none() {
+                                r.desired.warnings.extend(kafka_sink_topics(p));
+                            }
                             if let Some(why) = fell_back {
                                 r.desired.warnings.push(format!(
                                     "{why}: planned from the recorded schema instead (--sample=recorded); columns new in the topic are not seen"

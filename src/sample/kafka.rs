@@ -87,6 +87,16 @@ fn client_config(servers: &str, security: Option<&Security>, timeout: Duration) 
     Ok(c)
 }
 
+/// How many partitions `topic` has on `servers`: `Ok(None)` when the cluster answers and
+/// has no such topic, `Err` when it cannot be asked (unreachable, refused). Lists every
+/// topic rather than asking for this one, so that no broker creates it on the request.
+pub fn topic_partitions(servers: &str, topic: &str, timeout: Duration) -> Result<Option<usize>, String> {
+    let consumer: BaseConsumer =
+        client_config(servers, None, timeout).map_err(|e| e.to_string())?.create().map_err(|e| e.to_string())?;
+    let metadata = consumer.fetch_metadata(None, timeout).map_err(|e| describe(&e, servers, timeout))?;
+    Ok(metadata.topics().iter().find(|t| t.name() == topic).map(|t| t.partitions().len()))
+}
+
 /// Splits `want` records over partitions with `available[i]` records each, as evenly
 /// as possible; a partition with fewer records leaves its share to the others.
 pub fn allocate(available: &[u64], want: u64) -> Vec<u64> {

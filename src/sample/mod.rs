@@ -4,7 +4,7 @@
 
 mod kafka;
 
-pub use kafka::{KafkaSampler, resolve_secret};
+pub use kafka::{KafkaSampler, resolve_secret, topic_partitions};
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;

@@ -197,3 +197,28 @@ fn plan_and_sample_with_a_kafka_source_match_the_sample_file() {
     assert!(adhoc.contains("total"), "{adhoc}");
     assert!(adhoc.contains("DOUBLE"), "{adhoc}");
 }
+
+#[test]
+fn a_kafka_sink_s_topic_is_looked_up_on_the_cluster() {
+    let topic = unique("orders");
+    create_topic(&topic, 1);
+    let file = std::fs::read_to_string(crate::common::repo().join("samples/orders.jsonl")).unwrap();
+    let msgs: Vec<Msg<'_>> = file.lines().map(|l| (0, None, Some(l.as_bytes()))).collect();
+    produce(&topic, "none", &msgs);
+    let p = example_on_kafka(&topic);
+    let out_topic = unique("orders_out");
+    let spec = p.read("pipelines/orders.toml").replace("[sink]\n", "[[sink]]\n");
+    p.write(
+        "pipelines/orders.toml",
+        &format!(
+            "{spec}\n[[sink]]\ntype = \"upsert-kafka\"\ntopic = \"{out_topic}\"\nbootstrap_servers = \"{}\"\ncolumns = [\"order_id\", \"status\"]\n",
+            broker()
+        ),
+    );
+    let missing = format!("the sink topic {out_topic} does not exist on {}", broker());
+    let plan = p.run(&["plan"]).code(0).stdout;
+    assert!(plan.contains(&missing), "{plan}");
+    create_topic(&out_topic, 3);
+    let plan = p.run(&["plan"]).code(0).stdout;
+    assert!(!plan.contains("does not exist"), "{plan}");
+}

@@ -295,6 +295,17 @@ fn flink_plans_every_rendered_script_and_reads_every_sampled_record_unchanged() 
     }
     // Canal's change events, read by Flink's canal-json format.
     render_case(&example, "shop_orders", &example.path().join("samples/shop_orders.canal.jsonl"), cases);
+    // Debezium's and Maxwell's change events, with native JSON values, on VVR 11.
+    for (name, format, events) in
+        [("users_debezium", "debezium-json", DEBEZIUM), ("users_maxwell", "maxwell-json", MAXWELL)]
+    {
+        example.write(&format!("samples/{name}.jsonl"), events);
+        example.write(
+            &format!("pipelines/{name}.toml"),
+            &format!("[pipeline]\nname = \"{name}\"\n\n[source]\ntopic = \"{name}\"\nbootstrap_servers = \"k:9092\"\nformat = \"{format}\"\nsample = {{ file = \"samples/{name}.jsonl\" }}\n\n[schema]\nprimary_key = [\"id\"]\n\n[sink]\ntable = \"public.{name}\"\n\n[deployment]\nengine_version = \"vvr-11.1-jdk11-flink-1.20\"\n"),
+        );
+        render_case(&example, name, &example.path().join(format!("samples/{name}.jsonl")), cases);
+    }
     // Three sinks in one statement set: two tables and an upsert-kafka topic.
     let fan_out = TestProject::example();
     let spec = fan_out
@@ -405,6 +416,20 @@ fn flink_plans_every_rendered_script_and_reads_every_sampled_record_unchanged() 
     }
     assert!(read >= 4 * 120 + 100, "{read} records read:\n{outs}");
 }
+
+/// Debezium events of a users table: a snapshot read, an insert, an update, a delete.
+const DEBEZIUM: &str = r#"{"before":null,"after":{"id":1,"name":"Ana","score":12.5,"joined":"2024-05-01 10:00:00.250","vip":true},"op":"r","ts_ms":1714557600000}
+{"before":null,"after":{"id":2,"name":"Bo","score":7,"joined":"2024-05-02 11:00:00.000","vip":false},"op":"c","ts_ms":1714557601000}
+{"before":{"id":1,"name":"Ana","score":12.5,"joined":"2024-05-01 10:00:00.250","vip":true},"after":{"id":1,"name":"Ana Lima","score":13.25,"joined":"2024-05-01 10:00:00.250","vip":true},"op":"u","ts_ms":1714557602000}
+{"before":{"id":2,"name":"Bo","score":7,"joined":"2024-05-02 11:00:00.000","vip":false},"after":null,"op":"d","ts_ms":1714557603000}
+"#;
+
+/// Maxwell events of a users table: inserts, an update with `old`, a delete.
+const MAXWELL: &str = r#"{"database":"shop","table":"users","type":"insert","ts":1714557600,"data":{"id":1,"name":"Ana","score":12.5,"vip":true},"primary_key_columns":["id"]}
+{"database":"shop","table":"users","type":"insert","ts":1714557601,"data":{"id":2,"name":"Bo","score":null,"vip":false},"primary_key_columns":["id"]}
+{"database":"shop","table":"users","type":"update","ts":1714557602,"data":{"id":1,"name":"Ana Lima","score":13.25,"vip":true},"old":{"name":"Ana","score":12.5},"primary_key_columns":["id"]}
+{"database":"shop","table":"users","type":"delete","ts":1714557603,"data":{"id":2,"name":"Bo","score":null,"vip":false},"primary_key_columns":["id"]}
+"#;
 
 /// The problem lines the checker reported, by case.
 fn problems(out: &str) -> BTreeMap<String, Vec<String>> {

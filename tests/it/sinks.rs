@@ -79,3 +79,50 @@ fn kafka_sinks_append_rows_or_upsert_a_changelog() {
         assert!(sql.contains(want), "{want}:\n{sql}");
     }
 }
+
+/// Each Hologres sink is checked against its own live table, and evolves on its own: a
+/// new field in the topic is an ADD COLUMN on every sink that writes every column.
+#[test]
+fn each_sink_has_its_own_contract_and_schema_evolution() {
+    let db = crate::state::TempSchema::default();
+    let p = TestProject::two_pipelines();
+    let pg = "dialect = \"postgres\"\ndsn_env = \"TEST_SINK_DSN\"\n";
+    let spec = std::fs::read_to_string(crate::common::repo().join("pipelines/orders.toml")).unwrap();
+    let spec = spec
+        .replace("[sink]\ntable = \"public.orders\"", &format!("[[sink]]\ntable = \"{}.orders\"\n{pg}", db.0))
+        .replace("distribution_key = [\"order_id\"]\n", "");
+    p.write(
+        "pipelines/orders.toml",
+        &format!("{spec}\n[[sink]]\ntable = \"{}.orders_copy\"\n{pg}\n[[sink]]\ntable = \"{}.order_status\"\ncolumns = [\"order_id\", \"status\"]\n{pg}", db.0, db.0),
+    );
+    let env = [("TEST_SINK_DSN", crate::state::pg_dsn())];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    p.record();
+
+    // The status table exists with `status` as an integer: its contract is broken, and
+    // the message names it; the other two tables do not exist yet.
+    db.sql(&[
+        &format!("CREATE SCHEMA IF NOT EXISTS \"{}\"", db.0),
+        &format!("CREATE TABLE \"{}\".order_status (order_id text PRIMARY KEY, status int4)", db.0),
+    ]);
+    let r = p.run_with(&["plan"], &env).code(1);
+    let status = format!("contract mismatch of {}.order_status: live column \"status\" is int4", db.0);
+    assert!(r.stdout.contains(&status) || r.stderr.contains(&status), "{}\n{}", r.stdout, r.stderr);
+    db.sql(&[&format!("DROP TABLE \"{}\".order_status", db.0)]);
+
+    // A new field: both full sinks add the column, the selection does not.
+    let sample = p.read("samples/orders.jsonl").replacen(
+        "\"currency\": \"CNY\"",
+        "\"currency\": \"CNY\", \"channel\": \"app\"",
+        3,
+    );
+    p.write("samples/orders.jsonl", &sample);
+    let out = p.run_with(&["plan"], &env).code(0).stdout;
+    assert!(out.contains("column `channel` added (STRING, 3/40 present)"), "{out}");
+    assert!(out.contains(&format!("column `channel` of sink {}.orders_copy added", db.0)), "{out}");
+    for table in ["orders", "orders_copy"] {
+        let add = format!("ALTER TABLE \"{}\".\"{table}\" ADD COLUMN \"channel\" text;", db.0);
+        assert!(out.contains(&add), "{add} missing:\n{out}");
+    }
+    assert!(!out.contains("\"order_status\" ADD COLUMN"), "{out}");
+}

@@ -54,7 +54,7 @@ pub(super) fn render(
     let resolved = resolve_one(root, &name, None, progress)?;
     let r = &resolved.desired.record;
     ok(if ddl {
-        r.ddl.clone()
+        r.all_ddl()
     } else if deployment {
         r.deployment.clone()
     } else {
@@ -77,12 +77,13 @@ pub(super) fn render_selected(
     let mut out = String::new();
     for d in &desired {
         let r = &d.record;
+        let [sql, all_ddl, deploy] = r.artifacts();
         let text = if ddl {
-            &r.ddl
+            all_ddl
         } else if deployment {
-            &r.deployment
+            deploy
         } else {
-            &r.sql
+            sql
         };
         let comment = if deployment { "#" } else { "--" };
         out.push_str(&format!("{comment} ==== {} ({})\n{text}\n", d.name, r.file));
@@ -221,15 +222,11 @@ pub(super) fn diff_envs(root: &Path, progress: Progress<'_>, from: &str, to: &st
     let mut differ = Vec::new();
     for name in names {
         let (x, y) = (a.get(name), b.get(name));
-        let text =
-            |p: Option<&PipelineState>, f: fn(&PipelineState) -> &str| p.map_or(String::new(), |p| f(p).to_string());
+        let texts = |p: Option<&PipelineState>| p.map_or_else(Default::default, PipelineState::artifacts);
+        let (old, new) = (texts(x), texts(y));
         let mut diffs = String::new();
-        for (label, f) in [
-            ("flink.sql", (|p| &p.sql) as fn(&PipelineState) -> &str),
-            ("hologres.sql", |p| &p.ddl),
-            ("deployment.yaml", |p| &p.deployment),
-        ] {
-            diffs.push_str(&view::unified(&text(x, f), &text(y, f), &format!("{name}/{label}")));
+        for (i, label) in PipelineState::ARTIFACTS.into_iter().enumerate() {
+            diffs.push_str(&view::unified(&old[i], &new[i], &format!("{name}/{label}")));
         }
         if !diffs.is_empty() {
             let what = match (x, y) {

@@ -103,7 +103,7 @@ pub(super) fn show(root: &Path, name: String) -> Result<Output, Error> {
     for h in &p.history {
         out.push_str(&format!("  serial {}  {}  {}  sql {}\n", h.serial, h.at, h.action, short(&h.sql_digest)));
     }
-    out.push_str(&format!("\n{}\n{}\n{}", p.sql, p.ddl, p.deployment));
+    out.push_str(&format!("\n{}\n{}\n{}", p.sql, p.all_ddl(), p.deployment));
     ok(out)
 }
 

@@ -22,6 +22,35 @@ fn example_clickstream() {
     check_render(&TestProject::example(), "clickstream");
 }
 
+/// A Canal change stream: declared types, the key from `pkNames`, the table filter.
+#[test]
+fn example_shop_orders() {
+    check_render(&TestProject::example(), "shop_orders");
+}
+
+/// A filter, a lookup join and deduplication.
+#[test]
+fn example_payments() {
+    check_render(&TestProject::example(), "payments");
+}
+
+/// Three sinks (two tables and an upsert-kafka topic) in one statement set.
+#[test]
+fn several_sinks() {
+    let p = TestProject::example();
+    let spec = p.read("pipelines/orders.toml").replace("[sink]\n", "[[sink]]\n");
+    p.write(
+        "pipelines/orders.toml",
+        &format!(
+            "{spec}\n[[sink]]\ntable = \"support.order_status\"\ncolumns = [\"order_id\", \"status\", \"updated_ms\"]\norientation = \"row\"\n\n[[sink]]\ntype = \"upsert-kafka\"\ntopic = \"orders_clean\"\nbootstrap_servers = \"k:9092\"\ncolumns = [\"order_id\", \"total\"]\n"
+        ),
+    );
+    let sql = p.run(&["render", "orders"]).code(0).stdout;
+    let ddl = p.run(&["render", "orders", "--ddl"]).code(0).stdout;
+    insta::assert_snapshot!("orders_several_sinks.sql", sql);
+    insta::assert_snapshot!("orders_several_sinks.hologres.sql", ddl);
+}
+
 /// Keys of every shape: reserved words, punctuation, unicode, case twins, empty and
 /// line-break keys; huge and inexact numbers; timestamps of every shape; deep nesting.
 #[test]

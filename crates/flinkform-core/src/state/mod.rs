@@ -323,6 +323,20 @@ pub struct PipelineState {
 }
 
 impl PipelineState {
+    /// Every sink's DDL, one after the other (a topic has none).
+    pub fn all_ddl(&self) -> String {
+        self.sinks().map(|s| s.ddl).filter(|d| !d.is_empty()).collect::<Vec<_>>().join("\n")
+    }
+
+    /// The names of what a pipeline renders, as plans and diffs label it.
+    pub const ARTIFACTS: [&'static str; 3] = ["flink.sql", "hologres.sql", "deployment.yaml"];
+
+    /// What the pipeline renders, named by [`PipelineState::ARTIFACTS`]: the SQL, every
+    /// sink's DDL, the deployment.
+    pub fn artifacts(&self) -> [String; 3] {
+        [self.sql.clone(), self.all_ddl(), self.deployment.clone()]
+    }
+
     /// Every sink, the first one first.
     pub fn sinks(&self) -> impl Iterator<Item = SinkView<'_>> {
         let first =

@@ -128,25 +128,16 @@ pub fn unified(old: &str, new: &str, label: &str) -> String {
 }
 
 fn artifacts(c: &Change) -> Vec<(&'static str, String)> {
-    let get = |s: Option<&crate::state::PipelineState>, f: fn(&crate::state::PipelineState) -> String| {
-        s.map_or(String::new(), f)
-    };
-    // Every sink's DDL, one after the other (a topic has none).
-    let ddl = |p: &crate::state::PipelineState| {
-        p.sinks().map(|s| s.ddl).filter(|d| !d.is_empty()).collect::<Vec<_>>().join("\n")
-    };
-    let (b, a) = (c.before.as_ref(), c.after.as_ref());
-    [
-        ("flink.sql", get(b, |p| p.sql.clone()), get(a, |p| p.sql.clone())),
-        ("hologres.sql", get(b, ddl), get(a, ddl)),
-        ("deployment.yaml", get(b, |p| p.deployment.clone()), get(a, |p| p.deployment.clone())),
-    ]
-    .into_iter()
-    // A destroyed pipeline keeps its Hologres table: no DDL diff for it.
-    .filter(|(label, _, _)| !(c.action == Action::Delete && *label == "hologres.sql"))
-    .map(|(label, old, new)| (label, unified(&old, &new, &format!("{}/{label}", c.name))))
-    .filter(|(_, d)| !d.is_empty())
-    .collect()
+    let texts = |s: Option<&crate::state::PipelineState>| s.map_or_else(Default::default, |p| p.artifacts());
+    let (b, a) = (texts(c.before.as_ref()), texts(c.after.as_ref()));
+    crate::state::PipelineState::ARTIFACTS
+        .into_iter()
+        .zip(b.into_iter().zip(a))
+        // A destroyed pipeline keeps its Hologres table: no DDL diff for it.
+        .filter(|(label, _)| !(c.action == Action::Delete && *label == "hologres.sql"))
+        .map(|(label, (old, new))| (label, unified(&old, &new, &format!("{}/{label}", c.name))))
+        .filter(|(_, d)| !d.is_empty())
+        .collect()
 }
 
 /// Said when a change has sink DDL that flinkform will not run.

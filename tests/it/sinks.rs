@@ -27,6 +27,10 @@ fn a_second_sink_is_an_update_and_renders_one_statement_set() {
     let out = &r.stdout;
     assert!(out.contains("~ pipeline \"orders\""), "{out}");
     assert!(out.contains("because: sink support.order_status added (3 columns)"), "{out}");
+    assert!(
+        out.contains("      also written to:\n        support.order_status: order_id, status, updated_at\n"),
+        "{out}"
+    );
     assert!(out.contains("Plan: 0 to add, 1 to change, 0 to replace, 0 to destroy."), "{out}");
     assert!(out.contains("+CREATE TABLE IF NOT EXISTS \"support\".\"order_status\" ("), "{out}");
     assert!(out.contains("run it on support.order_status before the job starts"), "{out}");

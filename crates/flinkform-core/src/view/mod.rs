@@ -237,6 +237,13 @@ fn plan_text(plan: &Plan, style: Style) -> String {
         if let Some(a) = c.after.as_ref().filter(|_| c.action != Action::Delete) {
             out.push_str("      columns:\n");
             out.push_str(&columns_table(&a.columns, "        "));
+            if !a.more_sinks.is_empty() {
+                out.push_str("      also written to:\n");
+                for s in &a.more_sinks {
+                    let cols: Vec<&str> = s.columns.iter().map(|c| c.sink_name.as_str()).collect();
+                    let _ = writeln!(out, "        {}: {}", s.sink.label(), cols.join(", "));
+                }
+            }
         }
         for (_, d) in artifacts(c) {
             for line in d.lines() {

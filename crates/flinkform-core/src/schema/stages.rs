@@ -80,6 +80,8 @@ pub(super) fn lookups(
     }
     let by_name: HashMap<String, (String, FlinkType)> =
         columns.iter().map(|c| (c.name.clone(), (c.expr.clone(), c.ty.clone()))).collect();
+    // The row's column names, and those the lookups bring in as they go.
+    let mut taken: HashSet<String> = by_name.keys().cloned().collect();
     let mut out = Vec::new();
     for (i, l) in p.lookups.iter().enumerate() {
         let key = format!("lookup.{}", i + 1);
@@ -115,7 +117,7 @@ pub(super) fn lookups(
         for dcol in &l.columns {
             let Some((ty, note)) = typed(dcol, diags) else { continue };
             let name = format!("{}{dcol}", l.prefix);
-            if by_name.contains_key(&name) || columns.iter().any(|c| c.name == name) {
+            if !taken.insert(name.clone()) {
                 diags.push(
                     spec_error(
                         p,

@@ -222,6 +222,15 @@ fn a_filter_names_source_columns_and_a_lookup_needs_its_types() {
     assert_eq!(l.on, [("CAST(s.`user_id` AS INT)".to_string(), "id".to_string())]);
     assert_eq!(s.column("name").map(|c| (c.origin, c.ty.clone())), Some((Origin::Lookup, FlinkType::String)));
     assert_eq!(s.computed.last().map(|c| c.expr.as_str()), Some("PROCTIME()"));
+
+    // A dimension column named like one of the row's needs a prefix.
+    let clash = "[[lookup]]\ntable = \"users\"\non = { user_id = \"id\" }\ncolumns = [\"status\"]\ntypes = { id = \"BIGINT\", status = \"STRING\" }\n";
+    let (s, d) = resolve_tail("", clash, &records);
+    assert!(s.is_none());
+    assert!(
+        d.iter().any(|m| m.contains("brings in `status`, which is already a column") && m.contains("prefix")),
+        "{d:?}"
+    );
 }
 
 #[test]

@@ -48,7 +48,12 @@ pub async fn live_table(env: &str, schema: &str, table: &str) -> Result<Option<L
         .iter()
         .map(|r| LiveColumn { name: r.get(0), udt: r.get(1), not_null: r.get(2), has_default: r.get(3) })
         .collect();
-    let pk = c
+    Ok(Some(LiveTable { columns, primary_key: primary_key(&c, schema, table).await? }))
+}
+
+/// The primary key columns of a table, in key order.
+async fn primary_key(c: &tokio_postgres::Client, schema: &str, table: &str) -> Result<Vec<String>, PgError> {
+    let rows = c
         .query(
             "SELECT k.column_name::text FROM information_schema.table_constraints t
              JOIN information_schema.key_column_usage k
@@ -58,7 +63,7 @@ pub async fn live_table(env: &str, schema: &str, table: &str) -> Result<Option<L
             &[&schema, &table],
         )
         .await?;
-    Ok(Some(LiveTable { columns, primary_key: pk.iter().map(|r| r.get(0)).collect() }))
+    Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
 /// A dimension table (`[[lookup]]`) as the live database has it: each column's type from
@@ -87,8 +92,7 @@ pub fn dimension(env: &str, schema: &str, table: &str) -> Result<Option<Dimensio
                     DimColumn { name: r.get(0), sql, ty }
                 })
                 .collect();
-            let live = live_table(&env, &schema, &table).await?;
-            Ok(Some(Dimension { columns, primary_key: live.map(|t| t.primary_key).unwrap_or_default() }))
+            Ok(Some(Dimension { columns, primary_key: primary_key(&c, &schema, &table).await? }))
         })
     };
     std::thread::scope(|s| s.spawn(read).join().expect("the dimension reader panicked"))

@@ -145,10 +145,10 @@ pub async fn sinks(
     desired: &[Desired],
 ) -> Result<BTreeMap<String, Option<flinkform_core::plan::LiveTable>>, SinkReadError> {
     let with_dsn = desired.iter().flat_map(|d| {
-        d.record.sinks().enumerate().filter_map(move |(i, s)| {
+        d.record.sinks().filter_map(move |s| {
             let env = s.sink.dsn_env.as_ref()?;
             std::env::var(env).ok().filter(|v| !v.is_empty())?;
-            Some((d, flinkform_core::plan::sink_key(&d.name, i, &s.sink.label()), s.sink, env))
+            Some((d, flinkform_core::plan::sink_key(&d.name, &s), s.sink, env))
         })
     });
     let looks = futures::stream::iter(with_dsn)

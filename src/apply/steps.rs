@@ -196,12 +196,11 @@ impl<V: Vvp> Executor<'_, V> {
     /// before the job is deployed, on each sink whose `dsn_env` is set.
     async fn sink_ddl(&self, name: &str, after: &PipelineState, ddl: &[SinkDdl]) -> Res<()> {
         let mut runs = Vec::new();
-        for (i, s) in after.sinks().enumerate() {
-            let label = s.sink.label();
-            let tag = (i > 0).then_some(label.as_str());
-            let mine: Vec<SinkDdl> = ddl.iter().filter(|d| d.sink() == tag).cloned().collect();
+        for s in after.sinks() {
+            let tag = s.tag();
+            let mine: Vec<SinkDdl> = ddl.iter().filter(|d| d.sink() == tag.as_deref()).cloned().collect();
             if let (Some(env), false) = (s.sink.dsn_env.as_deref(), mine.is_empty()) {
-                runs.push((env, s.sink, label, mine));
+                runs.push((env, s.sink, s.sink.label(), mine));
             }
         }
         if runs.is_empty() {

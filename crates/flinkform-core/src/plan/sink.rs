@@ -11,10 +11,10 @@ use crate::types::quote_pg_ident;
 
 /// The key of a sink's live table in [`Observed::sinks`]: the pipeline's name for its
 /// first sink, `name#schema.table` for the others.
-pub fn sink_key(pipeline: &str, i: usize, label: &str) -> String {
-    match i {
-        0 => pipeline.to_string(),
-        _ => format!("{pipeline}#{label}"),
+pub fn sink_key(pipeline: &str, sink: &SinkView<'_>) -> String {
+    match sink.tag() {
+        None => pipeline.to_string(),
+        Some(label) => format!("{pipeline}#{label}"),
     }
 }
 
@@ -30,43 +30,41 @@ pub(super) fn sinks_ddl(
     errors: &mut Vec<String>,
 ) -> (Vec<SinkDdl>, Vec<String>) {
     let (mut all, mut problems) = (Vec::new(), Vec::new());
-    for (i, a) in d.record.sinks().enumerate().filter(|(_, s)| s.sink.kafka.is_none()) {
-        let label = a.sink.label();
+    for a in d.record.sinks().filter(|s| s.sink.kafka.is_none()) {
+        let tag = a.tag();
         // The first sink is the first sink whatever its table; the others are found by it.
-        let b = before
-            .and_then(|b| if i == 0 { b.sinks().next() } else { b.sinks().skip(1).find(|s| s.sink.label() == label) });
+        let b = before.and_then(|b| b.sinks().find(|s| s.tag() == tag));
         let (mut ddl, p) = match b {
             Some(b) => sink_changes(b, a),
             None if before.is_some() => (vec![SinkDdl::Create { sql: a.ddl.to_string(), sink: None }], Vec::new()),
             None => (Vec::new(), Vec::new()),
         };
-        problems.extend(p.into_iter().map(|p| match i {
-            0 => p,
-            _ => format!("sink {label}: {p}"),
+        problems.extend(p.into_iter().map(|p| match &tag {
+            None => p,
+            Some(label) => format!("sink {label}: {p}"),
         }));
-        if let Some(Some(live)) = observed.and_then(|o| o.sinks.get(&sink_key(&d.name, i, &label))) {
+        if let Some(Some(live)) = observed.and_then(|o| o.sinks.get(&sink_key(&d.name, &a))) {
             // The live table decides which columns are missing.
             ddl.retain(|x| !matches!(x, SinkDdl::AddColumn { .. }));
             ddl.extend(missing_columns(a, live));
             errors.extend(
                 contract(a, live)
                     .into_iter()
-                    .map(|p| format!("pipeline `{}`: contract mismatch{}: {p}", d.name, of_sink(i, &label))),
+                    .map(|p| format!("pipeline `{}`: contract mismatch{}: {p}", d.name, of_sink(&tag))),
             );
         }
         let create = SinkDdl::Create { sql: a.ddl.to_string(), sink: None };
         if matches!(action, Action::Create | Action::Replace) && !ddl.contains(&create) {
             ddl.insert(0, create);
         }
-        let tag = (i > 0).then_some(label);
         all.extend(ddl.into_iter().map(|x| x.for_sink(tag.clone())));
     }
     (all, problems)
 }
 
 /// " of schema.table" naming a sink after the first in a message; nothing for the first.
-fn of_sink(i: usize, label: &str) -> String {
-    if i == 0 { String::new() } else { format!(" of {label}") }
+fn of_sink(tag: &Option<String>) -> String {
+    tag.as_ref().map_or_else(String::new, |label| format!(" of {label}"))
 }
 
 /// The DDL that brings a recorded sink table to the desired one, and what cannot be

@@ -197,6 +197,15 @@ pub struct SinkView<'a> {
     pub primary_key: &'a [String],
     /// Its DDL.
     pub ddl: &'a str,
+    /// It is the pipeline's first sink.
+    pub first: bool,
+}
+
+impl SinkView<'_> {
+    /// How plans and DDL name this sink: `None` for the first, else its label.
+    pub fn tag(&self) -> Option<String> {
+        (!self.first).then(|| self.sink.label())
+    }
 }
 
 /// One applied revision of a pipeline.
@@ -339,13 +348,19 @@ impl PipelineState {
 
     /// Every sink, the first one first.
     pub fn sinks(&self) -> impl Iterator<Item = SinkView<'_>> {
-        let first =
-            SinkView { sink: &self.sink, columns: &self.columns, primary_key: &self.primary_key, ddl: &self.ddl };
+        let first = SinkView {
+            sink: &self.sink,
+            columns: &self.columns,
+            primary_key: &self.primary_key,
+            ddl: &self.ddl,
+            first: true,
+        };
         std::iter::once(first).chain(self.more_sinks.iter().map(|s| SinkView {
             sink: &s.sink,
             columns: &s.columns,
             primary_key: &s.primary_key,
             ddl: &s.ddl,
+            first: false,
         }))
     }
 

@@ -145,12 +145,8 @@ fn ddl_note(c: &Change) -> Option<String> {
     let after = c.after.as_ref()?;
     let by_hand: Vec<String> = after
         .sinks()
-        .enumerate()
-        .filter(|(i, s)| {
-            let tag = (*i > 0).then(|| s.sink.label());
-            s.sink.dsn_env.is_none() && c.sink_ddl.iter().any(|d| d.sink() == tag.as_deref())
-        })
-        .map(|(_, s)| s.sink.label())
+        .filter(|s| s.sink.dsn_env.is_none() && c.sink_ddl.iter().any(|d| d.sink() == s.tag().as_deref()))
+        .map(|s| s.sink.label())
         .collect();
     (!by_hand.is_empty()).then(|| {
         format!(

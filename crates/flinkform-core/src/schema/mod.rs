@@ -409,7 +409,11 @@ fn missing(p: &Pipeline, what: &str, name: &str, columns: &[Column], excluded: &
     if excluded.iter().any(|e| e == name) {
         return spec_error(p, &key, format!("[schema] {what} names `{name}`, which is excluded"));
     }
-    let d = spec_error(p, &key, format!("[schema] {what} names `{name}`, which is not a column"));
+    with_near(spec_error(p, &key, format!("[schema] {what} names `{name}`, which is not a column")), name, columns)
+}
+
+/// `d` with the nearest column name to `name` as help.
+fn with_near(d: Diagnostic, name: &str, columns: &[Column]) -> Diagnostic {
     match suggest(name, columns.iter().map(|c| c.name.as_str())) {
         Some(near) => d.with_help(format!("did you mean `{near}`?")),
         None => d.with_help("`flinkform schema NAME` lists the columns"),

@@ -37,7 +37,7 @@ pub(super) fn sinks(
                         Some(c) => Some((*c).clone()),
                         None => {
                             let d = spec_error(p, &format!("{key}.columns"), format!("{} writes `{n}`, which is not a column", sink.label()));
-                            diags.push(super::stages::with_near(d, n, columns));
+                            diags.push(with_near(d, n, columns));
                             None
                         }
                     })

@@ -269,14 +269,6 @@ pub(super) fn dedupe(
     (key.len() == d.key.len()).then_some((key, order))
 }
 
-/// `d` with the nearest column name to `name` as help.
-pub(super) fn with_near(d: Diagnostic, name: &str, columns: &[Column]) -> Diagnostic {
-    match suggest(name, columns.iter().map(|c| c.name.as_str())) {
-        Some(near) => d.with_help(format!("did you mean `{near}`?")),
-        None => d.with_help("`flinkform schema NAME` lists the columns"),
-    }
-}
-
 /// SQL words a condition may hold that are not column names.
 const WORDS: &[&str] = &[
     "and",

@@ -84,7 +84,9 @@ impl Renderer {
         let vars = context(p, schema, &deploy);
         // Each sink's variables over the pipeline's (`sink`, `insert`, and `ddl` for a
         // Hologres table); the first sink's are the pipeline's own.
-        let sinks: Vec<serde_json::Value> = (0..schema.sinks.len()).map(|i| for_sink(&vars, p, schema, i)).collect();
+        let r = relations(p, schema);
+        let sinks: Vec<serde_json::Value> =
+            (0..schema.sinks.len()).map(|i| for_sink(&vars, p, schema, i, &r)).collect();
         let mut out: BTreeMap<&str, Vec<String>> = BTreeMap::new();
         let mut used = BTreeMap::new();
         for (kind, builtin) in KINDS {
@@ -347,6 +349,7 @@ pub fn variables(p: &Pipeline, s: &Schema) -> serde_json::Value {
 }
 
 fn context(p: &Pipeline, s: &Schema, d: &DeployParams) -> serde_json::Value {
+    let r = relations(p, s);
     let so = source_options(p, s);
     let resources = |r: &Option<(f64, String)>| r.as_ref().map(|(cpu, memory)| json!({ "cpu": cpu, "memory": memory }));
     let mut v = json!({
@@ -359,7 +362,7 @@ fn context(p: &Pipeline, s: &Schema, d: &DeployParams) -> serde_json::Value {
             "options": options(so),
         },
         "lookups": lookups(p, s),
-        "view": relations(p, s).view,
+        "view": r.view,
         "deployment": {
             "engine_version": d.engine_version,
             "parallelism": d.parallelism,
@@ -371,13 +374,12 @@ fn context(p: &Pipeline, s: &Schema, d: &DeployParams) -> serde_json::Value {
         },
     });
     // The first sink's variables are the pipeline's own.
-    v = for_sink(&v, p, s, 0);
+    v = for_sink(&v, p, s, 0, &r);
     v
 }
 
 /// The pipeline's variables with sink `i`'s `sink`, `insert` and `ddl`.
-fn for_sink(vars: &serde_json::Value, p: &Pipeline, s: &Schema, i: usize) -> serde_json::Value {
-    let r = relations(p, s);
+fn for_sink(vars: &serde_json::Value, p: &Pipeline, s: &Schema, i: usize, r: &Relations) -> serde_json::Value {
     let mut v = vars.clone();
     if let (Some(obj), serde_json::Value::Object(own)) =
         (v.as_object_mut(), sinks::context(p, i, &s.sinks[i], s.standard, &r.from, &r.insert_where))

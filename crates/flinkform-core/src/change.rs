@@ -259,34 +259,29 @@ fn debezium<'a>(r: &'a [u8], reading: Reading<'_>, changes: &mut Changes) -> Res
         _ => {}
     }
     let e: DebeziumEvent<'a> = envelope(body, reading.format)?;
-    let (rows, old) = match e.op.as_deref() {
-        Some("c" | "r") => {
-            changes.inserts += 1;
-            (e.after, None)
-        }
-        Some("u") => {
-            changes.updates += 1;
-            (e.after, e.before)
-        }
-        Some("d") => {
-            changes.deletes += 1;
-            (e.before, None)
-        }
-        other => return unreadable(reading, changes, format!("op {:?}", other.unwrap_or_default())),
-    };
-    let present = |i: Option<&'a RawValue>| i.filter(|i| i.get() != "null");
+    let (before, after) = (image(e.before), image(e.after));
     let op = e.op.as_deref().unwrap_or_default();
-    if matches!(op, "u" | "d") && present(e.before).is_none() {
+    if matches!(op, "u" | "d") && before.is_none() {
         // Flink needs the old row of an update or delete: the source table's REPLICA
         // IDENTITY (PostgreSQL) must be FULL.
         return unreadable(reading, changes, format!("op {op:?} without `before`"));
     }
-    Ok(Some(Event {
-        rows: present(rows).into_iter().collect(),
-        old: present(old).into_iter().collect(),
-        declared,
-        key: None,
-    }))
+    let (rows, old) = match op {
+        "c" | "r" => {
+            changes.inserts += 1;
+            (after, None)
+        }
+        "u" => {
+            changes.updates += 1;
+            (after, before)
+        }
+        "d" => {
+            changes.deletes += 1;
+            (before, None)
+        }
+        other => return unreadable(reading, changes, format!("op {other:?}")),
+    };
+    Ok(Some(Event { rows: rows.into_iter().collect(), old: old.into_iter().collect(), declared, key: None }))
 }
 
 /// The declared types of the row fields of a Debezium value schema (`after`'s struct),
@@ -329,8 +324,13 @@ fn maxwell<'a>(r: &'a [u8], reading: Reading<'_>, changes: &mut Changes) -> Resu
         "delete" => changes.deletes += 1,
         other => return unreadable(reading, changes, format!("type {other:?}")),
     }
-    let present = |i: Option<&'a RawValue>| i.into_iter().filter(|i| i.get() != "null").collect();
-    Ok(Some(Event { rows: present(e.data), old: present(e.old), declared: Vec::new(), key: e.primary_key_columns }))
+    let (rows, old) = (image(e.data).into_iter().collect(), image(e.old).into_iter().collect());
+    Ok(Some(Event { rows, old, declared: Vec::new(), key: e.primary_key_columns }))
+}
+
+/// A row image, unless it is absent or `null`.
+fn image(i: Option<&RawValue>) -> Option<&RawValue> {
+    i.filter(|i| i.get() != "null")
 }
 
 /// What the source database's declared type of a column makes of it.

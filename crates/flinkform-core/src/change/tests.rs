@@ -106,6 +106,10 @@ fn debezium_reads_the_images_and_the_schema_envelope_only_when_told() {
     // Flink fails on an update or delete without its old row (REPLICA IDENTITY not FULL).
     let no_before = r#"{"before":null,"after":{"id":1,"name":"b"},"op":"u"}"#;
     assert!(run(reading(SourceFormat::Debezium), &[no_before]).unwrap_err().contains("op \"u\" without `before`"));
+    // Skipped when parse errors are ignored: counted once, as skipped, not as an update.
+    let skipping = Reading { ignore_errors: true, ..reading(SourceFormat::Debezium) };
+    let (_, changes) = run(skipping, &[plain, no_before]).unwrap();
+    assert_eq!((changes.events, changes.inserts, changes.updates, changes.skipped), (1, 1, 0, 1));
 }
 
 #[test]

@@ -365,6 +365,7 @@ impl Plan {
             let Some(after) = &c.after else { continue };
             let mut envs: Vec<&str> =
                 after.sinks().filter_map(|s| s.sink.dsn_env.as_deref()).filter(|e| !is_set(e)).collect();
+            envs.sort_unstable();
             envs.dedup();
             for env in envs {
                 self.errors.push(format!(

@@ -158,6 +158,17 @@ fn unreachable_broker_is_named_within_the_timeout() {
     assert!(started.elapsed() < Duration::from_secs(10), "gave up in time: {:?}", started.elapsed());
 }
 
+/// A new one-partition topic holding the example's orders sample, one line per message
+/// (`compression` as librdkafka names it); with the sample's text.
+fn orders_topic(compression: &str) -> (String, String) {
+    let topic = unique("orders");
+    create_topic(&topic, 1);
+    let file = std::fs::read_to_string(crate::common::repo().join("samples/orders.jsonl")).unwrap();
+    let msgs: Vec<Msg<'_>> = file.lines().map(|l| (0, None, Some(l.as_bytes()))).collect();
+    produce(&topic, compression, &msgs);
+    (topic, file)
+}
+
 /// A copy of the example whose orders pipeline reads `topic` on the test broker.
 fn example_on_kafka(topic: &str) -> TestProject {
     let p = TestProject::two_pipelines();
@@ -171,11 +182,7 @@ fn example_on_kafka(topic: &str) -> TestProject {
 
 #[test]
 fn plan_and_sample_with_a_kafka_source_match_the_sample_file() {
-    let topic = unique("orders");
-    create_topic(&topic, 1);
-    let file = std::fs::read_to_string(crate::common::repo().join("samples/orders.jsonl")).unwrap();
-    let msgs: Vec<Msg<'_>> = file.lines().map(|l| (0, None, Some(l.as_bytes()))).collect();
-    produce(&topic, "zstd", &msgs);
+    let (topic, file) = orders_topic("zstd");
 
     let from_file = TestProject::two_pipelines().run(&["schema", "orders"]).code(0).stdout;
     let p = example_on_kafka(&topic);
@@ -200,11 +207,7 @@ fn plan_and_sample_with_a_kafka_source_match_the_sample_file() {
 
 #[test]
 fn a_kafka_sink_s_topic_is_looked_up_on_the_cluster() {
-    let topic = unique("orders");
-    create_topic(&topic, 1);
-    let file = std::fs::read_to_string(crate::common::repo().join("samples/orders.jsonl")).unwrap();
-    let msgs: Vec<Msg<'_>> = file.lines().map(|l| (0, None, Some(l.as_bytes()))).collect();
-    produce(&topic, "none", &msgs);
+    let (topic, _) = orders_topic("none");
     let p = example_on_kafka(&topic);
     let out_topic = unique("orders_out");
     let spec = p.read("pipelines/orders.toml").replace("[sink]\n", "[[sink]]\n");

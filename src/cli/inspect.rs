@@ -134,17 +134,12 @@ pub(super) fn sample_topic(
 pub(super) fn schema_text(resolved: &project::Resolved) -> String {
     let d = &resolved.desired;
     let mut out = format!(
-        "{}: {} columns, json.timestamp-format.standard = {}\nsample: {}: {} records",
+        "{}: {} columns, json.timestamp-format.standard = {}\nsample: {}\n\n",
         d.name,
         d.record.columns.len(),
         d.record.timestamp_standard.as_str(),
-        d.sample.origin,
-        d.sample.records
+        view::sample_text(&d.sample)
     );
-    if d.sample.skipped_count > 0 {
-        out.push_str(&format!(", {} skipped ({})", d.sample.skipped_count, d.sample.skipped));
-    }
-    out.push_str("\n\n");
     out.push_str(&view::columns_table(&d.record.columns, ""));
     for w in &d.warnings {
         out.push_str(&format!("warning: {w}\n"));

@@ -25,7 +25,14 @@ fn example_clickstream() {
 /// A Canal change stream: declared types, the key from `pkNames`, the table filter.
 #[test]
 fn example_shop_orders() {
-    check_render(&TestProject::example(), "shop_orders");
+    let p = TestProject::example();
+    check_render(&p, "shop_orders");
+    // `schema` states the changelog as the plan does (the user guide says so).
+    let schema = p.run(&["schema", "shop_orders"]).code(0).stdout;
+    assert!(
+        schema.contains("sample: samples/shop_orders.canal.jsonl: 11 records; changelog (canal-json): 8 of the sample's events carry rows: 5 inserted, 3 updated, 1 deleted"),
+        "{schema}"
+    );
 }
 
 /// A filter, a lookup join and deduplication.

@@ -158,7 +158,12 @@ fn ddl_note(c: &Change) -> Option<String> {
 }
 
 fn sample_line(c: &Change) -> Option<String> {
-    let s = c.sample.as_ref()?;
+    c.sample.as_ref().map(sample_text)
+}
+
+/// "samples/orders.jsonl: 40 records, 1 skipped (1 invalid JSON)", and what a change
+/// stream's events were.
+pub fn sample_text(s: &crate::plan::SampleSummary) -> String {
     let mut line = format!("{}: {}", s.origin, count(s.records, "record"));
     if s.skipped_count > 0 {
         let _ = write!(line, ", {} skipped ({})", s.skipped_count, s.skipped);
@@ -166,7 +171,7 @@ fn sample_line(c: &Change) -> Option<String> {
     if let Some(ch) = &s.changes {
         let _ = write!(line, "; {ch}");
     }
-    Some(line)
+    line
 }
 
 /// "38/40 present, 2 null; widened from INT: 3 fractional".

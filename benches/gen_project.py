@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes a flinkform project with N pipelines of M sample records each (deterministic).
 
-Usage: gen_project.py DIR [--pipelines 1000] [--records 1000]
+Usage: gen_project.py DIR [--pipelines 1000] [--records 1000] [--columns 0]
 """
 import argparse
 import json
@@ -9,7 +9,7 @@ import os
 import random
 
 
-def record(rng, i):
+def record(rng, i, columns):
     rec = {
         "event_id": "e-%d" % i,
         "user": {"id": rng.randint(1, 10**6), "name": "user%d" % i, "tags": ["a", "b", "c"][: i % 4]},
@@ -23,6 +23,8 @@ def record(rng, i):
     }
     if i % 3 == 0:
         rec["coupon"] = {"code": "C%d" % i, "off": 5}
+    for c in range(columns):
+        rec["c%d" % c] = [i, "v%d" % i, i + 0.5][c % 3]
     return rec
 
 
@@ -31,6 +33,7 @@ def main():
     ap.add_argument("dir")
     ap.add_argument("--pipelines", type=int, default=1000)
     ap.add_argument("--records", type=int, default=1000)
+    ap.add_argument("--columns", type=int, default=0, help="extra top-level columns c0, c1, ... in every record")
     a = ap.parse_args()
     rng = random.Random(42)
     os.makedirs(os.path.join(a.dir, "pipelines"), exist_ok=True)
@@ -49,7 +52,7 @@ password = { secret = "holo_password" }
 [defaults.deployment]
 engine_version = "vvr-8.0.11-flink-1.17"
 """)
-    lines = [json.dumps(record(rng, i)) for i in range(a.records)]
+    lines = [json.dumps(record(rng, i, a.columns)) for i in range(a.records)]
     for p in range(a.pipelines):
         name = "p%04d" % p
         with open(os.path.join(a.dir, "samples", name + ".jsonl"), "w") as f:

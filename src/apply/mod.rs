@@ -60,6 +60,8 @@ pub struct Outcome {
     pub failed: Vec<(String, String)>,
     /// Stopped by an interrupt before finishing.
     pub interrupted: bool,
+    /// Changes journaled, and the state writes that carried them (group commit).
+    pub journal: (u64, u64),
 }
 
 /// Why a pipeline's apply, start or stop did not finish.
@@ -91,6 +93,8 @@ struct Journal {
     changed: u64,
     /// Changes the last write carried.
     written: u64,
+    /// State writes so far.
+    writes: u64,
 }
 
 /// Runs plans against VVP and journals into a state store.
@@ -125,7 +129,7 @@ impl<'a, V: Vvp> Executor<'a, V> {
         Executor {
             vvp,
             store,
-            state: Mutex::new(Journal { state, changed: 0, written: 0 }),
+            state: Mutex::new(Journal { state, changed: 0, written: 0, writes: 0 }),
             writer: Mutex::new(()),
             timeouts,
             at,
@@ -151,6 +155,8 @@ impl<'a, V: Vvp> Executor<'a, V> {
                 Err(e) => out.failed.push((c.name.clone(), flinkform_core::diag::chain(&e))),
             }
         }
+        let j = self.state.lock().await;
+        out.journal = (j.changed, j.writes);
         out
     }
 
@@ -242,6 +248,7 @@ impl<'a, V: Vvp> Executor<'a, V> {
         let mut j = self.state.lock().await;
         j.state.serial = snapshot.serial;
         j.written = upto;
+        j.writes += 1;
         Ok(())
     }
 

@@ -40,6 +40,8 @@ pub trait Sampler: Send + Sync {
 pub struct FileSampler<'a> {
     /// Project root that `file` is relative to.
     pub root: &'a Path,
+    /// How many cores may check one file's records.
+    pub threads: usize,
 }
 
 impl Sampler for FileSampler<'_> {
@@ -59,33 +61,48 @@ impl FileSampler<'_> {
         let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
         let is_array = head.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
         let mut sample = Sample::new(rel);
+        let cap = usize::try_from(spec.messages).unwrap_or(usize::MAX);
         if is_array {
             let mut text = Vec::new();
             reader.read_to_end(&mut text).map_err(io)?;
             let text = text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&text);
             let items: Vec<&serde_json::value::RawValue> = serde_json::from_slice(text)
                 .map_err(|e| SampleError::Source(format!("{rel}: not a JSON array of records: {e}")))?;
-            for item in items.iter().take(usize::try_from(spec.messages).unwrap_or(usize::MAX)) {
-                sample.offer(Some(item.get().as_bytes()), spec.max_bytes);
-            }
+            let items: Vec<&[u8]> = items.iter().take(cap).map(|i| i.get().as_bytes()).collect();
+            sample.offer_all(&items, spec.max_bytes, cap, self.threads);
             return Ok(sample.finish());
         }
-        let mut line = Vec::new();
-        while (sample.len() as u64) < spec.messages {
-            line.clear();
-            if reader.read_until(b'\n', &mut line).map_err(io)? == 0 {
+        let mut buf = Vec::with_capacity(BLOCK);
+        loop {
+            // A block of whole lines (more when one line is longer), checked in parallel.
+            let start = buf.len();
+            let eof = (&mut reader).take(BLOCK as u64).read_to_end(&mut buf).map_err(io)? == 0;
+            let cut = match memchr::memrchr(b'\n', &buf[start..]) {
+                Some(i) => start + i + 1,
+                None if eof => buf.len(),
+                None => continue,
+            };
+            let block = &buf[..cut];
+            let starts = std::iter::once(0).chain(memchr::memchr_iter(b'\n', block).map(|i| i + 1));
+            let ends = memchr::memchr_iter(b'\n', block).chain((cut > 0 && block[cut - 1] != b'\n').then_some(cut));
+            let lines: Vec<&[u8]> = starts
+                .zip(ends)
+                .map(|(a, z)| &block[a..z])
+                .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+                .filter(|l| !l.iter().all(u8::is_ascii_whitespace)) // empty lines are not messages
+                .collect();
+            sample.offer_all(&lines, spec.max_bytes, cap, self.threads);
+            if sample.len() >= cap || eof {
                 break;
             }
-            let trimmed = line.strip_suffix(b"\n").unwrap_or(&line);
-            let trimmed = trimmed.strip_suffix(b"\r").unwrap_or(trimmed);
-            if trimmed.iter().all(u8::is_ascii_whitespace) {
-                continue; // empty lines are not messages
-            }
-            sample.offer(Some(trimmed), spec.max_bytes);
+            buf.drain(..cut);
         }
         Ok(sample.finish())
     }
 }
+
+/// How much of a sample file is read and checked at a time.
+const BLOCK: usize = 8 << 20;
 
 #[cfg(test)]
 mod tests {
@@ -106,7 +123,7 @@ mod tests {
         let mut text = b"\xEF\xBB\xBF{\"a\":1}\r\n\n[1]\n42\nnot json\n{\"a\":\"\xff\"}\n".to_vec();
         text.extend_from_slice(format!("{{\"long\":\"{}\"}}\n{{\"b\":2}}\n{{\"c\":3}}\n", "x".repeat(50)).as_bytes());
         std::fs::write(dir.path().join("s.jsonl"), &text).unwrap();
-        let s = FileSampler { root: dir.path() }.sample_file(&spec("s.jsonl", 2)).unwrap();
+        let s = FileSampler { root: dir.path(), threads: 2 }.sample_file(&spec("s.jsonl", 2)).unwrap();
         let recs: Vec<_> = s.records().map(|r| String::from_utf8_lossy(r).into_owned()).collect();
         assert_eq!(recs, ["{\"a\":1}", "{\"b\":2}"], "bounded to 2 records, BOM and CRLF handled");
         assert_eq!(s.skipped, Skipped { invalid_json: 1, not_object: 2, bad_utf8: 1, too_large: 1, tombstones: 0 });
@@ -117,7 +134,7 @@ mod tests {
     fn json_array_file() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("a.json"), "  [{\"a\":1}, 2, {\"b\":[true]}]").unwrap();
-        let s = FileSampler { root: dir.path() }.sample_file(&spec("a.json", 10)).unwrap();
+        let s = FileSampler { root: dir.path(), threads: 2 }.sample_file(&spec("a.json", 10)).unwrap();
         assert_eq!(s.len(), 2);
         assert_eq!(s.skipped.not_object, 1);
     }
@@ -125,7 +142,7 @@ mod tests {
     #[test]
     fn missing_file_names_it() {
         let dir = tempfile::tempdir().unwrap();
-        let e = FileSampler { root: dir.path() }.sample_file(&spec("nope.jsonl", 1)).unwrap_err();
+        let e = FileSampler { root: dir.path(), threads: 2 }.sample_file(&spec("nope.jsonl", 1)).unwrap_err();
         let text = flinkform_core::diag::chain(&e);
         assert!(text.starts_with("cannot read sample file nope.jsonl: "), "{text}");
     }

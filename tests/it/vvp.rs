@@ -57,6 +57,19 @@ impl Emulator {
     }
 }
 
+impl Emulator {
+    /// The emulator's `GET /_emulator/stats`: the calls it received, by operation.
+    pub fn stats(&self) -> serde_json::Value {
+        use std::io::{Read, Write};
+        let mut c = std::net::TcpStream::connect(&self.addr).expect("the emulator listens");
+        write!(c, "GET /_emulator/stats HTTP/1.0\r\nHost: {}\r\n\r\n", self.addr).unwrap();
+        let mut answer = String::new();
+        c.read_to_string(&mut answer).unwrap();
+        let (_, body) = answer.split_once("\r\n\r\n").expect("an HTTP answer");
+        serde_json::from_str(body).expect("stats are JSON")
+    }
+}
+
 impl Drop for Emulator {
     fn drop(&mut self) {
         drop(self.stop.take());
@@ -103,6 +116,23 @@ fn official_python_sdk_runs_a_whole_lifecycle_against_the_emulator() {
     ] {
         assert!(stdout.contains(step), "missing {step}:\n{stdout}");
     }
+    // The emulator's count of calls by operation is the SDK's own log of what it did:
+    // one `ok STEP` line per call, and the refused one.
+    let stats = emu.stats();
+    let made = |step: &str| stdout.lines().filter(|l| *l == format!("ok {step}")).count() as u64;
+    for (step, operation) in [
+        ("CreateDeploymentDraft", "POST /deployment-drafts"),
+        ("DeployDeploymentDraftAsync", "POST /deployment-drafts/async-deploy"),
+        ("GetDeployDeploymentDraftResult", "GET /deployment-drafts/tickets/{id}/async-deploy"),
+        ("GetJob", "GET /jobs/{id}"),
+        ("StopJob", "POST /jobs/{id}%3Astop"),
+        ("DeleteDeployment", "DELETE /deployments/{id}"),
+    ] {
+        assert!(made(step) > 0, "the SDK made no {step}:\n{stdout}");
+        assert_eq!(stats["calls"][operation].as_u64(), Some(made(step)), "{operation} in {stats}");
+    }
+    let calls = stdout.lines().filter(|l| l.starts_with("ok ")).count() as u64;
+    assert_eq!(stats["total"].as_u64(), Some(calls), "{stats}\n{stdout}");
 }
 
 #[test]

@@ -6,6 +6,7 @@
 pub mod change;
 pub mod diag;
 pub mod infer;
+pub mod par;
 pub mod plan;
 pub mod render;
 pub mod sample;

@@ -80,30 +80,77 @@ impl Sample {
     /// Offers one raw message; keeps it if it is a JSON object within `max_bytes`,
     /// otherwise counts why not. `None` is a tombstone.
     pub fn offer(&mut self, message: Option<&[u8]>, max_bytes: u64) {
-        let Some(mut m) = message else {
-            self.skipped.tombstones += 1;
-            return;
-        };
-        if let Some(rest) = m.strip_prefix(b"\xEF\xBB\xBF") {
-            m = rest;
-        }
-        if m.len() as u64 > max_bytes {
-            self.skipped.too_large += 1;
-        } else if std::str::from_utf8(m).is_err() {
-            self.skipped.bad_utf8 += 1;
-        } else if serde_json::from_slice::<IgnoredAny>(m).is_err() {
-            self.skipped.invalid_json += 1;
-        } else if m.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-            self.skipped.not_object += 1;
-        } else {
-            self.data.extend_from_slice(m);
-            self.ends.push(self.data.len());
+        match message {
+            None => self.skipped.tombstones += 1,
+            Some(m) => self.take(m, verdict(m, max_bytes)),
         }
     }
 
-    /// Seals the sample: computes its digest.
+    /// Offers messages in order, as [`Sample::offer`] would one by one, until the
+    /// sample holds `cap` records; checks them on up to `threads` cores.
+    pub fn offer_all(&mut self, messages: &[&[u8]], max_bytes: u64, cap: usize, threads: usize) {
+        // Checking a message costs about a microsecond: a thread pays off from a few
+        // thousand.
+        let verdicts = crate::par::map_chunks(messages, threads, 4096, |_, part| {
+            part.iter().map(|m| verdict(m, max_bytes)).collect::<Vec<_>>()
+        });
+        for (m, v) in messages.iter().zip(verdicts.into_iter().flatten()) {
+            if self.len() >= cap {
+                break;
+            }
+            self.take(m, v);
+        }
+    }
+
+    fn take(&mut self, message: &[u8], v: Verdict) {
+        match v {
+            Verdict::Record => {
+                self.data.extend_from_slice(message.strip_prefix(BOM).unwrap_or(message));
+                self.ends.push(self.data.len());
+            }
+            Verdict::TooLarge => self.skipped.too_large += 1,
+            Verdict::BadUtf8 => self.skipped.bad_utf8 += 1,
+            Verdict::InvalidJson => self.skipped.invalid_json += 1,
+            Verdict::NotObject => self.skipped.not_object += 1,
+        }
+    }
+
+    /// Seals the sample: computes its digest, with BLAKE3, since a sample is by far the
+    /// largest input and SHA-256 took a sixth of inferring one.
     pub fn finish(mut self) -> Sample {
-        self.digest = crate::spec::digest(&[&self.data, &self.ends.len().to_le_bytes()]);
+        let mut h = blake3::Hasher::new();
+        h.update(&(self.data.len() as u64).to_le_bytes());
+        h.update(&self.data);
+        h.update(&(self.ends.len() as u64).to_le_bytes());
+        self.digest = h.finalize().to_hex().to_string();
         self
+    }
+}
+
+/// The UTF-8 byte order mark, which a message may start with.
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// What the record filter makes of one message.
+#[derive(Clone, Copy)]
+enum Verdict {
+    Record,
+    TooLarge,
+    BadUtf8,
+    InvalidJson,
+    NotObject,
+}
+
+fn verdict(message: &[u8], max_bytes: u64) -> Verdict {
+    let m = message.strip_prefix(BOM).unwrap_or(message);
+    if m.len() as u64 > max_bytes {
+        Verdict::TooLarge
+    } else if std::str::from_utf8(m).is_err() {
+        Verdict::BadUtf8
+    } else if serde_json::from_slice::<IgnoredAny>(m).is_err() {
+        Verdict::InvalidJson
+    } else if m.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        Verdict::NotObject
+    } else {
+        Verdict::Record
     }
 }

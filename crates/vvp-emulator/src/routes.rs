@@ -417,19 +417,68 @@ pub(crate) async fn handle(State(app): State<App>, req: Request) -> Response {
     }
     let answer = {
         let mut w = app.lock().expect("emulator state");
+        if parts.method == Method::GET && raw_path == STATS {
+            return json_response(StatusCode::OK, &stats(&w), None);
+        }
+        *w.calls.entry(operation(&parts.method, &raw_path)).or_default() += 1;
         let a = answer(&mut w, &parts.method, &raw_path, &query, &headers, &body);
         match w.save() {
             Ok(()) => a,
             Err(e) => gateway(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", &format!("state file: {e}")),
         }
     };
-    let mut resp = Response::new(Body::from(answer.body.to_string()));
-    *resp.status_mut() = answer.status;
+    json_response(answer.status, &answer.body, answer.retry_after_ms)
+}
+
+fn json_response(status: StatusCode, body: &Value, retry_after_ms: Option<u64>) -> Response {
+    let mut resp = Response::new(Body::from(body.to_string()));
+    *resp.status_mut() = status;
     resp.headers_mut().insert("content-type", HeaderValue::from_static("application/json;charset=utf-8"));
-    if let Some(ms) = answer.retry_after_ms {
+    if let Some(ms) = retry_after_ms {
         resp.headers_mut().insert("x-acs-retry-after", HeaderValue::from(ms));
     }
     resp
+}
+
+/// The emulator's own endpoint, outside VVP's `/api/`: the calls it received.
+const STATS: &str = "/_emulator/stats";
+
+/// `{"calls": {"POST /deployment-drafts": 3, ...}, "total": N}`: every call received
+/// since the emulator started, answered or refused, by operation.
+fn stats(w: &World) -> Value {
+    json!({ "calls": w.calls, "total": w.calls.values().sum::<u64>() })
+}
+
+/// A call's operation: its method and path below the namespace, ids as `{id}`.
+fn operation(method: &Method, raw_path: &str) -> String {
+    const WORDS: &[&str] = &[
+        "deployment-drafts",
+        "async-deploy",
+        "async-validate",
+        "tickets",
+        "deployments",
+        "jobs",
+        "jobs%3Astart",
+        "variables",
+        "savepoints",
+        "hot-updates",
+        "job-diagnoses",
+        "lite",
+        "name",
+    ];
+    let word = |s: &str| {
+        if WORDS.contains(&s) || s.is_empty() {
+            return s.to_string();
+        }
+        // `{id}%3Astop`, `{id}%3AhotUpdate`: an id and an action in one segment.
+        match s.split_once("%3A") {
+            Some((_, action)) => format!("{{id}}%3A{action}"),
+            None => "{id}".into(),
+        }
+    };
+    let rest = raw_path.strip_prefix("/api/v2/namespaces/").and_then(|r| r.split_once('/')).map_or("", |(_, r)| r);
+    let segs: Vec<String> = rest.split('/').map(word).collect();
+    format!("{method} /{}", segs.join("/"))
 }
 
 pub(crate) fn answer(

@@ -55,6 +55,8 @@ pub(crate) struct World {
     pub(crate) nonces: HashMap<String, Instant>,
     /// Hot updates by id.
     pub(crate) hot_updates: HashMap<String, (Scope, HotUpdateJobResult)>,
+    /// API calls received since the process started, by operation (`GET /_emulator/stats`).
+    pub(crate) calls: BTreeMap<String, u64>,
 }
 
 /// The savepoint (`sp-JOB`) or retained checkpoint (`cp-JOB`) a stopped job leaves.
@@ -84,6 +86,7 @@ impl World {
             variables: BTreeMap::new(),
             nonces: HashMap::new(),
             hot_updates: HashMap::new(),
+            calls: BTreeMap::new(),
         }
     }
 

@@ -491,15 +491,49 @@ fn precision(digits: u8) -> u8 {
 
 /// Infers the root shape of a sample: observes every record, then decides maps.
 pub fn infer<'a>(records: impl IntoIterator<Item = &'a [u8]>, cfg: &InferConfig) -> Result<Shape, String> {
+    let mut root = observe_all(records, 0, cfg)?;
+    decide_root_maps(&mut root, cfg);
+    Ok(root)
+}
+
+/// [`infer`] on up to `threads` cores: contiguous chunks of the records are observed
+/// apart and their shapes joined in order, which is the lattice's join, so the shape
+/// is the one [`infer`] gives (fields still in first-seen order).
+pub fn infer_parallel(records: &[&[u8]], cfg: &InferConfig, threads: usize) -> Result<Shape, String> {
+    // Below this many records per chunk, a thread costs more than it saves.
+    infer_chunked(records, cfg, threads, 2048)
+}
+
+fn infer_chunked(records: &[&[u8]], cfg: &InferConfig, threads: usize, min_chunk: usize) -> Result<Shape, String> {
+    let mut parts =
+        crate::par::map_chunks(records, threads, min_chunk, |at, chunk| observe_all(chunk.iter().copied(), at, cfg))
+            .into_iter();
+    let mut root = parts.next().expect("at least one chunk")?;
+    for part in parts {
+        root.join(&part?);
+    }
+    decide_root_maps(&mut root, cfg);
+    Ok(root)
+}
+
+/// Observes records into a new shape; errors name the record, counted from `first + 1`.
+fn observe_all<'a>(
+    records: impl IntoIterator<Item = &'a [u8]>,
+    first: usize,
+    cfg: &InferConfig,
+) -> Result<Shape, String> {
     let mut root = Shape::default();
     for (i, r) in records.into_iter().enumerate() {
-        observe(&mut root, r, cfg.max_depth).map_err(|e| format!("record {}: {e}", i + 1))?;
+        observe(&mut root, r, cfg.max_depth).map_err(|e| format!("record {}: {e}", first + i + 1))?;
     }
-    // The root object holds the table's columns: only values below it can become maps.
+    Ok(root)
+}
+
+/// The root object holds the table's columns: only values below it can become maps.
+fn decide_root_maps(root: &mut Shape, cfg: &InferConfig) {
     if let Some(o) = &mut root.object {
         o.fields.values_mut().for_each(|f| f.decide_maps(cfg));
     }
-    Ok(root)
 }
 
 #[cfg(test)]

@@ -86,15 +86,22 @@ impl Scanner<'_> {
                     self.i += 1;
                     return Ok(());
                 }
+                // Records mostly repeat their keys in the same order: the field after
+                // the previous one is tried before the hash lookup.
+                let mut next = 0;
                 loop {
                     self.ws();
                     let idx = {
                         let key = self.string()?;
-                        match obj.fields.get_index_of(key) {
-                            Some(i) => i,
-                            None => obj.fields.insert_full(key.to_owned(), Shape::default()).0,
+                        match obj.fields.get_index(next) {
+                            Some((k, _)) if k == key => next,
+                            _ => match obj.fields.get_index_of(key) {
+                                Some(i) => i,
+                                None => obj.fields.insert_full(key.to_owned(), Shape::default()).0,
+                            },
                         }
                     };
+                    next = idx + 1;
                     self.expect(b':')?;
                     self.value(&mut obj.fields[idx], depth + 1)?;
                     self.ws();

@@ -275,6 +275,24 @@ proptest! {
     }
 
     #[test]
+    fn parallel_chunks_give_the_sequential_shape(
+        records in prop::collection::vec(json_record(), 1..40),
+        threads in 1usize..6,
+        bad in prop::option::of(0usize..40),
+    ) {
+        let mut texts: Vec<String> = records.iter().map(Value::to_string).collect();
+        if let Some(i) = bad.filter(|i| *i < texts.len()) {
+            texts[i] = "{\"a\": tru}".into();
+        }
+        let refs: Vec<&[u8]> = texts.iter().map(|t| t.as_bytes()).collect();
+        let cfg = InferConfig::default();
+        let one = infer(refs.iter().copied(), &cfg);
+        let many = infer_chunked(&refs, &cfg, threads, 1);
+        // Debug shows the fields in order, which `==` on the index maps ignores.
+        prop_assert_eq!(format!("{one:?}"), format!("{many:?}"));
+    }
+
+    #[test]
     fn inference_is_deterministic(records in prop::collection::vec(json_record(), 1..8)) {
         let (x, y) = (infer_values(&records), infer_values(&records));
         let keys = |s: &Shape| s.object.as_ref().map(|o| o.fields.keys().cloned().collect::<Vec<_>>());

@@ -5,7 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use minijinja::{Environment, UndefinedBehavior, Value, value::ValueKind};
+use minijinja::value::{Serde, ValueKind, merge_maps};
+use minijinja::{Environment, UndefinedBehavior, Value, context};
 use serde_json::json;
 
 use crate::schema::Schema;
@@ -81,40 +82,38 @@ impl Renderer {
     /// Renders one pipeline.
     pub fn render(&self, p: &Pipeline, schema: &Schema) -> Result<Rendered, String> {
         let deploy = deploy_params(&p.deployment);
-        let vars = context(p, schema, &deploy);
+        let r = relations(p, schema);
+        let common = context(p, schema, &deploy, &r);
+        // Converted to template values once; each sink's and each lookup's variables
+        // are layered over them without copying.
+        let lookups: Vec<Value> =
+            common["lookups"].as_array().into_iter().flatten().map(|l| Value::from(Serde(l))).collect();
+        let common = Value::from(Serde(&common));
         // Each sink's variables over the pipeline's (`sink`, `insert`, and `ddl` for a
         // Hologres table); the first sink's are the pipeline's own.
-        let r = relations(p, schema);
-        let sinks: Vec<serde_json::Value> =
-            (0..schema.sinks.len()).map(|i| for_sink(&vars, p, schema, i, &r)).collect();
+        let sinks: Vec<Value> = (0..schema.sinks.len())
+            .map(|i| merge_maps([common.clone(), Value::from(Serde(sink_context(p, schema, i, &r)))]))
+            .collect();
+        let vars = sinks.first().cloned().unwrap_or(common);
         let mut out: BTreeMap<&str, Vec<String>> = BTreeMap::new();
         let mut used = BTreeMap::new();
         for (kind, builtin) in KINDS {
             let name = p.templates.get(*kind).map_or(*builtin, String::as_str);
             let tpl = self.env.get_template(name).map_err(|e| template_error(name, &e))?;
-            let each: Vec<serde_json::Value> = match *kind {
+            let each: Vec<Value> = match *kind {
                 // `lookup` renders once per dimension table, with `lookup` set to it.
-                "lookup" => vars["lookups"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|l| {
-                        let mut one = vars.clone();
-                        one["lookup"] = l.clone();
-                        one
-                    })
-                    .collect(),
+                "lookup" => lookups.iter().map(|l| merge_maps([vars.clone(), context! { lookup => l }])).collect(),
                 "sink" | "insert" | "ddl" => sinks.clone(),
                 _ => vec![vars.clone()],
             };
             let mut texts = Vec::new();
             for v in each {
                 // A Kafka sink has no DDL: its `ddl` text is empty.
-                if *kind == "ddl" && v.get("ddl").is_none() {
+                if *kind == "ddl" && v.get_attr("ddl").map_or(true, |d| d.is_undefined()) {
                     texts.push(String::new());
                     continue;
                 }
-                let t = tpl.render(Value::from(minijinja::value::Serde(v))).map_err(|e| template_error(name, &e))?;
+                let t = tpl.render(v).map_err(|e| template_error(name, &e))?;
                 let t = t.trim();
                 texts.push(if t.is_empty() { String::new() } else { t.to_string() + "\n" });
             }
@@ -343,16 +342,22 @@ mod sinks;
 
 pub use sinks::{FIXED_PROPERTIES, table_properties};
 
-/// The variables every template receives (docs/templates.md describes them).
+/// The variables every template receives (docs/templates.md describes them): the
+/// pipeline's, with its first sink's.
 pub fn variables(p: &Pipeline, s: &Schema) -> serde_json::Value {
-    context(p, s, &deploy_params(&p.deployment))
+    let r = relations(p, s);
+    let mut v = context(p, s, &deploy_params(&p.deployment), &r);
+    if let (Some(obj), serde_json::Value::Object(own)) = (v.as_object_mut(), sink_context(p, s, 0, &r)) {
+        obj.extend(own);
+    }
+    v
 }
 
-fn context(p: &Pipeline, s: &Schema, d: &DeployParams) -> serde_json::Value {
-    let r = relations(p, s);
+/// The pipeline's variables, without any sink's.
+fn context(p: &Pipeline, s: &Schema, d: &DeployParams, r: &Relations) -> serde_json::Value {
     let so = source_options(p, s);
     let resources = |r: &Option<(f64, String)>| r.as_ref().map(|(cpu, memory)| json!({ "cpu": cpu, "memory": memory }));
-    let mut v = json!({
+    json!({
         "pipeline": { "name": p.name },
         "source": {
             "table": format!("{}_source", p.name),
@@ -362,7 +367,7 @@ fn context(p: &Pipeline, s: &Schema, d: &DeployParams) -> serde_json::Value {
             "options": options(so),
         },
         "lookups": lookups(p, s),
-        "view": r.view,
+        "view": r.view.clone(),
         "deployment": {
             "engine_version": d.engine_version,
             "parallelism": d.parallelism,
@@ -372,20 +377,10 @@ fn context(p: &Pipeline, s: &Schema, d: &DeployParams) -> serde_json::Value {
             "taskmanager": resources(&d.taskmanager),
             "flink_conf": d.flink_conf.iter().map(|(k, v)| json!({ "key": k, "value": v })).collect::<Vec<_>>(),
         },
-    });
-    // The first sink's variables are the pipeline's own.
-    v = for_sink(&v, p, s, 0, &r);
-    v
+    })
 }
 
-/// The pipeline's variables with sink `i`'s `sink`, `insert` and `ddl`.
-fn for_sink(vars: &serde_json::Value, p: &Pipeline, s: &Schema, i: usize, r: &Relations) -> serde_json::Value {
-    let mut v = vars.clone();
-    if let (Some(obj), serde_json::Value::Object(own)) =
-        (v.as_object_mut(), sinks::context(p, i, &s.sinks[i], s.standard, &r.from, &r.insert_where))
-    {
-        obj.remove("ddl");
-        obj.extend(own);
-    }
-    v
+/// Sink `i`'s `sink`, `insert` and (for Hologres) `ddl`.
+fn sink_context(p: &Pipeline, s: &Schema, i: usize, r: &Relations) -> serde_json::Value {
+    sinks::context(p, i, &s.sinks[i], s.standard, &r.from, &r.insert_where)
 }

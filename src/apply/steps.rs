@@ -423,13 +423,17 @@ impl<V: Vvp> Executor<'_, V> {
     /// Starts the deployment's job (adopting one that is already live) and waits for RUNNING.
     pub(super) async fn start(&self, name: &str, dep: &str, restore: &Restore, deploy: &DeployParams) -> Res<()> {
         let queue = deploy.resource_queue.as_str();
+        // Only a start journaled before can have left a job: a first start needs no look
+        // first (VVP refuses a second live job, and a refusal is looked into below).
+        let resumed = self.read(name, |p| Some(p.pending.as_ref()?.step)).await == Some(Step::Start);
         self.step(name, Step::Start, &format!("starting the job (restore {restore})")).await?;
-        let job = match self.vvp.live_job(dep).await? {
+        let live = if resumed { self.vvp.live_job(dep).await? } else { None };
+        let job = match live {
             Some(j) => j,
             None => match self.vvp.start(dep, restore, queue).await {
                 Ok(j) => j,
-                // A lost answer: look before trying again. A start that happened left its
-                // job; one that did not is sent once more.
+                // A lost answer or a refusal: look before trying again. A start that
+                // happened left its job; one that did not is sent once more.
                 Err(e) => match self.vvp.live_job(dep).await? {
                     Some(j) => j,
                     None if e.transient() => self.vvp.start(dep, restore, queue).await?,

@@ -47,8 +47,21 @@ impl LocalStore {
         OpenOptions::new().create(true).truncate(false).read(true).write(true).open(&path).map_err(|e| self.io(e))
     }
 
+    /// The stored state's serial: read alone, the rest of the file skipped rather than
+    /// built (a full load when the file does not read that way, for its message).
     fn current_serial(&self) -> Result<Option<u64>, StateError> {
-        Ok(self.load()?.map(|s| s.serial))
+        #[derive(serde::Deserialize)]
+        struct Head {
+            serial: u64,
+        }
+        match std::fs::read(&self.path) {
+            Ok(bytes) => match serde_json::from_slice::<Head>(&bytes) {
+                Ok(h) => Ok(Some(h.serial)),
+                Err(_) => Ok(self.load()?.map(|s| s.serial)),
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(self.io(e)),
+        }
     }
 }
 

@@ -18,7 +18,6 @@ async fn create_journals_each_step_before_its_call_and_each_id_after() {
             ("ticket", Ticket(TicketState::Deployed("dep-1".into()))),
             ("discard_draft", Done),
             ("configure", Done),
-            ("live_job", Live(None)),
             ("start", Job(job("job-1", JobState::Starting))),
             ("job", Job(job("job-1", JobState::Starting))),
             ("job", Job(job("job-1", JobState::Running))),
@@ -49,7 +48,6 @@ async fn create_journals_each_step_before_its_call_and_each_id_after() {
         write 9: orders applying create/configure dep=dep-1
         call configure dep-1 parallelism 2
         write 10: orders applying create/start dep=dep-1
-        call live_job dep-1
         call start dep-1 restore NONE on default-queue
         write 11: orders applying create/start dep=dep-1 job=job-1
         call job job-1
@@ -81,7 +79,6 @@ async fn a_stateful_update_restores_exactly_the_savepoint_its_stop_took() {
             ("ticket", Ticket(TicketState::Deployed("dep-1".into()))),
             ("discard_draft", Done),
             ("configure", Done),
-            ("live_job", Live(None)),
             ("start", Job(job("job-2", JobState::Running))),
             ("job", Job(job("job-2", JobState::Running))),
         ],
@@ -112,7 +109,6 @@ async fn a_stateful_update_restores_exactly_the_savepoint_its_stop_took() {
         write 10: orders applying update/configure savepoint=sp-1 dep=dep-1 job=job-1 history=create@1
         call configure dep-1 parallelism 2
         write 11: orders applying update/start savepoint=sp-1 dep=dep-1 job=job-1 history=create@1
-        call live_job dep-1
         call start dep-1 restore FROM_SAVEPOINT sp-1 on default-queue
         write 12: orders applying update/start savepoint=sp-1 dep=dep-1 job=job-2 history=create@1
         call job job-2
@@ -137,7 +133,6 @@ async fn a_stateful_update_without_a_running_job_starts_from_the_latest_state_no
             ("ticket", Ticket(TicketState::Deployed("dep-1".into()))),
             ("discard_draft", Done),
             ("configure", Done),
-            ("live_job", Live(None)),
             ("start", Job(job("job-2", JobState::Running))),
             ("job", Job(job("job-2", JobState::Running))),
         ],
@@ -168,7 +163,6 @@ async fn a_resumed_update_restores_the_savepoint_its_first_run_journaled() {
             ("ticket", Ticket(TicketState::Deployed("dep-1".into()))),
             ("discard_draft", Done),
             ("configure", Done),
-            ("live_job", Live(None)),
             ("start", Job(job("job-2", JobState::Running))),
             ("job", Job(job("job-2", JobState::Running))),
         ],
@@ -200,7 +194,6 @@ async fn a_stateless_update_stops_without_a_savepoint_and_starts_without_state()
             ("ticket", Ticket(TicketState::Deployed("dep-1".into()))),
             ("discard_draft", Done),
             ("configure", Done),
-            ("live_job", Live(None)),
             ("start", Job(job("job-2", JobState::Running))),
             ("job", Job(job("job-2", JobState::Running))),
         ],
@@ -240,7 +233,6 @@ async fn replace_destroys_the_old_deployment_before_creating_the_new_one() {
             ("ticket", Ticket(TicketState::Deployed("dep-2".into()))),
             ("discard_draft", Done),
             ("configure", Done),
-            ("live_job", Live(None)),
             ("start", Job(job("job-2", JobState::Running))),
             ("job", Job(job("job-2", JobState::Running))),
         ],
@@ -276,7 +268,6 @@ async fn replace_destroys_the_old_deployment_before_creating_the_new_one() {
         write 13: orders applying replace/configure dep=dep-2 history=create@1
         call configure dep-2 parallelism 2
         write 14: orders applying replace/start dep=dep-2 history=create@1
-        call live_job dep-2
         call start dep-2 restore NONE on default-queue
         write 15: orders applying replace/start dep=dep-2 job=job-2 history=create@1
         call job job-2
@@ -372,7 +363,6 @@ async fn an_interrupted_create_resumes_its_journaled_ticket_without_a_second_dra
             ("drafts", Drafts(vec![])),
             ("discard_draft", Done),
             ("configure", Done),
-            ("live_job", Live(None)),
             ("start", Job(job("job-1", JobState::Running))),
             ("job", Job(job("job-1", JobState::Running))),
         ],
@@ -411,6 +401,43 @@ async fn a_start_whose_answer_was_lost_adopts_the_job_it_made() {
     .await;
     assert_eq!(r.outcome.failed, []);
     assert!(r.log.last().unwrap().contains("running dep=dep-1 job=job-2"), "{:?}", r.log);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_first_start_makes_no_look_first_and_adopts_a_job_vvp_says_is_already_live() {
+    use Answer::*;
+    // Started from the console between the deploy and the start: VVP refuses a second
+    // live job, and the refusal is looked into.
+    let refused = VvpError::Api {
+        action: "StartJobWithParams".into(),
+        status: 400,
+        code: "JobAlreadyRunning".into(),
+        message: "deployment orders already has a job that is not stopped".into(),
+        request_id: "r-1".into(),
+    };
+    let r = run(
+        Action::Create,
+        None,
+        Some(desired()),
+        vec![
+            ("find_deployment", Deployment(None)),
+            ("drafts", Drafts(vec![])),
+            ("create_sql_draft", Id("draft-1")),
+            ("deploy", Id("ticket-1")),
+            ("ticket", Ticket(TicketState::Deployed("dep-1".into()))),
+            ("discard_draft", Done),
+            ("configure", Done),
+            ("start", Fails(refused)),
+            ("live_job", Live(Some(job("job-9", JobState::Running)))),
+            ("job", Job(job("job-9", JobState::Running))),
+        ],
+    )
+    .await;
+    assert_eq!(r.outcome.failed, []);
+    let calls: Vec<&str> = r.log.iter().filter(|l| l.starts_with("call ")).map(String::as_str).collect();
+    let start = calls.iter().position(|c| c.starts_with("call start")).expect("a start");
+    assert_eq!(calls[start - 1], "call configure dep-1 parallelism 2", "no look before a first start: {calls:?}");
+    assert!(r.log.last().unwrap().contains("running dep=dep-1 job=job-9"), "{:?}", r.log);
 }
 
 #[tokio::test(start_paused = true)]

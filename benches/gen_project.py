@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes a flinkform project with N pipelines of M sample records each (deterministic).
 
-Usage: gen_project.py DIR [--pipelines 1000] [--records 1000] [--columns 0]
+Usage: gen_project.py DIR [--pipelines 1000] [--records 1000] [--columns 0] [--kafka BROKER --topic-prefix P]
 """
 import argparse
 import json
@@ -34,6 +34,8 @@ def main():
     ap.add_argument("--pipelines", type=int, default=1000)
     ap.add_argument("--records", type=int, default=1000)
     ap.add_argument("--columns", type=int, default=0, help="extra top-level columns c0, c1, ... in every record")
+    ap.add_argument("--kafka", metavar="BROKER", help="sample topics PREFIX-0000, ... on BROKER instead of files")
+    ap.add_argument("--topic-prefix", default="bench")
     a = ap.parse_args()
     rng = random.Random(42)
     os.makedirs(os.path.join(a.dir, "pipelines"), exist_ok=True)
@@ -55,20 +57,24 @@ engine_version = "vvr-8.0.11-flink-1.17"
     lines = [json.dumps(record(rng, i, a.columns)) for i in range(a.records)]
     for p in range(a.pipelines):
         name = "p%04d" % p
-        with open(os.path.join(a.dir, "samples", name + ".jsonl"), "w") as f:
-            f.write("\n".join(lines) + "\n")
+        if a.kafka:
+            source = 'topic = "%s-%04d"\nbootstrap_servers = "%s"\nsample = { messages = %d }' % (
+                a.topic_prefix, p, a.kafka, a.records)
+        else:
+            with open(os.path.join(a.dir, "samples", name + ".jsonl"), "w") as f:
+                f.write("\n".join(lines) + "\n")
+            source = 'topic = "%s"\nbootstrap_servers = "k:9092"\nsample = { file = "samples/%s.jsonl", messages = %d }' % (
+                name, name, a.records)
         with open(os.path.join(a.dir, "pipelines", name + ".toml"), "w") as f:
             f.write("""[pipeline]
 name = "%s"
 [source]
-topic = "%s"
-bootstrap_servers = "k:9092"
-sample = { file = "samples/%s.jsonl", messages = %d }
+%s
 [schema]
 primary_key = ["event_id"]
 [sink]
 table = "public.%s"
-""" % (name, name, name, a.records, name))
+""" % (name, source, name))
 
 
 if __name__ == "__main__":

@@ -69,7 +69,12 @@ mod tests {
     async fn probes_with_growing_pauses_until_a_value() {
         let start = Instant::now();
         let mut at = Vec::new();
-        let backoff = Backoff { first: Duration::from_millis(64), max: Duration::from_millis(100), growth: 125, wait_first: false };
+        let backoff = Backoff {
+            first: Duration::from_millis(64),
+            max: Duration::from_millis(100),
+            growth: 125,
+            wait_first: false,
+        };
         let got = poll_until(start + Duration::from_secs(60), backoff, async || {
             at.push(start.elapsed().as_millis());
             Ok::<_, ()>(if at.len() == 5 { ControlFlow::Break(at.len()) } else { ControlFlow::Continue(()) })

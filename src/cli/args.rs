@@ -438,6 +438,10 @@ pub(super) struct PlanArgs {
     /// from its recorded schema, with a warning (`recorded`).
     #[arg(long, default_value = "required", value_parser = ["required", "recorded"])]
     pub(super) sample: String,
+    /// Read every topic, even one whose watermarks have not moved since the sample
+    /// kept in .flinkform/cache/samples/ (and keep none).
+    #[arg(long)]
+    pub(super) no_cache: bool,
     /// Take the state lock while planning (`--lock=false`: read the state without it).
     #[arg(long = "lock", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
     pub(super) lock: bool,

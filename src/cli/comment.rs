@@ -56,6 +56,7 @@ fn publish(
                 detailed_exitcode: false,
                 allow_empty: false,
                 sample: "required".into(),
+                no_cache: false,
                 // Only reads the state: concurrent reviews do not wait on each other.
                 lock: false,
                 lock_timeout: Duration::ZERO,

@@ -56,6 +56,7 @@ fn make(root: &Path, style: Style, progress: Progress<'_>, opts: PlanArgs) -> Re
         detailed_exitcode,
         allow_empty,
         sample,
+        no_cache,
         lock,
         lock_timeout,
         refresh,
@@ -64,6 +65,7 @@ fn make(root: &Path, style: Style, progress: Progress<'_>, opts: PlanArgs) -> Re
     let select = selection(&select)?;
     let mut ws = workspace(root)?;
     ws.sample_fallback = sample == "recorded";
+    ws.sample_cache = !no_cache;
     require_pipelines(root, &ws, allow_empty)?;
     // The specs' own warnings go to stderr, so that stdout stays the plan in every format.
     if !ws.warnings.is_empty() {

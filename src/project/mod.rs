@@ -10,7 +10,7 @@ use flinkform_core::plan::Desired;
 use flinkform_core::render::Renderer;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::sample::{FileSampler, KafkaSampler, Sample, Sampler};
+use crate::sample::{FileSampler, KafkaSampler, Sample, SampleCache, Sampler};
 use flinkform_core::spec::{self, Pipeline, Project, SourceSpec, StateConfig, digest};
 use flinkform_core::state::{PipelineState, State, StateStore};
 use flinkform_state::{Flavor, LocalStore, PgConfig, PgStore};
@@ -33,6 +33,8 @@ pub struct Workspace {
     /// Whether a pipeline whose topic cannot be sampled is planned from its recorded
     /// schema (with a warning) instead of failing the plan (`plan --sample=recorded`).
     pub sample_fallback: bool,
+    /// Take samples of unchanged topics from `.flinkform/cache/samples/` (`--no-cache`: off).
+    pub sample_cache: bool,
 }
 
 /// Loading or planning failed with diagnostics (all of them, not just the first).
@@ -137,7 +139,14 @@ impl Workspace {
         }
         tracing::info!(pipelines = project.pipelines.len(), "project loaded");
         diags.extend(unused_templates(root, &project));
-        Ok(Workspace { root: root.to_path_buf(), project, warnings: diags, inputs, sample_fallback: false })
+        Ok(Workspace {
+            root: root.to_path_buf(),
+            project,
+            warnings: diags,
+            inputs,
+            sample_fallback: false,
+            sample_cache: true,
+        })
     }
 
     /// The configured state store (the postgres backend connects and migrates).
@@ -261,7 +270,8 @@ impl Workspace {
         if pipelines.is_empty() {
             return Vec::new();
         }
-        let kafka = KafkaSampler::default();
+        let cache = self.sample_cache.then(|| SampleCache::new(self.root.join(".flinkform/cache/samples")));
+        let kafka = KafkaSampler { cache, ..KafkaSampler::default() };
         let sources: Vec<&SourceSpec> = pipelines.iter().map(|p| &p.source).collect();
         let finished = AtomicBool::new(false);
         let results = std::thread::scope(|s| {

@@ -97,6 +97,7 @@ pub fn resolve(
             records: sample.len() as u64,
             skipped: sample.skipped.describe(),
             skipped_count: sample.skipped.total(),
+            cached: sample.cached,
             changes: changes.map(|c| {
                 format!(
                     "{}; the sink upserts and deletes rows by the primary key ({})",

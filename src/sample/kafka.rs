@@ -12,7 +12,8 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
-use super::{Sample, SampleError, Sampler};
+use super::cache::Key;
+use super::{Sample, SampleCache, SampleError, Sampler};
 use flinkform_core::spec::{Credential, SecretRef, Security, SourceSpec};
 
 /// Most clusters sampled at the same time.
@@ -25,6 +26,8 @@ const MAX_TOPIC_BYTES: usize = 64 << 20;
 pub struct KafkaSampler {
     /// Topics finished so far (for a progress display).
     pub done: AtomicUsize,
+    /// Where samples of unchanged topics are kept between plans (`None`: read them all).
+    pub cache: Option<SampleCache>,
 }
 
 /// The value of a secret for local use: from the environment variable the reference
@@ -223,7 +226,10 @@ impl KafkaSampler {
             }
         };
 
-        let (mut reads, assign, samples) = plan_reads(sources, &wanted, &known, &lows, &highs, &servers, &mut out);
+        let marks = Marks { known: &known, lows: &lows, highs: &highs };
+        let (mut reads, assign, samples) =
+            plan_reads(sources, &wanted, &marks, &servers, self.cache.as_ref(), &mut out);
+        self.done.fetch_add(wanted.len() - samples.iter().flatten().count(), Ordering::Relaxed);
         if let Err(e) = consumer.assign(&assign) {
             out.extend(
                 samples
@@ -236,7 +242,7 @@ impl KafkaSampler {
         }
         let failure = self.read(&consumer, &mut reads, Instant::now() + timeout, &servers, timeout);
         for (k, sample) in samples.into_iter().enumerate() {
-            let Some(mut sample) = sample else { continue };
+            let Some((mut sample, parts)) = sample else { continue };
             let s = sources[k].1;
             if let Some(f) = &failure {
                 out.push((sources[k].0, Err(SampleError::Source(f.clone()))));
@@ -260,10 +266,13 @@ impl KafkaSampler {
                 ));
                 continue;
             }
+            let sample = sample.finish();
             if unfinished {
                 tracing::warn!(topic = %s.topic, records = msgs.len(), "sampling stopped at the timeout");
+            } else if let Some(cache) = &self.cache {
+                cache.store(&key(&servers, s, &parts), &sample);
             }
-            out.push((sources[k].0, Ok(sample.finish())));
+            out.push((sources[k].0, Ok(sample)));
         }
         out
     }
@@ -297,21 +306,34 @@ impl KafkaSampler {
     }
 }
 
+/// What the cluster said of its topics: partition counts and watermarks.
+struct Marks<'a> {
+    known: &'a BTreeMap<&'a str, usize>,
+    lows: &'a Watermarks,
+    highs: &'a Watermarks,
+}
+
+/// The cache key of a topic's sample.
+fn key<'a>(servers: &'a str, s: &'a SourceSpec, parts: &'a [(i64, i64)]) -> Key<'a> {
+    Key { servers, topic: &s.topic, partitions: parts, messages: s.sample.messages, max_bytes: s.sample.max_bytes }
+}
+
 /// Where to start in each partition (the newest records, spread evenly), the
-/// assignment, and an empty sample per topic that has records; an empty topic's error
-/// goes to `out`.
+/// assignment, and an empty sample per topic to read, with its watermarks; an empty
+/// topic's error, and a sample the cache holds, go to `out`.
+#[allow(clippy::type_complexity)]
 fn plan_reads(
     sources: &[(usize, &SourceSpec)],
     wanted: &[usize],
-    known: &BTreeMap<&str, usize>,
-    lows: &Watermarks,
-    highs: &Watermarks,
+    marks: &Marks<'_>,
     servers: &str,
+    cache: Option<&SampleCache>,
     out: &mut Vec<(usize, Result<Sample, SampleError>)>,
-) -> (Reads, TopicPartitionList, Vec<Option<Sample>>) {
+) -> (Reads, TopicPartitionList, Vec<Option<(Sample, Vec<(i64, i64)>)>>) {
+    let Marks { known, lows, highs } = marks;
     let mut assign = TopicPartitionList::new();
     let mut reads = Reads::new(sources.len());
-    let mut samples: Vec<Option<Sample>> = sources.iter().map(|_| None).collect();
+    let mut samples: Vec<Option<(Sample, Vec<(i64, i64)>)>> = sources.iter().map(|_| None).collect();
     for &k in wanted {
         let s = sources[k].1;
         let n = known.get(s.topic.as_str()).copied().unwrap_or(0);
@@ -345,13 +367,18 @@ fn plan_reads(
             ));
             continue;
         }
+        let origin = format!("{}@{servers}", s.topic);
+        if let Some(hit) = cache.and_then(|c| c.load(&key(servers, s, &parts), &origin)) {
+            out.push((sources[k].0, Ok(hit)));
+            continue;
+        }
         for (p, (take, (_, high))) in allocate(&available, s.sample.messages).into_iter().zip(&parts).enumerate() {
             if take > 0 {
                 let _ = assign.add_partition_offset(&s.topic, p as i32, Offset::Offset(high - take as i64));
                 reads.add(k, (s.topic.clone(), p as i32), *high);
             }
         }
-        samples[k] = Some(Sample::new(format!("{}@{servers}", s.topic)));
+        samples[k] = Some((Sample::new(origin), parts));
     }
     (reads, assign, samples)
 }
@@ -482,7 +509,7 @@ mod tests {
     use std::collections::BTreeMap;
     use std::time::Duration;
 
-    use super::{Watermarks, allocate, plan_reads};
+    use super::{Marks, Watermarks, allocate, plan_reads};
     use flinkform_core::spec::SourceSpec;
 
     #[test]
@@ -493,7 +520,8 @@ mod tests {
         let lows: Watermarks = BTreeMap::from([(("t".to_string(), 0), 0), (("t".to_string(), 1), 0)]);
         let highs: Watermarks = BTreeMap::from([(("t".to_string(), 0), 5)]);
         let mut out = Vec::new();
-        let (_, _, samples) = plan_reads(&sources, &[0], &known, &lows, &highs, "k:9092", &mut out);
+        let marks = Marks { known: &known, lows: &lows, highs: &highs };
+        let (_, _, samples) = plan_reads(&sources, &[0], &marks, "k:9092", None, &mut out);
         assert!(samples[0].is_none());
         let e = out[0].1.as_ref().err().unwrap().to_string();
         assert!(e.contains("gave no offsets for some of its partitions"), "{e}");

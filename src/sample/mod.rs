@@ -2,8 +2,10 @@
 //! trait: the file sampler here, live topics in `kafka`. What counts as a usable record
 //! is decided by [`Sample::offer`] in the core.
 
+mod cache;
 mod kafka;
 
+pub use cache::SampleCache;
 pub use kafka::{KafkaSampler, resolve_secret, topic_partitions};
 
 use std::io::{BufRead, BufReader, Read};

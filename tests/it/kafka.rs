@@ -225,3 +225,26 @@ fn a_kafka_sink_s_topic_is_looked_up_on_the_cluster() {
     let plan = p.run(&["plan"]).code(0).stdout;
     assert!(!plan.contains("does not exist"), "{plan}");
 }
+
+#[test]
+fn a_plan_takes_an_unchanged_topic_from_the_sample_cache_and_reads_it_again_once_it_moves() {
+    let (topic, _) = orders_topic("none");
+    let p = example_on_kafka(&topic);
+    let line =
+        |plan: &str| plan.lines().find(|l| l.contains(&format!("sample: {topic}@"))).unwrap_or_default().to_string();
+    let cached = "(cached: the topic has not changed since it was read; --no-cache reads it again)";
+    let first = p.run(&["plan"]).code(0).stdout;
+    assert!(line(&first).ends_with("40 records, 1 skipped (1 invalid JSON)"), "{first}");
+    let second = p.run(&["plan"]).code(0).stdout;
+    assert_eq!(line(&second), format!("{} {cached}", line(&first)), "{second}");
+    // The same plan either way, but for the note.
+    assert_eq!(second.replace(&format!(" {cached}"), ""), first);
+    let json = p.run(&["plan", "--format", "json"]).code(0).stdout;
+    assert!(json.contains("\"cached\":true") || json.contains("\"cached\": true"), "{json}");
+    assert!(!line(&p.run(&["plan", "--no-cache"]).code(0).stdout).contains("cached"));
+
+    // A new message moves the high watermark: the topic is read again.
+    produce(&topic, "none", &[(0, None, Some(br#"{"order_id": 9999, "amount": 1.5}"#))]);
+    let moved = p.run(&["plan"]).code(0).stdout;
+    assert!(line(&moved).ends_with("41 records, 1 skipped (1 invalid JSON)"), "{moved}");
+}

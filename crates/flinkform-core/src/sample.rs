@@ -53,6 +53,8 @@ pub struct Sample {
     pub origin: String,
     /// Digest of the records used, for saved plans.
     pub digest: String,
+    /// Taken from the sample cache: the topic had not changed since it was read.
+    pub cached: bool,
 }
 
 impl Sample {

@@ -115,6 +115,9 @@ pub struct SampleSummary {
     /// A change stream: what its events are and what the job does with them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changes: Option<String>,
+    /// Taken from the sample cache: the topic had not changed since it was read.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cached: bool,
 }
 
 /// A pipeline as the specs, samples and templates want it.

@@ -171,6 +171,9 @@ pub fn sample_text(s: &crate::plan::SampleSummary) -> String {
     if let Some(ch) = &s.changes {
         let _ = write!(line, "; {ch}");
     }
+    if s.cached {
+        line.push_str(" (cached: the topic has not changed since it was read; --no-cache reads it again)");
+    }
     line
 }
 

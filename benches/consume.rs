@@ -15,18 +15,18 @@ use rdkafka::{Message, Offset, TopicPartitionList};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
+/// A clickstream-like record, as `gen_project.py` writes them.
 fn record(i: usize) -> String {
-    format!(
-        r#"{{"event_id": "e-{i}", "user": {{"id": {}, "name": "user{i}", "tags": ["a", "b"]}}, "price": {}.{:02}, "ts": "2024-05-01 10:{:02}:{:02}.{:03}", "ok": {}, "big": {}, "country": "SG"}}"#,
-        i * 7919 % 1_000_000,
-        i % 100,
-        i % 97,
-        i % 60,
-        i * 7 % 60,
-        i % 1000,
-        i.is_multiple_of(2),
-        1_000_000_000_000u64 + i as u64
-    )
+    serde_json::json!({
+        "event_id": format!("e-{i}"),
+        "user": { "id": i * 7919 % 1_000_000, "name": format!("user{i}"), "tags": ["a", "b"] },
+        "price": (i % 10_000) as f64 / 100.0,
+        "ts": format!("2024-05-01 10:{:02}:{:02}.{:03}", i % 60, i * 7 % 60, i % 1000),
+        "ok": i.is_multiple_of(2),
+        "big": 1_000_000_000_000u64 + i as u64,
+        "country": "SG",
+    })
+    .to_string()
 }
 
 fn produce(broker: &str, topics: &[String], messages: usize) {

@@ -329,3 +329,36 @@ fn force_unlock_breaks_a_stuck_lock_in_both_flavors() {
         drop(g);
     }
 }
+
+#[test]
+fn postgres_derived_rows_follow_each_write_whichever_store_made_the_one_before() {
+    use flinkform_state::{Flavor, PgStore};
+    let schema = TempSchema::default();
+    let a = PgStore::open(pg_config(&schema.0, Flavor::Postgres)).unwrap();
+    let b = PgStore::open(pg_config(&schema.0, Flavor::Postgres)).unwrap();
+    let fixture = include_str!("../../crates/flinkform-core/tests/fixtures/state/v1.json");
+    let mut s = state::parse(fixture, "v1.json").unwrap();
+    s.serial = 0;
+    let rows = || {
+        schema.sql(&["SELECT string_agg(name || '=' || coalesce(job_id, '-') || '@' || serial, ' ' ORDER BY name) FROM pipelines"])
+    };
+    let job = |s: &mut State, name: &str, id: &str| s.pipelines.get_mut(name).unwrap().remote.job_id = Some(id.into());
+    job(&mut s, "orders", "j1");
+    job(&mut s, "clickstream", "c1");
+    state::write_next(&a, &mut s).unwrap();
+    assert_eq!(rows(), ["clickstream=c1@1 orders=j1@1"]);
+    // After its own write, a store rewrites the rows of what changed only.
+    job(&mut s, "orders", "j2");
+    state::write_next(&a, &mut s).unwrap();
+    assert_eq!(rows(), ["clickstream=c1@1 orders=j2@2"]);
+    // Another store's write in between: every row is written again.
+    let mut t = b.load().unwrap().unwrap();
+    job(&mut t, "clickstream", "c3");
+    state::write_next(&b, &mut t).unwrap();
+    assert_eq!(rows(), ["clickstream=c3@3 orders=j2@3"]);
+    assert!(matches!(state::write_next(&a, &mut s.clone()), Err(StateError::Conflict { .. })));
+    let mut u = a.load().unwrap().unwrap();
+    job(&mut u, "orders", "j4");
+    state::write_next(&a, &mut u).unwrap();
+    assert_eq!(rows(), ["clickstream=c3@4 orders=j4@4"]);
+}

@@ -10,18 +10,22 @@ use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use flinkform_core::state::{LockGuard, LockInfo, State, StateError, StateStore, parse, to_text};
+use flinkform_core::state::{LockGuard, LockInfo, State, StateError, StateStore, TextCache, parse};
 
 /// State in a local JSON file.
 pub struct LocalStore {
     path: PathBuf,
     shown: String,
+    /// Each pipeline's text from the last save: a save serializes what changed.
+    text: std::sync::Mutex<TextCache>,
+    /// The serial and digest of the file as this store last read or wrote it.
+    known: std::sync::Mutex<Option<(u64, blake3::Hash)>>,
 }
 
 impl LocalStore {
     /// A store at `path`, called `shown` in messages.
     pub fn new(path: PathBuf, shown: impl Into<String>) -> LocalStore {
-        LocalStore { path, shown: shown.into() }
+        LocalStore { path, shown: shown.into(), text: Default::default(), known: Default::default() }
     }
 
     fn io(&self, source: std::io::Error) -> StateError {
@@ -47,21 +51,30 @@ impl LocalStore {
         OpenOptions::new().create(true).truncate(false).read(true).write(true).open(&path).map_err(|e| self.io(e))
     }
 
-    /// The stored state's serial: read alone, the rest of the file skipped rather than
-    /// built (a full load when the file does not read that way, for its message).
+    /// The stored state's serial. When the file holds exactly what this store last read
+    /// or wrote (same BLAKE3 digest), that state's serial, without parsing; otherwise a
+    /// full load, which refuses a corrupt file.
     fn current_serial(&self) -> Result<Option<u64>, StateError> {
-        #[derive(serde::Deserialize)]
-        struct Head {
-            serial: u64,
+        let bytes = match std::fs::read(&self.path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(self.io(e)),
+        };
+        let digest = blake3::hash(&bytes);
+        if let Some((serial, known)) = *self.known()
+            && known == digest
+        {
+            return Ok(Some(serial));
         }
-        match std::fs::read(&self.path) {
-            Ok(bytes) => match serde_json::from_slice::<Head>(&bytes) {
-                Ok(h) => Ok(Some(h.serial)),
-                Err(_) => Ok(self.load()?.map(|s| s.serial)),
-            },
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(self.io(e)),
-        }
+        let text = String::from_utf8(bytes)
+            .map_err(|e| StateError::Corrupt { path: self.shown.clone(), reason: format!("not UTF-8: {e}") })?;
+        let state = parse(&text, &self.shown)?;
+        *self.known() = Some((state.serial, digest));
+        Ok(Some(state.serial))
+    }
+
+    fn known(&self) -> std::sync::MutexGuard<'_, Option<(u64, blake3::Hash)>> {
+        self.known.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -87,7 +100,11 @@ impl Drop for LocalGuard {
 impl StateStore for LocalStore {
     fn load(&self) -> Result<Option<State>, StateError> {
         match std::fs::read_to_string(&self.path) {
-            Ok(text) => parse(&text, &self.shown).map(Some),
+            Ok(text) => {
+                let state = parse(&text, &self.shown)?;
+                *self.known() = Some((state.serial, blake3::hash(text.as_bytes())));
+                Ok(Some(state))
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(self.io(e)),
         }
@@ -103,7 +120,7 @@ impl StateStore for LocalStore {
         }
         let dir = self.path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir).map_err(|e| self.io(e))?;
-        let text = to_text(state);
+        let text = self.text.lock().unwrap_or_else(std::sync::PoisonError::into_inner).text(state);
         let tmp = dir.join(format!(
             ".{}.tmp.{}",
             self.path.file_name().unwrap_or_default().to_string_lossy(),
@@ -127,7 +144,9 @@ impl StateStore for LocalStore {
         write().map_err(|e| {
             let _ = std::fs::remove_file(&tmp);
             self.io(e)
-        })
+        })?;
+        *self.known() = Some((state.serial, blake3::hash(text.as_bytes())));
+        Ok(())
     }
 
     fn previous(&self) -> Result<Option<State>, StateError> {
@@ -198,5 +217,35 @@ impl StateStore for LocalStore {
             },
             Err(std::fs::TryLockError::Error(e)) => Err(self.io(e)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flinkform_core::state::{self, to_text};
+
+    #[test]
+    fn a_file_changed_behind_the_store_is_read_in_full_and_a_corrupt_one_is_never_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let store = LocalStore::new(path.clone(), "state.json");
+        let mut s = State::new("lineage-1".into());
+        state::write_next(&store, &mut s).unwrap();
+        state::write_next(&store, &mut s).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), to_text(&s));
+        // Same head, same serial, a broken tail: not what the store wrote, so parsed, and refused.
+        let text = to_text(&s);
+        let broken = format!("{}\"oops\n", &text[..text.len() - 3]);
+        std::fs::write(&path, &broken).unwrap();
+        let e = state::write_next(&store, &mut s).unwrap_err();
+        assert!(matches!(e, StateError::Corrupt { .. }), "{e}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), broken, "left as it was");
+        // Another writer's valid state: its serial is read, and the compare-and-set refuses.
+        let mut other = s.clone();
+        other.serial += 5;
+        std::fs::write(&path, to_text(&other)).unwrap();
+        let e = state::write_next(&store, &mut s).unwrap_err();
+        assert!(matches!(e, StateError::Conflict { found: Some(7), .. }), "{e}");
     }
 }

@@ -8,7 +8,9 @@
 //! to it needs a new version.
 
 mod journal;
+mod text;
 pub use journal::{Operation, Pending, Restore, Step};
+pub use text::TextCache;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

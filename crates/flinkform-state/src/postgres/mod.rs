@@ -139,6 +139,9 @@ pub struct PgStore {
     worker: Worker,
     /// The lease this store holds (Hologres flavor): every write is fenced by it.
     lease: Arc<std::sync::Mutex<Option<Lease>>>,
+    /// The state this store last wrote: a write that follows it rewrites the derived
+    /// rows of the pipelines that changed only.
+    written: std::sync::Mutex<Option<State>>,
 }
 
 /// The state the head names now, or the one it named before.
@@ -161,8 +164,12 @@ struct Lease {
 impl PgStore {
     /// Connects and applies pending migrations (safe when several start at once).
     pub fn open(cfg: PgConfig) -> Result<PgStore, StateError> {
-        let store =
-            PgStore { worker: Worker::connect(&cfg).map_err(|e| err(&cfg, e))?, cfg, lease: Default::default() };
+        let store = PgStore {
+            worker: Worker::connect(&cfg).map_err(|e| err(&cfg, e))?,
+            cfg,
+            lease: Default::default(),
+            written: Default::default(),
+        };
         store.migrate()?;
         Ok(store)
     }
@@ -340,6 +347,12 @@ impl StateStore for PgStore {
         let fence = lease.map(|l| (self.lock_key(), l.lock_id));
         let key = self.cfg.state_key.clone();
         let body = serde_json::to_string(state).map_err(|e| self.err(e))?;
+        // What the head holds now, when this store wrote it: the rows of its unchanged
+        // pipelines are already right.
+        let before = {
+            let mut w = self.written.lock().unwrap_or_else(|e| e.into_inner());
+            w.take().filter(|b| expected == Some(b.serial) && b.lineage == state.lineage)
+        };
         let state = state.clone();
         let transactional = self.cfg.flavor == Flavor::Postgres;
         let outcome = self
@@ -348,17 +361,22 @@ impl StateStore for PgStore {
                 if transactional {
                     c.batch_execute("BEGIN").await?;
                 }
-                let r = write(&c, &key, &state, expected, &body, transactional, fence.as_ref()).await;
+                let r =
+                    write(&c, &key, (&state, before.as_ref()), expected, &body, transactional, fence.as_ref()).await;
                 match &r {
                     Ok(Written::Done) if transactional => c.batch_execute("COMMIT").await?,
                     _ if transactional => c.batch_execute("ROLLBACK").await?,
                     _ => {}
                 }
-                r
+                r.map(|w| (w, state))
             })
             .map_err(|e| self.err(e))?;
-        match outcome {
-            Written::Done => Ok(()),
+        let (written, state) = outcome;
+        match written {
+            Written::Done => {
+                *self.written.lock().unwrap_or_else(|e| e.into_inner()) = Some(state);
+                Ok(())
+            }
             Written::Conflict(found) => Err(StateError::Conflict { expected, found }),
             Written::Fenced => Err(StateError::LeaseLost { path: self.shown() }),
         }

@@ -7,12 +7,13 @@ use flinkform_core::state::State;
 
 use super::now_ms;
 
-/// The write itself: version row, compare-and-set of the head, then the derived rows.
-/// `Ok(Err(found))` when the head was not at `expected`.
+/// The write itself: version row, compare-and-set of the head, then the derived rows
+/// (of the pipelines that changed since `before`, the state at `expected` when this
+/// store wrote it; of every pipeline when it is `None`).
 pub(super) async fn write(
     c: &Client,
     key: &str,
-    state: &State,
+    (state, before): (&State, Option<&State>),
     expected: Option<u64>,
     body: &str,
     transactional: bool,
@@ -88,7 +89,7 @@ pub(super) async fn write(
             _ => Written::Fenced,
         });
     }
-    write_derived(c, key, state, now).await?;
+    write_derived(c, key, state, before, now).await?;
     // Keep the last 50 versions.
     for table in ["state_bodies", "state_versions"] {
         c.execute(&format!("DELETE FROM {table} WHERE state_key = $1 AND serial < $2"), &[&key, &(serial - 50)])
@@ -107,13 +108,22 @@ pub(super) enum Written {
 }
 
 /// The rows derived from a written state, for people and dashboards: one per
-/// pipeline, its last revision and its job. Idempotent single-row writes.
-async fn write_derived(c: &Client, key: &str, state: &State, now: i64) -> Result<(), tokio_postgres::Error> {
+/// pipeline (`serial`: the write that last changed it), its last revision and its job.
+/// Idempotent single-row writes, for the pipelines that differ from `before` only, so
+/// that a journal write costs what changed, not the whole state.
+async fn write_derived(
+    c: &Client,
+    key: &str,
+    state: &State,
+    before: Option<&State>,
+    now: i64,
+) -> Result<(), tokio_postgres::Error> {
     let serial = state.serial as i64;
     let (workspace, namespace) = key.split_once('/').unwrap_or((key, ""));
     let names: Vec<&str> = state.pipelines.keys().map(String::as_str).collect();
     c.execute("DELETE FROM pipelines WHERE state_key = $1 AND NOT (name = ANY($2))", &[&key, &names]).await?;
-    for (name, p) in &state.pipelines {
+    let changed = state.pipelines.iter().filter(|(name, p)| before.and_then(|b| b.pipelines.get(*name)) != Some(*p));
+    for (name, p) in changed {
         let digest = flinkform_core::spec::digest(&[p.sql.as_bytes()]);
         c.execute(
             "INSERT INTO pipelines (state_key, name, file, status, topic, sink_table, deployment_id, job_id, sql_digest, serial)

@@ -145,10 +145,11 @@ enum Verdict {
 fn verdict(message: &[u8], max_bytes: u64) -> Verdict {
     let m = message.strip_prefix(BOM).unwrap_or(message);
     if m.len() as u64 > max_bytes {
-        Verdict::TooLarge
-    } else if std::str::from_utf8(m).is_err() {
-        Verdict::BadUtf8
-    } else if serde_json::from_slice::<IgnoredAny>(m).is_err() {
+        return Verdict::TooLarge;
+    }
+    // Parsed as text: serde_json then checks no UTF-8 again.
+    let Ok(text) = std::str::from_utf8(m) else { return Verdict::BadUtf8 };
+    if serde_json::from_str::<IgnoredAny>(text).is_err() {
         Verdict::InvalidJson
     } else if m.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         Verdict::NotObject

@@ -1,7 +1,8 @@
 //! The Kafka sampler: reads the newest messages of topics without disturbing their
 //! consumers. No consumer group, no subscribe, no offset commit: partitions are
 //! assigned directly at `max(low, high - share)` and read up to the high watermark.
-//! One consumer per cluster samples all of that cluster's topics at once.
+//! A cluster's topics are read at once by a few consumers (one for every ten topics, up
+//! to four), each with its share.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -16,8 +17,12 @@ use super::cache::Key;
 use super::{Sample, SampleCache, SampleError, Sampler};
 use flinkform_core::spec::{Credential, SecretRef, Security, SourceSpec};
 
-/// Most clusters sampled at the same time.
+/// Most consumers reading at the same time.
 const MAX_CLUSTERS_AT_ONCE: usize = 8;
+/// Most consumers reading one cluster's topics.
+const CONSUMERS_PER_CLUSTER: usize = 4;
+/// A cluster gets another consumer for every this many topics.
+const TOPICS_PER_CONSUMER: usize = 10;
 /// A topic stops being read once this many bytes were collected from it.
 const MAX_TOPIC_BYTES: usize = 64 << 20;
 
@@ -160,7 +165,16 @@ impl Sampler for KafkaSampler {
             by_cluster.entry(cluster_of(s)).or_default().push(i);
         }
         let mut results: Vec<Option<Result<Sample, SampleError>>> = sources.iter().map(|_| None).collect();
-        let clusters: Vec<Vec<usize>> = by_cluster.into_values().collect();
+        // A cluster's topics are read by up to CONSUMERS_PER_CLUSTER consumers at once,
+        // each on its share: a broker answers several fetches at once faster than one.
+        let clusters: Vec<Vec<usize>> = by_cluster
+            .into_values()
+            .flat_map(|topics| {
+                let consumers = topics.len().div_ceil(TOPICS_PER_CONSUMER).clamp(1, CONSUMERS_PER_CLUSTER);
+                let share = topics.len().div_ceil(consumers);
+                topics.chunks(share).map(<[usize]>::to_vec).collect::<Vec<_>>()
+            })
+            .collect();
         for batch in clusters.chunks(MAX_CLUSTERS_AT_ONCE) {
             let done: Vec<Vec<(usize, Result<Sample, SampleError>)>> = std::thread::scope(|s| {
                 let handles: Vec<_> = batch

@@ -248,3 +248,24 @@ fn a_plan_takes_an_unchanged_topic_from_the_sample_cache_and_reads_it_again_once
     let moved = p.run(&["plan"]).code(0).stdout;
     assert!(line(&moved).ends_with("41 records, 1 skipped (1 invalid JSON)"), "{moved}");
 }
+
+#[test]
+fn many_topics_of_one_cluster_are_shared_among_consumers_and_each_gets_its_own_messages() {
+    // 23 topics: three consumers, with shares of 8, 8 and 7.
+    let topics: Vec<String> = (0..23).map(|i| unique(&format!("many{i}"))).collect();
+    for (i, t) in topics.iter().enumerate() {
+        create_topic(t, 1);
+        let msgs: Vec<String> = (0..i + 1).map(|k| format!(r#"{{"topic":{i},"k":{k}}}"#)).collect();
+        produce(t, "none", &msgs.iter().map(|m| (0, None, Some(m.as_bytes()))).collect::<Vec<_>>());
+    }
+    let specs: Vec<SourceSpec> = topics.iter().map(|t| source(t, 100, Duration::from_secs(20))).collect();
+    let results = KafkaSampler::default().sample(&specs.iter().collect::<Vec<_>>());
+    assert_eq!(results.len(), topics.len());
+    for (i, r) in results.into_iter().enumerate() {
+        let s = r.unwrap_or_else(|e| panic!("{}: {e}", topics[i]));
+        assert_eq!(s.origin, format!("{}@{}", topics[i], broker()));
+        let want: Vec<serde_json::Value> = (0..i + 1).map(|k| serde_json::json!({ "topic": i, "k": k })).collect();
+        assert_eq!(values(&s), want, "{}", topics[i]);
+    }
+    assert!(groups().iter().all(|g| !g.starts_with("flinkform")), "no group joined: {:?}", groups());
+}

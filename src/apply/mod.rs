@@ -60,8 +60,17 @@ pub struct Outcome {
     pub failed: Vec<(String, String)>,
     /// Stopped by an interrupt before finishing.
     pub interrupted: bool,
-    /// Changes journaled, and the state writes that carried them (group commit).
-    pub journal: (u64, u64),
+    /// What the journal took.
+    pub journal: JournalStats,
+}
+
+/// Changes journaled, and the state writes that carried them (fewer under group commit).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct JournalStats {
+    /// Changes made to the state.
+    pub changes: u64,
+    /// State writes.
+    pub writes: u64,
 }
 
 /// Why a pipeline's apply, start or stop did not finish.
@@ -156,7 +165,7 @@ impl<'a, V: Vvp> Executor<'a, V> {
             }
         }
         let j = self.state.lock().await;
-        out.journal = (j.changed, j.writes);
+        out.journal = JournalStats { changes: j.changed, writes: j.writes };
         out
     }
 

@@ -104,7 +104,7 @@ pub(super) fn apply(
     let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
     let executor = Executor::new(&client, &*store, start, timeouts(&ws), now, &INTERRUPTED, &events);
     let outcome = runtime.block_on(executor.apply(&plan, parallelism));
-    let (changes, writes) = outcome.journal;
+    let crate::apply::JournalStats { changes, writes } = outcome.journal;
     tracing::info!(changes, writes, "journal: {changes} changes in {writes} state writes");
     let out = report(&outcome);
     review.finish(&out, &runtime);

@@ -92,15 +92,22 @@ impl Sample {
     /// sample holds `cap` records; checks them on up to `threads` cores.
     pub fn offer_all(&mut self, messages: &[&[u8]], max_bytes: u64, cap: usize, threads: usize) {
         // Checking a message costs about a microsecond: a thread pays off from a few
-        // thousand.
-        let verdicts = crate::par::map_chunks(messages, threads, 4096, |_, part| {
-            part.iter().map(|m| verdict(m, max_bytes)).collect::<Vec<_>>()
-        });
-        for (m, v) in messages.iter().zip(verdicts.into_iter().flatten()) {
-            if self.len() >= cap {
-                break;
+        // thousand. Checked a batch at a time, no larger than what the cap still takes
+        // (or a few thousand), so that little is checked past the cap.
+        const MIN_BATCH: usize = 4096;
+        let mut rest = messages;
+        while !rest.is_empty() && self.len() < cap {
+            let (batch, after) = rest.split_at(rest.len().min((cap - self.len()).max(MIN_BATCH)));
+            rest = after;
+            let verdicts = crate::par::map_chunks(batch, threads, MIN_BATCH, |_, part| {
+                part.iter().map(|m| verdict(m, max_bytes)).collect::<Vec<_>>()
+            });
+            for (m, v) in batch.iter().zip(verdicts.into_iter().flatten()) {
+                if self.len() >= cap {
+                    break;
+                }
+                self.take(m, v);
             }
-            self.take(m, v);
         }
     }
 
@@ -155,5 +162,38 @@ fn verdict(message: &[u8], max_bytes: u64) -> Verdict {
         Verdict::NotObject
     } else {
         Verdict::Record
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offering_all_at_once_is_offering_one_by_one_up_to_the_cap() {
+        let kinds: [&[u8]; 6] = [
+            b"{\"a\":1}",
+            b"\xEF\xBB\xBF{\"b\":2}",
+            b"not json",
+            b"[1]",
+            b"{\"c\":\"\xff\"}",
+            b"{\"long\":\"xxxxxxxxxx\"}",
+        ];
+        let messages: Vec<&[u8]> = (0..10_000).map(|i| kinds[(i * 7 + i / 3) % kinds.len()]).collect();
+        for cap in [0, 1, 5, 4095, 4097, 6000, 20_000] {
+            let mut one = Sample::new("t");
+            for m in &messages {
+                if one.len() >= cap {
+                    break;
+                }
+                one.offer(Some(m), 16);
+            }
+            for threads in [1, 2, 3] {
+                let mut all = Sample::new("t");
+                all.offer_all(&messages, 16, cap, threads);
+                assert_eq!(all.records().collect::<Vec<_>>(), one.records().collect::<Vec<_>>(), "cap {cap}");
+                assert_eq!(all.skipped, one.skipped, "cap {cap}, {threads} threads");
+            }
+        }
     }
 }

@@ -26,6 +26,8 @@ async fn create_journals_each_step_before_its_call_and_each_id_after() {
     .await;
     assert_eq!(r.outcome.failed, []);
     assert_eq!(r.outcome.done.add, 1);
+    // One pipeline alone: each change is a write of its own.
+    assert_eq!(r.outcome.journal, JournalStats { changes: 12, writes: 12 });
     assert_eq!(
         r.log,
         lines(

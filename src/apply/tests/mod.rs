@@ -18,7 +18,7 @@ use vvp_api::{
     HotUpdate, HotUpdateState, JobState, RemoteDeployment, RemoteDraft, RemoteJob, Restore, Stop, TicketState, VvpError,
 };
 
-use super::{Executor, Outcome, Timeouts, Vvp};
+use super::{Executor, JournalStats, Outcome, Timeouts, Vvp};
 
 mod hot;
 mod lifecycle;

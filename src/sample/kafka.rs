@@ -332,10 +332,13 @@ fn key<'a>(servers: &'a str, s: &'a SourceSpec, parts: &'a [(i64, i64)]) -> Key<
     Key { servers, topic: &s.topic, partitions: parts, messages: s.sample.messages, max_bytes: s.sample.max_bytes }
 }
 
+/// Per source, the sample to fill and its partitions' (low, high) watermarks, when it
+/// is to be read.
+type ToRead = Vec<Option<(Sample, Vec<(i64, i64)>)>>;
+
 /// Where to start in each partition (the newest records, spread evenly), the
 /// assignment, and an empty sample per topic to read, with its watermarks; an empty
 /// topic's error, and a sample the cache holds, go to `out`.
-#[allow(clippy::type_complexity)]
 fn plan_reads(
     sources: &[(usize, &SourceSpec)],
     wanted: &[usize],
@@ -343,11 +346,11 @@ fn plan_reads(
     servers: &str,
     cache: Option<&SampleCache>,
     out: &mut Vec<(usize, Result<Sample, SampleError>)>,
-) -> (Reads, TopicPartitionList, Vec<Option<(Sample, Vec<(i64, i64)>)>>) {
+) -> (Reads, TopicPartitionList, ToRead) {
     let Marks { known, lows, highs } = marks;
     let mut assign = TopicPartitionList::new();
     let mut reads = Reads::new(sources.len());
-    let mut samples: Vec<Option<(Sample, Vec<(i64, i64)>)>> = sources.iter().map(|_| None).collect();
+    let mut samples: ToRead = sources.iter().map(|_| None).collect();
     for &k in wanted {
         let s = sources[k].1;
         let n = known.get(s.topic.as_str()).copied().unwrap_or(0);

@@ -276,10 +276,15 @@ impl<'a, V: Vvp> Executor<'a, V> {
     async fn step(&self, name: &str, step: Step, what: &str) -> Res<()> {
         self.check_cancel()?;
         self.event(name, what);
-        if self.read(name, |p| Some(p.pending.as_ref()?.step)).await == Some(step) {
+        if self.at_step(name, step).await {
             return Ok(());
         }
         self.update_pending(name, |pending| pending.step = step).await
+    }
+
+    /// Whether `step` is the one journaled as in progress (a step a run began before).
+    async fn at_step(&self, name: &str, step: Step) -> bool {
+        self.read(name, |p| Some(p.pending.as_ref()?.step)).await == Some(step)
     }
 
     /// Changes the pending entry of an apply in progress (none: nothing to change).

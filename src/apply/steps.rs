@@ -425,7 +425,7 @@ impl<V: Vvp> Executor<'_, V> {
         let queue = deploy.resource_queue.as_str();
         // Only a start journaled before can have left a job: a first start needs no look
         // first (VVP refuses a second live job, and a refusal is looked into below).
-        let resumed = self.read(name, |p| Some(p.pending.as_ref()?.step)).await == Some(Step::Start);
+        let resumed = self.at_step(name, Step::Start).await;
         self.step(name, Step::Start, &format!("starting the job (restore {restore})")).await?;
         let live = if resumed { self.vvp.live_job(dep).await? } else { None };
         let job = match live {

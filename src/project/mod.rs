@@ -2,6 +2,7 @@
 //! overrides, samples every pipeline and runs the pure core (infer → resolve →
 //! render) to get the desired pipelines. This is the IO edge of `plan`.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -324,6 +325,50 @@ fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
+/// One pipeline desired, with its sample's origin and digest.
+type Desire = Result<(Desired, String, String), Failed>;
+
+/// Samples (unless `pre` is its topic's sample) and resolves one pipeline on up to
+/// `threads` cores.
+fn desire(
+    ws: &Workspace,
+    p: &Pipeline,
+    pre: Option<&Result<Sample, Diagnostic>>,
+    recorded: Option<&State>,
+    renderer: &Renderer,
+    threads: usize,
+) -> Desire {
+    let started = std::time::Instant::now();
+    let rec = recorded.and_then(|r| r.pipelines.get(&p.name));
+    let mut fell_back = None;
+    let sample = match pre {
+        Some(Err(d)) if ws.sample_fallback && rec.is_some() => {
+            fell_back = Some(d.message.clone());
+            Cow::Owned(Sample::new("the recorded schema"))
+        }
+        Some(Err(d)) => return Err(d.clone().into()),
+        Some(Ok(s)) => Cow::Borrowed(s),
+        None => Cow::Owned(ws.sample_file(p, threads)?),
+    };
+    tracing::debug!(
+        pipeline = %p.name,
+        records = sample.len(),
+        skipped = sample.skipped.total(),
+        elapsed = ?started.elapsed(),
+        "sampled"
+    );
+    let (mut r, _) = resolve(p, &sample, rec, renderer, threads)?;
+    if p.source.sample.file.is_none() {
+        r.desired.warnings.extend(kafka_sink_topics(p));
+    }
+    if let Some(why) = fell_back {
+        r.desired.warnings.push(format!(
+            "{why}: planned from the recorded schema instead (--sample=recorded); columns new in the topic are not seen"
+        ));
+    }
+    Ok((r.desired, sample.origin.clone(), sample.digest.clone()))
+}
+
 /// Samples and resolves every pipeline, collecting every diagnostic: Kafka topics
 /// first (one batch), then files, inference and rendering in parallel.
 /// Returns the desired pipelines and the digests of every input.
@@ -337,58 +382,18 @@ pub fn desired_all(
     let pipelines = &ws.project.pipelines;
     let from_kafka: Vec<&Pipeline> = pipelines.iter().filter(|p| p.source.sample.file.is_none()).collect();
     let mut topic_samples = ws.sample_topics(&from_kafka, progress).into_iter();
-    let mut work: Vec<(&Pipeline, Option<Result<Sample, Diagnostic>>)> = pipelines
+    let work: Vec<(&Pipeline, Option<Result<Sample, Diagnostic>>)> = pipelines
         .iter()
         .map(|p| (p, if p.source.sample.file.is_none() { topic_samples.next() } else { None }))
         .collect();
-    let threads = cores().min(work.len().max(1));
-    let chunk = work.len().div_ceil(threads).max(1);
     // The cores left to each pipeline: all of them for one pipeline, one for many.
     let share = (cores() / work.len().max(1)).max(1);
-    type One = Result<(Desired, String, String), Failed>;
-    let results: Vec<One> = std::thread::scope(|s| {
-        let handles: Vec<_> = work
-            .chunks_mut(chunk)
-            .map(|part| {
-                let renderer = &renderer;
-                s.spawn(move || {
-                    part.iter_mut()
-                        .map(|(p, pre)| {
-                            let started = std::time::Instant::now();
-                            let rec = recorded.and_then(|r| r.pipelines.get(&p.name));
-                            let mut fell_back = None;
-                            let sample = match pre.take() {
-                                Some(Err(d)) if ws.sample_fallback && rec.is_some() => {
-                                    fell_back = Some(d.message.clone());
-                                    Sample::new("the recorded schema")
-                                }
-                                Some(r) => r?,
-                                None => ws.sample_file(p, share)?,
-                            };
-                            tracing::debug!(
-                                pipeline = %p.name,
-                                records = sample.len(),
-                                skipped = sample.skipped.total(),
-                                elapsed = ?started.elapsed(),
-                                "sampled"
-                            );
-                            let (mut r, _) = resolve(p, &sample, rec, renderer, share)?;
-                            if p.source.sample.file.is_none() {
-                                r.desired.warnings.extend(kafka_sink_topics(p));
-                            }
-                            if let Some(why) = fell_back {
-                                r.desired.warnings.push(format!(
-                                    "{why}: planned from the recorded schema instead (--sample=recorded); columns new in the topic are not seen"
-                                ));
-                            }
-                            Ok((r.desired, sample.origin.clone(), sample.digest.clone()))
-                        })
-                        .collect::<Vec<One>>()
-                })
-            })
-            .collect();
-        handles.into_iter().flat_map(|h| h.join().expect("a planning thread panicked")).collect()
-    });
+    let results: Vec<Desire> = flinkform_core::par::map_chunks(&work, cores(), 1, |_, part| {
+        part.iter().map(|(p, pre)| desire(ws, p, pre.as_ref(), recorded, &renderer, share)).collect::<Vec<_>>()
+    })
+    .into_iter()
+    .flatten()
+    .collect();
     let mut desired = Vec::new();
     let mut diags = Vec::new();
     for r in results {

@@ -127,7 +127,7 @@ pub(super) fn sample_topic(
     if !schema {
         return ok(view::json_lines(&sample));
     }
-    let shape = flinkform_core::infer::infer(sample.records(), &Default::default()).map_err(anyhow::Error::msg)?;
+    let shape = flinkform_core::infer::of_sample(&sample, &Default::default());
     ok(format!("{}: {}\n\n{}", sample.origin, view::count(sample.len() as u64, "record"), view::shape_table(&shape)))
 }
 

@@ -300,7 +300,7 @@ impl Workspace {
     ) -> Result<Resolved, Failed> {
         let renderer = self.renderer(&mut BTreeMap::new())?;
         let sample = self.sample_one(p, progress)?;
-        Ok(resolve(p, &sample, recorded, &renderer, cores())?.0)
+        Ok(resolve(p, &sample, recorded, &renderer)?.0)
     }
 
     /// Samples one pipeline, from its file or its topic.
@@ -328,8 +328,8 @@ fn cores() -> usize {
 /// One pipeline desired, with its sample's origin and digest.
 type Desire = Result<(Desired, String, String), Failed>;
 
-/// Samples (unless `pre` is its topic's sample) and resolves one pipeline on up to
-/// `threads` cores.
+/// Samples (unless `pre` is its topic's sample) and resolves one pipeline, reading its
+/// sample file on up to `threads` cores.
 fn desire(
     ws: &Workspace,
     p: &Pipeline,
@@ -357,7 +357,7 @@ fn desire(
         elapsed = ?started.elapsed(),
         "sampled"
     );
-    let (mut r, _) = resolve(p, &sample, rec, renderer, threads)?;
+    let (mut r, _) = resolve(p, &sample, rec, renderer)?;
     if p.source.sample.file.is_none() {
         r.desired.warnings.extend(kafka_sink_topics(p));
     }

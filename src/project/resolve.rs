@@ -23,14 +23,12 @@ pub struct Resolved {
     pub desired: Desired,
 }
 
-/// Runs the pure core for one pipeline over its sample and its recorded state,
-/// inferring on up to `threads` cores.
+/// Runs the pure core for one pipeline over its sample and its recorded state.
 pub fn resolve(
     p: &Pipeline,
     sample: &Sample,
     recorded: Option<&PipelineState>,
     renderer: &Renderer,
-    threads: usize,
 ) -> Result<(Resolved, Vec<Diagnostic>), Failed> {
     let pinned = p.schema.columns.iter().any(|c| c.ty.is_some() && c.from.is_none() && !c.exclude);
     if sample.is_empty() && recorded.is_none() && !pinned {
@@ -42,8 +40,8 @@ pub fn resolve(
             .with_help("pin the schema in [schema] with `columns.NAME = { type = \"...\" }`, or give a sample file")
             .into());
     }
-    let (today, changes) = infer_sample(p, sample, threads)
-        .map_err(|e| Diagnostic::error(format!("{}: sample {}: {e}", p.file, sample.origin)))?;
+    let (today, changes) =
+        infer_sample(p, sample).map_err(|e| Diagnostic::error(format!("{}: sample {}: {e}", p.file, sample.origin)))?;
     let mut merged = recorded.map_or_else(Shape::default, |r| r.shape.clone());
     merged.join(&today);
     // Below the root only: the root's keys are the table's columns.
@@ -212,11 +210,10 @@ fn dimensions(p: &Pipeline) -> Result<Vec<Option<schema::Dimension>>, Diagnostic
 
 /// The shape of a sample's rows: the records themselves, or a change stream's row
 /// images with what its events declare (and what the events were).
-fn infer_sample(p: &Pipeline, sample: &Sample, threads: usize) -> Result<(Shape, Option<change::Changes>), String> {
+fn infer_sample(p: &Pipeline, sample: &Sample) -> Result<(Shape, Option<change::Changes>), String> {
     let src = &p.source;
     if !src.format.is_changelog() {
-        let records: Vec<&[u8]> = sample.records().collect();
-        return Ok((infer::infer_parallel(&records, &p.schema.infer, threads)?, None));
+        return Ok((infer::of_sample(sample, &p.schema.infer), None));
     }
     let option_true = |key: String| matches!(src.options.get(&key), Some(flinkform_core::spec::Credential::Literal(v)) if v.eq_ignore_ascii_case("true"));
     let reading = change::Reading {

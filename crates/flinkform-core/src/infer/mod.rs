@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::types::FlinkType;
 
-pub use scan::observe;
+pub use scan::{Refusal, observe};
 
 /// Knobs of inference, from `[schema]`.
 #[derive(Clone, Debug, PartialEq)]
@@ -272,6 +272,27 @@ impl Shape {
         s
     }
 
+    /// Cuts the shape below `max_depth` (this shape is at `depth`): an object or array
+    /// deeper than that becomes JSON text, exactly as if the records had been observed
+    /// with that depth cap.
+    fn cut(&mut self, depth: usize, max_depth: usize) {
+        if depth > max_depth {
+            if self.object.take().is_some() | self.array.take().is_some() {
+                self.too_deep = true;
+                self.stats.deep += self.stats.objects + self.stats.arrays;
+                self.stats.objects = 0;
+                self.stats.arrays = 0;
+            }
+            return;
+        }
+        if let Some(o) = &mut self.object {
+            o.fields.values_mut().for_each(|f| f.cut(depth + 1, max_depth));
+        }
+        if let Some(e) = &mut self.array {
+            e.cut(depth + 1, max_depth);
+        }
+    }
+
     fn clear_stats(&mut self) {
         self.stats = Stats::default();
         if let Some(o) = &mut self.object {
@@ -489,44 +510,27 @@ fn precision(digits: u8) -> u8 {
     }
 }
 
-/// Infers the root shape of a sample: observes every record, then decides maps.
+/// Infers the root shape of records: observes every record, then cuts the shape at the
+/// depth cap and decides maps.
 pub fn infer<'a>(records: impl IntoIterator<Item = &'a [u8]>, cfg: &InferConfig) -> Result<Shape, String> {
-    let mut root = observe_all(records, 0, cfg)?;
-    decide_root_maps(&mut root, cfg);
-    Ok(root)
-}
-
-/// [`infer`] on up to `threads` cores: contiguous chunks of the records are observed
-/// apart and their shapes joined in order, which is the lattice's join, so the shape
-/// is the one [`infer`] gives (fields still in first-seen order).
-pub fn infer_parallel(records: &[&[u8]], cfg: &InferConfig, threads: usize) -> Result<Shape, String> {
-    // Below this many records per chunk, a thread costs more than it saves.
-    infer_chunked(records, cfg, threads, 2048)
-}
-
-fn infer_chunked(records: &[&[u8]], cfg: &InferConfig, threads: usize, min_chunk: usize) -> Result<Shape, String> {
-    let mut parts =
-        crate::par::map_chunks(records, threads, min_chunk, |at, chunk| observe_all(chunk.iter().copied(), at, cfg))
-            .into_iter();
-    let mut root = parts.next().expect("at least one chunk")?;
-    for part in parts {
-        root.join(&part?);
-    }
-    decide_root_maps(&mut root, cfg);
-    Ok(root)
-}
-
-/// Observes records into a new shape; errors name the record, counted from `first + 1`.
-fn observe_all<'a>(
-    records: impl IntoIterator<Item = &'a [u8]>,
-    first: usize,
-    cfg: &InferConfig,
-) -> Result<Shape, String> {
     let mut root = Shape::default();
     for (i, r) in records.into_iter().enumerate() {
-        observe(&mut root, r, cfg.max_depth).map_err(|e| format!("record {}: {e}", first + i + 1))?;
+        observe(&mut root, r).map_err(|e| format!("record {}: {e}", i + 1))?;
     }
-    Ok(root)
+    Ok(settle(root, cfg))
+}
+
+/// The shape of a sample's records under `cfg`: the sample observed them as it took
+/// them, so this costs a copy of the shape, not another pass over the records.
+pub fn of_sample(sample: &crate::sample::Sample, cfg: &InferConfig) -> Shape {
+    settle(sample.shape().clone(), cfg)
+}
+
+/// A shape observed at every depth, as `cfg` reads it: cut at the depth cap, maps decided.
+fn settle(mut root: Shape, cfg: &InferConfig) -> Shape {
+    root.cut(0, cfg.max_depth);
+    decide_root_maps(&mut root, cfg);
+    root
 }
 
 /// The root object holds the table's columns: only values below it can become maps.

@@ -1,37 +1,68 @@
-//! One streaming pass over a JSON record that folds every value straight into the
-//! [`Shape`] of its path: no tree is built per record. The record must already be
-//! known to be a valid JSON object (the sampler checks that); malformed input still
-//! gives an error here, never a panic.
+//! One strict streaming pass over a JSON record that folds every value straight into the
+//! [`Shape`] of its path: no tree is built per record. The scanner is the record filter
+//! too: it accepts exactly what serde_json accepts, except text that cannot be read as
+//! Unicode (a `\u` escape of a lone surrogate), and never panics. A refused record may
+//! have left part of its values in the shape.
 
 use super::{Digits, IntClass, Object, Shape, StrCaps, strings};
 
-/// Observes one JSON record (an object) into `root`.
-pub fn observe(root: &mut Shape, record: &[u8], max_depth: usize) -> Result<(), String> {
+/// Why the scanner refused a record.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// Valid JSON, but not an object.
+    #[error("not a JSON object")]
+    NotObject,
+    /// Not valid JSON: what was wrong, and where.
+    #[error("{0}")]
+    Invalid(String),
+    /// Not valid UTF-8, or a `\u` escape that is no Unicode character (a lone surrogate):
+    /// no JSON reader can keep such a value unchanged.
+    #[error("{0}")]
+    NotText(String),
+}
+
+/// Objects and arrays at this depth are not observed, only checked: they are JSON text
+/// at any depth cap (the recursion stays bounded however deep a record nests).
+const MAX_NESTING: usize = 128;
+
+/// Observes one JSON record (an object) into `root`, at every depth.
+pub fn observe(root: &mut Shape, record: &[u8]) -> Result<(), Refusal> {
     // One UTF-8 check for the whole record; slices below are cut at ASCII delimiters.
-    let text = std::str::from_utf8(record).map_err(|e| format!("invalid UTF-8: {e}"))?;
-    let mut s = Scanner { t: text, b: record, i: 0, max_depth, buf: String::new() };
+    let text = std::str::from_utf8(record).map_err(|e| Refusal::NotText(format!("invalid UTF-8: {e}")))?;
+    let mut s = Scanner { t: text, b: record, i: 0, buf: String::new(), not_text: None };
     s.ws();
-    if s.peek() == Some(0xEF) {
-        s.i += 3; // UTF-8 byte order mark, which Flink's reader skips
+    if s.peek() == Some(0xEF) && record[s.i..].starts_with(BOM) {
+        s.i += BOM.len(); // the byte order mark, which Flink's reader skips
         s.ws();
     }
     if s.peek() != Some(b'{') {
-        return Err("not a JSON object".into());
+        // Refused before anything was observed: say whether it is JSON at all.
+        return Err(match serde_json::from_slice::<serde::de::IgnoredAny>(&record[s.i..]) {
+            Ok(_) => Refusal::NotObject,
+            Err(e) => Refusal::Invalid(e.to_string()),
+        });
     }
     s.value(root, 0)?;
     s.ws();
-    match s.peek() {
+    if s.peek().is_some() {
+        return s.err("trailing data");
+    }
+    match s.not_text {
+        Some(at) => Err(Refusal::NotText(format!("a \\u escape of a lone surrogate in the string at byte {at}"))),
         None => Ok(()),
-        Some(_) => Err(format!("trailing data at byte {}", s.i)),
     }
 }
+
+const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 struct Scanner<'a> {
     t: &'a str,
     b: &'a [u8],
     i: usize,
-    max_depth: usize,
     buf: String,
+    /// Where the first string with a lone surrogate starts: the record is refused as
+    /// no text once it is known to be JSON, as serde_json decides.
+    not_text: Option<usize>,
 }
 
 impl Scanner<'_> {
@@ -45,11 +76,11 @@ impl Scanner<'_> {
         }
     }
 
-    fn err<T>(&self, what: &str) -> Result<T, String> {
-        Err(format!("{what} at byte {}", self.i))
+    fn err<T>(&self, what: &str) -> Result<T, Refusal> {
+        Err(Refusal::Invalid(format!("{what} at byte {}", self.i)))
     }
 
-    fn expect(&mut self, c: u8) -> Result<(), String> {
+    fn expect(&mut self, c: u8) -> Result<(), Refusal> {
         self.ws();
         if self.peek() == Some(c) {
             self.i += 1;
@@ -59,7 +90,7 @@ impl Scanner<'_> {
         }
     }
 
-    fn literal(&mut self, word: &[u8]) -> Result<(), String> {
+    fn literal(&mut self, word: &[u8]) -> Result<(), Refusal> {
         if self.b[self.i..].starts_with(word) {
             self.i += word.len();
             Ok(())
@@ -68,53 +99,17 @@ impl Scanner<'_> {
         }
     }
 
-    fn value(&mut self, shape: &mut Shape, depth: usize) -> Result<(), String> {
+    /// One value at `depth` (the record itself is at 0).
+    fn value(&mut self, shape: &mut Shape, depth: usize) -> Result<(), Refusal> {
         self.ws();
         shape.stats.present += 1;
         match self.peek() {
-            Some(b'{' | b'[') if depth > self.max_depth => {
+            Some(b'{' | b'[') if depth >= MAX_NESTING => {
                 shape.too_deep = true;
                 shape.stats.deep += 1;
                 self.skip()
             }
-            Some(b'{') => {
-                self.i += 1;
-                shape.stats.objects += 1;
-                let obj = shape.object.get_or_insert_with(Object::default);
-                self.ws();
-                if self.peek() == Some(b'}') {
-                    self.i += 1;
-                    return Ok(());
-                }
-                // Records mostly repeat their keys in the same order: the field after
-                // the previous one is tried before the hash lookup.
-                let mut next = 0;
-                loop {
-                    self.ws();
-                    let idx = {
-                        let key = self.string()?;
-                        match obj.fields.get_index(next) {
-                            Some((k, _)) if k == key => next,
-                            _ => match obj.fields.get_index_of(key) {
-                                Some(i) => i,
-                                None => obj.fields.insert_full(key.to_owned(), Shape::default()).0,
-                            },
-                        }
-                    };
-                    next = idx + 1;
-                    self.expect(b':')?;
-                    self.value(&mut obj.fields[idx], depth + 1)?;
-                    self.ws();
-                    match self.peek() {
-                        Some(b',') => self.i += 1,
-                        Some(b'}') => {
-                            self.i += 1;
-                            return Ok(());
-                        }
-                        _ => return self.err("expected `,` or `}`"),
-                    }
-                }
-            }
+            Some(b'{') => self.object(shape, depth),
             Some(b'[') => {
                 self.i += 1;
                 shape.stats.arrays += 1;
@@ -168,8 +163,47 @@ impl Scanner<'_> {
         }
     }
 
+    fn object(&mut self, shape: &mut Shape, depth: usize) -> Result<(), Refusal> {
+        self.i += 1;
+        shape.stats.objects += 1;
+        let obj = shape.object.get_or_insert_with(Object::default);
+        self.ws();
+        if self.peek() == Some(b'}') {
+            self.i += 1;
+            return Ok(());
+        }
+        // Records mostly repeat their keys in the same order: the field after the
+        // previous one is tried before the hash lookup.
+        let mut next = 0;
+        loop {
+            self.ws();
+            let idx = {
+                let key = self.string()?;
+                match obj.fields.get_index(next) {
+                    Some((k, _)) if k == key => next,
+                    _ => match obj.fields.get_index_of(key) {
+                        Some(i) => i,
+                        None => obj.fields.insert_full(key.to_owned(), Shape::default()).0,
+                    },
+                }
+            };
+            next = idx + 1;
+            self.expect(b':')?;
+            self.value(&mut obj.fields[idx], depth + 1)?;
+            self.ws();
+            match self.peek() {
+                Some(b',') => self.i += 1,
+                Some(b'}') => {
+                    self.i += 1;
+                    return Ok(());
+                }
+                _ => return self.err("expected `,` or `}`"),
+            }
+        }
+    }
+
     /// Reads a string token and returns its decoded text (borrowed when it has no escapes).
-    fn string(&mut self) -> Result<&str, String> {
+    fn string(&mut self) -> Result<&str, Refusal> {
         if self.peek() != Some(b'"') {
             return self.err("expected a string");
         }
@@ -177,36 +211,71 @@ impl Scanner<'_> {
         let start = self.i;
         let mut escaped = false;
         loop {
+            self.i += plain_run(&self.b[self.i..]);
             match self.peek() {
                 None => return self.err("unterminated string"),
                 Some(b'"') => break,
                 Some(b'\\') => {
                     escaped = true;
-                    self.i += 2;
+                    self.escape()?;
                 }
-                Some(_) => self.i += 1,
+                Some(_) => return self.err("control character in a string"),
             }
         }
-        let raw = self.t.get(start..self.i).ok_or("unterminated string")?;
+        // Cut at ASCII quotes, so on character boundaries.
+        let raw = &self.t[start..self.i];
         self.i += 1;
         if !escaped {
             return Ok(raw);
         }
         self.buf.clear();
-        unescape(raw, &mut self.buf)?;
+        if !unescape(raw, &mut self.buf) && self.not_text.is_none() {
+            self.not_text = Some(start);
+        }
         Ok(&self.buf)
     }
 
-    fn number(&mut self, shape: &mut Shape) -> Result<(), String> {
-        let start = self.i;
-        let mut fractional = false;
-        while let Some(c) = self.peek() {
-            match c {
-                b'0'..=b'9' | b'-' | b'+' => {}
-                b'.' | b'e' | b'E' => fractional = true,
-                _ => break,
+    /// Checks one escape (at the backslash) and steps over it.
+    fn escape(&mut self) -> Result<(), Refusal> {
+        match self.b.get(self.i + 1) {
+            Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => self.i += 2,
+            Some(b'u') if self.b.get(self.i + 2..self.i + 6).is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) => {
+                self.i += 6
             }
+            _ => return self.err("invalid escape in a string"),
+        }
+        Ok(())
+    }
+
+    fn number(&mut self, shape: &mut Shape) -> Result<(), Refusal> {
+        let start = self.i;
+        if self.peek() == Some(b'-') {
             self.i += 1;
+        }
+        match self.peek() {
+            Some(b'0') => self.i += 1,
+            Some(b'1'..=b'9') => self.digits(),
+            _ => return self.err("invalid number"),
+        }
+        let mut fractional = false;
+        if self.peek() == Some(b'.') {
+            self.i += 1;
+            fractional = true;
+            if !self.peek().is_some_and(|c| c.is_ascii_digit()) {
+                return self.err("invalid number");
+            }
+            self.digits();
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            self.i += 1;
+            fractional = true;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.i += 1;
+            }
+            if !self.peek().is_some_and(|c| c.is_ascii_digit()) {
+                return self.err("invalid number");
+            }
+            self.digits();
         }
         let text = &self.t[start..self.i];
         if fractional {
@@ -218,7 +287,7 @@ impl Scanner<'_> {
             };
             shape.fraction = true;
             shape.stats.fractions += 1;
-            shape.fraction_inexact |= !exact_in_double(text)?;
+            shape.fraction_inexact |= !exact_in_double(text);
         } else {
             let class = IntClass::of(text);
             shape.int = Some(shape.int.map_or(class, |c| c.max(class)));
@@ -228,34 +297,50 @@ impl Scanner<'_> {
         Ok(())
     }
 
-    /// Skips one value (used below the depth cap).
-    fn skip(&mut self) -> Result<(), String> {
-        let mut depth = 0usize;
-        loop {
-            self.ws();
-            match self.peek() {
-                None => return self.err("unterminated value"),
-                Some(b'{' | b'[') => {
-                    depth += 1;
-                    self.i += 1;
-                }
-                Some(b'}' | b']') => {
-                    depth = depth.saturating_sub(1);
-                    self.i += 1;
-                }
-                Some(b'"') => {
-                    self.string()?;
-                }
-                Some(_) => self.i += 1,
+    /// Steps over one value, checked as serde_json checks it (without recursion).
+    fn skip(&mut self) -> Result<(), Refusal> {
+        let mut values = serde_json::Deserializer::from_slice(&self.b[self.i..]).into_iter::<serde::de::IgnoredAny>();
+        match values.next() {
+            Some(Ok(_)) => {
+                self.i += values.byte_offset();
+                Ok(())
             }
-            if depth == 0 {
-                return Ok(());
-            }
+            Some(Err(e)) => Err(Refusal::Invalid(format!("{e} (from byte {})", self.i))),
+            None => self.err("expected a JSON value"),
+        }
+    }
+
+    fn digits(&mut self) {
+        while self.peek().is_some_and(|c| c.is_ascii_digit()) {
+            self.i += 1;
         }
     }
 }
 
-fn unescape(raw: &str, out: &mut String) -> Result<(), String> {
+/// How many bytes at the start of `b` a string continues over: up to the first quote,
+/// backslash or control character. Eight bytes at a time, as serde_json does.
+fn plain_run(b: &[u8]) -> usize {
+    const ONES: u64 = u64::from_ne_bytes([1; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    let mut n = 0;
+    while let Some(word) = b.get(n..n + 8) {
+        let w = u64::from_le_bytes(word.try_into().expect("eight bytes"));
+        // A byte's high bit is set where it is `"` (0x22), `\` (0x5C) or below 0x20; the
+        // lowest such bit marks the first of them exactly.
+        let zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+        let hit = zero(w ^ (ONES * 0x22)) | zero(w ^ (ONES * 0x5C)) | (w.wrapping_sub(ONES * 0x20) & !w & HIGH);
+        if hit != 0 {
+            return n + (hit.trailing_zeros() / 8) as usize;
+        }
+        n += 8;
+    }
+    n + b[n..].iter().take_while(|&&c| c != b'"' && c != b'\\' && c >= 0x20).count()
+}
+
+/// Decodes a string's escapes (already checked) into `out`; false when one is a lone
+/// surrogate, which is written as U+FFFD.
+fn unescape(raw: &str, out: &mut String) -> bool {
+    let mut text = true;
     let mut chars = raw.chars();
     while let Some(c) = chars.next() {
         if c != '\\' {
@@ -263,36 +348,42 @@ fn unescape(raw: &str, out: &mut String) -> Result<(), String> {
             continue;
         }
         match chars.next() {
-            Some('"') => out.push('"'),
-            Some('\\') => out.push('\\'),
-            Some('/') => out.push('/'),
             Some('b') => out.push('\u{8}'),
             Some('f') => out.push('\u{c}'),
             Some('n') => out.push('\n'),
             Some('r') => out.push('\r'),
             Some('t') => out.push('\t'),
             Some('u') => {
-                let hi = hex4(&mut chars)?;
-                let code = if (0xD800..0xDC00).contains(&hi) {
-                    if chars.next() != Some('\\') || chars.next() != Some('u') {
-                        return Err("lone surrogate in a \\u escape".into());
-                    }
-                    let lo = hex4(&mut chars)?;
-                    0x10000 + ((hi - 0xD800) << 10) + (lo.wrapping_sub(0xDC00) & 0x3FF)
-                } else {
-                    hi
+                let hi = hex4(&mut chars);
+                let code = match hi {
+                    0xD800..0xDC00 => match (chars.next(), chars.next()) {
+                        (Some('\\'), Some('u')) => match hex4(&mut chars) {
+                            lo @ 0xDC00..0xE000 => Some(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)),
+                            _ => None,
+                        },
+                        _ => None,
+                    },
+                    _ => Some(hi),
                 };
-                out.push(char::from_u32(code).ok_or("invalid \\u escape")?);
+                match code.and_then(char::from_u32) {
+                    Some(c) => out.push(c),
+                    None => {
+                        text = false;
+                        out.push(char::REPLACEMENT_CHARACTER);
+                    }
+                }
             }
-            _ => return Err("invalid escape in a string".into()),
+            // `"`, `\\` and `/` stand for themselves.
+            Some(c) => out.push(c),
+            None => {}
         }
     }
-    Ok(())
+    text
 }
 
-fn hex4(chars: &mut std::str::Chars<'_>) -> Result<u32, String> {
-    let h: String = chars.take(4).collect();
-    u32::from_str_radix(&h, 16).map_err(|_| format!("invalid \\u escape `{h}`"))
+/// Four hex digits, already checked to be there.
+fn hex4(chars: &mut std::str::Chars<'_>) -> u32 {
+    chars.take(4).fold(0, |code, c| code * 16 + c.to_digit(16).unwrap_or(0))
 }
 
 impl IntClass {
@@ -319,21 +410,21 @@ fn beyond_double(text: &str) -> bool {
 
 /// True when a JSON number with a fraction or exponent reads into a DOUBLE with its
 /// value unchanged: finite, and the same decimal digits as the shortest round-trip form.
-fn exact_in_double(text: &str) -> Result<bool, String> {
+fn exact_in_double(text: &str) -> bool {
     // Fast path: no exponent, short, at most 15 significant digits: always exact.
     if text.len() <= 300 && !text.contains(['e', 'E']) && significant_digits(text) <= 15 {
-        return Ok(true);
+        return true;
     }
-    let v: f64 = text.parse().map_err(|_| format!("invalid number `{text}`"))?;
+    let Ok(v) = text.parse::<f64>() else { return false };
     if !v.is_finite() {
-        return Ok(false);
+        return false;
     }
     // Otherwise the value must print back (shortest round-trip form) with the same digits.
     let written = decimal_digits(text);
     if v == 0.0 {
-        return Ok(written.0.is_empty());
+        return written.0.is_empty();
     }
-    Ok(written == decimal_digits(&format!("{v:e}")))
+    written == decimal_digits(&format!("{v:e}"))
 }
 
 /// The integer and fraction digits a number needs as a DECIMAL (`-0012.50` needs 2 and
@@ -415,18 +506,18 @@ mod tests {
 
     #[test]
     fn doubles_exactness() {
-        assert!(exact_in_double("1.5").unwrap());
-        assert!(exact_in_double("0.30000000000000004").unwrap());
-        assert!(exact_in_double("1e300").unwrap());
-        assert!(!exact_in_double("1e400").unwrap());
-        assert!(!exact_in_double("0.1000000000000000000001").unwrap());
-        assert!(exact_in_double("-12.500000000000000000").unwrap());
-        assert!(exact_in_double("0.0").unwrap());
-        assert!(exact_in_double("0e10").unwrap());
-        assert!(!exact_in_double("1e-400").unwrap(), "underflows to zero");
-        assert!(!exact_in_double(&format!("1{}.0", "0".repeat(400))).unwrap(), "overflows");
-        assert!(!exact_in_double(&format!("0.{}1", "0".repeat(400))).unwrap(), "underflows");
-        assert!(!exact_in_double("1.2345678901234567e-320").unwrap(), "subnormal loses digits");
+        assert!(exact_in_double("1.5"));
+        assert!(exact_in_double("0.30000000000000004"));
+        assert!(exact_in_double("1e300"));
+        assert!(!exact_in_double("1e400"));
+        assert!(!exact_in_double("0.1000000000000000000001"));
+        assert!(exact_in_double("-12.500000000000000000"));
+        assert!(exact_in_double("0.0"));
+        assert!(exact_in_double("0e10"));
+        assert!(!exact_in_double("1e-400"), "underflows to zero");
+        assert!(!exact_in_double(&format!("1{}.0", "0".repeat(400))), "overflows");
+        assert!(!exact_in_double(&format!("0.{}1", "0".repeat(400))), "underflows");
+        assert!(!exact_in_double("1.2345678901234567e-320"), "subnormal loses digits");
         assert!(beyond_double("9007199254740993"));
         assert!(!beyond_double("9007199254740992"));
     }
@@ -434,7 +525,12 @@ mod tests {
     #[test]
     fn unescapes_keys_and_surrogates() {
         let mut s = String::new();
-        unescape(r#"a\"b\u00e9\ud83d\ude00"#, &mut s).unwrap();
+        assert!(unescape(r#"a\"b\u00e9\ud83d\ude00"#, &mut s));
         assert_eq!(s, "a\"bé😀");
+        for lone in [r"\ud800", r"\udc00", r"\ud800\u0041", r"\ud800\n"] {
+            s.clear();
+            assert!(!unescape(lone, &mut s), "{lone}");
+            assert!(s.starts_with('\u{FFFD}'), "{lone}: {s}");
+        }
     }
 }

@@ -275,21 +275,28 @@ proptest! {
     }
 
     #[test]
-    fn parallel_chunks_give_the_sequential_shape(
-        records in prop::collection::vec(json_record(), 1..40),
-        threads in 1usize..6,
-        bad in prop::option::of(0usize..40),
+    fn the_depth_cap_reads_as_the_data_cut_at_that_depth(
+        records in prop::collection::vec(json_record(), 1..12),
+        max_depth in 0usize..4,
     ) {
-        let mut texts: Vec<String> = records.iter().map(Value::to_string).collect();
-        if let Some(i) = bad.filter(|i| *i < texts.len()) {
-            texts[i] = "{\"a\": tru}".into();
+        // The oracle: every object or array deeper than the cap replaced by a plain
+        // string, which is how a value kept as JSON text reads.
+        fn cut(v: &Value, depth: usize, max: usize) -> Value {
+            match v {
+                Value::Object(_) | Value::Array(_) if depth > max => Value::String("{…}".into()),
+                Value::Object(o) => Value::Object(o.iter().map(|(k, x)| (k.clone(), cut(x, depth + 1, max))).collect()),
+                Value::Array(a) => Value::Array(a.iter().map(|x| cut(x, depth + 1, max)).collect()),
+                other => other.clone(),
+            }
         }
-        let refs: Vec<&[u8]> = texts.iter().map(|t| t.as_bytes()).collect();
-        let cfg = InferConfig::default();
-        let one = infer(refs.iter().copied(), &cfg);
-        let many = infer_chunked(&refs, &cfg, threads, 1);
-        // Debug shows the fields in order, which `==` on the index maps ignores.
-        prop_assert_eq!(format!("{one:?}"), format!("{many:?}"));
+        let cfg = InferConfig { max_depth, ..InferConfig::default() };
+        let texts: Vec<String> = records.iter().map(Value::to_string).collect();
+        let capped = infer(texts.iter().map(|t| t.as_bytes()), &cfg).unwrap();
+        let cuts: Vec<String> = records.iter().map(|r| cut(r, 0, max_depth).to_string()).collect();
+        let plain = infer(cuts.iter().map(|t| t.as_bytes()), &cfg).unwrap();
+        for std in [TsStandard::Sql, TsStandard::Iso] {
+            prop_assert_eq!(capped.flink_type(std).to_string(), plain.flink_type(std).to_string());
+        }
     }
 
     #[test]
@@ -301,10 +308,202 @@ proptest! {
     }
 
     #[test]
-    fn scanner_agrees_with_serde_json_on_arbitrary_text(text in "\\{[\"a-c:,0-9.eE{}\\[\\] -]{0,30}") {
-        let mut shape = Shape::default();
-        let mine = observe(&mut shape, text.as_bytes(), 10).is_ok();
-        let theirs = serde_json::from_str::<serde_json::Map<String, Value>>(&text).is_ok();
-        if theirs { prop_assert!(mine, "scanner rejected valid {text}"); }
+    fn the_scanner_refuses_exactly_what_serde_json_refuses(text in near_json()) {
+        let theirs = serde_verdict(&text);
+        prop_assume!(theirs.is_some(), "a number out of range hides what serde_json makes of the rest");
+        let mine = observe(&mut Shape::default(), &text).map_err(|e| match e {
+            Refusal::Invalid(_) => "invalid",
+            Refusal::NotText(_) => "not text",
+            Refusal::NotObject => "not an object",
+        });
+        prop_assert_eq!(mine, theirs.unwrap(), "{}", String::from_utf8_lossy(&text));
+    }
+}
+
+/// Text near JSON: valid records with a few edits, or a soup of the tokens that matter to
+/// the grammar (numbers, escapes, surrogates, control characters, literals).
+fn near_json() -> impl Strategy<Value = Vec<u8>> {
+    const TOKENS: &[&str] = &[
+        "{",
+        "}",
+        "[",
+        "]",
+        ":",
+        ",",
+        " ",
+        "\t",
+        "\"a\"",
+        "\"",
+        "\\",
+        "\"\\ud800\"",
+        "\"\\udc00x\"",
+        "\"\\ud83d\\ude00\"",
+        "\"\\ud800\\u0041\"",
+        "\"\\ud800\\n\"",
+        "\"\\u00e9\"",
+        "\"\\u12\"",
+        "\"\\q\"",
+        "\"\\/\\b\"",
+        "\"x\ty\"",
+        "\"\u{1}\"",
+        "\"é\"",
+        "1",
+        "-",
+        "0",
+        "01",
+        "-0",
+        "1.",
+        ".5",
+        "1e",
+        "1e+5",
+        "-0.0E-7",
+        "2.5",
+        "1E05",
+        "+1",
+        "true",
+        "tru",
+        "null",
+        "nul",
+        "false",
+        "\u{7f}",
+        "\r\n",
+    ];
+    let soup = prop::collection::vec(prop::sample::select(TOKENS), 0..12)
+        .prop_map(|t| format!("{{{}", t.concat()).into_bytes());
+    let edited = (
+        json_record(),
+        prop::collection::vec((any::<prop::sample::Index>(), 0u8..3, prop::sample::select(TOKENS)), 1..3),
+    )
+        .prop_map(|(r, edits)| {
+            let mut b = r.to_string().into_bytes();
+            for (at, op, t) in edits {
+                let i = at.index(b.len() + 1);
+                match op {
+                    0 if i < b.len() => drop(b.remove(i)),
+                    _ => b.splice(i.min(b.len())..i.min(b.len()), t.bytes()).for_each(drop),
+                }
+            }
+            b
+        });
+    // Valid structure around leaves written out raw, valid or not.
+    const LEAVES: &[&str] = &[
+        "01",
+        "-01",
+        "00",
+        "-",
+        "-0",
+        "0",
+        "1.",
+        ".5",
+        "1.5",
+        "1e",
+        "1e+",
+        "1e+5",
+        "1E05",
+        "-0.0E-7",
+        "+1",
+        "1-2",
+        "0x1",
+        "1.5.2",
+        "Infinity",
+        "NaN",
+        "true",
+        "tru",
+        "null",
+        "\"\\ud800\"",
+        "\"\\ud83d\\ude00\"",
+        "\"\\u00zz\"",
+        "\"\\x\"",
+        "\"a\u{1}b\"",
+        "\"\u{7f}\"",
+        "\"ok\"",
+        "[]",
+        "{}",
+        "[1,]",
+        "{\"a\":1,}",
+        "{\"a\"}",
+        "[1 2]",
+    ];
+    let leaf = prop::sample::select(LEAVES).prop_map(String::from);
+    let tree = leaf.prop_recursive(3, 16, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 1..4).prop_map(|v| format!("[{}]", v.join(","))),
+            prop::collection::vec(inner, 1..4).prop_map(|v| format!(
+                "{{{}}}",
+                v.iter().enumerate().map(|(i, x)| format!("\"k{i}\":{x}")).collect::<Vec<_>>().join(",")
+            )),
+        ]
+    });
+    let raw = tree.prop_map(|t| format!("{{\"v\": {t}}}").into_bytes());
+    prop_oneof![soup, edited, raw, json_record().prop_map(|r| r.to_string().into_bytes())]
+}
+
+/// serde_json's verdict on a record, written without the scanner: not UTF-8 or not
+/// Unicode text (serde_json will not decode a lone surrogate into a `String`), not JSON
+/// (`IgnoredAny` refuses it), or not an object. `None` when it cannot say: a number out
+/// of a double's range stops the decoding before the rest is seen.
+fn serde_verdict(text: &[u8]) -> Option<Result<(), &'static str>> {
+    struct Texts;
+    impl<'de> serde::Deserialize<'de> for Texts {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_any(Texts)
+        }
+    }
+    impl<'de> serde::de::Visitor<'de> for Texts {
+        type Value = Texts;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("JSON")
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<Texts, E> {
+            Ok(Texts)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Texts, E> {
+            Ok(Texts)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Texts, E> {
+            Ok(Texts)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Texts, E> {
+            Ok(Texts)
+        }
+        fn visit_str<E>(self, _: &str) -> Result<Texts, E> {
+            Ok(Texts)
+        }
+        fn visit_unit<E>(self) -> Result<Texts, E> {
+            Ok(Texts)
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Texts, A::Error> {
+            while a.next_element::<Texts>()?.is_some() {}
+            Ok(Texts)
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<Texts, A::Error> {
+            while a.next_entry::<String, Texts>()?.is_some() {}
+            Ok(Texts)
+        }
+    }
+    if std::str::from_utf8(text).is_err() {
+        return Some(Err("not text"));
+    }
+    if serde_json::from_slice::<serde::de::IgnoredAny>(text).is_err() {
+        return Some(Err("invalid"));
+    }
+    match serde_json::from_slice::<Texts>(text) {
+        Err(e) if e.to_string().contains("out of range") => None,
+        Err(_) => Some(Err("not text")),
+        Ok(_) if text.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') => Some(Ok(())),
+        Ok(_) => Some(Err("not an object")),
+    }
+}
+
+#[test]
+fn any_nesting_is_read_and_checked_as_serde_json_checks_it() {
+    for n in [126, 127, 128, 129, 130, 100_000] {
+        let text = format!("{{\"a\":{}1{}}}", "[".repeat(n), "]".repeat(n));
+        let shape = infer([text.as_bytes()], &InferConfig { max_depth: 1000, ..InferConfig::default() });
+        assert_eq!(column(&shape.unwrap(), "a").to_string().matches("ARRAY").count(), n.min(127), "{n} arrays");
+        for bad in [format!("{{\"a\":{}1,{}}}", "[".repeat(n), "]".repeat(n)), format!("{{\"a\":{}1", "[".repeat(n))] {
+            assert!(serde_json::from_str::<serde::de::IgnoredAny>(&bad).is_err());
+            assert!(matches!(observe(&mut Shape::default(), bad.as_bytes()), Err(Refusal::Invalid(_))), "{n} arrays");
+        }
     }
 }

@@ -121,7 +121,7 @@ fn decode(bytes: &[u8], origin: &str) -> Option<Sample> {
     }
     sample.skipped = Skipped { invalid_json, not_object, bad_utf8, too_large, tombstones };
     sample.cached = true;
-    Some(sample.finish())
+    Some(sample.finish(1))
 }
 
 #[cfg(test)]
@@ -142,7 +142,7 @@ mod tests {
             s.offer(Some(m), 1 << 20);
         }
         s.offer(None, 1 << 20);
-        let s = s.finish();
+        let s = s.finish(1);
         cache.store(&key(5), &s);
         let back = cache.load(&key(5), "orders@k:9092").expect("a hit");
         assert!(back.cached && !s.cached);

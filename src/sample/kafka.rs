@@ -280,7 +280,7 @@ impl KafkaSampler {
                 ));
                 continue;
             }
-            let sample = sample.finish();
+            let sample = sample.finish(1);
             if unfinished {
                 tracing::warn!(topic = %s.topic, records = msgs.len(), "sampling stopped at the timeout");
             } else if let Some(cache) = &self.cache {

@@ -72,39 +72,26 @@ impl FileSampler<'_> {
                 .map_err(|e| SampleError::Source(format!("{rel}: not a JSON array of records: {e}")))?;
             let items: Vec<&[u8]> = items.iter().take(cap).map(|i| i.get().as_bytes()).collect();
             sample.offer_all(&items, spec.max_bytes, cap, self.threads);
-            return Ok(sample.finish());
+            return Ok(sample.finish(self.threads));
         }
-        let mut buf = Vec::with_capacity(BLOCK);
+        // Blocks of whole lines (more when one line is longer), checked in parallel and
+        // kept where they were read; the first block is read at the file's size.
+        let size = reader.get_ref().metadata().map_or(0, |m| m.len());
+        let mut block = Vec::with_capacity(size.min(BLOCK as u64) as usize);
         loop {
-            // A block of whole lines (more when one line is longer), checked in parallel.
-            let start = buf.len();
-            let eof = (&mut reader).take(BLOCK as u64).read_to_end(&mut buf).map_err(io)? == 0;
-            let cut = match memchr::memrchr(b'\n', &buf[start..]) {
-                Some(i) => start + i + 1,
-                None if eof => buf.len(),
-                None => continue,
-            };
-            let block = &buf[..cut];
-            let starts = std::iter::once(0).chain(memchr::memchr_iter(b'\n', block).map(|i| i + 1));
-            let ends = memchr::memchr_iter(b'\n', block).chain((cut > 0 && block[cut - 1] != b'\n').then_some(cut));
-            let lines: Vec<&[u8]> = starts
-                .zip(ends)
-                .map(|(a, z)| &block[a..z])
-                .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
-                .filter(|l| !l.iter().all(u8::is_ascii_whitespace)) // empty lines are not messages
-                .collect();
-            sample.offer_all(&lines, spec.max_bytes, cap, self.threads);
-            if sample.len() >= cap || eof {
+            let read = (&mut reader).take(BLOCK as u64).read_to_end(&mut block).map_err(io)?;
+            let last = read < BLOCK;
+            block = sample.offer_lines(block, last, spec.max_bytes, cap, self.threads);
+            if sample.len() >= cap || last {
                 break;
             }
-            buf.drain(..cut);
         }
-        Ok(sample.finish())
+        Ok(sample.finish(self.threads))
     }
 }
 
 /// How much of a sample file is read and checked at a time.
-const BLOCK: usize = 8 << 20;
+const BLOCK: usize = 64 << 20;
 
 #[cfg(test)]
 mod tests {

@@ -44,16 +44,17 @@ impl Skipped {
     }
 }
 
-/// A bounded sample of JSON object records, stored back to back in one buffer.
+/// A bounded sample of JSON object records: spans of one buffer, which is the text they
+/// were read from (JSON Lines are kept where they were read) or the messages copied in.
 #[derive(Clone, Debug, Default)]
 pub struct Sample {
     data: Vec<u8>,
-    ends: Vec<usize>,
+    spans: Vec<(usize, usize)>,
     /// What was skipped and why.
     pub skipped: Skipped,
     /// Where the sample came from (a file path or `topic@servers`), for messages.
     pub origin: String,
-    /// Digest of the records used, for saved plans.
+    /// Digest of the records used and of the text they lie in, for saved plans.
     pub digest: String,
     /// Taken from the sample cache: the topic had not changed since it was read.
     pub cached: bool,
@@ -72,18 +73,17 @@ impl Sample {
 
     /// Number of usable records.
     pub fn len(&self) -> usize {
-        self.ends.len()
+        self.spans.len()
     }
 
     /// True when no record is usable.
     pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
+        self.spans.is_empty()
     }
 
     /// The usable records, each a JSON object's bytes.
     pub fn records(&self) -> impl Iterator<Item = &[u8]> {
-        let starts = std::iter::once(0).chain(self.ends.iter().copied());
-        starts.zip(self.ends.iter().copied()).map(|(s, e)| &self.data[s..e])
+        self.spans.iter().map(|&(s, e)| &self.data[s..e])
     }
 
     /// Every usable record observed at every depth (see [`crate::infer::of_sample`]).
@@ -100,23 +100,74 @@ impl Sample {
         };
         let v = verdict(&mut self.shape, m, max_bytes);
         self.stale |= v.touched();
-        self.take(m, v);
+        self.count(v);
+        if v.is_record() {
+            self.copy(m);
+        }
     }
 
     /// Offers messages in order, as [`Sample::offer`] would one by one, until the
     /// sample holds `cap` records; checks them on up to `threads` cores.
     pub fn offer_all(&mut self, messages: &[&[u8]], max_bytes: u64, cap: usize, threads: usize) {
-        // Checking a message costs about a microsecond: a thread pays off from a few thousand.
-        self.offer_chunked(messages, max_bytes, cap, threads, 4096);
+        let verdicts = self.judge(messages, max_bytes, cap, threads, MIN_CHUNK);
+        for (m, v) in messages.iter().zip(verdicts) {
+            if v.is_record() {
+                self.copy(m);
+            }
+        }
     }
 
-    /// [`Sample::offer_all`] in chunks of at least `min_chunk` messages. A batch is what
-    /// the cap still takes, so that nothing past the cap is observed into the shape; each
-    /// chunk is observed into a shape of its own, and the shapes are joined in order.
-    fn offer_chunked(&mut self, messages: &[&[u8]], max_bytes: u64, cap: usize, threads: usize, min_chunk: usize) {
+    /// Offers the JSON Lines of `text` in order, as [`Sample::offer_all`] would, keeping
+    /// the records where they are (no copy when the sample is empty): every line that
+    /// ends in a newline, and the last one too when `last`. Blank lines are no messages,
+    /// and a line's `\r\n` is its end. Returns what follows the last line offered (a line
+    /// begun but not ended), to be given again in front of the next text.
+    pub fn offer_lines(&mut self, text: Vec<u8>, last: bool, max_bytes: u64, cap: usize, threads: usize) -> Vec<u8> {
+        let cut = match memchr::memrchr(b'\n', &text) {
+            _ if last => text.len(),
+            Some(i) => i + 1,
+            None => return text, // a line longer than the text: all of it comes again
+        };
+        let rest = text[cut..].to_vec();
+        let base = self.data.len();
+        if base == 0 {
+            self.data = text;
+            self.data.truncate(cut);
+        } else {
+            self.data.extend_from_slice(&text[..cut]);
+        }
+        let data = std::mem::take(&mut self.data);
+        let spans = lines(&data[base..]).map(|(a, z)| (base + a, base + z)).collect::<Vec<_>>();
+        let lines: Vec<&[u8]> = spans.iter().map(|&(a, z)| &data[a..z]).collect();
+        let verdicts = self.judge(&lines, max_bytes, cap, threads, MIN_CHUNK);
+        for (&(a, z), v) in spans.iter().zip(verdicts) {
+            if v.is_record() {
+                let bom = if data[a..z].starts_with(BOM) { BOM.len() } else { 0 };
+                self.spans.push((a + bom, z));
+            }
+        }
+        self.data = data;
+        rest
+    }
+
+    /// Judges messages in order until the sample would hold `cap` records, in batches of
+    /// what the cap still takes (so that nothing past it is observed), each batch in
+    /// chunks of at least `min_chunk` on up to `threads` cores: every chunk is observed
+    /// into a shape of its own, and the shapes are joined in order. Counts what is
+    /// skipped; returns the verdicts of the messages judged, a prefix of `messages`.
+    fn judge(
+        &mut self,
+        messages: &[&[u8]],
+        max_bytes: u64,
+        cap: usize,
+        threads: usize,
+        min_chunk: usize,
+    ) -> Vec<Verdict> {
+        let mut verdicts = Vec::with_capacity(messages.len().min(cap));
+        let mut taken = self.len();
         let mut rest = messages;
-        while !rest.is_empty() && self.len() < cap {
-            let (batch, after) = rest.split_at(rest.len().min(cap - self.len()));
+        while !rest.is_empty() && taken < cap {
+            let (batch, after) = rest.split_at(rest.len().min(cap - taken));
             rest = after;
             let parts = crate::par::map_chunks(batch, threads, min_chunk, |_, part| {
                 let mut shape = Shape::default();
@@ -126,43 +177,82 @@ impl Sample {
                 }
                 (shape, verdicts)
             });
-            let mut verdicts = Vec::with_capacity(batch.len());
-            for (shape, v) in parts {
+            for (shape, vs) in parts {
                 self.shape.join(&shape);
-                verdicts.extend(v);
-            }
-            for (m, v) in batch.iter().zip(verdicts) {
-                self.take(m, v);
+                for v in vs {
+                    self.count(v);
+                    taken += usize::from(v.is_record());
+                    verdicts.push(v);
+                }
             }
         }
+        verdicts
     }
 
-    fn take(&mut self, message: &[u8], v: Verdict) {
+    /// Counts a message that is not a record.
+    fn count(&mut self, v: Verdict) {
+        let k = &mut self.skipped;
         match v {
-            Verdict::Record => {
-                self.data.extend_from_slice(message.strip_prefix(BOM).unwrap_or(message));
-                self.ends.push(self.data.len());
-            }
-            Verdict::TooLarge => self.skipped.too_large += 1,
-            Verdict::BadUtf8 { .. } => self.skipped.bad_utf8 += 1,
-            Verdict::InvalidJson { .. } => self.skipped.invalid_json += 1,
-            Verdict::NotObject => self.skipped.not_object += 1,
+            Verdict::Record => {}
+            Verdict::TooLarge => k.too_large += 1,
+            Verdict::BadUtf8 { .. } => k.bad_utf8 += 1,
+            Verdict::InvalidJson { .. } => k.invalid_json += 1,
+            Verdict::NotObject => k.not_object += 1,
         }
     }
 
-    /// Seals the sample: computes its digest, with BLAKE3, since a sample is by far the
-    /// largest input and SHA-256 took a sixth of inferring one.
-    pub fn finish(mut self) -> Sample {
+    /// Keeps a record by copying it in.
+    fn copy(&mut self, message: &[u8]) {
+        let start = self.data.len();
+        self.data.extend_from_slice(message.strip_prefix(BOM).unwrap_or(message));
+        self.spans.push((start, self.data.len()));
+    }
+
+    /// Seals the sample: drops what follows the last record and computes the digest of
+    /// the text and the records' places in it, on up to `threads` cores.
+    pub fn finish(mut self, threads: usize) -> Sample {
         if std::mem::take(&mut self.stale) {
             self.shape = observed(self.records());
         }
-        let mut h = blake3::Hasher::new();
-        h.update(&(self.data.len() as u64).to_le_bytes());
-        h.update(&self.data);
-        h.update(&(self.ends.len() as u64).to_le_bytes());
-        self.digest = h.finalize().to_hex().to_string();
+        self.data.truncate(self.spans.last().map_or(0, |&(_, e)| e));
+        self.digest = digest(&self.data, &self.spans, threads);
         self
     }
+}
+
+/// BLAKE3 over the text's length, the BLAKE3 of each MiB of it (the MiBs hashed in
+/// parallel: a sample is by far the largest input, and one core took a tenth of a
+/// `schema` to hash it), and the records' places in it.
+fn digest(data: &[u8], spans: &[(usize, usize)], threads: usize) -> String {
+    const PIECE: usize = 1 << 20;
+    let pieces: Vec<&[u8]> = data.chunks(PIECE).collect();
+    let hashes =
+        crate::par::map_chunks(&pieces, threads, 4, |_, part| part.iter().map(|p| blake3::hash(p)).collect::<Vec<_>>());
+    let mut h = blake3::Hasher::new();
+    h.update(&(data.len() as u64).to_le_bytes());
+    hashes.iter().flatten().for_each(|p| {
+        h.update(p.as_bytes());
+    });
+    let places: Vec<u8> = spans.iter().flat_map(|&(a, z)| [a as u64, z as u64]).flat_map(u64::to_le_bytes).collect();
+    h.update(&(spans.len() as u64).to_le_bytes());
+    h.update(&places);
+    h.finalize().to_hex().to_string()
+}
+
+/// Checking a message costs about a microsecond: a thread pays off from a few thousand.
+const MIN_CHUNK: usize = 4096;
+
+/// The lines of JSON Lines text that hold something, as spans without the line ends.
+fn lines(text: &[u8]) -> impl Iterator<Item = (usize, usize)> + '_ {
+    let ends =
+        memchr::memchr_iter(b'\n', text).chain((!text.is_empty() && !text.ends_with(b"\n")).then_some(text.len()));
+    let mut start = 0;
+    ends.filter_map(move |end| {
+        let line = (start, if end > start && text[end - 1] == b'\r' { end - 1 } else { end });
+        start = end + 1;
+        // Blank lines are not messages.
+        (!text[line.0..line.1].iter().all(u8::is_ascii_whitespace)).then_some(line)
+    })
 }
 
 /// The shape of records already found usable.
@@ -245,7 +335,7 @@ mod tests {
                 }
                 one.offer(Some(m), 16);
             }
-            let one = one.finish();
+            let one = one.finish(1);
             // The records kept, observed afresh: what the shape must be, refused records
             // leaving no trace in it.
             let mut expect = Shape::default();
@@ -254,12 +344,50 @@ mod tests {
             for threads in [1, 2, 3] {
                 let mut all = Sample::new("t");
                 all.offer_all(&messages, 16, cap, threads);
-                let all = all.finish();
+                let all = all.finish(threads);
                 assert_eq!(all.records().collect::<Vec<_>>(), one.records().collect::<Vec<_>>(), "cap {cap}");
                 assert_eq!(all.skipped, one.skipped, "cap {cap}, {threads} threads");
                 assert_eq!(shape_of(&all), shape_of(&one), "cap {cap}, {threads} threads");
             }
+            // The same messages as JSON Lines (CRLF ends and blank lines between, which
+            // are no messages), read in blocks cut anywhere, a line's start carried over.
+            let text: Vec<u8> = messages
+                .iter()
+                .enumerate()
+                .flat_map(|(i, m)| [*m, [&b"\n"[..], b"\r\n", b"\n \n"][i % 3]].concat())
+                .collect();
+            for block in [7, 1000, 1 << 20] {
+                let mut lines = Sample::new("t");
+                let mut carry = Vec::new();
+                for (k, piece) in text.chunks(block).enumerate() {
+                    carry.extend_from_slice(piece);
+                    let last = (k + 1) * block >= text.len();
+                    carry = lines.offer_lines(carry, last, 16, cap, 2);
+                }
+                let lines = lines.finish(2);
+                assert_eq!(lines.records().collect::<Vec<_>>(), one.records().collect::<Vec<_>>(), "cap {cap}");
+                assert_eq!(lines.skipped, one.skipped, "cap {cap}, blocks of {block}");
+                assert_eq!(shape_of(&lines), shape_of(&one), "cap {cap}, blocks of {block}");
+            }
         }
+    }
+
+    #[test]
+    fn the_digest_is_of_the_records_and_their_text_whatever_the_threads() {
+        let text: Vec<u8> = (0..400_000).flat_map(|i| format!("{{\"n\":{i}}}\n").into_bytes()).collect();
+        let digest = |threads, edit: Option<usize>| {
+            let mut t = text.clone();
+            if let Some(i) = edit {
+                t[i] = b'7';
+            }
+            let mut s = Sample::new("t");
+            s.offer_lines(t, true, 64, usize::MAX, threads);
+            s.finish(threads).digest
+        };
+        let d = digest(1, None);
+        assert_eq!(d, digest(4, None), "the same on any number of cores");
+        assert_ne!(d, digest(1, Some(text.len() - 3)), "a digit changed in the last record");
+        assert_ne!(d, digest(2, Some(6)), "a digit changed in the first record");
     }
 
     proptest::proptest! {
@@ -279,10 +407,15 @@ mod tests {
                     one.offer(Some(m), u64::MAX);
                 }
             }
-            let one = one.finish();
+            let one = one.finish(1);
             let mut many = Sample::new("t");
-            many.offer_chunked(&refs, u64::MAX, cap, threads, 1);
-            let many = many.finish();
+            let verdicts = many.judge(&refs, u64::MAX, cap, threads, 1);
+            for (m, v) in refs.iter().zip(verdicts) {
+                if v.is_record() {
+                    many.copy(m);
+                }
+            }
+            let many = many.finish(threads);
             proptest::prop_assert_eq!(shape_of(&one), shape_of(&many));
             proptest::prop_assert_eq!(one.skipped, many.skipped);
         }

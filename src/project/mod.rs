@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use flinkform_core::diag::{Diagnostic, Source};
 use flinkform_core::plan::Desired;
 use flinkform_core::render::Renderer;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::RecvTimeoutError;
 
 use crate::sample::{FileSampler, KafkaSampler, Sample, SampleCache, Sampler};
 use flinkform_core::spec::{self, Pipeline, Project, SourceSpec, StateConfig, digest};
@@ -274,16 +275,18 @@ impl Workspace {
         let cache = self.sample_cache.then(|| SampleCache::new(self.root.join(".flinkform/cache/samples")));
         let kafka = KafkaSampler { cache, ..KafkaSampler::default() };
         let sources: Vec<&SourceSpec> = pipelines.iter().map(|p| &p.source).collect();
-        let finished = AtomicBool::new(false);
+        // The progress line is drawn every 100 ms until sampling ends, which ends the wait
+        // at once (a sleep would hold every plan up to 100 ms longer).
+        let (finished, ended) = std::sync::mpsc::channel::<()>();
+        let (done, total) = (&kafka.done, sources.len());
         let results = std::thread::scope(|s| {
-            s.spawn(|| {
-                while !finished.load(Ordering::Relaxed) {
-                    progress(kafka.done.load(Ordering::Relaxed), sources.len());
-                    std::thread::sleep(std::time::Duration::from_millis(100));
+            s.spawn(move || {
+                while ended.recv_timeout(std::time::Duration::from_millis(100)) == Err(RecvTimeoutError::Timeout) {
+                    progress(done.load(Ordering::Relaxed), total);
                 }
             });
             let r = kafka.sample(&sources);
-            finished.store(true, Ordering::Relaxed);
+            drop(finished);
             r
         });
         progress(sources.len(), sources.len());

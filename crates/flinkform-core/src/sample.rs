@@ -1,5 +1,5 @@
-//! A sample: a bounded buffer of JSON object records, stored back to back, and the
-//! record filter that decides what is usable (a UTF-8 JSON object within the byte cap).
+//! A sample: a bounded buffer of JSON object records, as spans of the text they were
+//! read from or of the messages copied in, and the record filter that decides what is usable (a UTF-8 JSON object within the byte cap).
 //! The filter is the inference scanner: one pass over a record both checks it and
 //! observes its values into the sample's shape. Reading the records (files, Kafka) is
 //! the binary's edge, behind its `Sampler` trait.

@@ -295,13 +295,14 @@ fn verdict(shape: &mut Shape, message: &[u8], max_bytes: u64) -> Verdict {
     if m.len() as u64 > max_bytes {
         return Verdict::TooLarge;
     }
-    // Refused before the first `{`, a record has touched nothing.
-    let opens = m.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+    // Refused before the first `{`, a record has touched nothing; asked of refused
+    // records only, off the path of the usable ones.
+    let opens = || m.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
     match observe(shape, m) {
         Ok(()) => Verdict::Record,
         Err(Refusal::NotObject) => Verdict::NotObject,
-        Err(Refusal::Invalid(_)) => Verdict::InvalidJson { touched: opens },
-        Err(Refusal::NotText(_)) => Verdict::BadUtf8 { touched: opens && std::str::from_utf8(m).is_ok() },
+        Err(Refusal::Invalid(_)) => Verdict::InvalidJson { touched: opens() },
+        Err(Refusal::NotText(_)) => Verdict::BadUtf8 { touched: opens() && std::str::from_utf8(m).is_ok() },
     }
 }
 

@@ -110,28 +110,7 @@ impl Scanner<'_> {
                 self.skip()
             }
             Some(b'{') => self.object(shape, depth),
-            Some(b'[') => {
-                self.i += 1;
-                shape.stats.arrays += 1;
-                let elem = shape.array.get_or_insert_with(Box::default);
-                self.ws();
-                if self.peek() == Some(b']') {
-                    self.i += 1;
-                    return Ok(());
-                }
-                loop {
-                    self.value(elem, depth + 1)?;
-                    self.ws();
-                    match self.peek() {
-                        Some(b',') => self.i += 1,
-                        Some(b']') => {
-                            self.i += 1;
-                            return Ok(());
-                        }
-                        _ => return self.err("expected `,` or `]`"),
-                    }
-                }
-            }
+            Some(b'[') => self.array(shape, depth),
             Some(b'"') => {
                 let (mask, digits) = strings::classify(self.string()?);
                 let caps = StrCaps { mask, digits };
@@ -163,13 +142,26 @@ impl Scanner<'_> {
         }
     }
 
+    fn array(&mut self, shape: &mut Shape, depth: usize) -> Result<(), Refusal> {
+        self.i += 1;
+        shape.stats.arrays += 1;
+        let elem = shape.array.get_or_insert_with(Box::default);
+        if self.closes(b']') {
+            return Ok(());
+        }
+        loop {
+            self.value(elem, depth + 1)?;
+            if !self.more(b']')? {
+                return Ok(());
+            }
+        }
+    }
+
     fn object(&mut self, shape: &mut Shape, depth: usize) -> Result<(), Refusal> {
         self.i += 1;
         shape.stats.objects += 1;
         let obj = shape.object.get_or_insert_with(Object::default);
-        self.ws();
-        if self.peek() == Some(b'}') {
-            self.i += 1;
+        if self.closes(b'}') {
             return Ok(());
         }
         // Records mostly repeat their keys in the same order: the field after the
@@ -190,15 +182,36 @@ impl Scanner<'_> {
             next = idx + 1;
             self.expect(b':')?;
             self.value(&mut obj.fields[idx], depth + 1)?;
-            self.ws();
-            match self.peek() {
-                Some(b',') => self.i += 1,
-                Some(b'}') => {
-                    self.i += 1;
-                    return Ok(());
-                }
-                _ => return self.err("expected `,` or `}`"),
+            if !self.more(b'}')? {
+                return Ok(());
             }
+        }
+    }
+
+    /// Steps over `close` when it is next (an empty object or array).
+    #[inline(always)]
+    fn closes(&mut self, close: u8) -> bool {
+        self.ws();
+        let empty = self.peek() == Some(close);
+        self.i += usize::from(empty);
+        empty
+    }
+
+    /// After a member: true past a `,` (another follows), false past `close`.
+    #[inline(always)]
+    fn more(&mut self, close: u8) -> Result<bool, Refusal> {
+        self.ws();
+        match self.peek() {
+            Some(b',') => {
+                self.i += 1;
+                Ok(true)
+            }
+            Some(c) if c == close => {
+                self.i += 1;
+                Ok(false)
+            }
+            _ if close == b'}' => self.err("expected `,` or `}`"),
+            _ => self.err("expected `,` or `]`"),
         }
     }
 

@@ -11,7 +11,7 @@ mod steps;
 mod tests;
 mod vvp;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -98,6 +98,8 @@ type Res<T> = Result<T, Error>;
 /// The state as changed in memory, and how far it is written.
 struct Journal {
     state: State,
+    /// The pipelines changed since the last write.
+    dirty: BTreeSet<String>,
     /// Changes made so far.
     changed: u64,
     /// Changes the last write carried.
@@ -110,10 +112,9 @@ struct Journal {
 pub struct Executor<'a, V> {
     vvp: &'a V,
     store: &'a dyn StateStore,
+    /// Held while writing, so a write takes the state in memory as it is, with no copy:
+    /// changes made meanwhile wait and go with the next write (group commit).
     state: Mutex<Journal>,
-    /// Held while writing: one write at a time, and a write carries every change made
-    /// before it started (group commit).
-    writer: Mutex<()>,
     timeouts: Timeouts,
     at: String,
     cancel: &'a AtomicBool,
@@ -138,8 +139,7 @@ impl<'a, V: Vvp> Executor<'a, V> {
         Executor {
             vvp,
             store,
-            state: Mutex::new(Journal { state, changed: 0, written: 0, writes: 0 }),
-            writer: Mutex::new(()),
+            state: Mutex::new(Journal { state, dirty: BTreeSet::new(), changed: 0, written: 0, writes: 0 }),
             timeouts,
             at,
             cancel,
@@ -235,35 +235,33 @@ impl<'a, V: Vvp> Executor<'a, V> {
         self.store.fenced().map_or(Ok(()), |e| Err(e.into()))
     }
 
-    /// Changes the state and returns once the change is written (compare-and-set on the
-    /// serial). Concurrent changes share writes: a write carries every change made
-    /// before it starts, so many pipelines journal at the cost of few writes.
-    async fn journal(&self, f: impl FnOnce(&mut State)) -> Res<()> {
+    /// Changes the state (`f`, of pipeline `name`) and returns once the change is written
+    /// (compare-and-set on the serial). Concurrent changes share writes: a write carries
+    /// every change made before it starts, so many pipelines journal at the cost of few
+    /// writes, and each write names the pipelines it changed, so it costs what changed.
+    async fn journal(&self, name: &str, f: impl FnOnce(&mut State)) -> Res<()> {
         let mine = {
             let mut j = self.state.lock().await;
             f(&mut j.state);
+            j.dirty.insert(name.to_string());
             j.changed += 1;
             j.changed
         };
-        let _writing = self.writer.lock().await;
-        let (mut snapshot, upto) = {
-            let j = self.state.lock().await;
-            if j.written >= mine {
-                return Ok(()); // an earlier write carried this change
-            }
-            (j.state.clone(), j.changed)
-        };
-        state::write_next(self.store, &mut snapshot)?;
         let mut j = self.state.lock().await;
-        j.state.serial = snapshot.serial;
-        j.written = upto;
-        j.writes += 1;
+        if j.written >= mine {
+            return Ok(()); // an earlier write carried this change
+        }
+        let Journal { state, dirty, changed, written, writes } = &mut *j;
+        state::write_changed(self.store, state, dirty)?;
+        dirty.clear();
+        *written = *changed;
+        *writes += 1;
         Ok(())
     }
 
     /// Changes one recorded pipeline and writes the state.
     async fn update(&self, name: &str, f: impl FnOnce(&mut PipelineState)) -> Res<()> {
-        self.journal(|st| {
+        self.journal(name, |st| {
             if let Some(p) = st.pipelines.get_mut(name) {
                 f(p);
             }
@@ -321,7 +319,7 @@ impl<'a, V: Vvp> Executor<'a, V> {
             }
             (Action::Delete, Some(before), _) => {
                 self.destroy(name, before, Operation::Delete).await?;
-                self.journal(|st| {
+                self.journal(name, |st| {
                     st.pipelines.remove(name);
                 })
                 .await
@@ -353,7 +351,7 @@ impl<'a, V: Vvp> Executor<'a, V> {
         status: state::Status,
         event: &str,
     ) -> Res<()> {
-        self.journal(|st| {
+        self.journal(name, |st| {
             let serial = st.serial + 1;
             let (history, remote) = match st.pipelines.get(name) {
                 Some(cur) => (cur.history.as_slice(), cur.remote.clone()),

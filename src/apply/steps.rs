@@ -45,7 +45,7 @@ impl<V: Vvp> Executor<'_, V> {
         ddl: &[SinkDdl],
     ) -> Res<()> {
         let prior = self.recorded(name).await;
-        self.journal(|st| {
+        self.journal(name, |st| {
             let mut rec = after.clone();
             if let Some(p) = &prior {
                 rec.history.clone_from(&p.history);
@@ -147,7 +147,7 @@ impl<V: Vvp> Executor<'_, V> {
         self.configure(name, dep, before).await?;
         self.start(name, dep, restore, &before.deploy).await?;
         let at = &self.at;
-        self.journal(|st| {
+        self.journal(name, |st| {
             let serial = st.serial + 1;
             if let Some(cur) = st.pipelines.get_mut(name) {
                 let mut rec = before.applied(

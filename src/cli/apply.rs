@@ -104,6 +104,7 @@ pub(super) fn apply(
     let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
     let executor = Executor::new(&client, &*store, start, timeouts(&ws), now, &INTERRUPTED, &events);
     let outcome = runtime.block_on(executor.apply(&plan, parallelism));
+    settle(&*store);
     let crate::apply::JournalStats { changes, writes } = outcome.journal;
     tracing::info!(changes, writes, "journal: {changes} changes in {writes} state writes");
     let out = report(&outcome);
@@ -222,6 +223,16 @@ pub(super) fn operate(
     let events = |n: &str, msg: &str| print_now(&format!("{n}: {msg}\n"));
     let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
     let ex = Executor::new(&client, &*store, state, timeouts(&ws), now, &INTERRUPTED, &events);
-    runtime()?.block_on(op(&ex, name)).with_context(|| format!("{what} {name}"))?;
+    let done = runtime()?.block_on(op(&ex, name));
+    settle(&*store);
+    done.with_context(|| format!("{what} {name}"))?;
     ok(format!("{name}: {what} done.\n"))
+}
+
+/// Folds the deltas an apply journaled into the stored state's plain form. The state is
+/// whole without it (a load replays them), so a failure is a warning.
+fn settle(store: &dyn flinkform_core::state::StateStore) {
+    if let Err(e) = store.settle() {
+        tracing::warn!("the state's deltas were not folded in (the next write or apply does it): {}", flinkform_core::diag::chain(&e));
+    }
 }

@@ -17,6 +17,14 @@ fn info(who: &str) -> flinkform_core::state::LockInfo {
     i
 }
 
+/// The v1 fixture's `orders` record, as pipeline `name`.
+fn pipeline(name: &str) -> flinkform_core::state::PipelineState {
+    let fixture = include_str!("../../crates/flinkform-core/tests/fixtures/state/v1.json");
+    let mut p = state::parse(fixture, "v1.json").unwrap().pipelines.remove("orders").unwrap();
+    p.file = format!("pipelines/{name}.toml");
+    p
+}
+
 fn conformance(make: &Factory) {
     // load / save / compare-and-set
     let (a, b, _) = make();
@@ -53,6 +61,59 @@ fn conformance(make: &Factory) {
         assert_eq!(won, 1, "round {round}: writers that all read serial {}", at.serial);
     }
     assert_eq!(a.load().unwrap().unwrap().serial, s1.serial + 5);
+
+    // journal writes (deltas where the backend writes them): read whole by any reader,
+    // the state before the last write kept, folded in by settle with nothing changed
+    let (a, b, _) = make();
+    let mut s = state::commit(a.as_ref(), None, State::new("lin".into())).unwrap();
+    let mut earlier = Vec::new();
+    for (i, name) in ["p1", "p2", "p1", "p3"].into_iter().enumerate() {
+        earlier.push(s.clone());
+        if i == 3 {
+            s.pipelines.remove("p2");
+            state::write_changed(a.as_ref(), &mut s, &[String::from("p2")].into()).unwrap();
+        }
+        let mut p = pipeline(name);
+        p.sql = format!("-- write {i}");
+        s.pipelines.insert(name.into(), p);
+        state::write_changed(a.as_ref(), &mut s, &[name.to_string()].into()).unwrap();
+        assert_eq!(b.load().unwrap().as_ref(), Some(&s), "write {i}");
+    }
+    assert_eq!(s.pipelines.keys().collect::<Vec<_>>(), ["p1", "p3"]);
+    let before = b.previous().unwrap().unwrap();
+    assert_eq!(before.serial, s.serial - 1);
+    assert!(!before.pipelines.contains_key("p3"), "the state before the last write");
+    let stale = earlier[1].clone();
+    let err = state::write_changed(b.as_ref(), &mut stale.clone(), &["p1".into()].into()).unwrap_err();
+    assert!(matches!(err, StateError::Conflict { .. }), "{err}");
+    a.settle().unwrap();
+    b.settle().unwrap();
+    assert_eq!(b.load().unwrap().as_ref(), Some(&s), "settle changes nothing");
+    assert_eq!(b.previous().unwrap().as_ref(), Some(&before), "nor the state before it");
+    // of writers racing from one serial, journal writes and whole ones, one wins
+    for round in 0..5 {
+        let at = a.load().unwrap().unwrap();
+        let start = Arc::new(std::sync::Barrier::new(8));
+        let racers: Vec<_> = (0..8)
+            .map(|i| {
+                let (store, mut at, start) = (if i % 2 == 0 { a.clone() } else { b.clone() }, at.clone(), start.clone());
+                std::thread::spawn(move || {
+                    let name = format!("racer{i}");
+                    at.pipelines.insert(name.clone(), pipeline(&name));
+                    start.wait();
+                    if i < 4 {
+                        state::write_changed(store.as_ref(), &mut at, &[name].into()).map(|()| at)
+                    } else {
+                        state::write_next(store.as_ref(), &mut at).map(|()| at)
+                    }
+                    .ok()
+                })
+            })
+            .collect();
+        let won: Vec<State> = racers.into_iter().filter_map(|t| t.join().unwrap()).collect();
+        assert_eq!(won.len(), 1, "round {round}: writers that all read serial {}", at.serial);
+        assert_eq!(b.load().unwrap().as_ref(), Some(&won[0]), "round {round}: the winner's state is stored");
+    }
 
     // lock contention: one wins, the other fails naming the holder, or waits
     let (a, b, _) = make();

@@ -1,31 +1,101 @@
-//! The local backend: one JSON file, written atomically (temp file, fsync, rename),
-//! locked with an OS file lock on `<file>.lock` that holds the holder's info. The OS
-//! releases the lock when its process dies, even on `kill -9`. Each save checks the
-//! serial and renames under a second, short lock (`<file>.write.lock`), so the
-//! compare-and-set holds even between processes that skipped the main lock, and keeps
-//! the state it replaces as `<file>.backup`.
+//! The local backend: one JSON file, the base, and the deltas appended beside it
+//! (`<file>.deltas`, see [`Delta`]), locked with an OS file lock on `<file>.lock` that
+//! holds the holder's info. The OS releases the lock when its process dies, even on
+//! `kill -9`.
+//!
+//! A whole save writes the base atomically (temp file, fsync, rename) and keeps the
+//! state it replaces as `<file>.backup`; a journal write of an apply
+//! ([`StateStore::save_changed`]) appends the pipelines it changed and fsyncs, so it
+//! costs what changed, and [`StateStore::settle`] (or a save once the deltas outgrow the
+//! base) folds them into the base. Writes check the serial and write under a second,
+//! short lock (`<file>.write.lock`), so the compare-and-set holds even between processes
+//! that skipped the main lock; reads of a base with deltas take it shared.
 
+use std::collections::BTreeSet;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
-use flinkform_core::state::{LockGuard, LockInfo, State, StateError, StateStore, TextCache, parse};
+use flinkform_core::state::{Delta, Deltas, LockGuard, LockInfo, State, StateError, StateStore, parse, to_text};
+
+/// Deltas are folded into the base once they are this many times its size (and at
+/// least [`FOLD_MIN`]): each byte of state is written a bounded number of times.
+const FOLD_RATIO: u64 = 4;
+const FOLD_MIN: u64 = 1 << 20;
+/// A base written this recently may have been written again within its timestamp's
+/// granularity (two seconds on FAT): its stamp is not trusted, its digest is checked.
+const RACY: Duration = Duration::from_secs(2);
 
 /// State in a local JSON file.
 pub struct LocalStore {
     path: PathBuf,
     shown: String,
-    /// Each pipeline's text from the last save: a save serializes what changed.
-    text: std::sync::Mutex<TextCache>,
-    /// The serial and digest of the file as this store last read or wrote it.
-    known: std::sync::Mutex<Option<(u64, blake3::Hash)>>,
+    /// The files as this store last read or wrote them.
+    known: std::sync::Mutex<Option<Known>>,
+}
+
+/// The files as this store last read or wrote them, and what they hold.
+#[derive(Clone, Copy)]
+struct Known {
+    serial: u64,
+    base: Stamp,
+    digest: blake3::Hash,
+    /// The deltas file, when there is one.
+    deltas: Option<Stamp>,
+    /// How far the deltas file holds whole deltas (where the next one goes), and how
+    /// many of them follow the base (none: the file is left from a fold, or empty).
+    append_at: u64,
+    chain: usize,
+}
+
+/// What tells a file's content without reading it: a file replaced by rename has another
+/// inode, one written in place another length or modification time.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    id: (u64, u64),
+    len: u64,
+    modified: SystemTime,
+}
+
+impl Stamp {
+    fn of(meta: &std::fs::Metadata) -> Stamp {
+        #[cfg(unix)]
+        let id = {
+            use std::os::unix::fs::MetadataExt;
+            (meta.dev(), meta.ino())
+        };
+        #[cfg(not(unix))]
+        let id = (0, 0);
+        Stamp { id, len: meta.len(), modified: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH) }
+    }
+
+    /// Whether the file may have been written again since, within its timestamp's
+    /// granularity, with the same length.
+    fn racy(&self) -> bool {
+        SystemTime::now().duration_since(self.modified).map_or(true, |age| age < RACY)
+    }
+}
+
+/// The files read in full.
+struct Disk {
+    /// The stored state (base and deltas), and the one before it when deltas follow
+    /// the base (the last delta not applied).
+    state: Option<State>,
+    before: Option<State>,
+    known: Option<Known>,
+}
+
+/// What a whole save keeps as the backup: the base it replaces (linked), or a text.
+enum Backup {
+    Base,
+    Text(String),
 }
 
 impl LocalStore {
     /// A store at `path`, called `shown` in messages.
     pub fn new(path: PathBuf, shown: impl Into<String>) -> LocalStore {
-        LocalStore { path, shown: shown.into(), text: Default::default(), known: Default::default() }
+        LocalStore { path, shown: shown.into(), known: Default::default() }
     }
 
     fn io(&self, source: std::io::Error) -> StateError {
@@ -37,6 +107,10 @@ impl LocalStore {
         let mut p = self.path.clone().into_os_string();
         p.push(suffix);
         PathBuf::from(p)
+    }
+
+    fn dir(&self) -> &Path {
+        self.path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."))
     }
 
     fn open_lock(&self) -> Result<File, StateError> {
@@ -51,30 +125,183 @@ impl LocalStore {
         OpenOptions::new().create(true).truncate(false).read(true).write(true).open(&path).map_err(|e| self.io(e))
     }
 
-    /// The stored state's serial. When the file holds exactly what this store last read
-    /// or wrote (same BLAKE3 digest), that state's serial, without parsing; otherwise a
-    /// full load, which refuses a corrupt file.
-    fn current_serial(&self) -> Result<Option<u64>, StateError> {
-        let bytes = match std::fs::read(&self.path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(self.io(e)),
-        };
-        let digest = blake3::hash(&bytes);
-        if let Some((serial, known)) = *self.known()
-            && known == digest
-        {
-            return Ok(Some(serial));
-        }
-        let text = String::from_utf8(bytes)
-            .map_err(|e| StateError::Corrupt { path: self.shown.clone(), reason: format!("not UTF-8: {e}") })?;
-        let state = parse(&text, &self.shown)?;
-        *self.known() = Some((state.serial, digest));
-        Ok(Some(state.serial))
+    /// The short write lock, exclusive (released when the file drops).
+    fn writing(&self) -> Result<File, StateError> {
+        let f = self.open_lock_file(".write.lock")?;
+        f.lock().map_err(|e| self.io(e))?;
+        Ok(f)
     }
 
-    fn known(&self) -> std::sync::MutexGuard<'_, Option<(u64, blake3::Hash)>> {
+    /// The short write lock, shared, for a read of base and deltas as one; none when
+    /// nobody ever wrote here (then there are no deltas to read with the base).
+    fn reading(&self) -> Result<Option<File>, StateError> {
+        match File::open(self.beside(".write.lock")) {
+            Ok(f) => f.lock_shared().map(|()| Some(f)).map_err(|e| self.io(e)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(self.io(e)),
+        }
+    }
+
+    fn known(&self) -> std::sync::MutexGuard<'_, Option<Known>> {
         self.known.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn stamp(&self, path: &Path) -> Result<Option<Stamp>, StateError> {
+        match std::fs::metadata(path) {
+            Ok(m) => Ok(Some(Stamp::of(&m))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(self.io(e)),
+        }
+    }
+
+    fn read_bytes(&self, path: &Path) -> Result<Option<Vec<u8>>, StateError> {
+        match std::fs::read(path) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(self.io(e)),
+        }
+    }
+
+    /// Reads base and deltas in full, refusing anything corrupt, and remembers them.
+    fn read_disk(&self) -> Result<Disk, StateError> {
+        let Some(bytes) = self.read_bytes(&self.path)? else {
+            // Deltas without a base follow nothing: the next write removes them.
+            *self.known() = None;
+            return Ok(Disk { state: None, before: None, known: None });
+        };
+        let base = self.stamp(&self.path)?.ok_or_else(|| self.io(std::io::ErrorKind::NotFound.into()))?;
+        let digest = blake3::hash(&bytes);
+        let text = String::from_utf8(bytes)
+            .map_err(|e| StateError::Corrupt { path: self.shown.clone(), reason: format!("not UTF-8: {e}") })?;
+        let mut state = parse(&text, &self.shown)?;
+        let deltas_path = self.beside(".deltas");
+        let shown = format!("{}.deltas", self.shown);
+        let (mut before, mut append_at, mut chain, mut deltas) = (None, 0, 0, None);
+        if let Some(bytes) = self.read_bytes(&deltas_path)? {
+            deltas = self.stamp(&deltas_path)?;
+            let text = String::from_utf8_lossy(&bytes);
+            let read = Deltas::read(&text, &shown)?;
+            append_at = read.len as u64;
+            let last = read.deltas.len().saturating_sub(1);
+            for (i, d) in read.deltas.into_iter().enumerate() {
+                if i == last && d.serial > state.serial {
+                    before = Some(state.clone());
+                }
+                chain += usize::from(d.apply(&mut state, &shown)?);
+            }
+            if chain == 0 {
+                append_at = 0; // left from a fold: the next delta starts the file anew
+            }
+        }
+        let known = Known { serial: state.serial, base, digest, deltas, append_at, chain };
+        *self.known() = Some(known);
+        Ok(Disk { state: Some(state), before, known: Some(known) })
+    }
+
+    /// What the files hold now: as this store last read or wrote them when their stamps
+    /// say so (a base written within [`RACY`] must also have the same digest), else
+    /// read in full.
+    fn current(&self) -> Result<Option<Known>, StateError> {
+        let remembered = *self.known();
+        if let Some(k) = remembered
+            && self.stamp(&self.path)? == Some(k.base)
+            && self.stamp(&self.beside(".deltas"))? == k.deltas
+            && (!k.base.racy() || self.read_bytes(&self.path)?.is_some_and(|b| blake3::hash(&b) == k.digest))
+        {
+            return Ok(Some(k));
+        }
+        Ok(self.read_disk()?.known)
+    }
+
+    /// Writes `text` as the base (temp file, fsync, rename), keeping `backup`, and
+    /// removes the deltas it folds in.
+    fn write_base(&self, text: &str, serial: u64, backup: Backup) -> Result<(), StateError> {
+        let dir = self.dir();
+        std::fs::create_dir_all(dir).map_err(|e| self.io(e))?;
+        let name = self.path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
+        let backup_path = self.beside(".backup");
+        let write_file = |path: &Path, text: &str| -> std::io::Result<()> {
+            let mut f = File::create(path)?;
+            f.write_all(text.as_bytes())?;
+            f.sync_all()
+        };
+        let write = || -> std::io::Result<()> {
+            write_file(&tmp, text)?;
+            match &backup {
+                Backup::Base if self.path.exists() => {
+                    // The base being replaced becomes the backup (a hard link: no copy,
+                    // and atomic with the rename below from the backup's point of view).
+                    let _ = std::fs::remove_file(&backup_path);
+                    std::fs::hard_link(&self.path, &backup_path)
+                        .or_else(|_| std::fs::copy(&self.path, &backup_path).map(drop))?;
+                }
+                Backup::Base => {}
+                Backup::Text(t) => {
+                    let tmp_backup = dir.join(format!(".{name}.backup.tmp.{}", std::process::id()));
+                    write_file(&tmp_backup, t)?;
+                    std::fs::rename(&tmp_backup, &backup_path)?;
+                }
+            }
+            std::fs::rename(&tmp, &self.path)?;
+            // Its deltas are folded in (older than the base now, were this not done).
+            match std::fs::remove_file(self.beside(".deltas")) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+            File::open(dir)?.sync_all()
+        };
+        tracing::info!(serial, path = %self.shown, "state written");
+        write().map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            self.io(e)
+        })?;
+        let base = self.stamp(&self.path)?.ok_or_else(|| self.io(std::io::ErrorKind::NotFound.into()))?;
+        *self.known() =
+            Some(Known { serial, base, digest: blake3::hash(text.as_bytes()), deltas: None, append_at: 0, chain: 0 });
+        Ok(())
+    }
+
+    /// A whole save of `state` over the files `found` (under the write lock): the state
+    /// it replaces is the backup.
+    fn save_whole(&self, state: &State, found: Option<Known>) -> Result<(), StateError> {
+        let backup = match found {
+            Some(k) if k.chain > 0 => {
+                let replaced = self.read_disk()?.state.expect("deltas follow a base");
+                Backup::Text(to_text(&replaced))
+            }
+            _ => Backup::Base,
+        };
+        self.write_base(&to_text(state), state.serial, backup)
+    }
+
+    /// Appends `delta` to the deltas file of `k` and fsyncs it.
+    fn append(&self, k: Known, delta: &Delta<'_>) -> Result<(), StateError> {
+        let path = self.beside(".deltas");
+        let line = delta.line();
+        let write = || -> std::io::Result<Stamp> {
+            let mut f = OpenOptions::new().create(true).append(true).open(&path)?;
+            if k.deltas.map(|s| s.len) != Some(k.append_at) {
+                // A delta that never finished, or the deltas of a fold: not kept.
+                f.set_len(k.append_at)?;
+            }
+            f.write_all(line.as_bytes())?;
+            f.sync_data()?;
+            if k.deltas.is_none() {
+                File::open(self.dir())?.sync_all()?;
+            }
+            Ok(Stamp::of(&f.metadata()?))
+        };
+        tracing::info!(serial = delta.serial, path = %self.shown, "state delta written");
+        let stamp = write().map_err(|e| self.io(e))?;
+        *self.known() = Some(Known {
+            serial: delta.serial,
+            deltas: Some(stamp),
+            append_at: k.append_at + line.len() as u64,
+            chain: k.chain + 1,
+            ..k
+        });
+        Ok(())
     }
 }
 
@@ -97,59 +324,65 @@ impl Drop for LocalGuard {
     }
 }
 
+
+/// The compare of the compare-and-set: the files hold serial `expected`.
+fn check(expected: Option<u64>, found: Option<Known>) -> Result<(), StateError> {
+    let found = found.map(|k| k.serial);
+    if found != expected {
+        return Err(StateError::Conflict { expected, found });
+    }
+    Ok(())
+}
+
 impl StateStore for LocalStore {
     fn load(&self) -> Result<Option<State>, StateError> {
-        match std::fs::read_to_string(&self.path) {
-            Ok(text) => {
-                let state = parse(&text, &self.shown)?;
-                *self.known() = Some((state.serial, blake3::hash(text.as_bytes())));
-                Ok(Some(state))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(self.io(e)),
-        }
+        let _reading = self.reading()?;
+        Ok(self.read_disk()?.state)
     }
 
     fn save(&self, state: &State, expected: Option<u64>) -> Result<(), StateError> {
         // The compare and the set in one critical section (released when `_writing` drops).
-        let _writing = self.open_lock_file(".write.lock")?;
-        _writing.lock().map_err(|e| self.io(e))?;
-        let found = self.current_serial()?;
-        if found != expected {
-            return Err(StateError::Conflict { expected, found });
-        }
-        let dir = self.path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).map_err(|e| self.io(e))?;
-        let text = self.text.lock().unwrap_or_else(std::sync::PoisonError::into_inner).text(state);
-        let tmp = dir.join(format!(
-            ".{}.tmp.{}",
-            self.path.file_name().unwrap_or_default().to_string_lossy(),
-            std::process::id()
-        ));
-        let backup = self.beside(".backup");
-        let write = || -> std::io::Result<()> {
-            let mut f = File::create(&tmp)?;
-            f.write_all(text.as_bytes())?;
-            f.sync_all()?;
-            if found.is_some() {
-                // The state being replaced becomes the backup (a hard link: no copy, and
-                // atomic with the rename below from the backup's point of view).
-                let _ = std::fs::remove_file(&backup);
-                std::fs::hard_link(&self.path, &backup).or_else(|_| std::fs::copy(&self.path, &backup).map(drop))?;
+        let _writing = self.writing()?;
+        let found = self.current()?;
+        check(expected, found)?;
+        self.save_whole(state, found)
+    }
+
+    fn save_changed(&self, state: &State, changed: &BTreeSet<String>, expected: Option<u64>) -> Result<(), StateError> {
+        let _writing = self.writing()?;
+        let found = self.current()?;
+        check(expected, found)?;
+        match found {
+            Some(k) if k.append_at < (FOLD_RATIO * k.base.len).max(FOLD_MIN) => {
+                self.append(k, &Delta::of(state, changed))
             }
-            std::fs::rename(&tmp, &self.path)?;
-            File::open(dir)?.sync_all()
-        };
-        tracing::info!(serial = state.serial, path = %self.shown, "state written");
-        write().map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            self.io(e)
-        })?;
-        *self.known() = Some((state.serial, blake3::hash(text.as_bytes())));
-        Ok(())
+            _ => self.save_whole(state, found),
+        }
+    }
+
+    fn settle(&self) -> Result<(), StateError> {
+        let _writing = self.writing()?;
+        let disk = self.read_disk()?;
+        match (disk.state, disk.before, disk.known) {
+            (Some(state), Some(before), _) => {
+                self.write_base(&to_text(&state), state.serial, Backup::Text(to_text(&before)))
+            }
+            (_, _, Some(k)) if k.deltas.is_some() => {
+                // Deltas that follow nothing (left from a fold, or a write that never
+                // finished): removed.
+                std::fs::remove_file(self.beside(".deltas")).map_err(|e| self.io(e))?;
+                *self.known() = Some(Known { deltas: None, append_at: 0, ..k });
+                Ok(())
+            }
+            _ => Ok(()),
+        }
     }
 
     fn previous(&self) -> Result<Option<State>, StateError> {
+        let _reading = self.reading()?;
+        if let Some(before) = self.read_disk()?.before {
+            return Ok(Some(before));
+        }
         let backup = self.beside(".backup");
         match std::fs::read_to_string(&backup) {
             Ok(text) => parse(&text, &format!("{}.backup", self.shown)).map(Some),
@@ -247,5 +480,119 @@ mod tests {
         std::fs::write(&path, to_text(&other)).unwrap();
         let e = state::write_next(&store, &mut s).unwrap_err();
         assert!(matches!(e, StateError::Conflict { found: Some(7), .. }), "{e}");
+    }
+
+    /// A state with two pipelines (the v1 fixture's), written whole by `store`.
+    fn fixture(store: &LocalStore) -> State {
+        let s = state::parse(include_str!("../../flinkform-core/tests/fixtures/state/v1.json"), "v1.json").unwrap();
+        state::commit(store, None, s).unwrap()
+    }
+
+    fn names(n: &[&str]) -> BTreeSet<String> {
+        n.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn deltas_are_appended_read_by_any_reader_and_folded_in_by_settle() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let (a, b) = (LocalStore::new(path.clone(), "state.json"), LocalStore::new(path.clone(), "state.json"));
+        let mut s = fixture(&a);
+        let base = std::fs::read_to_string(&path).unwrap();
+        let first = s.clone();
+        s.pipelines.get_mut("orders").unwrap().sql.push_str("-- changed\n");
+        state::write_changed(&a, &mut s, &names(&["orders"])).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), base, "a delta leaves the base as it was");
+        assert!(dir.path().join("state.json.deltas").is_file());
+        assert_eq!(b.load().unwrap().as_ref(), Some(&s), "another reader replays the delta");
+        assert_eq!(b.previous().unwrap().as_ref(), Some(&first), "the state before the last delta: the base");
+        let second = s.clone();
+        s.pipelines.remove("clickstream");
+        state::write_changed(&a, &mut s, &names(&["clickstream"])).unwrap();
+        assert_eq!(b.load().unwrap().as_ref(), Some(&s), "a removed pipeline");
+        assert_eq!(b.previous().unwrap().as_ref(), Some(&second));
+        // Written by the other handle, which must see both deltas first.
+        s.pipelines.get_mut("orders").unwrap().error = Some("x".into());
+        state::write_changed(&b, &mut s, &names(&["orders"])).unwrap();
+        let third = a.load().unwrap().unwrap();
+        assert_eq!(third, s);
+        a.settle().unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), to_text(&s), "folded: the base is the state");
+        assert!(!dir.path().join("state.json.deltas").exists());
+        let mut before = s.clone();
+        before.serial -= 1;
+        before.pipelines.get_mut("orders").unwrap().error = None;
+        assert_eq!(b.previous().unwrap().as_ref(), Some(&before), "the backup is the state before the last write");
+        assert_eq!(b.load().unwrap().as_ref(), Some(&s));
+        // A whole save over deltas keeps the state they made as its backup.
+        s.pipelines.get_mut("orders").unwrap().error = None;
+        state::write_changed(&a, &mut s, &names(&["orders"])).unwrap();
+        let replaced = s.clone();
+        state::write_next(&b, &mut s).unwrap();
+        assert_eq!(a.previous().unwrap().as_ref(), Some(&replaced));
+        assert!(!dir.path().join("state.json.deltas").exists());
+        // A stale writer's delta is refused, and changes nothing.
+        let mut stale = replaced.clone();
+        let e = state::write_changed(&a, &mut stale, &names(&["orders"])).unwrap_err();
+        assert!(matches!(e, StateError::Conflict { expected: Some(_), found: Some(_) }), "{e}");
+        assert_eq!(b.load().unwrap().as_ref(), Some(&s));
+    }
+
+    #[test]
+    fn a_delta_that_never_finished_is_not_read_and_the_next_write_replaces_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let deltas = dir.path().join("state.json.deltas");
+        let (a, b) = (LocalStore::new(path.clone(), "state.json"), LocalStore::new(path.clone(), "state.json"));
+        let mut s = fixture(&a);
+        s.pipelines.get_mut("orders").unwrap().sql.push_str("-- one\n");
+        state::write_changed(&a, &mut s, &names(&["orders"])).unwrap();
+        let whole = std::fs::read_to_string(&deltas).unwrap();
+        // kill -9 halfway through the next append: part of a line, no newline.
+        let mut next = s.clone();
+        next.serial += 1;
+        let torn = Delta::of(&next, &names(&["orders"])).line();
+        std::fs::write(&deltas, format!("{whole}{}", &torn[..torn.len() / 2])).unwrap();
+        assert_eq!(b.load().unwrap().as_ref(), Some(&s), "the torn delta is not part of the state");
+        s.pipelines.get_mut("orders").unwrap().sql.push_str("-- two\n");
+        state::write_changed(&b, &mut s, &names(&["orders"])).unwrap();
+        let text = std::fs::read_to_string(&deltas).unwrap();
+        assert!(text.starts_with(&whole) && text.ends_with('\n'), "the torn part was cut before the append");
+        assert_eq!(Deltas::read(&text, "d").unwrap().len, text.len());
+        assert_eq!(a.load().unwrap().as_ref(), Some(&s));
+        // A delta that does not check, followed by another: corruption, refused and left as it is.
+        std::fs::write(&deltas, text.replacen("-- one", "-- One", 1)).unwrap();
+        assert!(matches!(a.load(), Err(StateError::Corrupt { .. })));
+        let e = state::write_changed(&a, &mut s, &names(&["orders"])).unwrap_err();
+        assert!(matches!(e, StateError::Corrupt { .. }), "{e}");
+        assert_eq!(std::fs::read_to_string(&deltas).unwrap(), text.replacen("-- one", "-- One", 1));
+    }
+
+    #[test]
+    fn deltas_are_folded_into_the_base_once_they_outgrow_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let deltas = dir.path().join("state.json.deltas");
+        let store = LocalStore::new(path.clone(), "state.json");
+        let mut s = fixture(&store);
+        // Each delta of `orders` is about 100 KB, the base about twice that: the deltas
+        // grow to the fold's bound (1 MiB) and are folded in by the write that meets it.
+        s.pipelines.get_mut("orders").unwrap().sql = "x".repeat(100_000);
+        state::write_next(&store, &mut s).unwrap();
+        let (mut folds, mut longest) = (0, 0);
+        for i in 0..30 {
+            s.pipelines.get_mut("orders").unwrap().error = Some(format!("attempt {i}"));
+            state::write_changed(&store, &mut s, &names(&["orders"])).unwrap();
+            match std::fs::metadata(&deltas) {
+                Ok(m) => longest = longest.max(m.len()),
+                Err(_) => {
+                    folds += 1;
+                    assert_eq!(std::fs::read_to_string(&path).unwrap(), to_text(&s));
+                }
+            }
+            assert_eq!(LocalStore::new(path.clone(), "state.json").load().unwrap().as_ref(), Some(&s));
+        }
+        assert!(folds >= 2, "{folds} folds");
+        assert!(longest < FOLD_MIN + 120_000, "the deltas grew to {longest} bytes");
     }
 }

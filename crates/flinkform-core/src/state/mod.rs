@@ -7,12 +7,12 @@
 //! form is pinned by a checked-in fixture (`tests/fixtures/state/v1.json`), and a change
 //! to it needs a new version.
 
+mod delta;
 mod journal;
-mod text;
+pub use delta::{Delta, Deltas};
 pub use journal::{Operation, Pending, Restore, Step};
-pub use text::TextCache;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -543,6 +543,18 @@ pub trait StateStore: Send + Sync {
     fn load(&self) -> Result<Option<State>, StateError>;
     /// Writes `state` if the stored serial is still `expected` (compare-and-set).
     fn save(&self, state: &State, expected: Option<u64>) -> Result<(), StateError>;
+    /// [`StateStore::save`] of a `state` whose pipelines differ from the stored state's
+    /// only where `changed` names them: a backend may write just those, as a [`Delta`]
+    /// ([`StateStore::settle`] folds them in later). The default writes the whole state.
+    fn save_changed(&self, state: &State, changed: &BTreeSet<String>, expected: Option<u64>) -> Result<(), StateError> {
+        let _ = changed;
+        self.save(state, expected)
+    }
+    /// Folds the deltas [`StateStore::save_changed`] wrote into the stored state's plain
+    /// form, the same serial and content; the default has none to fold.
+    fn settle(&self) -> Result<(), StateError> {
+        Ok(())
+    }
     /// The state before the stored one (the backup every save keeps), if any.
     fn previous(&self) -> Result<Option<State>, StateError>;
     /// Takes the exclusive lock, waiting up to `timeout` with backoff.
@@ -573,10 +585,25 @@ pub fn commit(store: &dyn StateStore, prev: Option<&State>, mut next: State) -> 
 /// Writes `state` as its own successor: serial + 1, compare-and-set on the serial it
 /// had (a state of serial 0 was never written: it must not exist yet).
 pub fn write_next(store: &dyn StateStore, state: &mut State) -> Result<(), StateError> {
+    next_serial(state, |s, expected| store.save(s, expected))
+}
+
+/// [`write_next`] of a state that differs from the stored one only in the pipelines
+/// `changed` names ([`StateStore::save_changed`]).
+pub fn write_changed(store: &dyn StateStore, state: &mut State, changed: &BTreeSet<String>) -> Result<(), StateError> {
+    next_serial(state, |s, expected| store.save_changed(s, changed, expected))
+}
+
+/// Bumps the serial and writes with `save(state, expected serial)`; on failure the serial
+/// is as it was.
+fn next_serial(
+    state: &mut State,
+    save: impl FnOnce(&State, Option<u64>) -> Result<(), StateError>,
+) -> Result<(), StateError> {
     let expected = (state.serial > 0).then_some(state.serial);
     state.serial += 1;
     state.format_version = FORMAT_VERSION;
-    store.save(state, expected).inspect_err(|_| state.serial -= 1)
+    save(state, expected).inspect_err(|_| state.serial -= 1)
 }
 
 #[cfg(test)]

@@ -15,22 +15,6 @@ fn the_v1_fixture_loads_and_saves_byte_identically() {
     assert_eq!(to_text(&state), V1, "the serde form of the state changed: that needs format_version 2");
 }
 
-#[test]
-fn the_text_cache_writes_what_to_text_writes_as_pipelines_change_come_and_go() {
-    let mut state = parse(V1, "v1.json").expect("the v1 fixture loads");
-    let mut cache = TextCache::default();
-    assert_eq!(cache.text(&state), to_text(&state));
-    state.serial += 1;
-    state.pipelines.get_mut("orders").unwrap().sql.push_str("-- changed\n\"quoted\"");
-    assert_eq!(cache.text(&state), to_text(&state), "a changed pipeline is written anew");
-    let copy = state.pipelines["orders"].clone();
-    state.pipelines.insert("a \"new\" one".into(), copy);
-    state.pipelines.remove("clickstream");
-    assert_eq!(cache.text(&state), to_text(&state), "added and removed pipelines");
-    state.pipelines.clear();
-    assert_eq!(cache.text(&state), to_text(&state), "no pipelines");
-}
-
 /// `name()` is what messages show; it must be the spelling the state file holds.
 #[test]
 fn names_are_the_serde_spellings() {

@@ -233,6 +233,9 @@ pub(super) fn operate(
 /// whole without it (a load replays them), so a failure is a warning.
 fn settle(store: &dyn flinkform_core::state::StateStore) {
     if let Err(e) = store.settle() {
-        tracing::warn!("the state's deltas were not folded in (the next write or apply does it): {}", flinkform_core::diag::chain(&e));
+        tracing::warn!(
+            "the state's deltas were not folded in (the next write or apply does it): {}",
+            flinkform_core::diag::chain(&e)
+        );
     }
 }

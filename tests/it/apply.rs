@@ -230,9 +230,12 @@ fn kill_at(trigger: &str) {
     let pairs: Vec<(&str, &str)> = e.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let code = interrupt_at(p.command(&["apply", "--auto-approve", "--parallelism", "1"], &pairs), trigger, "-KILL");
     assert_eq!(code, None, "killed");
+    let deltas = p.path().join(".flinkform/state.json.deltas");
+    assert!(deltas.is_file(), "the killed apply's journal writes are deltas beside the base");
     let r = run(&p, &emu, &["apply", "--auto-approve"]).code(0);
     assert!(r.stdout.contains("Apply complete!"), "{}", r.stdout);
     assert!(r.stdout.contains("resumes at step") || r.stdout.contains("created"), "{}", r.stdout);
+    assert!(!deltas.exists(), "folded into the base once the apply is done");
     assert_eq!(managed_deployments(&emu), ["clickstream", "orders"], "after a kill at `{trigger}`");
     assert_eq!(block_on(client(&emu).list_drafts()).unwrap(), [], "no draft left after a kill at `{trigger}`");
     let r = run(&p, &emu, &["plan", "--detailed-exitcode"]).code(0);

@@ -96,7 +96,8 @@ fn conformance(make: &Factory) {
         let start = Arc::new(std::sync::Barrier::new(8));
         let racers: Vec<_> = (0..8)
             .map(|i| {
-                let (store, mut at, start) = (if i % 2 == 0 { a.clone() } else { b.clone() }, at.clone(), start.clone());
+                let (store, mut at, start) =
+                    (if i % 2 == 0 { a.clone() } else { b.clone() }, at.clone(), start.clone());
                 std::thread::spawn(move || {
                     let name = format!("racer{i}");
                     at.pipelines.insert(name.clone(), pipeline(&name));

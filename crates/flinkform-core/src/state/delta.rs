@@ -45,7 +45,10 @@ impl<'a> Delta<'a> {
     pub fn apply(self, state: &mut State, shown: &str) -> Result<bool, StateError> {
         let corrupt = |reason: String| StateError::Corrupt { path: shown.to_string(), reason };
         if self.lineage != state.lineage {
-            return Err(corrupt(format!("a delta of lineage {} follows a state of lineage {}", self.lineage, state.lineage)));
+            return Err(corrupt(format!(
+                "a delta of lineage {} follows a state of lineage {}",
+                self.lineage, state.lineage
+            )));
         }
         if self.serial <= state.serial {
             return Ok(false);

@@ -369,7 +369,7 @@ fn desire(
             "{why}: planned from the recorded schema instead (--sample=recorded); columns new in the topic are not seen"
         ));
     }
-    Ok((r.desired, sample.origin.clone(), sample.digest.clone()))
+    Ok((r.desired, sample.origin.clone(), sample.digest().to_string()))
 }
 
 /// Samples and resolves every pipeline, collecting every diagnostic: Kafka topics

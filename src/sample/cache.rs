@@ -147,7 +147,7 @@ mod tests {
         let back = cache.load(&key(5), "orders@k:9092").expect("a hit");
         assert!(back.cached && !s.cached);
         assert_eq!(back.records().collect::<Vec<_>>(), s.records().collect::<Vec<_>>());
-        assert_eq!((back.skipped, &back.digest), (s.skipped, &s.digest));
+        assert_eq!((back.skipped, back.digest()), (s.skipped, s.digest()));
         assert!(cache.load(&key(6), "orders@k:9092").is_none(), "a moved watermark is a miss");
         let file = std::fs::read_dir(dir.path().join("samples")).unwrap().next().unwrap().unwrap().path();
         #[cfg(unix)]

@@ -8,7 +8,7 @@ mod kafka;
 pub use cache::SampleCache;
 pub use kafka::{KafkaSampler, resolve_secret, topic_partitions};
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Seek};
 use std::path::Path;
 
 pub use flinkform_core::sample::{Sample, Skipped};
@@ -75,18 +75,56 @@ impl FileSampler<'_> {
             return Ok(sample.finish(self.threads));
         }
         // Blocks of whole lines (more when one line is longer), checked in parallel and
-        // kept where they were read; the first block is read at the file's size.
+        // kept where they were read; the first block is read at the file's size, by
+        // every core when there are several.
         let size = reader.get_ref().metadata().map_or(0, |m| m.len());
-        let mut block = Vec::with_capacity(size.min(BLOCK as u64) as usize);
-        loop {
+        let first = size.min(BLOCK as u64) as usize;
+        let mut block = match read_spread(reader.get_ref(), first, self.threads) {
+            Some(text) => {
+                reader.seek(std::io::SeekFrom::Start(first as u64)).map_err(io)?;
+                sample.offer_lines(text, false, spec.max_bytes, cap, self.threads)
+            }
+            None => Vec::with_capacity(first),
+        };
+        while sample.len() < cap {
             let read = (&mut reader).take(BLOCK as u64).read_to_end(&mut block).map_err(io)?;
             let last = read < BLOCK;
             block = sample.offer_lines(block, last, spec.max_bytes, cap, self.threads);
-            if sample.len() >= cap || last {
+            if last {
                 break;
             }
         }
         Ok(sample.finish(self.threads))
+    }
+}
+
+/// The first `len` bytes of `file`, read by up to `threads` threads at once, a part
+/// each (copying from the page cache is the kernel's work, on the reading core); `None`
+/// when one thread, a short file, or a file cut shorter meanwhile (read in turn then).
+fn read_spread(file: &std::fs::File, len: usize, threads: usize) -> Option<Vec<u8>> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileExt;
+        const PART: usize = 4 << 20;
+        if threads < 2 || len < 2 * PART {
+            return None;
+        }
+        let mut text = vec![0; len];
+        let part = len.div_ceil(threads).max(PART);
+        let read = std::thread::scope(|s| {
+            let reads: Vec<_> = text
+                .chunks_mut(part)
+                .enumerate()
+                .map(|(i, p)| s.spawn(move || file.read_exact_at(p, (i * part) as u64).is_ok()))
+                .collect();
+            reads.into_iter().all(|r| r.join().unwrap_or(false))
+        });
+        read.then_some(text)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (file, len, threads);
+        None
     }
 }
 
@@ -117,6 +155,37 @@ mod tests {
         assert_eq!(recs, ["{\"a\":1}", "{\"b\":2}"], "bounded to 2 records, BOM and CRLF handled");
         assert_eq!(s.skipped, Skipped { invalid_json: 1, not_object: 2, bad_utf8: 1, too_large: 1, tombstones: 0 });
         assert_eq!(s.skipped.describe(), "1 invalid JSON, 2 not an object, 1 not UTF-8, 1 over the byte cap");
+    }
+
+    #[test]
+    fn a_large_file_read_by_several_cores_gives_what_one_reading_in_turn_gives() {
+        let dir = tempfile::tempdir().unwrap();
+        // Over 8 MiB, so it is read in parts; records of every kind, the last line with no
+        // newline, and a cap the file holds more records than.
+        let mut text = String::new();
+        let mut i = 0;
+        while text.len() < 9 << 20 {
+            text += &match i % 5 {
+                0 => format!("{{\"n\":{i},\"s\":\"{}\"}}\n", "y".repeat(i % 97)),
+                1 => format!("{{\"long\":\"{}\"}}\r\n", "x".repeat(300)),
+                2 => "[1]\n\n".to_string(),
+                3 => format!("{{\"m\":[{i}, {{\"k\": null}}]}}\n"),
+                _ => "{\"torn\": \n".to_string(),
+            };
+            i += 1;
+        }
+        text += "{\"last\":true}";
+        std::fs::write(dir.path().join("big.jsonl"), &text).unwrap();
+        let mut spec = spec("big.jsonl", u64::MAX);
+        spec.max_bytes = 200;
+        for cap in [u64::MAX, 40_000] {
+            spec.messages = cap;
+            let read = |threads| FileSampler { root: dir.path(), threads }.sample_file(&spec).unwrap();
+            let (one, three) = (read(1), read(3));
+            assert!(one.records().eq(three.records()), "cap {cap}");
+            assert_eq!((one.skipped, one.digest(), one.shape()), (three.skipped, three.digest(), three.shape()));
+            assert_eq!(one.records().last() == Some(&b"{\"last\":true}"[..]), cap == u64::MAX);
+        }
     }
 
     #[test]

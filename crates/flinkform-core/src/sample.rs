@@ -54,8 +54,10 @@ pub struct Sample {
     pub skipped: Skipped,
     /// Where the sample came from (a file path or `topic@servers`), for messages.
     pub origin: String,
-    /// Digest of the records used and of the text they lie in, for saved plans.
-    pub digest: String,
+    /// Digest of the records used and of the text they lie in, for saved plans: made
+    /// when first asked for ([`Sample::digest`]), on the cores `finish` was given.
+    digest: std::sync::OnceLock<String>,
+    threads: usize,
     /// Taken from the sample cache: the topic had not changed since it was read.
     pub cached: bool,
     /// Every usable record observed, at every depth.
@@ -208,15 +210,21 @@ impl Sample {
         self.spans.push((start, self.data.len()));
     }
 
-    /// Seals the sample: drops what follows the last record and computes the digest of
-    /// the text and the records' places in it, on up to `threads` cores.
+    /// Seals the sample: drops what follows the last record; its digest will be made on
+    /// up to `threads` cores.
     pub fn finish(mut self, threads: usize) -> Sample {
         if std::mem::take(&mut self.stale) {
             self.shape = observed(self.records());
         }
         self.data.truncate(self.spans.last().map_or(0, |&(_, e)| e));
-        self.digest = digest(&self.data, &self.spans, threads);
+        self.threads = threads;
         self
+    }
+
+    /// The digest of the text and the records' places in it (of a finished sample),
+    /// made once, when first asked for: `schema` never needs it.
+    pub fn digest(&self) -> &str {
+        self.digest.get_or_init(|| digest(&self.data, &self.spans, self.threads))
     }
 }
 
@@ -383,7 +391,7 @@ mod tests {
             }
             let mut s = Sample::new("t");
             s.offer_lines(t, true, 64, usize::MAX, threads);
-            s.finish(threads).digest
+            s.finish(threads).digest().to_string()
         };
         let d = digest(1, None);
         assert_eq!(d, digest(4, None), "the same on any number of cores");

@@ -88,6 +88,9 @@ fn make(root: &Path, style: Style, progress: Progress<'_>, opts: PlanArgs) -> Re
             .block_on(crate::refresh::validate(&client, &desired, state.as_ref(), timeout))
             .map_err(anyhow::Error::from)?;
     }
+    // What the plan needs of the pipelines' specs is in `desired` now: they go before the
+    // plan and its text are made (a large share of what a plan of many pipelines holds).
+    drop(std::mem::take(&mut ws.project.pipelines));
     let mut plan = plan::compute(desired, state.as_ref(), observed.as_ref(), inputs);
     plan.env = ws.project.config.env.clone();
     plan.selection = (!select.is_all()).then(|| select.shown().to_string());

@@ -155,9 +155,17 @@ impl LocalStore {
         }
     }
 
-    fn read_bytes(&self, path: &Path) -> Result<Option<Vec<u8>>, StateError> {
-        match std::fs::read(path) {
-            Ok(b) => Ok(Some(b)),
+    /// A file's bytes and the stamp of the very file they were read from.
+    fn read_file(&self, path: &Path) -> Result<Option<(Vec<u8>, Stamp)>, StateError> {
+        let read = || -> std::io::Result<(Vec<u8>, Stamp)> {
+            let mut f = File::open(path)?;
+            let stamp = Stamp::of(&f.metadata()?);
+            let mut bytes = Vec::with_capacity(stamp.len as usize);
+            f.read_to_end(&mut bytes)?;
+            Ok((bytes, stamp))
+        };
+        match read() {
+            Ok(r) => Ok(Some(r)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(self.io(e)),
         }
@@ -165,12 +173,11 @@ impl LocalStore {
 
     /// Reads base and deltas in full, refusing anything corrupt, and remembers them.
     fn read_disk(&self) -> Result<Disk, StateError> {
-        let Some(bytes) = self.read_bytes(&self.path)? else {
+        let Some((bytes, base)) = self.read_file(&self.path)? else {
             // Deltas without a base follow nothing: the next write removes them.
             *self.known() = None;
             return Ok(Disk { state: None, before: None, known: None });
         };
-        let base = self.stamp(&self.path)?.ok_or_else(|| self.io(std::io::ErrorKind::NotFound.into()))?;
         let digest = blake3::hash(&bytes);
         let text = String::from_utf8(bytes)
             .map_err(|e| StateError::Corrupt { path: self.shown.clone(), reason: format!("not UTF-8: {e}") })?;
@@ -178,8 +185,8 @@ impl LocalStore {
         let deltas_path = self.beside(".deltas");
         let shown = format!("{}.deltas", self.shown);
         let (mut before, mut append_at, mut chain, mut deltas) = (None, 0, 0, None);
-        if let Some(bytes) = self.read_bytes(&deltas_path)? {
-            deltas = self.stamp(&deltas_path)?;
+        if let Some((bytes, stamp)) = self.read_file(&deltas_path)? {
+            deltas = Some(stamp);
             let text = String::from_utf8_lossy(&bytes);
             let read = Deltas::read(&text, &shown)?;
             append_at = read.len as u64;
@@ -207,7 +214,7 @@ impl LocalStore {
         if let Some(k) = remembered
             && self.stamp(&self.path)? == Some(k.base)
             && self.stamp(&self.beside(".deltas"))? == k.deltas
-            && (!k.base.racy() || self.read_bytes(&self.path)?.is_some_and(|b| blake3::hash(&b) == k.digest))
+            && (!k.base.racy() || self.read_file(&self.path)?.is_some_and(|(b, _)| blake3::hash(&b) == k.digest))
         {
             return Ok(Some(k));
         }

@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use tokio::sync::{Mutex, Semaphore};
 
+use crate::poll::{Backoff, Pace};
 use flinkform_core::plan::{Action, Change, Plan, Summary};
 use flinkform_core::state::{self, Operation, Pending, PipelineState, State, StateError, StateStore, Step};
 use vvp_api::{RemoteDraft, Restore, Stop, VvpError};
@@ -121,6 +122,14 @@ pub struct Executor<'a, V> {
     events: &'a (dyn Fn(&str, &str) + Sync),
     /// This project's drafts by pipeline, listed once when first needed.
     drafts: Mutex<Option<HashMap<String, Vec<RemoteDraft>>>>,
+    /// The waits for deploy tickets and for starting jobs, each kind learning from its own.
+    paces: Paces,
+}
+
+/// The waits of this run that learn from each other, by kind.
+struct Paces {
+    deploy: Pace,
+    start: Pace,
 }
 
 impl<'a, V: Vvp> Executor<'a, V> {
@@ -145,6 +154,7 @@ impl<'a, V: Vvp> Executor<'a, V> {
             cancel,
             events,
             drafts: Mutex::new(None),
+            paces: Paces { deploy: Pace::new(Backoff::GROWING), start: Pace::new(Backoff::GROWING) },
         }
     }
 

@@ -253,26 +253,30 @@ impl<V: Vvp> Executor<'_, V> {
     /// or the draft deployed again.
     async fn deploy(&self, name: &str, after: &PipelineState, deployment: Option<&str>) -> Res<String> {
         for _ in 0..3 {
-            let ticket = match self.read(name, |p| p.pending.as_ref()?.ticket_id.clone()).await {
-                Some(t) => t,
+            // A resumed ticket's wait counts from now: when it was asked for is not known.
+            let (ticket, since) = match self.read(name, |p| p.pending.as_ref()?.ticket_id.clone()).await {
+                Some(t) => (t, Instant::now()),
                 None => match self.draft_or_ticket(name, after, deployment).await? {
                     Ok(dep) => return self.landed(name, dep).await,
-                    Err(ticket) => ticket,
+                    Err(asked) => asked,
                 },
             };
             let deadline = Instant::now() + self.timeouts.deploy;
             // An error here (VVP's or an interrupt) keeps the ticket journaled, to resume.
-            let done = poll_until(deadline, Backoff::GROWING, async || {
-                self.check_cancel()?;
-                Ok::<_, Error>(match self.vvp.ticket(&ticket).await {
-                    Ok(TicketState::Running) => Continue(()),
-                    Ok(TicketState::Deployed(id)) => Break(Ticket::Deployed(id)),
-                    Ok(TicketState::Failed(m)) => Break(Ticket::Failed(m)),
-                    Err(e) if e.kind() == ErrorKind::NotFound => Break(Ticket::Lost),
-                    Err(e) => return Err(e.into()),
+            let done = self
+                .paces
+                .deploy
+                .poll(since, deadline, async || {
+                    self.check_cancel()?;
+                    Ok::<_, Error>(match self.vvp.ticket(&ticket).await {
+                        Ok(TicketState::Running) => Continue(()),
+                        Ok(TicketState::Deployed(id)) => Break(Ticket::Deployed(id)),
+                        Ok(TicketState::Failed(m)) => Break(Ticket::Failed(m)),
+                        Err(e) if e.kind() == ErrorKind::NotFound => Break(Ticket::Lost),
+                        Err(e) => return Err(e.into()),
+                    })
                 })
-            })
-            .await?;
+                .await?;
             let result = match done {
                 None => Err(took_too_long(format!("deploy ticket {ticket} did not finish"), self.timeouts.deploy)),
                 Some(Ticket::Deployed(id)) => Ok(id),
@@ -321,13 +325,14 @@ impl<V: Vvp> Executor<'_, V> {
 
     /// `Ok`: a draft of this pipeline is already deployed to the deployment with this
     /// SQL. `Err`: the ticket of deploying a draft with this SQL (the journaled one, one
-    /// an earlier run made but never journaled, or a new one), journaled.
+    /// an earlier run made but never journaled, or a new one), journaled, and when the
+    /// deploy was asked for.
     async fn draft_or_ticket(
         &self,
         name: &str,
         after: &PipelineState,
         deployment: Option<&str>,
-    ) -> Res<Result<String, String>> {
+    ) -> Res<Result<String, (String, Instant)>> {
         let fits = |d: &RemoteDraft| {
             d.sql.as_deref() == Some(after.sql.as_str())
                 && deployment.is_none_or(|x| d.deployment.as_deref() == Some(x))
@@ -357,9 +362,10 @@ impl<V: Vvp> Executor<'_, V> {
         };
         self.set_draft(name, Some(draft.clone())).await?;
         self.step(name, Step::Deploy, &format!("deploying draft {draft}")).await?;
+        let asked = Instant::now();
         let t = self.vvp.deploy(&draft, &after.deploy.resource_queue).await?;
         self.set_ticket(name, Some(t.clone())).await?;
-        Ok(Err(t))
+        Ok(Err((t, asked)))
     }
 
     /// Creates a draft. An answer lost after the draft may have been made is followed by
@@ -427,6 +433,8 @@ impl<V: Vvp> Executor<'_, V> {
         // first (VVP refuses a second live job, and a refusal is looked into below).
         let resumed = self.at_step(name, Step::Start).await;
         self.step(name, Step::Start, &format!("starting the job (restore {restore})")).await?;
+        // The wait counts from the start asked for (from now for an adopted job).
+        let since = Instant::now();
         let live = if resumed { self.vvp.live_job(dep).await? } else { None };
         let job = match live {
             Some(j) => j,
@@ -443,12 +451,15 @@ impl<V: Vvp> Executor<'_, V> {
         };
         self.update(name, |p| p.remote.job_id = Some(job.id.clone())).await?;
         let deadline = Instant::now() + self.timeouts.start;
-        let settled = poll_until(deadline, Backoff::GROWING, async || {
-            self.check_cancel()?;
-            let s = self.vvp.job(&job.id).await?.state;
-            Ok::<_, Error>(if s == JobState::Running || !s.live() { Break(s) } else { Continue(()) })
-        })
-        .await?;
+        let settled = self
+            .paces
+            .start
+            .poll(since, deadline, async || {
+                self.check_cancel()?;
+                let s = self.vvp.job(&job.id).await?.state;
+                Ok::<_, Error>(if s == JobState::Running || !s.live() { Break(s) } else { Continue(()) })
+            })
+            .await?;
         match settled {
             Some(JobState::Running) => Ok(()),
             Some(JobState::Failed(m)) => Err(self.job_failed(name, dep, &job.id, m, "failed").await?),

@@ -15,6 +15,12 @@ static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 /// Exit code after ctrl-c.
 const INTERRUPTED_EXIT: u8 = 130;
 
+/// Writes `plan` to stdout as it is made, and flushes.
+fn print_plan(plan: &flinkform_core::plan::Plan, style: Style) {
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let _ = view::write_plan(plan, Format::Text, style, &mut out).and_then(|()| out.flush());
+}
+
 pub(super) fn print_now(text: &str) {
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(text.as_bytes());
@@ -56,7 +62,7 @@ pub(super) fn apply(
                     require_pipelines(root, &ws, *allow_empty)?;
                     // Planned on the selection; carried out into the whole state.
                     let planned = narrow(&mut ws, state.as_ref(), select)?;
-                    let (desired, inputs) = project::desired_all(&ws, planned.as_ref(), progress)?;
+                    let (desired, inputs) = project::desired_all(&mut ws, planned.as_ref(), progress)?;
                     let observed = observe(&ws, planned.as_ref(), &desired, false)?;
                     let mut p = planner::compute(desired, planned.as_ref(), observed.as_ref(), inputs);
                     p.env = ws.project.config.env.clone();
@@ -72,9 +78,9 @@ pub(super) fn apply(
                     }
                 },
             };
-            print_now(&view::plan(&p, Format::Text, style));
+            print_plan(&p, style);
             if !confirmed(&p, auto_approve)? {
-                return Ok(Output { stdout: "\nApply cancelled.\n".into(), code: exit::ERROR });
+                return Ok(Output { stdout: "\nApply cancelled.\n".to_string().into(), code: exit::ERROR });
             }
             p
         }
@@ -107,9 +113,9 @@ pub(super) fn apply(
     settle(&*store);
     let crate::apply::JournalStats { changes, writes } = outcome.journal;
     tracing::info!(changes, writes, "journal: {changes} changes in {writes} state writes");
-    let out = report(&outcome);
-    review.finish(&out, &runtime);
-    Ok(out)
+    let (said, code) = report(&outcome);
+    review.finish(&said, code, &runtime);
+    Ok(Output { stdout: said.into(), code })
 }
 
 /// A plan saved with `plan -out`, refused when the state moved since, or it was made for
@@ -177,7 +183,7 @@ fn confirmed(p: &planner::Plan, auto_approve: bool) -> Result<bool, Error> {
 }
 
 /// What apply says it did, and its exit code.
-fn report(outcome: &crate::apply::Outcome) -> Output {
+fn report(outcome: &crate::apply::Outcome) -> (String, u8) {
     let mut text = String::new();
     for (name, why) in &outcome.failed {
         text.push_str(&format!("\nerror: {name}: {why}\n"));
@@ -203,7 +209,7 @@ fn report(outcome: &crate::apply::Outcome) -> Output {
         ));
         exit::ERROR
     };
-    Output { stdout: text, code }
+    (text, code)
 }
 
 type Op<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), crate::apply::Error>> + 'a>>;

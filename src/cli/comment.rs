@@ -64,7 +64,7 @@ fn publish(
                 validate: false,
             };
             let out = plan::plan(root, style, progress, plan_opts)?;
-            (out.stdout, out.code)
+            (out.stdout.into_text(), out.code)
         }
     };
     // GitHub Actions shows the same Markdown on the run's summary page.
@@ -86,7 +86,7 @@ fn publish(
     let posted = runtime()?
         .block_on(crate::comment::post(forge, &body, behavior))
         .map_err(|e| anyhow::Error::from(e).context(format!("posting the plan on {review}")))?;
-    Ok(Output { stdout: said(&review, &posted), code })
+    Ok(Output { stdout: said(&review, &posted).into(), code })
 }
 
 /// What `comment` tells the CI log.

@@ -118,5 +118,5 @@ pub(super) fn fmt(root: &Path, check: bool) -> Result<Output, Error> {
         out.push_str(&format!("{} files are formatted.\n", files.len()));
     }
     let code = if failed.is_empty() && (!check || changed.is_empty()) { exit::OK } else { exit::ERROR };
-    Ok(Output { stdout: out, code })
+    Ok(Output { stdout: out.into(), code })
 }

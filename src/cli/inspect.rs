@@ -17,7 +17,7 @@ pub(super) fn validate(
     require_pipelines(root, &ws, false)?;
     let recorded = ws.store()?.load()?;
     let state = narrow(&mut ws, recorded.as_ref(), select)?;
-    let (desired, _) = project::desired_all(&ws, state.as_ref(), progress)?;
+    let (desired, _) = project::desired_all(&mut ws, state.as_ref(), progress)?;
     let mut out = view::diagnostics(&ws.warnings, style);
     for d in &desired {
         for w in &d.warnings {
@@ -73,7 +73,7 @@ pub(super) fn render_selected(
     let mut ws = workspace(root)?;
     let recorded = ws.store()?.load()?;
     let state = narrow(&mut ws, recorded.as_ref(), select)?;
-    let (desired, _) = project::desired_all(&ws, state.as_ref(), progress)?;
+    let (desired, _) = project::desired_all(&mut ws, state.as_ref(), progress)?;
     let mut out = String::new();
     for d in &desired {
         let r = &d.record;
@@ -206,9 +206,9 @@ pub(super) fn show(file: &Path, format: Format, style: Style) -> Result<Output, 
 /// `diff FROM TO`: each pipeline as environment `from` renders it against `to`.
 pub(super) fn diff_envs(root: &Path, progress: Progress<'_>, from: &str, to: &str) -> Result<Output, Error> {
     let render = |env: &str| -> Result<BTreeMap<String, PipelineState>, Error> {
-        let ws = Workspace::load_env(root, Some(env))?;
+        let mut ws = Workspace::load_env(root, Some(env))?;
         let state = ws.store()?.load()?;
-        let (desired, _) = project::desired_all(&ws, state.as_ref(), progress)?;
+        let (desired, _) = project::desired_all(&mut ws, state.as_ref(), progress)?;
         Ok(desired.into_iter().map(|d| (d.name, d.record)).collect())
     };
     let (a, b) = (render(from)?, render(to)?);

@@ -41,8 +41,46 @@ pub mod exit {
 
 /// What a command produced.
 struct Output {
-    stdout: String,
+    stdout: Stdout,
     code: u8,
+}
+
+/// A command's stdout: its text, or text written out as it is made (a large plan is
+/// never whole in memory).
+enum Stdout {
+    Text(String),
+    Stream(Writer),
+}
+
+/// Writes a command's stdout as it makes it.
+type Writer = Box<dyn FnOnce(&mut dyn Write) -> std::io::Result<()>>;
+
+impl Stdout {
+    /// Writes it out.
+    fn write(self, out: &mut dyn Write) -> std::io::Result<()> {
+        match self {
+            Stdout::Text(text) => out.write_all(text.as_bytes()),
+            Stdout::Stream(write) => write(out),
+        }
+    }
+
+    /// The whole text.
+    fn into_text(self) -> String {
+        match self {
+            Stdout::Text(text) => text,
+            stream => {
+                let mut out = Vec::new();
+                let _ = stream.write(&mut out);
+                String::from_utf8_lossy(&out).into_owned()
+            }
+        }
+    }
+}
+
+impl From<String> for Stdout {
+    fn from(text: String) -> Self {
+        Stdout::Text(text)
+    }
 }
 
 enum Error {
@@ -221,8 +259,8 @@ pub fn main() -> ExitCode {
     };
     match run(cli.command, Path::new("."), style_out, &progress) {
         Ok(out) => {
-            let mut stdout = std::io::stdout().lock();
-            let _ = stdout.write_all(out.stdout.as_bytes());
+            let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+            let _ = out.stdout.write(&mut stdout).and_then(|()| stdout.flush());
             ExitCode::from(out.code)
         }
         Err(e) => {
@@ -275,7 +313,7 @@ fn init_tracing(verbose: u8, color: bool) {
 }
 
 fn ok(stdout: String) -> Result<Output, Error> {
-    Ok(Output { stdout, code: exit::OK })
+    Ok(Output { stdout: stdout.into(), code: exit::OK })
 }
 fn run(command: Command, root: &Path, style: Style, progress: Progress<'_>) -> Result<Output, Error> {
     match command {

@@ -21,7 +21,7 @@ pub(super) fn plan(root: &Path, style: Style, progress: Progress<'_>, opts: Plan
                     view::markdown::failed(&errors, &comment_for(project.as_deref(), env.as_deref(), &log))
                 }
             };
-            Ok(Output { stdout, code: exit::ERROR })
+            Ok(Output { stdout: stdout.into(), code: exit::ERROR })
         }
         (made, _) => made,
     }
@@ -74,7 +74,7 @@ fn make(root: &Path, style: Style, progress: Progress<'_>, opts: PlanArgs) -> Re
     let store = ws.store()?;
     let _guard = if lock { Some(take_lock(&*store, "plan", lock_timeout)?) } else { None };
     let state = narrow(&mut ws, store.load()?.as_ref(), &select)?;
-    let (desired, inputs) = project::desired_all(&ws, state.as_ref(), progress)?;
+    let (desired, inputs) = project::desired_all(&mut ws, state.as_ref(), progress)?;
     let mut observed = if refresh || validate { observe(&ws, state.as_ref(), &desired, true)? } else { None };
     if validate {
         let o = observed.as_mut().ok_or_else(|| {
@@ -88,9 +88,6 @@ fn make(root: &Path, style: Style, progress: Progress<'_>, opts: PlanArgs) -> Re
             .block_on(crate::refresh::validate(&client, &desired, state.as_ref(), timeout))
             .map_err(anyhow::Error::from)?;
     }
-    // What the plan needs of the pipelines' specs is in `desired` now: they go before the
-    // plan and its text are made (a large share of what a plan of many pipelines holds).
-    drop(std::mem::take(&mut ws.project.pipelines));
     let mut plan = plan::compute(desired, state.as_ref(), observed.as_ref(), inputs);
     plan.env = ws.project.config.env.clone();
     plan.selection = (!select.is_all()).then(|| select.shown().to_string());
@@ -102,21 +99,6 @@ fn make(root: &Path, style: Style, progress: Progress<'_>, opts: PlanArgs) -> Re
     if let Some(path) = &gitlab_report {
         write_new(path, &view::gitlab_report(&plan))?;
     }
-    let mut text = match format {
-        Format::Markdown => {
-            let log = ci_log_url();
-            let c = &ws.project.config;
-            view::markdown::plan(&plan, &comment_for(c.project.as_deref(), c.env.as_deref(), &log))
-        }
-        _ => view::plan(&plan, format, style),
-    };
-    if let (Some(path), Format::Text) = (&out, format) {
-        text.push_str(&format!(
-            "\nSaved the plan to {}. Apply exactly it with `flinkform apply {}`.\n",
-            path.display(),
-            path.display()
-        ));
-    }
     let code = if !plan.errors.is_empty() {
         exit::ERROR
     } else if detailed_exitcode && plan.has_changes() {
@@ -124,7 +106,27 @@ fn make(root: &Path, style: Style, progress: Progress<'_>, opts: PlanArgs) -> Re
     } else {
         exit::OK
     };
-    Ok(Output { stdout: text, code })
+    let stdout = match format {
+        Format::Markdown => {
+            let log = ci_log_url();
+            let c = &ws.project.config;
+            view::markdown::plan(&plan, &comment_for(c.project.as_deref(), c.env.as_deref(), &log)).into()
+        }
+        _ => {
+            let saved = out.filter(|_| format == Format::Text).map(|path| {
+                format!(
+                    "\nSaved the plan to {}. Apply exactly it with `flinkform apply {}`.\n",
+                    path.display(),
+                    path.display()
+                )
+            });
+            Stdout::Stream(Box::new(move |w| {
+                view::write_plan(&plan, format, style, w)?;
+                w.write_all(saved.unwrap_or_default().as_bytes())
+            }))
+        }
+    };
+    Ok(Output { stdout, code })
 }
 
 /// Refreshes from VVP when credentials are set, and reads the sink tables whose

@@ -98,8 +98,8 @@ impl Review {
     }
 
     /// Says on the review what apply did; the comment is final when everything was applied.
-    pub(super) fn finish(&self, out: &Output, rt: &tokio::runtime::Runtime) {
-        self.say(&out.stdout, out.code == exit::OK, rt);
+    pub(super) fn finish(&self, said: &str, code: u8, rt: &tokio::runtime::Runtime) {
+        self.say(said, code == exit::OK, rt);
     }
 
     fn say(&self, outcome: &str, applied: bool, rt: &tokio::runtime::Runtime) {

@@ -374,30 +374,36 @@ fn desire(
 
 /// Samples and resolves every pipeline, collecting every diagnostic: Kafka topics
 /// first (one batch), then files, inference and rendering in parallel.
-/// Returns the desired pipelines and the digests of every input.
+/// Returns the desired pipelines and the digests of every input. The specs are taken
+/// from `ws` and each is let go once its pipeline is desired: what a plan needs of them
+/// is in the desired pipelines then.
 pub fn desired_all(
-    ws: &Workspace,
+    ws: &mut Workspace,
     recorded: Option<&State>,
     progress: Progress<'_>,
 ) -> Result<(Vec<Desired>, BTreeMap<String, String>), Failed> {
     let mut inputs = ws.inputs.clone();
     let renderer = ws.renderer(&mut inputs)?;
-    let pipelines = &ws.project.pipelines;
+    let pipelines = std::mem::take(&mut ws.project.pipelines);
+    let ws = &*ws;
     let from_kafka: Vec<&Pipeline> = pipelines.iter().filter(|p| p.source.sample.file.is_none()).collect();
     let mut topic_samples = ws.sample_topics(&from_kafka, progress).into_iter();
-    let work: Vec<(&Pipeline, Option<Result<Sample, Diagnostic>>)> = pipelines
-        .iter()
-        .map(|p| (p, if p.source.sample.file.is_none() { topic_samples.next() } else { None }))
+    let work: Vec<(Pipeline, Option<Result<Sample, Diagnostic>>)> = pipelines
+        .into_iter()
+        .map(|p| {
+            let pre = if p.source.sample.file.is_none() { topic_samples.next() } else { None };
+            (p, pre)
+        })
         .collect();
     // The cores left to each pipeline: all of them for one pipeline, one for many.
     let share = (cores() / work.len().max(1)).max(1);
-    let results: Vec<Desire> = flinkform_core::par::map_chunks(&work, cores(), 1, |_, part| {
-        part.iter().map(|(p, pre)| desire(ws, p, pre.as_ref(), recorded, &renderer, share)).collect::<Vec<_>>()
+    let results: Vec<Desire> = flinkform_core::par::map_owned(work, cores(), 1, |_, part| {
+        part.into_iter().map(|(p, pre)| desire(ws, &p, pre.as_ref(), recorded, &renderer, share)).collect::<Vec<_>>()
     })
     .into_iter()
     .flatten()
     .collect();
-    let mut desired = Vec::new();
+    let mut desired = Vec::with_capacity(results.len());
     let mut diags = Vec::new();
     for r in results {
         match r {

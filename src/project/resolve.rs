@@ -9,7 +9,7 @@ use flinkform_core::plan::{Desired, SampleSummary};
 use flinkform_core::render::Renderer;
 use flinkform_core::schema::{self, Schema, SinkSchema};
 use flinkform_core::spec::{Pipeline, Sink, Target, digest};
-use flinkform_core::state::{ColumnRecord, KafkaRecord, PipelineState, SinkRecord, SinkState};
+use flinkform_core::state::{ColumnRecord, KafkaRecord, PipelineState, RecordedShape, SinkRecord, SinkState};
 use flinkform_core::types::Integers;
 
 use super::Failed;
@@ -42,7 +42,7 @@ pub fn resolve(
     }
     let (today, changes) =
         infer_sample(p, sample).map_err(|e| Diagnostic::error(format!("{}: sample {}: {e}", p.file, sample.origin)))?;
-    let mut merged = recorded.map_or_else(Shape::default, |r| r.shape.clone());
+    let mut merged = recorded.map_or_else(Shape::default, |r| r.shape.shape());
     merged.join(&today);
     // Below the root only: the root's keys are the table's columns.
     if let Some(o) = &mut merged.object {
@@ -69,7 +69,7 @@ pub fn resolve(
         sink_table: first.sink.label(),
         primary_key: first.primary_key,
         protect: p.protect,
-        shape: merged.without_stats(),
+        shape: RecordedShape::of(&merged),
         timestamp_standard: standard,
         integers,
         columns: first.columns,

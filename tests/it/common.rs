@@ -111,11 +111,11 @@ impl TestProject {
     /// Plans and records the plan's outcome into the project's state store, as a
     /// successful apply would. Returns the written state.
     pub fn record(&self) -> State {
-        let ws = Workspace::load(self.path()).unwrap_or_else(|f| panic!("{:?}", f.0));
+        let mut ws = Workspace::load(self.path()).unwrap_or_else(|f| panic!("{:?}", f.0));
         let store = ws.store().unwrap_or_else(|f| panic!("{:?}", f.0));
         let prev = store.load().unwrap();
         let (desired, inputs) =
-            project::desired_all(&ws, prev.as_ref(), &|_, _| {}).unwrap_or_else(|f| panic!("{:?}", f.0));
+            project::desired_all(&mut ws, prev.as_ref(), &|_, _| {}).unwrap_or_else(|f| panic!("{:?}", f.0));
         let plan = flinkform_core::plan::compute(desired, prev.as_ref(), None, inputs);
         assert!(plan.errors.is_empty(), "{:?}", plan.errors);
         let next = plan.outcome(prev.as_ref(), "00000000-0000-4000-8000-000000000000", "2026-01-01T00:00:00Z");

@@ -481,7 +481,7 @@ pub fn compute(
 ) -> Plan {
     let empty = BTreeMap::new();
     let before_all = recorded.map_or(&empty, |s| &s.pipelines);
-    let mut changes = Vec::new();
+    let mut changes = Vec::with_capacity(desired.len());
     let mut errors = Vec::new();
     for d in desired {
         let before = before_all.get(&d.name);
@@ -499,6 +499,7 @@ pub fn compute(
         let why = format!("spec {} removed", b.file);
         deletes.push(delete(name, b, why));
     }
+    changes.reserve_exact(deletes.len());
     changes.extend(deletes);
     changes.sort_by(|a, b| a.name.cmp(&b.name));
     Plan::against(recorded, changes, errors, inputs, observed.is_some_and(|o| o.vvp))

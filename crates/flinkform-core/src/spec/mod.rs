@@ -485,18 +485,32 @@ pub struct Project {
 /// Template names a pipeline may override in `[template]`.
 pub const TEMPLATE_NAMES: &[&str] = &["source", "lookup", "sink", "view", "insert", "ddl", "deployment"];
 
+/// The diagnostics of `ctx`, the specs' syntax errors (`syntax`) after its first
+/// `config_syntax` (the config's own syntax errors).
+fn in_order(ctx: Ctx, config_syntax: usize, syntax: Ctx) -> Vec<Diagnostic> {
+    let mut diags = ctx.diags.into_inner();
+    diags.splice(config_syntax..config_syntax, syntax.diags.into_inner());
+    diags
+}
+
 /// Reads the project from `flinkform.toml` and the pipeline files. Returns the project
 /// when there is no error, and every diagnostic (errors and warnings) in any case.
 pub fn load(config: &Source, pipelines: &[Source], env: Option<&str>) -> (Option<Project>, Vec<Diagnostic>) {
     let ctx = Ctx::default();
     let config_table = walk::parse(config, &ctx);
-    let parsed: Vec<_> = pipelines.iter().map(|p| (p, walk::parse(p, &ctx))).collect();
-
+    let config_syntax = ctx.diags.borrow().len();
+    // Each spec is parsed when it is read, and its tree let go after; its syntax errors
+    // are listed after the config's, before any other.
+    let syntax = Ctx::default();
     let mut project = None;
+    if config_table.is_none() {
+        pipelines.iter().for_each(|p| drop(walk::parse(p, &syntax)));
+    }
     if let Some(ct) = &config_table {
         let overlay = env::overlay(config, ct.get_ref(), env, &ctx);
         if env.is_some() && overlay.is_none() {
-            return (None, ctx.diags.into_inner());
+            pipelines.iter().for_each(|p| drop(walk::parse(p, &syntax)));
+            return (None, in_order(ctx, config_syntax, syntax));
         }
         let mut layers: Vec<Layer<'_>> = overlay.iter().map(|o| Layer::new(config, &o.root, o.span.clone())).collect();
         layers.push(Layer::new(config, ct.get_ref(), 0..0));
@@ -507,8 +521,8 @@ pub fn load(config: &Source, pipelines: &[Source], env: Option<&str>) -> (Option
         let defaults = root.section("defaults");
         let mut out = Vec::new();
         let mut overlaid = std::collections::BTreeSet::new();
-        for (src, table) in &parsed {
-            let Some(t) = table else { continue };
+        for src in pipelines {
+            let Some(t) = walk::parse(src, &syntax) else { continue };
             let name = t.get_ref().get("pipeline").and_then(|p| p.get_ref().as_table()).and_then(|p| p.get("name"));
             let name = name.and_then(|n| n.get_ref().as_str()).unwrap_or_default();
             let mut layers = Vec::new();
@@ -537,10 +551,11 @@ pub fn load(config: &Source, pipelines: &[Source], env: Option<&str>) -> (Option
         check_unique_names(&out, &ctx.diags);
         defaults.finish_defaults();
         root.finish();
-        out.sort_by(|a, b| a.name.cmp(&b.name));
+        // Names are unique (or the project is refused): no need of a stable sort's buffer.
+        out.sort_unstable_by(|a, b| a.name.cmp(&b.name));
         project = cfg.map(|config| Project { config, pipelines: out });
     }
-    let mut diags = ctx.diags.into_inner();
+    let mut diags = in_order(ctx, config_syntax, syntax);
     // A bad key in [defaults] is found once per pipeline that reads it: report it once.
     let mut seen = std::collections::HashSet::new();
     diags.retain(|d| seen.insert(d.clone()));

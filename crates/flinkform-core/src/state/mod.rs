@@ -276,6 +276,37 @@ macro_rules! display_by_name {
 }
 display_by_name!(Status, Operation, Step);
 
+/// A recorded shape, kept as its compact JSON text: it is read only when the next
+/// sample is merged into it, so a state or a plan of many pipelines holds text a tenth
+/// the size of the shapes' trees. Read and written as the shape it is.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RecordedShape(Box<str>);
+
+impl RecordedShape {
+    /// The lattice of `shape` (its evidence counters are not recorded).
+    pub fn of(shape: &Shape) -> RecordedShape {
+        RecordedShape(serde_json::to_string(shape).expect("a shape serializes").into_boxed_str())
+    }
+
+    /// The shape.
+    pub fn shape(&self) -> Shape {
+        serde_json::from_str(&self.0).expect("a recorded shape's text was made from a shape or checked when read")
+    }
+}
+
+impl Serialize for RecordedShape {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        // As the shape itself, so that a pretty state file stays pretty throughout.
+        self.shape().serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for RecordedShape {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Shape::deserialize(d).map(|shape| RecordedShape::of(&shape))
+    }
+}
+
 /// Everything recorded about one pipeline.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PipelineState {
@@ -294,7 +325,7 @@ pub struct PipelineState {
     /// `protect = true` in the spec when recorded.
     pub protect: bool,
     /// The inferred shape (lattice only), merged with every earlier one.
-    pub shape: Shape,
+    pub shape: RecordedShape,
     /// Timestamp standard of the source table.
     pub timestamp_standard: TsStandard,
     /// How JSON integers are typed (absent in records made before BIGINT became the

@@ -76,10 +76,18 @@ const NOT_REFRESHED: &str = "Note: VVP was not refreshed (no credentials, or --r
 
 /// Renders a plan in `format`.
 pub fn plan(plan: &Plan, format: Format, style: Style) -> String {
+    let mut out = Vec::new();
+    write_plan(plan, format, style, &mut out).expect("writing to memory does not fail");
+    String::from_utf8(out).expect("a plan's text is UTF-8")
+}
+
+/// Writes a plan in `format` to `out` as it is made, a pipeline at a time, so that the
+/// text of a large plan is never whole in memory.
+pub fn write_plan(plan: &Plan, format: Format, style: Style, out: &mut dyn std::io::Write) -> std::io::Result<()> {
     match format {
-        Format::Text => plan_text(plan, style),
-        Format::Json => plan_json(plan),
-        Format::Markdown => markdown::plan(plan, &markdown::Comment::default()),
+        Format::Text => plan_text(plan, style, out),
+        Format::Json => plan_json(plan, out),
+        Format::Markdown => out.write_all(markdown::plan(plan, &markdown::Comment::default()).as_bytes()),
     }
 }
 
@@ -209,7 +217,7 @@ pub fn columns_table(cols: &[ColumnRecord], indent: &str) -> String {
     out
 }
 
-fn plan_text(plan: &Plan, style: Style) -> String {
+fn plan_text(plan: &Plan, style: Style, sink: &mut dyn std::io::Write) -> std::io::Result<()> {
     let mut out = match &plan.env {
         Some(env) => format!("Environment: {env}\n\n"),
         None => String::new(),
@@ -222,6 +230,9 @@ fn plan_text(plan: &Plan, style: Style) -> String {
         out.push_str("flinkform will perform the following actions:\n");
     }
     for c in changed {
+        // Each change's text goes out before the next is made.
+        sink.write_all(out.as_bytes())?;
+        out.clear();
         let file = c.after.as_ref().or(c.before.as_ref()).map_or("", |p| p.file.as_str());
         let _ = writeln!(out, "\n  # {} will be {}", style.paint("1", &c.name), c.action.verb());
         let _ = writeln!(
@@ -273,7 +284,7 @@ fn plan_text(plan: &Plan, style: Style) -> String {
         let _ = writeln!(out, "\n{NOT_REFRESHED}");
     }
     let _ = writeln!(out, "\n{}", style.paint("1", &summary_line(plan)));
-    out
+    sink.write_all(out.as_bytes())
 }
 
 /// `plan --format json` for a plan that failed before it was made: each error as the
@@ -299,37 +310,68 @@ pub fn gitlab_report(plan: &Plan) -> String {
     v.to_string() + "\n"
 }
 
-fn plan_json(plan: &Plan) -> String {
+/// One pipeline of `plan --format json`.
+fn pipeline_json(c: &Change) -> serde_json::Value {
+    let after = c.after.as_ref();
+    json!({
+        "name": c.name,
+        "action": c.action.name(),
+        "digest": c.meaning(),
+        "reasons": c.reasons,
+        "file": after.or(c.before.as_ref()).map(|p| p.file.clone()),
+        "sample": c.sample,
+        "warnings": c.warnings,
+        "columns": after.map(|a| a.columns.iter().map(|col| json!({
+            "name": col.name,
+            "sink_name": col.sink_name,
+            "type": col.ty,
+            "hologres_type": col.hologres,
+            "nullable": col.nullable,
+            "evidence": col.evidence,
+        })).collect::<Vec<_>>()),
+        "diff": artifacts(c).into_iter().map(|(k, d)| (k.to_string(), json!(d))).collect::<serde_json::Map<_, _>>(),
+        "sink_ddl": c.sink_ddl.iter().map(SinkDdl::sql).collect::<Vec<_>>(),
+        "sink_ddl_runs": after.is_some_and(|a| a.sink.dsn_env.is_some()),
+    })
+}
+
+/// The plan's JSON object, its `pipelines` made one at a time as they are written: the
+/// text is that of the whole value, which is never whole in memory.
+struct PlanJson<'a> {
+    head: serde_json::Map<String, serde_json::Value>,
+    plan: &'a Plan,
+}
+
+/// The key of [`PlanJson`] whose value is made as it is written.
+const PIPELINES: &str = "pipelines";
+
+impl serde::Serialize for PlanJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.head.len()))?;
+        for (k, v) in &self.head {
+            if k == PIPELINES {
+                m.serialize_entry(k, &Pipelines(self.plan))?;
+            } else {
+                m.serialize_entry(k, v)?;
+            }
+        }
+        m.end()
+    }
+}
+
+struct Pipelines<'a>(&'a Plan);
+
+impl serde::Serialize for Pipelines<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.changes.iter().map(pipeline_json))
+    }
+}
+
+fn plan_json(plan: &Plan, out: &mut dyn std::io::Write) -> std::io::Result<()> {
     let s = plan.summary();
     let meaning = plan.meaning();
-    let pipelines: Vec<_> = plan
-        .changes
-        .iter()
-        .map(|c| {
-            let after = c.after.as_ref();
-            json!({
-                "name": c.name,
-                "action": c.action.name(),
-                "digest": c.meaning(),
-                "reasons": c.reasons,
-                "file": after.or(c.before.as_ref()).map(|p| p.file.clone()),
-                "sample": c.sample,
-                "warnings": c.warnings,
-                "columns": after.map(|a| a.columns.iter().map(|col| json!({
-                    "name": col.name,
-                    "sink_name": col.sink_name,
-                    "type": col.ty,
-                    "hologres_type": col.hologres,
-                    "nullable": col.nullable,
-                    "evidence": col.evidence,
-                })).collect::<Vec<_>>()),
-                "diff": artifacts(c).into_iter().map(|(k, d)| (k.to_string(), json!(d))).collect::<serde_json::Map<_, _>>(),
-                "sink_ddl": c.sink_ddl.iter().map(SinkDdl::sql).collect::<Vec<_>>(),
-                "sink_ddl_runs": after.is_some_and(|a| a.sink.dsn_env.is_some()),
-            })
-        })
-        .collect();
-    let v = json!({
+    let head = json!({
         "format_version": FORMAT_VERSION,
         "env": plan.env,
         "selection": plan.selection,
@@ -340,9 +382,11 @@ fn plan_json(plan: &Plan) -> String {
         "classes": meaning.classes.iter().map(|c| c.name()).collect::<Vec<_>>(),
         "refreshed": plan.refreshed,
         "errors": plan.errors,
-        "pipelines": pipelines,
+        PIPELINES: null,
     });
-    serde_json::to_string_pretty(&v).expect("plan JSON serializes") + "\n"
+    let serde_json::Value::Object(head) = head else { unreachable!("a JSON object") };
+    serde_json::to_writer_pretty(&mut *out, &PlanJson { head, plan })?;
+    out.write_all(b"\n")
 }
 
 /// A sample's records as JSON Lines (records spread over several lines are compacted).

@@ -209,7 +209,7 @@ pub(super) fn diff_envs(root: &Path, progress: Progress<'_>, from: &str, to: &st
         let mut ws = Workspace::load_env(root, Some(env))?;
         let state = ws.store()?.load()?;
         let (desired, _) = project::desired_all(&mut ws, state.as_ref(), progress)?;
-        Ok(desired.into_iter().map(|d| (d.name, d.record)).collect())
+        Ok(desired.into_iter().map(|d| (d.name, *d.record)).collect())
     };
     let (a, b) = (render(from)?, render(to)?);
     let names: BTreeSet<&String> = a.keys().chain(b.keys()).collect();

@@ -58,7 +58,7 @@ pub(super) fn import(root: &Path, name: &str, deployment_id: &str, progress: Pro
     rec.remote.job_id = job.map(|j| j.id);
     rec.status = flinkform_core::state::Status::Imported;
     let mut next = state.clone().unwrap_or_else(|| flinkform_core::state::State::new(uuid::Uuid::new_v4().to_string()));
-    next.pipelines.insert(name.to_string(), rec);
+    next.pipelines.insert(name.to_string(), *rec);
     flinkform_core::state::commit(&*store, state.as_ref(), next)?;
     ok(format!(
         "Imported deployment {deployment_id} as `{name}`. Run `flinkform plan` to see how it differs from the spec.\n"

@@ -89,7 +89,7 @@ pub fn resolve(
     let warnings = diags.iter().filter(|d| !d.is_error()).map(|d| d.message.clone()).collect();
     let desired = Desired {
         name: p.name.clone(),
-        record,
+        record: Box::new(record),
         sample: SampleSummary {
             origin: sample.origin.clone(),
             records: sample.len() as u64,

@@ -68,6 +68,39 @@ impl Source {
     }
 }
 
+/// A byte span of a file, located (line, column, the line's text) only when shown:
+/// kept for every key a spec sets, so that an error found later can point at it, while
+/// the many that are never shown cost no more than the span.
+#[derive(Clone)]
+pub struct Spot {
+    src: Source,
+    span: Range<usize>,
+}
+
+impl Spot {
+    /// The span `span` of `src`.
+    pub fn new(src: &Source, span: Range<usize>) -> Spot {
+        Spot { src: src.clone(), span }
+    }
+
+    /// Where it is, as a diagnostic shows it.
+    pub fn locate(&self) -> Location {
+        self.src.locate(self.span.clone())
+    }
+}
+
+impl PartialEq for Spot {
+    fn eq(&self, o: &Spot) -> bool {
+        self.span == o.span && self.src.name == o.src.name && self.src.text == o.src.text
+    }
+}
+
+impl fmt::Debug for Spot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}@{:?}", self.src.name, self.span)
+    }
+}
+
 /// Whether an option or spec key names a credential: passwords, secrets, tokens,
 /// credentials, access keys, JAAS configs.
 pub fn credential_key(key: &str) -> bool {

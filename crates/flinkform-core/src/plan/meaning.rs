@@ -58,7 +58,7 @@ impl ChangeClass {
 impl Change {
     /// Digest of what applying this change does (hex, 64 digits).
     pub fn meaning(&self) -> String {
-        let (after, before) = (self.after.as_ref(), self.before.as_ref());
+        let (after, before) = (self.after.as_deref(), self.before.as_deref());
         let text = |f: fn(&crate::state::PipelineState) -> &str| after.map_or("", f).as_bytes();
         let ddl: Vec<&str> = self.sink_ddl.iter().map(SinkDdl::sql).collect();
         let settings: String =
@@ -85,7 +85,7 @@ impl Change {
         let restarts = |b: &crate::state::PipelineState, a: &crate::state::PipelineState| {
             b.status != crate::state::Status::Stopped && a.deploy.upgrade != crate::spec::Upgrade::Stateful
         };
-        match (self.action, self.before.as_ref(), self.after.as_ref()) {
+        match (self.action, self.before.as_deref(), self.after.as_deref()) {
             (Action::Delete, ..) => Some(ChangeClass::Destroy),
             (Action::Replace, ..) => Some(ChangeClass::Replace),
             (Action::Update, Some(b), Some(a)) if restarts(b, a) => Some(ChangeClass::RestartWithoutState),
@@ -288,8 +288,8 @@ pub(crate) mod tests {
                     name: format!("p{i:04}"),
                     action,
                     reasons: vec![format!("reason {i}")],
-                    before: Some(orders.clone()),
-                    after: (action != Action::Delete).then_some(p),
+                    before: Some(Box::new(orders.clone())),
+                    after: (action != Action::Delete).then_some(Box::new(p)),
                     sample: None,
                     sink_ddl: Vec::new(),
                     warnings: Vec::new(),

@@ -125,8 +125,8 @@ pub struct SampleSummary {
 pub struct Desired {
     /// The pipeline name.
     pub name: String,
-    /// The record that applying it would write.
-    pub record: PipelineState,
+    /// The record that applying it would write (boxed: a plan moves it whole into its change).
+    pub record: Box<PipelineState>,
     /// Sample summary.
     pub sample: SampleSummary,
     /// Warnings about this pipeline (case folding, empty keys, ...).
@@ -265,10 +265,11 @@ pub struct Change {
     pub action: Action,
     /// Why: which spec key, column or template changed.
     pub reasons: Vec<String>,
-    /// The recorded pipeline, if any.
-    pub before: Option<PipelineState>,
+    /// The recorded pipeline, if any (boxed, as `after`: a plan of many pipelines holds a
+    /// slot for each, mostly empty for creates and deletes).
+    pub before: Option<Box<PipelineState>>,
     /// The desired pipeline, unless deleted.
-    pub after: Option<PipelineState>,
+    pub after: Option<Box<PipelineState>>,
     /// The sample behind `after`.
     pub sample: Option<SampleSummary>,
     /// Sink DDL this change runs before the job is deployed (the whole CREATE for a new
@@ -399,7 +400,7 @@ impl Plan {
                     Action::Create | Action::Update | Action::Replace | Action::Repair | Action::HotUpdate,
                     Some(after),
                 ) => {
-                    let history = c.before.as_ref().map_or(&[][..], |b| &b.history);
+                    let history = c.before.as_deref().map_or(&[][..], |b| &b.history);
                     let remote = match (&c.before, c.action) {
                         (Some(b), Action::Update | Action::Repair | Action::HotUpdate) => b.remote.clone(),
                         _ => after.remote.clone(),
@@ -409,7 +410,7 @@ impl Plan {
                     next.pipelines.insert(c.name.clone(), rec);
                 }
                 (Action::Record, Some(after)) => {
-                    let rec = c.before.as_ref().map_or_else(|| after.clone(), |b| after.recorded_over(b));
+                    let rec = c.before.as_deref().map_or_else(|| (**after).clone(), |b| after.recorded_over(b));
                     next.pipelines.insert(c.name.clone(), rec);
                 }
                 _ => {}
@@ -463,7 +464,7 @@ fn delete(name: &str, b: &PipelineState, why: String) -> Change {
             "{why}: the job stops and its deployment is deleted; the Hologres table {} is kept",
             b.sink_table
         )],
-        before: Some(b.clone()),
+        before: Some(Box::new(b.clone())),
         after: None,
         sample: None,
         sink_ddl: Vec::new(),
@@ -549,7 +550,7 @@ fn change(d: Desired, before: Option<&PipelineState>, observed: Option<&Observed
         name: d.name.clone(),
         action,
         reasons,
-        before: before.cloned(),
+        before: before.cloned().map(Box::new),
         after: Some(d.record),
         sample: Some(d.sample),
         sink_ddl,

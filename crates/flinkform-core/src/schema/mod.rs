@@ -399,7 +399,7 @@ impl Sink<'_> {
 /// pipeline file or in flinkform.toml's defaults), or naming the file.
 fn spec_error(p: &Pipeline, key: &str, message: String) -> Diagnostic {
     match p.locations.get(key) {
-        Some(at) => Diagnostic::error(message).at(Some(at)),
+        Some(at) => Diagnostic::error(message).at(Some(&at.locate())),
         None => Diagnostic::error(format!("{}: {message}", p.file)),
     }
 }

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use crate::diag::{Diagnostic, Location, Source};
+use crate::diag::{Diagnostic, Source, Spot};
 use crate::infer::{InferConfig, TsStandard};
 use crate::types::FlinkType;
 use config::read_config;
@@ -145,7 +145,7 @@ pub struct Pipeline {
     pub templates: BTreeMap<String, String>,
     /// Where each key read was written (`schema.primary_key` → file:line:column), for
     /// errors found after inference.
-    pub locations: BTreeMap<String, Location>,
+    pub locations: BTreeMap<String, Spot>,
     /// Every setting read, as `section.key` → canonical text (secret values never appear:
     /// specs cannot hold them). Recorded in the state to say which key changed.
     pub settings: BTreeMap<String, String>,

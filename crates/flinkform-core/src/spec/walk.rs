@@ -10,7 +10,7 @@ use std::ops::Range;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use crate::diag::{Diagnostic, Location, Source, suggest};
+use crate::diag::{Diagnostic, Source, Spot, suggest};
 
 /// What a walk collects: every diagnostic, and where each key read was written
 /// (`schema.primary_key` → position), so later checks can point at the spec.
@@ -19,12 +19,12 @@ pub struct Ctx {
     /// Problems found.
     pub diags: RefCell<Vec<Diagnostic>>,
     /// Positions of the keys read since the last [`Ctx::take_locations`].
-    locations: RefCell<BTreeMap<String, Location>>,
+    locations: RefCell<BTreeMap<String, Spot>>,
 }
 
 impl Ctx {
     /// The positions recorded so far, leaving none.
-    pub fn take_locations(&self) -> BTreeMap<String, Location> {
+    pub fn take_locations(&self) -> BTreeMap<String, Spot> {
         std::mem::take(&mut *self.locations.borrow_mut())
     }
 }
@@ -132,7 +132,7 @@ impl<'a, 'd> Section<'a, 'd> {
         self.known.borrow_mut().push(key);
         let found = self.layers.iter().find_map(|l| l.table.get(key).map(|value| Found { src: l.src, value }))?;
         let dotted = format!("{}.{key}", self.path.trim_start_matches('[').trim_end_matches(']'));
-        self.ctx.locations.borrow_mut().entry(dotted).or_insert_with(|| found.src.locate(found.value.span()));
+        self.ctx.locations.borrow_mut().entry(dotted).or_insert_with(|| Spot::new(found.src, found.value.span()));
         Some(found)
     }
 
@@ -321,7 +321,7 @@ impl<'a, 'd> Section<'a, 'd> {
                 }
                 seen.push(name.clone());
                 let dotted = format!("{}.{name}", sub.path.trim_start_matches('[').trim_end_matches(']'));
-                self.ctx.locations.borrow_mut().entry(dotted).or_insert_with(|| l.src.locate(k.span()));
+                self.ctx.locations.borrow_mut().entry(dotted).or_insert_with(|| Spot::new(l.src, k.span()));
                 match v.get_ref().as_table() {
                     Some(t) => out.push((
                         name.clone(),
@@ -362,7 +362,7 @@ impl<'a, 'd> Section<'a, 'd> {
         let base = sub.path.trim_start_matches('[').trim_end_matches(']').to_string();
         let mut locations = self.ctx.locations.borrow_mut();
         for (k, f) in &out {
-            locations.entry(format!("{base}.{k}")).or_insert_with(|| f.src.locate(f.value.span()));
+            locations.entry(format!("{base}.{k}")).or_insert_with(|| Spot::new(f.src, f.value.span()));
         }
         out.into_iter().collect()
     }

@@ -226,7 +226,7 @@ fn details(c: &Change) -> String {
     for w in &c.warnings {
         let _ = writeln!(out, "> [!WARNING]\n> {}\n", cell(w, ERROR_MAX));
     }
-    if let Some(a) = c.after.as_ref().filter(|_| c.action != Action::Delete) {
+    if let Some(a) = c.after.as_deref().filter(|_| c.action != Action::Delete) {
         out.push_str("| Column | Flink | Hologres | Evidence |\n|---|---|---|---|\n");
         for col in &a.columns {
             let _ = writeln!(

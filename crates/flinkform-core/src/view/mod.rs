@@ -137,7 +137,7 @@ pub fn unified(old: &str, new: &str, label: &str) -> String {
 
 fn artifacts(c: &Change) -> Vec<(&'static str, String)> {
     let texts = |s: Option<&crate::state::PipelineState>| s.map_or_else(Default::default, |p| p.artifacts());
-    let (b, a) = (texts(c.before.as_ref()), texts(c.after.as_ref()));
+    let (b, a) = (texts(c.before.as_deref()), texts(c.after.as_deref()));
     crate::state::PipelineState::ARTIFACTS
         .into_iter()
         .zip(b.into_iter().zip(a))
@@ -150,7 +150,7 @@ fn artifacts(c: &Change) -> Vec<(&'static str, String)> {
 
 /// Said when a change has sink DDL that flinkform will not run.
 fn ddl_note(c: &Change) -> Option<String> {
-    let after = c.after.as_ref()?;
+    let after = c.after.as_deref()?;
     let by_hand: Vec<String> = after
         .sinks()
         .filter(|s| s.sink.dsn_env.is_none() && c.sink_ddl.iter().any(|d| d.sink() == s.tag().as_deref()))
@@ -233,7 +233,7 @@ fn plan_text(plan: &Plan, style: Style, sink: &mut dyn std::io::Write) -> std::i
         // Each change's text goes out before the next is made.
         sink.write_all(out.as_bytes())?;
         out.clear();
-        let file = c.after.as_ref().or(c.before.as_ref()).map_or("", |p| p.file.as_str());
+        let file = c.after.as_deref().or(c.before.as_deref()).map_or("", |p| p.file.as_str());
         let _ = writeln!(out, "\n  # {} will be {}", style.paint("1", &c.name), c.action.verb());
         let _ = writeln!(
             out,
@@ -249,7 +249,7 @@ fn plan_text(plan: &Plan, style: Style, sink: &mut dyn std::io::Write) -> std::i
         for w in &c.warnings {
             let _ = writeln!(out, "      {}: {w}", style.paint("33", "warning"));
         }
-        if let Some(a) = c.after.as_ref().filter(|_| c.action != Action::Delete) {
+        if let Some(a) = c.after.as_deref().filter(|_| c.action != Action::Delete) {
             out.push_str("      columns:\n");
             out.push_str(&columns_table(&a.columns, "        "));
             if !a.more_sinks.is_empty() {
@@ -312,13 +312,13 @@ pub fn gitlab_report(plan: &Plan) -> String {
 
 /// One pipeline of `plan --format json`.
 fn pipeline_json(c: &Change) -> serde_json::Value {
-    let after = c.after.as_ref();
+    let after = c.after.as_deref();
     json!({
         "name": c.name,
         "action": c.action.name(),
         "digest": c.meaning(),
         "reasons": c.reasons,
-        "file": after.or(c.before.as_ref()).map(|p| p.file.clone()),
+        "file": after.or(c.before.as_deref()).map(|p| p.file.clone()),
         "sample": c.sample,
         "warnings": c.warnings,
         "columns": after.map(|a| a.columns.iter().map(|col| json!({

@@ -296,8 +296,9 @@ impl RecordedShape {
 
 impl Serialize for RecordedShape {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        // As the shape itself, so that a pretty state file stays pretty throughout.
-        self.shape().serialize(s)
+        // The text's tokens, straight into `s` (so that a pretty state file stays pretty
+        // throughout), with no tree built.
+        serde_transcode::Transcoder::new(&mut serde_json::Deserializer::from_str(&self.0)).serialize(s)
     }
 }
 

@@ -34,3 +34,24 @@ fn names_are_the_serde_spellings() {
         check(s, s.name());
     }
 }
+
+/// A recorded shape is written as the shape itself would be, compact and pretty, and
+/// read back to the same text, without the evidence counters.
+#[test]
+fn a_recorded_shape_reads_and_writes_as_the_shape_it_is() {
+    let mut shape = Shape::default();
+    for record in [
+        r#"{"id": 1, "user": {"name": "a", "tags": ["x"]}, "price": 1.25, "ts": "2024-05-01 10:00:00", "n": null}"#,
+        r#"{"id": 12345678901, "user": {"name": "b\"q", "tags": []}, "price": 3, "big": 1e400, "deep": [[{"k": true}]]}"#,
+    ] {
+        crate::infer::observe(&mut shape, record.as_bytes()).expect("valid JSON");
+    }
+    let recorded = RecordedShape::of(&shape);
+    assert_eq!(serde_json::to_string(&recorded).unwrap(), serde_json::to_string(&shape).unwrap());
+    let pretty = serde_json::to_string_pretty(&shape).unwrap();
+    assert_eq!(serde_json::to_string_pretty(&recorded).unwrap(), pretty);
+    let back: RecordedShape = serde_json::from_str(&pretty).unwrap();
+    assert_eq!(back, recorded);
+    assert_eq!(back.shape(), shape.without_stats());
+    assert!(serde_json::from_str::<RecordedShape>(r#"{"int": "no such class"}"#).is_err());
+}

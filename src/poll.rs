@@ -65,6 +65,17 @@ impl Schedule {
         }
         at.mul_f64((then.as_secs_f64() / at.as_secs_f64()).powf(self.phase))
     }
+
+    /// The first probe's time after `waited`: those already past are skipped (a step
+    /// whose wait began late, after a slow journal write, is not probed in a burst).
+    fn next_after(&mut self, waited: Duration) -> Duration {
+        loop {
+            let at = self.next();
+            if at > waited || self.pause.is_zero() {
+                return at;
+            }
+        }
+    }
 }
 
 /// Runs `probe` until it breaks with a value, pausing per `backoff` in between. The
@@ -167,7 +178,7 @@ async fn run<T, E>(
             return Ok(None);
         }
         if at >= planned {
-            planned = start + schedule.next();
+            planned = start + schedule.next_after(start.elapsed());
         }
     }
 }
@@ -272,6 +283,25 @@ mod tests {
         };
         assert_eq!(alone, [250, 625, 1188, 2032]);
         assert_eq!(a, [250, 625, b[1], 1188, 2032], "the first probes once when the second's step finished");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_step_asked_for_long_before_its_wait_is_probed_once_then_on_schedule() {
+        let pace = Pace::new(Backoff::GROWING);
+        let since = Instant::now();
+        // The step was asked for 2 s ago (a slow journal write in between): its wait
+        // probes at once, then at the schedule's next time after 2 s, not at every one
+        // already past.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let mut at = Vec::new();
+        let done = Duration::from_millis(3000);
+        pace.poll(since, since + Duration::from_secs(60), async || {
+            at.push(since.elapsed().as_millis());
+            Ok::<_, ()>(if since.elapsed() >= done { ControlFlow::Break(()) } else { ControlFlow::Continue(()) })
+        })
+        .await
+        .unwrap();
+        assert_eq!(at, [2000, 2032, 3297]);
     }
 
     #[tokio::test(start_paused = true)]

@@ -502,14 +502,16 @@ pub fn load(config: &Source, pipelines: &[Source], env: Option<&str>) -> (Option
     // Each spec is parsed when it is read, and its tree let go after; its syntax errors
     // are listed after the config's, before any other.
     let syntax = Ctx::default();
+    // When the project is refused before its specs are read: their syntax errors still show.
+    let syntax_only = || pipelines.iter().for_each(|p| drop(walk::parse(p, &syntax)));
     let mut project = None;
     if config_table.is_none() {
-        pipelines.iter().for_each(|p| drop(walk::parse(p, &syntax)));
+        syntax_only();
     }
     if let Some(ct) = &config_table {
         let overlay = env::overlay(config, ct.get_ref(), env, &ctx);
         if env.is_some() && overlay.is_none() {
-            pipelines.iter().for_each(|p| drop(walk::parse(p, &syntax)));
+            syntax_only();
             return (None, in_order(ctx, config_syntax, syntax));
         }
         let mut layers: Vec<Layer<'_>> = overlay.iter().map(|o| Layer::new(config, &o.root, o.span.clone())).collect();

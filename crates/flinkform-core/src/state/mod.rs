@@ -279,7 +279,7 @@ display_by_name!(Status, Operation, Step);
 /// A recorded shape, kept as its compact JSON text: it is read only when the next
 /// sample is merged into it, so a state or a plan of many pipelines holds text a tenth
 /// the size of the shapes' trees. Read and written as the shape it is.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RecordedShape(Box<str>);
 
 impl RecordedShape {

@@ -500,9 +500,8 @@ pub fn load(config: &Source, pipelines: &[Source], env: Option<&str>) -> (Option
     let config_table = walk::parse(config, &ctx);
     let config_syntax = ctx.diags.borrow().len();
     // Each spec is parsed when it is read, and its tree let go after; its syntax errors
-    // are listed after the config's, before any other.
+    // are listed after the config's, before any other, also when none is read.
     let syntax = Ctx::default();
-    // When the project is refused before its specs are read: their syntax errors still show.
     let syntax_only = || pipelines.iter().for_each(|p| drop(walk::parse(p, &syntax)));
     let mut project = None;
     if config_table.is_none() {

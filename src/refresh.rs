@@ -4,11 +4,11 @@
 
 use futures::StreamExt;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ops::ControlFlow;
 use std::time::Duration;
 
-use flinkform_core::plan::{Desired, Live, Observed};
+use flinkform_core::plan::{Adoptable, Desired, Live, Observed};
 use flinkform_core::state::State;
 use vvp_api::{Client, ErrorKind, JobState, ValidationState, VvpError};
 
@@ -28,8 +28,10 @@ fn job_name(s: &JobState) -> String {
     }
 }
 
-/// Observes every recorded pipeline that has a deployment, and the variable names.
-pub async fn observe(client: &Client, recorded: Option<&State>) -> Result<Observed, VvpError> {
+/// Observes every recorded pipeline that has a deployment, the deployments this project
+/// made for the pipelines in `creates` (desired, not recorded: apply adopts them; one
+/// listing, only when there are any), and the variable names.
+pub async fn observe(client: &Client, recorded: Option<&State>, creates: &[&str]) -> Result<Observed, VvpError> {
     let targets: Vec<(String, String, Option<String>, String)> = recorded
         .map(|s| {
             s.pipelines
@@ -43,7 +45,7 @@ pub async fn observe(client: &Client, recorded: Option<&State>) -> Result<Observ
         .unwrap_or_default();
     let looks = futures::stream::iter(targets)
         .map(|(name, dep, job, sql)| async move {
-            let live = match look(client, &dep, job.as_deref(), &sql).await {
+            let live = match look(client, &name, &dep, job.as_deref(), &sql).await {
                 Ok(live) => live,
                 // Every pipeline would fail the same way: the refresh fails.
                 Err(e) if e.kind() == ErrorKind::Auth => return Err(e),
@@ -59,15 +61,28 @@ pub async fn observe(client: &Client, recorded: Option<&State>) -> Result<Observ
         let (name, live) = r?;
         observed.pipelines.insert(name, live);
     }
+    if !creates.is_empty() {
+        let ours: HashMap<String, vvp_api::RemoteDeployment> =
+            client.our_deployments().await?.into_iter().filter(|d| d.ours).map(|d| (d.name.clone(), d)).collect();
+        for name in creates {
+            if let Some(d) = ours.get(*name) {
+                let sql_digest = d.sql.as_deref().map(|s| flinkform_core::spec::digest(&[s.as_bytes()]));
+                observed.adoptable.insert(name.to_string(), Adoptable { id: d.id.clone(), sql_digest });
+            }
+        }
+    }
     observed.variables = Some(client.variable_names().await?.into_iter().collect());
     Ok(observed)
 }
 
-/// What VVP shows of one recorded deployment: the recorded job's state, or the live
-/// job's when the recorded one is not live; a recorded job that VVP no longer knows
-/// counts as no job (drift), not as a failure.
-async fn look(client: &Client, dep: &str, job: Option<&str>, sql: &str) -> Result<Live, VvpError> {
-    let Some(d) = client.deployment(dep).await? else { return Ok(Live::Gone) };
+/// What VVP shows of the recorded deployment `dep` of pipeline `name`: the recorded
+/// job's state, or the live job's when the recorded one is not live; a recorded job
+/// that VVP no longer knows counts as no job (drift), not as a failure.
+async fn look(client: &Client, name: &str, dep: &str, job: Option<&str>, sql: &str) -> Result<Live, VvpError> {
+    let Some(mut d) = client.deployment(dep).await? else { return Ok(Live::Gone) };
+    // Ours when its labels name this project's pipeline as recorded (after `state mv`,
+    // the deployment keeps its first name, and its label takes the new one).
+    d.settings.labels_edited = !d.owner.is(name);
     let recorded_job = match job {
         Some(j) => match client.job(j).await {
             Ok(j) => Some(j),
@@ -84,6 +99,7 @@ async fn look(client: &Client, dep: &str, job: Option<&str>, sql: &str) -> Resul
     };
     Ok(Live::Found {
         sql_matches: d.sql.as_deref() == Some(sql),
+        sql_digest: d.sql.as_deref().map(|s| flinkform_core::spec::digest(&[s.as_bytes()])),
         job: state.as_ref().map(job_name),
         settings: d.settings,
     })

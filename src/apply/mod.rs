@@ -19,7 +19,7 @@ use tokio::sync::{Mutex, Semaphore};
 
 use crate::poll::{Backoff, Pace};
 use flinkform_core::plan::{Action, Change, Plan, Summary};
-use flinkform_core::state::{self, Operation, Pending, PipelineState, State, StateError, StateStore, Step};
+use flinkform_core::state::{self, Operation, Pending, PipelineState, State, StateError, StateStore, Step, resume};
 use vvp_api::{RemoteDraft, Restore, Stop, VvpError};
 
 pub use vvp::Vvp;
@@ -187,7 +187,17 @@ impl<'a, V: Vvp> Executor<'a, V> {
             // Already as asked: said, and nothing done (as `stop` of a stopped job).
             Some(j) if j.state == vvp_api::JobState::Running => {
                 self.event(name, &format!("already running (job {}): nothing to start", j.id));
-                return self.update(name, |p| p.status = state::Status::Running).await;
+                return self
+                    .update(name, |p| {
+                        p.status = state::Status::Running;
+                        p.intent = state::Intent::Running;
+                        p.remote.job_id = Some(j.id.clone());
+                        // An interrupted `start` whose job runs is done.
+                        if p.pending.as_ref().is_some_and(|x| x.action == Operation::Start) {
+                            p.pending = None;
+                        }
+                    })
+                    .await;
             }
             Some(j) => {
                 return Err(Error::Failed(format!(
@@ -198,10 +208,11 @@ impl<'a, V: Vvp> Executor<'a, V> {
             None => {}
         }
         self.update(name, |p| {
+            p.intent = state::Intent::Running;
             p.pending = Some(Pending { restore: Some(restore.clone()), ..Pending::new(Operation::Start, Step::Start) })
         })
         .await?;
-        self.start(name, &dep, &restore, &rec.deploy).await?;
+        self.start(name, &dep, &restore, &rec.deploy, false).await?;
         self.update(name, |p| {
             p.status = state::Status::Running;
             p.pending = None;
@@ -210,13 +221,17 @@ impl<'a, V: Vvp> Executor<'a, V> {
         .await
     }
 
-    /// `flinkform stop NAME`: stops the recorded pipeline's job (with a savepoint if asked).
+    /// `flinkform stop NAME`: stops the recorded pipeline's job (with a savepoint if
+    /// asked). The intent is journaled first, so a stop that is interrupted is never
+    /// undone by a repair.
     pub async fn stop_pipeline(&self, name: &str, how: Stop) -> Res<()> {
         let (_, dep) = self.deployed(name).await?;
-        if self.vvp.live_job(&dep).await?.is_none() {
+        self.update(name, |p| p.intent = state::Intent::Stopped).await?;
+        let live = self.vvp.live_job(&dep).await?;
+        if live.is_none() {
             self.event(name, "already stopped: nothing to stop");
         }
-        self.stop_all(name, &dep, how).await?;
+        self.stop_from(name, &dep, live, how).await?;
         self.update(name, |p| p.status = state::Status::Stopped).await
     }
 
@@ -310,6 +325,11 @@ impl<'a, V: Vvp> Executor<'a, V> {
         self.state.lock().await.state.pipelines.get(name).and_then(f)
     }
 
+    /// What the user asked of the pipeline's job (running when it is not recorded).
+    async fn intent(&self, name: &str) -> state::Intent {
+        self.read(name, |p| Some(p.intent)).await.unwrap_or_default()
+    }
+
     async fn recorded(&self, name: &str) -> Option<PipelineState> {
         self.state.lock().await.state.pipelines.get(name).cloned()
     }
@@ -323,9 +343,14 @@ impl<'a, V: Vvp> Executor<'a, V> {
                 self.upgrade(name, before, after, ddl).await
             }
             (Action::Update, _, Some(after)) => self.create(name, after, Operation::Create, ddl).await,
+            // The sink DDL first: a DDL that fails leaves the old job running. A replace
+            // whose create began (the old deployment is gone) goes on with the create.
             (Action::Replace, Some(before), Some(after)) => {
-                self.destroy(name, before, Operation::Replace).await?;
-                self.create(name, after, Operation::Replace, ddl).await
+                self.sink_ddl(name, after, ddl).await?;
+                if !resume::replace_destroyed(before.pending.as_ref()) {
+                    self.destroy(name, before, Operation::Replace).await?;
+                }
+                self.create(name, after, Operation::Replace, &[]).await
             }
             (Action::Delete, Some(before), _) => {
                 self.destroy(name, before, Operation::Delete).await?;
@@ -363,11 +388,11 @@ impl<'a, V: Vvp> Executor<'a, V> {
     ) -> Res<()> {
         self.journal(name, |st| {
             let serial = st.serial + 1;
-            let (history, remote) = match st.pipelines.get(name) {
-                Some(cur) => (cur.history.as_slice(), cur.remote.clone()),
-                None => (&[][..], after.remote.clone()),
+            let (history, remote, intent) = match st.pipelines.get(name) {
+                Some(cur) => (cur.history.as_slice(), cur.remote.clone(), cur.intent),
+                None => (&[][..], after.remote.clone(), state::Intent::Running),
             };
-            let rec = after.applied(history, remote, action, serial, &self.at, status);
+            let rec = after.applied(history, remote, intent, action, serial, &self.at, status);
             st.pipelines.insert(name.to_string(), rec);
         })
         .await?;

@@ -7,21 +7,14 @@ use tokio::time::Instant;
 
 use flinkform_core::plan::SinkDdl;
 use flinkform_core::spec::{OnFailure, Upgrade};
-use flinkform_core::state::{self, DeployParams, Operation, Pending, PipelineState, Step};
+use flinkform_core::state::resume::{self, Next, Seen};
+use flinkform_core::state::{self, DeployParams, Intent, Operation, Pending, PipelineState, Step};
 use std::collections::HashMap;
 
-use vvp_api::{ErrorKind, JobState, RemoteDraft, Restore, Stop, TicketState};
+use vvp_api::{ErrorKind, JobState, RemoteDraft, RemoteJob, Restore, Stop, TicketState};
 
 use super::{EVENT_DESTROYED, EVENT_ROLLED_BACK, EVENT_STOPPED, Error, Executor, Res, Vvp};
 use crate::poll::{Backoff, poll_until};
-
-/// How an update stops the job.
-fn stop_for(upgrade: Upgrade) -> Stop {
-    match upgrade {
-        Upgrade::Stateful => Stop::WithSavepoint,
-        Upgrade::Stateless => Stop::Now,
-    }
-}
 
 /// How a deploy ticket ended.
 enum Ticket {
@@ -37,6 +30,9 @@ fn took_too_long(what: String, timeout: std::time::Duration) -> Error {
 
 impl<V: Vvp> Executor<'_, V> {
     /// Create: adopt our deployment of this name or deploy a new one, configure, start.
+    /// An adopted deployment keeps its state: its live job is kept, and a stateful
+    /// pipeline's job starts from the latest state it has (a resumed create's own job,
+    /// or a pipeline the state forgot); a pipeline stopped on purpose stays stopped.
     pub(super) async fn create(
         &self,
         name: &str,
@@ -49,6 +45,7 @@ impl<V: Vvp> Executor<'_, V> {
             let mut rec = after.clone();
             if let Some(p) = &prior {
                 rec.history.clone_from(&p.history);
+                rec.intent = p.intent;
                 // Ids of an interrupted create are resumed; others are of a deployment that is gone.
                 if p.pending.is_some() {
                     rec.remote = p.remote.clone();
@@ -64,16 +61,22 @@ impl<V: Vvp> Executor<'_, V> {
         .await?;
         self.sink_ddl(name, after, ddl).await?;
         self.step(name, Step::Lookup, "looking up the deployment by name").await?;
-        let mut restore = Restore::None;
-        let dep = match self.vvp.find_deployment(name).await? {
+        let fresh = match after.deploy.upgrade {
+            Upgrade::Stateful => Restore::LatestState,
+            Upgrade::Stateless => Restore::None,
+        };
+        let (dep, restore, adopted) = match self.vvp.find_deployment(name).await? {
             Some(d) if d.ours => {
                 self.event(name, &format!("adopting deployment {}", d.id));
-                if d.sql.as_deref() != Some(after.sql.as_str()) {
+                let (restore, kept) = if d.sql.as_deref() != Some(after.sql.as_str()) {
                     // It runs other SQL: bring it to the plan like an update.
-                    restore = self.stop_for_restart(name, &d.id, after.deploy.upgrade).await?;
+                    let restart = self.stop_for_restart(name, &d.id, &after.sql, after.deploy.upgrade, action).await?;
                     self.deploy(name, after, Some(&d.id)).await?;
-                }
-                d.id
+                    restart
+                } else {
+                    (fresh, true)
+                };
+                (d.id, restore, kept)
             }
             Some(d) => {
                 return Err(Error::Failed(format!(
@@ -81,18 +84,23 @@ impl<V: Vvp> Executor<'_, V> {
                     d.id, d.id
                 )));
             }
-            None => self.deploy(name, after, None).await?,
+            None => (self.deploy(name, after, None).await?, Restore::None, false),
         };
         self.set_deployment(name, &dep).await?;
         // An adopted deployment may have been reached by a run that died before
         // discarding its drafts.
         self.discard_drafts(name).await?;
         self.configure(name, &dep, after).await?;
-        self.start(name, &dep, &restore, &after.deploy).await?;
+        if self.intent(name).await == Intent::Stopped {
+            return self.finish_as(name, after, action, state::Status::Stopped, EVENT_STOPPED).await;
+        }
+        self.start(name, &dep, &restore, &after.deploy, adopted).await?;
         self.finish(name, after, action).await
     }
 
-    /// Update in place: stop (with a savepoint when stateful), redeploy, start again.
+    /// Update in place: stop (with a savepoint when stateful), redeploy, start again. A
+    /// resumed update goes on from what VVP shows ([`resume::restart`]); a pipeline
+    /// stopped on purpose is redeployed and stays stopped.
     pub(super) async fn upgrade(
         &self,
         name: &str,
@@ -103,22 +111,30 @@ impl<V: Vvp> Executor<'_, V> {
         let dep = before.remote.deployment_id.clone().expect("checked by the caller");
         self.update(name, |p| {
             p.status = state::Status::Applying;
-            if p.pending.is_none() {
+            // Another action's entry (an interrupted rollback or hot update) is not this
+            // update's progress: the update begins, from what VVP shows.
+            if resume::reached(p.pending.as_ref(), Operation::Update).is_none() {
                 p.pending = Some(Pending::new(Operation::Update, Step::Stop));
             }
         })
         .await?;
         self.sink_ddl(name, after, ddl).await?;
-        let restore = self.stop_for_restart(name, &dep, after.deploy.upgrade).await?;
+        let (restore, kept) =
+            self.stop_for_restart(name, &dep, &after.sql, after.deploy.upgrade, Operation::Update).await?;
+        // What a rollback restores: the state before the update (its stop's savepoint).
+        let before_update = match self.read(name, |p| p.pending.as_ref()?.savepoint_id.clone()).await {
+            Some(sp) => Restore::FromSavepoint(sp),
+            None => restore.clone(),
+        };
         self.deploy(name, after, Some(&dep)).await?;
         self.configure(name, &dep, after).await?;
-        if before.status == state::Status::Stopped {
+        if self.intent(name).await == Intent::Stopped {
             // Stopped on purpose: it stays stopped until `flinkform start`.
             return self.finish_as(name, after, Operation::Update, state::Status::Stopped, EVENT_STOPPED).await;
         }
-        match self.start(name, &dep, &restore, &after.deploy).await {
+        match self.start(name, &dep, &restore, &after.deploy, kept).await {
             Err(Error::Failed(why)) if after.deploy.on_failure == OnFailure::Rollback => {
-                self.rollback(name, &dep, before, &restore, why).await
+                self.rollback(name, &dep, before, &before_update, why).await
             }
             started => {
                 started?;
@@ -133,19 +149,19 @@ impl<V: Vvp> Executor<'_, V> {
     /// the failure as its error; the apply still reports the update as failed.
     async fn rollback(&self, name: &str, dep: &str, before: &PipelineState, restore: &Restore, why: String) -> Res<()> {
         self.event(name, &format!("{why}: rolling back to the previous revision"));
+        let savepoint = match restore {
+            Restore::FromSavepoint(sp) => Some(sp.clone()),
+            _ => None,
+        };
         self.update(name, |p| {
             p.status = state::Status::Applying;
-            let savepoint = match restore {
-                Restore::FromSavepoint(sp) => Some(sp.clone()),
-                _ => None,
-            };
             p.pending = Some(Pending { savepoint_id: savepoint, ..Pending::new(Operation::Rollback, Step::Stop) });
         })
         .await?;
         self.stop_all(name, dep, Stop::Now).await?;
         self.deploy(name, before, Some(dep)).await?;
         self.configure(name, dep, before).await?;
-        self.start(name, dep, restore, &before.deploy).await?;
+        self.start(name, dep, restore, &before.deploy, false).await?;
         let at = &self.at;
         self.journal(name, |st| {
             let serial = st.serial + 1;
@@ -153,6 +169,7 @@ impl<V: Vvp> Executor<'_, V> {
                 let mut rec = before.applied(
                     &cur.history,
                     cur.remote.clone(),
+                    cur.intent,
                     Operation::Rollback,
                     serial,
                     at,
@@ -182,19 +199,20 @@ impl<V: Vvp> Executor<'_, V> {
         if before.sql != after.sql || before.deploy != after.deploy {
             self.stop_all(name, &dep, Stop::Now).await?;
             self.deploy(name, after, Some(&dep)).await?;
-            self.vvp.configure(name, &dep, &after.deploy).await?;
         }
+        // The deployment as recorded (settings edited outside flinkform are put back).
+        self.vvp.configure(name, &dep, &after.deploy).await?;
         let restore = asked.unwrap_or(match after.deploy.upgrade {
             Upgrade::Stateful => Restore::LatestState,
             Upgrade::Stateless => Restore::None,
         });
-        self.start(name, &dep, &restore, &after.deploy).await?;
+        self.start(name, &dep, &restore, &after.deploy, false).await?;
         self.finish(name, after, Operation::Repair).await
     }
 
     /// Runs the planned sink DDL (idempotent: IF NOT EXISTS, and only missing columns)
     /// before the job is deployed, on each sink whose `dsn_env` is set.
-    async fn sink_ddl(&self, name: &str, after: &PipelineState, ddl: &[SinkDdl]) -> Res<()> {
+    pub(super) async fn sink_ddl(&self, name: &str, after: &PipelineState, ddl: &[SinkDdl]) -> Res<()> {
         let mut runs = Vec::new();
         for s in after.sinks() {
             let tag = s.tag();
@@ -426,28 +444,46 @@ impl<V: Vvp> Executor<'_, V> {
         self.update(name, |p| p.remote.draft_id = draft).await
     }
 
-    /// Starts the deployment's job (adopting one that is already live) and waits for RUNNING.
-    pub(super) async fn start(&self, name: &str, dep: &str, restore: &Restore, deploy: &DeployParams) -> Res<()> {
+    /// Starts the deployment's job and waits for RUNNING. A job that is already live is
+    /// kept, not started again: looked for when a start was journaled before (a resumed
+    /// one) or when `look` says one may run (an adopted deployment).
+    pub(super) async fn start(
+        &self,
+        name: &str,
+        dep: &str,
+        restore: &Restore,
+        deploy: &DeployParams,
+        look: bool,
+    ) -> Res<()> {
         let queue = deploy.resource_queue.as_str();
-        // Only a start journaled before can have left a job: a first start needs no look
-        // first (VVP refuses a second live job, and a refusal is looked into below).
         let resumed = self.at_step(name, Step::Start).await;
-        self.step(name, Step::Start, &format!("starting the job (restore {restore})")).await?;
-        // The wait counts from the start asked for (from now for an adopted job).
+        self.check_cancel()?;
+        // The wait counts from the start asked for (from now for a job that is kept).
         let since = Instant::now();
-        let live = if resumed { self.vvp.live_job(dep).await? } else { None };
+        let live = if resumed || look { self.vvp.live_job(dep).await? } else { None };
         let job = match live {
-            Some(j) => j,
-            None => match self.vvp.start(dep, restore, queue).await {
-                Ok(j) => j,
-                // A lost answer or a refusal: look before trying again. A start that
-                // happened left its job; one that did not is sent once more.
-                Err(e) => match self.vvp.live_job(dep).await? {
-                    Some(j) => j,
-                    None if e.transient() => self.vvp.start(dep, restore, queue).await?,
-                    None => return Err(e.into()),
-                },
-            },
+            Some(j) => {
+                self.step(
+                    name,
+                    Step::Start,
+                    &format!("job {} is already {:?}: kept, not started again", j.id, j.state),
+                )
+                .await?;
+                j
+            }
+            None => {
+                self.step(name, Step::Start, &format!("starting the job (restore {restore})")).await?;
+                match self.vvp.start(dep, restore, queue).await {
+                    Ok(j) => j,
+                    // A lost answer or a refusal: look before trying again. A start that
+                    // happened left its job; one that did not is sent once more.
+                    Err(e) => match self.vvp.live_job(dep).await? {
+                        Some(j) => j,
+                        None if e.transient() => self.vvp.start(dep, restore, queue).await?,
+                        None => return Err(e.into()),
+                    },
+                }
+            }
         };
         self.update(name, |p| p.remote.job_id = Some(job.id.clone())).await?;
         let deadline = Instant::now() + self.timeouts.start;
@@ -509,18 +545,58 @@ impl<V: Vvp> Executor<'_, V> {
         Ok(Error::Failed(text))
     }
 
-    /// Stops the deployment's job for a restart and says what the restart restores:
-    /// stateful, exactly the savepoint this stop took (journaled, so a resumed apply
-    /// restores the same one); when there was no job to stop, or its stop left no
-    /// savepoint, the latest state it has (never an older savepoint); stateless, none.
-    async fn stop_for_restart(&self, name: &str, dep: &str, upgrade: Upgrade) -> Res<Restore> {
-        if let Some(sp) = self.read(name, |p| p.pending.as_ref()?.savepoint_id.clone()).await {
-            self.stop_all(name, dep, Stop::WithSavepoint).await?;
-            return Ok(Restore::FromSavepoint(sp));
-        }
-        let stopped = self.stop_all(name, dep, stop_for(upgrade)).await?;
+    /// Brings the deployment's job to where a restart deploys, by the table of
+    /// [`resume::restart`], and says what the restart's start restores: stateful, exactly
+    /// the savepoint the restart's stop took (journaled, so a resumed apply restores the
+    /// same one while no job was started since), else the latest state; stateless, none.
+    /// The live job a resumed restart had started (it runs `planned` SQL) is kept: then
+    /// the second value is true, and the start finds that job instead of starting one.
+    async fn stop_for_restart(
+        &self,
+        name: &str,
+        dep: &str,
+        planned: &str,
+        upgrade: Upgrade,
+        action: Operation,
+    ) -> Res<(Restore, bool)> {
+        let (reached, savepoint) = self
+            .read(name, |p| {
+                let pending = p.pending.as_ref().filter(|x| x.action == action)?;
+                Some((Some(pending.step), pending.savepoint_id.clone()))
+            })
+            .await
+            .unwrap_or_default();
+        let live = self.vvp.live_job(dep).await?;
+        let seen = match &live {
+            None => Seen::NoJob,
+            Some(_) if reached == Some(Step::Start) => {
+                match self.vvp.deployment(dep).await?.is_some_and(|d| d.sql.as_deref() == Some(planned)) {
+                    true => Seen::PlannedJob,
+                    false => Seen::OtherJob,
+                }
+            }
+            Some(_) => Seen::OtherJob,
+        };
+        let how = match resume::restart(reached, savepoint.as_deref(), seen, upgrade) {
+            Next::Start(restore) => return Ok((restore, false)),
+            Next::Keep => {
+                let job = live.as_ref().map_or("", |j| j.id.as_str());
+                self.event(
+                    name,
+                    &format!("job {job} was started by the interrupted run and runs the new version: kept"),
+                );
+                let restore = match upgrade {
+                    Upgrade::Stateful => Restore::LatestState,
+                    Upgrade::Stateless => Restore::None,
+                };
+                return Ok((restore, true));
+            }
+            Next::Stop { savepoint: true } => Stop::WithSavepoint,
+            Next::Stop { savepoint: false } => Stop::Now,
+        };
+        let stopped = self.stop_from(name, dep, live, how).await?;
         if upgrade == Upgrade::Stateless {
-            return Ok(Restore::None);
+            return Ok((Restore::None, false));
         }
         let taken = match &stopped {
             Some(job) => self.vvp.stop_savepoint(dep, job).await?,
@@ -530,20 +606,37 @@ impl<V: Vvp> Executor<'_, V> {
             let why =
                 stopped.map_or("no job was running".to_string(), |j| format!("stopping job {j} left no savepoint"));
             self.event(name, &format!("{why}: the job starts from its latest state"));
-            return Ok(Restore::LatestState);
+            return Ok((Restore::LatestState, false));
         };
         self.update_pending(name, |pending| pending.savepoint_id = Some(sp.clone())).await?;
         self.event(name, &format!("savepoint {sp} taken"));
-        Ok(Restore::FromSavepoint(sp))
+        Ok((Restore::FromSavepoint(sp), false))
     }
 
     /// Stops every live job of the deployment and waits until they stopped; the last
     /// job it saw live, if any.
     pub(super) async fn stop_all(&self, name: &str, dep: &str, how: Stop) -> Res<Option<String>> {
+        let live = self.vvp.live_job(dep).await?;
+        self.stop_from(name, dep, live, how).await
+    }
+
+    /// [`Self::stop_all`], from the live job just seen (`None`: none).
+    pub(super) async fn stop_from(
+        &self,
+        name: &str,
+        dep: &str,
+        seen: Option<RemoteJob>,
+        how: Stop,
+    ) -> Res<Option<String>> {
         let deadline = Instant::now() + self.timeouts.stop;
         let mut last = String::new();
+        let mut seen = Some(seen);
         let stopped = poll_until(deadline, Backoff::STEADY, async || {
-            let Some(job) = self.vvp.live_job(dep).await? else { return Ok(Break(())) };
+            let live = match seen.take() {
+                Some(first) => first,
+                None => self.vvp.live_job(dep).await?,
+            };
+            let Some(job) = live else { return Ok(Break(())) };
             self.check_cancel()?;
             if job.state != JobState::Cancelling {
                 self.step(name, Step::Stop, &format!("stopping job {} ({})", job.id, how.name())).await?;

@@ -199,6 +199,9 @@ pub(super) enum Command {
         name: String,
         /// The VVP deployment id.
         deployment_id: String,
+        /// Adopt it even when its labels say another flinkform project or pipeline made it.
+        #[arg(long)]
+        force: bool,
     },
     /// Print the newest messages of a pipeline's topic (or any topic) as JSON lines, or
     /// with --schema the columns inferred from them. Never joins a consumer group or

@@ -366,21 +366,22 @@ fn run(command: Command, root: &Path, style: Style, progress: Progress<'_>) -> R
                 Restore::LatestSavepoint => vvp_api::Restore::LatestSavepoint,
                 Restore::None => vvp_api::Restore::None,
             };
-            match (name, deployment_id) {
-                (_, Some(id)) => state::start_deployment(root, &id, restore),
-                (name, None) => {
-                    let name = name.unwrap_or_default();
-                    apply::operate(root, &name, "start", |ex, n| {
-                        Box::pin(async move { ex.start_pipeline(n, restore).await })
-                    })
-                }
-            }
+            // A recorded pipeline's deployment is started as that pipeline, so its job is
+            // recorded.
+            let name = match (name, deployment_id) {
+                (_, Some(id)) => match state::pipeline_of_deployment(root, &id)? {
+                    Some(name) => name,
+                    None => return state::start_deployment(root, &id, restore),
+                },
+                (name, None) => name.unwrap_or_default(),
+            };
+            apply::operate(root, &name, "start", |ex, n| Box::pin(async move { ex.start_pipeline(n, restore).await }))
         }
         Command::Stop { name, savepoint } => {
             let how = if savepoint { vvp_api::Stop::WithSavepoint } else { vvp_api::Stop::Now };
             apply::operate(root, &name, "stop", |ex, n| Box::pin(async move { ex.stop_pipeline(n, how).await }))
         }
-        Command::Import { name, deployment_id } => state::import(root, &name, &deployment_id, progress),
+        Command::Import { name, deployment_id, force } => state::import(root, &name, &deployment_id, force, progress),
         Command::State(StateCommand::List { format }) => state::list(root, format == "json"),
         Command::State(StateCommand::Show { name }) => state::show(root, name),
         Command::State(StateCommand::Migrate { from, to }) => state::migrate(root, from, to),

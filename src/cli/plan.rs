@@ -149,7 +149,9 @@ pub(super) fn observe(
         Some(creds) => {
             let client = Client::new(ws.vvp_target().map_err(Failed::from)?, creds, RetryPolicy::default())
                 .map_err(anyhow::Error::from)?;
-            Some(runtime.block_on(crate::refresh::observe(&client, state)).map_err(|e| {
+            let recorded = |n: &str| state.is_some_and(|s| s.pipelines.contains_key(n));
+            let creates: Vec<&str> = desired.iter().map(|d| d.name.as_str()).filter(|n| !recorded(n)).collect();
+            Some(runtime.block_on(crate::refresh::observe(&client, state, &creates)).map_err(|e| {
                 let hint = if from_plan { "; use --refresh=false to plan from the recorded state only" } else { "" };
                 anyhow::anyhow!("refreshing from VVP failed: {e}{hint}")
             })?)

@@ -19,7 +19,7 @@ pub(super) fn status(
     }
     let client = vvp_client(&ws)?;
     let observed =
-        runtime()?.block_on(crate::refresh::observe(&client, state.as_ref())).map_err(anyhow::Error::from)?;
+        runtime()?.block_on(crate::refresh::observe(&client, state.as_ref(), &[])).map_err(anyhow::Error::from)?;
     let mut rows = Vec::new();
     for (name, p) in state.iter().flat_map(|s| s.pipelines.iter()).filter(|(n, _)| only.is_none_or(|o| o == n.as_str()))
     {
@@ -36,7 +36,13 @@ pub(super) fn status(
 
 /// `import NAME DEPLOYMENT_ID`: records an existing deployment as pipeline NAME, with the
 /// SQL it runs now, so that the next plan shows how to bring it to the spec.
-pub(super) fn import(root: &Path, name: &str, deployment_id: &str, progress: Progress<'_>) -> Result<Output, Error> {
+pub(super) fn import(
+    root: &Path,
+    name: &str,
+    deployment_id: &str,
+    force: bool,
+    progress: Progress<'_>,
+) -> Result<Output, Error> {
     let ws = workspace(root)?;
     let p = ws.pipeline(name)?.clone();
     let store = ws.store()?;
@@ -51,6 +57,18 @@ pub(super) fn import(root: &Path, name: &str, deployment_id: &str, progress: Pro
         .block_on(client.deployment(deployment_id))
         .map_err(anyhow::Error::from)?
         .ok_or_else(|| anyhow::anyhow!("there is no deployment {deployment_id} on VVP"))?;
+    let made_by = match &live.owner {
+        vvp_api::Owner::OtherProject(p) => Some(format!("flinkform project `{}`", p.as_deref().unwrap_or("(unnamed)"))),
+        vvp_api::Owner::ThisProject(Some(p)) if p != name => Some(format!("this project's pipeline `{p}`")),
+        _ => None,
+    };
+    if let (Some(who), false) = (made_by, force) {
+        return Err(anyhow::anyhow!(
+            "deployment {deployment_id} ({}) is labelled as made by {who}: importing it as `{name}` would take it from there; pass --force to import it anyway",
+            live.name
+        )
+        .into());
+    }
     let job = rt.block_on(client.live_job(deployment_id)).map_err(anyhow::Error::from)?;
     let mut rec = ws.resolve_one(&p, None, progress)?.desired.record;
     rec.sql = live.sql.unwrap_or_default();
@@ -267,6 +285,13 @@ pub(super) fn job_status(root: &Path, id: &str, json: bool) -> Result<Output, Er
         j.savepoint.unwrap_or_else(|| "-".into()),
     ];
     ok(table(&["JOB", "STATE", "RESTORE", "SAVEPOINT"], &[row], json))
+}
+
+/// The recorded pipeline whose deployment is `id`, if any.
+pub(super) fn pipeline_of_deployment(root: &Path, id: &str) -> Result<Option<String>, Error> {
+    let state = workspace(root)?.store()?.load()?;
+    let mut recorded = state.iter().flat_map(|s| s.pipelines.iter());
+    Ok(recorded.find(|(_, p)| p.remote.deployment_id.as_deref() == Some(id)).map(|(n, _)| n.clone()))
 }
 
 /// `start --deployment-id`: starts any deployment's job and waits until it runs (as long

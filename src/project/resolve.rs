@@ -82,6 +82,7 @@ pub fn resolve(
         more_sinks: sinks.collect(),
         remote: Default::default(),
         status: flinkform_core::state::Status::Planned,
+        intent: flinkform_core::state::Intent::Running,
         pending: None,
         error: None,
         history: Vec::new(),

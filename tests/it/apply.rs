@@ -28,7 +28,7 @@ pub fn run(p: &TestProject, emu: &Emulator, args: &[&str]) -> Run {
 }
 
 /// A client on the example's workspace and namespace, to look at the emulator.
-fn client(emu: &Emulator) -> Client {
+pub(crate) fn client(emu: &Emulator) -> Client {
     let target = Target {
         workspace: "your-workspace-id".into(),
         project: Some("flinkform-example".into()),
@@ -37,7 +37,7 @@ fn client(emu: &Emulator) -> Client {
     Client::new(target, Credentials::new(AK.into(), SK.into(), None), RetryPolicy::default()).unwrap()
 }
 
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
+pub(crate) fn block_on<F: std::future::Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
 }
 
@@ -53,7 +53,7 @@ pub fn managed_deployments(emu: &Emulator) -> Vec<String> {
     names
 }
 
-fn state_job(p: &TestProject, name: &str) -> String {
+pub(crate) fn state_job(p: &TestProject, name: &str) -> String {
     let state: serde_json::Value = serde_json::from_str(&p.read(".flinkform/state.json")).unwrap();
     state["pipelines"][name]["remote"]["job_id"].as_str().unwrap().to_string()
 }
@@ -206,7 +206,7 @@ fn faults_converge_with_reruns_with_one_deployment_per_pipeline_and_no_draft_lef
 
 /// Runs `cmd`, sends `signal` (via kill(1)) when a line of its output contains
 /// `trigger`, and returns its exit code (`None` when killed by the signal).
-fn interrupt_at(mut cmd: std::process::Command, trigger: &str, signal: &str) -> Option<i32> {
+pub(crate) fn interrupt_at(mut cmd: std::process::Command, trigger: &str, signal: &str) -> Option<i32> {
     let mut child = cmd.stdout(Stdio::piped()).spawn().unwrap();
     let mut seen = String::new();
     for line in BufReader::new(child.stdout.take().unwrap()).lines() {

@@ -14,6 +14,7 @@ mod kafka;
 mod layout;
 mod plan;
 mod render;
+mod resume;
 mod review;
 mod select;
 mod sinks;

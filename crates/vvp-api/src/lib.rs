@@ -33,12 +33,33 @@ pub struct RemoteDeployment {
     pub id: String,
     /// Deployment name.
     pub name: String,
-    /// Made by this flinkform project for this pipeline (labels say so).
+    /// Made by this flinkform project for the pipeline of its own name (labels say so).
     pub ours: bool,
+    /// Whose it is, by flinkform's labels.
+    pub owner: Owner,
     /// Its SQL, when it is a SQL deployment.
     pub sql: Option<String>,
     /// What it is set to, of what flinkform manages.
     pub settings: LiveSettings,
+}
+
+/// Whose a deployment is, by flinkform's labels (`managed-by`, `flinkform-project`,
+/// `flinkform-pipeline`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Owner {
+    /// Not labelled `managed-by: flinkform`: made outside flinkform.
+    Outside,
+    /// This flinkform project, for the pipeline its label names (if any).
+    ThisProject(Option<String>),
+    /// Another flinkform project (its label; none: a project without a name).
+    OtherProject(Option<String>),
+}
+
+impl Owner {
+    /// Whether it is this project's deployment of `pipeline`.
+    pub fn is(&self, pipeline: &str) -> bool {
+        matches!(self, Owner::ThisProject(Some(p)) if p == pipeline)
+    }
 }
 
 /// A deployment draft this project made for a pipeline.
@@ -186,13 +207,17 @@ fn remote_draft(d: DeploymentDraft) -> RemoteDraft {
 fn remote_of(d: Deployment, project: Option<&str>) -> RemoteDeployment {
     let labels = d.labels.clone().unwrap_or_default();
     let name = d.name.clone().unwrap_or_default();
-    let ours = labels.get(MANAGED_BY.0).map(String::as_str) == Some(MANAGED_BY.1)
-        && labels.get(PIPELINE_LABEL) == Some(&name)
-        && labels.get(PROJECT_LABEL).map(String::as_str) == project;
+    let owner = match labels.get(PROJECT_LABEL).map(String::as_str) {
+        _ if labels.get(MANAGED_BY.0).map(String::as_str) != Some(MANAGED_BY.1) => Owner::Outside,
+        p if p == project => Owner::ThisProject(labels.get(PIPELINE_LABEL).cloned()),
+        p => Owner::OtherProject(p.map(String::from)),
+    };
+    let ours = owner.is(&name);
     let settings = settings_of(&d, ours);
     RemoteDeployment {
         id: d.deployment_id.unwrap_or_default(),
         ours,
+        owner,
         name,
         settings,
         sql: d.artifact.and_then(|a| a.sql_artifact).map(|s| s.sql_script),
@@ -262,6 +287,14 @@ fn job_of(j: wire::Job) -> Result<RemoteJob, VvpError> {
 }
 
 impl Client {
+    /// Every deployment this project made, of any pipeline (one paged listing by label).
+    pub async fn our_deployments(&self) -> Result<Vec<RemoteDeployment>, VvpError> {
+        let listed = self.deployments_with_label(MANAGED_BY.0, MANAGED_BY.1).await?;
+        let project = self.project();
+        let mine = listed.into_iter().map(|d| remote_of(d, project));
+        Ok(mine.filter(|d| matches!(d.owner, Owner::ThisProject(_))).collect())
+    }
+
     /// The deployment called `name`, if any, and whether flinkform made it for `name`.
     pub async fn find_deployment(&self, name: &str) -> Result<Option<RemoteDeployment>, VvpError> {
         Ok(self.deployments_by_name(name).await?.into_iter().next().map(|d| remote_of(d, self.project())))

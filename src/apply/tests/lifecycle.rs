@@ -329,6 +329,7 @@ async fn repair_starts_the_failed_job_again_from_its_latest_state() {
         Some(before),
         Some(desired()),
         vec![
+            ("configure", Done),
             ("live_job", Live(None)),
             ("start", Job(job("job-2", JobState::Starting))),
             ("job", Job(job("job-2", JobState::Running))),
@@ -342,6 +343,7 @@ async fn repair_starts_the_failed_job_again_from_its_latest_state() {
         lines(
             "
         write 2: orders applying repair/start dep=dep-1 job=job-1 history=create@1 error=job failed
+        call configure dep-1 parallelism 2
         call live_job dep-1
         call start dep-1 restore LATEST_STATE on default-queue
         write 3: orders applying repair/start dep=dep-1 job=job-2 history=create@1 error=job failed
@@ -394,6 +396,7 @@ async fn a_start_whose_answer_was_lost_adopts_the_job_it_made() {
         Some(before),
         Some(desired()),
         vec![
+            ("configure", Done),
             ("live_job", Live(None)),
             ("start", Fails(lost("StartJobWithParams"))),
             ("live_job", Live(Some(job("job-2", JobState::Starting)))),
@@ -450,6 +453,7 @@ async fn a_failing_job_is_recorded_failed_with_vvp_s_message_and_diagnosis() {
         Some(applied()),
         Some(desired()),
         vec![
+            ("configure", Done),
             ("live_job", Live(None)),
             ("start", Job(job("job-2", JobState::Starting))),
             ("job", Job(job("job-2", JobState::Failed("OOM: heap".into())))),
@@ -474,6 +478,7 @@ async fn a_diagnosis_that_cannot_be_read_leaves_vvp_s_message() {
         Some(applied()),
         Some(desired()),
         vec![
+            ("configure", Done),
             ("live_job", Live(None)),
             ("start", Job(job("job-2", JobState::Starting))),
             ("job", Job(job("job-2", JobState::Failed("OOM: heap".into())))),
@@ -521,6 +526,7 @@ async fn an_update_of_a_stopped_pipeline_deploys_and_leaves_the_job_stopped() {
     use Answer::*;
     let mut before = applied();
     before.status = Status::Stopped;
+    before.intent = flinkform_core::state::Intent::Stopped;
     let r = run(
         Action::Update,
         Some(before),

@@ -20,6 +20,7 @@ use vvp_api::{
 
 use super::{Executor, JournalStats, Outcome, Timeouts, Vvp};
 
+mod crash;
 mod hot;
 mod lifecycle;
 mod resume;
@@ -95,6 +96,7 @@ fn ours(id: &str, sql: &str) -> Answer {
         id: id.into(),
         name: "orders".into(),
         ours: true,
+        owner: vvp_api::Owner::ThisProject(Some("orders".into())),
         sql: Some(sql.into()),
         settings: Default::default(),
     }))

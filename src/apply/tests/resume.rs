@@ -135,6 +135,7 @@ async fn an_interrupted_flinkform_start_resumes_with_the_restore_it_was_asked_fo
         Some(before),
         Some(desired()),
         vec![
+            ("configure", Done),
             ("live_job", Live(None)),
             ("start", Job(job("job-2", JobState::Running))),
             ("job", Job(job("job-2", JobState::Running))),
@@ -159,6 +160,7 @@ async fn a_job_that_fails_in_the_verify_window_fails_the_pipeline() {
         Some(before),
         Some(after),
         vec![
+            ("configure", Done),
             ("live_job", Live(None)),
             ("start", Job(job("job-2", JobState::Starting))),
             ("job", Job(job("job-2", JobState::Running))),

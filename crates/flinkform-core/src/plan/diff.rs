@@ -7,13 +7,17 @@ use std::collections::{HashMap, HashSet};
 use super::sink::by_sink_name;
 use super::{Action, Live, LiveSettings};
 use crate::spec::{OnFailure, Upgrade};
+use crate::state::resume::{self, Next, Seen};
 use crate::state::{
     ColumnRecord, DeployParams, HOT_FLINK_CONF, HOT_UPDATE_VVR, Operation, Pending, PipelineState, SinkView,
 };
 use crate::types::FlinkType;
 
-/// Folds what VVP showed into the action: a deleted deployment is created again, an
-/// edited one is updated back to the spec, a job that is not running is repaired.
+/// Folds what VVP showed into the action: a deleted deployment is created again; an
+/// edited one is put back, in place where only its settings or labels were edited
+/// (UpdateDeployment, then HotUpdateJob where the running job's parallelism or
+/// checkpointing differ), by a restart where its SQL was; a job that is not running is
+/// repaired.
 pub(super) fn drift(
     before: &PipelineState,
     after: &PipelineState,
@@ -23,21 +27,56 @@ pub(super) fn drift(
 ) {
     let id = before.remote.deployment_id.as_deref().unwrap_or("?");
     match live {
+        // An interrupted replace had deleted it: the replace goes on with its create.
+        Live::Gone if *action == Action::Replace => {
+            reasons.push(format!("deployment {id} is already deleted: the replace goes on with its create"));
+        }
         Live::Gone => {
             *action = Action::Create;
             reasons.insert(0, format!("deployment {id} is gone from VVP (deleted outside flinkform)"));
         }
-        Live::Found { sql_matches, settings, .. }
+        Live::Found { sql_matches, settings, job, .. }
             if matches!(action, Action::NoOp | Action::Repair)
                 && (!sql_matches || !settings_drift(&before.deploy, settings).is_empty()) =>
         {
-            *action = Action::Update;
             let mut edits = settings_drift(&before.deploy, settings);
+            let running = job.as_deref() == Some("RUNNING");
+            let stopped = before.intent == crate::state::Intent::Stopped;
+            // A running job whose parallelism VVP changed takes it back only from an
+            // engine that hot-updates; any other edit of the settings is put back on the
+            // deployment alone.
+            let parallelism = settings.parallelism.is_some_and(|p| p != before.deploy.parallelism);
+            let hot_ok = !parallelism || hot_engine(after);
+            *action = match (*sql_matches, stopped, running) {
+                (true, true, _) => Action::HotUpdate,
+                (true, false, true) if hot_ok => Action::HotUpdate,
+                (true, false, false) => Action::Repair,
+                _ => Action::Update,
+            };
             if !sql_matches {
                 edits.insert(0, "its SQL differs from the recorded revision".into());
             }
             reasons.insert(0, format!("deployment {id} was edited outside flinkform: {}", edits.join("; ")));
-            reasons.push(restart_note(before, after));
+            match *action {
+                Action::Update => {
+                    if *sql_matches {
+                        reasons.push(format!(
+                            "{} cannot hot-update a running job (VVR {}.{}.{} and later can): its parallelism is put back by a restart",
+                            after.deploy.engine_version, HOT_UPDATE_VVR.0, HOT_UPDATE_VVR.1, HOT_UPDATE_VVR.2
+                        ));
+                    }
+                    reasons.push(restart_note(before, after));
+                }
+                Action::Repair => {
+                    let what = job.as_deref().map_or("has no job".to_string(), |s| format!("job is {s}"));
+                    reasons.push(format!("recorded as running, but on VVP the {what}"));
+                    reasons.push("the deployment is put back (UpdateDeployment), then the job starts".into());
+                }
+                _ => reasons.push(
+                    "put back in place: the deployment is set as recorded (UpdateDeployment), without a restart; settings only a restart changes (engine, resources, queue, Flink configuration other than checkpointing) stay as the running job has them until its next restart"
+                        .into(),
+                ),
+            }
         }
         Live::Found { job, .. } if *action == Action::HotUpdate && job.as_deref() != Some("RUNNING") => {
             *action = Action::Update;
@@ -49,7 +88,7 @@ pub(super) fn drift(
         Live::Found { job, .. }
             if *action == Action::NoOp
                 && job.as_deref() != Some("RUNNING")
-                && before.status != crate::state::Status::Stopped =>
+                && before.intent != crate::state::Intent::Stopped =>
         {
             *action = Action::Repair;
             let what = job.as_deref().map_or("has no job".to_string(), |s| format!("job is {s}"));
@@ -226,14 +265,21 @@ fn settings_take(b: &DeployParams, a: &DeployParams) -> Takes {
 
 /// A hot update needs a running job and an engine that takes one.
 fn hot_capable(before: &PipelineState, after: &PipelineState) -> bool {
-    before.status == crate::state::Status::Running
-        && crate::spec::parse_vvr(&after.deploy.engine_version).is_some_and(|v| v >= HOT_UPDATE_VVR)
+    before.status == crate::state::Status::Running && hot_engine(after)
+}
+
+/// The engine takes HotUpdateJob.
+fn hot_engine(after: &PipelineState) -> bool {
+    crate::spec::parse_vvr(&after.deploy.engine_version).is_some_and(|v| v >= HOT_UPDATE_VVR)
 }
 
 /// What a hot update does to the running job: the last reason of a change that stays a
 /// hot update once the live job was looked at.
-pub(super) fn hot_note(after: &PipelineState) -> String {
-    let note = "hot update: the deployment takes the new settings and the running job is updated in place with HotUpdateJob (no stop, no savepoint, same job id; VVP may restart tasks in place for a few seconds)".to_string();
+pub(super) fn hot_note(before: &PipelineState, after: &PipelineState) -> String {
+    if before.intent == crate::state::Intent::Stopped {
+        return "the deployment takes the settings (UpdateDeployment); the job stays stopped (flinkform stop)".into();
+    }
+    let note = "hot update: the deployment takes the new settings and the running job is updated in place with HotUpdateJob where it runs with others (no stop, no savepoint, same job id; VVP may restart tasks in place for a few seconds)".to_string();
     match after.deploy.verify_secs {
         Some(secs) => format!("{note}; then the job must stay RUNNING for {secs}s ([deployment] verify)"),
         None => note,
@@ -264,6 +310,10 @@ fn resume(
     };
     let what = match (&p.restore, p.action) {
         (Some(r), Operation::Start) => format!("an interrupted `flinkform start` (restore {r}) resumes"),
+        (_, Operation::Rollback) => format!(
+            "an interrupted rollback (at step `{}`) is not finished: the update is tried again from what VVP shows",
+            p.step
+        ),
         _ => format!("an interrupted apply ({}) resumes at step `{}`", p.action, p.step),
     };
     update.insert(0, what);
@@ -272,6 +322,94 @@ fn resume(
         return (Action::Replace, replace);
     }
     (action, update)
+}
+
+/// What an interrupted apply's resume does to the job, by the table apply follows
+/// ([`resume::restart`]), from what the refresh saw (`None`: no refresh, so what is
+/// seen is said as a choice); `None` when nothing is resumed.
+pub(super) fn resume_note(
+    before: &PipelineState,
+    after: &PipelineState,
+    action: Action,
+    live: Option<&Live>,
+) -> Option<String> {
+    let pending = before.pending.as_ref()?;
+    let upgrade = after.deploy.upgrade;
+    let seen = match live {
+        Some(Live::Found { job, sql_digest, .. }) => {
+            let live_job = job.as_deref().is_some_and(|j| matches!(j, "STARTING" | "RUNNING" | "CANCELLING"));
+            let planned = sql_digest.as_deref() == Some(crate::spec::digest(&[after.sql.as_bytes()]).as_str());
+            Some(match (live_job, planned) {
+                (false, _) => Seen::NoJob,
+                (true, true) => Seen::PlannedJob,
+                (true, false) => Seen::OtherJob,
+            })
+        }
+        _ => None,
+    };
+    let stays = before.intent == crate::state::Intent::Stopped;
+    let note = match action {
+        Action::Update => {
+            let reached = resume::reached(Some(pending), Operation::Update);
+            let savepoint = pending.savepoint_id.as_deref().filter(|_| reached.is_some());
+            let say = |seen: Seen| match resume::restart(reached, savepoint, seen, upgrade) {
+                Next::Keep => "the job it started runs the new version: kept (no stop, no new job)".to_string(),
+                Next::Stop { savepoint: true } => {
+                    "the live job is stopped with a savepoint and the new version starts from it".into()
+                }
+                Next::Stop { savepoint: false } => "the live job is stopped and the new version starts without state".into(),
+                Next::Start(r) if stays => format!("the job stays stopped (flinkform stop); its next start restores {r}"),
+                Next::Start(crate::state::Restore::LatestState) => {
+                    "the new version starts from the latest state (a job may have run since the stop)".into()
+                }
+                Next::Start(r) => format!("the new version starts with restore {r}"),
+            };
+            match seen {
+                Some(seen) => say(seen),
+                None => format!(
+                    "without a refresh: if the job it started is live, {}; if none is, {}",
+                    say(Seen::PlannedJob),
+                    say(Seen::NoJob)
+                ),
+            }
+        }
+        Action::Replace if resume::replace_destroyed(Some(pending)) => {
+            "the old deployment is already deleted: the replace goes on with its create, adopting the deployment it made and keeping its live job".into()
+        }
+        Action::Create | Action::Replace if pending.action == Operation::Create || pending.action == Operation::Replace => {
+            "a deployment the interrupted run made is adopted, and its live job kept".into()
+        }
+        _ => return None,
+    };
+    Some(format!("resume: {note}"))
+}
+
+/// What apply does with a deployment of this project's that it adopts for a pipeline
+/// the state has no record of (the executor's create: same SQL, its live job kept or a
+/// stateful job started from its latest state; other SQL, an update).
+pub(super) fn adopt_notes(found: &super::Adoptable, after: &PipelineState) -> Vec<String> {
+    let planned = found.sql_digest.as_deref() == Some(crate::spec::digest(&[after.sql.as_bytes()]).as_str());
+    let how = match (planned, after.deploy.upgrade) {
+        (true, Upgrade::Stateful) => {
+            "it runs the planned SQL: its live job is kept; if none runs, the job starts from its latest state (LATEST_STATE)"
+        }
+        (true, Upgrade::Stateless) => {
+            "it runs the planned SQL: its live job is kept; if none runs, the job starts without state"
+        }
+        (false, Upgrade::Stateful) => {
+            "it runs other SQL: its live job stops with a savepoint, and the planned SQL starts from it"
+        }
+        (false, Upgrade::Stateless) => {
+            "it runs other SQL: its live job stops, and the planned SQL starts without state"
+        }
+    };
+    vec![
+        format!(
+            "adopt deployment {}: this project made it, and the state has no record of it (`state rm`, or a lost state)",
+            found.id
+        ),
+        how.to_string(),
+    ]
 }
 
 /// What changed in the columns a sink is written (`of` names the sink in the reasons):
@@ -313,7 +451,7 @@ fn changed(before: &PipelineState, after: &PipelineState) -> bool {
 
 /// How an update restarts the job, and what that means for the data.
 fn restart_note(before: &PipelineState, after: &PipelineState) -> String {
-    let note = if before.status == crate::state::Status::Stopped {
+    let note = if before.intent == crate::state::Intent::Stopped {
         "the job stays stopped (flinkform stop): the new version runs from the next `flinkform start`".into()
     } else if after.deploy.upgrade == Upgrade::Stateful {
         "restart: stop with a savepoint, start from exactly that savepoint (state kept: reading resumes where the job stopped); a job that is not running starts from its latest state".into()
@@ -321,7 +459,7 @@ fn restart_note(before: &PipelineState, after: &PipelineState) -> String {
         let mode = after.settings.get("source.startup_mode").map_or("\"group-offsets\"", String::as_str);
         format!("restart without state: start NONE (the source reads again from scan.startup.mode {mode})")
     };
-    if before.status == crate::state::Status::Stopped {
+    if before.intent == crate::state::Intent::Stopped {
         return note;
     }
     let note = match after.deploy.verify_secs {
@@ -414,6 +552,7 @@ mod tests {
 
         let mut stopped = before.clone();
         stopped.status = crate::state::Status::Stopped;
+        stopped.intent = crate::state::Intent::Stopped;
         assert_eq!(classify(&stopped, &after).0, Action::Update, "a stopped job is only reconfigured");
     }
 

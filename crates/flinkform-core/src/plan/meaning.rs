@@ -65,6 +65,14 @@ impl Change {
             after.map_or(String::new(), |a| a.settings.iter().map(|(k, v)| format!("{k}={v}\n")).collect());
         let target = before.and_then(|b| b.remote.deployment_id.as_deref()).unwrap_or("");
         let protect = if after.is_some_and(|a| a.protect) { "protect" } else { "" };
+        // What the record says apply resumes or keeps: the user's intent (a stopped job
+        // is not started) and the journaled step with its savepoint (what a start restores).
+        let recorded = before.map_or(String::new(), |b| {
+            let pending = b.pending.as_ref().map_or(String::new(), |p| {
+                format!("{}/{} {}", p.action, p.step, p.savepoint_id.as_deref().unwrap_or(""))
+            });
+            format!("{} {pending}", b.intent)
+        });
         digest(&[
             self.name.as_bytes(),
             self.action.name().as_bytes(),
@@ -75,6 +83,7 @@ impl Change {
             settings.as_bytes(),
             target.as_bytes(),
             protect.as_bytes(),
+            recorded.as_bytes(),
         ])
     }
 }
@@ -83,7 +92,7 @@ impl Change {
     /// The class of this change, if it is one that calls for a closer review.
     pub fn class(&self) -> Option<ChangeClass> {
         let restarts = |b: &crate::state::PipelineState, a: &crate::state::PipelineState| {
-            b.status != crate::state::Status::Stopped && a.deploy.upgrade != crate::spec::Upgrade::Stateful
+            b.intent != crate::state::Intent::Stopped && a.deploy.upgrade != crate::spec::Upgrade::Stateful
         };
         match (self.action, self.before.as_deref(), self.after.as_deref()) {
             (Action::Delete, ..) => Some(ChangeClass::Destroy),
@@ -158,7 +167,7 @@ impl Meaning {
         for n in names {
             match (self.pipelines.get(n), now.pipelines.get(n)) {
                 (Some((a, d)), Some((b, e))) if a == b && d != e => out
-                    .push(format!("`{n}`: {a} as reviewed, but what it applies changed (SQL, sink DDL or deployment)")),
+                    .push(format!("`{n}`: {a} as reviewed, but what it applies changed (SQL, sink DDL, deployment, or the recorded intent or step it resumes)")),
                 (Some((a, _)), Some((b, _))) if a != b => out.push(format!("`{n}`: reviewed as {a}, now {b}")),
                 (Some((a, _)), None) => out.push(format!("`{n}`: reviewed as {a}, now no change")),
                 (None, Some((b, _))) => out.push(format!("`{n}`: not in the reviewed plan, now {b}")),
@@ -321,7 +330,12 @@ pub(crate) mod tests {
 
         fresh.changes[1].after.as_mut().unwrap().sql.push_str("-- edited\n");
         let diffs = plan.meaning().differences(&fresh.meaning());
-        assert_eq!(diffs, ["`p0001`: update as reviewed, but what it applies changed (SQL, sink DDL or deployment)"]);
+        assert_eq!(
+            diffs,
+            [
+                "`p0001`: update as reviewed, but what it applies changed (SQL, sink DDL, deployment, or the recorded intent or step it resumes)"
+            ]
+        );
 
         fresh.changes[2].action = Action::Replace;
         fresh.changes.remove(0);
@@ -329,6 +343,24 @@ pub(crate) mod tests {
         assert_eq!(diffs.len(), 3, "{diffs:?}");
         assert_eq!(diffs[0], "`p0000`: reviewed as update, now no change");
         assert_eq!(diffs[2], "`p0002`: reviewed as update, now replace");
+    }
+
+    #[test]
+    fn a_plan_reviewed_while_a_job_was_stopped_means_something_else_once_it_runs() {
+        let plan = plan_of(2, Action::Update);
+        let mut stopped = plan.clone();
+        stopped.changes[0].before.as_mut().unwrap().intent = crate::state::Intent::Stopped;
+        let diffs = stopped.meaning().differences(&plan.meaning());
+        assert_eq!(diffs.len(), 1, "{diffs:?}");
+        assert!(diffs[0].starts_with("`p0000`: update as reviewed, but"), "{diffs:?}");
+
+        let mut resumed = plan.clone();
+        let b = resumed.changes[1].before.as_mut().unwrap();
+        b.pending = Some(crate::state::Pending {
+            savepoint_id: Some("sp-1".into()),
+            ..crate::state::Pending::new(crate::state::Operation::Update, crate::state::Step::Start)
+        });
+        assert_ne!(resumed.meaning(), plan.meaning(), "where a resumed apply starts from is meaning");
     }
 
     #[test]
@@ -345,7 +377,7 @@ pub(crate) mod tests {
         plan.changes[0].after.as_mut().unwrap().deploy.upgrade = crate::spec::Upgrade::Stateless;
         plan.changes[1].action = Action::Replace;
         assert_eq!(classes(&plan), [Replace, RestartWithoutState]);
-        plan.changes[0].before.as_mut().unwrap().status = crate::state::Status::Stopped;
+        plan.changes[0].before.as_mut().unwrap().intent = crate::state::Intent::Stopped;
         assert_eq!(classes(&plan), [Replace], "a stopped job does not restart");
         let marker = Marker::new("p", "e", None, plan.meaning()).text();
         assert!(marker.contains(" classes=replace "), "{marker}");

@@ -142,6 +142,9 @@ pub enum Live {
     Found {
         /// Its SQL is the recorded SQL (false: edited outside flinkform).
         sql_matches: bool,
+        /// The digest ([`crate::spec::digest`]) of the SQL it runs, if any: an
+        /// interrupted apply that deployed the planned SQL shows it here.
+        sql_digest: Option<String>,
         /// Its job's state (`None`: no job, or not RUNNING: say which).
         job: Option<String>,
         /// What it is set to, of what flinkform manages.
@@ -149,6 +152,15 @@ pub enum Live {
     },
     /// VVP could not be asked about this pipeline (its message).
     Unknown(String),
+}
+
+/// A deployment of this project's that apply adopts for a pipeline it creates.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Adoptable {
+    /// Its id.
+    pub id: String,
+    /// The digest ([`crate::spec::digest`]) of the SQL it runs, if any.
+    pub sql_digest: Option<String>,
 }
 
 /// What a deployment on VVP is set to, of what flinkform manages (`None`: not set).
@@ -203,6 +215,9 @@ pub struct Observed {
     pub sinks: BTreeMap<String, Option<LiveTable>>,
     /// Recorded pipelines that have a deployment id, by name.
     pub pipelines: BTreeMap<String, Live>,
+    /// Desired pipelines the state has no record of whose deployment this project made
+    /// (a state that was lost, or `state rm`): apply adopts it. By pipeline name.
+    pub adoptable: BTreeMap<String, Adoptable>,
     /// Names of the namespace's variables (values are never read).
     pub variables: Option<BTreeSet<String>>,
     /// VVP's verdict on the SQL of changed pipelines (`plan --validate`).
@@ -406,7 +421,9 @@ impl Plan {
                         _ => after.remote.clone(),
                     };
                     let action = c.action.operation().expect("a change that records a revision");
-                    let rec = after.applied(history, remote, action, serial, at, crate::state::Status::Recorded);
+                    let intent = c.before.as_deref().map_or(crate::state::Intent::Running, |b| b.intent);
+                    let rec =
+                        after.applied(history, remote, intent, action, serial, at, crate::state::Status::Recorded);
                     next.pipelines.insert(c.name.clone(), rec);
                 }
                 (Action::Record, Some(after)) => {
@@ -509,9 +526,10 @@ pub fn compute(
 /// The change that brings `before` (if recorded) to the desired pipeline `d`, given
 /// what a refresh observed; problems that forbid it go to `errors`.
 fn change(d: Desired, before: Option<&PipelineState>, observed: Option<&Observed>, errors: &mut Vec<String>) -> Change {
-    let (mut action, mut reasons) = match before {
-        None => (Action::Create, vec!["new pipeline".to_string()]),
-        Some(b) => classify(b, &d.record),
+    let (mut action, mut reasons) = match (before, observed.and_then(|o| o.adoptable.get(&d.name))) {
+        (None, None) => (Action::Create, vec!["new pipeline".to_string()]),
+        (None, Some(found)) => (Action::Create, diff::adopt_notes(found, &d.record)),
+        (Some(b), _) => classify(b, &d.record),
     };
     if let Some(Live::Unknown(m)) = observed.and_then(|o| o.pipelines.get(&d.name)) {
         errors.push(format!("pipeline `{}`: VVP could not be asked about its deployment: {m}", d.name));
@@ -520,7 +538,10 @@ fn change(d: Desired, before: Option<&PipelineState>, observed: Option<&Observed
         drift(b, &d.record, live, &mut action, &mut reasons);
     }
     if action == Action::HotUpdate {
-        reasons.push(diff::hot_note(&d.record));
+        reasons.push(diff::hot_note(before.unwrap_or(&d.record), &d.record));
+    }
+    if let Some(b) = before {
+        reasons.extend(diff::resume_note(b, &d.record, action, observed.and_then(|o| o.pipelines.get(&d.name))));
     }
     match observed.and_then(|o| o.validations.get(&d.name)) {
         Some(Ok(())) => reasons.push("VVP validated the SQL".into()),

@@ -9,6 +9,7 @@
 
 mod delta;
 mod journal;
+pub mod resume;
 mod store;
 pub use delta::{Delta, Deltas};
 pub use journal::{Operation, Pending, Restore, Step};
@@ -274,7 +275,33 @@ macro_rules! display_by_name {
         }
     )*};
 }
-display_by_name!(Status, Operation, Step);
+display_by_name!(Status, Operation, Step, Intent);
+
+/// What the user asked of a pipeline's job (`flinkform stop` and `start`), kept apart
+/// from where an apply is (`status`, `pending`): an apply's progress never overwrites it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Intent {
+    /// The job runs.
+    #[default]
+    Running,
+    /// Stopped on purpose: it stays stopped, whatever is applied, until `flinkform start`.
+    Stopped,
+}
+
+impl Intent {
+    /// The state file's spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            Intent::Running => "running",
+            Intent::Stopped => "stopped",
+        }
+    }
+
+    fn is_running(&self) -> bool {
+        *self == Intent::Running
+    }
+}
 
 /// A recorded shape, kept as its compact JSON text: it is read only when the next
 /// sample is merged into it, so a state or a plan of many pipelines holds text a tenth
@@ -355,6 +382,9 @@ pub struct PipelineState {
     pub remote: Remote,
     /// Where the pipeline is.
     pub status: Status,
+    /// What the user asked of its job (absent: running).
+    #[serde(default, skip_serializing_if = "Intent::is_running")]
+    pub intent: Intent,
     /// The apply in progress, if one was interrupted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending: Option<Pending>,
@@ -400,12 +430,13 @@ impl PipelineState {
     }
 
     /// This planned record in place of `current` without an apply step: `current`'s
-    /// remote ids, status, error, pending step and history carried on (a state-only
-    /// change, such as `protect`).
+    /// remote ids, status, intent, error, pending step and history carried on (a
+    /// state-only change, such as `protect`).
     pub fn recorded_over(&self, current: &PipelineState) -> PipelineState {
         PipelineState {
             remote: current.remote.clone(),
             status: current.status,
+            intent: current.intent,
             pending: current.pending.clone(),
             error: current.error.clone(),
             history: current.history.clone(),
@@ -413,20 +444,23 @@ impl PipelineState {
         }
     }
 
-    /// The record a change leaves: this planned record with `history` and `remote`
-    /// carried on, one more revision (`action` at state `serial`, time `at`), `status`,
-    /// and nothing pending. What apply records after a change and what a plan's
-    /// outcome records are this one function.
+    /// The record a change leaves: this planned record with `history`, `remote` and the
+    /// user's `intent` carried on, one more revision (`action` at state `serial`, time
+    /// `at`), `status`, and nothing pending. What apply records after a change and what
+    /// a plan's outcome records are this one function.
+    #[allow(clippy::too_many_arguments)]
     pub fn applied(
         &self,
         history: &[Revision],
         remote: Remote,
+        intent: Intent,
         action: Operation,
         serial: u64,
         at: &str,
         status: Status,
     ) -> PipelineState {
         let mut rec = self.clone();
+        rec.intent = intent;
         rec.history = history.to_vec();
         rec.history.push(Revision {
             serial,
@@ -529,7 +563,12 @@ pub fn parse(text: &str, shown: &str) -> Result<State, StateError> {
         None => return Err(corrupt("no format_version: not a flinkform state".into())),
     }
     // Parsed straight into the model (not through a JSON value) to keep column order.
-    serde_json::from_str(text).map_err(|e| corrupt(format!("invalid content: {e}")))
+    let mut state: State = serde_json::from_str(text).map_err(|e| corrupt(format!("invalid content: {e}")))?;
+    // Records written before the intent was its own field said "stopped" by the status alone.
+    for p in state.pipelines.values_mut().filter(|p| p.status == Status::Stopped) {
+        p.intent = Intent::Stopped;
+    }
+    Ok(state)
 }
 
 /// The state file's text: pretty JSON and a final newline.

@@ -7,6 +7,7 @@
 
 mod hot;
 mod steps;
+mod stop;
 #[cfg(test)]
 mod tests;
 mod vvp;

@@ -549,7 +549,7 @@ fn ctrl_c_finishes_the_step_records_it_and_exits_130() {
 }
 
 /// The example with its state in a fresh PostgreSQL schema.
-fn on_postgres(schema: &crate::state::TempSchema) -> TestProject {
+pub(crate) fn on_postgres(schema: &crate::state::TempSchema) -> TestProject {
     let p = TestProject::two_pipelines();
     let cfg = p.read("flinkform.toml").replace(
         "backend = \"local\"\npath = \".flinkform/state.json\"",
@@ -559,7 +559,7 @@ fn on_postgres(schema: &crate::state::TempSchema) -> TestProject {
     p
 }
 
-fn run_pg(p: &TestProject, emu: &Emulator, args: &[&str]) -> Run {
+pub(crate) fn run_pg(p: &TestProject, emu: &Emulator, args: &[&str]) -> Run {
     let mut e = env(emu);
     e.push(("TEST_STATE_DSN", crate::state::pg_dsn()));
     let pairs: Vec<(&str, &str)> = e.iter().map(|(k, v)| (*k, v.as_str())).collect();

@@ -16,6 +16,7 @@ mod plan;
 mod render;
 mod resume;
 mod review;
+mod roles;
 mod select;
 mod sinks;
 pub mod state;

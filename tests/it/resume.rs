@@ -1,7 +1,8 @@
-//! Interrupted applies resumed for real: `flinkform apply` interrupted (SIGINT) or
-//! killed (SIGKILL) at a step against `vvp-emulator`, then run again as a user would.
-//! What ran is read from the emulator: every job of the deployment, with the state it
-//! restored.
+//! Apply restarts nothing it need not, for real against `vvp-emulator`: applies
+//! interrupted (SIGINT) or killed (SIGKILL) at a step and run again as a user would;
+//! drift put back in place; `state mv`, `state rm`, `import` and `start
+//! --deployment-id` settling in one step. What ran is read from the emulator: every
+//! job of the deployment, with the state it restored.
 
 use crate::apply::{block_on, client, env, interrupt_at, run, state_job};
 use crate::common::TestProject;
@@ -166,5 +167,130 @@ fn adoption_after_state_rm_starts_from_the_latest_state() {
     let ran = jobs(&emu, "orders");
     assert_eq!(ran.len(), 2, "{ran:?}");
     assert_eq!(ran[1].restored, Some(format!("sp-{first}")), "the job starts from the savepoint its stop took");
+    clean(&p, &emu);
+}
+
+/// The deployment id of pipeline `name` as the state records it.
+fn state_deployment(p: &TestProject, name: &str) -> String {
+    let state: serde_json::Value = serde_json::from_str(&p.read(".flinkform/state.json")).unwrap();
+    state["pipelines"][name]["remote"]["deployment_id"].as_str().unwrap().to_string()
+}
+
+/// Parallelism and the checkpoint interval changed on VVP outside flinkform are put
+/// back in place: the same jobs run on, with no stop. (The plan used to restart the
+/// stateless pipeline without state, skipping the messages of the gap, and the
+/// stateful one from a savepoint.)
+#[test]
+fn settings_edited_on_vvp_are_put_back_in_place_without_a_restart() {
+    let emu = Emulator::start(&[]);
+    let p = TestProject::two_pipelines();
+    run(&p, &emu, &["apply", "--auto-approve"]).code(0);
+    let c = client(&emu);
+    let names = ["clickstream", "orders"];
+    let before = names.map(|n| state_job(&p, n));
+    let applied = names.map(|n| {
+        let d = block_on(c.get_deployment(&state_deployment(&p, n))).unwrap();
+        d.streaming_resource_setting.unwrap().basic_resource_setting.unwrap().parallelism
+    });
+    for name in names {
+        let dep = state_deployment(&p, name);
+        let mut d = block_on(c.get_deployment(&dep)).unwrap();
+        let basic = d.streaming_resource_setting.as_mut().unwrap().basic_resource_setting.as_mut().unwrap();
+        basic.parallelism = Some(8);
+        let conf = d.flink_conf.get_or_insert_with(Default::default);
+        conf.insert("execution.checkpointing.interval".into(), serde_json::Value::String("10s".into()));
+        block_on(c.update_deployment(&dep, &d)).unwrap();
+    }
+    let r = run(&p, &emu, &["plan", "--detailed-exitcode"]).code(2);
+    assert!(r.stdout.contains("was edited outside flinkform: parallelism is 8 on VVP"), "{}", r.stdout);
+    assert!(r.stdout.contains("put back in place"), "{}", r.stdout);
+    assert!(!r.stdout.contains("restart without state") && !r.stdout.contains("stop with a savepoint"), "{}", r.stdout);
+    run(&p, &emu, &["apply", "--auto-approve"]).code(0);
+    for (i, name) in names.into_iter().enumerate() {
+        assert_eq!(state_job(&p, name), before[i], "{name}: the same job runs on");
+        assert_eq!(jobs(&emu, name).len(), 1, "{name}: no new job");
+        let d = block_on(c.get_deployment(&state_deployment(&p, name))).unwrap();
+        let basic = d.streaming_resource_setting.unwrap().basic_resource_setting.unwrap();
+        assert_eq!(basic.parallelism, applied[i], "{name}: the parallelism is put back");
+    }
+    clean(&p, &emu);
+}
+
+/// `state mv` with the spec renamed converges in one apply. (Every later plan used to
+/// say the deployment's labels were edited, and every apply restarted the job again.)
+#[test]
+fn state_mv_converges_in_one_apply() {
+    let emu = Emulator::start(&[]);
+    let p = TestProject::two_pipelines();
+    run(&p, &emu, &["apply", "--auto-approve"]).code(0);
+    let spec = p.read("pipelines/orders.toml");
+    p.write("pipelines/orders.toml", &spec.replace("name = \"orders\"", "name = \"orders_eu\""));
+    p.run(&["state", "mv", "orders", "orders_eu"]).code(0);
+    run(&p, &emu, &["apply", "--auto-approve"]).code(0);
+    let job = state_job(&p, "orders_eu");
+    clean(&p, &emu);
+    run(&p, &emu, &["apply", "--auto-approve"]).code(0);
+    assert_eq!(state_job(&p, "orders_eu"), job, "a second apply touches nothing");
+    let labels = block_on(client(&emu).get_deployment(&state_deployment(&p, "orders_eu"))).unwrap().labels.unwrap();
+    assert_eq!(labels.get("flinkform-pipeline").map(String::as_str), Some("orders_eu"));
+}
+
+/// `start --deployment-id` of a recorded pipeline's deployment records the job it
+/// starts. (The state used to keep the old, cancelled job, and `status` showed it.)
+#[test]
+fn start_by_deployment_id_records_the_job_it_starts() {
+    let emu = Emulator::start(&[]);
+    let p = TestProject::two_pipelines();
+    run(&p, &emu, &["apply", "--auto-approve"]).code(0);
+    let old = state_job(&p, "orders");
+    run(&p, &emu, &["stop", "orders", "--savepoint"]).code(0);
+    let dep = state_deployment(&p, "orders");
+    run(&p, &emu, &["start", "--deployment-id", &dep]).code(0);
+    let job = state_job(&p, "orders");
+    assert_ne!(job, old, "the new job is recorded");
+    let live = block_on(client(&emu).live_job(&dep)).unwrap().unwrap();
+    assert_eq!(live.id, job);
+    let state: serde_json::Value = serde_json::from_str(&p.read(".flinkform/state.json")).unwrap();
+    assert_eq!(state["pipelines"]["orders"]["status"], "running");
+    assert!(state["pipelines"]["orders"].get("intent").is_none(), "running is the intent once started");
+    clean(&p, &emu);
+}
+
+/// `import` of a deployment whose labels name another flinkform project is refused
+/// without `--force`. (It used to adopt it without a word.)
+#[test]
+fn import_refuses_another_project_s_deployment_without_force() {
+    let emu = Emulator::start(&[]);
+    let a = TestProject::two_pipelines();
+    run(&a, &emu, &["apply", "--auto-approve"]).code(0);
+    let dep = state_deployment(&a, "orders");
+    let b = TestProject::two_pipelines();
+    let config = b.read("flinkform.toml").replace("project = \"flinkform-example\"", "project = \"other-project\"");
+    b.write("flinkform.toml", &config);
+    let r = run(&b, &emu, &["import", "orders", &dep]).code(1);
+    assert!(r.stderr.contains("is labelled as made by flinkform project `flinkform-example`"), "{}", r.stderr);
+    assert!(r.stderr.contains("--force"), "{}", r.stderr);
+    assert!(!b.path().join(".flinkform/state.json").exists(), "nothing recorded");
+    run(&b, &emu, &["import", "orders", &dep, "--force"]).code(0);
+}
+
+/// After `state rm`, the plan says which deployment apply adopts, and apply keeps the
+/// running job. (The plan said "new pipeline", and apply printed "starting the job
+/// (restore NONE)" while it kept the job.)
+#[test]
+fn after_state_rm_the_plan_says_adopt_and_apply_keeps_the_running_job() {
+    let emu = Emulator::start(&[]);
+    let p = TestProject::two_pipelines();
+    run(&p, &emu, &["apply", "--auto-approve"]).code(0);
+    let (dep, job) = (state_deployment(&p, "orders"), state_job(&p, "orders"));
+    run(&p, &emu, &["state", "rm", "orders"]).code(0);
+    let r = run(&p, &emu, &["plan"]).code(0);
+    assert!(r.stdout.contains(&format!("adopt deployment {dep}")), "{}", r.stdout);
+    assert!(r.stdout.contains("its live job is kept"), "{}", r.stdout);
+    let r = run(&p, &emu, &["apply", "--auto-approve"]).code(0);
+    assert!(!r.stdout.contains("starting the job"), "{}", r.stdout);
+    assert!(r.stdout.contains("kept, not started again"), "{}", r.stdout);
+    assert_eq!(state_job(&p, "orders"), job);
+    assert_eq!(jobs(&emu, "orders").len(), 1);
     clean(&p, &emu);
 }

@@ -60,31 +60,34 @@ impl Change {
     pub fn meaning(&self) -> String {
         let (after, before) = (self.after.as_deref(), self.before.as_deref());
         let text = |f: fn(&crate::state::PipelineState) -> &str| after.map_or("", f).as_bytes();
-        let ddl: Vec<&str> = self.sink_ddl.iter().map(SinkDdl::sql).collect();
+        let ddl = self.sink_ddl.iter().map(SinkDdl::sql).collect::<Vec<&str>>().join("\n");
         let settings: String =
             after.map_or(String::new(), |a| a.settings.iter().map(|(k, v)| format!("{k}={v}\n")).collect());
         let target = before.and_then(|b| b.remote.deployment_id.as_deref()).unwrap_or("");
         let protect = if after.is_some_and(|a| a.protect) { "protect" } else { "" };
         // What the record says apply resumes or keeps: the user's intent (a stopped job
-        // is not started) and the journaled step with its savepoint (what a start restores).
-        let recorded = before.map_or(String::new(), |b| {
+        // is not started) and the journaled step with its savepoint (what a start
+        // restores). A running pipeline with nothing pending adds nothing, so digests of
+        // the common case stay as they were.
+        let recorded = before.filter(|b| b.intent == crate::state::Intent::Stopped || b.pending.is_some()).map(|b| {
             let pending = b.pending.as_ref().map_or(String::new(), |p| {
                 format!("{}/{} {}", p.action, p.step, p.savepoint_id.as_deref().unwrap_or(""))
             });
             format!("{} {pending}", b.intent)
         });
-        digest(&[
+        let mut parts = vec![
             self.name.as_bytes(),
             self.action.name().as_bytes(),
             text(|a| &a.sql),
             text(|a| &a.ddl),
             text(|a| &a.deployment),
-            ddl.join("\n").as_bytes(),
+            ddl.as_bytes(),
             settings.as_bytes(),
             target.as_bytes(),
             protect.as_bytes(),
-            recorded.as_bytes(),
-        ])
+        ];
+        parts.extend(recorded.as_ref().map(|r| r.as_bytes()));
+        digest(&parts)
     }
 }
 

@@ -3,6 +3,7 @@
 //! no clock, no environment; the time of an outcome is passed in.
 
 mod diff;
+mod drift;
 pub mod file;
 pub mod meaning;
 mod sink;
@@ -12,8 +13,9 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use serde::{Deserialize, Serialize};
 
 use crate::state::{Operation, PipelineState, State};
-use diff::{classify, drift};
+use diff::classify;
 pub use diff::{secret_names, widens};
+use drift::drift;
 pub use sink::sink_key;
 use sink::sinks_ddl;
 
@@ -528,7 +530,7 @@ pub fn compute(
 fn change(d: Desired, before: Option<&PipelineState>, observed: Option<&Observed>, errors: &mut Vec<String>) -> Change {
     let (mut action, mut reasons) = match (before, observed.and_then(|o| o.adoptable.get(&d.name))) {
         (None, None) => (Action::Create, vec!["new pipeline".to_string()]),
-        (None, Some(found)) => (Action::Create, diff::adopt_notes(found, &d.record)),
+        (None, Some(found)) => (Action::Create, drift::adopt_notes(found, &d.record)),
         (Some(b), _) => classify(b, &d.record),
     };
     if let Some(Live::Unknown(m)) = observed.and_then(|o| o.pipelines.get(&d.name)) {
@@ -541,7 +543,7 @@ fn change(d: Desired, before: Option<&PipelineState>, observed: Option<&Observed
         reasons.push(diff::hot_note(before.unwrap_or(&d.record), &d.record));
     }
     if let Some(b) = before {
-        reasons.extend(diff::resume_note(b, &d.record, action, observed.and_then(|o| o.pipelines.get(&d.name))));
+        reasons.extend(drift::resume_note(b, &d.record, action, observed.and_then(|o| o.pipelines.get(&d.name))));
     }
     match observed.and_then(|o| o.validations.get(&d.name)) {
         Some(Ok(())) => reasons.push("VVP validated the SQL".into()),

@@ -234,7 +234,14 @@ impl PgStore {
         format!("{}/{}", self.cfg.schema, self.cfg.state_key)
     }
 
+    /// Applies the migrations that are not applied yet. A schema whose migrations are
+    /// all applied is only read (a role that may only read is enough to plan); the
+    /// DDL, which PostgreSQL checks the privileges of even when it would do nothing,
+    /// runs only where something is missing.
     fn migrate(&self) -> Result<(), StateError> {
+        if self.worker.call(|c| async move { migrated(&c).await }).map_err(|e| self.err(Migrating(e)))? {
+            return Ok(());
+        }
         let schema = quote_pg_ident(&self.cfg.schema);
         let flavor = self.cfg.flavor;
         let lock_key = advisory_key(&format!("flinkform-migrate:{}", self.cfg.schema));
@@ -274,6 +281,13 @@ fn err(cfg: &PgConfig, cause: impl Into<Box<dyn std::error::Error + Send + Sync>
     }
 }
 
+/// A write refused for want of privileges: the role may only read the state.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "this role may only read the state: plan works with it, but apply, start, stop and the state commands need a role that may write its tables"
+)]
+struct ReadOnly(#[source] PgError);
+
 /// Applying the migrations failed.
 #[derive(Debug, thiserror::Error)]
 #[error("applying migrations failed")]
@@ -283,6 +297,22 @@ struct Migrating(#[source] PgError);
 fn advisory_key(name: &str) -> i64 {
     let d = flinkform_core::spec::digest(&[name.as_bytes()]);
     i64::from_str_radix(&d[..15], 16).unwrap_or(0)
+}
+
+/// Whether every migration is applied, as it is here (a read, no DDL). A missing schema
+/// or table, or a migration missing or changed, is `false`: the migration run creates
+/// or reports it.
+async fn migrated(c: &Client) -> Result<bool, tokio_postgres::Error> {
+    use tokio_postgres::error::SqlState;
+    let rows = match c.query("SELECT version, checksum FROM flinkform_migrations", &[]).await {
+        Ok(rows) => rows,
+        Err(e) if matches!(e.code(), Some(&SqlState::UNDEFINED_TABLE | &SqlState::INVALID_SCHEMA_NAME)) => {
+            return Ok(false);
+        }
+        Err(e) => return Err(e),
+    };
+    let applied: std::collections::HashMap<i32, String> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    Ok(MIGRATIONS.iter().all(|(v, _, sql)| applied.get(v) == Some(&flinkform_core::spec::digest(&[sql.as_bytes()]))))
 }
 
 /// Applies pending migrations; `Ok(Err(_))` for a changed applied migration.
@@ -370,7 +400,12 @@ impl StateStore for PgStore {
                 }
                 r.map(|w| (w, state))
             })
-            .map_err(|e| self.err(e))?;
+            .map_err(|e| match &e {
+                PgError::Statement(s) if s.code() == Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE) => {
+                    self.err(ReadOnly(e))
+                }
+                _ => self.err(e),
+            })?;
         let (written, state) = outcome;
         match written {
             Written::Done => {

@@ -53,9 +53,19 @@ pub fn managed_deployments(emu: &Emulator) -> Vec<String> {
     names
 }
 
+/// The job id of pipeline `name` as the local state records it.
 pub(crate) fn state_job(p: &TestProject, name: &str) -> String {
+    state_remote(p, name, "job_id")
+}
+
+/// The deployment id of pipeline `name` as the local state records it.
+pub(crate) fn state_deployment(p: &TestProject, name: &str) -> String {
+    state_remote(p, name, "deployment_id")
+}
+
+fn state_remote(p: &TestProject, name: &str, id: &str) -> String {
     let state: serde_json::Value = serde_json::from_str(&p.read(".flinkform/state.json")).unwrap();
-    state["pipelines"][name]["remote"]["job_id"].as_str().unwrap().to_string()
+    state["pipelines"][name]["remote"][id].as_str().unwrap().to_string()
 }
 
 #[test]

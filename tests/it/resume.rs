@@ -4,7 +4,7 @@
 //! --deployment-id` settling in one step. What ran is read from the emulator: every
 //! job of the deployment, with the state it restored.
 
-use crate::apply::{block_on, client, env, interrupt_at, run, state_job};
+use crate::apply::{block_on, client, env, interrupt_at, run, state_deployment, state_job};
 use crate::common::TestProject;
 use crate::vvp::Emulator;
 
@@ -168,12 +168,6 @@ fn adoption_after_state_rm_starts_from_the_latest_state() {
     assert_eq!(ran.len(), 2, "{ran:?}");
     assert_eq!(ran[1].restored, Some(format!("sp-{first}")), "the job starts from the savepoint its stop took");
     clean(&p, &emu);
-}
-
-/// The deployment id of pipeline `name` as the state records it.
-fn state_deployment(p: &TestProject, name: &str) -> String {
-    let state: serde_json::Value = serde_json::from_str(&p.read(".flinkform/state.json")).unwrap();
-    state["pipelines"][name]["remote"]["deployment_id"].as_str().unwrap().to_string()
 }
 
 /// Parallelism and the checkpoint interval changed on VVP outside flinkform are put

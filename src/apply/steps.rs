@@ -112,9 +112,12 @@ impl<V: Vvp> Executor<'_, V> {
         self.update(name, |p| {
             p.status = state::Status::Applying;
             // Another action's entry (an interrupted rollback or hot update) is not this
-            // update's progress: the update begins, from what VVP shows.
+            // update's progress: the update begins, from what VVP shows. An interrupted
+            // rollback's savepoint (the state before the failed update) stays the one
+            // its start restores while no job runs.
             if resume::reached(p.pending.as_ref(), Operation::Update).is_none() {
-                p.pending = Some(Pending::new(Operation::Update, Step::Stop));
+                let kept = p.pending.take().filter(|x| x.action == Operation::Rollback).and_then(|x| x.savepoint_id);
+                p.pending = Some(Pending { savepoint_id: kept, ..Pending::new(Operation::Update, Step::Stop) });
             }
         })
         .await?;

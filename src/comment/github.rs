@@ -10,6 +10,9 @@ use serde_json::{Value, json};
 use super::http::{CommentError, Http};
 use super::{Forge, Note};
 
+/// Who GitHub Actions' GITHUB_TOKEN writes comments as.
+const ACTIONS_BOT: &str = "github-actions[bot]";
+
 /// Where the comment goes.
 #[derive(Clone, Debug)]
 pub struct Target {
@@ -113,6 +116,23 @@ impl Forge for GitHub {
         format!("{}#{}", self.repo, self.pr)
     }
 
+    /// `GET /user`. A GitHub App installation's token, as GitHub Actions' GITHUB_TOKEN
+    /// is, may not ask (403, "Resource not accessible by integration"): its comments
+    /// are written as `github-actions[bot]` (GitHub docs, "Automatic token
+    /// authentication"); another app's token names its bot in `FLINKFORM_COMMENT_AUTHOR`.
+    async fn me(&self) -> Result<String, CommentError> {
+        if let Some(author) = super::configured_author() {
+            return Ok(author);
+        }
+        match self.http.call(Method::GET, "/user", None, "ask whom the token belongs to").await {
+            Ok((v, _)) => v["login"].as_str().map(String::from).ok_or_else(|| {
+                CommentError::Setup("GitHub's /user answer has no login: set FLINKFORM_COMMENT_AUTHOR".into())
+            }),
+            Err(CommentError::Refused { status: 403, .. }) => Ok(ACTIONS_BOT.into()),
+            Err(e) => Err(e),
+        }
+    }
+
     async fn notes(&self) -> Result<Vec<Note>, CommentError> {
         let path = format!("/repos/{}/issues/{}/comments?per_page=100", self.repo, self.pr);
         let all = self.http.all(&path, "list the PR's comments").await?;
@@ -122,6 +142,7 @@ impl Forge for GitHub {
                 id: c["id"].as_u64().unwrap_or_default(),
                 node_id: c["node_id"].as_str().unwrap_or_default().to_string(),
                 body: c["body"].as_str().unwrap_or_default().to_string(),
+                author: c["user"]["login"].as_str().unwrap_or_default().to_string(),
             })
             .collect())
     }
@@ -198,9 +219,12 @@ impl Forge for GitHub {
         let path = format!("/repos/{}/commits/{sha}/pulls", self.repo);
         let (v, _) = self.http.call(Method::GET, &path, None, "find the pull request of the merge commit").await?;
         let pulls = v.as_array().cloned().unwrap_or_default();
-        let merged = pulls.iter().find(|p| !p["merged_at"].is_null()).or(pulls.first());
+        // Only a merged one: an open pull request's plan was never approved to apply.
+        let merged = pulls.iter().find(|p| !p["merged_at"].is_null());
         self.pr = merged.and_then(|p| p["number"].as_u64()).ok_or_else(|| {
-            CommentError::Setup(format!("commit {sha} belongs to no pull request: there is no reviewed plan to apply"))
+            CommentError::Setup(format!(
+                "commit {sha} belongs to no merged pull request: there is no reviewed plan to apply"
+            ))
         })?;
         Ok(())
     }

@@ -107,6 +107,17 @@ impl Forge for GitLab {
         format!("{}!{}", self.shown, self.mr)
     }
 
+    /// `GET /user`: a project access token's bot user (Users API, "current user").
+    async fn me(&self) -> Result<String, CommentError> {
+        if let Some(author) = super::configured_author() {
+            return Ok(author);
+        }
+        let (v, _) = self.http.call(Method::GET, "/user", None, "ask whom the token belongs to").await?;
+        v["username"].as_str().map(String::from).ok_or_else(|| {
+            CommentError::Setup("GitLab's /user answer has no username: set FLINKFORM_COMMENT_AUTHOR".into())
+        })
+    }
+
     async fn notes(&self) -> Result<Vec<Note>, CommentError> {
         // Oldest first (GitLab lists the newest first unless asked).
         let path = format!("{}?sort=asc&order_by=created_at&per_page=100", self.notes_path());
@@ -118,6 +129,7 @@ impl Forge for GitLab {
                 id: n["id"].as_u64().unwrap_or_default(),
                 node_id: String::new(),
                 body: n["body"].as_str().unwrap_or_default().to_string(),
+                author: n["author"]["username"].as_str().unwrap_or_default().to_string(),
             })
             .collect())
     }
@@ -165,9 +177,12 @@ impl Forge for GitLab {
         let path = format!("/projects/{}/repository/commits/{sha}/merge_requests", self.project);
         let (v, _) = self.http.call(Method::GET, &path, None, "find the merge request of the commit").await?;
         let mrs = v.as_array().cloned().unwrap_or_default();
-        let merged = mrs.iter().find(|m| m["state"] == "merged").or(mrs.first());
+        // Only a merged one: an open merge request's plan was never approved to apply.
+        let merged = mrs.iter().find(|m| m["state"] == "merged");
         self.mr = merged.and_then(|m| m["iid"].as_u64()).ok_or_else(|| {
-            CommentError::Setup(format!("commit {sha} belongs to no merge request: there is no reviewed plan to apply"))
+            CommentError::Setup(format!(
+                "commit {sha} belongs to no merged merge request: there is no reviewed plan to apply"
+            ))
         })?;
         Ok(())
     }

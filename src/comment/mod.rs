@@ -35,6 +35,8 @@ pub struct Note {
     pub node_id: String,
     /// Its text.
     pub body: String,
+    /// Who wrote it (GitHub's `user.login`, GitLab's `author.username`).
+    pub author: String,
 }
 
 /// What was done.
@@ -60,6 +62,9 @@ const LABEL_PREFIX: &str = "flinkform:";
 pub trait Forge {
     /// The review, as messages name it (`o/r#7`, `group/project!7`).
     fn review(&self) -> String;
+    /// Who this token writes comments as: `FLINKFORM_COMMENT_AUTHOR` when set, else the
+    /// forge's answer.
+    async fn me(&self) -> Result<String, CommentError>;
     /// Every comment of the review, oldest first, every page read.
     async fn notes(&self) -> Result<Vec<Note>, CommentError>;
     /// Adds a comment; returns its address.
@@ -78,14 +83,24 @@ pub trait Forge {
     async fn merged(&mut self, sha: &str) -> Result<(), CommentError>;
 }
 
-/// The review's comments of `marker`'s project and environment, oldest first.
+/// The review's comments of `marker`'s project and environment that this token wrote,
+/// oldest first. A comment is one only where flinkform writes its marker, on its first
+/// line: a marker quoted in someone's comment, or a comment by anyone else, is not one
+/// (it could not be trusted as the reviewed plan).
 async fn ours(forge: &impl Forge, marker: &Marker) -> Result<Vec<(Note, Marker)>, CommentError> {
     let notes = forge.notes().await?;
+    let me = forge.me().await?;
     Ok(notes
         .into_iter()
-        .filter_map(|n| Marker::find(&n.body).map(|m| (n, m)))
+        .filter(|n| n.author == me)
+        .filter_map(|n| Marker::find(n.body.lines().next().unwrap_or_default()).map(|m| (n, m)))
         .filter(|(_, m)| m.project == marker.project && m.env == marker.env)
         .collect())
+}
+
+/// Who writes comments with this token, when `FLINKFORM_COMMENT_AUTHOR` says.
+fn configured_author() -> Option<String> {
+    std::env::var("FLINKFORM_COMMENT_AUTHOR").ok().filter(|v| !v.trim().is_empty())
 }
 
 /// Posts `body` (which carries the marker) by `behavior`, and labels the review.

@@ -16,12 +16,17 @@ Enterprise Server has it) is checked against GitHub's official GraphQL schema (n
 executed on that schema, so its answers have the schema's shape: `minimizeComment` is
 served.
 
-Serves the issue-comment and label operations flinkform uses, in memory. Prints
+Serves the issue-comment and label operations flinkform uses, in memory, and
+`GET /user`: a GitHub App installation's token (`ghs_…`, as GitHub Actions' GITHUB_TOKEN
+is) may not ask it (403, "Resource not accessible by integration") and writes comments
+as `github-actions[bot]`; any other token is the user `flinkform-ci`. Prints
 `listening PORT` when ready. Outside the API, under /_control/ (never validated):
   GET  /_control/state       comments, labels, violations and the request log
-  POST /_control/seed        {"repo": "o/r", "issue": 7, "bodies": [...], "labels": [...]}:
-                             comments others wrote, labels others set
-  POST /_control/merge       {"sha": "...", "pr": 7}: PR 7 was merged as that commit
+  POST /_control/seed        {"repo": "o/r", "issue": 7, "bodies": [...], "labels": [...],
+                             "author": "octocat"}: comments others wrote (by `author`,
+                             a person unless named), labels others set
+  POST /_control/merge       {"sha": "...", "pr": 7, "merged": true}: PR 7 was merged as
+                             that commit (merged false: it is open and holds it)
   POST /_control/fail        {"status": 403|429, "times": N, "headers": {...}}: the
                              next N API requests get that answer (a permission error,
                              a rate limit)
@@ -50,7 +55,10 @@ OPERATIONS = [
     ("post", "/repos/{owner}/{repo}/issues/{issue_number}/labels"),
     ("delete", "/repos/{owner}/{repo}/issues/{issue_number}/labels/{name}"),
     ("get", "/repos/{owner}/{repo}/commits/{commit_sha}/pulls"),
+    ("get", "/user"),
 ]
+
+BOT = "github-actions[bot]"
 
 
 def refs(node, out):
@@ -119,8 +127,8 @@ def comment_json(world, owner, repo, c):
         "created_at": c["created_at"],
         "updated_at": c["updated_at"],
     })
-    v["user"]["login"] = "github-actions[bot]"
-    v["user"]["type"] = "Bot"
+    v["user"]["login"] = c["author"]
+    v["user"]["type"] = "Bot" if c["author"].endswith("[bot]") else "User"
     return v
 
 
@@ -202,9 +210,24 @@ class Handler(BaseHTTPRequestHandler):
                                                "documentation_url": "https://docs.github.com/rest"}, f.get("headers"))
             return self.serve(method, path, url.query, json.loads(raw) if raw else None, req)
 
+    def login(self):
+        """Who the request's token writes as: the Actions bot for an app installation's
+        token (`ghs_…`), else the user `flinkform-ci`."""
+        token = (self.headers.get("Authorization") or "").split(" ")[-1]
+        return BOT if token.startswith("ghs_") else "flinkform-ci"
+
     def serve(self, method, path, query, body, req):
         w = self.world
         parts = path.strip("/").split("/")
+        if path == "/user":
+            if self.login() == BOT:
+                return self.send(403, {"message": "Resource not accessible by integration",
+                                       "documentation_url": "https://docs.github.com/rest/users/users#get-the-authenticated-user"},
+                                 None, req)
+            user = w.example("private-user-response-with-public-and-private-profile-information")
+            user["login"] = self.login()
+            user["user_view_type"] = "private"
+            return self.send(200, user, None, req)
         q = urllib.parse.parse_qs(query)
         if len(parts) == 6 and parts[3] == "issues" and parts[5] == "comments":
             owner, repo, issue = parts[1], parts[2], parts[4]
@@ -223,7 +246,7 @@ class Handler(BaseHTTPRequestHandler):
                     headers["Link"] = ", ".join(links)
                 return self.send(200, [comment_json(w, owner, repo, c) for c in chunk], headers, req)
             c = {"id": w.next_id, "_issue": issue, "_repo": (owner, repo), "body": body["body"],
-                 "created_at": now(), "updated_at": now()}
+                 "author": self.login(), "created_at": now(), "updated_at": now()}
             w.next_id += 1
             w.comments.append(c)
             return self.send(201, comment_json(w, owner, repo, c),
@@ -242,11 +265,13 @@ class Handler(BaseHTTPRequestHandler):
         if len(parts) == 6 and parts[3] == "commits" and parts[5] == "pulls":
             pulls = []
             if parts[4] in w.merges:
+                number, merged = w.merges[parts[4]]
                 pr = w.example("pull-request-simple-items")[0]
                 # GitHub's example lists a requested team without the `type` its own
                 # schema requires: none is requested here.
-                pr.update({"number": w.merges[parts[4]], "state": "closed", "merged_at": now(),
-                           "merge_commit_sha": parts[4], "requested_teams": []})
+                pr.update({"number": number, "state": "closed" if merged else "open",
+                           "merged_at": now() if merged else None, "closed_at": now() if merged else None,
+                           "merge_commit_sha": parts[4] if merged else None, "requested_teams": []})
                 pulls.append(pr)
             return self.send(200, pulls, None, req)
         if len(parts) >= 6 and parts[3] == "issues" and parts[5] == "labels":
@@ -310,7 +335,7 @@ class Handler(BaseHTTPRequestHandler):
                     "labels": w.labels, "violations": w.violations, "log": w.log})
             if path == "/_control/merge" and method == "POST":
                 m = json.loads(raw)
-                w.merges[m["sha"]] = m["pr"]
+                w.merges[m["sha"]] = (m["pr"], m.get("merged", True))
                 return self.send(200, {})
             if path == "/_control/seed" and method == "POST":
                 seed = json.loads(raw)
@@ -318,7 +343,8 @@ class Handler(BaseHTTPRequestHandler):
                 w.labels.setdefault("%s/%s/issues/%s" % (owner, repo, seed["issue"]), []).extend(seed.get("labels", []))
                 for body in seed.get("bodies", []):
                     w.comments.append({"id": w.next_id, "_issue": str(seed["issue"]), "_repo": (owner, repo),
-                                       "body": body, "created_at": now(), "updated_at": now()})
+                                       "body": body, "author": seed.get("author", "octocat"),
+                                       "created_at": now(), "updated_at": now()})
                     w.next_id += 1
                 return self.send(200, {})
             if path == "/_control/fail" and method == "POST":

@@ -18,13 +18,16 @@ what GitLab's own documentation says, and is strict where it speaks:
     GET /projects/:id/repository/commits/:sha/merge_requests (Commits API).
   - Authentication (docs.gitlab.com/ee/api/rest/authentication.html): `PRIVATE-TOKEN`
     header; without it 401 `{"message": "401 Unauthorized"}`.
+  - Users API: GET /user, the token's own user (a project access token's is its bot,
+    `project_42_bot`), who writes the notes the token creates.
   - `:id` is a project's id or its URL-encoded path (`group%2Fproject`).
 A request outside these (an unknown path or parameter, a bad value, a missing `body`)
 gets 400 or 404 as GitLab answers and is recorded as a violation.
 
 Prints `listening PORT`. Under /_control/ (not GitLab's): GET state; POST seed
-{"project", "mr", "notes": [{"body", "system"}], "labels"}; POST merge {"sha", "mr"};
-POST fail {"status", "times", "headers"}.
+{"project", "mr", "notes": [{"body", "system", "author"}], "labels"} (author: a person
+unless named); POST merge {"sha", "mr", "merged"} (merged: true unless false, an open
+merge request that holds the commit); POST fail {"status", "times", "headers"}.
 """
 import json
 import re
@@ -59,11 +62,18 @@ def now():
     return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
 
 
+BOT = "project_42_bot"
+
+
+def user_json(username):
+    return {"id": 1 if username == BOT else 2, "username": username, "name": username, "state": "active",
+            "avatar_url": None, "web_url": "https://gitlab.example.com/%s" % username}
+
+
 def note_json(n):
     return {
         "id": n["id"], "type": None, "body": n["body"], "attachment": None,
-        "author": {"id": 1, "username": "project_42_bot", "name": "flinkform bot", "state": "active",
-                   "avatar_url": None, "web_url": "https://gitlab.example.com/project_42_bot"},
+        "author": user_json(n["author"]),
         "created_at": n["created_at"], "updated_at": n["updated_at"], "system": n["system"],
         "noteable_id": 7000 + n["mr"], "noteable_type": "MergeRequest", "project_id": int(PROJECT_ID),
         "resolvable": False, "confidential": False, "internal": False, "noteable_iid": n["mr"],
@@ -131,7 +141,7 @@ class Handler(BaseHTTPRequestHandler):
             if note_id is None and self.command == "POST":
                 if not isinstance(body, dict) or not isinstance(body.get("body"), str):
                     return self.violation(400, "body is missing")
-                n = {"id": w.next_id, "mr": mr, "body": body["body"], "system": False,
+                n = {"id": w.next_id, "mr": mr, "body": body["body"], "system": False, "author": BOT,
                      "created_at": now(), "updated_at": now()}
                 w.next_id += 1
                 w.notes.append(n)
@@ -170,9 +180,14 @@ class Handler(BaseHTTPRequestHandler):
         m = COMMIT_MRS.match(path)
         if m and self.project_ok(m.group(1)) and self.command == "GET":
             sha = m.group(2)
-            mrs = [{"id": 7000 + w.merges[sha], "iid": w.merges[sha], "state": "merged",
-                    "merge_commit_sha": sha}] if sha in w.merges else []
+            mrs = []
+            if sha in w.merges:
+                mr, merged = w.merges[sha]
+                mrs.append({"id": 7000 + mr, "iid": mr, "state": "merged" if merged else "opened",
+                            "merge_commit_sha": sha if merged else None})
             return self.send(200, mrs)
+        if path == "/api/v4/user" and self.command == "GET":
+            return self.send(200, user_json(BOT))
         return self.violation(404, "404 Not Found")
 
     def list_notes(self, mr, query):
@@ -215,12 +230,12 @@ class Handler(BaseHTTPRequestHandler):
             if path == "/_control/seed":
                 for n in c.get("notes", []):
                     w.notes.append({"id": w.next_id, "mr": c["mr"], "body": n["body"], "system": n.get("system", False),
-                                    "created_at": now(), "updated_at": now()})
+                                    "author": n.get("author", "alice"), "created_at": now(), "updated_at": now()})
                     w.next_id += 1
                 w.labels.setdefault(c["mr"], []).extend(c.get("labels", []))
                 return self.send(200, {})
             if path == "/_control/merge":
-                w.merges[c["sha"]] = c["mr"]
+                w.merges[c["sha"]] = (c["mr"], c.get("merged", True))
                 return self.send(200, {})
             if path == "/_control/fail":
                 w.fail = c

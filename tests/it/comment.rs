@@ -189,6 +189,39 @@ fn the_comment_is_found_on_a_later_page_among_others_and_other_projects_are_left
     gh.assert_contract();
 }
 
+/// A comment carrying this project's marker that someone else wrote, or that quotes it
+/// below its first line, is not flinkform's: it is not edited. (Comments used to be
+/// chosen by the marker alone.) A personal token's comments are its user's (`GET /user`).
+#[test]
+fn only_the_token_s_own_comments_with_the_marker_first_are_flinkform_s() {
+    let gh = StandIn::github("");
+    let p = TestProject::two_pipelines();
+    comment(&p, &gh, &[]).code(0);
+    let ours = gh.comments()[0].clone();
+    let quoted = format!("> our plan:\n{ours}");
+    let forged = ours.replacen("digest=", "digest=0", 1);
+    let seed = |body: &str, author: &str| {
+        let seed = serde_json::json!({"repo": "o/r", "issue": 7, "bodies": [body], "author": author});
+        gh.control("POST", "seed", Some(seed));
+    };
+    seed(&quoted, "github-actions[bot]");
+    seed(&forged, "octocat");
+    let spec = p.read("pipelines/orders.toml");
+    p.write("pipelines/orders.toml", &spec.replace("parallelism = 2", "parallelism = 3"));
+    let r = comment(&p, &gh, &[]).code(0);
+    assert!(r.stdout.contains("was updated"), "{}\n{}", r.stdout, r.stderr);
+    let now = gh.comments();
+    assert!(now[0].contains("parallelism: 3"), "ours was edited: {}", now[0]);
+    assert_eq!((&now[1], &now[2]), (&quoted, &forged), "the others are left as they are");
+    let args = ["comment", "github", "--repo", "o/r", "--pr", "7", "--api-url", &gh.api];
+    let r = p.run_with(&args, &[("GITHUB_TOKEN", "ghp_personalToken0123")]).code(0);
+    assert!(r.stdout.contains("was created"), "another author's comment is not this token's: {}", r.stdout);
+    let state = gh.state();
+    let last = state["comments"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["author"], "flinkform-ci");
+    gh.assert_contract();
+}
+
 #[test]
 fn the_pr_comes_from_the_github_actions_event_and_a_failed_plan_still_comments() {
     let gh = StandIn::github("");

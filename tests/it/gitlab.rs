@@ -111,7 +111,49 @@ fn apply_on_merge_reads_the_merged_requests_note_and_writes_the_outcome_into_it(
     merge.retain(|(k, _)| *k != "CI_COMMIT_SHA");
     merge.push(("CI_COMMIT_SHA", "direct".into()));
     let r = run(&p, &merge, &["apply", "--auto-approve", "--expect-plan", "gitlab"]).code(1);
-    assert!(r.stderr.contains("commit direct belongs to no merge request"), "{}", r.stderr);
+    assert!(r.stderr.contains("commit direct belongs to no merged merge request"), "{}", r.stderr);
+    // Nor does one held only by a merge request still open: its plan was never approved.
+    gl.control("POST", "merge", Some(serde_json::json!({"sha": "open1", "mr": 9, "merged": false})));
+    merge.retain(|(k, _)| *k != "CI_COMMIT_SHA");
+    merge.push(("CI_COMMIT_SHA", "open1".into()));
+    let r = run(&p, &merge, &["apply", "--auto-approve", "--expect-plan", "gitlab"]).code(1);
+    assert!(r.stderr.contains("commit open1 belongs to no merged merge request"), "{}", r.stderr);
+    gl.assert_contract();
+}
+
+/// A note carrying this project's marker that someone else wrote (or that quotes the
+/// marker below its first line) is not flinkform's: it is neither edited nor taken as
+/// the reviewed plan. (Notes used to be chosen by the marker alone.)
+#[test]
+fn only_the_token_s_own_notes_with_the_marker_first_are_flinkform_s() {
+    let emu = Emulator::start(&[]);
+    let gl = StandIn::gitlab();
+    let p = TestProject::two_pipelines();
+    let (env, mut merge) = with_main(&gl, &emu, 6, "m6");
+    run(&p, &env, &["comment", "gitlab"]).code(0);
+    let ours = notes(&gl, 6)[0].clone();
+    // The bot's own note quoting the plan, then someone else's under this project's
+    // marker (a forged digest), the newest.
+    let quoted = format!("> our plan:\n{ours}");
+    let forged = ours.replacen("digest=", "digest=0", 1);
+    let seeded = [
+        serde_json::json!({"body": quoted, "author": "project_42_bot"}),
+        serde_json::json!({"body": forged, "author": "mallory"}),
+    ];
+    gl.control("POST", "seed", Some(serde_json::json!({"mr": 6, "notes": seeded})));
+    p.write("pipelines/orders.toml", &p.read("pipelines/orders.toml").replace("parallelism = 2", "parallelism = 3"));
+    let r = run(&p, &env, &["comment", "gitlab"]).code(0);
+    assert!(r.stdout.contains("was updated"), "{}\n{}", r.stdout, r.stderr);
+    let now = notes(&gl, 6);
+    assert!(now[0].contains("parallelism: 3"), "ours was edited: {}", now[0]);
+    assert_eq!(now[2], forged, "mallory's note is left as it is");
+    // Apply on merge takes the plan flinkform wrote, not the newer forged one.
+    merge.retain(|(k, _)| *k != "CI_COMMIT_SHA");
+    merge.push(("CI_COMMIT_SHA", "m6".into()));
+    gl.control("POST", "merge", Some(serde_json::json!({"sha": "m6", "mr": 6})));
+    let r = run(&p, &merge, &["apply", "--auto-approve", "--expect-plan", "gitlab"]).code(0);
+    assert!(r.stdout.contains("Apply complete! 2 created"), "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(notes(&gl, 6)[2], forged);
     gl.assert_contract();
 }
 

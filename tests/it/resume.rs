@@ -288,3 +288,39 @@ fn after_state_rm_the_plan_says_adopt_and_apply_keeps_the_running_job() {
     assert_eq!(jobs(&emu, "orders").len(), 1);
     clean(&p, &emu);
 }
+
+/// An update whose job fails, rolled back, killed in the middle of its rollback: the
+/// re-run tries the update again and rolls back again, and every job it starts restores
+/// the state of the newest job that ran before it (never the savepoint of the first
+/// stop once a later job ran), with one live job at the end, the previous revision's.
+#[test]
+fn a_rollback_killed_midway_converges_without_restoring_an_older_state() {
+    let emu = Emulator::start(&["--fail-jobs-of-sql-with", "crash-me", "--stop-delay", "300ms"]);
+    let p = TestProject::two_pipelines();
+    run(&p, &emu, &["apply", "--auto-approve"]).code(0);
+    let old_sql = block_on(client(&emu).find_deployment("orders")).unwrap().unwrap().sql.unwrap();
+    let spec = p.read("pipelines/orders.toml").replace("[source]", "[source]\ngroup_id = \"crash-me\"");
+    p.write("pipelines/orders.toml", &spec);
+    orders_deployment(&p, "on_failure = \"rollback\"");
+    interrupted_apply(&p, &emu, "rolling back to the previous revision", "-KILL");
+    let r = run(&p, &emu, &["apply", "--auto-approve"]).code(1);
+    assert!(r.stdout.contains("rolled back: the previous revision runs again"), "{}", r.stdout);
+    let d = block_on(client(&emu).find_deployment("orders")).unwrap().unwrap();
+    assert_eq!(d.sql.as_deref(), Some(old_sql.as_str()), "the previous revision runs");
+    let ran = jobs(&emu, "orders");
+    let live: Vec<&Ran> = ran.iter().filter(|j| matches!(j.status.as_str(), "STARTING" | "RUNNING")).collect();
+    assert_eq!(live.len(), 1, "{ran:?}");
+    for (i, j) in ran.iter().enumerate().skip(1) {
+        // The emulator's failing jobs fail as they start: they never ran.
+        let newest = ran[..i].iter().rev().find(|k| k.status != "FAILED").unwrap();
+        let from = j.restored.as_deref().and_then(|s| s.split_once('-')).map(|(_, job)| job);
+        assert_eq!(
+            from,
+            Some(newest.id.as_str()),
+            "{} restored {:?}, not {}'s state: {ran:?}",
+            j.id,
+            j.restored,
+            newest.id
+        );
+    }
+}

@@ -184,6 +184,15 @@ fn the_example_github_workflows_plan_each_push_apply_the_reviewed_plan_on_merge_
     assert!(gh.comments_on(7)[0].contains("Apply complete! 2 created"));
     let jobs = crate::apply::managed_deployments(&emu);
     assert_eq!(jobs, ["clickstream", "orders"], "nothing new deployed");
+
+    // A push whose commit only an open pull request holds has no reviewed plan: PR 9's
+    // plan was never approved to apply. (Apply used to fall back to the open one.)
+    let r = run_workflow(&p, &emu, &gh, "flinkform-plan.yml", pr(9), "head9");
+    assert_eq!(r[0].code, 0, "{}\n{}", r[0].stdout, r[0].stderr);
+    gh.control("POST", "merge", Some(serde_json::json!({"sha": "o1", "pr": 9, "merged": false})));
+    let r = run_workflow(&p, &emu, &gh, "flinkform-apply.yml", push("o1"), "o1");
+    assert_eq!(r[0].code, 1, "{}\n{}", r[0].stdout, r[0].stderr);
+    assert!(r[0].stderr.contains("commit o1 belongs to no merged pull request"), "{}", r[0].stderr);
     gh.assert_contract();
 }
 

@@ -123,6 +123,7 @@ impl World {
                     Some(d) => matches!(status, "STARTING" | "RUNNING") && now >= j.running_at + d,
                 };
             if fails_now {
+                let ran = status == "RUNNING";
                 let s = &mut j.job.status;
                 s.current_job_status = "FAILED".into();
                 s.failure = Some(JobFailure {
@@ -131,7 +132,12 @@ impl World {
                         .into(),
                 });
                 j.job.end_time = Some(epoch_secs());
-                new_savepoints.push(state_of(&j.job, "RETAINED_CHECKPOINT"));
+                // Flink triggers checkpoints only once every task runs (Apache Flink,
+                // "Checkpointing": the coordinator skips a trigger while tasks are not
+                // RUNNING): a job that fails while starting leaves no state.
+                if ran {
+                    new_savepoints.push(state_of(&j.job, "RETAINED_CHECKPOINT"));
+                }
             } else if started {
                 j.job.status.current_job_status = "RUNNING".into();
             }

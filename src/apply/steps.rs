@@ -461,11 +461,12 @@ impl<V: Vvp> Executor<'_, V> {
         let queue = deploy.resource_queue.as_str();
         let resumed = self.at_step(name, Step::Start).await;
         self.check_cancel()?;
-        // The wait counts from the start asked for (from now for a job that is kept).
-        let since = Instant::now();
         let live = if resumed || look { self.vvp.live_job(dep).await? } else { None };
+        // The wait counts from the start asked for (from the look for a job that is kept).
+        let since;
         let job = match live {
             Some(j) => {
+                since = Instant::now();
                 self.step(
                     name,
                     Step::Start,
@@ -476,6 +477,7 @@ impl<V: Vvp> Executor<'_, V> {
             }
             None => {
                 self.step(name, Step::Start, &format!("starting the job (restore {restore})")).await?;
+                since = Instant::now();
                 match self.vvp.start(dep, restore, queue).await {
                     Ok(j) => j,
                     // A lost answer or a refusal: look before trying again. A start that

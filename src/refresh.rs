@@ -63,7 +63,7 @@ pub async fn observe(client: &Client, recorded: Option<&State>, creates: &[&str]
     }
     if !creates.is_empty() {
         let ours: HashMap<String, vvp_api::RemoteDeployment> =
-            client.our_deployments().await?.into_iter().filter(|d| d.ours).map(|d| (d.name.clone(), d)).collect();
+            client.our_deployments().await?.into_iter().filter(|d| d.ours()).map(|d| (d.name.clone(), d)).collect();
         for name in creates {
             if let Some(d) = ours.get(*name) {
                 let sql_digest = d.sql.as_deref().map(|s| flinkform_core::spec::digest(&[s.as_bytes()]));

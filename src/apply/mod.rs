@@ -389,11 +389,9 @@ impl<'a, V: Vvp> Executor<'a, V> {
     ) -> Res<()> {
         self.journal(name, |st| {
             let serial = st.serial + 1;
-            let (history, remote, intent) = match st.pipelines.get(name) {
-                Some(cur) => (cur.history.as_slice(), cur.remote.clone(), cur.intent),
-                None => (&[][..], after.remote.clone(), state::Intent::Running),
-            };
-            let rec = after.applied(history, remote, intent, action, serial, &self.at, status);
+            let cur = st.pipelines.get(name);
+            let remote = cur.map_or_else(|| after.remote.clone(), |c| c.remote.clone());
+            let rec = after.applied(cur, remote, action, serial, &self.at, status);
             st.pipelines.insert(name.to_string(), rec);
         })
         .await?;

@@ -66,7 +66,7 @@ impl<V: Vvp> Executor<'_, V> {
             Upgrade::Stateless => Restore::None,
         };
         let (dep, restore, adopted) = match self.vvp.find_deployment(name).await? {
-            Some(d) if d.ours => {
+            Some(d) if d.ours() => {
                 self.event(name, &format!("adopting deployment {}", d.id));
                 let (restore, kept) = if d.sql.as_deref() != Some(after.sql.as_str()) {
                     // It runs other SQL: bring it to the plan like an update.
@@ -170,9 +170,8 @@ impl<V: Vvp> Executor<'_, V> {
             let serial = st.serial + 1;
             if let Some(cur) = st.pipelines.get_mut(name) {
                 let mut rec = before.applied(
-                    &cur.history,
+                    Some(&*cur),
                     cur.remote.clone(),
-                    cur.intent,
                     Operation::Rollback,
                     serial,
                     at,
@@ -246,7 +245,7 @@ impl<V: Vvp> Executor<'_, V> {
         .await?;
         let dep = match &before.remote.deployment_id {
             Some(d) => Some(d.clone()),
-            None => self.vvp.find_deployment(name).await?.filter(|d| d.ours).map(|d| d.id),
+            None => self.vvp.find_deployment(name).await?.filter(|d| d.ours()).map(|d| d.id),
         };
         if let Some(dep) = dep {
             self.stop_all(name, &dep, Stop::Now).await?;
@@ -309,7 +308,7 @@ impl<V: Vvp> Executor<'_, V> {
                 // A retried or resumed deploy of ours may have won the race for the name.
                 Some(Ticket::Failed(m)) => match self.vvp.find_deployment(name).await? {
                     Some(d)
-                        if d.ours
+                        if d.ours()
                             && deployment.is_none_or(|x| x == d.id)
                             && d.sql.as_deref() == Some(after.sql.as_str()) =>
                     {

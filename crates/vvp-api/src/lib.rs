@@ -33,14 +33,19 @@ pub struct RemoteDeployment {
     pub id: String,
     /// Deployment name.
     pub name: String,
-    /// Made by this flinkform project for the pipeline of its own name (labels say so).
-    pub ours: bool,
     /// Whose it is, by flinkform's labels.
     pub owner: Owner,
     /// Its SQL, when it is a SQL deployment.
     pub sql: Option<String>,
     /// What it is set to, of what flinkform manages.
     pub settings: LiveSettings,
+}
+
+impl RemoteDeployment {
+    /// Made by this flinkform project for the pipeline of its own name (labels say so).
+    pub fn ours(&self) -> bool {
+        self.owner.is(&self.name)
+    }
 }
 
 /// Whose a deployment is, by flinkform's labels (`managed-by`, `flinkform-project`,
@@ -212,11 +217,9 @@ fn remote_of(d: Deployment, project: Option<&str>) -> RemoteDeployment {
         p if p == project => Owner::ThisProject(labels.get(PIPELINE_LABEL).cloned()),
         p => Owner::OtherProject(p.map(String::from)),
     };
-    let ours = owner.is(&name);
-    let settings = settings_of(&d, ours);
+    let settings = settings_of(&d, owner.is(&name));
     RemoteDeployment {
         id: d.deployment_id.unwrap_or_default(),
-        ours,
         owner,
         name,
         settings,

@@ -214,7 +214,6 @@ impl Model {
         Some(RemoteDeployment {
             id: id.into(),
             name: d.name.clone(),
-            ours: true,
             owner: vvp_api::Owner::ThisProject(Some(d.name.clone())),
             sql: Some(d.sql.clone()),
             settings: Default::default(),

@@ -95,7 +95,6 @@ fn ours(id: &str, sql: &str) -> Answer {
     Answer::Deployment(Some(RemoteDeployment {
         id: id.into(),
         name: "orders".into(),
-        ours: true,
         owner: vvp_api::Owner::ThisProject(Some("orders".into())),
         sql: Some(sql.into()),
         settings: Default::default(),

@@ -64,8 +64,7 @@ pub(super) fn drift(
                     reasons.push(restart_note(before, after));
                 }
                 Action::Repair => {
-                    let what = job.as_deref().map_or("has no job".to_string(), |s| format!("job is {s}"));
-                    reasons.push(format!("recorded as running, but on VVP the {what}"));
+                    reasons.push(format!("recorded as running, but on VVP the {}", job_said(job)));
                     reasons.push("the deployment is put back (UpdateDeployment), then the job starts".into());
                 }
                 _ => reasons.push(
@@ -76,8 +75,10 @@ pub(super) fn drift(
         }
         Live::Found { job, .. } if *action == Action::HotUpdate && job.as_deref() != Some("RUNNING") => {
             *action = Action::Update;
-            let what = job.as_deref().map_or("has no job".to_string(), |s| format!("job is {s}"));
-            reasons.push(format!("on VVP the {what}, so the new settings cannot be hot-updated: the job restarts"));
+            reasons.push(format!(
+                "on VVP the {}, so the new settings cannot be hot-updated: the job restarts",
+                job_said(job)
+            ));
             reasons.push(restart_note(before, after));
         }
         // A job stopped with `flinkform stop` stays stopped until `flinkform start`.
@@ -87,11 +88,15 @@ pub(super) fn drift(
                 && before.intent != crate::state::Intent::Stopped =>
         {
             *action = Action::Repair;
-            let what = job.as_deref().map_or("has no job".to_string(), |s| format!("job is {s}"));
-            reasons.push(format!("recorded as running, but on VVP the {what}"));
+            reasons.push(format!("recorded as running, but on VVP the {}", job_said(job)));
         }
         Live::Found { .. } | Live::Unknown(_) => {}
     }
+}
+
+/// What VVP shows of a deployment's job, as the reasons say it.
+fn job_said(job: &Option<String>) -> String {
+    job.as_deref().map_or("has no job".to_string(), |s| format!("job is {s}"))
 }
 
 /// Where the deployment on VVP differs from what was applied, of what flinkform sets

@@ -417,15 +417,13 @@ impl Plan {
                     Action::Create | Action::Update | Action::Replace | Action::Repair | Action::HotUpdate,
                     Some(after),
                 ) => {
-                    let history = c.before.as_deref().map_or(&[][..], |b| &b.history);
                     let remote = match (&c.before, c.action) {
                         (Some(b), Action::Update | Action::Repair | Action::HotUpdate) => b.remote.clone(),
                         _ => after.remote.clone(),
                     };
                     let action = c.action.operation().expect("a change that records a revision");
-                    let intent = c.before.as_deref().map_or(crate::state::Intent::Running, |b| b.intent);
                     let rec =
-                        after.applied(history, remote, intent, action, serial, at, crate::state::Status::Recorded);
+                        after.applied(c.before.as_deref(), remote, action, serial, at, crate::state::Status::Recorded);
                     next.pipelines.insert(c.name.clone(), rec);
                 }
                 (Action::Record, Some(after)) => {

@@ -444,24 +444,23 @@ impl PipelineState {
         }
     }
 
-    /// The record a change leaves: this planned record with `history`, `remote` and the
-    /// user's `intent` carried on, one more revision (`action` at state `serial`, time
-    /// `at`), `status`, and nothing pending. What apply records after a change and what
-    /// a plan's outcome records are this one function.
-    #[allow(clippy::too_many_arguments)]
+    /// The record a change leaves: this planned record with the history and the user's
+    /// intent of `current` (the record it replaces, if any) carried on, `remote`, one
+    /// more revision (`action` at state `serial`, time `at`), `status`, and nothing
+    /// pending. What apply records after a change and what a plan's outcome records are
+    /// this one function.
     pub fn applied(
         &self,
-        history: &[Revision],
+        current: Option<&PipelineState>,
         remote: Remote,
-        intent: Intent,
         action: Operation,
         serial: u64,
         at: &str,
         status: Status,
     ) -> PipelineState {
         let mut rec = self.clone();
-        rec.intent = intent;
-        rec.history = history.to_vec();
+        rec.intent = current.map_or(Intent::Running, |c| c.intent);
+        rec.history = current.map_or_else(Vec::new, |c| c.history.clone());
         rec.history.push(Revision {
             serial,
             action,

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::ops::ControlFlow;
 use std::time::Duration;
 
+use flinkform_core::echo;
 use flinkform_core::plan::{Adoptable, Desired, Live, Observed};
 use flinkform_core::state::State;
 use vvp_api::{Client, ErrorKind, JobState, ValidationState, VvpError};
@@ -66,7 +67,7 @@ pub async fn observe(client: &Client, recorded: Option<&State>, creates: &[&str]
             client.our_deployments().await?.into_iter().filter(|d| d.ours()).map(|d| (d.name.clone(), d)).collect();
         for name in creates {
             if let Some(d) = ours.get(*name) {
-                let sql_digest = d.sql.as_deref().map(|s| flinkform_core::spec::digest(&[s.as_bytes()]));
+                let sql_digest = d.sql.as_deref().map(echo::sql_digest);
                 observed.adoptable.insert(name.to_string(), Adoptable { id: d.id.clone(), sql_digest });
             }
         }
@@ -79,16 +80,12 @@ pub async fn observe(client: &Client, recorded: Option<&State>, creates: &[&str]
 /// job's state, or the live job's when the recorded one is not live; a recorded job
 /// that VVP no longer knows counts as no job (drift), not as a failure.
 async fn look(client: &Client, name: &str, dep: &str, job: Option<&str>, sql: &str) -> Result<Live, VvpError> {
-    let Some(mut d) = client.deployment(dep).await? else { return Ok(Live::Gone) };
+    let Some(mut d) = client.recorded_deployment(dep, name).await? else { return Ok(Live::Gone) };
     // Ours when its labels name this project's pipeline as recorded (after `state mv`,
     // the deployment keeps its first name, and its label takes the new one).
     d.settings.labels_edited = !d.owner.is(name);
     let recorded_job = match job {
-        Some(j) => match client.job(j).await {
-            Ok(j) => Some(j),
-            Err(e) if e.kind() == ErrorKind::NotFound => None,
-            Err(e) => return Err(e),
-        },
+        Some(j) => client.recorded_job(j, dep).await?,
         None => None,
     };
     // A recorded job that stopped may have a successor started outside flinkform: the
@@ -98,8 +95,8 @@ async fn look(client: &Client, name: &str, dep: &str, job: Option<&str>, sql: &s
         recorded => client.live_job(dep).await?.map(|j| j.state).or(recorded.map(|j| j.state)),
     };
     Ok(Live::Found {
-        sql_matches: d.sql.as_deref() == Some(sql),
-        sql_digest: d.sql.as_deref().map(|s| flinkform_core::spec::digest(&[s.as_bytes()])),
+        sql_matches: d.sql.as_deref().is_some_and(|s| echo::same_sql(s, sql)),
+        sql_digest: d.sql.as_deref().map(echo::sql_digest),
         job: state.as_ref().map(job_name),
         settings: d.settings,
     })

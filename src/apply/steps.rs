@@ -5,13 +5,14 @@ use std::ops::ControlFlow::{Break, Continue};
 
 use tokio::time::Instant;
 
+use flinkform_core::echo::same_sql;
 use flinkform_core::plan::SinkDdl;
 use flinkform_core::spec::{OnFailure, Upgrade};
 use flinkform_core::state::resume;
 use flinkform_core::state::{self, DeployParams, Intent, Operation, Pending, PipelineState, Step};
 use std::collections::HashMap;
 
-use vvp_api::{ErrorKind, JobState, RemoteDraft, Restore, Stop, TicketState};
+use vvp_api::{JobState, RemoteDraft, Restore, Stop, TicketState};
 
 use super::{EVENT_DESTROYED, EVENT_ROLLED_BACK, EVENT_STOPPED, Error, Executor, Res, Vvp};
 use crate::poll::{Backoff, poll_until};
@@ -65,18 +66,18 @@ impl<V: Vvp> Executor<'_, V> {
             Upgrade::Stateful => Restore::LatestState,
             Upgrade::Stateless => Restore::None,
         };
-        let (dep, restore, adopted) = match self.vvp.find_deployment(name).await? {
+        let (dep, restore) = match self.vvp.find_deployment(name).await? {
             Some(d) if d.ours() => {
                 self.event(name, &format!("adopting deployment {}", d.id));
-                let (restore, kept) = if d.sql.as_deref() != Some(after.sql.as_str()) {
+                let restore = if !d.sql.as_deref().is_some_and(|s| same_sql(s, &after.sql)) {
                     // It runs other SQL: bring it to the plan like an update.
-                    let restart = self.stop_for_restart(name, &d.id, &after.sql, after.deploy.upgrade, action).await?;
+                    let restore = self.stop_for_restart(name, &d.id, &after.sql, after.deploy.upgrade, action).await?;
                     self.deploy(name, after, Some(&d.id)).await?;
-                    restart
+                    restore
                 } else {
-                    (fresh, true)
+                    fresh
                 };
-                (d.id, restore, kept)
+                (d.id, restore)
             }
             Some(d) => {
                 return Err(Error::Failed(format!(
@@ -84,7 +85,7 @@ impl<V: Vvp> Executor<'_, V> {
                     d.id, d.id
                 )));
             }
-            None => (self.deploy(name, after, None).await?, Restore::None, false),
+            None => (self.deploy(name, after, None).await?, Restore::None),
         };
         self.set_deployment(name, &dep).await?;
         // An adopted deployment may have been reached by a run that died before
@@ -94,7 +95,7 @@ impl<V: Vvp> Executor<'_, V> {
         if self.intent(name).await == Intent::Stopped {
             return self.finish_as(name, after, action, state::Status::Stopped, EVENT_STOPPED).await;
         }
-        self.start(name, &dep, &restore, &after.deploy, adopted).await?;
+        self.start(name, &dep, &restore, &after.deploy).await?;
         self.finish(name, after, action).await
     }
 
@@ -122,8 +123,7 @@ impl<V: Vvp> Executor<'_, V> {
         })
         .await?;
         self.sink_ddl(name, after, ddl).await?;
-        let (restore, kept) =
-            self.stop_for_restart(name, &dep, &after.sql, after.deploy.upgrade, Operation::Update).await?;
+        let restore = self.stop_for_restart(name, &dep, &after.sql, after.deploy.upgrade, Operation::Update).await?;
         // What a rollback restores: the state before the update (its stop's savepoint).
         let before_update = match self.read(name, |p| p.pending.as_ref()?.savepoint_id.clone()).await {
             Some(sp) => Restore::FromSavepoint(sp),
@@ -135,7 +135,7 @@ impl<V: Vvp> Executor<'_, V> {
             // Stopped on purpose: it stays stopped until `flinkform start`.
             return self.finish_as(name, after, Operation::Update, state::Status::Stopped, EVENT_STOPPED).await;
         }
-        match self.start(name, &dep, &restore, &after.deploy, kept).await {
+        match self.start(name, &dep, &restore, &after.deploy).await {
             Err(Error::Failed(why)) if after.deploy.on_failure == OnFailure::Rollback => {
                 self.rollback(name, &dep, before, &before_update, why).await
             }
@@ -164,7 +164,7 @@ impl<V: Vvp> Executor<'_, V> {
         self.stop_all(name, dep, Stop::Now).await?;
         self.deploy(name, before, Some(dep)).await?;
         self.configure(name, dep, before).await?;
-        self.start(name, dep, restore, &before.deploy, false).await?;
+        self.start(name, dep, restore, &before.deploy).await?;
         let at = &self.at;
         self.journal(name, |st| {
             let serial = st.serial + 1;
@@ -208,7 +208,7 @@ impl<V: Vvp> Executor<'_, V> {
             Upgrade::Stateful => Restore::LatestState,
             Upgrade::Stateless => Restore::None,
         });
-        self.start(name, &dep, &restore, &after.deploy, false).await?;
+        self.start(name, &dep, &restore, &after.deploy).await?;
         self.finish(name, after, Operation::Repair).await
     }
 
@@ -243,14 +243,15 @@ impl<V: Vvp> Executor<'_, V> {
             p.pending = Some(Pending::new(action, Step::Stop));
         })
         .await?;
+        // A recorded deployment deleted behind flinkform's back is gone: nothing to stop.
         let dep = match &before.remote.deployment_id {
-            Some(d) => Some(d.clone()),
+            Some(d) => self.vvp.deployment(d, name).await?.map(|_| d.clone()),
             None => self.vvp.find_deployment(name).await?.filter(|d| d.ours()).map(|d| d.id),
         };
         if let Some(dep) = dep {
             self.stop_all(name, &dep, Stop::Now).await?;
             self.step(name, Step::Delete, &format!("deleting deployment {dep}")).await?;
-            self.vvp.delete(&dep).await?;
+            self.vvp.delete(&dep, name).await?;
         }
         self.discard_drafts(name).await?;
         self.update(name, |p| {
@@ -292,7 +293,7 @@ impl<V: Vvp> Executor<'_, V> {
                         Ok(TicketState::Running) => Continue(()),
                         Ok(TicketState::Deployed(id)) => Break(Ticket::Deployed(id)),
                         Ok(TicketState::Failed(m)) => Break(Ticket::Failed(m)),
-                        Err(e) if e.kind() == ErrorKind::NotFound => Break(Ticket::Lost),
+                        Err(e) if e.may_be_gone() => Break(Ticket::Lost),
                         Err(e) => return Err(e.into()),
                     })
                 })
@@ -310,7 +311,7 @@ impl<V: Vvp> Executor<'_, V> {
                     Some(d)
                         if d.ours()
                             && deployment.is_none_or(|x| x == d.id)
-                            && d.sql.as_deref() == Some(after.sql.as_str()) =>
+                            && d.sql.as_deref().is_some_and(|s| same_sql(s, &after.sql)) =>
                     {
                         Ok(d.id)
                     }
@@ -354,7 +355,7 @@ impl<V: Vvp> Executor<'_, V> {
         deployment: Option<&str>,
     ) -> Res<Result<String, (String, Instant)>> {
         let fits = |d: &RemoteDraft| {
-            d.sql.as_deref() == Some(after.sql.as_str())
+            d.sql.as_deref().is_some_and(|s| same_sql(s, &after.sql))
                 && deployment.is_none_or(|x| d.deployment.as_deref() == Some(x))
         };
         let journaled = self.read(name, |p| p.remote.draft_id.clone()).await;
@@ -368,7 +369,11 @@ impl<V: Vvp> Executor<'_, V> {
         };
         if let Some(d) = &found {
             if let Some(dep) = &d.deployment
-                && self.vvp.deployment(dep).await?.is_some_and(|x| x.sql.as_deref() == Some(after.sql.as_str()))
+                && self
+                    .vvp
+                    .deployment(dep, name)
+                    .await?
+                    .is_some_and(|x| x.sql.as_deref().is_some_and(|s| same_sql(s, &after.sql)))
             {
                 self.event(name, &format!("deployment {dep} already runs this SQL (draft {})", d.id));
                 self.set_draft(name, Some(d.id.clone())).await?;
@@ -395,10 +400,9 @@ impl<V: Vvp> Executor<'_, V> {
         match self.vvp.create_sql_draft(name, &after.sql, &after.deploy, deployment).await {
             Ok(id) => Ok(id),
             Err(e) if e.may_have_taken_effect() => {
-                let made =
-                    self.drafts_of(name, true).await?.into_iter().find(|d| {
-                        d.sql.as_deref() == Some(after.sql.as_str()) && d.deployment.as_deref() == deployment
-                    });
+                let made = self.drafts_of(name, true).await?.into_iter().find(|d| {
+                    d.sql.as_deref().is_some_and(|s| same_sql(s, &after.sql)) && d.deployment.as_deref() == deployment
+                });
                 match made {
                     Some(d) => Ok(d.id),
                     None => Ok(self.vvp.create_sql_draft(name, &after.sql, &after.deploy, deployment).await?),
@@ -447,20 +451,13 @@ impl<V: Vvp> Executor<'_, V> {
     }
 
     /// Starts the deployment's job and waits for RUNNING. A job that is already live is
-    /// kept, not started again: looked for when a start was journaled before (a resumed
-    /// one) or when `look` says one may run (an adopted deployment).
-    pub(super) async fn start(
-        &self,
-        name: &str,
-        dep: &str,
-        restore: &Restore,
-        deploy: &DeployParams,
-        look: bool,
-    ) -> Res<()> {
+    /// kept, not started again: the deployment's jobs are looked at before every start
+    /// (nothing Alibaba documents says VVP refuses a second live job) and after a start
+    /// whose answer was lost.
+    pub(super) async fn start(&self, name: &str, dep: &str, restore: &Restore, deploy: &DeployParams) -> Res<()> {
         let queue = deploy.resource_queue.as_str();
-        let resumed = self.at_step(name, Step::Start).await;
         self.check_cancel()?;
-        let live = if resumed || look { self.vvp.live_job(dep).await? } else { None };
+        let live = self.vvp.live_job(dep).await?;
         // The wait counts from the start asked for (from the look for a job that is kept).
         let since;
         let job = match live {

@@ -6,6 +6,7 @@ use std::ops::ControlFlow::{Break, Continue};
 
 use tokio::time::Instant;
 
+use flinkform_core::echo::same_sql;
 use flinkform_core::spec::Upgrade;
 use flinkform_core::state::resume::{self, Next, Seen};
 use flinkform_core::state::{Operation, Step};
@@ -20,8 +21,8 @@ impl<V: Vvp> Executor<'_, V> {
     /// [`resume::restart`], and says what the restart's start restores: stateful, exactly
     /// the savepoint the restart's stop took (journaled, so a resumed apply restores the
     /// same one while no job was started since), else the latest state; stateless, none.
-    /// The live job a resumed restart had started (it runs `planned` SQL) is kept: then
-    /// the second value is true, and the start finds that job instead of starting one.
+    /// The live job a resumed restart had started (it runs `planned` SQL) is kept: the
+    /// start finds that job instead of starting one.
     pub(super) async fn stop_for_restart(
         &self,
         name: &str,
@@ -29,7 +30,7 @@ impl<V: Vvp> Executor<'_, V> {
         planned: &str,
         upgrade: Upgrade,
         action: Operation,
-    ) -> Res<(Restore, bool)> {
+    ) -> Res<Restore> {
         let (reached, savepoint) = self
             .read(name, |p| {
                 let pending = p.pending.as_ref().filter(|x| x.action == action)?;
@@ -41,7 +42,12 @@ impl<V: Vvp> Executor<'_, V> {
         let seen = match &live {
             None => Seen::NoJob,
             Some(_) if reached == Some(Step::Start) => {
-                match self.vvp.deployment(dep).await?.is_some_and(|d| d.sql.as_deref() == Some(planned)) {
+                match self
+                    .vvp
+                    .deployment(dep, name)
+                    .await?
+                    .is_some_and(|d| d.sql.as_deref().is_some_and(|s| same_sql(s, planned)))
+                {
                     true => Seen::PlannedJob,
                     false => Seen::OtherJob,
                 }
@@ -62,7 +68,7 @@ impl<V: Vvp> Executor<'_, V> {
                     ),
                     _ => {}
                 }
-                return Ok((restore, false));
+                return Ok(restore);
             }
             Next::Keep => {
                 let job = live.as_ref().map_or("", |j| j.id.as_str());
@@ -74,14 +80,14 @@ impl<V: Vvp> Executor<'_, V> {
                     Upgrade::Stateful => Restore::LatestState,
                     Upgrade::Stateless => Restore::None,
                 };
-                return Ok((restore, true));
+                return Ok(restore);
             }
             Next::Stop { savepoint: true } => Stop::WithSavepoint,
             Next::Stop { savepoint: false } => Stop::Now,
         };
         let stopped = self.stop_from(name, dep, live, how).await?;
         if upgrade == Upgrade::Stateless {
-            return Ok((Restore::None, false));
+            return Ok(Restore::None);
         }
         let taken = match &stopped {
             Some(job) => self.vvp.stop_savepoint(dep, job).await?,
@@ -91,11 +97,11 @@ impl<V: Vvp> Executor<'_, V> {
             let why =
                 stopped.map_or("no job was running".to_string(), |j| format!("stopping job {j} left no savepoint"));
             self.event(name, &format!("{why}: the job starts from its latest state"));
-            return Ok((Restore::LatestState, false));
+            return Ok(Restore::LatestState);
         };
         self.update_pending(name, |pending| pending.savepoint_id = Some(sp.clone())).await?;
         self.event(name, &format!("savepoint {sp} taken"));
-        Ok((Restore::FromSavepoint(sp), false))
+        Ok(Restore::FromSavepoint(sp))
     }
 
     /// Stops every live job of the deployment and waits until they stopped; the last

@@ -13,8 +13,8 @@ use vvp_api::{
 pub trait Vvp: Sync {
     /// The deployment called `name`, if any.
     fn find_deployment(&self, name: &str) -> impl Future<Output = Result<Option<RemoteDeployment>, VvpError>>;
-    /// The deployment with this id, `None` when it is gone.
-    fn deployment(&self, id: &str) -> impl Future<Output = Result<Option<RemoteDeployment>, VvpError>>;
+    /// Pipeline `name`'s deployment with this id, `None` when it is gone for sure.
+    fn deployment(&self, id: &str, name: &str) -> impl Future<Output = Result<Option<RemoteDeployment>, VvpError>>;
     /// Every draft this project made, of every pipeline.
     fn drafts(&self) -> impl Future<Output = Result<Vec<RemoteDraft>, VvpError>>;
     /// Deletes a draft (one already gone counts as deleted).
@@ -50,8 +50,8 @@ pub trait Vvp: Sync {
     fn job(&self, id: &str) -> impl Future<Output = Result<RemoteJob, VvpError>>;
     /// Asks a job to stop.
     fn stop(&self, job: &str, how: Stop) -> impl Future<Output = Result<(), VvpError>>;
-    /// Deletes a deployment (one already gone counts as deleted).
-    fn delete(&self, deployment: &str) -> impl Future<Output = Result<(), VvpError>>;
+    /// Deletes pipeline `name`'s deployment (one already gone counts as deleted).
+    fn delete(&self, deployment: &str, name: &str) -> impl Future<Output = Result<(), VvpError>>;
     /// Asks the running job to take its deployment's new hot-updatable settings.
     fn hot_update(&self, job: &str) -> impl Future<Output = Result<HotUpdate, VvpError>>;
     /// Where a hot update is.
@@ -64,8 +64,8 @@ impl Vvp for Client {
     fn find_deployment(&self, name: &str) -> impl Future<Output = Result<Option<RemoteDeployment>, VvpError>> {
         Client::find_deployment(self, name)
     }
-    fn deployment(&self, id: &str) -> impl Future<Output = Result<Option<RemoteDeployment>, VvpError>> {
-        Client::deployment(self, id)
+    fn deployment(&self, id: &str, name: &str) -> impl Future<Output = Result<Option<RemoteDeployment>, VvpError>> {
+        Client::recorded_deployment(self, id, name)
     }
     fn drafts(&self) -> impl Future<Output = Result<Vec<RemoteDraft>, VvpError>> {
         Client::drafts(self)
@@ -114,8 +114,8 @@ impl Vvp for Client {
     fn stop(&self, job: &str, how: Stop) -> impl Future<Output = Result<(), VvpError>> {
         Client::stop(self, job, how)
     }
-    fn delete(&self, deployment: &str) -> impl Future<Output = Result<(), VvpError>> {
-        Client::delete(self, deployment)
+    fn delete(&self, deployment: &str, name: &str) -> impl Future<Output = Result<(), VvpError>> {
+        Client::delete(self, deployment, name)
     }
     fn hot_update(&self, job: &str) -> impl Future<Output = Result<HotUpdate, VvpError>> {
         Client::hot_update(self, job)

@@ -276,19 +276,6 @@ fn kill_after_start() {
 }
 
 #[test]
-fn deploy_tickets_vvp_forgets_are_re_derived_from_the_drafts() {
-    // Every ticket is forgotten the moment it finishes: apply never sees a result.
-    let emu = Emulator::start(&["--ticket-ttl", "0s"]);
-    let p = TestProject::two_pipelines();
-    let r = run(&p, &emu, &["apply", "--auto-approve"]).code(0);
-    assert!(r.stdout.contains("VVP no longer knows deploy ticket"), "{}", r.stdout);
-    assert!(r.stdout.contains("already runs this SQL (draft"), "{}", r.stdout);
-    assert!(r.stdout.contains("Apply complete! 2 created"), "{}", r.stdout);
-    assert_eq!(managed_deployments(&emu), ["clickstream", "orders"]);
-    run(&p, &emu, &["plan", "--detailed-exitcode"]).code(0);
-}
-
-#[test]
 fn two_projects_in_one_namespace_never_adopt_each_other_s_deployments() {
     let emu = Emulator::start(&[]);
     let a = TestProject::two_pipelines();
@@ -433,7 +420,7 @@ fn refresh_reports_missing_variables_drift_and_stopped_jobs() {
     let dep = state["pipelines"]["orders"]["remote"]["deployment_id"].as_str().unwrap().to_string();
     block_on(c.stop(&state_job(&p, "orders"), vvp_api::Stop::Now)).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(500));
-    block_on(c.delete(&dep)).unwrap();
+    block_on(c.delete_deployment(&dep)).unwrap();
     let r = run(&p, &emu, &["plan"]).code(0);
     assert!(r.stdout.contains(&format!("deployment {dep} is gone from VVP")), "{}", r.stdout);
     run(&p, &emu, &["apply", "--auto-approve"]).code(0);

@@ -1,6 +1,7 @@
 //! One integration test binary: the CLI end to end, planning against recorded state,
 //! snapshots of rendered SQL and plans, and the state store conformance suite.
 
+mod answers;
 pub mod apply;
 mod cli;
 pub mod comment;
@@ -20,4 +21,5 @@ mod roles;
 mod select;
 mod sinks;
 pub mod state;
+mod tls;
 pub mod vvp;

@@ -155,7 +155,7 @@ fn client_drafts_round_trip_through_the_emulator() {
         assert_eq!(c.get_draft(&id).await.unwrap().name.as_deref(), Some("p one"));
         c.delete_draft(&id).await.unwrap();
         let gone = c.get_draft(&id).await.unwrap_err();
-        assert_eq!(gone.code(), Some("DraftNotFound"), "{gone}");
+        assert_eq!(gone.code(), Some(vvp_api::NOT_FOUND), "{gone}");
         assert_eq!(gone.kind(), vvp_api::ErrorKind::NotFound, "{gone}");
         assert!(!gone.transient());
         // A wrong secret is a non-retryable gateway error.
@@ -175,7 +175,7 @@ fn client_drafts_round_trip_through_the_emulator() {
             RetryPolicy::default(),
         )
         .unwrap();
-        let e = unknown.delete("dep-1").await.unwrap_err();
+        let e = unknown.delete("dep-1", "p").await.unwrap_err();
         assert_eq!(e.kind(), vvp_api::ErrorKind::Auth, "{e}");
         assert_eq!(unknown.draft("draft-1").await.unwrap_err().kind(), vvp_api::ErrorKind::Auth);
     });

@@ -101,12 +101,53 @@ impl fmt::Debug for Spot {
     }
 }
 
-/// Whether an option or spec key names a credential: passwords, secrets, tokens,
-/// credentials, access keys, JAAS configs.
+/// The options that carry a secret in every connector and format flinkform renders or
+/// passes on, by rule rather than by the look of their names: Kafka's client
+/// properties (Apache Kafka's configuration reference: `sasl.jaas.config`,
+/// `ssl.key.password`, `ssl.keystore.password`, `ssl.truststore.password`,
+/// `ssl.keystore.key`; the schema registry client's `basic.auth.user.info` and
+/// `bearer.auth.token`), Flink's Avro-Confluent format (`basic-auth.user-info`,
+/// `bearer-auth.token`, the keystore and truststore passwords), and the JDBC and
+/// Hologres connectors' `password`. A key matches when it is one of these or ends with
+/// `.` and one (`properties.ssl.key.password`, `avro-confluent.basic-auth.user-info`).
+const SECRET_OPTIONS: &[&str] = &[
+    "basic-auth.user-info",
+    "basic.auth.user.info",
+    "bearer-auth.token",
+    "bearer.auth.token",
+    "password",
+    "sasl.jaas.config",
+    "ssl.key.password",
+    "ssl.keystore.key",
+    "ssl.keystore.password",
+    "ssl.truststore.password",
+];
+
+/// Options whose names look like a secret's but which say only where one comes from
+/// (`USER_INFO`, `URL`, `SASL_INHERIT`...).
+const NOT_SECRET_OPTIONS: &[&str] = &[
+    "basic-auth.credentials-source",
+    "basic.auth.credentials.source",
+    "bearer-auth.credentials-source",
+    "bearer.auth.credentials.source",
+];
+
+/// Whether `key` is `option` or ends with `.` and `option`.
+fn is_option(key: &str, option: &str) -> bool {
+    key == option || key.strip_suffix(option).is_some_and(|head| head.ends_with('.'))
+}
+
+/// Whether an option or spec key names a credential: one of [`SECRET_OPTIONS`], or, for
+/// keys no list knows, a name with password, secret, token, credential, an access key
+/// or JAAS in it.
 pub fn credential_key(key: &str) -> bool {
-    let k = key.to_ascii_lowercase();
-    ["password", "secret", "token", "credential", "jaas"].iter().any(|w| k.contains(w))
-        || (k.contains("access") && k.contains("key"))
+    let k = key.trim().trim_matches('"').to_ascii_lowercase();
+    if SECRET_OPTIONS.iter().any(|o| is_option(&k, o)) {
+        return true;
+    }
+    !NOT_SECRET_OPTIONS.iter().any(|o| is_option(&k, o))
+        && (["password", "secret", "token", "credential", "jaas"].iter().any(|w| k.contains(w))
+            || (k.contains("access") && k.contains("key")))
 }
 
 /// Whether a value holds a credential whatever its key: a JAAS login module (with its

@@ -5,6 +5,7 @@
 
 pub mod change;
 pub mod diag;
+pub mod echo;
 pub mod infer;
 pub mod par;
 pub mod plan;

@@ -430,6 +430,12 @@ impl Client {
         Err(VvpError::Decode { action: action.into(), message: format!("more than {MAX_PAGES} pages of {PAGE_SIZE}") })
     }
 
+    /// ListDeployments with a name filter, every page: unlike GetDeploymentsByName, a
+    /// listing answers "none" with an empty page, never with an error.
+    pub async fn deployments_named(&self, name: &str) -> Result<Vec<Deployment>, VvpError> {
+        self.all_pages("ListDeployments", "/deployments", &[("name", name.to_string())]).await
+    }
+
     /// ListDeployments with a label filter, every page.
     pub async fn deployments_with_label(&self, key: &str, value: &str) -> Result<Vec<Deployment>, VvpError> {
         let q = [("labelKey", key.to_string()), ("labelValueArray", value.to_string())];

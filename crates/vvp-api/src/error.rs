@@ -1,5 +1,10 @@
 //! What a VVP call can fail with, and the kinds callers decide on.
 
+/// VVP's `errorCode` for a resource that does not exist: Alibaba's Terraform provider
+/// (`alicloud/resource_alicloud_realtime_compute_job.go`, Delete) takes it as not found,
+/// and the Go SDK's models (`ververica-20220718`) show it with `文件不存在`.
+pub const NOT_FOUND: &str = "990301";
+
 /// A failed call.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum VvpError {
@@ -79,8 +84,8 @@ impl VvpError {
                 .any(|p| code.starts_with(p))
         {
             ErrorKind::Auth
-        } else if code.ends_with("NotFound") && !code.contains('.') {
-            // `DeploymentNotFound`, `DraftNotFound`...; not `InvalidApi.NotFound` (no such
+        } else if code == NOT_FOUND || (code.ends_with("NotFound") && !code.contains('.')) {
+            // VVP's `990301`, or a `…NotFound` code; not `InvalidApi.NotFound` (no such
             // operation) or `InvalidAccessKeyId.NotFound` (an auth failure, above).
             ErrorKind::NotFound
         } else if *status == 409 || code.contains("AlreadyRunning") || code.contains("HasRunningJob") {
@@ -88,6 +93,13 @@ impl VvpError {
         } else {
             ErrorKind::Other
         }
+    }
+
+    /// Whether the answer may mean that what was asked for does not exist: a not-found
+    /// code, or any other refusal of the request itself (a code nobody documented). Only
+    /// a listing can confirm it: callers look before they act on "gone".
+    pub fn may_be_gone(&self) -> bool {
+        matches!(self, VvpError::Api { .. }) && matches!(self.kind(), ErrorKind::NotFound | ErrorKind::Other)
     }
 
     /// Whether the call may have taken effect although it failed: not when VVP's gateway

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use crate::Config;
+use crate::{Config, NotFound, SecondJob};
 
 /// A local VVP OpenAPI server: signatures verified, real envelopes and job state machine,
 /// deterministic fault injection (all off by default). In-memory state.
@@ -50,7 +50,7 @@ pub struct Args {
     /// Variables every namespace has from the start (comma-separated names).
     #[arg(long, value_delimiter = ',')]
     pub variables: Vec<String>,
-    /// Forget a finished ticket this long after it finished (answers TicketNotFound
+    /// Forget a finished ticket this long after it finished (answered as not found
     /// from then on), as VVP does with old tickets; kept forever when absent.
     #[arg(long, value_parser = humantime::parse_duration)]
     pub ticket_ttl: Option<Duration>,
@@ -71,6 +71,18 @@ pub struct Args {
     /// emulator's drafts, deployments, tickets, jobs and savepoints survive its restart.
     #[arg(long)]
     pub state_file: Option<std::path::PathBuf>,
+    /// How a missing draft, deployment, job or ticket is answered: VVP's `990301`
+    /// (cited) or a `…NotFound` code per resource (a variant).
+    #[arg(long, value_enum, default_value = "990301")]
+    pub not_found_code: NotFound,
+    /// What a start does when the deployment already has a live job: `accept` starts a
+    /// second one (nothing cited says VVP refuses), `refuse` answers `JobAlreadyRunning`.
+    #[arg(long, value_enum, default_value = "accept")]
+    pub second_job: SecondJob,
+    /// Answer deployments in a spelling of the server's own (SQL without trailing
+    /// whitespace, memory in Mi, Flink durations in milliseconds), not as they were sent.
+    #[arg(long)]
+    pub normalize: bool,
 }
 
 impl Args {
@@ -104,6 +116,9 @@ impl Args {
             job_crash_after: self.job_crash_after,
             fail_jobs_of_sql_with: self.fail_jobs_of_sql_with,
             state_file: self.state_file,
+            not_found: self.not_found_code,
+            second_job: self.second_job,
+            normalize: self.normalize,
         })
     }
 }

@@ -7,6 +7,7 @@
 //! deterministically from a seed; `--state-file` keeps the world across restarts.
 
 mod args;
+mod normalize;
 mod persist;
 mod routes;
 mod verify;
@@ -61,6 +62,39 @@ pub struct Config {
     pub fail_jobs_of_sql_with: Option<String>,
     /// Where the world is kept across restarts (`None`: in memory only).
     pub state_file: Option<std::path::PathBuf>,
+    /// How a resource that does not exist is answered.
+    pub not_found: NotFound,
+    /// Whether a deployment may have a second live job.
+    pub second_job: SecondJob,
+    /// Answer deployments in VVP's own spelling (see `normalize`), not as sent.
+    pub normalize: bool,
+}
+
+/// How the emulator says a draft, deployment, job or ticket does not exist. Alibaba's
+/// Terraform provider (`resource_alicloud_realtime_compute_job.go`, Delete) takes VVP's
+/// `errorCode` `990301` as not found, and the Go SDK's models show `990301` with
+/// `文件不存在`; no source gives another code, so `Legacy` (a `…NotFound` code per
+/// resource) is only a variant to test a client against, not a claim about VVP.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum NotFound {
+    /// `errorCode: "990301"`, `errorMessage: "文件不存在"` and what is missing.
+    #[default]
+    #[value(name = "990301")]
+    Code990301,
+    /// `DeploymentNotFound`, `DraftNotFound`, `JobNotFound`, `TicketNotFound`...
+    Legacy,
+}
+
+/// What StartJobWithParams does when the deployment already has a live job. No Alibaba
+/// source says VVP refuses it, nor with which code; `Accept` (a second job is started)
+/// is the default so that a client that starts twice is caught, `Refuse` the variant.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum SecondJob {
+    /// A second job is started beside the live one.
+    #[default]
+    Accept,
+    /// The start is refused (`errorCode: "JobAlreadyRunning"`, HTTP 400).
+    Refuse,
 }
 
 impl Default for Config {
@@ -83,6 +117,9 @@ impl Default for Config {
             job_crash_after: None,
             fail_jobs_of_sql_with: None,
             state_file: None,
+            not_found: NotFound::default(),
+            second_job: SecondJob::default(),
+            normalize: false,
         }
     }
 }

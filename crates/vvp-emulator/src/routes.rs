@@ -15,6 +15,7 @@ use vvp_wire::wire::{
     Deployment, DeploymentDraft, DraftDeployParams, DraftValidateParams, GatewayError, Savepoint, Ticket, Variable,
 };
 
+use crate::NotFound;
 use crate::world::{Scope, TicketRec, World};
 
 /// An answer: HTTP status, JSON body, extra headers.
@@ -64,6 +65,17 @@ pub(crate) fn fail(http: u16, code: &str, message: impl Into<String>) -> Answer 
         body: json!({ "requestId": request_id(), "success": false, "httpCode": http,
                       "errorCode": code, "errorMessage": message.into() }),
         retry_after_ms: None,
+    }
+}
+
+impl World {
+    /// The answer for a draft, deployment, job or ticket that does not exist, in the
+    /// configured style ([`NotFound`]); `what` names it.
+    pub(crate) fn gone(&self, legacy_code: &str, what: String) -> Answer {
+        match self.cfg.not_found {
+            NotFound::Code990301 => fail(404, "990301", format!("文件不存在: {what}")),
+            NotFound::Legacy => fail(404, legacy_code, format!("{what} not found")),
+        }
     }
 }
 
@@ -214,7 +226,7 @@ impl World {
                     parse!(req, DraftDeployParams).deployment_draft_id
                 };
                 if self.drafts.get(&draft_id).is_none_or(|(s, _)| *s != scope) {
-                    return fail(404, "DraftNotFound", format!("deployment draft {draft_id} not found"));
+                    return self.gone("DraftNotFound", format!("deployment draft {draft_id}"));
                 }
                 let fails = !validate && self.rng.random_bool(self.cfg.ticket_fail_rate);
                 let ticket = self.id("ticket");
@@ -227,7 +239,7 @@ impl World {
                 if *kind == "async-deploy" || *kind == "async-validate" =>
             {
                 match self.tickets.get(*t).filter(|r| r.scope == scope && r.validate == (*kind == "async-validate")) {
-                    None => fail(404, "TicketNotFound", format!("ticket {t} not found")),
+                    None => self.gone("TicketNotFound", format!("ticket {t}")),
                     Some(r) => match &r.result {
                         Some(v) => ok(v.clone()),
                         None => ok(json!({ "ticketStatus": "EXECUTING", "success": false })),
@@ -241,7 +253,7 @@ impl World {
 
     fn draft(&mut self, req: &Req<'_>, m: &str, id: &str) -> Answer {
         let Some((_, d)) = self.drafts.get(id).filter(|(s, _)| *s == req.scope) else {
-            return fail(404, "DraftNotFound", format!("deployment draft {id} not found"));
+            return self.gone("DraftNotFound", format!("deployment draft {id}"));
         };
         match m {
             "GET" => ok(d.clone()),
@@ -308,7 +320,7 @@ impl World {
 
     fn deployment(&mut self, req: &Req<'_>, m: &str, id: &str) -> Answer {
         if self.deployments.get(id).is_none_or(|(s, _)| *s != req.scope) {
-            return fail(404, "DeploymentNotFound", format!("deployment {id} not found"));
+            return self.gone("DeploymentNotFound", format!("deployment {id}"));
         }
         match m {
             "GET" => ok(self.deployment_view(id)),
@@ -349,7 +361,7 @@ impl World {
             return fail(400, "MissingParameter", "deploymentId is required");
         };
         if self.deployments.get(&dep).is_none_or(|(s, _)| *s != req.scope) {
-            return fail(404, "DeploymentNotFound", format!("deployment {dep} not found"));
+            return self.gone("DeploymentNotFound", format!("deployment {dep}"));
         }
         let job = req.q("jobId");
         let items: Vec<Savepoint> = self

@@ -260,6 +260,6 @@ impl World {
             }
         }
         d.job_summary = Some(s);
-        d
+        if self.cfg.normalize { crate::normalize::deployment(d) } else { d }
     }
 }

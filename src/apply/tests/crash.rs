@@ -288,7 +288,7 @@ impl Vvp for World {
     async fn find_deployment(&self, name: &str) -> Result<Option<RemoteDeployment>, VvpError> {
         self.call(|m| Ok(m.deployments_named(name).first().and_then(|id| m.remote_deployment(id)))).await
     }
-    async fn deployment(&self, id: &str) -> Result<Option<RemoteDeployment>, VvpError> {
+    async fn deployment(&self, id: &str, _name: &str) -> Result<Option<RemoteDeployment>, VvpError> {
         self.call(|m| Ok(m.remote_deployment(id))).await
     }
     async fn drafts(&self) -> Result<Vec<RemoteDraft>, VvpError> {
@@ -427,7 +427,7 @@ impl Vvp for World {
         })
         .await
     }
-    async fn delete(&self, deployment: &str) -> Result<(), VvpError> {
+    async fn delete(&self, deployment: &str, _name: &str) -> Result<(), VvpError> {
         self.call(|m| {
             if m.live_of(deployment).is_some() {
                 return Err(refused("DeleteDeployment", "DeploymentHasRunningJob"));
@@ -608,7 +608,7 @@ fn observe(model: &Model, recorded: Option<&State>) -> Observed {
                 });
                 Live::Found {
                     sql_matches: d.sql == p.sql,
-                    sql_digest: Some(flinkform_core::spec::digest(&[d.sql.as_bytes()])),
+                    sql_digest: Some(flinkform_core::echo::sql_digest(&d.sql)),
                     job,
                     settings,
                 }

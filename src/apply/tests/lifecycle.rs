@@ -18,6 +18,7 @@ async fn create_journals_each_step_before_its_call_and_each_id_after() {
             ("ticket", Ticket(TicketState::Deployed("dep-1".into()))),
             ("discard_draft", Done),
             ("configure", Done),
+            ("live_job", Live(None)),
             ("start", Job(job("job-1", JobState::Starting))),
             ("job", Job(job("job-1", JobState::Starting))),
             ("job", Job(job("job-1", JobState::Running))),
@@ -49,6 +50,7 @@ async fn create_journals_each_step_before_its_call_and_each_id_after() {
         write 8: orders applying create/deploy dep=dep-1
         write 9: orders applying create/configure dep=dep-1
         call configure dep-1 parallelism 2
+        call live_job dep-1
         write 10: orders applying create/start dep=dep-1
         call start dep-1 restore NONE on default-queue
         write 11: orders applying create/start dep=dep-1 job=job-1
@@ -81,6 +83,7 @@ async fn a_stateful_update_restores_exactly_the_savepoint_its_stop_took() {
             ("ticket", Ticket(TicketState::Deployed("dep-1".into()))),
             ("discard_draft", Done),
             ("configure", Done),
+            ("live_job", Live(None)),
             ("start", Job(job("job-2", JobState::Running))),
             ("job", Job(job("job-2", JobState::Running))),
         ],
@@ -110,6 +113,7 @@ async fn a_stateful_update_restores_exactly_the_savepoint_its_stop_took() {
         write 9: orders applying update/deploy savepoint=sp-1 dep=dep-1 job=job-1 history=create@1
         write 10: orders applying update/configure savepoint=sp-1 dep=dep-1 job=job-1 history=create@1
         call configure dep-1 parallelism 2
+        call live_job dep-1
         write 11: orders applying update/start savepoint=sp-1 dep=dep-1 job=job-1 history=create@1
         call start dep-1 restore FROM_SAVEPOINT sp-1 on default-queue
         write 12: orders applying update/start savepoint=sp-1 dep=dep-1 job=job-2 history=create@1
@@ -135,6 +139,7 @@ async fn a_stateful_update_without_a_running_job_starts_from_the_latest_state_no
             ("ticket", Ticket(TicketState::Deployed("dep-1".into()))),
             ("discard_draft", Done),
             ("configure", Done),
+            ("live_job", Live(None)),
             ("start", Job(job("job-2", JobState::Running))),
             ("job", Job(job("job-2", JobState::Running))),
         ],
@@ -165,6 +170,7 @@ async fn a_resumed_update_restores_the_savepoint_its_first_run_journaled() {
             ("ticket", Ticket(TicketState::Deployed("dep-1".into()))),
             ("discard_draft", Done),
             ("configure", Done),
+            ("live_job", Live(None)),
             ("start", Job(job("job-2", JobState::Running))),
             ("job", Job(job("job-2", JobState::Running))),
         ],
@@ -196,6 +202,7 @@ async fn a_stateless_update_stops_without_a_savepoint_and_starts_without_state()
             ("ticket", Ticket(TicketState::Deployed("dep-1".into()))),
             ("discard_draft", Done),
             ("configure", Done),
+            ("live_job", Live(None)),
             ("start", Job(job("job-2", JobState::Running))),
             ("job", Job(job("job-2", JobState::Running))),
         ],
@@ -224,6 +231,7 @@ async fn replace_destroys_the_old_deployment_before_creating_the_new_one() {
         Some(applied()),
         Some(changed(Upgrade::Stateful)),
         vec![
+            ("deployment", ours("dep-1", &applied().sql)),
             ("live_job", Live(Some(job("job-1", JobState::Running)))),
             ("stop", Done),
             ("live_job", Live(None)),
@@ -235,6 +243,7 @@ async fn replace_destroys_the_old_deployment_before_creating_the_new_one() {
             ("ticket", Ticket(TicketState::Deployed("dep-2".into()))),
             ("discard_draft", Done),
             ("configure", Done),
+            ("live_job", Live(None)),
             ("start", Job(job("job-2", JobState::Running))),
             ("job", Job(job("job-2", JobState::Running))),
         ],
@@ -247,6 +256,7 @@ async fn replace_destroys_the_old_deployment_before_creating_the_new_one() {
         lines(
             "
         write 2: orders applying replace/stop dep=dep-1 job=job-1 history=create@1
+        call deployment dep-1
         call live_job dep-1
         call stop job-1 NONE
         call live_job dep-1
@@ -269,6 +279,7 @@ async fn replace_destroys_the_old_deployment_before_creating_the_new_one() {
         write 12: orders applying replace/deploy dep=dep-2 history=create@1
         write 13: orders applying replace/configure dep=dep-2 history=create@1
         call configure dep-2 parallelism 2
+        call live_job dep-2
         write 14: orders applying replace/start dep=dep-2 history=create@1
         call start dep-2 restore NONE on default-queue
         write 15: orders applying replace/start dep=dep-2 job=job-2 history=create@1
@@ -287,6 +298,7 @@ async fn destroy_stops_deletes_and_then_forgets_the_pipeline() {
         Some(applied()),
         None,
         vec![
+            ("deployment", ours("dep-1", &applied().sql)),
             ("live_job", Live(Some(job("job-1", JobState::Running)))),
             ("stop", Done),
             ("live_job", Live(Some(job("job-1", JobState::Cancelling)))),
@@ -303,6 +315,7 @@ async fn destroy_stops_deletes_and_then_forgets_the_pipeline() {
         lines(
             "
         write 2: orders applying delete/stop dep=dep-1 job=job-1 history=create@1
+        call deployment dep-1
         call live_job dep-1
         call stop job-1 NONE
         call live_job dep-1
@@ -316,6 +329,17 @@ async fn destroy_stops_deletes_and_then_forgets_the_pipeline() {
         )
     );
     assert!(r.state.unwrap().pipelines.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn destroy_of_a_deployment_deleted_outside_flinkform_stops_and_deletes_nothing() {
+    use Answer::*;
+    let r =
+        run(Action::Delete, Some(applied()), None, vec![("deployment", Deployment(None)), ("drafts", Drafts(vec![]))])
+            .await;
+    assert_eq!(r.outcome.failed, []);
+    assert_eq!(r.outcome.done.destroy, 1);
+    assert!(r.state.unwrap().pipelines.is_empty(), "forgotten");
 }
 
 #[tokio::test(start_paused = true)]
@@ -367,6 +391,7 @@ async fn an_interrupted_create_resumes_its_journaled_ticket_without_a_second_dra
             ("drafts", Drafts(vec![])),
             ("discard_draft", Done),
             ("configure", Done),
+            ("live_job", Live(None)),
             ("start", Job(job("job-1", JobState::Running))),
             ("job", Job(job("job-1", JobState::Running))),
         ],
@@ -408,11 +433,40 @@ async fn a_start_whose_answer_was_lost_adopts_the_job_it_made() {
     assert!(r.log.last().unwrap().contains("running dep=dep-1 job=job-2"), "{:?}", r.log);
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_first_start_makes_no_look_first_and_adopts_a_job_vvp_says_is_already_live() {
+/// A create's script up to its start, then `then`.
+fn create_then(then: Vec<(&'static str, Answer)>) -> Vec<(&'static str, Answer)> {
     use Answer::*;
-    // Started from the console between the deploy and the start: VVP refuses a second
-    // live job, and the refusal is looked into.
+    let mut script = vec![
+        ("find_deployment", Deployment(None)),
+        ("drafts", Drafts(vec![])),
+        ("create_sql_draft", Id("draft-1")),
+        ("deploy", Id("ticket-1")),
+        ("ticket", Ticket(TicketState::Deployed("dep-1".into()))),
+        ("discard_draft", Done),
+        ("configure", Done),
+    ];
+    script.extend(then);
+    script
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_start_looks_first_and_keeps_a_job_that_is_already_live() {
+    use Answer::*;
+    // Started from the console between the deploy and the start: nothing documents that
+    // VVP refuses a second live job, so the start looks and keeps it.
+    let script = create_then(vec![
+        ("live_job", Live(Some(job("job-9", JobState::Running)))),
+        ("job", Job(job("job-9", JobState::Running))),
+    ]);
+    let r = run(Action::Create, None, Some(desired()), script).await;
+    assert_eq!(r.outcome.failed, []);
+    assert!(!r.log.iter().any(|c| c.starts_with("call start")), "no second job: {:?}", r.log);
+    assert!(r.log.last().unwrap().contains("running dep=dep-1 job=job-9"), "{:?}", r.log);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_start_refused_because_a_job_went_live_since_the_look_keeps_that_job() {
+    use Answer::*;
     let refused = VvpError::Api {
         action: "StartJobWithParams".into(),
         status: 400,
@@ -420,28 +474,14 @@ async fn a_first_start_makes_no_look_first_and_adopts_a_job_vvp_says_is_already_
         message: "deployment orders already has a job that is not stopped".into(),
         request_id: "r-1".into(),
     };
-    let r = run(
-        Action::Create,
-        None,
-        Some(desired()),
-        vec![
-            ("find_deployment", Deployment(None)),
-            ("drafts", Drafts(vec![])),
-            ("create_sql_draft", Id("draft-1")),
-            ("deploy", Id("ticket-1")),
-            ("ticket", Ticket(TicketState::Deployed("dep-1".into()))),
-            ("discard_draft", Done),
-            ("configure", Done),
-            ("start", Fails(refused)),
-            ("live_job", Live(Some(job("job-9", JobState::Running)))),
-            ("job", Job(job("job-9", JobState::Running))),
-        ],
-    )
-    .await;
+    let script = create_then(vec![
+        ("live_job", Live(None)),
+        ("start", Fails(refused)),
+        ("live_job", Live(Some(job("job-9", JobState::Running)))),
+        ("job", Job(job("job-9", JobState::Running))),
+    ]);
+    let r = run(Action::Create, None, Some(desired()), script).await;
     assert_eq!(r.outcome.failed, []);
-    let calls: Vec<&str> = r.log.iter().filter(|l| l.starts_with("call ")).map(String::as_str).collect();
-    let start = calls.iter().position(|c| c.starts_with("call start")).expect("a start");
-    assert_eq!(calls[start - 1], "call configure dep-1 parallelism 2", "no look before a first start: {calls:?}");
     assert!(r.log.last().unwrap().contains("running dep=dep-1 job=job-9"), "{:?}", r.log);
 }
 

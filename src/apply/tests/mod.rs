@@ -150,7 +150,7 @@ impl Vvp for Scripted<'_> {
     async fn find_deployment(&self, name: &str) -> Result<Option<RemoteDeployment>, VvpError> {
         take!(self, "find_deployment", format!("find_deployment {name}"), Answer::Deployment(d) => d)
     }
-    async fn deployment(&self, id: &str) -> Result<Option<RemoteDeployment>, VvpError> {
+    async fn deployment(&self, id: &str, _name: &str) -> Result<Option<RemoteDeployment>, VvpError> {
         take!(self, "deployment", format!("deployment {id}"), Answer::Deployment(d) => d)
     }
     async fn draft(&self, id: &str) -> Result<Option<RemoteDraft>, VvpError> {
@@ -198,7 +198,7 @@ impl Vvp for Scripted<'_> {
     async fn stop(&self, job: &str, how: Stop) -> Result<(), VvpError> {
         take!(self, "stop", format!("stop {job} {}", how.name()), Answer::Done => ())
     }
-    async fn delete(&self, deployment: &str) -> Result<(), VvpError> {
+    async fn delete(&self, deployment: &str, _name: &str) -> Result<(), VvpError> {
         take!(self, "delete", format!("delete {deployment}"), Answer::Done => ())
     }
     async fn hot_update(&self, job: &str) -> Result<HotUpdate, VvpError> {

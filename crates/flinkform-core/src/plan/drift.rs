@@ -5,6 +5,7 @@
 
 use super::diff::{hot_engine, restart_note};
 use super::{Action, Adoptable, Live, LiveSettings};
+use crate::echo;
 use crate::spec::Upgrade;
 use crate::state::resume::{self, Next, Seen};
 use crate::state::{DeployParams, HOT_UPDATE_VVR, Operation, PipelineState};
@@ -113,12 +114,21 @@ fn settings_drift(recorded: &DeployParams, live: &LiveSettings) -> Vec<String> {
     differs("engine version", &live.engine_version, Some(&recorded.engine_version), &mut out);
     differs("parallelism", &live.parallelism, Some(&recorded.parallelism), &mut out);
     differs("resource queue", &live.resource_queue, Some(&recorded.resource_queue), &mut out);
-    differs("jobmanager", &live.jobmanager, recorded.jobmanager.as_ref(), &mut out);
-    differs("taskmanager", &live.taskmanager, recorded.taskmanager.as_ref(), &mut out);
+    for (what, vvp, ours) in [
+        ("jobmanager", &live.jobmanager, recorded.jobmanager.as_ref()),
+        ("taskmanager", &live.taskmanager, recorded.taskmanager.as_ref()),
+    ] {
+        if let (Some((cpu, memory)), Some((our_cpu, our_memory))) = (vvp, ours)
+            && (cpu != our_cpu || !echo::same_memory(memory, our_memory))
+        {
+            out.push(format!("{what} is {cpu} CPU, {memory} on VVP; {our_cpu} CPU, {our_memory} when applied"));
+        }
+    }
     for (k, v) in &recorded.flink_conf {
         match live.flink_conf.get(k) {
-            Some(l) if l == v => {}
-            l => out.push(format!("flink_conf {k} is {l:?} on VVP, {v:?} when applied")),
+            Some(l) if echo::same_conf(l, v) => {}
+            Some(l) => out.push(format!("flink_conf {k} is `{l}` on VVP, `{v}` when applied")),
+            None => out.push(format!("flink_conf {k} is not set on VVP, `{v}` when applied")),
         }
     }
     if live.labels_edited {
@@ -144,7 +154,7 @@ pub(super) fn resume_note(
     let seen = match live {
         Some(Live::Found { job, sql_digest, .. }) => {
             let live_job = job.as_deref().is_some_and(|j| matches!(j, "STARTING" | "RUNNING" | "CANCELLING"));
-            let planned = sql_digest.as_deref() == Some(crate::spec::digest(&[after.sql.as_bytes()]).as_str());
+            let planned = sql_digest.as_deref() == Some(echo::sql_digest(&after.sql).as_str());
             Some(match (live_job, planned) {
                 (false, _) => Seen::NoJob,
                 (true, true) => Seen::PlannedJob,
@@ -194,7 +204,7 @@ pub(super) fn resume_note(
 /// the state has no record of (the executor's create: same SQL, its live job kept or a
 /// stateful job started from its latest state; other SQL, an update).
 pub(super) fn adopt_notes(found: &Adoptable, after: &PipelineState) -> Vec<String> {
-    let planned = found.sql_digest.as_deref() == Some(crate::spec::digest(&[after.sql.as_bytes()]).as_str());
+    let planned = found.sql_digest.as_deref() == Some(echo::sql_digest(&after.sql).as_str());
     let how = match (planned, after.deploy.upgrade) {
         (true, Upgrade::Stateful) => {
             "it runs the planned SQL: its live job is kept; if none runs, the job starts from its latest state (LATEST_STATE)"

@@ -294,6 +294,34 @@ fn literal_secrets_in_connector_options_are_refused_and_masked() {
 }
 
 #[test]
+fn every_secret_bearing_kafka_property_is_refused_by_rule_whatever_its_value_looks_like() {
+    // Values a name heuristic cannot tell from settings: only the closed list catches them.
+    let listed = [
+        "properties.basic.auth.user.info",
+        "properties.schema.registry.basic.auth.user.info",
+        "properties.bearer.auth.token",
+        "properties.ssl.key.password",
+        "properties.ssl.keystore.password",
+        "properties.ssl.truststore.password",
+        "properties.ssl.keystore.key",
+    ];
+    for key in listed {
+        let pipeline = format!("{PIPELINE}[source.options]\n\"{key}\" = \"u:p4ss\"\n");
+        let e = errors(CONFIG, &[("pipelines/orders.toml", &pipeline)]);
+        assert!(e.contains(&format!("option `{key}` holds a literal secret")), "{key}: {e}");
+        assert!(!e.contains("u:p4ss"), "{key}: the value is never shown: {e}");
+    }
+    // Settings beside them are no secrets.
+    for key in
+        ["properties.ssl.keystore.location", "properties.ssl.keystore.type", "properties.basic.auth.credentials.source"]
+    {
+        let pipeline = format!("{PIPELINE}[source.options]\n\"{key}\" = \"/flink/usrlib/x\"\n");
+        let (_, diags) = load_texts(CONFIG, &[("pipelines/orders.toml", &pipeline)]);
+        assert!(diags.iter().all(|d| !d.to_string().contains("literal secret")), "{key}: {diags:?}");
+    }
+}
+
+#[test]
 fn startup_by_timestamp_or_offsets_needs_its_option_and_only_then() {
     let with = |mode: &str, opts: &str| {
         PIPELINE.replace("[sink]", &format!("startup_mode = \"{mode}\"\n[source.options]\n{opts}\n[sink]"))

@@ -131,9 +131,10 @@ impl DeployParams {
     /// parallelism and [`HOT_FLINK_CONF`] values as VVP shows them on the job).
     pub fn hot_settings_match(&self, parallelism: Option<u64>, flink_conf: &BTreeMap<String, String>) -> bool {
         parallelism == Some(self.parallelism)
-            && HOT_FLINK_CONF
-                .iter()
-                .all(|k| self.flink_conf.get(*k) == flink_conf.get(*k) || !self.flink_conf.contains_key(*k))
+            && HOT_FLINK_CONF.iter().all(|k| match (self.flink_conf.get(*k), flink_conf.get(*k)) {
+                (Some(ours), Some(theirs)) => crate::echo::same_conf(ours, theirs),
+                (ours, _) => ours.is_none(),
+            })
     }
 }
 

@@ -11,6 +11,7 @@ use vvp_wire::wire::{
 };
 
 use super::{Answer, Req, decode, fail, live, no_such_api, ok, page};
+use crate::SecondJob;
 use crate::verify::epoch_secs;
 use crate::world::{JobRec, Scope, World};
 
@@ -42,11 +43,11 @@ impl World {
             }
             ("GET", ["jobs", _], [_, id]) => match self.jobs.get(*id).filter(|j| j.scope == scope) {
                 Some(j) => ok(j.job.clone()),
-                None => fail(404, "JobNotFound", format!("job {id} not found")),
+                None => self.gone("JobNotFound", format!("job {id}")),
             },
             ("GET", ["jobs", "hot-updates", _], [_, _, id]) => match self.hot_updates.get(*id) {
                 Some((s, r)) if *s == scope => ok(r.clone()),
-                _ => fail(404, "JobHotUpdateNotFound", format!("hot update {id} not found")),
+                _ => self.gone("JobHotUpdateNotFound", format!("hot update {id}")),
             },
             ("POST", ["jobs", raw], _) if raw.ends_with("%3AhotUpdate") => {
                 self.hot_update(&scope, &decode(raw.trim_end_matches("%3AhotUpdate"), false))
@@ -59,7 +60,7 @@ impl World {
                 }
                 let stop_delay = self.cfg.stop_delay;
                 let Some(j) = self.jobs.get_mut(&id).filter(|j| j.scope == scope) else {
-                    return fail(404, "JobNotFound", format!("job {id} not found"));
+                    return self.gone("JobNotFound", format!("job {id}"));
                 };
                 if matches!(j.job.status.current_job_status.as_str(), "STARTING" | "RUNNING") {
                     j.job.status.current_job_status = "CANCELLING".into();
@@ -75,12 +76,16 @@ impl World {
         let scope = req.scope.clone();
         let p = parse!(req, JobStartParameters);
         let Some((_, dep)) = self.deployments.get(&p.deployment_id).filter(|(s, _)| *s == scope) else {
-            return fail(404, "DeploymentNotFound", format!("deployment {} not found", p.deployment_id));
+            return self.gone("DeploymentNotFound", format!("deployment {}", p.deployment_id));
         };
         let name = dep.name.clone().unwrap_or_default();
         let sql = dep.artifact.as_ref().and_then(|a| a.sql_artifact.as_ref()).map(|a| a.sql_script.as_str());
         let bad = self.cfg.fail_jobs_of_sql_with.as_deref().is_some_and(|m| sql.is_some_and(|s| s.contains(m)));
-        if self.jobs.values().any(|j| j.job.deployment_id == p.deployment_id && live(&j.job.status.current_job_status))
+        if self.cfg.second_job == SecondJob::Refuse
+            && self
+                .jobs
+                .values()
+                .any(|j| j.job.deployment_id == p.deployment_id && live(&j.job.status.current_job_status))
         {
             return fail(400, "JobAlreadyRunning", format!("deployment {name} already has a job that is not stopped"));
         }
@@ -136,7 +141,7 @@ impl World {
     /// hot-updatable Flink configuration, keeping its id; other settings wait for a restart.
     fn hot_update(&mut self, scope: &Scope, id: &str) -> Answer {
         let Some(j) = self.jobs.get(id).filter(|j| j.scope == *scope) else {
-            return fail(404, "JobNotFound", format!("job {id} not found"));
+            return self.gone("JobNotFound", format!("job {id}"));
         };
         if j.job.status.current_job_status != "RUNNING" {
             return fail(
@@ -193,7 +198,7 @@ impl World {
     /// GetJobDiagnosis: a failed job's failure as a startup or runtime symptom.
     pub(super) fn diagnosis(&self, scope: &Scope, deployment: &str, id: &str) -> Answer {
         let Some(j) = self.jobs.get(id).filter(|j| j.scope == *scope && j.job.deployment_id == deployment) else {
-            return fail(404, "JobNotFound", format!("job {id} not found"));
+            return self.gone("JobNotFound", format!("job {id}"));
         };
         let mut symptoms = JobDiagnosisSymptoms::default();
         if let Some(f) = j.job.status.failure.as_ref().filter(|_| j.job.status.current_job_status == "FAILED") {

@@ -344,16 +344,28 @@ pub enum Declared {
     Ignored(String),
 }
 
-/// What `shape`'s declared type makes of it under timestamp `standard`.
+/// What `shape`'s declared type makes of it under timestamp `standard`. Types declared
+/// differently across the sample (a migration from `int(11)` to `bigint(20)`) join to
+/// the wider one when one reads every value of the other exactly.
 pub fn declared(shape: &Shape, standard: TsStandard) -> Declared {
     let mut it = shape.declared.iter();
     let (Some(text), None) = (it.next(), it.next()) else {
-        return match shape.declared.len() {
-            0 => Declared::None,
-            _ => Declared::Ignored(format!(
-                "the events declare different types ({}): read from the values",
-                shape.declared.iter().map(|t| shown(t)).collect::<Vec<_>>().join(", ")
-            )),
+        if shape.declared.is_empty() {
+            return Declared::None;
+        }
+        let all = shape.declared.iter().map(|t| shown(t)).collect::<Vec<_>>().join(", ");
+        let wider = shape.declared.iter().map(|t| source_type(t).map(|(ty, _)| ty)).try_fold(None, |acc, ty| {
+            let ty = ty?;
+            match acc {
+                None => Some(Some(ty)),
+                Some(a) => widest(&a, &ty).map(Some),
+            }
+        });
+        return match wider.flatten() {
+            Some(ty) if values_fit(shape, &ty, standard) => {
+                Declared::Type(ty.clone(), format!("{ty}, the widest of the types the events declare: {all}"))
+            }
+            _ => Declared::Ignored(format!("the events declare different types ({all}): read from the values")),
         };
     };
     let Some((ty, why)) = source_type(text) else {
@@ -368,6 +380,23 @@ pub fn declared(shape: &Shape, standard: TsStandard) -> Declared {
             "declared {}, but not every sampled value reads as {ty} (MySQL's zero dates, say): read from the values",
             shown(text)
         )),
+    }
+}
+
+/// The one of two declared types that reads every value of both exactly: integers
+/// widen (INT → BIGINT), decimals to the larger integer part and scale (within
+/// DECIMAL(38)); `None` when neither holds the other.
+fn widest(a: &FlinkType, b: &FlinkType) -> Option<FlinkType> {
+    use FlinkType::{BigInt, Decimal, Int};
+    match (a, b) {
+        _ if a == b => Some(a.clone()),
+        (Int, BigInt) | (BigInt, Int) => Some(BigInt),
+        (Decimal(p1, s1), Decimal(p2, s2)) => {
+            let scale = *s1.max(s2);
+            let precision = (p1 - s1).max(p2 - s2).checked_add(scale).filter(|p| *p <= 38)?;
+            Some(Decimal(precision, scale))
+        }
+        _ => None,
     }
 }
 

@@ -58,12 +58,30 @@ fn a_declared_type_the_values_do_not_fit_is_not_used() {
     let (shape, _) = run(reading(SourceFormat::Canal), &[&zero]).unwrap();
     assert!(matches!(declared(field(&shape, "at"), TsStandard::Sql), Declared::Ignored(n) if n.contains("zero dates")));
 
-    let widened = CANAL_INSERT.replace("decimal(10,2)", "decimal(12,2)");
-    let (shape, _) = run(reading(SourceFormat::Canal), &[CANAL_INSERT, &widened]).unwrap();
+    // Declarations that disagree without one holding the other fall back to the values.
+    let retyped = CANAL_INSERT.replace("decimal(10,2)", "varchar(20)");
+    let (shape, _) = run(reading(SourceFormat::Canal), &[CANAL_INSERT, &retyped]).unwrap();
     match declared(field(&shape, "price"), TsStandard::Sql) {
-        Declared::Ignored(n) => assert!(n.contains("decimal(10,2)") && n.contains("decimal(12,2)"), "{n}"),
+        Declared::Ignored(n) => assert!(n.contains("decimal(10,2)") && n.contains("varchar(20)"), "{n}"),
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn a_column_migrated_to_a_wider_type_mid_sample_takes_the_wider_type() {
+    // A MySQL migration during the sample: the later events declare the wider type.
+    let before = CANAL_INSERT.replace("bigint(20)", "int(11)");
+    let after = CANAL_INSERT.replace("decimal(10,2)", "decimal(12,1)");
+    let (shape, _) = run(reading(SourceFormat::Canal), &[&before, &after]).unwrap();
+    match declared(field(&shape, "price"), TsStandard::Sql) {
+        Declared::Type(ty, n) => {
+            // 11 integer digits of decimal(12,1), 2 fraction digits of decimal(10,2).
+            assert_eq!(ty, FlinkType::Decimal(13, 2), "both integer parts and scales fit");
+            assert!(n.contains("decimal(10,2)") && n.contains("decimal(12,1)"), "{n}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(declared(field(&shape, "id"), TsStandard::Sql), Declared::Type(FlinkType::BigInt, _)));
 }
 
 #[test]

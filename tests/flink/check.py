@@ -205,9 +205,29 @@ def same_text(a, b):
     return pa is not None and pb is not None and pa == pb and (len(a) == 10) == (len(b) == 10)
 
 
-def same(json_value, written):
+def left_out(path):
+    """The keys the plan warned it leaves out, from the warnings saved in `path` (one per
+    line, as flinkform prints them: the key's first 60 characters quoted, and its length
+    when longer): a set of (first 60 characters, length)."""
+    out = set()
+    if not os.path.exists(path):
+        return out
+    for line in open(path, encoding="utf-8"):
+        m = re.search(r'the JSON key ("(?:[^"\\]|\\.)*")(?:… \((\d+) characters\))?', line)
+        if m:
+            prefix = json.loads(m.group(1))
+            out.add((prefix, int(m.group(2)) if m.group(2) else len(prefix)))
+    return out
+
+
+def warned(key, leftout):
+    return (key[:60], len(key)) in leftout
+
+
+def same(json_value, written, leftout=frozenset()):
     """Whether Flink read `json_value` unchanged, judged from what Flink's JSON format
-    wrote back of it (both parsed with their number literals kept)."""
+    wrote back of it (both parsed with their number literals kept). An object's every
+    key must be written back, but for keys the plan warned it leaves out (`leftout`)."""
     if json_value is None or written is None:
         return json_value is None and written is None
     if isinstance(written, str) and not isinstance(json_value, str):
@@ -228,12 +248,13 @@ def same(json_value, written):
     if isinstance(json_value, dict):
         if not isinstance(written, dict):
             return False
-        # A ROW writes the keys it names (keys it leaves out were left out with a
-        # warning), a MAP every key it read.
-        return all(same(json_value.get(k), v) for k, v in written.items())
+        # A ROW writes every field it names, a MAP every key it read: a key of the
+        # record that neither wrote was dropped, which only a warning allows.
+        return all(same(json_value.get(k), v, leftout) for k, v in written.items()) and all(
+            k in written or warned(k, leftout) for k in json_value)
     if isinstance(json_value, list):
         return isinstance(written, list) and len(written) == len(json_value) and all(
-            same(a, b) for a, b in zip(json_value, written))
+            same(a, b, leftout) for a, b in zip(json_value, written))
     return False
 
 
@@ -258,17 +279,18 @@ def quote(name):
     return "`%s`" % name.replace("`", "``")
 
 
-def data_check(t_env, create, source, data_path, out_dir):
+def data_check(t_env, create, source, data_path, out_dir, leftout):
     """Reads the records through the source table and writes them back with Flink's
-    JSON format, then compares each value written with the record's."""
+    JSON format, then compares each value written with the record's, and each key of
+    the record with the columns (`leftout`: the keys the plan warned it leaves out)."""
     try:
-        return compare_through(t_env, create, source, data_path, out_dir)
+        return compare_through(t_env, create, source, data_path, out_dir, leftout)
     finally:
         t_env.execute_sql("DROP TEMPORARY TABLE IF EXISTS `flinkcheck_out`")
         t_env.execute_sql("DROP TEMPORARY TABLE IF EXISTS %s" % source)
 
 
-def compare_through(t_env, create, source, data_path, out_dir):
+def compare_through(t_env, create, source, data_path, out_dir, leftout):
     t_env.execute_sql(create)
     cols = describe_physical(t_env, source)
     t_env.execute_sql("CREATE TEMPORARY TABLE `flinkcheck_out` (%s) WITH ('connector' = 'filesystem', "
@@ -283,9 +305,14 @@ def compare_through(t_env, create, source, data_path, out_dir):
     if len(written) != len(records):
         return ["Flink read %d records of %d" % (len(written), len(records))]
     # One file read and written in order (parallelism 1).
+    names = {c for c, _ in cols}
     for i, (rec, out) in enumerate(zip(records, written)):
+        for key in rec:
+            if key not in names and not warned(key, leftout):
+                problems.append("record %d: key %s is in no column, and the plan did not warn it is left out"
+                                % (i + 1, json.dumps(key[:60], ensure_ascii=False)))
         for col, ty in cols:
-            if not same(rec.get(col), out.get(col)):
+            if not same(rec.get(col), out.get(col), leftout):
                 problems.append("record %d, column %s %s: JSON %s, Flink read %s" % (
                     i + 1, col, ty, shown(rec.get(col))[:200], shown(out.get(col))[:200]))
                 if len(problems) > 20:
@@ -584,7 +611,8 @@ def check_case(envs, cases_dir, name, empty):
             if fmt in CHANGE_FORMATS:
                 problems += change_check(changes, create, table, fmt, data, out_dir)
             else:
-                problems += data_check(batch, create, table, data, out_dir)
+                leftout = left_out(os.path.join(cases_dir, name + ".leftout"))
+                problems += data_check(batch, create, table, data, out_dir, leftout)
             records = sum(1 for l in open(data, encoding="utf-8") if l.strip())
     except Exception as e:
         problems.append(condensed(e))

@@ -108,6 +108,10 @@ fn lifecycle_plan_apply_update_from_savepoint_destroy() {
     assert_eq!(state_job(&p, "orders"), old_job, "the job id is kept");
     let job = block_on(client(&emu).job(&old_job)).unwrap();
     assert_eq!((job.state, job.parallelism), (JobState::Running, Some(3)), "the job runs with the new parallelism");
+    // VVP runs a hot update asynchronously: apply waited for its result.
+    let stats = emu.stats();
+    let polled = stats["calls"].as_object().unwrap().iter().filter(|(k, _)| k.starts_with("GET /jobs/hot-updates/"));
+    assert!(polled.map(|(_, n)| n.as_u64().unwrap()).sum::<u64>() >= 1, "GetHotUpdateJobResult asked: {stats}");
     run(&p, &emu, &["plan", "--detailed-exitcode"]).code(0);
 
     // A resources edit is an update that restarts the job from its savepoint.

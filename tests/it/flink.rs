@@ -232,9 +232,13 @@ fn assert_json_lines(text: &str) {
 }
 
 /// Renders pipeline `name` of `p` into the cases of the Flink its engine runs (the
-/// `-flink-X.Y` its VVR engine version names), with its sample.
+/// `-flink-X.Y` its VVR engine version names), with its sample and the warnings of the
+/// keys the plan leaves out (the only keys the checker lets Flink drop).
 fn render_case(p: &TestProject, name: &str, sample: &Path, cases: &Path) {
     let sql = p.run(&["render", name]).code(0).stdout;
+    let schema = p.run(&["schema", name]).code(0);
+    let leftout: Vec<&str> =
+        schema.stdout.lines().chain(schema.stderr.lines()).filter(|l| l.contains("it is left out")).collect();
     let deployment = p.run(&["render", name, "--deployment"]).code(0).stdout;
     let flink = deployment
         .split("-flink-")
@@ -246,6 +250,7 @@ fn render_case(p: &TestProject, name: &str, sample: &Path, cases: &Path) {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join(format!("{name}.sql")), sql).unwrap();
     std::fs::copy(sample, dir.join(format!("{name}.jsonl"))).unwrap();
+    std::fs::write(dir.join(format!("{name}.leftout")), leftout.join("\n")).unwrap();
 }
 
 /// The columns `validate` warns that Flink 1.17 re-prints (STRING columns holding
@@ -348,9 +353,9 @@ fn flink_plans_every_rendered_script_and_reads_every_sampled_record_unchanged() 
         );
         render_case(&example, &name, &example.path().join(format!("samples/{name}.jsonl")), cases);
     }
-    // Built wrong on purpose: a DOUBLE read as BIGINT (Flink truncates 12.5 to 12) and
-    // a text read as BOOLEAN (Flink reads "paid" as FALSE). The oracle must catch both,
-    // on both Flinks.
+    // Built wrong on purpose: a DOUBLE read as BIGINT (Flink truncates 12.5 to 12), a
+    // text read as BOOLEAN (Flink reads "paid" as FALSE), and a key nothing reads. The
+    // oracle must catch each, on both Flinks.
     let orders = std::fs::read_to_string(cases.join("1.17/orders.sql")).unwrap();
     for flink in ["1.17", "1.20"] {
         let dir = cases.join(flink);
@@ -363,6 +368,12 @@ fn flink_plans_every_rendered_script_and_reads_every_sampled_record_unchanged() 
             std::fs::write(dir.join(format!("{case}.sql")), wrong).unwrap();
             std::fs::copy(cases.join("1.17/orders.jsonl"), dir.join(format!("{case}.jsonl"))).unwrap();
         }
+        // A key the script has no column for, and no warning of: Flink reads every
+        // record without an error and drops the key, which the oracle must see.
+        let sample = std::fs::read_to_string(cases.join("1.17/orders.jsonl")).unwrap();
+        let dropped: String = sample.lines().map(|l| l.replacen('{', "{\"unread\": {\"x\": 1}, ", 1) + "\n").collect();
+        std::fs::write(dir.join("wrong_dropped.sql"), &orders).unwrap();
+        std::fs::write(dir.join("wrong_dropped.jsonl"), dropped).unwrap();
     }
     // And a change stream typed wrong: Canal's TINYINT(1) text "1" read as a BOOLEAN
     // (Flink reads FALSE), and its DECIMAL(10, 2) as DECIMAL(4, 2) (Flink reads NULL).

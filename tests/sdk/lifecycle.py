@@ -86,8 +86,13 @@ def main():
     hot = check("HotUpdateJob", client.hot_update_job_with_options(
         ns, job.job_id, m.HotUpdateJobHeaders(workspace=ws), rt))
     assert hot.job_id == job.job_id, hot.job_id
-    hot = check("GetHotUpdateJobResult", client.get_hot_update_job_result_with_options(
-        ns, hot.job_hot_update_id, m.GetHotUpdateJobResultHeaders(workspace=ws), rt))
+    # The update is asynchronous: its result is asked for until it is done.
+    for _ in range(100):
+        hot = check("GetHotUpdateJobResult", client.get_hot_update_job_result_with_options(
+            ns, hot.job_hot_update_id, m.GetHotUpdateJobResultHeaders(workspace=ws), rt))
+        if hot.status.status == "HOT_UPDATED" or hot.status.failure is not None:
+            break
+        time.sleep(0.1)
     assert hot.status.status == "HOT_UPDATED", hot.status.status
     job = check("GetJob", client.get_job_with_options(ns, job.job_id, m.GetJobHeaders(workspace=ws), rt))
     assert job.status.current_job_status == "RUNNING", job.status.current_job_status

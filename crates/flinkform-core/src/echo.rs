@@ -4,9 +4,10 @@
 //! plan into a restart. The rules, each the value's own grammar:
 //! - SQL: line ends (`\r\n`, `\n`), whitespace at the end of a line and blank lines
 //!   at either end carry no meaning;
-//! - memory (`4Gi`, `4 Gi`, `4096Mi`, Flink's `4g`, `4096m`): a quantity of bytes,
-//!   Kubernetes' binary (`Ki`…`Ei`) and decimal (`k`, `M`…`E`) suffixes, Flink's
-//!   `MemorySize` units (`b`, `k`/`kb`, `m`/`mb`, `g`/`gb`, `t`/`tb`, powers of 1024);
+//! - memory (`4Gi`, `4 GiB` as Alibaba's API examples write it, `4096Mi`, Flink's `4g`,
+//!   `4096m`): a quantity of bytes, Kubernetes' binary (`Ki`…`Ei`) and decimal (`k`,
+//!   `M`…`E`) suffixes, IEC's `KiB`…`TiB`, Flink's `MemorySize` units (`b`, `k`/`kb`,
+//!   `m`/`mb`, `g`/`gb`, `t`/`tb`, powers of 1024);
 //! - Flink configuration values: equal as text, as numbers (`1`, `1.0`), as booleans
 //!   (`true`, `TRUE`), as durations by Flink's `TimeUtils` (`10s`, `10 s`, `10000 ms`,
 //!   `10000`, a bare number being milliseconds) or as memory sizes.
@@ -88,10 +89,10 @@ fn bytes(s: &str) -> Option<u128> {
     const K: f64 = 1024.0;
     let scale = match unit.as_str() {
         "" => 1.0,
-        "Ki" => K,
-        "Mi" => K * K,
-        "Gi" => K * K * K,
-        "Ti" => K.powi(4),
+        "Ki" | "KiB" => K,
+        "Mi" | "MiB" => K * K,
+        "Gi" | "GiB" => K * K * K,
+        "Ti" | "TiB" => K.powi(4),
         "Pi" => K.powi(5),
         "Ei" => K.powi(6),
         "k" => 1e3,
@@ -129,7 +130,9 @@ mod tests {
 
     #[test]
     fn memory_is_a_quantity() {
-        for (a, b) in [("4Gi", "4 Gi"), ("4Gi", "4096Mi"), ("1g", "1024m"), ("1G", "1000M"), ("2gb", "2Gi")] {
+        for (a, b) in
+            [("4Gi", "4 Gi"), ("4Gi", "4 GiB"), ("4Gi", "4096Mi"), ("1g", "1024m"), ("1G", "1000M"), ("2gb", "2Gi")]
+        {
             assert!(same_memory(a, b), "{a} = {b}");
         }
         for (a, b) in [("4Gi", "4G"), ("1g", "1000m"), ("4Gi", "5Gi"), ("4Gi", "4 Gx")] {

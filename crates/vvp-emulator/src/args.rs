@@ -47,6 +47,10 @@ pub struct Args {
     /// How long a job is CANCELLING.
     #[arg(long, default_value = "200ms", value_parser = humantime::parse_duration)]
     pub stop_delay: Duration,
+    /// How long a hot update runs (HotUpdateJob answers at once; GetHotUpdateJobResult
+    /// says `HOT_UPDATED` after this).
+    #[arg(long, default_value = "200ms", value_parser = humantime::parse_duration)]
+    pub hot_update_delay: Duration,
     /// Variables every namespace has from the start (comma-separated names).
     #[arg(long, value_delimiter = ',')]
     pub variables: Vec<String>,
@@ -110,6 +114,7 @@ impl Args {
             deploy_delay: self.deploy_delay,
             start_delay: self.start_delay,
             stop_delay: self.stop_delay,
+            hot_update_delay: self.hot_update_delay,
             variables: self.variables,
             ticket_ttl: self.ticket_ttl,
             allow_duplicate_names: self.allow_duplicate_names,

@@ -49,6 +49,8 @@ pub struct Config {
     pub start_delay: Duration,
     /// How long a job is CANCELLING.
     pub stop_delay: Duration,
+    /// How long a hot update runs before the job has the new settings.
+    pub hot_update_delay: Duration,
     /// Variables (names) every namespace has from the start, as `Encrypted`.
     pub variables: Vec<String>,
     /// How long a finished ticket is remembered (`None`: forever).
@@ -111,6 +113,7 @@ impl Default for Config {
             deploy_delay: Duration::from_millis(200),
             start_delay: Duration::from_millis(300),
             stop_delay: Duration::from_millis(200),
+            hot_update_delay: Duration::from_millis(200),
             variables: Vec::new(),
             ticket_ttl: None,
             allow_duplicate_names: false,

@@ -1,8 +1,10 @@
 //! `--normalize`: a VVP that stores values in its own spelling and answers with that, as
 //! servers often do. Alibaba documents no such rewriting and none is ruled out, so this
 //! is a variant to run clients against, not a claim: SQL loses its trailing whitespace,
-//! memory in `Gi` is answered in `Mi`, and Flink durations with a unit are answered as
-//! milliseconds without one (Flink reads a bare number as milliseconds).
+//! memory is answered in the spelling of Alibaba's own API examples (`4Gi` as `4 GiB`,
+//! the GetHotUpdateJobResult example's `"memory": "4 GiB"`), and Flink durations with a
+//! unit are answered as milliseconds without one (Flink reads a bare number as
+//! milliseconds).
 
 use serde_json::Value;
 use vvp_wire::wire::{Deployment, ResourceSpec};
@@ -15,7 +17,7 @@ pub(crate) fn deployment(mut d: Deployment) -> Deployment {
     if let Some(basic) = d.streaming_resource_setting.as_mut().and_then(|s| s.basic_resource_setting.as_mut()) {
         for spec in [&mut basic.jobmanager_resource_setting_spec, &mut basic.taskmanager_resource_setting_spec] {
             if let Some(ResourceSpec { memory: Some(m), .. }) = spec {
-                *m = mebibytes(m).unwrap_or_else(|| m.clone());
+                *m = spelled(m).unwrap_or_else(|| m.clone());
             }
         }
     }
@@ -27,10 +29,12 @@ pub(crate) fn deployment(mut d: Deployment) -> Deployment {
     d
 }
 
-/// `4Gi` → `4096Mi`.
-fn mebibytes(m: &str) -> Option<String> {
-    let n: u64 = m.trim().strip_suffix("Gi")?.trim().parse().ok()?;
-    Some(format!("{}Mi", n * 1024))
+/// `4Gi` → `4 GiB`, `512Mi` → `512 MiB`.
+fn spelled(m: &str) -> Option<String> {
+    let m = m.trim();
+    let unit = ["Ki", "Mi", "Gi", "Ti"].into_iter().find(|u| m.ends_with(u))?;
+    let n: u64 = m.strip_suffix(unit)?.trim().parse().ok()?;
+    Some(format!("{n} {unit}B"))
 }
 
 /// `10s`, `10 s`, `2min`, `1h` → milliseconds; anything else stays as it is.

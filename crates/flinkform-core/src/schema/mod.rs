@@ -204,7 +204,16 @@ fn readable<'s>(
             continue;
         }
         let logical = typing.of(shape);
-        physical.push(Physical { key: key.clone(), ty: storage_type(&logical, spec.flatten) });
+        let ty = storage_type(&logical, spec.flatten);
+        let mut dropped = Vec::new();
+        left_out(key, shape, &ty, &mut dropped);
+        for (path, k) in dropped {
+            diags.push(Diagnostic::warning(format!(
+                "{file}: the sample has the JSON key {} in `{path}`, which Flink SQL cannot name (empty, with a line break, or over 256 characters); it is left out",
+                crate::diag::shown_key(k)
+            )));
+        }
+        physical.push(Physical { key: key.clone(), ty });
         expand(key.clone(), vec![key.clone()], shape, &logical, spec.flatten, typing, &mut candidates);
     }
 
@@ -417,6 +426,29 @@ fn with_near(d: Diagnostic, name: &str, columns: &[Column]) -> Diagnostic {
     match suggest(name, columns.iter().map(|c| c.name.as_str())) {
         Some(near) => d.with_help(format!("did you mean `{near}`?")),
         None => d.with_help("`flinkform schema NAME` lists the columns"),
+    }
+}
+
+/// The keys of objects under `path` that the ROW type `ty` reads them as leaves out
+/// (keys Flink SQL cannot name), each with the path of its object.
+fn left_out<'s>(path: &str, shape: &'s Shape, ty: &FlinkType, out: &mut Vec<(String, &'s str)>) {
+    match (ty, &shape.object, &shape.array) {
+        (FlinkType::Row(fields), Some(obj), _) => {
+            let named: HashMap<&str, &FlinkType> = fields.iter().map(|(n, t)| (n.as_str(), t)).collect();
+            for (k, child) in &obj.fields {
+                match named.get(k.as_str()) {
+                    Some(t) => left_out(&format!("{path}.{k}"), child, t, out),
+                    None => out.push((path.to_string(), k)),
+                }
+            }
+        }
+        (FlinkType::Map(v), Some(obj), _) => {
+            for child in obj.fields.values() {
+                left_out(&format!("{path}[*]"), child, v, out);
+            }
+        }
+        (FlinkType::Array(e), _, Some(elem)) => left_out(&format!("{path}[*]"), elem, e, out),
+        _ => {}
     }
 }
 

@@ -13,7 +13,7 @@ use vvp_wire::wire::{
 use super::{Answer, Req, decode, fail, live, no_such_api, ok, page};
 use crate::SecondJob;
 use crate::verify::epoch_secs;
-use crate::world::{JobRec, Scope, World};
+use crate::world::{HOT_UPDATING, JobRec, Scope, World};
 
 /// Flink configuration keys a running job takes without a restart, with the
 /// parallelism ("Dynamic scaling and dynamic parameter updates": parallelism,
@@ -162,37 +162,43 @@ impl World {
                 format!("engine {engine} does not support dynamic parameter updates (VVR 8.0.1 and later do)"),
             );
         }
-        let resources = dep.streaming_resource_setting.clone();
+        // What the job will run with: the deployment's parallelism and hot keys over the
+        // job's own settings.
+        let parallelism = dep
+            .streaming_resource_setting
+            .as_ref()
+            .and_then(|r| r.basic_resource_setting.as_ref())
+            .and_then(|b| b.parallelism);
         let conf = dep.flink_conf.clone().unwrap_or_default();
-        let hot_id = self.id("hot");
-        let j = self.jobs.get_mut(id).expect("job");
-        let parallelism =
-            resources.as_ref().and_then(|r| r.basic_resource_setting.as_ref()).and_then(|b| b.parallelism);
+        let mut target = BriefResourceSetting {
+            flink_conf: j.job.flink_conf.clone(),
+            streaming_resource_setting: j.job.streaming_resource_setting.clone(),
+        };
         if let Some(p) = parallelism {
-            let r = j.job.streaming_resource_setting.get_or_insert_with(|| StreamingResourceSetting {
+            let r = target.streaming_resource_setting.get_or_insert_with(|| StreamingResourceSetting {
                 resource_setting_mode: "BASIC".into(),
                 basic_resource_setting: None,
             });
             r.basic_resource_setting.get_or_insert_default().parallelism = Some(p);
         }
-        let job_conf = j.job.flink_conf.get_or_insert_default();
+        let target_conf = target.flink_conf.get_or_insert_default();
         for k in HOT_KEYS {
             match conf.get(k) {
-                Some(v) => job_conf.insert(k.to_string(), v.clone()),
-                None => job_conf.remove(k),
+                Some(v) => target_conf.insert(k.to_string(), v.clone()),
+                None => target_conf.remove(k),
             };
         }
+        let hot_id = self.id("hot");
         let result = HotUpdateJobResult {
             job_hot_update_id: hot_id.clone(),
             job_id: id.to_string(),
-            status: Some(HotUpdateJobStatus { status: "HOT_UPDATED".into(), ..Default::default() }),
-            target_resource_setting: Some(BriefResourceSetting {
-                flink_conf: j.job.flink_conf.clone(),
-                streaming_resource_setting: j.job.streaming_resource_setting.clone(),
-            }),
+            status: Some(HotUpdateJobStatus { status: HOT_UPDATING.into(), ..Default::default() }),
+            target_resource_setting: Some(target),
         };
-        self.hot_updates.insert(hot_id, (scope.clone(), result.clone()));
-        ok(result)
+        self.hot_updates.insert(hot_id.clone(), (scope.clone(), result));
+        self.hot_due.insert(hot_id.clone(), Instant::now() + self.cfg.hot_update_delay);
+        self.advance();
+        ok(self.hot_updates[&hot_id].1.clone())
     }
 
     /// GetJobDiagnosis: a failed job's failure as a startup or runtime symptom.

@@ -213,7 +213,7 @@ impl<'a, V: Vvp> Executor<'a, V> {
             p.pending = Some(Pending { restore: Some(restore.clone()), ..Pending::new(Operation::Start, Step::Start) })
         })
         .await?;
-        self.start(name, &dep, &restore, &rec.deploy).await?;
+        self.start(name, &dep, &restore, &rec.deploy, true).await?;
         self.update(name, |p| {
             p.status = state::Status::Running;
             p.pending = None;

@@ -91,11 +91,11 @@ impl<V: Vvp> Executor<'_, V> {
         // An adopted deployment may have been reached by a run that died before
         // discarding its drafts.
         self.discard_drafts(name).await?;
-        self.configure(name, &dep, after).await?;
+        let may_run = self.configure(name, &dep, after).await?;
         if self.intent(name).await == Intent::Stopped {
             return self.finish_as(name, after, action, state::Status::Stopped, EVENT_STOPPED).await;
         }
-        self.start(name, &dep, &restore, &after.deploy).await?;
+        self.start(name, &dep, &restore, &after.deploy, may_run).await?;
         self.finish(name, after, action).await
     }
 
@@ -130,12 +130,12 @@ impl<V: Vvp> Executor<'_, V> {
             None => restore.clone(),
         };
         self.deploy(name, after, Some(&dep)).await?;
-        self.configure(name, &dep, after).await?;
+        let may_run = self.configure(name, &dep, after).await?;
         if self.intent(name).await == Intent::Stopped {
             // Stopped on purpose: it stays stopped until `flinkform start`.
             return self.finish_as(name, after, Operation::Update, state::Status::Stopped, EVENT_STOPPED).await;
         }
-        match self.start(name, &dep, &restore, &after.deploy).await {
+        match self.start(name, &dep, &restore, &after.deploy, may_run).await {
             Err(Error::Failed(why)) if after.deploy.on_failure == OnFailure::Rollback => {
                 self.rollback(name, &dep, before, &before_update, why).await
             }
@@ -163,8 +163,8 @@ impl<V: Vvp> Executor<'_, V> {
         .await?;
         self.stop_all(name, dep, Stop::Now).await?;
         self.deploy(name, before, Some(dep)).await?;
-        self.configure(name, dep, before).await?;
-        self.start(name, dep, restore, &before.deploy).await?;
+        let may_run = self.configure(name, dep, before).await?;
+        self.start(name, dep, restore, &before.deploy, may_run).await?;
         let at = &self.at;
         self.journal(name, |st| {
             let serial = st.serial + 1;
@@ -203,12 +203,12 @@ impl<V: Vvp> Executor<'_, V> {
             self.deploy(name, after, Some(&dep)).await?;
         }
         // The deployment as recorded (settings edited outside flinkform are put back).
-        self.vvp.configure(name, &dep, &after.deploy).await?;
+        let may_run = self.vvp.configure(name, &dep, &after.deploy).await?;
         let restore = asked.unwrap_or(match after.deploy.upgrade {
             Upgrade::Stateful => Restore::LatestState,
             Upgrade::Stateless => Restore::None,
         });
-        self.start(name, &dep, &restore, &after.deploy).await?;
+        self.start(name, &dep, &restore, &after.deploy, may_run).await?;
         self.finish(name, after, Operation::Repair).await
     }
 
@@ -263,7 +263,9 @@ impl<V: Vvp> Executor<'_, V> {
         Ok(())
     }
 
-    pub(super) async fn configure(&self, name: &str, dep: &str, after: &PipelineState) -> Res<()> {
+    /// Sets the deployment as `after` records it; whether it may have a live job (VVP's
+    /// job summary in the answer), which the start then looks for.
+    pub(super) async fn configure(&self, name: &str, dep: &str, after: &PipelineState) -> Res<bool> {
         self.step(name, Step::Configure, "configuring resources and Flink configuration").await?;
         Ok(self.vvp.configure(name, dep, &after.deploy).await?)
     }
@@ -451,13 +453,21 @@ impl<V: Vvp> Executor<'_, V> {
     }
 
     /// Starts the deployment's job and waits for RUNNING. A job that is already live is
-    /// kept, not started again: the deployment's jobs are looked at before every start
-    /// (nothing Alibaba documents says VVP refuses a second live job) and after a start
-    /// whose answer was lost.
-    pub(super) async fn start(&self, name: &str, dep: &str, restore: &Restore, deploy: &DeployParams) -> Res<()> {
+    /// kept, not started again (nothing Alibaba documents says VVP refuses a second live
+    /// job): it is looked for before the start unless VVP's last answer about the
+    /// deployment counted no live job (`may_run` false: the job summary of configuring
+    /// it), and after a start whose answer was lost or refused.
+    pub(super) async fn start(
+        &self,
+        name: &str,
+        dep: &str,
+        restore: &Restore,
+        deploy: &DeployParams,
+        may_run: bool,
+    ) -> Res<()> {
         let queue = deploy.resource_queue.as_str();
         self.check_cancel()?;
-        let live = self.vvp.live_job(dep).await?;
+        let live = if may_run { self.vvp.live_job(dep).await? } else { None };
         // The wait counts from the start asked for (from the look for a job that is kept).
         let since;
         let job = match live {

@@ -33,8 +33,10 @@ pub trait Vvp: Sync {
     fn deploy(&self, draft: &str, queue: &str) -> impl Future<Output = Result<String, VvpError>>;
     /// Where a deploy ticket is.
     fn ticket(&self, ticket: &str) -> impl Future<Output = Result<TicketState, VvpError>>;
-    /// Sets pipeline `name`'s deployment: resources, Flink configuration, queue, labels.
-    fn configure(&self, name: &str, deployment: &str, p: &DeployParams) -> impl Future<Output = Result<(), VvpError>>;
+    /// Sets pipeline `name`'s deployment: resources, Flink configuration, queue, labels;
+    /// whether VVP's answer leaves room for a live job (its job summary).
+    fn configure(&self, name: &str, deployment: &str, p: &DeployParams)
+    -> impl Future<Output = Result<bool, VvpError>>;
     /// The deployment's job that is not stopped, if any.
     fn live_job(&self, deployment: &str) -> impl Future<Output = Result<Option<RemoteJob>, VvpError>>;
     /// Starts a job of the deployment.
@@ -91,7 +93,12 @@ impl Vvp for Client {
     fn ticket(&self, ticket: &str) -> impl Future<Output = Result<TicketState, VvpError>> {
         Client::ticket(self, ticket)
     }
-    fn configure(&self, name: &str, deployment: &str, p: &DeployParams) -> impl Future<Output = Result<(), VvpError>> {
+    fn configure(
+        &self,
+        name: &str,
+        deployment: &str,
+        p: &DeployParams,
+    ) -> impl Future<Output = Result<bool, VvpError>> {
         Client::configure(self, name, deployment, p)
     }
     fn live_job(&self, deployment: &str) -> impl Future<Output = Result<Option<RemoteJob>, VvpError>> {

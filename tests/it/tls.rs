@@ -170,4 +170,31 @@ fn every_sslmode_does_what_libpq_does() {
     }
     let bad = pg.tls_of(&kv(port, "127.0.0.1", "sslmode=sometimes password=pw-canary")).unwrap_err();
     assert!(bad.contains("sslmode `sometimes`") && !bad.contains("pw-canary"), "{bad}");
+
+    // The state backend, given a DSN without sslmode, holds its connection over TLS.
+    let store = flinkform_state::PgStore::open(flinkform_state::PgConfig {
+        dsn: kv(port, "127.0.0.1", ""),
+        dsn_source: "FLINKFORM_STATE_DSN".into(),
+        schema: "flinkform".into(),
+        flavor: flinkform_state::Flavor::Postgres,
+        state_key: "ws/ns".into(),
+        lease_ttl: std::time::Duration::from_secs(2),
+    })
+    .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let (plain, all) = rt.block_on(async {
+        let cfg = pg::config(&kv(port, "127.0.0.1", ""), "check").unwrap();
+        let c = pg::connect(&cfg, "check").await.unwrap();
+        let row = c
+            .query_one(
+                "SELECT count(*) FILTER (WHERE NOT s.ssl), count(*) FROM pg_stat_ssl s \
+                 JOIN pg_stat_activity a USING (pid) WHERE a.backend_type = 'client backend'",
+                &[],
+            )
+            .await
+            .unwrap();
+        (row.get::<_, i64>(0), row.get::<_, i64>(1))
+    });
+    assert_eq!((plain, all >= 2), (0, true), "every client connection is encrypted, the store's among them");
+    drop(store);
 }

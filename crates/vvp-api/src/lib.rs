@@ -459,8 +459,10 @@ impl Client {
     }
 
     /// Sets pipeline `name`'s deployment: resources, Flink configuration, queue and
-    /// labels (idempotent PUT).
-    pub async fn configure(&self, name: &str, deployment: &str, p: &DeployParams) -> Result<(), VvpError> {
+    /// labels (idempotent PUT). Answers whether the deployment may have a live job: its
+    /// job summary in VVP's answer counts one starting, running or cancelling, or the
+    /// answer has no summary.
+    pub async fn configure(&self, name: &str, deployment: &str, p: &DeployParams) -> Result<bool, VvpError> {
         let d = Deployment {
             deployment_target: Some(DeploymentTarget { mode: Some("PER_JOB".into()), name: p.resource_queue.clone() }),
             streaming_resource_setting: Some(StreamingResourceSetting {
@@ -477,7 +479,8 @@ impl Client {
             labels: Some(self.labels(name)),
             ..Default::default()
         };
-        self.update_deployment(deployment, &d).await.map(drop)
+        let answered = self.update_deployment(deployment, &d).await?;
+        Ok(answered.job_summary.is_none_or(|s| s.starting + s.running + s.cancelling > 0))
     }
 
     /// The deployment's job that is not stopped, if any.

@@ -352,12 +352,17 @@ impl Vvp for World {
         })
         .await
     }
-    async fn configure(&self, _: &str, deployment: &str, p: &DeployParams) -> Result<(), VvpError> {
+    async fn configure(&self, _: &str, deployment: &str, p: &DeployParams) -> Result<bool, VvpError> {
         self.call(|m| {
             let d = m.deployments.get_mut(deployment).ok_or_else(|| refused("UpdateDeployment", "990301"))?;
             d.parallelism = p.parallelism;
             d.params = Some(p.clone());
-            Ok(())
+            // The answer's job summary, as VVP counts it.
+            let mine: Vec<usize> = (0..m.jobs.len()).filter(|&i| m.jobs[i].dep == deployment).collect();
+            for i in mine {
+                m.advance(i);
+            }
+            Ok(m.live_of(deployment).is_some())
         })
         .await
     }

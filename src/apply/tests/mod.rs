@@ -179,8 +179,9 @@ impl Vvp for Scripted<'_> {
     async fn ticket(&self, ticket: &str) -> Result<TicketState, VvpError> {
         take!(self, "ticket", format!("ticket {ticket}"), Answer::Ticket(t) => t)
     }
-    async fn configure(&self, _: &str, deployment: &str, p: &DeployParams) -> Result<(), VvpError> {
-        take!(self, "configure", format!("configure {deployment} parallelism {}", p.parallelism), Answer::Done => ())
+    async fn configure(&self, _: &str, deployment: &str, p: &DeployParams) -> Result<bool, VvpError> {
+        // No job summary in a scripted answer: the start looks.
+        take!(self, "configure", format!("configure {deployment} parallelism {}", p.parallelism), Answer::Done => true)
     }
     async fn live_job(&self, deployment: &str) -> Result<Option<RemoteJob>, VvpError> {
         take!(self, "live_job", format!("live_job {deployment}"), Answer::Live(j) => j)

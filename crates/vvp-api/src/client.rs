@@ -389,12 +389,6 @@ impl Client {
         self.data("GetDeployment", Method::GET, &format!("/deployments/{}", seg(id)), &[], None::<&()>).await
     }
 
-    /// GetDeploymentsByName.
-    pub async fn deployments_by_name(&self, name: &str) -> Result<Vec<Deployment>, VvpError> {
-        let path = format!("/deployments/name/{}", seg(name));
-        self.data("GetDeploymentsByName", Method::GET, &path, &[], None::<&()>).await
-    }
-
     /// The project id deployments are labelled with.
     pub fn project(&self) -> Option<&str> {
         self.target.project.as_deref()

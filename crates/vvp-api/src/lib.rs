@@ -299,8 +299,12 @@ impl Client {
     }
 
     /// The deployment called `name`, if any, and whether flinkform made it for `name`.
+    /// Listed (ListDeployments by name), not asked for (GetDeploymentsByName): a listing
+    /// answers "none" with an empty page, where a lookup may answer not found; and only
+    /// the exact name counts, whether or not the filter matches parts of names.
     pub async fn find_deployment(&self, name: &str) -> Result<Option<RemoteDeployment>, VvpError> {
-        Ok(self.deployments_by_name(name).await?.into_iter().next().map(|d| remote_of(d, self.project())))
+        let named = self.deployments_named(name).await?.into_iter().find(|d| d.name.as_deref() == Some(name));
+        Ok(named.map(|d| remote_of(d, self.project())))
     }
 
     /// The deployment with this id (`None` when VVP answers that it does not exist).
@@ -327,6 +331,7 @@ impl Client {
     /// Whether VVP lists deployment `id` by the name `pipeline` or by its label.
     async fn deployment_listed(&self, id: &str, pipeline: &str) -> Result<bool, VvpError> {
         let has = |listed: Vec<Deployment>| listed.iter().any(|d| d.deployment_id.as_deref() == Some(id));
+        // Any deployment the name filter lists counts, whatever its name: the id decides.
         Ok(has(self.deployments_named(pipeline).await?)
             || has(self.deployments_with_label(PIPELINE_LABEL, pipeline).await?))
     }

@@ -232,7 +232,9 @@ impl<V: Vvp> Executor<'_, V> {
         for (env, sink, _, mine) in &runs {
             batches += crate::sink::run_ddl(env, &sink.schema, &sink.table, mine).await.map_err(Error::Sink)?.len();
         }
-        self.event(name, &format!("sink DDL: {batches} statement batches run"));
+        let batches =
+            if batches == 1 { "1 statement batch".to_string() } else { format!("{batches} statement batches") };
+        self.event(name, &format!("sink DDL: {batches} run"));
         Ok(())
     }
 

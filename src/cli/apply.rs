@@ -204,8 +204,8 @@ fn report(outcome: &crate::apply::Outcome) -> (String, u8) {
         exit::OK
     } else {
         text.push_str(&format!(
-            "\nApply failed for {} pipelines: {counts}. The state records every step taken; fix the cause and run apply again.\n",
-            outcome.failed.len()
+            "\nApply failed for {}: {counts}. The state records every step taken; fix the cause and run apply again.\n",
+            view::count(outcome.failed.len() as u64, "pipeline")
         ));
         exit::ERROR
     };

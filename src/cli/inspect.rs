@@ -196,10 +196,17 @@ pub(super) fn ls(root: &Path, select: &flinkform_core::select::Selection, json: 
 }
 
 /// `show PLANFILE`: a saved plan, in any format.
-pub(super) fn show(file: &Path, format: Format, style: Style) -> Result<Output, Error> {
+/// `show PLAN`: a saved plan; as Markdown, the comment `plan` would post for it (the
+/// project's marker, the plan's environment), so `comment` finds the same comment.
+pub(super) fn show(root: &Path, file: &Path, format: Format, style: Style) -> Result<Output, Error> {
     let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
     let plan = flinkform_core::plan::file::from_text(&text)
         .map_err(|e| anyhow::anyhow!("{} is not a plan saved with `plan -out`: {e}", file.display()))?;
+    if format == Format::Markdown {
+        let (project, log) = (super::plan::project_id(root), ci_log_url());
+        let comment = super::plan::comment_for(project.as_deref(), plan.env.as_deref(), &log);
+        return ok(view::markdown::plan(&plan, &comment));
+    }
     ok(view::plan(&plan, format, style))
 }
 

@@ -227,7 +227,15 @@ fn selected(
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse_from(normalize_args(std::env::args()));
+    // A usage error exits 1, like any error (as Terraform's do): clap's own 2 is what
+    // `plan --detailed-exitcode` means by "changes present". Help and version exit 0.
+    let cli = match Cli::try_parse_from(normalize_args(std::env::args())) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { exit::ERROR } else { exit::OK });
+        }
+    };
     let color_ok = !cli.no_color && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let style_out = Style { color: color_ok && std::io::stdout().is_terminal() };
     let style_err = Style { color: color_ok && std::io::stderr().is_terminal() };
@@ -389,7 +397,7 @@ fn run(command: Command, root: &Path, style: Style, progress: Progress<'_>) -> R
         Command::State(StateCommand::Rm { names }) => state::rm(root, &names),
         Command::State(StateCommand::Mv { old, new }) => state::mv(root, &old, &new),
         Command::Ls { select, format } => inspect::ls(root, &selection(&select)?, format == "json"),
-        Command::Show { plan, format } => inspect::show(&plan, format, style),
+        Command::Show { plan, format } => inspect::show(root, &plan, format, style),
         Command::Diff { from, to } => inspect::diff_envs(root, progress, &from, &to),
         Command::Version => ok(format!("flinkform {}\n", env!("CARGO_PKG_VERSION"))),
         Command::Fmt { check } => init::fmt(root, check),

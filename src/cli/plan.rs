@@ -29,7 +29,7 @@ pub(super) fn plan(root: &Path, style: Style, progress: Progress<'_>, opts: Plan
 
 /// The comment a plan's Markdown is: the project's (its `project` id), with the CI log
 /// to link to.
-fn comment_for<'a>(
+pub(super) fn comment_for<'a>(
     project: Option<&'a str>,
     env: Option<&'a str>,
     log_url: &'a Option<String>,
@@ -39,9 +39,9 @@ fn comment_for<'a>(
     view::markdown::Comment { project, env, log_url: log_url.as_deref(), ..d }
 }
 
-/// The `project` id of flinkform.toml, read on its own when the project does not load,
-/// so that a failed plan's comment replaces the same comment as a good one.
-fn project_id(root: &Path) -> Option<String> {
+/// The `project` id of flinkform.toml, read on its own (a project that does not load, a
+/// saved plan shown), so that every comment of the project replaces the same comment.
+pub(super) fn project_id(root: &Path) -> Option<String> {
     let text = std::fs::read_to_string(root.join("flinkform.toml")).ok()?;
     let v: toml::Table = text.parse().ok()?;
     v.get("project")?.as_str().map(String::from)

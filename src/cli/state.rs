@@ -227,6 +227,11 @@ pub(super) fn rm(root: &Path, names: &[String]) -> Result<Output, Error> {
 
 /// `state mv`: a record renamed under the lock.
 pub(super) fn mv(root: &Path, old: &str, new: &str) -> Result<Output, Error> {
+    // A name no spec can have would read as a removed spec: the next plan destroys it.
+    if !flinkform_core::spec::pipeline_name_valid(new) {
+        let rule = flinkform_core::spec::PIPELINE_NAME_RULE;
+        return Err(anyhow::anyhow!("`{new}` cannot name a pipeline: a pipeline name {rule}").into());
+    }
     edit(root, "state mv", |state| {
         if state.pipelines.contains_key(new) {
             return Err(anyhow::anyhow!(

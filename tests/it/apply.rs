@@ -290,6 +290,7 @@ fn two_projects_in_one_namespace_never_adopt_each_other_s_deployments() {
     b.write("flinkform.toml", &config);
     let r = run(&b, &emu, &["apply", "--auto-approve"]).code(1);
     assert!(r.stdout.contains("was not made by this flinkform project"), "{}", r.stdout);
+    assert!(r.stdout.contains("Apply failed for 2 pipelines: "), "{}", r.stdout);
     assert_eq!(managed_deployments(&emu), ["clickstream", "orders"], "no second deployment");
     assert_eq!((state_job(&a, "orders"), state_job(&a, "clickstream")), jobs);
     for job in [&jobs.0, &jobs.1] {
@@ -318,6 +319,7 @@ fn verify_catches_a_job_that_crashes_after_it_started() {
     let r = run(&p, &emu, &["apply", "--auto-approve"]).code(1);
     assert!(r.stdout.contains("orders: verifying: job"), "{}", r.stdout);
     assert!(r.stdout.contains("failed within the 3s verify window: JobFailed"), "{}", r.stdout);
+    assert!(r.stdout.contains("Apply failed for 1 pipeline: "), "{}", r.stdout);
     let state: serde_json::Value = serde_json::from_str(&p.read(".flinkform/state.json")).unwrap();
     assert_eq!(state["pipelines"]["orders"]["status"], "failed");
     // A repair starts a second job, which runs, and passes the window (clickstream's

@@ -24,6 +24,31 @@ fn typo_wrong_type_and_literal_password_in_one_run_exit_1() {
 }
 
 #[test]
+fn a_usage_error_exits_1_never_the_2_of_changes_present() {
+    let p = TestProject::two_pipelines();
+    // A CI script reading `--detailed-exitcode` must not take a typo for changes.
+    let r = p.run(&["plan", "--detailed-exitcode", "--selct", "orders"]).code(1);
+    assert!(r.stderr.contains("unexpected argument '--selct'"), "{}", r.stderr);
+    let r = p.run(&["plann"]).code(1);
+    assert!(r.stderr.contains("unrecognized subcommand 'plann'"), "{}", r.stderr);
+    p.run(&["apply", "--parallelism", "many"]).code(1);
+    // Help and version are no errors.
+    assert!(p.run(&["--help"]).code(0).stdout.contains("Usage:"));
+    assert!(p.run(&["--version"]).code(0).stdout.starts_with("flinkform "));
+}
+
+#[test]
+fn a_saved_plan_shown_as_markdown_carries_the_marker_plan_writes() {
+    let p = TestProject::two_pipelines();
+    let planned = p.run(&["plan", "--format", "markdown"]).code(0).stdout;
+    p.run(&["plan", "-out", "plan.json"]).code(0);
+    let shown = p.run(&["show", "plan.json", "--format", "markdown"]).code(0).stdout;
+    let marker = |md: &str| md.lines().next().unwrap_or_default().to_string();
+    assert!(marker(&planned).contains("project=flinkform-example"), "{planned}");
+    assert_eq!(marker(&shown), marker(&planned), "`comment` finds the comment either made");
+}
+
+#[test]
 fn init_scaffolds_a_project_that_plans() {
     let dir = tempfile::tempdir().unwrap();
     let p = TestProject { dir };

@@ -73,6 +73,15 @@ fn state_rm_forgets_and_state_mv_renames_without_touching_vvp() {
     assert!(plan.contains("# orders_eu will be updated in place") && plan.contains("state kept"), "{plan}");
     let r = p.run(&["state", "mv", "nope", "x"]).code(1);
     assert!(r.stderr.contains("no pipeline `nope` in the state"), "{}", r.stderr);
+    // A name no spec can have is refused: the next plan would destroy the pipeline.
+    let before = p.read(".flinkform/state.json");
+    let r = p.run(&["state", "mv", "orders_eu", "bad name!"]).code(1);
+    assert!(
+        r.stderr.contains("`bad name!` cannot name a pipeline: a pipeline name must start with a letter"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(p.read(".flinkform/state.json"), before, "the state is untouched");
 }
 
 #[test]

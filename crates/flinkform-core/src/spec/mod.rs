@@ -23,7 +23,7 @@ use crate::infer::{InferConfig, TsStandard};
 use crate::types::FlinkType;
 use config::read_config;
 pub use env::names as environment_names;
-pub use read::parse_vvr;
+pub use read::{PIPELINE_NAME_RULE, parse_vvr, pipeline_name_valid};
 use read::{check_unique_names, read_pipeline};
 pub use sink::{KafkaSinkSpec, Sink, Target};
 pub use transform::{Dedupe, LookupSpec, TransformSpec};

@@ -57,6 +57,16 @@ impl Section<'_, '_> {
     }
 }
 
+/// What a pipeline name must be, as errors say it.
+pub const PIPELINE_NAME_RULE: &str = "must start with a letter and hold only letters, digits, `_` and `-` (at most 64)";
+
+/// Whether `name` can name a pipeline (and so a deployment, a state key, a label value).
+pub fn pipeline_name_valid(name: &str) -> bool {
+    name.len() <= 64
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        && name.starts_with(|c: char| c.is_ascii_alphabetic())
+}
+
 /// Whether `name` can name a VVP variable: letters, digits, `_` and `-`, at least one.
 pub(super) fn secret_name_valid(name: &str) -> bool {
     !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
@@ -85,16 +95,8 @@ pub(super) fn read_pipeline(top: &Section<'_, '_>, defaults: &Section<'_, '_>, s
         );
     }
     p.finish();
-    if let Some(n) = &name {
-        let valid = !n.is_empty()
-            && n.len() <= 64
-            && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-            && n.starts_with(|c: char| c.is_ascii_alphabetic());
-        if !valid {
-            top.report(top.section("pipeline").get("name")?.error(format!(
-                "pipeline name `{n}` must start with a letter and hold only letters, digits, `_` and `-` (at most 64)"
-            )));
-        }
+    if let Some(n) = name.as_deref().filter(|n| !pipeline_name_valid(n)) {
+        top.report(top.section("pipeline").get("name")?.error(format!("pipeline name `{n}` {PIPELINE_NAME_RULE}")));
     }
 
     // The engine decides which connector options exist; `read_deployment` reports a bad one.

@@ -51,9 +51,9 @@ pub(super) enum Command {
         name: Option<String>,
         #[command(flatten)]
         select: SelectArgs,
-        /// Print this built-in template instead (source, sink, insert, ddl or
-        /// deployment), to copy into templates/ and edit.
-        #[arg(long, value_parser = ["source", "sink", "insert", "ddl", "deployment"], conflicts_with_all = ["name", "ddl", "deployment"])]
+        /// Print this built-in template instead (source, lookup, sink, view, insert, ddl
+        /// or deployment), to copy into templates/ and edit.
+        #[arg(long, value_parser = template_kinds(), conflicts_with_all = ["name", "ddl", "deployment"])]
         template: Option<String>,
         /// Print the Hologres DDL instead.
         #[arg(long, conflicts_with = "deployment")]
@@ -457,4 +457,9 @@ pub(super) struct PlanArgs {
     /// How long to wait for the state lock (e.g. "30s").
     #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
     pub(super) lock_timeout: Duration,
+}
+
+/// The kinds `render --template` prints: every built-in template.
+fn template_kinds() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(flinkform_core::render::KINDS.iter().map(|(k, _)| *k))
 }

@@ -7,9 +7,16 @@ use clap::CommandFactory;
 const INIT_CONFIG: &str = include_str!("../../flinkform.toml");
 const INIT_PIPELINE: &str = include_str!("../../pipelines/orders.toml");
 const INIT_SAMPLE: &str = include_str!("../../samples/orders.jsonl");
-const INIT_TEMPLATES: &str = "Templates placed here override flinkform's built-ins by file name:\n\
-source.sql.j2, sink.sql.j2, insert.sql.j2, ddl.sql.j2, deployment.yaml.j2.\n\
-Print a built-in with `flinkform render NAME` to see what it produces.\n";
+/// templates/README.md: every built-in a file here can override, from the one list.
+fn templates_readme() -> String {
+    let files: Vec<&str> = flinkform_core::render::KINDS.iter().map(|(_, f)| *f).collect();
+    format!(
+        "Templates placed here override flinkform's built-ins by file name:\n{}.\n\
+         Print a built-in with `flinkform render --template KIND` (KIND: {}) to copy and edit it.\n",
+        files.join(", "),
+        flinkform_core::render::KINDS.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(", ")
+    )
+}
 
 pub(super) fn init(root: &Path) -> Result<Output, Error> {
     if root.join("flinkform.toml").exists() {
@@ -34,11 +41,12 @@ pub(super) fn init(root: &Path) -> Result<Output, Error> {
         .filter(|l| serde_json::from_str::<serde_json::Value>(l).is_ok_and(|v| v.is_object()))
         .map(|l| format!("{l}\n"))
         .collect();
+    let readme = templates_readme();
     let files = [
         ("flinkform.toml", config.as_str()),
         ("pipelines/orders.toml", INIT_PIPELINE),
         ("samples/orders.jsonl", sample.as_str()),
-        ("templates/README.md", INIT_TEMPLATES),
+        ("templates/README.md", readme.as_str()),
     ];
     let mut said = format!("Created a flinkform project in {}:\n", root.display());
     for (rel, text) in files {

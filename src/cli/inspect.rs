@@ -155,47 +155,24 @@ pub(super) fn ls(root: &Path, select: &flinkform_core::select::Selection, json: 
     let status = |name: &str| {
         state.as_ref().and_then(|s| s.pipelines.get(name)).map_or("not applied".to_string(), |p| p.status.to_string())
     };
-    let rows: Vec<[String; 5]> = ws
+    let rows: Vec<Vec<serde_json::Value>> = ws
         .project
         .pipelines
         .iter()
         .map(|p| {
             let table = p.sinks.iter().map(flinkform_core::spec::Sink::label).collect::<Vec<_>>().join(",");
-            [p.name.clone(), p.source.topic.clone(), table, p.tags.join(","), status(&p.name)]
+            vec![
+                p.name.clone().into(),
+                p.source.topic.clone().into(),
+                table.into(),
+                p.tags.clone().into(),
+                status(&p.name).into(),
+            ]
         })
         .collect();
-    if json {
-        let v: Vec<serde_json::Value> = rows
-            .iter()
-            .map(|[name, topic, table, tags, status]| {
-                let tags: Vec<&str> = tags.split(',').filter(|t| !t.is_empty()).collect();
-                serde_json::json!({ "name": name, "topic": topic, "table": table, "tags": tags, "status": status })
-            })
-            .collect();
-        return ok(serde_json::to_string_pretty(&v).expect("JSON serializes") + "\n");
-    }
-    let header = ["NAME", "TOPIC", "TABLE", "TAGS", "STATUS"].map(String::from);
-    let width = |i: usize| std::iter::once(&header).chain(&rows).map(|r| r[i].chars().count()).max().unwrap_or(0);
-    let w: Vec<usize> = (0..4).map(width).collect();
-    let mut out = String::new();
-    for r in std::iter::once(&header).chain(&rows) {
-        out.push_str(&format!(
-            "{:<a$}  {:<b$}  {:<c$}  {:<d$}  {}\n",
-            r[0],
-            r[1],
-            r[2],
-            r[3],
-            r[4],
-            a = w[0],
-            b = w[1],
-            c = w[2],
-            d = w[3]
-        ));
-    }
-    ok(out)
+    ok(table(&["NAME", "TOPIC", "TABLE", "TAGS", "STATUS"], &rows, json))
 }
 
-/// `show PLANFILE`: a saved plan, in any format.
 /// `show PLAN`: a saved plan; as Markdown, the comment `plan` would post for it (the
 /// project's marker, the plan's environment), so `comment` finds the same comment.
 pub(super) fn show(root: &Path, file: &Path, format: Format, style: Style) -> Result<Output, Error> {

@@ -143,20 +143,46 @@ fn normalize_args(args: impl Iterator<Item = String>) -> Vec<String> {
     .collect()
 }
 
-/// Rows under `header`: tab-separated text, or (`json`) objects keyed by the header's
-/// names in lower case.
-fn table(header: &[&str], rows: &[Vec<String>], json: bool) -> String {
+/// Rows under `header`: columns aligned as `ls` prints them, or (`json`) objects keyed
+/// by the header's names in lower case, each cell its JSON value (a number stays a
+/// number, a list a list).
+fn table(header: &[&str], rows: &[Vec<serde_json::Value>], json: bool) -> String {
     if json {
         let keys: Vec<String> = header.iter().map(|h| h.to_lowercase().replace(' ', "_")).collect();
         let v: Vec<serde_json::Value> = rows
             .iter()
-            .map(|r| serde_json::Value::Object(keys.iter().cloned().zip(r.iter().map(|c| c.clone().into())).collect()))
+            .map(|r| serde_json::Value::Object(keys.iter().cloned().zip(r.iter().cloned()).collect()))
             .collect();
         return serde_json::to_string_pretty(&v).expect("JSON serializes") + "\n";
     }
-    let mut out = header.join("\t") + "\n";
-    for r in rows {
-        out.push_str(&(r.join("\t") + "\n"));
+    fn text(v: &serde_json::Value) -> String {
+        match v {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Array(a) => a.iter().map(text).collect::<Vec<_>>().join(","),
+            serde_json::Value::Null => "-".into(),
+            other => other.to_string(),
+        }
+    }
+    let lines: Vec<Vec<String>> = std::iter::once(header.iter().map(|h| h.to_string()).collect())
+        .chain(rows.iter().map(|r| r.iter().map(text).collect()))
+        .collect();
+    let mut width = vec![0; header.len()];
+    for l in &lines {
+        for (w, cell) in width.iter_mut().zip(l) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for l in &lines {
+        let mut line = String::new();
+        for (i, cell) in l.iter().enumerate() {
+            line.push_str(cell);
+            if i + 1 < l.len() {
+                line.push_str(&" ".repeat(width[i] - cell.chars().count() + 2));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
     }
     out
 }

@@ -29,7 +29,8 @@ pub(super) fn status(
             Some(flinkform_core::plan::Live::Unknown(m)) => format!("unknown ({m})"),
             None => "not deployed".into(),
         };
-        rows.push(vec![name.clone(), id(&p.remote.deployment_id), id(&p.remote.job_id), live, p.status.to_string()]);
+        let row = [name.clone(), id(&p.remote.deployment_id), id(&p.remote.job_id), live, p.status.to_string()];
+        rows.push(row.map(Into::into).to_vec());
     }
     ok(table(&["PIPELINE", "DEPLOYMENT", "JOB", "LIVE STATUS", "RECORDED"], &rows, json))
 }
@@ -92,8 +93,10 @@ pub(super) fn list(root: &Path, json: bool) -> Result<Output, Error> {
         // One line each, no header: what scripts have read since the first release.
         return ok(recorded.map(|(name, p)| format!("{name}\t{}\t{}\n", p.status, p.file)).collect());
     }
-    let rows: Vec<Vec<String>> = recorded
-        .map(|(name, p)| vec![name.clone(), p.status.to_string(), p.file.clone(), id(&p.remote.deployment_id)])
+    let rows: Vec<Vec<serde_json::Value>> = recorded
+        .map(|(name, p)| {
+            [name.clone(), p.status.to_string(), p.file.clone(), id(&p.remote.deployment_id)].map(Into::into).to_vec()
+        })
         .collect();
     ok(table(&["NAME", "STATUS", "FILE", "DEPLOYMENT"], &rows, true))
 }
@@ -176,11 +179,12 @@ pub(super) fn history(root: &Path, name: String, json: bool) -> Result<Output, E
     let state = ws.store()?.load()?;
     let p = recorded(state.as_ref(), &name)?;
     let digest = |d: &str| if json { d.to_string() } else { short(d).to_string() };
-    let rows: Vec<Vec<String>> = p
+    let rows: Vec<Vec<serde_json::Value>> = p
         .history
         .iter()
         .map(|h| {
-            vec![h.serial.to_string(), h.at.clone(), h.action.to_string(), digest(&h.sql_digest), digest(&h.ddl_digest)]
+            let text = [h.at.clone(), h.action.to_string(), digest(&h.sql_digest), digest(&h.ddl_digest)];
+            std::iter::once(h.serial.into()).chain(text.map(Into::into)).collect()
         })
         .collect();
     let mut out = table(&["SERIAL", "APPLIED", "ACTION", "SQL", "DDL"], &rows, json);
@@ -283,12 +287,14 @@ pub(super) fn job_status(root: &Path, id: &str, json: bool) -> Result<Output, Er
     let ws = workspace(root)?;
     let client = vvp_client(&ws)?;
     let j = runtime()?.block_on(client.job(id)).map_err(|e| anyhow::Error::from(e).context(format!("job {id}")))?;
-    let row = vec![
+    let row = [
         j.id,
         format!("{:?}", j.state),
         j.restore.unwrap_or_else(|| "-".into()),
         j.savepoint.unwrap_or_else(|| "-".into()),
-    ];
+    ]
+    .map(Into::into)
+    .to_vec();
     ok(table(&["JOB", "STATE", "RESTORE", "SAVEPOINT"], &[row], json))
 }
 

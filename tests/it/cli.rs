@@ -54,7 +54,13 @@ fn init_scaffolds_a_project_that_plans() {
     let p = TestProject { dir };
     let r = p.run(&["init"]).code(0);
     assert!(r.stdout.contains("pipelines/orders.toml"), "{}", r.stdout);
-    assert!(p.path().join("templates/README.md").is_file());
+    // The templates README names every built-in, and each prints.
+    let readme = p.read("templates/README.md");
+    for (kind, file) in flinkform_core::render::KINDS {
+        assert!(readme.contains(file), "{file} in {readme}");
+        let t = p.run(&["render", "--template", kind]).code(0).stdout;
+        assert_eq!(t, flinkform_core::render::BUILTIN.iter().find(|(n, _)| n == file).unwrap().1, "{kind}");
+    }
     let config = p.read("flinkform.toml");
     let id = config.lines().find_map(|l| l.strip_prefix("project = \"")).and_then(|r| r.split('"').next()).unwrap();
     assert!(id.starts_with("flinkform-") && id != "flinkform-example", "a project id of its own: {id}");

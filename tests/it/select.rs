@@ -74,7 +74,7 @@ fn status_and_destroy_take_the_selection_too() {
     let p = tagged();
     crate::apply::run(&p, &emu, &["apply", "--auto-approve"]).code(0);
     let r = crate::apply::run(&p, &emu, &["status", "--select", "tag:shop"]).code(0);
-    assert!(r.stdout.contains("\norders\t") && !r.stdout.contains("clickstream"), "{}", r.stdout);
+    assert!(r.stdout.contains("\norders  ") && !r.stdout.contains("clickstream"), "{}", r.stdout);
     let r = crate::apply::run(&p, &emu, &["destroy", "--select", "tag:shop", "--auto-approve"]).code(0);
     assert!(r.stdout.contains("0 replaced, 1 destroyed"), "{}", r.stdout);
     // The reason is the command, not a spec that was never removed.

@@ -127,9 +127,9 @@ pub(super) enum Command {
         /// Do not ask for confirmation.
         #[arg(long)]
         auto_approve: bool,
-        /// Pipelines carried out at the same time.
-        #[arg(long, default_value_t = 10)]
-        parallelism: usize,
+        /// Pipelines carried out at the same time (at least 1).
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..))]
+        parallelism: u16,
         /// How long to wait for the state lock (e.g. "30s").
         #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
         lock_timeout: Duration,
@@ -188,9 +188,9 @@ pub(super) enum Command {
         /// Do not ask for confirmation.
         #[arg(long)]
         auto_approve: bool,
-        /// Pipelines carried out at the same time.
-        #[arg(long, default_value_t = 10)]
-        parallelism: usize,
+        /// Pipelines carried out at the same time (at least 1).
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..))]
+        parallelism: u16,
     },
     /// Adopt an existing VVP deployment as pipeline NAME (whose spec must exist).
     #[command(after_help = "Example:\n  flinkform import orders 7468776d-d5d7-4079-a8a2-af4b66668084")]

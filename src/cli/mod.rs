@@ -380,7 +380,7 @@ fn run(command: Command, root: &Path, style: Style, progress: Progress<'_>) -> R
                 plan.as_deref(),
                 apply::Mode::Apply { expect: expect_plan, select: selection(&select)?, allow_empty },
                 auto_approve,
-                parallelism,
+                usize::from(parallelism),
                 lock_timeout,
                 style,
                 progress,
@@ -388,7 +388,7 @@ fn run(command: Command, root: &Path, style: Style, progress: Progress<'_>) -> R
         }
         Command::Destroy { names, select, auto_approve, parallelism } => {
             let mode = apply::Mode::Destroy { names, select: selection(&select)? };
-            apply::apply(root, None, mode, auto_approve, parallelism, Duration::ZERO, style, progress)
+            apply::apply(root, None, mode, auto_approve, usize::from(parallelism), Duration::ZERO, style, progress)
         }
         Command::Status { job_id: Some(id), format, .. } => state::job_status(root, &id, format == "json"),
         Command::Status { name, select, format, .. } => {

@@ -394,6 +394,11 @@ fn refresh_reports_missing_variables_drift_and_stopped_jobs() {
         r.stdout
     );
     assert!(!r.stdout.contains("VVP was not refreshed"), "{}", r.stdout);
+    assert!(r.stdout.contains("`holo_password`: create it in VVP"), "no near name: {}", r.stdout);
+    // A variable of a near name is offered.
+    let near = Emulator::bare(&["--variables", "holo_user,holo_passwrd"]);
+    let r = run(&p, &near, &["plan"]).code(1);
+    assert!(r.stdout.contains("did you mean `holo_passwrd`? else create it in VVP"), "{}", r.stdout);
     let offline = p.run_with(&["plan"], &[("ALIBABA_CLOUD_ACCESS_KEY_ID", "")]).code(0);
     assert!(offline.stdout.contains("VVP was not refreshed"), "{}", offline.stdout);
 

@@ -32,6 +32,8 @@ fn a_usage_error_exits_1_never_the_2_of_changes_present() {
     let r = p.run(&["plann"]).code(1);
     assert!(r.stderr.contains("unrecognized subcommand 'plann'"), "{}", r.stderr);
     p.run(&["apply", "--parallelism", "many"]).code(1);
+    let r = p.run(&["apply", "--parallelism", "0"]).code(1);
+    assert!(r.stderr.contains("0 is not in 1..="), "{}", r.stderr);
     // Help and version are no errors.
     assert!(p.run(&["--help"]).code(0).stdout.contains("Usage:"));
     assert!(p.run(&["--version"]).code(0).stdout.starts_with("flinkform "));

@@ -551,8 +551,11 @@ fn change(d: Desired, before: Option<&PipelineState>, observed: Option<&Observed
     if let Some(vars) = observed.and_then(|o| o.variables.as_ref()) {
         for name in secret_names(&d.record.sql) {
             if !vars.contains(&name) {
+                let near = crate::diag::suggest(&name, vars.iter().map(String::as_str));
+                let fix = near
+                    .map_or("create it in VVP".to_string(), |n| format!("did you mean `{n}`? else create it in VVP"));
                 errors.push(format!(
-                    "pipeline `{}` references ${{secret_values.{name}}}, but the namespace has no variable `{name}`: create it in VVP",
+                    "pipeline `{}` references ${{secret_values.{name}}}, but the namespace has no variable `{name}`: {fix}",
                     d.name
                 ));
             }

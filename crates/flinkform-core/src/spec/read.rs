@@ -367,10 +367,15 @@ fn read_deployment(s: &Section<'_, '_>, settings: &Settings) -> Option<Deploymen
     };
     let vvr = engine_version.as_deref().and_then(|v| {
         let version = parse_vvr(v);
-        if version.is_none() {
-            s.report(s.get("engine_version")?.error(format!("engine_version `{v}` is not a VVR version")).with_help(
+        let wrong = match version {
+            None => Some(format!("engine_version `{v}` is not a VVR version")),
+            Some((major, ..)) => engine_mismatch(v, major),
+        };
+        if let Some(why) = wrong {
+            s.report(s.get("engine_version")?.error(why).with_help(
                 "write it as VVP lists it, e.g. \"vvr-8.0.11-flink-1.17\" or \"vvr-11.1-jdk11-flink-1.20\"",
             ));
+            return None;
         }
         version
     });
@@ -443,6 +448,27 @@ fn read_flink_conf(s: &Section<'_, '_>) -> BTreeMap<String, String> {
         }
     }
     flink_conf
+}
+
+/// The Apache Flink release each VVR major version runs (Realtime Compute's engine
+/// version notes): what an `engine_version` names after `-flink-`.
+const VVR_FLINK: &[(u32, &str)] = &[(4, "1.13"), (6, "1.15"), (8, "1.17"), (11, "1.20")];
+
+/// Why `engine` (VVR `major`) names no engine VVP runs: an unknown VVR major, or a Flink
+/// release that major does not run.
+fn engine_mismatch(engine: &str, major: u32) -> Option<String> {
+    let flink = engine.rsplit_once("-flink-").map(|(_, f)| f);
+    match VVR_FLINK.iter().find(|(m, _)| *m == major) {
+        None => Some(format!(
+            "engine_version `{engine}`: VVR {major} is no engine flinkform knows ({})",
+            VVR_FLINK.iter().map(|(m, f)| format!("VVR {m} runs Flink {f}")).collect::<Vec<_>>().join(", ")
+        )),
+        Some((_, f)) if flink != Some(*f) => Some(format!(
+            "engine_version `{engine}` names Flink {}, but VVR {major} runs Flink {f}",
+            flink.unwrap_or("(none)")
+        )),
+        Some(_) => None,
+    }
 }
 
 /// `vvr-8.0.11-flink-1.17` → (8, 0, 11); `vvr-11.1-jdk11-flink-1.20` → (11, 1, 0).

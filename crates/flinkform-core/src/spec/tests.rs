@@ -294,6 +294,21 @@ fn literal_secrets_in_connector_options_are_refused_and_masked() {
 }
 
 #[test]
+fn an_engine_version_names_an_engine_vvp_runs() {
+    let with = |engine: &str| format!("{PIPELINE}[deployment]\nengine_version = \"{engine}\"\n");
+    let e = errors(CONFIG, &[("pipelines/orders.toml", &with("vvr-99-flink-9.9"))]);
+    assert!(e.contains("engine_version `vvr-99-flink-9.9`: VVR 99 is no engine flinkform knows"), "{e}");
+    let e = errors(CONFIG, &[("pipelines/orders.toml", &with("vvr-8.0.11-flink-1.20"))]);
+    assert!(e.contains("names Flink 1.20, but VVR 8 runs Flink 1.17"), "{e}");
+    for engine in
+        ["vvr-8.0.11-flink-1.17", "vvr-8.0.11-jdk11-flink-1.17", "vvr-11.2-jdk11-flink-1.20", "vvr-6.0.7-flink-1.15"]
+    {
+        let (p, diags) = load_texts(CONFIG, &[("pipelines/orders.toml", &with(engine))]);
+        assert!(p.is_some(), "{engine}: {diags:?}");
+    }
+}
+
+#[test]
 fn every_secret_bearing_kafka_property_is_refused_by_rule_whatever_its_value_looks_like() {
     // Values a name heuristic cannot tell from settings: only the closed list catches them.
     let listed = [

@@ -113,7 +113,8 @@ pub(super) fn apply(
     settle(&*store);
     let crate::apply::JournalStats { changes, writes } = outcome.journal;
     tracing::info!(changes, writes, "journal: {changes} changes in {writes} state writes");
-    let (said, code) = report(&outcome);
+    let verb = if matches!(mode, Mode::Destroy { .. }) { "Destroy" } else { "Apply" };
+    let (said, code) = report(&outcome, verb);
     review.finish(&said, code, &runtime);
     Ok(Output { stdout: said.into(), code })
 }
@@ -182,29 +183,33 @@ fn confirmed(p: &planner::Plan, auto_approve: bool) -> Result<bool, Error> {
     Ok(answer.trim() == "yes")
 }
 
-/// What apply says it did, and its exit code.
-fn report(outcome: &crate::apply::Outcome) -> (String, u8) {
+/// What apply (or destroy, `verb`) says it did, and its exit code.
+fn report(outcome: &crate::apply::Outcome, verb: &str) -> (String, u8) {
     let mut text = String::new();
     for (name, why) in &outcome.failed {
         text.push_str(&format!("\nerror: {name}: {why}\n"));
     }
-    let counts = format!(
-        "{} created, {} updated, {} replaced, {} destroyed{}",
-        outcome.done.add,
-        outcome.done.change,
-        outcome.done.replace,
-        outcome.done.destroy,
-        if outcome.done.repair > 0 { format!(", {} repaired", outcome.done.repair) } else { String::new() }
-    );
+    let counts = match verb {
+        "Destroy" => format!("{} destroyed", outcome.done.destroy),
+        _ => format!(
+            "{} created, {} updated, {} replaced, {} destroyed{}",
+            outcome.done.add,
+            outcome.done.change,
+            outcome.done.replace,
+            outcome.done.destroy,
+            if outcome.done.repair > 0 { format!(", {} repaired", outcome.done.repair) } else { String::new() }
+        ),
+    };
+    let again = verb.to_lowercase();
     let code = if outcome.interrupted {
-        text.push_str(&format!("\nApply interrupted: {counts}. Run apply again to resume.\n"));
+        text.push_str(&format!("\n{verb} interrupted: {counts}. Run {again} again to resume.\n"));
         INTERRUPTED_EXIT
     } else if outcome.failed.is_empty() {
-        text.push_str(&format!("\nApply complete! {counts}.\n"));
+        text.push_str(&format!("\n{verb} complete! {counts}.\n"));
         exit::OK
     } else {
         text.push_str(&format!(
-            "\nApply failed for {}: {counts}. The state records every step taken; fix the cause and run apply again.\n",
+            "\n{verb} failed for {}: {counts}. The state records every step taken; fix the cause and run {again} again.\n",
             view::count(outcome.failed.len() as u64, "pipeline")
         ));
         exit::ERROR

@@ -483,7 +483,8 @@ fn a_stopped_pipeline_stays_stopped_and_destroy_honours_protect_in_the_spec() {
     let r = run(&p, &emu, &["destroy", "nope", "--auto-approve"]).code(1);
     assert!(r.stderr.contains("destroy nope: the state has no pipeline `nope`"), "{}", r.stderr);
     let r = run(&p, &emu, &["destroy", "orders", "--auto-approve"]).code(0);
-    assert!(r.stdout.contains("0 replaced, 1 destroyed."), "{}", r.stdout);
+    assert!(r.stdout.contains("Destroy complete! 1 destroyed."), "{}", r.stdout);
+    assert!(!r.stdout.contains("Apply complete") && !r.stdout.contains("VVP was not refreshed"), "{}", r.stdout);
     assert_eq!(managed_deployments(&emu), ["clickstream"]);
     assert!(p.run(&["state", "list"]).code(0).stdout.starts_with("clickstream\t"), "orders is forgotten");
 }
@@ -532,7 +533,7 @@ fn status_stop_start_destroy_and_import() {
     assert!(r.stdout.contains("orders: already running (job "), "{}", r.stdout);
 
     let r = run(&p, &emu, &["destroy", "--auto-approve"]).code(0);
-    assert!(r.stdout.contains("Apply complete! 0 created, 0 updated, 0 replaced, 2 destroyed."), "{}", r.stdout);
+    assert!(r.stdout.contains("Destroy complete! 2 destroyed."), "{}", r.stdout);
     assert!(managed_deployments(&emu).is_empty());
     assert_eq!(p.run(&["state", "list"]).code(0).stdout, "");
 

@@ -76,7 +76,7 @@ fn status_and_destroy_take_the_selection_too() {
     let r = crate::apply::run(&p, &emu, &["status", "--select", "tag:shop"]).code(0);
     assert!(r.stdout.contains("\norders  ") && !r.stdout.contains("clickstream"), "{}", r.stdout);
     let r = crate::apply::run(&p, &emu, &["destroy", "--select", "tag:shop", "--auto-approve"]).code(0);
-    assert!(r.stdout.contains("0 replaced, 1 destroyed"), "{}", r.stdout);
+    assert!(r.stdout.contains("Destroy complete! 1 destroyed."), "{}", r.stdout);
     // The reason is the command, not a spec that was never removed.
     assert!(r.stdout.contains("because: `flinkform destroy` asks for it: the job stops"), "{}", r.stdout);
     assert!(!r.stdout.contains("removed"), "{}", r.stdout);

@@ -280,7 +280,10 @@ fn plan_text(plan: &Plan, style: Style, sink: &mut dyn std::io::Write) -> std::i
     for e in &plan.errors {
         let _ = writeln!(out, "\n{}: {e}", style.paint("31", "error"));
     }
-    if !plan.refreshed {
+    // A plan of destroys alone needs no refresh: apply looks at VVP as it destroys.
+    let mut changing = plan.changes.iter().filter(|c| c.action != Action::NoOp).peekable();
+    let destroys_only = changing.peek().is_some() && changing.all(|c| c.action == Action::Delete);
+    if !plan.refreshed && !destroys_only {
         let _ = writeln!(out, "\n{NOT_REFRESHED}");
     }
     let _ = writeln!(out, "\n{}", style.paint("1", &summary_line(plan)));

@@ -6,6 +6,7 @@
 pub mod apply;
 pub mod cli;
 pub mod comment;
+pub mod interrupt;
 pub mod poll;
 pub mod project;
 pub mod refresh;

@@ -3,17 +3,12 @@
 
 use super::*;
 use crate::apply::Executor;
+use crate::interrupt;
 use anyhow::Context;
 use board::Board;
 use flinkform_core::plan::{self as planner, file as planfile};
 use plan::observe;
 use review::Review;
-
-/// Set by ctrl-c during apply: in-flight steps finish and are recorded, then apply stops.
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-/// Exit code after ctrl-c.
-const INTERRUPTED_EXIT: u8 = 130;
 
 /// Writes `plan` to stdout as it is made, and flushes.
 fn print_plan(plan: &flinkform_core::plan::Plan, style: Style) {
@@ -98,18 +93,16 @@ pub(super) fn apply(
     })?;
     let client = Client::new(ws.vvp_target().map_err(Failed::from)?, creds, RetryPolicy::default())
         .map_err(anyhow::Error::from)?;
-    runtime.spawn(async {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            INTERRUPTED.store(true, Ordering::Relaxed);
-        }
-    });
     let lineage = uuid::Uuid::new_v4().to_string();
     let start = state.unwrap_or_else(|| flinkform_core::state::State::new(lineage));
     let board = Board::new(std::io::stdout().is_terminal());
     let events = |name: &str, msg: &str| board.event(name, msg);
     let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
-    let executor = Executor::new(&client, &*store, start, timeouts(&ws), now, &INTERRUPTED, &events);
+    let executor = Executor::new(&client, &*store, start, timeouts(&ws), now, interrupt::flag(), &events);
+    // Ctrl-c from here on lets the steps in flight finish and be journaled.
+    let graceful = interrupt::graceful();
     let outcome = runtime.block_on(executor.apply(&plan, parallelism));
+    drop(graceful);
     settle(&*store);
     let crate::apply::JournalStats { changes, writes } = outcome.journal;
     tracing::info!(changes, writes, "journal: {changes} changes in {writes} state writes");
@@ -203,7 +196,7 @@ fn report(outcome: &crate::apply::Outcome, verb: &str) -> (String, u8) {
     let again = verb.to_lowercase();
     let code = if outcome.interrupted {
         text.push_str(&format!("\n{verb} interrupted: {counts}. Run {again} again to resume.\n"));
-        INTERRUPTED_EXIT
+        interrupt::EXIT
     } else if outcome.failed.is_empty() {
         text.push_str(&format!("\n{verb} complete! {counts}.\n"));
         exit::OK
@@ -233,8 +226,10 @@ pub(super) fn operate(
     let client = vvp_client(&ws)?;
     let events = |n: &str, msg: &str| print_now(&format!("{n}: {msg}\n"));
     let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
-    let ex = Executor::new(&client, &*store, state, timeouts(&ws), now, &INTERRUPTED, &events);
+    let ex = Executor::new(&client, &*store, state, timeouts(&ws), now, interrupt::flag(), &events);
+    let graceful = interrupt::graceful();
     let done = runtime()?.block_on(op(&ex, name));
+    drop(graceful);
     settle(&*store);
     done.with_context(|| format!("{what} {name}"))?;
     ok(format!("{name}: {what} done.\n"))

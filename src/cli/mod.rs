@@ -16,7 +16,6 @@ use anyhow::Context;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use clap::Parser;
@@ -253,6 +252,7 @@ fn selected(
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
+    crate::interrupt::install();
     // A usage error exits 1, like any error (as Terraform's do): clap's own 2 is what
     // `plan --detailed-exitcode` means by "changes present". Help and version exit 0.
     let cli = match Cli::try_parse_from(normalize_args(std::env::args())) {

@@ -190,3 +190,28 @@ fn history_and_state_show_take_any_digest_text_without_a_panic() {
     assert!(r.stdout.contains("é") && r.stdout.contains("sha256:ééééé"), "{}", r.stdout);
     p.run(&["state", "show", "orders"]).code(0);
 }
+
+#[test]
+fn ctrl_c_ends_a_plan_waiting_for_the_state_lock_with_130() {
+    use std::process::{Command, Stdio};
+    let p = TestProject::two_pipelines();
+    std::fs::create_dir_all(p.path().join(".flinkform")).unwrap();
+    // Another process (flock(1), the same OS lock) holds the state lock.
+    let mut holder = Command::new("flock")
+        .arg("--close")
+        .arg(p.path().join(".flinkform/state.json.lock"))
+        .args(["sleep", "120"])
+        .spawn()
+        .expect("flock(1) from util-linux");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let mut plan =
+        p.command(&["plan", "-lock-timeout=100s"], &[]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    assert!(plan.try_wait().unwrap().is_none(), "plan waits for the lock");
+    Command::new("kill").args(["-INT", &plan.id().to_string()]).status().unwrap();
+    let out = plan.wait_with_output().unwrap();
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stdout.is_empty(), "no plan after ctrl-c: {}", String::from_utf8_lossy(&out.stdout));
+}

@@ -180,3 +180,35 @@ fn client_drafts_round_trip_through_the_emulator() {
         assert_eq!(unknown.draft("draft-1").await.unwrap_err().kind(), vvp_api::ErrorKind::Auth);
     });
 }
+
+#[test]
+fn an_endpoint_that_never_answers_fails_a_call_after_two_timeouts() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use vvp_api::{Client, Credentials, RetryPolicy, VvpError};
+    // Accepts every connection and never answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counted = accepted.clone();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in listener.incoming() {
+            counted.fetch_add(1, Ordering::SeqCst);
+            held.push(s);
+        }
+    });
+    let target = vvp_api::Target {
+        endpoint: addr,
+        protocol: "http".into(),
+        workspace: "ws".into(),
+        namespace: "ns".into(),
+        project: None,
+    };
+    let policy = RetryPolicy { request_timeout: std::time::Duration::from_millis(300), ..RetryPolicy::default() };
+    let c = Client::new(target, Credentials::new(AK.into(), SK.into(), None), policy).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let e = rt.block_on(c.get_deployment("dep-1")).unwrap_err();
+    assert!(matches!(e, VvpError::Transport { timed_out: true, .. }), "{e}");
+    assert_eq!(accepted.load(Ordering::SeqCst), RetryPolicy::default().timed_out_attempts as usize, "{e}");
+}

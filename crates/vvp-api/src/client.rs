@@ -94,6 +94,9 @@ pub struct RetryPolicy {
     /// Attempts in all when the endpoint refuses the connection (nothing listens there:
     /// most often a wrong endpoint), so that a mistake fails in a moment, not minutes.
     pub refused_attempts: u32,
+    /// Attempts in all when no answer comes within `request_timeout`: an endpoint that
+    /// accepts connections and never answers fails a call in about this many timeouts.
+    pub timed_out_attempts: u32,
     /// First backoff ceiling; doubles per attempt.
     pub base: Duration,
     /// Largest backoff.
@@ -106,6 +109,7 @@ impl RetryPolicy {
     fn attempts_for(&self, e: &VvpError) -> u32 {
         match (e, e.kind()) {
             (VvpError::Transport { refused: true, .. }, _) => self.refused_attempts,
+            (VvpError::Transport { timed_out: true, .. }, _) => self.timed_out_attempts,
             (_, ErrorKind::Throttled) => self.throttled_attempts,
             _ => self.attempts,
         }
@@ -118,6 +122,7 @@ impl Default for RetryPolicy {
             attempts: 8,
             throttled_attempts: 20,
             refused_attempts: 2,
+            timed_out_attempts: 2,
             base: Duration::from_millis(100),
             max: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
@@ -174,6 +179,7 @@ impl Client {
                 message: with_causes(&e),
                 sent: false,
                 refused: false,
+                timed_out: false,
             })?;
         Ok(Client { http, target, creds, retry })
     }
@@ -209,7 +215,16 @@ impl Client {
                     let wait = retry_after
                         .map(|w| w.min(self.retry.max))
                         .unwrap_or_else(|| ceiling.mul_f64(rand::random::<f64>()));
-                    tracing::info!(action, attempt, error = %e, wait = ?wait, "retrying VVP call");
+                    if matches!(e, VvpError::Transport { timed_out: true, .. }) {
+                        // Said at any verbosity: the user is waiting on it.
+                        tracing::warn!(
+                            "VVP {action}: no answer from {} within {:?}; trying again",
+                            self.target.endpoint,
+                            self.retry.request_timeout
+                        );
+                    } else {
+                        tracing::info!(action, attempt, error = %e, wait = ?wait, "retrying VVP call");
+                    }
                     tokio::time::sleep(wait).await;
                 }
                 Err((e, _)) => return Err(e),
@@ -273,7 +288,8 @@ impl Client {
             let message = with_causes(&e);
             let refused = e.is_connect() && message.to_ascii_lowercase().contains("connection refused");
             let endpoint = self.target.endpoint.clone();
-            (VvpError::Transport { action: action.into(), endpoint, message, sent: !e.is_connect(), refused }, None)
+            let (sent, timed_out) = (!e.is_connect(), e.is_timeout());
+            (VvpError::Transport { action: action.into(), endpoint, message, sent, refused, timed_out }, None)
         };
         let resp = req.send().await.map_err(transport)?;
         let status = resp.status().as_u16();

@@ -35,6 +35,8 @@ pub enum VvpError {
         sent: bool,
         /// The endpoint refused the connection.
         refused: bool,
+        /// No answer came within the request timeout (the endpoint may hang).
+        timed_out: bool,
     },
     /// The answer was not what the API documents.
     #[error("VVP {action}: unexpected answer: {message}")]

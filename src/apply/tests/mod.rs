@@ -113,6 +113,7 @@ fn lost(action: &str) -> VvpError {
         message: "connection reset".into(),
         sent: true,
         refused: false,
+        timed_out: false,
     }
 }
 

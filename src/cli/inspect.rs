@@ -104,8 +104,17 @@ pub(super) fn sample_pipeline(
     }
     let ws = workspace(root)?;
     let mut p = ws.pipeline(&name)?.clone();
-    p.source.sample.messages = messages;
-    ok(view::json_lines(&ws.sample_one(&p, progress).map_err(Failed::from)?))
+    // A topic is sampled at its newest messages; a sample file's newest records are its
+    // last ones, so the whole file is read and its tail shown.
+    let from_file = p.source.sample.file.is_some();
+    p.source.sample.messages = if from_file { u64::MAX } else { messages };
+    let lines = view::json_lines(&ws.sample_one(&p, progress).map_err(Failed::from)?);
+    if !from_file {
+        return ok(lines);
+    }
+    let n = usize::try_from(messages).unwrap_or(usize::MAX);
+    let all: Vec<&str> = lines.lines().collect();
+    ok(all[all.len().saturating_sub(n)..].iter().map(|l| format!("{l}\n")).collect())
 }
 
 /// `sample --topic`: an ad-hoc sample of any topic (or its shape).

@@ -215,3 +215,12 @@ fn ctrl_c_ends_a_plan_waiting_for_the_state_lock_with_130() {
     assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(out.stdout.is_empty(), "no plan after ctrl-c: {}", String::from_utf8_lossy(&out.stdout));
 }
+
+#[test]
+fn sample_shows_the_newest_records_of_a_sample_file_as_of_a_topic() {
+    let p = TestProject::two_pipelines();
+    let lines = p.run(&["sample", "orders", "-n", "3"]).code(0).stdout;
+    let file = p.read("samples/orders.jsonl");
+    let newest: Vec<&str> = file.lines().rev().take(3).collect::<Vec<_>>().into_iter().rev().collect();
+    assert_eq!(lines.lines().collect::<Vec<_>>(), newest, "the file's last records, in order");
+}

@@ -203,6 +203,22 @@ fn plan_and_sample_with_a_kafka_source_match_the_sample_file() {
     let adhoc = p.run(&["sample", "--topic", &topic, "--bootstrap-servers", &broker(), "--schema"]).code(0).stdout;
     assert!(adhoc.contains("total"), "{adhoc}");
     assert!(adhoc.contains("DOUBLE"), "{adhoc}");
+    // One inference: a topic without a spec is typed as `schema` types a pipeline's
+    // columns (BIGINT integers, objects as jsonb text), but for the spec's own conversions.
+    let typed = |s: &str| -> std::collections::BTreeMap<String, String> {
+        s.lines()
+            .filter(|l| !l.contains('→') && l.contains(" present"))
+            .filter_map(|l| {
+                let mut w = l.split_whitespace();
+                Some((w.next()?.to_string(), w.next()?.to_string()))
+            })
+            .collect()
+    };
+    let (adhoc_types, spec_types) = (typed(&adhoc), typed(&from_kafka));
+    assert!(spec_types.len() >= 8, "{from_kafka}");
+    for (k, t) in &spec_types {
+        assert_eq!(adhoc_types.get(k), Some(t), "column {k}:\n{adhoc}\n{from_kafka}");
+    }
 }
 
 #[test]

@@ -62,14 +62,25 @@ impl FileSampler<'_> {
         let head = reader.fill_buf().map_err(io)?;
         let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
         let is_array = head.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
+        // A first line that is a lone `{` opens a pretty-printed object: the file is a
+        // stream of JSON values (as `jq` reads it), not one record per line.
+        let first_line = head.split(|b| *b == b'\n').find(|l| !l.trim_ascii().is_empty());
+        let is_pretty = first_line.is_some_and(|l| l.trim_ascii() == b"{");
         let mut sample = Sample::new(rel);
         let cap = usize::try_from(spec.messages).unwrap_or(usize::MAX);
-        if is_array {
+        if is_array || is_pretty {
             let mut text = Vec::new();
             reader.read_to_end(&mut text).map_err(io)?;
             let text = text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&text);
-            let items: Vec<&serde_json::value::RawValue> = serde_json::from_slice(text)
-                .map_err(|e| SampleError::Source(format!("{rel}: not a JSON array of records: {e}")))?;
+            let items: Vec<&serde_json::value::RawValue> = if is_array {
+                serde_json::from_slice(text)
+                    .map_err(|e| SampleError::Source(format!("{rel}: not a JSON array of records: {e}")))?
+            } else {
+                serde_json::Deserializer::from_slice(text)
+                    .into_iter::<&serde_json::value::RawValue>()
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| SampleError::Source(format!("{rel}: not a stream of JSON records: {e}")))?
+            };
             let items: Vec<&[u8]> = items.iter().take(cap).map(|i| i.get().as_bytes()).collect();
             sample.offer_all(&items, spec.max_bytes, cap, self.threads);
             return Ok(sample.finish(self.threads));
@@ -195,6 +206,18 @@ mod tests {
         let s = FileSampler { root: dir.path(), threads: 2 }.sample_file(&spec("a.json", 10)).unwrap();
         assert_eq!(s.len(), 2);
         assert_eq!(s.skipped.not_object, 1);
+    }
+
+    #[test]
+    fn pretty_printed_objects_are_read_as_a_stream_of_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "{\n  \"a\": 1,\n  \"b\": {\"c\": true}\n}\n{\n  \"a\": 2\n}\n";
+        std::fs::write(dir.path().join("p.json"), text).unwrap();
+        let s = FileSampler { root: dir.path(), threads: 2 }.sample_file(&spec("p.json", 10)).unwrap();
+        assert_eq!((s.len(), s.skipped.total()), (2, 0));
+        std::fs::write(dir.path().join("bad.json"), "{\n  \"a\": 1,\n").unwrap();
+        let e = FileSampler { root: dir.path(), threads: 2 }.sample_file(&spec("bad.json", 10)).unwrap_err();
+        assert!(flinkform_core::diag::chain(&e).contains("bad.json: not a stream of JSON records"), "{e}");
     }
 
     #[test]

@@ -123,7 +123,7 @@ fn saved_plan(
 ) -> Result<planner::Plan, Error> {
     let text = std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?;
     let mut p = planfile::from_text(&text).map_err(anyhow::Error::from)?;
-    planfile::check_fresh(&p, state).map_err(anyhow::Error::from)?;
+    // The environment first: another environment's state is not "changed since".
     let here = ws.project.config.env.as_deref();
     if p.env.as_deref() != here {
         let name = |e: Option<&str>| e.map_or("no environment".to_string(), |e| format!("environment `{e}`"));
@@ -134,6 +134,7 @@ fn saved_plan(
         )
         .into());
     }
+    planfile::check_fresh(&p, state).map_err(anyhow::Error::from)?;
     p.require_sink_dsn(env_is_set);
     review.check(&p, runtime)?;
     Ok(p)

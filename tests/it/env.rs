@@ -37,6 +37,11 @@ fn dev_and_prod_plan_and_apply_with_their_own_targets_and_states() {
     p.run(&["--env", "prod", "plan", "-out", "prod.json"]).code(0);
     let r = p.run(&["--env", "dev", "apply", "prod.json"]).code(1);
     assert!(r.stderr.contains("saved plan"), "{}", r.stderr);
+    // Applied without --env, it names the environment it needs, not a staleness it lacks.
+    p.record();
+    let r = p.run(&["apply", "prod.json"]).code(1);
+    assert!(r.stderr.contains("made for environment `prod`, and this is no environment"), "{}", r.stderr);
+    assert!(!r.stderr.contains("stale"), "{}", r.stderr);
     // The comment of each environment is its own.
     let md = p.run(&["--env", "prod", "plan", "--format", "markdown"]).code(0).stdout;
     assert!(md.starts_with("<!-- flinkform:plan project=flinkform-example env=prod "), "{md}");

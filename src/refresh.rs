@@ -11,23 +11,12 @@ use std::time::Duration;
 use flinkform_core::echo;
 use flinkform_core::plan::{Adoptable, Desired, Live, Observed};
 use flinkform_core::state::State;
-use vvp_api::{Client, ErrorKind, JobState, ValidationState, VvpError};
+use vvp_api::{Client, ErrorKind, ValidationState, VvpError};
 
 use crate::poll::{Backoff, poll_until};
 
 /// Pipelines looked at the same time.
 const CONCURRENCY: usize = 10;
-
-fn job_name(s: &JobState) -> String {
-    match s {
-        JobState::Starting => "STARTING".into(),
-        JobState::Running => "RUNNING".into(),
-        JobState::Cancelling => "CANCELLING".into(),
-        JobState::Cancelled => "CANCELLED".into(),
-        JobState::Finished => "FINISHED".into(),
-        JobState::Failed(m) => format!("FAILED ({m})"),
-    }
-}
 
 /// Observes every recorded pipeline that has a deployment, the deployments this project
 /// made for the pipelines in `creates` (desired, not recorded: apply adopts them; one
@@ -97,7 +86,7 @@ async fn look(client: &Client, name: &str, dep: &str, job: Option<&str>, sql: &s
     Ok(Live::Found {
         sql_matches: d.sql.as_deref().is_some_and(|s| echo::same_sql(s, sql)),
         sql_digest: d.sql.as_deref().map(echo::sql_digest),
-        job: state.as_ref().map(job_name),
+        job: state.as_ref().map(ToString::to_string),
         settings: d.settings,
     })
 }

@@ -475,12 +475,8 @@ impl<V: Vvp> Executor<'_, V> {
         let job = match live {
             Some(j) => {
                 since = Instant::now();
-                self.step(
-                    name,
-                    Step::Start,
-                    &format!("job {} is already {:?}: kept, not started again", j.id, j.state),
-                )
-                .await?;
+                self.step(name, Step::Start, &format!("job {} is already {}: kept, not started again", j.id, j.state))
+                    .await?;
                 j
             }
             None => {
@@ -512,7 +508,7 @@ impl<V: Vvp> Executor<'_, V> {
         match settled {
             Some(JobState::Running) => Ok(()),
             Some(JobState::Failed(m)) => Err(self.job_failed(name, dep, &job.id, m, "failed").await?),
-            Some(s) => Err(Error::Failed(format!("job {} stopped while starting ({s:?})", job.id))),
+            Some(s) => Err(Error::Failed(format!("job {} stopped while starting ({s})", job.id))),
             None => Err(took_too_long(format!("job {} was not RUNNING", job.id), self.timeouts.start)),
         }?;
         self.verify(name, dep, &job.id, deploy.verify_secs).await
@@ -536,7 +532,7 @@ impl<V: Vvp> Executor<'_, V> {
             Some(JobState::Failed(m)) => {
                 Err(self.job_failed(name, dep, job, m, &format!("failed within the {secs}s verify window")).await?)
             }
-            Some(s) => Err(Error::Failed(format!("job {job} left RUNNING within the {secs}s verify window ({s:?})"))),
+            Some(s) => Err(Error::Failed(format!("job {job} left RUNNING within the {secs}s verify window ({s})"))),
         }
     }
 

@@ -287,14 +287,10 @@ pub(super) fn job_status(root: &Path, id: &str, json: bool) -> Result<Output, Er
     let ws = workspace(root)?;
     let client = vvp_client(&ws)?;
     let j = runtime()?.block_on(client.job(id)).map_err(|e| anyhow::Error::from(e).context(format!("job {id}")))?;
-    let row = [
-        j.id,
-        format!("{:?}", j.state),
-        j.restore.unwrap_or_else(|| "-".into()),
-        j.savepoint.unwrap_or_else(|| "-".into()),
-    ]
-    .map(Into::into)
-    .to_vec();
+    let row =
+        [j.id, j.state.to_string(), j.restore.unwrap_or_else(|| "-".into()), j.savepoint.unwrap_or_else(|| "-".into())]
+            .map(Into::into)
+            .to_vec();
     ok(table(&["JOB", "STATE", "RESTORE", "SAVEPOINT"], &[row], json))
 }
 
@@ -337,7 +333,7 @@ pub(super) fn start_deployment(root: &Path, id: &str, restore: vvp_api::Restore)
             Some(vvp_api::JobState::Running) => {
                 Ok(format!("deployment {id} ({}): job {} is running\n", dep.name, job.id))
             }
-            Some(s) => Err(anyhow::anyhow!("deployment {id} ({}): job {} is {s:?}", dep.name, job.id)),
+            Some(s) => Err(anyhow::anyhow!("deployment {id} ({}): job {} is {s}", dep.name, job.id)),
             None => Err(anyhow::anyhow!(
                 "deployment {id} ({}): job {} did not run within {}s",
                 dep.name,

@@ -331,7 +331,11 @@ fn jobs_and_deployments_by_id_as_the_old_tool_had() {
     let job = crate::apply::state_job(&p, "orders");
     let r = crate::apply::run(&p, &emu, &["status", "--job-id", &job, "--format", "json"]).code(0);
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-    assert_eq!((v[0]["job"].as_str(), v[0]["state"].as_str()), (Some(job.as_str()), Some("Running")), "{v}");
+    assert_eq!(
+        (v[0]["job"].as_str(), v[0]["state"].as_str()),
+        (Some(job.as_str()), Some("RUNNING")),
+        "VVP's name, as `status` shows it: {v}"
+    );
     let r = crate::apply::run(&p, &emu, &["start", "--deployment-id", &dep]).code(0);
     assert!(r.stdout.contains("nothing to start"), "{}", r.stdout);
 }

@@ -97,6 +97,20 @@ pub enum JobState {
     Failed(String),
 }
 
+/// VVP's name of the state (`RUNNING`), and a failure's message (`FAILED (why)`).
+impl std::fmt::Display for JobState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            JobState::Starting => f.write_str("STARTING"),
+            JobState::Running => f.write_str("RUNNING"),
+            JobState::Cancelling => f.write_str("CANCELLING"),
+            JobState::Cancelled => f.write_str("CANCELLED"),
+            JobState::Finished => f.write_str("FINISHED"),
+            JobState::Failed(m) => write!(f, "FAILED ({m})"),
+        }
+    }
+}
+
 impl JobState {
     /// STARTING, RUNNING or CANCELLING: the deployment has a job that is not stopped.
     pub fn live(&self) -> bool {

@@ -106,8 +106,7 @@ pub(super) fn apply(
     settle(&*store);
     let crate::apply::JournalStats { changes, writes } = outcome.journal;
     tracing::info!(changes, writes, "journal: {changes} changes in {writes} state writes");
-    let verb = if matches!(mode, Mode::Destroy { .. }) { "Destroy" } else { "Apply" };
-    let (said, code) = report(&outcome, verb);
+    let (said, code) = report(&outcome, matches!(mode, Mode::Destroy { .. }));
     review.finish(&said, code, &runtime);
     Ok(Output { stdout: said.into(), code })
 }
@@ -177,24 +176,25 @@ fn confirmed(p: &planner::Plan, auto_approve: bool) -> Result<bool, Error> {
     Ok(answer.trim() == "yes")
 }
 
-/// What apply (or destroy, `verb`) says it did, and its exit code.
-fn report(outcome: &crate::apply::Outcome, verb: &str) -> (String, u8) {
+/// What apply (or, `destroying`, destroy) says it did, and its exit code.
+fn report(outcome: &crate::apply::Outcome, destroying: bool) -> (String, u8) {
     let mut text = String::new();
     for (name, why) in &outcome.failed {
         text.push_str(&format!("\nerror: {name}: {why}\n"));
     }
-    let counts = match verb {
-        "Destroy" => format!("{} destroyed", outcome.done.destroy),
-        _ => format!(
+    let (verb, again) = if destroying { ("Destroy", "destroy") } else { ("Apply", "apply") };
+    let counts = if destroying {
+        format!("{} destroyed", outcome.done.destroy)
+    } else {
+        format!(
             "{} created, {} updated, {} replaced, {} destroyed{}",
             outcome.done.add,
             outcome.done.change,
             outcome.done.replace,
             outcome.done.destroy,
             if outcome.done.repair > 0 { format!(", {} repaired", outcome.done.repair) } else { String::new() }
-        ),
+        )
     };
-    let again = verb.to_lowercase();
     let code = if outcome.interrupted {
         text.push_str(&format!("\n{verb} interrupted: {counts}. Run {again} again to resume.\n"));
         interrupt::EXIT

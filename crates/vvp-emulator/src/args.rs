@@ -84,7 +84,7 @@ pub struct Args {
     #[arg(long, value_enum, default_value = "accept")]
     pub second_job: SecondJob,
     /// Answer deployments in a spelling of the server's own (SQL without trailing
-    /// whitespace, memory in Mi, Flink durations in milliseconds), not as they were sent.
+    /// whitespace, memory as `4 GiB`, Flink durations in milliseconds), not as they were sent.
     #[arg(long)]
     pub normalize: bool,
 }

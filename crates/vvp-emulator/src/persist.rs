@@ -14,7 +14,7 @@ use serde_json::Value;
 use vvp_wire::wire::{Deployment, DeploymentDraft, HotUpdateJobResult, Job, Savepoint, Variable};
 
 use crate::Config;
-use crate::world::{JobRec, Scope, TicketRec, World};
+use crate::world::{HOT_UPDATING, JobRec, Scope, TicketRec, World};
 
 #[derive(Serialize, Deserialize)]
 struct Saved {
@@ -100,6 +100,10 @@ impl World {
         w.savepoints = saved.savepoints;
         w.variables = saved.variables.into_iter().collect();
         w.hot_updates = saved.hot_updates;
+        // A hot update in progress when the emulator stopped is done at once.
+        let pending =
+            w.hot_updates.iter().filter(|(_, (_, r))| r.status.as_ref().is_some_and(|s| s.status == HOT_UPDATING));
+        w.hot_due = pending.map(|(id, _)| (id.clone(), now)).collect();
         Ok(w)
     }
 

@@ -60,8 +60,7 @@ pub(crate) struct World {
     pub(crate) nonces: HashMap<String, Instant>,
     /// Hot updates by id.
     pub(crate) hot_updates: HashMap<String, (Scope, HotUpdateJobResult)>,
-    /// When each hot update in progress is done (one missing after a restart is done at
-    /// once).
+    /// When each hot update in progress is done.
     pub(crate) hot_due: HashMap<String, Instant>,
     /// API calls received since the process started, by operation (`GET /_emulator/stats`).
     pub(crate) calls: BTreeMap<String, u64>,
@@ -172,15 +171,7 @@ impl World {
     /// Hot updates that are due: the job takes the target settings while it runs; one
     /// that stopped meanwhile fails the update.
     fn finish_hot_updates(&mut self, now: Instant) {
-        let due: Vec<String> = self
-            .hot_updates
-            .iter()
-            .filter(|(id, (_, r))| {
-                r.status.as_ref().is_some_and(|s| s.status == HOT_UPDATING)
-                    && self.hot_due.get(*id).is_none_or(|at| *at <= now)
-            })
-            .map(|(id, _)| id.clone())
-            .collect();
+        let due: Vec<String> = self.hot_due.iter().filter(|(_, at)| **at <= now).map(|(id, _)| id.clone()).collect();
         for id in due {
             self.hot_due.remove(&id);
             let (_, r) = self.hot_updates.get_mut(&id).expect("due hot update");

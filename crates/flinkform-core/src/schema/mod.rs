@@ -475,17 +475,13 @@ fn expand<'s>(
 
 /// The type the source table declares for a logical type: values that go to a jsonb
 /// column are read as JSON text; with `flatten`, ROWs keep their structure.
-/// The type each top-level key of `shape` is read as by a pipeline of default settings
-/// on the newest engine (integers BIGINT, objects as JSON text, fractions as VVR 11 reads
-/// them): the one inference, for a topic that has no spec yet (`sample --topic --schema`).
-pub fn default_column_types(shape: &Shape) -> Vec<(String, FlinkType)> {
-    let typing = Typing {
-        standard: shape.choose_standard(),
-        integers: Integers::BigInt,
-        fractions: crate::infer::Fractions::Text,
-    };
-    let fields = shape.object.iter().flat_map(|o| o.fields.iter());
-    fields.map(|(k, f)| (k.clone(), storage_type(&typing.of(f), false))).collect()
+/// The column type a top-level key of `field`'s shape is read as by a pipeline of
+/// default settings on the newest engine (integers BIGINT, objects as JSON text,
+/// fractions as VVR 11 reads them) under timestamp `standard`: the one inference, for a
+/// topic that has no spec yet (`sample --topic --schema`).
+pub fn default_column_type(field: &Shape, standard: TsStandard) -> FlinkType {
+    let typing = Typing { standard, integers: Integers::BigInt, fractions: crate::infer::Fractions::Text };
+    storage_type(&typing.of(field), false)
 }
 
 fn storage_type(logical: &FlinkType, flatten: bool) -> FlinkType {

@@ -433,24 +433,25 @@ fn compact_json(text: &str) -> String {
 pub fn shape_table(shape: &Shape) -> String {
     let std = shape.choose_standard();
     let total = shape.stats.objects;
-    let types = crate::schema::default_column_types(shape);
     let cols: Vec<ColumnRecord> = shape
         .object
         .iter()
         .flat_map(|o| o.fields.iter())
-        .zip(types)
-        .map(|((k, f), (_, ty))| ColumnRecord {
-            name: k.clone(),
-            sink_name: k.clone(),
-            ty: ty.to_string(),
-            hologres: ty.hologres().sql,
-            nullable: true,
-            evidence: EvidenceRecord {
-                present: f.stats.present,
-                total,
-                nulls: f.stats.nulls,
-                notes: f.notes(&ty, std),
-            },
+        .map(|(k, f)| {
+            let ty = crate::schema::default_column_type(f, std);
+            ColumnRecord {
+                name: k.clone(),
+                sink_name: k.clone(),
+                ty: ty.to_string(),
+                hologres: ty.hologres().sql,
+                nullable: true,
+                evidence: EvidenceRecord {
+                    present: f.stats.present,
+                    total,
+                    nulls: f.stats.nulls,
+                    notes: f.notes(&ty, std),
+                },
+            }
         })
         .collect();
     columns_table(&cols, "")

@@ -51,10 +51,9 @@ impl<V: Vvp> Executor<'_, V> {
             }
             let now = self.vvp.job(&job.id).await?;
             if !running(&now) || !hot(&now) {
-                let what = format!(
-                    "job {} is {:?} with parallelism {:?} after its hot update",
-                    now.id, now.state, now.parallelism
-                );
+                let parallelism = now.parallelism.map_or("unknown".to_string(), |p| p.to_string());
+                let what =
+                    format!("job {} is {} with parallelism {parallelism} after its hot update", now.id, now.state);
                 return Err(self.not_hot(name, &what, state::Status::Failed).await?);
             }
         }

@@ -202,7 +202,7 @@ impl<'a, V: Vvp> Executor<'a, V> {
             }
             Some(j) => {
                 return Err(Error::Failed(format!(
-                    "`{name}` has a job that is {:?} ({}): wait for it to settle, then start again",
+                    "`{name}` has a job that is {} ({}): wait for it to settle, then start again",
                     j.state, j.id
                 )));
             }

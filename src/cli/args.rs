@@ -363,6 +363,15 @@ pub(super) enum Backend {
     Postgres,
 }
 
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Backend::Local => "local",
+            Backend::Postgres => "postgres",
+        })
+    }
+}
+
 /// Parses `--format` with the names the view knows (listed in `--help`).
 fn format_parser() -> impl clap::builder::TypedValueParser<Value = Format> {
     clap::builder::TypedValueParser::map(

@@ -138,10 +138,10 @@ pub(super) fn migrate(root: &Path, from: Backend, to: Backend) -> Result<Output,
     let _a = source.lock(&lock_info("state migrate"), Duration::ZERO)?;
     let _b = target.lock(&lock_info("state migrate"), Duration::ZERO)?;
     let state =
-        source.load()?.ok_or_else(|| anyhow::anyhow!("the {from:?} backend holds no state: nothing to migrate"))?;
+        source.load()?.ok_or_else(|| anyhow::anyhow!("the {from} backend holds no state: nothing to migrate"))?;
     if let Some(t) = target.load()? {
         return Err(anyhow::anyhow!(
-            "the {to:?} backend already holds a state (lineage {}, serial {}); it is left untouched",
+            "the {to} backend already holds a state (lineage {}, serial {}); it is left untouched",
             t.lineage,
             t.serial
         )
@@ -149,7 +149,7 @@ pub(super) fn migrate(root: &Path, from: Backend, to: Backend) -> Result<Output,
     }
     target.save(&state, None)?;
     ok(format!(
-        "Moved the state (lineage {}, serial {}, {} pipelines) from {from:?} to {to:?}. Set [state] backend in flinkform.toml to use it.\n",
+        "Moved the state (lineage {}, serial {}, {} pipelines) from {from} to {to}. Set [state] backend in flinkform.toml to use it.\n",
         state.lineage,
         state.serial,
         state.pipelines.len()
@@ -314,7 +314,7 @@ pub(super) fn start_deployment(root: &Path, id: &str, restore: vvp_api::Restore)
         let dep = client.deployment(id).await?.ok_or_else(|| anyhow::anyhow!("no deployment {id} in the namespace"))?;
         if let Some(j) = client.live_job(id).await? {
             return anyhow::Ok(format!(
-                "deployment {id} ({}) already has job {} ({:?}): nothing to start\n",
+                "deployment {id} ({}) already has job {} ({}): nothing to start\n",
                 dep.name, j.id, j.state
             ));
         }

@@ -65,6 +65,7 @@ pub fn resolve(
         file: p.file.clone(),
         spec_digest: digest(&[settings_text.as_bytes()]),
         settings: p.settings.clone(),
+        settings_form: flinkform_core::spec::SETTINGS_FORM,
         topic: p.source.topic.clone(),
         sink_table: first.sink.label(),
         primary_key: first.primary_key,

@@ -113,7 +113,7 @@ fn project_template_overrides_builtin_and_pipeline_picks_its_own() {
     p.write("pipelines/orders.toml", &spec);
     assert_eq!(p.run(&["render", "orders", "--ddl"]).code(0).stdout, "-- custom DDL for \"orders\"\n");
     let plan = p.run(&["plan"]).code(0).stdout;
-    assert!(plan.contains("because: template.ddl: set to custom/ddl.sql.j2"), "{plan}");
+    assert!(plan.contains("because: template.ddl: set to \"custom/ddl.sql.j2\""), "{plan}");
     assert!(plan.contains("because: template ddl changed (custom/ddl.sql.j2@"), "{plan}");
     p.write("custom/ddl.sql.j2", "{{ nope.nothing }}\n");
     let r = p.run(&["render", "orders"]).code(1);
@@ -164,4 +164,59 @@ fn docs_templates_md_names_every_variable_the_templates_receive() {
         .filter(|d| tops.iter().any(|t| d.starts_with(&format!("{t}."))) && !d.ends_with(".j2") && !real.contains(*d))
         .collect();
     assert!(stale.is_empty(), "docs/templates.md names variables the templates do not receive: {stale:?}");
+}
+
+/// What Rust's `Debug` prints, which no user should read: `Some(`, `None`, `Name { `.
+fn debug_forms(text: &str) -> Vec<&str> {
+    let struct_debug = |l: &str| {
+        l.match_indices(" { ").any(|(i, _)| {
+            let word = l[..i].rsplit(|c: char| !c.is_ascii_alphanumeric()).next().unwrap_or("");
+            word.starts_with(|c: char| c.is_ascii_uppercase())
+        })
+    };
+    text.lines().filter(|l| l.contains("Some(") || l.contains("None") || struct_debug(l)).collect()
+}
+
+/// Every kind of setting changed at once, and a middle `[[sink]]` removed: the plan says
+/// each change in the spec's own words, in text, JSON and Markdown, and names the
+/// removed sink by its table, once.
+#[test]
+fn plans_read_as_the_spec_is_written() {
+    let p = TestProject::example();
+    let sinks = "\n[[sink]]\ntable = \"support.order_status\"\ncolumns = [\"order_id\", \"status\"]\n\n[[sink]]\ntype = \"upsert-kafka\"\ntopic = \"orders_clean\"\nbootstrap_servers = \"k:9092\"\ncolumns = [\"order_id\", \"total\"]\n";
+    let spec = p.read("pipelines/orders.toml").replace("[sink]\n", "[[sink]]\n");
+    p.write("pipelines/orders.toml", &format!("{spec}{sinks}"));
+    p.record();
+    let changed = spec
+        .replace(
+            "columns.updated_ms =",
+            "columns.total = { type = \"DOUBLE\" }\ncolumns.note = { exclude = true }\ncolumns.updated_ms =",
+        )
+        .replace("watermark_delay = \"5s\"", "watermark_delay = \"10s\"")
+        .replace("parallelism = 2", "parallelism = 2\nverify = \"10s\"\non_failure = \"rollback\"\ntaskmanager = { cpu = 2, memory = \"8Gi\" }\nflink_conf = { \"execution.checkpointing.interval\" = \"30s\" }")
+        .replace("on_conflict = \"update\"", "on_conflict = \"ignore\"\noptions = { connectionSize = \"8\" }");
+    let kafka_only = &sinks[sinks.find("\n[[sink]]\ntype").unwrap()..];
+    p.write("pipelines/orders.toml", &format!("{changed}{kafka_only}"));
+    let text = p.run(&["plan"]).code(0).stdout;
+    let json = p.run(&["plan", "--format", "json"]).code(0).stdout;
+    let md = p.run(&["plan", "--format", "markdown"]).code(0).stdout;
+    for (what, out) in [("text", &text), ("json", &json), ("markdown", &md)] {
+        assert!(debug_forms(out).is_empty(), "{what} plan shows Rust's debug forms: {:?}\n{out}", debug_forms(out));
+        assert!(!out.contains("sink.2") && !out.contains("sink.3"), "{what}: sinks by position\n{out}");
+    }
+    for line in [
+        "schema.columns.total.type: set to \"DOUBLE\"",
+        "schema.columns.note.exclude: set to true",
+        "schema.event_time.watermark_delay: \"5s\" → \"10s\"",
+        "deployment.verify: set to \"10s\"",
+        "deployment.on_failure: \"fail\" → \"rollback\"",
+        "deployment.taskmanager.memory: set to \"8Gi\"",
+        "deployment.flink_conf.\"execution.checkpointing.interval\": \"60s\" → \"30s\"",
+        "sink.on_conflict: \"update\" → \"ignore\"",
+        "sink.options.connectionSize: set to \"8\"",
+        "sink support.order_status removed",
+    ] {
+        assert_eq!(text.matches(line).count(), 1, "`{line}` once in:\n{text}");
+    }
+    assert!(!text.contains("sink.\"support.order_status\".columns: removed"), "one line for the removed sink:\n{text}");
 }

@@ -58,16 +58,11 @@ pub(super) fn classify(before: &PipelineState, after: &PipelineState) -> (Action
             after.timestamp_standard.as_str()
         ));
     }
-    for (k, v) in &after.settings {
-        match before.settings.get(k) {
-            Some(old) if old != v => update.push(format!("{k}: {old} → {v}")),
-            None => update.push(format!("{k}: set to {v}")),
-            _ => {}
-        }
-    }
-    for k in before.settings.keys().filter(|k| !after.settings.contains_key(*k)) {
-        update.push(format!("{k}: removed"));
-    }
+    let moved: Vec<String> = (was.keys().filter(|l| !now.contains(*l)).cloned())
+        .chain(now.iter().filter(|l| !was.contains_key(*l)).cloned())
+        .map(|l| format!("{}.", crate::spec::sink_prefix(&l)))
+        .collect();
+    settings_changes(before, after, &moved, &mut update);
     for (kind, t) in &after.templates {
         if before.templates.get(kind) != Some(t) {
             update.push(format!("template {kind} changed ({t})"));
@@ -114,6 +109,32 @@ pub(super) fn classify(before: &PipelineState, after: &PipelineState) -> (Action
         return (Action::Record, update);
     }
     (Action::NoOp, Vec::new())
+}
+
+/// Each setting that differs, as the spec's text changed. A record of an older form is
+/// not compared setting by setting: what it renders is (a changed job still says why).
+/// The settings of a sink added or removed (under a prefix of `whole`) are said by the
+/// sink's own line.
+fn settings_changes(before: &PipelineState, after: &PipelineState, whole: &[String], out: &mut Vec<String>) {
+    if before.settings_form != after.settings_form {
+        if before.deploy != after.deploy {
+            out.push(
+                "deployment settings changed (recorded by an earlier flinkform, so not compared key by key)".into(),
+            );
+        }
+        return;
+    }
+    let own = |k: &&String| !whole.iter().any(|w| k.starts_with(w.as_str()));
+    for (k, v) in after.settings.iter().filter(|(k, _)| own(k)) {
+        match before.settings.get(k) {
+            Some(old) if old != v => out.push(format!("{k}: {old} → {v}")),
+            None => out.push(format!("{k}: set to {v}")),
+            _ => {}
+        }
+    }
+    for k in before.settings.keys().filter(own).filter(|k| !after.settings.contains_key(*k)) {
+        out.push(format!("{k}: removed"));
+    }
 }
 
 /// What applying a change of the deployment settings takes.
@@ -378,6 +399,20 @@ mod tests {
         after.deployment.push_str("# rendered differently\n");
         after.settings.insert("deployment.upgrade".into(), "changed".into());
         assert_eq!(classify(&before, &after).0, Action::Record);
+    }
+
+    #[test]
+    fn settings_of_an_earlier_form_are_compared_by_what_they_do() {
+        let before = running("vvr-8.0.11-flink-1.17");
+        assert_eq!(before.settings_form, 1, "the fixture holds the first form");
+        let mut after = before.clone();
+        after.settings_form = crate::spec::SETTINGS_FORM;
+        after.settings = [("source.topic".to_string(), "\"orders\"".to_string())].into();
+        assert_eq!(classify(&before, &after), (Action::NoOp, vec![]), "the same pipeline, written anew");
+        after.deploy.upgrade = crate::spec::Upgrade::Stateless;
+        let (action, reasons) = classify(&before, &after);
+        assert_eq!(action, Action::Record);
+        assert!(reasons[0].starts_with("deployment settings changed"), "{reasons:?}");
     }
 
     #[test]

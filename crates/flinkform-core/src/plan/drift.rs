@@ -103,11 +103,11 @@ fn job_said(job: &Option<String>) -> String {
 /// Where the deployment on VVP differs from what was applied, of what flinkform sets
 /// (a Flink configuration key set only on VVP is not flinkform's to judge).
 fn settings_drift(recorded: &DeployParams, live: &LiveSettings) -> Vec<String> {
-    fn differs<T: PartialEq + std::fmt::Debug>(what: &str, vvp: &Option<T>, ours: Option<&T>, out: &mut Vec<String>) {
+    fn differs<T: PartialEq + std::fmt::Display>(what: &str, vvp: &Option<T>, ours: Option<&T>, out: &mut Vec<String>) {
         if let (Some(v), Some(o)) = (vvp, ours)
             && v != o
         {
-            out.push(format!("{what} is {v:?} on VVP, {o:?} when applied"));
+            out.push(format!("{what} is `{v}` on VVP, `{o}` when applied"));
         }
     }
     let mut out = Vec::new();

@@ -8,6 +8,7 @@ mod env;
 pub mod fmt;
 mod options;
 mod read;
+mod settings;
 mod sink;
 mod transform;
 mod walk;
@@ -25,6 +26,8 @@ use config::read_config;
 pub use env::names as environment_names;
 pub use read::{PIPELINE_NAME_RULE, parse_vvr, pipeline_name_valid};
 use read::{check_unique_names, read_pipeline};
+use settings::Settings;
+pub use settings::{SETTINGS_FORM, sink_prefix};
 pub use sink::{KafkaSinkSpec, Sink, Target};
 pub use transform::{Dedupe, LookupSpec, TransformSpec};
 use walk::{Ctx, Layer, Section};
@@ -451,6 +454,14 @@ pub enum OnFailure {
 }
 
 impl OnFailure {
+    /// As the spec spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            OnFailure::Fail => "fail",
+            OnFailure::Rollback => "rollback",
+        }
+    }
+
     /// Whether this is the default (the state file leaves it out then).
     pub fn is_fail(&self) -> bool {
         *self == OnFailure::Fail

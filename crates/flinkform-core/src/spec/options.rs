@@ -5,14 +5,14 @@
 //! known one for a typo; options flinkform sets itself are refused with the spec key
 //! that sets them; a literal secret is refused as everywhere else.
 
-use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use toml::de::DeValue;
 
 use super::read::{looks_like_credential, secret_name_valid};
+use super::settings::key;
 use super::walk::{Found, Section, scalar_text};
-use super::{Credential, SecretRef};
+use super::{Credential, SecretRef, Settings};
 use crate::diag::suggest;
 
 /// The connector whose options are read.
@@ -282,18 +282,11 @@ fn value(s: &Section<'_, '_>, key: &str, f: &Found<'_>) -> Option<Credential> {
     Some(Credential::Literal(text))
 }
 
-/// Records each option as `section.options.KEY` in the pipeline's settings.
-pub(super) fn note(
-    settings: &RefCell<BTreeMap<String, String>>,
-    section: &str,
-    options: &BTreeMap<String, Credential>,
-) {
+/// Records each option as `section.options.KEY` (`options.KEY` with no section).
+pub(super) fn note(settings: &Settings, section: &str, options: &BTreeMap<String, Credential>) {
+    let dot = if section.is_empty() { "" } else { "." };
     for (k, v) in options {
-        let text = match v {
-            Credential::Literal(t) => format!("{t:?}"),
-            Credential::Secret(r) => format!("{{ secret = {:?} }}", r.name),
-        };
-        settings.borrow_mut().insert(format!("{section}.options.{k}"), text);
+        settings.set(format!("{section}{dot}options.{}", key(k)), v);
     }
 }
 

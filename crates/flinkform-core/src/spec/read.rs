@@ -2,6 +2,7 @@
 //! `[schema]`, `[sink]` and `[deployment]` (flinkform.toml's own keys: `spec/config.rs`).
 
 use super::options::{self, Connector};
+use super::settings;
 use super::transform;
 use super::*;
 
@@ -74,7 +75,7 @@ pub(super) fn secret_name_valid(name: &str) -> bool {
 
 pub(super) fn read_pipeline(top: &Section<'_, '_>, defaults: &Section<'_, '_>, src: &Source) -> Option<Pipeline> {
     top.ctx().take_locations();
-    let settings = RefCell::new(BTreeMap::new());
+    let settings = Settings::default();
     let layered = |name: &'static str| {
         let mine = top.section(name);
         let d = defaults.section(name);
@@ -116,10 +117,10 @@ pub(super) fn read_pipeline(top: &Section<'_, '_>, defaults: &Section<'_, '_>, s
     }
     tpl.finish();
     let locations = top.ctx().take_locations();
-    let mut settings = settings.into_inner();
     for (k, v) in &templates {
-        settings.insert(format!("template.{k}"), v.clone());
+        settings.set(format!("template.{}", settings::key(k)), v);
     }
+    let settings = settings.into_map();
     Some(Pipeline {
         name: name?,
         file: src.name.to_string(),
@@ -137,12 +138,7 @@ pub(super) fn read_pipeline(top: &Section<'_, '_>, defaults: &Section<'_, '_>, s
     })
 }
 
-pub(super) type Settings = RefCell<BTreeMap<String, String>>;
 pub(super) type Vvr = (u32, u32, u32);
-
-pub(super) fn note(settings: &Settings, key: &str, value: impl std::fmt::Debug) {
-    settings.borrow_mut().insert(key.to_string(), format!("{value:?}"));
-}
 
 /// `format`, and Canal's table filter (`database`, `table`), checked against the format
 /// and against `[source.options]` of other formats.
@@ -237,25 +233,20 @@ fn read_source(s: &Section<'_, '_>, name: &str, vvr: Option<Vvr>, settings: &Set
         sample,
         options,
     };
-    for (k, v) in [
-        ("source.topic", &spec.topic),
-        ("source.bootstrap_servers", &spec.bootstrap_servers),
-        ("source.group_id", &spec.group_id),
-    ] {
-        note(settings, k, v);
+    settings.set("source.topic", &spec.topic);
+    settings.set("source.bootstrap_servers", &spec.bootstrap_servers);
+    settings.set("source.group_id", &spec.group_id);
+    settings.set("source.startup_mode", spec.startup_mode);
+    settings.set("source.offset_reset", spec.offset_reset);
+    if let Some(sec) = &spec.security {
+        settings.set("source.security.protocol", sec.protocol);
+        settings.set("source.security.mechanism", sec.mechanism);
+        settings.set("source.security.username", &sec.username);
+        settings.set("source.security.password", &sec.password);
     }
-    note(settings, "source.startup_mode", spec.startup_mode);
-    note(settings, "source.offset_reset", spec.offset_reset);
-    note(settings, "source.security", &spec.security);
-    // Noted only where set, so that specs from before these keys plan no change.
-    if spec.format.is_changelog() {
-        note(settings, "source.format", spec.format.name());
-    }
-    for (k, v) in [("source.database", &spec.database), ("source.table", &spec.table)] {
-        if let Some(v) = v {
-            note(settings, k, v);
-        }
-    }
+    settings.set("source.format", spec.format.name());
+    settings.set("source.database", &spec.database);
+    settings.set("source.table", &spec.table);
     options::note(settings, "source", &spec.options);
     Some(spec)
 }
@@ -310,11 +301,16 @@ fn read_schema(s: &Section<'_, '_>, settings: &Settings) -> Option<SchemaSpec> {
             exclude: c.bool("exclude").unwrap_or(false),
         };
         c.finish();
-        note(
-            settings,
-            &format!("schema.columns.{name}"),
-            (&spec.ty.as_ref().map(ToString::to_string), &spec.from, &spec.rename, spec.exclude),
-        );
+        let key = |k: &str| format!("schema.columns.{}.{k}", settings::key(&name));
+        settings.set(key("type"), spec.ty.as_ref().map(ToString::to_string));
+        match &spec.from {
+            Some(Conversion::EpochMillis) => settings.set(key("from"), "epoch_millis"),
+            Some(Conversion::EpochSeconds) => settings.set(key("from"), "epoch_seconds"),
+            Some(Conversion::Expr(e)) => settings.set(key("expr"), e),
+            None => {}
+        }
+        settings.set(key("rename"), &spec.rename);
+        settings.set(key("exclude"), spec.exclude.then_some(true));
         columns.push(spec);
     }
     let et = s.section("event_time");
@@ -338,11 +334,16 @@ fn read_schema(s: &Section<'_, '_>, settings: &Settings) -> Option<SchemaSpec> {
         infer: InferConfig { max_depth, map_max_keys, map_min_presence },
         timestamp_standard,
     };
-    note(settings, "schema.primary_key", &spec.primary_key);
-    note(settings, "schema.event_time", &spec.event_time);
-    note(settings, "schema.flatten", spec.flatten);
-    note(settings, "schema.infer", &spec.infer);
-    note(settings, "schema.timestamp_standard", spec.timestamp_standard);
+    settings.set("schema.primary_key", &spec.primary_key);
+    if let Some(et) = &spec.event_time {
+        settings.set("schema.event_time.column", &et.column);
+        settings.set("schema.event_time.watermark_delay", Duration::from_secs(et.delay_secs));
+    }
+    settings.set("schema.flatten", spec.flatten);
+    settings.set("schema.max_depth", spec.infer.max_depth);
+    settings.set("schema.map_max_keys", spec.infer.map_max_keys);
+    settings.set("schema.map_min_presence", spec.infer.map_min_presence);
+    settings.set("schema.timestamp_standard", spec.timestamp_standard);
     ok.then_some(spec)
 }
 
@@ -392,20 +393,20 @@ fn read_deployment(s: &Section<'_, '_>, settings: &Settings) -> Option<Deploymen
         verify,
         on_failure,
     };
-    note(settings, "deployment.engine_version", &spec.engine_version);
-    note(settings, "deployment.parallelism", spec.parallelism);
-    note(settings, "deployment.upgrade", spec.upgrade);
-    note(settings, "deployment.resource_queue", &spec.resource_queue);
-    note(settings, "deployment.jobmanager", &spec.jobmanager);
-    note(settings, "deployment.taskmanager", &spec.taskmanager);
-    if let Some(v) = spec.verify {
-        note(settings, "deployment.verify", v);
+    settings.set("deployment.engine_version", &spec.engine_version);
+    settings.set("deployment.parallelism", spec.parallelism);
+    settings.set("deployment.upgrade", spec.upgrade);
+    settings.set("deployment.resource_queue", &spec.resource_queue);
+    for (k, r) in [("jobmanager", &spec.jobmanager), ("taskmanager", &spec.taskmanager)] {
+        if let Some(r) = r {
+            settings.set(format!("deployment.{k}.cpu"), r.cpu);
+            settings.set(format!("deployment.{k}.memory"), &r.memory);
+        }
     }
-    if !spec.on_failure.is_fail() {
-        note(settings, "deployment.on_failure", spec.on_failure);
-    }
+    settings.set("deployment.verify", spec.verify);
+    settings.set("deployment.on_failure", spec.on_failure);
     for (k, v) in &spec.flink_conf {
-        note(settings, &format!("deployment.flink_conf.{k}"), v);
+        settings.set(format!("deployment.flink_conf.{}", settings::key(k)), v);
     }
     Some(spec)
 }

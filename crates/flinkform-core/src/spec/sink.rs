@@ -2,8 +2,10 @@
 //! several tables (or topics) in one job. Hologres sinks take `[defaults.sink]`
 //! underneath; a Kafka sink is its own table of keys.
 
+use super::Settings;
 use super::options::{self, Connector};
-use super::read::{Settings, Vvr, note};
+use super::read::Vvr;
+use super::settings::sink_prefix;
 use super::walk::Section;
 use super::*;
 
@@ -71,15 +73,24 @@ pub(super) fn read_sinks(
     if !top.is_array("sink") {
         let own = top.section("sink");
         let s = if kafka(&own) { own } else { own.stacked(under()) };
-        return read_sink(&s, vvr, settings, "sink").map(|s| vec![s]);
+        let own = Settings::default();
+        let sink = read_sink(&s, vvr, &own)?;
+        settings.extend_under("sink", own);
+        return Some(vec![sink]);
     }
     let mut out = Vec::new();
     let mut ok = true;
-    for (i, elem) in top.tables("sink").into_iter().enumerate() {
-        let prefix = if i == 0 { "sink".to_string() } else { format!("sink.{}", i + 1) };
+    for elem in top.tables("sink") {
         let s = if kafka(&elem) { elem } else { elem.stacked(under()) };
-        match read_sink(&s, vvr, settings, &prefix) {
-            Some(s) => out.push(s),
+        let own = Settings::default();
+        match read_sink(&s, vvr, &own) {
+            Some(sink) => {
+                // The first sink is the pipeline's own; the others are found again by
+                // what they write to, wherever they move in the file.
+                let prefix = if out.is_empty() { "sink".to_string() } else { sink_prefix(&sink.label()) };
+                settings.extend_under(&prefix, own);
+                out.push(sink);
+            }
             None => ok = false,
         }
     }
@@ -97,25 +108,22 @@ pub(super) fn read_sinks(
 }
 
 /// One sink: its `type`, the column selection and key, then the target's own keys.
-fn read_sink(s: &Section<'_, '_>, vvr: Option<Vvr>, settings: &Settings, prefix: &str) -> Option<Sink> {
+fn read_sink(s: &Section<'_, '_>, vvr: Option<Vvr>, settings: &Settings) -> Option<Sink> {
     let kind = s.choice("type", &["hologres", "kafka", "upsert-kafka"]).unwrap_or("hologres");
     let columns = s.string_list("columns");
     let primary_key = s.string_list("primary_key");
-    if let Some(c) = &columns {
-        note(settings, &format!("{prefix}.columns"), c);
-    }
-    if let Some(k) = &primary_key {
-        note(settings, &format!("{prefix}.primary_key"), k);
-    }
+    settings.set("columns", &columns);
+    settings.set("primary_key", &primary_key);
     let target = match kind {
-        "hologres" => read_hologres(s, vvr, settings, prefix).map(|h| Target::Hologres(Box::new(h))),
+        "hologres" => read_hologres(s, vvr, settings).map(|h| Target::Hologres(Box::new(h))),
         _ => {
             let topic = s.required_string("topic");
             let bootstrap_servers = s.required_string("bootstrap_servers");
             topic.zip(bootstrap_servers).map(|(topic, bootstrap_servers)| {
-                let k = KafkaSinkSpec { topic, bootstrap_servers, upsert: kind == "upsert-kafka" };
-                note(settings, &format!("{prefix}.kafka"), &k);
-                Target::Kafka(k)
+                settings.set("type", kind);
+                settings.set("topic", &topic);
+                settings.set("bootstrap_servers", &bootstrap_servers);
+                Target::Kafka(KafkaSinkSpec { topic, bootstrap_servers, upsert: kind == "upsert-kafka" })
             })
         }
     };
@@ -123,8 +131,8 @@ fn read_sink(s: &Section<'_, '_>, vvr: Option<Vvr>, settings: &Settings, prefix:
     Some(Sink { target: target?, columns, primary_key })
 }
 
-/// A Hologres sink's keys; settings are noted under `prefix` (`sink`, `sink.2`...).
-fn read_hologres(s: &Section<'_, '_>, vvr: Option<Vvr>, settings: &Settings, prefix: &str) -> Option<SinkSpec> {
+/// A Hologres sink's keys.
+fn read_hologres(s: &Section<'_, '_>, vvr: Option<Vvr>, settings: &Settings) -> Option<SinkSpec> {
     let endpoint = s.required_string("endpoint");
     let database = s.required_string("database");
     let table = s.required_string("table");
@@ -205,18 +213,22 @@ fn read_hologres(s: &Section<'_, '_>, vvr: Option<Vvr>, settings: &Settings, pre
         dsn_env,
         options,
     };
-    note(settings, &format!("{prefix}.endpoint"), &spec.endpoint);
-    note(settings, &format!("{prefix}.dialect"), (spec.dialect, spec.hologres_version));
-    note(settings, &format!("{prefix}.database"), &spec.database);
-    note(settings, &format!("{prefix}.table"), (&spec.schema, &spec.table));
-    note(settings, &format!("{prefix}.username"), &spec.username);
-    note(settings, &format!("{prefix}.password"), &spec.password);
-    note(settings, &format!("{prefix}.on_conflict"), spec.on_conflict);
-    note(
-        settings,
-        &format!("{prefix}.properties"),
-        (&spec.orientation, &spec.distribution_key, &spec.clustering_key, &spec.event_time_column, spec.ttl_seconds),
-    );
-    options::note(settings, prefix, &spec.options);
+    settings.set("endpoint", &spec.endpoint);
+    settings.set("dialect", spec.dialect.name());
+    if spec.dialect == Dialect::Hologres {
+        settings.set("hologres_version", format!("{}.{}", spec.hologres_version.0, spec.hologres_version.1));
+    }
+    settings.set("database", &spec.database);
+    settings.set("table", format!("{}.{}", spec.schema, spec.table));
+    settings.set("username", &spec.username);
+    settings.set("password", &spec.password);
+    settings.set("on_conflict", spec.on_conflict);
+    settings.set("orientation", &spec.orientation);
+    settings.set("distribution_key", &spec.distribution_key);
+    settings.set("clustering_key", &spec.clustering_key);
+    settings.set("event_time_column", &spec.event_time_column);
+    settings.set("ttl_seconds", spec.ttl_seconds);
+    settings.set("dsn_env", &spec.dsn_env);
+    options::note(settings, "", &spec.options);
     Some(spec)
 }

@@ -253,7 +253,7 @@ fn connector_options_pass_through_flattened_with_defaults_under_the_pipelines() 
         BTreeMap::from([("connectionSize".to_string(), lit("8")), ("jdbcRetryCount".to_string(), lit("5"))])
     );
     assert_eq!(p.settings["sink.options.connectionSize"], "\"8\"");
-    assert_eq!(p.settings["source.options.properties.ssl.truststore.password"], "{ secret = \"kafka_trust\" }");
+    assert_eq!(p.settings["source.options.\"properties.ssl.truststore.password\""], "{ secret = \"kafka_trust\" }");
 }
 
 #[test]

@@ -3,7 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use super::read::{Settings, note};
+use super::Settings;
+use super::settings::key;
 use super::walk::Section;
 use super::*;
 
@@ -81,11 +82,10 @@ pub(super) fn read_transform(s: &Section<'_, '_>, settings: &Settings) -> Transf
     d.finish();
     s.finish();
     let spec = TransformSpec { filter, dedupe };
-    if let Some(w) = &spec.filter {
-        note(settings, "transform.where", w);
-    }
+    settings.set("transform.where", &spec.filter);
     if let Some(d) = &spec.dedupe {
-        note(settings, "transform.dedupe", d);
+        settings.set("transform.dedupe.key", &d.key);
+        settings.set("transform.dedupe.order_by", &d.order_by);
     }
     spec
 }
@@ -143,7 +143,17 @@ pub(super) fn read_lookups(top: &Section<'_, '_>, settings: &Settings) -> Vec<Lo
             None => ("public".to_string(), table),
         };
         let l = LookupSpec { schema, table, on, columns, prefix, types, options };
-        note(settings, &format!("lookup.{}", out.len() + 1), &l);
+        let at = |k: &str| format!("lookup.{}.{k}", key(&l.qualified()));
+        let on: Vec<String> = l.on.iter().map(|(s, d)| format!("{s} = {d}")).collect();
+        settings.set(at("on"), on);
+        settings.set(at("columns"), &l.columns);
+        settings.set(at("prefix"), Some(&l.prefix).filter(|p| !p.is_empty()));
+        for (col, ty) in &l.types {
+            settings.set(at(&format!("types.{}", key(col))), ty.to_string());
+        }
+        for (k, v) in &l.options {
+            settings.set(at(&format!("options.{}", key(k))), v);
+        }
         out.push(l);
     }
     out

@@ -345,6 +345,10 @@ pub struct PipelineState {
     pub spec_digest: String,
     /// Every setting, as `section.key` → text (see [`crate::spec::Pipeline::settings`]).
     pub settings: BTreeMap<String, String>,
+    /// How `settings` is written ([`crate::spec::SETTINGS_FORM`]); records without it
+    /// hold the first form, which plans do not compare setting by setting.
+    #[serde(default = "first_settings_form", skip_serializing_if = "is_first_settings_form")]
+    pub settings_form: u32,
     /// Kafka topic.
     pub topic: String,
     /// The Hologres table, `schema.table`.
@@ -395,6 +399,14 @@ pub struct PipelineState {
     /// Applied revisions, oldest first.
     #[serde(default)]
     pub history: Vec<Revision>,
+}
+
+fn first_settings_form() -> u32 {
+    1
+}
+
+fn is_first_settings_form(form: &u32) -> bool {
+    *form == 1
 }
 
 impl PipelineState {

@@ -24,7 +24,7 @@ use crate::apply::Timeouts;
 use crate::project::{self, Failed, Progress, Workspace};
 use args::{Cli, Command, Restore, StateCommand};
 use flinkform_core::diag::Diagnostic;
-use flinkform_core::state::LockInfo;
+use flinkform_core::state::{LockInfo, StateError};
 use flinkform_core::view::{self, Format, Style};
 use vvp_api::{Client, Credentials, RetryPolicy};
 
@@ -99,9 +99,16 @@ impl From<anyhow::Error> for Error {
     }
 }
 
-impl From<flinkform_core::state::StateError> for Error {
-    fn from(e: flinkform_core::state::StateError) -> Self {
-        Error::Other(e.into())
+impl From<StateError> for Error {
+    fn from(e: StateError) -> Self {
+        match &e {
+            StateError::Corrupt { path, .. } if !path.ends_with(".backup") => Error::Diagnostics(vec![
+                Diagnostic::error(e.to_string()).with_help(
+                    "`flinkform state restore` puts back the state before it (the backup every write keeps) and sets the unreadable one aside",
+                ),
+            ]),
+            _ => Error::Other(e.into()),
+        }
     }
 }
 

@@ -161,7 +161,20 @@ pub(super) fn restore(root: &Path) -> Result<Output, Error> {
     let ws = workspace(root)?;
     let store = ws.store()?;
     let _guard = store.lock(&lock_info("state restore"), Duration::ZERO)?;
-    let current = store.load()?.ok_or_else(|| anyhow::anyhow!("there is no state: nothing to restore"))?;
+    let current = match store.load() {
+        Err(StateError::Corrupt { path, reason }) => {
+            let previous = store.previous()?.ok_or_else(|| {
+                anyhow::anyhow!("state {path} is unreadable ({reason}) and there is no earlier state to restore")
+            })?;
+            let from = previous.serial;
+            let (written, kept) = store.replace_unreadable(previous)?;
+            return ok(format!(
+                "The state was unreadable ({reason}); it is kept as {kept}.\nRestored the state of serial {from} as serial {}. Run `flinkform plan` to see how VVP differs from it.\n",
+                written.serial
+            ));
+        }
+        loaded => loaded?.ok_or_else(|| anyhow::anyhow!("there is no state: nothing to restore"))?,
+    };
     let previous = store.previous()?.ok_or_else(|| {
         anyhow::anyhow!("there is no earlier state to restore (serial {} is the first)", current.serial)
     })?;

@@ -174,6 +174,16 @@ fn state_restore_puts_back_the_state_before_the_last_write() {
     );
     let r = p.run(&["plan"]).code(0);
     assert!(r.stdout.contains("deployment.parallelism: 2 → 4"), "{}", r.stdout);
+
+    // An unreadable state: every command says how to repair it; restore sets it aside.
+    std::fs::write(p.path().join(".flinkform/state.json"), "{ \"serial\": 3, broken").unwrap();
+    let r = p.run(&["plan"]).code(1);
+    assert!(r.stderr.contains("is unreadable") && r.stderr.contains("`flinkform state restore`"), "{}", r.stderr);
+    let r = p.run(&["state", "restore"]).code(0);
+    assert!(r.stdout.contains("it is kept as .flinkform/state.json.unreadable"), "{}", r.stdout);
+    assert!(r.stdout.contains("Restored the state of serial 2 as serial 4"), "{}", r.stdout);
+    assert_eq!(p.read(".flinkform/state.json.unreadable"), "{ \"serial\": 3, broken");
+    p.run(&["plan"]).code(0);
 }
 
 #[test]

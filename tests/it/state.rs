@@ -142,6 +142,14 @@ fn conformance(make: &Factory) {
     corrupt("{\"format_version\": 2, \"lineage\": \"x\", \"serial\": 1, \"pipelines\": {}}");
     let err = a.load().unwrap_err().to_string();
     assert!(err.contains("format_version 2 is not supported"), "{err}");
+
+    // an unreadable state is replaced only on purpose, set aside, and followed by a
+    // serial past it; writes go on from there
+    let (written, kept) = a.replace_unreadable(State::new("x".into())).unwrap();
+    assert!(written.serial > 1, "serial {} after the unreadable 1 ({kept})", written.serial);
+    assert_eq!(a.load().unwrap().as_ref(), Some(&written));
+    let next = state::commit(a.as_ref(), Some(&written), written.clone()).unwrap();
+    assert_eq!(next.serial, written.serial + 1);
 }
 
 #[test]

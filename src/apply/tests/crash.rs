@@ -486,6 +486,9 @@ impl StateStore for Disk<'_> {
     fn previous(&self) -> Result<Option<State>, StateError> {
         Ok(None)
     }
+    fn replace_unreadable(&self, _: State) -> Result<(State, String), StateError> {
+        unreachable!("a state held in memory is always readable")
+    }
     fn lock(&self, _: &LockInfo, _: std::time::Duration) -> Result<Box<dyn LockGuard>, StateError> {
         Ok(Box::new(NoLock))
     }

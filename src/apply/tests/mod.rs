@@ -270,6 +270,9 @@ impl StateStore for Memory<'_> {
     fn previous(&self) -> Result<Option<State>, StateError> {
         Ok(self.previous.lock().unwrap().clone())
     }
+    fn replace_unreadable(&self, _: State) -> Result<(State, String), StateError> {
+        unreachable!("a state held in memory is always readable")
+    }
     fn lock(&self, _: &LockInfo, _: Duration) -> Result<Box<dyn LockGuard>, StateError> {
         Ok(Box::new(NoLock))
     }

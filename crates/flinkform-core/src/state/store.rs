@@ -57,8 +57,13 @@ pub trait StateStore: Send + Sync {
     fn settle(&self) -> Result<(), StateError> {
         Ok(())
     }
-    /// The state before the stored one (the backup every save keeps), if any.
+    /// The state before the stored one (the backup every save keeps), if any; also
+    /// when the stored one cannot be read.
     fn previous(&self) -> Result<Option<State>, StateError>;
+    /// Puts `state` in place of a stored state that cannot be read, which is set aside,
+    /// not deleted; the serial follows every serial the store can still read. Returns
+    /// what it wrote and where the unreadable state went.
+    fn replace_unreadable(&self, state: State) -> Result<(State, String), StateError>;
     /// Takes the exclusive lock, waiting up to `timeout` with backoff.
     fn lock(&self, info: &LockInfo, timeout: Duration) -> Result<Box<dyn LockGuard>, StateError>;
     /// Breaks the lock with this id.

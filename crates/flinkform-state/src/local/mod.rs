@@ -345,6 +345,19 @@ fn check(expected: Option<u64>, found: Option<Known>) -> Result<(), StateError> 
     Ok(())
 }
 
+/// The largest number after a `"serial":` in `bytes`, however broken the rest is.
+fn serials_in(bytes: &[u8]) -> u64 {
+    let key = b"\"serial\":";
+    let mut max = 0;
+    for at in memchr::memmem::find_iter(bytes, key) {
+        let rest = &bytes[at + key.len()..];
+        let digits = rest.iter().skip_while(|b| b.is_ascii_whitespace()).take_while(|b| b.is_ascii_digit());
+        let n = digits.fold(0u64, |n, d| n.saturating_mul(10).saturating_add(u64::from(d - b'0')));
+        max = max.max(n);
+    }
+    max
+}
+
 impl StateStore for LocalStore {
     fn load(&self) -> Result<Option<State>, StateError> {
         let _reading = self.reading()?;
@@ -391,8 +404,10 @@ impl StateStore for LocalStore {
 
     fn previous(&self) -> Result<Option<State>, StateError> {
         let _reading = self.reading()?;
-        if let Some(before) = self.read_disk()?.before {
-            return Ok(Some(before));
+        match self.read_disk() {
+            Ok(Disk { before: Some(before), .. }) => return Ok(Some(before)),
+            Ok(_) | Err(StateError::Corrupt { .. }) => {}
+            Err(e) => return Err(e),
         }
         let backup = self.beside(".backup");
         match std::fs::read_to_string(&backup) {
@@ -400,6 +415,25 @@ impl StateStore for LocalStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(self.io(e)),
         }
+    }
+
+    fn replace_unreadable(&self, mut state: State) -> Result<(State, String), StateError> {
+        let _writing = self.writing()?;
+        // The serial the unreadable file still shows, where its JSON holds one.
+        // Past every serial the unreadable files still show, and past the one after the
+        // backup where they show none: a saved plan of the unreadable state is stale.
+        let seen = ["", ".deltas"].iter().filter_map(|s| std::fs::read(self.beside(s)).ok()).map(|b| serials_in(&b));
+        state.serial = seen.fold(state.serial + 1, u64::max) + 1;
+        for suffix in ["", ".deltas"] {
+            let from = self.beside(suffix);
+            if from.exists() {
+                std::fs::rename(&from, self.beside(&format!("{suffix}.unreadable"))).map_err(|e| self.io(e))?;
+            }
+        }
+        *self.known() = None;
+        // With no base left, the backup stays as it is.
+        self.write_base(&to_text(&state), state.serial, Backup::Base)?;
+        Ok((state, format!("{}.unreadable", self.shown)))
     }
 
     fn lock(&self, info: &LockInfo, timeout: Duration) -> Result<Box<dyn LockGuard>, StateError> {

@@ -421,6 +421,23 @@ impl StateStore for PgStore {
         self.read_body(Which::Previous)
     }
 
+    fn replace_unreadable(&self, mut state: State) -> Result<(State, String), StateError> {
+        let key = self.cfg.state_key.clone();
+        let head = self
+            .worker
+            .call(move |c| async move {
+                let row = c.query_opt("SELECT serial FROM state_head WHERE state_key = $1", &[&key]).await?;
+                Ok(row.and_then(|r| r.get::<_, Option<i64>>(0)))
+            })
+            .map_err(|e| self.err(e))?;
+        // Every version stays in the state tables: the unreadable one is kept by its serial.
+        let head = head.and_then(|h| u64::try_from(h).ok());
+        state.serial = state.serial.max(head.unwrap_or(0)) + 1;
+        self.save(&state, head)?;
+        let kept = head.map_or("nothing".to_string(), |h| format!("the version of serial {h} in the state tables"));
+        Ok((state, kept))
+    }
+
     fn lock(&self, info: &LockInfo, timeout: Duration) -> Result<Box<dyn LockGuard>, StateError> {
         let start = Instant::now();
         let mut wait = Duration::from_millis(50);

@@ -104,7 +104,7 @@ pub async fn validate(
         .filter(|d| recorded.and_then(|s| s.pipelines.get(&d.name)).is_none_or(|r| r.sql != d.record.sql));
     let verdicts = futures::stream::iter(changed)
         .map(|d| async move {
-            let draft = client.create_sql_draft(&d.name, &d.record.sql, &d.record.deploy, None).await?;
+            let draft = client.create_sql_draft(&d.name, &d.record.sql, &d.record.deploy.engine_version, None).await?;
             let verdict = verdict(client, &draft, &d.record.deploy.resource_queue, timeout).await;
             client.delete_draft(&draft).await?;
             Ok::<_, VvpError>((d.name.clone(), verdict?))

@@ -203,7 +203,7 @@ impl<V: Vvp> Executor<'_, V> {
             self.deploy(name, after, Some(&dep)).await?;
         }
         // The deployment as recorded (settings edited outside flinkform are put back).
-        let may_run = self.vvp.configure(name, &dep, &after.deploy).await?;
+        let may_run = self.vvp.configure(name, &dep, &after.deploy.vvp_settings()).await?;
         let restore = asked.unwrap_or(match after.deploy.upgrade {
             Upgrade::Stateful => Restore::LatestState,
             Upgrade::Stateless => Restore::None,
@@ -269,7 +269,7 @@ impl<V: Vvp> Executor<'_, V> {
     /// job summary in the answer), which the start then looks for.
     pub(super) async fn configure(&self, name: &str, dep: &str, after: &PipelineState) -> Res<bool> {
         self.step(name, Step::Configure, "configuring resources and Flink configuration").await?;
-        Ok(self.vvp.configure(name, dep, &after.deploy).await?)
+        Ok(self.vvp.configure(name, dep, &after.deploy.vvp_settings()).await?)
     }
 
     /// Deploys the planned SQL through a draft (linked to `deployment` to update it) and
@@ -401,7 +401,7 @@ impl<V: Vvp> Executor<'_, V> {
     /// a look (a fresh listing) before creating again, so no draft is made twice.
     async fn create_draft(&self, name: &str, after: &PipelineState, deployment: Option<&str>) -> Res<String> {
         self.step(name, Step::CreateDraft, "creating a deployment draft").await?;
-        match self.vvp.create_sql_draft(name, &after.sql, &after.deploy, deployment).await {
+        match self.vvp.create_sql_draft(name, &after.sql, &after.deploy.engine_version, deployment).await {
             Ok(id) => Ok(id),
             Err(e) if e.may_have_taken_effect() => {
                 let made = self.drafts_of(name, true).await?.into_iter().find(|d| {
@@ -409,7 +409,10 @@ impl<V: Vvp> Executor<'_, V> {
                 });
                 match made {
                     Some(d) => Ok(d.id),
-                    None => Ok(self.vvp.create_sql_draft(name, &after.sql, &after.deploy, deployment).await?),
+                    None => Ok(self
+                        .vvp
+                        .create_sql_draft(name, &after.sql, &after.deploy.engine_version, deployment)
+                        .await?),
                 }
             }
             Err(e) => Err(e.into()),

@@ -3,9 +3,9 @@
 
 use std::future::Future;
 
-use flinkform_core::state::DeployParams;
 use vvp_api::{
-    Client, HotUpdate, HotUpdateState, RemoteDeployment, RemoteDraft, RemoteJob, Restore, Stop, TicketState, VvpError,
+    Client, HotUpdate, HotUpdateState, RemoteDeployment, RemoteDraft, RemoteJob, Restore, Settings, Stop, TicketState,
+    VvpError,
 };
 
 /// The domain operations apply carries a plan out with (see [`vvp_api::Client`] for
@@ -26,7 +26,7 @@ pub trait Vvp: Sync {
         &self,
         name: &str,
         sql: &str,
-        p: &DeployParams,
+        engine_version: &str,
         deployment: Option<&str>,
     ) -> impl Future<Output = Result<String, VvpError>>;
     /// Starts deploying a draft; the ticket.
@@ -35,8 +35,7 @@ pub trait Vvp: Sync {
     fn ticket(&self, ticket: &str) -> impl Future<Output = Result<TicketState, VvpError>>;
     /// Sets pipeline `name`'s deployment: resources, Flink configuration, queue, labels;
     /// whether VVP's answer leaves room for a live job (its job summary).
-    fn configure(&self, name: &str, deployment: &str, p: &DeployParams)
-    -> impl Future<Output = Result<bool, VvpError>>;
+    fn configure(&self, name: &str, deployment: &str, p: &Settings) -> impl Future<Output = Result<bool, VvpError>>;
     /// The deployment's job that is not stopped, if any.
     fn live_job(&self, deployment: &str) -> impl Future<Output = Result<Option<RemoteJob>, VvpError>>;
     /// Starts a job of the deployment.
@@ -82,10 +81,10 @@ impl Vvp for Client {
         &self,
         name: &str,
         sql: &str,
-        p: &DeployParams,
+        engine_version: &str,
         deployment: Option<&str>,
     ) -> impl Future<Output = Result<String, VvpError>> {
-        Client::create_sql_draft(self, name, sql, p, deployment)
+        Client::create_sql_draft(self, name, sql, engine_version, deployment)
     }
     fn deploy(&self, draft: &str, queue: &str) -> impl Future<Output = Result<String, VvpError>> {
         Client::deploy(self, draft, queue)
@@ -93,12 +92,7 @@ impl Vvp for Client {
     fn ticket(&self, ticket: &str) -> impl Future<Output = Result<TicketState, VvpError>> {
         Client::ticket(self, ticket)
     }
-    fn configure(
-        &self,
-        name: &str,
-        deployment: &str,
-        p: &DeployParams,
-    ) -> impl Future<Output = Result<bool, VvpError>> {
+    fn configure(&self, name: &str, deployment: &str, p: &Settings) -> impl Future<Output = Result<bool, VvpError>> {
         Client::configure(self, name, deployment, p)
     }
     fn live_job(&self, deployment: &str) -> impl Future<Output = Result<Option<RemoteJob>, VvpError>> {

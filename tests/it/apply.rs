@@ -539,14 +539,8 @@ fn status_stop_start_destroy_and_import() {
 
     // A deployment made outside flinkform is adopted with import, then brought to the spec.
     let c = client(&emu);
-    let params = flinkform_core::state::DeployParams {
-        engine_version: "vvr-8.0.11-flink-1.17".into(),
-        parallelism: 1,
-        resource_queue: "default-queue".into(),
-        upgrade: flinkform_core::spec::Upgrade::Stateful,
-        ..Default::default()
-    };
-    let draft = block_on(c.create_sql_draft("orders", "INSERT INTO x SELECT 1;", &params, None)).unwrap();
+    let draft =
+        block_on(c.create_sql_draft("orders", "INSERT INTO x SELECT 1;", "vvr-8.0.11-flink-1.17", None)).unwrap();
     let ticket = block_on(c.deploy(&draft, "default-queue")).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(400));
     let vvp_api::TicketState::Deployed(dep) = block_on(c.ticket(&ticket)).unwrap() else { panic!("not deployed") };

@@ -158,3 +158,17 @@ fn no_file_over_600_lines_and_no_function_over_100() {
     }
     assert!(problems.is_empty(), "over the size limits:\n  {}", problems.join("\n  "));
 }
+
+/// Each library crate embeds its own assets (so it builds and packages alone); the
+/// repository's `templates/` and `migrations/`, which users read and copy, are those very
+/// directories (links), so there is one source.
+#[test]
+fn the_repositorys_templates_and_migrations_are_the_ones_the_crates_embed() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for (shown, embedded) in
+        [("templates", "crates/flinkform-core/templates"), ("migrations", "crates/flinkform-state/migrations")]
+    {
+        let (a, b) = (root.join(shown).canonicalize().unwrap(), root.join(embedded).canonicalize().unwrap());
+        assert_eq!(a, b, "{shown}/ is {embedded}/");
+    }
+}

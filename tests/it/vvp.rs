@@ -144,11 +144,7 @@ fn client_drafts_round_trip_through_the_emulator() {
         Client::new(emu.target("a b:c"), Credentials::new(AK.into(), SK.into(), None), RetryPolicy::default()).unwrap();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
-        let params = flinkform_core::state::DeployParams {
-            engine_version: "vvr-8.0.11-flink-1.17".into(),
-            ..Default::default()
-        };
-        let id = c.create_sql_draft("p one", "SELECT 1;", &params, None).await.unwrap();
+        let id = c.create_sql_draft("p one", "SELECT 1;", "vvr-8.0.11-flink-1.17", None).await.unwrap();
         let patch = DeploymentDraft { engine_version: Some("vvr-11.1-jdk11-flink-1.20".into()), ..Default::default() };
         let d = c.update_draft(&id, &patch).await.unwrap();
         assert_eq!(d.engine_version.as_deref(), Some("vvr-11.1-jdk11-flink-1.20"));

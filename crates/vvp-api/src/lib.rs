@@ -12,9 +12,7 @@ use std::collections::BTreeMap;
 pub use client::{Client, Credentials, RetryPolicy, Target};
 pub use error::{ErrorKind, NOT_FOUND, VvpError};
 
-use flinkform_core::plan::LiveSettings;
-use flinkform_core::state::DeployParams;
-pub use flinkform_core::state::Restore;
+pub use vvp_wire::model::{LiveSettings, Restore, Settings};
 use vvp_wire::wire::{
     self, Artifact, BasicResourceSetting, Deployment, DeploymentDraft, DeploymentTarget, DraftDeployParams,
     JobStartParameters, ResourceSpec, RestoreStrategy, SqlArtifact, StreamingResourceSetting,
@@ -336,7 +334,7 @@ impl Client {
         &self,
         name: &str,
         sql: &str,
-        p: &DeployParams,
+        engine_version: &str,
         deployment: Option<&str>,
     ) -> Result<String, VvpError> {
         let draft = DeploymentDraft {
@@ -345,7 +343,7 @@ impl Client {
                 kind: "SQLSCRIPT".into(),
                 sql_artifact: Some(SqlArtifact { sql_script: sql.into(), additional_dependencies: Vec::new() }),
             }),
-            engine_version: Some(p.engine_version.clone()),
+            engine_version: Some(engine_version.into()),
             execution_mode: Some("STREAMING".into()),
             referenced_deployment_id: deployment.map(str::to_string),
             labels: Some(self.labels(name)),
@@ -440,7 +438,7 @@ impl Client {
     /// labels (idempotent PUT). Answers whether the deployment may have a live job: its
     /// job summary in VVP's answer counts one starting, running or cancelling, or the
     /// answer has no summary.
-    pub async fn configure(&self, name: &str, deployment: &str, p: &DeployParams) -> Result<bool, VvpError> {
+    pub async fn configure(&self, name: &str, deployment: &str, p: &Settings) -> Result<bool, VvpError> {
         let d = Deployment {
             deployment_target: Some(DeploymentTarget { mode: Some("PER_JOB".into()), name: p.resource_queue.clone() }),
             streaming_resource_setting: Some(StreamingResourceSetting {

@@ -25,7 +25,7 @@ use tokio::sync::Notify;
 
 use flinkform_core::plan::{self, Action, Desired, Live, LiveSettings, Observed, Plan};
 use flinkform_core::spec::{OnFailure, Upgrade};
-use flinkform_core::state::{DeployParams, Intent, LockGuard, LockInfo, PipelineState, State, StateError, StateStore};
+use flinkform_core::state::{Intent, LockGuard, LockInfo, PipelineState, State, StateError, StateStore};
 use vvp_api::{
     HotUpdate, HotUpdateState, JobState, RemoteDeployment, RemoteDraft, RemoteJob, Restore, Stop, TicketState, VvpError,
 };
@@ -77,7 +77,7 @@ struct Deployment {
     sql: String,
     parallelism: u64,
     /// What it was last configured with.
-    params: Option<DeployParams>,
+    params: Option<vvp_api::Settings>,
 }
 
 #[derive(Clone, Debug)]
@@ -125,7 +125,7 @@ impl Model {
     /// `orders` deployed as dep-1 with `sql`, its job job-1 in `phase` (having run).
     fn deployed(sql: &str, phase: Phase) -> Model {
         let mut m = Model::default();
-        let params = desired().deploy;
+        let params = desired().deploy.vvp_settings();
         let dep = Deployment {
             name: "orders".into(),
             sql: sql.into(),
@@ -308,7 +308,7 @@ impl Vvp for World {
         &self,
         name: &str,
         sql: &str,
-        _: &DeployParams,
+        _: &str,
         deployment: Option<&str>,
     ) -> Result<String, VvpError> {
         self.call(|m| {
@@ -352,7 +352,7 @@ impl Vvp for World {
         })
         .await
     }
-    async fn configure(&self, _: &str, deployment: &str, p: &DeployParams) -> Result<bool, VvpError> {
+    async fn configure(&self, _: &str, deployment: &str, p: &vvp_api::Settings) -> Result<bool, VvpError> {
         self.call(|m| {
             let d = m.deployments.get_mut(deployment).ok_or_else(|| refused("UpdateDeployment", "990301"))?;
             d.parallelism = p.parallelism;

@@ -11,8 +11,7 @@ use std::time::Duration;
 use flinkform_core::plan::{Action, Change, Plan};
 use flinkform_core::spec::Upgrade;
 use flinkform_core::state::{
-    DeployParams, LockGuard, LockInfo, Operation, PipelineState, Remote, Revision, State, StateError, StateStore,
-    Status,
+    LockGuard, LockInfo, Operation, PipelineState, Remote, Revision, State, StateError, StateStore, Status,
 };
 use vvp_api::{
     HotUpdate, HotUpdateState, JobState, RemoteDeployment, RemoteDraft, RemoteJob, Restore, Stop, TicketState, VvpError,
@@ -167,7 +166,7 @@ impl Vvp for Scripted<'_> {
         &self,
         name: &str,
         sql: &str,
-        _: &DeployParams,
+        _: &str,
         deployment: Option<&str>,
     ) -> Result<String, VvpError> {
         let v2 = if sql.ends_with("-- v2\n") { " (v2)" } else { "" };
@@ -180,7 +179,7 @@ impl Vvp for Scripted<'_> {
     async fn ticket(&self, ticket: &str) -> Result<TicketState, VvpError> {
         take!(self, "ticket", format!("ticket {ticket}"), Answer::Ticket(t) => t)
     }
-    async fn configure(&self, _: &str, deployment: &str, p: &DeployParams) -> Result<bool, VvpError> {
+    async fn configure(&self, _: &str, deployment: &str, p: &vvp_api::Settings) -> Result<bool, VvpError> {
         // No job summary in a scripted answer: the start looks.
         take!(self, "configure", format!("configure {deployment} parallelism {}", p.parallelism), Answer::Done => true)
     }

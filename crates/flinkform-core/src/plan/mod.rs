@@ -18,6 +18,7 @@ pub use diff::{secret_names, widens};
 use drift::drift;
 pub use sink::sink_key;
 use sink::sinks_ddl;
+pub use vvp_wire::model::LiveSettings;
 
 /// Version of the plan formats (saved plan file and `--format json`).
 pub const FORMAT_VERSION: u32 = 1;
@@ -163,26 +164,6 @@ pub struct Adoptable {
     pub id: String,
     /// The digest ([`crate::spec::digest`]) of the SQL it runs, if any.
     pub sql_digest: Option<String>,
-}
-
-/// What a deployment on VVP is set to, of what flinkform manages (`None`: not set).
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct LiveSettings {
-    /// Engine version.
-    pub engine_version: Option<String>,
-    /// Parallelism.
-    pub parallelism: Option<u64>,
-    /// Resource queue (deployment target).
-    pub resource_queue: Option<String>,
-    /// Job manager (cores, memory).
-    pub jobmanager: Option<(f64, String)>,
-    /// Task manager (cores, memory).
-    pub taskmanager: Option<(f64, String)>,
-    /// Flink configuration, values as text.
-    pub flink_conf: BTreeMap<String, String>,
-    /// Its labels no longer name it this project's deployment of the pipeline
-    /// (`managed-by`, `flinkform-pipeline`, `flinkform-project`).
-    pub labels_edited: bool,
 }
 
 /// A column of a live sink table.

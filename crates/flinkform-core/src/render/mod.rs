@@ -27,13 +27,13 @@ pub const KINDS: &[(&str, &str)] = &[
 
 /// The built-in templates, compiled into the binary.
 pub const BUILTIN: &[(&str, &str)] = &[
-    ("source.sql.j2", include_str!("../../../../templates/source.sql.j2")),
-    ("lookup.sql.j2", include_str!("../../../../templates/lookup.sql.j2")),
-    ("sink.sql.j2", include_str!("../../../../templates/sink.sql.j2")),
-    ("view.sql.j2", include_str!("../../../../templates/view.sql.j2")),
-    ("insert.sql.j2", include_str!("../../../../templates/insert.sql.j2")),
-    ("ddl.sql.j2", include_str!("../../../../templates/ddl.sql.j2")),
-    ("deployment.yaml.j2", include_str!("../../../../templates/deployment.yaml.j2")),
+    ("source.sql.j2", include_str!("../../templates/source.sql.j2")),
+    ("lookup.sql.j2", include_str!("../../templates/lookup.sql.j2")),
+    ("sink.sql.j2", include_str!("../../templates/sink.sql.j2")),
+    ("view.sql.j2", include_str!("../../templates/view.sql.j2")),
+    ("insert.sql.j2", include_str!("../../templates/insert.sql.j2")),
+    ("ddl.sql.j2", include_str!("../../templates/ddl.sql.j2")),
+    ("deployment.yaml.j2", include_str!("../../templates/deployment.yaml.j2")),
 ];
 
 /// What rendering a pipeline produces.

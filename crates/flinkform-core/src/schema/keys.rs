@@ -1,7 +1,11 @@
 //! The keys of a schema: the primary key (NOT NULL, and what the sample shows of it),
 //! the watermark, and the Hologres keys the sink declares.
 
-use super::*;
+use super::{Column, Computed, Origin, Physical, missing, spec_error};
+use crate::diag::Diagnostic;
+use crate::infer::Shape;
+use crate::spec::Pipeline;
+use crate::types::{FlinkType, quote_ident};
 
 /// The primary key's sink names; its columns become NOT NULL. The spec's key, else the
 /// one the source declared (a change stream's `pkNames`), which a change stream needs:

@@ -1,8 +1,11 @@
 //! Each sink's columns and key: a selection of the row's columns (`[[sink]] columns`),
 //! keyed by its own primary key or the schema's.
 
-use super::*;
+use super::{Column, keys, spec_error, with_near};
+use crate::diag::Diagnostic;
+use crate::spec::Pipeline;
 use crate::spec::{Sink, Target};
+use std::collections::{HashMap, HashSet};
 
 /// What one sink is written.
 #[derive(Clone, Debug, PartialEq)]

@@ -2,9 +2,11 @@
 //! source's columns: the filter (`[transform] where`), the lookup joins (`[[lookup]]`)
 //! and deduplication (`[transform] dedupe`). In the job they run in that order.
 
-use std::collections::BTreeMap;
-
-use super::*;
+use super::{Column, Computed, Evidence, Origin, Physical, spec_error, with_near};
+use crate::diag::{Diagnostic, suggest};
+use crate::spec::Pipeline;
+use crate::types::{FlinkType, quote_ident};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// A column of a dimension table as the live table has it.
 #[derive(Clone, Debug, PartialEq)]

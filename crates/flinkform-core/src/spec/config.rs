@@ -1,6 +1,8 @@
 //! Reading flinkform.toml's own keys: the version, the project id, `[vvp]` and `[state]`.
 
-use super::*;
+use super::walk::Section;
+use super::{CONFIG_VERSION, Config, StateConfig, VvpTarget, VvpTimeouts};
+use std::time::Duration;
 
 pub(super) fn read_config(root: &Section<'_, '_>) -> Option<Config> {
     let version = root.uint("version");

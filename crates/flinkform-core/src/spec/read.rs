@@ -2,9 +2,17 @@
 //! `[schema]`, `[sink]` and `[deployment]` (flinkform.toml's own keys: `spec/config.rs`).
 
 use super::options::{self, Connector};
-use super::settings;
-use super::transform;
-use super::*;
+use super::walk::Section;
+use super::{
+    ColumnSpec, Conversion, Credential, DeploymentSpec, EventTime, OnFailure, Pipeline, Resources, SampleSpec,
+    SchemaSpec, SecretRef, Security, Settings, SourceFormat, SourceSpec, TEMPLATE_NAMES, Upgrade, settings, transform,
+};
+use crate::diag::{Diagnostic, Source};
+use crate::infer::{InferConfig, TsStandard};
+use crate::types::FlinkType;
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::time::Duration;
 
 impl Section<'_, '_> {
     /// `[defaults]` holds the same sections as a pipeline (bar `[pipeline]`); its keys

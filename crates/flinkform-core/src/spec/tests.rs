@@ -1,5 +1,7 @@
 use super::read::parse_vvr;
 use super::*;
+use crate::diag::{Diagnostic, Source};
+use std::collections::BTreeMap;
 
 const CONFIG: &str = r#"version = 1
 [vvp]

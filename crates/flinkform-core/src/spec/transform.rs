@@ -1,12 +1,11 @@
 //! `[transform]` (a filter and deduplication) and `[[lookup]]` (dimension tables joined
 //! in): what happens to the rows between the source and the sink.
 
-use std::collections::BTreeMap;
-
 use super::Settings;
 use super::settings::key;
 use super::walk::Section;
-use super::*;
+use crate::types::FlinkType;
+use std::collections::BTreeMap;
 
 /// `[transform]`.
 #[derive(Clone, Debug, Default, PartialEq)]

@@ -3,6 +3,7 @@
 //! stop took, the restore `flinkform start` was asked for).
 
 use serde::{Deserialize, Serialize};
+use vvp_wire::model::Restore;
 
 /// The journal entry of an apply in progress on a pipeline: what it is doing, and at
 /// which step, so that a re-run resumes instead of starting over.
@@ -108,42 +109,6 @@ impl Step {
             Step::Stop => "stop",
             Step::Delete => "delete",
             Step::HotUpdate => "hot_update",
-        }
-    }
-}
-
-/// Where a starting job takes its state from (VVP's restore strategy kinds). Journaled
-/// in snake case (`latest_savepoint`, `{"from_savepoint": "ID"}`); `name()` is VVP's spelling.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Restore {
-    /// No state: the sources start from their startup mode.
-    None,
-    /// The latest checkpoint or savepoint.
-    LatestState,
-    /// The latest savepoint.
-    LatestSavepoint,
-    /// This savepoint.
-    FromSavepoint(String),
-}
-
-impl Restore {
-    /// VVP's spelling of the kind.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Restore::None => "NONE",
-            Restore::LatestState => "LATEST_STATE",
-            Restore::LatestSavepoint => "LATEST_SAVEPOINT",
-            Restore::FromSavepoint(_) => "FROM_SAVEPOINT",
-        }
-    }
-}
-
-impl std::fmt::Display for Restore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Restore::FromSavepoint(id) => write!(f, "FROM_SAVEPOINT {id}"),
-            other => f.write_str(other.name()),
         }
     }
 }

@@ -1,4 +1,6 @@
 use super::*;
+use crate::infer::Shape;
+use serde::Serialize;
 
 /// A v1 state file as flinkform writes it, with every optional field set somewhere.
 const V1: &str = include_str!("../../tests/fixtures/state/v1.json");

@@ -58,8 +58,8 @@ pub struct PgConfig {
 
 /// The migrations, in order: (version, name, SQL).
 pub const MIGRATIONS: &[(i32, &str, &str)] = &[
-    (1, "0001_state.sql", include_str!("../../../../migrations/0001_state.sql")),
-    (2, "0002_state_bodies.sql", include_str!("../../../../migrations/0002_state_bodies.sql")),
+    (1, "0001_state.sql", include_str!("../../migrations/0001_state.sql")),
+    (2, "0002_state_bodies.sql", include_str!("../../migrations/0002_state_bodies.sql")),
 ];
 
 type Task = Box<dyn FnOnce(Arc<Client>) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;

@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use flinkform::sample::Sample;
-use flinkform_core::infer::{InferConfig, infer, of_sample};
+use flinkform_core::infer::{InferConfig, infer};
 
 /// A deterministic mix of nested objects, arrays, numbers, strings and timestamps.
 fn sample_lines(n: usize) -> Vec<String> {
@@ -63,7 +63,7 @@ fn main() {
         s
     });
     let cfg = InferConfig::default();
-    let (settle, shape) = best_of(5, || of_sample(&sample, &cfg));
+    let (settle, shape) = best_of(5, || sample.infer(&cfg));
     let (scan, again) = best_of(5, || infer(sample.records(), &cfg).expect("valid records"));
     assert_eq!(format!("{shape:?}"), format!("{again:?}"), "the sample's shape is its records' shape");
     let cols = shape.object.as_ref().map_or(0, |o| o.fields.len());
@@ -91,7 +91,7 @@ fn wide(n: usize) {
         s.offer(Some(record.as_bytes()), 64 << 20);
         s
     });
-    let (scan, shape) = best_of(3, || of_sample(&sample, &InferConfig::default()));
+    let (scan, shape) = best_of(3, || sample.infer(&InferConfig::default()));
     let (resolve, schema) = best_of(3, || {
         let (s, d) = flinkform_core::schema::resolve(
             p,

@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::apply::print_now;
+use super::output::print_now;
 use crate::apply::{EVENT_DESTROYED, EVENT_RECORDED, EVENT_ROLLED_BACK, EVENT_RUNNING, EVENT_STOPPED};
 
 /// The pipelines in flight: each one's step and when it began, and how many lines the

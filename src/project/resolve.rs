@@ -4,7 +4,7 @@
 
 use flinkform_core::change;
 use flinkform_core::diag::Diagnostic;
-use flinkform_core::infer::{self, Shape};
+use flinkform_core::infer::Shape;
 use flinkform_core::plan::{Desired, SampleSummary};
 use flinkform_core::render::Renderer;
 use flinkform_core::schema::{self, Schema, SinkSchema};
@@ -215,7 +215,7 @@ fn dimensions(p: &Pipeline) -> Result<Vec<Option<schema::Dimension>>, Diagnostic
 fn infer_sample(p: &Pipeline, sample: &Sample) -> Result<(Shape, Option<change::Changes>), String> {
     let src = &p.source;
     if !src.format.is_changelog() {
-        return Ok((infer::of_sample(sample, &p.schema.infer), None));
+        return Ok((sample.infer(&p.schema.infer), None));
     }
     let option_true = |key: String| matches!(src.options.get(&key), Some(flinkform_core::spec::Credential::Literal(v)) if v.eq_ignore_ascii_case("true"));
     let reading = change::Reading {

@@ -172,3 +172,187 @@ fn the_repositorys_templates_and_migrations_are_the_ones_the_crates_embed() {
         assert_eq!(a, b, "{shown}/ is {embedded}/");
     }
 }
+
+/// A source file's crate (its directory under `crates/`, or the root package) and its
+/// module path (`plan::diff` for `plan/diff.rs`, `plan` for `plan/mod.rs`).
+fn module_of(file: &Path) -> (String, Vec<String>) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let rel = file.strip_prefix(root).unwrap();
+    let parts: Vec<String> = rel.iter().map(|p| p.to_string_lossy().into_owned()).collect();
+    let (krate, under_src) = match parts[0].as_str() {
+        "crates" => (parts[1].clone(), &parts[3..]),
+        _ => (".".to_string(), &parts[1..]),
+    };
+    let mut module: Vec<String> = under_src.iter().map(|p| p.trim_end_matches(".rs").to_string()).collect();
+    if matches!(module.last().map(String::as_str), Some("mod" | "lib" | "main")) {
+        module.pop();
+    }
+    (krate, module)
+}
+
+/// The code of a non-test file without its inline `#[cfg(test)] mod tests`.
+fn non_test_code(text: &str) -> String {
+    let code = code_only(text);
+    let test_module = ["#[cfg(test)]\nmod ", "#[cfg(test)]\npub(crate) mod "].iter().filter_map(|m| code.find(m)).min();
+    match test_module {
+        Some(at) => code[..at].to_string(),
+        None => code,
+    }
+}
+
+/// Every path a `use` item names, with its groups expanded (`a::{b, c::d}` → `a::b`,
+/// `a::c::d`), and every path written inline (`crate::x::y(...)`).
+fn paths_named(code: &str) -> Vec<String> {
+    fn expand(prefix: &str, tree: &str, out: &mut Vec<String>) {
+        let tree = tree.trim();
+        match tree.find('{') {
+            Some(open) if tree.ends_with('}') => {
+                let (head, inner) = (&tree[..open], &tree[open + 1..tree.len() - 1]);
+                let mut depth = 0;
+                let mut start = 0;
+                for (i, c) in inner.char_indices() {
+                    match c {
+                        '{' => depth += 1,
+                        '}' => depth -= 1,
+                        ',' if depth == 0 => {
+                            expand(&format!("{prefix}{head}"), &inner[start..i], out);
+                            start = i + 1;
+                        }
+                        _ => {}
+                    }
+                }
+                expand(&format!("{prefix}{head}"), &inner[start..], out);
+            }
+            _ if !tree.is_empty() => out.push(format!("{prefix}{}", tree.split(" as ").next().unwrap().trim())),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    let mut rest = code;
+    while let Some(at) = rest.find("use ") {
+        let before = rest[..at].chars().last();
+        rest = &rest[at + 4..];
+        if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+            continue;
+        }
+        let end = rest.find(';').unwrap_or(rest.len());
+        let tree: String = rest[..end].chars().filter(|c| !c.is_whitespace() || *c == ' ').collect();
+        expand("", &tree.replace('\n', " "), &mut out);
+        rest = &rest[end..];
+    }
+    for word in ["crate::", "super::", "self::"] {
+        let mut from = 0;
+        while let Some(at) = code[from..].find(word) {
+            let start = from + at;
+            from = start + word.len();
+            if code[..start].chars().last().is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':') {
+                continue;
+            }
+            let len = code[start..].find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':')).unwrap_or(0);
+            out.push(code[start..start + len].trim_end_matches(':').to_string());
+        }
+    }
+    out
+}
+
+/// The module a path from `module` names (the longest prefix that is a module of the
+/// crate), if it starts at `crate`, `super` or `self`.
+fn target(module: &[String], path: &str, modules: &std::collections::BTreeSet<Vec<String>>) -> Option<Vec<String>> {
+    let mut at: Vec<String> = Vec::new();
+    let mut parts = path.split("::").peekable();
+    match parts.next()? {
+        "crate" => {}
+        "self" => at = module.to_vec(),
+        "super" => {
+            at = module.to_vec();
+            at.pop();
+            while parts.peek() == Some(&"super") {
+                parts.next();
+                at.pop();
+            }
+        }
+        _ => return None,
+    }
+    for p in parts {
+        let mut next = at.clone();
+        next.push(p.to_string());
+        if !modules.contains(&next) {
+            break;
+        }
+        at = next;
+    }
+    Some(at)
+}
+
+/// The module import graph of each crate, as edges between siblings: a path from
+/// `plan::diff` to `plan::sink::x` is the edge `plan::{diff → sink}`; to an ancestor or a
+/// descendant it is none (a parent declares and re-exports its children).
+fn sibling_edges() -> std::collections::BTreeSet<(String, Vec<String>, String, String)> {
+    let files: Vec<PathBuf> = sources().into_iter().filter(|f| !is_test_file(f)).collect();
+    let mut modules: std::collections::BTreeMap<String, std::collections::BTreeSet<Vec<String>>> = Default::default();
+    for f in &files {
+        let (krate, module) = module_of(f);
+        modules.entry(krate).or_default().insert(module);
+    }
+    let mut edges = std::collections::BTreeSet::new();
+    for f in &files {
+        let (krate, module) = module_of(f);
+        let code = non_test_code(&std::fs::read_to_string(f).unwrap());
+        for path in paths_named(&code) {
+            let Some(to) = target(&module, &path, &modules[&krate]) else { continue };
+            let common = module.iter().zip(&to).take_while(|(a, b)| a == b).count();
+            if common < module.len() && common < to.len() {
+                edges.insert((krate.clone(), module[..common].to_vec(), module[common].clone(), to[common].clone()));
+            }
+        }
+    }
+    edges
+}
+
+/// A circle of imports between modules hides which one is built on which; every
+/// module's imports run one way (`flinkform-core` is provably pure by `cargo tree`; this
+/// is the same rule within each crate).
+#[test]
+fn no_import_circle_inside_any_crate() {
+    let edges = sibling_edges();
+    let mut circles = Vec::new();
+    for (krate, parent, from, to) in &edges {
+        // A circle is an edge whose target reaches its source among the same siblings.
+        let mut seen = std::collections::BTreeSet::from([to.clone()]);
+        let mut todo = vec![to.clone()];
+        while let Some(m) = todo.pop() {
+            for (k, p, a, b) in &edges {
+                if k == krate && p == parent && *a == m && seen.insert(b.clone()) {
+                    todo.push(b.clone());
+                }
+            }
+        }
+        if seen.contains(from) {
+            circles.push(format!("{krate}: {}::{{{from} → {to} → … → {from}}}", parent.join("::")));
+        }
+    }
+    assert!(circles.is_empty(), "import circles:\n  {}", circles.join("\n  "));
+}
+
+/// Imports are named (`use super::*` hides what a file uses), outside test modules; and
+/// no `static` holds a run's state (a run's context is passed down).
+#[test]
+fn imports_are_named_and_no_static_holds_run_state() {
+    let mut problems = Vec::new();
+    for f in sources().into_iter().filter(|f| !is_test_file(f)) {
+        let code = non_test_code(&std::fs::read_to_string(&f).unwrap());
+        for (n, line) in code.lines().enumerate() {
+            let l = line.trim_start();
+            if l.starts_with("use super::*;") || l.starts_with("pub use super::*;") {
+                problems.push(format!("{}:{}: use super::*", f.display(), n + 1));
+            }
+            let allocator = n > 0 && code.lines().nth(n - 1).is_some_and(|p| p.contains("#[global_allocator]"));
+            if (l.starts_with("static ") || l.starts_with("pub static ") || l.starts_with("pub(crate) static "))
+                && !allocator
+            {
+                problems.push(format!("{}:{}: {l}", f.display(), n + 1));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

@@ -137,6 +137,12 @@ fn is_option(key: &str, option: &str) -> bool {
     key == option || key.strip_suffix(option).is_some_and(|head| head.ends_with('.'))
 }
 
+/// Whether an option's key or value looks like it holds a credential: passwords,
+/// secrets, tokens, credentials, access keys, JAAS configs, login modules, private keys.
+pub fn looks_like_credential(key: &str, value: &str) -> bool {
+    credential_key(key) || credential_value(value)
+}
+
 /// Whether an option or spec key names a credential: one of [`SECRET_OPTIONS`], or, for
 /// keys no list knows, a name with password, secret, token, credential, an access key
 /// or JAAS in it.

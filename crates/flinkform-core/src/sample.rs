@@ -4,7 +4,7 @@
 //! observes its values into the sample's shape. Reading the records (files, Kafka) is
 //! the binary's edge, behind its `Sampler` trait.
 
-use crate::infer::{Refusal, Shape, observe};
+use crate::infer::{InferConfig, Refusal, Shape, observe, settle};
 
 /// Records that were read but not used, by reason.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -88,9 +88,15 @@ impl Sample {
         self.spans.iter().map(|&(s, e)| &self.data[s..e])
     }
 
-    /// Every usable record observed at every depth (see [`crate::infer::of_sample`]).
+    /// Every usable record observed at every depth (see [`Sample::infer`]).
     pub fn shape(&self) -> &Shape {
         &self.shape
+    }
+
+    /// The shape of the records under `cfg`: they were observed as they were taken, so
+    /// this costs a copy of the shape, not another pass over the records.
+    pub fn infer(&self, cfg: &InferConfig) -> Shape {
+        settle(self.shape.clone(), cfg)
     }
 
     /// Offers one raw message; keeps it if it is a JSON object within `max_bytes`,

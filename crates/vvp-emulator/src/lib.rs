@@ -7,6 +7,8 @@
 //! deterministically from a seed; `--state-file` keeps the world across restarts.
 
 mod args;
+mod clock;
+mod envelope;
 mod normalize;
 mod persist;
 mod routes;

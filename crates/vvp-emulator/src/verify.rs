@@ -7,12 +7,9 @@ use axum::http::StatusCode;
 
 use vvp_wire::sign;
 
-use crate::routes::{Answer, gateway};
+use crate::clock::epoch_secs;
+use crate::envelope::{Answer, gateway};
 use crate::world::World;
-
-pub(crate) fn epoch_secs() -> i64 {
-    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
-}
 
 /// Parses `x-acs-date` (`YYYY-MM-DDTHH:MM:SSZ`) into epoch seconds.
 pub(crate) fn parse_acs_date(s: &str) -> Option<i64> {

@@ -14,7 +14,7 @@ use vvp_wire::wire::{
 };
 
 use crate::Config;
-use crate::verify::epoch_secs;
+use crate::clock::epoch_secs;
 
 /// A hot update in progress. Alibaba's API reference gives only `HOT_UPDATED` (the
 /// example of HotUpdateJobStatus) and a `failure` (HotUpdateJobFailureInfo) for its end;

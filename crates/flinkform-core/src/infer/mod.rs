@@ -520,14 +520,8 @@ pub fn infer<'a>(records: impl IntoIterator<Item = &'a [u8]>, cfg: &InferConfig)
     Ok(settle(root, cfg))
 }
 
-/// The shape of a sample's records under `cfg`: the sample observed them as it took
-/// them, so this costs a copy of the shape, not another pass over the records.
-pub fn of_sample(sample: &crate::sample::Sample, cfg: &InferConfig) -> Shape {
-    settle(sample.shape().clone(), cfg)
-}
-
 /// A shape observed at every depth, as `cfg` reads it: cut at the depth cap, maps decided.
-fn settle(mut root: Shape, cfg: &InferConfig) -> Shape {
+pub fn settle(mut root: Shape, cfg: &InferConfig) -> Shape {
     root.cut(0, cfg.max_depth);
     decide_root_maps(&mut root, cfg);
     root

@@ -5,12 +5,11 @@
 use std::collections::{HashMap, HashSet};
 
 use super::Action;
-use super::sink::by_sink_name;
+use super::columns::{by_sink_name, widens};
 use crate::spec::{OnFailure, Upgrade};
 use crate::state::{
     ColumnRecord, DeployParams, HOT_FLINK_CONF, HOT_UPDATE_VVR, Operation, Pending, PipelineState, SinkView,
 };
-use crate::types::FlinkType;
 
 /// The names in every `${secret_values.NAME}` of a SQL text.
 pub fn secret_names(sql: &str) -> Vec<String> {
@@ -290,36 +289,10 @@ pub(super) fn restart_note(before: &PipelineState, after: &PipelineState) -> Str
     }
 }
 
-/// True when a column of type `old` can take every value of `new` written by Flink
-/// without a replace: equal, or a widening (INT → BIGINT → DECIMAL/DOUBLE, anything →
-/// STRING, a higher timestamp precision, nested types widening field by field).
-pub fn widens(old: &str, new: &str) -> bool {
-    match (FlinkType::parse(old), FlinkType::parse(new)) {
-        (Ok(o), Ok(n)) => widens_type(&o, &n),
-        _ => old == new,
-    }
-}
-
-fn widens_type(o: &FlinkType, n: &FlinkType) -> bool {
-    use FlinkType::*;
-    match (o, n) {
-        _ if o == n => true,
-        (_, String) => true,
-        (Int, BigInt | Decimal(..) | Double) | (BigInt, Decimal(..) | Double) => true,
-        (Timestamp(p), Timestamp(q)) | (TimestampLtz(p), TimestampLtz(q)) => q >= p,
-        (Array(a), Array(b)) | (Map(a), Map(b)) => widens_type(a, b),
-        (Row(a), Row(b)) => {
-            let b: HashMap<&str, &FlinkType> = b.iter().map(|(k, t)| (k.as_str(), t)).collect();
-            a.iter().all(|(k, t)| b.get(k.as_str()).is_some_and(|t2| widens_type(t, t2)))
-        }
-        (Row(a), Map(v)) => a.iter().all(|(_, t)| widens_type(t, v)),
-        _ => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{Action, classify, widens};
+    use super::{Action, classify};
+    use crate::plan::columns::widens;
     use crate::state::{Operation, Pending, Restore, Step};
 
     #[test]

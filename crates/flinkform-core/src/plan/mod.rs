@@ -2,6 +2,7 @@
 //! state give a [`Plan`], an inert value with one [`Change`] per pipeline. Pure: no IO,
 //! no clock, no environment; the time of an outcome is passed in.
 
+mod columns;
 mod diff;
 mod drift;
 pub mod file;
@@ -13,8 +14,9 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use serde::{Deserialize, Serialize};
 
 use crate::state::{Operation, PipelineState, State};
+pub use columns::widens;
 use diff::classify;
-pub use diff::{secret_names, widens};
+pub use diff::secret_names;
 use drift::drift;
 pub use sink::sink_key;
 use sink::sinks_ddl;

@@ -3,10 +3,10 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::diff::widens;
+use super::columns::{by_sink_name, widens};
 use super::{Action, Desired, LiveColumn, LiveTable, Observed, SinkDdl};
 use crate::spec::{Dialect, OnConflict};
-use crate::state::{ColumnRecord, PipelineState, SinkView};
+use crate::state::{PipelineState, SinkView};
 use crate::types::quote_pg_ident;
 
 /// The key of a sink's live table in [`Observed::sinks`]: the pipeline's name for its
@@ -129,11 +129,6 @@ fn missing_columns(after: SinkView<'_>, live: &LiveTable) -> Vec<SinkDdl> {
     let table = format!("{}.{}", quote_pg_ident(&after.sink.schema), quote_pg_ident(&after.sink.table));
     let live: HashSet<&str> = live.columns.iter().map(|l| l.name.as_str()).collect();
     after.columns.iter().filter(|c| !live.contains(c.sink_name.as_str())).map(|c| add_column(&table, c)).collect()
-}
-
-/// Columns by sink name.
-pub(super) fn by_sink_name(columns: &[ColumnRecord]) -> HashMap<&str, &ColumnRecord> {
-    columns.iter().map(|c| (c.sink_name.as_str(), c)).collect()
 }
 
 /// A nullable ADD COLUMN without default: the only column change the sink gets.

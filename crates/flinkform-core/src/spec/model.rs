@@ -90,6 +90,16 @@ pub struct SecretRef {
     pub env: Option<String>,
 }
 
+impl SecretRef {
+    /// Whether `name` can name a VVP variable: letters, digits, `_` and `-`, at least one.
+    pub fn valid_name(name: &str) -> bool {
+        !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    }
+}
+
+/// A VVR engine version: major, minor, patch.
+pub(super) type Vvr = (u32, u32, u32);
+
 /// A setting that is either a plain value or a secret reference (e.g. a user name).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Credential {

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use toml::de::DeValue;
 
-use super::read::{looks_like_credential, secret_name_valid};
+use super::model::Vvr;
 use super::settings::key;
 use super::walk::{Found, Section, scalar_text};
 use super::{Credential, SecretRef, Settings};
@@ -43,8 +43,6 @@ const KAFKA_OWNED: &[(&str, &str)] = &[
     ("scan.startup.mode", "[source] startup_mode"),
     ("topic", "[source] topic"),
 ];
-
-type Vvr = (u32, u32, u32);
 
 /// An option a spec may set, and the first engine that has it.
 type Known = (&'static str, Vvr);
@@ -257,7 +255,7 @@ fn value(s: &Section<'_, '_>, key: &str, f: &Found<'_>) -> Option<Credential> {
     let text = match (scalar_text(f.value.get_ref()), f.value.get_ref()) {
         (Some(text), _) => text,
         (None, DeValue::Table(t)) => {
-            let valid = t.get("secret").and_then(|v| v.get_ref().as_str()).filter(|n| secret_name_valid(n));
+            let valid = t.get("secret").and_then(|v| v.get_ref().as_str()).filter(|n| SecretRef::valid_name(n));
             return match (valid, t.len()) {
                 (Some(n), 1) => Some(Credential::Secret(SecretRef { name: n.to_string(), env: None })),
                 _ => {
@@ -273,7 +271,7 @@ fn value(s: &Section<'_, '_>, key: &str, f: &Found<'_>) -> Option<Credential> {
             return None;
         }
     };
-    if looks_like_credential(key, &text) && !text.contains("${secret_values.") {
+    if crate::diag::looks_like_credential(key, &text) && !text.contains("${secret_values.") {
         s.report(f.secret_error(format!("option `{key}` holds a literal secret")).with_help(format!(
             "write `\"{key}\" = {{ secret = \"NAME\" }}` and create the variable NAME in the VVP namespace"
         )));

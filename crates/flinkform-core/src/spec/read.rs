@@ -1,6 +1,7 @@
 //! Reading the spec's sections into the typed model: each pipeline file's `[source]`,
 //! `[schema]`, `[sink]` and `[deployment]` (flinkform.toml's own keys: `spec/config.rs`).
 
+use super::model::Vvr;
 use super::options::{self, Connector};
 use super::walk::Section;
 use super::{
@@ -47,7 +48,7 @@ impl Section<'_, '_> {
         let env = t.string("env");
         t.finish();
         let name = name?;
-        if !secret_name_valid(&name) {
+        if !SecretRef::valid_name(&name) {
             self.report(
                 self.get(key)?.error(format!("secret name `{name}` may only hold letters, digits, `_` and `-`")),
             );
@@ -74,11 +75,6 @@ pub fn pipeline_name_valid(name: &str) -> bool {
     name.len() <= 64
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
         && name.starts_with(|c: char| c.is_ascii_alphabetic())
-}
-
-/// Whether `name` can name a VVP variable: letters, digits, `_` and `-`, at least one.
-pub(super) fn secret_name_valid(name: &str) -> bool {
-    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 pub(super) fn read_pipeline(top: &Section<'_, '_>, defaults: &Section<'_, '_>, src: &Source) -> Option<Pipeline> {
@@ -145,8 +141,6 @@ pub(super) fn read_pipeline(top: &Section<'_, '_>, defaults: &Section<'_, '_>, s
         settings,
     })
 }
-
-pub(super) type Vvr = (u32, u32, u32);
 
 /// `format`, and Canal's table filter (`database`, `table`), checked against the format
 /// and against `[source.options]` of other formats.
@@ -436,17 +430,11 @@ fn read_resources(s: &Section<'_, '_>, key: &'static str) -> Option<Resources> {
     out
 }
 
-/// Whether an option's key or value looks like it holds a credential: passwords,
-/// secrets, tokens, credentials, access keys, JAAS configs, login modules, private keys.
-pub(super) fn looks_like_credential(key: &str, value: &str) -> bool {
-    crate::diag::credential_key(key) || crate::diag::credential_value(value)
-}
-
 /// `[deployment] flink_conf`, refusing literal passwords and secrets.
 fn read_flink_conf(s: &Section<'_, '_>) -> BTreeMap<String, String> {
     let flink_conf: BTreeMap<String, String> = s.string_map("flink_conf").unwrap_or_default().into_iter().collect();
     for (k, v) in &flink_conf {
-        if looks_like_credential(k, v)
+        if crate::diag::looks_like_credential(k, v)
             && !v.contains("${secret_values.")
             && let Some(at) = s.get("flink_conf")
         {

@@ -2,12 +2,11 @@
 //! several tables (or topics) in one job. Hologres sinks take `[defaults.sink]`
 //! underneath; a Kafka sink is its own table of keys.
 
-use super::Settings;
+use super::model::Vvr;
 use super::options::{self, Connector};
-use super::read::Vvr;
 use super::settings::sink_prefix;
 use super::walk::Section;
-use super::*;
+use super::{Dialect, OnConflict, Settings, SinkSpec};
 
 /// One sink of a pipeline.
 #[derive(Clone, Debug, PartialEq)]

@@ -10,9 +10,10 @@ use vvp_wire::wire::{
     JobDiagnosisSymptoms, JobStartParameters, JobStatus, RestoreStrategy, StopJobRequest, StreamingResourceSetting,
 };
 
-use super::{Answer, Req, decode, fail, live, no_such_api, ok, page};
+use super::{Req, decode, live, no_such_api};
 use crate::SecondJob;
-use crate::verify::epoch_secs;
+use crate::clock::epoch_secs;
+use crate::envelope::{Answer, fail, ok, page};
 use crate::world::{HOT_UPDATING, JobRec, Scope, World};
 
 /// Flink configuration keys a running job takes without a restart, with the

@@ -1,63 +1,128 @@
-//! `apply`, `destroy`, `start` and `stop`: the executor under the state lock, with ctrl-c
-//! handling and the progress board.
+//! `apply` and `destroy`: a plan carried out by the executor under the state lock, with
+//! ctrl-c handling and the progress board; `review` checks the plan is the one reviewed.
 
-use super::*;
-use crate::apply::Executor;
+mod review;
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+use super::plan::observe;
+use crate::apply::{Executor, JournalStats, Outcome};
+use crate::cli::board::Board;
+use crate::cli::context::{Context, env_is_set, narrow, runtime, selected, selection, take_lock, timeouts, vvp_client};
+use crate::cli::exit;
+use crate::cli::flags::SelectArgs;
+use crate::cli::output::{Error, Output, ok, print_now};
 use crate::interrupt;
-use anyhow::Context;
-use board::Board;
-use flinkform_core::plan::{self as planner, file as planfile};
-use plan::observe;
+use crate::project::{self, Workspace};
+use flinkform_core::plan::{self as planner, Plan, file as planfile};
+use flinkform_core::select::Selection;
+use flinkform_core::state::{State, StateStore};
+use flinkform_core::view::{self, Format, Style};
 use review::Review;
 
-/// Writes `plan` to stdout as it is made, and flushes.
-fn print_plan(plan: &flinkform_core::plan::Plan, style: Style) {
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    let _ = view::write_plan(plan, Format::Text, style, &mut out).and_then(|()| out.flush());
+#[derive(clap::Args, Debug)]
+pub(crate) struct Args {
+    /// A plan saved with `plan -out FILE`: apply exactly it (refused if the state changed since).
+    plan: Option<PathBuf>,
+    #[command(flatten)]
+    select: SelectArgs,
+    /// Apply only if the plan means what was reviewed: its digest, a file with the PR
+    /// comment or `plan --format json` output, or `github`/`gitlab` (the comment of the
+    /// pull or merge request merged as GITHUB_SHA or CI_COMMIT_SHA, which then says what
+    /// apply did).
+    #[arg(long, value_name = "DIGEST|FILE|github|gitlab")]
+    expect_plan: Option<String>,
+    /// Apply a project without specs (every recorded pipeline destroyed).
+    #[arg(long)]
+    allow_empty: bool,
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    auto_approve: bool,
+    /// Pipelines carried out at the same time (at least 1).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..))]
+    parallelism: u16,
+    /// How long to wait for the state lock (e.g. "30s").
+    #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
+    lock_timeout: Duration,
 }
 
-pub(super) fn print_now(text: &str) {
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(text.as_bytes());
-    let _ = out.flush();
+#[derive(clap::Args, Debug)]
+pub(crate) struct DestroyArgs {
+    /// Only these pipelines (the others stay as they are).
+    names: Vec<String>,
+    #[command(flatten)]
+    select: SelectArgs,
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    auto_approve: bool,
+    /// Pipelines carried out at the same time (at least 1).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..))]
+    parallelism: u16,
 }
 
-/// Whether `apply` carries out the plan of the specs, or destroys everything.
+/// Whether `apply` carries out the plan of the specs, or destroys.
 #[derive(Clone, PartialEq, Eq)]
-pub(super) enum Mode {
+pub(crate) enum Mode {
     /// Carry out the plan of the selected pipelines; when a reviewed plan is named
     /// (`--expect-plan`), only if it means the same.
-    Apply { expect: Option<String>, select: flinkform_core::select::Selection, allow_empty: bool },
+    Apply { expect: Option<String>, select: Selection, allow_empty: bool },
     /// Destroy the pipelines named and those selected (neither: all of them).
-    Destroy { names: Vec<String>, select: flinkform_core::select::Selection },
+    Destroy { names: Vec<String>, select: Selection },
 }
 
-#[allow(clippy::too_many_arguments)]
-pub(super) fn apply(
-    root: &Path,
-    plan_file: Option<&Path>,
+/// How a plan is carried out.
+struct Run<'a> {
+    plan_file: Option<&'a Path>,
     mode: Mode,
     auto_approve: bool,
     parallelism: usize,
     lock_timeout: Duration,
-    style: Style,
-    progress: Progress<'_>,
-) -> Result<Output, Error> {
-    let mut ws = workspace(root)?;
+}
+
+pub(crate) fn run(ctx: &Context<'_>, args: Args) -> Result<Output, Error> {
+    let mode =
+        Mode::Apply { expect: args.expect_plan, select: selection(&args.select)?, allow_empty: args.allow_empty };
+    let run = Run {
+        plan_file: args.plan.as_deref(),
+        mode,
+        auto_approve: args.auto_approve,
+        parallelism: usize::from(args.parallelism),
+        lock_timeout: args.lock_timeout,
+    };
+    carry_out(ctx, run)
+}
+
+pub(crate) fn destroy(ctx: &Context<'_>, args: DestroyArgs) -> Result<Output, Error> {
+    let run = Run {
+        plan_file: None,
+        mode: Mode::Destroy { names: args.names, select: selection(&args.select)? },
+        auto_approve: args.auto_approve,
+        parallelism: usize::from(args.parallelism),
+        lock_timeout: Duration::ZERO,
+    };
+    carry_out(ctx, run)
+}
+
+fn carry_out(ctx: &Context<'_>, run: Run<'_>) -> Result<Output, Error> {
+    let mut ws = ctx.workspace()?;
     let runtime = runtime()?;
-    let review = Review::of(&mode, &ws, &runtime)?;
+    let review = Review::of(&run.mode, &ws, &runtime)?;
     let store = ws.store()?;
-    let _guard = take_lock(&*store, "apply", lock_timeout)?;
+    let _guard = take_lock(&*store, "apply", run.lock_timeout)?;
     let state = store.load()?;
-    let plan = match plan_file {
+    let plan = match run.plan_file {
         Some(f) => saved_plan(f, &ws, state.as_ref(), &review, &runtime)?,
         None => {
-            let p = match &mode {
+            let p = match &run.mode {
                 Mode::Apply { select, allow_empty, .. } => {
-                    require_pipelines(root, &ws, *allow_empty)?;
+                    ctx.require_pipelines(&ws, *allow_empty)?;
                     // Planned on the selection; carried out into the whole state.
                     let planned = narrow(&mut ws, state.as_ref(), select)?;
-                    let (desired, inputs) = project::desired_all(&mut ws, planned.as_ref(), progress)?;
+                    let (desired, inputs) = project::desired_all(&mut ws, planned.as_ref(), ctx.progress)?;
                     let observed = observe(&ws, planned.as_ref(), &desired, false)?;
                     let mut p = planner::compute(desired, planned.as_ref(), observed.as_ref(), inputs);
                     p.env = ws.project.config.env.clone();
@@ -73,8 +138,8 @@ pub(super) fn apply(
                     }
                 },
             };
-            print_plan(&p, style);
-            if !confirmed(&p, auto_approve)? {
+            print_plan(&p, ctx.style);
+            if !confirmed(&p, run.auto_approve)? {
                 return Ok(Output { stdout: "\nApply cancelled.\n".to_string().into(), code: exit::ERROR });
             }
             p
@@ -86,29 +151,29 @@ pub(super) fn apply(
     if !plan.has_changes() {
         return ok("No changes. Nothing to apply.\n".into());
     }
-    let creds = Credentials::from_env().ok_or_else(|| {
-        anyhow::anyhow!(
-            "no VVP credentials: set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET (and ALIBABA_CLOUD_SECURITY_TOKEN for STS)"
-        )
-    })?;
-    let client = Client::new(ws.vvp_target().map_err(Failed::from)?, creds, RetryPolicy::default())
-        .map_err(anyhow::Error::from)?;
+    let client = vvp_client(&ws)?;
     let lineage = uuid::Uuid::new_v4().to_string();
-    let start = state.unwrap_or_else(|| flinkform_core::state::State::new(lineage));
+    let start = state.unwrap_or_else(|| State::new(lineage));
     let board = Board::new(std::io::stdout().is_terminal());
     let events = |name: &str, msg: &str| board.event(name, msg);
     let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
-    let executor = Executor::new(&client, &*store, start, timeouts(&ws), now, interrupt::flag(), &events);
+    let executor = Executor::new(&client, &*store, start, timeouts(&ws), now, ctx.interrupt.flag(), &events);
     // Ctrl-c from here on lets the steps in flight finish and be journaled.
-    let graceful = interrupt::graceful();
-    let outcome = runtime.block_on(executor.apply(&plan, parallelism));
+    let graceful = ctx.interrupt.graceful();
+    let outcome = runtime.block_on(executor.apply(&plan, run.parallelism));
     drop(graceful);
     settle(&*store);
-    let crate::apply::JournalStats { changes, writes } = outcome.journal;
+    let JournalStats { changes, writes } = outcome.journal;
     tracing::info!(changes, writes, "journal: {changes} changes in {writes} state writes");
-    let (said, code) = report(&outcome, matches!(mode, Mode::Destroy { .. }));
+    let (said, code) = report(&outcome, matches!(run.mode, Mode::Destroy { .. }));
     review.finish(&said, code, &runtime);
     Ok(Output { stdout: said.into(), code })
+}
+
+/// Writes `plan` to stdout as it is made, and flushes.
+fn print_plan(plan: &Plan, style: Style) {
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let _ = view::write_plan(plan, Format::Text, style, &mut out).and_then(|()| out.flush());
 }
 
 /// A plan saved with `plan -out`, refused when the state moved since, or it was made for
@@ -116,10 +181,10 @@ pub(super) fn apply(
 fn saved_plan(
     f: &Path,
     ws: &Workspace,
-    state: Option<&flinkform_core::state::State>,
+    state: Option<&State>,
     review: &Review,
     runtime: &tokio::runtime::Runtime,
-) -> Result<planner::Plan, Error> {
+) -> Result<Plan, Error> {
     let text = std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?;
     let mut p = planfile::from_text(&text).map_err(anyhow::Error::from)?;
     // The environment first: another environment's state is not "changed since".
@@ -143,10 +208,10 @@ fn saved_plan(
 /// when a selection selects no recorded pipeline.
 fn destroy_plan(
     ws: &Workspace,
-    state: Option<&flinkform_core::state::State>,
+    state: Option<&State>,
     names: &[String],
-    select: &flinkform_core::select::Selection,
-) -> Result<Option<planner::Plan>, Error> {
+    select: &Selection,
+) -> Result<Option<Plan>, Error> {
     let protect = ws.project.pipelines.iter().map(|p| (p.name.clone(), p.protect)).collect();
     let mut names = names.to_vec();
     if !select.is_all() {
@@ -160,7 +225,7 @@ fn destroy_plan(
 
 /// Whether to go on with plan `p`: yes without asking when `auto_approve` or there is
 /// nothing to do; else only a typed `yes` on a terminal.
-fn confirmed(p: &planner::Plan, auto_approve: bool) -> Result<bool, Error> {
+fn confirmed(p: &Plan, auto_approve: bool) -> Result<bool, Error> {
     if !p.has_changes() || !p.errors.is_empty() || auto_approve {
         return Ok(true);
     }
@@ -177,7 +242,7 @@ fn confirmed(p: &planner::Plan, auto_approve: bool) -> Result<bool, Error> {
 }
 
 /// What apply (or, `destroying`, destroy) says it did, and its exit code.
-fn report(outcome: &crate::apply::Outcome, destroying: bool) -> (String, u8) {
+fn report(outcome: &Outcome, destroying: bool) -> (String, u8) {
     let mut text = String::new();
     for (name, why) in &outcome.failed {
         text.push_str(&format!("\nerror: {name}: {why}\n"));
@@ -211,34 +276,9 @@ fn report(outcome: &crate::apply::Outcome, destroying: bool) -> (String, u8) {
     (text, code)
 }
 
-type Op<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), crate::apply::Error>> + 'a>>;
-
-/// `start` / `stop`: one pipeline, under the state lock, journaled.
-pub(super) fn operate(
-    root: &Path,
-    name: &str,
-    what: &str,
-    op: impl for<'e> FnOnce(&'e Executor<'e, Client>, &'e str) -> Op<'e>,
-) -> Result<Output, Error> {
-    let ws = workspace(root)?;
-    let store = ws.store()?;
-    let _guard = store.lock(&lock_info(what), Duration::ZERO)?;
-    let state = store.load()?.ok_or_else(|| anyhow::anyhow!("there is no state yet: run apply first"))?;
-    let client = vvp_client(&ws)?;
-    let events = |n: &str, msg: &str| print_now(&format!("{n}: {msg}\n"));
-    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
-    let ex = Executor::new(&client, &*store, state, timeouts(&ws), now, interrupt::flag(), &events);
-    let graceful = interrupt::graceful();
-    let done = runtime()?.block_on(op(&ex, name));
-    drop(graceful);
-    settle(&*store);
-    done.with_context(|| format!("{what} {name}"))?;
-    ok(format!("{name}: {what} done.\n"))
-}
-
 /// Folds the deltas an apply journaled into the stored state's plain form. The state is
 /// whole without it (a load replays them), so a failure is a warning.
-fn settle(store: &dyn flinkform_core::state::StateStore) {
+pub(super) fn settle(store: &dyn StateStore) {
     if let Err(e) = store.settle() {
         tracing::warn!(
             "the state's deltas were not folded in (the next write or apply does it): {}",

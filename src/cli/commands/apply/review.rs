@@ -2,14 +2,21 @@
 //! named by its digest, a file (the PR comment, or `plan --format json`), or `github` /
 //! `gitlab`: the merged review's flinkform comment, which then says what became of it.
 
-use super::*;
+use std::path::Path;
+
+use anyhow::Context as _;
+
+use super::Mode;
+use crate::cli::commands::comment::RATE_LIMIT_WAIT;
+use crate::cli::exit;
+use crate::cli::output::Error;
 use crate::comment::github::{self, GitHub};
 use crate::comment::gitlab::{self, GitLab};
 use crate::comment::{CommentError, Forge, Note};
-use apply::Mode;
-use comment::RATE_LIMIT_WAIT;
+use crate::project::Workspace;
 use flinkform_core::plan::Plan;
 use flinkform_core::plan::meaning::Meaning;
+use flinkform_core::view;
 
 /// The forge the reviewed comment is on.
 enum Forged {

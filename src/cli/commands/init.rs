@@ -1,12 +1,16 @@
-//! `init`, `fmt`, `man` and `completions`: the project's files and the manual.
+//! `init`: a new project (flinkform.toml, an example pipeline with a sample file,
+//! templates/), never overwriting a file.
 
-use super::*;
-use anyhow::Context;
-use clap::CommandFactory;
+use std::io::Write;
 
-const INIT_CONFIG: &str = include_str!("../../flinkform.toml");
-const INIT_PIPELINE: &str = include_str!("../../pipelines/orders.toml");
-const INIT_SAMPLE: &str = include_str!("../../samples/orders.jsonl");
+use anyhow::Context as _;
+
+use crate::cli::context::Context;
+use crate::cli::output::{Error, Output, ok};
+
+const INIT_CONFIG: &str = include_str!("../../../flinkform.toml");
+const INIT_PIPELINE: &str = include_str!("../../../pipelines/orders.toml");
+const INIT_SAMPLE: &str = include_str!("../../../samples/orders.jsonl");
 /// templates/README.md: every built-in a file here can override, from the one list.
 fn templates_readme() -> String {
     let files: Vec<&str> = flinkform_core::render::KINDS.iter().map(|(_, f)| *f).collect();
@@ -18,7 +22,8 @@ fn templates_readme() -> String {
     )
 }
 
-pub(super) fn init(root: &Path) -> Result<Output, Error> {
+pub(crate) fn run(ctx: &Context<'_>) -> Result<Output, Error> {
+    let root = ctx.root.as_path();
     if root.join("flinkform.toml").exists() {
         return Err(anyhow::anyhow!(
             "{} already holds a flinkform.toml; init leaves existing projects alone",
@@ -77,54 +82,4 @@ pub(super) fn init(root: &Path) -> Result<Output, Error> {
     }
     said.push_str("Next: edit flinkform.toml for your VVP workspace, then run `flinkform plan`.\n");
     ok(said)
-}
-
-/// `man`: the man page, from the same definitions as `--help` (clap_mangen): the global
-/// options and every command (each command's own flags: `flinkform CMD --help`, or
-/// docs/reference.md).
-pub(super) fn man() -> Result<Output, Error> {
-    let mut buf = Vec::new();
-    clap_mangen::Man::new(args::Cli::command()).render(&mut buf).context("rendering the man page")?;
-    ok(String::from_utf8_lossy(&buf).into_owned())
-}
-
-/// `completions`.
-pub(super) fn completions(shell: clap_complete::Shell) -> Result<Output, Error> {
-    let mut buf = Vec::new();
-    clap_complete::generate(shell, &mut args::Cli::command(), "flinkform", &mut buf);
-    ok(String::from_utf8_lossy(&buf).into_owned())
-}
-
-/// `fmt`: flinkform.toml and pipelines/*.toml laid out canonically (or, with `check`,
-/// the files that are not, exit 1). A file that would change meaning is left alone.
-pub(super) fn fmt(root: &Path, check: bool) -> Result<Output, Error> {
-    let mut files = vec!["flinkform.toml".to_string()];
-    files.extend(project::spec_files(root).map_err(|d| Failed(vec![d]))?);
-    let (mut changed, mut failed) = (Vec::new(), Vec::new());
-    for rel in &files {
-        let path = root.join(rel);
-        let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        match flinkform_core::spec::fmt::format_toml(&text) {
-            Ok(f) if f == text => {}
-            Ok(f) => {
-                if !check {
-                    std::fs::write(&path, f).with_context(|| format!("cannot write {}", path.display()))?;
-                }
-                changed.push(rel.clone());
-            }
-            Err(e) => failed.push(format!("{rel}: {e}")),
-        }
-    }
-    let mut out = String::new();
-    for f in &changed {
-        out.push_str(&format!("{}{f}\n", if check { "not formatted: " } else { "formatted " }));
-    }
-    for f in &failed {
-        out.push_str(&format!("cannot format {f}\n"));
-    }
-    if changed.is_empty() && failed.is_empty() {
-        out.push_str(&format!("{} files are formatted.\n", files.len()));
-    }
-    let code = if failed.is_empty() && (!check || changed.is_empty()) { exit::OK } else { exit::ERROR };
-    Ok(Output { stdout: out.into(), code })
 }

@@ -1,24 +1,77 @@
 //! `plan`: specs and samples against the recorded state and what VVP shows.
 
-use super::*;
-use args::PlanArgs;
-use flinkform_core::plan::{self, file as planfile};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::cli::context::{
+    Context, ci_log_url, env_is_set, narrow, project_id, runtime, selection, take_lock, vvp_client,
+};
+use crate::cli::exit;
+use crate::cli::flags::{SelectArgs, format_parser};
+use crate::cli::output::{Error, Output, Stdout, error_list, error_text, write_new};
+use crate::project::{self, Failed, Workspace};
+use flinkform_core::plan::{self, Desired, Observed, file as planfile};
+use flinkform_core::state::State;
+use flinkform_core::view::{self, Format};
+use vvp_api::{Client, Credentials, RetryPolicy};
+
+/// `plan`'s flags (also what `comment` plans with).
+#[derive(clap::Args, Debug)]
+pub(crate) struct Args {
+    #[command(flatten)]
+    pub(crate) select: SelectArgs,
+    /// Output format.
+    #[arg(long, default_value = "text", value_parser = format_parser())]
+    pub(crate) format: Format,
+    /// Save the plan to FILE (also `-out FILE`), for apply to carry out exactly.
+    #[arg(short = 'o', long = "out", value_name = "FILE")]
+    pub(crate) out: Option<PathBuf>,
+    /// Also write GitLab's merge request report (`{"create": N, "update": N,
+    /// "delete": N}`, for `artifacts: reports: terraform`) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) gitlab_report: Option<PathBuf>,
+    /// Exit 0 when there are no changes, 2 when there are, 1 on error.
+    #[arg(long)]
+    pub(crate) detailed_exitcode: bool,
+    /// Plan a project without specs (every recorded pipeline destroyed).
+    #[arg(long)]
+    pub(crate) allow_empty: bool,
+    /// When a topic cannot be sampled: fail the plan (`required`), or plan that pipeline
+    /// from its recorded schema, with a warning (`recorded`).
+    #[arg(long, default_value = "required", value_parser = ["required", "recorded"])]
+    pub(crate) sample: String,
+    /// Read every topic, even one whose watermarks have not moved since the sample
+    /// kept in .flinkform/cache/samples/ (and keep none).
+    #[arg(long)]
+    pub(crate) no_cache: bool,
+    /// Take the state lock while planning (`--lock=false`: read the state without it).
+    #[arg(long = "lock", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub(crate) lock: bool,
+    /// Look at VVP (when credentials are set): drift, failed jobs, missing variables.
+    #[arg(long = "refresh", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub(crate) refresh: bool,
+    /// Have VVP validate the SQL of every changed pipeline (needs credentials).
+    #[arg(long)]
+    pub(crate) validate: bool,
+    /// How long to wait for the state lock (e.g. "30s").
+    #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
+    pub(crate) lock_timeout: Duration,
+}
 
 /// `plan`. A plan that fails before it is made still explains itself in JSON and
 /// Markdown (the PR comment), besides the errors on stderr.
-pub(super) fn plan(root: &Path, style: Style, progress: Progress<'_>, opts: PlanArgs) -> Result<Output, Error> {
-    let format = opts.format;
-    match (make(root, style, progress, opts), format) {
+pub(crate) fn run(ctx: &Context<'_>, args: Args) -> Result<Output, Error> {
+    let format = args.format;
+    match (make(ctx, args), format) {
         (Err(e), Format::Json | Format::Markdown) => {
-            eprintln!("{}", error_text(&e, Style { color: std::io::stderr().is_terminal() }));
+            eprintln!("{}", error_text(&e, ctx.style_err));
             let errors = error_list(&e);
             let stdout = match format {
                 Format::Json => view::failed_json(&errors),
                 _ => {
-                    let project = project_id(root);
+                    let project = project_id(&ctx.root);
                     let log = ci_log_url();
-                    let env = ENV.get().cloned().flatten();
-                    view::markdown::failed(&errors, &comment_for(project.as_deref(), env.as_deref(), &log))
+                    view::markdown::failed(&errors, &comment_for(project.as_deref(), ctx.env.as_deref(), &log))
                 }
             };
             Ok(Output { stdout: stdout.into(), code: exit::ERROR })
@@ -39,16 +92,8 @@ pub(super) fn comment_for<'a>(
     view::markdown::Comment { project, env, log_url: log_url.as_deref(), ..d }
 }
 
-/// The `project` id of flinkform.toml, read on its own (a project that does not load, a
-/// saved plan shown), so that every comment of the project replaces the same comment.
-pub(super) fn project_id(root: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(root.join("flinkform.toml")).ok()?;
-    let v: toml::Table = text.parse().ok()?;
-    v.get("project")?.as_str().map(String::from)
-}
-
-fn make(root: &Path, style: Style, progress: Progress<'_>, opts: PlanArgs) -> Result<Output, Error> {
-    let PlanArgs {
+fn make(ctx: &Context<'_>, args: Args) -> Result<Output, Error> {
+    let Args {
         select,
         format,
         out,
@@ -61,20 +106,20 @@ fn make(root: &Path, style: Style, progress: Progress<'_>, opts: PlanArgs) -> Re
         lock_timeout,
         refresh,
         validate,
-    } = opts;
+    } = args;
     let select = selection(&select)?;
-    let mut ws = workspace(root)?;
+    let mut ws = ctx.workspace()?;
     ws.sample_fallback = sample == "recorded";
     ws.sample_cache = !no_cache;
-    require_pipelines(root, &ws, allow_empty)?;
+    ctx.require_pipelines(&ws, allow_empty)?;
     // The specs' own warnings go to stderr, so that stdout stays the plan in every format.
     if !ws.warnings.is_empty() {
-        eprint!("{}", view::diagnostics(&ws.warnings, style));
+        eprint!("{}", view::diagnostics(&ws.warnings, ctx.style_err));
     }
     let store = ws.store()?;
     let _guard = if lock { Some(take_lock(&*store, "plan", lock_timeout)?) } else { None };
     let state = narrow(&mut ws, store.load()?.as_ref(), &select)?;
-    let (desired, inputs) = project::desired_all(&mut ws, state.as_ref(), progress)?;
+    let (desired, inputs) = project::desired_all(&mut ws, state.as_ref(), ctx.progress)?;
     let mut observed = if refresh || validate { observe(&ws, state.as_ref(), &desired, true)? } else { None };
     if validate {
         let o = observed.as_mut().ok_or_else(|| {
@@ -120,6 +165,7 @@ fn make(root: &Path, style: Style, progress: Progress<'_>, opts: PlanArgs) -> Re
                     path.display()
                 )
             });
+            let style = ctx.style;
             Stdout::Stream(Box::new(move |w| {
                 view::write_plan(&plan, format, style, w)?;
                 w.write_all(saved.unwrap_or_default().as_bytes())
@@ -136,10 +182,10 @@ fn make(root: &Path, style: Style, progress: Progress<'_>, opts: PlanArgs) -> Re
 /// flag, so it says only what failed.
 pub(super) fn observe(
     ws: &Workspace,
-    state: Option<&flinkform_core::state::State>,
-    desired: &[flinkform_core::plan::Desired],
+    state: Option<&State>,
+    desired: &[Desired],
     from_plan: bool,
-) -> Result<Option<flinkform_core::plan::Observed>, Error> {
+) -> Result<Option<Observed>, Error> {
     let runtime = runtime()?;
     let mut observed = match Credentials::from_env() {
         None => {

@@ -126,7 +126,7 @@ fn lifecycle_plan_apply_update_from_savepoint_destroy() {
     p.write("pipelines/orders.toml", &spec);
     let r = run(&p, &emu, &["plan"]).code(0);
     assert!(r.stdout.contains("~ pipeline \"orders\""), "{}", r.stdout);
-    assert!(r.stdout.contains("because: deployment.taskmanager: None → Some("), "{}", r.stdout);
+    assert!(r.stdout.contains("because: deployment.taskmanager.memory: set to \"4Gi\""), "{}", r.stdout);
     assert!(r.stdout.contains("start from exactly that savepoint (state kept"), "{}", r.stdout);
     let old_job = state_job(&p, "orders");
     let r = run(&p, &emu, &["apply", "--auto-approve"]).code(0);

@@ -1,9 +1,9 @@
-//! The size limits of ARCHITECTURE.md, checked on the sources: no file over 600 lines
-//! (tests and the wire DTOs aside), no function over 100 lines.
+//! The layout rules of ARCHITECTURE.md, checked on the sources: every module says what
+//! it owns, no function is over 100 lines, module imports run one way (no circle, no
+//! `use super::*`, no static run state), and the crates' assets are the repository's.
 
 use std::path::{Path, PathBuf};
 
-const MAX_FILE_LINES: usize = 600;
 const MAX_FN_LINES: usize = 100;
 
 /// Every `.rs` file under `dir`.
@@ -140,23 +140,23 @@ fn the_code_only_view_blanks_strings_comments_and_chars() {
     assert_eq!(functions(&code), [("a".to_string(), 1, 2)]);
 }
 
+/// A module opens with its doc comment, which says what it owns (a file that owns two
+/// things is two modules); a function fits on a screen or two.
 #[test]
-fn no_file_over_600_lines_and_no_function_over_100() {
+fn every_module_says_what_it_owns_and_no_function_is_over_100_lines() {
     let mut problems = Vec::new();
-    for f in sources() {
+    for f in sources().into_iter().filter(|f| !is_test_file(f)) {
         let text = std::fs::read_to_string(&f).unwrap();
-        let lines = text.lines().count();
-        let wire = f.ends_with("crates/vvp-wire/src/wire.rs");
-        if lines > MAX_FILE_LINES && !is_test_file(&f) && !wire {
-            problems.push(format!("{}: {lines} lines", f.display()));
+        if !text.starts_with("//!") {
+            problems.push(format!("{}: no module doc comment", f.display()));
         }
         for (name, at, len) in functions(&code_only(&text)) {
-            if len > MAX_FN_LINES && !is_test_file(&f) {
+            if len > MAX_FN_LINES {
                 problems.push(format!("{}:{at}: fn {name} is {len} lines", f.display()));
             }
         }
     }
-    assert!(problems.is_empty(), "over the size limits:\n  {}", problems.join("\n  "));
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
 /// Each library crate embeds its own assets (so it builds and packages alone); the

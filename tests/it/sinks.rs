@@ -130,3 +130,40 @@ fn each_sink_has_its_own_contract_and_schema_evolution() {
     }
     assert!(!out.contains("\"order_status\" ADD COLUMN"), "{out}");
 }
+
+/// Sink DDL only creates: the CREATE script (here Hologres's CALL form, whose
+/// `set_table_property` PostgreSQL does not have) never runs against a table that
+/// exists, so a property fixed at creation is never set on a table made before; where
+/// the table is missing it runs (and PostgreSQL refuses the call, which shows it ran).
+#[test]
+fn a_create_script_never_runs_on_a_table_that_exists() {
+    use flinkform_core::plan::SinkDdl;
+    let db = crate::state::TempSchema::default();
+    let table = format!("\"{}\".\"events\"", db.0);
+    let create = SinkDdl::Create {
+        sql: format!(
+            "BEGIN;\nCREATE TABLE IF NOT EXISTS {table} (id text);\nCALL set_table_property('{}.events', 'orientation', 'column');\nCOMMIT;",
+            db.0
+        ),
+        sink: None,
+    };
+    let add = SinkDdl::AddColumn {
+        column: "note".into(),
+        sql: format!("ALTER TABLE {table} ADD COLUMN \"note\" text;"),
+        sink: None,
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dsn = flinkform_state::pg::config(&crate::state::pg_dsn(), "FLINKFORM_TEST_PG").unwrap();
+    // A connection per run, as apply has one per sink.
+    let run = |ddl: &[SinkDdl]| {
+        rt.block_on(async {
+            let c = flinkform_state::pg::connect(&dsn, "FLINKFORM_TEST_PG").await.unwrap();
+            flinkform::sink::run_ddl_on(&c, &db.0, "events", ddl).await
+        })
+    };
+    assert!(run(std::slice::from_ref(&create)).is_err(), "no table: the script runs");
+    db.sql(&[&format!("CREATE SCHEMA IF NOT EXISTS \"{}\"", db.0), &format!("CREATE TABLE {table} (id text)")]);
+    let ran = run(&[create, add.clone()]).expect("the existing table is left as it is");
+    assert_eq!(ran, [add.sql().to_string()], "only the missing column is added");
+    assert_eq!(run(&[add]).unwrap(), Vec::<String>::new(), "and only once");
+}

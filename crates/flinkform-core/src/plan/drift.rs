@@ -107,7 +107,7 @@ fn settings_drift(recorded: &DeployParams, live: &LiveSettings) -> Vec<String> {
         if let (Some(v), Some(o)) = (vvp, ours)
             && v != o
         {
-            out.push(format!("{what} is `{v}` on VVP, `{o}` when applied"));
+            out.push(format!("{what} is {v} on VVP, {o} when applied"));
         }
     }
     let mut out = Vec::new();

@@ -1,6 +1,8 @@
 //! The keys of a schema: the primary key (NOT NULL, and what the sample shows of it),
 //! the watermark, and the Hologres keys the sink declares.
 
+use std::collections::HashSet;
+
 use super::{Column, Computed, Origin, Physical, missing, spec_error};
 use crate::diag::Diagnostic;
 use crate::infer::Shape;
@@ -14,7 +16,7 @@ pub(super) fn primary_key(
     pipeline: &Pipeline,
     root: &Shape,
     columns: &mut [Column],
-    excluded: &[String],
+    excluded: &HashSet<String>,
     diags: &mut Vec<Diagnostic>,
 ) -> Vec<String> {
     let spec = &pipeline.schema;
@@ -84,7 +86,7 @@ pub(super) fn watermark(
     columns: &[Column],
     physical: &[Physical],
     computed: &[Computed],
-    excluded: &[String],
+    excluded: &HashSet<String>,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<(String, u64)> {
     let spec = &pipeline.schema;

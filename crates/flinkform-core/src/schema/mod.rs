@@ -139,7 +139,7 @@ pub fn resolve(
     let known: HashSet<&str> = candidates.iter().map(|c| c.name.as_str()).collect();
     check_overrides(pipeline, &candidates, &known, &mut diags);
     let mut computed = Vec::new();
-    let mut excluded = Vec::new();
+    let mut excluded = HashSet::new();
     let mut columns = Vec::new();
     let mut sink = Sink {
         pipeline,
@@ -152,13 +152,13 @@ pub fn resolve(
     sink.pinned(&known, &mut columns);
     // An excluded top-level key leaves the source table too, unless something still reads it.
     let filtered = pipeline.transform.filter.as_deref().map(stages::names_in).unwrap_or_default();
-    physical.retain(|p| {
-        let q = quote_ident(&p.key);
-        !excluded.contains(&p.key)
-            || filtered.contains(&p.key)
-            || columns.iter().any(|c| c.expr.starts_with(&q))
-            || computed.iter().any(|c| c.expr.contains(&q))
-    });
+    let read: HashSet<String> = columns
+        .iter()
+        .filter_map(|c| stages::names_in(&c.expr).into_iter().next())
+        .chain(computed.iter().flat_map(|c| stages::names_in(&c.expr)))
+        .chain(filtered)
+        .collect();
+    physical.retain(|p| !excluded.contains(&p.key) || read.contains(&p.key));
 
     let filter = stages::filter(pipeline, &physical, &computed, &mut diags);
     let (lookups, proctime) =
@@ -261,7 +261,7 @@ impl Sink<'_> {
         candidates: &[Candidate],
         typing: Typing,
         columns: &mut Vec<Column>,
-        excluded: &mut Vec<String>,
+        excluded: &mut HashSet<String>,
     ) {
         let (pipeline, total) = (self.pipeline, self.total);
         let overrides: HashMap<&str, &crate::spec::ColumnSpec> =
@@ -269,7 +269,7 @@ impl Sink<'_> {
         for cand in candidates {
             let ov = overrides.get(cand.name.as_str()).copied();
             if ov.is_some_and(|o| o.exclude) {
-                excluded.push(cand.name.clone());
+                excluded.insert(cand.name.clone());
                 continue;
             }
             let logical = typing.of(cand.shape);
@@ -413,9 +413,9 @@ fn spec_error(p: &Pipeline, key: &str, message: String) -> Diagnostic {
     }
 }
 
-fn missing(p: &Pipeline, what: &str, name: &str, columns: &[Column], excluded: &[String]) -> Diagnostic {
+fn missing(p: &Pipeline, what: &str, name: &str, columns: &[Column], excluded: &HashSet<String>) -> Diagnostic {
     let key = format!("schema.{what}");
-    if excluded.iter().any(|e| e == name) {
+    if excluded.contains(name) {
         return spec_error(p, &key, format!("[schema] {what} names `{name}`, which is excluded"));
     }
     with_near(spec_error(p, &key, format!("[schema] {what} names `{name}`, which is not a column")), name, columns)

@@ -39,7 +39,8 @@ pub(super) enum Command {
     /// Create a project: flinkform.toml, an example pipeline with a sample file, templates/.
     #[command(after_help = "Example:\n  flinkform -C my-pipelines init")]
     Init,
-    /// Check the specs and every pipeline's schema without planning.
+    /// Check the specs and every pipeline's schema without planning, in every environment
+    /// (or the one --env names), every error in one run.
     #[command(after_help = "Examples:\n  flinkform validate\n  flinkform validate --select tag:billing")]
     Validate(validate::Args),
     /// Print a pipeline's Flink SQL (or its Hologres DDL, or deployment config).

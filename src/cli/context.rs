@@ -13,7 +13,7 @@ use super::flags::SelectArgs;
 use super::output::Error;
 use crate::apply::Timeouts;
 use crate::interrupt::Interrupt;
-use crate::project::{Failed, Progress, Resolved, Workspace};
+use crate::project::{self, Failed, Progress, Resolved, Workspace};
 use flinkform_core::diag::Diagnostic;
 use flinkform_core::select::Selection;
 use flinkform_core::spec::Pipeline;
@@ -46,6 +46,26 @@ impl Context<'_> {
     /// The project in environment `env` (none: no overlay).
     pub(super) fn workspace_in(&self, env: Option<&str>) -> Result<Workspace, Failed> {
         Workspace::load_env(&self.root, env)
+    }
+
+    /// The project to plan in this run's environment, or every error it has, in one run:
+    /// its files' errors and, for each pipeline that reads, its schema's (sampled as
+    /// planning samples).
+    pub(super) fn workspace_to_plan(&self) -> Result<Workspace, Error> {
+        let errors = match Workspace::read_env(&self.root, self.env.as_deref())? {
+            (ws, errors) if errors.is_empty() => return Ok(ws),
+            (ws, errors) => self.with_schema_errors(ws, errors),
+        };
+        Err(Failed(errors).into())
+    }
+
+    /// `errors` and the schema errors of every pipeline of `ws` that reads.
+    fn with_schema_errors(&self, mut ws: Workspace, mut errors: Vec<Diagnostic>) -> Vec<Diagnostic> {
+        let state = ws.store().ok().and_then(|s| s.load().ok()).flatten();
+        if let Err(Failed(more)) = project::desired_all(&mut ws, state.as_ref(), self.progress) {
+            errors.extend(more.into_iter().filter(Diagnostic::is_error));
+        }
+        errors
     }
 
     /// Samples and resolves one pipeline (`messages` overrides the spec's sample size).

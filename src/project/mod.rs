@@ -114,6 +114,16 @@ impl Workspace {
 
     /// [`Workspace::load`] in environment `env` (`[environments.NAME]` overlaid).
     pub fn load_env(root: &Path, env: Option<&str>) -> Result<Workspace, Failed> {
+        match Workspace::read_env(root, env)? {
+            (ws, errors) if errors.is_empty() => Ok(ws),
+            (_, errors) => Err(Failed(errors)),
+        }
+    }
+
+    /// The project as far as it reads in environment `env`, and the errors of its files
+    /// (the warnings stay in the workspace). `Err` only when there is no project to read:
+    /// no readable `flinkform.toml`.
+    pub fn read_env(root: &Path, env: Option<&str>) -> Result<(Workspace, Vec<Diagnostic>), Failed> {
         if !root.join("flinkform.toml").is_file() {
             let shown = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
             return Err(Diagnostic::error(format!("no flinkform.toml in {}", shown.display()))
@@ -130,25 +140,25 @@ impl Workspace {
                 Err(d) => diags.push(d),
             }
         }
-        let (project, more) = spec::load(&config, &sources, env);
+        let (project, more) = spec::read(&config, &sources, env);
         diags.extend(more);
-        let Some(project) = project.filter(|_| !diags.iter().any(Diagnostic::is_error)) else {
-            return Err(Failed(diags));
-        };
+        let Some(project) = project else { return Err(Failed(diags)) };
+        let (errors, mut diags): (Vec<Diagnostic>, Vec<Diagnostic>) = diags.into_iter().partition(Diagnostic::is_error);
         let mut inputs = BTreeMap::new();
         for s in std::iter::once(&config).chain(&sources) {
             inputs.insert(s.name.to_string(), digest(&[s.text.as_bytes()]));
         }
         tracing::info!(pipelines = project.pipelines.len(), "project loaded");
         diags.extend(unused_templates(root, &project));
-        Ok(Workspace {
+        let ws = Workspace {
             root: root.to_path_buf(),
             project,
             warnings: diags,
             inputs,
             sample_fallback: false,
             sample_cache: true,
-        })
+        };
+        Ok((ws, errors))
     }
 
     /// The configured state store (the postgres backend connects and migrates).

@@ -153,6 +153,43 @@ fn errors_found_after_inference_point_into_the_spec() {
     assert!(e.contains("did you mean `order_id`?"), "{e}");
 }
 
+/// Every error of every file and every environment in one run: a key's typo in one
+/// spec, a primary key naming no column in another (found only once its sample is
+/// read), an engine no VVP runs, and a bad value an environment's overlay sets; `plan`
+/// and `validate` say them all, and `validate` names the environment of an error only
+/// it has.
+#[test]
+fn every_error_of_every_file_and_environment_in_one_run() {
+    let p = TestProject::two_pipelines();
+    let orders =
+        p.read("pipelines/orders.toml").replace("primary_key = [\"order_id\"]", "primary_key = [\"order_idd\"]");
+    p.write("pipelines/orders.toml", &orders);
+    let clicks = p.read("pipelines/clickstream.toml").replacen("[source]\n", "[source]\ntopik = \"x\"\n", 1);
+    let clicks = clicks.replace("vvr-11.1-jdk11-flink-1.20", "vvr-11.1-jdk11-flink-1.02");
+    p.write("pipelines/clickstream.toml", &clicks);
+    let config = p.read("flinkform.toml").replace(
+        "[environments.prod.pipelines.clickstream.deployment]\nparallelism = 8",
+        "[environments.prod.pipelines.clickstream.deployment]\nparallelism = \"eight\"",
+    );
+    p.write("flinkform.toml", &config);
+    let spec_errors =
+        ["unknown key `topik`", "primary_key names `order_idd`, which is not a column", "names Flink 1.02"];
+    let e = p.run(&["plan"]).code(1).stderr;
+    for want in spec_errors {
+        assert!(e.contains(want), "plan: `{want}` in\n{e}");
+    }
+    let e = p.run(&["validate"]).code(1).stderr;
+    for want in spec_errors {
+        assert_eq!(e.matches(want).count(), 1, "validate: `{want}` once in\n{e}");
+    }
+    assert!(
+        e.contains("environment `prod`: ") && e.contains("parallelism"),
+        "the overlay's error, by environment:\n{e}"
+    );
+    let e = p.run(&["--env", "dev", "validate"]).code(1).stderr;
+    assert!(!e.contains("environment `prod`"), "--env dev checks dev only:\n{e}");
+}
+
 #[test]
 fn state_restore_puts_back_the_state_before_the_last_write() {
     let p = TestProject::two_pipelines();

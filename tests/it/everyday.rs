@@ -184,7 +184,7 @@ fn wording_and_exit_codes_a_new_user_tripped_on() {
     assert!(r.stderr.contains("no pipeline `ordres` in the state (did you mean `orders`?)"), "{}", r.stderr);
     // Plurals.
     let r = p.run(&["validate", "--select", "orders"]).code(0);
-    assert!(r.stdout.contains("Success! 1 pipeline is valid."), "{}", r.stdout);
+    assert!(r.stdout.contains("Success! 1 pipeline is valid in every environment (dev, prod)."), "{}", r.stdout);
     // A plan with errors does not end in a summary that contradicts them.
     let spec = p.read("pipelines/orders.toml");
     p.write("pipelines/orders.toml", &spec.replace("name = \"orders\"", "name = \"orders\"\nprotect = true"));

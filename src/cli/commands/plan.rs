@@ -108,7 +108,7 @@ fn make(ctx: &Context<'_>, args: Args) -> Result<Output, Error> {
         validate,
     } = args;
     let select = selection(&select)?;
-    let mut ws = ctx.workspace()?;
+    let mut ws = ctx.workspace_to_plan()?;
     ws.sample_fallback = sample == "recorded";
     ws.sample_cache = !no_cache;
     ctx.require_pipelines(&ws, allow_empty)?;

@@ -68,7 +68,14 @@ pub(super) fn read_config(root: &Section<'_, '_>) -> Option<Config> {
         _ => StateConfig::Local { path: st.string("path").unwrap_or_else(|| ".flinkform/state.json".into()) },
     };
     st.finish();
-    Some(Config { version: version.unwrap_or(CONFIG_VERSION), project, vvp: target, state, env: None })
+    Some(Config {
+        version: version.unwrap_or(CONFIG_VERSION),
+        project,
+        vvp: target,
+        state,
+        env: None,
+        environments: Vec::new(),
+    })
 }
 
 /// `region` is an Alibaba Cloud region id (`cn-hangzhou`, `ap-southeast-1`) unless an

@@ -19,6 +19,14 @@ fn in_order(ctx: Ctx, config_syntax: usize, syntax: Ctx) -> Vec<Diagnostic> {
 /// Reads the project from `flinkform.toml` and the pipeline files. Returns the project
 /// when there is no error, and every diagnostic (errors and warnings) in any case.
 pub fn load(config: &Source, pipelines: &[Source], env: Option<&str>) -> (Option<Project>, Vec<Diagnostic>) {
+    let (project, diags) = read(config, pipelines, env);
+    (project, diags)
+}
+
+/// [`load`], returning the project as far as it could be read even where there are
+/// errors: every pipeline that reads into a value, for the errors found later (a
+/// schema's) to be found in the same run. `None` when `flinkform.toml` cannot be read.
+pub fn read(config: &Source, pipelines: &[Source], env: Option<&str>) -> (Option<Project>, Vec<Diagnostic>) {
     let ctx = Ctx::default();
     let config_table = walk::parse(config, &ctx);
     let config_syntax = ctx.diags.borrow().len();
@@ -42,6 +50,7 @@ pub fn load(config: &Source, pipelines: &[Source], env: Option<&str>) -> (Option
         // Every environment's tables are read when it is selected.
         root.section("environments");
         let cfg = read_config(&root).map(|c| in_environment(c, overlay.as_ref()));
+        let cfg = cfg.map(|c| Config { environments: env::names(ct.get_ref()), ..c });
         let defaults = root.section("defaults");
         let mut out = Vec::new();
         let mut overlaid = std::collections::BTreeSet::new();
@@ -83,8 +92,7 @@ pub fn load(config: &Source, pipelines: &[Source], env: Option<&str>) -> (Option
     // A bad key in [defaults] is found once per pipeline that reads it: report it once.
     let mut seen = std::collections::HashSet::new();
     diags.retain(|d| seen.insert(d.clone()));
-    let ok = !diags.iter().any(Diagnostic::is_error);
-    (if ok { project } else { None }, diags)
+    (project, diags)
 }
 
 /// The config as environment `overlay` has it: its name recorded, and its state kept

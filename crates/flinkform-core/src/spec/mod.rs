@@ -18,7 +18,7 @@ mod walk;
 use sha2::{Digest, Sha256};
 
 pub use env::names as environment_names;
-pub use load::load;
+pub use load::{load, read};
 pub use model::{
     CONFIG_VERSION, ColumnSpec, Config, Conversion, Credential, DeploymentSpec, Dialect, EventTime, OnConflict,
     OnFailure, Pipeline, Project, Resources, SampleSpec, SchemaSpec, SecretRef, Security, SinkSpec, SourceFormat,

@@ -27,6 +27,8 @@ pub struct Config {
     pub state: StateConfig,
     /// The environment selected (`--env`), if any.
     pub env: Option<String>,
+    /// The environments flinkform.toml defines (`[environments.NAME]`), in file order.
+    pub environments: Vec<String>,
 }
 
 /// The Ververica Platform workspace and namespace deployments go to.

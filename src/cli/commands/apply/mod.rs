@@ -108,7 +108,10 @@ pub(crate) fn destroy(ctx: &Context<'_>, args: DestroyArgs) -> Result<Output, Er
 }
 
 fn carry_out(ctx: &Context<'_>, run: Run<'_>) -> Result<Output, Error> {
-    let mut ws = ctx.workspace()?;
+    let mut ws = match (&run.mode, run.plan_file) {
+        (Mode::Apply { .. }, None) => ctx.workspace_to_plan()?,
+        _ => ctx.workspace()?,
+    };
     let runtime = runtime()?;
     let review = Review::of(&run.mode, &ws, &runtime)?;
     let store = ws.store()?;

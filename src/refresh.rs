@@ -86,7 +86,7 @@ async fn look(client: &Client, name: &str, dep: &str, job: Option<&str>, sql: &s
     Ok(Live::Found {
         sql_matches: d.sql.as_deref().is_some_and(|s| echo::same_sql(s, sql)),
         sql_digest: d.sql.as_deref().map(echo::sql_digest),
-        job: state.as_ref().map(ToString::to_string),
+        job: state,
         settings: d.settings,
     })
 }

@@ -8,7 +8,7 @@ use tokio::time::Instant;
 use flinkform_core::state::{self, Operation, Pending, PipelineState, Step};
 use vvp_api::{HotUpdateState, JobState};
 
-use super::{EVENT_STOPPED, Error, Executor, Res, Vvp};
+use super::{Done, Error, Executor, Res, Vvp};
 use crate::poll::{Backoff, poll_until};
 
 impl<V: Vvp> Executor<'_, V> {
@@ -26,7 +26,7 @@ impl<V: Vvp> Executor<'_, V> {
         .await?;
         self.configure(name, &dep, after).await?;
         if self.intent(name).await == state::Intent::Stopped {
-            return self.finish_as(name, after, Operation::HotUpdate, state::Status::Stopped, EVENT_STOPPED).await;
+            return self.finish_as(name, after, Operation::HotUpdate, state::Status::Stopped, Done::Stopped).await;
         }
         let running = |j: &vvp_api::RemoteJob| j.state == JobState::Running;
         let Some(job) = self.vvp.live_job(&dep).await?.filter(running) else {

@@ -25,16 +25,42 @@ use vvp_api::{RemoteDraft, Restore, Stop, VvpError};
 
 pub use vvp::Vvp;
 
-/// The last event of a pipeline whose job is running.
-pub const EVENT_RUNNING: &str = "RUNNING";
-/// The last event of a pipeline whose new version is deployed and whose job stays stopped.
-pub const EVENT_STOPPED: &str = "deployed; the job stays stopped";
-/// The last event of an update rolled back to the previous revision.
-pub const EVENT_ROLLED_BACK: &str = "rolled back: the previous revision runs";
-/// The last event of a change recorded in the state only.
-pub const EVENT_RECORDED: &str = "recorded in the state (the job is not touched)";
-/// The last event of a destroyed pipeline.
-pub const EVENT_DESTROYED: &str = "destroyed";
+/// What apply says of a pipeline as it goes: a step begun, or how it ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event<'a> {
+    /// A step begun, or something seen on the way.
+    Step(&'a str),
+    /// The pipeline is done.
+    Done(Done),
+}
+
+/// How a pipeline's apply ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Done {
+    /// Its job is running.
+    Running,
+    /// Its new version is deployed and its job stays stopped.
+    Stopped,
+    /// An update was rolled back to the previous revision.
+    RolledBack,
+    /// A change recorded in the state only.
+    Recorded,
+    /// Destroyed.
+    Destroyed,
+}
+
+impl std::fmt::Display for Event<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Event::Step(what) => what,
+            Event::Done(Done::Running) => "RUNNING",
+            Event::Done(Done::Stopped) => "deployed; the job stays stopped",
+            Event::Done(Done::RolledBack) => "rolled back: the previous revision runs",
+            Event::Done(Done::Recorded) => "recorded in the state (the job is not touched)",
+            Event::Done(Done::Destroyed) => "destroyed",
+        })
+    }
+}
 
 /// How long each waiting step may take.
 #[derive(Clone, Copy, Debug)]
@@ -120,7 +146,7 @@ pub struct Executor<'a, V> {
     timeouts: Timeouts,
     at: String,
     cancel: &'a AtomicBool,
-    events: &'a (dyn Fn(&str, &str) + Sync),
+    events: &'a (dyn Fn(&str, Event<'_>) + Sync),
     /// This project's drafts by pipeline, listed once when first needed.
     drafts: Mutex<Option<HashMap<String, Vec<RemoteDraft>>>>,
     /// The waits for deploy tickets and for starting jobs, each kind learning from its own.
@@ -136,7 +162,7 @@ struct Paces {
 impl<'a, V: Vvp> Executor<'a, V> {
     /// An executor over `state` (the current state, or a new one of a fresh lineage,
     /// serial 0, when none is stored). `at` is the time recorded in revisions;
-    /// `events(pipeline, message)` is called for every step.
+    /// `events(pipeline, event)` is called for every step, and once the pipeline is done.
     pub fn new(
         vvp: &'a V,
         store: &'a dyn StateStore,
@@ -144,7 +170,7 @@ impl<'a, V: Vvp> Executor<'a, V> {
         timeouts: Timeouts,
         at: String,
         cancel: &'a AtomicBool,
-        events: &'a (dyn Fn(&str, &str) + Sync),
+        events: &'a (dyn Fn(&str, Event<'_>) + Sync),
     ) -> Executor<'a, V> {
         Executor {
             vvp,
@@ -249,7 +275,7 @@ impl<'a, V: Vvp> Executor<'a, V> {
     }
 
     fn event(&self, name: &str, msg: &str) {
-        (self.events)(name, msg);
+        (self.events)(name, Event::Step(msg));
     }
 
     /// Between steps: an interrupt stops the apply, and so does a state lock that is no
@@ -366,7 +392,7 @@ impl<'a, V: Vvp> Executor<'a, V> {
             }
             (Action::Record, Some(_), Some(after)) => {
                 self.update(name, |p| *p = after.recorded_over(p)).await?;
-                self.event(name, EVENT_RECORDED);
+                (self.events)(name, Event::Done(Done::Recorded));
                 Ok(())
             }
             _ => Ok(()),
@@ -376,7 +402,7 @@ impl<'a, V: Vvp> Executor<'a, V> {
     /// Records the planned pipeline as applied: running (or `Stopped`, for a pipeline
     /// stopped on purpose), a new revision, no pending step.
     async fn finish(&self, name: &str, after: &PipelineState, action: Operation) -> Res<()> {
-        self.finish_as(name, after, action, state::Status::Running, EVENT_RUNNING).await
+        self.finish_as(name, after, action, state::Status::Running, Done::Running).await
     }
 
     async fn finish_as(
@@ -385,7 +411,7 @@ impl<'a, V: Vvp> Executor<'a, V> {
         after: &PipelineState,
         action: Operation,
         status: state::Status,
-        event: &str,
+        done: Done,
     ) -> Res<()> {
         self.journal(name, |st| {
             let serial = st.serial + 1;
@@ -395,7 +421,7 @@ impl<'a, V: Vvp> Executor<'a, V> {
             st.pipelines.insert(name.to_string(), rec);
         })
         .await?;
-        self.event(name, event);
+        (self.events)(name, Event::Done(done));
         Ok(())
     }
 }

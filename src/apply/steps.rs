@@ -14,7 +14,7 @@ use std::collections::HashMap;
 
 use vvp_api::{JobState, RemoteDraft, Restore, Stop, TicketState};
 
-use super::{EVENT_DESTROYED, EVENT_ROLLED_BACK, EVENT_STOPPED, Error, Executor, Res, Vvp};
+use super::{Done, Error, Event, Executor, Res, Vvp};
 use crate::poll::{Backoff, poll_until};
 
 /// How a deploy ticket ended.
@@ -93,7 +93,7 @@ impl<V: Vvp> Executor<'_, V> {
         self.discard_drafts(name).await?;
         let may_run = self.configure(name, &dep, after).await?;
         if self.intent(name).await == Intent::Stopped {
-            return self.finish_as(name, after, action, state::Status::Stopped, EVENT_STOPPED).await;
+            return self.finish_as(name, after, action, state::Status::Stopped, Done::Stopped).await;
         }
         self.start(name, &dep, &restore, &after.deploy, may_run).await?;
         self.finish(name, after, action).await
@@ -133,7 +133,7 @@ impl<V: Vvp> Executor<'_, V> {
         let may_run = self.configure(name, &dep, after).await?;
         if self.intent(name).await == Intent::Stopped {
             // Stopped on purpose: it stays stopped until `flinkform start`.
-            return self.finish_as(name, after, Operation::Update, state::Status::Stopped, EVENT_STOPPED).await;
+            return self.finish_as(name, after, Operation::Update, state::Status::Stopped, Done::Stopped).await;
         }
         match self.start(name, &dep, &restore, &after.deploy, may_run).await {
             Err(Error::Failed(why)) if after.deploy.on_failure == OnFailure::Rollback => {
@@ -182,7 +182,7 @@ impl<V: Vvp> Executor<'_, V> {
             }
         })
         .await?;
-        self.event(name, EVENT_ROLLED_BACK);
+        (self.events)(name, Event::Done(Done::RolledBack));
         Err(Error::Failed(format!("{why}; rolled back: the previous revision runs again")))
     }
 
@@ -261,7 +261,7 @@ impl<V: Vvp> Executor<'_, V> {
             p.status = state::Status::Destroyed;
         })
         .await?;
-        self.event(name, EVENT_DESTROYED);
+        (self.events)(name, Event::Done(Done::Destroyed));
         Ok(())
     }
 

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::output::print_now;
-use crate::apply::{EVENT_DESTROYED, EVENT_RECORDED, EVENT_ROLLED_BACK, EVENT_RUNNING, EVENT_STOPPED};
+use crate::apply::Event;
 
 /// The pipelines in flight: each one's step and when it began, and how many lines the
 /// last drawing took.
@@ -64,18 +64,18 @@ impl Board {
         Board { tty, live, stop, ticker }
     }
 
-    pub(super) fn event(&self, name: &str, msg: &str) {
+    pub(super) fn event(&self, name: &str, event: Event<'_>) {
         if !self.tty {
-            return print_now(&format!("{name}: {msg}\n"));
+            return print_now(&format!("{name}: {event}\n"));
         }
         let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
         live.rows.retain(|(n, _, _)| n != name);
-        let done = if [EVENT_RUNNING, EVENT_DESTROYED, EVENT_STOPPED, EVENT_RECORDED, EVENT_ROLLED_BACK].contains(&msg)
-        {
-            format!("{name}: {msg}\n") // final lines stay
-        } else {
-            live.rows.push((name.to_string(), msg.to_string(), Instant::now()));
-            String::new()
+        let done = match event {
+            Event::Done(_) => format!("{name}: {event}\n"), // final lines stay
+            Event::Step(what) => {
+                live.rows.push((name.to_string(), what.to_string(), Instant::now()));
+                String::new()
+            }
         };
         live.redraw(&done);
     }

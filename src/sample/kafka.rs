@@ -53,13 +53,13 @@ pub fn resolve_secret(s: &SecretRef) -> Result<String, SampleError> {
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Cluster {
     servers: String,
-    security: String,
+    security: Option<Security>,
 }
 
 fn cluster_of(s: &SourceSpec) -> Cluster {
     Cluster {
         servers: s.sample_bootstrap_servers.clone().unwrap_or_else(|| s.bootstrap_servers.clone()),
-        security: format!("{:?}", s.security),
+        security: s.security.clone(),
     }
 }
 
@@ -80,9 +80,9 @@ fn client_config(servers: &str, security: Option<&Security>, timeout: Duration) 
         .set("fetch.wait.max.ms", "50")
         .set("log_level", "3");
     if let Some(sec) = security {
-        c.set("security.protocol", sec.protocol);
+        c.set("security.protocol", sec.protocol.name());
         if let Some(m) = sec.mechanism {
-            c.set("sasl.mechanism", m);
+            c.set("sasl.mechanism", m.name());
         }
         if let Some(u) = &sec.username {
             let user = match u {

@@ -4,7 +4,7 @@
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 
-use vvp_api::{Client, Credentials, JobState, RetryPolicy, Target};
+use vvp_api::{Client, Credentials, JobState, Restore, RetryPolicy, Target};
 
 use crate::common::{Run, TestProject};
 use crate::vvp::{AK, Emulator, SK};
@@ -134,7 +134,7 @@ fn lifecycle_plan_apply_update_from_savepoint_destroy() {
     assert!(r.stdout.contains("Apply complete! 0 created, 1 updated"), "{}", r.stdout);
     let job = block_on(client(&emu).job(&state_job(&p, "orders"))).unwrap();
     assert_eq!(job.state, JobState::Running);
-    assert_eq!(job.restore.as_deref(), Some("FROM_SAVEPOINT"));
+    assert_eq!(job.restore.as_ref().map(Restore::name), Some("FROM_SAVEPOINT"));
     assert_eq!(job.savepoint, Some(format!("sp-{old_job}")), "restored from the savepoint of the stopped job");
     run(&p, &emu, &["plan", "--detailed-exitcode"]).code(0);
 
@@ -507,7 +507,7 @@ fn a_stateful_update_never_restores_a_savepoint_older_than_the_job_s_state() {
     let r = run(&p, &emu, &["apply", "--auto-approve"]).code(0);
     assert!(r.stdout.contains("no job was running: the job starts from its latest state"), "{}", r.stdout);
     let job = block_on(client(&emu).job(&state_job(&p, "orders"))).unwrap();
-    assert_eq!(job.restore.as_deref(), Some("LATEST_STATE"));
+    assert_eq!(job.restore, Some(Restore::LatestState));
     assert_eq!(job.savepoint, Some(format!("cp-{second}")), "not sp-{first}: that would replay the second job's input");
 }
 
@@ -781,7 +781,7 @@ fn a_lost_state_adopts_our_deployments_and_brings_them_to_the_plan() {
     assert_eq!(managed_deployments(&emu), ["clickstream", "orders"], "adopted, not duplicated");
     let c = client(&emu);
     let job = block_on(c.job(&state_job(&p, "orders"))).unwrap();
-    assert_eq!((job.state, job.restore.as_deref()), (JobState::Running, Some("FROM_SAVEPOINT")));
+    assert_eq!((job.state, job.restore.as_ref().map(Restore::name)), (JobState::Running, Some("FROM_SAVEPOINT")));
     assert_eq!(job.savepoint, Some(format!("sp-{old_job}")), "the savepoint of the adopted job's stop");
     let state: serde_json::Value = serde_json::from_str(&p.read(".flinkform/state.json")).unwrap();
     let dep = state["pipelines"]["orders"]["remote"]["deployment_id"].as_str().unwrap();

@@ -43,7 +43,7 @@ fn a_selection_plans_only_its_pipelines_and_says_so() {
         r.stdout
     );
     let r = p.run(&["validate", "--select", "tag:shop"]).code(0);
-    assert!(r.stdout.contains("Success! 1 pipeline is valid."), "{}", r.stdout);
+    assert!(r.stdout.contains("Success! 1 pipeline is valid in every environment (dev, prod)."), "{}", r.stdout);
 }
 
 #[test]

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 pub use client::{Client, Credentials, RetryPolicy, Target};
 pub use error::{ErrorKind, NOT_FOUND, VvpError};
 
-pub use vvp_wire::model::{LiveSettings, Restore, Settings};
+pub use vvp_wire::model::{JobState, LiveSettings, Restore, Settings};
 use vvp_wire::wire::{
     self, Artifact, BasicResourceSetting, Deployment, DeploymentDraft, DeploymentTarget, DraftDeployParams,
     JobStartParameters, ResourceSpec, RestoreStrategy, SqlArtifact, StreamingResourceSetting,
@@ -79,44 +79,6 @@ pub struct RemoteDraft {
     pub deployment: Option<String>,
 }
 
-/// A job's state.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum JobState {
-    /// Being started.
-    Starting,
-    /// Running.
-    Running,
-    /// Being stopped.
-    Cancelling,
-    /// Stopped.
-    Cancelled,
-    /// Finished (batch).
-    Finished,
-    /// Failed, with VVP's message.
-    Failed(String),
-}
-
-/// VVP's name of the state (`RUNNING`), and a failure's message (`FAILED (why)`).
-impl std::fmt::Display for JobState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            JobState::Starting => f.write_str("STARTING"),
-            JobState::Running => f.write_str("RUNNING"),
-            JobState::Cancelling => f.write_str("CANCELLING"),
-            JobState::Cancelled => f.write_str("CANCELLED"),
-            JobState::Finished => f.write_str("FINISHED"),
-            JobState::Failed(m) => write!(f, "FAILED ({m})"),
-        }
-    }
-}
-
-impl JobState {
-    /// STARTING, RUNNING or CANCELLING: the deployment has a job that is not stopped.
-    pub fn live(&self) -> bool {
-        matches!(self, JobState::Starting | JobState::Running | JobState::Cancelling)
-    }
-}
-
 /// A job as apply sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RemoteJob {
@@ -125,7 +87,7 @@ pub struct RemoteJob {
     /// State.
     pub state: JobState,
     /// The restore strategy it started with.
-    pub restore: Option<String>,
+    pub restore: Option<Restore>,
     /// The savepoint it restored from, if any.
     pub savepoint: Option<String>,
     /// The parallelism it runs with (a hot update changes it), when VVP says.
@@ -292,10 +254,17 @@ fn job_of(j: wire::Job) -> Result<RemoteJob, VvpError> {
         }
     };
     let parallelism = parallelism_of(j.streaming_resource_setting.as_ref());
+    let restore = match &j.restore_strategy {
+        None => None,
+        Some(r) => Some(Restore::of_kind(&r.kind, r.savepoint_id.as_deref()).ok_or_else(|| VvpError::Decode {
+            action: "GetJob".into(),
+            message: format!("job {} has an unknown restoreStrategy kind `{}`", j.job_id, r.kind),
+        })?),
+    };
     Ok(RemoteJob {
         id: j.job_id,
         state,
-        restore: j.restore_strategy.as_ref().map(|r| r.kind.clone()),
+        restore,
         savepoint: j.restore_strategy.and_then(|r| r.savepoint_id),
         parallelism,
         flink_conf: conf_text(j.flink_conf.as_ref()),

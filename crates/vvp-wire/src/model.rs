@@ -1,11 +1,50 @@
-//! VVP's domain values, named alike on both sides of the wire: where a starting job
-//! takes its state from, and the deployment settings flinkform sets and reads back.
+//! VVP's domain values, named alike on both sides of the wire: a job's state, where a
+//! starting job takes its state from, and the deployment settings flinkform sets and
+//! reads back.
 //! The planner (`flinkform-core`) records and compares them; the client (`vvp-api`)
 //! sends and reads them; neither needs the other for it.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+
+/// A job's state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum JobState {
+    /// Being started.
+    Starting,
+    /// Running.
+    Running,
+    /// Being stopped.
+    Cancelling,
+    /// Stopped.
+    Cancelled,
+    /// Finished (batch).
+    Finished,
+    /// Failed, with VVP's message.
+    Failed(String),
+}
+
+/// VVP's name of the state (`RUNNING`), and a failure's message (`FAILED (why)`).
+impl std::fmt::Display for JobState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            JobState::Starting => f.write_str("STARTING"),
+            JobState::Running => f.write_str("RUNNING"),
+            JobState::Cancelling => f.write_str("CANCELLING"),
+            JobState::Cancelled => f.write_str("CANCELLED"),
+            JobState::Finished => f.write_str("FINISHED"),
+            JobState::Failed(m) => write!(f, "FAILED ({m})"),
+        }
+    }
+}
+
+impl JobState {
+    /// STARTING, RUNNING or CANCELLING: the deployment has a job that is not stopped.
+    pub fn live(&self) -> bool {
+        matches!(self, JobState::Starting | JobState::Running | JobState::Cancelling)
+    }
+}
 
 /// Where a starting job takes its state from (VVP's restore strategy kinds). Journaled by
 /// flinkform in snake case (`latest_savepoint`, `{"from_savepoint": "ID"}`); `name()` is VVP's spelling.
@@ -23,6 +62,18 @@ pub enum Restore {
 }
 
 impl Restore {
+    /// The restore of VVP's `restoreStrategy` (`kind`, and `savepointId` for
+    /// `FROM_SAVEPOINT`); `None` for a kind VVP does not document.
+    pub fn of_kind(kind: &str, savepoint: Option<&str>) -> Option<Restore> {
+        match kind {
+            "NONE" => Some(Restore::None),
+            "LATEST_STATE" => Some(Restore::LatestState),
+            "LATEST_SAVEPOINT" => Some(Restore::LatestSavepoint),
+            "FROM_SAVEPOINT" => Some(Restore::FromSavepoint(savepoint.unwrap_or_default().to_string())),
+            _ => None,
+        }
+    }
+
     /// VVP's spelling of the kind.
     pub fn name(&self) -> &'static str {
         match self {

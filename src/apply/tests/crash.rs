@@ -599,11 +599,11 @@ fn observe(model: &Model, recorded: Option<&State>) -> Observed {
             None => Live::Gone,
             Some(d) => {
                 let job = model.jobs.iter().rev().find(|j| &j.dep == dep).map(|j| match j.phase {
-                    Phase::Starting => "STARTING".to_string(),
-                    Phase::Running => "RUNNING".into(),
-                    Phase::Cancelling { .. } => "CANCELLING".into(),
-                    Phase::Cancelled => "CANCELLED".into(),
-                    Phase::Failed => "FAILED (the model failed it)".into(),
+                    Phase::Starting => JobState::Starting,
+                    Phase::Running => JobState::Running,
+                    Phase::Cancelling { .. } => JobState::Cancelling,
+                    Phase::Cancelled => JobState::Cancelled,
+                    Phase::Failed => JobState::Failed("the model failed it".into()),
                 });
                 let settings = d.params.as_ref().map_or_else(Default::default, |p| LiveSettings {
                     engine_version: Some(p.engine_version.clone()),
@@ -644,7 +644,7 @@ fn plan_now(world: &World, disk: &Disk<'_>, after: Option<&PipelineState>) -> Pl
 async fn once(world: &World, disk: &Disk<'_>, s: &Scenario, plan: &Plan) -> Option<()> {
     let state = disk.load().unwrap().unwrap_or_else(|| State::new("lineage-1".into()));
     let cancel = AtomicBool::new(false);
-    let events = |_: &str, _: &str| {};
+    let events = |_: &str, _: crate::apply::Event<'_>| {};
     let at = "2026-12-06T00:00:00Z".to_string();
     let ex = Executor::new(world, disk, state, Timeouts::default(), at, &cancel, &events);
     let run = async {

@@ -328,7 +328,7 @@ async fn run(
         selection: None,
     };
     let cancel = AtomicBool::new(false);
-    let events = |_: &str, _: &str| {};
+    let events = |_: &str, _: crate::apply::Event<'_>| {};
     let ex =
         Executor::new(&vvp, &store, recorded, Timeouts::default(), "2026-12-02T00:00:00Z".into(), &cancel, &events);
     let outcome = ex.apply(&plan, 1).await;

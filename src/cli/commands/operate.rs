@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 use super::apply::settle;
-use crate::apply::{Error as ApplyError, Executor};
+use crate::apply::{Error as ApplyError, Event, Executor};
 use crate::cli::context::{Context, lock_info, runtime, timeouts, vvp_client};
 use crate::cli::output::{Error, Output, ok, print_now};
 use crate::poll::{Backoff, poll_until};
@@ -84,7 +84,7 @@ fn operate(
     let _guard = store.lock(&lock_info(what), Duration::ZERO)?;
     let state = store.load()?.ok_or_else(|| anyhow::anyhow!("there is no state yet: run apply first"))?;
     let client = vvp_client(&ws)?;
-    let events = |n: &str, msg: &str| print_now(&format!("{n}: {msg}\n"));
+    let events = |n: &str, event: Event<'_>| print_now(&format!("{n}: {event}\n"));
     let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
     let ex = Executor::new(&client, &*store, state, timeouts(&ws), now, ctx.interrupt.flag(), &events);
     let graceful = ctx.interrupt.graceful();

@@ -47,7 +47,7 @@ fn status(ctx: &Context<'_>, only: Option<&str>, select: &SelectArgs, json: bool
     {
         let live = match observed.pipelines.get(name) {
             Some(Live::Gone) => "deployment gone".to_string(),
-            Some(Live::Found { job, .. }) => job.clone().unwrap_or_else(|| "no job".into()),
+            Some(Live::Found { job, .. }) => job.as_ref().map_or_else(|| "no job".into(), ToString::to_string),
             Some(Live::Unknown(m)) => format!("unknown ({m})"),
             None => "not deployed".into(),
         };
@@ -62,9 +62,13 @@ fn job_status(ctx: &Context<'_>, id: &str, json: bool) -> Result<Output, Error> 
     let ws = ctx.workspace()?;
     let client = vvp_client(&ws)?;
     let j = runtime()?.block_on(client.job(id)).map_err(|e| anyhow::Error::from(e).context(format!("job {id}")))?;
-    let row =
-        [j.id, j.state.to_string(), j.restore.unwrap_or_else(|| "-".into()), j.savepoint.unwrap_or_else(|| "-".into())]
-            .map(Into::into)
-            .to_vec();
+    let row = [
+        j.id,
+        j.state.to_string(),
+        j.restore.map_or_else(|| "-".into(), |r| r.name().to_string()),
+        j.savepoint.unwrap_or_else(|| "-".into()),
+    ]
+    .map(Into::into)
+    .to_vec();
     ok(table(&["JOB", "STATE", "RESTORE", "SAVEPOINT"], &[row], json))
 }

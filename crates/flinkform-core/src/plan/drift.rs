@@ -4,7 +4,7 @@
 //! ([`crate::state::resume`]), and what adopting a deployment the state forgot does.
 
 use super::diff::{hot_engine, restart_note};
-use super::{Action, Adoptable, Live, LiveSettings};
+use super::{Action, Adoptable, JobState, Live, LiveSettings};
 use crate::echo;
 use crate::spec::Upgrade;
 use crate::state::resume::{self, Next, Seen};
@@ -37,7 +37,7 @@ pub(super) fn drift(
                 && (!sql_matches || !settings_drift(&before.deploy, settings).is_empty()) =>
         {
             let mut edits = settings_drift(&before.deploy, settings);
-            let running = job.as_deref() == Some("RUNNING");
+            let running = *job == Some(JobState::Running);
             let stopped = before.intent == crate::state::Intent::Stopped;
             // A running job whose parallelism VVP changed takes it back only from an
             // engine that hot-updates; any other edit of the settings is put back on the
@@ -74,7 +74,7 @@ pub(super) fn drift(
                 ),
             }
         }
-        Live::Found { job, .. } if *action == Action::HotUpdate && job.as_deref() != Some("RUNNING") => {
+        Live::Found { job, .. } if *action == Action::HotUpdate && *job != Some(JobState::Running) => {
             *action = Action::Update;
             reasons.push(format!(
                 "on VVP the {}, so the new settings cannot be hot-updated: the job restarts",
@@ -85,7 +85,7 @@ pub(super) fn drift(
         // A job stopped with `flinkform stop` stays stopped until `flinkform start`.
         Live::Found { job, .. }
             if *action == Action::NoOp
-                && job.as_deref() != Some("RUNNING")
+                && *job != Some(JobState::Running)
                 && before.intent != crate::state::Intent::Stopped =>
         {
             *action = Action::Repair;
@@ -96,8 +96,8 @@ pub(super) fn drift(
 }
 
 /// What VVP shows of a deployment's job, as the reasons say it.
-fn job_said(job: &Option<String>) -> String {
-    job.as_deref().map_or("has no job".to_string(), |s| format!("job is {s}"))
+fn job_said(job: &Option<JobState>) -> String {
+    job.as_ref().map_or("has no job".to_string(), |s| format!("job is {s}"))
 }
 
 /// Where the deployment on VVP differs from what was applied, of what flinkform sets
@@ -153,7 +153,7 @@ pub(super) fn resume_note(
     let upgrade = after.deploy.upgrade;
     let seen = match live {
         Some(Live::Found { job, sql_digest, .. }) => {
-            let live_job = job.as_deref().is_some_and(|j| matches!(j, "STARTING" | "RUNNING" | "CANCELLING"));
+            let live_job = job.as_ref().is_some_and(JobState::live);
             let planned = sql_digest.as_deref() == Some(echo::sql_digest(&after.sql).as_str());
             Some(match (live_job, planned) {
                 (false, _) => Seen::NoJob,

@@ -20,7 +20,7 @@ pub use diff::secret_names;
 use drift::drift;
 pub use sink::sink_key;
 use sink::sinks_ddl;
-pub use vvp_wire::model::LiveSettings;
+pub use vvp_wire::model::{JobState, LiveSettings};
 
 /// Version of the plan formats (saved plan file and `--format json`).
 pub const FORMAT_VERSION: u32 = 1;
@@ -150,8 +150,8 @@ pub enum Live {
         /// The digest ([`crate::spec::digest`]) of the SQL it runs, if any: an
         /// interrupted apply that deployed the planned SQL shows it here.
         sql_digest: Option<String>,
-        /// Its job's state (`None`: no job, or not RUNNING: say which).
-        job: Option<String>,
+        /// Its newest job's state (`None`: no job).
+        job: Option<JobState>,
         /// What it is set to, of what flinkform manages.
         settings: LiveSettings,
     },

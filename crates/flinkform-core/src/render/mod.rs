@@ -10,7 +10,7 @@ use minijinja::{Environment, UndefinedBehavior, Value, context};
 use serde_json::json;
 
 use crate::schema::Schema;
-use crate::spec::{Credential, DeploymentSpec, Pipeline, SecretRef};
+use crate::spec::{Credential, DeploymentSpec, Pipeline, SaslMechanism, SecretRef};
 use crate::state::DeployParams;
 use crate::types::{quote_ident, quote_pg_ident};
 
@@ -230,12 +230,12 @@ fn source_options(p: &Pipeline, s: &Schema) -> BTreeMap<String, serde_json::Valu
         own.insert(of_format("table.include"), json!(t));
     }
     if let Some(sec) = &src.security {
-        so.insert("properties.security.protocol", json!(sec.protocol));
+        so.insert("properties.security.protocol", json!(sec.protocol.name()));
         if let (Some(mech), Some(user), Some(pass)) = (sec.mechanism, &sec.username, &sec.password) {
-            so.insert("properties.sasl.mechanism", json!(mech));
+            so.insert("properties.sasl.mechanism", json!(mech.name()));
             // VVR's Kafka connector relocates the Kafka client: its login modules live
             // under `org.apache.flink.kafka.shaded.` (the plain class names are not found).
-            let module = if mech == "PLAIN" {
+            let module = if mech == SaslMechanism::Plain {
                 "org.apache.flink.kafka.shaded.org.apache.kafka.common.security.plain.PlainLoginModule"
             } else {
                 "org.apache.flink.kafka.shaded.org.apache.kafka.common.security.scram.ScramLoginModule"

@@ -20,7 +20,8 @@ fn in_order(ctx: Ctx, config_syntax: usize, syntax: Ctx) -> Vec<Diagnostic> {
 /// when there is no error, and every diagnostic (errors and warnings) in any case.
 pub fn load(config: &Source, pipelines: &[Source], env: Option<&str>) -> (Option<Project>, Vec<Diagnostic>) {
     let (project, diags) = read(config, pipelines, env);
-    (project, diags)
+    let ok = !diags.iter().any(Diagnostic::is_error);
+    (if ok { project } else { None }, diags)
 }
 
 /// [`load`], returning the project as far as it could be read even where there are
@@ -84,8 +85,8 @@ pub fn read(config: &Source, pipelines: &[Source], env: Option<&str>) -> (Option
         check_unique_names(&out, &ctx.diags);
         defaults.finish_defaults();
         root.finish();
-        // Names are unique (or the project is refused): no need of a stable sort's buffer.
-        out.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        // Stable: two specs of one name (an error) keep their files' order.
+        out.sort_by(|a, b| a.name.cmp(&b.name));
         project = cfg.map(|config| Project { config, pipelines: out });
     }
     let mut diags = in_order(ctx, config_syntax, syntax);

@@ -21,8 +21,8 @@ pub use env::names as environment_names;
 pub use load::{load, read};
 pub use model::{
     CONFIG_VERSION, ColumnSpec, Config, Conversion, Credential, DeploymentSpec, Dialect, EventTime, OnConflict,
-    OnFailure, Pipeline, Project, Resources, SampleSpec, SchemaSpec, SecretRef, Security, SinkSpec, SourceFormat,
-    SourceSpec, StateConfig, TEMPLATE_NAMES, Upgrade, VvpTarget, VvpTimeouts,
+    OnFailure, Pipeline, Project, Resources, SampleSpec, SaslMechanism, SchemaSpec, SecretRef, Security,
+    SecurityProtocol, SinkSpec, SourceFormat, SourceSpec, StateConfig, TEMPLATE_NAMES, Upgrade, VvpTarget, VvpTimeouts,
 };
 pub use read::{PIPELINE_NAME_RULE, parse_vvr, pipeline_name_valid};
 use settings::Settings;

@@ -84,7 +84,7 @@ pub enum StateConfig {
 
 /// A reference to a secret: rendered as `${secret_values.NAME}` for VVP, read from the
 /// environment variable `env` when flinkform itself needs the value.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct SecretRef {
     /// The VVP variable name.
     pub name: String,
@@ -103,7 +103,7 @@ impl SecretRef {
 pub(super) type Vvr = (u32, u32, u32);
 
 /// A setting that is either a plain value or a secret reference (e.g. a user name).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Credential {
     /// Written in the spec.
     Literal(String),
@@ -193,34 +193,48 @@ impl SourceSpec {
     }
 }
 
-/// `[source] format`: how the topic's messages are read.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum SourceFormat {
-    /// One JSON object per message, a row each (Flink's `json`).
-    #[default]
-    Json,
-    /// Canal's flat messages of MySQL binlog changes (`canal-json`).
-    Canal,
-    /// Debezium's change events (`debezium-json`).
-    Debezium,
-    /// Maxwell's change events (`maxwell-json`).
-    Maxwell,
+/// An enum whose values the spec (or Kafka) spells as words: `ALL` pairs each spelling
+/// with its value, `name()` gives it back.
+macro_rules! spelled {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $text:literal => $variant:ident),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+        pub enum $name {
+            $($(#[$vm])* $variant),+
+        }
+
+        impl $name {
+            /// Every value, by its spelling.
+            pub const ALL: &'static [(&'static str, $name)] = &[$(($text, $name::$variant)),+];
+
+            /// Its spelling.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+        }
+    };
+}
+
+spelled! {
+    /// `[source] format`: how the topic's messages are read, by its spec spelling (Flink's
+    /// format identifier and its options' prefix).
+    #[derive(Default)]
+    SourceFormat {
+        /// One JSON object per message, a row each (Flink's `json`).
+        #[default]
+        "json" => Json,
+        /// Canal's flat messages of MySQL binlog changes (`canal-json`).
+        "canal-json" => Canal,
+        /// Debezium's change events (`debezium-json`).
+        "debezium-json" => Debezium,
+        /// Maxwell's change events (`maxwell-json`).
+        "maxwell-json" => Maxwell,
+    }
 }
 
 impl SourceFormat {
-    /// Every format, by its spec spelling (Flink's format identifier).
-    pub const ALL: [(&'static str, SourceFormat); 4] = [
-        ("json", SourceFormat::Json),
-        ("canal-json", SourceFormat::Canal),
-        ("debezium-json", SourceFormat::Debezium),
-        ("maxwell-json", SourceFormat::Maxwell),
-    ];
-
-    /// The spec's spelling, which is Flink's format identifier and its options' prefix.
-    pub fn name(self) -> &'static str {
-        Self::ALL.iter().find(|(_, f)| *f == self).map_or("json", |(n, _)| n)
-    }
-
     /// A stream of inserts, updates and deletes rather than of rows.
     pub fn is_changelog(self) -> bool {
         self != SourceFormat::Json
@@ -228,16 +242,47 @@ impl SourceFormat {
 }
 
 /// Kafka security settings.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Security {
     /// `security.protocol`.
-    pub protocol: &'static str,
+    pub protocol: SecurityProtocol,
     /// `sasl.mechanism`, for SASL protocols.
-    pub mechanism: Option<&'static str>,
+    pub mechanism: Option<SaslMechanism>,
     /// SASL user name.
     pub username: Option<Credential>,
     /// SASL password (always a secret reference).
     pub password: Option<SecretRef>,
+}
+
+spelled! {
+    /// Kafka's `security.protocol`, but PLAINTEXT (which needs no settings).
+    SecurityProtocol {
+        /// TLS.
+        "SSL" => Ssl,
+        /// SASL without TLS.
+        "SASL_PLAINTEXT" => SaslPlaintext,
+        /// SASL over TLS.
+        "SASL_SSL" => SaslSsl,
+    }
+}
+
+impl SecurityProtocol {
+    /// Whether it authenticates with SASL (and so needs a user name and password).
+    pub fn sasl(self) -> bool {
+        self != SecurityProtocol::Ssl
+    }
+}
+
+spelled! {
+    /// Kafka's `sasl.mechanism`.
+    SaslMechanism {
+        /// A user name and password in the clear (over TLS, with SASL_SSL).
+        "PLAIN" => Plain,
+        /// SCRAM with SHA-256.
+        "SCRAM-SHA-256" => ScramSha256,
+        /// SCRAM with SHA-512.
+        "SCRAM-SHA-512" => ScramSha512,
+    }
 }
 
 /// `[source] sample = { ... }`.

@@ -6,7 +6,8 @@ use super::options::{self, Connector};
 use super::walk::Section;
 use super::{
     ColumnSpec, Conversion, Credential, DeploymentSpec, EventTime, OnFailure, Pipeline, Resources, SampleSpec,
-    SchemaSpec, SecretRef, Security, Settings, SourceFormat, SourceSpec, TEMPLATE_NAMES, Upgrade, settings, transform,
+    SaslMechanism, SchemaSpec, SecretRef, Security, SecurityProtocol, Settings, SourceFormat, SourceSpec,
+    TEMPLATE_NAMES, Upgrade, settings, transform,
 };
 use crate::diag::{Diagnostic, Source};
 use crate::infer::{InferConfig, TsStandard};
@@ -148,9 +149,7 @@ fn read_format(
     s: &Section<'_, '_>,
     options: &BTreeMap<String, Credential>,
 ) -> (SourceFormat, Option<String>, Option<String>) {
-    let names: Vec<&'static str> = SourceFormat::ALL.iter().map(|(n, _)| *n).collect();
-    let format = s.choice("format", &names).and_then(|n| SourceFormat::ALL.iter().find(|(f, _)| *f == n));
-    let format = format.map_or(SourceFormat::Json, |(_, f)| *f);
+    let format = s.spelled("format", SourceFormat::ALL).unwrap_or_default();
     let database = s.string("database");
     let table = s.string("table");
     for (key, v) in [("database", &database), ("table", &table)] {
@@ -190,23 +189,27 @@ fn read_source(s: &Section<'_, '_>, name: &str, vvr: Option<Vvr>, settings: &Set
     let options = options::read(s, Connector::Kafka, vvr);
     options::check_startup(s, startup_mode, &options);
     let offset_reset = s.choice("offset_reset", &["earliest", "latest"]).unwrap_or("earliest");
-    let protocol = s.choice("security_protocol", &["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]);
-    let mechanism = s.choice("sasl_mechanism", &["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]);
+    // PLAINTEXT is no security: no value.
+    let protocols: Vec<(&str, Option<SecurityProtocol>)> =
+        std::iter::once(("PLAINTEXT", None)).chain(SecurityProtocol::ALL.iter().map(|(n, p)| (*n, Some(*p)))).collect();
+    let protocol = s.spelled("security_protocol", &protocols).flatten();
+    let mechanism = s.spelled("sasl_mechanism", SaslMechanism::ALL);
     let username = s.credential("username");
     let password = s.secret("password");
-    let security = protocol.filter(|p| *p != "PLAINTEXT").map(|protocol| Security {
+    let security = protocol.map(|protocol| Security {
         protocol,
-        mechanism: mechanism.or(protocol.starts_with("SASL").then_some("PLAIN")),
+        mechanism: mechanism.or(protocol.sasl().then_some(SaslMechanism::Plain)),
         username: username.clone(),
         password: password.clone(),
     });
     if let Some(sec) = &security
-        && sec.protocol.starts_with("SASL")
+        && sec.protocol.sasl()
         && (sec.username.is_none() || sec.password.is_none())
     {
-        s.report(
-            s.error_here(format!("security_protocol {} needs `username` and `password` in [source]", sec.protocol)),
-        );
+        s.report(s.error_here(format!(
+            "security_protocol {} needs `username` and `password` in [source]",
+            sec.protocol.name()
+        )));
     }
     let (format, database, table) = read_format(s, &options);
     let sm = s.section("sample");
@@ -241,8 +244,8 @@ fn read_source(s: &Section<'_, '_>, name: &str, vvr: Option<Vvr>, settings: &Set
     settings.set("source.startup_mode", spec.startup_mode);
     settings.set("source.offset_reset", spec.offset_reset);
     if let Some(sec) = &spec.security {
-        settings.set("source.security.protocol", sec.protocol);
-        settings.set("source.security.mechanism", sec.mechanism);
+        settings.set("source.security.protocol", sec.protocol.name());
+        settings.set("source.security.mechanism", sec.mechanism.map(SaslMechanism::name));
         settings.set("source.security.username", &sec.username);
         settings.set("source.security.password", &sec.password);
     }

@@ -193,6 +193,13 @@ impl<'a, 'd> Section<'a, 'd> {
         }
     }
 
+    /// One of `values` by its spelling (as [`Section::choice`]).
+    pub fn spelled<T: Copy>(&self, key: &'static str, values: &[(&'static str, T)]) -> Option<T> {
+        let names: Vec<&'static str> = values.iter().map(|(n, _)| *n).collect();
+        let name = self.choice(key, &names)?;
+        values.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+    }
+
     /// An array of strings.
     pub fn string_list(&self, key: &'static str) -> Option<Vec<String>> {
         self.typed(key, "an array of strings", |v| {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 use super::plan::observe;
-use crate::apply::{Executor, JournalStats, Outcome};
+use crate::apply::{Event, Executor, JournalStats, Outcome};
 use crate::cli::board::Board;
 use crate::cli::context::{Context, env_is_set, narrow, runtime, selected, selection, take_lock, timeouts, vvp_client};
 use crate::cli::exit;
@@ -158,7 +158,7 @@ fn carry_out(ctx: &Context<'_>, run: Run<'_>) -> Result<Output, Error> {
     let lineage = uuid::Uuid::new_v4().to_string();
     let start = state.unwrap_or_else(|| State::new(lineage));
     let board = Board::new(std::io::stdout().is_terminal());
-    let events = |name: &str, msg: &str| board.event(name, msg);
+    let events = |name: &str, event: Event<'_>| board.event(name, event);
     let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
     let executor = Executor::new(&client, &*store, start, timeouts(&ws), now, ctx.interrupt.flag(), &events);
     // Ctrl-c from here on lets the steps in flight finish and be journaled.

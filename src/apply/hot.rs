@@ -8,6 +8,7 @@ use tokio::time::Instant;
 use flinkform_core::state::{self, Operation, Pending, PipelineState, Step};
 use vvp_api::{HotUpdateState, JobState};
 
+use super::steps::took_too_long;
 use super::{Done, Error, Executor, Res, Vvp};
 use crate::poll::{Backoff, poll_until};
 
@@ -83,12 +84,8 @@ impl<V: Vvp> Executor<'_, V> {
                 })
             })
             .await?;
-            state = next.ok_or_else(|| {
-                Error::Failed(format!(
-                    "hot update {id} did not finish within {}",
-                    humantime::format_duration(self.timeouts.start)
-                ))
-            })?;
+            state =
+                next.ok_or_else(|| took_too_long(format!("hot update {id} did not finish"), self.timeouts.start))?;
         }
     }
 
@@ -97,15 +94,13 @@ impl<V: Vvp> Executor<'_, V> {
     /// failed when its job is not running) with the reason as its error, and the next
     /// plan asks again (or repairs).
     async fn not_hot(&self, name: &str, why: &str, status: state::Status) -> Res<Error> {
-        let text = format!(
-            "the hot update was not done: {why}; the job was not restarted (the plan named no restart): run plan again"
-        );
+        let error = Error::NotHot(why.to_string());
         self.update(name, |p| {
             p.status = status;
             p.pending = None;
-            p.error = Some(text.clone());
+            p.error = Some(error.to_string());
         })
         .await?;
-        Ok(Error::Failed(text))
+        Ok(error)
     }
 }

@@ -21,7 +21,7 @@ use tokio::sync::{Mutex, Semaphore};
 use crate::poll::{Backoff, Pace};
 use flinkform_core::plan::{Action, Change, Plan, Summary};
 use flinkform_core::state::{self, Operation, Pending, PipelineState, State, StateError, StateStore, Step, resume};
-use vvp_api::{RemoteDraft, Restore, Stop, VvpError};
+use vvp_api::{JobState, RemoteDraft, Restore, Stop, VvpError};
 
 pub use vvp::Vvp;
 
@@ -113,12 +113,86 @@ pub enum Error {
     /// The sink DDL failed.
     #[error("sink DDL failed")]
     Sink(#[source] flinkform_state::pg::PgError),
-    /// A step failed (a failed ticket or job, a timeout, a name taken).
-    #[error("{0}")]
-    Failed(String),
+    /// A deployment of the pipeline's name that this project did not make.
+    #[error(
+        "a deployment named `{name}` ({deployment}) exists and was not made by this flinkform project (its labels managed-by, flinkform-pipeline and flinkform-project say so): rename the pipeline, or adopt it with `flinkform import {name} {deployment}`"
+    )]
+    NameTaken {
+        /// The pipeline.
+        name: String,
+        /// The deployment's id.
+        deployment: String,
+    },
+    /// A step VVP did not finish in time.
+    #[error("{what} within {}", humantime::format_duration(*.timeout))]
+    Timeout {
+        /// What did not happen.
+        what: String,
+        /// How long it was waited for.
+        timeout: std::time::Duration,
+    },
+    /// VVP failed a deploy ticket.
+    #[error("deploying failed: {0}")]
+    DeployFailed(String),
+    /// VVP forgot the deploy tickets of one deployment, again and again.
+    #[error("VVP forgot three deploy tickets in a row; run apply again")]
+    TicketsLost,
+    /// The job failed: VVP's message and diagnosis.
+    #[error("job {job} {when}: {message}")]
+    JobFailed {
+        /// The job.
+        job: String,
+        /// When (`failed`, `failed within the 60s verify window`).
+        when: String,
+        /// VVP's message, with its diagnosis.
+        message: String,
+    },
+    /// The job left RUNNING without failing (stopped while starting or being verified).
+    #[error("job {job} {when} ({state})")]
+    JobLeft {
+        /// The job.
+        job: String,
+        /// When (`stopped while starting`).
+        when: String,
+        /// What it is now.
+        state: JobState,
+    },
+    /// An update whose job did not run was rolled back to the previous revision.
+    #[error("{why}; rolled back: the previous revision runs again")]
+    RolledBack {
+        /// Why the update's job did not run.
+        why: Box<Error>,
+    },
+    /// A hot update that was not done (nothing restarted).
+    #[error("the hot update was not done: {0}; the job was not restarted (the plan named no restart): run plan again")]
+    NotHot(String),
+    /// `start` of a pipeline whose job is between states.
+    #[error("`{name}` has a job that is {state} ({job}): wait for it to settle, then start again")]
+    Busy {
+        /// The pipeline.
+        name: String,
+        /// Its job.
+        job: String,
+        /// The job's state.
+        state: JobState,
+    },
+    /// `start`/`stop` of a pipeline the state does not hold.
+    #[error("no pipeline `{0}` in the state")]
+    NotRecorded(String),
+    /// `start`/`stop` of a pipeline not deployed yet.
+    #[error("`{0}` has no deployment yet: run apply")]
+    NotDeployed(String),
     /// Stopped by an interrupt between steps.
     #[error("interrupted; run apply again to resume")]
     Interrupted,
+}
+
+impl Error {
+    /// Whether the job of a start did not come to run: what `on_failure = "rollback"`
+    /// rolls an update back for.
+    fn job_did_not_run(&self) -> bool {
+        matches!(self, Error::JobFailed { .. } | Error::JobLeft { .. } | Error::Timeout { .. })
+    }
 }
 
 type Res<T> = Result<T, Error>;
@@ -212,7 +286,7 @@ impl<'a, V: Vvp> Executor<'a, V> {
         let (rec, dep) = self.deployed(name).await?;
         match self.vvp.live_job(&dep).await? {
             // Already as asked: said, and nothing done (as `stop` of a stopped job).
-            Some(j) if j.state == vvp_api::JobState::Running => {
+            Some(j) if j.state == JobState::Running => {
                 self.event(name, &format!("already running (job {}): nothing to start", j.id));
                 return self
                     .update(name, |p| {
@@ -226,12 +300,7 @@ impl<'a, V: Vvp> Executor<'a, V> {
                     })
                     .await;
             }
-            Some(j) => {
-                return Err(Error::Failed(format!(
-                    "`{name}` has a job that is {} ({}): wait for it to settle, then start again",
-                    j.state, j.id
-                )));
-            }
+            Some(j) => return Err(Error::Busy { name: name.to_string(), job: j.id, state: j.state }),
             None => {}
         }
         self.update(name, |p| {
@@ -264,13 +333,8 @@ impl<'a, V: Vvp> Executor<'a, V> {
 
     /// The recorded pipeline and its deployment id.
     async fn deployed(&self, name: &str) -> Res<(PipelineState, String)> {
-        let rec =
-            self.recorded(name).await.ok_or_else(|| Error::Failed(format!("no pipeline `{name}` in the state")))?;
-        let dep = rec
-            .remote
-            .deployment_id
-            .clone()
-            .ok_or_else(|| Error::Failed(format!("`{name}` has no deployment yet: run apply")))?;
+        let rec = self.recorded(name).await.ok_or_else(|| Error::NotRecorded(name.to_string()))?;
+        let dep = rec.remote.deployment_id.clone().ok_or_else(|| Error::NotDeployed(name.to_string()))?;
         Ok((rec, dep))
     }
 

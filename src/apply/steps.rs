@@ -26,7 +26,7 @@ enum Ticket {
 }
 
 pub(super) fn took_too_long(what: String, timeout: std::time::Duration) -> Error {
-    Error::Failed(format!("{what} within {}", humantime::format_duration(timeout)))
+    Error::Timeout { what, timeout }
 }
 
 impl<V: Vvp> Executor<'_, V> {
@@ -80,10 +80,7 @@ impl<V: Vvp> Executor<'_, V> {
                 (d.id, restore)
             }
             Some(d) => {
-                return Err(Error::Failed(format!(
-                    "a deployment named `{name}` ({}) exists and was not made by this flinkform project (its labels managed-by, flinkform-pipeline and flinkform-project say so): rename the pipeline, or adopt it with `flinkform import {name} {}`",
-                    d.id, d.id
-                )));
+                return Err(Error::NameTaken { name: name.to_string(), deployment: d.id });
             }
             None => (self.deploy(name, after, None).await?, Restore::None),
         };
@@ -136,7 +133,7 @@ impl<V: Vvp> Executor<'_, V> {
             return self.finish_as(name, after, Operation::Update, state::Status::Stopped, Done::Stopped).await;
         }
         match self.start(name, &dep, &restore, &after.deploy, may_run).await {
-            Err(Error::Failed(why)) if after.deploy.on_failure == OnFailure::Rollback => {
+            Err(why) if why.job_did_not_run() && after.deploy.on_failure == OnFailure::Rollback => {
                 self.rollback(name, &dep, before, &before_update, why).await
             }
             started => {
@@ -150,7 +147,7 @@ impl<V: Vvp> Executor<'_, V> {
     /// revision is deployed again and started from the state the update's stop kept
     /// (`restore`). The pipeline runs as before, recorded with a `rollback` revision and
     /// the failure as its error; the apply still reports the update as failed.
-    async fn rollback(&self, name: &str, dep: &str, before: &PipelineState, restore: &Restore, why: String) -> Res<()> {
+    async fn rollback(&self, name: &str, dep: &str, before: &PipelineState, restore: &Restore, why: Error) -> Res<()> {
         self.event(name, &format!("{why}: rolling back to the previous revision"));
         let savepoint = match restore {
             Restore::FromSavepoint(sp) => Some(sp.clone()),
@@ -183,7 +180,7 @@ impl<V: Vvp> Executor<'_, V> {
         })
         .await?;
         (self.events)(name, Event::Done(Done::RolledBack));
-        Err(Error::Failed(format!("{why}; rolled back: the previous revision runs again")))
+        Err(Error::RolledBack { why: Box::new(why) })
     }
 
     /// Repair: start the job again (from the latest state when stateful).
@@ -319,7 +316,7 @@ impl<V: Vvp> Executor<'_, V> {
                     {
                         Ok(d.id)
                     }
-                    _ => Err(Error::Failed(format!("deploying failed: {m}"))),
+                    _ => Err(Error::DeployFailed(m)),
                 },
             };
             self.set_ticket(name, None).await?;
@@ -327,7 +324,7 @@ impl<V: Vvp> Executor<'_, V> {
             self.event(name, &format!("deployed to {id}"));
             return self.landed(name, id).await;
         }
-        Err(Error::Failed("VVP forgot three deploy tickets in a row; run apply again".into()))
+        Err(Error::TicketsLost)
     }
 
     /// Journals the deployment the SQL runs in, and discards the drafts that got it there.
@@ -511,7 +508,7 @@ impl<V: Vvp> Executor<'_, V> {
         match settled {
             Some(JobState::Running) => Ok(()),
             Some(JobState::Failed(m)) => Err(self.job_failed(name, dep, &job.id, m, "failed").await?),
-            Some(s) => Err(Error::Failed(format!("job {} stopped while starting ({s})", job.id))),
+            Some(state) => Err(Error::JobLeft { job: job.id.clone(), when: "stopped while starting".into(), state }),
             None => Err(took_too_long(format!("job {} was not RUNNING", job.id), self.timeouts.start)),
         }?;
         self.verify(name, dep, &job.id, deploy.verify_secs).await
@@ -535,7 +532,11 @@ impl<V: Vvp> Executor<'_, V> {
             Some(JobState::Failed(m)) => {
                 Err(self.job_failed(name, dep, job, m, &format!("failed within the {secs}s verify window")).await?)
             }
-            Some(s) => Err(Error::Failed(format!("job {job} left RUNNING within the {secs}s verify window ({s})"))),
+            Some(state) => Err(Error::JobLeft {
+                job: job.to_string(),
+                when: format!("left RUNNING within the {secs}s verify window"),
+                state,
+            }),
         }
     }
 
@@ -547,13 +548,12 @@ impl<V: Vvp> Executor<'_, V> {
             Ok(_) => {}
             Err(e) => self.event(name, &format!("VVP's diagnosis of job {job} could not be read: {e}")),
         }
-        let text = format!("job {job} {what}: {message}");
         self.update(name, |p| {
             p.status = state::Status::Failed;
-            p.error = Some(message);
+            p.error = Some(message.clone());
             p.pending = None;
         })
         .await?;
-        Ok(Error::Failed(text))
+        Ok(Error::JobFailed { job: job.to_string(), when: what.to_string(), message })
     }
 }

@@ -101,7 +101,7 @@ impl Context<'_> {
 
 /// The selection `--select`, `-target` and `--exclude` name.
 pub(super) fn selection(args: &SelectArgs) -> Result<Selection, Error> {
-    args.selection().map_err(|e| Error::Other(anyhow::anyhow!("{e}")))
+    Ok(args.selection().map_err(anyhow::Error::from)?)
 }
 
 /// Narrows the project to the selected pipelines, and returns the recorded state as far

@@ -1,7 +1,7 @@
 //! The arguments several commands share: which pipelines (`--select`), and the output
 //! format.
 
-use flinkform_core::select::Selection;
+use flinkform_core::select::{Selection, SelectorError};
 use flinkform_core::view::Format;
 
 /// Parses `--format` with the names the view knows (listed in `--help`).
@@ -29,7 +29,7 @@ pub(super) struct SelectArgs {
 
 impl SelectArgs {
     /// The selection the flags name.
-    pub(super) fn selection(&self) -> Result<Selection, String> {
+    pub(super) fn selection(&self) -> Result<Selection, SelectorError> {
         let all: Vec<String> = self.select.iter().chain(&self.target).cloned().collect();
         Selection::parse(&all, &self.exclude)
     }

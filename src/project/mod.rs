@@ -267,7 +267,7 @@ impl Workspace {
         for (name, text) in &overrides {
             inputs.insert(format!("templates/{name}"), digest(&[text.as_bytes()]));
         }
-        Renderer::new(overrides).map_err(|e| Failed(vec![Diagnostic::error(e)]))
+        Renderer::new(overrides).map_err(|e| Failed(vec![Diagnostic::error(e.to_string())]))
     }
 
     /// Samples a pipeline whose source is a sample file, on up to `threads` cores.

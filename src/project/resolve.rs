@@ -212,7 +212,7 @@ fn dimensions(p: &Pipeline) -> Result<Vec<Option<schema::Dimension>>, Diagnostic
 
 /// The shape of a sample's rows: the records themselves, or a change stream's row
 /// images with what its events declare (and what the events were).
-fn infer_sample(p: &Pipeline, sample: &Sample) -> Result<(Shape, Option<change::Changes>), String> {
+fn infer_sample(p: &Pipeline, sample: &Sample) -> Result<(Shape, Option<change::Changes>), change::ChangeError> {
     let src = &p.source;
     if !src.format.is_changelog() {
         return Ok((sample.infer(&p.schema.infer), None));

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::infer::{self, InferConfig, Shape, TsStandard, strings};
+use crate::infer::{self, InferConfig, RecordError, Shape, TsStandard, strings};
 use crate::spec::SourceFormat;
 use crate::types::FlinkType;
 
@@ -83,13 +83,32 @@ struct Event<'a> {
     key: Option<Vec<String>>,
 }
 
+/// Why a change stream's sample cannot be read.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ChangeError {
+    /// An event the format refuses, by its place (from 1).
+    #[error("event {event}: {why}")]
+    Event {
+        /// Which event.
+        event: usize,
+        /// Why.
+        why: String,
+    },
+    /// A row image that is no JSON object.
+    #[error("{0}")]
+    Row(RecordError),
+    /// An old image that is no JSON object.
+    #[error("an old image: {0}")]
+    Old(RecordError),
+}
+
 /// Infers the shape of the rows of a change stream from its events: the images, with
 /// the declared column types and primary key of every event joined in.
 pub fn infer<'a>(
     reading: Reading<'_>,
     records: impl IntoIterator<Item = &'a [u8]>,
     cfg: &InferConfig,
-) -> Result<(Shape, Changes), String> {
+) -> Result<(Shape, Changes), ChangeError> {
     let mut changes = Changes::default();
     let (mut rows, mut old): (Vec<&RawValue>, Vec<&RawValue>) = (Vec::new(), Vec::new());
     // Column → declared types seen, and the keys seen: deduplicated while reading, so
@@ -103,7 +122,7 @@ pub fn infer<'a>(
             SourceFormat::Maxwell => maxwell(r, reading, &mut changes),
             SourceFormat::Json => Err("not a change stream".to_string()),
         }
-        .map_err(|e| format!("event {}: {e}", i + 1))?;
+        .map_err(|why| ChangeError::Event { event: i + 1, why })?;
         let Some(event) = event else { continue };
         changes.events += 1;
         rows.extend(event.rows);
@@ -113,9 +132,9 @@ pub fn infer<'a>(
         }
         keys.extend(event.key.filter(|k| !k.is_empty()));
     }
-    let mut shape = infer::infer(rows.iter().map(|i| i.get().as_bytes()), cfg)?;
+    let mut shape = infer::infer(rows.iter().map(|i| i.get().as_bytes()), cfg).map_err(ChangeError::Row)?;
     // The old images widen the types; the evidence counts the rows.
-    let old = infer::infer(old.iter().map(|i| i.get().as_bytes()), cfg).map_err(|e| format!("an old image: {e}"))?;
+    let old = infer::infer(old.iter().map(|i| i.get().as_bytes()), cfg).map_err(ChangeError::Old)?;
     shape.join(&old.without_stats());
     let root = shape.object.get_or_insert_with(Default::default);
     root.keys = keys;

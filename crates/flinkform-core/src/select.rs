@@ -16,21 +16,37 @@ enum Selector {
     Path(String),
 }
 
+/// Why a selector cannot be read.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SelectorError {
+    /// Nothing after the method (`tag:`).
+    #[error("empty selector `{0}`: write a name, `tag:NAME` or `path:DIR`")]
+    Empty(String),
+    /// A method flinkform does not know.
+    #[error("unknown selector method `{method}:` in `{text}`: use a name, `tag:NAME` or `path:DIR`")]
+    Method {
+        /// The method (`tags`).
+        method: String,
+        /// The selector.
+        text: String,
+    },
+}
+
 impl Selector {
-    fn parse(text: &str) -> Result<Selector, String> {
+    fn parse(text: &str) -> Result<Selector, SelectorError> {
         let t = text.trim();
         let (kind, value) = match t.split_once(':') {
             Some((k, v)) => (Some(k), v),
             None => (None, t),
         };
         if value.is_empty() {
-            return Err(format!("empty selector `{text}`: write a name, `tag:NAME` or `path:DIR`"));
+            return Err(SelectorError::Empty(text.to_string()));
         }
         match kind {
             None => Ok(Selector::Name(value.to_string())),
             Some("tag") => Ok(Selector::Tag(value.to_string())),
             Some("path") => Ok(Selector::Path(value.trim_start_matches("./").to_string())),
-            Some(k) => Err(format!("unknown selector method `{k}:` in `{text}`: use a name, `tag:NAME` or `path:DIR`")),
+            Some(k) => Err(SelectorError::Method { method: k.to_string(), text: text.to_string() }),
         }
     }
 
@@ -58,8 +74,8 @@ pub struct Selection {
 impl Selection {
     /// From `--select` (and `-target`) and `--exclude` values; each may hold several,
     /// comma- or space-separated.
-    pub fn parse(select: &[String], exclude: &[String]) -> Result<Selection, String> {
-        let split = |v: &[String]| -> Result<Vec<Selector>, String> {
+    pub fn parse(select: &[String], exclude: &[String]) -> Result<Selection, SelectorError> {
+        let split = |v: &[String]| -> Result<Vec<Selector>, SelectorError> {
             v.iter().flat_map(|s| s.split([',', ' ']).filter(|x| !x.is_empty())).map(Selector::parse).collect()
         };
         let (include, exclude_sel) = (split(select)?, split(exclude)?);
@@ -154,8 +170,9 @@ mod tests {
         assert_eq!(s.include, [Selector::Name("orders".into()), Selector::Tag("billing".into())]);
         assert_eq!(s.exclude, [Selector::Path("pipelines/old".into())]);
         assert_eq!(s.shown(), "--select orders,tag:billing --exclude path:pipelines/old");
-        assert!(Selection::parse(&["tags:x".into()], &[]).unwrap_err().contains("unknown selector method `tags:`"));
-        assert!(Selection::parse(&["tag:".into()], &[]).unwrap_err().contains("empty selector"));
+        let e = Selection::parse(&["tags:x".into()], &[]).unwrap_err();
+        assert!(e.to_string().starts_with("unknown selector method `tags:`"), "{e}");
+        assert_eq!(Selection::parse(&["tag:".into()], &[]), Err(SelectorError::Empty("tag:".into())));
         assert!(Selection::parse(&[], &[]).unwrap().is_all());
         let only = Selection::parse(&["ordres".into()], &[]).unwrap();
         let names = [("orders", None), ("clickstream", None)];

@@ -155,15 +155,65 @@ impl FlinkType {
     }
 
     /// Parses a type as written in a spec (`"TIMESTAMP_LTZ(3)"`, `"ARRAY<INT>"`, ...).
-    pub fn parse(text: &str) -> Result<FlinkType, String> {
+    pub fn parse(text: &str) -> Result<FlinkType, TypeError> {
         let mut p = TypeParser { s: text.as_bytes(), i: 0 };
         let t = p.ty()?;
         p.ws();
         if p.i != p.s.len() {
-            return Err(format!("unexpected `{}` after the type", &text[p.i..]));
+            return Err(TypeError::Trailing(text[p.i..].to_string()));
         }
         Ok(t)
     }
+}
+
+/// Why a type's text is not a Flink type flinkform knows.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TypeError {
+    /// Text after a whole type.
+    #[error("unexpected `{0}` after the type")]
+    Trailing(String),
+    /// A character the syntax needs is missing.
+    #[error("expected `{what}` at offset {at}")]
+    Expected {
+        /// The character.
+        what: char,
+        /// Where (a byte offset).
+        at: usize,
+    },
+    /// A precision or scale that is not a number.
+    #[error("expected a number, found `{0}`")]
+    Number(String),
+    /// A ROW field without a name.
+    #[error("expected a field name")]
+    FieldName,
+    /// A backquoted field name without its closing backquote.
+    #[error("unterminated `quoted` field name")]
+    Unterminated,
+    /// A timestamp precision above the maximum.
+    #[error("precision {precision} is above the maximum {max}")]
+    Precision {
+        /// The precision given.
+        precision: u8,
+        /// The largest Flink takes.
+        max: u8,
+    },
+    /// A DECIMAL Flink cannot hold.
+    #[error("DECIMAL({precision}, {scale}) needs 1 <= precision <= 38 and scale <= precision")]
+    Decimal {
+        /// The precision given.
+        precision: u8,
+        /// The scale given.
+        scale: u8,
+    },
+    /// A MAP whose keys are not strings.
+    #[error("only MAP<STRING, T> is supported (JSON object keys are strings)")]
+    MapKey,
+    /// No type name.
+    #[error("expected a type name; known types: {TYPE_NAMES}")]
+    NoName,
+    /// A type name flinkform does not know.
+    #[error("unknown type `{0}`; known types: {TYPE_NAMES}")]
+    Unknown(String),
 }
 
 /// The longest identifier Flink's SQL parser takes ("Length of identifier ... must be
@@ -240,8 +290,8 @@ impl TypeParser<'_> {
         }
     }
 
-    fn expect(&mut self, c: u8) -> Result<(), String> {
-        if self.eat(c) { Ok(()) } else { Err(format!("expected `{}` at offset {}", c as char, self.i)) }
+    fn expect(&mut self, c: u8) -> Result<(), TypeError> {
+        if self.eat(c) { Ok(()) } else { Err(TypeError::Expected { what: c as char, at: self.i }) }
     }
 
     fn word(&mut self) -> String {
@@ -253,18 +303,18 @@ impl TypeParser<'_> {
         String::from_utf8_lossy(&self.s[start..self.i]).to_ascii_uppercase()
     }
 
-    fn number(&mut self) -> Result<u8, String> {
+    fn number(&mut self) -> Result<u8, TypeError> {
         let w = self.word();
-        w.parse::<u8>().map_err(|_| format!("expected a number, found `{w}`"))
+        w.parse::<u8>().map_err(|_| TypeError::Number(w))
     }
 
-    fn ident(&mut self) -> Result<String, String> {
+    fn ident(&mut self) -> Result<String, TypeError> {
         self.ws();
         if self.s.get(self.i) != Some(&b'`') {
             let start = self.i;
             let w = self.word();
             if w.is_empty() {
-                return Err("expected a field name".into());
+                return Err(TypeError::FieldName);
             }
             return Ok(String::from_utf8_lossy(&self.s[start..self.i]).into_owned());
         }
@@ -272,7 +322,7 @@ impl TypeParser<'_> {
         let mut out = Vec::new();
         loop {
             match self.s.get(self.i) {
-                None => return Err("unterminated `quoted` field name".into()),
+                None => return Err(TypeError::Unterminated),
                 Some(b'`') if self.s.get(self.i + 1) == Some(&b'`') => {
                     out.push(b'`');
                     self.i += 2;
@@ -289,19 +339,19 @@ impl TypeParser<'_> {
         }
     }
 
-    fn precision(&mut self, default: u8, max: u8) -> Result<u8, String> {
+    fn precision(&mut self, default: u8, max: u8) -> Result<u8, TypeError> {
         if !self.eat(b'(') {
             return Ok(default);
         }
         let p = self.number()?;
         self.expect(b')')?;
         if p > max {
-            return Err(format!("precision {p} is above the maximum {max}"));
+            return Err(TypeError::Precision { precision: p, max });
         }
         Ok(p)
     }
 
-    fn ty(&mut self) -> Result<FlinkType, String> {
+    fn ty(&mut self) -> Result<FlinkType, TypeError> {
         let name = self.word();
         Ok(match name.as_str() {
             "BOOLEAN" | "BOOL" => FlinkType::Boolean,
@@ -327,7 +377,7 @@ impl TypeParser<'_> {
                     self.expect(b')')?;
                 }
                 if !(1..=38).contains(&p) || s > p {
-                    return Err(format!("DECIMAL({p}, {s}) needs 1 <= precision <= 38 and scale <= precision"));
+                    return Err(TypeError::Decimal { precision: p, scale: s });
                 }
                 FlinkType::Decimal(p, s)
             }
@@ -343,7 +393,7 @@ impl TypeParser<'_> {
                 self.expect(b'<')?;
                 let k = self.ty()?;
                 if k != FlinkType::String {
-                    return Err("only MAP<STRING, T> is supported (JSON object keys are strings)".into());
+                    return Err(TypeError::MapKey);
                 }
                 self.expect(b',')?;
                 let v = self.ty()?;
@@ -364,8 +414,8 @@ impl TypeParser<'_> {
                 self.expect(b'>')?;
                 FlinkType::Row(fields)
             }
-            "" => return Err(format!("expected a type name; known types: {TYPE_NAMES}")),
-            other => return Err(format!("unknown type `{other}`; known types: {TYPE_NAMES}")),
+            "" => return Err(TypeError::NoName),
+            other => return Err(TypeError::Unknown(other.to_string())),
         })
     }
 }
@@ -373,6 +423,7 @@ impl TypeParser<'_> {
 #[cfg(test)]
 mod tests {
     use super::FlinkType::{self, *};
+    use super::TypeError;
 
     /// The Flink → Hologres mapping, one entry per row: the table the docs promise.
     const MAPPING: &[(&str, &str, bool)] = &[
@@ -435,9 +486,9 @@ mod tests {
         assert_eq!(FlinkType::parse("integer").unwrap(), Int);
         assert_eq!(FlinkType::parse("VARCHAR(20)").unwrap(), String);
         assert_eq!(FlinkType::parse("ROW<`a``b` INT>").unwrap(), Row(vec![("a`b".into(), Int)]));
-        assert!(FlinkType::parse("DECIMAL(40, 0)").unwrap_err().contains("38"));
-        assert!(FlinkType::parse("MAP<INT, INT>").is_err());
-        assert!(FlinkType::parse("TEXT").unwrap_err().contains("unknown type `TEXT`"));
-        assert!(FlinkType::parse("INT x").is_err());
+        assert_eq!(FlinkType::parse("DECIMAL(40, 0)"), Err(TypeError::Decimal { precision: 40, scale: 0 }));
+        assert_eq!(FlinkType::parse("MAP<INT, INT>"), Err(TypeError::MapKey));
+        assert_eq!(FlinkType::parse("TEXT"), Err(TypeError::Unknown("TEXT".into())));
+        assert_eq!(FlinkType::parse("INT x"), Err(TypeError::Trailing("x".into())));
     }
 }

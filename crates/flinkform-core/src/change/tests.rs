@@ -5,7 +5,7 @@ fn reading(format: SourceFormat) -> Reading<'static> {
 }
 
 fn run(reading: Reading<'_>, events: &[&str]) -> Result<(Shape, Changes), String> {
-    infer(reading, events.iter().map(|e| e.as_bytes()), &InferConfig::default())
+    infer(reading, events.iter().map(|e| e.as_bytes()), &InferConfig::default()).map_err(|e| e.to_string())
 }
 
 fn field<'s>(shape: &'s Shape, name: &str) -> &'s Shape {

@@ -510,12 +510,22 @@ fn precision(digits: u8) -> u8 {
     }
 }
 
+/// A record the scanner refused, by its place in the input (from 1).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("record {record}: {refusal}")]
+pub struct RecordError {
+    /// Which record.
+    pub record: usize,
+    /// Why.
+    pub refusal: Refusal,
+}
+
 /// Infers the root shape of records: observes every record, then cuts the shape at the
 /// depth cap and decides maps.
-pub fn infer<'a>(records: impl IntoIterator<Item = &'a [u8]>, cfg: &InferConfig) -> Result<Shape, String> {
+pub fn infer<'a>(records: impl IntoIterator<Item = &'a [u8]>, cfg: &InferConfig) -> Result<Shape, RecordError> {
     let mut root = Shape::default();
     for (i, r) in records.into_iter().enumerate() {
-        observe(&mut root, r).map_err(|e| format!("record {}: {e}", i + 1))?;
+        observe(&mut root, r).map_err(|refusal| RecordError { record: i + 1, refusal })?;
     }
     Ok(settle(root, cfg))
 }

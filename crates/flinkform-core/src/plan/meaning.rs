@@ -124,17 +124,33 @@ impl Plan {
     }
 }
 
+/// Why an `--expect-plan` value names no reviewed plan.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ExpectedError {
+    /// The comment is of a plan that failed.
+    #[error("the comment's plan failed: there is no reviewed plan to apply")]
+    Failed,
+    /// JSON without a plan's digest.
+    #[error("the JSON has no plan `digest`: is it from `flinkform plan --format json`?")]
+    NoDigest,
+    /// Nothing a plan is named by.
+    #[error(
+        "expected a plan digest (64 hex digits), a PR comment with a flinkform marker, a plan saved with `plan -out`, or one from `plan --format json`"
+    )]
+    Unknown,
+}
+
 impl Meaning {
     /// The meaning an `--expect-plan` value names: a digest, or a text holding a marker
     /// (a PR comment), a saved plan (`plan -out`) or a plan in JSON (`plan --format json`).
-    pub fn expected(value: &str) -> Result<Meaning, String> {
+    pub fn expected(value: &str) -> Result<Meaning, ExpectedError> {
         let v = value.trim();
         if is_digest(v) {
             return Ok(Meaning { digest: v.to_string(), ..Meaning::default() });
         }
         if let Some(m) = Marker::find(v) {
             if m.meaning.digest.is_empty() {
-                return Err("the comment's plan failed: there is no reviewed plan to apply".into());
+                return Err(ExpectedError::Failed);
             }
             return Ok(m.meaning);
         }
@@ -144,7 +160,7 @@ impl Meaning {
         if let Ok(json) = serde_json::from_str::<serde_json::Value>(v) {
             return from_json(&json);
         }
-        Err("expected a plan digest (64 hex digits), a PR comment with a flinkform marker, a plan saved with `plan -out`, or one from `plan --format json`".into())
+        Err(ExpectedError::Unknown)
     }
 
     /// Why `now` is not the plan that was reviewed as `self`, pipeline by pipeline;
@@ -267,9 +283,9 @@ fn is_digest(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-fn from_json(v: &serde_json::Value) -> Result<Meaning, String> {
+fn from_json(v: &serde_json::Value) -> Result<Meaning, ExpectedError> {
     let digest = v.get("digest").and_then(|d| d.as_str()).filter(|d| is_digest(d));
-    let digest = digest.ok_or("the JSON has no plan `digest`: is it from `flinkform plan --format json`?")?;
+    let digest = digest.ok_or(ExpectedError::NoDigest)?;
     let mut pipelines = BTreeMap::new();
     for p in v.get("pipelines").and_then(|p| p.as_array()).into_iter().flatten() {
         let field = |k: &str| p.get(k).and_then(|x| x.as_str()).unwrap_or("").to_string();
@@ -405,7 +421,7 @@ pub(crate) mod tests {
         let other = plan_of(3, Action::Create).meaning();
         let d = only.differences(&other);
         assert!(d[0].contains("the plan now does: `p0000` create, `p0001` create, `p0002` create"), "{d:?}");
-        assert!(Meaning::expected("not a plan").unwrap_err().contains("expected a plan digest"));
+        assert_eq!(Meaning::expected("not a plan"), Err(ExpectedError::Unknown));
         let odd = Marker::new("a --> b", "x", None, m.clone()).text();
         assert_eq!(odd.matches("-->").count(), 1, "a name cannot end the comment: {odd}");
         assert_eq!(Marker::find(&odd).unwrap().project, "a_____b");

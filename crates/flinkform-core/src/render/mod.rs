@@ -62,7 +62,7 @@ pub struct Renderer {
 impl Renderer {
     /// Compiles the built-ins with `overrides` (template name → text) on top.
     /// A template error names the template and line.
-    pub fn new(overrides: impl IntoIterator<Item = (String, String)>) -> Result<Renderer, String> {
+    pub fn new(overrides: impl IntoIterator<Item = (String, String)>) -> Result<Renderer, TemplateError> {
         let mut texts: BTreeMap<String, String> = BUILTIN.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect();
         texts.extend(overrides);
         let mut env = Environment::new();
@@ -74,13 +74,13 @@ impl Renderer {
         let mut digests = BTreeMap::new();
         for (name, text) in texts {
             digests.insert(name.clone(), crate::spec::digest(&[text.as_bytes()])[..12].to_string());
-            env.add_template_owned(name.clone(), text).map_err(|e| template_error(&name, &e))?;
+            env.add_template_owned(name.clone(), text).map_err(|e| template_error(&name, e))?;
         }
         Ok(Renderer { env, digests })
     }
 
     /// Renders one pipeline.
-    pub fn render(&self, p: &Pipeline, schema: &Schema) -> Result<Rendered, String> {
+    pub fn render(&self, p: &Pipeline, schema: &Schema) -> Result<Rendered, TemplateError> {
         let deploy = deploy_params(&p.deployment);
         let r = relations(p, schema);
         let common = context(p, schema, &deploy, &r);
@@ -99,7 +99,7 @@ impl Renderer {
         let mut used = BTreeMap::new();
         for (kind, builtin) in KINDS {
             let name = p.templates.get(*kind).map_or(*builtin, String::as_str);
-            let tpl = self.env.get_template(name).map_err(|e| template_error(name, &e))?;
+            let tpl = self.env.get_template(name).map_err(|e| template_error(name, e))?;
             let each: Vec<Value> = match *kind {
                 // `lookup` renders once per dimension table, with `lookup` set to it.
                 "lookup" => lookups.iter().map(|l| merge_maps([vars.clone(), context! { lookup => l }])).collect(),
@@ -113,7 +113,7 @@ impl Renderer {
                     texts.push(String::new());
                     continue;
                 }
-                let t = tpl.render(v).map_err(|e| template_error(name, &e))?;
+                let t = tpl.render(v).map_err(|e| template_error(name, e))?;
                 let t = t.trim();
                 texts.push(if t.is_empty() { String::new() } else { t.to_string() + "\n" });
             }
@@ -142,16 +142,20 @@ impl Renderer {
     }
 }
 
-fn template_error(name: &str, e: &minijinja::Error) -> String {
-    let mut msg = format!("template {name}");
-    if let Some(line) = e.line() {
-        msg.push_str(&format!(":{line}"));
-    }
-    msg.push_str(&format!(": {}", e.kind()));
-    if let Some(d) = e.detail() {
-        msg.push_str(&format!(": {d}"));
-    }
-    msg
+/// A template that does not compile or render: its name, with minijinja's error (kind,
+/// line and detail) as the source.
+#[derive(Debug, thiserror::Error)]
+#[error("template {name}{}: {}{}", .source.line().map(|l| format!(":{l}")).unwrap_or_default(), .source.kind(), .source.detail().map(|d| format!(": {d}")).unwrap_or_default())]
+pub struct TemplateError {
+    /// The template.
+    pub name: String,
+    /// What minijinja said.
+    #[source]
+    pub source: minijinja::Error,
+}
+
+fn template_error(name: &str, e: minijinja::Error) -> TemplateError {
+    TemplateError { name: name.to_string(), source: e }
 }
 
 fn secret_name(v: &Value) -> Option<String> {

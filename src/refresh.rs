@@ -11,7 +11,7 @@ use std::time::Duration;
 use flinkform_core::echo;
 use flinkform_core::plan::{Adoptable, Desired, Live, Observed};
 use flinkform_core::state::State;
-use vvp_api::{Client, ErrorKind, ValidationState, VvpError};
+use vvp_api::{Client, ErrorKind, ValidationState, Vvp, VvpError};
 
 use crate::poll::{Backoff, poll_until};
 

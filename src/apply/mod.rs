@@ -10,7 +10,6 @@ mod steps;
 mod stop;
 #[cfg(test)]
 mod tests;
-mod vvp;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,7 +22,7 @@ use flinkform_core::plan::{Action, Change, Plan, Summary};
 use flinkform_core::state::{self, Operation, Pending, PipelineState, State, StateError, StateStore, Step, resume};
 use vvp_api::{JobState, RemoteDraft, Restore, Stop, VvpError};
 
-pub use vvp::Vvp;
+pub use vvp_api::Vvp;
 
 /// What apply says of a pipeline as it goes: a step begun, or how it ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -244,7 +244,7 @@ impl<V: Vvp> Executor<'_, V> {
         .await?;
         // A recorded deployment deleted behind flinkform's back is gone: nothing to stop.
         let dep = match &before.remote.deployment_id {
-            Some(d) => self.vvp.deployment(d, name).await?.map(|_| d.clone()),
+            Some(d) => self.vvp.recorded_deployment(d, name).await?.map(|_| d.clone()),
             None => self.vvp.find_deployment(name).await?.filter(|d| d.ours()).map(|d| d.id),
         };
         if let Some(dep) = dep {
@@ -372,7 +372,7 @@ impl<V: Vvp> Executor<'_, V> {
             if let Some(dep) = &d.deployment
                 && self
                     .vvp
-                    .deployment(dep, name)
+                    .recorded_deployment(dep, name)
                     .await?
                     .is_some_and(|x| x.sql.as_deref().is_some_and(|s| same_sql(s, &after.sql)))
             {

@@ -44,7 +44,7 @@ impl<V: Vvp> Executor<'_, V> {
             Some(_) if reached == Some(Step::Start) => {
                 match self
                     .vvp
-                    .deployment(dep, name)
+                    .recorded_deployment(dep, name)
                     .await?
                     .is_some_and(|d| d.sql.as_deref().is_some_and(|s| same_sql(s, planned)))
                 {

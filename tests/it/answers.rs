@@ -4,6 +4,8 @@
 //! so no form of the answer can wedge apply or lose track of a deployment; and a VVP
 //! that answers in its own spelling must not make any plan a restart.
 
+use vvp_api::Vvp;
+
 use crate::apply::{block_on, client, managed_deployments, run, state_deployment, state_job};
 use crate::common::TestProject;
 use crate::vvp::Emulator;

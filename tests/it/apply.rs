@@ -4,7 +4,7 @@
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 
-use vvp_api::{Client, Credentials, JobState, Restore, RetryPolicy, Target};
+use vvp_api::{Client, Credentials, JobState, Restore, RetryPolicy, Target, Vvp};
 
 use crate::common::{Run, TestProject};
 use crate::vvp::{AK, Emulator, SK};

@@ -4,6 +4,8 @@
 //! --deployment-id` settling in one step. What ran is read from the emulator: every
 //! job of the deployment, with the state it restored.
 
+use vvp_api::Vvp;
+
 use crate::apply::{block_on, client, env, interrupt_at, run, state_deployment, state_job};
 use crate::common::TestProject;
 use crate::vvp::Emulator;

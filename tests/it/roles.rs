@@ -1,6 +1,8 @@
 //! The CI flow's roles on the shared PostgreSQL state: `plan` (pull-request CI) under a
 //! role that may only read it, `apply` (on merge) under one that may write.
 
+use vvp_api::Vvp;
+
 use crate::apply::{managed_deployments, on_postgres, run_pg};
 use crate::common::TestProject;
 use crate::state::TempSchema;

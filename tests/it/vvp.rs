@@ -1,5 +1,7 @@
 //! The VVP emulator against Alibaba's official Python SDK, unchanged.
 
+use vvp_api::Vvp;
+
 use std::process::Command;
 
 use clap::Parser;

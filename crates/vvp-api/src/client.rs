@@ -165,6 +165,23 @@ fn form(s: &str) -> String {
     sign::rfc3986(s).replace("%20", "+")
 }
 
+/// The draft operations VVP runs as a ticket, started and then asked after.
+#[derive(Clone, Copy)]
+enum DraftTicket {
+    Deploy,
+    Validate,
+}
+
+impl DraftTicket {
+    /// The operation that starts it, the one that reads its result, and its path's name.
+    fn names(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            DraftTicket::Deploy => ("DeployDeploymentDraftAsync", "GetDeployDeploymentDraftResult", "deploy"),
+            DraftTicket::Validate => ("ValidateDeploymentDraftAsync", "GetValidateDeploymentDraftResult", "validate"),
+        }
+    }
+}
+
 impl Client {
     /// A client for `target` with `creds`.
     pub fn new(target: Target, creds: Credentials, retry: RetryPolicy) -> Result<Client, VvpError> {
@@ -374,30 +391,37 @@ impl Client {
 
     /// DeployDeploymentDraftAsync: returns the ticket id.
     pub async fn deploy_draft(&self, params: &DraftDeployParams) -> Result<String, VvpError> {
-        let t: Ticket = self
-            .data("DeployDeploymentDraftAsync", Method::POST, "/deployment-drafts/async-deploy", &[], Some(params))
-            .await?;
-        Ok(t.ticket_id)
+        self.start_ticket(DraftTicket::Deploy, params).await
     }
 
     /// GetDeployDeploymentDraftResult.
     pub async fn deploy_result(&self, ticket: &str) -> Result<AsyncDraftDeployResult, VvpError> {
-        let path = format!("/deployment-drafts/tickets/{}/async-deploy", seg(ticket));
-        self.data("GetDeployDeploymentDraftResult", Method::GET, &path, &[], None::<&()>).await
+        self.ticket_result(DraftTicket::Deploy, ticket).await
     }
 
     /// ValidateDeploymentDraftAsync: returns the ticket id.
     pub async fn validate_draft(&self, params: &DraftValidateParams) -> Result<String, VvpError> {
-        let t: Ticket = self
-            .data("ValidateDeploymentDraftAsync", Method::POST, "/deployment-drafts/async-validate", &[], Some(params))
-            .await?;
-        Ok(t.ticket_id)
+        self.start_ticket(DraftTicket::Validate, params).await
     }
 
     /// GetValidateDeploymentDraftResult.
     pub async fn validate_result(&self, ticket: &str) -> Result<AsyncDraftValidateResult, VvpError> {
-        let path = format!("/deployment-drafts/tickets/{}/async-validate", seg(ticket));
-        self.data("GetValidateDeploymentDraftResult", Method::GET, &path, &[], None::<&()>).await
+        self.ticket_result(DraftTicket::Validate, ticket).await
+    }
+
+    /// Starts a draft operation VVP runs as a ticket; the ticket's id.
+    async fn start_ticket<P: Serialize>(&self, kind: DraftTicket, params: &P) -> Result<String, VvpError> {
+        let (action, _, op) = kind.names();
+        let path = format!("/deployment-drafts/async-{op}");
+        let t: Ticket = self.data(action, Method::POST, &path, &[], Some(params)).await?;
+        Ok(t.ticket_id)
+    }
+
+    /// Where a ticket of a draft operation is.
+    async fn ticket_result<T: DeserializeOwned>(&self, kind: DraftTicket, ticket: &str) -> Result<T, VvpError> {
+        let (_, action, op) = kind.names();
+        let path = format!("/deployment-drafts/tickets/{}/async-{op}", seg(ticket));
+        self.data(action, Method::GET, &path, &[], None::<&()>).await
     }
 
     /// GetDeployment.

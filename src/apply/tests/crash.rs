@@ -288,7 +288,7 @@ impl Vvp for World {
     async fn find_deployment(&self, name: &str) -> Result<Option<RemoteDeployment>, VvpError> {
         self.call(|m| Ok(m.deployments_named(name).first().and_then(|id| m.remote_deployment(id)))).await
     }
-    async fn deployment(&self, id: &str, _name: &str) -> Result<Option<RemoteDeployment>, VvpError> {
+    async fn recorded_deployment(&self, id: &str, _name: &str) -> Result<Option<RemoteDeployment>, VvpError> {
         self.call(|m| Ok(m.remote_deployment(id))).await
     }
     async fn drafts(&self) -> Result<Vec<RemoteDraft>, VvpError> {

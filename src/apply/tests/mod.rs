@@ -150,7 +150,7 @@ impl Vvp for Scripted<'_> {
     async fn find_deployment(&self, name: &str) -> Result<Option<RemoteDeployment>, VvpError> {
         take!(self, "find_deployment", format!("find_deployment {name}"), Answer::Deployment(d) => d)
     }
-    async fn deployment(&self, id: &str, _name: &str) -> Result<Option<RemoteDeployment>, VvpError> {
+    async fn recorded_deployment(&self, id: &str, _name: &str) -> Result<Option<RemoteDeployment>, VvpError> {
         take!(self, "deployment", format!("deployment {id}"), Answer::Deployment(d) => d)
     }
     async fn draft(&self, id: &str) -> Result<Option<RemoteDraft>, VvpError> {

@@ -5,7 +5,7 @@ use std::time::Duration;
 use crate::cli::context::{Context, lock_info, runtime, vvp_client};
 use crate::cli::output::{Error, Output, ok};
 use flinkform_core::state::{State, Status, commit};
-use vvp_api::Owner;
+use vvp_api::{Owner, Vvp};
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {

@@ -12,7 +12,7 @@ use crate::apply::{Error as ApplyError, Event, Executor};
 use crate::cli::context::{Context, lock_info, runtime, timeouts, vvp_client};
 use crate::cli::output::{Error, Output, ok, print_now};
 use crate::poll::{Backoff, poll_until};
-use vvp_api::{Client, JobState};
+use vvp_api::{Client, JobState, Vvp};
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct StartArgs {

@@ -6,6 +6,7 @@ use crate::cli::context::{Context, narrow, runtime, selection, vvp_client};
 use crate::cli::flags::SelectArgs;
 use crate::cli::output::{Error, Output, ok, table};
 use flinkform_core::plan::Live;
+use vvp_api::Vvp;
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {

@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use flinkform::sample::Sample;
+use flinkform::sampler::Sample;
 use flinkform_core::infer::{InferConfig, infer};
 
 /// A deterministic mix of nested objects, arrays, numbers, strings and timestamps.

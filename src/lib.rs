@@ -1,6 +1,6 @@
 //! flinkform: pipelines-as-code for Kafka → Flink SQL → Hologres on Alibaba Cloud VVP.
-//! The IO edges around the pure core (`flinkform-core`): planning inputs (`project`,
-//! `sample`), the sink database (`sink`), VVP observation (`refresh`), execution
+//! The IO edges around the pure core (`flinkform-core`): planning inputs (`workspace`,
+//! `sampler`), the sink database (`sink`), VVP observation (`refresh`), execution
 //! (`apply`), the pull-request comment (`comment`) and the command line (`cli`).
 
 pub mod apply;
@@ -8,7 +8,7 @@ pub mod cli;
 pub mod comment;
 pub mod interrupt;
 pub mod poll;
-pub mod project;
 pub mod refresh;
-pub mod sample;
+pub mod sampler;
 pub mod sink;
+pub mod workspace;

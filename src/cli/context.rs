@@ -13,7 +13,7 @@ use super::flags::SelectArgs;
 use super::output::Error;
 use crate::apply::Timeouts;
 use crate::interrupt::Interrupt;
-use crate::project::{self, Failed, Progress, Resolved, Workspace};
+use crate::workspace::{self, Failed, Progress, Resolved, Workspace};
 use flinkform_core::diag::Diagnostic;
 use flinkform_core::select::Selection;
 use flinkform_core::spec::Pipeline;
@@ -62,7 +62,7 @@ impl Context<'_> {
     /// `errors` and the schema errors of every pipeline of `ws` that reads.
     fn with_schema_errors(&self, mut ws: Workspace, mut errors: Vec<Diagnostic>) -> Vec<Diagnostic> {
         let state = ws.store().ok().and_then(|s| s.load().ok()).flatten();
-        if let Err(Failed(more)) = project::desired_all(&mut ws, state.as_ref(), self.progress) {
+        if let Err(Failed(more)) = workspace::desired_all(&mut ws, state.as_ref(), self.progress) {
             errors.extend(more.into_iter().filter(Diagnostic::is_error));
         }
         errors

@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::Context as _;
 
 use super::exit;
-use crate::project::Failed;
+use crate::workspace::Failed;
 use flinkform_core::diag::Diagnostic;
 use flinkform_core::state::StateError;
 use flinkform_core::view::{self, Style};

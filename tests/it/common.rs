@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use flinkform::project::{self, Workspace};
+use flinkform::workspace::{self, Workspace};
 use flinkform_core::state::{self, State};
 
 /// The repository root (holding the bundled example project).
@@ -115,7 +115,7 @@ impl TestProject {
         let store = ws.store().unwrap_or_else(|f| panic!("{:?}", f.0));
         let prev = store.load().unwrap();
         let (desired, inputs) =
-            project::desired_all(&mut ws, prev.as_ref(), &|_, _| {}).unwrap_or_else(|f| panic!("{:?}", f.0));
+            workspace::desired_all(&mut ws, prev.as_ref(), &|_, _| {}).unwrap_or_else(|f| panic!("{:?}", f.0));
         let plan = flinkform_core::plan::compute(desired, prev.as_ref(), None, inputs);
         assert!(plan.errors.is_empty(), "{:?}", plan.errors);
         let next = plan.outcome(prev.as_ref(), "00000000-0000-4000-8000-000000000000", "2026-01-01T00:00:00Z");

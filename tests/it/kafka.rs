@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use flinkform::sample::{KafkaSampler, Sample, Sampler};
+use flinkform::sampler::{KafkaSampler, Sample, Sampler};
 use flinkform_core::spec::SourceSpec;
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};

@@ -147,7 +147,7 @@ fn docs_templates_md_names_every_variable_the_templates_receive() {
     let orders = example.read("pipelines/orders.toml");
     example.write("pipelines/orders.toml", &format!("{orders}jobmanager = {{ cpu = 1, memory = \"2Gi\" }}\n"));
     for project in [example, TestProject::fixture("torture")] {
-        let ws = flinkform::project::Workspace::load(project.path()).unwrap_or_else(|f| panic!("{:?}", f.0));
+        let ws = flinkform::workspace::Workspace::load(project.path()).unwrap_or_else(|f| panic!("{:?}", f.0));
         for p in &ws.project.pipelines {
             let r = ws.resolve_one(p, None, &|_, _| {}).unwrap_or_else(|f| panic!("{:?}", f.0));
             paths(&flinkform_core::render::variables(p, &r.schema), "", &mut real);

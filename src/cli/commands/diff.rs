@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::cli::context::Context;
 use crate::cli::output::{Error, Output, ok};
-use crate::project;
+use crate::workspace;
 use flinkform_core::state::PipelineState;
 use flinkform_core::view;
 
@@ -23,7 +23,7 @@ pub(crate) fn run(ctx: &Context<'_>, args: Args) -> Result<Output, Error> {
     let render = |env: &str| -> Result<BTreeMap<String, PipelineState>, Error> {
         let mut ws = ctx.workspace_in(Some(env))?;
         let state = ws.store()?.load()?;
-        let (desired, _) = project::desired_all(&mut ws, state.as_ref(), ctx.progress)?;
+        let (desired, _) = workspace::desired_all(&mut ws, state.as_ref(), ctx.progress)?;
         Ok(desired.into_iter().map(|d| (d.name, *d.record)).collect())
     };
     let (a, b) = (render(from)?, render(to)?);

@@ -5,7 +5,7 @@ use anyhow::Context as _;
 use crate::cli::context::Context;
 use crate::cli::exit;
 use crate::cli::output::{Error, Output};
-use crate::project::{self, Failed};
+use crate::workspace::{self, Failed};
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
@@ -19,7 +19,7 @@ pub(crate) struct Args {
 pub(crate) fn run(ctx: &Context<'_>, args: Args) -> Result<Output, Error> {
     let (root, check) = (ctx.root.as_path(), args.check);
     let mut files = vec!["flinkform.toml".to_string()];
-    files.extend(project::spec_files(root).map_err(|d| Failed(vec![d]))?);
+    files.extend(workspace::spec_files(root).map_err(|d| Failed(vec![d]))?);
     let (mut changed, mut failed) = (Vec::new(), Vec::new());
     for rel in &files {
         let path = root.join(rel);

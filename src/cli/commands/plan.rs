@@ -9,7 +9,7 @@ use crate::cli::context::{
 use crate::cli::exit;
 use crate::cli::flags::{SelectArgs, format_parser};
 use crate::cli::output::{Error, Output, Stdout, error_list, error_text, write_new};
-use crate::project::{self, Failed, Workspace};
+use crate::workspace::{self, Failed, Workspace};
 use flinkform_core::plan::{self, Desired, Observed, file as planfile};
 use flinkform_core::state::State;
 use flinkform_core::view::{self, Format};
@@ -119,7 +119,7 @@ fn make(ctx: &Context<'_>, args: Args) -> Result<Output, Error> {
     let store = ws.store()?;
     let _guard = if lock { Some(take_lock(&*store, "plan", lock_timeout)?) } else { None };
     let state = narrow(&mut ws, store.load()?.as_ref(), &select)?;
-    let (desired, inputs) = project::desired_all(&mut ws, state.as_ref(), ctx.progress)?;
+    let (desired, inputs) = workspace::desired_all(&mut ws, state.as_ref(), ctx.progress)?;
     let mut observed = if refresh || validate { observe(&ws, state.as_ref(), &desired, true)? } else { None };
     if validate {
         let o = observed.as_mut().ok_or_else(|| {

@@ -4,7 +4,7 @@
 use crate::cli::context::{Context, narrow, selection};
 use crate::cli::flags::SelectArgs;
 use crate::cli::output::{Error, Output, ok};
-use crate::project;
+use crate::workspace;
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
@@ -62,7 +62,7 @@ fn render_selected(ctx: &Context<'_>, args: &Args) -> Result<Output, Error> {
     let mut ws = ctx.workspace()?;
     let recorded = ws.store()?.load()?;
     let state = narrow(&mut ws, recorded.as_ref(), &select)?;
-    let (desired, _) = project::desired_all(&mut ws, state.as_ref(), ctx.progress)?;
+    let (desired, _) = workspace::desired_all(&mut ws, state.as_ref(), ctx.progress)?;
     let mut out = String::new();
     for d in &desired {
         let r = &d.record;

@@ -6,8 +6,8 @@ use std::time::Duration;
 use super::schema::schema_text;
 use crate::cli::context::Context;
 use crate::cli::output::{Error, Output, ok};
-use crate::project::Failed;
-use crate::sample::{KafkaSampler, Sampler};
+use crate::sampler::{KafkaSampler, Sampler};
+use crate::workspace::Failed;
 use flinkform_core::spec::SourceSpec;
 use flinkform_core::view;
 

@@ -2,7 +2,7 @@
 
 use crate::cli::context::Context;
 use crate::cli::output::{Error, Output, ok};
-use crate::project::Resolved;
+use crate::workspace::Resolved;
 use flinkform_core::view;
 
 #[derive(clap::Args, Debug)]

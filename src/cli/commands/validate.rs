@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use crate::cli::context::{Context, narrow, selection};
 use crate::cli::flags::SelectArgs;
 use crate::cli::output::{Error, Output, ok};
-use crate::project::{self, Failed, Workspace};
+use crate::workspace::{self, Failed, Workspace};
 use flinkform_core::diag::Diagnostic;
 use flinkform_core::select::Selection;
 use flinkform_core::view;
@@ -75,7 +75,7 @@ fn check(ctx: &Context<'_>, mut ws: Workspace, mut errors: Vec<Diagnostic>, sele
     };
     let mut warnings = view::diagnostics(&ws.warnings, ctx.style);
     let pipelines = ws.project.pipelines.len();
-    match project::desired_all(&mut ws, state.as_ref(), ctx.progress) {
+    match workspace::desired_all(&mut ws, state.as_ref(), ctx.progress) {
         Ok((desired, _)) => {
             for w in desired.iter().flat_map(|d| &d.warnings) {
                 warnings.push_str(&format!("warning: {w}\n"));

@@ -17,7 +17,7 @@ use crate::cli::exit;
 use crate::cli::flags::SelectArgs;
 use crate::cli::output::{Error, Output, ok, print_now};
 use crate::interrupt;
-use crate::project::{self, Workspace};
+use crate::workspace::{self, Workspace};
 use flinkform_core::plan::{self as planner, Plan, file as planfile};
 use flinkform_core::select::Selection;
 use flinkform_core::state::{State, StateStore};
@@ -125,7 +125,7 @@ fn carry_out(ctx: &Context<'_>, run: Run<'_>) -> Result<Output, Error> {
                     ctx.require_pipelines(&ws, *allow_empty)?;
                     // Planned on the selection; carried out into the whole state.
                     let planned = narrow(&mut ws, state.as_ref(), select)?;
-                    let (desired, inputs) = project::desired_all(&mut ws, planned.as_ref(), ctx.progress)?;
+                    let (desired, inputs) = workspace::desired_all(&mut ws, planned.as_ref(), ctx.progress)?;
                     let observed = observe(&ws, planned.as_ref(), &desired, false)?;
                     let mut p = planner::compute(desired, planned.as_ref(), observed.as_ref(), inputs);
                     p.env = ws.project.config.env.clone();

@@ -13,7 +13,7 @@ use crate::cli::output::Error;
 use crate::comment::github::{self, GitHub};
 use crate::comment::gitlab::{self, GitLab};
 use crate::comment::{CommentError, Forge, Note};
-use crate::project::Workspace;
+use crate::workspace::Workspace;
 use flinkform_core::plan::Plan;
 use flinkform_core::plan::meaning::Meaning;
 use flinkform_core::view;

@@ -13,7 +13,7 @@ use flinkform_core::state::{ColumnRecord, KafkaRecord, PipelineState, RecordedSh
 use flinkform_core::types::Integers;
 
 use super::Failed;
-use crate::sample::Sample;
+use crate::sampler::Sample;
 
 /// One pipeline, desired: what inference, resolution and rendering made of it.
 pub struct Resolved {
@@ -170,7 +170,7 @@ pub(super) fn kafka_sink_topics(p: &Pipeline) -> Vec<String> {
             Some(here) if k.bootstrap_servers == src.bootstrap_servers => here.as_str(),
             _ => k.bootstrap_servers.as_str(),
         };
-        match crate::sample::topic_partitions(servers, &k.topic, src.sample.timeout) {
+        match crate::sampler::topic_partitions(servers, &k.topic, src.sample.timeout) {
             Ok(Some(n)) => tracing::debug!(topic = %k.topic, partitions = n, "sink topic exists"),
             Ok(None) => out.push(format!(
                 "{}: the sink topic {} does not exist on {servers}: create it before the job starts (Flink's Kafka sink does not)",

@@ -12,7 +12,7 @@ use flinkform_core::render::Renderer;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::RecvTimeoutError;
 
-use crate::sample::{FileSampler, KafkaSampler, Sample, SampleCache, Sampler};
+use crate::sampler::{FileSampler, KafkaSampler, Sample, SampleCache, Sampler};
 use flinkform_core::spec::{self, Pipeline, Project, SourceSpec, StateConfig, digest};
 use flinkform_core::state::{PipelineState, State, StateStore};
 use flinkform_state::{Flavor, LocalStore, PgConfig, PgStore};
@@ -326,7 +326,7 @@ impl Workspace {
 }
 
 /// Why a pipeline's sample failed, with every cause.
-fn sample_error(p: &Pipeline, e: &crate::sample::SampleError) -> Diagnostic {
+fn sample_error(p: &Pipeline, e: &crate::sampler::SampleError) -> Diagnostic {
     Diagnostic::error(format!("{}: {}", p.file, flinkform_core::diag::chain(e)))
 }
 

@@ -14,17 +14,17 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use crate::common::TestProject;
 
 /// The broker under test; the README's test command always sets it.
-fn broker() -> String {
+pub(crate) fn broker() -> String {
     std::env::var("FLINKFORM_TEST_KAFKA")
         .expect("FLINKFORM_TEST_KAFKA is not set: run the tests with ./scripts/test, which starts a Kafka broker")
 }
 
 /// A topic name no other test uses.
-fn unique(name: &str) -> String {
+pub(crate) fn unique(name: &str) -> String {
     format!("{name}_{}", uuid::Uuid::new_v4().simple())
 }
 
-fn create_topic(name: &str, partitions: i32) {
+pub(crate) fn create_topic(name: &str, partitions: i32) {
     let admin: AdminClient<DefaultClientContext> =
         ClientConfig::new().set("bootstrap.servers", broker()).create().expect("admin client");
     let rt = tokio::runtime::Runtime::new().unwrap();

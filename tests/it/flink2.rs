@@ -1,0 +1,208 @@
+//! Real data through real Flink: a job flinkform renders runs on a Flink 2.0 session
+//! cluster (started by ./scripts/test: FLINKFORM_TEST_FLINK2_HOME, _CONF and _REST),
+//! reading a real topic of the broker and writing a real
+//! topic, and what arrives is compared with what the test produced, value by value.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use rdkafka::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use serde_json::Value;
+
+use crate::common::TestProject;
+use crate::kafka::{broker, create_topic, unique};
+
+/// The cluster under test: Flink's home, its configuration and its REST address.
+fn cluster() -> (PathBuf, PathBuf, String) {
+    let var = |k: &str| {
+        std::env::var(k)
+            .unwrap_or_else(|_| panic!("{k} is not set: run the tests with ./scripts/test, which starts Flink 2.0"))
+    };
+    let (home, conf) = (var("FLINKFORM_TEST_FLINK2_HOME"), var("FLINKFORM_TEST_FLINK2_CONF"));
+    (PathBuf::from(home), PathBuf::from(conf), var("FLINKFORM_TEST_FLINK2_REST"))
+}
+
+/// `tests/flink2/Submit.java` compiled against the cluster's jars, once per run.
+fn submitter() -> &'static Path {
+    static JAR: OnceLock<PathBuf> = OnceLock::new();
+    JAR.get_or_init(|| {
+        let (home, _, _) = cluster();
+        let dir = std::env::temp_dir().join(format!("flinkform-submit-{}", std::process::id()));
+        let classes = dir.join("classes");
+        std::fs::create_dir_all(&classes).unwrap();
+        let src = crate::common::repo().join("tests/flink2/Submit.java");
+        let cp = format!("{}/lib/*", home.display());
+        let ok = Command::new("javac").args(["-cp", &cp, "-d"]).arg(&classes).arg(&src).status().unwrap();
+        assert!(ok.success(), "javac Submit.java");
+        let jar = dir.join("submit.jar");
+        let ok = Command::new("jar").arg("cf").arg(&jar).arg("-C").arg(&classes).arg(".").status().unwrap();
+        assert!(ok.success(), "jar submit.jar");
+        jar
+    })
+}
+
+/// Submits `sql` (a script flinkform rendered) detached; the job's id.
+fn submit(sql: &str) -> String {
+    let (home, conf, rest) = cluster();
+    let script = std::env::temp_dir().join(format!("flinkform-job-{}.sql", uuid::Uuid::new_v4().simple()));
+    std::fs::write(&script, sql).unwrap();
+    let address = rest.trim_start_matches("http://");
+    let out = Command::new(home.join("bin/flink"))
+        .env("FLINK_CONF_DIR", &conf)
+        .args(["run", "-d", "-m", address, "-c", "Submit"])
+        .arg(submitter())
+        .arg(&script)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let job = stdout.lines().find_map(|l| l.strip_prefix("JOB ")).map(str::to_string);
+    job.unwrap_or_else(|| panic!("no job submitted:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr)))
+}
+
+/// Cancels a job (through the REST API).
+fn cancel(job: &str) {
+    let (_, _, rest) = cluster();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    rt.block_on(async {
+        let r = reqwest::Client::new().patch(format!("{rest}/jobs/{job}?mode=cancel")).send().await.unwrap();
+        assert!(r.status().is_success(), "cancel {job}: {}", r.status());
+    });
+}
+
+fn produce(topic: &str, payloads: &[&str]) {
+    let p: BaseProducer = ClientConfig::new().set("bootstrap.servers", broker()).create().expect("producer");
+    for payload in payloads {
+        p.send(BaseRecord::<str, str>::to(topic).payload(*payload)).map_err(|(e, _)| e).expect("send");
+        p.poll(Duration::ZERO);
+    }
+    p.flush(Duration::from_secs(30)).expect("flush");
+}
+
+/// Every message of `topic` once `want` arrived (or `timeout` passed), as JSON.
+fn read_back(topic: &str, want: usize, timeout: Duration) -> Vec<Value> {
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", broker())
+        .set("group.id", format!("flinkform-e2e-{}", uuid::Uuid::new_v4().simple()))
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .expect("consumer");
+    c.subscribe(&[topic]).unwrap();
+    let deadline = Instant::now() + timeout;
+    let mut out = Vec::new();
+    while out.len() < want && Instant::now() < deadline {
+        if let Some(Ok(m)) = c.poll(Duration::from_millis(500)) {
+            let text = m.payload_view::<str>().and_then(Result::ok).unwrap_or("null");
+            out.push(serde_json::from_str(text).unwrap_or_else(|e| panic!("{topic}: {e}: {text}")));
+        }
+    }
+    out
+}
+
+/// The example's `orders` reading `input` from the broker's start and writing its
+/// columns as JSON to `output`.
+fn orders_to_topic(input: &str, output: &str) -> TestProject {
+    let p = TestProject::two_pipelines();
+    let broker = broker();
+    let spec = p
+        .read("pipelines/orders.toml")
+        .replace("topic = \"orders\"", &format!("topic = \"{input}\"\nstartup_mode = \"earliest-offset\""))
+        .replace("alikafka-pre-cn-xxxxxxxx-1-vpc.alikafka.aliyuncs.com:9092", &broker)
+        .replace(
+            "[sink]\ntable = \"public.orders\"\ndistribution_key = [\"order_id\"]\non_conflict = \"update\"\n",
+            &format!("[sink]\ntype = \"kafka\"\ntopic = \"{output}\"\nbootstrap_servers = \"{broker}\"\n"),
+        );
+    p.write("pipelines/orders.toml", &spec);
+    p
+}
+
+/// Runs the example's `orders` (its spec changed by `edit`) on the cluster over its
+/// sample's records; what was sent, and each order id's first differing value (none:
+/// every value arrived as itself).
+fn run_orders(edit: impl Fn(String) -> String) -> (usize, usize, Vec<String>) {
+    let (input, output) = (unique("orders_in"), unique("orders_out"));
+    create_topic(&input, 1);
+    create_topic(&output, 1);
+    let p = orders_to_topic(&input, &output);
+    p.write("pipelines/orders.toml", &edit(p.read("pipelines/orders.toml")));
+    let sample = p.read("samples/orders.jsonl");
+    let records: Vec<&str> =
+        sample.lines().filter(|l| serde_json::from_str::<Value>(l).is_ok_and(|v| v.is_object())).collect();
+    produce(&input, &records);
+    let sql = p.run(&["render", "orders"]).code(0).stdout;
+    let job = submit(&sql);
+    let got = read_back(&output, records.len(), Duration::from_secs(90));
+    cancel(&job);
+    let by_id: BTreeMap<String, &Value> =
+        got.iter().filter_map(|v| Some((v["order_id"].as_str()?.to_string(), v))).collect();
+    let mut wrong = Vec::new();
+    for text in &records {
+        let sent: Value = serde_json::from_str(text).unwrap();
+        let id = sent["order_id"].as_str().unwrap();
+        let Some(row) = by_id.get(id) else {
+            wrong.push(format!("order {id} did not arrive"));
+            continue;
+        };
+        for (k, v) in sent.as_object().unwrap() {
+            let arrived = if k == "updated_ms" { &row["updated_at"] } else { &row[k] };
+            if !same(k, v, arrived) {
+                wrong.push(format!("order {id}: `{k}` was {v}, arrived as {arrived}"));
+                break;
+            }
+        }
+    }
+    (records.len(), got.len(), wrong)
+}
+
+/// Every sampled order travels from a real topic through the job flinkform renders into
+/// a real topic: one message each, every value what its JSON said (a JSON-valued column
+/// as its JSON text, a timestamp as its instant, the epoch milliseconds converted as the
+/// instant they name).
+#[test]
+fn every_order_arrives_once_with_every_value_it_had() {
+    let (sent, arrived, wrong) = run_orders(|spec| spec);
+    eprintln!("orders on Flink 2.0: {sent} produced, {arrived} arrived, {} differ", wrong.len());
+    assert_eq!(arrived, sent, "every message arrives once");
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
+/// The comparison is seen to fail: a total pinned to INT, which cuts the fractions,
+/// arrives changed.
+#[test]
+fn a_pin_that_cuts_values_is_seen_to_change_them() {
+    let pin =
+        |spec: String| spec.replace("columns.updated_ms", "columns.total = { type = \"INT\" }\ncolumns.updated_ms");
+    let (sent, arrived, wrong) = run_orders(pin);
+    eprintln!("orders with total as INT: {sent} produced, {arrived} arrived, {} differ", wrong.len());
+    assert!(wrong.iter().any(|w| w.contains("`total`")), "{wrong:#?}");
+}
+
+/// Whether a sent JSON value arrived as itself: numbers by value, a JSON-valued column as
+/// its JSON text, a timestamp as the same instant however many zero fractions it prints,
+/// epoch milliseconds as the instant they name.
+fn same(key: &str, sent: &Value, arrived: &Value) -> bool {
+    match (sent, arrived) {
+        (Value::Number(ms), Value::String(t)) if key == "updated_ms" => {
+            let since_epoch = instant(t).and_then(|i| i.duration_since(std::time::UNIX_EPOCH).ok());
+            since_epoch.is_some_and(|d| ms.as_u64() == u64::try_from(d.as_millis()).ok())
+        }
+        (Value::Number(a), Value::Number(b)) => a.as_f64() == b.as_f64(),
+        (Value::String(a), Value::String(b)) if a != b => instant(a).is_some() && instant(a) == instant(b),
+        (Value::Object(_) | Value::Array(_), Value::String(t)) => {
+            serde_json::from_str::<Value>(t).ok().as_ref() == Some(sent)
+        }
+        (a, b) => a == b,
+    }
+}
+
+/// A timestamp's instant, as Flink's JSON format writes it (`2024-05-01 10:00:00[.fff][Z]`,
+/// read as UTC).
+fn instant(text: &str) -> Option<std::time::SystemTime> {
+    humantime::parse_rfc3339_weak(text.trim_end_matches('Z').replace(' ', "T").as_str()).ok()
+}

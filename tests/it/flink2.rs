@@ -49,13 +49,20 @@ fn submitter() -> &'static Path {
 
 /// Submits `sql` (a script flinkform rendered) detached; the job's id.
 fn submit(sql: &str) -> String {
+    submit_from(sql, None)
+}
+
+/// [`submit`], restoring from `savepoint` when given (as VVP starts from a savepoint).
+fn submit_from(sql: &str, savepoint: Option<&str>) -> String {
     let (home, conf, rest) = cluster();
     let script = std::env::temp_dir().join(format!("flinkform-job-{}.sql", uuid::Uuid::new_v4().simple()));
     std::fs::write(&script, sql).unwrap();
     let address = rest.trim_start_matches("http://");
     let out = Command::new(home.join("bin/flink"))
         .env("FLINK_CONF_DIR", &conf)
-        .args(["run", "-d", "-m", address, "-c", "Submit"])
+        .args(["run", "-d", "-m", address])
+        .args(savepoint.map(|s| ["-s", s]).into_iter().flatten())
+        .args(["-c", "Submit"])
         .arg(submitter())
         .arg(&script)
         .output()
@@ -65,15 +72,42 @@ fn submit(sql: &str) -> String {
     job.unwrap_or_else(|| panic!("no job submitted:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr)))
 }
 
+/// A JSON answer of the cluster's REST API.
+fn rest(method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+    let (_, _, rest) = cluster();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let mut r = reqwest::Client::new().request(method, format!("{rest}{path}"));
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        let r = r.send().await.unwrap();
+        assert!(r.status().is_success(), "{path}: {}", r.status());
+        r.json().await.unwrap_or(Value::Null)
+    })
+}
+
+/// Stops a job with a savepoint (`POST /jobs/:id/stop`, as VVP's stop with a
+/// savepoint); where the savepoint is.
+fn stop_with_savepoint(job: &str) -> String {
+    let asked = rest(reqwest::Method::POST, &format!("/jobs/{job}/stop"), Some(serde_json::json!({ "drain": false })));
+    let request = asked["request-id"].as_str().expect("a request id").to_string();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        let s = rest(reqwest::Method::GET, &format!("/jobs/{job}/savepoints/{request}"), None);
+        if s["status"]["id"] == "COMPLETED" {
+            let location = s["operation"]["location"].as_str();
+            return location.unwrap_or_else(|| panic!("the savepoint failed: {s}")).to_string();
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("no savepoint of job {job} within 60 s");
+}
+
 /// Cancels a job (through the REST API).
 fn cancel(job: &str) {
-    let (_, _, rest) = cluster();
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    rt.block_on(async {
-        let r = reqwest::Client::new().patch(format!("{rest}/jobs/{job}?mode=cancel")).send().await.unwrap();
-        assert!(r.status().is_success(), "cancel {job}: {}", r.status());
-    });
+    rest(reqwest::Method::PATCH, &format!("/jobs/{job}?mode=cancel"), None);
 }
 
 fn produce(topic: &str, payloads: &[&str]) {
@@ -181,6 +215,52 @@ fn a_pin_that_cuts_values_is_seen_to_change_them() {
     let (sent, arrived, wrong) = run_orders(pin);
     eprintln!("orders with total as INT: {sent} produced, {arrived} arrived, {} differ", wrong.len());
     assert!(wrong.iter().any(|w| w.contains("`total`")), "{wrong:#?}");
+}
+
+/// A restart flinkform plans as "stop with a savepoint, start from exactly that
+/// savepoint" keeps the reading where it stopped: the messages produced before the stop
+/// arrive once, those produced after it (and duplicates of earlier ones, produced again)
+/// arrive once each, and none is read twice or skipped.
+#[test]
+fn a_restart_from_the_savepoint_reads_on_where_the_job_stopped() {
+    let (input, output) = (unique("orders_in"), unique("orders_out"));
+    create_topic(&input, 1);
+    create_topic(&output, 1);
+    let p = orders_to_topic(&input, &output);
+    let sample = p.read("samples/orders.jsonl");
+    let records: Vec<&str> =
+        sample.lines().filter(|l| serde_json::from_str::<Value>(l).is_ok_and(|v| v.is_object())).collect();
+    let (before, after) = records.split_at(records.len() / 2);
+    produce(&input, before);
+    let sql = p.run(&["render", "orders"]).code(0).stdout;
+    let job = submit(&sql);
+    assert_eq!(read_back(&output, before.len(), Duration::from_secs(90)).len(), before.len());
+    // The change: task manager resources, which flinkform restarts from a savepoint.
+    p.record();
+    let spec = p
+        .read("pipelines/orders.toml")
+        .replace("parallelism = 2", "parallelism = 2\ntaskmanager = { cpu = 1, memory = \"4Gi\" }");
+    p.write("pipelines/orders.toml", &spec);
+    let plan = p.run(&["plan"]).code(0).stdout;
+    assert!(plan.contains("start from exactly that savepoint (state kept"), "{plan}");
+    let savepoint = stop_with_savepoint(&job);
+    let again: Vec<&str> = after.iter().chain(&before[..3]).copied().collect();
+    produce(&input, &again);
+    let job = submit_from(&p.run(&["render", "orders"]).code(0).stdout, Some(&savepoint));
+    let want = before.len() + again.len();
+    // Read past the count for a while: a message read twice would arrive meanwhile.
+    let got = read_back(&output, want + 1, Duration::from_secs(25));
+    cancel(&job);
+    eprintln!("orders across a restart from a savepoint: {want} produced, {} arrived", got.len());
+    let ids = |texts: &[&str]| -> Vec<String> {
+        texts
+            .iter()
+            .map(|t| serde_json::from_str::<Value>(t).unwrap()["order_id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let arrived: Vec<String> = got.iter().map(|v| v["order_id"].as_str().unwrap().to_string()).collect();
+    let sent: Vec<String> = ids(before).into_iter().chain(ids(&again)).collect();
+    assert_eq!(arrived, sent, "every message once, in order: none read twice, none skipped");
 }
 
 /// Whether a sent JSON value arrived as itself: numbers by value, a JSON-valued column as

@@ -16,7 +16,18 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use serde_json::Value;
 
 use crate::common::TestProject;
-use crate::kafka::{broker, create_topic, unique};
+use crate::kafka::unique;
+
+/// The broker of the jobs run here (one of their own: Flink's Kafka source commits its
+/// offsets to a consumer group, which the sampling tests must not see).
+fn broker() -> String {
+    std::env::var("FLINKFORM_TEST_FLINK2_KAFKA")
+        .expect("FLINKFORM_TEST_FLINK2_KAFKA is not set: run the tests with ./scripts/test, which starts its brokers")
+}
+
+fn create_topic(name: &str) {
+    crate::kafka::create_topic_on(&broker(), name, 1);
+}
 
 /// The cluster under test: Flink's home, its configuration and its REST address.
 fn cluster() -> (PathBuf, PathBuf, String) {
@@ -161,8 +172,8 @@ fn orders_to_topic(input: &str, output: &str) -> TestProject {
 /// every value arrived as itself).
 fn run_orders(edit: impl Fn(String) -> String) -> (usize, usize, Vec<String>) {
     let (input, output) = (unique("orders_in"), unique("orders_out"));
-    create_topic(&input, 1);
-    create_topic(&output, 1);
+    create_topic(&input);
+    create_topic(&output);
     let p = orders_to_topic(&input, &output);
     p.write("pipelines/orders.toml", &edit(p.read("pipelines/orders.toml")));
     let sample = p.read("samples/orders.jsonl");
@@ -224,8 +235,8 @@ fn a_pin_that_cuts_values_is_seen_to_change_them() {
 #[test]
 fn a_restart_from_the_savepoint_reads_on_where_the_job_stopped() {
     let (input, output) = (unique("orders_in"), unique("orders_out"));
-    create_topic(&input, 1);
-    create_topic(&output, 1);
+    create_topic(&input);
+    create_topic(&output);
     let p = orders_to_topic(&input, &output);
     let sample = p.read("samples/orders.jsonl");
     let records: Vec<&str> =

@@ -14,7 +14,7 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use crate::common::TestProject;
 
 /// The broker under test; the README's test command always sets it.
-pub(crate) fn broker() -> String {
+fn broker() -> String {
     std::env::var("FLINKFORM_TEST_KAFKA")
         .expect("FLINKFORM_TEST_KAFKA is not set: run the tests with ./scripts/test, which starts a Kafka broker")
 }
@@ -24,9 +24,14 @@ pub(crate) fn unique(name: &str) -> String {
     format!("{name}_{}", uuid::Uuid::new_v4().simple())
 }
 
-pub(crate) fn create_topic(name: &str, partitions: i32) {
+fn create_topic(name: &str, partitions: i32) {
+    create_topic_on(&broker(), name, partitions);
+}
+
+/// Creates a topic on the broker at `servers`.
+pub(crate) fn create_topic_on(servers: &str, name: &str, partitions: i32) {
     let admin: AdminClient<DefaultClientContext> =
-        ClientConfig::new().set("bootstrap.servers", broker()).create().expect("admin client");
+        ClientConfig::new().set("bootstrap.servers", servers).create().expect("admin client");
     let rt = tokio::runtime::Runtime::new().unwrap();
     let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
     let r = rt

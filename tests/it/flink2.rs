@@ -228,6 +228,44 @@ fn a_pin_that_cuts_values_is_seen_to_change_them() {
     assert!(wrong.iter().any(|w| w.contains("`total`")), "{wrong:#?}");
 }
 
+/// One job writes two sinks (the statement set flinkform renders for several
+/// `[[sink]]`, reading the source once): each gets every message, one its chosen columns.
+#[test]
+fn a_job_with_two_sinks_writes_every_message_to_each() {
+    let (input, all, some) = (unique("orders_in"), unique("orders_all"), unique("orders_some"));
+    for t in [&input, &all, &some] {
+        create_topic(t);
+    }
+    let p = orders_to_topic(&input, &all);
+    let spec = p.read("pipelines/orders.toml").replace("[sink]\ntype", "[[sink]]\ntype");
+    let second = format!(
+        "\n[[sink]]\ntype = \"kafka\"\ntopic = \"{some}\"\nbootstrap_servers = \"{}\"\ncolumns = [\"order_id\", \"status\"]\n",
+        broker()
+    );
+    p.write("pipelines/orders.toml", &(spec + &second));
+    let sample = p.read("samples/orders.jsonl");
+    let records: Vec<Value> =
+        sample.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).filter(Value::is_object).collect();
+    let texts: Vec<String> = records.iter().map(Value::to_string).collect();
+    produce(&input, &texts.iter().map(String::as_str).collect::<Vec<_>>());
+    let sql = p.run(&["render", "orders"]).code(0).stdout;
+    assert!(sql.contains("BEGIN STATEMENT SET;"), "{sql}");
+    let job = submit(&sql);
+    let (got_all, got_some) = (
+        read_back(&all, records.len(), Duration::from_secs(90)),
+        read_back(&some, records.len(), Duration::from_secs(30)),
+    );
+    cancel(&job);
+    eprintln!("orders to two sinks: {} produced, {} and {} arrived", records.len(), got_all.len(), got_some.len());
+    let ids = |rows: &[Value]| -> Vec<String> {
+        rows.iter().map(|v| v["order_id"].as_str().unwrap_or_default().to_string()).collect()
+    };
+    assert_eq!(ids(&got_all), ids(&records), "every message, once, in order, to the first sink");
+    let want: Vec<Value> =
+        records.iter().map(|r| serde_json::json!({ "order_id": r["order_id"], "status": r["status"] })).collect();
+    assert_eq!(got_some, want, "the second sink: every message, its chosen columns only");
+}
+
 /// A restart flinkform plans as "stop with a savepoint, start from exactly that
 /// savepoint" keeps the reading where it stopped: the messages produced before the stop
 /// arrive once, those produced after it (and duplicates of earlier ones, produced again)

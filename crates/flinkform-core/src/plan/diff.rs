@@ -41,14 +41,20 @@ pub(super) fn classify(before: &PipelineState, after: &PipelineState) -> (Action
     // The sinks after the first, found again by what they write to.
     let was: HashMap<String, SinkView<'_>> = before.sinks().skip(1).map(|s| (s.sink.label(), s)).collect();
     let now: HashSet<String> = after.sinks().skip(1).map(|s| s.sink.label()).collect();
+    // The settings of a sink added or removed are said by its own line: their prefixes.
+    let mut whole = Vec::new();
     for (label, a) in after.sinks().skip(1).map(|s| (s.sink.label(), s)) {
         match was.get(&label) {
-            None => update.push(format!("sink {label} added ({} columns)", a.columns.len())),
+            None => {
+                update.push(format!("sink {label} added ({} columns)", a.columns.len()));
+                whole.push(format!("{}.", crate::spec::sink_prefix(&label)));
+            }
             Some(b) => column_changes(b.columns, a.columns, &format!(" of sink {label}"), &mut update, &mut replace),
         }
     }
     for label in before.sinks().skip(1).map(|s| s.sink.label()).filter(|l| !now.contains(l)) {
         update.push(format!("sink {label} removed: the job no longer writes it (the table or topic stays)"));
+        whole.push(format!("{}.", crate::spec::sink_prefix(&label)));
     }
     if before.timestamp_standard != after.timestamp_standard {
         update.push(format!(
@@ -57,11 +63,7 @@ pub(super) fn classify(before: &PipelineState, after: &PipelineState) -> (Action
             after.timestamp_standard.as_str()
         ));
     }
-    let moved: Vec<String> = (was.keys().filter(|l| !now.contains(*l)).cloned())
-        .chain(now.iter().filter(|l| !was.contains_key(*l)).cloned())
-        .map(|l| format!("{}.", crate::spec::sink_prefix(&l)))
-        .collect();
-    settings_changes(before, after, &moved, &mut update);
+    settings_changes(before, after, &whole, &mut update);
     for (kind, t) in &after.templates {
         if before.templates.get(kind) != Some(t) {
             update.push(format!("template {kind} changed ({t})"));

@@ -121,10 +121,10 @@ fn cancel(job: &str) {
     rest(reqwest::Method::PATCH, &format!("/jobs/{job}?mode=cancel"), None);
 }
 
-fn produce(topic: &str, payloads: &[&str]) {
+fn produce(topic: &str, payloads: &[impl AsRef<str>]) {
     let p: BaseProducer = ClientConfig::new().set("bootstrap.servers", broker()).create().expect("producer");
     for payload in payloads {
-        p.send(BaseRecord::<str, str>::to(topic).payload(*payload)).map_err(|(e, _)| e).expect("send");
+        p.send(BaseRecord::<str, str>::to(topic).payload(payload.as_ref())).map_err(|(e, _)| e).expect("send");
         p.poll(Duration::ZERO);
     }
     p.flush(Duration::from_secs(30)).expect("flush");
@@ -167,6 +167,14 @@ fn orders_to_topic(input: &str, output: &str) -> TestProject {
     p
 }
 
+/// The records of the example's orders sample, as the tests send them: each line that is
+/// a JSON object.
+fn orders_sent(p: &TestProject) -> Vec<String> {
+    let sample = p.read("samples/orders.jsonl");
+    let objects = sample.lines().filter(|l| serde_json::from_str::<Value>(l).is_ok_and(|v| v.is_object()));
+    objects.map(str::to_string).collect()
+}
+
 /// Runs the example's `orders` (its spec changed by `edit`) on the cluster over its
 /// sample's records; what was sent, and each order id's first differing value (none:
 /// every value arrived as itself).
@@ -176,9 +184,7 @@ fn run_orders(edit: impl Fn(String) -> String) -> (usize, usize, Vec<String>) {
     create_topic(&output);
     let p = orders_to_topic(&input, &output);
     p.write("pipelines/orders.toml", &edit(p.read("pipelines/orders.toml")));
-    let sample = p.read("samples/orders.jsonl");
-    let records: Vec<&str> =
-        sample.lines().filter(|l| serde_json::from_str::<Value>(l).is_ok_and(|v| v.is_object())).collect();
+    let records = orders_sent(&p);
     produce(&input, &records);
     let sql = p.run(&["render", "orders"]).code(0).stdout;
     let job = submit(&sql);
@@ -243,11 +249,9 @@ fn a_job_with_two_sinks_writes_every_message_to_each() {
         broker()
     );
     p.write("pipelines/orders.toml", &(spec + &second));
-    let sample = p.read("samples/orders.jsonl");
-    let records: Vec<Value> =
-        sample.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).filter(Value::is_object).collect();
-    let texts: Vec<String> = records.iter().map(Value::to_string).collect();
-    produce(&input, &texts.iter().map(String::as_str).collect::<Vec<_>>());
+    let texts = orders_sent(&p);
+    produce(&input, &texts);
+    let records: Vec<Value> = texts.iter().map(|t| serde_json::from_str(t).unwrap()).collect();
     let sql = p.run(&["render", "orders"]).code(0).stdout;
     assert!(sql.contains("BEGIN STATEMENT SET;"), "{sql}");
     let job = submit(&sql);
@@ -276,9 +280,7 @@ fn a_restart_from_the_savepoint_reads_on_where_the_job_stopped() {
     create_topic(&input);
     create_topic(&output);
     let p = orders_to_topic(&input, &output);
-    let sample = p.read("samples/orders.jsonl");
-    let records: Vec<&str> =
-        sample.lines().filter(|l| serde_json::from_str::<Value>(l).is_ok_and(|v| v.is_object())).collect();
+    let records = orders_sent(&p);
     let (before, after) = records.split_at(records.len() / 2);
     produce(&input, before);
     let sql = p.run(&["render", "orders"]).code(0).stdout;
@@ -293,7 +295,7 @@ fn a_restart_from_the_savepoint_reads_on_where_the_job_stopped() {
     let plan = p.run(&["plan"]).code(0).stdout;
     assert!(plan.contains("start from exactly that savepoint (state kept"), "{plan}");
     let savepoint = stop_with_savepoint(&job);
-    let again: Vec<&str> = after.iter().chain(&before[..3]).copied().collect();
+    let again: Vec<&str> = after.iter().chain(&before[..3]).map(String::as_str).collect();
     produce(&input, &again);
     let job = submit_from(&p.run(&["render", "orders"]).code(0).stdout, Some(&savepoint));
     let want = before.len() + again.len();
@@ -301,14 +303,9 @@ fn a_restart_from_the_savepoint_reads_on_where_the_job_stopped() {
     let got = read_back(&output, want + 1, Duration::from_secs(25));
     cancel(&job);
     eprintln!("orders across a restart from a savepoint: {want} produced, {} arrived", got.len());
-    let ids = |texts: &[&str]| -> Vec<String> {
-        texts
-            .iter()
-            .map(|t| serde_json::from_str::<Value>(t).unwrap()["order_id"].as_str().unwrap().to_string())
-            .collect()
-    };
+    let id = |t: &str| serde_json::from_str::<Value>(t).unwrap()["order_id"].as_str().unwrap().to_string();
     let arrived: Vec<String> = got.iter().map(|v| v["order_id"].as_str().unwrap().to_string()).collect();
-    let sent: Vec<String> = ids(before).into_iter().chain(ids(&again)).collect();
+    let sent: Vec<String> = before.iter().map(|t| id(t)).chain(again.iter().map(|t| id(t))).collect();
     assert_eq!(arrived, sent, "every message once, in order: none read twice, none skipped");
 }
 

@@ -115,7 +115,7 @@ pub fn resolve(
 /// its key and its DDL.
 fn sink_state(sink: &Sink, schema: &SinkSchema, ddl: String) -> SinkState {
     let record = match &sink.target {
-        Target::Hologres(h) => SinkRecord {
+        Target::Table(h) => SinkRecord {
             dialect: h.dialect,
             schema: h.schema.clone(),
             table: h.table.clone(),
@@ -185,7 +185,7 @@ pub(super) fn kafka_sink_topics(p: &Pipeline) -> Vec<String> {
 /// The dimension tables of a pipeline's lookups, read from the live database through
 /// `[sink] dsn_env` where a column's type is not pinned and the variable is set.
 fn dimensions(p: &Pipeline) -> Result<Vec<Option<schema::Dimension>>, Diagnostic> {
-    let sink = p.hologres_sinks().next();
+    let sink = p.table_sinks().next();
     let env = sink.and_then(|s| s.dsn_env.as_deref()).filter(|e| std::env::var(e).is_ok_and(|v| !v.is_empty()));
     p.lookups
         .iter()

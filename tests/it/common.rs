@@ -31,12 +31,12 @@ impl TestProject {
         p
     }
 
-    /// A copy of the bundled example with only its JSON-topic pipelines, `clickstream`
-    /// and `orders`: what the tests of apply, the CLI and the review loop count on
-    /// (the change stream and the lookup join have tests of their own).
+    /// A copy of the bundled example with only its JSON-topic pipelines into Hologres,
+    /// `clickstream` and `orders`: what the tests of apply, the CLI and the review loop
+    /// count on (the change stream, the lookup join and the JDBC sink have tests of their own).
     pub fn two_pipelines() -> TestProject {
         let p = TestProject::example();
-        for name in ["payments", "shop_orders"] {
+        for name in ["orders_report", "payments", "shop_orders"] {
             std::fs::remove_file(p.path().join("pipelines").join(format!("{name}.toml"))).unwrap();
         }
         p

@@ -6,7 +6,7 @@ use crate::common::TestProject;
 fn example_plans_creates_and_exits_2_with_detailed_exitcode() {
     let p = TestProject::example();
     let r = p.run(&["plan", "--detailed-exitcode"]).code(2);
-    assert!(r.stdout.contains("Plan: 4 to add, 0 to change, 0 to replace, 0 to destroy."), "{}", r.stdout);
+    assert!(r.stdout.contains("Plan: 5 to add, 0 to change, 0 to replace, 0 to destroy."), "{}", r.stdout);
     p.run(&["plan"]).code(0);
 }
 
@@ -18,14 +18,16 @@ fn recorded_plan_then_no_changes_then_evolution() {
     let r = p.run(&["plan", "--detailed-exitcode"]).code(0);
     assert!(r.stdout.contains("No changes."), "{}", r.stdout);
 
-    // A new field in some records: an update that adds the column.
+    // A new field in some records: an update that adds the column, to both pipelines that
+    // read the orders (the example's `orders` into Hologres, `orders_report` over JDBC).
     let mut sample = p.read("samples/orders.jsonl");
     sample = sample.replacen("\"currency\": \"CNY\"", "\"currency\": \"CNY\", \"channel\": \"app\"", 3);
     p.write("samples/orders.jsonl", &sample);
     let r = p.run(&["plan", "--detailed-exitcode"]).code(2);
     assert!(r.stdout.contains("~ pipeline \"orders\""), "{}", r.stdout);
+    assert!(r.stdout.contains("~ pipeline \"orders_report\""), "{}", r.stdout);
     assert!(r.stdout.contains("because: column `channel` added (STRING, 3/40 present)"), "{}", r.stdout);
-    assert!(r.stdout.contains("Plan: 0 to add, 1 to change, 0 to replace, 0 to destroy."), "{}", r.stdout);
+    assert!(r.stdout.contains("Plan: 0 to add, 2 to change, 0 to replace, 0 to destroy."), "{}", r.stdout);
     let second = p.record();
     assert_eq!(second.serial, 2);
     assert_eq!(second.pipelines["orders"].history.len(), 2);

@@ -8,7 +8,7 @@ fn check_render(p: &TestProject, name: &str) {
     let ddl = p.run(&["render", name, "--ddl"]).code(0).stdout;
     let deployment = p.run(&["render", name, "--deployment"]).code(0).stdout;
     insta::assert_snapshot!(format!("{name}.sql"), sql);
-    insta::assert_snapshot!(format!("{name}.hologres.sql"), ddl);
+    insta::assert_snapshot!(format!("{name}.ddl.sql"), ddl);
     insta::assert_snapshot!(format!("{name}.deployment.yaml"), deployment);
 }
 
@@ -22,7 +22,15 @@ fn example_clickstream() {
     check_render(&TestProject::example(), "clickstream");
 }
 
-/// A Canal change stream: declared types, the key from `pkNames`, the table filter.
+/// A PostgreSQL table through Flink's JDBC connector: its connection as a JDBC URL, the
+/// TIMESTAMP_LTZ written as TIMESTAMP, the `user` object renamed, PostgreSQL's DDL.
+#[test]
+fn example_orders_report() {
+    check_render(&TestProject::example(), "orders_report");
+}
+
+/// A Canal change stream: declared types, the key from `pkNames` (declared on the source
+/// table too), the table filter.
 #[test]
 fn example_shop_orders() {
     let p = TestProject::example();
@@ -55,7 +63,7 @@ fn several_sinks() {
     let sql = p.run(&["render", "orders"]).code(0).stdout;
     let ddl = p.run(&["render", "orders", "--ddl"]).code(0).stdout;
     insta::assert_snapshot!("orders_several_sinks.sql", sql);
-    insta::assert_snapshot!("orders_several_sinks.hologres.sql", ddl);
+    insta::assert_snapshot!("orders_several_sinks.ddl.sql", ddl);
 }
 
 /// Keys of every shape: reserved words, punctuation, unicode, case twins, empty and

@@ -226,6 +226,123 @@ pub fn nameable(key: &str) -> bool {
     !key.is_empty() && !key.contains(['\n', '\r']) && key.chars().count() <= MAX_IDENTIFIER_CHARS
 }
 
+/// PostgreSQL's reserved key words ("SQL Key Words", PostgreSQL 16: reserved, and
+/// reserved but allowed as a function or type name): none can name a column unquoted.
+pub const PG_RESERVED: &[&str] = &[
+    "all",
+    "analyse",
+    "analyze",
+    "and",
+    "any",
+    "array",
+    "as",
+    "asc",
+    "asymmetric",
+    "authorization",
+    "binary",
+    "both",
+    "case",
+    "cast",
+    "check",
+    "collate",
+    "collation",
+    "column",
+    "concurrently",
+    "constraint",
+    "create",
+    "cross",
+    "current_catalog",
+    "current_date",
+    "current_role",
+    "current_schema",
+    "current_time",
+    "current_timestamp",
+    "current_user",
+    "default",
+    "deferrable",
+    "desc",
+    "distinct",
+    "do",
+    "else",
+    "end",
+    "except",
+    "false",
+    "fetch",
+    "for",
+    "foreign",
+    "freeze",
+    "from",
+    "full",
+    "grant",
+    "group",
+    "having",
+    "ilike",
+    "in",
+    "initially",
+    "inner",
+    "intersect",
+    "into",
+    "is",
+    "isnull",
+    "join",
+    "lateral",
+    "leading",
+    "left",
+    "like",
+    "limit",
+    "localtime",
+    "localtimestamp",
+    "natural",
+    "not",
+    "notnull",
+    "null",
+    "offset",
+    "on",
+    "only",
+    "or",
+    "order",
+    "outer",
+    "overlaps",
+    "placing",
+    "primary",
+    "references",
+    "returning",
+    "right",
+    "select",
+    "session_user",
+    "similar",
+    "some",
+    "symmetric",
+    "system_user",
+    "table",
+    "tablesample",
+    "then",
+    "to",
+    "trailing",
+    "true",
+    "union",
+    "unique",
+    "user",
+    "using",
+    "variadic",
+    "verbose",
+    "when",
+    "where",
+    "window",
+    "with",
+];
+
+/// Whether PostgreSQL reads `name` unquoted as itself: lower case ASCII letters, digits,
+/// `_` and `$`, not starting with a digit or `$`, at most 63 bytes, not a reserved word.
+/// Flink's JDBC connector writes names into its statements as they are.
+pub fn plain_pg_ident(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '$')
+        && name.len() <= 63
+        && PG_RESERVED.binary_search(&name).is_err()
+}
+
 /// Quotes an identifier for PostgreSQL and Hologres: double quotes, inner ones doubled.
 pub fn quote_pg_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
@@ -423,7 +540,18 @@ impl TypeParser<'_> {
 #[cfg(test)]
 mod tests {
     use super::FlinkType::{self, *};
-    use super::TypeError;
+    use super::{PG_RESERVED, TypeError, plain_pg_ident};
+
+    #[test]
+    fn plain_postgresql_names_are_lower_case_and_not_reserved() {
+        assert!(PG_RESERVED.is_sorted(), "binary search needs the words sorted");
+        for name in ["order_id", "_x", "a$1", "customer", "name"] {
+            assert!(plain_pg_ident(name), "{name}");
+        }
+        for name in ["user", "order", "Name", "1st", "a b", "a.b", "$a", "", "ü", &"x".repeat(64)] {
+            assert!(!plain_pg_ident(name), "{name}");
+        }
+    }
 
     /// The Flink → Hologres mapping, one entry per row: the table the docs promise.
     const MAPPING: &[(&str, &str, bool)] = &[

@@ -10,7 +10,7 @@ use minijinja::{Environment, UndefinedBehavior, Value, context};
 use serde_json::json;
 
 use crate::schema::Schema;
-use crate::spec::{Credential, DeploymentSpec, Pipeline, SaslMechanism, SecretRef};
+use crate::spec::{Credential, DeploymentSpec, Pipeline, SaslMechanism, SecretRef, TableConnector};
 use crate::state::DeployParams;
 use crate::types::{quote_ident, quote_pg_ident};
 
@@ -295,24 +295,27 @@ fn relations(p: &Pipeline, s: &Schema) -> Relations {
     Relations { view, from, insert_where }
 }
 
-/// The dimension tables: their columns, the join and the Hologres connector options
-/// (the first Hologres sink's connection, then the lookup's own options).
+/// The dimension tables: their columns, the join and the connector options (the first
+/// table sink's connector and connection, then the lookup's own options).
 fn lookups(p: &Pipeline, s: &Schema) -> Vec<serde_json::Value> {
     // Resolution made sure there is one when there are lookups.
-    let Some(sink) = p.hologres_sinks().next() else { return Vec::new() };
+    let Some(sink) = p.table_sinks().next() else { return Vec::new() };
     s.stages
         .lookups
         .iter()
         .map(|l| {
-            let mut o: BTreeMap<&str, serde_json::Value> = BTreeMap::new();
-            o.insert("connector", json!("hologres"));
-            o.insert("endpoint", json!(sink.endpoint));
-            o.insert("dbname", json!(sink.database));
-            o.insert("tablename", json!(l.dimension));
-            o.insert("username", option_value(&sink.username));
-            if let Some(pw) = &sink.password {
-                o.insert("password", json!({ "secret": pw.name }));
-            }
+            let mut o = match sink.connector {
+                TableConnector::Jdbc => sinks::jdbc_connection(sink, &l.dimension),
+                TableConnector::Hologres => {
+                    let mut o: BTreeMap<&str, serde_json::Value> = BTreeMap::new();
+                    o.insert("connector", json!("hologres"));
+                    o.insert("endpoint", json!(sink.endpoint));
+                    o.insert("dbname", json!(sink.database));
+                    o.insert("tablename", json!(l.dimension));
+                    sinks::credentials(&mut o, sink);
+                    o
+                }
+            };
             o.extend(l.options.iter().map(|(k, v)| (k.as_str(), json!(v))));
             json!({
                 "table": l.table,
@@ -368,6 +371,7 @@ fn context(p: &Pipeline, s: &Schema, d: &DeployParams, r: &Relations) -> serde_j
             "columns": s.physical.iter().map(|c| json!({ "name": c.key, "type": c.ty.to_string() })).collect::<Vec<_>>(),
             "computed": s.computed.iter().map(|c| json!({ "name": c.name, "expr": c.expr })).collect::<Vec<_>>(),
             "watermark": s.watermark.as_ref().map(|(c, d)| json!({ "column": c, "delay_secs": d })),
+            "primary_key": source_key(p, s),
             "options": options(so),
         },
         "lookups": lookups(p, s),
@@ -382,6 +386,25 @@ fn context(p: &Pipeline, s: &Schema, d: &DeployParams, r: &Relations) -> serde_j
             "flink_conf": d.flink_conf.iter().map(|(k, v)| json!({ "key": k, "value": v })).collect::<Vec<_>>(),
         },
     })
+}
+
+/// A change stream's key, declared on the source table: the primary key's physical
+/// columns, or none when a key column is computed (Flink keys only physical columns).
+/// Without it, Flink fills an update's old row from Canal's `old` array by column
+/// name, which an event that changes several rows makes another row's; a
+/// SinkMaterializer then re-emits the stale row at a later delete. With the key, the
+/// upsert sink takes the new rows by key and drops the old ones (DropUpdateBefore).
+fn source_key(p: &Pipeline, s: &Schema) -> Vec<String> {
+    if !p.source.format.is_changelog() {
+        return Vec::new();
+    }
+    let physical = |expr: &str| s.physical.iter().find(|c| quote_ident(&c.key) == expr).map(|c| c.key.clone());
+    let key: Option<Vec<String>> = s
+        .primary_key
+        .iter()
+        .map(|k| s.columns.iter().find(|c| &c.sink_name == k).and_then(|c| physical(&c.expr)))
+        .collect();
+    key.unwrap_or_default()
 }
 
 /// Sink `i`'s `sink`, `insert` and (for Hologres) `ddl`.

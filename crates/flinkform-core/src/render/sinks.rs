@@ -1,5 +1,5 @@
 //! Each sink's part of the template context: its Flink table (columns, key, connector
-//! options as the engine spells them), its insert, and for a Hologres table its DDL.
+//! options as the engine spells them), its insert, and for a table its DDL.
 
 use std::collections::BTreeMap;
 
@@ -8,8 +8,8 @@ use serde_json::json;
 use super::{option_value, options};
 use crate::infer::TsStandard;
 use crate::schema::{Column, SinkSchema};
-use crate::spec::{KafkaSinkSpec, OnConflict, Pipeline, SinkSpec, Target};
-use crate::types::quote_pg_ident;
+use crate::spec::{KafkaSinkSpec, OnConflict, Pipeline, SinkSpec, TableConnector, Target};
+use crate::types::{FlinkType, quote_pg_ident};
 
 /// The name of sink `i` in the script: `NAME_sink`, then `NAME_sink_2`...
 pub(super) fn table_name(p: &Pipeline, i: usize) -> String {
@@ -19,7 +19,7 @@ pub(super) fn table_name(p: &Pipeline, i: usize) -> String {
     }
 }
 
-/// The `sink`, `insert` and (for Hologres) `ddl` variables of sink `i`.
+/// The `sink`, `insert` and (for a table) `ddl` variables of sink `i`.
 pub(super) fn context(
     p: &Pipeline,
     i: usize,
@@ -30,23 +30,37 @@ pub(super) fn context(
 ) -> serde_json::Value {
     let target = &p.sinks[i].target;
     let opts = match target {
-        Target::Hologres(h) => options(hologres_options(h, p.deployment.vvr)),
+        Target::Table(t) if t.connector == TableConnector::Jdbc => options(jdbc_options(t)),
+        Target::Table(h) => options(hologres_options(h, p.deployment.vvr)),
         Target::Kafka(k) => options(kafka_options(k, standard)),
     };
+    let jdbc = matches!(target, Target::Table(t) if t.connector == TableConnector::Jdbc);
+    // Each column's type in the Flink sink table, and the expression that writes it.
+    let written: Vec<(FlinkType, String)> = s
+        .columns
+        .iter()
+        .map(|c| match jdbc_type(&c.ty).filter(|_| jdbc) {
+            Some(t) => {
+                let expr = format!("CAST({} AS {t})", c.expr);
+                (t, expr)
+            }
+            None => (c.ty.clone(), c.expr.clone()),
+        })
+        .collect();
     let mut v = json!({
         "sink": {
             "table": table_name(p, i),
-            "columns": s.columns.iter().map(|c| json!({ "name": c.sink_name, "type": c.ty.to_string(), "not_null": !c.nullable })).collect::<Vec<_>>(),
+            "columns": s.columns.iter().zip(&written).map(|(c, (t, _))| json!({ "name": c.sink_name, "type": t.to_string(), "not_null": !c.nullable })).collect::<Vec<_>>(),
             "primary_key": s.primary_key,
             "options": opts,
         },
         "insert": {
-            "select": s.columns.iter().map(|c| json!({ "expr": c.expr, "name": c.sink_name })).collect::<Vec<_>>(),
+            "select": s.columns.iter().zip(&written).map(|(c, (_, e))| json!({ "expr": e, "name": c.sink_name })).collect::<Vec<_>>(),
             "from": from,
             "where": insert_where,
         },
     });
-    if let Target::Hologres(h) = target {
+    if let Target::Table(h) = target {
         let props: Vec<serde_json::Value> =
             table_properties(h, &s.columns).into_iter().map(|(k, v)| json!({ "key": k, "value": v })).collect();
         v["ddl"] = json!({
@@ -60,6 +74,49 @@ pub(super) fn context(
         });
     }
     v
+}
+
+/// The type Flink's JDBC connector writes in place of `ty`, where it cannot write `ty`
+/// itself: its PostgreSQL dialect has no TIMESTAMP_LTZ ("Unsupported type") and takes
+/// TIMESTAMP precisions 1 to 6 only. A TIMESTAMP_LTZ is written as the local time of
+/// the session's time zone, which the connector binds in the JVM's (by default the same)
+/// zone, so a `timestamptz` column receives the same instant.
+fn jdbc_type(ty: &FlinkType) -> Option<FlinkType> {
+    let t = match ty {
+        FlinkType::TimestampLtz(p) | FlinkType::Timestamp(p) => FlinkType::Timestamp((*p).clamp(1, 6)),
+        _ => return None,
+    };
+    (t != *ty).then_some(t)
+}
+
+/// The connection options of a JDBC table: Flink's JDBC connector with PostgreSQL's
+/// URL. `stringtype=unspecified` lets PostgreSQL type the STRING values the connector
+/// binds, so that JSON text goes into `jsonb` columns.
+pub(super) fn jdbc_connection(t: &SinkSpec, table: &str) -> BTreeMap<&'static str, serde_json::Value> {
+    let mut o = BTreeMap::new();
+    o.insert("connector", json!("jdbc"));
+    o.insert("url", json!(format!("jdbc:postgresql://{}/{}?stringtype=unspecified", t.endpoint, t.database)));
+    o.insert("table-name", json!(table));
+    credentials(&mut o, t);
+    o
+}
+
+/// A table's `username` and `password` options, where it has them: the same keys in the
+/// Hologres and JDBC connectors.
+pub(super) fn credentials(o: &mut BTreeMap<&str, serde_json::Value>, t: &SinkSpec) {
+    if let Some(user) = &t.username {
+        o.insert("username", option_value(user));
+    }
+    if let Some(pw) = &t.password {
+        o.insert("password", json!({ "secret": pw.name }));
+    }
+}
+
+/// A JDBC sink's connector options: the connection, then the spec's own.
+fn jdbc_options(t: &SinkSpec) -> BTreeMap<&str, serde_json::Value> {
+    let mut o = jdbc_connection(t, &format!("{}.{}", t.schema, t.table));
+    o.extend(t.options.iter().map(|(k, v)| (k.as_str(), option_value(v))));
+    o
 }
 
 /// A Kafka sink's connector options: JSON values (decimals as plain numbers, so they
@@ -91,6 +148,9 @@ pub const FIXED_PROPERTIES: &[&str] = &["orientation", "distribution_key", "clus
 /// The Hologres table properties of a sink, sorted, with column names as
 /// Hologres spells them (double-quoted sink names).
 pub fn table_properties(sink: &SinkSpec, columns: &[Column]) -> BTreeMap<&'static str, String> {
+    if sink.connector == TableConnector::Jdbc {
+        return BTreeMap::new();
+    }
     let names = |cols: &[String], suffix: &str| {
         cols.iter()
             .map(|c| {
@@ -124,10 +184,7 @@ fn hologres_options(sink: &SinkSpec, vvr: (u32, u32, u32)) -> BTreeMap<&str, ser
     ko.insert("endpoint", json!(sink.endpoint));
     ko.insert("dbname", json!(sink.database));
     ko.insert("tablename", json!(format!("{}.{}", sink.schema, sink.table)));
-    ko.insert("username", option_value(&sink.username));
-    if let Some(pw) = &sink.password {
-        ko.insert("password", json!({ "secret": pw.name }));
-    }
+    credentials(&mut ko, sink);
     if vvr.0 >= 11 {
         let action = match sink.on_conflict {
             OnConflict::Update => "INSERT_OR_UPDATE",

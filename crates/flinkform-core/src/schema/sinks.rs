@@ -4,7 +4,8 @@
 use super::{Column, keys, spec_error, with_near};
 use crate::diag::Diagnostic;
 use crate::spec::Pipeline;
-use crate::spec::{Sink, Target};
+use crate::spec::{Sink, SinkSpec, TableConnector, Target};
+use crate::types::{FlinkType, plain_pg_ident};
 use std::collections::{HashMap, HashSet};
 
 /// What one sink is written.
@@ -65,7 +66,8 @@ pub(super) fn sinks(
                     spec_error(p, &format!("{key}.type"), format!("{} is an upsert-kafka sink, which is keyed by a primary key, and it has none", sink.label()))
                         .with_help("set `primary_key` on the sink, or [schema] primary_key"),
                 ),
-                Target::Hologres(h) => keys::check_sink_keys(p, h, &key, &cols, &pk, diags),
+                Target::Table(h) if h.connector == TableConnector::Jdbc => check_jdbc(p, h, &key, &cols, diags),
+                Target::Table(h) => keys::check_sink_keys(p, h, &key, &cols, &pk, diags),
                 Target::Kafka(_) => {}
             }
             SinkSchema { columns: cols, primary_key: pk }
@@ -86,7 +88,10 @@ fn own_key(
     names
         .iter()
         .filter_map(|n| match by_name.get(n.as_str()) {
-            Some(c) if sink.hologres().is_some() && !c.ty.can_be_primary_key() => {
+            Some(c)
+                if sink.table().is_some_and(|t| t.connector == TableConnector::Hologres)
+                    && !c.ty.can_be_primary_key() =>
+            {
                 diags.push(spec_error(p, &format!("{key}.primary_key"), format!("primary key column `{n}` of {} is {}; Hologres keys cannot be FLOAT, DOUBLE, DECIMAL, ARRAY or JSON", sink.label(), c.ty)));
                 None
             }
@@ -97,6 +102,35 @@ fn own_key(
             }
         })
         .collect()
+}
+
+/// What Flink's JDBC connector can write: it puts names into its statements unquoted (the
+/// PostgreSQL dialect of flink-connector-jdbc quotes nothing), so every name must read
+/// as itself, and it has no converter for writing an ARRAY.
+fn check_jdbc(p: &Pipeline, sink: &SinkSpec, key: &str, columns: &[Column], diags: &mut Vec<Diagnostic>) {
+    for part in [&sink.schema, &sink.table] {
+        if !plain_pg_ident(part) {
+            diags.push(spec_error(p, &format!("{key}.table"), format!("the JDBC connector writes table names unquoted, and PostgreSQL does not read `{part}` as itself")).with_help("name a table of lower-case letters, digits and `_` that is not a reserved word"));
+        }
+    }
+    for c in columns {
+        if !plain_pg_ident(&c.sink_name) {
+            diags.push(spec_error(p, &format!("{key}.type"), format!("column `{}` is written as `{}`, which the JDBC connector writes unquoted and PostgreSQL does not read as itself", c.name, c.sink_name)).with_help(format!("rename it in [schema]: `columns.{} = {{ rename = \"...\" }}` (lower-case letters, digits and `_`, not a reserved word)", crate::spec::toml_key(&c.name))));
+        }
+        if let FlinkType::Array(_) = c.ty {
+            diags.push(
+                spec_error(
+                    p,
+                    &format!("{key}.type"),
+                    format!("column `{}` is {}, and the JDBC connector cannot write an ARRAY", c.name, c.ty),
+                )
+                .with_help(format!(
+                    "read it as JSON text: `columns.{} = {{ type = \"STRING\" }}` in [schema]",
+                    crate::spec::toml_key(&c.name)
+                )),
+            );
+        }
+    }
 }
 
 /// Where sink `i`'s keys are in the spec: `sink.N` for a `[[sink]]`, `sink` for `[sink]`.

@@ -76,8 +76,8 @@ pub(super) fn lookups(
     if p.lookups.is_empty() {
         return (Vec::new(), None);
     }
-    if p.hologres_sinks().next().is_none() {
-        diags.push(spec_error(p, "lookup.1", "a [[lookup]] reads its dimension table with the connection of a Hologres sink, and this pipeline writes to none".into()));
+    if p.table_sinks().next().is_none() {
+        diags.push(spec_error(p, "lookup.1", "a [[lookup]] reads its dimension table with the connection of a table sink (Hologres or JDBC), and this pipeline writes to none".into()));
         return (Vec::new(), None);
     }
     let by_name: HashMap<String, (String, FlinkType)> =

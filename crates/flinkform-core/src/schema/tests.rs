@@ -247,3 +247,32 @@ fn dedupe_by_anything_but_the_event_time_is_said_to_rank() {
     assert_eq!(by("ts"), (Some((vec!["`id`".into()], "`ts`".into())), false));
     assert_eq!(by("n"), (Some((vec!["`id`".into()], "`n`".into())), true));
 }
+
+#[test]
+fn a_jdbc_sink_takes_only_names_postgresql_reads_unquoted_and_no_array() {
+    let records = [r#"{"id": 1, "user": "a", "Name": "b", "tags": ["x"], "ts": "2024-05-01T10:00:00.000Z"}"#];
+    let jdbc = "type = \"jdbc\"";
+    let (s, d) = resolve_with("", jdbc, &records);
+    assert!(s.is_none());
+    let all = d.join("\n");
+    // `user` is reserved; `Name` folds to `name`, which PostgreSQL reads as itself.
+    assert!(all.contains("column `user` is written as `user`") && all.contains("`columns.user = { rename"), "{all}");
+    assert!(!all.contains("column `Name`"), "{all}");
+    assert!(all.contains("column `tags` is ARRAY<STRING>, and the JDBC connector cannot write an ARRAY"), "{all}");
+    let fixed = "columns.user = { rename = \"customer\" }\ncolumns.tags = { type = \"STRING\" }";
+    let (s, d) = resolve_with(fixed, jdbc, &records);
+    let s = s.unwrap_or_else(|| panic!("{d:?}"));
+    assert_eq!(s.column("user").map(|c| c.sink_name.as_str()), Some("customer"));
+    // The same names are fine for Hologres, which flinkform quotes.
+    assert!(resolve_with("", "", &records).0.is_some());
+}
+
+#[test]
+fn a_jdbc_sink_with_a_session_time_zone_of_its_own_is_warned_of_shifted_instants() {
+    let records = [r#"{"id": 1, "ts": "2024-05-01T10:00:00.000Z"}"#];
+    let zoned = "type = \"jdbc\"\n[deployment.flink_conf]\n\"table.local-time-zone\" = \"Asia/Shanghai\"";
+    let warned = |sink: &str| resolve_with("", sink, &records).1.iter().any(|m| m.contains("the instants shift"));
+    assert!(warned(zoned));
+    assert!(!warned("type = \"jdbc\""), "the session zone is the JVM's by default");
+    assert!(!warned(&zoned.replace("type = \"jdbc\"", "")), "Hologres converts TIMESTAMP_LTZ itself");
+}

@@ -4,7 +4,7 @@ use super::{Column, Physical};
 use crate::change::Declared;
 use crate::diag::Diagnostic;
 use crate::infer::{Fields, Fractions, Shape, TsStandard};
-use crate::spec::{Dialect, Pipeline};
+use crate::spec::{Dialect, Pipeline, TableConnector};
 use crate::types::{FlinkType, Integers};
 
 /// How shapes become types: the timestamp standard, the rule for integers, and how the
@@ -42,9 +42,19 @@ impl Typing {
 /// TIMESTAMP_LTZ shifted by older VVR, and nanosecond digits a column that holds
 /// microseconds (Hologres and PostgreSQL `timestamp`/`timestamptz`) cuts.
 pub(super) fn warn_timestamps(pipeline: &Pipeline, columns: &[Column], diags: &mut Vec<Diagnostic>) {
-    // The first Hologres sink's dialect names the database (the columns are the same).
-    let Some(dialect) = pipeline.hologres_sinks().next().map(|s| s.dialect) else { return };
+    // The first table sink's dialect names the database (the columns are the same).
+    let Some(dialect) = pipeline.table_sinks().next().map(|s| s.dialect) else { return };
+    let jdbc = pipeline.table_sinks().any(|s| s.connector == TableConnector::Jdbc);
+    let zone = pipeline.deployment.flink_conf.get("table.local-time-zone");
     for c in columns {
+        // A JDBC sink writes a TIMESTAMP_LTZ as the session zone's local time, which its
+        // connector binds in the JVM's zone: the two must be the same.
+        if let (true, FlinkType::TimestampLtz(_), Some(zone)) = (jdbc, &c.ty, zone) {
+            diags.push(Diagnostic::warning(format!(
+                "{}: column `{}` is TIMESTAMP_LTZ, written by the JDBC connector as the local time of `table.local-time-zone` ({zone}) and read back in the JVM's zone: unless the job's JVMs run in {zone}, the instants shift",
+                pipeline.file, c.name
+            )));
+        }
         // Before VVR 8.0.6 the Hologres connector writes TIMESTAMP_LTZ into timestamptz
         // shifted by the time-zone offset (8.0.6 added the option that turns it off,
         // which flinkform sets; VVR 11 converts correctly).

@@ -22,11 +22,12 @@ pub use load::{load, read};
 pub use model::{
     CONFIG_VERSION, ColumnSpec, Config, Conversion, Credential, DeploymentSpec, Dialect, EventTime, OnConflict,
     OnFailure, Pipeline, Project, Resources, SampleSpec, SaslMechanism, SchemaSpec, SecretRef, Security,
-    SecurityProtocol, SinkSpec, SourceFormat, SourceSpec, StateConfig, TEMPLATE_NAMES, Upgrade, VvpTarget, VvpTimeouts,
+    SecurityProtocol, SinkSpec, SourceFormat, SourceSpec, StateConfig, TEMPLATE_NAMES, TableConnector, Upgrade,
+    VvpTarget, VvpTimeouts,
 };
 pub use read::{PIPELINE_NAME_RULE, parse_vvr, pipeline_name_valid};
 use settings::Settings;
-pub use settings::{SETTINGS_FORM, sink_prefix};
+pub use settings::{SETTINGS_FORM, key as toml_key, sink_prefix};
 pub use sink::{KafkaSinkSpec, Sink, Target};
 pub use transform::{Dedupe, LookupSpec, TransformSpec};
 

@@ -373,10 +373,14 @@ impl OnConflict {
     }
 }
 
-/// `[sink]`: a Hologres table.
+/// `[sink]`: a table in Hologres (`type = "hologres"`, its own connector) or in
+/// PostgreSQL (`type = "jdbc"`, Flink's JDBC connector). The table properties are
+/// Hologres's; a JDBC sink has none.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SinkSpec {
-    /// `host:port` of the Hologres endpoint.
+    /// The connector that writes the table.
+    pub connector: TableConnector,
+    /// `host:port` of the database endpoint.
     pub endpoint: String,
     /// Database name.
     pub database: String,
@@ -384,8 +388,8 @@ pub struct SinkSpec {
     pub schema: String,
     /// Table name.
     pub table: String,
-    /// User name.
-    pub username: Credential,
+    /// User name (always set for Hologres; a JDBC sink may have none).
+    pub username: Option<Credential>,
     /// Password (a secret reference).
     pub password: Option<SecretRef>,
     /// Conflict handling.
@@ -409,6 +413,26 @@ pub struct SinkSpec {
     pub dsn_env: Option<String>,
     /// `[sink.options]`: further Hologres connector options, checked against VVR's list.
     pub options: BTreeMap<String, Credential>,
+}
+
+/// The connector a table sink is written with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TableConnector {
+    /// VVR's Hologres connector.
+    Hologres,
+    /// Flink's JDBC connector with the PostgreSQL driver.
+    Jdbc,
+}
+
+impl TableConnector {
+    /// The spec's spelling (`[sink] type`).
+    pub fn name(self) -> &'static str {
+        match self {
+            TableConnector::Hologres => "hologres",
+            TableConnector::Jdbc => "jdbc",
+        }
+    }
 }
 
 /// The SQL dialect of a sink database.
@@ -513,9 +537,9 @@ pub struct Resources {
 }
 
 impl Pipeline {
-    /// The Hologres sinks.
-    pub fn hologres_sinks(&self) -> impl Iterator<Item = &SinkSpec> {
-        self.sinks.iter().filter_map(Sink::hologres)
+    /// The table sinks (Hologres or JDBC).
+    pub fn table_sinks(&self) -> impl Iterator<Item = &SinkSpec> {
+        self.sinks.iter().filter_map(Sink::table)
     }
 }
 

@@ -22,6 +22,8 @@ pub(super) enum Connector {
     Kafka,
     /// VVR's Hologres connector, as a sink.
     Hologres,
+    /// Flink's JDBC connector (VVR ships Apache Flink's), as a sink.
+    Jdbc,
 }
 
 /// Options flinkform renders itself, and the spec key that sets each.
@@ -169,6 +171,24 @@ const HOLOGRES_RENAMED: &[(&str, &str)] = &[
     ("sdkMode", "sink.write-mode"),
 ];
 
+const JDBC_OWNED: &[(&str, &str)] = &[
+    ("connector", "`type = \"jdbc\"`"),
+    ("password", "[sink] password"),
+    ("table-name", "[sink] table"),
+    ("url", "[sink] endpoint and database"),
+    ("username", "[sink] username"),
+];
+
+/// The JDBC sink options VVR documents ("JDBC connector", WITH parameters: the general
+/// ones and those of a sink table), on every engine that has the connector (VVR 6.0.1+).
+const JDBC_KNOWN: &[Known] = &[
+    ("connection.max-retry-timeout", ANY),
+    ("sink.buffer-flush.interval", ANY),
+    ("sink.buffer-flush.max-rows", ANY),
+    ("sink.max-retries", ANY),
+    ("sink.parallelism", ANY),
+];
+
 /// What a connector takes on an engine: the options flinkform owns, and those a spec may set.
 fn table(c: Connector, vvr: Option<Vvr>) -> (&'static [(&'static str, &'static str)], Vec<Known>) {
     match c {
@@ -182,6 +202,7 @@ fn table(c: Connector, vvr: Option<Vvr>) -> (&'static [(&'static str, &'static s
             };
             (HOLOGRES_OWNED, known)
         }
+        Connector::Jdbc => (JDBC_OWNED, JDBC_KNOWN.to_vec()),
     }
 }
 
@@ -192,6 +213,7 @@ pub(super) fn read(s: &Section<'_, '_>, connector: Connector, vvr: Option<Vvr>) 
     let name = match connector {
         Connector::Kafka => "Kafka",
         Connector::Hologres => "Hologres",
+        Connector::Jdbc => "JDBC",
     };
     let engine = vvr.map_or(String::new(), |v| format!(" on VVR {}.{}.{}", v.0, v.1, v.2));
     let mut out = BTreeMap::new();

@@ -6,8 +6,8 @@ use super::options::{self, Connector};
 use super::walk::Section;
 use super::{
     ColumnSpec, Conversion, Credential, DeploymentSpec, EventTime, OnFailure, Pipeline, Resources, SampleSpec,
-    SaslMechanism, SchemaSpec, SecretRef, Security, SecurityProtocol, Settings, SourceFormat, SourceSpec,
-    TEMPLATE_NAMES, Upgrade, settings, transform,
+    SaslMechanism, SchemaSpec, SecretRef, Security, SecurityProtocol, Settings, Sink, SourceFormat, SourceSpec,
+    TEMPLATE_NAMES, TableConnector, Upgrade, settings, transform,
 };
 use crate::diag::{Diagnostic, Source};
 use crate::infer::{InferConfig, TsStandard};
@@ -111,7 +111,9 @@ pub(super) fn read_pipeline(top: &Section<'_, '_>, defaults: &Section<'_, '_>, s
     let schema = read_schema(&layered("schema"), &settings);
     let sinks = super::sink::read_sinks(top, defaults, vvr, &settings);
     let transform = transform::read_transform(&layered("transform"), &settings);
-    let lookups = transform::read_lookups(top, &settings);
+    // Lookups read their dimension tables through the first table sink's connector.
+    let connector = sinks.iter().flatten().find_map(Sink::table).map_or(TableConnector::Hologres, |t| t.connector);
+    let lookups = transform::read_lookups(top, connector, &settings);
     let deployment = read_deployment(&layered("deployment"), &settings);
     let tpl = layered("template");
     let mut templates = BTreeMap::new();

@@ -46,7 +46,7 @@ pub(super) trait Shown {
 
 /// One part of a TOML key: bare where TOML allows it, quoted otherwise
 /// (`"public.orders_agg"`, `"execution.checkpointing.interval"`).
-pub(super) fn key(part: &str) -> String {
+pub fn key(part: &str) -> String {
     let bare = !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
     if bare { part.to_string() } else { toml::Value::String(part.to_string()).to_string() }
 }

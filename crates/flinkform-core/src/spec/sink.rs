@@ -1,12 +1,14 @@
 //! A pipeline's sinks: `[sink]`, or each `[[sink]]` of a pipeline that writes to
 //! several tables (or topics) in one job. Hologres sinks take `[defaults.sink]`
-//! underneath; a Kafka sink is its own table of keys.
+//! underneath; a JDBC or Kafka sink is its own table of keys (the defaults name a
+//! Hologres instance).
 
 use super::model::Vvr;
 use super::options::{self, Connector};
 use super::settings::sink_prefix;
 use super::walk::Section;
-use super::{Dialect, OnConflict, Settings, SinkSpec};
+use super::{Credential, Dialect, OnConflict, SecretRef, Settings, SinkSpec, TableConnector};
+use std::collections::BTreeMap;
 
 /// One sink of a pipeline.
 #[derive(Clone, Debug, PartialEq)]
@@ -22,8 +24,8 @@ pub struct Sink {
 /// Where a sink writes.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Target {
-    /// A Hologres (or PostgreSQL) table.
-    Hologres(Box<SinkSpec>),
+    /// A table in Hologres or PostgreSQL.
+    Table(Box<SinkSpec>),
     /// A Kafka topic.
     Kafka(KafkaSinkSpec),
 }
@@ -41,10 +43,10 @@ pub struct KafkaSinkSpec {
 }
 
 impl Sink {
-    /// The sink's Hologres table, if it is one.
-    pub fn hologres(&self) -> Option<&SinkSpec> {
+    /// The sink's table, if it writes one.
+    pub fn table(&self) -> Option<&SinkSpec> {
         match &self.target {
-            Target::Hologres(h) => Some(h.as_ref()),
+            Target::Table(h) => Some(h.as_ref()),
             Target::Kafka(_) => None,
         }
     }
@@ -53,14 +55,14 @@ impl Sink {
     /// `schema.table`, or `kafka:topic`.
     pub fn label(&self) -> String {
         match &self.target {
-            Target::Hologres(h) => format!("{}.{}", h.schema, h.table),
+            Target::Table(h) => format!("{}.{}", h.schema, h.table),
             Target::Kafka(k) => format!("kafka:{}", k.topic),
         }
     }
 }
 
 /// Reads `[sink]`, or every `[[sink]]` of `top`. A Hologres sink reads `[defaults.sink]`
-/// under its own keys; a Kafka sink only its own.
+/// under its own keys; a JDBC or Kafka sink only its own.
 pub(super) fn read_sinks(
     top: &Section<'_, '_>,
     defaults: &Section<'_, '_>,
@@ -68,10 +70,10 @@ pub(super) fn read_sinks(
     settings: &Settings,
 ) -> Option<Vec<Sink>> {
     let under = || defaults.section("sink").into_layers();
-    let kafka = |s: &Section<'_, '_>| matches!(s.peek_str("type"), Some("kafka" | "upsert-kafka"));
+    let alone = |s: &Section<'_, '_>| matches!(s.peek_str("type"), Some("jdbc" | "kafka" | "upsert-kafka"));
     if !top.is_array("sink") {
         let own = top.section("sink");
-        let s = if kafka(&own) { own } else { own.stacked(under()) };
+        let s = if alone(&own) { own } else { own.stacked(under()) };
         let own = Settings::default();
         let sink = read_sink(&s, vvr, &own)?;
         settings.extend_under("sink", own);
@@ -80,7 +82,7 @@ pub(super) fn read_sinks(
     let mut out = Vec::new();
     let mut ok = true;
     for elem in top.tables("sink") {
-        let s = if kafka(&elem) { elem } else { elem.stacked(under()) };
+        let s = if alone(&elem) { elem } else { elem.stacked(under()) };
         let own = Settings::default();
         match read_sink(&s, vvr, &own) {
             Some(sink) => {
@@ -108,13 +110,14 @@ pub(super) fn read_sinks(
 
 /// One sink: its `type`, the column selection and key, then the target's own keys.
 fn read_sink(s: &Section<'_, '_>, vvr: Option<Vvr>, settings: &Settings) -> Option<Sink> {
-    let kind = s.choice("type", &["hologres", "kafka", "upsert-kafka"]).unwrap_or("hologres");
+    let kind = s.choice("type", &["hologres", "jdbc", "kafka", "upsert-kafka"]).unwrap_or("hologres");
     let columns = s.string_list("columns");
     let primary_key = s.string_list("primary_key");
     settings.set("columns", &columns);
     settings.set("primary_key", &primary_key);
     let target = match kind {
-        "hologres" => read_hologres(s, vvr, settings).map(|h| Target::Hologres(Box::new(h))),
+        "hologres" => read_hologres(s, vvr, settings).map(|h| Target::Table(Box::new(h))),
+        "jdbc" => read_jdbc(s, vvr, settings).map(|t| Target::Table(Box::new(t))),
         _ => {
             let topic = s.required_string("topic");
             let bootstrap_servers = s.required_string("bootstrap_servers");
@@ -130,25 +133,108 @@ fn read_sink(s: &Section<'_, '_>, vvr: Option<Vvr>, settings: &Settings) -> Opti
     Some(Sink { target: target?, columns, primary_key })
 }
 
-/// A Hologres sink's keys.
-fn read_hologres(s: &Section<'_, '_>, vvr: Option<Vvr>, settings: &Settings) -> Option<SinkSpec> {
+/// The keys every table sink has: where the table is and who writes it.
+struct Place {
+    endpoint: String,
+    database: String,
+    schema: String,
+    table: String,
+    username: Option<Credential>,
+    password: Option<SecretRef>,
+    dsn_env: Option<String>,
+}
+
+impl Place {
+    /// The sink at this place: a PostgreSQL table that upserts, with no Hologres
+    /// table properties (a Hologres sink sets its own over these).
+    fn spec(self, connector: TableConnector, options: BTreeMap<String, Credential>) -> SinkSpec {
+        SinkSpec {
+            connector,
+            endpoint: self.endpoint,
+            database: self.database,
+            schema: self.schema,
+            table: self.table,
+            username: self.username,
+            password: self.password,
+            on_conflict: OnConflict::Update,
+            orientation: String::new(),
+            distribution_key: Vec::new(),
+            clustering_key: Vec::new(),
+            event_time_column: None,
+            ttl_seconds: None,
+            dialect: Dialect::Postgres,
+            hologres_version: (0, 0),
+            dsn_env: self.dsn_env,
+            options,
+        }
+    }
+}
+
+/// Reads where a table sink is and who writes it. VVR 8 and 11 both mark the Hologres
+/// connector's `username` and `password` required; Flink's JDBC connector takes both
+/// or neither ("Either all or none of the following options should be provided").
+fn read_place(s: &Section<'_, '_>, connector: TableConnector) -> Option<Place> {
     let endpoint = s.required_string("endpoint");
     let database = s.required_string("database");
     let table = s.required_string("table");
     let username = s.credential("username");
-    if !s.has("username") {
-        s.report(
-            s.error_here("missing `username` in [sink]").with_help("write `username = { secret = \"holo_user\" }`"),
-        );
-    }
     let password = s.secret("password");
-    if !s.has("password") {
-        // VVR 8 and 11 both mark the Hologres connector's `password` required.
-        s.report(
-            s.error_here("missing `password` in [sink]: the Hologres connector requires it")
-                .with_help("write `password = { secret = \"holo_password\" }` (a VVP variable)"),
-        );
+    let (user, pass) = (s.has("username"), s.has("password"));
+    match connector {
+        TableConnector::Hologres => {
+            if !user {
+                s.report(
+                    s.error_here("missing `username` in [sink]").with_help("write `username = { secret = \"holo_user\" }`"),
+                );
+            }
+            if !pass {
+                s.report(
+                    s.error_here("missing `password` in [sink]: the Hologres connector requires it")
+                        .with_help("write `password = { secret = \"holo_password\" }` (a VVP variable)"),
+                );
+            }
+        }
+        TableConnector::Jdbc if user != pass => s.report(
+            s.error_here(format!("missing `{}` in [sink]: the JDBC connector takes `username` and `password` both or neither", if user { "password" } else { "username" }))
+                .with_help("write `username = { secret = \"db_user\" }` and `password = { secret = \"db_password\" }` (VVP variables)"),
+        ),
+        TableConnector::Jdbc => {}
     }
+    // A username that is there but invalid has been reported.
+    let username_read = username.is_some() || (!user && connector == TableConnector::Jdbc);
+    let dsn_env = s.string("dsn_env");
+    let table = table?;
+    let (schema, table) = match table.split_once('.') {
+        Some((sc, t)) => (sc.to_string(), t.to_string()),
+        None => ("public".to_string(), table),
+    };
+    if schema.is_empty() || table.is_empty() || table.contains('.') {
+        if let Some(f) = s.get("table") {
+            s.report(
+                f.error("`table` must be `schema.table` or `table`, each part non-empty")
+                    .with_help("quote nothing: write `table = \"public.orders\"`"),
+            );
+        }
+        return None;
+    }
+    let place = Place { endpoint: endpoint?, database: database?, schema, table, username, password, dsn_env };
+    username_read.then_some(place)
+}
+
+/// Records the keys of a table sink shared by every connector.
+fn note_place(settings: &Settings, spec: &SinkSpec) {
+    settings.set("endpoint", &spec.endpoint);
+    settings.set("database", &spec.database);
+    settings.set("table", format!("{}.{}", spec.schema, spec.table));
+    settings.set("username", &spec.username);
+    settings.set("password", &spec.password);
+    settings.set("dsn_env", &spec.dsn_env);
+    options::note(settings, "", &spec.options);
+}
+
+/// A Hologres sink's keys.
+fn read_hologres(s: &Section<'_, '_>, vvr: Option<Vvr>, settings: &Settings) -> Option<SinkSpec> {
+    let place = read_place(s, TableConnector::Hologres);
     let on_conflict = match s
         .choice("on_conflict", &["update", "replace", "ignore", "insertorupdate", "insertorreplace", "insertorignore"])
     {
@@ -178,29 +264,8 @@ fn read_hologres(s: &Section<'_, '_>, vvr: Option<Vvr>, settings: &Settings) -> 
             })
         }
     };
-    let dsn_env = s.string("dsn_env");
     let options = options::read(s, Connector::Hologres, vvr);
-    let table = table?;
-    let (schema, table) = match table.split_once('.') {
-        Some((sc, t)) => (sc.to_string(), t.to_string()),
-        None => ("public".to_string(), table),
-    };
-    if schema.is_empty() || table.is_empty() || table.contains('.') {
-        if let Some(f) = s.get("table") {
-            s.report(
-                f.error("`table` must be `schema.table` or `table`, each part non-empty")
-                    .with_help("quote nothing: write `table = \"public.orders\"`"),
-            );
-        }
-        return None;
-    }
     let spec = SinkSpec {
-        endpoint: endpoint?,
-        database: database?,
-        schema,
-        table,
-        username: username?,
-        password,
         on_conflict,
         orientation,
         distribution_key,
@@ -209,25 +274,29 @@ fn read_hologres(s: &Section<'_, '_>, vvr: Option<Vvr>, settings: &Settings) -> 
         ttl_seconds,
         dialect,
         hologres_version,
-        dsn_env,
-        options,
+        ..place?.spec(TableConnector::Hologres, options)
     };
-    settings.set("endpoint", &spec.endpoint);
+    note_place(settings, &spec);
     settings.set("dialect", spec.dialect.name());
     if spec.dialect == Dialect::Hologres {
         settings.set("hologres_version", format!("{}.{}", spec.hologres_version.0, spec.hologres_version.1));
     }
-    settings.set("database", &spec.database);
-    settings.set("table", format!("{}.{}", spec.schema, spec.table));
-    settings.set("username", &spec.username);
-    settings.set("password", &spec.password);
     settings.set("on_conflict", spec.on_conflict);
     settings.set("orientation", &spec.orientation);
     settings.set("distribution_key", &spec.distribution_key);
     settings.set("clustering_key", &spec.clustering_key);
     settings.set("event_time_column", &spec.event_time_column);
     settings.set("ttl_seconds", spec.ttl_seconds);
-    settings.set("dsn_env", &spec.dsn_env);
-    options::note(settings, "", &spec.options);
+    Some(spec)
+}
+
+/// A JDBC sink's keys: a PostgreSQL table written by Flink's JDBC connector, which
+/// upserts by the primary key (`INSERT ... ON CONFLICT DO UPDATE`) or appends without one.
+fn read_jdbc(s: &Section<'_, '_>, vvr: Option<Vvr>, settings: &Settings) -> Option<SinkSpec> {
+    let place = read_place(s, TableConnector::Jdbc);
+    let options = options::read(s, Connector::Jdbc, vvr);
+    let spec = place?.spec(TableConnector::Jdbc, options);
+    settings.set("type", TableConnector::Jdbc.name());
+    note_place(settings, &spec);
     Some(spec)
 }

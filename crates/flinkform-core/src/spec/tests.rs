@@ -45,7 +45,7 @@ fn defaults_are_merged_and_pipeline_keys_win() {
         load_texts(CONFIG, &[("pipelines/orders.toml", &format!("{PIPELINE}[deployment]\nparallelism = 3\n"))]);
     assert!(diags.is_empty(), "{diags:?}");
     let p = &p.unwrap().pipelines[0];
-    let sink = p.hologres_sinks().next().unwrap();
+    let sink = p.table_sinks().next().unwrap();
     assert_eq!(sink.database, "db");
     assert_eq!((sink.schema.as_str(), sink.table.as_str()), ("public", "orders"));
     assert_eq!(p.deployment.parallelism, 3);
@@ -251,7 +251,7 @@ fn connector_options_pass_through_flattened_with_defaults_under_the_pipelines() 
         ])
     );
     assert_eq!(
-        p.hologres_sinks().next().unwrap().options,
+        p.table_sinks().next().unwrap().options,
         BTreeMap::from([("connectionSize".to_string(), lit("8")), ("jdbcRetryCount".to_string(), lit("5"))])
     );
     assert_eq!(p.settings["sink.options.connectionSize"], "\"8\"");
@@ -382,7 +382,7 @@ fn connector_options_follow_the_engine_minor_version_and_major_renames() {
     let (p, diags) =
         load_texts(CONFIG, &[("pipelines/orders.toml", &on("vvr-11.1-jdk11-flink-1.20", "connectionSize = 3"))]);
     assert_eq!(
-        p.unwrap().pipelines[0].hologres_sinks().next().unwrap().options["connectionSize"],
+        p.unwrap().pipelines[0].table_sinks().next().unwrap().options["connectionSize"],
         Credential::Literal("3".into())
     );
     assert!(
@@ -456,4 +456,66 @@ fn change_streams_transforms_and_lookups_are_read_with_their_errors_in_place() {
        |           ^^^^^^^^^^^^^^^^^
       = help: did you mean `cache`?
     "#);
+}
+
+#[test]
+fn a_jdbc_sink_stands_alone_and_takes_the_jdbc_connectors_options() {
+    let jdbc = r#"[pipeline]
+name = "orders"
+[source]
+topic = "orders"
+bootstrap_servers = "k:9092"
+sample = { file = "s.jsonl" }
+[sink]
+type = "jdbc"
+endpoint = "pg:5432"
+database = "reporting"
+table = "orders"
+username = { secret = "pg_user" }
+password = { secret = "pg_password" }
+options = { "sink.buffer-flush.interval" = "1s" }
+"#;
+    let (p, diags) = load_texts(CONFIG, &[("pipelines/orders.toml", jdbc)]);
+    assert!(diags.is_empty(), "{diags:?}");
+    let p = &p.unwrap().pipelines[0];
+    let sink = p.table_sinks().next().unwrap();
+    // `[defaults.sink]` names a Hologres instance: a JDBC sink does not inherit it.
+    assert_eq!((sink.connector, sink.dialect), (TableConnector::Jdbc, Dialect::Postgres));
+    assert_eq!(
+        (sink.endpoint.as_str(), sink.database.as_str(), sink.schema.as_str()),
+        ("pg:5432", "reporting", "public")
+    );
+    assert_eq!(sink.options["sink.buffer-flush.interval"], Credential::Literal("1s".into()));
+
+    // Hologres's table properties, a typo'd option and a Hologres option are each an error.
+    let bad = jdbc.replace(
+        "options = { \"sink.buffer-flush.interval\" = \"1s\" }",
+        "orientation = \"row\"\noptions = { \"sink.buffer-flush.intervall\" = \"1s\", connectionSize = \"3\", url = \"jdbc:x\" }",
+    );
+    let e = errors(CONFIG, &[("pipelines/orders.toml", &bad)]);
+    assert!(e.contains("orientation"), "{e}");
+    assert!(
+        e.contains("unknown option `sink.buffer-flush.intervall` for the JDBC connector")
+            && e.contains("did you mean `sink.buffer-flush.interval`?"),
+        "{e}"
+    );
+    assert!(e.contains("unknown option `connectionSize` for the JDBC connector"), "{e}");
+    assert!(e.contains("option `url` is set by flinkform: [sink] endpoint and database"), "{e}");
+    // Flink's JDBC connector takes a user and a password both or neither.
+    let alone = jdbc.replace("password = { secret = \"pg_password\" }\n", "");
+    let e = errors(CONFIG, &[("pipelines/orders.toml", &alone)]);
+    assert!(
+        e.contains("missing `password` in [sink]: the JDBC connector takes `username` and `password` both or neither"),
+        "{e}"
+    );
+    let neither = alone.replace("username = { secret = \"pg_user\" }\n", "");
+    assert!(load_texts(CONFIG, &[("pipelines/orders.toml", &neither)]).1.is_empty());
+
+    // A lookup reads through the JDBC connector: its options and names are the JDBC ones.
+    let lookup = format!(
+        "{jdbc}[[lookup]]\ntable = \"users\"\non = {{ user_id = \"ID\" }}\ncolumns = [\"name\"]\noptions = {{ cacheSize = \"10\" }}\n"
+    );
+    let e = errors(CONFIG, &[("pipelines/orders.toml", &lookup)]);
+    assert!(e.contains("`cacheSize` is not a dimension-table option Flink's JDBC connector documents"), "{e}");
+    assert!(e.contains("does not read `ID` as itself"), "{e}");
 }

@@ -1,10 +1,10 @@
 //! `[transform]` (a filter and deduplication) and `[[lookup]]` (dimension tables joined
 //! in): what happens to the rows between the source and the sink.
 
-use super::Settings;
 use super::settings::key;
 use super::walk::Section;
-use crate::types::FlinkType;
+use super::{Settings, TableConnector};
+use crate::types::{FlinkType, plain_pg_ident};
 use std::collections::BTreeMap;
 
 /// `[transform]`.
@@ -28,8 +28,9 @@ pub struct Dedupe {
     pub order_by: String,
 }
 
-/// `[[lookup]]`: a Hologres dimension table joined on key columns, as of each row's
-/// processing time. It is read with the sink's endpoint, database and credentials.
+/// `[[lookup]]`: a dimension table joined on key columns, as of each row's processing
+/// time. It is read with the first table sink's connector, endpoint, database and
+/// credentials.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LookupSpec {
     /// Schema of the dimension table (`public` when not given).
@@ -58,6 +59,11 @@ impl LookupSpec {
 /// The Hologres dimension-table options VVR documents beyond the connection ("Hologres
 /// connector", dimension table WITH parameters: the cache and asynchronous lookups).
 const LOOKUP_OPTIONS: &[&str] = &["async", "cache", "cacheEmpty", "cacheSize", "cacheTTLMs"];
+
+/// The JDBC dimension-table options VVR documents ("JDBC connector", WITH parameters of
+/// a dimension table: the cache and retries).
+const JDBC_LOOKUP_OPTIONS: &[&str] =
+    &["lookup.cache.caching-missing-key", "lookup.cache.max-rows", "lookup.cache.ttl", "lookup.max-retries"];
 
 pub(super) fn read_transform(s: &Section<'_, '_>, settings: &Settings) -> TransformSpec {
     let filter = s.string("where");
@@ -89,7 +95,12 @@ pub(super) fn read_transform(s: &Section<'_, '_>, settings: &Settings) -> Transf
     spec
 }
 
-pub(super) fn read_lookups(top: &Section<'_, '_>, settings: &Settings) -> Vec<LookupSpec> {
+/// Reads every `[[lookup]]`, its options checked against what `connector` documents.
+pub(super) fn read_lookups(top: &Section<'_, '_>, connector: TableConnector, settings: &Settings) -> Vec<LookupSpec> {
+    let (known_options, name): (&[&str], &str) = match connector {
+        TableConnector::Hologres => (LOOKUP_OPTIONS, "VVR's Hologres connector"),
+        TableConnector::Jdbc => (JDBC_LOOKUP_OPTIONS, "Flink's JDBC connector"),
+    };
     let mut out = Vec::new();
     for s in top.tables("lookup") {
         let table = s.required_string("table");
@@ -121,17 +132,20 @@ pub(super) fn read_lookups(top: &Section<'_, '_>, settings: &Settings) -> Vec<Lo
             }
         }
         let options: BTreeMap<String, String> = s.string_map("options").unwrap_or_default().into_iter().collect();
-        // The connector reads its option names without regard to case (its docs spell
-        // them both ways: `cacheSize`, `cachesize`).
-        let known = |k: &str| LOOKUP_OPTIONS.iter().any(|o| o.eq_ignore_ascii_case(k));
+        // The Hologres connector reads its option names without regard to case (its docs
+        // spell them both ways: `cacheSize`, `cachesize`); Flink's options are exact.
+        let known = |k: &str| match connector {
+            TableConnector::Hologres => known_options.iter().any(|o| o.eq_ignore_ascii_case(k)),
+            TableConnector::Jdbc => known_options.contains(&k),
+        };
         for k in options.keys().filter(|k| !known(k)) {
             let mut d = s
                 .get("options")
                 .expect("read above")
-                .error(format!("`{k}` is not a dimension-table option VVR's Hologres connector documents"));
-            d = match crate::diag::suggest(k, LOOKUP_OPTIONS.iter().copied()) {
+                .error(format!("`{k}` is not a dimension-table option {name} documents"));
+            d = match crate::diag::suggest(k, known_options.iter().copied()) {
                 Some(near) => d.with_help(format!("did you mean `{near}`?")),
-                None => d.with_help(format!("known: {}", LOOKUP_OPTIONS.join(", "))),
+                None => d.with_help(format!("known: {}", known_options.join(", "))),
             };
             s.report(d);
         }
@@ -142,6 +156,12 @@ pub(super) fn read_lookups(top: &Section<'_, '_>, settings: &Settings) -> Vec<Lo
             None => ("public".to_string(), table),
         };
         let l = LookupSpec { schema, table, on, columns, prefix, types, options };
+        if connector == TableConnector::Jdbc {
+            let names = [&l.schema, &l.table].into_iter().chain(l.on.iter().map(|(_, d)| d)).chain(&l.columns);
+            for n in names.filter(|n| !plain_pg_ident(n)) {
+                s.report(s.error_here(format!("the JDBC connector reads the dimension table {} with names unquoted, and PostgreSQL does not read `{n}` as itself", l.qualified())).with_help("look up a table and columns named in lower-case letters, digits and `_`, none a reserved word"));
+            }
+        }
         let at = |k: &str| format!("lookup.{}.{k}", key(&l.qualified()));
         let on: Vec<String> = l.on.iter().map(|(s, d)| format!("{s} = {d}")).collect();
         settings.set(at("on"), on);

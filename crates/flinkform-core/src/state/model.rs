@@ -413,7 +413,7 @@ impl PipelineState {
     }
 
     /// The names of what a pipeline renders, as plans and diffs label it.
-    pub const ARTIFACTS: [&'static str; 3] = ["flink.sql", "hologres.sql", "deployment.yaml"];
+    pub const ARTIFACTS: [&'static str; 3] = ["flink.sql", "ddl.sql", "deployment.yaml"];
 
     /// What the pipeline renders, named by [`PipelineState::ARTIFACTS`]: the SQL, every
     /// sink's DDL, the deployment.

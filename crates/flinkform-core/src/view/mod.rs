@@ -142,7 +142,7 @@ fn artifacts(c: &Change) -> Vec<(&'static str, String)> {
         .into_iter()
         .zip(b.into_iter().zip(a))
         // A destroyed pipeline keeps its Hologres table: no DDL diff for it.
-        .filter(|(label, _)| !(c.action == Action::Delete && *label == "hologres.sql"))
+        .filter(|(label, _)| !(c.action == Action::Delete && *label == "ddl.sql"))
         .map(|(label, (old, new))| (label, unified(&old, &new, &format!("{}/{label}", c.name))))
         .filter(|(_, d)| !d.is_empty())
         .collect()

@@ -429,15 +429,13 @@ fn every_order_lands_in_postgresql_as_its_last_message_said() {
     let records = orders_sent(&p);
     produce(&input, &records);
     let job = submit(&p.run(&["render", "orders_report"]).code(0).stdout);
-    let deadline = Instant::now() + Duration::from_secs(90);
-    let mut wrong = rows_differ(&records, &[]);
-    while !wrong.is_empty() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(500));
-        wrong = rows_differ(&records, &orders_rows(&db));
-    }
-    cancel(&job);
-    let rows = orders_rows(&db).len();
-    report!("orders into PostgreSQL over JDBC: {} produced, {rows} rows, {} differ", records.len(), wrong.len());
+    let (rows, wrong) = settle(&job, || orders_rows(&db), |rows| rows_differ(&records, rows));
+    report!(
+        "orders into PostgreSQL over JDBC: {} produced, {} rows, {} differ",
+        records.len(),
+        rows.len(),
+        wrong.len()
+    );
     assert!(wrong.is_empty(), "{wrong:#?}");
 }
 
@@ -560,15 +558,13 @@ fn run_change_stream(format: &str) -> (usize, usize, Vec<String>) {
     let changes = shop_changes();
     let messages = change_messages(format, &changes);
     let p = TestProject::example();
-    let (endpoint, database, user) = pg_target();
     let canal = if format == "canal-json" { "database = \"shop\"\ntable = \"orders\"\n" } else { "" };
     let spec = format!(
         "[pipeline]\nname = \"shop_orders\"\n[source]\ntopic = \"{input}\"\nbootstrap_servers = \"{}\"\nstartup_mode = \"earliest-offset\"\nformat = \"{format}\"\n{canal}sample = {{ file = \"samples/changes.jsonl\" }}\n\
          [schema]\nprimary_key = [\"id\"]\n\
-         [sink]\ntype = \"jdbc\"\nendpoint = \"{endpoint}\"\ndatabase = \"{database}\"\ntable = \"{}.shop_orders\"\nusername = \"{user}\"\npassword = {{ secret = \"pg_password\" }}\n\
-         [deployment]\nengine_version = \"vvr-11.1-jdk11-flink-1.20\"\nparallelism = 1\n",
+         {}[deployment]\nengine_version = \"vvr-11.1-jdk11-flink-1.20\"\nparallelism = 1\n",
         broker(),
-        db.0
+        jdbc_sink(&format!("{}.shop_orders", db.0))
     );
     p.write("pipelines/shop_orders.toml", &spec);
     p.write("samples/changes.jsonl", &messages.join("\n"));
@@ -576,10 +572,6 @@ fn run_change_stream(format: &str) -> (usize, usize, Vec<String>) {
     produce(&input, &messages);
     let job = submit(&p.run(&["render", "shop_orders"]).code(0).stdout);
     let want = table_after(&changes);
-    let rows = || -> Vec<Value> {
-        let q = format!("SELECT row_to_json(t)::text FROM \"{}\".shop_orders t", db.0);
-        db.sql(&[&q]).iter().map(|r| serde_json::from_str(r).unwrap()).collect()
-    };
     let differ = |rows: &[Value]| -> Vec<String> {
         let mut wrong: Vec<String> = Vec::new();
         let got: BTreeMap<u64, &Value> = rows.iter().filter_map(|r| Some((r["id"].as_u64()?, r))).collect();
@@ -595,16 +587,8 @@ fn run_change_stream(format: &str) -> (usize, usize, Vec<String>) {
         }
         wrong
     };
-    // The deletes come last: wait for the table to settle on the source table, and a
-    // little longer for a stale row that would come back.
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while !differ(&rows()).is_empty() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(500));
-    }
-    std::thread::sleep(Duration::from_secs(3));
-    let last = rows();
-    cancel(&job);
-    (messages.len(), last.len(), differ(&last))
+    let (rows, wrong) = settle(&job, || table_rows(&db, "shop_orders"), differ);
+    (messages.len(), rows.len(), wrong)
 }
 
 /// Each change-stream format, run for real through the job flinkform renders into a
@@ -617,4 +601,135 @@ fn a_change_stream_leaves_the_table_the_events_describe() {
         report!("{format} into PostgreSQL: {sent} messages, {rows} rows, {} differ", wrong.len());
         assert!(wrong.is_empty(), "{format}: {wrong:#?}");
     }
+}
+
+/// The `[sink]` of a JDBC table `table` in the test database (its password a VVP
+/// variable, which the test database, trusting local users, does not check).
+fn jdbc_sink(table: &str) -> String {
+    let (endpoint, database, user) = pg_target();
+    format!(
+        "[sink]\ntype = \"jdbc\"\nendpoint = \"{endpoint}\"\ndatabase = \"{database}\"\ntable = \"{table}\"\nusername = \"{user}\"\npassword = {{ secret = \"pg_password\" }}\n"
+    )
+}
+
+/// Waits (up to 90 s) until the table `rows` reads holds what `differ` finds no fault
+/// with, then 2 s more for a row that would come back (a stale one a later delete
+/// re-emits); cancels `job`. The rows, and what `differ` finds wrong with them.
+fn settle(
+    job: &str,
+    rows: impl Fn() -> Vec<Value>,
+    differ: impl Fn(&[Value]) -> Vec<String>,
+) -> (Vec<Value>, Vec<String>) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while !differ(&rows()).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let last = rows();
+    cancel(job);
+    let wrong = differ(&last);
+    (last, wrong)
+}
+
+/// The rows of `schema.table`, as JSON.
+fn table_rows(db: &crate::state::TempSchema, table: &str) -> Vec<Value> {
+    let q = format!("SELECT row_to_json(t)::text FROM \"{}\".{table} t", db.0);
+    db.sql(&[&q]).iter().map(|r| serde_json::from_str(r).unwrap()).collect()
+}
+
+/// The example's `payments` (a filter, a deduplication by event time and a lookup of
+/// each payment's customer), run for real over JDBC: the dimension table in PostgreSQL,
+/// read through the JDBC connector's lookup, the rows into PostgreSQL. Each payment's row
+/// is what the spec says, computed here from the messages: its latest message by
+/// `paid_at` among those that are not `test`, with its customer's name and tier (none for
+/// a customer the table does not have).
+#[test]
+fn payments_are_filtered_deduplicated_and_enriched_as_the_spec_says() {
+    let db = crate::state::TempSchema::default();
+    let input = unique("payments_in");
+    create_topic(&input);
+    let p = TestProject::example();
+    let spec = p
+        .read("pipelines/payments.toml")
+        .replace("topic = \"payments\"", &format!("topic = \"{input}\"\nstartup_mode = \"earliest-offset\""))
+        .replace("alikafka-pre-cn-xxxxxxxx-1-vpc.alikafka.aliyuncs.com:9092", &broker())
+        .replace("table = \"public.users\"", &format!("table = \"{}.users\"", db.0))
+        .replace("options = { cache = \"LRU\", cacheSize = \"100000\", cacheTTLMs = \"600000\" }\n", "")
+        .replace(
+            "[sink]\ntable = \"public.payments\"\ndistribution_key = [\"payment_id\"]\n",
+            &jdbc_sink(&format!("{}.payments", db.0)),
+        );
+    p.write("pipelines/payments.toml", &spec);
+    db.sql(&[
+        &p.run(&["render", "payments", "--ddl"]).code(0).stdout,
+        &format!("CREATE TABLE \"{}\".users (id bigint PRIMARY KEY, name text, tier text)", db.0),
+        &format!("INSERT INTO \"{}\".users VALUES (100, 'Ana', 'gold'), (101, 'Bo', 'silver'), (102, 'Chen Wei', 'gold'), (103, 'Dee', NULL)", db.0),
+    ]);
+    let mut messages: Vec<String> = p.read("samples/payments.jsonl").lines().map(str::to_string).collect();
+    let again = |id: &str, status: &str, paid_at: &str| {
+        let first: Value =
+            messages.iter().map(|m| serde_json::from_str::<Value>(m).unwrap()).find(|v| v["payment_id"] == id).unwrap();
+        let mut v = first;
+        v["status"] = status.into();
+        v["paid_at"] = paid_at.into();
+        v.to_string()
+    };
+    // A later state, an older one that arrives late, and a later `test` one.
+    let extra = [
+        again("p-2000", "captured", "2024-05-01 10:20:00.000"),
+        again("p-2001", "refunded", "2024-05-01 09:00:00.000"),
+        again("p-2002", "test", "2024-05-01 10:30:00.000"),
+    ];
+    messages.extend(extra);
+    produce(&input, &messages);
+    let job = submit(&p.run(&["render", "payments"]).code(0).stdout);
+
+    let users: BTreeMap<u64, (Value, Value)> =
+        [(100, "Ana", Some("gold")), (101, "Bo", Some("silver")), (102, "Chen Wei", Some("gold")), (103, "Dee", None)]
+            .into_iter()
+            .map(|(id, name, tier)| (id, (Value::from(name), tier.map_or(Value::Null, Value::from))))
+            .collect();
+    let mut want: BTreeMap<String, Value> = BTreeMap::new();
+    for m in &messages {
+        let mut v: Value = serde_json::from_str(m).unwrap();
+        let later = want
+            .get(v["payment_id"].as_str().unwrap())
+            .is_none_or(|w| instant(v["paid_at"].as_str().unwrap()) > instant(w["paid_at"].as_str().unwrap()));
+        if v["status"] != "test" && later {
+            let (name, tier) =
+                users.get(&v["user_id"].as_u64().unwrap()).cloned().unwrap_or((Value::Null, Value::Null));
+            v["user_name"] = name;
+            v["user_tier"] = tier;
+            want.insert(v["payment_id"].as_str().unwrap().to_string(), v);
+        }
+    }
+    let differ = |rows: &[Value]| -> Vec<String> {
+        let got: BTreeMap<&str, &Value> = rows.iter().filter_map(|r| Some((r["payment_id"].as_str()?, r))).collect();
+        let mut wrong: Vec<String> = got
+            .keys()
+            .filter(|id| !want.contains_key(**id))
+            .map(|id| format!("{id} has a row and should not"))
+            .collect();
+        for (id, w) in &want {
+            match got.get(id.as_str()) {
+                None => wrong.push(format!("{id} has no row")),
+                Some(g) => wrong.extend(
+                    w.as_object()
+                        .unwrap()
+                        .iter()
+                        .filter(|(k, v)| !same(k, v, &g[k.as_str()]))
+                        .map(|(k, v)| format!("{id}: `{k}` should be {v}, is {}", g[k.as_str()])),
+                ),
+            }
+        }
+        wrong
+    };
+    let (rows, wrong) = settle(&job, || table_rows(&db, "payments"), differ);
+    report!(
+        "payments with a filter, dedupe and lookup over JDBC: {} messages, {} rows, {} differ",
+        messages.len(),
+        rows.len(),
+        wrong.len()
+    );
+    assert!(wrong.is_empty(), "{wrong:#?}");
 }

@@ -141,6 +141,12 @@ fn produce(topic: &str, payloads: &[impl AsRef<str>]) {
 
 /// Every message of `topic` once `want` arrived (or `timeout` passed), as JSON.
 fn read_back(topic: &str, want: usize, timeout: Duration) -> Vec<Value> {
+    let texts = read_back_text(topic, want, timeout);
+    texts.iter().map(|t| serde_json::from_str(t).unwrap_or_else(|e| panic!("{topic}: {e}: {t}"))).collect()
+}
+
+/// Every message of `topic` once `want` arrived (or `timeout` passed), as its text.
+fn read_back_text(topic: &str, want: usize, timeout: Duration) -> Vec<String> {
     let c: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", broker())
         .set("group.id", format!("flinkform-e2e-{}", uuid::Uuid::new_v4().simple()))
@@ -152,8 +158,7 @@ fn read_back(topic: &str, want: usize, timeout: Duration) -> Vec<Value> {
     let mut out = Vec::new();
     while out.len() < want && Instant::now() < deadline {
         if let Some(Ok(m)) = c.poll(Duration::from_millis(500)) {
-            let text = m.payload_view::<str>().and_then(Result::ok).unwrap_or("null");
-            out.push(serde_json::from_str(text).unwrap_or_else(|e| panic!("{topic}: {e}: {text}")));
+            out.push(m.payload_view::<str>().and_then(Result::ok).unwrap_or("null").to_string());
         }
     }
     out
@@ -823,4 +828,77 @@ fn wait_running(job: &str) {
         assert!(Instant::now() < deadline, "job {job} not running within 60 s: {}", j["state"]);
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// Runs tests/flink2/compare.py over what was sent and what was written (JSON lines,
+/// in order) and which field holds each key; its lines of differences.
+fn compare_written(sent: &[String], written: &[String], columns: &BTreeMap<String, String>) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, w, c) = (dir.path().join("sent.jsonl"), dir.path().join("written.jsonl"), dir.path().join("columns.json"));
+    std::fs::write(&s, sent.join("\n")).unwrap();
+    std::fs::write(&w, written.join("\n")).unwrap();
+    std::fs::write(&c, serde_json::to_string(columns).unwrap()).unwrap();
+    let out = Command::new("python3")
+        .arg(crate::common::repo().join("tests/flink2/compare.py"))
+        .args([&s, &w, &c])
+        .output()
+        .unwrap();
+    let problems: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect();
+    assert_eq!(out.status.success(), problems.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    problems
+}
+
+/// The torture fixture's records (ids past 2^53 and 2^63, integers beyond BIGINT, odd and
+/// reserved keys, nested objects and arrays, timestamps of every form, nulls) travel
+/// from a real topic through the job flinkform renders into a topic: every key that has
+/// a column arrives in it, each value what its JSON text means, judged by
+/// tests/flink/check.py's rules. The judgement is seen to fail on a value changed on
+/// purpose.
+#[test]
+fn hostile_records_arrive_with_every_value_they_had() {
+    let (input, output) = (unique("torture_in"), unique("torture_out"));
+    create_topic(&input);
+    create_topic(&output);
+    let p = TestProject::fixture("torture");
+    let broker = broker();
+    p.write(
+        "pipelines/torture.toml",
+        &format!(
+            "[pipeline]\nname = \"torture\"\n[source]\ntopic = \"{input}\"\nbootstrap_servers = \"{broker}\"\nstartup_mode = \"earliest-offset\"\nsample = {{ file = \"samples/torture.jsonl\" }}\n\
+             [schema]\nmax_depth = 3\n\
+             [sink]\ntype = \"kafka\"\ntopic = \"{output}\"\nbootstrap_servers = \"{broker}\"\n\
+             [deployment]\nengine_version = \"vvr-11.1-jdk11-flink-1.20\"\nparallelism = 1\n"
+        ),
+    );
+    std::fs::remove_file(p.path().join("pipelines/torture_flat.toml")).unwrap();
+    let sent: Vec<String> = p.read("samples/torture.jsonl").lines().map(str::to_string).collect();
+    // Each JSON key's field in the written messages: its sink column, as the plan names it.
+    let plan: Value = serde_json::from_str(&p.run(&["plan", "--format", "json"]).code(0).stdout).unwrap();
+    let columns: BTreeMap<String, String> = plan["pipelines"][0]["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["name"].as_str().unwrap().to_string(), c["sink_name"].as_str().unwrap().to_string()))
+        .collect();
+    produce(&input, &sent);
+    let job = submit(&p.run(&["render", "torture"]).code(0).stdout);
+    let written = read_back_text(&output, sent.len(), Duration::from_secs(90));
+    cancel(&job);
+    let problems = compare_written(&sent, &written, &columns);
+    report!(
+        "hostile records on Flink 2.0: {} produced, {} arrived, {} keys with a column each, {} differ",
+        sent.len(),
+        written.len(),
+        columns.len(),
+        problems.len()
+    );
+    assert!(problems.is_empty(), "{problems:#?}");
+    // The judgement is not blind: a huge integer one larger is seen.
+    let changed: Vec<String> = written
+        .iter()
+        .map(|w| w.replacen("123456789012345678901234567890", "123456789012345678901234567891", 1))
+        .collect();
+    assert_ne!(changed, written, "the fixture's huge integer arrived as written");
+    let problems = compare_written(&sent, &changed, &columns);
+    assert!(problems.iter().any(|p| p.contains("\"huge\"")), "{problems:#?}");
 }

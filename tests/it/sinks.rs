@@ -167,3 +167,38 @@ fn a_create_script_never_runs_on_a_table_that_exists() {
     assert_eq!(ran, [add.sql().to_string()], "only the missing column is added");
     assert_eq!(run(&[add]).unwrap(), Vec::<String>::new(), "and only once");
 }
+
+/// A JDBC sink is a PostgreSQL table like any other: checked against the live table
+/// through `dsn_env`, and evolved by its DDL (a new field is an ADD COLUMN).
+#[test]
+fn a_jdbc_sink_is_checked_against_its_live_table_and_evolves() {
+    let db = crate::state::TempSchema::default();
+    let p = TestProject::example();
+    let spec = p
+        .read("pipelines/orders_report.toml")
+        .replace("table = \"public.orders\"", &format!("table = \"{}.orders\"\ndsn_env = \"TEST_SINK_DSN\"", db.0));
+    p.write("pipelines/orders_report.toml", &spec);
+    let env = [("TEST_SINK_DSN", crate::state::pg_dsn())];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    p.record();
+
+    db.sql(&[
+        &format!("CREATE SCHEMA IF NOT EXISTS \"{}\"", db.0),
+        &format!("CREATE TABLE \"{}\".orders (order_id text PRIMARY KEY, total int4)", db.0),
+    ]);
+    let r = p.run_with(&["plan", "--select", "orders_report"], &env).code(1);
+    let broken = "contract mismatch: live column \"total\" is int4, but the job writes float8 (DOUBLE)";
+    assert!(r.stdout.contains(broken) || r.stderr.contains(broken), "{}\n{}", r.stdout, r.stderr);
+    db.sql(&[&format!("DROP TABLE \"{}\".orders", db.0)]);
+
+    let sample = p.read("samples/orders.jsonl").replacen(
+        "\"currency\": \"CNY\"",
+        "\"currency\": \"CNY\", \"channel\": \"app\"",
+        3,
+    );
+    p.write("samples/orders.jsonl", &sample);
+    let out = p.run_with(&["plan", "--select", "orders_report"], &env).code(0).stdout;
+    assert!(out.contains("~ pipeline \"orders_report\""), "{out}");
+    let add = format!("ALTER TABLE \"{}\".\"orders\" ADD COLUMN \"channel\" text;", db.0);
+    assert!(out.contains(&add), "{add} missing:\n{out}");
+}

@@ -74,6 +74,11 @@ fn submit(sql: &str) -> String {
 
 /// [`submit`], restoring from `savepoint` when given (as VVP starts from a savepoint).
 fn submit_from(sql: &str, savepoint: Option<&str>) -> String {
+    try_submit(sql, savepoint).unwrap_or_else(|why| panic!("no job submitted:\n{why}"))
+}
+
+/// [`submit_from`]: the job's id, or what the client said when it refused the job.
+fn try_submit(sql: &str, savepoint: Option<&str>) -> Result<String, String> {
     let (home, conf, rest) = cluster();
     let script = std::env::temp_dir().join(format!("flinkform-job-{}.sql", uuid::Uuid::new_v4().simple()));
     std::fs::write(&script, sql).unwrap();
@@ -89,7 +94,7 @@ fn submit_from(sql: &str, savepoint: Option<&str>) -> String {
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let job = stdout.lines().find_map(|l| l.strip_prefix("JOB ")).map(str::to_string);
-    job.unwrap_or_else(|| panic!("no job submitted:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr)))
+    job.ok_or_else(|| format!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr)))
 }
 
 /// A JSON answer of the cluster's REST API.
@@ -901,4 +906,130 @@ fn hostile_records_arrive_with_every_value_they_had() {
     assert_ne!(changed, written, "the fixture's huge integer arrived as written");
     let problems = compare_written(&sent, &changed, &columns);
     assert!(problems.iter().any(|p| p.contains("\"huge\"")), "{problems:#?}");
+}
+
+/// What Flink did with a changed job started from the old job's savepoint: the ground
+/// truth a plan's word on state must agree with.
+#[derive(Debug)]
+enum Restored {
+    /// It runs: the savepoint was taken (which alone does not say the state was reused
+    /// as the new job means it).
+    Runs(String),
+    /// The client refused the job; why.
+    Refused(String),
+    /// It started and failed; Flink's exception.
+    Fails(String),
+}
+
+impl Restored {
+    /// What Flink said (the job's id when it runs).
+    fn said(&self) -> &str {
+        match self {
+            Restored::Runs(s) | Restored::Refused(s) | Restored::Fails(s) => s,
+        }
+    }
+
+    /// One line of it: how it ended, and the deepest cause Flink gave.
+    fn summary(&self) -> String {
+        let cause = self
+            .said()
+            .lines()
+            .rfind(|l| l.starts_with("Caused by:"))
+            .unwrap_or(self.said().lines().next().unwrap_or_default());
+        let kind = match self {
+            Restored::Runs(_) => "runs",
+            Restored::Refused(_) => "refused",
+            Restored::Fails(_) => "fails",
+        };
+        format!("{kind}: {}", cause.chars().take(220).collect::<String>())
+    }
+}
+
+/// Starts `sql` from `savepoint` and watches it for 15 s of running.
+fn restore(sql: &str, savepoint: &str) -> Restored {
+    let job = match try_submit(sql, Some(savepoint)) {
+        Ok(job) => job,
+        Err(why) => return Restored::Refused(why),
+    };
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < deadline {
+        let ex = rest(reqwest::Method::GET, &format!("/jobs/{job}/exceptions"), None);
+        if let Some(e) = ex["exceptionHistory"]["entries"].as_array().and_then(|e| e.first()) {
+            cancel(&job);
+            return Restored::Fails(e["stacktrace"].as_str().unwrap_or_default().to_string());
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    Restored::Runs(job)
+}
+
+/// The example's `payments` (its latest row of each payment kept by event time: a
+/// deduplication that holds the row in state) reading `input` and upserting `output`.
+fn payments_to_topic(input: &str, output: &str) -> TestProject {
+    let p = TestProject::example();
+    let broker = broker();
+    let spec = p
+        .read("pipelines/payments.toml")
+        .replace("topic = \"payments\"", &format!("topic = \"{input}\"\nstartup_mode = \"earliest-offset\""))
+        .replace("alikafka-pre-cn-xxxxxxxx-1-vpc.alikafka.aliyuncs.com:9092", &broker)
+        .replace(
+            "[sink]\ntable = \"public.payments\"\ndistribution_key = [\"payment_id\"]\n",
+            &format!("[sink]\ntype = \"upsert-kafka\"\ntopic = \"{output}\"\nbootstrap_servers = \"{broker}\"\n"),
+        );
+    // No dimension table here: the lookup is left out.
+    let cut = spec.find("# The customer of each payment").expect("the example's lookup");
+    let end = spec.find("\n[sink]\n").expect("the sink") + 1;
+    p.write("pipelines/payments.toml", &format!("{}{}", &spec[..cut], &spec[end..]));
+    p
+}
+
+/// Runs `payments` over its sample, stops it with a savepoint, and starts the job of
+/// the spec `edit` makes (and the sample `sample` makes) from that savepoint.
+fn payments_restored(edit: impl Fn(String) -> String, sample: impl Fn(String) -> String) -> Restored {
+    let (input, output) = (unique("payments_in"), unique("payments_out"));
+    create_topic(&input);
+    create_topic(&output);
+    let p = payments_to_topic(&input, &output);
+    let records: Vec<String> = p.read("samples/payments.jsonl").lines().map(str::to_string).collect();
+    produce(&input, &records);
+    let job = submit(&p.run(&["render", "payments"]).code(0).stdout);
+    assert!(!read_back(&output, 1, Duration::from_secs(90)).is_empty(), "the old job writes");
+    std::thread::sleep(Duration::from_secs(3));
+    let savepoint = stop_with_savepoint(&job);
+    p.write("pipelines/payments.toml", &edit(p.read("pipelines/payments.toml")));
+    p.write("samples/payments.jsonl", &sample(p.read("samples/payments.jsonl")));
+    let restored = restore(&p.run(&["render", "payments"]).code(0).stdout, &savepoint);
+    if let Restored::Runs(job) = &restored {
+        cancel(job);
+    }
+    restored
+}
+
+/// Ground truth for the plan's word on state (the issue on state and data): a column
+/// added to the row a last-row deduplication keeps in state cannot be restored: Flink
+/// fails the job, as the new row's serializer is incompatible with the saved one.
+#[test]
+fn a_column_added_under_a_last_row_dedupe_fails_its_restore() {
+    let added = |sample: String| sample.replace("\"method\":", "\"channel\": \"app\", \"method\":");
+    let restored = payments_restored(|spec| spec, added);
+    report!("payments with a column added under the deduplication, restored: {}", restored.summary());
+    match restored {
+        Restored::Fails(e) => assert!(e.contains("serializer"), "{e}"),
+        other => panic!("expected the restore to fail, and it did not: {}", other.said()),
+    }
+}
+
+/// Ground truth: the deduplication keyed by another column (of the same type) is refused
+/// at submission: its rows are no longer keyed as the sink is, so the planner adds an
+/// operator (the sink's upsert materializer) and the job graph's generated operator ids
+/// no longer match the savepoint's.
+#[test]
+fn a_dedupe_keyed_by_another_column_is_refused_from_the_savepoint() {
+    let rekeyed = |spec: String| spec.replace("dedupe = { key = [\"payment_id\"]", "dedupe = { key = [\"order_id\"]");
+    let restored = payments_restored(rekeyed, |sample| sample);
+    report!("payments deduplicated by another key, restored: {}", restored.summary());
+    match restored {
+        Restored::Refused(why) => assert!(why.contains("Cannot map checkpoint/savepoint state for operator"), "{why}"),
+        other => panic!("expected the restore to be refused, and it was not: {}", other.said()),
+    }
 }

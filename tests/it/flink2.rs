@@ -289,22 +289,38 @@ fn a_job_with_two_sinks_writes_every_message_to_each() {
     assert_eq!(got_some, want, "the second sink: every message, its chosen columns only");
 }
 
+/// The example's `orders` running between two topics of its own, the first half of its
+/// sample produced and arrived.
+struct HalfWay {
+    p: TestProject,
+    input: String,
+    output: String,
+    /// The sample's records, all of them.
+    records: Vec<String>,
+    job: String,
+}
+
+fn orders_half_way() -> HalfWay {
+    let (input, output) = (unique("orders_in"), unique("orders_out"));
+    create_topic(&input);
+    create_topic(&output);
+    let p = orders_to_topic(&input, &output);
+    let records = orders_sent(&p);
+    let half = &records[..records.len() / 2];
+    produce(&input, half);
+    let job = submit(&p.run(&["render", "orders"]).code(0).stdout);
+    assert_eq!(read_back(&output, half.len(), Duration::from_secs(90)).len(), half.len());
+    HalfWay { p, input, output, records, job }
+}
+
 /// A restart flinkform plans as "stop with a savepoint, start from exactly that
 /// savepoint" keeps the reading where it stopped: the messages produced before the stop
 /// arrive once, those produced after it (and duplicates of earlier ones, produced again)
 /// arrive once each, and none is read twice or skipped.
 #[test]
 fn a_restart_from_the_savepoint_reads_on_where_the_job_stopped() {
-    let (input, output) = (unique("orders_in"), unique("orders_out"));
-    create_topic(&input);
-    create_topic(&output);
-    let p = orders_to_topic(&input, &output);
-    let records = orders_sent(&p);
+    let HalfWay { p, input, output, records, job } = orders_half_way();
     let (before, after) = records.split_at(records.len() / 2);
-    produce(&input, before);
-    let sql = p.run(&["render", "orders"]).code(0).stdout;
-    let job = submit(&sql);
-    assert_eq!(read_back(&output, before.len(), Duration::from_secs(90)).len(), before.len());
     // The change: task manager resources, which flinkform restarts from a savepoint.
     p.record();
     let spec = p
@@ -313,6 +329,7 @@ fn a_restart_from_the_savepoint_reads_on_where_the_job_stopped() {
     p.write("pipelines/orders.toml", &spec);
     let plan = p.run(&["plan"]).code(0).stdout;
     assert!(plan.contains("start from exactly that savepoint (state kept"), "{plan}");
+    assert!(plan.contains("state: kept (the job's SQL is unchanged)"), "{plan}");
     let savepoint = stop_with_savepoint(&job);
     let again: Vec<&str> = after.iter().chain(&before[..3]).map(String::as_str).collect();
     produce(&input, &again);
@@ -984,8 +1001,9 @@ fn payments_to_topic(input: &str, output: &str) -> TestProject {
 }
 
 /// Runs `payments` over its sample, stops it with a savepoint, and starts the job of
-/// the spec `edit` makes (and the sample `sample` makes) from that savepoint.
-fn payments_restored(edit: impl Fn(String) -> String, sample: impl Fn(String) -> String) -> Restored {
+/// the spec `edit` makes (and the sample `sample` makes) from that savepoint; what Flink
+/// did, and what the plan of the change said.
+fn payments_restored(edit: impl Fn(String) -> String, sample: impl Fn(String) -> String) -> (Restored, String) {
     let (input, output) = (unique("payments_in"), unique("payments_out"));
     create_topic(&input);
     create_topic(&output);
@@ -996,13 +1014,15 @@ fn payments_restored(edit: impl Fn(String) -> String, sample: impl Fn(String) ->
     assert!(!read_back(&output, 1, Duration::from_secs(90)).is_empty(), "the old job writes");
     std::thread::sleep(Duration::from_secs(3));
     let savepoint = stop_with_savepoint(&job);
+    p.record();
     p.write("pipelines/payments.toml", &edit(p.read("pipelines/payments.toml")));
     p.write("samples/payments.jsonl", &sample(p.read("samples/payments.jsonl")));
+    let plan = p.run(&["plan", "--select", "payments"]).code(0).stdout;
     let restored = restore(&p.run(&["render", "payments"]).code(0).stdout, &savepoint);
     if let Restored::Runs(job) = &restored {
         cancel(job);
     }
-    restored
+    (restored, plan)
 }
 
 /// Ground truth for the plan's word on state (the issue on state and data): a column
@@ -1011,8 +1031,12 @@ fn payments_restored(edit: impl Fn(String) -> String, sample: impl Fn(String) ->
 #[test]
 fn a_column_added_under_a_last_row_dedupe_fails_its_restore() {
     let added = |sample: String| sample.replace("\"method\":", "\"channel\": \"app\", \"method\":");
-    let restored = payments_restored(|spec| spec, added);
+    let (restored, plan) = payments_restored(|spec| spec, added);
     report!("payments with a column added under the deduplication, restored: {}", restored.summary());
+    assert!(
+        plan.contains("state: lost (the deduplication keeps each key's latest row in state, and the row changed"),
+        "{plan}"
+    );
     match restored {
         Restored::Fails(e) => assert!(e.contains("serializer"), "{e}"),
         other => panic!("expected the restore to fail, and it did not: {}", other.said()),
@@ -1026,10 +1050,46 @@ fn a_column_added_under_a_last_row_dedupe_fails_its_restore() {
 #[test]
 fn a_dedupe_keyed_by_another_column_is_refused_from_the_savepoint() {
     let rekeyed = |spec: String| spec.replace("dedupe = { key = [\"payment_id\"]", "dedupe = { key = [\"order_id\"]");
-    let restored = payments_restored(rekeyed, |sample| sample);
+    let (restored, plan) = payments_restored(rekeyed, |sample| sample);
     report!("payments deduplicated by another key, restored: {}", restored.summary());
+    assert!(plan.contains("state: lost (the deduplication's key or order changed"), "{plan}");
     match restored {
         Restored::Refused(why) => assert!(why.contains("Cannot map checkpoint/savepoint state for operator"), "{why}"),
         other => panic!("expected the restore to be refused, and it was not: {}", other.said()),
     }
+}
+
+/// Ground truth for a job without deduplication: a column added (a new field in the
+/// topic), restored from the savepoint, reads on exactly where the old job stopped, as
+/// the plan's `state: kept` says: nothing read twice, nothing skipped.
+#[test]
+fn a_column_added_to_a_job_without_state_of_its_own_reads_on_from_the_savepoint() {
+    let HalfWay { p, input, output, records, job } = orders_half_way();
+    let (before, after) = records.split_at(records.len() / 2);
+    p.record();
+    let with_channel = |t: &String| t.replacen("\"currency\":", "\"channel\": \"app\", \"currency\":", 1);
+    let sample: Vec<String> = p.read("samples/orders.jsonl").lines().map(|l| with_channel(&l.to_string())).collect();
+    p.write("samples/orders.jsonl", &sample.join("\n"));
+    let plan = p.run(&["plan", "--select", "orders"]).code(0).stdout;
+    assert!(plan.contains("column `channel` added"), "{plan}");
+    assert!(plan.contains("state: kept (the job's only state is the source's read position"), "{plan}");
+    let savepoint = stop_with_savepoint(&job);
+    let after: Vec<String> = after.iter().map(with_channel).collect();
+    produce(&input, &after);
+    let restored = restore(&p.run(&["render", "orders"]).code(0).stdout, &savepoint);
+    let Restored::Runs(job) = &restored else { panic!("the restore did not run: {}", restored.summary()) };
+    let got = read_back(&output, records.len() + 1, Duration::from_secs(10));
+    cancel(job);
+    report!(
+        "orders with a column added, restored from the savepoint: {} produced, {} arrived",
+        records.len(),
+        got.len()
+    );
+    let ids: Vec<&str> = got.iter().map(|v| v["order_id"].as_str().unwrap()).collect();
+    let sent: Vec<String> = records
+        .iter()
+        .map(|t| serde_json::from_str::<Value>(t).unwrap()["order_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids, sent, "every message once, in order");
+    assert!(got[before.len()..].iter().all(|v| v["channel"] == "app"), "the new column is written from the restart on");
 }

@@ -315,6 +315,7 @@ async fn run(
         after: after.map(Box::new),
         sample: None,
         sink_ddl: Vec::new(),
+        state: None,
         warnings: Vec::new(),
     };
     let plan = Plan {

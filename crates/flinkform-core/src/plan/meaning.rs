@@ -320,6 +320,7 @@ pub(crate) mod tests {
                     after: (action != Action::Delete).then_some(Box::new(p)),
                     sample: None,
                     sink_ddl: Vec::new(),
+                    state: None,
                     warnings: Vec::new(),
                 }
             })

@@ -8,6 +8,7 @@ mod drift;
 pub mod file;
 pub mod meaning;
 mod sink;
+pub mod verdict;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
@@ -276,6 +277,9 @@ pub struct Change {
     /// table, nullable ADD COLUMNs for new columns).
     #[serde(default)]
     pub sink_ddl: Vec<SinkDdl>,
+    /// For an update, what restarting from the savepoint does to the job's state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<verdict::StateVerdict>,
     /// Warnings.
     pub warnings: Vec<String>,
 }
@@ -468,6 +472,7 @@ fn delete(name: &str, b: &PipelineState, why: String) -> Change {
         after: None,
         sample: None,
         sink_ddl: Vec::new(),
+        state: None,
         warnings: Vec::new(),
     }
 }
@@ -553,6 +558,10 @@ fn change(d: Desired, before: Option<&PipelineState>, observed: Option<&Observed
     }
     let (sink_ddl, problems) = sinks_ddl(&d, before, observed, action, errors);
     errors.extend(problems.into_iter().map(|p| format!("pipeline `{}`: {p}", d.name)));
+    let state = before.filter(|_| action == Action::Update).map(|b| verdict::judge(b, &d.record));
+    if let Some(s) = &state {
+        reasons.push(s.line(d.record.deploy.upgrade));
+    }
     Change {
         name: d.name.clone(),
         action,
@@ -561,6 +570,7 @@ fn change(d: Desired, before: Option<&PipelineState>, observed: Option<&Observed
         after: Some(d.record),
         sample: Some(d.sample),
         sink_ddl,
+        state,
         warnings: d.warnings,
     }
 }

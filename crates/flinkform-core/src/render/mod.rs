@@ -36,6 +36,12 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("deployment.yaml.j2", include_str!("../../templates/deployment.yaml.j2")),
 ];
 
+/// Whether a recorded template (`name@digest`, as [`Rendered::templates`] names it) is a
+/// built-in one as this flinkform has it.
+pub fn is_builtin(used: &str) -> bool {
+    BUILTIN.iter().any(|(name, text)| used == format!("{name}@{}", &crate::spec::digest(&[text.as_bytes()])[..12]))
+}
+
 /// What rendering a pipeline produces.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Rendered {

@@ -321,6 +321,7 @@ fn pipeline_json(c: &Change) -> serde_json::Value {
         "action": c.action.name(),
         "digest": c.meaning(),
         "reasons": c.reasons,
+        "state": c.state,
         "file": after.or(c.before.as_deref()).map(|p| p.file.clone()),
         "sample": c.sample,
         "warnings": c.warnings,

@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::spec::{Upgrade, parse_vvr};
+use crate::spec::{SourceFormat, Upgrade, parse_vvr};
 use crate::state::PipelineState;
 
 /// The state's fate.
@@ -90,6 +90,21 @@ pub fn judge(before: &PipelineState, after: &PipelineState) -> StateVerdict {
         );
     }
     let setting = |s: &PipelineState, k: &str| s.settings.get(k).cloned();
+    if setting(before, "source.bootstrap_servers") != setting(after, "source.bootstrap_servers") {
+        return StateVerdict::new(
+            Lost,
+            "the brokers changed: the saved read position is the old cluster's partitions and offsets",
+        );
+    }
+    let changelog = |s: &PipelineState| {
+        setting(s, "source.format").is_some_and(|f| f.trim_matches('"') != SourceFormat::Json.name())
+    };
+    if changelog(before) || changelog(after) {
+        return StateVerdict::new(
+            Unknown,
+            "a change stream's upsert sinks may keep rows in state (Flink's sink materializer)",
+        );
+    }
     let dedupes = |s: &PipelineState| s.settings.contains_key(DEDUPE[0]);
     if dedupes(before) || dedupes(after) {
         if DEDUPE.iter().any(|k| setting(before, k) != setting(after, k)) {
@@ -117,6 +132,13 @@ pub fn judge(before: &PipelineState, after: &PipelineState) -> StateVerdict {
         return StateVerdict::new(
             Unknown,
             "a sink added or removed changes the job graph's shape, and Flink maps state by it",
+        );
+    }
+    let start = ["source.startup_mode", "source.offset_reset"];
+    if start.iter().any(|k| setting(before, k) != setting(after, k)) {
+        return StateVerdict::new(
+            Kept,
+            "the source's saved read position wins over the new startup mode, which only a restart without state uses",
         );
     }
     StateVerdict::new(Kept, "the job's only state is the source's read position, which the new job reads on from")

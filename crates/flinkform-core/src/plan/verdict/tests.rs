@@ -55,6 +55,18 @@ fn only_a_restore_the_table_knows_to_be_sound_is_kept() {
     }];
     assert_eq!(verdict(&before, &second_sink), Verdict::Unknown, "the graph changes shape");
 
+    let mut brokers = after.clone();
+    brokers.settings.insert("source.bootstrap_servers".into(), "\"other:9092\"".into());
+    assert_eq!(verdict(&before, &brokers), Verdict::Lost, "another cluster's offsets");
+    let mut latest = after.clone();
+    latest.settings.insert("source.startup_mode".into(), "\"latest-offset\"".into());
+    let judged = judge(&before, &latest);
+    assert_eq!(judged.verdict, Verdict::Kept);
+    assert!(judged.why.contains("wins over the new startup mode"), "{}", judged.why);
+    let mut canal = after.clone();
+    canal.settings.insert("source.format".into(), "\"canal-json\"".into());
+    assert_eq!(verdict(&before, &canal), Verdict::Unknown, "a change stream's sinks may keep rows");
+
     let mut own = after.clone();
     own.templates.insert("insert".into(), "my_insert.sql.j2@0123456789ab".into());
     assert_eq!(verdict(&before, &own), Verdict::Unknown, "a template of the project's own");

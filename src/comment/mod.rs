@@ -151,7 +151,7 @@ pub async fn reviewed(forge: &impl Forge, project: &str, env: &str) -> Result<No
 }
 
 /// Makes the review's `flinkform:` labels the plan's change classes (`flinkform:destroy`,
-/// `flinkform:replace`, `flinkform:restart-without-state`), so that branch protection
+/// `flinkform:replace`, `flinkform:restart-without-state`, `flinkform:state-loss`), so that branch protection
 /// or a CODEOWNERS rule can ask for more review. Other labels are left alone.
 async fn sync_labels(forge: &impl Forge, marker: &Marker) -> Result<(Vec<String>, Vec<String>), CommentError> {
     let want: Vec<String> = marker.meaning.classes.iter().map(|c| format!("{LABEL_PREFIX}{}", c.name())).collect();

@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::verdict::Verdict;
 use super::{Action, Change, Plan, SinkDdl};
 use crate::spec::digest;
 
@@ -34,11 +35,15 @@ pub enum ChangeClass {
     /// A running job restarts without its state (`upgrade = "stateless"`): the source
     /// reads again from its startup mode.
     RestartWithoutState,
+    /// A job restarts from a savepoint its new version cannot use (the update's state
+    /// verdict is `lost`): the restore would fail or misread the state.
+    StateLoss,
 }
 
 impl ChangeClass {
     /// Every class.
-    pub const ALL: [ChangeClass; 3] = [ChangeClass::Destroy, ChangeClass::Replace, ChangeClass::RestartWithoutState];
+    pub const ALL: [ChangeClass; 4] =
+        [ChangeClass::Destroy, ChangeClass::Replace, ChangeClass::RestartWithoutState, ChangeClass::StateLoss];
 
     /// Its name, as the marker, the JSON and the label (`flinkform:NAME`) spell it.
     pub fn name(self) -> &'static str {
@@ -46,6 +51,7 @@ impl ChangeClass {
             ChangeClass::Destroy => "destroy",
             ChangeClass::Replace => "replace",
             ChangeClass::RestartWithoutState => "restart-without-state",
+            ChangeClass::StateLoss => "state-loss",
         }
     }
 
@@ -101,6 +107,9 @@ impl Change {
             (Action::Delete, ..) => Some(ChangeClass::Destroy),
             (Action::Replace, ..) => Some(ChangeClass::Replace),
             (Action::Update, Some(b), Some(a)) if restarts(b, a) => Some(ChangeClass::RestartWithoutState),
+            (Action::Update, ..) if self.state.as_ref().is_some_and(|s| s.verdict == Verdict::Lost) => {
+                Some(ChangeClass::StateLoss)
+            }
             _ => None,
         }
     }
@@ -394,6 +403,9 @@ pub(crate) mod tests {
             c.before.as_mut().unwrap().status = crate::state::Status::Running;
         }
         assert_eq!(classes(&plan), [], "a stateful restart keeps the state");
+        let lost = crate::plan::verdict::StateVerdict { verdict: Verdict::Lost, why: "the row changed".into() };
+        plan.changes[1].state = Some(lost);
+        assert_eq!(classes(&plan), [StateLoss], "a restore its new job cannot use");
         plan.changes[0].after.as_mut().unwrap().deploy.upgrade = crate::spec::Upgrade::Stateless;
         plan.changes[1].action = Action::Replace;
         assert_eq!(classes(&plan), [Replace, RestartWithoutState]);

@@ -10,7 +10,7 @@ use minijinja::{Environment, UndefinedBehavior, Value, context};
 use serde_json::json;
 
 use crate::schema::Schema;
-use crate::spec::{Credential, DeploymentSpec, Pipeline, SaslMechanism, SecretRef, TableConnector};
+use crate::spec::{Credential, DeploymentSpec, Pipeline, SaslMechanism, SecretRef};
 use crate::state::DeployParams;
 use crate::types::{quote_ident, quote_pg_ident};
 
@@ -39,7 +39,8 @@ pub const BUILTIN: &[(&str, &str)] = &[
 /// Whether a recorded template (`name@digest`, as [`Rendered::templates`] names it) is a
 /// built-in one as this flinkform has it.
 pub fn is_builtin(used: &str) -> bool {
-    BUILTIN.iter().any(|(name, text)| used == format!("{name}@{}", &crate::spec::digest(&[text.as_bytes()])[..12]))
+    let Some((name, digest)) = used.rsplit_once('@') else { return false };
+    BUILTIN.iter().any(|(n, text)| *n == name && crate::spec::digest(&[text.as_bytes()])[..12] == *digest)
 }
 
 /// What rendering a pipeline produces.
@@ -310,18 +311,7 @@ fn lookups(p: &Pipeline, s: &Schema) -> Vec<serde_json::Value> {
         .lookups
         .iter()
         .map(|l| {
-            let mut o = match sink.connector {
-                TableConnector::Jdbc => sinks::jdbc_connection(sink, &l.dimension),
-                TableConnector::Hologres => {
-                    let mut o: BTreeMap<&str, serde_json::Value> = BTreeMap::new();
-                    o.insert("connector", json!("hologres"));
-                    o.insert("endpoint", json!(sink.endpoint));
-                    o.insert("dbname", json!(sink.database));
-                    o.insert("tablename", json!(l.dimension));
-                    sinks::credentials(&mut o, sink);
-                    o
-                }
-            };
+            let mut o = sinks::connection(sink, &l.dimension);
             o.extend(l.options.iter().map(|(k, v)| (k.as_str(), json!(v))));
             json!({
                 "table": l.table,

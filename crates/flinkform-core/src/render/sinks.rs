@@ -89,21 +89,32 @@ fn jdbc_type(ty: &FlinkType) -> Option<FlinkType> {
     (t != *ty).then_some(t)
 }
 
-/// The connection options of a JDBC table: Flink's JDBC connector with PostgreSQL's
-/// URL. `stringtype=unspecified` lets PostgreSQL type the STRING values the connector
-/// binds, so that JSON text goes into `jsonb` columns.
-pub(super) fn jdbc_connection(t: &SinkSpec, table: &str) -> BTreeMap<&'static str, serde_json::Value> {
+/// The connection options of `table` (`schema.table`) in the database of table sink
+/// `t`, through its connector: a sink's own table, or a lookup's dimension table. A JDBC
+/// table gets PostgreSQL's URL, with `stringtype=unspecified` so that PostgreSQL types
+/// the STRING values the connector binds (JSON text goes into `jsonb` columns).
+pub(super) fn connection(t: &SinkSpec, table: &str) -> BTreeMap<&'static str, serde_json::Value> {
     let mut o = BTreeMap::new();
-    o.insert("connector", json!("jdbc"));
-    o.insert("url", json!(format!("jdbc:postgresql://{}/{}?stringtype=unspecified", t.endpoint, t.database)));
-    o.insert("table-name", json!(table));
+    match t.connector {
+        TableConnector::Hologres => {
+            o.insert("connector", json!("hologres"));
+            o.insert("endpoint", json!(t.endpoint));
+            o.insert("dbname", json!(t.database));
+            o.insert("tablename", json!(table));
+        }
+        TableConnector::Jdbc => {
+            o.insert("connector", json!("jdbc"));
+            o.insert("url", json!(format!("jdbc:postgresql://{}/{}?stringtype=unspecified", t.endpoint, t.database)));
+            o.insert("table-name", json!(table));
+        }
+    }
     credentials(&mut o, t);
     o
 }
 
 /// A table's `username` and `password` options, where it has them: the same keys in the
 /// Hologres and JDBC connectors.
-pub(super) fn credentials(o: &mut BTreeMap<&str, serde_json::Value>, t: &SinkSpec) {
+fn credentials(o: &mut BTreeMap<&str, serde_json::Value>, t: &SinkSpec) {
     if let Some(user) = &t.username {
         o.insert("username", option_value(user));
     }
@@ -114,7 +125,7 @@ pub(super) fn credentials(o: &mut BTreeMap<&str, serde_json::Value>, t: &SinkSpe
 
 /// A JDBC sink's connector options: the connection, then the spec's own.
 fn jdbc_options(t: &SinkSpec) -> BTreeMap<&str, serde_json::Value> {
-    let mut o = jdbc_connection(t, &format!("{}.{}", t.schema, t.table));
+    let mut o = connection(t, &format!("{}.{}", t.schema, t.table));
     o.extend(t.options.iter().map(|(k, v)| (k.as_str(), option_value(v))));
     o
 }
@@ -179,12 +190,7 @@ pub fn table_properties(sink: &SinkSpec, columns: &[Column]) -> BTreeMap<&'stati
 
 /// The Hologres sink table's connector options, as the engine version spells them.
 fn hologres_options(sink: &SinkSpec, vvr: (u32, u32, u32)) -> BTreeMap<&str, serde_json::Value> {
-    let mut ko: BTreeMap<&str, serde_json::Value> = BTreeMap::new();
-    ko.insert("connector", json!("hologres"));
-    ko.insert("endpoint", json!(sink.endpoint));
-    ko.insert("dbname", json!(sink.database));
-    ko.insert("tablename", json!(format!("{}.{}", sink.schema, sink.table)));
-    credentials(&mut ko, sink);
+    let mut ko = connection(sink, &format!("{}.{}", sink.schema, sink.table));
     if vvr.0 >= 11 {
         let action = match sink.on_conflict {
             OnConflict::Update => "INSERT_OR_UPDATE",

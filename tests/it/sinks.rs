@@ -202,3 +202,19 @@ fn a_jdbc_sink_is_checked_against_its_live_table_and_evolves() {
     let add = format!("ALTER TABLE \"{}\".\"orders\" ADD COLUMN \"channel\" text;", db.0);
     assert!(out.contains(&add), "{add} missing:\n{out}");
 }
+
+/// The reserved words a JDBC sink refuses as names are PostgreSQL's own: every word this
+/// server reserves (`pg_get_keywords()`: reserved, or reserved but allowed as a function
+/// or type name) is in flinkform's list, which holds beyond them only `system_user`,
+/// reserved since PostgreSQL 16.
+#[test]
+fn the_reserved_words_a_jdbc_sink_refuses_are_postgresqls() {
+    let db = crate::state::TempSchema::default();
+    let server = db.sql(&["SELECT word FROM pg_get_keywords() WHERE catcode IN ('R', 'T')"]);
+    let ours = flinkform_core::types::PG_RESERVED;
+    let missing: Vec<&String> = server.iter().filter(|w| !ours.contains(&w.as_str())).collect();
+    assert!(missing.is_empty(), "reserved by the server, not in the list: {missing:?}");
+    let extra: Vec<&&str> = ours.iter().filter(|w| !server.iter().any(|s| s == *w)).collect();
+    assert!(extra.iter().all(|w| **w == "system_user"), "in the list, not reserved by the server: {extra:?}");
+    assert!(server.len() > 90, "the server named its reserved words: {}", server.len());
+}

@@ -430,7 +430,8 @@ impl<'a, V: Vvp> Executor<'a, V> {
         match (c.action, &c.before, &c.after) {
             (Action::Create, _, Some(after)) => self.create(name, after, Operation::Create, ddl).await,
             (Action::Update, Some(before), Some(after)) if before.remote.deployment_id.is_some() => {
-                self.upgrade(name, before, after, ddl).await
+                let upgrade = c.upgrade().unwrap_or(after.deploy.upgrade);
+                self.upgrade(name, before, after, upgrade, ddl).await
             }
             (Action::Update, _, Some(after)) => self.create(name, after, Operation::Create, ddl).await,
             // The sink DDL first: a DDL that fails leaves the old job running. A replace

@@ -96,7 +96,8 @@ impl<V: Vvp> Executor<'_, V> {
         self.finish(name, after, action).await
     }
 
-    /// Update in place: stop (with a savepoint when stateful), redeploy, start again. A
+    /// Update in place: stop (with a savepoint when `upgrade`, the plan's, is stateful),
+    /// redeploy, start again. A
     /// resumed update goes on from what VVP shows ([`resume::restart`]); a pipeline
     /// stopped on purpose is redeployed and stays stopped.
     pub(super) async fn upgrade(
@@ -104,6 +105,7 @@ impl<V: Vvp> Executor<'_, V> {
         name: &str,
         before: &PipelineState,
         after: &PipelineState,
+        upgrade: Upgrade,
         ddl: &[SinkDdl],
     ) -> Res<()> {
         let dep = before.remote.deployment_id.clone().expect("checked by the caller");
@@ -120,7 +122,7 @@ impl<V: Vvp> Executor<'_, V> {
         })
         .await?;
         self.sink_ddl(name, after, ddl).await?;
-        let restore = self.stop_for_restart(name, &dep, &after.sql, after.deploy.upgrade, Operation::Update).await?;
+        let restore = self.stop_for_restart(name, &dep, &after.sql, upgrade, Operation::Update).await?;
         // What a rollback restores: the state before the update (its stop's savepoint).
         let before_update = match self.read(name, |p| p.pending.as_ref()?.savepoint_id.clone()).await {
             Some(sp) => Restore::FromSavepoint(sp),

@@ -15,6 +15,7 @@ use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 use super::cache::Key;
 use super::{Sample, SampleCache, SampleError, Sampler};
+use flinkform_core::plan::PartitionOffsets;
 use flinkform_core::spec::{Credential, SecretRef, Security, SourceSpec};
 
 /// Most consumers reading at the same time.
@@ -96,6 +97,71 @@ fn client_config(servers: &str, security: Option<&Security>, timeout: Duration) 
         }
     }
     Ok(c)
+}
+
+/// Where `s`'s consumer group stands on its topic: every partition's watermarks, the
+/// group's committed offset and, with `startup_mode = "timestamp"`, the first offset at or
+/// after the startup timestamp. Reads only (ListOffsets, OffsetFetch): it joins no group
+/// and commits nothing, like the sampler.
+pub fn source_offsets(s: &SourceSpec, timeout: Duration) -> Result<Vec<PartitionOffsets>, String> {
+    let Cluster { servers, security } = cluster_of(s);
+    let mut config = client_config(&servers, security.as_ref(), timeout).map_err(|e| e.to_string())?;
+    config.set("group.id", &s.group_id);
+    let c: BaseConsumer = config.create().map_err(|e| e.to_string())?;
+    let metadata = c.fetch_metadata(None, timeout).map_err(|e| describe(&e, &servers, timeout))?;
+    let Some(topic) = metadata.topics().iter().find(|t| t.name() == s.topic) else {
+        return Err(unknown_topic(
+            &s.topic,
+            &servers,
+            metadata.topics().iter().map(|t| t.name()).collect::<Vec<_>>().iter(),
+        ));
+    };
+    let mut tpl = TopicPartitionList::new();
+    for p in topic.partitions() {
+        tpl.add_partition(&s.topic, p.id());
+    }
+    let (low, high) = watermarks(&c, &tpl, timeout).map_err(|e| describe(&e, &servers, timeout))?;
+    let committed = c.committed_offsets(tpl.clone(), timeout).map_err(|e| describe(&e, &servers, timeout))?;
+    let at_timestamp = match startup_millis(s) {
+        Some(ms) => {
+            let mut q = tpl.clone();
+            q.set_all_offsets(Offset::Offset(ms)).map_err(|e| e.to_string())?;
+            Some(c.offsets_for_times(q, timeout).map_err(|e| describe(&e, &servers, timeout))?)
+        }
+        None => None,
+    };
+    let offset_of = |list: &TopicPartitionList, partition: i32| match list.find_partition(&s.topic, partition)?.offset()
+    {
+        Offset::Offset(o) => Some(o),
+        _ => None,
+    };
+    let key = |p: i32| (s.topic.clone(), p);
+    Ok(topic
+        .partitions()
+        .iter()
+        .map(|p| {
+            let high = high.get(&key(p.id())).copied().unwrap_or(0);
+            PartitionOffsets {
+                partition: p.id(),
+                low: low.get(&key(p.id())).copied().unwrap_or(0),
+                high,
+                committed: offset_of(&committed, p.id()),
+                // No message at or after the timestamp: the reading starts at the end.
+                at_timestamp: at_timestamp.as_ref().map(|t| offset_of(t, p.id()).unwrap_or(high)),
+            }
+        })
+        .collect())
+}
+
+/// `scan.startup.timestamp-millis` of a source that starts from a timestamp.
+fn startup_millis(s: &SourceSpec) -> Option<i64> {
+    if s.startup_mode != "timestamp" {
+        return None;
+    }
+    match s.options.get("scan.startup.timestamp-millis")? {
+        Credential::Literal(v) => v.trim_matches('"').parse().ok(),
+        Credential::Secret(_) => None,
+    }
 }
 
 /// How many partitions `topic` has on `servers`: `Ok(None)` when the cluster answers and

@@ -6,7 +6,7 @@ mod cache;
 mod kafka;
 
 pub use cache::SampleCache;
-pub use kafka::{KafkaSampler, resolve_secret, topic_partitions};
+pub use kafka::{KafkaSampler, resolve_secret, source_offsets, topic_partitions};
 
 use std::io::{BufRead, BufReader, Read, Seek};
 use std::path::Path;

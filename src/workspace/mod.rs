@@ -325,6 +325,38 @@ impl Workspace {
     }
 }
 
+impl Workspace {
+    /// Each pipeline's source, by name: what [`count_data`] reads, kept before
+    /// [`desired_all`] lets the specs go.
+    pub fn sources(&self) -> BTreeMap<String, SourceSpec> {
+        self.project.pipelines.iter().map(|p| (p.name.clone(), p.source.clone())).collect()
+    }
+}
+
+/// Counts what each restart in `plan` does to the messages, from the offsets of its
+/// source topic and consumer group (read on several threads). The topic is read where
+/// plan reaches it: a pipeline sampled from a file only with `sample_bootstrap_servers`.
+pub fn count_data(sources: &BTreeMap<String, SourceSpec>, plan: &mut flinkform_core::plan::Plan) {
+    let restarted: Vec<(&str, &SourceSpec)> =
+        plan.restarted().filter_map(|name| Some((name, sources.get(name)?))).collect();
+    if restarted.is_empty() {
+        return;
+    }
+    let read = |s: &SourceSpec| match (&s.sample.file, &s.sample_bootstrap_servers) {
+        (Some(_), None) => {
+            Err("the plan samples a file, and has no sample_bootstrap_servers to reach the topic".to_string())
+        }
+        _ => crate::sampler::source_offsets(s, s.sample.timeout),
+    };
+    let counted = flinkform_core::par::map_chunks(&restarted, OFFSET_READERS, 1, |_, chunk| {
+        chunk.iter().map(|(name, s)| (name.to_string(), read(s))).collect::<Vec<_>>()
+    });
+    plan.count_data(&counted.into_iter().flatten().collect());
+}
+
+/// Topics whose offsets are read at the same time.
+const OFFSET_READERS: usize = 8;
+
 /// Why a pipeline's sample failed, with every cause.
 fn sample_error(p: &Pipeline, e: &crate::sampler::SampleError) -> Diagnostic {
     Diagnostic::error(format!("{}: {}", p.file, flinkform_core::diag::chain(e)))

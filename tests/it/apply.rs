@@ -127,7 +127,11 @@ fn lifecycle_plan_apply_update_from_savepoint_destroy() {
     let r = run(&p, &emu, &["plan"]).code(0);
     assert!(r.stdout.contains("~ pipeline \"orders\""), "{}", r.stdout);
     assert!(r.stdout.contains("because: deployment.taskmanager.memory: set to \"4Gi\""), "{}", r.stdout);
-    assert!(r.stdout.contains("start from exactly that savepoint (state kept"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("start from exactly that savepoint (reading resumes where the job stopped"),
+        "{}",
+        r.stdout
+    );
     let old_job = state_job(&p, "orders");
     let r = run(&p, &emu, &["apply", "--auto-approve"]).code(0);
     assert!(r.stdout.contains(&format!("orders: stopping job {old_job} (STOP_WITH_SAVEPOINT)")), "{}", r.stdout);
@@ -164,6 +168,70 @@ fn lifecycle_plan_apply_update_from_savepoint_destroy() {
     assert_eq!(managed_deployments(&emu), ["clickstream"]);
     assert_eq!(p.run(&["state", "list"]).code(0).stdout, "clickstream\trunning\tpipelines/clickstream.toml\n");
     assert!(!p.read(".flinkform/state.json").contains(SK));
+}
+
+/// An update whose state the plan says is lost (the deduplication re-keyed) restarts
+/// without state though the spec says stateful, and only with consent: an unreviewed
+/// `apply --auto-approve` refuses it and touches no job; `--accept-state-loss` or the
+/// saved plan carries it out, stopping without a savepoint and starting NONE.
+#[test]
+fn a_lost_state_restarts_without_state_and_only_with_consent() {
+    let emu = Emulator::start(&[]);
+    let p = TestProject::example();
+    for name in ["clickstream", "orders", "orders_report", "shop_orders"] {
+        std::fs::remove_file(p.path().join("pipelines").join(format!("{name}.toml"))).unwrap();
+    }
+    run(&p, &emu, &["apply", "--auto-approve"]).code(0);
+    let rekey = |p: &TestProject, key: &str| {
+        let spec = p.read("pipelines/payments.toml");
+        let spec = spec.replace("dedupe = { key = [\"payment_id\"]", &format!("dedupe = {{ key = [\"{key}\"]"));
+        let spec = spec.replace("dedupe = { key = [\"order_id\"]", &format!("dedupe = {{ key = [\"{key}\"]"));
+        p.write("pipelines/payments.toml", &spec);
+    };
+    rekey(&p, "order_id");
+    let r = run(&p, &emu, &["plan"]).code(0);
+    assert!(r.stdout.contains("because: state: lost (the deduplication's key or order changed"), "{}", r.stdout);
+    assert!(r.stdout.contains("because: restart without state: start NONE"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("because: data: resumes at consumer group `flinkform_payments`'s committed offsets"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("1 job restarts without state: payments."), "the summary says it: {}", r.stdout);
+    let json: serde_json::Value =
+        serde_json::from_str(&run(&p, &emu, &["plan", "--format", "json"]).code(0).stdout).unwrap();
+    let change = &json["pipelines"][0];
+    assert_eq!(change["state"]["verdict"], "lost", "{change}");
+    assert_eq!(change["data"]["start"], "group_offsets", "{change}");
+    assert_eq!(change["data"]["group"], "flinkform_payments", "{change}");
+    assert_eq!(json["classes"], serde_json::json!(["state-loss"]), "{json}");
+
+    let job = state_job(&p, "payments");
+    let r = run(&p, &emu, &["apply", "--auto-approve"]).code(1);
+    assert!(
+        r.stderr.contains("the plan restarts payments without state")
+            && r.stderr.contains("--accept-state-loss payments"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(state_job(&p, "payments"), job, "nothing was done");
+    assert_eq!(block_on(client(&emu).job(&job)).unwrap().state, JobState::Running);
+    run(&p, &emu, &["apply", "--auto-approve", "--accept-state-loss", "orders"]).code(1);
+
+    let r = run(&p, &emu, &["apply", "--auto-approve", "--accept-state-loss", "payments"]).code(0);
+    assert!(r.stdout.contains(&format!("payments: stopping job {job} (NONE)")), "{}", r.stdout);
+    let new = block_on(client(&emu).job(&state_job(&p, "payments"))).unwrap();
+    assert_eq!((&new.state, new.restore.as_ref().map(Restore::name)), (&JobState::Running, Some("NONE")), "{new:?}");
+    run(&p, &emu, &["plan", "--detailed-exitcode"]).code(0);
+
+    // The reviewed plan is consent too: a saved plan carries the restart out as shown.
+    rekey(&p, "payment_id");
+    run(&p, &emu, &["plan", "-out", "plan.json"]).code(0);
+    let job = state_job(&p, "payments");
+    run(&p, &emu, &["apply", "plan.json"]).code(0);
+    let new = block_on(client(&emu).job(&state_job(&p, "payments"))).unwrap();
+    assert_ne!(new.id, job);
+    assert_eq!(new.restore.as_ref().map(Restore::name), Some("NONE"), "{new:?}");
 }
 
 /// A copy of the example with `n` copies of the orders pipeline.

@@ -70,7 +70,7 @@ fn state_rm_forgets_and_state_mv_renames_without_touching_vvp() {
     // The SQL names the pipeline, so the job is updated in place, from its savepoint.
     let plan = p.run(&["plan"]).code(0).stdout;
     assert!(!plan.contains("destroyed") && !plan.contains("# orders_eu will be created"), "{plan}");
-    assert!(plan.contains("# orders_eu will be updated in place") && plan.contains("state kept"), "{plan}");
+    assert!(plan.contains("# orders_eu will be updated in place") && plan.contains("state: kept"), "{plan}");
     let r = p.run(&["state", "mv", "nope", "x"]).code(1);
     assert!(r.stderr.contains("no pipeline `nope` in the state"), "{}", r.stderr);
     // A name no spec can have is refused: the next plan would destroy the pipeline.

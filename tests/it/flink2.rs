@@ -176,7 +176,12 @@ fn orders_to_topic(input: &str, output: &str) -> TestProject {
     let broker = broker();
     let spec = p
         .read("pipelines/orders.toml")
-        .replace("topic = \"orders\"", &format!("topic = \"{input}\"\nstartup_mode = \"earliest-offset\""))
+        .replace(
+            "topic = \"orders\"",
+            &format!(
+                "topic = \"{input}\"\nstartup_mode = \"earliest-offset\"\nsample_bootstrap_servers = \"{broker}\""
+            ),
+        )
         .replace("alikafka-pre-cn-xxxxxxxx-1-vpc.alikafka.aliyuncs.com:9092", &broker)
         .replace(
             "[sink]\ntable = \"public.orders\"\ndistribution_key = [\"order_id\"]\non_conflict = \"update\"\n",
@@ -328,7 +333,7 @@ fn a_restart_from_the_savepoint_reads_on_where_the_job_stopped() {
         .replace("parallelism = 2", "parallelism = 2\ntaskmanager = { cpu = 1, memory = \"4Gi\" }");
     p.write("pipelines/orders.toml", &spec);
     let plan = p.run(&["plan"]).code(0).stdout;
-    assert!(plan.contains("start from exactly that savepoint (state kept"), "{plan}");
+    assert!(plan.contains("start from exactly that savepoint (reading resumes where the job stopped"), "{plan}");
     assert!(plan.contains("state: kept (the job's SQL is unchanged)"), "{plan}");
     let savepoint = stop_with_savepoint(&job);
     let again: Vec<&str> = after.iter().chain(&before[..3]).map(String::as_str).collect();
@@ -787,19 +792,23 @@ fn a_restart_without_state_reads_from_where_the_plan_says() {
             .map(|t| serde_json::from_str::<Value>(t).unwrap()["order_id"].as_str().unwrap().to_string())
             .collect()
     };
-    // Plans `edit` of the spec, which must say `says`; cancels `job`; produces `batch`
+    // Once the old job's group committed `read` offsets, plans `edit` of the spec, which
+    // must say `says` and whose data line must be `data`; cancels `job`; produces `batch`
     // while no job runs; submits the new version.
-    let restart = |job: &str, edit: &dyn Fn(String) -> String, says: &str, batch: &[String]| -> String {
-        p.record();
-        p.write("pipelines/orders.toml", &edit(p.read("pipelines/orders.toml")));
-        let plan = p.run(&["plan"]).code(0).stdout;
-        assert!(plan.contains(says), "{plan}");
-        cancel(job);
-        produce(&input, batch);
-        let job = submit(&p.run(&["render", "orders"]).code(0).stdout);
-        wait_running(&job);
-        job
-    };
+    let restart =
+        |job: &str, read: usize, edit: &dyn Fn(String) -> String, says: &str, data: &str, batch: &[String]| {
+            wait_committed(&input, "flinkform_orders", read);
+            p.record();
+            p.write("pipelines/orders.toml", &edit(p.read("pipelines/orders.toml")));
+            let plan = p.run(&["plan", "--select", "orders"]).code(0).stdout;
+            assert!(plan.contains(says), "{plan}");
+            assert_eq!(data_line(&plan), data, "{plan}");
+            cancel(job);
+            produce(&input, batch);
+            let job = submit(&p.run(&["render", "orders"]).code(0).stdout);
+            wait_running(&job);
+            job
+        };
 
     produce(&input, batches[0]);
     let job = submit(&p.run(&["render", "orders"]).code(0).stdout);
@@ -809,7 +818,11 @@ fn a_restart_without_state_reads_from_where_the_plan_says() {
         spec.replace("parallelism = 2\n", "parallelism = 2\ntaskmanager = { cpu = 1, memory = \"4Gi\" }\n")
     };
     let says = "restart without state: start NONE (the source reads again from scan.startup.mode \"earliest-offset\")";
-    let job = restart(&job, &resources, says, batches[1]);
+    let data = format!(
+        "reads again from the earliest offset: {} messages the old job read are read again (the old job's group is 0 messages behind now)",
+        batches[0].len()
+    );
+    let job = restart(&job, batches[0].len(), &resources, says, &data, batches[1]);
     let want: Vec<String> = [batches[0], batches[0], batches[1]].into_iter().flat_map(sent).collect();
     let got = ids(&read_back(&output, want.len() + 1, Duration::from_secs(10)));
     report!(
@@ -823,7 +836,8 @@ fn a_restart_without_state_reads_from_where_the_plan_says() {
     // From the latest offset: what is produced while no job runs is skipped.
     let latest = |spec: String| spec.replace("startup_mode = \"earliest-offset\"", "startup_mode = \"latest-offset\"");
     let says = "restart without state: start NONE (the source reads again from scan.startup.mode \"latest-offset\")";
-    let job = restart(&job, &latest, says, batches[2]);
+    let data = "starts at the latest offset: 0 messages unread now, and every message produced until the new job runs, are skipped (the old job's group is 0 messages behind now)";
+    let job = restart(&job, batches[0].len() + batches[1].len(), &latest, says, data, batches[2]);
     // The new job reads from the end once it runs: give it a moment before producing more.
     std::thread::sleep(Duration::from_secs(5));
     produce(&input, batches[3]);
@@ -1092,4 +1106,104 @@ fn a_column_added_to_a_job_without_state_of_its_own_reads_on_from_the_savepoint(
         .collect();
     assert_eq!(ids, sent, "every message once, in order");
     assert!(got[before.len()..].iter().all(|v| v["channel"] == "app"), "the new column is written from the restart on");
+}
+
+/// The offset consumer group `group` committed on partition 0 of `topic` (none yet: `None`).
+fn committed(topic: &str, group: &str) -> Option<i64> {
+    let c: BaseConsumer =
+        ClientConfig::new().set("bootstrap.servers", broker()).set("group.id", group).create().unwrap();
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    tpl.add_partition(topic, 0);
+    match c.committed_offsets(tpl, Duration::from_secs(10)).unwrap().elements()[0].offset() {
+        rdkafka::Offset::Offset(o) => Some(o),
+        _ => None,
+    }
+}
+
+/// Waits (up to 40 s) until `group` committed offset `want` on `topic`: Flink commits
+/// after a checkpoint, once its fetch in flight returns (up to 10 s on a quiet topic).
+fn wait_committed(topic: &str, group: &str, want: usize) {
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while committed(topic, group) != i64::try_from(want).ok() {
+        assert!(Instant::now() < deadline, "{group} did not commit offset {want} of {topic} within 40 s");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// The data-effect line of `plan`'s pipeline (the plan's `data: ...` reason).
+fn data_line(plan: &str) -> &str {
+    plan.lines()
+        .find_map(|l| l.trim().strip_prefix("because: data: "))
+        .unwrap_or_else(|| panic!("no data line:\n{plan}"))
+}
+
+/// A restart without state by default (`startup_mode = "group-offsets"`) resumes at the
+/// job's consumer group's committed offsets, as the plan says, counted from Kafka: the new
+/// job skips nothing, and what it reads again (the tail after the group's last commit)
+/// writes the same rows again, so the upsert table ends exactly as the messages say.
+#[test]
+fn a_restart_without_state_resumes_at_the_group_s_offsets_and_the_upsert_table_is_exact() {
+    let db = crate::state::TempSchema::default();
+    let input = unique("orders_in");
+    create_topic(&input);
+    let group = unique("flinkform_report");
+    let p = orders_to_postgres(&input, &db.0);
+    let spec = p
+        .read("pipelines/orders_report.toml")
+        .replace(
+            "\nstartup_mode = \"earliest-offset\"",
+            &format!("\ngroup_id = \"{group}\"\nsample_bootstrap_servers = \"{}\"", broker()),
+        )
+        .replace("[deployment]\n", "[deployment]\nupgrade = \"stateless\"\n");
+    p.write("pipelines/orders_report.toml", &spec);
+    db.sql(&[&p.run(&["render", "orders_report", "--ddl"]).code(0).stdout]);
+    let records = orders_sent(&p);
+    let (before, after) = records.split_at(records.len() / 2);
+    produce(&input, before);
+    let job = submit(&p.run(&["render", "orders_report"]).code(0).stdout);
+    wait_committed(&input, &group, before.len());
+
+    p.record();
+    let resources = p
+        .read("pipelines/orders_report.toml")
+        .replace("[deployment]\n", "[deployment]\ntaskmanager = { cpu = 1, memory = \"4Gi\" }\n");
+    p.write("pipelines/orders_report.toml", &resources);
+    let plan = p.run(&["plan", "--select", "orders_report"]).code(0).stdout;
+    assert!(
+        plan.contains(
+            "restart without state: start NONE (the source reads again from scan.startup.mode \"group-offsets\")"
+        ),
+        "{plan}"
+    );
+    let data = data_line(&plan);
+    assert!(
+        data.starts_with(&format!("resumes at consumer group `{group}`'s committed offsets: no message is skipped")),
+        "{data}"
+    );
+    assert!(data.ends_with("(the old job's group is 0 messages behind now)"), "{data}");
+    let json: Value =
+        serde_json::from_str(&p.run(&["plan", "--select", "orders_report", "--format", "json"]).code(0).stdout)
+            .unwrap();
+    let effect = &json["pipelines"][0]["data"];
+    assert_eq!(
+        (&effect["start"], &effect["skipped"], &effect["uncommitted"]),
+        (&"group_offsets".into(), &0.into(), &0.into()),
+        "{effect}"
+    );
+
+    // As apply stops a stateless job: without a savepoint. Then messages come while no job
+    // runs, some of them again.
+    cancel(&job);
+    let again: Vec<String> = after.iter().chain(&before[..3]).cloned().collect();
+    produce(&input, &again);
+    let job = submit(&p.run(&["render", "orders_report"]).code(0).stdout);
+    let sent: Vec<String> = before.iter().chain(&again).cloned().collect();
+    let (rows, wrong) = settle(&job, || orders_rows(&db), |rows| rows_differ(&sent, rows));
+    report!(
+        "a restart without state from the group's offsets: {} produced, {} rows, {} differ",
+        sent.len(),
+        rows.len(),
+        wrong.len()
+    );
+    assert!(wrong.is_empty(), "{wrong:#?}");
 }

@@ -316,6 +316,7 @@ async fn run(
         sample: None,
         sink_ddl: Vec::new(),
         state: None,
+        data: None,
         warnings: Vec::new(),
     };
     let plan = Plan {

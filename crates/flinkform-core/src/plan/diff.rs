@@ -270,8 +270,8 @@ fn changed(before: &PipelineState, after: &PipelineState) -> bool {
 pub(super) fn restart_note(before: &PipelineState, after: &PipelineState) -> String {
     let note = if before.intent == crate::state::Intent::Stopped {
         "the job stays stopped (flinkform stop): the new version runs from the next `flinkform start`".into()
-    } else if after.deploy.upgrade == Upgrade::Stateful {
-        "restart: stop with a savepoint, start from exactly that savepoint (state kept: reading resumes where the job stopped); a job that is not running starts from its latest state".into()
+    } else if super::verdict::judge(before, after).upgrade(after.deploy.upgrade) == Upgrade::Stateful {
+        "restart: stop with a savepoint, start from exactly that savepoint (reading resumes where the job stopped); a job that is not running starts from its latest state".into()
     } else {
         let mode = after.settings.get("source.startup_mode").map_or("\"group-offsets\"", String::as_str);
         format!("restart without state: start NONE (the source reads again from scan.startup.mode {mode})")

@@ -93,11 +93,23 @@ impl Change {
             protect.as_bytes(),
         ];
         parts.extend(recorded.as_ref().map(|r| r.as_bytes()));
+        // A restart without state that the spec did not ask for (the verdict's): what
+        // the reviewer consented to.
+        if after.is_some_and(|a| self.upgrade().is_some_and(|u| u != a.deploy.upgrade)) {
+            parts.push(b"restart without state: state lost");
+        }
         digest(&parts)
     }
 }
 
 impl Change {
+    /// How apply restarts this update's job: as the spec says, or without state when
+    /// the verdict is that a restore would lose it (`None`: not an update).
+    pub fn upgrade(&self) -> Option<crate::spec::Upgrade> {
+        let after = self.after.as_deref().filter(|_| self.action == Action::Update)?;
+        Some(self.state.as_ref().map_or(after.deploy.upgrade, |s| s.upgrade(after.deploy.upgrade)))
+    }
+
     /// The class of this change, if it is one that calls for a closer review.
     pub fn class(&self) -> Option<ChangeClass> {
         let restarts = |b: &crate::state::PipelineState, a: &crate::state::PipelineState| {
@@ -330,6 +342,7 @@ pub(crate) mod tests {
                     sample: None,
                     sink_ddl: Vec::new(),
                     state: None,
+                    data: None,
                     warnings: Vec::new(),
                 }
             })

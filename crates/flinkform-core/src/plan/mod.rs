@@ -3,6 +3,7 @@
 //! no clock, no environment; the time of an outcome is passed in.
 
 mod columns;
+pub mod continuity;
 mod diff;
 mod drift;
 pub mod file;
@@ -16,12 +17,16 @@ use serde::{Deserialize, Serialize};
 
 use crate::state::{Operation, PipelineState, State};
 pub use columns::widens;
+pub use continuity::{DataEffect, PartitionOffsets};
 use diff::classify;
 pub use diff::secret_names;
 use drift::drift;
 pub use sink::sink_key;
 use sink::sinks_ddl;
 pub use vvp_wire::model::{JobState, LiveSettings};
+
+/// Why a data effect has no counts until the topic's offsets are read.
+const NOT_READ: &str = "not read: the plan was made without Kafka";
 
 /// Version of the plan formats (saved plan file and `--format json`).
 pub const FORMAT_VERSION: u32 = 1;
@@ -280,6 +285,10 @@ pub struct Change {
     /// For an update, what restarting from the savepoint does to the job's state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<verdict::StateVerdict>,
+    /// For an update that restarts a job, where its source starts reading and what that
+    /// does to the messages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<DataEffect>,
     /// Warnings.
     pub warnings: Vec<String>,
 }
@@ -384,6 +393,31 @@ impl Plan {
         }
     }
 
+    /// The pipelines whose restart's data effect counts messages: the topics whose
+    /// offsets the edge reads for [`Plan::count_data`].
+    pub fn restarted(&self) -> impl Iterator<Item = &str> {
+        self.changes.iter().filter(|c| c.data.is_some()).map(|c| c.name.as_str())
+    }
+
+    /// Counts each restart's data effect from the offsets Kafka showed, by pipeline
+    /// (`Err`: why they could not be read); the plan's line says the counts.
+    pub fn count_data(&mut self, offsets: &BTreeMap<String, Result<Vec<PartitionOffsets>, String>>) {
+        for c in &mut self.changes {
+            let (Some(data), Some(after), Some(read), Some(upgrade)) =
+                (&c.data, c.after.as_deref(), offsets.get(&c.name), c.upgrade())
+            else {
+                continue;
+            };
+            let counted =
+                DataEffect::of(upgrade, |k| after.settings.get(k).cloned(), read.as_deref().map_err(String::as_str));
+            let old = data.line();
+            if let Some(r) = c.reasons.iter_mut().find(|r| **r == old) {
+                *r = counted.line();
+            }
+            c.data = Some(counted);
+        }
+    }
+
     /// True when some pipeline changes.
     pub fn has_changes(&self) -> bool {
         self.changes.iter().any(|c| c.action != Action::NoOp)
@@ -473,6 +507,7 @@ fn delete(name: &str, b: &PipelineState, why: String) -> Change {
         sample: None,
         sink_ddl: Vec::new(),
         state: None,
+        data: None,
         warnings: Vec::new(),
     }
 }
@@ -562,6 +597,10 @@ fn change(d: Desired, before: Option<&PipelineState>, observed: Option<&Observed
     if let Some(s) = &state {
         reasons.push(s.line(d.record.deploy.upgrade));
     }
+    let data = state.as_ref().filter(|_| before.is_some_and(|b| b.intent != crate::state::Intent::Stopped)).map(|s| {
+        DataEffect::of(s.upgrade(d.record.deploy.upgrade), |k| d.record.settings.get(k).cloned(), Err(NOT_READ))
+    });
+    reasons.extend(data.as_ref().map(DataEffect::line));
     Change {
         name: d.name.clone(),
         action,
@@ -571,6 +610,7 @@ fn change(d: Desired, before: Option<&PipelineState>, observed: Option<&Observed
         sample: Some(d.sample),
         sink_ddl,
         state,
+        data,
         warnings: d.warnings,
     }
 }

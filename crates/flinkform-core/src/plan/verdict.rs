@@ -50,11 +50,20 @@ impl StateVerdict {
     pub fn line(&self, upgrade: Upgrade) -> String {
         let advice = match (self.verdict, upgrade) {
             (Verdict::Lost, Upgrade::Stateful) => {
-                ": restoring the savepoint would fail or misread it; set `upgrade = \"stateless\"` to restart without state"
+                ": restoring the savepoint would fail or misread it, so the job restarts without state; an unreviewed apply needs `--accept-state-loss` for it"
             }
             _ => "",
         };
         format!("state: {} ({}){advice}", self.verdict.name(), self.why)
+    }
+
+    /// How apply restarts the job of a spec that asks for `upgrade`: from the savepoint,
+    /// unless the spec says stateless or the restore would lose the state anyway.
+    pub fn upgrade(&self, upgrade: Upgrade) -> Upgrade {
+        match self.verdict {
+            Verdict::Lost => Upgrade::Stateless,
+            Verdict::Kept | Verdict::Unknown => upgrade,
+        }
     }
 }
 

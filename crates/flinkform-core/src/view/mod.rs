@@ -11,6 +11,7 @@ use similar::TextDiff;
 
 use crate::diag::Diagnostic;
 use crate::infer::Shape;
+use crate::plan::meaning::ChangeClass;
 use crate::plan::{Action, Change, FORMAT_VERSION, Plan, SinkDdl};
 use crate::sample::Sample;
 use crate::state::{ColumnRecord, EvidenceRecord};
@@ -117,10 +118,40 @@ pub fn summary_line(plan: &Plan) -> String {
     let s = plan.summary();
     let repair = if s.repair > 0 { format!(", {} to repair", s.repair) } else { String::new() };
     let counts = format!(
-        "Plan: {} to add, {} to change, {} to replace, {} to destroy{repair}.",
-        s.add, s.change, s.replace, s.destroy
+        "Plan: {} to add, {} to change, {} to replace, {} to destroy{repair}.{}",
+        s.add,
+        s.change,
+        s.replace,
+        s.destroy,
+        losses(plan)
     );
     if plan.errors.is_empty() { counts } else { format!("{counts} It {blocked}") }
+}
+
+/// The summary's word on restarts that lose a job's state or skip messages, naming a few.
+fn losses(plan: &Plan) -> String {
+    let state = plan
+        .changes
+        .iter()
+        .filter(|c| matches!(c.class(), Some(ChangeClass::StateLoss | ChangeClass::RestartWithoutState)));
+    let skips = plan.changes.iter().filter(|c| c.data.as_ref().is_some_and(|d| d.skips()));
+    named(state, ["restarts without state", "restart without state"])
+        + &named(skips, ["skips messages on its restart", "skip messages on their restart"])
+}
+
+/// ` N jobs WHAT: a, b and 3 more.` of `changes`, `what` said of one and of several (none:
+/// empty).
+fn named<'a>(changes: impl Iterator<Item = &'a Change>, what: [&str; 2]) -> String {
+    const NAMED: usize = 5;
+    let names: Vec<&str> = changes.map(|c| c.name.as_str()).collect();
+    if names.is_empty() {
+        return String::new();
+    }
+    let more = names.len().saturating_sub(NAMED);
+    let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+    let what = what[usize::from(names.len() > 1)];
+    let shown = names[..names.len().min(NAMED)].join(", ");
+    format!(" {} {what}: {shown}{more}.", count(names.len() as u64, "job"))
 }
 
 /// A unified diff between two texts, empty when equal.
@@ -322,6 +353,7 @@ fn pipeline_json(c: &Change) -> serde_json::Value {
         "digest": c.meaning(),
         "reasons": c.reasons,
         "state": c.state,
+        "data": c.data,
         "file": after.or(c.before.as_deref()).map(|p| p.file.clone()),
         "sample": c.sample,
         "warnings": c.warnings,

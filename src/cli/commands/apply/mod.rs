@@ -18,6 +18,7 @@ use crate::cli::flags::SelectArgs;
 use crate::cli::output::{Error, Output, ok, print_now};
 use crate::interrupt;
 use crate::workspace::{self, Workspace};
+use flinkform_core::plan::meaning::ChangeClass;
 use flinkform_core::plan::{self as planner, Plan, file as planfile};
 use flinkform_core::select::Selection;
 use flinkform_core::state::{State, StateStore};
@@ -42,6 +43,10 @@ pub(crate) struct Args {
     /// Do not ask for confirmation.
     #[arg(long)]
     auto_approve: bool,
+    /// With --auto-approve and no reviewed plan: let this pipeline's update restart
+    /// without state where the plan says its state is lost (repeatable).
+    #[arg(long, value_name = "PIPELINE")]
+    accept_state_loss: Vec<String>,
     /// Pipelines carried out at the same time (at least 1).
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..))]
     parallelism: u16,
@@ -69,7 +74,7 @@ pub(crate) struct DestroyArgs {
 pub(crate) enum Mode {
     /// Carry out the plan of the selected pipelines; when a reviewed plan is named
     /// (`--expect-plan`), only if it means the same.
-    Apply { expect: Option<String>, select: Selection, allow_empty: bool },
+    Apply { expect: Option<String>, select: Selection, allow_empty: bool, accept_state_loss: Vec<String> },
     /// Destroy the pipelines named and those selected (neither: all of them).
     Destroy { names: Vec<String>, select: Selection },
 }
@@ -84,8 +89,12 @@ struct Run<'a> {
 }
 
 pub(crate) fn run(ctx: &Context<'_>, args: Args) -> Result<Output, Error> {
-    let mode =
-        Mode::Apply { expect: args.expect_plan, select: selection(&args.select)?, allow_empty: args.allow_empty };
+    let mode = Mode::Apply {
+        expect: args.expect_plan,
+        select: selection(&args.select)?,
+        allow_empty: args.allow_empty,
+        accept_state_loss: args.accept_state_loss,
+    };
     let run = Run {
         plan_file: args.plan.as_deref(),
         mode,
@@ -121,17 +130,22 @@ fn carry_out(ctx: &Context<'_>, run: Run<'_>) -> Result<Output, Error> {
         Some(f) => saved_plan(f, &ws, state.as_ref(), &review, &runtime)?,
         None => {
             let p = match &run.mode {
-                Mode::Apply { select, allow_empty, .. } => {
+                Mode::Apply { select, allow_empty, expect, accept_state_loss } => {
                     ctx.require_pipelines(&ws, *allow_empty)?;
                     // Planned on the selection; carried out into the whole state.
                     let planned = narrow(&mut ws, state.as_ref(), select)?;
+                    let sources = ws.sources();
                     let (desired, inputs) = workspace::desired_all(&mut ws, planned.as_ref(), ctx.progress)?;
                     let observed = observe(&ws, planned.as_ref(), &desired, false)?;
                     let mut p = planner::compute(desired, planned.as_ref(), observed.as_ref(), inputs);
+                    workspace::count_data(&sources, &mut p);
                     p.env = ws.project.config.env.clone();
                     p.selection = (!select.is_all()).then(|| select.shown().to_string());
                     p.require_sink_dsn(env_is_set);
                     review.check(&p, &runtime)?;
+                    if expect.is_none() && run.auto_approve {
+                        consented(&p, accept_state_loss)?;
+                    }
                     p
                 }
                 Mode::Destroy { names, select } => match destroy_plan(&ws, state.as_ref(), names, select)? {
@@ -224,6 +238,27 @@ fn destroy_plan(
         }
     }
     Ok(Some(planner::destroy(state, &protect, &names, ws.inputs.clone())))
+}
+
+/// An apply that nobody reviewed (`--auto-approve`, no saved or expected plan) loses no
+/// job's state unless told to for that pipeline: the reviewed plan, a typed `yes` or
+/// `--accept-state-loss` is the consent.
+fn consented(p: &Plan, accepted: &[String]) -> Result<(), Error> {
+    let lost: Vec<&str> = p
+        .changes
+        .iter()
+        .filter(|c| c.class() == Some(ChangeClass::StateLoss) && !accepted.contains(&c.name))
+        .map(|c| c.name.as_str())
+        .collect();
+    if lost.is_empty() {
+        return Ok(());
+    }
+    Err(anyhow::anyhow!(
+        "the plan restarts {} without state (state: lost, above), and nobody reviewed it: apply the reviewed plan (a saved PLANFILE, or --expect-plan), or pass {}",
+        lost.join(", "),
+        lost.iter().map(|n| format!("--accept-state-loss {n}")).collect::<Vec<_>>().join(" ")
+    )
+    .into())
 }
 
 /// Whether to go on with plan `p`: yes without asking when `auto_approve` or there is

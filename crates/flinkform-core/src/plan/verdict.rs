@@ -105,6 +105,12 @@ pub fn judge(before: &PipelineState, after: &PipelineState) -> StateVerdict {
             "the brokers changed: the saved read position is the old cluster's partitions and offsets",
         );
     }
+    if before.more_sinks.len() != after.more_sinks.len() {
+        return StateVerdict::new(
+            Lost,
+            "a sink added or removed changes the job graph's shape, and Flink refuses a savepoint whose operators it no longer finds",
+        );
+    }
     let changelog = |s: &PipelineState| {
         setting(s, "source.format").is_some_and(|f| f.trim_matches('"') != SourceFormat::Json.name())
     };
@@ -136,12 +142,6 @@ pub fn judge(before: &PipelineState, after: &PipelineState) -> StateVerdict {
             );
         }
         return StateVerdict::new(Unknown, "the job's SQL changed around the deduplication's state");
-    }
-    if before.more_sinks.len() != after.more_sinks.len() {
-        return StateVerdict::new(
-            Unknown,
-            "a sink added or removed changes the job graph's shape, and Flink maps state by it",
-        );
     }
     let start = ["source.startup_mode", "source.offset_reset"];
     if start.iter().any(|k| setting(before, k) != setting(after, k)) {

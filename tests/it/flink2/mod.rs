@@ -939,61 +939,6 @@ fn hostile_records_arrive_with_every_value_they_had() {
     assert!(problems.iter().any(|p| p.contains("\"huge\"")), "{problems:#?}");
 }
 
-/// What Flink did with a changed job started from the old job's savepoint: the ground
-/// truth a plan's word on state must agree with.
-#[derive(Debug)]
-enum Restored {
-    /// It runs: the savepoint was taken (which alone does not say the state was reused
-    /// as the new job means it).
-    Runs(String),
-    /// The client refused the job; why.
-    Refused(String),
-    /// It started and failed; Flink's exception.
-    Fails(String),
-}
-
-impl Restored {
-    /// What Flink said (the job's id when it runs).
-    fn said(&self) -> &str {
-        match self {
-            Restored::Runs(s) | Restored::Refused(s) | Restored::Fails(s) => s,
-        }
-    }
-
-    /// One line of it: how it ended, and the deepest cause Flink gave.
-    fn summary(&self) -> String {
-        let cause = self
-            .said()
-            .lines()
-            .rfind(|l| l.starts_with("Caused by:"))
-            .unwrap_or(self.said().lines().next().unwrap_or_default());
-        let kind = match self {
-            Restored::Runs(_) => "runs",
-            Restored::Refused(_) => "refused",
-            Restored::Fails(_) => "fails",
-        };
-        format!("{kind}: {}", cause.chars().take(220).collect::<String>())
-    }
-}
-
-/// Starts `sql` from `savepoint` and watches it for 15 s of running.
-fn restore(sql: &str, savepoint: &str) -> Restored {
-    let job = match try_submit(sql, Some(savepoint)) {
-        Ok(job) => job,
-        Err(why) => return Restored::Refused(why),
-    };
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while Instant::now() < deadline {
-        let ex = rest(reqwest::Method::GET, &format!("/jobs/{job}/exceptions"), None);
-        if let Some(e) = ex["exceptionHistory"]["entries"].as_array().and_then(|e| e.first()) {
-            cancel(&job);
-            return Restored::Fails(e["stacktrace"].as_str().unwrap_or_default().to_string());
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    }
-    Restored::Runs(job)
-}
-
 /// The example's `payments` (its latest row of each payment kept by event time: a
 /// deduplication that holds the row in state) reading `input` and upserting `output`.
 fn payments_to_topic(input: &str, output: &str) -> TestProject {
@@ -1012,100 +957,6 @@ fn payments_to_topic(input: &str, output: &str) -> TestProject {
     let end = spec.find("\n[sink]\n").expect("the sink") + 1;
     p.write("pipelines/payments.toml", &format!("{}{}", &spec[..cut], &spec[end..]));
     p
-}
-
-/// Runs `payments` over its sample, stops it with a savepoint, and starts the job of
-/// the spec `edit` makes (and the sample `sample` makes) from that savepoint; what Flink
-/// did, and what the plan of the change said.
-fn payments_restored(edit: impl Fn(String) -> String, sample: impl Fn(String) -> String) -> (Restored, String) {
-    let (input, output) = (unique("payments_in"), unique("payments_out"));
-    create_topic(&input);
-    create_topic(&output);
-    let p = payments_to_topic(&input, &output);
-    let records: Vec<String> = p.read("samples/payments.jsonl").lines().map(str::to_string).collect();
-    produce(&input, &records);
-    let job = submit(&p.run(&["render", "payments"]).code(0).stdout);
-    assert!(!read_back(&output, 1, Duration::from_secs(90)).is_empty(), "the old job writes");
-    std::thread::sleep(Duration::from_secs(3));
-    let savepoint = stop_with_savepoint(&job);
-    p.record();
-    p.write("pipelines/payments.toml", &edit(p.read("pipelines/payments.toml")));
-    p.write("samples/payments.jsonl", &sample(p.read("samples/payments.jsonl")));
-    let plan = p.run(&["plan", "--select", "payments"]).code(0).stdout;
-    let restored = restore(&p.run(&["render", "payments"]).code(0).stdout, &savepoint);
-    if let Restored::Runs(job) = &restored {
-        cancel(job);
-    }
-    (restored, plan)
-}
-
-/// Ground truth for the plan's word on state (the issue on state and data): a column
-/// added to the row a last-row deduplication keeps in state cannot be restored: Flink
-/// fails the job, as the new row's serializer is incompatible with the saved one.
-#[test]
-fn a_column_added_under_a_last_row_dedupe_fails_its_restore() {
-    let added = |sample: String| sample.replace("\"method\":", "\"channel\": \"app\", \"method\":");
-    let (restored, plan) = payments_restored(|spec| spec, added);
-    report!("payments with a column added under the deduplication, restored: {}", restored.summary());
-    assert!(
-        plan.contains("state: lost (the deduplication keeps each key's latest row in state, and the row changed"),
-        "{plan}"
-    );
-    match restored {
-        Restored::Fails(e) => assert!(e.contains("serializer"), "{e}"),
-        other => panic!("expected the restore to fail, and it did not: {}", other.said()),
-    }
-}
-
-/// Ground truth: the deduplication keyed by another column (of the same type) is refused
-/// at submission: its rows are no longer keyed as the sink is, so the planner adds an
-/// operator (the sink's upsert materializer) and the job graph's generated operator ids
-/// no longer match the savepoint's.
-#[test]
-fn a_dedupe_keyed_by_another_column_is_refused_from_the_savepoint() {
-    let rekeyed = |spec: String| spec.replace("dedupe = { key = [\"payment_id\"]", "dedupe = { key = [\"order_id\"]");
-    let (restored, plan) = payments_restored(rekeyed, |sample| sample);
-    report!("payments deduplicated by another key, restored: {}", restored.summary());
-    assert!(plan.contains("state: lost (the deduplication's key or order changed"), "{plan}");
-    match restored {
-        Restored::Refused(why) => assert!(why.contains("Cannot map checkpoint/savepoint state for operator"), "{why}"),
-        other => panic!("expected the restore to be refused, and it was not: {}", other.said()),
-    }
-}
-
-/// Ground truth for a job without deduplication: a column added (a new field in the
-/// topic), restored from the savepoint, reads on exactly where the old job stopped, as
-/// the plan's `state: kept` says: nothing read twice, nothing skipped.
-#[test]
-fn a_column_added_to_a_job_without_state_of_its_own_reads_on_from_the_savepoint() {
-    let HalfWay { p, input, output, records, job } = orders_half_way();
-    let (before, after) = records.split_at(records.len() / 2);
-    p.record();
-    let with_channel = |t: &String| t.replacen("\"currency\":", "\"channel\": \"app\", \"currency\":", 1);
-    let sample: Vec<String> = p.read("samples/orders.jsonl").lines().map(|l| with_channel(&l.to_string())).collect();
-    p.write("samples/orders.jsonl", &sample.join("\n"));
-    let plan = p.run(&["plan", "--select", "orders"]).code(0).stdout;
-    assert!(plan.contains("column `channel` added"), "{plan}");
-    assert!(plan.contains("state: kept (the job's only state is the source's read position"), "{plan}");
-    let savepoint = stop_with_savepoint(&job);
-    let after: Vec<String> = after.iter().map(with_channel).collect();
-    produce(&input, &after);
-    let restored = restore(&p.run(&["render", "orders"]).code(0).stdout, &savepoint);
-    let Restored::Runs(job) = &restored else { panic!("the restore did not run: {}", restored.summary()) };
-    let got = read_back(&output, records.len() + 1, Duration::from_secs(10));
-    cancel(job);
-    report!(
-        "orders with a column added, restored from the savepoint: {} produced, {} arrived",
-        records.len(),
-        got.len()
-    );
-    let ids: Vec<&str> = got.iter().map(|v| v["order_id"].as_str().unwrap()).collect();
-    let sent: Vec<String> = records
-        .iter()
-        .map(|t| serde_json::from_str::<Value>(t).unwrap()["order_id"].as_str().unwrap().to_string())
-        .collect();
-    assert_eq!(ids, sent, "every message once, in order");
-    assert!(got[before.len()..].iter().all(|v| v["channel"] == "app"), "the new column is written from the restart on");
 }
 
 /// The offset consumer group `group` committed on partition 0 of `topic` (none yet: `None`).
@@ -1207,3 +1058,5 @@ fn a_restart_without_state_resumes_at_the_group_s_offsets_and_the_upsert_table_i
     );
     assert!(wrong.is_empty(), "{wrong:#?}");
 }
+
+mod corpus;

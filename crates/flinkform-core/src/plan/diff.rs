@@ -268,9 +268,18 @@ fn changed(before: &PipelineState, after: &PipelineState) -> bool {
 
 /// How an update restarts the job, and what that means for the data.
 pub(super) fn restart_note(before: &PipelineState, after: &PipelineState) -> String {
+    let upgrade = super::verdict::judge(before, after).upgrade(after.deploy.upgrade);
     let note = if before.intent == crate::state::Intent::Stopped {
-        "the job stays stopped (flinkform stop): the new version runs from the next `flinkform start`".into()
-    } else if super::verdict::judge(before, after).upgrade(after.deploy.upgrade) == Upgrade::Stateful {
+        let why = match (upgrade, after.deploy.upgrade) {
+            (Upgrade::Stateful, _) => "",
+            (Upgrade::Stateless, Upgrade::Stateless) => " --restore none` (upgrade = \"stateless\")",
+            (Upgrade::Stateless, Upgrade::Stateful) => {
+                " --restore none` (its saved state does not fit the new version)"
+            }
+        };
+        let start = if why.is_empty() { "`flinkform start`".to_string() } else { format!("`flinkform start{why}") };
+        format!("the job stays stopped (flinkform stop): the new version runs from the next {start}")
+    } else if upgrade == Upgrade::Stateful {
         "restart: stop with a savepoint, start from exactly that savepoint (reading resumes where the job stopped); a job that is not running starts from its latest state".into()
     } else {
         let mode = after.settings.get("source.startup_mode").map_or("\"group-offsets\"", String::as_str);
@@ -320,6 +329,22 @@ mod tests {
         p.status = crate::state::Status::Running;
         p.deploy.engine_version = engine.into();
         p
+    }
+
+    #[test]
+    fn a_stopped_job_whose_state_is_lost_is_told_to_start_without_it() {
+        let (mut before, mut after) = crate::plan::verdict::tests::orders();
+        before.intent = crate::state::Intent::Stopped;
+        after.intent = crate::state::Intent::Stopped;
+        after.settings.insert("transform.dedupe.key".into(), "[\"order_id\"]".into());
+        let note = super::restart_note(&before, &after);
+        assert!(
+            note.ends_with("`flinkform start --restore none` (its saved state does not fit the new version)"),
+            "{note}"
+        );
+        after.settings.remove("transform.dedupe.key");
+        let note = super::restart_note(&before, &after);
+        assert!(note.ends_with("the next `flinkform start`"), "a state that fits is restored: {note}");
     }
 
     #[test]

@@ -159,4 +159,4 @@ fn columns(s: &PipelineState) -> Vec<(&str, &str)> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;

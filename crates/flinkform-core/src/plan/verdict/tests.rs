@@ -2,8 +2,9 @@ use super::{Verdict, judge};
 use crate::spec::Upgrade;
 use crate::state::PipelineState;
 
-/// The fixture state's `orders`, and a copy whose SQL differs.
-fn orders() -> (PipelineState, PipelineState) {
+/// The fixture state's `orders` rendered by this flinkform's templates, and a copy whose
+/// SQL differs.
+pub(in crate::plan) fn orders() -> (PipelineState, PipelineState) {
     let state = crate::state::parse(include_str!("../../../tests/fixtures/state/v1.json"), "v1.json").unwrap();
     let mut before = state.pipelines["orders"].clone();
     // Rendered by this flinkform's built-in templates.

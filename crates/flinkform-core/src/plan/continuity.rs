@@ -57,6 +57,8 @@ pub enum Start {
     Timestamp,
     /// `specific-offsets`: from the offsets the spec gives.
     SpecificOffsets,
+    /// The job stays stopped (`flinkform stop`): nothing is read until `flinkform start`.
+    Stopped,
 }
 
 /// What a restart does to the messages: where reading starts, and counts from Kafka.
@@ -109,6 +111,16 @@ impl DataEffect {
         effect
     }
 
+    /// An update of a pipeline stopped on purpose: no job starts.
+    pub fn stopped() -> DataEffect {
+        DataEffect { start: Start::Stopped, reread: None, skipped: None, lag: None, uncommitted: None, unread: None }
+    }
+
+    /// Whether the topic's offsets count what this restart reads.
+    pub fn counts(&self) -> bool {
+        self.start != Start::Stopped
+    }
+
     /// Fills in the counts, one pass over the partitions. What the old job read is known
     /// only where its group committed an offset: a count that needs an uncommitted
     /// partition is left out.
@@ -122,7 +134,7 @@ impl DataEffect {
             let (read, unread) = (p.after(p.low) - p.after(committed), p.after(committed));
             lag += unread;
             match &self.start {
-                Start::Savepoint | Start::GroupOffsets { .. } | Start::SpecificOffsets => {}
+                Start::Savepoint | Start::GroupOffsets { .. } | Start::SpecificOffsets | Start::Stopped => {}
                 Start::Earliest => reread += read,
                 Start::Latest => skipped += unread,
                 Start::Timestamp => {
@@ -137,7 +149,7 @@ impl DataEffect {
         // from the group's offsets, only where it has them.
         let (reread, skipped) = match self.start {
             Start::Savepoint => (Some(0), Some(0)),
-            Start::SpecificOffsets => (None, None),
+            Start::SpecificOffsets | Start::Stopped => (None, None),
             // Flink commits on checkpoints, after the fact: what the old job read since its
             // last commit is read again, and how much that is, only the job knew.
             Start::GroupOffsets { .. } => (None, known.then_some(0)),
@@ -173,6 +185,9 @@ impl DataEffect {
                 n(self.skipped)
             ),
             Start::SpecificOffsets => "data: reads from the offsets of `scan.startup.specific-offsets`".to_string(),
+            Start::Stopped => {
+                return "data: the job stays stopped: nothing is read until `flinkform start`".to_string();
+            }
         };
         if let Some(k) = self.uncommitted.filter(|k| *k > 0) {
             match &self.start {

@@ -396,7 +396,7 @@ impl Plan {
     /// The pipelines whose restart's data effect counts messages: the topics whose
     /// offsets the edge reads for [`Plan::count_data`].
     pub fn restarted(&self) -> impl Iterator<Item = &str> {
-        self.changes.iter().filter(|c| c.data.is_some()).map(|c| c.name.as_str())
+        self.changes.iter().filter(|c| c.data.as_ref().is_some_and(DataEffect::counts)).map(|c| c.name.as_str())
     }
 
     /// Counts each restart's data effect from the offsets Kafka showed, by pipeline
@@ -404,7 +404,7 @@ impl Plan {
     pub fn count_data(&mut self, offsets: &BTreeMap<String, Result<Vec<PartitionOffsets>, String>>) {
         for c in &mut self.changes {
             let (Some(data), Some(after), Some(read), Some(upgrade)) =
-                (&c.data, c.after.as_deref(), offsets.get(&c.name), c.upgrade())
+                (c.data.as_ref().filter(|d| d.counts()), c.after.as_deref(), offsets.get(&c.name), c.upgrade())
             else {
                 continue;
             };
@@ -597,8 +597,12 @@ fn change(d: Desired, before: Option<&PipelineState>, observed: Option<&Observed
     if let Some(s) = &state {
         reasons.push(s.line(d.record.deploy.upgrade));
     }
-    let data = state.as_ref().filter(|_| before.is_some_and(|b| b.intent != crate::state::Intent::Stopped)).map(|s| {
-        DataEffect::of(s.upgrade(d.record.deploy.upgrade), |k| d.record.settings.get(k).cloned(), Err(NOT_READ))
+    let stopped = before.is_some_and(|b| b.intent == crate::state::Intent::Stopped);
+    let data = state.as_ref().map(|s| match stopped {
+        true => DataEffect::stopped(),
+        false => {
+            DataEffect::of(s.upgrade(d.record.deploy.upgrade), |k| d.record.settings.get(k).cloned(), Err(NOT_READ))
+        }
     });
     reasons.extend(data.as_ref().map(DataEffect::line));
     Change {

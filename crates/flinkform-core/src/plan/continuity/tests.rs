@@ -95,3 +95,11 @@ fn offsets_that_cannot_be_read_say_why_and_give_no_counts() {
     assert_eq!((e.reread, e.skipped, e.lag), (None, None, None));
     assert!(e.line().ends_with("(the topic's offsets could not be read: broker unreachable)"), "{}", e.line());
 }
+
+#[test]
+fn a_stopped_job_reads_nothing_and_its_topic_is_not_counted() {
+    let e = DataEffect::stopped();
+    assert!(!e.counts());
+    assert_eq!(e.line(), "data: the job stays stopped: nothing is read until `flinkform start`");
+    assert!(!e.skips());
+}

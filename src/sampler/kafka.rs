@@ -4,7 +4,7 @@
 //! A cluster's topics are read at once by a few consumers (one for every ten topics, up
 //! to four), each with its share.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -99,58 +99,138 @@ fn client_config(servers: &str, security: Option<&Security>, timeout: Duration) 
     Ok(c)
 }
 
-/// Where `s`'s consumer group stands on its topic: every partition's watermarks, the
-/// group's committed offset and, with `startup_mode = "timestamp"`, the first offset at or
-/// after the startup timestamp. Reads only (ListOffsets, OffsetFetch): it joins no group
-/// and commits nothing, like the sampler.
-pub fn source_offsets(s: &SourceSpec, timeout: Duration) -> Result<Vec<PartitionOffsets>, String> {
-    let Cluster { servers, security } = cluster_of(s);
-    let mut config = client_config(&servers, security.as_ref(), timeout).map_err(|e| e.to_string())?;
-    config.set("group.id", &s.group_id);
-    let c: BaseConsumer = config.create().map_err(|e| e.to_string())?;
-    let metadata = c.fetch_metadata(None, timeout).map_err(|e| describe(&e, &servers, timeout))?;
-    let Some(topic) = metadata.topics().iter().find(|t| t.name() == s.topic) else {
-        return Err(unknown_topic(
-            &s.topic,
-            &servers,
-            metadata.topics().iter().map(|t| t.name()).collect::<Vec<_>>().iter(),
-        ));
-    };
-    let mut tpl = TopicPartitionList::new();
-    for p in topic.partitions() {
-        tpl.add_partition(&s.topic, p.id());
+/// Where each source's consumer group stands on its topic: every partition's watermarks,
+/// the group's committed offset and, with `startup_mode = "timestamp"`, the first offset
+/// at or after the startup timestamp; one result per source, in order. Reads only
+/// (Metadata, ListOffsets, OffsetFetch): it joins no group and commits nothing, like the
+/// sampler. A cluster is asked once for its topics and watermarks, whatever the number of
+/// sources on it, and once per consumer group for the committed offsets; clusters in
+/// parallel.
+pub fn source_offsets(sources: &[&SourceSpec]) -> Vec<Result<Vec<PartitionOffsets>, String>> {
+    let mut clusters: BTreeMap<Cluster, Vec<(usize, &SourceSpec)>> = BTreeMap::new();
+    for (i, s) in sources.iter().enumerate() {
+        clusters.entry(cluster_of(s)).or_default().push((i, s));
     }
-    let (low, high) = watermarks(&c, &tpl, timeout).map_err(|e| describe(&e, &servers, timeout))?;
-    let committed = c.committed_offsets(tpl.clone(), timeout).map_err(|e| describe(&e, &servers, timeout))?;
-    let at_timestamp = match startup_millis(s) {
-        Some(ms) => {
-            let mut q = tpl.clone();
-            q.set_all_offsets(Offset::Offset(ms)).map_err(|e| e.to_string())?;
-            Some(c.offsets_for_times(q, timeout).map_err(|e| describe(&e, &servers, timeout))?)
-        }
-        None => None,
+    let clusters: Vec<(Cluster, Vec<(usize, &SourceSpec)>)> = clusters.into_iter().collect();
+    let read = flinkform_core::par::map_chunks(&clusters, MAX_CLUSTERS_AT_ONCE, 1, |_, chunk| {
+        chunk.iter().flat_map(|(cluster, members)| cluster_offsets(cluster, members)).collect::<Vec<_>>()
+    });
+    let mut out: Vec<Result<Vec<PartitionOffsets>, String>> = sources.iter().map(|_| Ok(Vec::new())).collect();
+    for (i, r) in read.into_iter().flatten() {
+        out[i] = r;
+    }
+    out
+}
+
+/// [`source_offsets`] of the sources (by their index) on one cluster.
+fn cluster_offsets(
+    cluster: &Cluster,
+    members: &[(usize, &SourceSpec)],
+) -> Vec<(usize, Result<Vec<PartitionOffsets>, String>)> {
+    let timeout = members.iter().map(|(_, s)| s.sample.timeout).max().unwrap_or(Duration::from_secs(10));
+    let servers = cluster.servers.as_str();
+    let fail = |why: String| members.iter().map(|(i, _)| (*i, Err(why.clone()))).collect::<Vec<_>>();
+    let config = match client_config(servers, cluster.security.as_ref(), timeout) {
+        Ok(c) => c,
+        Err(e) => return fail(e.to_string()),
     };
-    let offset_of = |list: &TopicPartitionList, partition: i32| match list.find_partition(&s.topic, partition)?.offset()
-    {
-        Offset::Offset(o) => Some(o),
+    let consumer = |group: &str| -> Result<BaseConsumer, String> {
+        let mut c = config.clone();
+        c.set("group.id", group);
+        c.create().map_err(|e| e.to_string())
+    };
+    let Ok(c) = consumer("flinkform-sampler") else { return fail("cannot make a Kafka client".into()) };
+    let metadata = match c.fetch_metadata(None, timeout) {
+        Ok(m) => m,
+        Err(e) => return fail(describe(&e, servers, timeout)),
+    };
+    let partitions: HashMap<&str, Vec<i32>> =
+        metadata.topics().iter().map(|t| (t.name(), t.partitions().iter().map(|p| p.id()).collect())).collect();
+    let mut tpl = TopicPartitionList::new();
+    let mut seen = HashSet::new();
+    for (_, s) in members {
+        if let Some(parts) = partitions.get(s.topic.as_str()).filter(|_| seen.insert(s.topic.as_str())) {
+            for p in parts {
+                tpl.add_partition(&s.topic, *p);
+            }
+        }
+    }
+    let (low, high) = match watermarks(&c, &tpl, timeout) {
+        Ok(w) => w,
+        Err(e) => return fail(describe(&e, servers, timeout)),
+    };
+    // The committed offsets, once per consumer group, of every topic its sources read.
+    let mut groups: BTreeMap<&str, (TopicPartitionList, HashSet<&str>)> = BTreeMap::new();
+    for (_, s) in members {
+        let (list, topics) = groups.entry(s.group_id.as_str()).or_default();
+        if topics.insert(s.topic.as_str()) {
+            for p in partitions.get(s.topic.as_str()).into_iter().flatten() {
+                list.add_partition(&s.topic, *p);
+            }
+        }
+    }
+    let mut committed: HashMap<&str, Result<Offsets, String>> = HashMap::new();
+    for (group, (list, _)) in groups {
+        let read = consumer(group).and_then(|g| {
+            g.committed_offsets(list, timeout).map(|l| offsets(&l)).map_err(|e| describe(&e, servers, timeout))
+        });
+        committed.insert(group, read);
+    }
+    let offset_of = |found: &Offsets, topic: &str, partition: i32| found.get(&(topic.to_string(), partition)).copied();
+    members
+        .iter()
+        .map(|(i, s)| {
+            let Some(parts) = partitions.get(s.topic.as_str()) else {
+                let known: Vec<&str> = partitions.keys().copied().collect();
+                return (*i, Err(unknown_topic(&s.topic, servers, known.iter())));
+            };
+            let group = match &committed[s.group_id.as_str()] {
+                Ok(list) => list,
+                Err(why) => return (*i, Err(why.clone())),
+            };
+            let at_timestamp = match startup_millis(s) {
+                Some(ms) => {
+                    let mut q = TopicPartitionList::new();
+                    for p in parts {
+                        let _ = q.add_partition_offset(&s.topic, *p, Offset::Offset(ms));
+                    }
+                    match c.offsets_for_times(q, timeout) {
+                        Ok(found) => Some(offsets(&found)),
+                        Err(e) => return (*i, Err(describe(&e, servers, timeout))),
+                    }
+                }
+                None => None,
+            };
+            let key = |p: i32| (s.topic.clone(), p);
+            let offsets = parts
+                .iter()
+                .map(|&p| {
+                    let high = high.get(&key(p)).copied().unwrap_or(0);
+                    PartitionOffsets {
+                        partition: p,
+                        low: low.get(&key(p)).copied().unwrap_or(0),
+                        high,
+                        committed: offset_of(group, &s.topic, p),
+                        // No message at or after the timestamp: the reading starts at the end.
+                        at_timestamp: at_timestamp.as_ref().map(|t| offset_of(t, &s.topic, p).unwrap_or(high)),
+                    }
+                })
+                .collect();
+            (*i, Ok(offsets))
+        })
+        .collect()
+}
+
+/// Offsets by topic and partition.
+type Offsets = HashMap<(String, i32), i64>;
+
+/// The offsets a list holds (a partition without one is left out).
+fn offsets(list: &TopicPartitionList) -> Offsets {
+    let offset = |e: &rdkafka::topic_partition_list::TopicPartitionListElem<'_>| match e.offset() {
+        Offset::Offset(o) => Some(((e.topic().to_string(), e.partition()), o)),
         _ => None,
     };
-    let key = |p: i32| (s.topic.clone(), p);
-    Ok(topic
-        .partitions()
-        .iter()
-        .map(|p| {
-            let high = high.get(&key(p.id())).copied().unwrap_or(0);
-            PartitionOffsets {
-                partition: p.id(),
-                low: low.get(&key(p.id())).copied().unwrap_or(0),
-                high,
-                committed: offset_of(&committed, p.id()),
-                // No message at or after the timestamp: the reading starts at the end.
-                at_timestamp: at_timestamp.as_ref().map(|t| offset_of(t, p.id()).unwrap_or(high)),
-            }
-        })
-        .collect())
+    list.elements().iter().filter_map(offset).collect()
 }
 
 /// `scan.startup.timestamp-millis` of a source that starts from a timestamp.

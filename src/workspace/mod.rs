@@ -337,25 +337,23 @@ impl Workspace {
 /// source topic and consumer group (read on several threads). The topic is read where
 /// plan reaches it: a pipeline sampled from a file only with `sample_bootstrap_servers`.
 pub fn count_data(sources: &BTreeMap<String, SourceSpec>, plan: &mut flinkform_core::plan::Plan) {
-    let restarted: Vec<(&str, &SourceSpec)> =
-        plan.restarted().filter_map(|name| Some((name, sources.get(name)?))).collect();
-    if restarted.is_empty() {
-        return;
-    }
-    let read = |s: &SourceSpec| match (&s.sample.file, &s.sample_bootstrap_servers) {
-        (Some(_), None) => {
-            Err("the plan samples a file, and has no sample_bootstrap_servers to reach the topic".to_string())
+    let (mut read, mut offsets) = (Vec::new(), BTreeMap::new());
+    for name in plan.restarted() {
+        let Some(s) = sources.get(name) else { continue };
+        match (&s.sample.file, &s.sample_bootstrap_servers) {
+            (Some(_), None) => {
+                let why = "the plan samples a file, and has no sample_bootstrap_servers to reach the topic";
+                offsets.insert(name.to_string(), Err(why.to_string()));
+            }
+            _ => read.push((name.to_string(), s)),
         }
-        _ => crate::sampler::source_offsets(s, s.sample.timeout),
-    };
-    let counted = flinkform_core::par::map_chunks(&restarted, OFFSET_READERS, 1, |_, chunk| {
-        chunk.iter().map(|(name, s)| (name.to_string(), read(s))).collect::<Vec<_>>()
-    });
-    plan.count_data(&counted.into_iter().flatten().collect());
+    }
+    if !read.is_empty() {
+        let specs: Vec<&SourceSpec> = read.iter().map(|(_, s)| *s).collect();
+        offsets.extend(read.iter().map(|(n, _)| n.clone()).zip(crate::sampler::source_offsets(&specs)));
+    }
+    plan.count_data(&offsets);
 }
-
-/// Topics whose offsets are read at the same time.
-const OFFSET_READERS: usize = 8;
 
 /// Why a pipeline's sample failed, with every cause.
 fn sample_error(p: &Pipeline, e: &crate::sampler::SampleError) -> Diagnostic {

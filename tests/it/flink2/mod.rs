@@ -1059,4 +1059,88 @@ fn a_restart_without_state_resumes_at_the_group_s_offsets_and_the_upsert_table_i
     assert!(wrong.is_empty(), "{wrong:#?}");
 }
 
+/// A restart's `data:` line counts from the broker: the topic's watermarks on every
+/// partition, what the job's consumer group committed (here by a plain consumer, as
+/// Flink's source commits), and the offsets at the startup timestamp. A partition the
+/// group never committed leaves the counts that need it out.
+#[test]
+fn a_restart_s_data_line_counts_what_the_group_committed_on_every_partition() {
+    // On the jobs' broker: the sampling tests' broker must see no group.
+    let topic = unique("restarted");
+    crate::kafka::create_topic_on(&broker(), &topic, 3);
+    let group = unique("restarted_job");
+    // Partition p gets `sizes[p]` messages, the i-th of each stamped T0 + i s.
+    let (t0, sizes) = (1_700_000_000_000_i64, [10, 6, 4]);
+    let producer: BaseProducer = ClientConfig::new().set("bootstrap.servers", broker()).create().unwrap();
+    for (p, n) in sizes.iter().enumerate() {
+        for i in 0..*n {
+            let record = BaseRecord::<str, str>::to(&topic).partition(p as i32).timestamp(t0 + i * 1000).payload("{}");
+            producer.send(record).map_err(|(e, _)| e).unwrap();
+        }
+    }
+    producer.flush(Duration::from_secs(30)).unwrap();
+    let commit = |offsets: &[(i32, i64)]| {
+        let c: BaseConsumer =
+            ClientConfig::new().set("bootstrap.servers", broker()).set("group.id", &group).create().unwrap();
+        let mut tpl = rdkafka::TopicPartitionList::new();
+        for (p, o) in offsets {
+            tpl.add_partition_offset(&topic, *p, rdkafka::Offset::Offset(*o)).unwrap();
+        }
+        c.commit(&tpl, rdkafka::consumer::CommitMode::Sync).unwrap();
+    };
+    commit(&[(0, 7), (1, 6)]);
+
+    let p = TestProject::two_pipelines();
+    let spec = p.read("pipelines/orders.toml").replace(
+        "topic = \"orders\"",
+        &format!("topic = \"{topic}\"\ngroup_id = \"{group}\"\nsample_bootstrap_servers = \"{}\"", broker()),
+    );
+    p.write("pipelines/orders.toml", &spec);
+    p.record();
+    let restart = |mode: &str| {
+        let options = match mode {
+            "timestamp" => format!("\n[source.options]\n\"scan.startup.timestamp-millis\" = {}\n", t0 + 3000),
+            _ => String::new(),
+        };
+        let spec = spec
+            .replace(
+                "parallelism = 2",
+                "parallelism = 2\nupgrade = \"stateless\"\ntaskmanager = { cpu = 1, memory = \"4Gi\" }",
+            )
+            .replace("[source]\n", &format!("[source]\nstartup_mode = \"{mode}\"\n"))
+            + &options;
+        p.write("pipelines/orders.toml", &spec);
+        let json: serde_json::Value =
+            serde_json::from_str(&p.run(&["plan", "--select", "orders", "--format", "json"]).code(0).stdout).unwrap();
+        json["pipelines"][0]["data"].clone()
+    };
+    // Partition 2 has no committed offset: what the old job read there is unknown.
+    let data = restart("earliest-offset");
+    assert_eq!(
+        (&data["start"], &data["uncommitted"], &data.get("reread")),
+        (&"earliest".into(), &1.into(), &None),
+        "{data}"
+    );
+
+    commit(&[(2, 2)]);
+    let data = restart("earliest-offset");
+    // Read by the group: 7 + 6 + 2, read again from the start; behind: 3 + 0 + 2.
+    assert_eq!(
+        (&data["reread"], &data["skipped"], &data["lag"], &data["uncommitted"]),
+        (&15.into(), &0.into(), &5.into(), &0.into()),
+        "{data}"
+    );
+    let data = restart("latest-offset");
+    assert_eq!((&data["reread"], &data["skipped"]), (&0.into(), &5.into()), "{data}");
+    let data = restart("group-offsets");
+    assert_eq!(
+        (&data["start"], &data["skipped"], &data.get("reread")),
+        (&"group_offsets".into(), &0.into(), &None),
+        "{data}"
+    );
+    // From T0 + 3 s: offset 3 of each partition. Again: 7 - 3 and 6 - 3; skipped: 3 - 2.
+    let data = restart("timestamp");
+    assert_eq!((&data["reread"], &data["skipped"]), (&7.into(), &1.into()), "{data}");
+}
+
 mod corpus;

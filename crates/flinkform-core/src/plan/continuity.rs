@@ -168,9 +168,12 @@ impl DataEffect {
             Start::Savepoint => {
                 "data: reads on from the savepoint's offsets: no message is read twice or skipped".to_string()
             }
-            Start::GroupOffsets { group, .. } => format!(
-                "data: resumes at consumer group `{group}`'s committed offsets: no message is skipped; what the old job read after its last commit (Flink commits after each checkpoint) is read again, the same rows again on an upsert sink"
-            ),
+            Start::GroupOffsets { group, .. } => {
+                let skipped = if self.skips() { "" } else { ": no message is skipped" };
+                format!(
+                    "data: resumes at consumer group `{group}`'s committed offsets{skipped}; what the old job read after its last commit (Flink commits after each checkpoint) is read again, the same rows again on an upsert sink"
+                )
+            }
             Start::Earliest => format!(
                 "data: reads again from the earliest offset: {} messages the old job read are read again",
                 n(self.reread)
@@ -191,6 +194,7 @@ impl DataEffect {
         };
         if let Some(k) = self.uncommitted.filter(|k| *k > 0) {
             match &self.start {
+                Start::Savepoint => {}
                 Start::GroupOffsets { offset_reset, .. } => line.push_str(&format!(
                     "; {k} partition(s) have no committed offset now, and start from the {offset_reset} (offset_reset)"
                 )),

@@ -58,8 +58,12 @@ fn group_offsets_resume_and_a_partition_without_one_reads_from_offset_reset() {
         e.line()
     );
     assert!(!e.skips());
+    assert!(e.line().contains("offsets: no message is skipped;"), "{}", e.line());
     let e = effect(Upgrade::Stateless, "group-offsets", "latest", &half_committed());
     assert!(e.skips(), "a partition without an offset starts at the end: what it had is skipped");
+    assert!(!e.line().contains("no message is skipped"), "{}", e.line());
+    let e = effect(Upgrade::Stateful, "group-offsets", "latest", &half_committed());
+    assert!(!e.line().contains("partition(s)"), "the savepoint has every partition's offset: {}", e.line());
 }
 
 #[test]

@@ -103,7 +103,13 @@ impl DataEffect {
             (_, "specific-offsets") => Start::SpecificOffsets,
             _ => Start::GroupOffsets { group: text("source.group_id"), offset_reset: text("source.offset_reset") },
         };
-        let mut effect = DataEffect { start, reread: None, skipped: None, lag: None, uncommitted: None, unread: None };
+        DataEffect { start, ..DataEffect::stopped() }.counted(offsets)
+    }
+
+    /// This effect counted from `offsets` (`Err`: why Kafka could not be read): the same
+    /// start, new counts.
+    pub fn counted(&self, offsets: Result<&[PartitionOffsets], &str>) -> DataEffect {
+        let mut effect = DataEffect { start: self.start.clone(), ..DataEffect::stopped() };
         match offsets {
             Ok(parts) => effect.count(parts),
             Err(why) => effect.unread = Some(why.to_string()),

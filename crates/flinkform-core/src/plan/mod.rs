@@ -403,13 +403,10 @@ impl Plan {
     /// (`Err`: why they could not be read); the plan's line says the counts.
     pub fn count_data(&mut self, offsets: &BTreeMap<String, Result<Vec<PartitionOffsets>, String>>) {
         for c in &mut self.changes {
-            let (Some(data), Some(after), Some(read), Some(upgrade)) =
-                (c.data.as_ref().filter(|d| d.counts()), c.after.as_deref(), offsets.get(&c.name), c.upgrade())
-            else {
+            let (Some(data), Some(read)) = (c.data.as_ref().filter(|d| d.counts()), offsets.get(&c.name)) else {
                 continue;
             };
-            let counted =
-                DataEffect::of(upgrade, |k| after.settings.get(k).cloned(), read.as_deref().map_err(String::as_str));
+            let counted = data.counted(read.as_deref().map_err(String::as_str));
             let old = data.line();
             if let Some(r) = c.reasons.iter_mut().find(|r| **r == old) {
                 *r = counted.line();

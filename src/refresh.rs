@@ -79,15 +79,17 @@ async fn look(client: &Client, name: &str, dep: &str, job: Option<&str>, sql: &s
     };
     // A recorded job that stopped may have a successor started outside flinkform: the
     // deployment's live job (any page of its jobs) is what runs.
-    let state = match recorded_job {
-        Some(j) if j.state.live() => Some(j.state),
-        recorded => client.live_job(dep).await?.map(|j| j.state).or(recorded.map(|j| j.state)),
+    let shown = match recorded_job {
+        Some(j) if j.state.live() => Some(j),
+        recorded => client.live_job(dep).await?.or(recorded),
     };
     Ok(Live::Found {
         sql_matches: d.sql.as_deref().is_some_and(|s| echo::same_sql(s, sql)),
         sql_digest: d.sql.as_deref().map(echo::sql_digest),
-        job: state,
-        settings: d.settings,
+        job_id: shown.as_ref().map(|j| j.id.clone()),
+        restarts: shown.as_ref().and_then(|j| j.restarts),
+        job: shown.map(|j| j.state),
+        settings: Box::new(d.settings),
     })
 }
 

@@ -19,7 +19,9 @@ use tokio::sync::{Mutex, Semaphore};
 
 use crate::poll::{Backoff, Pace};
 use flinkform_core::plan::{Action, Change, Plan, Summary};
-use flinkform_core::state::{self, Operation, Pending, PipelineState, State, StateError, StateStore, Step, resume};
+use flinkform_core::state::{
+    self, Operation, Pending, PipelineState, Stamp, State, StateError, StateStore, Step, resume,
+};
 use vvp_api::{JobState, RemoteDraft, Restore, Stop, VvpError};
 
 pub use vvp_api::Vvp;
@@ -217,7 +219,7 @@ pub struct Executor<'a, V> {
     /// changes made meanwhile wait and go with the next write (group commit).
     state: Mutex<Journal>,
     timeouts: Timeouts,
-    at: String,
+    stamp: Stamp,
     cancel: &'a AtomicBool,
     events: &'a (dyn Fn(&str, Event<'_>) + Sync),
     /// This project's drafts by pipeline, listed once when first needed.
@@ -234,14 +236,14 @@ struct Paces {
 
 impl<'a, V: Vvp> Executor<'a, V> {
     /// An executor over `state` (the current state, or a new one of a fresh lineage,
-    /// serial 0, when none is stored). `at` is the time recorded in revisions;
+    /// serial 0, when none is stored). `stamp` is recorded in revisions;
     /// `events(pipeline, event)` is called for every step, and once the pipeline is done.
     pub fn new(
         vvp: &'a V,
         store: &'a dyn StateStore,
         state: State,
         timeouts: Timeouts,
-        at: String,
+        stamp: Stamp,
         cancel: &'a AtomicBool,
         events: &'a (dyn Fn(&str, Event<'_>) + Sync),
     ) -> Executor<'a, V> {
@@ -250,7 +252,7 @@ impl<'a, V: Vvp> Executor<'a, V> {
             store,
             state: Mutex::new(Journal { state, dirty: BTreeSet::new(), changed: 0, written: 0, writes: 0 }),
             timeouts,
-            at,
+            stamp,
             cancel,
             events,
             drafts: Mutex::new(None),
@@ -481,7 +483,7 @@ impl<'a, V: Vvp> Executor<'a, V> {
             let serial = st.serial + 1;
             let cur = st.pipelines.get(name);
             let remote = cur.map_or_else(|| after.remote.clone(), |c| c.remote.clone());
-            let rec = after.applied(cur, remote, action, serial, &self.at, status);
+            let rec = after.applied(cur, remote, action, serial, &self.stamp, status);
             st.pipelines.insert(name.to_string(), rec);
         })
         .await?;

@@ -164,7 +164,7 @@ impl<V: Vvp> Executor<'_, V> {
         self.deploy(name, before, Some(dep)).await?;
         let may_run = self.configure(name, dep, before).await?;
         self.start(name, dep, restore, &before.deploy, may_run).await?;
-        let at = &self.at;
+        let stamp = &self.stamp;
         self.journal(name, |st| {
             let serial = st.serial + 1;
             if let Some(cur) = st.pipelines.get_mut(name) {
@@ -173,7 +173,7 @@ impl<V: Vvp> Executor<'_, V> {
                     cur.remote.clone(),
                     Operation::Rollback,
                     serial,
-                    at,
+                    stamp,
                     state::Status::Running,
                 );
                 rec.error = Some(format!("the update was rolled back: {why}"));

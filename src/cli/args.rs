@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use super::commands::{
-    apply, comment, diff, fmt, force_unlock, history, import, ls, manual, operate, plan, render, sample, schema, show,
-    state, status, validate,
+    apply, comment, diff, fmt, force_unlock, history, import, ls, manual, operate, plan, render, sample, schema, serve,
+    show, state, status, validate,
 };
 
 #[derive(Parser, Debug)]
@@ -117,6 +117,19 @@ pub(super) enum Command {
     /// by pipeline: what promoting one to the other changes.
     #[command(after_help = "Example:\n  flinkform diff staging prod")]
     Diff(diff::Args),
+    /// Serve the environments read-only: pages of the pipelines, their revisions and
+    /// jobs, lineage and applies (JSON with `Accept: application/json`), Prometheus
+    /// metrics at /metrics, and the `[[alert]]` channels told of every transition.
+    #[command(after_help = "Examples:
+  flinkform serve
+  flinkform serve --listen 0.0.0.0:8080 --refresh 1m")]
+    Serve(serve::ServeArgs),
+    /// Refresh the environments and post alerts to the `[[alert]]` channels, as `serve`
+    /// does, without pages.
+    #[command(after_help = "Examples:
+  flinkform watch
+  flinkform watch --refresh 1m")]
+    Watch(serve::WatchArgs),
     /// Print flinkform's version.
     Version,
     /// Lay out flinkform.toml and the specs canonically (comments kept); with --check,

@@ -17,7 +17,7 @@ use crate::workspace::{self, Failed, Progress, Resolved, Workspace};
 use flinkform_core::diag::Diagnostic;
 use flinkform_core::select::Selection;
 use flinkform_core::spec::Pipeline;
-use flinkform_core::state::{LockGuard, LockInfo, State, StateStore};
+use flinkform_core::state::{LockGuard, LockInfo, Stamp, State, StateStore};
 use flinkform_core::view::Style;
 use vvp_api::{Client, Credentials, RetryPolicy};
 
@@ -185,6 +185,24 @@ pub(super) fn ci_log_url() -> Option<String> {
     match (var("GITHUB_SERVER_URL"), var("GITHUB_REPOSITORY"), var("GITHUB_RUN_ID")) {
         (Some(s), Some(r), Some(id)) => Some(format!("{s}/{r}/actions/runs/{id}")),
         _ => var("CI_JOB_URL"),
+    }
+}
+
+/// When, by whom and from which commit a change is applied now: the CI's actor and
+/// commit (GitHub Actions, GitLab CI), else the local user and the checkout's HEAD.
+pub fn stamp(root: &Path) -> Stamp {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let head = || {
+        let out = std::process::Command::new("git").args(["rev-parse", "HEAD"]).current_dir(root).output().ok()?;
+        let sha = String::from_utf8(out.stdout).ok()?.trim().to_string();
+        (out.status.success() && !sha.is_empty()).then_some(sha)
+    };
+    Stamp {
+        at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+        by: var("GITHUB_ACTOR").or_else(|| var("GITLAB_USER_LOGIN")).or_else(|| var("USER")),
+        commit: var("GITHUB_SHA").or_else(|| var("CI_COMMIT_SHA")).or_else(head),
+        review: None,
+        plan: None,
     }
 }
 

@@ -117,6 +117,8 @@ fn run(ctx: &Context<'_>, command: Command) -> Result<Output, Error> {
         Command::Show(args) => commands::show::run(ctx, args),
         Command::Diff(args) => commands::diff::run(ctx, args),
         Command::Fmt(args) => commands::fmt::run(ctx, args),
+        Command::Serve(args) => commands::serve::serve_run(ctx, args),
+        Command::Watch(args) => commands::serve::watch_run(ctx, args),
         Command::Version => commands::manual::version(),
         Command::Man => commands::manual::man(Cli::command()),
         Command::Completions(args) => commands::manual::completions(Cli::command(), args),

@@ -98,6 +98,8 @@ pub struct GitHub {
     http: Http,
     repo: String,
     pr: u64,
+    /// The web root (`https://github.com`, or a GitHub Enterprise Server's).
+    web: String,
 }
 
 impl GitHub {
@@ -107,13 +109,22 @@ impl GitHub {
             &[("Accept", "application/vnd.github+json"), ("X-GitHub-Api-Version", "2022-11-28")];
         let auth = ("Authorization", format!("Bearer {}", target.token));
         let http = Http::new("GitHub", &target.api, auth, HEADERS, hint, max_wait)?;
-        Ok(GitHub { http, repo: target.repo, pr: target.pr })
+        // The API is at api.github.com for github.com, and at /api/v3 on a server.
+        let web = match target.api.trim_end_matches('/') {
+            "https://api.github.com" => "https://github.com".to_string(),
+            api => api.strip_suffix("/api/v3").unwrap_or(api).to_string(),
+        };
+        Ok(GitHub { http, repo: target.repo, pr: target.pr, web })
     }
 }
 
 impl Forge for GitHub {
     fn review(&self) -> String {
         format!("{}#{}", self.repo, self.pr)
+    }
+
+    fn review_url(&self) -> Option<String> {
+        Some(format!("{}/{}/pull/{}", self.web, self.repo, self.pr))
     }
 
     /// `GET /user`. A GitHub App installation's token, as GitHub Actions' GITHUB_TOKEN

@@ -107,6 +107,10 @@ impl Forge for GitLab {
         format!("{}!{}", self.shown, self.mr)
     }
 
+    fn review_url(&self) -> Option<String> {
+        self.web.as_ref().map(|web| format!("{}/-/merge_requests/{}", web.trim_end_matches('/'), self.mr))
+    }
+
     /// `GET /user`: a project access token's bot user (Users API, "current user").
     async fn me(&self) -> Result<String, CommentError> {
         if let Some(author) = super::configured_author() {

@@ -62,6 +62,8 @@ const LABEL_PREFIX: &str = "flinkform:";
 pub trait Forge {
     /// The review, as messages name it (`o/r#7`, `group/project!7`).
     fn review(&self) -> String;
+    /// The review's web page, where the forge's address tells it.
+    fn review_url(&self) -> Option<String>;
     /// Who this token writes comments as: `FLINKFORM_COMMENT_AUTHOR` when set, else the
     /// forge's answer.
     async fn me(&self) -> Result<String, CommentError>;

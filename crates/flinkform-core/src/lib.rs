@@ -17,3 +17,4 @@ pub mod spec;
 pub mod state;
 pub mod types;
 pub mod view;
+pub mod watch;

@@ -93,6 +93,13 @@ pub struct RemoteJob {
     pub parallelism: Option<u64>,
     /// The Flink configuration it runs with, values as text.
     pub flink_conf: BTreeMap<String, String>,
+    /// How many times Flink restarted it, when VVP says (a RUNNING job's
+    /// `status.running.observedFlinkJobRestarts`).
+    pub restarts: Option<u64>,
+    /// When it started and ended (Unix seconds), when VVP says.
+    pub started: Option<i64>,
+    /// When it ended.
+    pub ended: Option<i64>,
 }
 
 /// Where a hot update (HotUpdateJob) is.
@@ -267,10 +274,20 @@ fn job_of(j: wire::Job) -> Result<RemoteJob, VvpError> {
         savepoint: j.restore_strategy.and_then(|r| r.savepoint_id),
         parallelism,
         flink_conf: conf_text(j.flink_conf.as_ref()),
+        restarts: j.status.running.and_then(|r| r.observed_flink_job_restarts).and_then(|n| u64::try_from(n).ok()),
+        started: j.start_time,
+        ended: j.end_time,
     })
 }
 
 impl Client {
+    /// Every job of a deployment, the newest start first.
+    pub async fn deployment_jobs(&self, deployment: &str) -> Result<Vec<RemoteJob>, VvpError> {
+        let mut jobs = self.jobs(deployment).await?.into_iter().map(job_of).collect::<Result<Vec<_>, _>>()?;
+        jobs.sort_by_key(|j| std::cmp::Reverse(j.started));
+        Ok(jobs)
+    }
+
     /// Every deployment this project made, of any pipeline (one paged listing by label).
     pub async fn our_deployments(&self) -> Result<Vec<RemoteDeployment>, VvpError> {
         let listed = self.deployments_with_label(MANAGED_BY.0, MANAGED_BY.1).await?;

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use vvp_wire::wire::{
     AsyncDraftDeployResult, AsyncDraftValidateResult, Deployment, DeploymentDraft, HotUpdateJobFailureInfo,
-    HotUpdateJobResult, Job, JobFailure, JobSummary, Savepoint, SavepointStatus, Variable,
+    HotUpdateJobResult, Job, JobFailure, JobRunning, JobSummary, Savepoint, SavepointStatus, Variable,
 };
 
 use crate::Config;
@@ -134,6 +134,7 @@ impl World {
                 let ran = status == "RUNNING";
                 let s = &mut j.job.status;
                 s.current_job_status = "FAILED".into();
+                s.running = None;
                 s.failure = Some(JobFailure {
                     reason: "JobFailed".into(),
                     message: "org.apache.flink.runtime.JobException: Recovery is suppressed (injected by vvp-emulator)"
@@ -148,6 +149,12 @@ impl World {
                 }
             } else if started {
                 j.job.status.current_job_status = "RUNNING".into();
+                // The API reference's JobStatus: `running` {observedFlinkJobStatus,
+                // observedFlinkJobRestarts} when RUNNING.
+                j.job.status.running = Some(JobRunning {
+                    observed_flink_job_status: Some("RUNNING".into()),
+                    observed_flink_job_restarts: Some(0),
+                });
             }
             if let Some((at, strategy)) = &j.stop
                 && j.job.status.current_job_status == "CANCELLING"

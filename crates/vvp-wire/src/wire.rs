@@ -294,6 +294,21 @@ pub struct JobStatus {
     /// When FAILED.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<JobFailure>,
+    /// When RUNNING: what the Flink job itself shows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub running: Option<JobRunning>,
+}
+
+/// `status.running`: the Flink job under a RUNNING job (the API reference's JobStatus).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobRunning {
+    /// Flink's job status (`RUNNING`, `RESTARTING`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_flink_job_status: Option<String>,
+    /// How many times Flink restarted the job.
+    #[serde(default, deserialize_with = "lenient_i64", skip_serializing_if = "Option::is_none")]
+    pub observed_flink_job_restarts: Option<i64>,
 }
 
 /// A job.
@@ -620,6 +635,12 @@ mod tests {
         .unwrap();
         let job = j.data.unwrap();
         assert_eq!((job.start_time, job.end_time), (Some(1660190835), None));
+        // The API reference's `running` of a RUNNING job.
+        let j: Job = serde_json::from_str(
+            r#"{"jobId":"j","status":{"currentJobStatus":"RUNNING","running":{"observedFlinkJobStatus":"RUNNING","observedFlinkJobRestarts":"3"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(j.status.running.and_then(|r| r.observed_flink_job_restarts), Some(3));
         let draft = DeploymentDraft { name: Some("n".into()), ..Default::default() };
         assert_eq!(serde_json::to_string(&draft).unwrap(), r#"{"name":"n","localVariables":[]}"#);
     }

@@ -202,6 +202,9 @@ impl Model {
             savepoint: None,
             parallelism: Some(j.parallelism),
             flink_conf,
+            restarts: None,
+            started: None,
+            ended: None,
         }
     }
 
@@ -495,6 +498,19 @@ impl StateStore for Disk<'_> {
     fn force_unlock(&self, _: &str) -> Result<(), StateError> {
         Ok(())
     }
+    // The executor keeps no history: the command that runs it does (`cli`).
+    fn keep_texts(&self, _: &[(String, String)]) -> Result<(), StateError> {
+        unreachable!("the executor keeps no texts")
+    }
+    fn texts(&self, _: &[&str]) -> Result<std::collections::BTreeMap<String, String>, StateError> {
+        unreachable!("the executor reads no texts")
+    }
+    fn log_apply(&self, _: &flinkform_core::state::ApplyRecord) -> Result<(), StateError> {
+        unreachable!("the executor logs no apply")
+    }
+    fn applies(&self, _: usize) -> Result<Vec<flinkform_core::state::ApplyRecord>, StateError> {
+        unreachable!("the executor reads no log")
+    }
 }
 
 /// What a trial runs: a plan and apply, or a command.
@@ -618,7 +634,9 @@ fn observe(model: &Model, recorded: Option<&State>) -> Observed {
                     sql_matches: d.sql == p.sql,
                     sql_digest: Some(flinkform_core::echo::sql_digest(&d.sql)),
                     job,
-                    settings,
+                    job_id: None,
+                    restarts: None,
+                    settings: Box::new(settings),
                 }
             }
         };
@@ -645,7 +663,7 @@ async fn once(world: &World, disk: &Disk<'_>, s: &Scenario, plan: &Plan) -> Opti
     let state = disk.load().unwrap().unwrap_or_else(|| State::new("lineage-1".into()));
     let cancel = AtomicBool::new(false);
     let events = |_: &str, _: crate::apply::Event<'_>| {};
-    let at = "2026-12-06T00:00:00Z".to_string();
+    let at = flinkform_core::state::Stamp::at("2026-12-06T00:00:00Z");
     let ex = Executor::new(world, disk, state, Timeouts::default(), at, &cancel, &events);
     let run = async {
         match s.run {

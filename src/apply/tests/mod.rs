@@ -49,6 +49,10 @@ fn applied() -> PipelineState {
         sql_digest: "sha256:1".into(),
         ddl_digest: "sha256:2".into(),
         at: "2026-12-01T00:00:00Z".into(),
+        by: None,
+        commit: None,
+        review: None,
+        plan: None,
     });
     p
 }
@@ -87,6 +91,9 @@ fn job(id: &str, state: JobState) -> RemoteJob {
         savepoint: None,
         parallelism: Some(1),
         flink_conf: Default::default(),
+        restarts: None,
+        started: None,
+        ended: None,
     }
 }
 
@@ -278,6 +285,19 @@ impl StateStore for Memory<'_> {
     fn force_unlock(&self, _: &str) -> Result<(), StateError> {
         Ok(())
     }
+    // The executor keeps no history: the command that runs it does (`cli`).
+    fn keep_texts(&self, _: &[(String, String)]) -> Result<(), StateError> {
+        unreachable!("the executor keeps no texts")
+    }
+    fn texts(&self, _: &[&str]) -> Result<std::collections::BTreeMap<String, String>, StateError> {
+        unreachable!("the executor reads no texts")
+    }
+    fn log_apply(&self, _: &flinkform_core::state::ApplyRecord) -> Result<(), StateError> {
+        unreachable!("the executor logs no apply")
+    }
+    fn applies(&self, _: usize) -> Result<Vec<flinkform_core::state::ApplyRecord>, StateError> {
+        unreachable!("the executor reads no log")
+    }
 }
 
 /// What one apply of `change` over `recorded` did.
@@ -331,8 +351,15 @@ async fn run(
     };
     let cancel = AtomicBool::new(false);
     let events = |_: &str, _: crate::apply::Event<'_>| {};
-    let ex =
-        Executor::new(&vvp, &store, recorded, Timeouts::default(), "2026-12-02T00:00:00Z".into(), &cancel, &events);
+    let ex = Executor::new(
+        &vvp,
+        &store,
+        recorded,
+        Timeouts::default(),
+        flinkform_core::state::Stamp::at("2026-12-02T00:00:00Z"),
+        &cancel,
+        &events,
+    );
     let outcome = ex.apply(&plan, 1).await;
     drop(ex);
     let state = store.state.into_inner().unwrap();

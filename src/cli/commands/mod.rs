@@ -17,6 +17,7 @@ pub(super) mod plan;
 pub(super) mod render;
 pub(super) mod sample;
 pub(super) mod schema;
+pub(super) mod serve;
 pub(super) mod show;
 pub(super) mod state;
 pub(super) mod status;

@@ -9,7 +9,7 @@ use anyhow::Context as _;
 
 use super::apply::settle;
 use crate::apply::{Error as ApplyError, Event, Executor};
-use crate::cli::context::{Context, lock_info, runtime, timeouts, vvp_client};
+use crate::cli::context::{Context, lock_info, runtime, stamp, timeouts, vvp_client};
 use crate::cli::output::{Error, Output, ok, print_now};
 use crate::poll::{Backoff, poll_until};
 use vvp_api::{Client, JobState, Vvp};
@@ -85,8 +85,7 @@ fn operate(
     let state = store.load()?.ok_or_else(|| anyhow::anyhow!("there is no state yet: run apply first"))?;
     let client = vvp_client(&ws)?;
     let events = |n: &str, event: Event<'_>| print_now(&format!("{n}: {event}\n"));
-    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
-    let ex = Executor::new(&client, &*store, state, timeouts(&ws), now, ctx.interrupt.flag(), &events);
+    let ex = Executor::new(&client, &*store, state, timeouts(&ws), stamp(&ws.root), ctx.interrupt.flag(), &events);
     let graceful = ctx.interrupt.graceful();
     let done = runtime()?.block_on(op(&ex, name));
     drop(graceful);

@@ -95,6 +95,22 @@ pub(super) fn drift(
     }
 }
 
+/// Where VVP no longer shows what was applied to `record`: the deployment gone, its SQL
+/// or settings edited outside flinkform (empty: none, or VVP was not asked).
+pub fn live_drift(record: &PipelineState, live: &Live) -> Vec<String> {
+    match live {
+        Live::Gone => vec!["the deployment is gone from VVP (deleted outside flinkform)".into()],
+        Live::Found { sql_matches, settings, .. } => {
+            let mut out = settings_drift(&record.deploy, settings);
+            if !sql_matches {
+                out.insert(0, "its SQL differs from the recorded revision".into());
+            }
+            out
+        }
+        Live::Unknown(_) => Vec::new(),
+    }
+}
+
 /// What VVP shows of a deployment's job, as the reasons say it.
 fn job_said(job: &Option<JobState>) -> String {
     job.as_ref().map_or("has no job".to_string(), |s| format!("job is {s}"))

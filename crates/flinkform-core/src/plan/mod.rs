@@ -21,6 +21,7 @@ pub use continuity::{DataEffect, PartitionOffsets};
 use diff::classify;
 pub use diff::secret_names;
 use drift::drift;
+pub use drift::live_drift;
 pub use sink::sink_key;
 use sink::sinks_ddl;
 pub use vvp_wire::model::{JobState, LiveSettings};
@@ -158,8 +159,12 @@ pub enum Live {
         sql_digest: Option<String>,
         /// Its newest job's state (`None`: no job).
         job: Option<JobState>,
+        /// That job's id.
+        job_id: Option<String>,
+        /// How many times Flink restarted that job, when VVP says.
+        restarts: Option<u64>,
         /// What it is set to, of what flinkform manages.
-        settings: LiveSettings,
+        settings: Box<LiveSettings>,
     },
     /// VVP could not be asked about this pipeline (its message).
     Unknown(String),
@@ -440,8 +445,14 @@ impl Plan {
                         _ => after.remote.clone(),
                     };
                     let action = c.action.operation().expect("a change that records a revision");
-                    let rec =
-                        after.applied(c.before.as_deref(), remote, action, serial, at, crate::state::Status::Recorded);
+                    let rec = after.applied(
+                        c.before.as_deref(),
+                        remote,
+                        action,
+                        serial,
+                        &crate::state::Stamp::at(at),
+                        crate::state::Status::Recorded,
+                    );
                     next.pipelines.insert(c.name.clone(), rec);
                 }
                 (Action::Record, Some(after)) => {

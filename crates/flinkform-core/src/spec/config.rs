@@ -1,4 +1,5 @@
-//! Reading flinkform.toml's own keys: the version, the project id, `[vvp]` and `[state]`.
+//! Reading flinkform.toml's own keys: the version, the project id, `[vvp]`, `[state]`
+//! and `[[alert]]`.
 
 use super::walk::Section;
 use super::{CONFIG_VERSION, Config, StateConfig, VvpTarget, VvpTimeouts};
@@ -75,6 +76,7 @@ pub(super) fn read_config(root: &Section<'_, '_>) -> Option<Config> {
         state,
         env: None,
         environments: Vec::new(),
+        alerts: super::alert::read_alerts(root),
     })
 }
 

@@ -3,6 +3,7 @@
 //! names and texts, returns the model and every diagnostic. Knows nothing of
 //! sampling, SQL or state.
 
+mod alert;
 mod config;
 mod env;
 pub mod fmt;
@@ -17,6 +18,7 @@ mod walk;
 
 use sha2::{Digest, Sha256};
 
+pub use alert::{AlertChannel, AlertOn, ChannelKind};
 pub use env::names as environment_names;
 pub use load::{load, read};
 pub use model::{

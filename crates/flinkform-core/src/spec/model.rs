@@ -29,6 +29,8 @@ pub struct Config {
     pub env: Option<String>,
     /// The environments flinkform.toml defines (`[environments.NAME]`), in file order.
     pub environments: Vec<String>,
+    /// The chat channels alerts go to (`[[alert]]`; an environment's own replace them).
+    pub alerts: Vec<super::AlertChannel>,
 }
 
 /// The Ververica Platform workspace and namespace deployments go to.

@@ -9,11 +9,13 @@
 
 mod delta;
 mod journal;
+mod log;
 mod model;
 pub mod resume;
 mod store;
 pub use delta::{Delta, Deltas};
 pub use journal::{Operation, Pending, Step};
+pub use log::{AppliedChange, ApplyOutcome, ApplyRecord, ReviewRef, Stamp};
 pub use model::{
     ColumnRecord, DeployParams, EvidenceRecord, HOT_FLINK_CONF, HOT_UPDATE_VVR, Intent, KafkaRecord, PipelineState,
     RecordedShape, Remote, Revision, SinkRecord, SinkState, SinkView, State, Status,

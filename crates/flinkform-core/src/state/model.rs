@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::FORMAT_VERSION;
 use super::journal::{Operation, Pending, Step};
+use super::log::{ReviewRef, Stamp};
 use crate::infer::{Shape, TsStandard};
 use crate::schema::Evidence;
 use crate::spec::{Dialect, OnConflict, OnFailure, Upgrade};
@@ -223,6 +224,31 @@ pub struct Revision {
     pub ddl_digest: String,
     /// When (RFC 3339), passed in by the caller.
     pub at: String,
+    /// Who applied it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+    /// The commit applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    /// The reviewed pull or merge request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review: Option<ReviewRef>,
+    /// The digest of the plan applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<String>,
+}
+
+impl Revision {
+    /// When, by whom and from what it was applied.
+    pub fn stamp(&self) -> Stamp {
+        Stamp {
+            at: self.at.clone(),
+            by: self.by.clone(),
+            commit: self.commit.clone(),
+            review: self.review.clone(),
+            plan: self.plan.clone(),
+        }
+    }
 }
 
 /// Where a recorded pipeline is.
@@ -412,6 +438,17 @@ impl PipelineState {
         self.sinks().map(|s| s.ddl).filter(|d| !d.is_empty()).collect::<Vec<_>>().join("\n")
     }
 
+    /// The digest of every sink's DDL, as a revision records it.
+    pub fn ddl_digest(&self) -> String {
+        crate::spec::digest(&self.sinks().map(|s| s.ddl.as_bytes()).collect::<Vec<_>>())
+    }
+
+    /// The texts a revision of this record names by digest: its SQL and its DDL
+    /// ([`PipelineState::all_ddl`]), to keep beside the state ([`StateStore::keep_texts`](super::StateStore::keep_texts)).
+    pub fn revision_texts(&self) -> [(String, String); 2] {
+        [(crate::spec::digest(&[self.sql.as_bytes()]), self.sql.clone()), (self.ddl_digest(), self.all_ddl())]
+    }
+
     /// The names of what a pipeline renders, as plans and diffs label it.
     pub const ARTIFACTS: [&'static str; 3] = ["flink.sql", "ddl.sql", "deployment.yaml"];
 
@@ -458,14 +495,14 @@ impl PipelineState {
     /// intent of `current` (the record it replaces, if any) carried on, `remote`, one
     /// more revision (`action` at state `serial`, time `at`), `status`, and nothing
     /// pending. What apply records after a change and what a plan's outcome records are
-    /// this one function.
+    /// this one function. `stamp` says when, by whom and from what.
     pub fn applied(
         &self,
         current: Option<&PipelineState>,
         remote: Remote,
         action: Operation,
         serial: u64,
-        at: &str,
+        stamp: &Stamp,
         status: Status,
     ) -> PipelineState {
         let mut rec = self.clone();
@@ -475,8 +512,12 @@ impl PipelineState {
             serial,
             action,
             sql_digest: crate::spec::digest(&[rec.sql.as_bytes()]),
-            ddl_digest: crate::spec::digest(&rec.sinks().map(|s| s.ddl.as_bytes()).collect::<Vec<_>>()),
-            at: at.to_string(),
+            ddl_digest: rec.ddl_digest(),
+            at: stamp.at.clone(),
+            by: stamp.by.clone(),
+            commit: stamp.commit.clone(),
+            review: stamp.review.clone(),
+            plan: stamp.plan.clone(),
         });
         rec.remote = remote;
         rec.status = status;

@@ -1,12 +1,12 @@
 //! Where the state lives: the [`StateStore`] trait its backends implement, the state
 //! lock's holder, and the serial and lineage rules of every write, written once.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{FORMAT_VERSION, State, StateError};
+use super::{ApplyRecord, FORMAT_VERSION, State, StateError};
 
 /// Who holds (or asks for) the state lock.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,6 +74,15 @@ pub trait StateStore: Send + Sync {
     fn fenced(&self) -> Option<StateError> {
         None
     }
+    /// Keeps texts (each revision's SQL and DDL) by their digest, beside the state; a
+    /// text kept before is left as it is.
+    fn keep_texts(&self, texts: &[(String, String)]) -> Result<(), StateError>;
+    /// The kept texts of these digests (those never kept are absent).
+    fn texts(&self, digests: &[&str]) -> Result<BTreeMap<String, String>, StateError>;
+    /// Adds an apply to the log kept beside the state.
+    fn log_apply(&self, record: &ApplyRecord) -> Result<(), StateError>;
+    /// The newest `limit` applies of the log, newest first.
+    fn applies(&self, limit: usize) -> Result<Vec<ApplyRecord>, StateError>;
 }
 
 /// Writes `next` as the successor of `prev` (`None`: no state yet): same lineage,

@@ -496,7 +496,24 @@ impl StateStore for LocalStore {
             Err(std::fs::TryLockError::Error(e)) => Err(self.io(e)),
         }
     }
+
+    fn keep_texts(&self, texts: &[(String, String)]) -> Result<(), StateError> {
+        self.keep_texts_here(texts)
+    }
+
+    fn texts(&self, digests: &[&str]) -> Result<std::collections::BTreeMap<String, String>, StateError> {
+        self.texts_here(digests)
+    }
+
+    fn log_apply(&self, record: &flinkform_core::state::ApplyRecord) -> Result<(), StateError> {
+        self.log_apply_here(record)
+    }
+
+    fn applies(&self, limit: usize) -> Result<Vec<flinkform_core::state::ApplyRecord>, StateError> {
+        self.applies_here(limit)
+    }
 }
 
+mod archive;
 #[cfg(test)]
 mod tests;

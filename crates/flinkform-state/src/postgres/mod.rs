@@ -27,6 +27,7 @@ use crate::pg::PgError;
 use lease::{PgGuard, spawn_renewal, try_advisory, try_lease};
 use write::{Written, write};
 
+mod archive;
 mod lease;
 mod write;
 
@@ -60,6 +61,7 @@ pub struct PgConfig {
 pub const MIGRATIONS: &[(i32, &str, &str)] = &[
     (1, "0001_state.sql", include_str!("../../migrations/0001_state.sql")),
     (2, "0002_state_bodies.sql", include_str!("../../migrations/0002_state_bodies.sql")),
+    (3, "0003_history.sql", include_str!("../../migrations/0003_history.sql")),
 ];
 
 type Task = Box<dyn FnOnce(Arc<Client>) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
@@ -508,5 +510,21 @@ impl StateStore for PgStore {
         } else {
             Err(StateError::Unlock(format!("no lock with ID {} is held on this state", self.cfg.state_key)))
         }
+    }
+
+    fn keep_texts(&self, texts: &[(String, String)]) -> Result<(), StateError> {
+        self.keep_texts_here(texts)
+    }
+
+    fn texts(&self, digests: &[&str]) -> Result<std::collections::BTreeMap<String, String>, StateError> {
+        self.texts_here(digests)
+    }
+
+    fn log_apply(&self, record: &flinkform_core::state::ApplyRecord) -> Result<(), StateError> {
+        self.log_apply_here(record)
+    }
+
+    fn applies(&self, limit: usize) -> Result<Vec<flinkform_core::state::ApplyRecord>, StateError> {
+        self.applies_here(limit)
     }
 }

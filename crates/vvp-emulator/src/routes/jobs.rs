@@ -65,6 +65,7 @@ impl World {
                 };
                 if matches!(j.job.status.current_job_status.as_str(), "STARTING" | "RUNNING") {
                     j.job.status.current_job_status = "CANCELLING".into();
+                    j.job.status.running = None;
                     j.stop = Some((Instant::now() + stop_delay, req.stop_strategy));
                 }
                 ok(j.job.clone())
@@ -125,7 +126,7 @@ impl World {
             job_id: job_id.clone(),
             deployment_id: p.deployment_id.clone(),
             deployment_name: name,
-            status: JobStatus { current_job_status: "STARTING".into(), failure: None },
+            status: JobStatus { current_job_status: "STARTING".into(), failure: None, running: None },
             restore_strategy: Some(restore),
             start_time: Some(epoch_secs()),
             end_time: None,

@@ -3,6 +3,7 @@
 
 mod review;
 
+use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -12,7 +13,9 @@ use anyhow::Context as _;
 use super::plan::observe;
 use crate::apply::{Event, Executor, JournalStats, Outcome};
 use crate::cli::board::Board;
-use crate::cli::context::{Context, env_is_set, narrow, runtime, selected, selection, take_lock, timeouts, vvp_client};
+use crate::cli::context::{
+    Context, env_is_set, narrow, runtime, selected, selection, stamp, take_lock, timeouts, vvp_client,
+};
 use crate::cli::exit;
 use crate::cli::flags::SelectArgs;
 use crate::cli::output::{Error, Output, ok, print_now};
@@ -21,7 +24,7 @@ use crate::workspace::{self, Workspace};
 use flinkform_core::plan::meaning::ChangeClass;
 use flinkform_core::plan::{self as planner, Plan, file as planfile};
 use flinkform_core::select::Selection;
-use flinkform_core::state::{State, StateStore};
+use flinkform_core::state::{AppliedChange, ApplyOutcome, ApplyRecord, PipelineState, Stamp, State, StateStore};
 use flinkform_core::view::{self, Format, Style};
 use review::Review;
 
@@ -173,8 +176,13 @@ fn carry_out(ctx: &Context<'_>, run: Run<'_>) -> Result<Output, Error> {
     let start = state.unwrap_or_else(|| State::new(lineage));
     let board = Board::new(std::io::stdout().is_terminal());
     let events = |name: &str, event: Event<'_>| board.event(name, event);
-    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
-    let executor = Executor::new(&client, &*store, start, timeouts(&ws), now, ctx.interrupt.flag(), &events);
+    let stamp = Stamp { review: review.reviewed(), plan: Some(plan.meaning().digest), ..stamp(&ws.root) };
+    // The texts of every revision this apply may record, kept before any step.
+    let texts: Vec<(String, String)> =
+        plan.changes.iter().filter_map(|c| c.after.as_deref()).flat_map(PipelineState::revision_texts).collect();
+    store.keep_texts(&texts)?;
+    let began = std::time::Instant::now();
+    let executor = Executor::new(&client, &*store, start, timeouts(&ws), stamp.clone(), ctx.interrupt.flag(), &events);
     // Ctrl-c from here on lets the steps in flight finish and be journaled.
     let graceful = ctx.interrupt.graceful();
     let outcome = runtime.block_on(executor.apply(&plan, run.parallelism));
@@ -183,8 +191,53 @@ fn carry_out(ctx: &Context<'_>, run: Run<'_>) -> Result<Output, Error> {
     let JournalStats { changes, writes } = outcome.journal;
     tracing::info!(changes, writes, "journal: {changes} changes in {writes} state writes");
     let (said, code) = report(&outcome, matches!(run.mode, Mode::Destroy { .. }));
+    log_apply(&*store, &ws, &plan, &outcome, stamp, began.elapsed(), &said);
     review.finish(&said, code, &runtime);
     Ok(Output { stdout: said.into(), code })
+}
+
+/// Adds this apply to the log kept beside the state. The state is whole without it, so
+/// a failure is a warning.
+fn log_apply(
+    store: &dyn StateStore,
+    ws: &Workspace,
+    plan: &Plan,
+    outcome: &Outcome,
+    stamp: Stamp,
+    took: Duration,
+    said: &str,
+) {
+    let failed: HashMap<&str, &str> = outcome.failed.iter().map(|(n, why)| (n.as_str(), why.as_str())).collect();
+    let changes = plan
+        .changes
+        .iter()
+        .filter(|c| c.action != planner::Action::NoOp)
+        .map(|c| AppliedChange {
+            pipeline: c.name.clone(),
+            action: c.action.name().to_string(),
+            error: failed.get(c.name.as_str()).map(|e| e.to_string()),
+        })
+        .collect();
+    let mut text = Vec::new();
+    let _ = view::write_plan(plan, Format::Text, Style { color: false }, &mut text);
+    let record = ApplyRecord {
+        id: uuid::Uuid::new_v4().to_string(),
+        env: ws.project.config.env.clone(),
+        stamp,
+        duration_ms: u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
+        outcome: match (outcome.interrupted, outcome.failed.is_empty()) {
+            (true, _) => ApplyOutcome::Interrupted,
+            (false, true) => ApplyOutcome::Applied,
+            (false, false) => ApplyOutcome::Failed,
+        },
+        changes,
+        said: said.trim().to_string(),
+        plan: ApplyRecord::capped_plan(&String::from_utf8_lossy(&text)),
+    };
+    if let Err(e) = store.log_apply(&record) {
+        tracing::warn!("the apply was not added to the log: {}", flinkform_core::diag::chain(&e));
+        eprintln!("warning: the apply was not added to the log: {}", flinkform_core::diag::chain(&e));
+    }
 }
 
 /// Writes `plan` to stdout as it is made, and flushes.

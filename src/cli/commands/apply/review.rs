@@ -16,6 +16,7 @@ use crate::comment::{CommentError, Forge, Note};
 use crate::workspace::Workspace;
 use flinkform_core::plan::Plan;
 use flinkform_core::plan::meaning::Meaning;
+use flinkform_core::state::ReviewRef;
 use flinkform_core::view;
 
 /// The forge the reviewed comment is on.
@@ -86,6 +87,16 @@ impl Review {
         };
         let expected = Meaning::expected(&note.body).map_err(|e| anyhow::anyhow!("--expect-plan {value}: {e}"))?;
         Ok(Review { expected: Some(expected), comment: Some((forged, note)) })
+    }
+
+    /// The merged review this apply carries out, when it was read from a forge.
+    pub(super) fn reviewed(&self) -> Option<ReviewRef> {
+        let (forged, _) = self.comment.as_ref()?;
+        let (name, url) = match forged {
+            Forged::GitHub(f) => (f.review(), f.review_url()),
+            Forged::GitLab(f) => (f.review(), f.review_url()),
+        };
+        Some(ReviewRef { name, url })
     }
 
     /// Refuses a plan that does something other than the reviewed one, naming what

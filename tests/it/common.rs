@@ -11,6 +11,13 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// An HTTP client (this build's reqwest has TLS without a default crypto provider: ring is
+/// installed first, as the binary does).
+pub fn http() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
 /// A temporary project directory, deleted on drop.
 pub struct TestProject {
     pub dir: tempfile::TempDir,

@@ -71,6 +71,13 @@ fn the_user_guide_runs_its_commands_and_reads_its_specs() {
     // The loop ends with nothing left to do.
     let last = p.bash("flinkform -C shop plan", &vvp);
     assert!(last.stdout.contains("No changes."), "{}", last.stdout);
+    // A server runs until stopped: each is started (on a free port rather than the one
+    // the guide names), serves its pages, and is stopped.
+    let served = lines("sh serve");
+    assert!(!served.is_empty());
+    for cmd in served {
+        serves(&p, &cmd, &vvp);
+    }
     let config = Source::new("flinkform.toml", p.read("flinkform.toml"));
     let specs: Vec<Source> = blocks(&guide, "toml")
         .into_iter()
@@ -80,6 +87,51 @@ fn the_user_guide_runs_its_commands_and_reads_its_specs() {
     let (project, diags) = spec::load(&config, &specs, None);
     let shown: Vec<String> = diags.iter().map(ToString::to_string).collect();
     assert!(project.is_some() && diags.is_empty(), "{}", shown.join("\n"));
+}
+
+/// Runs the guide's `serve` command `cmd` on a free port and checks it serves the
+/// pipelines applied above.
+fn serves(p: &crate::common::TestProject, cmd: &str, env: &[(&str, &str)]) {
+    use std::io::BufRead;
+    let args: Vec<String> = cmd
+        .split_whitespace()
+        .skip(1)
+        .map(|a| if a.starts_with("127.0.0.1:") { "127.0.0.1:0".into() } else { a.to_string() })
+        .collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_flinkform"))
+        .args(&args)
+        .current_dir(p.path())
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("flinkform serve: listening on ")
+        .unwrap_or_else(|| panic!("`{cmd}` said {line:?}"))
+        .to_string();
+    let listed = crate::apply::block_on(async {
+        let end = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let r = crate::common::http()
+                .get(format!("{base}/"))
+                .header("Accept", "application/json")
+                .send()
+                .await
+                .unwrap();
+            let v: serde_json::Value = r.json().await.unwrap();
+            if v["pipelines"].as_array().is_some_and(|p| !p.is_empty()) || std::time::Instant::now() > end {
+                break v;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(listed["pipelines"][0]["name"], "orders", "`{cmd}` serves what was applied: {listed}");
 }
 
 /// `docs/reference.md`: every command's `--help`, as the command line defines it.

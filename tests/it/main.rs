@@ -20,6 +20,7 @@ mod resume;
 mod review;
 mod roles;
 mod select;
+mod serve;
 mod sinks;
 pub mod state;
 mod tls;

@@ -101,7 +101,7 @@ fn workflow_commands(file: &str) -> Vec<String> {
 
 /// Runs `commands` with bash in the project, as GitHub Actions runs a step, with the
 /// variables it sets for `event`.
-fn run_workflow(
+pub(crate) fn run_workflow(
     p: &TestProject,
     emu: &Emulator,
     gh: &crate::comment::StandIn,

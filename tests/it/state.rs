@@ -150,6 +150,42 @@ fn conformance(make: &Factory) {
     assert_eq!(a.load().unwrap().as_ref(), Some(&written));
     let next = state::commit(a.as_ref(), Some(&written), written.clone()).unwrap();
     assert_eq!(next.serial, written.serial + 1);
+
+    history(make);
+}
+
+/// What is kept beside the state: texts by digest, written once and read by any store
+/// of the same state; the log of applies, newest first.
+fn history(make: &Factory) {
+    use flinkform_core::state::{ApplyOutcome, ApplyRecord, Stamp};
+    let (a, b, _) = make();
+    let digest = |t: &str| flinkform_core::spec::digest(&[t.as_bytes()]);
+    let (one, two) = ("SELECT 1;\n", "SELECT 2;\n");
+    a.keep_texts(&[(digest(one), one.into()), (digest(two), two.into())]).unwrap();
+    // Kept again: the text kept first stays.
+    a.keep_texts(&[(digest(one), one.into())]).unwrap();
+    let got = b.texts(&[&digest(one), &digest(two), &digest("never kept"), "../not-a-digest"]).unwrap();
+    assert_eq!(got, [(digest(one), one.to_string()), (digest(two), two.to_string())].into());
+    assert_eq!(b.applies(10).unwrap(), Vec::new());
+    let record = |id: &str, outcome| ApplyRecord {
+        id: id.into(),
+        env: None,
+        stamp: Stamp::at("2026-12-07T00:00:00Z"),
+        duration_ms: 10,
+        outcome,
+        changes: Vec::new(),
+        said: "said".into(),
+        plan: "plan".into(),
+    };
+    for (i, outcome) in [ApplyOutcome::Applied, ApplyOutcome::Failed, ApplyOutcome::Interrupted].into_iter().enumerate()
+    {
+        a.log_apply(&record(&format!("a{i}"), outcome)).unwrap();
+        // Distinct times for a log ordered by when it was written.
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let ids: Vec<String> = b.applies(2).unwrap().into_iter().map(|r| r.id).collect();
+    assert_eq!(ids, ["a2", "a1"]);
+    assert_eq!(b.applies(10).unwrap()[1], record("a1", ApplyOutcome::Failed));
 }
 
 #[test]

@@ -71,6 +71,11 @@ pub struct Args {
     /// `--job-fail-rate`): a bad change that only fails at run time.
     #[arg(long)]
     pub fail_jobs_of_sql_with: Option<String>,
+    /// Every RUNNING job of a deployment whose SQL contains this text is restarted by
+    /// Flink once a second (its `observedFlinkJobRestarts` grows): a job that keeps
+    /// failing and recovering.
+    #[arg(long)]
+    pub restart_jobs_of_sql_with: Option<String>,
     /// Keep the world in this file, written after every call and read at start: the
     /// emulator's drafts, deployments, tickets, jobs and savepoints survive its restart.
     #[arg(long)]
@@ -120,6 +125,7 @@ impl Args {
             allow_duplicate_names: self.allow_duplicate_names,
             job_crash_after: self.job_crash_after,
             fail_jobs_of_sql_with: self.fail_jobs_of_sql_with,
+            restart_jobs_of_sql_with: self.restart_jobs_of_sql_with,
             state_file: self.state_file,
             not_found: self.not_found_code,
             second_job: self.second_job,

@@ -64,6 +64,8 @@ pub struct Config {
     pub job_crash_after: Option<Duration>,
     /// Jobs of deployments whose SQL contains this text fail.
     pub fail_jobs_of_sql_with: Option<String>,
+    /// RUNNING jobs of deployments whose SQL contains this text restart once a second.
+    pub restart_jobs_of_sql_with: Option<String>,
     /// Where the world is kept across restarts (`None`: in memory only).
     pub state_file: Option<std::path::PathBuf>,
     /// How a resource that does not exist is answered.
@@ -121,6 +123,7 @@ impl Default for Config {
             allow_duplicate_names: false,
             job_crash_after: None,
             fail_jobs_of_sql_with: None,
+            restart_jobs_of_sql_with: None,
             state_file: None,
             not_found: NotFound::default(),
             second_job: SecondJob::default(),

@@ -156,6 +156,18 @@ impl World {
                     observed_flink_job_restarts: Some(0),
                 });
             }
+            // With --restart-jobs-of-sql-with, Flink restarts such a RUNNING job once a
+            // second (a task that fails and recovers): its observedFlinkJobRestarts grows.
+            if let (Some(marker), Some(running)) = (&self.cfg.restart_jobs_of_sql_with, &mut j.job.status.running) {
+                let sql = self
+                    .deployments
+                    .get(&j.job.deployment_id)
+                    .and_then(|(_, d)| d.artifact.as_ref()?.sql_artifact.as_ref());
+                if sql.is_some_and(|a| a.sql_script.contains(marker.as_str())) {
+                    running.observed_flink_job_restarts =
+                        Some(now.saturating_duration_since(j.running_at).as_secs() as i64);
+                }
+            }
             if let Some((at, strategy)) = &j.stop
                 && j.job.status.current_job_status == "CANCELLING"
                 && now >= *at

@@ -319,3 +319,31 @@ fn no_page_and_no_answer_holds_a_secret() {
     assert!(pipeline["sql"].as_str().unwrap().contains("${secret_values.holo_password}"), "secrets stay references");
     assert_eq!(s.get("/nowhere").0, 404);
 }
+
+#[test]
+fn a_job_flink_keeps_restarting_alerts_once_and_its_restarts_are_counted() {
+    let (p, emu) = applied(&["--restart-jobs-of-sql-with", FAILS], false);
+    let rx = Receivers::start(serde_json::json!({"webhook_secret": "whsec_r"}));
+    let toml = p.read("flinkform.toml");
+    let alert = "\n[[alert]]\nkind = \"webhook\"\nurl_env = \"T_HOOK\"\nsecret_env = \"T_HOOK_SECRET\"\non = [\"restarting\"]\n";
+    p.write("flinkform.toml", &format!("{toml}{alert}"));
+    let env = vec![("T_HOOK", format!("{}/webhook", rx.base)), ("T_HOOK_SECRET", "whsec_r".to_string())];
+    let s = Served::start(p, emu, &env);
+    s.until("the restarting alert", Duration::from_secs(20), || !rx.list("_received").is_empty());
+    // It goes on restarting for several refreshes: still the one alert.
+    std::thread::sleep(Duration::from_secs(4));
+    let got = rx.list("_received");
+    assert_eq!(got.len(), 1, "{got:#?}");
+    assert_eq!(rx.list("_deviations"), Vec::<serde_json::Value>::new());
+    let alert = &got[0]["body"]["alert"];
+    assert_eq!((alert["on"].as_str(), alert["pipeline"].as_str()), (Some("restarting"), Some("clickstream")));
+    let metrics = s.get("/metrics").1;
+    let restarts = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("flinkform_job_restarts_total{env=\"default\",pipeline=\"clickstream\"} "))
+        .unwrap_or_else(|| panic!("{metrics}"));
+    assert!(restarts.parse::<u64>().unwrap() >= 4, "{restarts}");
+    assert!(metrics.contains("flinkform_job_restarts_total{env=\"default\",pipeline=\"orders\"} 0"), "{metrics}");
+    let jobs = &s.json("/env/default/pipelines/clickstream")["jobs"];
+    assert!(jobs[0]["restarts"].as_u64().unwrap() >= 4, "{jobs}");
+}

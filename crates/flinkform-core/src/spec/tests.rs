@@ -519,3 +519,35 @@ options = { "sink.buffer-flush.interval" = "1s" }
     assert!(e.contains("`cacheSize` is not a dimension-table option Flink's JDBC connector documents"), "{e}");
     assert!(e.contains("does not read `ID` as itself"), "{e}");
 }
+
+#[test]
+fn alert_channels_name_their_address_and_secret_by_environment_variable() {
+    let cfg = format!(
+        "{CONFIG}\n[[alert]]\nkind = \"dingtalk\"\nurl_env = \"D_URL\"\nsecret_env = \"D_SECRET\"\non = [\"failed\", \"drift\"]\n\n[[alert]]\nname = \"team\"\nkind = \"slack\"\nurl_env = \"S_URL\"\n"
+    );
+    let (p, d) = load_texts(&cfg, &[]);
+    assert!(d.is_empty(), "{d:?}");
+    let alerts = p.unwrap().config.alerts;
+    assert_eq!(alerts.len(), 2);
+    assert_eq!(
+        (alerts[0].name.as_str(), alerts[0].kind, alerts[0].secret_env.as_deref()),
+        ("dingtalk #1", ChannelKind::DingTalk, Some("D_SECRET"))
+    );
+    assert_eq!(alerts[0].on, [AlertOn::Failed, AlertOn::Drift]);
+    assert_eq!((alerts[1].name.as_str(), alerts[1].on.len()), ("team", 5), "every transition by default");
+
+    let literal = "https://oapi.dingtalk.com/robot/send?access_token=0123456789abcdef";
+    let text = errors(&format!("{CONFIG}\n[[alert]]\nkind = \"dingtalk\"\nurl = \"{literal}\"\n"), &[]);
+    assert!(text.contains("a webhook's address holds its token") && text.contains("url_env"), "{text}");
+    assert!(!text.contains("0123456789abcdef"), "the token is masked: {text}");
+    assert!(text.contains("missing `url_env`"), "{text}");
+    let text = errors(
+        &format!(
+            "{CONFIG}\n[[alert]]\nkind = \"teams\"\nurl_env = \"U\"\n[[alert]]\nkind = \"wecom\"\nurl_env = \"W\"\nsecret_env = \"X\"\non = [\"failing\"]\n"
+        ),
+        &[],
+    );
+    for part in ["`kind`", "\"teams\"", "wecom robots are not signed", "`on` names `failing`, which is no transition"] {
+        assert!(text.contains(part), "{part} in {text}");
+    }
+}

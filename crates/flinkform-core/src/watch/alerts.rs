@@ -1,8 +1,8 @@
 //! The alerts a refresh raises: conditions that begin (a job FAILED, drift, a job not
-//! RUNNING past its verify window) and events that happen (Flink restarted a job, an
+//! RUNNING past its verify window, Flink restarting a job) and events that happen (an
 //! apply failed), each once. A condition that holds on is not raised again; one that
-//! ends and begins again is. Events seen on the first refresh of an environment are
-//! taken as the baseline: a restarted server does not replay old applies.
+//! ends and begins again is. The first refresh of an environment is the baseline of
+//! restart counts and applies: a restarted server does not replay old ones.
 
 use std::collections::{HashMap, HashSet};
 
@@ -93,6 +93,8 @@ impl Watcher {
             } else if !unreached {
                 self.not_running_since.remove(&since_key);
             }
+            // Restarting holds while the count grows from one refresh to the next: a
+            // job that keeps restarting alerts once, until a refresh sees it settle.
             if let Some(n) = h.restarts {
                 let before = self.restarts.insert(since_key, (h.job_id.clone(), n));
                 let grew = match before {
@@ -100,8 +102,9 @@ impl Watcher {
                     Some(_) => n > 0,
                     None => false,
                 };
-                if grew && !first {
-                    out.push(at(AlertOn::Restarting, format!("Flink restarted job {} ({n} restarts)", id(&h))));
+                if grew {
+                    let what = format!("Flink restarted job {} ({n} restarts so far)", id(&h));
+                    raise(key(AlertOn::Restarting), at(AlertOn::Restarting, what), &mut out);
                 }
             }
         }

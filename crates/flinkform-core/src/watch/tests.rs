@@ -91,17 +91,22 @@ fn drift_restarts_and_a_job_not_running_past_its_window_each_alert() {
     let run = |r| found(Some(JobState::Running), Some(r), true);
     let starting = found(Some(JobState::Starting), None, true);
     assert!(w.observe(&snap(0, &[("clickstream", run(2)), ("orders", starting.clone())], vec![])).is_empty());
-    // Restarts grew: one alert; the same count again: none.
+    // Restarts grew: one alert, also while they keep growing; settled, then growing
+    // again: one more.
     let a = w.observe(&snap(1000, &[("clickstream", run(3)), ("orders", starting.clone())], vec![]));
     assert_eq!(a.iter().map(|a| a.on).collect::<Vec<_>>(), [AlertOn::Restarting]);
-    assert!(w.observe(&snap(2000, &[("clickstream", run(3)), ("orders", starting.clone())], vec![])).is_empty());
+    assert!(w.observe(&snap(1500, &[("clickstream", run(5)), ("orders", starting.clone())], vec![])).is_empty());
+    assert!(w.observe(&snap(1800, &[("clickstream", run(5)), ("orders", starting.clone())], vec![])).is_empty());
+    let a = w.observe(&snap(1900, &[("clickstream", run(6)), ("orders", starting.clone())], vec![]));
+    assert_eq!(a.iter().map(|a| a.on).collect::<Vec<_>>(), [AlertOn::Restarting]);
+    assert!(w.observe(&snap(2000, &[("clickstream", run(6)), ("orders", starting.clone())], vec![])).is_empty());
     // Five minutes not RUNNING (no verify window recorded).
-    let a = w.observe(&snap(300_000, &[("clickstream", run(3)), ("orders", starting)], vec![]));
+    let a = w.observe(&snap(300_000, &[("clickstream", run(6)), ("orders", starting)], vec![]));
     assert_eq!(
         a.iter().map(|a| (a.on, a.pipeline.clone().unwrap())).collect::<Vec<_>>(),
         [(AlertOn::NotRunning, "orders".to_string())]
     );
-    let edited = found(Some(JobState::Running), Some(3), false);
+    let edited = found(Some(JobState::Running), Some(6), false);
     let a = w.observe(&snap(301_000, &[("clickstream", edited), ("orders", run(0))], vec![]));
     assert_eq!(a.iter().map(|a| a.on).collect::<Vec<_>>(), [AlertOn::Drift]);
     assert!(a[0].what.contains("its SQL differs from the recorded revision"), "{}", a[0].what);

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::{Served, applied};
+use super::{Served, applied_example};
 use crate::common::repo;
 
 /// A ChromeDriver and one browser session, both ended on drop.
@@ -128,7 +128,7 @@ fn base64_decode(s: &str) -> Vec<u8> {
 
 #[test]
 fn every_page_loads_in_chromium_without_console_errors_and_its_links_the_lineage_and_a_diff_hold() {
-    let (p, emu) = applied(&[], true);
+    let (p, emu) = applied_example(&[], true, true);
     let s = Served::start(p, emu, &[]);
     let b = Browser::start();
     // The pages: the lists, then each pipeline and apply they link to.
@@ -138,7 +138,7 @@ fn every_page_loads_in_chromium_without_console_errors_and_its_links_the_lineage
     pages.extend(
         s.json("/applies")["applies"].as_array().unwrap().iter().map(|a| a["url"].as_str().unwrap().to_string()),
     );
-    assert_eq!(pages.len(), 3 + 4 + 3, "{pages:?}");
+    assert_eq!(pages.len(), 3 + 10 + 3, "{pages:?}");
     let mut links = BTreeSet::new();
     for (i, page) in pages.iter().enumerate() {
         b.open(&format!("{}{page}", s.base));
@@ -164,7 +164,13 @@ fn every_page_loads_in_chromium_without_console_errors_and_its_links_the_lineage
     let drawn = b.script(
         "return Object.fromEntries([...document.querySelectorAll('section.lineage')].map(s => [s.dataset.env, [...s.querySelectorAll('svg g.node.pipeline')].map(g => g.dataset.pipeline).sort()]))",
     );
-    assert_eq!(drawn, json!({"default": ["clickstream", "orders"], "dev": [], "prod": ["clickstream", "orders"]}));
+    let all = ["clickstream", "orders", "orders_report", "payments", "shop_orders"];
+    assert_eq!(drawn, json!({"default": all, "dev": [], "prod": all}));
+    // Two pipelines read the topic `orders`: one node, an edge to each.
+    let fed = b.script(
+        "return [...document.querySelectorAll('section[data-env=default] path.edge[data-from=\"topic:orders\"]')].map(e => e.dataset.to).sort()",
+    );
+    assert_eq!(fed, json!(["pipeline:orders", "pipeline:orders_report"]));
 
     // The diff of `orders`' two revisions, chosen in the form: the watermark's delay.
     b.open(&format!("{}/env/default/pipelines/orders", s.base));

@@ -19,9 +19,9 @@ const FAILS: &str = "app_clickstream";
 
 /// A project applied as a merged pull request would be, and served.
 struct Served {
-    /// The project and the emulator, kept while the server runs.
-    _p: TestProject,
-    _emu: Emulator,
+    /// The project and the emulator the server watches.
+    p: TestProject,
+    emu: Emulator,
     server: Child,
     /// `http://127.0.0.1:PORT`.
     base: String,
@@ -34,14 +34,20 @@ impl Drop for Served {
     }
 }
 
-/// The example (`clickstream` and `orders`) applied on merge of pull request 7 of
-/// `o/r`; with `second_revision`, `orders` then changed and applied again by hand, and
-/// the `prod` environment applied too. `config` is added to flinkform.toml; `env` is
-/// given to the server.
+/// The example applied on merge of pull request 7 of `o/r` (with `whole`, all of it:
+/// the change stream, the lookup and the JDBC sink too; else `clickstream` and `orders`);
+/// with `second_revision`, `orders` then changed and applied again by hand, and the
+/// `prod` environment applied too.
 fn applied(emulator: &[&str], second_revision: bool) -> (TestProject, Emulator) {
-    let emu = Emulator::start(emulator);
+    applied_example(emulator, second_revision, false)
+}
+
+fn applied_example(emulator: &[&str], second_revision: bool, whole: bool) -> (TestProject, Emulator) {
+    let mut args = vec!["--variables", "holo_user,holo_password,pg_user,pg_password"];
+    args.extend(emulator);
+    let emu = Emulator::bare(&args);
     let gh = crate::comment::StandIn::github("");
-    let p = TestProject::two_pipelines();
+    let p = if whole { TestProject::example() } else { TestProject::two_pipelines() };
     let toml = p.read("flinkform.toml");
     // prod in a namespace of its own (the example shares one between default and prod).
     let toml = toml.replace(
@@ -90,7 +96,7 @@ impl Served {
         BufReader::new(server.stdout.take().unwrap()).read_line(&mut line).unwrap();
         let base =
             line.trim().strip_prefix("flinkform serve: listening on ").unwrap_or_else(|| panic!("{line}")).to_string();
-        let served = Served { _p: p, _emu: emu, server, base };
+        let served = Served { p, emu, server, base };
         served.until("the first refresh", Duration::from_secs(20), || served.get("/healthz").0 == 200);
         served
     }
@@ -346,4 +352,44 @@ fn a_job_flink_keeps_restarting_alerts_once_and_its_restarts_are_counted() {
     assert!(metrics.contains("flinkform_job_restarts_total{env=\"default\",pipeline=\"orders\"} 0"), "{metrics}");
     let jobs = &s.json("/env/default/pipelines/clickstream")["jobs"];
     assert!(jobs[0]["restarts"].as_u64().unwrap() >= 4, "{jobs}");
+}
+
+#[test]
+fn drift_and_a_failed_apply_each_alert_once_naming_what_happened() {
+    let (p, emu) = applied(&["--fail-jobs-of-sql-with", "INTERVAL '7' SECOND"], false);
+    let rx = Receivers::start(serde_json::json!({}));
+    let toml = p.read("flinkform.toml");
+    let alert = "\n[[alert]]\nkind = \"webhook\"\nurl_env = \"T_HOOK\"\non = [\"drift\", \"apply_failed\"]\n";
+    p.write("flinkform.toml", &format!("{toml}{alert}"));
+    let s = Served::start(p, emu, &[("T_HOOK", format!("{}/webhook", rx.base))]);
+    let alerts = || rx.list("_received").into_iter().map(|m| m["body"]["alert"].clone()).collect::<Vec<_>>();
+
+    // The parallelism changed in the console: drift.
+    let c = crate::apply::client(&s.emu);
+    let state: serde_json::Value = serde_json::from_str(&s.p.read(".flinkform/state.json")).unwrap();
+    let dep = state["pipelines"]["orders"]["remote"]["deployment_id"].as_str().unwrap().to_string();
+    let mut d = crate::apply::block_on(c.get_deployment(&dep)).unwrap();
+    d.streaming_resource_setting.as_mut().unwrap().basic_resource_setting.as_mut().unwrap().parallelism = Some(8);
+    crate::apply::block_on(c.update_deployment(&dep, &d)).unwrap();
+    s.until("the drift alert", Duration::from_secs(15), || !alerts().is_empty());
+    let got = alerts();
+    assert_eq!((got[0]["on"].as_str(), got[0]["pipeline"].as_str()), (Some("drift"), Some("orders")), "{got:#?}");
+    assert!(got[0]["what"].as_str().unwrap().contains("parallelism is 8 on VVP, 2 when applied"), "{got:#?}");
+
+    // A change whose new job fails: the apply fails, and says so once.
+    let spec = s.p.read("pipelines/orders.toml");
+    s.p.write("pipelines/orders.toml", &spec.replace("watermark_delay = \"5s\"", "watermark_delay = \"7s\""));
+    let r = run(&s.p, &s.emu, &["apply", "--auto-approve"]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    s.until("the apply's alert", Duration::from_secs(15), || alerts().len() >= 2);
+    std::thread::sleep(Duration::from_secs(3));
+    let got = alerts();
+    assert_eq!(got.len(), 2, "{got:#?}");
+    assert_eq!((got[1]["on"].as_str(), got[1]["pipeline"].as_str()), (Some("apply_failed"), Some("orders")));
+    assert_eq!(got[1]["change"]["by"], "alice", "{got:#?}");
+    assert!(got[1]["diagnosis"][0].as_str().unwrap().contains("JobFailed"), "{got:#?}");
+    assert_eq!(rx.list("_deviations"), Vec::<serde_json::Value>::new());
+    // The log shows it, failed, on the applies page's JSON.
+    let applies = s.json("/applies");
+    assert_eq!(applies["applies"][0]["outcome"], "failed", "{applies}");
 }

@@ -33,6 +33,24 @@ pub struct Node {
     pub at: Option<String>,
 }
 
+impl NodeKind {
+    /// Its name, as the SVG's classes and attributes spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            NodeKind::Topic => "topic",
+            NodeKind::Pipeline => "pipeline",
+            NodeKind::Table => "table",
+        }
+    }
+}
+
+impl Node {
+    /// `kind:name`, unique in a graph but for tables of one name in two databases.
+    pub fn id(&self) -> String {
+        format!("{}:{}", self.kind.name(), self.name)
+    }
+}
+
 /// The graph: nodes in order, edges by index.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Graph {
@@ -111,6 +129,34 @@ impl Graph {
         layer
     }
 
+    /// Each node's row in its column: the first column by name, each next one by the
+    /// mean row of what feeds a node (the barycenter heuristic: fewer edges cross).
+    fn rows(&self, layers: &[usize]) -> Vec<usize> {
+        let mut feeds: Vec<Vec<usize>> = vec![Vec::new(); self.nodes.len()];
+        for &(a, b) in &self.edges {
+            feeds[b].push(a);
+        }
+        let mut by_layer: Vec<Vec<usize>> = vec![Vec::new(); layers.iter().copied().max().map_or(0, |m| m + 1)];
+        for (i, &l) in layers.iter().enumerate() {
+            by_layer[l].push(i);
+        }
+        let mut row = vec![0usize; self.nodes.len()];
+        for nodes in &mut by_layer {
+            let key = |i: &usize| {
+                let f = &feeds[*i];
+                // Fed by nothing placed yet (a first column, a cycle): after the others.
+                let placed: Vec<usize> = f.iter().filter(|&&a| layers[a] < layers[*i]).map(|&a| row[a]).collect();
+                if placed.is_empty() { f64::MAX } else { placed.iter().sum::<usize>() as f64 / placed.len() as f64 }
+            };
+            let mut keyed: Vec<(f64, usize)> = nodes.iter().map(|i| (key(i), *i)).collect();
+            keyed.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            for (r, (_, i)) in keyed.into_iter().enumerate() {
+                row[i] = r;
+            }
+        }
+        row
+    }
+
     /// The graph as an SVG document; `href(pipeline)` is the address a pipeline's node
     /// links to.
     pub fn svg(&self, href: &dyn Fn(&str) -> String) -> String {
@@ -119,10 +165,11 @@ impl Graph {
         const GAP_X: usize = 90;
         const GAP_Y: usize = 18;
         let layers = self.layers();
+        let row = self.rows(&layers);
         let mut rows = vec![0usize; layers.iter().copied().max().map_or(0, |m| m + 1)];
         let mut at = vec![(0usize, 0usize); self.nodes.len()];
         for (i, &l) in layers.iter().enumerate() {
-            at[i] = (10 + l * (W + GAP_X), 10 + rows[l] * (H + GAP_Y));
+            at[i] = (10 + l * (W + GAP_X), 10 + row[i] * (H + GAP_Y));
             rows[l] += 1;
         }
         let width = 20 + rows.len().max(1) * (W + GAP_X) - GAP_X;
@@ -139,17 +186,13 @@ impl Graph {
             let _ = write!(
                 s,
                 r#"<path class="edge" d="M{x1},{y1} C{mid},{y1} {mid},{y2} {x2},{y2}" data-from="{}" data-to="{}"/>"#,
-                xml(&self.nodes[a].name),
-                xml(&self.nodes[b].name)
+                xml(&self.nodes[a].id()),
+                xml(&self.nodes[b].id())
             );
         }
         for (i, n) in self.nodes.iter().enumerate() {
             let (x, y) = at[i];
-            let kind = match n.kind {
-                NodeKind::Topic => "topic",
-                NodeKind::Pipeline => "pipeline",
-                NodeKind::Table => "table",
-            };
+            let kind = n.kind.name();
             let label = if n.name.chars().count() > 28 {
                 format!("{}…", n.name.chars().take(27).collect::<String>())
             } else {

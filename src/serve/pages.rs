@@ -33,11 +33,12 @@ struct App {
 
 type Ctx = State<Arc<App>>;
 
-/// The routes over `shared`.
-pub(super) fn router(shared: Arc<Shared>) -> Router {
+/// The built-in page templates (auto-escaped: their names end in `.html`).
+fn templates() -> Environment<'static> {
     let mut pages = Environment::new();
     for (name, text) in [
         ("base.html", include_str!("pages/base.html")),
+        ("macros.html", include_str!("pages/macros.html")),
         ("pipelines.html", include_str!("pages/pipelines.html")),
         ("pipeline.html", include_str!("pages/pipeline.html")),
         ("lineage.html", include_str!("pages/lineage.html")),
@@ -47,6 +48,12 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
     ] {
         pages.add_template(name, text).expect("the built-in pages parse");
     }
+    pages
+}
+
+/// The routes over `shared`.
+pub(super) fn router(shared: Arc<Shared>) -> Router {
+    let pages = templates();
     let app = Arc::new(App { shared, pages, jobs: Default::default() });
     Router::new()
         .route("/", get(pipelines))
@@ -373,4 +380,28 @@ async fn missing(State(app): Ctx, headers: HeaderMap, uri: axum::http::Uri) -> R
 
 fn not_found(app: &App, headers: &HeaderMap, what: &str) -> Response {
     answer(app, headers, StatusCode::NOT_FOUND, "missing.html", json!({"page": "missing", "error": what}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::templates;
+    use serde_json::json;
+
+    #[test]
+    fn what_a_page_shows_is_escaped_and_only_web_addresses_are_linked() {
+        let stamp = |url: &str| json!({"at": "t", "review": {"name": "<script>x</script>", "url": url}});
+        let ctx = |url: &str| json!({"page": "applies", "applies": [{"env": "e", "id": "i", "url": "/a", "stamp": stamp(url), "outcome": "failed", "duration_s": 1, "changes": [], "said": ""}]});
+        let page = |url: &str| {
+            templates()
+                .get_template("applies.html")
+                .unwrap()
+                .render(minijinja::Value::from(minijinja::value::Serde(ctx(url))))
+                .unwrap()
+        };
+        let bad = page("javascript:alert(1)");
+        assert!(!bad.contains("<script>") && bad.contains("&lt;script&gt;"), "{bad}");
+        assert!(!bad.contains("javascript:"), "{bad}");
+        let good = page("https://github.com/o/r/pull/7");
+        assert!(good.contains("<a href=\"https:&#x2f;&#x2f;github.com&#x2f;o&#x2f;r&#x2f;pull&#x2f;7\">"), "{good}");
+    }
 }

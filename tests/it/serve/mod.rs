@@ -393,3 +393,20 @@ fn drift_and_a_failed_apply_each_alert_once_naming_what_happened() {
     let applies = s.json("/applies");
     assert_eq!(applies["applies"][0]["outcome"], "failed", "{applies}");
 }
+
+#[test]
+fn a_state_is_served_alone_without_the_specs_that_made_it() {
+    let (p, emu) = applied(&[], false);
+    // What a team's server has: flinkform.toml (environments overlaying pipelines) and
+    // the state, no checkout of the specs.
+    std::fs::remove_dir_all(p.path().join("pipelines")).unwrap();
+    std::fs::remove_dir_all(p.path().join("samples")).unwrap();
+    let s = Served::start(p, emu, &[]);
+    let listed = s.json("/");
+    let names: Vec<&str> =
+        listed["pipelines"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["clickstream", "orders"], "{listed}");
+    assert_eq!(listed["pipelines"][0]["health"]["job"], "running");
+    let page = s.json("/env/default/pipelines/orders");
+    assert_eq!(page["revisions"][0]["stamp"]["review"]["name"], "o/r#7", "{page}");
+}

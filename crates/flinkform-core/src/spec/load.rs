@@ -71,7 +71,9 @@ pub fn read(config: &Source, pipelines: &[Source], env: Option<&str>) -> (Option
             }
             top.finish();
         }
-        if let Some(o) = &overlay {
+        // A project without specs (a state served alone by `serve`) has nothing to
+        // overlay; `plan` refuses it for having no specs.
+        if let Some(o) = overlay.as_ref().filter(|_| !pipelines.is_empty()) {
             for (name, (_, span)) in o.pipelines.iter().filter(|(n, _)| !overlaid.contains(*n)) {
                 ctx.diags.borrow_mut().push(config.error(
                     span.clone(),

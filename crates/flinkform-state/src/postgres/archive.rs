@@ -26,7 +26,7 @@ impl PgStore {
                 .await
                 .map(drop)
             })
-            .map_err(|e| self.err(e))
+            .map_err(|e| self.write_err(e))
     }
 
     pub(super) fn texts_here(&self, digests: &[&str]) -> Result<BTreeMap<String, String>, StateError> {
@@ -58,7 +58,7 @@ impl PgStore {
                 .await
                 .map(drop)
             })
-            .map_err(|e| self.err(e))
+            .map_err(|e| self.write_err(e))
     }
 
     /// The log's newest `limit` records; a body that does not read is passed over.

@@ -180,6 +180,16 @@ impl PgStore {
         err(&self.cfg, cause)
     }
 
+    /// A write's failure: a role that may not write is said to be one.
+    fn write_err(&self, e: PgError) -> StateError {
+        match &e {
+            PgError::Statement(s) if s.code() == Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE) => {
+                self.err(ReadOnly(e))
+            }
+            _ => self.err(e),
+        }
+    }
+
     /// The current state, or the one before it, as the head names them.
     fn read_body(&self, which: Which) -> Result<Option<State>, StateError> {
         let key = self.cfg.state_key.clone();
@@ -402,12 +412,7 @@ impl StateStore for PgStore {
                 }
                 r.map(|w| (w, state))
             })
-            .map_err(|e| match &e {
-                PgError::Statement(s) if s.code() == Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE) => {
-                    self.err(ReadOnly(e))
-                }
-                _ => self.err(e),
-            })?;
+            .map_err(|e| self.write_err(e))?;
         let (written, state) = outcome;
         match written {
             Written::Done => {

@@ -124,7 +124,7 @@ fn row(s: &EnvSnapshot, src: &Source, name: &str, p: &PipelineState) -> Value {
 }
 
 fn revision_json(r: &Revision) -> Value {
-    json!({"serial": r.serial, "action": r.action.name(), "stamp": r.stamp(), "sql_digest": r.sql_digest, "ddl_digest": r.ddl_digest})
+    json!({"serial": r.serial, "action": r.action.name(), "stamp": r.stamp, "sql_digest": r.sql_digest, "ddl_digest": r.ddl_digest})
 }
 
 fn source<'a>(app: &'a App, env: &str) -> Option<(&'a Source, Arc<EnvSnapshot>)> {

@@ -61,7 +61,7 @@ async fn create_journals_each_step_before_its_call_and_each_id_after() {
         )
     );
     let rec = &r.state.unwrap().pipelines["orders"];
-    assert_eq!((rec.sql.as_str(), rec.history[0].at.as_str()), (desired().sql.as_str(), "2026-12-02T00:00:00Z"));
+    assert_eq!((rec.sql.as_str(), rec.history[0].stamp.at.as_str()), (desired().sql.as_str(), "2026-12-02T00:00:00Z"));
 }
 
 #[tokio::test(start_paused = true)]

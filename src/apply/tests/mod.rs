@@ -48,11 +48,7 @@ fn applied() -> PipelineState {
         action: Operation::Create,
         sql_digest: "sha256:1".into(),
         ddl_digest: "sha256:2".into(),
-        at: "2026-12-01T00:00:00Z".into(),
-        by: None,
-        commit: None,
-        review: None,
-        plan: None,
+        stamp: flinkform_core::state::Stamp::at("2026-12-01T00:00:00Z"),
     });
     p
 }

@@ -24,7 +24,7 @@ pub(crate) fn run(ctx: &Context<'_>, args: Args) -> Result<Output, Error> {
         .history
         .iter()
         .map(|h| {
-            let text = [h.at.clone(), h.action.to_string(), digest(&h.sql_digest), digest(&h.ddl_digest)];
+            let text = [h.stamp.at.clone(), h.action.to_string(), digest(&h.sql_digest), digest(&h.ddl_digest)];
             std::iter::once(h.serial.into()).chain(text.map(Into::into)).collect()
         })
         .collect();

@@ -125,7 +125,7 @@ fn show(ctx: &Context<'_>, name: &str) -> Result<Output, Error> {
     out.push_str(&view::columns_table(&p.columns, "  "));
     out.push_str("\nhistory:\n");
     for h in &p.history {
-        out.push_str(&format!("  serial {}  {}  {}  sql {}\n", h.serial, h.at, h.action, short(&h.sql_digest)));
+        out.push_str(&format!("  serial {}  {}  {}  sql {}\n", h.serial, h.stamp.at, h.action, short(&h.sql_digest)));
     }
     out.push_str(&format!("\n{}\n{}\n{}", p.sql, p.all_ddl(), p.deployment));
     ok(out)

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::FORMAT_VERSION;
 use super::journal::{Operation, Pending, Step};
-use super::log::{ReviewRef, Stamp};
+use super::log::Stamp;
 use crate::infer::{Shape, TsStandard};
 use crate::schema::Evidence;
 use crate::spec::{Dialect, OnConflict, OnFailure, Upgrade};
@@ -222,33 +222,10 @@ pub struct Revision {
     pub sql_digest: String,
     /// Digest of the DDL.
     pub ddl_digest: String,
-    /// When (RFC 3339), passed in by the caller.
-    pub at: String,
-    /// Who applied it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub by: Option<String>,
-    /// The commit applied.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub commit: Option<String>,
-    /// The reviewed pull or merge request.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub review: Option<ReviewRef>,
-    /// The digest of the plan applied.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub plan: Option<String>,
-}
-
-impl Revision {
-    /// When, by whom and from what it was applied.
-    pub fn stamp(&self) -> Stamp {
-        Stamp {
-            at: self.at.clone(),
-            by: self.by.clone(),
-            commit: self.commit.clone(),
-            review: self.review.clone(),
-            plan: self.plan.clone(),
-        }
-    }
+    /// When, by whom and from what it was applied (its fields stand in the revision's
+    /// own object, `at` first, as the v1 format has them).
+    #[serde(flatten)]
+    pub stamp: Stamp,
 }
 
 /// Where a recorded pipeline is.
@@ -513,11 +490,7 @@ impl PipelineState {
             action,
             sql_digest: crate::spec::digest(&[rec.sql.as_bytes()]),
             ddl_digest: rec.ddl_digest(),
-            at: stamp.at.clone(),
-            by: stamp.by.clone(),
-            commit: stamp.commit.clone(),
-            review: stamp.review.clone(),
-            plan: stamp.plan.clone(),
+            stamp: stamp.clone(),
         });
         rec.remote = remote;
         rec.status = status;

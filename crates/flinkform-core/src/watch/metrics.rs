@@ -150,7 +150,9 @@ pub fn render<'e>(
     per_pipeline(&mut out, &rows, "flinkform_pipeline_drift", "gauge", help, |r| Some(flag(!r.3.drift.is_empty())));
     let help = "When the pipeline's last revision was applied (time() minus this is the time since).";
     let name = "flinkform_pipeline_last_apply_timestamp_seconds";
-    per_pipeline(&mut out, &rows, name, "gauge", help, |r| seconds(r.2.history.last().and_then(|v| parse_time(&v.at))));
+    per_pipeline(&mut out, &rows, name, "gauge", help, |r| {
+        seconds(r.2.history.last().and_then(|v| parse_time(&v.stamp.at)))
+    });
     // The last apply that named each pipeline, newest first.
     let mut last: HashMap<(&str, &str), (bool, u64)> = HashMap::new();
     for e in envs {

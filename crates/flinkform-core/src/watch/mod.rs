@@ -198,7 +198,7 @@ pub fn health(record: &PipelineState, seen: Seen<'_>) -> Health {
         restarts,
         drift,
         should_run: applied && record.intent == Intent::Running,
-        last_change: record.history.last().map(crate::state::Revision::stamp),
+        last_change: record.history.last().map(|r| r.stamp.clone()),
     }
 }
 

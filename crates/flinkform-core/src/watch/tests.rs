@@ -14,7 +14,7 @@ fn state() -> State {
         p.status = Status::Running;
     }
     let click = s.pipelines.get_mut("clickstream").unwrap();
-    click.history[0].review = Some(ReviewRef { name: "o/r#7".into(), url: None });
+    click.history[0].stamp.review = Some(ReviewRef { name: "o/r#7".into(), url: None });
     s
 }
 

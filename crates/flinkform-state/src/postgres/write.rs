@@ -147,7 +147,7 @@ async fn write_derived(
                     &p.ddl,
                     &r.sql_digest,
                     &r.ddl_digest,
-                    &r.at,
+                    &r.stamp.at,
                 ],
             )
             .await?;

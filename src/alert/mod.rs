@@ -20,6 +20,8 @@ use flinkform_core::watch::alerts::Alert;
 const TRIES: u32 = 5;
 /// The first pause between tries; each next one doubles.
 const FIRST_PAUSE: Duration = Duration::from_millis(500);
+/// The most alerts one message carries.
+const BATCH: usize = 10;
 
 /// A channel that cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -46,10 +48,10 @@ pub struct AlertStats {
 }
 
 impl AlertStats {
-    fn count(&self, channel: &str, ok: bool) {
+    fn count(&self, channel: &str, ok: bool, alerts: u64) {
         let mut c = self.counts.lock().unwrap_or_else(|e| e.into_inner());
         let e = c.entry(channel.to_string()).or_default();
-        if ok { e.0 += 1 } else { e.1 += 1 }
+        if ok { e.0 += alerts } else { e.1 += alerts }
     }
 
     /// (sent, failed) by channel.
@@ -82,7 +84,7 @@ impl Channel {
 
 /// The channels of one environment, each served by its own task.
 pub struct Alerts {
-    queues: Vec<(AlertChannel, mpsc::UnboundedSender<Alert>)>,
+    queues: Vec<(AlertChannel, mpsc::UnboundedSender<Vec<Alert>>)>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -112,11 +114,12 @@ impl Alerts {
         futures::future::join_all(self.tasks).await;
     }
 
-    /// Queues `alert` for every channel that hears its kind.
-    pub fn send(&self, alert: &Alert) {
+    /// Queues the alerts of one refresh, together, for every channel that hears them.
+    pub fn send(&self, alerts: &[Alert]) {
         for (spec, tx) in &self.queues {
-            if spec.on.contains(&alert.on) {
-                let _ = tx.send(alert.clone());
+            let heard: Vec<Alert> = alerts.iter().filter(|a| spec.on.contains(&a.on)).cloned().collect();
+            if !heard.is_empty() {
+                let _ = tx.send(heard);
             }
         }
     }
@@ -126,38 +129,45 @@ fn now_ms() -> u64 {
     SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
-/// Sends each queued alert of `ch` in turn, within its rate.
+/// Sends the queued alerts of `ch` in turn, within its rate: those queued together (a
+/// refresh's, and those of refreshes that came while it waited) go as messages of up to
+/// [`BATCH`], so that a storm does not take an hour to post.
 async fn serve_channel(
     ch: Channel,
-    mut rx: mpsc::UnboundedReceiver<Alert>,
+    mut rx: mpsc::UnboundedReceiver<Vec<Alert>>,
     http: reqwest::Client,
     stats: Arc<AlertStats>,
 ) {
     let mut sent: VecDeque<tokio::time::Instant> = VecDeque::new();
-    while let Some(alert) = rx.recv().await {
-        if let Some(limit) = per_minute(ch.spec.kind) {
-            let minute = Duration::from_secs(60);
-            while sent.front().is_some_and(|t| t.elapsed() >= minute) {
-                sent.pop_front();
-            }
-            if sent.len() >= limit
-                && let Some(oldest) = sent.pop_front()
-            {
-                tokio::time::sleep_until(oldest + minute).await;
-            }
+    while let Some(mut queued) = rx.recv().await {
+        while let Ok(more) = rx.try_recv() {
+            queued.extend(more);
         }
-        let ok = deliver(&ch, &alert, &http).await;
-        sent.push_back(tokio::time::Instant::now());
-        stats.count(&ch.spec.name, ok);
+        for batch in queued.chunks(BATCH) {
+            if let Some(limit) = per_minute(ch.spec.kind) {
+                let minute = Duration::from_secs(60);
+                while sent.front().is_some_and(|t| t.elapsed() >= minute) {
+                    sent.pop_front();
+                }
+                if sent.len() >= limit
+                    && let Some(oldest) = sent.pop_front()
+                {
+                    tokio::time::sleep_until(oldest + minute).await;
+                }
+            }
+            let ok = deliver(&ch, batch, &http).await;
+            sent.push_back(tokio::time::Instant::now());
+            stats.count(&ch.spec.name, ok, batch.len() as u64);
+        }
     }
 }
 
-/// Tries to post `alert` up to [`TRIES`] times; whether the channel accepted it.
-async fn deliver(ch: &Channel, alert: &Alert, http: &reqwest::Client) -> bool {
+/// Tries to post `alerts` up to [`TRIES`] times; whether the channel accepted them.
+async fn deliver(ch: &Channel, alerts: &[Alert], http: &reqwest::Client) -> bool {
     let mut pause = FIRST_PAUSE;
     for attempt in 1..=TRIES {
         // Signed afresh each time: DingTalk and Feishu refuse a stale timestamp.
-        let req = request(ch.spec.kind, &ch.url, ch.secret.as_deref(), alert, now_ms());
+        let req = request(ch.spec.kind, &ch.url, ch.secret.as_deref(), alerts, now_ms());
         let mut post = http.post(&req.url).header("Content-Type", "application/json").body(req.body);
         for (k, v) in req.headers {
             post = post.header(k, v);

@@ -86,10 +86,11 @@ impl Shared {
             tick.tick().await;
             let fresh = futures::future::join_all(self.sources.iter().map(|s| self.refresh(s))).await;
             for (snap, a) in fresh.iter().zip(&alerts) {
-                for alert in watcher.observe(snap) {
+                let raised = watcher.observe(snap);
+                for alert in &raised {
                     tracing::info!(env = %alert.env, on = alert.on.name(), "alert: {}", alert.what);
-                    a.send(&alert);
                 }
+                a.send(&raised);
             }
             *self.snapshots.write().unwrap_or_else(|e| e.into_inner()) = fresh;
             let n = self.refreshes.fetch_add(1, Ordering::SeqCst) + 1;

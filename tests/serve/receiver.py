@@ -25,7 +25,7 @@ deviation.
 - Slack incoming webhooks: https://api.slack.com/messaging/webhooks
   POST JSON with Content-type application/json and a `text` (or `blocks`); answers 200
   "ok", a bad payload 400 "invalid_payload".
-- flinkform's generic webhook (docs/alerts.md): JSON {"version": 1, "alert": {...},
+- flinkform's generic webhook (docs/serve.md): JSON {"version": 1, "alerts": [{...}],
   "text"}; signed with X-Flinkform-Timestamp (seconds) and X-Flinkform-Signature =
   "sha256=" + hex(HmacSHA256(key=secret, msg=timestamp + "." + body)).
 
@@ -125,7 +125,9 @@ def webhook(query, headers, body, raw):
         expected = "sha256=" + hmac.new(secret.encode(), ts.encode() + b"." + raw, hashlib.sha256).hexdigest()
         if not ts.isdigit() or not fresh(int(ts)) or headers.get("X-Flinkform-Signature") != expected:
             return 401, {"error": "bad signature"}, "bad signature"
-    if body.get("version") != 1 or not isinstance(body.get("alert"), dict) or not isinstance(body.get("text"), str):
+    alerts = body.get("alerts")
+    shaped = isinstance(alerts, list) and alerts and all(isinstance(a, dict) and isinstance(a.get("on"), str) for a in alerts)
+    if body.get("version") != 1 or not shaped or not isinstance(body.get("text"), str):
         return 400, {"error": "not a flinkform alert"}, "shape"
     return 200, {"ok": True}, None
 

@@ -15,7 +15,7 @@
 //!   with `{"msg_type": "text", "content": {"text"}}`.
 //! - Slack incoming webhooks (api.slack.com/messaging/webhooks): body `{"text"}`, answer
 //!   `ok`.
-//! - A generic webhook: flinkform's JSON (`docs/alerts.md`), signed when it has a secret:
+//! - A generic webhook: flinkform's JSON (`docs/serve.md`), signed when it has a secret:
 //!   `X-Flinkform-Timestamp` (s) and `X-Flinkform-Signature` = `sha256=` hex(HmacSHA256(
 //!   key = secret, message = timestamp + "." + body)).
 
@@ -62,9 +62,21 @@ fn urlencode(s: &str) -> String {
     out
 }
 
-/// The alert as lines of text: what happened, VVP's diagnosis, the change that last
+/// The alerts as a subject and lines of text: each one's section, one after the other.
+pub fn text(alerts: &[Alert], markdown: bool) -> (String, String) {
+    if let [a] = alerts {
+        return one(a, markdown);
+    }
+    let subject = format!("flinkform: {} alerts", alerts.len());
+    let (head, sep) =
+        if markdown { (format!("### {subject}\n\n"), "\n\n---\n\n") } else { (format!("{subject}\n\n"), "\n\n") };
+    let sections: Vec<String> = alerts.iter().map(|a| one(a, markdown).1).collect();
+    (subject, head + &sections.join(sep))
+}
+
+/// One alert as lines of text: what happened, VVP's diagnosis, the change that last
 /// touched the pipeline.
-pub fn text(a: &Alert, markdown: bool) -> (String, String) {
+fn one(a: &Alert, markdown: bool) -> (String, String) {
     let subject = match &a.pipeline {
         Some(p) => format!("flinkform {} · {p}: {}", a.env, a.on.name().replace('_', " ")),
         None => format!("flinkform {}: {}", a.env, a.on.name().replace('_', " ")),
@@ -108,13 +120,13 @@ fn cut(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
-/// The request that posts `a` to a channel of `kind` at `url`, signed with `secret`
-/// where the vendor signs, at `now_ms`.
-pub fn request(kind: ChannelKind, url: &str, secret: Option<&str>, a: &Alert, now_ms: u64) -> Request {
+/// The request that posts `alerts` (one message) to a channel of `kind` at `url`,
+/// signed with `secret` where the vendor signs, at `now_ms`.
+pub fn request(kind: ChannelKind, url: &str, secret: Option<&str>, alerts: &[Alert], now_ms: u64) -> Request {
     let json = |v: serde_json::Value| v.to_string();
     match kind {
         ChannelKind::DingTalk => {
-            let (title, body) = text(a, true);
+            let (title, body) = text(alerts, true);
             let url = match secret {
                 Some(secret) => {
                     let sign = b64(&hmac(secret.as_bytes(), format!("{now_ms}\n{secret}").as_bytes()));
@@ -127,13 +139,13 @@ pub fn request(kind: ChannelKind, url: &str, secret: Option<&str>, a: &Alert, no
             Request { url, headers: Vec::new(), body }
         }
         ChannelKind::WeCom => {
-            let (_, body) = text(a, true);
+            let (_, body) = text(alerts, true);
             let content = cut(&body, WECOM_MAX);
             let body = json(serde_json::json!({"msgtype": "markdown", "markdown": {"content": content}}));
             Request { url: url.to_string(), headers: Vec::new(), body }
         }
         ChannelKind::Feishu => {
-            let (_, body) = text(a, false);
+            let (_, body) = text(alerts, false);
             let mut v = serde_json::json!({"msg_type": "text", "content": {"text": body}});
             if let Some(secret) = secret {
                 let ts = now_ms / 1000;
@@ -143,12 +155,12 @@ pub fn request(kind: ChannelKind, url: &str, secret: Option<&str>, a: &Alert, no
             Request { url: url.to_string(), headers: Vec::new(), body: json(v) }
         }
         ChannelKind::Slack => {
-            let (_, body) = text(a, false);
+            let (_, body) = text(alerts, false);
             Request { url: url.to_string(), headers: Vec::new(), body: json(serde_json::json!({"text": body})) }
         }
         ChannelKind::Webhook => {
-            let (_, said) = text(a, false);
-            let body = json(serde_json::json!({"version": 1, "alert": a, "text": said}));
+            let (_, said) = text(alerts, false);
+            let body = json(serde_json::json!({"version": 1, "alerts": alerts, "text": said}));
             let mut headers = Vec::new();
             if let Some(secret) = secret {
                 let ts = now_ms / 1000;

@@ -232,9 +232,10 @@ fn a_failed_job_alerts_once_on_every_channel_naming_the_pull_request_that_last_c
         }
     }
     let hook = got.iter().find(|m| m["channel"] == "webhook").unwrap();
-    assert_eq!(hook["body"]["alert"]["on"], "failed");
-    assert_eq!(hook["body"]["alert"]["change"]["review"]["name"], "o/r#7");
-    assert_eq!(hook["body"]["alert"]["change"]["commit"], "m1");
+    let alert = &hook["body"]["alerts"][0];
+    assert_eq!(alert["on"], "failed");
+    assert_eq!(alert["change"]["review"]["name"], "o/r#7");
+    assert_eq!(alert["change"]["commit"], "m1");
     // The broken channel gave up after its tries, counted; the others were not held up.
     s.until("the broken channel's failure counted", Duration::from_secs(30), || {
         s.get("/metrics").1.contains("flinkform_alerts_failed_total{channel=\"broken\"} 1")
@@ -341,7 +342,7 @@ fn a_job_flink_keeps_restarting_alerts_once_and_its_restarts_are_counted() {
     let got = rx.list("_received");
     assert_eq!(got.len(), 1, "{got:#?}");
     assert_eq!(rx.list("_deviations"), Vec::<serde_json::Value>::new());
-    let alert = &got[0]["body"]["alert"];
+    let alert = &got[0]["body"]["alerts"][0];
     assert_eq!((alert["on"].as_str(), alert["pipeline"].as_str()), (Some("restarting"), Some("clickstream")));
     let metrics = s.get("/metrics").1;
     let restarts = metrics
@@ -362,7 +363,7 @@ fn drift_and_a_failed_apply_each_alert_once_naming_what_happened() {
     let alert = "\n[[alert]]\nkind = \"webhook\"\nurl_env = \"T_HOOK\"\non = [\"drift\", \"apply_failed\"]\n";
     p.write("flinkform.toml", &format!("{toml}{alert}"));
     let s = Served::start(p, emu, &[("T_HOOK", format!("{}/webhook", rx.base))]);
-    let alerts = || rx.list("_received").into_iter().map(|m| m["body"]["alert"].clone()).collect::<Vec<_>>();
+    let alerts = || rx.list("_received").into_iter().map(|m| m["body"]["alerts"][0].clone()).collect::<Vec<_>>();
 
     // The parallelism changed in the console: drift.
     let c = crate::apply::client(&s.emu);
@@ -409,4 +410,47 @@ fn a_state_is_served_alone_without_the_specs_that_made_it() {
     assert_eq!(listed["pipelines"][0]["health"]["job"], "running");
     let page = s.json("/env/default/pipelines/orders");
     assert_eq!(page["revisions"][0]["stamp"]["review"]["name"], "o/r#7", "{page}");
+}
+
+#[test]
+fn alerts_raised_together_reach_each_channel_as_one_message() {
+    // Every job of the whole example fails once it ran two seconds.
+    let (p, emu) = applied_example(&["--job-crash-after", "2s", "--fail-jobs-of-sql-with", "INSERT INTO"], false, true);
+    let rx = Receivers::start(serde_json::json!({}));
+    let toml = p.read("flinkform.toml");
+    let alerts =
+        "\n[[alert]]\nkind = \"webhook\"\nurl_env = \"T_HOOK\"\n\n[[alert]]\nkind = \"slack\"\nurl_env = \"T_SLACK\"\n";
+    p.write("flinkform.toml", &format!("{toml}{alerts}"));
+    // Started once every job has failed: the first refresh sees them all at once.
+    let c = crate::apply::client(&emu);
+    let all_failed = || {
+        crate::apply::block_on(async {
+            let deps = c.our_deployments().await.unwrap();
+            let mut failed = 0;
+            for d in &deps {
+                let jobs = c.deployment_jobs(&d.id).await.unwrap();
+                failed += usize::from(jobs.first().is_some_and(|j| matches!(j.state, vvp_api::JobState::Failed(_))));
+            }
+            failed == 5
+        })
+    };
+    let end = Instant::now() + Duration::from_secs(20);
+    while !all_failed() {
+        assert!(Instant::now() < end, "the jobs did not fail");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let env = [("T_HOOK", format!("{}/webhook", rx.base)), ("T_SLACK", format!("{}/slack/services/T/B/x", rx.base))];
+    let s = Served::start(p, emu, &env);
+    s.until("the alerts", Duration::from_secs(20), || rx.list("_received").len() >= 2);
+    std::thread::sleep(Duration::from_secs(3));
+    let got = rx.list("_received");
+    assert_eq!(got.len(), 2, "one message per channel: {got:#?}");
+    let hook = got.iter().find(|m| m["channel"] == "webhook").unwrap();
+    let mut failed: Vec<&str> =
+        hook["body"]["alerts"].as_array().unwrap().iter().map(|a| a["pipeline"].as_str().unwrap()).collect();
+    failed.sort();
+    assert_eq!(failed, ["clickstream", "orders", "orders_report", "payments", "shop_orders"]);
+    let slack = got.iter().find(|m| m["channel"] == "slack").unwrap()["body"]["text"].as_str().unwrap().to_string();
+    assert!(slack.starts_with("flinkform: 5 alerts"), "{slack}");
+    assert!(s.get("/metrics").1.contains("flinkform_alerts_sent_total{channel=\"webhook #1\"} 5"));
 }

@@ -82,7 +82,10 @@ impl Watcher {
                 raise(key(AlertOn::Drift), at(AlertOn::Drift, format!("drift: {}", h.drift.join("; "))), &mut out);
             }
             let since_key = (env.clone(), name.clone());
-            let waiting = h.should_run && !matches!(h.job, JobView::Running | JobView::Failed(_)) && !unreached;
+            // A job VVP could not be asked about is neither waiting nor settled: its
+            // timer is left as it was (an outage is not a thousand jobs not running).
+            let unknown = unreached || matches!(h.job, JobView::Unknown(_));
+            let waiting = h.should_run && !matches!(h.job, JobView::Running | JobView::Failed(_)) && !unknown;
             if waiting {
                 let since = *self.not_running_since.entry(since_key.clone()).or_insert(snap.at_ms);
                 let window = record.deploy.verify_secs.map_or(NOT_RUNNING_AFTER_MS, |s| s * 1000);
@@ -90,7 +93,7 @@ impl Watcher {
                     let what = format!("job not RUNNING for {} s: {}", (snap.at_ms - since) / 1000, h.job);
                     raise(key(AlertOn::NotRunning), at(AlertOn::NotRunning, what), &mut out);
                 }
-            } else if !unreached {
+            } else if !unknown {
                 self.not_running_since.remove(&since_key);
             }
             // Restarting holds while the count grows from one refresh to the next: a

@@ -184,3 +184,12 @@ fn lineage_joins_a_kafka_sink_to_the_pipeline_that_reads_its_topic() {
     assert_eq!(svg.matches("data-pipeline=").count(), g.nodes.iter().filter(|n| n.kind == NodeKind::Pipeline).count());
     assert!(svg.contains(r#"href="/p/enrich?a=1&amp;b=2""#), "{svg}");
 }
+
+#[test]
+fn a_job_vvp_cannot_be_asked_about_is_not_taken_for_one_not_running() {
+    let mut w = Watcher::default();
+    let unknown = Live::Unknown("connection refused".into());
+    let live = [("clickstream", unknown.clone()), ("orders", unknown)];
+    assert!(w.observe(&snap(0, &live, vec![])).is_empty());
+    assert!(w.observe(&snap(600_000, &live, vec![])).is_empty(), "ten minutes of an outage");
+}

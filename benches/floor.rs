@@ -3,6 +3,10 @@
 //! serde_json, into `IgnoredAny` (validation only: the least a reader of JSON must do)
 //! and into a `Value` (a tree per record), on one core and on all cores; prints
 //! `floor NAME MB/s` lines, best of three runs.
+//!
+//! `-- --once THREADS FILE...`: reads the files and parses every line into `IgnoredAny`
+//! on that many threads, once, and exits: the floor as a whole process, to time beside
+//! flinkform's whole process at the same number of cores.
 
 use std::time::{Duration, Instant};
 
@@ -37,10 +41,18 @@ fn parse_on<T: serde::de::DeserializeOwned>(lines: &[&[u8]], threads: usize) {
 }
 
 fn main() {
-    let files: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
-    assert!(!files.is_empty(), "usage: cargo bench --bench floor -- FILE...");
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let (once, files): (Option<usize>, &[String]) = match args.as_slice() {
+        [flag, n, files @ ..] if flag == "--once" => (Some(n.parse().expect("--once THREADS")), files),
+        files => (None, files),
+    };
+    assert!(!files.is_empty(), "usage: cargo bench --bench floor -- [--once THREADS] FILE...");
     let texts: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(f).unwrap_or_else(|e| panic!("{f}: {e}"))).collect();
     let lines: Vec<&[u8]> = texts.iter().flat_map(|t| t.split(|b| *b == b'\n')).filter(|l| !l.is_empty()).collect();
+    if let Some(threads) = once {
+        parse_on::<IgnoredAny>(&lines, threads);
+        return;
+    }
     let mb = texts.iter().map(Vec::len).sum::<usize>() as f64 / 1e6;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let rate = |d: Duration| mb / d.as_secs_f64();

@@ -11,85 +11,168 @@ use std::time::Duration;
 use flinkform_core::echo;
 use flinkform_core::plan::{Adoptable, Desired, Live, Observed};
 use flinkform_core::state::State;
-use vvp_api::{Client, ErrorKind, ValidationState, Vvp, VvpError};
+use vvp_api::{Client, ErrorKind, JobState, RemoteDeployment, RemoteJob, Summary, ValidationState, Vvp, VvpError};
 
 use crate::poll::{Backoff, poll_until};
 
 /// Pipelines looked at the same time.
 const CONCURRENCY: usize = 10;
 
+/// What a refresh asks of VVP beyond the deployments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Depth {
+    /// Ask each running job for its id and restarts (which a deployment's job summary
+    /// does not carry), not only for its state.
+    pub jobs: bool,
+    /// List the namespace's variable names.
+    pub variables: bool,
+}
+
+impl Depth {
+    /// What a plan needs: job states and the variables.
+    pub const PLAN: Depth = Depth { jobs: false, variables: true };
+    /// What a watch needs: running jobs' restarts, no variables.
+    pub const WATCH: Depth = Depth { jobs: true, variables: false };
+    /// What `status` needs: job states only.
+    pub const STATES: Depth = Depth { jobs: false, variables: false };
+}
+
 /// Observes every recorded pipeline that has a deployment, the deployments this project
-/// made for the pipelines in `creates` (desired, not recorded: apply adopts them; one
-/// listing, only when there are any), and the variable names.
-pub async fn observe(client: &Client, recorded: Option<&State>, creates: &[&str]) -> Result<Observed, VvpError> {
-    let targets: Vec<(String, String, Option<String>, String)> = recorded
+/// made for the pipelines in `creates` (desired, not recorded: apply adopts them), and,
+/// as `depth` asks, the variable names.
+///
+/// One paged listing of flinkform's deployments answers for every pipeline whose
+/// deployment it shows with a job summary that decides the job's state: such a pipeline
+/// costs no call of its own. Any other (not listed, its job starting, stopping or
+/// failed) is looked at alone, as GetDeployment and its jobs show it.
+pub async fn observe(
+    client: &Client,
+    recorded: Option<&State>,
+    creates: &[&str],
+    depth: Depth,
+) -> Result<Observed, VvpError> {
+    let targets: Vec<(&str, &str, Option<&str>, &str)> = recorded
         .map(|s| {
             s.pipelines
                 .iter()
                 .filter_map(|(n, p)| {
-                    let dep = p.remote.deployment_id.clone()?;
-                    Some((n.clone(), dep, p.remote.job_id.clone(), p.sql.clone()))
+                    let dep = p.remote.deployment_id.as_deref()?;
+                    Some((n.as_str(), dep, p.remote.job_id.as_deref(), p.sql.as_str()))
                 })
                 .collect()
         })
         .unwrap_or_default();
-    let looks = futures::stream::iter(targets)
-        .map(|(name, dep, job, sql)| async move {
-            let live = match look(client, &name, &dep, job.as_deref(), &sql).await {
-                Ok(live) => live,
-                // Every pipeline would fail the same way: the refresh fails.
-                Err(e) if e.kind() == ErrorKind::Auth => return Err(e),
-                Err(e) => Live::Unknown(flinkform_core::diag::chain(&e)),
-            };
-            Ok((name, live))
-        })
-        .buffer_unordered(CONCURRENCY)
-        .collect::<Vec<_>>()
-        .await;
+    let mut listed: HashMap<String, RemoteDeployment> = if targets.is_empty() && creates.is_empty() {
+        HashMap::new()
+    } else {
+        client.managed_deployments().await?.into_iter().map(|d| (d.id.clone(), d)).collect()
+    };
     let mut observed = Observed { vvp: true, ..Observed::default() };
+    let ours: HashMap<&str, &RemoteDeployment> =
+        listed.values().filter(|d| d.ours()).map(|d| (d.name.as_str(), d)).collect();
+    for name in creates {
+        if let Some(d) = ours.get(*name) {
+            let sql_digest = d.sql.as_deref().map(echo::sql_digest);
+            observed.adoptable.insert(name.to_string(), Adoptable { id: d.id.clone(), sql_digest });
+        }
+    }
+    drop(ours);
+    // The futures made first, then run: a stream of borrowed items mapped by a closure
+    // is not `Send` for every lifetime, as `serve`'s spawned refresh needs.
+    let looks: Vec<_> = targets
+        .into_iter()
+        .map(|(name, dep, job, sql)| {
+            let listed = listed.remove(dep);
+            look_at(client, Target { name, dep, listed, job, sql }, depth.jobs)
+        })
+        .collect();
+    let looks = futures::stream::iter(looks).buffer_unordered(CONCURRENCY).collect::<Vec<_>>().await;
     for r in looks {
         let (name, live) = r?;
         observed.pipelines.insert(name, live);
     }
-    if !creates.is_empty() {
-        let ours: HashMap<String, vvp_api::RemoteDeployment> =
-            client.our_deployments().await?.into_iter().filter(|d| d.ours()).map(|d| (d.name.clone(), d)).collect();
-        for name in creates {
-            if let Some(d) = ours.get(*name) {
-                let sql_digest = d.sql.as_deref().map(echo::sql_digest);
-                observed.adoptable.insert(name.to_string(), Adoptable { id: d.id.clone(), sql_digest });
-            }
-        }
+    if depth.variables {
+        observed.variables = Some(client.variable_names().await?.into_iter().collect());
     }
-    observed.variables = Some(client.variable_names().await?.into_iter().collect());
     Ok(observed)
 }
 
-/// What VVP shows of the recorded deployment `dep` of pipeline `name`: the recorded
-/// job's state, or the live job's when the recorded one is not live; a recorded job
-/// that VVP no longer knows counts as no job (drift), not as a failure.
-async fn look(client: &Client, name: &str, dep: &str, job: Option<&str>, sql: &str) -> Result<Live, VvpError> {
-    let Some(mut d) = client.recorded_deployment(dep, name).await? else { return Ok(Live::Gone) };
+/// A recorded pipeline to look at: its name, deployment, the deployment as the listing
+/// showed it (if it did), its recorded job and SQL.
+struct Target<'a> {
+    name: &'a str,
+    dep: &'a str,
+    listed: Option<RemoteDeployment>,
+    job: Option<&'a str>,
+    sql: &'a str,
+}
+
+/// [`look`] at `t`, a failure said as VVP's message, except one of authentication: every
+/// pipeline would fail the same way, so the refresh fails.
+async fn look_at(client: &Client, t: Target<'_>, jobs: bool) -> Result<(String, Live), VvpError> {
+    let live = match look(client, t.name, t.dep, t.listed, t.job, t.sql, jobs).await {
+        Ok(live) => live,
+        Err(e) if e.kind() == ErrorKind::Auth => return Err(e),
+        Err(e) => Live::Unknown(flinkform_core::diag::chain(&e)),
+    };
+    Ok((t.name.to_string(), live))
+}
+
+/// What VVP shows of the recorded deployment `dep` of pipeline `name` (`listed`: as the
+/// listing showed it; else it is asked for). The job that shows is what the deployment's
+/// job summary decides where it does (unless `jobs` asks for a running job's restarts);
+/// else the recorded job, or the live one when the recorded one is not live. A recorded
+/// job that VVP no longer knows counts as no job (drift), not as a failure.
+async fn look(
+    client: &Client,
+    name: &str,
+    dep: &str,
+    listed: Option<RemoteDeployment>,
+    job: Option<&str>,
+    sql: &str,
+    jobs: bool,
+) -> Result<Live, VvpError> {
+    let mut d = match listed {
+        Some(d) => d,
+        None => match client.recorded_deployment(dep, name).await? {
+            Some(d) => d,
+            None => return Ok(Live::Gone),
+        },
+    };
     // Ours when its labels name this project's pipeline as recorded (after `state mv`,
     // the deployment keeps its first name, and its label takes the new one).
     d.settings.labels_edited = !d.owner.is(name);
-    let recorded_job = match job {
-        Some(j) => client.recorded_job(j, dep).await?,
-        None => None,
-    };
-    // A recorded job that stopped may have a successor started outside flinkform: the
-    // deployment's live job (any page of its jobs) is what runs.
-    let shown = match recorded_job {
-        Some(j) if j.state.live() => Some(j),
-        recorded => client.live_job(dep).await?.or(recorded),
+    let (job, job_id, restarts) = match d.summary {
+        Summary::Shows(state) if !(jobs && state.as_ref().is_some_and(JobState::live)) => (state, None, None),
+        _ => {
+            let shown = shown_job(client, dep, job).await?;
+            match shown {
+                Some(j) => (Some(j.state), Some(j.id), j.restarts),
+                None => (None, None, None),
+            }
+        }
     };
     Ok(Live::Found {
         sql_matches: d.sql.as_deref().is_some_and(|s| echo::same_sql(s, sql)),
         sql_digest: d.sql.as_deref().map(echo::sql_digest),
-        job_id: shown.as_ref().map(|j| j.id.clone()),
-        restarts: shown.as_ref().and_then(|j| j.restarts),
-        job: shown.map(|j| j.state),
+        job_id,
+        restarts,
+        job,
         settings: Box::new(d.settings),
+    })
+}
+
+/// The job of deployment `dep` that shows: the recorded `job` while it is live; else the
+/// deployment's live job (any page of its jobs: a successor started outside flinkform),
+/// or the recorded one.
+async fn shown_job(client: &Client, dep: &str, job: Option<&str>) -> Result<Option<RemoteJob>, VvpError> {
+    let recorded = match job {
+        Some(j) => client.recorded_job(j, dep).await?,
+        None => None,
+    };
+    Ok(match recorded {
+        Some(j) if j.state.live() => Some(j),
+        recorded => client.live_job(dep).await?.or(recorded),
     })
 }
 

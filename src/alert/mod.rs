@@ -125,7 +125,8 @@ impl Alerts {
     }
 }
 
-fn now_ms() -> u64 {
+/// Now, in Unix milliseconds.
+pub(crate) fn now_ms() -> u64 {
     SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 

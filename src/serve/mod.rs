@@ -12,7 +12,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
+use futures::StreamExt;
+
 use crate::alert::{AlertStats, Alerts};
+use crate::refresh::Depth;
 use flinkform_core::plan::{JobState, Live};
 use flinkform_core::spec::AlertChannel;
 use flinkform_core::state::{StateError, StateStore};
@@ -22,6 +25,8 @@ use vvp_api::{Client, Vvp};
 
 /// The applies each refresh reads of the log.
 const APPLIES_KEPT: usize = 100;
+/// Failed jobs' diagnoses asked at the same time.
+const DIAGNOSES_AT_ONCE: usize = 10;
 
 /// One environment served.
 pub struct Source {
@@ -114,19 +119,26 @@ impl Shared {
             Ok((state, applies)) => (state, applies, None),
             Err(e) => (None, Vec::new(), Some(e)),
         };
-        let live = crate::refresh::observe(&src.client, state.as_ref(), &[])
+        let live = crate::refresh::observe(&src.client, state.as_ref(), &[], Depth::WATCH)
             .await
             .map(|o| o.pipelines)
             .map_err(|e| flinkform_core::diag::chain(&e));
-        let mut diagnosis = std::collections::BTreeMap::new();
-        if let (Ok(live), Some(st)) = (&live, &state) {
-            for (name, l) in live {
-                let Live::Found { job: Some(JobState::Failed(_)), job_id: Some(job), .. } = l else { continue };
-                let Some(dep) = st.pipelines.get(name).and_then(|p| p.remote.deployment_id.clone()) else { continue };
-                diagnosis.insert(name.clone(), self.diagnosis(&src.client, &dep, job).await);
-            }
-        }
-        let at_ms = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+        let failed = match (&live, &state) {
+            (Ok(live), Some(st)) => live
+                .iter()
+                .filter_map(|(name, l)| {
+                    let Live::Found { job: Some(JobState::Failed(_)), job_id: Some(job), .. } = l else { return None };
+                    let dep = st.pipelines.get(name)?.remote.deployment_id.as_deref()?;
+                    Some((name, dep, job))
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        // The futures made first, then run (see `refresh::observe`).
+        let asks: Vec<_> =
+            failed.into_iter().map(|(name, dep, job)| self.named_diagnosis(&src.client, name, dep, job)).collect();
+        let diagnosis = futures::stream::iter(asks).buffer_unordered(DIAGNOSES_AT_ONCE).collect().await;
+        let at_ms = crate::alert::now_ms();
         Arc::new(EnvSnapshot {
             env: src.env.clone(),
             at_ms,
@@ -137,6 +149,11 @@ impl Shared {
             applies,
             error,
         })
+    }
+
+    /// [`Shared::diagnosis`] with the pipeline's name.
+    async fn named_diagnosis(&self, client: &Client, name: &str, dep: &str, job: &str) -> (String, Vec<String>) {
+        (name.to_string(), self.diagnosis(client, dep, job).await)
     }
 
     /// VVP's diagnosis of a failed job, asked once per job (an error is said, and asked

@@ -517,6 +517,51 @@ fn refresh_reports_missing_variables_drift_and_stopped_jobs() {
     run(&p, &emu, &["plan", "--detailed-exitcode"]).code(0);
 }
 
+/// The calls the emulator received since `before` (its stats then), by operation.
+fn calls_since(emu: &Emulator, before: &serde_json::Value) -> std::collections::BTreeMap<String, u64> {
+    let now = emu.stats();
+    let count = |v: &serde_json::Value, op: &str| v["calls"][op].as_u64().unwrap_or(0);
+    let ops = now["calls"].as_object().unwrap().keys();
+    ops.map(|op| (op.clone(), count(&now, op) - count(before, op))).filter(|(_, n)| *n > 0).collect()
+}
+
+#[test]
+fn a_plan_refreshes_by_listing_and_asks_alone_only_where_the_listing_leaves_doubt() {
+    let emu = Emulator::start(&["--deploy-delay", "0s", "--start-delay", "0s", "--stop-delay", "0s"]);
+    // 103 pipelines: two pages of the deployment listing.
+    let p = many(101);
+    run(&p, &emu, &["apply", "--auto-approve", "--parallelism", "50"]).code(0);
+    let listing = |calls: &std::collections::BTreeMap<String, u64>| {
+        calls.iter().map(|(op, n)| format!("{op} ×{n}")).collect::<Vec<_>>().join(", ")
+    };
+    let before = emu.stats();
+    run(&p, &emu, &["plan", "--detailed-exitcode"]).code(0);
+    let calls = calls_since(&emu, &before);
+    let expected: std::collections::BTreeMap<String, u64> =
+        [("GET /deployments".to_string(), 2), ("GET /variables".to_string(), 1)].into();
+    assert_eq!(calls, expected, "a plan of 103 running pipelines: {}", listing(&calls));
+
+    // A job stopped outside flinkform: its deployment's job counts decide it (every job
+    // stopped), so it costs no call of its own, and the plan repairs it.
+    let c = client(&emu);
+    block_on(c.stop(&state_job(&p, "orders_07"), vvp_api::Stop::Now)).unwrap();
+    // A second job started beside another pipeline's: two live jobs leave the counts
+    // undecided, and that pipeline alone is asked about (its recorded job, still live).
+    let dep = state_deployment(&p, "orders_42");
+    block_on(c.start(&dep, &Restore::None, "default-queue")).unwrap();
+    while block_on(c.jobs(&dep)).unwrap().iter().any(|j| j.status.current_job_status == "STARTING") {}
+    let before = emu.stats();
+    let r = run(&p, &emu, &["plan", "--detailed-exitcode"]).code(2);
+    assert!(r.stdout.contains("! pipeline \"orders_07\""), "{}", r.stdout);
+    assert!(r.stdout.contains("on VVP the job is CANCELLED"), "{}", r.stdout);
+    assert!(!r.stdout.contains("pipeline \"orders_42\""), "its recorded job still runs: {}", r.stdout);
+    let calls = calls_since(&emu, &before);
+    let expected: std::collections::BTreeMap<String, u64> =
+        [("GET /deployments".to_string(), 2), ("GET /jobs/{id}".to_string(), 1), ("GET /variables".to_string(), 1)]
+            .into();
+    assert_eq!(calls, expected, "{}", listing(&calls));
+}
+
 #[test]
 fn a_stopped_pipeline_stays_stopped_and_destroy_honours_protect_in_the_spec() {
     let emu = Emulator::start(&[]);

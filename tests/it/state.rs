@@ -468,3 +468,56 @@ fn postgres_derived_rows_follow_each_write_whichever_store_made_the_one_before()
     state::write_next(&a, &mut u).unwrap();
     assert_eq!(rows(), ["clickstream=c3@4 orders=j4@4"]);
 }
+
+#[test]
+fn postgres_journal_writes_are_rows_of_what_changed_folded_by_settle() {
+    use flinkform_state::{Flavor, PgStore};
+    for flavor in [Flavor::Postgres, Flavor::Hologres] {
+        let schema = TempSchema::default();
+        let a = PgStore::open(pg_config(&schema.0, flavor)).unwrap();
+        let b = PgStore::open(pg_config(&schema.0, flavor)).unwrap();
+        let mut s = State::new("lin".into());
+        for i in 0..200 {
+            s.pipelines.insert(format!("p{i:03}"), pipeline(&format!("p{i:03}")));
+        }
+        state::write_next(&a, &mut s).unwrap();
+        let count = |table: &str| schema.sql(&[&format!("SELECT count(*) FROM {table}")])[0].parse::<u64>().unwrap();
+        let bodies = count("state_bodies");
+        // Ten journal writes of one pipeline each: ten delta rows, each naming its own
+        // pipeline and no other; no body written.
+        for i in 0..10 {
+            let name = format!("p{:03}", i * 7);
+            s.pipelines.get_mut(&name).unwrap().remote.job_id = Some(format!("job-{i}"));
+            state::write_changed(&a, &mut s, &[name.clone()].into()).unwrap();
+            assert_eq!(b.load().unwrap().as_ref(), Some(&s), "write {i}, read by another store");
+        }
+        assert_eq!(count("state_bodies"), bodies, "{flavor:?}: no whole body per journal write");
+        assert_eq!(count("state_deltas"), 10, "{flavor:?}");
+        let longest = schema.sql(&["SELECT max(length(body)) FROM state_deltas"])[0].parse::<usize>().unwrap();
+        let whole = schema.sql(&["SELECT max(length(body)) FROM state_bodies"])[0].parse::<usize>().unwrap();
+        assert!(longest * 50 < whole, "{flavor:?}: a delta of {longest} bytes beside a body of {whole}");
+        let other = schema.sql(&["SELECT count(*) FROM state_deltas WHERE body LIKE '%\"p001\"%'"]);
+        assert_eq!(other, ["0"], "{flavor:?}: no delta names a pipeline it did not change");
+        // The derived rows follow each write.
+        let jobs = schema.sql(&[
+            "SELECT string_agg(name || '=' || job_id, ' ' ORDER BY name) FROM pipelines WHERE job_id LIKE 'job-_'",
+        ]);
+        let want: Vec<String> = (0..10).map(|i| format!("p{:03}=job-{i}", i * 7)).collect();
+        assert_eq!(jobs, [want.join(" ")], "{flavor:?}");
+        // A removal is a delta too: its rows go.
+        s.pipelines.remove("p199");
+        state::write_changed(&a, &mut s, &["p199".into()].into()).unwrap();
+        assert_eq!(schema.sql(&["SELECT count(*) FROM pipelines WHERE name = 'p199'"]), ["0"]);
+        let before = b.previous().unwrap().unwrap();
+        assert!(before.pipelines.contains_key("p199"), "{flavor:?}: the state before the last write");
+        // Settle folds the chain into a body of the same serial; nothing read changes,
+        // and the deltas no chain needs go.
+        a.settle().unwrap();
+        assert_eq!(b.load().unwrap().as_ref(), Some(&s), "{flavor:?}");
+        assert_eq!(b.previous().unwrap().as_ref(), Some(&before), "{flavor:?}");
+        assert_eq!(count("state_bodies"), bodies + 1, "{flavor:?}");
+        state::write_next(&a, &mut s).unwrap();
+        assert_eq!(count("state_deltas"), 0, "{flavor:?}: the chain's deltas go with the next body");
+        assert_eq!(b.load().unwrap().as_ref(), Some(&s));
+    }
+}

@@ -90,7 +90,10 @@ fn sdk_python() -> String {
 
 #[test]
 fn official_python_sdk_runs_a_whole_lifecycle_against_the_emulator() {
-    let emu = Emulator::start(&[]);
+    // Steps of drawn durations (a tenth over five times the median), short enough that
+    // the script's polls never give up.
+    let delays = ["--deploy-delay", "20ms", "--start-delay", "20ms", "--stop-delay", "20ms"];
+    let emu = Emulator::start(&[&delays[..], &["--hot-update-delay", "20ms", "--step-spread", "1.256"]].concat());
     let out = Command::new(sdk_python())
         .arg(crate::common::repo().join("tests/sdk/lifecycle.py"))
         .args([&emu.addr, "ws-1", "my namespace"])
@@ -106,6 +109,8 @@ fn official_python_sdk_runs_a_whole_lifecycle_against_the_emulator() {
         "GetDeployment",
         "GetDeploymentsByName",
         "StartJobWithParams",
+        "ListDeployments",
+        "unmodelled filter refused",
         "UpdateDeployment",
         "HotUpdateJob",
         "GetHotUpdateJobResult",
@@ -135,6 +140,9 @@ fn official_python_sdk_runs_a_whole_lifecycle_against_the_emulator() {
     }
     let calls = stdout.lines().filter(|l| l.starts_with("ok ")).count() as u64;
     assert_eq!(stats["total"].as_u64(), Some(calls), "{stats}\n{stdout}");
+    // The steps it waited on (deploy, start, hot update, stop) were drawn for its one deployment.
+    let steps = stats["steps"].as_object().expect("steps drawn");
+    assert_eq!(steps.keys().map(|k| k.starts_with("sdk lifecycle:")).collect::<Vec<_>>(), [true], "{stats}");
 }
 
 #[test]

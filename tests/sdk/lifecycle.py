@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Drives a VVP endpoint with Alibaba's official Python SDK (alibabacloud-ververica20220718),
-unchanged: create draft -> deploy -> get deployment -> start -> get job -> update the deployment
-and hot-update the job -> its diagnosis -> stop -> list savepoints -> delete.
+unchanged: create draft -> deploy -> get deployment -> start -> get job -> list deployments
+(paging, job summary) -> update the deployment and hot-update the job -> its diagnosis ->
+stop -> list again -> list savepoints -> delete.
 
 Usage: lifecycle.py HOST:PORT WORKSPACE NAMESPACE   (credentials from ALIBABA_CLOUD_ACCESS_KEY_ID
 and ALIBABA_CLOUD_ACCESS_KEY_SECRET). Prints one line per step; exits 1 on the first failure.
@@ -75,6 +76,28 @@ def main():
             break
         time.sleep(0.1)
     assert job.status.current_job_status == "RUNNING", job.status.current_job_status
+
+    def listed(step, summary):
+        """ListDeployments by name (API reference: pages of `pageSize`, 1 to 100): the
+        paging the SDK parses and the deployment's job counts."""
+        resp = client.list_deployments_with_options(
+            ns, m.ListDeploymentsRequest(name=name, page_index=1, page_size=100),
+            m.ListDeploymentsHeaders(workspace=ws), rt)
+        found = check(step, resp)
+        body = resp.body
+        assert (body.page_index, body.page_size, body.total_size) == (1, 100, 1), body.to_map()
+        assert [d.deployment_id for d in found] == [dep.deployment_id], body.to_map()
+        s = found[0].job_summary
+        got = dict(starting=s.starting, running=s.running, cancelling=s.cancelling, cancelled=s.cancelled,
+                   finished=s.finished, failed=s.failed)
+        assert got == dict(dict.fromkeys(got, 0), **summary), got
+
+    listed("ListDeployments", {"running": 1})
+    # A filter the emulator does not model is refused, never answered as if it were not set.
+    refused = client.list_deployments_with_options(
+        ns, m.ListDeploymentsRequest(status="RUNNING"), m.ListDeploymentsHeaders(workspace=ws), rt).body
+    assert not refused.success and refused.error_code == "InvalidParameter", refused.to_map()
+    print("ok unmodelled filter refused")
     # A dynamic update: the deployment takes a new parallelism, the running job takes it
     # from there (HotUpdateJob has no body), keeping its id.
     check("UpdateDeployment", client.update_deployment_with_options(
@@ -109,6 +132,7 @@ def main():
             break
         time.sleep(0.1)
     assert job.status.current_job_status == "CANCELLED", job.status.current_job_status
+    listed("ListDeployments", {"cancelled": 1})
     taken = check("ListSavepoints", client.list_savepoints_with_options(
         ns, m.ListSavepointsRequest(deployment_id=dep.deployment_id, job_id=job.job_id, page_index=1, page_size=10),
         m.ListSavepointsHeaders(workspace=ws), rt))

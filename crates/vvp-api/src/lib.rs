@@ -37,6 +37,8 @@ pub struct RemoteDeployment {
     pub sql: Option<String>,
     /// What it is set to, of what flinkform manages.
     pub settings: LiveSettings,
+    /// What its job summary decides of the job that shows.
+    pub summary: Summary,
 }
 
 impl RemoteDeployment {
@@ -62,6 +64,33 @@ impl Owner {
     /// Whether it is this project's deployment of `pipeline`.
     pub fn is(&self, pipeline: &str) -> bool {
         matches!(self, Owner::ThisProject(Some(p)) if p == pipeline)
+    }
+}
+
+/// What a deployment's job summary (its jobs counted by state, which every GetDeployment
+/// and ListDeployments answer carries) decides of the job that shows: the live job if
+/// there is one, else the newest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Summary {
+    /// The counts decide it: no job at all (`None`); exactly one live job and it is
+    /// RUNNING; or no live job, and every job it had was stopped, so the newest is
+    /// CANCELLED.
+    Shows(Option<JobState>),
+    /// They do not (a job starting or stopping, two live, a failed or finished one that
+    /// may be the newest), or VVP gave no summary: its jobs must be asked.
+    Undecided,
+}
+
+impl Summary {
+    fn of(s: Option<&wire::JobSummary>) -> Summary {
+        let Some(s) = s else { return Summary::Undecided };
+        let live = s.starting + s.running + s.cancelling;
+        match (live, s.running, s.failed + s.finished, s.cancelled) {
+            (0, _, 0, 0) => Summary::Shows(None),
+            (0, _, 0, _) => Summary::Shows(Some(JobState::Cancelled)),
+            (1, 1, _, _) => Summary::Shows(Some(JobState::Running)),
+            _ => Summary::Undecided,
+        }
     }
 }
 
@@ -200,6 +229,7 @@ fn remote_of(d: Deployment, project: Option<&str>) -> RemoteDeployment {
     };
     let settings = settings_of(&d, owner.is(&name));
     RemoteDeployment {
+        summary: Summary::of(d.job_summary.as_ref()),
         id: d.deployment_id.unwrap_or_default(),
         owner,
         name,
@@ -288,12 +318,12 @@ impl Client {
         Ok(jobs)
     }
 
-    /// Every deployment this project made, of any pipeline (one paged listing by label).
-    pub async fn our_deployments(&self) -> Result<Vec<RemoteDeployment>, VvpError> {
+    /// Every deployment flinkform made in the namespace, of any project and pipeline
+    /// (one paged listing by label).
+    pub async fn managed_deployments(&self) -> Result<Vec<RemoteDeployment>, VvpError> {
         let listed = self.deployments_with_label(MANAGED_BY.0, MANAGED_BY.1).await?;
         let project = self.project();
-        let mine = listed.into_iter().map(|d| remote_of(d, project));
-        Ok(mine.filter(|d| matches!(d.owner, Owner::ThisProject(_))).collect())
+        Ok(listed.into_iter().map(|d| remote_of(d, project)).collect())
     }
 
     /// The deployment with this id (`None` when VVP answers that it does not exist).

@@ -39,6 +39,11 @@ pub(crate) fn ok<T: Serialize>(data: T) -> Answer {
 pub(crate) fn page<T: Serialize>(items: Vec<T>, index: usize, size: usize) -> Answer {
     let total = items.len();
     let data: Vec<T> = items.into_iter().skip((index.max(1) - 1) * size).take(size).collect();
+    paged(data, index, size, total)
+}
+
+/// Page `index` of `size`, already cut (`data`), of `total` items.
+pub(crate) fn paged<T: Serialize>(data: Vec<T>, index: usize, size: usize, total: usize) -> Answer {
     Answer {
         status: StatusCode::OK,
         body: json!({ "requestId": request_id(), "success": true, "httpCode": 200, "data": data,

@@ -53,6 +53,11 @@ pub struct Config {
     pub stop_delay: Duration,
     /// How long a hot update runs before the job has the new settings.
     pub hot_update_delay: Duration,
+    /// The spread of the four delays above: each step's duration is its delay (the
+    /// median) times `exp(spread × Z)`, `Z` a standard normal drawn from the seed (0:
+    /// every step takes exactly its delay). 1.256 puts a tenth of steps over five times
+    /// the median, as real deploys and starts vary per job.
+    pub step_spread: f64,
     /// Variables (names) every namespace has from the start, as `Encrypted`.
     pub variables: Vec<String>,
     /// How long a finished ticket is remembered (`None`: forever).
@@ -118,6 +123,7 @@ impl Default for Config {
             start_delay: Duration::from_millis(300),
             stop_delay: Duration::from_millis(200),
             hot_update_delay: Duration::from_millis(200),
+            step_spread: 0.0,
             variables: Vec::new(),
             ticket_ttl: None,
             allow_duplicate_names: false,

@@ -15,7 +15,7 @@ use vvp_wire::wire::{
 };
 
 use crate::NotFound;
-use crate::envelope::{Answer, fail, gateway, ok, page};
+use crate::envelope::{Answer, fail, gateway, ok, page, paged};
 use crate::world::{Scope, TicketRec, World};
 
 impl World {
@@ -180,7 +180,8 @@ impl World {
                 }
                 let fails = !validate && self.rng.random_bool(self.cfg.ticket_fail_rate);
                 let ticket = self.id("ticket");
-                let ready_at = Instant::now() + self.cfg.deploy_delay;
+                let name = self.drafts[&draft_id].1.name.clone().unwrap_or_default();
+                let ready_at = Instant::now() + self.step(self.cfg.deploy_delay, &name);
                 self.tickets
                     .insert(ticket.clone(), TicketRec { scope, draft_id, validate, ready_at, fails, result: None });
                 ok(Ticket { ticket_id: ticket })
@@ -228,17 +229,28 @@ impl World {
         let seg = req.seg();
         let scope = req.scope.clone();
         match (req.method, req.rest, seg.as_slice()) {
+            // ListDeployments (API reference, https://help.aliyun.com/document_detail/453544.html):
+            // filters `name`, `labelKey` with `labelValueArray` (values separated by `;`),
+            // `executionMode`; pages of `pageSize` (1 to 100, 10 when absent) from
+            // `pageIndex` 1. Its other filters (`status`, the latest job's; `creator`,
+            // `modifier`; `sortName`) are not modelled, and refused, so that no client
+            // comes to rely on an answer the emulator would get wrong.
             ("GET", ["deployments"], _) => {
+                if let Some(k) = ["status", "creator", "modifier", "sortName"].iter().find(|k| req.q(k).is_some()) {
+                    return fail(400, "InvalidParameter", format!("the emulator does not model the `{k}` filter"));
+                }
                 let label = req.q("labelKey");
                 let values: Option<Vec<String>> =
                     req.q("labelValueArray").map(|v| v.split(';').map(str::to_string).collect());
                 let name = req.q("name");
-                let items: Vec<Deployment> = self
+                let mode = req.q("executionMode");
+                let ids: Vec<&str> = self
                     .deployments
                     .iter()
                     .filter(|(_, (s, d))| {
                         *s == scope
                             && name.as_ref().is_none_or(|n| d.name.as_ref() == Some(n))
+                            && mode.as_ref().is_none_or(|m| d.execution_mode.as_ref() == Some(m))
                             && label.as_ref().is_none_or(|k| {
                                 d.labels
                                     .as_ref()
@@ -246,10 +258,12 @@ impl World {
                                     .is_some_and(|v| values.as_ref().is_none_or(|vs| vs.contains(v)))
                             })
                     })
-                    .map(|(id, _)| self.deployment_view(id))
+                    .map(|(id, _)| id.as_str())
                     .collect();
                 let (i, s) = req.paging();
-                page(items, i, s)
+                let total = ids.len();
+                let shown: Vec<&str> = ids.into_iter().skip((i.max(1) - 1) * s).take(s).collect();
+                paged(self.deployment_views(&shown), i, s, total)
             }
             ("GET", ["deployments", "name", _], [_, _, name]) => {
                 let items: Vec<Deployment> = self
@@ -382,6 +396,16 @@ pub(crate) async fn handle(State(app): State<App>, req: Request) -> Response {
         if parts.method == Method::GET && raw_path == STATS {
             return json_response(StatusCode::OK, &stats(&w), None);
         }
+        if parts.method == Method::POST && raw_path == LATENCY {
+            let set = query.iter().find(|(k, _)| k == "value").map(|(_, v)| humantime::parse_duration(v));
+            return match set {
+                Some(Ok(latency)) => {
+                    w.cfg.latency = latency;
+                    json_response(StatusCode::OK, &json!({ "latency_ms": latency.as_millis() as u64 }), None)
+                }
+                _ => json_response(StatusCode::BAD_REQUEST, &json!({ "error": "expected ?value=DURATION" }), None),
+            };
+        }
         *w.calls.entry(operation(&parts.method, &raw_path)).or_default() += 1;
         let a = answer(&mut w, &parts.method, &raw_path, &query, &headers, &body);
         match w.save() {
@@ -404,11 +428,16 @@ fn json_response(status: StatusCode, body: &Value, retry_after_ms: Option<u64>) 
 
 /// The emulator's own endpoint, outside VVP's `/api/`: the calls it received.
 const STATS: &str = "/_emulator/stats";
+/// The emulator's own endpoint that sets `--latency` from then on (`POST
+/// /_emulator/latency?value=100ms`): a world built quickly, then asked slowly.
+const LATENCY: &str = "/_emulator/latency";
 
-/// `{"calls": {"POST /deployment-drafts": 3, ...}, "total": N}`: every call received
-/// since the emulator started, answered or refused, by operation.
+/// `{"calls": {"POST /deployment-drafts": 3, ...}, "total": N, "steps": {"p1": 2400}}`:
+/// every call received since the emulator started, answered or refused, by operation;
+/// and the milliseconds of the steps (deploys, starts, stops, hot updates) drawn for
+/// each deployment name.
 fn stats(w: &World) -> Value {
-    json!({ "calls": w.calls, "total": w.calls.values().sum::<u64>() })
+    json!({ "calls": w.calls, "total": w.calls.values().sum::<u64>(), "steps": w.drawn })
 }
 
 /// A call's operation: its method and path below the namespace, ids as `{id}`.

@@ -2,7 +2,7 @@
 //! variables per (workspace, namespace), and how time moves them.
 
 use std::collections::{BTreeMap, HashMap};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
@@ -64,6 +64,12 @@ pub(crate) struct World {
     pub(crate) hot_due: HashMap<String, Instant>,
     /// API calls received since the process started, by operation (`GET /_emulator/stats`).
     pub(crate) calls: BTreeMap<String, u64>,
+    /// Draws the steps' durations (apart from the faults' draws, so that a spread does
+    /// not change which calls fail).
+    pub(crate) steps: StdRng,
+    /// The milliseconds of every step drawn, summed per deployment name (`GET
+    /// /_emulator/stats`): the platform's own time per pipeline.
+    pub(crate) drawn: BTreeMap<String, u64>,
 }
 
 /// The savepoint (`sp-JOB`) or retained checkpoint (`cp-JOB`) a stopped job leaves.
@@ -83,6 +89,8 @@ impl World {
     pub(crate) fn new(cfg: Config) -> World {
         World {
             rng: StdRng::seed_from_u64(cfg.seed),
+            steps: StdRng::seed_from_u64(cfg.seed ^ 0x5354_4550),
+            drawn: BTreeMap::new(),
             cfg,
             seq: 0,
             drafts: BTreeMap::new(),
@@ -301,10 +309,32 @@ impl World {
         serde_json::to_value(r).expect("serializes")
     }
 
+    /// How long a step of deployment `name` whose median is `median` takes this time
+    /// (`Config::step_spread`), counted in `drawn`.
+    pub(crate) fn step(&mut self, median: Duration, name: &str) -> Duration {
+        let took = if self.cfg.step_spread > 0.0 {
+            // Box-Muller: a standard normal from two uniforms in (0, 1].
+            let (u, v): (f64, f64) = (1.0 - self.steps.random::<f64>(), self.steps.random::<f64>());
+            let z = (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos();
+            median.mul_f64((self.cfg.step_spread * z).exp().min(1e3))
+        } else {
+            median
+        };
+        *self.drawn.entry(name.to_string()).or_default() += took.as_millis() as u64;
+        took
+    }
+
     pub(crate) fn deployment_view(&self, id: &str) -> Deployment {
-        let mut d = self.deployments[id].1.clone();
-        let mut s = JobSummary::default();
-        for j in self.jobs.values().filter(|j| j.job.deployment_id == id) {
+        let mut views = self.deployment_views(&[id]);
+        views.pop().expect("one view")
+    }
+
+    /// The deployments `ids` as GetDeployment and ListDeployments answer them, each with
+    /// its job summary (the jobs counted by state): one pass over the jobs.
+    pub(crate) fn deployment_views(&self, ids: &[&str]) -> Vec<Deployment> {
+        let mut summaries: HashMap<&str, JobSummary> = ids.iter().map(|id| (*id, JobSummary::default())).collect();
+        for j in self.jobs.values() {
+            let Some(s) = summaries.get_mut(j.job.deployment_id.as_str()) else { continue };
             match j.job.status.current_job_status.as_str() {
                 "STARTING" => s.starting += 1,
                 "RUNNING" => s.running += 1,
@@ -314,7 +344,60 @@ impl World {
                 _ => s.failed += 1,
             }
         }
-        d.job_summary = Some(s);
-        if self.cfg.normalize { crate::normalize::deployment(d) } else { d }
+        ids.iter()
+            .map(|id| {
+                let mut d = self.deployments[*id].1.clone();
+                d.job_summary = summaries.remove(id);
+                if self.cfg.normalize { crate::normalize::deployment(d) } else { d }
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use rand::RngExt;
+
+    use super::World;
+    use crate::Config;
+
+    fn world(seed: u64, spread: f64) -> World {
+        World::new(Config { seed, step_spread: spread, ..Config::default() })
+    }
+
+    #[test]
+    fn steps_are_log_normal_around_their_delay_and_seeded() {
+        let mut w = world(7, 1.256);
+        let second = Duration::from_secs(1);
+        let mut drawn: Vec<Duration> = (0..20_000).map(|i| w.step(second, &format!("p{}", i % 4))).collect();
+        drawn.sort();
+        // The delay is the median; σ = 1.256 puts a tenth of steps over five times it.
+        let median = drawn[drawn.len() / 2].as_secs_f64();
+        assert!((0.95..1.05).contains(&median), "median {median}");
+        let over = drawn.iter().filter(|d| **d > 5 * second).count() as f64 / drawn.len() as f64;
+        assert!((0.09..0.11).contains(&over), "share over 5 s: {over}");
+        // Each step is counted for its deployment name.
+        let total: u64 = w.drawn.values().sum();
+        assert_eq!(w.drawn.len(), 4);
+        assert_eq!(total, drawn.iter().map(|d| d.as_millis() as u64).sum::<u64>());
+        // The same seed draws the same steps; another seed others.
+        let same: Vec<Duration> = (0..5).map(|_| world(7, 1.256).step(second, "p")).collect();
+        assert!(same.windows(2).all(|w| w[0] == w[1]), "{same:?}");
+        assert_ne!(world(7, 1.256).step(second, "p"), world(8, 1.256).step(second, "p"));
+    }
+
+    #[test]
+    fn without_a_spread_a_step_takes_its_delay_and_faults_draw_as_before() {
+        let mut w = world(3, 0.0);
+        assert_eq!(w.step(Duration::from_millis(250), "p"), Duration::from_millis(250));
+        // Drawing steps leaves the faults' draws as they were.
+        let mut spread = world(3, 1.256);
+        for _ in 0..10 {
+            spread.step(Duration::from_secs(1), "p");
+        }
+        let faults = |w: &mut World| (0..16).map(|_| w.rng.random::<u32>()).collect::<Vec<_>>();
+        assert_eq!(faults(&mut spread), faults(&mut world(3, 0.0)));
     }
 }

@@ -220,6 +220,7 @@ impl Model {
             owner: vvp_api::Owner::ThisProject(Some(d.name.clone())),
             sql: Some(d.sql.clone()),
             settings: Default::default(),
+            summary: vvp_api::Summary::Undecided,
         })
     }
 

@@ -100,6 +100,7 @@ fn ours(id: &str, sql: &str) -> Answer {
         owner: vvp_api::Owner::ThisProject(Some("orders".into())),
         sql: Some(sql.into()),
         settings: Default::default(),
+        summary: vvp_api::Summary::Undecided,
     }))
 }
 

@@ -199,10 +199,15 @@ pub(super) fn observe(
                 .map_err(anyhow::Error::from)?;
             let recorded = |n: &str| state.is_some_and(|s| s.pipelines.contains_key(n));
             let creates: Vec<&str> = desired.iter().map(|d| d.name.as_str()).filter(|n| !recorded(n)).collect();
-            Some(runtime.block_on(crate::refresh::observe(&client, state, &creates)).map_err(|e| {
-                let hint = if from_plan { "; use --refresh=false to plan from the recorded state only" } else { "" };
-                anyhow::anyhow!("refreshing from VVP failed: {e}{hint}")
-            })?)
+            Some(
+                runtime
+                    .block_on(crate::refresh::observe(&client, state, &creates, crate::refresh::Depth::PLAN))
+                    .map_err(|e| {
+                        let hint =
+                            if from_plan { "; use --refresh=false to plan from the recorded state only" } else { "" };
+                        anyhow::anyhow!("refreshing from VVP failed: {e}{hint}")
+                    })?,
+            )
         }
     };
     let sinks = runtime.block_on(crate::refresh::sinks(desired)).map_err(anyhow::Error::from)?;

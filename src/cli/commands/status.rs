@@ -41,8 +41,9 @@ fn status(ctx: &Context<'_>, only: Option<&str>, select: &SelectArgs, json: bool
         recorded(state.as_ref(), name)?;
     }
     let client = vvp_client(&ws)?;
-    let observed =
-        runtime()?.block_on(crate::refresh::observe(&client, state.as_ref(), &[])).map_err(anyhow::Error::from)?;
+    let observed = runtime()?
+        .block_on(crate::refresh::observe(&client, state.as_ref(), &[], crate::refresh::Depth::STATES))
+        .map_err(anyhow::Error::from)?;
     let mut rows = Vec::new();
     for (name, p) in state.iter().flat_map(|s| s.pipelines.iter()).filter(|(n, _)| only.is_none_or(|o| o == n.as_str()))
     {

@@ -425,7 +425,7 @@ fn alerts_raised_together_reach_each_channel_as_one_message() {
     let c = crate::apply::client(&emu);
     let all_failed = || {
         crate::apply::block_on(async {
-            let deps = c.our_deployments().await.unwrap();
+            let deps = c.managed_deployments().await.unwrap();
             let mut failed = 0;
             for d in &deps {
                 let jobs = c.deployment_jobs(&d.id).await.unwrap();

@@ -12,6 +12,7 @@
 //! Database work runs on a worker thread per connection with its own runtime, so the
 //! store can be called from synchronous and asynchronous code alike.
 
+use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -20,12 +21,12 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio_postgres::Client;
 
-use flinkform_core::state::{LockGuard, LockInfo, State, StateError, StateStore, parse};
+use flinkform_core::state::{Delta, LockGuard, LockInfo, State, StateError, StateStore, parse};
 use flinkform_core::types::quote_pg_ident;
 
 use crate::pg::PgError;
 use lease::{PgGuard, spawn_renewal, try_advisory, try_lease};
-use write::{Written, write};
+use write::{Version, Written, fold, write};
 
 mod archive;
 mod lease;
@@ -62,7 +63,13 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
     (1, "0001_state.sql", include_str!("../../migrations/0001_state.sql")),
     (2, "0002_state_bodies.sql", include_str!("../../migrations/0002_state_bodies.sql")),
     (3, "0003_history.sql", include_str!("../../migrations/0003_history.sql")),
+    (4, "0004_state_deltas.sql", include_str!("../../migrations/0004_state_deltas.sql")),
 ];
+
+/// Deltas are folded into a body once the chain is this many times the body's size (and
+/// at least [`FOLD_MIN`]): each byte of state is written a bounded number of times.
+const FOLD_RATIO: usize = 4;
+const FOLD_MIN: usize = 1 << 20;
 
 type Task = Box<dyn FnOnce(Arc<Client>) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
 
@@ -142,8 +149,19 @@ pub struct PgStore {
     /// The lease this store holds (Hologres flavor): every write is fenced by it.
     lease: Arc<std::sync::Mutex<Option<Lease>>>,
     /// The state this store last wrote: a write that follows it rewrites the derived
-    /// rows of the pipelines that changed only.
-    written: std::sync::Mutex<Option<State>>,
+    /// rows of the pipelines that changed only, and may be a delta of it.
+    written: std::sync::Mutex<Option<Wrote>>,
+}
+
+/// What this store last wrote.
+struct Wrote {
+    serial: u64,
+    lineage: String,
+    /// The state, when it was written whole.
+    state: Option<State>,
+    /// The bytes of the body its chain starts from, and of the chain's deltas.
+    body: usize,
+    chain: usize,
 }
 
 /// The state the head names now, or the one it named before.
@@ -190,51 +208,113 @@ impl PgStore {
         }
     }
 
-    /// The current state, or the one before it, as the head names them.
+    /// The current state, or the one before it, as the head names them: a body, or a
+    /// body and the chain of deltas that follows it. A version trimmed while it was being
+    /// read (a fold that finished meanwhile) is read again from the head.
     fn read_body(&self, which: Which) -> Result<Option<State>, StateError> {
+        let shown = format!("postgres state {} (schema {})", self.cfg.state_key, self.cfg.schema);
+        let mut tries = 0;
+        loop {
+            let key = self.cfg.state_key.clone();
+            let read = self
+                .worker
+                .call(move |c| async move { read_version(&c, &key, which).await })
+                .map_err(|e| self.err(e))?;
+            let corrupt = |reason: String| StateError::Corrupt { path: shown.clone(), reason };
+            match read {
+                Read::None => return Ok(None),
+                Read::Missing(_) if which == Which::Previous => return Ok(None),
+                Read::Missing(_) if tries < 3 => tries += 1,
+                Read::Missing(what) => return Err(corrupt(format!("the head names {what}, which is missing"))),
+                Read::Found(body, deltas) => {
+                    let mut state = parse(&body, &shown)?;
+                    for (serial, text) in deltas {
+                        let delta: Delta<'static> = serde_json::from_str(&text)
+                            .map_err(|e| corrupt(format!("the delta of serial {serial} is invalid: {e}")))?;
+                        if !delta.apply(&mut state, &shown)? {
+                            return Err(corrupt(format!("the delta of serial {serial} does not follow its chain")));
+                        }
+                    }
+                    return Ok(Some(state));
+                }
+            }
+        }
+    }
+
+    /// Writes `state` (see [`write`]) in one transaction where the flavor has them: the
+    /// whole state, or (`changed`) a delta of those pipelines, whose chain starts from a
+    /// body of `body` bytes. A delta's write takes a copy of its pipelines only.
+    fn write_version(
+        &self,
+        state: &State,
+        expected: Option<u64>,
+        changed: Option<&BTreeSet<String>>,
+        body: usize,
+    ) -> Result<(), StateError> {
+        if let Some(e) = self.fenced() {
+            return Err(e);
+        }
+        let lease = self.lease.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let fence = lease.map(|l| (self.lock_key(), l.lock_id));
         let key = self.cfg.state_key.clone();
-        let body = self
+        let text = match changed {
+            Some(names) => serde_json::to_string(&Delta::of(state, names)),
+            None => serde_json::to_string(state),
+        }
+        .map_err(|e| self.err(e))?;
+        let len = text.len();
+        // What the head holds now, when this store wrote it: the rows of its unchanged
+        // pipelines are already right (a delta's rows are those of its pipelines alone).
+        let wrote = {
+            let mut w = self.written.lock().unwrap_or_else(|e| e.into_inner());
+            w.take().filter(|b| expected == Some(b.serial) && b.lineage == state.lineage)
+        };
+        let chain = wrote.as_ref().map_or(0, |b| b.chain);
+        let before = wrote.and_then(|w| w.state).filter(|_| changed.is_none());
+        let (written_state, names) = match changed {
+            Some(names) => {
+                let pipelines =
+                    names.iter().filter_map(|n| Some((n.clone(), state.pipelines.get(n)?.clone()))).collect();
+                (State { pipelines, lineage: state.lineage.clone(), ..*state }, Some(names.clone()))
+            }
+            None => (state.clone(), None),
+        };
+        let transactional = self.cfg.flavor == Flavor::Postgres;
+        let outcome = self
             .worker
             .call(move |c| async move {
-                let columns = match which {
-                    Which::Current => "serial, writer",
-                    Which::Previous => "prev_serial, prev_writer",
+                if transactional {
+                    c.batch_execute("BEGIN").await?;
+                }
+                let version = match &names {
+                    Some(names) => Version::Delta(&text, names),
+                    None => Version::Body(&text),
                 };
-                let head =
-                    c.query_opt(&format!("SELECT {columns} FROM state_head WHERE state_key = $1"), &[&key]).await?;
-                let Some((Some(serial), writer)) =
-                    head.map(|h| (h.get::<_, Option<i64>>(0), h.get::<_, Option<String>>(1)))
-                else {
-                    return Ok(None);
-                };
-                let row = match &writer {
-                    Some(w) => {
-                        c.query_opt(
-                            "SELECT body FROM state_bodies WHERE state_key = $1 AND serial = $2 AND writer = $3",
-                            &[&key, &serial, w],
-                        )
-                        .await?
-                    }
-                    // Written before migration 0002.
-                    None => {
-                        c.query_opt(
-                            "SELECT body FROM state_versions WHERE state_key = $1 AND serial = $2",
-                            &[&key, &serial],
-                        )
-                        .await?
-                    }
-                };
-                Ok(Some(row.map(|r| r.get::<_, String>(0))))
+                let at = (&written_state, before.as_ref());
+                let r = write(&c, &key, at, expected, version, transactional, fence.as_ref()).await;
+                match &r {
+                    Ok(Written::Done) if transactional => c.batch_execute("COMMIT").await?,
+                    _ if transactional => c.batch_execute("ROLLBACK").await?,
+                    _ => {}
+                }
+                r.map(|w| (w, written_state))
             })
-            .map_err(|e| self.err(e))?;
-        let shown = format!("postgres state {} (schema {})", self.cfg.state_key, self.cfg.schema);
-        match body {
-            None => Ok(None),
-            Some(None) if which == Which::Previous => Ok(None),
-            Some(None) => {
-                Err(StateError::Corrupt { path: shown, reason: "the head names a version that is missing".into() })
+            .map_err(|e| self.write_err(e))?;
+        let (written, written_state) = outcome;
+        match written {
+            Written::Done => {
+                let wrote = Wrote {
+                    serial: state.serial,
+                    lineage: state.lineage.clone(),
+                    body: if changed.is_some() { body } else { len },
+                    chain: if changed.is_some() { chain + len } else { 0 },
+                    state: changed.is_none().then_some(written_state),
+                };
+                *self.written.lock().unwrap_or_else(|e| e.into_inner()) = Some(wrote);
+                Ok(())
             }
-            Some(Some(text)) => parse(&text, &shown).map(Some),
+            Written::Conflict(found) => Err(StateError::Conflict { expected, found }),
+            Written::Fenced => Err(StateError::LeaseLost { path: self.shown() }),
         }
     }
 
@@ -304,6 +384,76 @@ struct ReadOnly(#[source] PgError);
 #[derive(Debug, thiserror::Error)]
 #[error("applying migrations failed")]
 struct Migrating(#[source] PgError);
+
+/// A version as the head names it.
+enum Read {
+    /// No state.
+    None,
+    /// A body, and the deltas that follow it in order (serial, JSON).
+    Found(String, Vec<(i64, String)>),
+    /// A row the head names is missing (what).
+    Missing(String),
+}
+
+/// Reads the current version, or the previous one, as the head names it: its body, or
+/// the body its chain starts from and the chain's deltas, found by walking back from the
+/// version through each delta's predecessor (rows of writers that lost a race are on no
+/// chain).
+async fn read_version(c: &Client, key: &str, which: Which) -> Result<Read, tokio_postgres::Error> {
+    let columns = match which {
+        Which::Current => "serial, writer, base_serial, base_writer",
+        Which::Previous => "prev_serial, prev_writer, prev_base_serial, prev_base_writer",
+    };
+    let head = c.query_opt(&format!("SELECT {columns} FROM state_head WHERE state_key = $1"), &[&key]).await?;
+    let Some(head) = head else { return Ok(Read::None) };
+    let (serial, writer, base_serial, base_writer): (Option<i64>, Option<String>, Option<i64>, Option<String>) =
+        (head.get(0), head.get(1), head.get(2), head.get(3));
+    let Some(serial) = serial else { return Ok(Read::None) };
+    let (body_serial, body_writer) = match base_serial {
+        Some(b) => (b, base_writer.clone()),
+        None => (serial, writer.clone()),
+    };
+    let row = match &body_writer {
+        Some(w) => {
+            c.query_opt(
+                "SELECT body FROM state_bodies WHERE state_key = $1 AND serial = $2 AND writer = $3",
+                &[&key, &body_serial, w],
+            )
+            .await?
+        }
+        // Written before migration 0002.
+        None => {
+            c.query_opt("SELECT body FROM state_versions WHERE state_key = $1 AND serial = $2", &[&key, &body_serial])
+                .await?
+        }
+    };
+    let Some(body) = row.map(|r| r.get::<_, String>(0)) else {
+        return Ok(Read::Missing(format!("the body of serial {body_serial}")));
+    };
+    let Some(base) = base_serial else { return Ok(Read::Found(body, Vec::new())) };
+    let rows = c
+        .query(
+            "SELECT serial, writer, prev_writer, body FROM state_deltas WHERE state_key = $1 AND serial > $2 AND serial <= $3",
+            &[&key, &base, &serial],
+        )
+        .await?;
+    let mut rows: HashMap<(i64, String), (Option<String>, String)> =
+        rows.into_iter().map(|r| ((r.get(0), r.get(1)), (r.get(2), r.get(3)))).collect();
+    let mut chain = Vec::new();
+    let mut at = (serial, writer);
+    while at.0 > base {
+        let Some((prev, text)) = at.1.clone().and_then(|w| rows.remove(&(at.0, w))) else {
+            return Ok(Read::Missing(format!("the delta of serial {}", at.0)));
+        };
+        chain.push((at.0, text));
+        at = (at.0 - 1, prev);
+    }
+    if at.1 != base_writer {
+        return Ok(Read::Missing(format!("the chain of deltas from serial {base}")));
+    }
+    chain.reverse();
+    Ok(Read::Found(body, chain))
+}
 
 /// A stable 64-bit advisory lock key for a name.
 fn advisory_key(name: &str) -> i64 {
@@ -382,44 +532,61 @@ impl StateStore for PgStore {
     }
 
     fn save(&self, state: &State, expected: Option<u64>) -> Result<(), StateError> {
-        if let Some(e) = self.fenced() {
-            return Err(e);
+        self.write_version(state, expected, None, 0)
+    }
+
+    /// A delta of the pipelines `changed` when the head holds the state this store last
+    /// wrote and the chain is still short beside its body; else the whole state.
+    fn save_changed(&self, state: &State, changed: &BTreeSet<String>, expected: Option<u64>) -> Result<(), StateError> {
+        let chained = self.written.lock().unwrap_or_else(|e| e.into_inner()).as_ref().and_then(|w| {
+            let follows = expected == Some(w.serial) && w.lineage == state.lineage;
+            (follows && w.chain < (FOLD_RATIO * w.body).max(FOLD_MIN)).then_some(w.body)
+        });
+        match chained {
+            Some(body) => self.write_version(state, expected, Some(changed), body),
+            None => self.save(state, expected),
         }
+    }
+
+    /// Folds the current chain of deltas, if any, into a body of the same serial.
+    fn settle(&self) -> Result<(), StateError> {
+        let key = self.cfg.state_key.clone();
+        let head = self
+            .worker
+            .call(move |c| async move {
+                let row = c
+                    .query_opt(
+                        "SELECT serial, writer FROM state_head WHERE state_key = $1 AND base_serial IS NOT NULL",
+                        &[&key],
+                    )
+                    .await?;
+                Ok(row.map(|r| (r.get::<_, i64>(0), r.get::<_, Option<String>>(1))))
+            })
+            .map_err(|e| self.err(e))?;
+        let Some((serial, Some(writer))) = head else { return Ok(()) };
+        let Some(state) = self.load()? else { return Ok(()) };
+        if state.serial as i64 != serial {
+            // Another write came first: its chain is its writer's to fold.
+            return Ok(());
+        }
+        let body = serde_json::to_string(&state).map_err(|e| self.err(e))?;
+        let len = body.len();
         let lease = self.lease.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let fence = lease.map(|l| (self.lock_key(), l.lock_id));
         let key = self.cfg.state_key.clone();
-        let body = serde_json::to_string(state).map_err(|e| self.err(e))?;
-        // What the head holds now, when this store wrote it: the rows of its unchanged
-        // pipelines are already right.
-        let before = {
-            let mut w = self.written.lock().unwrap_or_else(|e| e.into_inner());
-            w.take().filter(|b| expected == Some(b.serial) && b.lineage == state.lineage)
-        };
-        let state = state.clone();
-        let transactional = self.cfg.flavor == Flavor::Postgres;
-        let outcome = self
+        let folded = self
             .worker
-            .call(move |c| async move {
-                if transactional {
-                    c.batch_execute("BEGIN").await?;
-                }
-                let r =
-                    write(&c, &key, (&state, before.as_ref()), expected, &body, transactional, fence.as_ref()).await;
-                match &r {
-                    Ok(Written::Done) if transactional => c.batch_execute("COMMIT").await?,
-                    _ if transactional => c.batch_execute("ROLLBACK").await?,
-                    _ => {}
-                }
-                r.map(|w| (w, state))
-            })
+            .call(move |c| async move { fold(&c, &key, (serial, &writer), &body, fence.as_ref()).await })
             .map_err(|e| self.write_err(e))?;
-        let (written, state) = outcome;
-        match written {
+        match folded {
             Written::Done => {
-                *self.written.lock().unwrap_or_else(|e| e.into_inner()) = Some(state);
+                if let Some(w) = self.written.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+                    (w.body, w.chain) = (len, 0);
+                }
                 Ok(())
             }
-            Written::Conflict(found) => Err(StateError::Conflict { expected, found }),
+            // Another write came first: its chain is its writer's to fold.
+            Written::Conflict(_) => Ok(()),
             Written::Fenced => Err(StateError::LeaseLost { path: self.shown() }),
         }
     }

@@ -59,10 +59,12 @@ impl World {
                 if !matches!(req.stop_strategy.as_str(), "NONE" | "STOP_WITH_SAVEPOINT" | "STOP_WITH_DRAIN") {
                     return fail(400, "InvalidParameter", format!("unknown stopStrategy {}", req.stop_strategy));
                 }
-                let stop_delay = self.cfg.stop_delay;
-                let Some(j) = self.jobs.get_mut(&id).filter(|j| j.scope == scope) else {
+                let Some(name) = self.jobs.get(&id).filter(|j| j.scope == scope).map(|j| j.job.deployment_name.clone())
+                else {
                     return self.gone("JobNotFound", format!("job {id}"));
                 };
+                let stop_delay = self.step(self.cfg.stop_delay, &name);
+                let j = self.jobs.get_mut(&id).expect("job");
                 if matches!(j.job.status.current_job_status.as_str(), "STARTING" | "RUNNING") {
                     j.job.status.current_job_status = "CANCELLING".into();
                     j.job.status.running = None;
@@ -134,7 +136,7 @@ impl World {
             streaming_resource_setting: dep.streaming_resource_setting.clone(),
             flink_conf: dep.flink_conf.clone(),
         };
-        let running_at = Instant::now() + self.cfg.start_delay;
+        let running_at = Instant::now() + self.step(self.cfg.start_delay, &job.deployment_name);
         self.jobs.insert(job_id, JobRec { scope, job: job.clone(), running_at, fails, stop: None });
         ok(job)
     }
@@ -198,7 +200,9 @@ impl World {
             target_resource_setting: Some(target),
         };
         self.hot_updates.insert(hot_id.clone(), (scope.clone(), result));
-        self.hot_due.insert(hot_id.clone(), Instant::now() + self.cfg.hot_update_delay);
+        let name = self.jobs[id].job.deployment_name.clone();
+        let took = self.step(self.cfg.hot_update_delay, &name);
+        self.hot_due.insert(hot_id.clone(), Instant::now() + took);
         self.advance();
         ok(self.hot_updates[&hot_id].1.clone())
     }

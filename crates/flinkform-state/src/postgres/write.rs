@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use tokio_postgres::Client;
 
-use flinkform_core::state::State;
+use flinkform_core::state::{PipelineState, State};
 
 use super::now_ms;
 
@@ -258,9 +258,7 @@ async fn write_derived(
         .iter()
         .filter_map(|name| state.pipelines.get_key_value(*name))
         .filter(|(name, p)| before.and_then(|b| b.pipelines.get(*name)) != Some(*p));
-    for (name, p) in changed {
-        write_pipeline_rows(c, key, (name, p), serial, now).await?;
-    }
+    write_pipeline_rows(c, key, &changed.collect::<Vec<_>>(), serial, now).await?;
     // A job that is no longer a pipeline's job was stopped by an update, a replace or a
     // repair; the jobs of a pipeline no longer in the state were destroyed with it.
     let (with_job, current): (Vec<&str>, Vec<&str>) =
@@ -289,52 +287,101 @@ async fn write_derived(
     Ok(())
 }
 
-/// A pipeline's row, its last revision's and its job's (idempotent upserts).
+/// The pipelines' rows, their last revisions' and their jobs' (idempotent upserts): three
+/// statements whatever their number, each carrying a column per array.
 async fn write_pipeline_rows(
     c: &Client,
     key: &str,
-    (name, p): (&String, &flinkform_core::state::PipelineState),
+    changed: &[(&String, &PipelineState)],
     serial: i64,
     now: i64,
 ) -> Result<(), tokio_postgres::Error> {
+    if changed.is_empty() {
+        return Ok(());
+    }
     let (workspace, namespace) = key.split_once('/').unwrap_or((key, ""));
-    let digest = flinkform_core::spec::digest(&[p.sql.as_bytes()]);
+    let col = |f: fn(&PipelineState) -> Option<&str>| changed.iter().map(|(_, p)| f(p)).collect::<Vec<_>>();
+    let names: Vec<&str> = changed.iter().map(|(n, _)| n.as_str()).collect();
+    let digests: Vec<String> = changed.iter().map(|(_, p)| flinkform_core::spec::digest(&[p.sql.as_bytes()])).collect();
     c.execute(
         "INSERT INTO pipelines (state_key, name, file, status, topic, sink_table, deployment_id, job_id, sql_digest, serial)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+         SELECT $1, n, f, s, t, k, d, j, g, $10
+         FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
+           AS r(n, f, s, t, k, d, j, g)
          ON CONFLICT (state_key, name) DO UPDATE SET file = excluded.file, status = excluded.status, topic = excluded.topic,
            sink_table = excluded.sink_table, deployment_id = excluded.deployment_id, job_id = excluded.job_id,
            sql_digest = excluded.sql_digest, serial = excluded.serial",
-        &[&key, name, &p.file, &p.status.name(), &p.topic, &p.sink_table, &p.remote.deployment_id, &p.remote.job_id, &digest, &serial],
+        &[
+            &key,
+            &names,
+            &col(|p| Some(&p.file)),
+            &col(|p| Some(p.status.name())),
+            &col(|p| Some(&p.topic)),
+            &col(|p| Some(&p.sink_table)),
+            &col(|p| p.remote.deployment_id.as_deref()),
+            &col(|p| p.remote.job_id.as_deref()),
+            &digests,
+            &serial,
+        ],
     )
     .await?;
-    if let Some(r) = p.history.last() {
-        c.execute(
-            "INSERT INTO revisions (state_key, name, serial, action, sql, ddl, sql_digest, ddl_digest, applied_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (state_key, name, serial) DO NOTHING",
-            &[
-                &key,
-                name,
-                &(r.serial as i64),
-                &r.action.name(),
-                &p.sql,
-                &p.ddl,
-                &r.sql_digest,
-                &r.ddl_digest,
-                &r.stamp.at,
-            ],
-        )
-        .await?;
+    let revised: Vec<(&str, &PipelineState, &flinkform_core::state::Revision)> =
+        changed.iter().filter_map(|(n, p)| Some((n.as_str(), *p, p.history.last()?))).collect();
+    let rcol = |f: fn(&PipelineState, &flinkform_core::state::Revision) -> String| {
+        revised.iter().map(|(_, p, r)| f(p, r)).collect::<Vec<_>>()
+    };
+    c.execute(
+        "INSERT INTO revisions (state_key, name, serial, action, sql, ddl, sql_digest, ddl_digest, applied_at)
+         SELECT $1, n, v, a, s, d, sd, dd, t
+         FROM unnest($2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
+           AS r(n, v, a, s, d, sd, dd, t)
+         ON CONFLICT (state_key, name, serial) DO NOTHING",
+        &[
+            &key,
+            &revised.iter().map(|(n, _, _)| *n).collect::<Vec<_>>(),
+            &revised.iter().map(|(_, _, r)| r.serial as i64).collect::<Vec<_>>(),
+            &rcol(|_, r| r.action.name().to_string()),
+            &rcol(|p, _| p.sql.clone()),
+            &rcol(|p, _| p.ddl.clone()),
+            &rcol(|_, r| r.sql_digest.clone()),
+            &rcol(|_, r| r.ddl_digest.clone()),
+            &rcol(|_, r| r.stamp.at.clone()),
+        ],
+    )
+    .await?;
+    // A job id named twice (a state edited by hand) is one row, the last pipeline's, as
+    // upserts one after the other would leave it.
+    let mut last: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    let running: Vec<(&str, &str, &str, &PipelineState)> = changed
+        .iter()
+        .filter_map(|(n, p)| Some((n.as_str(), p.remote.deployment_id.as_deref()?, p.remote.job_id.as_deref()?, *p)))
+        .collect();
+    for (i, r) in running.iter().enumerate() {
+        last.insert(r.2, i);
     }
-    if let (Some(dep), Some(job)) = (&p.remote.deployment_id, &p.remote.job_id) {
-        let conf = serde_json::to_value(&p.deploy.flink_conf).unwrap_or_default();
-        c.execute(
-            "INSERT INTO jobs (state_key, job_id, name, deployment_id, workspace, namespace, status, error, flink_conf, created_ms, updated_ms)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
-             ON CONFLICT (state_key, job_id) DO UPDATE SET status = excluded.status, error = excluded.error, updated_ms = excluded.updated_ms",
-            &[&key, job, name, dep, &workspace, &namespace, &p.status.name(), &p.error, &conf, &now],
-        )
-        .await?;
-    }
+    let running: Vec<_> = running.iter().enumerate().filter(|(i, r)| last[r.2] == *i).map(|(_, r)| *r).collect();
+    let conf: Vec<String> = running
+        .iter()
+        .map(|(_, _, _, p)| serde_json::to_value(&p.deploy.flink_conf).unwrap_or_default().to_string())
+        .collect();
+    c.execute(
+        "INSERT INTO jobs (state_key, job_id, name, deployment_id, workspace, namespace, status, error, flink_conf, created_ms, updated_ms)
+         SELECT $1, j, n, d, $5, $6, s, e, c::jsonb, $10, $10
+         FROM unnest($2::text[], $3::text[], $4::text[], $7::text[], $8::text[], $9::text[]) AS r(j, n, d, s, e, c)
+         ON CONFLICT (state_key, job_id) DO UPDATE SET status = excluded.status, error = excluded.error, updated_ms = excluded.updated_ms",
+        &[
+            &key,
+            &running.iter().map(|r| r.2).collect::<Vec<_>>(),
+            &running.iter().map(|r| r.0).collect::<Vec<_>>(),
+            &running.iter().map(|r| r.1).collect::<Vec<_>>(),
+            &workspace,
+            &namespace,
+            &running.iter().map(|r| r.3.status.name()).collect::<Vec<_>>(),
+            &running.iter().map(|r| r.3.error.as_deref()).collect::<Vec<_>>(),
+            &conf,
+            &now,
+        ],
+    )
+    .await?;
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! Deltas: a state write that names only the pipelines it changed, so that a journal
 //! write of a large state costs what changed. A backend appends them to a base state
-//! (the local file's `<file>.deltas`) and folds them in later; [`Deltas::read`] and
+//! (the local file's `<file>.deltas`) and folds them in later; [`DeltaLines`] and
 //! [`Delta::apply`] replay them. One line per delta: the BLAKE3 digest of the JSON, a
 //! space, the JSON, a newline. A last line without its newline is a write that never
 //! finished (never acknowledged, so nothing was done on its strength) and is not part of
@@ -67,36 +67,58 @@ impl<'a> Delta<'a> {
     }
 }
 
-/// A deltas file read back.
-#[derive(Debug)]
-pub struct Deltas {
-    /// Its whole, checked lines, in order.
-    pub deltas: Vec<Delta<'static>>,
-    /// The length of the text they span: what follows is a write that never finished.
-    pub len: usize,
+/// A deltas file read a delta at a time, each whole line checked, so that replaying it
+/// holds one delta, not the file and all its deltas.
+pub struct DeltaLines<R> {
+    reader: R,
+    shown: String,
+    line: Vec<u8>,
+    whole: usize,
+    index: usize,
 }
 
-impl Deltas {
-    /// Reads a deltas file's text (`shown` names it in messages).
-    pub fn read(text: &str, shown: &str) -> Result<Deltas, StateError> {
-        let corrupt = |line: usize, reason: &str| StateError::Corrupt {
-            path: shown.to_string(),
-            reason: format!("line {}: {reason}", line + 1),
-        };
-        let mut deltas = Vec::new();
-        let mut len = 0;
-        for (i, line) in text.split_inclusive('\n').enumerate() {
-            let Some(line) = line.strip_suffix('\n') else { break };
-            let (digest, json) = line.split_once(' ').ok_or_else(|| corrupt(i, "no digest"))?;
-            if blake3::hash(json.as_bytes()).to_hex().as_str() != digest {
-                return Err(corrupt(i, "its digest does not match its content"));
-            }
-            let delta: Delta<'static> =
-                serde_json::from_str(json).map_err(|e| corrupt(i, &format!("invalid content: {e}")))?;
-            deltas.push(delta);
-            len += line.len() + 1;
+impl<R: std::io::BufRead> DeltaLines<R> {
+    /// Reads deltas from `reader` (`shown` names the file in messages).
+    pub fn new(reader: R, shown: &str) -> DeltaLines<R> {
+        DeltaLines { reader, shown: shown.to_string(), line: Vec::new(), whole: 0, index: 0 }
+    }
+
+    /// The length of the whole lines read so far: what follows them, once the reader is
+    /// done, is a write that never finished.
+    pub fn whole(&self) -> usize {
+        self.whole
+    }
+
+    fn corrupt(&self, reason: &str) -> StateError {
+        StateError::Corrupt { path: self.shown.clone(), reason: format!("line {}: {reason}", self.index) }
+    }
+
+    /// The next delta; `None` at the end, or at a last line without its newline.
+    fn next_delta(&mut self) -> Result<Option<Delta<'static>>, StateError> {
+        self.line.clear();
+        let n = self
+            .reader
+            .read_until(b'\n', &mut self.line)
+            .map_err(|source| StateError::Io { path: self.shown.clone(), source })?;
+        let Some(line) = self.line.strip_suffix(b"\n") else { return Ok(None) };
+        self.index += 1;
+        let line = std::str::from_utf8(line).map_err(|_| self.corrupt("not UTF-8"))?;
+        let (digest, json) = line.split_once(' ').ok_or_else(|| self.corrupt("no digest"))?;
+        if blake3::hash(json.as_bytes()).to_hex().as_str() != digest {
+            return Err(self.corrupt("its digest does not match its content"));
         }
-        Ok(Deltas { deltas, len })
+        let delta: Delta<'static> =
+            serde_json::from_str(json).map_err(|e| self.corrupt(&format!("invalid content: {e}")))?;
+        self.whole += n;
+        Ok(Some(delta))
+    }
+}
+
+impl<R: std::io::BufRead> Iterator for DeltaLines<R> {
+    type Item = Result<Delta<'static>, StateError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_delta().transpose()
     }
 }
 
@@ -124,15 +146,16 @@ mod tests {
         let copy = now.pipelines["orders"].clone();
         now.pipelines.insert("a \"new\" one".into(), copy);
         text += &Delta::of(&now, &changed(&["clickstream", "a \"new\" one"])).line();
-        let read = Deltas::read(&text, "d").unwrap();
-        assert_eq!(read.len, text.len());
+        let mut read = DeltaLines::new(text.as_bytes(), "d");
+        let deltas: Vec<Delta<'static>> = read.by_ref().collect::<Result<_, _>>().unwrap();
+        assert_eq!(read.whole(), text.len());
         let mut replayed = base.clone();
-        for d in read.deltas {
+        for d in deltas {
             assert!(d.apply(&mut replayed, "d").unwrap());
         }
         assert_eq!(replayed, now);
         // A delta not newer than the state it meets is left out.
-        let stale = Deltas::read(&text, "d").unwrap().deltas.into_iter().next().unwrap();
+        let stale = DeltaLines::new(text.as_bytes(), "d").next().unwrap().unwrap();
         assert!(!stale.apply(&mut replayed, "d").unwrap());
         assert_eq!(replayed, now);
     }
@@ -144,22 +167,24 @@ mod tests {
         let line = Delta::of(&s, &changed(&["orders"])).line();
         for cut in [1, line.len() / 2, line.len() - 1] {
             let text = format!("{line}{}", &line[..cut]);
-            let read = Deltas::read(&text, "d").unwrap();
-            assert_eq!((read.deltas.len(), read.len), (1, line.len()), "cut at {cut}");
+            let mut read = DeltaLines::new(text.as_bytes(), "d");
+            assert_eq!(read.by_ref().map(Result::unwrap).count(), 1, "cut at {cut}");
+            assert_eq!(read.whole(), line.len(), "cut at {cut}");
         }
         let flipped = line.replacen("orders", "ordert", 1);
-        let e = Deltas::read(&format!("{flipped}{line}"), "d").unwrap_err();
+        let e = DeltaLines::new(format!("{flipped}{line}").as_bytes(), "d").next().unwrap().unwrap_err();
         assert!(e.to_string().contains("line 1: its digest does not match"), "{e}");
-        let e = Deltas::read("{}\n", "d").unwrap_err();
+        let e = DeltaLines::new(&b"{}\n"[..], "d").next().unwrap().unwrap_err();
         assert!(e.to_string().contains("line 1: no digest"), "{e}");
         // Serials must follow on: a gap, or another lineage, is refused.
         let mut base = parse(V1, "v1.json").unwrap();
         base.serial -= 1;
-        let e = Deltas::read(&line, "d").unwrap().deltas.remove(0).apply(&mut base, "d").unwrap_err();
+        let first = || DeltaLines::new(line.as_bytes(), "d").next().unwrap().unwrap();
+        let e = first().apply(&mut base, "d").unwrap_err();
         assert!(e.to_string().contains("skip from serial"), "{e}");
         base.serial += 1;
         base.lineage = "other".into();
-        let e = Deltas::read(&line, "d").unwrap().deltas.remove(0).apply(&mut base, "d").unwrap_err();
+        let e = first().apply(&mut base, "d").unwrap_err();
         assert!(e.to_string().contains("lineage"), "{e}");
     }
 }

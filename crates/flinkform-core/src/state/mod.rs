@@ -13,7 +13,7 @@ mod log;
 mod model;
 pub mod resume;
 mod store;
-pub use delta::{Delta, Deltas};
+pub use delta::{Delta, DeltaLines};
 pub use journal::{Operation, Pending, Step};
 pub use log::{AppliedChange, ApplyOutcome, ApplyRecord, ReviewRef, Stamp};
 pub use model::{

@@ -17,7 +17,7 @@ use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
-use flinkform_core::state::{Delta, Deltas, LockGuard, LockInfo, State, StateError, StateStore, parse, to_text};
+use flinkform_core::state::{Delta, DeltaLines, LockGuard, LockInfo, State, StateError, StateStore, parse, to_text};
 
 /// Deltas are folded into the base once they are this many times its size (and at
 /// least [`FOLD_MIN`]): each byte of state is written a bounded number of times.
@@ -157,14 +157,20 @@ impl LocalStore {
 
     /// A file's bytes and the stamp of the very file they were read from.
     fn read_file(&self, path: &Path) -> Result<Option<(Vec<u8>, Stamp)>, StateError> {
-        let read = || -> std::io::Result<(Vec<u8>, Stamp)> {
-            let mut f = File::open(path)?;
+        let Some((mut f, stamp)) = self.open_file(path)? else { return Ok(None) };
+        let mut bytes = Vec::with_capacity(stamp.len as usize);
+        f.read_to_end(&mut bytes).map_err(|e| self.io(e))?;
+        Ok(Some((bytes, stamp)))
+    }
+
+    /// Opens a file with its stamp (`None`: it does not exist).
+    fn open_file(&self, path: &Path) -> Result<Option<(File, Stamp)>, StateError> {
+        let open = || -> std::io::Result<(File, Stamp)> {
+            let f = File::open(path)?;
             let stamp = Stamp::of(&f.metadata()?);
-            let mut bytes = Vec::with_capacity(stamp.len as usize);
-            f.read_to_end(&mut bytes)?;
-            Ok((bytes, stamp))
+            Ok((f, stamp))
         };
-        match read() {
+        match open() {
             Ok(r) => Ok(Some(r)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(self.io(e)),
@@ -185,18 +191,21 @@ impl LocalStore {
         let deltas_path = self.beside(".deltas");
         let shown = format!("{}.deltas", self.shown);
         let (mut before, mut append_at, mut chain, mut deltas) = (None, 0, 0, None);
-        if let Some((bytes, stamp)) = self.read_file(&deltas_path)? {
+        if let Some((file, stamp)) = self.open_file(&deltas_path)? {
             deltas = Some(stamp);
-            let text = String::from_utf8_lossy(&bytes);
-            let read = Deltas::read(&text, &shown)?;
-            append_at = read.len as u64;
-            let last = read.deltas.len().saturating_sub(1);
-            for (i, d) in read.deltas.into_iter().enumerate() {
-                if i == last && d.serial > state.serial {
+            // A delta at a time, one read ahead: the state before the last one applied
+            // is the one before the stored state.
+            let mut read = DeltaLines::new(std::io::BufReader::new(file), &shown);
+            let mut pending = read.next().transpose()?;
+            while let Some(d) = pending {
+                let next = read.next().transpose()?;
+                if next.is_none() && d.serial > state.serial {
                     before = Some(state.clone());
                 }
                 chain += usize::from(d.apply(&mut state, &shown)?);
+                pending = next;
             }
+            append_at = read.whole() as u64;
             if chain == 0 {
                 append_at = 0; // left from a fold: the next delta starts the file anew
             }

@@ -110,28 +110,22 @@ struct Target<'a> {
 /// [`look`] at `t`, a failure said as VVP's message, except one of authentication: every
 /// pipeline would fail the same way, so the refresh fails.
 async fn look_at(client: &Client, t: Target<'_>, jobs: bool) -> Result<(String, Live), VvpError> {
-    let live = match look(client, t.name, t.dep, t.listed, t.job, t.sql, jobs).await {
+    let name = t.name.to_string();
+    let live = match look(client, t, jobs).await {
         Ok(live) => live,
         Err(e) if e.kind() == ErrorKind::Auth => return Err(e),
         Err(e) => Live::Unknown(flinkform_core::diag::chain(&e)),
     };
-    Ok((t.name.to_string(), live))
+    Ok((name, live))
 }
 
-/// What VVP shows of the recorded deployment `dep` of pipeline `name` (`listed`: as the
-/// listing showed it; else it is asked for). The job that shows is what the deployment's
-/// job summary decides where it does (unless `jobs` asks for a running job's restarts);
-/// else the recorded job, or the live one when the recorded one is not live. A recorded
-/// job that VVP no longer knows counts as no job (drift), not as a failure.
-async fn look(
-    client: &Client,
-    name: &str,
-    dep: &str,
-    listed: Option<RemoteDeployment>,
-    job: Option<&str>,
-    sql: &str,
-    jobs: bool,
-) -> Result<Live, VvpError> {
+/// What VVP shows of the recorded deployment of `t` (as the listing showed it; else it
+/// is asked for). The job that shows is what the deployment's job summary decides where
+/// it does (unless `jobs` asks for a running job's restarts); else the recorded job, or
+/// the live one when the recorded one is not live. A recorded job that VVP no longer
+/// knows counts as no job (drift), not as a failure.
+async fn look(client: &Client, t: Target<'_>, jobs: bool) -> Result<Live, VvpError> {
+    let Target { name, dep, listed, job, sql } = t;
     let mut d = match listed {
         Some(d) => d,
         None => match client.recorded_deployment(dep, name).await? {

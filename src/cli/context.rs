@@ -3,7 +3,7 @@
 //! ctrl-c. The helpers every command shares (loading the workspace, selecting, locking,
 //! the VVP client) are here too.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -104,33 +104,30 @@ pub(super) fn selection(args: &SelectArgs) -> Result<Selection, Error> {
     Ok(args.selection().map_err(anyhow::Error::from)?)
 }
 
-/// Narrows the project to the selected pipelines, and returns the recorded state as far
-/// as they go (for planning; apply records into the whole state). A selector that
-/// matches nothing is an error.
-pub(super) fn narrow(ws: &mut Workspace, state: Option<&State>, sel: &Selection) -> Result<Option<State>, Error> {
-    let narrowed = selected(ws, state, sel)?;
+/// Narrows the project and the recorded `state` to the selected pipelines (for planning;
+/// apply records into the whole state). A selector that matches nothing is an error.
+pub(super) fn narrow(ws: &mut Workspace, mut state: Option<State>, sel: &Selection) -> Result<Option<State>, Error> {
+    if sel.is_all() {
+        return Ok(state);
+    }
+    let names: HashSet<String> = selected(ws, state.as_ref(), sel)?.into_iter().map(str::to_owned).collect();
+    if let Some(s) = &mut state {
+        s.pipelines.retain(|name, _| names.contains(name));
+    }
     ws.project.pipelines.retain(|p| sel.matches(&p.name, Some(p)));
-    Ok(narrowed)
+    Ok(state)
 }
 
-/// The recorded state as far as the selection goes (a recorded pipeline is matched with
-/// its spec, when it has one).
-pub(super) fn selected(ws: &Workspace, state: Option<&State>, sel: &Selection) -> Result<Option<State>, Error> {
-    if sel.is_all() {
-        return Ok(state.cloned());
-    }
+/// The recorded pipelines the selection matches (a recorded pipeline is matched with its
+/// spec, when it has one). A selector that matches nothing is an error.
+pub(super) fn selected<'s>(ws: &Workspace, state: Option<&'s State>, sel: &Selection) -> Result<Vec<&'s str>, Error> {
     let specs: HashMap<&str, &Pipeline> = ws.project.pipelines.iter().map(|p| (p.name.as_str(), p)).collect();
-    let recorded =
-        state.into_iter().flat_map(|s| s.pipelines.keys()).map(|n| (n.as_str(), specs.get(n.as_str()).copied()));
-    let names = specs.iter().map(|(n, p)| (*n, Some(*p))).chain(recorded);
+    let recorded = || state.into_iter().flat_map(|s| s.pipelines.keys()).map(String::as_str);
+    let names = specs.iter().map(|(n, p)| (*n, Some(*p))).chain(recorded().map(|n| (n, specs.get(n).copied())));
     if let Some(why) = sel.unmatched(names) {
         return Err(anyhow::anyhow!("{}: {why}", sel.shown()).into());
     }
-    Ok(state.map(|s| {
-        let mut s = s.clone();
-        s.pipelines.retain(|name, _| sel.matches(name, specs.get(name.as_str()).copied()));
-        s
-    }))
+    Ok(recorded().filter(|n| sel.matches(n, specs.get(n).copied())).collect())
 }
 
 /// How long apply waits for VVP's steps, from flinkform.toml.

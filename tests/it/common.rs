@@ -123,7 +123,7 @@ impl TestProject {
         let prev = store.load().unwrap();
         let (desired, inputs) =
             workspace::desired_all(&mut ws, prev.as_ref(), &|_, _| {}).unwrap_or_else(|f| panic!("{:?}", f.0));
-        let plan = flinkform_core::plan::compute(desired, prev.as_ref(), None, inputs);
+        let plan = flinkform_core::plan::compute(desired, prev.clone(), None, inputs);
         assert!(plan.errors.is_empty(), "{:?}", plan.errors);
         let next = plan.outcome(prev.as_ref(), "00000000-0000-4000-8000-000000000000", "2026-01-01T00:00:00Z");
         state::commit(&*store, prev.as_ref(), next).unwrap()

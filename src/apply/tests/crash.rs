@@ -656,7 +656,7 @@ fn plan_now(world: &World, disk: &Disk<'_>, after: Option<&PipelineState>) -> Pl
         sample: Default::default(),
         warnings: Vec::new(),
     });
-    plan::compute(desired.into_iter().collect(), recorded.as_ref(), Some(&observed), BTreeMap::new())
+    plan::compute(desired.into_iter().collect(), recorded.clone(), Some(&observed), BTreeMap::new())
 }
 
 /// Runs `what` once; `None` when the run died at its crash point.

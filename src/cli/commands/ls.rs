@@ -19,7 +19,7 @@ pub(crate) fn run(ctx: &Context<'_>, args: Args) -> Result<Output, Error> {
     let (select, json) = (selection(&args.select)?, args.format == "json");
     let mut ws = ctx.workspace()?;
     let recorded = ws.store()?.load()?;
-    let state = narrow(&mut ws, recorded.as_ref(), &select)?;
+    let state = narrow(&mut ws, recorded, &select)?;
     let status = |name: &str| {
         state.as_ref().and_then(|s| s.pipelines.get(name)).map_or("not applied".to_string(), |p| p.status.to_string())
     };

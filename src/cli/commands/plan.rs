@@ -118,7 +118,7 @@ fn make(ctx: &Context<'_>, args: Args) -> Result<Output, Error> {
     }
     let store = ws.store()?;
     let _guard = if lock { Some(take_lock(&*store, "plan", lock_timeout)?) } else { None };
-    let state = narrow(&mut ws, store.load()?.as_ref(), &select)?;
+    let state = narrow(&mut ws, store.load()?, &select)?;
     let sources = ws.sources();
     let (desired, inputs) = workspace::desired_all(&mut ws, state.as_ref(), ctx.progress)?;
     let mut observed = if refresh || validate { observe(&ws, state.as_ref(), &desired, true)? } else { None };
@@ -134,7 +134,7 @@ fn make(ctx: &Context<'_>, args: Args) -> Result<Output, Error> {
             .block_on(crate::refresh::validate(&client, &desired, state.as_ref(), timeout))
             .map_err(anyhow::Error::from)?;
     }
-    let mut plan = plan::compute(desired, state.as_ref(), observed.as_ref(), inputs);
+    let mut plan = plan::compute(desired, state, observed.as_ref(), inputs);
     workspace::count_data(&sources, &mut plan);
     plan.env = ws.project.config.env.clone();
     plan.selection = (!select.is_all()).then(|| select.shown().to_string());

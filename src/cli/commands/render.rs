@@ -61,7 +61,7 @@ fn render_selected(ctx: &Context<'_>, args: &Args) -> Result<Output, Error> {
     let select = selection(&args.select)?;
     let mut ws = ctx.workspace()?;
     let recorded = ws.store()?.load()?;
-    let state = narrow(&mut ws, recorded.as_ref(), &select)?;
+    let state = narrow(&mut ws, recorded, &select)?;
     let (desired, _) = workspace::desired_all(&mut ws, state.as_ref(), ctx.progress)?;
     let mut out = String::new();
     for d in &desired {

@@ -36,7 +36,7 @@ fn status(ctx: &Context<'_>, only: Option<&str>, select: &SelectArgs, json: bool
     let select = selection(select)?;
     let mut ws = ctx.workspace()?;
     let all = ws.store()?.load()?;
-    let state = narrow(&mut ws, all.as_ref(), &select)?;
+    let state = narrow(&mut ws, all, &select)?;
     if let Some(name) = only {
         recorded(state.as_ref(), name)?;
     }

@@ -66,7 +66,7 @@ fn check(ctx: &Context<'_>, mut ws: Workspace, mut errors: Vec<Diagnostic>, sele
             None
         }
     };
-    let state = match narrow(&mut ws, recorded.as_ref(), select) {
+    let state = match narrow(&mut ws, recorded, select) {
         Ok(s) => s,
         Err(e) => {
             errors.push(Diagnostic::error(crate::cli::output::error_list(&e).join("; ")));

@@ -354,22 +354,14 @@ impl Summary {
 impl Plan {
     /// A plan made against `recorded` (its lineage and serial).
     fn against(
-        recorded: Option<&State>,
+        recorded: Option<(String, u64)>,
         changes: Vec<Change>,
         errors: Vec<String>,
         inputs: BTreeMap<String, String>,
         refreshed: bool,
     ) -> Plan {
-        Plan {
-            lineage: recorded.map(|s| s.lineage.clone()),
-            serial: recorded.map(|s| s.serial),
-            changes,
-            errors,
-            inputs,
-            refreshed,
-            env: None,
-            selection: None,
-        }
+        let (lineage, serial) = recorded.unzip();
+        Plan { lineage, serial, changes, errors, inputs, refreshed, env: None, selection: None }
     }
 
     /// Counts of each action.
@@ -496,21 +488,21 @@ pub fn destroy(
             )),
             _ => {}
         }
-        changes.push(delete(name, b, "`flinkform destroy` asks for it".into()));
+        changes.push(delete(name.clone(), b.clone(), "`flinkform destroy` asks for it".into()));
     }
-    Plan::against(recorded, changes, errors, inputs, false)
+    Plan::against(recorded.map(|s| (s.lineage.clone(), s.serial)), changes, errors, inputs, false)
 }
 
 /// Deleting the recorded pipeline `name`, because of `why`.
-fn delete(name: &str, b: &PipelineState, why: String) -> Change {
+fn delete(name: String, b: PipelineState, why: String) -> Change {
     Change {
-        name: name.to_string(),
+        name,
         action: Action::Delete,
         reasons: vec![format!(
             "{why}: the job stops and its deployment is deleted; the Hologres table {} is kept",
             b.sink_table
         )],
-        before: Some(Box::new(b.clone())),
+        before: Some(Box::new(b)),
         after: None,
         sample: None,
         sink_ddl: Vec::new(),
@@ -520,25 +512,28 @@ fn delete(name: &str, b: &PipelineState, why: String) -> Change {
     }
 }
 
-/// Computes the plan: `desired` against `recorded`, and against what a refresh
-/// `observed` on VVP when there was one. Pure.
+/// Computes the plan: `desired` against `recorded` (whose pipelines become the changes'
+/// `before`, moved rather than copied), and against what a refresh `observed` on VVP
+/// when there was one. Pure.
 pub fn compute(
     desired: Vec<Desired>,
-    recorded: Option<&State>,
+    recorded: Option<State>,
     observed: Option<&Observed>,
     inputs: BTreeMap<String, String>,
 ) -> Plan {
-    let empty = BTreeMap::new();
-    let before_all = recorded.map_or(&empty, |s| &s.pipelines);
+    let (mut before_all, recorded) = match recorded {
+        Some(s) => (s.pipelines, Some((s.lineage, s.serial))),
+        None => (BTreeMap::new(), None),
+    };
     let mut changes = Vec::with_capacity(desired.len());
     let mut errors = Vec::new();
     for d in desired {
-        let before = before_all.get(&d.name);
+        let before = before_all.remove(&d.name);
         changes.push(change(d, before, observed, &mut errors));
     }
-    let desired_names: HashSet<&str> = changes.iter().map(|c| c.name.as_str()).collect();
+    // What is left is recorded and no longer desired.
     let mut deletes = Vec::new();
-    for (name, b) in before_all.iter().filter(|(n, _)| !desired_names.contains(n.as_str())) {
+    for (name, b) in before_all {
         if b.protect {
             errors.push(format!(
                 "pipeline `{name}` is protected (protect = true) but its spec {} is gone; restore the spec, or set protect = false and apply before removing it",
@@ -556,7 +551,13 @@ pub fn compute(
 
 /// The change that brings `before` (if recorded) to the desired pipeline `d`, given
 /// what a refresh observed; problems that forbid it go to `errors`.
-fn change(d: Desired, before: Option<&PipelineState>, observed: Option<&Observed>, errors: &mut Vec<String>) -> Change {
+fn change(
+    d: Desired,
+    recorded: Option<PipelineState>,
+    observed: Option<&Observed>,
+    errors: &mut Vec<String>,
+) -> Change {
+    let before = recorded.as_ref();
     let (mut action, mut reasons) = match (before, observed.and_then(|o| o.adoptable.get(&d.name))) {
         (None, None) => (Action::Create, vec!["new pipeline".to_string()]),
         (None, Some(found)) => (Action::Create, drift::adopt_notes(found, &d.record)),
@@ -617,7 +618,7 @@ fn change(d: Desired, before: Option<&PipelineState>, observed: Option<&Observed
         name: d.name.clone(),
         action,
         reasons,
-        before: before.cloned().map(Box::new),
+        before: recorded.map(Box::new),
         after: Some(d.record),
         sample: Some(d.sample),
         sink_ddl,

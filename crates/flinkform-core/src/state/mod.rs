@@ -105,19 +105,40 @@ pub fn parse(text: &str, shown: &str) -> Result<State, StateError> {
         None => return Err(corrupt("no format_version: not a flinkform state".into())),
     }
     // Parsed straight into the model (not through a JSON value) to keep column order.
-    let mut state: State = serde_json::from_str(text).map_err(|e| corrupt(format!("invalid content: {e}")))?;
-    // Records written before the intent was its own field said "stopped" by the status alone.
+    let state: State = serde_json::from_str(text).map_err(|e| corrupt(format!("invalid content: {e}")))?;
+    Ok(upgraded(state))
+}
+
+/// [`parse`] of the text `r` holds, parsed as it is read: the text is never whole in
+/// memory. A text that is not a state of this format is `None` ([`parse`] says why).
+pub fn read(r: impl std::io::Read) -> std::io::Result<Option<State>> {
+    match serde_json::from_reader::<_, State>(r) {
+        Ok(state) if state.format_version == FORMAT_VERSION => Ok(Some(upgraded(state))),
+        Err(e) if e.is_io() => Err(e.into()),
+        Ok(_) | Err(_) => Ok(None),
+    }
+}
+
+/// `state` as this version records it: records written before the intent was its own
+/// field said "stopped" by the status alone.
+fn upgraded(mut state: State) -> State {
     for p in state.pipelines.values_mut().filter(|p| p.status == Status::Stopped) {
         p.intent = Intent::Stopped;
     }
-    Ok(state)
+    state
 }
 
 /// The state file's text: pretty JSON and a final newline.
 pub fn to_text(state: &State) -> String {
-    let mut text = serde_json::to_string_pretty(state).expect("the state model serializes");
-    text.push('\n');
-    text
+    let mut text = Vec::new();
+    write_text(state, &mut text).expect("a Vec takes every write");
+    String::from_utf8(text).expect("serde_json writes UTF-8")
+}
+
+/// Writes [`to_text`] of `state` into `w` as it is made, without holding the text.
+pub fn write_text(state: &State, mut w: impl std::io::Write) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut w, state).map_err(std::io::Error::from)?;
+    w.write_all(b"\n")
 }
 
 #[cfg(test)]

@@ -13,11 +13,13 @@
 
 use std::collections::BTreeSet;
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, Write};
+use std::io::{BufReader, BufWriter, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
-use flinkform_core::state::{Delta, DeltaLines, LockGuard, LockInfo, State, StateError, StateStore, parse, to_text};
+use flinkform_core::state::{
+    self as state, Delta, DeltaLines, LockGuard, LockInfo, State, StateError, StateStore, parse, write_text,
+};
 
 /// Deltas are folded into the base once they are this many times its size (and at
 /// least [`FOLD_MIN`]): each byte of state is written a bounded number of times.
@@ -78,19 +80,53 @@ impl Stamp {
     }
 }
 
-/// The files read in full.
+/// The files read in full: the stored state (base and deltas).
 struct Disk {
-    /// The stored state (base and deltas), and the one before it when deltas follow
-    /// the base (the last delta not applied).
     state: Option<State>,
-    before: Option<State>,
     known: Option<Known>,
 }
 
-/// What a whole save keeps as the backup: the base it replaces (linked), or a text.
+/// What a whole save keeps as the backup: the base it replaces (linked), or a file
+/// written for it ([`LocalStore::write_backup`]).
 enum Backup {
     Base,
-    Text(String),
+    File(PathBuf),
+}
+
+/// A writer or reader that hashes what passes through it.
+struct Hashing<W> {
+    inner: W,
+    hasher: blake3::Hasher,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Writes the text of `state` into a new file at `path` as it is made: the file (not
+/// yet synced) and the digest of what it holds.
+fn write_state_file(path: &Path, state: &State) -> std::io::Result<(File, blake3::Hash)> {
+    let mut w =
+        Hashing { inner: BufWriter::with_capacity(1 << 16, File::create(path)?), hasher: blake3::Hasher::new() };
+    write_text(state, &mut w)?;
+    let Hashing { inner, hasher } = w;
+    Ok((inner.into_inner().map_err(std::io::IntoInnerError::into_error)?, hasher.finalize()))
 }
 
 impl LocalStore {
@@ -178,19 +214,17 @@ impl LocalStore {
     }
 
     /// Reads base and deltas in full, refusing anything corrupt, and remembers them.
-    fn read_disk(&self) -> Result<Disk, StateError> {
-        let Some((bytes, base)) = self.read_file(&self.path)? else {
+    /// When deltas follow the base, `before` is shown the state before the last one (the
+    /// one before the stored state) as it passes: no copy of it is kept.
+    fn read_disk(&self, mut before: impl FnMut(&State) -> Result<(), StateError>) -> Result<Disk, StateError> {
+        let Some((mut state, base, digest)) = self.read_base()? else {
             // Deltas without a base follow nothing: the next write removes them.
             *self.known() = None;
-            return Ok(Disk { state: None, before: None, known: None });
+            return Ok(Disk { state: None, known: None });
         };
-        let digest = blake3::hash(&bytes);
-        let text = String::from_utf8(bytes)
-            .map_err(|e| StateError::Corrupt { path: self.shown.clone(), reason: format!("not UTF-8: {e}") })?;
-        let mut state = parse(&text, &self.shown)?;
         let deltas_path = self.beside(".deltas");
         let shown = format!("{}.deltas", self.shown);
-        let (mut before, mut append_at, mut chain, mut deltas) = (None, 0, 0, None);
+        let (mut append_at, mut chain, mut deltas) = (0, 0, None);
         if let Some((file, stamp)) = self.open_file(&deltas_path)? {
             deltas = Some(stamp);
             // A delta at a time, one read ahead: the state before the last one applied
@@ -200,7 +234,7 @@ impl LocalStore {
             while let Some(d) = pending {
                 let next = read.next().transpose()?;
                 if next.is_none() && d.serial > state.serial {
-                    before = Some(state.clone());
+                    before(&state)?;
                 }
                 chain += usize::from(d.apply(&mut state, &shown)?);
                 pending = next;
@@ -212,7 +246,23 @@ impl LocalStore {
         }
         let known = Known { serial: state.serial, base, digest, deltas, append_at, chain };
         *self.known() = Some(known);
-        Ok(Disk { state: Some(state), before, known: Some(known) })
+        Ok(Disk { state: Some(state), known: Some(known) })
+    }
+
+    /// The base: its state, stamp and digest. It is parsed as it is read; one that does
+    /// not parse is read again in full for [`parse`]'s account of what is wrong with it.
+    fn read_base(&self) -> Result<Option<(State, Stamp, blake3::Hash)>, StateError> {
+        let Some((file, stamp)) = self.open_file(&self.path)? else { return Ok(None) };
+        let mut reader = BufReader::with_capacity(1 << 16, Hashing { inner: file, hasher: blake3::Hasher::new() });
+        let read = state::read(&mut reader).and_then(|s| std::io::copy(&mut reader, &mut std::io::sink()).map(|_| s));
+        if let Some(state) = read.map_err(|e| self.io(e))? {
+            return Ok(Some((state, stamp, reader.into_inner().hasher.finalize())));
+        }
+        let Some((bytes, stamp)) = self.read_file(&self.path)? else { return Ok(None) };
+        let digest = blake3::hash(&bytes);
+        let text = String::from_utf8(bytes)
+            .map_err(|e| StateError::Corrupt { path: self.shown.clone(), reason: format!("not UTF-8: {e}") })?;
+        Ok(Some((parse(&text, &self.shown)?, stamp, digest)))
     }
 
     /// What the files hold now: as this store last read or wrote them when their stamps
@@ -227,26 +277,37 @@ impl LocalStore {
         {
             return Ok(Some(k));
         }
-        Ok(self.read_disk()?.known)
+        Ok(self.read_disk(skip)?.known)
     }
 
-    /// Writes `text` as the base (temp file, fsync, rename), keeping `backup`, and
-    /// removes the deltas it folds in.
-    fn write_base(&self, text: &str, serial: u64, backup: Backup) -> Result<(), StateError> {
+    /// A temp file beside the state, `kind` naming what it is for.
+    fn temp(&self, kind: &str) -> PathBuf {
+        let name = self.path.file_name().unwrap_or_default().to_string_lossy();
+        self.dir().join(format!(".{name}{kind}.tmp.{}", std::process::id()))
+    }
+
+    /// Writes `state` to a synced temp file that [`Backup::File`] makes the backup.
+    fn write_backup(&self, state: &State) -> Result<PathBuf, StateError> {
+        let tmp = self.temp(".backup");
+        let write = || -> std::io::Result<()> { write_state_file(&tmp, state)?.0.sync_all() };
+        write().map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            self.io(e)
+        })?;
+        Ok(tmp)
+    }
+
+    /// Writes `state` as the base (temp file, fsync, rename), keeping `backup`, and
+    /// removes the deltas it folds in. Texts are written as they are made, never held.
+    fn write_base(&self, state: &State, backup: Backup) -> Result<(), StateError> {
+        let serial = state.serial;
         let dir = self.dir();
-        std::fs::create_dir_all(dir).map_err(|e| self.io(e))?;
-        let name = self.path.file_name().unwrap_or_default().to_string_lossy().into_owned();
-        let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
+        let tmp = self.temp("");
         let backup_path = self.beside(".backup");
-        let write_file = |path: &Path, text: &str| -> std::io::Result<File> {
-            let mut f = File::create(path)?;
-            f.write_all(text.as_bytes())?;
-            Ok(f)
-        };
-        let write = || -> std::io::Result<()> {
+        let write = || -> std::io::Result<blake3::Hash> {
             // Dated back by RACY, so that its stamp is trusted at once: any write after
             // this one dates the file now, which its stamp can tell.
-            let f = write_file(&tmp, text)?;
+            let (f, digest) = write_state_file(&tmp, state)?;
             f.set_modified(SystemTime::now() - RACY)?;
             f.sync_all()?;
             match &backup {
@@ -258,11 +319,7 @@ impl LocalStore {
                         .or_else(|_| std::fs::copy(&self.path, &backup_path).map(drop))?;
                 }
                 Backup::Base => {}
-                Backup::Text(t) => {
-                    let tmp_backup = dir.join(format!(".{name}.backup.tmp.{}", std::process::id()));
-                    write_file(&tmp_backup, t)?.sync_all()?;
-                    std::fs::rename(&tmp_backup, &backup_path)?;
-                }
+                Backup::File(written) => std::fs::rename(written, &backup_path)?,
             }
             std::fs::rename(&tmp, &self.path)?;
             // Its deltas are folded in (older than the base now, were this not done).
@@ -270,30 +327,35 @@ impl LocalStore {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
                 _ => {}
             }
-            File::open(dir)?.sync_all()
+            File::open(dir)?.sync_all()?;
+            Ok(digest)
         };
         tracing::info!(serial, path = %self.shown, "state written");
-        write().map_err(|e| {
+        let written = std::fs::create_dir_all(dir).and_then(|()| write());
+        let digest = written.map_err(|e| {
             let _ = std::fs::remove_file(&tmp);
+            if let Backup::File(f) = &backup {
+                let _ = std::fs::remove_file(f);
+            }
             self.io(e)
         })?;
         let base = self.stamp(&self.path)?.ok_or_else(|| self.io(std::io::ErrorKind::NotFound.into()))?;
-        *self.known() =
-            Some(Known { serial, base, digest: blake3::hash(text.as_bytes()), deltas: None, append_at: 0, chain: 0 });
+        *self.known() = Some(Known { serial, base, digest, deltas: None, append_at: 0, chain: 0 });
         Ok(())
     }
 
     /// A whole save of `state` over the files `found` (under the write lock): the state
     /// it replaces is the backup.
     fn save_whole(&self, state: &State, found: Option<Known>) -> Result<(), StateError> {
-        let backup = match found {
+        match found {
             Some(k) if k.chain > 0 => {
-                let replaced = self.read_disk()?.state.expect("deltas follow a base");
-                Backup::Text(to_text(&replaced))
+                let replaced = self.read_disk(skip)?.state.expect("deltas follow a base");
+                let backup = self.write_backup(&replaced)?;
+                drop(replaced);
+                self.write_base(state, Backup::File(backup))
             }
-            _ => Backup::Base,
-        };
-        self.write_base(&to_text(state), state.serial, backup)
+            _ => self.write_base(state, Backup::Base),
+        }
     }
 
     /// Appends `delta` to the deltas file of `k` and fsyncs it.
@@ -345,6 +407,11 @@ impl Drop for LocalGuard {
     }
 }
 
+/// For [`LocalStore::read_disk`]: the state before the last delta is not wanted.
+fn skip(_: &State) -> Result<(), StateError> {
+    Ok(())
+}
+
 /// The compare of the compare-and-set: the files hold serial `expected`.
 fn check(expected: Option<u64>, found: Option<Known>) -> Result<(), StateError> {
     let found = found.map(|k| k.serial);
@@ -370,7 +437,7 @@ fn serials_in(bytes: &[u8]) -> u64 {
 impl StateStore for LocalStore {
     fn load(&self) -> Result<Option<State>, StateError> {
         let _reading = self.reading()?;
-        Ok(self.read_disk()?.state)
+        Ok(self.read_disk(skip)?.state)
     }
 
     fn save(&self, state: &State, expected: Option<u64>) -> Result<(), StateError> {
@@ -395,11 +462,19 @@ impl StateStore for LocalStore {
 
     fn settle(&self) -> Result<(), StateError> {
         let _writing = self.writing()?;
-        let disk = self.read_disk()?;
-        match (disk.state, disk.before, disk.known) {
-            (Some(state), Some(before), _) => {
-                self.write_base(&to_text(&state), state.serial, Backup::Text(to_text(&before)))
+        // The backup is written as the deltas pass the state before the last one.
+        let mut backup = None;
+        let disk = self.read_disk(|before| {
+            backup = Some(self.write_backup(before)?);
+            Ok(())
+        });
+        let disk = disk.inspect_err(|_| {
+            if let Some(f) = &backup {
+                let _ = std::fs::remove_file(f);
             }
+        })?;
+        match (disk.state, backup, disk.known) {
+            (Some(state), Some(backup), _) => self.write_base(&state, Backup::File(backup)),
             (_, _, Some(k)) if k.deltas.is_some() => {
                 // Deltas that follow nothing (left from a fold, or a write that never
                 // finished): removed.
@@ -413,8 +488,12 @@ impl StateStore for LocalStore {
 
     fn previous(&self) -> Result<Option<State>, StateError> {
         let _reading = self.reading()?;
-        match self.read_disk() {
-            Ok(Disk { before: Some(before), .. }) => return Ok(Some(before)),
+        let mut before = None;
+        match self.read_disk(|s| {
+            before = Some(s.clone());
+            Ok(())
+        }) {
+            Ok(_) if before.is_some() => return Ok(before),
             Ok(_) | Err(StateError::Corrupt { .. }) => {}
             Err(e) => return Err(e),
         }
@@ -441,7 +520,7 @@ impl StateStore for LocalStore {
         }
         *self.known() = None;
         // With no base left, the backup stays as it is.
-        self.write_base(&to_text(&state), state.serial, Backup::Base)?;
+        self.write_base(&state, Backup::Base)?;
         Ok((state, format!("{}.unreadable", self.shown)))
     }
 

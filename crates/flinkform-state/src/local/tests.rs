@@ -142,3 +142,24 @@ fn deltas_are_folded_into_the_base_once_they_outgrow_it() {
     assert!(folds >= 2, "{folds} folds");
     assert!(longest < FOLD_MIN + 120_000, "the deltas grew to {longest} bytes");
 }
+
+#[test]
+fn a_base_parsed_as_it_is_read_still_says_what_is_wrong_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.json");
+    let store = LocalStore::new(path.clone(), "state.json");
+    let s = fixture(&store);
+    assert_eq!(store.load().unwrap(), Some(s.clone()), "read as written");
+    let text = to_text(&s);
+    let cases = [
+        (text.replacen("\"format_version\": 1", "\"format_version\": 99", 1), "format_version 99 is not supported"),
+        (text.replacen("\"format_version\": 1,", "", 1), "no format_version"),
+        (text.replacen("\"serial\": 1", "\"serial\": \"one\"", 1), "invalid content"),
+        (text[..text.len() / 2].to_string(), "not JSON"),
+    ];
+    for (broken, said) in cases {
+        std::fs::write(&path, &broken).unwrap();
+        let e = LocalStore::new(path.clone(), "state.json").load().unwrap_err();
+        assert!(matches!(e, StateError::Corrupt { .. }) && e.to_string().contains(said), "{said}: {e}");
+    }
+}

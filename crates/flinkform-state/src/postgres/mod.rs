@@ -254,8 +254,7 @@ impl PgStore {
         if let Some(e) = self.fenced() {
             return Err(e);
         }
-        let lease = self.lease.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let fence = lease.map(|l| (self.lock_key(), l.lock_id));
+        let fence = self.fence();
         let key = self.cfg.state_key.clone();
         let text = match changed {
             Some(names) => serde_json::to_string(&Delta::of(state, names)),
@@ -320,6 +319,13 @@ impl PgStore {
 
     fn shown(&self) -> String {
         format!("postgres state (schema {}, from {})", self.cfg.schema, self.cfg.dsn_source)
+    }
+
+    /// What fences a write: the lock key and the id of the lease this store holds
+    /// (Hologres flavor), or nothing.
+    fn fence(&self) -> Option<(String, String)> {
+        let lease = self.lease.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        lease.map(|l| (self.lock_key(), l.lock_id))
     }
 
     fn lock_key(&self) -> String {
@@ -571,8 +577,7 @@ impl StateStore for PgStore {
         }
         let body = serde_json::to_string(&state).map_err(|e| self.err(e))?;
         let len = body.len();
-        let lease = self.lease.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let fence = lease.map(|l| (self.lock_key(), l.lock_id));
+        let fence = self.fence();
         let key = self.cfg.state_key.clone();
         let folded = self
             .worker

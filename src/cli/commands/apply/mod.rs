@@ -136,11 +136,11 @@ fn carry_out(ctx: &Context<'_>, run: Run<'_>) -> Result<Output, Error> {
                 Mode::Apply { select, allow_empty, expect, accept_state_loss } => {
                     ctx.require_pipelines(&ws, *allow_empty)?;
                     // Planned on the selection; carried out into the whole state.
-                    let planned = narrow(&mut ws, state.as_ref(), select)?;
+                    let planned = narrow(&mut ws, state.clone(), select)?;
                     let sources = ws.sources();
                     let (desired, inputs) = workspace::desired_all(&mut ws, planned.as_ref(), ctx.progress)?;
                     let observed = observe(&ws, planned.as_ref(), &desired, false)?;
-                    let mut p = planner::compute(desired, planned.as_ref(), observed.as_ref(), inputs);
+                    let mut p = planner::compute(desired, planned, observed.as_ref(), inputs);
                     workspace::count_data(&sources, &mut p);
                     p.env = ws.project.config.env.clone();
                     p.selection = (!select.is_all()).then(|| select.shown().to_string());
@@ -187,6 +187,8 @@ fn carry_out(ctx: &Context<'_>, run: Run<'_>) -> Result<Output, Error> {
     let graceful = ctx.interrupt.graceful();
     let outcome = runtime.block_on(executor.apply(&plan, run.parallelism));
     drop(graceful);
+    // The executor's state is journaled: it goes before settling reads the stored one.
+    drop(executor);
     settle(&*store);
     let JournalStats { changes, writes } = outcome.journal;
     tracing::info!(changes, writes, "journal: {changes} changes in {writes} state writes");
@@ -285,7 +287,7 @@ fn destroy_plan(
     let protect = ws.project.pipelines.iter().map(|p| (p.name.clone(), p.protect)).collect();
     let mut names = names.to_vec();
     if !select.is_all() {
-        names.extend(selected(ws, state, select)?.iter().flat_map(|s| s.pipelines.keys().cloned()));
+        names.extend(selected(ws, state, select)?.into_iter().map(str::to_owned));
         if names.is_empty() {
             return Ok(None);
         }

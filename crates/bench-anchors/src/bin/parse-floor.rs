@@ -1,10 +1,10 @@
-//! `cargo bench --bench floor -- FILE...`: the JSON parse floor that `benches/run` holds
+//! `parse-floor FILE...`: the JSON parse floor that `benches/run` holds
 //! flinkform's figures against. Reads every line of the files (JSON Lines) with
 //! serde_json, into `IgnoredAny` (validation only: the least a reader of JSON must do)
 //! and into a `Value` (a tree per record), on one core and on all cores; prints
 //! `floor NAME MB/s` lines, best of three runs.
 //!
-//! `-- --once THREADS FILE...`: reads the files and parses every line into `IgnoredAny`
+//! `parse-floor --once THREADS FILE...`: reads the files and parses every line into `IgnoredAny`
 //! on that many threads, once, and exits: the floor as a whole process, to time beside
 //! flinkform's whole process at the same number of cores.
 
@@ -46,7 +46,7 @@ fn main() {
         [flag, n, files @ ..] if flag == "--once" => (Some(n.parse().expect("--once THREADS")), files),
         files => (None, files),
     };
-    assert!(!files.is_empty(), "usage: cargo bench --bench floor -- [--once THREADS] FILE...");
+    assert!(!files.is_empty(), "usage: parse-floor [--once THREADS] FILE...");
     let texts: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(f).unwrap_or_else(|e| panic!("{f}: {e}"))).collect();
     let lines: Vec<&[u8]> = texts.iter().flat_map(|t| t.split(|b| *b == b'\n')).filter(|l| !l.is_empty()).collect();
     if let Some(threads) = once {

@@ -1,4 +1,4 @@
-//! `cargo bench --bench consume -- BROKER produce|read PREFIX TOPICS MESSAGES`: the
+//! `consume BROKER produce|read PREFIX TOPICS MESSAGES`: the
 //! sampling reference of `benches/run`. `produce` makes TOPICS topics `PREFIX-N` of one
 //! partition with MESSAGES JSON records each (as `gen_project.py` writes them); `read` is
 //! one plain librdkafka consumer that reads all of them, assigned from the beginning to
@@ -92,7 +92,7 @@ fn read(broker: &str, topics: &[String]) -> Duration {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
     let [broker, what, prefix, topics, messages] = &args[..] else {
-        panic!("usage: cargo bench --bench consume -- BROKER produce|read PREFIX TOPICS MESSAGES");
+        panic!("usage: consume BROKER produce|read PREFIX TOPICS MESSAGES");
     };
     let n: usize = topics.parse().expect("a number of topics");
     let messages: usize = messages.parse().expect("a number of messages");
